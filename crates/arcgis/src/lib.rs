@@ -1,0 +1,1 @@
+//! REST client for ArcGIS portals.

@@ -1,0 +1,1 @@
+//! OrgVault core.

@@ -1,0 +1,30 @@
+//! portal-sim: a simulated ArcGIS Online, several organizations on one axum server.
+//!
+//! Every test, benchmark and the app's demo mode run against it, so it behaves like the real API
+//! (../../../shared/arcgis-rest.md), failures included: errors as HTTP 200 with an error body,
+//! 498/499 token errors, 403 for non-admins, `CONT_0001`, 429 with `Retry-After`, latency and
+//! injected faults, export jobs that fail.
+//!
+//! Layout of URLs (one server, several orgs):
+//! - portal root of an org: `<base>/<urlKey>`; its REST root `<base>/<urlKey>/sharing/rest`.
+//! - hosted services: `<base>/<orgId>/arcgis/rest/services/<name>/FeatureServer`.
+//! - test control: `<base>/_sim/...` (see `control`), never reachable through the portal paths.
+//!
+//! Module ownership:
+//! - `model`: the state types. `generate`: deterministic content from a seed.
+//! - `search`: the `q` query language. `routes::{portal, community, content}`: read endpoints.
+//! - `auth`: tokens, generateToken, oauth2. `faults`: latency, faults, rate limit.
+//! - `routes::hosted`: FeatureServer JSON, query, export and replica jobs. `tls`: self-signed HTTPS.
+//! - `control`: a library and HTTP API for tests to change the org while a client runs.
+
+pub mod model;
+pub mod generate;
+pub mod search;
+pub mod auth;
+pub mod faults;
+pub mod tls;
+pub mod control;
+pub mod routes;
+pub mod server;
+
+pub use server::{RunningSim, SimConfig, OrgLogin, Login};
