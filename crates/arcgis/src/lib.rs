@@ -1,1 +1,93 @@
-//! REST client for ArcGIS portals.
+//! REST client for ArcGIS portals (Online and Enterprise) and their hosted services.
+//! Knows HTTP, tokens, paging and retries; no SQL, no files.
+//!
+//! # Public API (stable; the core crate builds on it)
+//!
+//! ```text
+//! // Connect
+//! PortalConfig::new(portal_url: Url, credentials: Credentials) -> PortalConfig   // pub fields, defaults
+//!   { portal_url, credentials, custom_headers: Vec<(String,String)>, tls: TlsOptions, retry: RetryPolicy,
+//!     initial_concurrency, max_concurrency, connect_timeout, request_timeout, stall_timeout,
+//!     token_expiration_minutes, search_concurrency, clock: Arc<dyn Clock> }
+//! Credentials::BuiltIn { username: String, password: Secret }
+//! Credentials::OAuth { client_id, refresh_token: Secret, refresh_token_expires_at: Option<i64>,
+//!                      redirect_uri: String, on_refresh_token: Option<Arc<dyn Fn(NewRefreshToken)+Send+Sync>> }
+//! Portal::connect(cfg: PortalConfig).await -> Result<Portal>        // /info, sign-in, portals/self, urls
+//!
+//! // About the connection (Portal is Clone; clones share token, limiter, counters)
+//! portal.self_info() -> &PortalSelf            portal.org_id() -> &str
+//! portal.portal_url() -> &Url                  portal.rest_root() -> &Url   // ".../sharing/rest/"
+//! portal.requests_made() -> u64                portal.concurrency_limit() -> usize
+//! portal.token_renewals() -> u64               portal.is_org_url(&Url) -> bool
+//! portal.require_admin(needed: &[&str]) -> Result<()>                   // Error::NotAdmin names what is missing
+//!
+//! // Reading the org (all async, all Result<_, Error>)
+//! portal.search_org_items(progress: &(dyn Fn(usize, usize) + Send + Sync)) -> Vec<ItemInfo>  // past the 10,000 cap
+//! portal.search_total(q: &str) -> u64
+//! portal.org_users() -> Vec<UserInfo>          portal.user(username) -> UserInfo
+//! portal.org_groups() -> Vec<GroupInfo>        portal.group_members(group_id) -> GroupMembers
+//! portal.user_content(username) -> UserContent // root items + folders with their items
+//! portal.item(id) -> ItemInfo                  portal.item_sharing(owner, id) -> Sharing
+//! portal.item_data_json(id) -> Option<Value>   portal.item_data_stream(id) -> ByteStream
+//! portal.item_resources(id) -> Vec<ResourceInfo>
+//! portal.item_resource_stream(id, resource_path) -> ByteStream  // refuses '.'/'..' path parts
+//! portal.related_items(id, rel_type: &str, Direction) -> Vec<ItemInfo>
+//! portal.service_json(&Url) -> Value           // token only when the URL is an org host
+//!
+//! // Escape hatches (token only to org hosts; f=json added to JSON calls)
+//! portal.get_json(path_or_url: &str, params: &[(&str, &str)]) -> Value
+//! portal.json_at(url: Url, params) -> Value
+//! portal.post_form(path_or_url, params, idempotent: bool) -> Value
+//! portal.get_stream(&Url, params) -> ByteStream  // ByteStream = Pin<Box<dyn Stream<Item=Result<Bytes>>+Send>>
+//! portal.rest_url(segments: &[&str]) -> Result<Url>   // percent-encodes each segment
+//!
+//! // OAuth for the desktop app
+//! oauth::authorize_loopback(portal_url: &Url, client_id: &str, options: &AuthorizeOptions,
+//!                           opener: impl FnOnce(&Url)).await -> Result<OAuthGrant>
+//!   OAuthGrant { access_token: Secret, expires_at: i64, refresh_token: Secret,
+//!                refresh_token_expires_at: Option<i64>, username: String, redirect_uri: String }
+//!
+//! // Errors: Error (thiserror), error.is_retryable(); Secret prints "***".
+//! // Call arcgis::install_crypto_provider() before building any other reqwest client (rustls/ring).
+//! ```
+//!
+//! # Invariants
+//! - The token, `Referer` and custom headers go only to the org's own hosts (scheme+host+port of
+//!   the portal and of `portals/<id>/urls`); any other URL is fetched bare. Enforced in
+//!   `http::Transport::send_once`, the one place requests are built; redirects are followed
+//!   there too, hop by hop, so a redirect to a storage host never carries the token.
+//! - Tokens travel as `X-Esri-Authorization: Bearer`, never in a query string; no secret appears
+//!   in a log line, `Debug` output or error message.
+//! - Every answer is checked for an ArcGIS error body (HTTP 200 with `{"error":...}`) first.
+//! - An expired or revoked token is renewed once and the request repeated once, invisibly;
+//!   renewal is single-flight.
+//! - GETs are retried with jittered exponential backoff honouring `Retry-After`; POSTs only when
+//!   marked idempotent. All requests to the org share one AIMD concurrency limiter.
+
+pub mod auth;
+pub mod error;
+pub mod http;
+pub mod limiter;
+pub mod model;
+pub mod oauth;
+pub mod portal;
+pub mod retry;
+pub mod search;
+pub mod secret;
+
+#[cfg(test)]
+mod wire_tests;
+
+pub use auth::{Credentials, NewRefreshToken, RefreshTokenSink, TokenSource};
+pub use error::{Error, Result};
+pub use http::{install_crypto_provider, ByteStream, TlsOptions};
+pub use limiter::Limiter;
+pub use model::{
+    Direction, Folder, FolderContent, GroupInfo, GroupMembers, ItemInfo, PortalSelf, PortalUser, ResourceInfo, Sharing, UserContent,
+    UserInfo,
+};
+pub use oauth::{authorize_loopback, AuthorizeOptions, OAuthGrant};
+pub use portal::{Portal, PortalConfig};
+pub use retry::RetryPolicy;
+pub use secret::{Clock, Secret, SystemClock};
+pub use url::Url;

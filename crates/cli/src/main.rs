@@ -1,1 +1,65 @@
-fn main() {}
+//! `orgvault`: OrgVault for servers and scripts. Thin: it parses arguments, calls the core, and
+//! prints (progress bars on a terminal, one JSON document with `--json`). Every failure ends in a
+//! one-line message naming what is wrong and a non-zero exit.
+
+mod commands;
+mod output;
+mod paths;
+mod terminal_progress;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "orgvault", version, about = "Back up and restore ArcGIS Online and Enterprise organizations")]
+struct Cli {
+    /// Where OrgVault keeps its database and logs (default: the platform's data folder).
+    #[arg(long, global = true, env = "ORGVAULT_DATA_DIR", value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+
+    /// Log level for the log file: error, warn, info, debug or trace.
+    #[arg(long, global = true, env = "ORGVAULT_LOG", default_value = "info")]
+    log_level: String,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Scan an organization into the local catalog and print what it holds.
+    Scan(commands::scan::ScanArgs),
+    /// Show the job history.
+    Jobs(commands::jobs::JobsArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // One line, whatever the cause chain: scripts grep it, people read it.
+            eprintln!("error: {}", output::one_line(&e));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let data_dir = paths::data_dir(cli.data_dir)?;
+    let _log_guard = paths::init_logging(&data_dir, &cli.log_level)?;
+    let db = paths::open_db(&data_dir).await?;
+    match cli.command {
+        Command::Scan(args) => commands::scan::run(&db, &data_dir, args).await,
+        Command::Jobs(args) => commands::jobs::run(&db, args).await,
+    }
+}

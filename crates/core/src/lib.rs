@@ -1,1 +1,26 @@
-//! OrgVault core.
+//! OrgVault's engine, shared by the desktop app and the `orgvault` CLI; it knows nothing of
+//! either. It keeps, in one SQLite database ([`db`]): the identities ([`identity`]), one
+//! catalog per scan of an organization ([`catalog`], filled by [`scan`]), and the job history
+//! ([`jobs`]). A [`selection`] resolves against a catalog; [`references`] finds what an item's
+//! data points at. Progress goes to a [`progress::Progress`] sink the front end provides; time
+//! comes from a [`clock::Clock`]. No password, token or connection string is ever stored here.
+
+pub mod catalog;
+pub mod clock;
+pub mod db;
+pub mod error;
+pub mod identity;
+pub mod jobs;
+pub mod progress;
+pub mod references;
+pub mod scan;
+pub mod selection;
+
+pub use catalog::Catalog;
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use db::Db;
+pub use error::{Error, Result};
+pub use jobs::Jobs;
+pub use progress::{NoProgress, Progress};
+pub use scan::{scan, ScanSummary};
+pub use selection::Selection;

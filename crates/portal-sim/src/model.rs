@@ -151,9 +151,11 @@ pub struct Item {
     pub shared_groups: Vec<String>,
     pub created: i64,
     pub modified: i64,
-    /// Thumbnail file name under `/info/`, e.g. `thumbnail/ago_downloaded.png`.
+    /// Thumbnail file name under `/info/`, e.g. `thumbnail/ago_downloaded.png`; its bytes are
+    /// `generate::thumbnail_png(seed, item_id)`.
     pub thumbnail: Option<String>,
     pub thumbnail_len: u64,
+    /// `Some` when the item has `metadata/metadata.xml`: `generate::metadata_xml(seed, item_id)`.
     pub metadata_len: Option<u64>,
     pub properties: Option<Value>,
     pub extent: Value,
@@ -173,7 +175,8 @@ pub struct Item {
 pub enum ItemData {
     None,
     Json(Value),
-    /// A file whose bytes `generate::file_bytes(seed, item_id/name, len)` produces on demand.
+    /// A file whose bytes `generate::file_bytes(seed, generate::item_file_key(item_id, file_name), len)`
+    /// produces on demand (`seed` is `SimConfig::seed`).
     Generated { file_name: String, len: u64, content_type: String },
     /// Bytes uploaded by a client (restore).
     Bytes { file_name: String, bytes: bytes::Bytes, content_type: String },
@@ -185,7 +188,7 @@ pub struct Resource {
     pub path: String,
     pub len: u64,
     pub created: i64,
-    /// Uploaded content; `None` means generated from (seed, item id, path, len).
+    /// Uploaded content; `None` means generated: `generate::file_vec(seed, generate::resource_key(item_id, path), len)`.
     pub bytes: Option<bytes::Bytes>,
 }
 
@@ -197,13 +200,14 @@ pub struct Relationship {
     pub kind: String,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct FeatureService {
     pub name: String,
     pub item_id: String,
     pub layers: Vec<Layer>,
     pub tables: Vec<Layer>,
-    /// Relationship classes between layers/tables.
+    /// Relationship classes between layers/tables, each `{id, name, originLayerId, destinationLayerId,
+    /// originPrimaryKey, destinationForeignKey, cardinality, composite}` (see `generate`).
     pub relationships: Vec<Value>,
     /// For a view: the source service's name.
     pub view_of: Option<String>,
@@ -215,7 +219,7 @@ pub struct FeatureService {
     pub spatial_reference_wkid: i64,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Layer {
     pub id: i64,
     pub name: String,
@@ -228,7 +232,7 @@ pub struct Layer {
     pub next_object_id: i64,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Field {
     pub name: String,
     /// esriFieldTypeOID | esriFieldTypeString | esriFieldTypeInteger | esriFieldTypeDouble | esriFieldTypeDate | esriFieldTypeGlobalID | esriFieldTypeGUID
@@ -238,7 +242,7 @@ pub struct Field {
     pub nullable: bool,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Feature {
     pub object_id: i64,
     /// Attribute values by field name.
@@ -247,10 +251,180 @@ pub struct Feature {
     pub attachments: Vec<Attachment>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Attachment {
     pub id: i64,
     pub name: String,
     pub content_type: String,
     pub bytes: bytes::Bytes,
+}
+
+/// Epoch of the generated world: 2019-01-01T00:00:00Z in epoch ms. Generated times are offsets from
+/// it, never the clock, so that one seed always yields the same org.
+pub const EPOCH_MS: i64 = 1_546_300_800_000;
+
+/// Who is asking, resolved against the model: what an item or group read may show.
+///
+/// Built from the authenticated caller (or none), looking the user up in the universe rather than
+/// trusting the token's claims, so that a role change in the model takes effect at once.
+#[derive(Debug, Clone, Default)]
+pub struct Audience {
+    /// `None` for an anonymous caller.
+    pub username: Option<String>,
+    pub org_id: Option<String>,
+    /// An administrator allowed to see every item and group of `org_id`.
+    pub org_admin: bool,
+    /// Ids of the groups the caller owns, administers or belongs to.
+    pub groups: Vec<String>,
+}
+
+/// Privilege that lets an administrator see every item of the org (custom admin roles may lack it).
+pub const PRIV_VIEW_ITEMS: &str = "portal:admin:viewItems";
+/// Privilege that lets an administrator list the org's users.
+pub const PRIV_VIEW_USERS: &str = "portal:admin:viewUsers";
+
+impl Audience {
+    pub fn anonymous() -> Self {
+        Self::default()
+    }
+
+    /// The audience of `username` in the org `org_id`; anonymous if the user does not exist.
+    pub fn of(universe: &Universe, org_id: &str, username: &str) -> Self {
+        let Some(org) = universe.org_by_id(org_id) else { return Self::anonymous() };
+        let Some(user) = org.users.get(username) else { return Self::anonymous() };
+        Self {
+            username: Some(user.username.clone()),
+            org_id: Some(org.id.clone()),
+            org_admin: user.is_admin_with(PRIV_VIEW_ITEMS),
+            groups: org.groups_of(username).map(|g| g.id.clone()).collect(),
+        }
+    }
+
+    pub fn is_member_of_org(&self, org_id: &str) -> bool {
+        self.org_id.as_deref() == Some(org_id)
+    }
+
+    /// Online's item visibility: the org's admins see everything of their org; members see their own
+    /// items, the org's `org` items, items shared to their groups; everyone sees `public` items.
+    pub fn can_see_item(&self, org: &Org, item: &Item) -> bool {
+        if item.access == "public" {
+            return true;
+        }
+        if !self.is_member_of_org(&org.id) {
+            return false;
+        }
+        if self.org_admin || self.username.as_deref() == Some(item.owner.as_str()) {
+            return true;
+        }
+        item.access == "org" || item.shared_groups.iter().any(|g| self.groups.contains(g))
+    }
+
+    /// Group visibility: public groups to all, org groups to the org, private groups to members.
+    pub fn can_see_group(&self, org: &Org, group: &Group) -> bool {
+        if group.access == "public" {
+            return true;
+        }
+        if !self.is_member_of_org(&org.id) {
+            return false;
+        }
+        self.org_admin || group.access == "org" || self.groups.contains(&group.id)
+    }
+
+    /// May list and read `owner`'s content as the owner would (owner or org admin).
+    pub fn can_manage_content_of(&self, org: &Org, owner: &str) -> bool {
+        self.is_member_of_org(&org.id) && (self.org_admin || self.username.as_deref() == Some(owner))
+    }
+}
+
+impl User {
+    /// An administrator (full or custom role) holding `privilege`.
+    pub fn is_admin_with(&self, privilege: &str) -> bool {
+        self.role == Role::OrgAdmin && self.privileges.iter().any(|p| p == privilege)
+    }
+
+    /// A full administrator: `org_admin` without a custom role id.
+    pub fn is_full_admin(&self) -> bool {
+        self.role == Role::OrgAdmin && self.role_id.is_none()
+    }
+}
+
+impl Group {
+    /// `owner`, `admin`, `member` or `none`, as Online's `memberType`.
+    pub fn member_type(&self, username: &str) -> &'static str {
+        if self.owner == username {
+            "owner"
+        } else if self.admins.iter().any(|u| u == username) {
+            "admin"
+        } else if self.users.iter().any(|u| u == username) {
+            "member"
+        } else {
+            "none"
+        }
+    }
+
+    /// Owner, admins and plain members, owner first, each once.
+    pub fn all_members(&self) -> impl Iterator<Item = &String> {
+        std::iter::once(&self.owner)
+            .chain(self.admins.iter().filter(move |u| **u != self.owner))
+            .chain(self.users.iter())
+    }
+}
+
+impl Org {
+    /// Groups `username` owns, administers or belongs to, in id order.
+    pub fn groups_of<'a>(&'a self, username: &'a str) -> impl Iterator<Item = &'a Group> + 'a {
+        self.groups.values().filter(move |g| g.member_type(username) != "none")
+    }
+
+    /// Items shared with `group_id`, in id order (derived from `Item::shared_groups`, so a group's
+    /// content can never disagree with its items' sharing).
+    pub fn items_in_group<'a>(&'a self, group_id: &'a str) -> impl Iterator<Item = &'a Item> + 'a {
+        self.items.values().filter(move |i| i.shared_groups.iter().any(|g| g == group_id))
+    }
+
+    /// Removes an item with its relationships, and its hosted service when it is a service item.
+    pub fn remove_item(&mut self, id: &str) -> Option<Item> {
+        let item = self.items.remove(id)?;
+        self.relationships.retain(|r| r.origin != id && r.destination != id);
+        if let Some(name) = &item.service_name {
+            if self.services.get(name).is_some_and(|s| s.item_id == id) {
+                self.services.remove(name);
+            }
+        }
+        Some(item)
+    }
+}
+
+impl Universe {
+    /// The org holding item `id`, searched across every org.
+    pub fn org_of_item(&self, id: &str) -> Option<&Org> {
+        self.orgs.iter().find(|o| o.items.contains_key(id))
+    }
+    pub fn org_of_item_mut(&mut self, id: &str) -> Option<&mut Org> {
+        self.orgs.iter_mut().find(|o| o.items.contains_key(id))
+    }
+}
+
+impl ItemData {
+    /// The number of bytes `/data` serves: what the item reports as `size`.
+    pub fn len(&self) -> u64 {
+        match self {
+            ItemData::None => 0,
+            ItemData::Json(v) => serde_json::to_vec(v).map(|b| b.len() as u64).unwrap_or(0),
+            ItemData::Generated { len, .. } => *len,
+            ItemData::Bytes { bytes, .. } => bytes.len() as u64,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The file name a download names in `Content-Disposition`, for file items.
+    pub fn file_name(&self) -> Option<&str> {
+        match self {
+            ItemData::Generated { file_name, .. } | ItemData::Bytes { file_name, .. } => Some(file_name),
+            _ => None,
+        }
+    }
 }

@@ -5,7 +5,23 @@ use std::sync::{Arc, RwLock};
 
 use serde::Serialize;
 
+use crate::faults::{DroppingService, SharedService};
 use crate::model::Universe;
+
+/// Every route, with the fault middleware on all of them except the test-control API.
+fn app(state: SimState) -> axum::Router {
+    let api = axum::Router::new()
+        .merge(crate::routes::portal::routes())
+        .merge(crate::routes::community::routes())
+        .merge(crate::routes::content::routes())
+        .merge(crate::auth::routes())
+        .merge(crate::routes::hosted::routes())
+        .layer(axum::middleware::from_fn_with_state(state.clone(), crate::faults::middleware));
+    api.merge(crate::control::routes())
+        .merge(crate::faults::control_routes())
+        .merge(crate::auth::control_routes())
+        .with_state(state)
+}
 
 /// What a simulator is started with. `Default` is a small org pair suited to unit tests.
 #[derive(Debug, Clone)]
@@ -86,7 +102,18 @@ pub struct OrgLogin {
     pub user: Login,
 }
 
-/// A started simulator. Dropping it stops the server.
+/// Why the simulator could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum SimError {
+    #[error("binding {addr} failed: {source}")]
+    Bind { addr: SocketAddr, source: std::io::Error },
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
+    #[error("setting up the listener failed: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// A started simulator. Dropping it stops the server (gracefully, giving open requests a second).
 pub struct RunningSim {
     pub base_url: String,
     pub addr: SocketAddr,
@@ -96,15 +123,89 @@ pub struct RunningSim {
 }
 
 impl RunningSim {
-    /// The ready line: exactly one JSON object `{"orgs":[...]}`.
-    pub fn ready_line(&self) -> String {
-        serde_json::json!({ "orgs": self.orgs }).to_string()
+    /// Binds `cfg.listen` (port 0 = ephemeral), generates the universe with URLs on the real port,
+    /// and serves it (HTTPS when `cfg.tls`) in a background task until the `RunningSim` is dropped.
+    /// Must be called inside a tokio runtime.
+    pub async fn start(cfg: SimConfig) -> Result<RunningSim, SimError> {
+        let listener = std::net::TcpListener::bind(cfg.listen)
+            .map_err(|source| SimError::Bind { addr: cfg.listen, source })?;
+        listener.set_nonblocking(true)?;
+        let addr = listener.local_addr()?;
+        // A wildcard bind is still reached through loopback by the URLs the sim hands out.
+        let url_addr = if addr.ip().is_unspecified() {
+            SocketAddr::from(([127, 0, 0, 1], addr.port()))
+        } else {
+            addr
+        };
+        let scheme = if cfg.tls { "https" } else { "http" };
+        let base_url = format!("{scheme}://{url_addr}");
+
+        let tls = if cfg.tls {
+            let cert = crate::tls::self_signed()?;
+            if let Some(path) = &cfg.tls_cert_out {
+                cert.write_cert(path)?;
+            }
+            Some(cert.rustls_config().await?)
+        } else {
+            None
+        };
+
+        let (universe, orgs) = crate::generate::universe(&cfg, &base_url);
+        let state = SimState {
+            universe: Arc::new(RwLock::new(universe)),
+            auth: Arc::new(crate::auth::AuthState::new(&cfg)),
+            faults: Arc::new(crate::faults::FaultState::new(&cfg)),
+            jobs: Arc::new(crate::routes::hosted::JobState::new()),
+            config: Arc::new(cfg),
+            base_url: Arc::from(base_url.as_str()),
+        };
+        for org in &orgs {
+            state.auth.set_auto_approve_user(&org.id, &org.admin.username);
+        }
+
+        let service = SharedService(DroppingService::new(app(state.clone())));
+        let handle = axum_server::Handle::new();
+        let (shutdown, shutdown_rx) = tokio::sync::oneshot::channel::<()>();
+        let stopper = handle.clone();
+        tokio::spawn(async move {
+            // Sender dropped or fired: either way the sim is going away.
+            let _ = shutdown_rx.await;
+            stopper.graceful_shutdown(Some(std::time::Duration::from_secs(1)));
+        });
+        match tls {
+            Some(tls) => {
+                let server = axum_server::from_tcp_rustls(listener, tls)?.handle(handle);
+                tokio::spawn(async move {
+                    if let Err(e) = server.serve(service).await {
+                        tracing::error!(error = %e, "portal-sim (https) stopped with an error");
+                    }
+                });
+            }
+            None => {
+                let server = axum_server::from_tcp(listener)?.handle(handle);
+                tokio::spawn(async move {
+                    if let Err(e) = server.serve(service).await {
+                        tracing::error!(error = %e, "portal-sim stopped with an error");
+                    }
+                });
+            }
+        }
+        tracing::info!(%base_url, orgs = orgs.len(), "portal-sim listening");
+        Ok(RunningSim { base_url, addr: url_addr, orgs, state, shutdown: Some(shutdown) })
     }
 
     /// Test control: change the orgs while a client runs (see `control`).
     pub fn control(&self) -> crate::control::Control {
         crate::control::Control::new(self.state.clone())
     }
+
+    /// The ready line: exactly one JSON object `{"base_url":"http://127.0.0.1:PORT","orgs":[...]}`,
+    /// each org `{id, url_key, portal_url, admin:{username,password}, user:{username,password}}`.
+    /// `base_url` is where the test-control API lives (`<base_url>/_sim/...`).
+    pub fn ready_line(&self) -> String {
+        serde_json::json!({ "base_url": self.base_url, "orgs": self.orgs }).to_string()
+    }
+
 }
 
 impl Drop for RunningSim {

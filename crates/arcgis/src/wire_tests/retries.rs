@@ -1,0 +1,70 @@
+//! Error bodies, retries, throttling, stalls and downloads.
+
+use super::*;
+
+#[tokio::test]
+async fn error_body_on_http_200_is_an_error_and_not_retried() {
+    let (seen, portal) = mock().await;
+    let got = portal.get_json("t/errbody", &[]).await;
+    assert!(matches!(got, Err(Error::NotFound { .. })), "a CONT_0001 body on HTTP 200 must be NotFound, got {got:?}");
+    assert_eq!(seen.hits("/sharing/rest/t/errbody"), 1, "a missing item is permanent: exactly one request");
+}
+
+#[tokio::test]
+async fn server_errors_and_dropped_connections_are_retried_until_success() {
+    let (_seen, portal) = mock().await;
+    for code in ["500", "502", "504"] {
+        let path = format!("t/status/{code}/2");
+        let v = portal.get_json(&path, &[]).await.unwrap_or_else(|e| panic!("HTTP {code} twice then OK must succeed: {e}"));
+        assert_eq!(v["attempts"], 3, "two {code} answers then success means three attempts");
+    }
+    let v = portal.get_json("t/drop/2", &[]).await.expect("a body cut off twice must succeed on the third try");
+    assert_eq!(v["attempts"], 3, "a dropped connection is retried");
+    let v = portal.get_json("t/stall/1", &[]).await.expect("a stalled body must be retried");
+    assert_eq!(v["attempts"], 2, "a stalled body fails as a retryable timeout and the retry succeeds");
+}
+
+#[tokio::test]
+async fn permanent_403_is_not_retried() {
+    let (seen, portal) = mock().await;
+    let got = portal.get_json("t/forbidden", &[]).await;
+    assert!(matches!(got, Err(Error::Forbidden { .. })), "HTTP 403 must be Forbidden, got {got:?}");
+    assert_eq!(seen.hits("/sharing/rest/t/forbidden"), 1, "403 is permanent: exactly one request");
+}
+
+#[tokio::test]
+async fn throttling_honours_retry_after_and_lowers_concurrency() {
+    let (seen, portal) = mock().await;
+    let before = portal.concurrency_limit();
+    let started = std::time::Instant::now();
+    let v = portal.get_json("t/status/429/1", &[]).await.expect("one 429 then OK must succeed");
+    assert_eq!(v["attempts"], 2, "the throttled request is sent again");
+    assert!(started.elapsed() >= Duration::from_millis(950), "Retry-After: 1 must be waited out, waited {:?}", started.elapsed());
+    assert!(portal.concurrency_limit() < before, "a 429 must lower the limit ({} -> {})", before, portal.concurrency_limit());
+    assert_eq!(seen.hits("/sharing/rest/t/status/429/1"), 2);
+}
+
+#[tokio::test]
+async fn non_idempotent_post_is_not_repeated_after_a_server_error() {
+    let (seen, portal) = mock().await;
+    let got = portal.post_form("t/status/502/1", &[("title", "x")], false).await;
+    assert!(matches!(got, Err(Error::Http { status: 502, .. })), "a failed write must surface, got {got:?}");
+    assert_eq!(seen.hits("/sharing/rest/t/status/502/1"), 1, "a write not marked idempotent must not be sent twice");
+    let v = portal.post_form("t/status/502/1", &[("q", "x")], true).await.expect("an idempotent POST is retried");
+    assert_eq!(v["ok"], true);
+}
+
+#[tokio::test]
+async fn download_streams_detect_error_bodies_and_pass_files_through() {
+    let (_seen, portal) = mock().await;
+    let url = portal.resolve("t/data-error").expect("url");
+    let got = portal.get_stream(&url, &[]).await;
+    assert!(matches!(got, Err(Error::Forbidden { .. })), "an error body at the start of a download must be an error, got {:?}", got.err());
+    let url = portal.resolve("t/data-file").expect("url");
+    let mut s = portal.get_stream(&url, &[]).await.expect("a file download starts");
+    let mut total = 0usize;
+    while let Some(chunk) = futures::StreamExt::next(&mut s).await {
+        total += chunk.expect("chunk").len();
+    }
+    assert_eq!(total, 200_000, "every byte of the file must come through the stream");
+}

@@ -1,0 +1,270 @@
+//! Identities: an organization the user connects to, how they sign in and where its backups go.
+//!
+//! Invariant: an identity record holds no secret. Passwords, tokens, refresh tokens and storage
+//! connection strings live in the OS keychain (the vault), keyed by the identity id; this table
+//! only says which kind of secret to look for. Custom header values are configuration (e.g. a
+//! proxy routing header) and are stored as given.
+
+use serde::{Deserialize, Serialize};
+use sqlx::Row;
+
+use crate::clock::Clock;
+use crate::db::Db;
+use crate::error::{Error, Result};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PortalKind {
+    Online,
+    Enterprise,
+}
+
+/// How the identity signs in; the matching secret is in the vault, never here.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SignIn {
+    /// A built-in account (generateToken).
+    Builtin { username: String },
+    /// OAuth2 with a registered App ID; `username` is learnt at the first sign-in.
+    Oauth { client_id: String, username: Option<String> },
+}
+
+impl SignIn {
+    pub fn username(&self) -> Option<&str> {
+        match self {
+            SignIn::Builtin { username } => Some(username),
+            SignIn::Oauth { username, .. } => username.as_deref(),
+        }
+    }
+}
+
+/// Where backups of this identity are written.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Storage {
+    Local { path: String },
+    /// The account's connection string is a secret kept in the vault.
+    Azure { container: String, cache_dir: String },
+}
+
+/// TLS options for portals behind a private CA or a self-signed certificate.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TlsOptions {
+    pub extra_ca_pem_path: Option<String>,
+    pub allow_invalid_certs: bool,
+}
+
+/// What the user fills in; `Identities::create` adds the id and times.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdentitySpec {
+    pub name: String,
+    pub portal_url: String,
+    pub kind: PortalKind,
+    pub sign_in: SignIn,
+    pub storage: Storage,
+    pub custom_headers: Vec<(String, String)>,
+    pub tls: TlsOptions,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Identity {
+    pub id: String,
+    #[serde(flatten)]
+    pub spec: IdentitySpec,
+    pub created_ms: i64,
+    pub updated_ms: i64,
+}
+
+/// CRUD on the `identities` table.
+pub struct Identities<'a> {
+    db: &'a Db,
+    clock: &'a dyn Clock,
+}
+
+fn validate(spec: &IdentitySpec) -> Result<()> {
+    if spec.name.trim().is_empty() {
+        return Err(Error::InvalidInput("an identity needs a name".into()));
+    }
+    let url = url::Url::parse(&spec.portal_url)
+        .map_err(|e| Error::InvalidInput(format!("portal URL {:?} is not a URL: {e}", spec.portal_url)))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(Error::InvalidInput(format!("portal URL must be http(s), not {}", url.scheme())));
+    }
+    match &spec.storage {
+        Storage::Local { path } if path.trim().is_empty() => {
+            Err(Error::InvalidInput("a local storage needs a folder".into()))
+        }
+        Storage::Azure { container, .. } if container.trim().is_empty() => {
+            Err(Error::InvalidInput("an Azure storage needs a container".into()))
+        }
+        _ => Ok(()),
+    }
+}
+
+fn json<T: Serialize>(v: &T) -> Result<String> {
+    serde_json::to_string(v).map_err(|e| Error::Corrupt(e.to_string()))
+}
+
+impl<'a> Identities<'a> {
+    pub fn new(db: &'a Db, clock: &'a dyn Clock) -> Self {
+        Self { db, clock }
+    }
+
+    pub async fn create(&self, spec: IdentitySpec) -> Result<Identity> {
+        validate(&spec)?;
+        let now = self.clock.now_ms();
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        sqlx::query("INSERT INTO identities (id, name, portal_url, kind, sign_in, storage, custom_headers, tls_ca_pem_path, tls_allow_invalid_certs, created_ms, updated_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+            .bind(&id)
+            .bind(&spec.name)
+            .bind(&spec.portal_url)
+            .bind(kind_text(spec.kind))
+            .bind(json(&spec.sign_in)?)
+            .bind(json(&spec.storage)?)
+            .bind(json(&spec.custom_headers)?)
+            .bind(spec.tls.extra_ca_pem_path.as_deref())
+            .bind(spec.tls.allow_invalid_certs)
+            .bind(now)
+            .bind(now)
+            .execute(self.db.pool())
+            .await?;
+        Ok(Identity { id, spec, created_ms: now, updated_ms: now })
+    }
+
+    pub async fn get(&self, id: &str) -> Result<Identity> {
+        let row = sqlx::query("SELECT * FROM identities WHERE id = ?")
+            .bind(id)
+            .fetch_optional(self.db.pool())
+            .await?
+            .ok_or_else(|| Error::NotFound { what: "identity", id: id.to_owned() })?;
+        from_row(&row)
+    }
+
+    /// Every identity, by name.
+    pub async fn list(&self) -> Result<Vec<Identity>> {
+        let rows = sqlx::query("SELECT * FROM identities ORDER BY name COLLATE NOCASE, id")
+            .fetch_all(self.db.pool())
+            .await?;
+        rows.iter().map(from_row).collect()
+    }
+
+    pub async fn update(&self, id: &str, spec: IdentitySpec) -> Result<Identity> {
+        validate(&spec)?;
+        let now = self.clock.now_ms();
+        let done = sqlx::query("UPDATE identities SET name = ?, portal_url = ?, kind = ?, sign_in = ?, storage = ?, custom_headers = ?, tls_ca_pem_path = ?, tls_allow_invalid_certs = ?, updated_ms = ? WHERE id = ?")
+            .bind(&spec.name)
+            .bind(&spec.portal_url)
+            .bind(kind_text(spec.kind))
+            .bind(json(&spec.sign_in)?)
+            .bind(json(&spec.storage)?)
+            .bind(json(&spec.custom_headers)?)
+            .bind(spec.tls.extra_ca_pem_path.as_deref())
+            .bind(spec.tls.allow_invalid_certs)
+            .bind(now)
+            .bind(id)
+            .execute(self.db.pool())
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(Error::NotFound { what: "identity", id: id.to_owned() });
+        }
+        self.get(id).await
+    }
+
+    /// Deletes the identity and its scan catalogs; its job history stays (without the link).
+    pub async fn delete(&self, id: &str) -> Result<()> {
+        let done = sqlx::query("DELETE FROM identities WHERE id = ?").bind(id).execute(self.db.pool()).await?;
+        if done.rows_affected() == 0 {
+            return Err(Error::NotFound { what: "identity", id: id.to_owned() });
+        }
+        Ok(())
+    }
+}
+
+fn kind_text(kind: PortalKind) -> &'static str {
+    match kind {
+        PortalKind::Online => "online",
+        PortalKind::Enterprise => "enterprise",
+    }
+}
+
+fn from_row(r: &sqlx::sqlite::SqliteRow) -> Result<Identity> {
+    fn decode<T: serde::de::DeserializeOwned>(r: &sqlx::sqlite::SqliteRow, col: &str) -> Result<T> {
+        serde_json::from_str(r.get::<&str, _>(col)).map_err(|e| Error::Corrupt(format!("identities.{col}: {e}")))
+    }
+    let kind = match r.get::<&str, _>("kind") {
+        "online" => PortalKind::Online,
+        "enterprise" => PortalKind::Enterprise,
+        other => return Err(Error::Corrupt(format!("identities.kind {other:?}"))),
+    };
+    let sign_in = decode(r, "sign_in")?;
+    let storage = decode(r, "storage")?;
+    let custom_headers = decode(r, "custom_headers")?;
+    Ok(Identity {
+        id: r.get("id"),
+        spec: IdentitySpec {
+            name: r.get("name"),
+            portal_url: r.get("portal_url"),
+            kind,
+            sign_in,
+            storage,
+            custom_headers,
+            tls: TlsOptions {
+                extra_ca_pem_path: r.get("tls_ca_pem_path"),
+                allow_invalid_certs: r.get("tls_allow_invalid_certs"),
+            },
+        },
+        created_ms: r.get("created_ms"),
+        updated_ms: r.get("updated_ms"),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::ManualClock;
+
+    pub(crate) fn spec(name: &str) -> IdentitySpec {
+        IdentitySpec {
+            name: name.into(),
+            portal_url: "https://acme.maps.arcgis.com".into(),
+            kind: PortalKind::Online,
+            sign_in: SignIn::Builtin { username: "admin".into() },
+            storage: Storage::Azure { container: "backups".into(), cache_dir: "/tmp/cache".into() },
+            custom_headers: vec![("X-Route".into(), "blue".into())],
+            tls: TlsOptions { extra_ca_pem_path: Some("/etc/ca.pem".into()), allow_invalid_certs: true },
+        }
+    }
+
+    #[tokio::test]
+    async fn identities_round_trip_update_and_delete() {
+        let db = Db::open_in_memory().await.expect("db");
+        let clock = ManualClock::new(10);
+        let ids = Identities::new(&db, &clock);
+        let created = ids.create(spec("Acme")).await.expect("create");
+        assert_eq!(ids.get(&created.id).await.expect("get"), created, "what is stored is what was given");
+        clock.set(20);
+        let mut changed = spec("Acme prod");
+        changed.sign_in = SignIn::Oauth { client_id: "abc".into(), username: None };
+        changed.storage = Storage::Local { path: "/backups".into() };
+        let updated = ids.update(&created.id, changed.clone()).await.expect("update");
+        assert_eq!((updated.created_ms, updated.updated_ms), (10, 20), "update keeps created and moves updated");
+        assert_eq!(updated.spec, changed, "every field is updated");
+        assert_eq!(ids.list().await.expect("list").len(), 1, "update does not add a row");
+        ids.delete(&created.id).await.expect("delete");
+        assert_eq!(ids.get(&created.id).await.expect_err("gone").code(), "not_found", "a deleted identity is not found");
+    }
+
+    #[tokio::test]
+    async fn invalid_identities_are_refused() {
+        let db = Db::open_in_memory().await.expect("db");
+        let clock = ManualClock::new(0);
+        let ids = Identities::new(&db, &clock);
+        let mut bad = spec("x");
+        bad.portal_url = "ftp://acme".into();
+        assert_eq!(ids.create(bad).await.expect_err("ftp").code(), "invalid_input", "only http(s) portals");
+        let mut bad = spec(" ");
+        bad.portal_url = "https://ok".into();
+        assert_eq!(ids.create(bad).await.expect_err("no name").code(), "invalid_input", "a name is required");
+        assert!(ids.list().await.expect("list").is_empty(), "nothing refused is stored");
+    }
+}
