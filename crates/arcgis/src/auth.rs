@@ -110,7 +110,13 @@ impl std::fmt::Debug for TokenSource {
 
 impl TokenSource {
     /// A token source for the portal whose REST root (`.../sharing/rest/`) is `rest_root`.
-    pub fn new(credentials: Credentials, rest_root: Url, referer: String, expiration_minutes: u32, clock: Arc<dyn Clock>) -> Self {
+    pub fn new(
+        credentials: Credentials,
+        rest_root: Url,
+        referer: String,
+        expiration_minutes: u32,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
         TokenSource {
             credentials: Mutex::new(credentials),
             state: Mutex::new(None),
@@ -156,7 +162,8 @@ impl TokenSource {
     /// already did.
     pub(crate) async fn renew_after_rejection(&self, transport: &Transport, generation: u64) -> Result<(Secret, u64)> {
         let _guard = self.renewing.lock().await;
-        let replaced = lock(&self.state).as_ref().filter(|s| s.generation != generation).map(|s| (s.token.clone(), s.generation));
+        let replaced =
+            lock(&self.state).as_ref().filter(|s| s.generation != generation).map(|s| (s.token.clone(), s.generation));
         if let Some(t) = replaced {
             return Ok(t);
         }
@@ -167,14 +174,28 @@ impl TokenSource {
         let creds = lock(&self.credentials).clone();
         let (token, expires_ms) = match creds {
             Credentials::BuiltIn { username, password } => self.generate_token(transport, &username, &password).await?,
-            Credentials::OAuth { client_id, refresh_token, refresh_token_expires_at, redirect_uri, on_refresh_token } => {
-                self.oauth_access_token(transport, &client_id, refresh_token, refresh_token_expires_at, &redirect_uri, on_refresh_token)
-                    .await?
+            Credentials::OAuth {
+                client_id,
+                refresh_token,
+                refresh_token_expires_at,
+                redirect_uri,
+                on_refresh_token,
+            } => {
+                self.oauth_access_token(
+                    transport,
+                    &client_id,
+                    refresh_token,
+                    refresh_token_expires_at,
+                    &redirect_uri,
+                    on_refresh_token,
+                )
+                .await?
             }
         };
         let now = self.clock.now_ms();
         let generation = self.renewals.fetch_add(1, Ordering::Relaxed) + 1;
-        *lock(&self.state) = Some(TokenState { token: token.clone(), renew_at_ms: renew_at(now, expires_ms), generation });
+        *lock(&self.state) =
+            Some(TokenState { token: token.clone(), renew_at_ms: renew_at(now, expires_ms), generation });
         tracing::debug!(generation, expires_in_s = (expires_ms - now) / 1000, "access token obtained");
         Ok((token, generation))
     }
@@ -190,18 +211,25 @@ impl TokenSource {
             ("f".to_string(), "json".to_string()),
         ];
         let answer = transport.json(&Call::post(url.clone(), params, true), None).await.map_err(|e| match e {
+            // A server hiccup that outlived the retries is not a wrong password.
+            e @ Error::Api { .. } if e.is_retryable() => e,
             Error::Api { message, details, .. } => Error::SignIn {
-                message: format!("the portal refused the username or password of {username} ({})", join_nonempty(&message, &details)),
+                message: format!(
+                    "the portal refused the username or password of {username} ({})",
+                    join_nonempty(&message, &details)
+                ),
             },
-            Error::Forbidden { message } => Error::SignIn { message: format!("the account {username} may not sign in ({message})") },
+            Error::Forbidden { message } => {
+                Error::SignIn { message: format!("the account {username} may not sign in ({message})") }
+            }
             Error::NotFound { .. } | Error::Decode { .. } => Error::NotAPortal {
                 url: crate::http::display_url(&url),
                 detail: "it has no ArcGIS generateToken endpoint".into(),
             },
             other => other,
         })?;
-        let token = answer.get("token").and_then(Value::as_str).filter(|t| !t.is_empty()).ok_or_else(|| Error::SignIn {
-            message: format!("the portal answered the sign-in of {username} without a token"),
+        let token = answer.get("token").and_then(Value::as_str).filter(|t| !t.is_empty()).ok_or_else(|| {
+            Error::SignIn { message: format!("the portal answered the sign-in of {username} without a token") }
         })?;
         let now = self.clock.now_ms();
         let fallback = now + i64::from(self.expiration_minutes) * 60_000;
@@ -227,19 +255,24 @@ impl TokenSource {
         let mut refresh_token = refresh_token;
         if due {
             let answer = self
-                .oauth_token_call(transport, &[
-                    ("grant_type", "exchange_refresh_token"),
-                    ("client_id", client_id),
-                    ("redirect_uri", redirect_uri),
-                    ("refresh_token", refresh_token.expose()),
-                ])
+                .oauth_token_call(
+                    transport,
+                    &[
+                        ("grant_type", "exchange_refresh_token"),
+                        ("client_id", client_id),
+                        ("redirect_uri", redirect_uri),
+                        ("refresh_token", refresh_token.expose()),
+                    ],
+                )
                 .await?;
             *lock(&self.exchanged) = true;
             if let Some(new) = answer.get("refresh_token").and_then(Value::as_str).filter(|t| !t.is_empty()) {
                 let now = self.clock.now_ms();
                 let expires_at = answer.get("refresh_token_expires_in").and_then(as_i64).map(|s| now + s * 1000);
                 refresh_token = Secret::new(new);
-                if let Credentials::OAuth { refresh_token: stored, refresh_token_expires_at, .. } = &mut *lock(&self.credentials) {
+                if let Credentials::OAuth { refresh_token: stored, refresh_token_expires_at, .. } =
+                    &mut *lock(&self.credentials)
+                {
                     *stored = refresh_token.clone();
                     *refresh_token_expires_at = expires_at;
                 }
@@ -253,13 +286,14 @@ impl TokenSource {
             }
         }
         let answer = self
-            .oauth_token_call(transport, &[
-                ("grant_type", "refresh_token"),
-                ("client_id", client_id),
-                ("refresh_token", refresh_token.expose()),
-            ])
+            .oauth_token_call(
+                transport,
+                &[("grant_type", "refresh_token"), ("client_id", client_id), ("refresh_token", refresh_token.expose())],
+            )
             .await?;
-        self.access_from(&answer).ok_or_else(|| Error::SignIn { message: "the portal answered the OAuth refresh without an access token".into() })
+        self.access_from(&answer).ok_or_else(|| Error::SignIn {
+            message: "the portal answered the OAuth refresh without an access token".into(),
+        })
     }
 
     fn access_from(&self, answer: &Value) -> Option<(Secret, i64)> {
@@ -277,10 +311,16 @@ impl TokenSource {
         let mut p: Vec<(String, String)> = params.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         p.push(("f".into(), "json".into()));
         transport.json(&Call::post(url, p, true), None).await.map_err(|e| match e {
+            e @ Error::Api { .. } if e.is_retryable() => e,
             Error::Api { message, details, .. } => Error::SignIn {
-                message: format!("the saved OAuth sign-in was refused, sign in again ({})", join_nonempty(&message, &details)),
+                message: format!(
+                    "the saved OAuth sign-in was refused, sign in again ({})",
+                    join_nonempty(&message, &details)
+                ),
             },
-            Error::Forbidden { message } => Error::SignIn { message: format!("the saved OAuth sign-in was refused, sign in again ({message})") },
+            Error::Forbidden { message } => {
+                Error::SignIn { message: format!("the saved OAuth sign-in was refused, sign in again ({message})") }
+            }
             other => other,
         })
     }
@@ -348,14 +388,21 @@ mod tests {
         let two_hours = 2 * 60 * 60 * 1000;
         assert_eq!(renew_at(0, two_hours), two_hours - FIVE_MINUTES_MS, "long tokens renew five minutes before expiry");
         assert_eq!(renew_at(1_000, 6_000), 5_000, "a 5 s token renews at 80% of its life");
-        assert_eq!(renew_at(0, 10 * 60 * 1000), 8 * 60 * 1000, "a 10 min token keeps a 2 min margin (a fifth of its life), not 5 min");
+        assert_eq!(
+            renew_at(0, 10 * 60 * 1000),
+            8 * 60 * 1000,
+            "a 10 min token keeps a 2 min margin (a fifth of its life), not 5 min"
+        );
     }
 
     #[test]
     fn credentials_debug_hides_secrets() {
         let c = Credentials::BuiltIn { username: "ann".into(), password: Secret::new("pa55word") };
         let shown = format!("{c:?}");
-        assert!(shown.contains("ann") && !shown.contains("pa55word"), "Debug must show the user and hide the password: {shown}");
+        assert!(
+            shown.contains("ann") && !shown.contains("pa55word"),
+            "Debug must show the user and hide the password: {shown}"
+        );
         let o = Credentials::OAuth {
             client_id: "app".into(),
             refresh_token: Secret::new("rt-secret"),

@@ -142,10 +142,9 @@ impl Error {
         let message = error.get("message").and_then(Value::as_str).unwrap_or("").trim().to_string();
         let message_code = error.get("messageCode").and_then(Value::as_str).map(str::to_string);
         let details: Vec<String> = match error.get("details") {
-            Some(Value::Array(a)) => a
-                .iter()
-                .map(|d| d.as_str().map(str::to_string).unwrap_or_else(|| d.to_string()))
-                .collect(),
+            Some(Value::Array(a)) => {
+                a.iter().map(|d| d.as_str().map(str::to_string).unwrap_or_else(|| d.to_string())).collect()
+            }
             Some(Value::String(s)) => vec![s.clone()],
             _ => Vec::new(),
         };
@@ -172,12 +171,18 @@ mod tests {
 
     #[test]
     fn error_bodies_map_to_actionable_variants() {
-        let missing = Error::from_error_body(&json!({"code":400,"messageCode":"CONT_0001","message":"Item does not exist or is inaccessible: abc","details":[]}));
+        let missing = Error::from_error_body(
+            &json!({"code":400,"messageCode":"CONT_0001","message":"Item does not exist or is inaccessible: abc","details":[]}),
+        );
         assert!(matches!(missing, Error::NotFound { .. }), "CONT_0001 must read as NotFound, got {missing:?}");
         assert!(!missing.is_retryable(), "a missing item must not be retried");
         assert!(matches!(Error::from_error_body(&json!({"code":498,"message":"Invalid token."})), Error::InvalidToken));
-        assert!(matches!(Error::from_error_body(&json!({"code":"499","message":"Token Required"})), Error::TokenRequired));
-        let forbidden = Error::from_error_body(&json!({"code":403,"message":"You do not have permissions","details":["item x"]}));
+        assert!(matches!(
+            Error::from_error_body(&json!({"code":"499","message":"Token Required"})),
+            Error::TokenRequired
+        ));
+        let forbidden =
+            Error::from_error_body(&json!({"code":403,"message":"You do not have permissions","details":["item x"]}));
         assert_eq!(forbidden.to_string(), "permission denied: You do not have permissions (item x)");
         assert!(!forbidden.is_retryable(), "403 is permanent");
         let busy = Error::from_error_body(&json!({"code":504,"message":"Gateway timeout"}));
@@ -190,10 +195,18 @@ mod tests {
         assert!(!e.to_string().contains('\n'), "error messages must stay on one line: {e}");
         let tls = Error::Tls { host: "portal.example.com".into(), detail: "unknown issuer".into() };
         let msg = tls.to_string();
-        assert!(msg.contains("certificate") && msg.contains("refused") && msg.contains("CA certificate"),
-            "a TLS refusal must say the certificate was refused and how to fix it: {msg}");
-        let na = Error::NotAdmin { username: "ann".into(), role: "org_user".into(), missing: vec!["portal:admin:viewItems".into()] };
-        assert!(na.to_string().contains("not an administrator") && na.to_string().contains("portal:admin:viewItems"),
-            "a non-admin refusal must say so and name the missing privilege: {na}");
+        assert!(
+            msg.contains("certificate") && msg.contains("refused") && msg.contains("CA certificate"),
+            "a TLS refusal must say the certificate was refused and how to fix it: {msg}"
+        );
+        let na = Error::NotAdmin {
+            username: "ann".into(),
+            role: "org_user".into(),
+            missing: vec!["portal:admin:viewItems".into()],
+        };
+        assert!(
+            na.to_string().contains("not an administrator") && na.to_string().contains("portal:admin:viewItems"),
+            "a non-admin refusal must say so and name the missing privilege: {na}"
+        );
     }
 }

@@ -92,8 +92,9 @@ pub(crate) fn build_client(tls: &TlsOptions, connect_timeout: Duration) -> Resul
         .redirect(reqwest::redirect::Policy::none())
         .user_agent(concat!("OrgVault/", env!("CARGO_PKG_VERSION")));
     if let Some(pem) = &tls.extra_ca_pem {
-        let certs = reqwest::Certificate::from_pem_bundle(pem.as_bytes())
-            .map_err(|e| Error::Config { message: format!("the trusted CA certificate is not valid PEM ({})", root_cause(&e)) })?;
+        let certs = reqwest::Certificate::from_pem_bundle(pem.as_bytes()).map_err(|e| Error::Config {
+            message: format!("the trusted CA certificate is not valid PEM ({})", root_cause(&e)),
+        })?;
         if certs.is_empty() {
             return Err(Error::Config { message: "the trusted CA certificate file holds no certificate".into() });
         }
@@ -181,11 +182,8 @@ fn parse_retry_after(headers: &HeaderMap) -> Option<Duration> {
 
 /// Interprets a complete answer: HTTP status, ArcGIS error body, then JSON.
 pub(crate) fn interpret_json(status: u16, retry_after: Option<Duration>, body: &[u8], url: &Url) -> Result<Value> {
-    let parsed: Option<Value> = if body.iter().all(u8::is_ascii_whitespace) {
-        None
-    } else {
-        serde_json::from_slice(body).ok()
-    };
+    let parsed: Option<Value> =
+        if body.iter().all(u8::is_ascii_whitespace) { None } else { serde_json::from_slice(body).ok() };
     if status == 429 {
         return Err(Error::RateLimited { retry_after });
     }
@@ -210,7 +208,10 @@ pub(crate) fn interpret_json(status: u16, retry_after: Option<Duration>, body: &
                 .chars()
                 .map(|c| if c.is_control() { ' ' } else { c })
                 .collect();
-            Err(Error::Decode { url: display_url(url), detail: format!("the answer is not JSON (it starts with {start:?})") })
+            Err(Error::Decode {
+                url: display_url(url),
+                detail: format!("the answer is not JSON (it starts with {start:?})"),
+            })
         }
     }
 }
@@ -245,8 +246,9 @@ impl Transport {
         for (name, value) in &settings.custom_headers {
             let n = HeaderName::from_bytes(name.trim().as_bytes())
                 .map_err(|_| Error::Config { message: format!("{name:?} is not a valid HTTP header name") })?;
-            let mut v = HeaderValue::from_str(value.trim())
-                .map_err(|_| Error::Config { message: format!("the value of header {name} is not a valid HTTP header value") })?;
+            let mut v = HeaderValue::from_str(value.trim()).map_err(|_| Error::Config {
+                message: format!("the value of header {name} is not a valid HTTP header value"),
+            })?;
             v.set_sensitive(true);
             custom_headers.append(n, v);
         }
@@ -316,7 +318,13 @@ impl Transport {
         Err(Error::Decode { url: display_url(&call.url), detail: format!("more than {MAX_REDIRECTS} redirects") })
     }
 
-    async fn send_to(&self, url: &Url, method: Method, params: &[(String, String)], token: Option<&Secret>) -> Result<reqwest::Response> {
+    async fn send_to(
+        &self,
+        url: &Url,
+        method: Method,
+        params: &[(String, String)],
+        token: Option<&Secret>,
+    ) -> Result<reqwest::Response> {
         let org = self.is_org(url);
         let mut req = match method {
             Method::Get => self.client.get(url.clone()).query(params),
@@ -328,8 +336,9 @@ impl Transport {
                 req = req.header(reqwest::header::REFERER, v);
             }
             if let Some(token) = token {
-                let mut v = HeaderValue::from_str(&format!("Bearer {}", token.expose()))
-                    .map_err(|_| Error::SignIn { message: "the portal issued a token that cannot be sent in a header".into() })?;
+                let mut v = HeaderValue::from_str(&format!("Bearer {}", token.expose())).map_err(|_| {
+                    Error::SignIn { message: "the portal issued a token that cannot be sent in a header".into() }
+                })?;
                 v.set_sensitive(true);
                 req = req.header("X-Esri-Authorization", v);
             }
@@ -516,7 +525,10 @@ mod tests {
     fn error_body_on_http_200_is_detected() {
         let body = br#"{"error":{"code":400,"messageCode":"CONT_0001","message":"Item does not exist or is inaccessible: x","details":[]}}"#;
         let got = interpret_json(200, None, body, &url());
-        assert!(matches!(got, Err(Error::NotFound { .. })), "an error body on HTTP 200 must become an error, got {got:?}");
+        assert!(
+            matches!(got, Err(Error::NotFound { .. })),
+            "an error body on HTTP 200 must become an error, got {got:?}"
+        );
         let ok = interpret_json(200, None, br#"{"total":1}"#, &url()).expect("plain JSON decodes");
         assert_eq!(ok["total"], 1);
     }
@@ -527,8 +539,10 @@ mod tests {
         assert!(matches!(got, Error::Decode { .. }), "HTML must be a Decode error: {got:?}");
         assert!(!got.to_string().contains("token=abc"), "messages must not carry the query string: {got}");
         let throttled = interpret_json(429, Some(Duration::from_secs(3)), b"", &url()).expect_err("429");
-        assert!(matches!(throttled, Error::RateLimited { retry_after: Some(d) } if d == Duration::from_secs(3)),
-            "429 must carry Retry-After: {throttled:?}");
+        assert!(
+            matches!(throttled, Error::RateLimited { retry_after: Some(d) } if d == Duration::from_secs(3)),
+            "429 must carry Retry-After: {throttled:?}"
+        );
         let bad = interpret_json(502, None, b"bad gateway", &url()).expect_err("502");
         assert!(bad.is_retryable(), "502 must be retryable");
     }

@@ -83,8 +83,8 @@ pub use error::{Error, Result};
 pub use http::{install_crypto_provider, ByteStream, TlsOptions};
 pub use limiter::Limiter;
 pub use model::{
-    Direction, Folder, FolderContent, GroupInfo, GroupMembers, ItemInfo, PortalSelf, PortalUser, ResourceInfo, Sharing, UserContent,
-    UserInfo,
+    Direction, Folder, FolderContent, GroupInfo, GroupMembers, ItemInfo, PortalSelf, PortalUser, ResourceInfo, Sharing,
+    UserContent, UserInfo,
 };
 pub use oauth::{authorize_loopback, AuthorizeOptions, OAuthGrant};
 pub use portal::{Portal, PortalConfig};

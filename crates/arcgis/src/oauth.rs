@@ -63,7 +63,10 @@ impl Default for AuthorizeOptions {
 
 impl std::fmt::Debug for AuthorizeOptions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AuthorizeOptions").field("timeout", &self.timeout).field("tls", &self.tls).finish_non_exhaustive()
+        f.debug_struct("AuthorizeOptions")
+            .field("timeout", &self.timeout)
+            .field("tls", &self.tls)
+            .finish_non_exhaustive()
     }
 }
 
@@ -109,10 +112,11 @@ pub async fn authorize_loopback(
 ) -> Result<OAuthGrant> {
     crate::http::install_crypto_provider();
     let portal_url = normalize_portal_url(portal_url);
-    let rest_root = portal_url.join("sharing/rest/").map_err(|e| Error::Config { message: format!("bad portal URL ({e})") })?;
-    let listener = TcpListener::bind(("127.0.0.1", 0))
-        .await
-        .map_err(|e| Error::OAuth { message: format!("cannot open a local port for the browser to return to ({e})") })?;
+    let rest_root =
+        portal_url.join("sharing/rest/").map_err(|e| Error::Config { message: format!("bad portal URL ({e})") })?;
+    let listener = TcpListener::bind(("127.0.0.1", 0)).await.map_err(|e| Error::OAuth {
+        message: format!("cannot open a local port for the browser to return to ({e})"),
+    })?;
     let port = listener.local_addr().map_err(|e| Error::OAuth { message: e.to_string() })?.port();
     let redirect_uri = format!("http://127.0.0.1:{port}/callback");
     let pkce = Pkce::generate();
@@ -135,7 +139,10 @@ pub async fn authorize_loopback(
 
     let flow = async {
         loop {
-            let (socket, _) = listener.accept().await.map_err(|e| Error::OAuth { message: format!("the local sign-in listener failed ({e})") })?;
+            let (socket, _) = listener
+                .accept()
+                .await
+                .map_err(|e| Error::OAuth { message: format!("the local sign-in listener failed ({e})") })?;
             match read_callback(socket).await {
                 Some((socket, params)) => return Ok((socket, params)),
                 None => continue,
@@ -145,14 +152,22 @@ pub async fn authorize_loopback(
     let (mut socket, params) = match tokio::time::timeout(options.timeout, flow).await {
         Ok(r) => r?,
         Err(_) => {
-            return Err(Error::OAuth { message: format!("no answer from the browser within {} s; sign-in cancelled", options.timeout.as_secs()) })
+            return Err(Error::OAuth {
+                message: format!(
+                    "no answer from the browser within {} s; sign-in cancelled",
+                    options.timeout.as_secs()
+                ),
+            })
         }
     };
 
     let result = finish(&rest_root, client_id, &redirect_uri, &state, &pkce, &params, options).await;
     let page = match &result {
         Ok(_) => page("Signed in", "OrgVault is signed in. You may close this window."),
-        Err(e) => page("Sign-in failed", &format!("OrgVault could not sign in: {e}. You may close this window and try again.")),
+        Err(e) => page(
+            "Sign-in failed",
+            &format!("OrgVault could not sign in: {e}. You may close this window and try again."),
+        ),
     };
     let status = if result.is_ok() { "200 OK" } else { "400 Bad Request" };
     let _ = respond(&mut socket, status, &page).await;
@@ -170,13 +185,17 @@ async fn finish(
 ) -> Result<OAuthGrant> {
     let get = |k: &str| params.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
     if get("state") != Some(state) {
-        return Err(Error::OAuth { message: "the browser's answer does not belong to this sign-in (state mismatch)".into() });
+        return Err(Error::OAuth {
+            message: "the browser's answer does not belong to this sign-in (state mismatch)".into(),
+        });
     }
     if let Some(err) = get("error") {
         let why = get("error_description").unwrap_or(err);
         return Err(Error::OAuth { message: format!("the portal did not authorize OrgVault ({why})") });
     }
-    let code = get("code").filter(|c| !c.is_empty()).ok_or_else(|| Error::OAuth { message: "the browser's answer carries no authorization code".into() })?;
+    let code = get("code")
+        .filter(|c| !c.is_empty())
+        .ok_or_else(|| Error::OAuth { message: "the browser's answer carries no authorization code".into() })?;
 
     let settings = HttpSettings {
         tls: options.tls.clone(),
@@ -201,7 +220,9 @@ async fn finish(
     ];
     // An authorization code works once: the exchange is not repeated after a lost answer.
     let answer = transport.json(&Call::post(url, form, false), None).await.map_err(|e| match e {
-        Error::Api { message, .. } | Error::Forbidden { message } => Error::OAuth { message: format!("the portal refused the authorization code ({message})") },
+        Error::Api { message, .. } | Error::Forbidden { message } => {
+            Error::OAuth { message: format!("the portal refused the authorization code ({message})") }
+        }
         other => other,
     })?;
     grant_from(&answer, redirect_uri, options.clock.now_ms())
@@ -209,8 +230,10 @@ async fn finish(
 
 fn grant_from(answer: &Value, redirect_uri: &str, now: i64) -> Result<OAuthGrant> {
     let s = |k: &str| answer.get(k).and_then(Value::as_str).filter(|v| !v.is_empty()).map(str::to_string);
-    let access = s("access_token").ok_or_else(|| Error::OAuth { message: "the portal answered without an access token".into() })?;
-    let refresh = s("refresh_token").ok_or_else(|| Error::OAuth { message: "the portal answered without a refresh token".into() })?;
+    let access = s("access_token")
+        .ok_or_else(|| Error::OAuth { message: "the portal answered without an access token".into() })?;
+    let refresh = s("refresh_token")
+        .ok_or_else(|| Error::OAuth { message: "the portal answered without a refresh token".into() })?;
     Ok(OAuthGrant {
         access_token: Secret::new(access),
         expires_at: now + answer.get("expires_in").and_then(as_i64).unwrap_or(1800) * 1000,
@@ -275,7 +298,10 @@ mod tests {
         assert!(v.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'), "verifier must be base64url");
         assert_eq!(p.challenge, challenge_for(v), "challenge must be the S256 of the verifier");
         // RFC 7636 appendix B test vector.
-        assert_eq!(challenge_for("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"), "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM");
+        assert_eq!(
+            challenge_for("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+        );
         assert_ne!(Pkce::generate().verifier, p.verifier, "verifiers must be random");
     }
 
@@ -285,7 +311,8 @@ mod tests {
         let portal = Url::parse("http://127.0.0.1:9/").expect("url");
         let opts = AuthorizeOptions { timeout: Duration::from_secs(5), ..Default::default() };
         let got = authorize_loopback(&portal, "app", &opts, |u: &Url| {
-            let redirect = u.query_pairs().find(|(k, _)| k == "redirect_uri").map(|(_, v)| v.into_owned()).expect("redirect_uri");
+            let redirect =
+                u.query_pairs().find(|(k, _)| k == "redirect_uri").map(|(_, v)| v.into_owned()).expect("redirect_uri");
             tokio::spawn(async move {
                 let _ = reqwest::get(format!("{redirect}?code=abc&state=forged")).await;
             });

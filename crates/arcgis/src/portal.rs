@@ -11,7 +11,8 @@ use crate::auth::{Credentials, Session, TokenSource};
 use crate::error::{Error, Result};
 use crate::http::{display_url, ByteStream, Call, HttpSettings, TlsOptions, Transport};
 use crate::model::{
-    Direction, Folder, FolderContent, GroupInfo, GroupMembers, ItemInfo, PortalSelf, ResourceInfo, Sharing, UserContent, UserInfo,
+    Direction, Folder, FolderContent, GroupInfo, GroupMembers, ItemInfo, PortalSelf, ResourceInfo, Sharing,
+    UserContent, UserInfo,
 };
 use crate::retry::RetryPolicy;
 use crate::secret::{Clock, SystemClock};
@@ -119,7 +120,10 @@ pub struct Portal {
 
 impl std::fmt::Debug for Portal {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Portal").field("portal_url", &self.inner.portal_url.as_str()).field("org_id", &self.org_id()).finish()
+        f.debug_struct("Portal")
+            .field("portal_url", &self.inner.portal_url.as_str())
+            .field("org_id", &self.org_id())
+            .finish()
     }
 }
 
@@ -129,6 +133,8 @@ fn bad_portal(url: &Url, e: Error) -> Error {
         Error::NotFound { .. } | Error::Http { status: 400..=499, .. } => {
             Error::NotAPortal { url: display_url(url), detail: "it has no ArcGIS REST API at /sharing/rest".into() }
         }
+        // A server that speaks ArcGIS JSON but knows no organization at this address.
+        Error::Api { code: 400 | 404, message, .. } => Error::NotAPortal { url: display_url(url), detail: message },
         other => other,
     }
 }
@@ -140,7 +146,8 @@ impl Portal {
     /// cannot be reached or trusted, `SignIn` when the credentials are refused.
     pub async fn connect(cfg: PortalConfig) -> Result<Portal> {
         let portal_url = normalize_portal_url(&cfg.portal_url);
-        let rest_root = portal_url.join("sharing/rest/").map_err(|e| Error::Config { message: format!("bad portal URL ({e})") })?;
+        let rest_root =
+            portal_url.join("sharing/rest/").map_err(|e| Error::Config { message: format!("bad portal URL ({e})") })?;
         let referer = portal_url.as_str().trim_end_matches('/').to_string();
         let settings = HttpSettings {
             tls: cfg.tls.clone(),
@@ -161,18 +168,35 @@ impl Portal {
         let info = transport.json(&Call::get(info_url.clone(), vec![("f".into(), "json".into())]), None).await;
         let info = info.map_err(|e| bad_portal(&info_url, e))?;
         if !info.is_object() {
-            return Err(Error::NotAPortal { url: display_url(&info_url), detail: "its /info answer is not an ArcGIS JSON object".into() });
+            return Err(Error::NotAPortal {
+                url: display_url(&info_url),
+                detail: "its /info answer is not an ArcGIS JSON object".into(),
+            });
         }
 
-        let tokens = TokenSource::new(cfg.credentials.clone(), rest_root.clone(), referer, cfg.token_expiration_minutes, cfg.clock.clone());
+        let tokens = TokenSource::new(
+            cfg.credentials.clone(),
+            rest_root.clone(),
+            referer,
+            cfg.token_expiration_minutes,
+            cfg.clock.clone(),
+        );
         let session = Session { transport, tokens: Some(tokens) };
 
         let self_url = rest_root.join("portals/self").map_err(|e| Error::Config { message: e.to_string() })?;
-        let raw = session.json(&Call::get(self_url.clone(), vec![("f".into(), "json".into())])).await.map_err(|e| bad_portal(&self_url, e))?;
-        let self_info: PortalSelf = serde_json::from_value(raw)
-            .map_err(|e| Error::NotAPortal { url: display_url(&self_url), detail: format!("portals/self is not ArcGIS JSON ({e})") })?;
+        let raw = session
+            .json(&Call::get(self_url.clone(), vec![("f".into(), "json".into())]))
+            .await
+            .map_err(|e| bad_portal(&self_url, e))?;
+        let self_info: PortalSelf = serde_json::from_value(raw).map_err(|e| Error::NotAPortal {
+            url: display_url(&self_url),
+            detail: format!("portals/self is not ArcGIS JSON ({e})"),
+        })?;
         if self_info.id.is_empty() {
-            return Err(Error::NotAPortal { url: display_url(&self_url), detail: "portals/self names no organization".into() });
+            return Err(Error::NotAPortal {
+                url: display_url(&self_url),
+                detail: "portals/self names no organization".into(),
+            });
         }
         if self_info.user.is_none() {
             return Err(Error::SignIn { message: "the portal did not recognise the signed-in account".into() });
@@ -205,7 +229,9 @@ impl Portal {
                     self.admit_org_origin(origin);
                 }
             }
-            Err(e) => tracing::warn!(error = %e, "could not read the organization's hosting servers; tokens go to the portal host only"),
+            Err(e) => {
+                tracing::warn!(error = %e, "could not read the organization's hosting servers; tokens go to the portal host only")
+            }
         }
         // Enterprise: federated servers (the hosting server among them) accept the portal's token.
         if self.inner.self_info.is_portal {
@@ -287,7 +313,9 @@ impl Portal {
     pub fn rest_url(&self, segments: &[&str]) -> Result<Url> {
         let mut u = self.inner.rest_root.clone();
         {
-            let mut s = u.path_segments_mut().map_err(|_| Error::Config { message: "the portal URL cannot hold a path".into() })?;
+            let mut s = u
+                .path_segments_mut()
+                .map_err(|_| Error::Config { message: "the portal URL cannot hold a path".into() })?;
             s.pop_if_empty();
             s.extend(segments);
         }
@@ -300,7 +328,10 @@ impl Portal {
         if path_or_url.starts_with("http://") || path_or_url.starts_with("https://") {
             Url::parse(path_or_url).map_err(|e| Error::Config { message: format!("bad URL ({e})") })
         } else {
-            self.inner.rest_root.join(path_or_url.trim_start_matches('/')).map_err(|e| Error::Config { message: format!("bad path ({e})") })
+            self.inner
+                .rest_root
+                .join(path_or_url.trim_start_matches('/'))
+                .map_err(|e| Error::Config { message: format!("bad path ({e})") })
         }
     }
 
@@ -456,9 +487,11 @@ impl Portal {
         loop {
             let s = start.to_string();
             let v = self.json_at(url.clone(), &[("start", s.as_str()), ("num", "100")]).await?;
-            let page: Vec<ItemInfo> = decode_all(v.get("items").and_then(Value::as_array).cloned().unwrap_or_default(), "folder items")?;
+            let page: Vec<ItemInfo> =
+                decode_all(v.get("items").and_then(Value::as_array).cloned().unwrap_or_default(), "folder items")?;
             if folders.is_empty() {
-                folders = decode_all(v.get("folders").and_then(Value::as_array).cloned().unwrap_or_default(), "folders")?;
+                folders =
+                    decode_all(v.get("folders").and_then(Value::as_array).cloned().unwrap_or_default(), "folders")?;
             }
             let got = page.len() as i64;
             items.extend(page);
@@ -493,7 +526,8 @@ pub fn require_admin(info: &PortalSelf, needed: &[&str]) -> Result<()> {
     if is_full_admin {
         return Ok(());
     }
-    let missing: Vec<String> = needed.iter().filter(|p| !user.privileges.iter().any(|h| h == *p)).map(|p| p.to_string()).collect();
+    let missing: Vec<String> =
+        needed.iter().filter(|p| !user.privileges.iter().any(|h| h == *p)).map(|p| p.to_string()).collect();
     // A custom administrator role is enough when it holds every privilege the caller needs.
     if missing.is_empty() && !needed.is_empty() {
         return Ok(());
@@ -524,14 +558,26 @@ mod tests {
     #[test]
     fn admin_check_follows_role_and_privileges() {
         let needed = ["portal:admin:viewItems", "portal:admin:viewUsers"];
-        assert!(require_admin(&info("org_admin", None, &[]), &needed).is_ok(), "a full admin passes whatever its privilege list says");
-        assert!(require_admin(&info("org_admin", Some("custom1"), &needed), &needed).is_ok(), "a custom admin role holding every needed privilege passes");
-        let err = require_admin(&info("org_admin", Some("custom1"), &["portal:admin:viewItems"]), &needed).expect_err("a custom admin lacking one fails");
+        assert!(
+            require_admin(&info("org_admin", None, &[]), &needed).is_ok(),
+            "a full admin passes whatever its privilege list says"
+        );
+        assert!(
+            require_admin(&info("org_admin", Some("custom1"), &needed), &needed).is_ok(),
+            "a custom admin role holding every needed privilege passes"
+        );
+        let err = require_admin(&info("org_admin", Some("custom1"), &["portal:admin:viewItems"]), &needed)
+            .expect_err("a custom admin lacking one fails");
         match &err {
-            Error::NotAdmin { missing, .. } => assert_eq!(missing, &vec!["portal:admin:viewUsers".to_string()], "exactly the missing privilege is named"),
+            Error::NotAdmin { missing, .. } => assert_eq!(
+                missing,
+                &vec!["portal:admin:viewUsers".to_string()],
+                "exactly the missing privilege is named"
+            ),
             other => panic!("expected NotAdmin, got {other:?}"),
         }
-        let err = require_admin(&info("org_user", None, &["portal:user:createItem"]), &needed).expect_err("a user fails");
+        let err =
+            require_admin(&info("org_user", None, &["portal:user:createItem"]), &needed).expect_err("a user fails");
         assert!(err.to_string().contains("not an administrator"), "a non-admin is told so: {err}");
     }
 
@@ -541,6 +587,10 @@ mod tests {
         assert_eq!(n("https://acme.maps.arcgis.com"), "https://acme.maps.arcgis.com/");
         assert_eq!(n("https://gis.example.com/portal/sharing/rest/"), "https://gis.example.com/portal/");
         assert_eq!(n("https://acme.maps.arcgis.com/home/index.html?x=1"), "https://acme.maps.arcgis.com/");
-        assert_eq!(n("http://127.0.0.1:4000/acme"), "http://127.0.0.1:4000/acme/", "a path root gains a trailing slash");
+        assert_eq!(
+            n("http://127.0.0.1:4000/acme"),
+            "http://127.0.0.1:4000/acme/",
+            "a path root gains a trailing slash"
+        );
     }
 }

@@ -2,14 +2,16 @@
 //!
 //! ArcGIS pages with a 1-based `start`, `num` at most 100 and `nextStart == -1` at the end, and
 //! never pages past the 10,000th result of a query even when `total` is larger. So
-//! [`Portal::search_org_items`] first asks for the total; when it exceeds the cap it bisects the
-//! creation-time axis (`created:[a TO b]`, both ends inclusive) until every range holds at most
-//! 10,000 items, fetches the ranges' pages with bounded concurrency and de-duplicates by id.
-//! Results are sorted by creation time, which an edit cannot change, so an item modified during
-//! the scan keeps its place; a range whose count falls short of its total (items deleted while
-//! paging shift later ones forward) is fetched once more and merged.
+//! [`Portal::search_org_items`] walks the creation-time axis instead of offsets (keyset paging):
+//! each page asks `created:[anchor TO end]` oldest first and the next anchor is the creation time
+//! of the page's last item. A walk never uses `start` beyond 1, so the cap does not apply, and
+//! deleting, adding or editing items meanwhile moves no anchor, so nothing is skipped (offset
+//! paging would skip one item per item deleted before the current page). Items sharing an
+//! anchor's millisecond are fetched twice and de-duplicated by id. Large orgs are split first
+//! into creation-time ranges by bisecting on counts, and the ranges are walked concurrently.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Mutex;
 
 use futures::StreamExt;
 use serde_json::Value;
@@ -24,6 +26,9 @@ use crate::portal::{decode_all, Portal};
 pub const SEARCH_CAP: u64 = 10_000;
 /// Results per page (the API's maximum).
 pub const PAGE_SIZE: u64 = 100;
+/// Smallest share of a split search: below this, splitting costs more count requests than the
+/// parallel walk saves.
+const MIN_RANGE_SIZE: u64 = 500;
 const ONE_DAY_MS: i64 = 24 * 60 * 60 * 1000;
 
 /// The next `start` of a paged answer, or `None` at the end. Guards against servers that omit
@@ -104,7 +109,8 @@ impl Portal {
     async fn search_page(&self, q: &str, start: u64) -> Result<Vec<Value>> {
         let s = start.to_string();
         let n = PAGE_SIZE.to_string();
-        let params = [("q", q), ("start", s.as_str()), ("num", n.as_str()), ("sortField", "created"), ("sortOrder", "asc")];
+        let params =
+            [("q", q), ("start", s.as_str()), ("num", n.as_str()), ("sortField", "created"), ("sortOrder", "asc")];
         let v = self.json_at(self.rest_url(&["search"])?, &params).await?;
         Ok(v.get("results").and_then(Value::as_array).cloned().unwrap_or_default())
     }
@@ -115,60 +121,114 @@ impl Portal {
         let base = format!("orgid:{}", self.org_id());
         let total = self.search_total(&base).await?;
         progress(0, total as usize);
-        let ranges: Vec<(String, u64)> = if total <= SEARCH_CAP {
-            vec![(base.clone(), total)]
-        } else {
-            self.split_by_created(&base).await?
+        let upper = self.inner.clock.now_ms() + ONE_DAY_MS;
+        let target = (total.div_ceil(2 * self.inner.search_concurrency as u64)).max(MIN_RANGE_SIZE);
+        let ranges =
+            if total <= target { vec![(0, upper)] } else { self.split_by_created(&base, upper, target).await? };
+
+        let seen: Mutex<HashMap<String, Value>> = Mutex::new(HashMap::new());
+        let report = || {
+            let n = lock(&seen).len();
+            progress(n, (total as usize).max(n));
         };
-        let mut seen: HashMap<String, Value> = HashMap::new();
-        for (q, range_total) in &ranges {
-            let found = self.fetch_query(q, *range_total, &mut seen, total as usize, progress).await?;
-            if (found as u64) < (*range_total).min(SEARCH_CAP) {
-                // Deletions during paging move later results onto pages already read; a recount
-                // tells whether anything may have been skipped.
-                let now_total = self.search_total(q).await?;
-                if now_total > 0 {
-                    tracing::debug!(query = %q, "range came up short; fetching it again");
-                    self.fetch_query(q, now_total, &mut seen, total as usize, progress).await?;
-                }
+        let walks = ranges.into_iter().map(|(a, b)| self.walk_range(&base, a, b, &seen, &report));
+        let results: Vec<Result<()>> =
+            futures::stream::iter(walks).buffer_unordered(self.inner.search_concurrency).collect().await;
+        results.into_iter().collect::<Result<Vec<()>>>()?;
+
+        let found = lock(&seen).len() as u64;
+        if found < total {
+            // Items outside the creation-time bounds (a server clock far ahead) or deleted
+            // meanwhile; a recount tells which, and a plain paged search picks up the former.
+            let now_total = self.search_total(&base).await?;
+            if found < now_total {
+                tracing::warn!(
+                    found,
+                    total = now_total,
+                    "the range walk came up short; paging the whole search as well"
+                );
+                self.offset_pages(&base, now_total, &seen, &report).await?;
             }
         }
-        let mut items: Vec<ItemInfo> = decode_all(seen.into_values().collect(), "search results")?;
+        let all = seen.into_inner().unwrap_or_else(|p| p.into_inner());
+        let mut items: Vec<ItemInfo> = decode_all(all.into_values().collect(), "search results")?;
         items.sort_by(|a, b| a.created.cmp(&b.created).then_with(|| a.id.cmp(&b.id)));
         progress(items.len(), items.len().max(total as usize));
         Ok(items)
     }
 
-    /// Fetches every page of `q` (at most the cap) concurrently into `seen`, keyed by id, and
-    /// returns how many distinct ids this query yielded.
-    async fn fetch_query(
+    /// Walks `created:[a TO b]` oldest first, each page anchored at the creation time of the
+    /// previous page's last item (keyset paging). Unlike `start` offsets, the anchor does not move
+    /// when items are deleted, added or edited meanwhile, so none is skipped; items sharing the
+    /// anchor's millisecond are fetched twice and de-duplicated.
+    async fn walk_range(
+        &self,
+        base: &str,
+        a: i64,
+        b: i64,
+        seen: &Mutex<HashMap<String, Value>>,
+        report: &(dyn Fn() + Send + Sync),
+    ) -> Result<()> {
+        let mut cursor = a;
+        while cursor <= b {
+            let q = range_query(base, cursor, b);
+            let page = self.search_page(&q, 1).await?;
+            let full = page.len() as u64 >= PAGE_SIZE;
+            let first = page.first().and_then(created_of);
+            let last = page.last().and_then(created_of);
+            merge(seen, page);
+            report();
+            if !full {
+                return Ok(());
+            }
+            match (first, last) {
+                (Some(f), Some(l)) if l > f => cursor = l,
+                (Some(_), Some(l)) => {
+                    // A whole page created in one millisecond: page through that millisecond by
+                    // offset, then move past it.
+                    let same = range_query(base, l, l);
+                    let n = self.search_total(&same).await?;
+                    if n > SEARCH_CAP {
+                        return Err(Error::SearchTooLarge { query: same, total: n });
+                    }
+                    self.offset_pages(&same, n, seen, report).await?;
+                    cursor = l + 1;
+                }
+                _ => {
+                    // Results without creation times cannot anchor a walk: page by offset.
+                    let n = self.search_total(&q).await?;
+                    if n > SEARCH_CAP {
+                        return Err(Error::SearchTooLarge { query: q, total: n });
+                    }
+                    return self.offset_pages(&q, n, seen, report).await;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Pages `q` by `start` offsets (at most the cap), pages in parallel.
+    async fn offset_pages(
         &self,
         q: &str,
         total: u64,
-        seen: &mut HashMap<String, Value>,
-        grand_total: usize,
-        progress: &(dyn Fn(usize, usize) + Send + Sync),
-    ) -> Result<usize> {
-        let mut found: HashSet<String> = HashSet::new();
+        seen: &Mutex<HashMap<String, Value>>,
+        report: &(dyn Fn() + Send + Sync),
+    ) -> Result<()> {
         let reachable = total.min(SEARCH_CAP);
         let starts: Vec<u64> = (0..reachable.div_ceil(PAGE_SIZE)).map(|i| 1 + i * PAGE_SIZE).collect();
-        let mut pages = futures::stream::iter(starts.into_iter().map(|s| self.search_page(q, s))).buffer_unordered(self.inner.search_concurrency);
+        let mut pages = futures::stream::iter(starts.into_iter().map(|s| self.search_page(q, s)))
+            .buffer_unordered(self.inner.search_concurrency);
         while let Some(page) = pages.next().await {
-            for item in page? {
-                if let Some(id) = item.get("id").and_then(Value::as_str) {
-                    let id = id.to_string();
-                    found.insert(id.clone());
-                    seen.entry(id).or_insert(item);
-                }
-            }
-            progress(seen.len(), grand_total.max(seen.len()));
+            merge(seen, page?);
+            report();
         }
-        Ok(found.len())
+        Ok(())
     }
 
-    /// Splits the org's items into `created` ranges of at most the cap each.
-    async fn split_by_created(&self, base: &str) -> Result<Vec<(String, u64)>> {
-        let upper = self.inner.clock.now_ms() + ONE_DAY_MS;
+    /// Splits `[0, upper]` by creation time into ranges of at most `target` items each, so that
+    /// several ranges can be walked at once.
+    async fn split_by_created(&self, base: &str, upper: i64, target: u64) -> Result<Vec<(i64, i64)>> {
         let mut pending: Vec<(i64, i64)> = match self.self_info().created.filter(|c| *c > 0 && *c < upper) {
             Some(created) => vec![(0, created - 1), (created, upper)],
             None => vec![(0, upper)],
@@ -176,22 +236,21 @@ impl Portal {
         let mut done = Vec::new();
         while !pending.is_empty() {
             let level: Vec<(i64, i64)> = std::mem::take(&mut pending);
-            let counted: Vec<Result<(i64, i64, u64)>> = futures::stream::iter(level.into_iter().map(|(a, b)| async move {
-                let t = self.search_total(&range_query(base, a, b)).await?;
-                Ok((a, b, t))
-            }))
-            .buffer_unordered(self.inner.search_concurrency)
-            .collect()
-            .await;
+            let counted: Vec<Result<(i64, i64, u64)>> =
+                futures::stream::iter(level.into_iter().map(|(a, b)| async move {
+                    let t = self.search_total(&range_query(base, a, b)).await?;
+                    Ok((a, b, t))
+                }))
+                .buffer_unordered(self.inner.search_concurrency)
+                .collect()
+                .await;
             for c in counted {
                 let (a, b, t) = c?;
                 if t == 0 {
                     continue;
                 }
-                if t <= SEARCH_CAP {
-                    done.push((range_query(base, a, b), t));
-                } else if a >= b {
-                    return Err(Error::SearchTooLarge { query: range_query(base, a, b), total: t });
+                if t <= target || a >= b {
+                    done.push((a, b));
                 } else {
                     let mid = a + (b - a) / 2;
                     pending.push((a, mid));
@@ -199,9 +258,30 @@ impl Portal {
                 }
             }
         }
+        done.sort_unstable();
         tracing::debug!(ranges = done.len(), "org search split by creation time");
         Ok(done)
     }
+}
+
+/// Adds a page to `seen`; the first copy of an id wins.
+fn merge(seen: &Mutex<HashMap<String, Value>>, page: Vec<Value>) {
+    let mut seen = lock(seen);
+    for item in page {
+        if let Some(id) = item.get("id").and_then(Value::as_str) {
+            if !seen.contains_key(id) {
+                seen.insert(id.to_string(), item);
+            }
+        }
+    }
+}
+
+fn created_of(item: &Value) -> Option<i64> {
+    item.get("created").and_then(as_i64)
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 fn range_query(base: &str, a: i64, b: i64) -> String {
@@ -223,7 +303,11 @@ mod tests {
     fn next_start_ends_on_minus_one_and_guards_loops() {
         assert_eq!(next_start(&json!({"nextStart":101}), 1, 100), Some(101));
         assert_eq!(next_start(&json!({"nextStart":-1}), 1, 100), None, "-1 ends paging");
-        assert_eq!(next_start(&json!({"nextStart":1}), 1, 100), None, "a nextStart that does not advance must end paging");
+        assert_eq!(
+            next_start(&json!({"nextStart":1}), 1, 100),
+            None,
+            "a nextStart that does not advance must end paging"
+        );
         assert_eq!(next_start(&json!({}), 1, 100), None, "a missing nextStart ends paging");
         assert_eq!(next_start(&json!({"nextStart":101}), 1, 0), None, "an empty page ends paging");
     }
@@ -232,7 +316,10 @@ mod tests {
     fn urls_answer_yields_origins_in_both_shapes() {
         let online = json!({"urls":{"features":{"https":["services1.arcgis.com","services2.arcgis.com"]},"tiles":{"https":["tiles1.arcgis.com"]}}});
         let got: Vec<String> = origins_in_urls_answer(&online).iter().map(|o| o.ascii_serialization()).collect();
-        assert!(got.contains(&"https://services1.arcgis.com".to_string()), "host names under https must become https origins: {got:?}");
+        assert!(
+            got.contains(&"https://services1.arcgis.com".to_string()),
+            "host names under https must become https origins: {got:?}"
+        );
         assert_eq!(got.len(), 3);
         let full = json!({"urls":{"features":{"http":["http://127.0.0.1:4000/org1/arcgis"]}}});
         let got: Vec<String> = origins_in_urls_answer(&full).iter().map(|o| o.ascii_serialization()).collect();

@@ -20,8 +20,9 @@ pub fn data_dir(given: Option<PathBuf>) -> anyhow::Result<PathBuf> {
 /// Logs go to `<data>/logs/orgvault.log.<date>` (daily files), never to the terminal, so that
 /// `--json` output stays clean. The client keeps secrets out of every line.
 pub fn init_logging(data_dir: &Path, level: &str) -> anyhow::Result<tracing_appender::non_blocking::WorkerGuard> {
-    let filter = tracing_subscriber::EnvFilter::try_new(format!("warn,orgvault={level},orgvault_core={level},arcgis={level}"))
-        .with_context(|| format!("log level {level:?} is not one of error, warn, info, debug, trace"))?;
+    let filter =
+        tracing_subscriber::EnvFilter::try_new(format!("warn,orgvault={level},orgvault_core={level},arcgis={level}"))
+            .with_context(|| format!("log level {level:?} is not one of error, warn, info, debug, trace"))?;
     let appender = tracing_appender::rolling::daily(data_dir.join("logs"), "orgvault.log");
     let (writer, guard) = tracing_appender::non_blocking(appender);
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(writer).with_ansi(false).init();

@@ -39,7 +39,9 @@ impl Progress for TerminalProgress {
             }
             None => {
                 self.bar.unset_length();
-                self.bar.set_style(ProgressStyle::with_template("{prefix:>12} {spinner} {pos} {msg}").expect("static template"));
+                self.bar.set_style(
+                    ProgressStyle::with_template("{prefix:>12} {spinner} {pos} {msg}").expect("static template"),
+                );
             }
         }
         self.bar.set_prefix(name.to_owned());

@@ -24,10 +24,7 @@ impl Db {
     /// brings its schema up to date.
     pub async fn open(path: &Path) -> Result<Db> {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent).map_err(|source| Error::Io {
-                path: parent.to_path_buf(),
-                source,
-            })?;
+            std::fs::create_dir_all(parent).map_err(|source| Error::Io { path: parent.to_path_buf(), source })?;
         }
         let options = SqliteConnectOptions::new()
             .filename(path)
@@ -38,10 +35,7 @@ impl Db {
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(30));
-        let pool = SqlitePoolOptions::new()
-            .max_connections(4)
-            .connect_with(options)
-            .await?;
+        let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
         Self::migrated(pool).await
     }
 
@@ -99,10 +93,7 @@ mod tests {
         db.close().await;
 
         let db = Db::open(&path).await.expect("reopen applies nothing new and succeeds");
-        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM identities")
-            .fetch_one(db.pool())
-            .await
-            .expect("count");
+        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM identities").fetch_one(db.pool()).await.expect("count");
         assert_eq!(n, 1, "reopening must keep existing rows, not recreate the schema");
         let (applied,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM _sqlx_migrations")
             .fetch_one(db.pool())
@@ -125,7 +116,9 @@ mod tests {
     async fn in_memory_database_keeps_its_schema_across_queries() {
         let db = Db::open_in_memory().await.expect("open");
         for _ in 0..3 {
-            let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM jobs").fetch_one(db.pool()).await
+            let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM jobs")
+                .fetch_one(db.pool())
+                .await
                 .expect("the schema must survive between queries (one shared connection)");
             assert_eq!(n, 0, "a fresh in-memory database has no jobs");
         }

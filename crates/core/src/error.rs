@@ -31,7 +31,11 @@ pub enum Error {
     Migrate(#[from] sqlx::migrate::MigrateError),
 
     #[error("cannot use {}: {source}", .path.display())]
-    Io { path: PathBuf, #[source] source: std::io::Error },
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
 
     #[error("invalid input: {0}")]
     InvalidInput(String),
@@ -109,7 +113,11 @@ mod tests {
     #[test]
     fn portal_errors_keep_their_meaning_in_codes() {
         let cases = [
-            (arcgis::Error::NotAdmin { username: "ann".into(), role: "org_user".into(), missing: vec![] }, "not_admin", false),
+            (
+                arcgis::Error::NotAdmin { username: "ann".into(), role: "org_user".into(), missing: vec![] },
+                "not_admin",
+                false,
+            ),
             (arcgis::Error::SignIn { message: "bad password".into() }, "sign_in", false),
             (arcgis::Error::Connect { host: "h".into(), detail: "refused".into() }, "unreachable", true),
             (arcgis::Error::Tls { host: "h".into(), detail: "unknown issuer".into() }, "tls", false),
@@ -120,7 +128,11 @@ mod tests {
             assert_eq!(e.code(), code, "code of {e}");
             assert_eq!(e.is_retryable(), retry, "retryability of {e} must follow the client's");
         }
-        assert_eq!(Error::Cancelled.code(), "cancelled", "cancel has its own code so the UI does not show it as a failure");
+        assert_eq!(
+            Error::Cancelled.code(),
+            "cancelled",
+            "cancel has its own code so the UI does not show it as a failure"
+        );
         assert!(!Error::InvalidInput("x".into()).is_retryable(), "bad input is permanent");
     }
 }

@@ -42,9 +42,14 @@ impl SignIn {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Storage {
-    Local { path: String },
+    Local {
+        path: String,
+    },
     /// The account's connection string is a secret kept in the vault.
-    Azure { container: String, cache_dir: String },
+    Azure {
+        container: String,
+        cache_dir: String,
+    },
 }
 
 /// TLS options for portals behind a private CA or a self-signed certificate.
@@ -142,9 +147,8 @@ impl<'a> Identities<'a> {
 
     /// Every identity, by name.
     pub async fn list(&self) -> Result<Vec<Identity>> {
-        let rows = sqlx::query("SELECT * FROM identities ORDER BY name COLLATE NOCASE, id")
-            .fetch_all(self.db.pool())
-            .await?;
+        let rows =
+            sqlx::query("SELECT * FROM identities ORDER BY name COLLATE NOCASE, id").fetch_all(self.db.pool()).await?;
         rows.iter().map(from_row).collect()
     }
 
@@ -251,7 +255,11 @@ mod tests {
         assert_eq!(updated.spec, changed, "every field is updated");
         assert_eq!(ids.list().await.expect("list").len(), 1, "update does not add a row");
         ids.delete(&created.id).await.expect("delete");
-        assert_eq!(ids.get(&created.id).await.expect_err("gone").code(), "not_found", "a deleted identity is not found");
+        assert_eq!(
+            ids.get(&created.id).await.expect_err("gone").code(),
+            "not_found",
+            "a deleted identity is not found"
+        );
     }
 
     #[tokio::test]

@@ -145,14 +145,15 @@ impl<'a> Jobs<'a> {
     /// Records a job waiting to run.
     pub async fn enqueue(&self, kind: JobKind, identity_id: Option<&str>, name: &str) -> Result<i64> {
         let now = self.clock.now_ms();
-        let id = sqlx::query("INSERT INTO jobs (kind, identity_id, name, created_ms, state) VALUES (?, ?, ?, ?, 'queued')")
-            .bind(to_text(kind))
-            .bind(identity_id)
-            .bind(name)
-            .bind(now)
-            .execute(self.db.pool())
-            .await?
-            .last_insert_rowid();
+        let id =
+            sqlx::query("INSERT INTO jobs (kind, identity_id, name, created_ms, state) VALUES (?, ?, ?, ?, 'queued')")
+                .bind(to_text(kind))
+                .bind(identity_id)
+                .bind(name)
+                .bind(now)
+                .execute(self.db.pool())
+                .await?
+                .last_insert_rowid();
         Ok(id)
     }
 
@@ -284,11 +285,13 @@ impl<'a> Jobs<'a> {
     /// Marks every job still queued or running as failed with [`INTERRUPTED`]: at start-up
     /// nothing can be running, so such a row is a crash's leftover. Returns how many it fixed.
     pub async fn reconcile_at_startup(&self) -> Result<u64> {
-        let done = sqlx::query("UPDATE jobs SET state = 'failed', finished_ms = ?, error = ? WHERE state IN ('queued', 'running')")
-            .bind(self.clock.now_ms())
-            .bind(INTERRUPTED)
-            .execute(self.db.pool())
-            .await?;
+        let done = sqlx::query(
+            "UPDATE jobs SET state = 'failed', finished_ms = ?, error = ? WHERE state IN ('queued', 'running')",
+        )
+        .bind(self.clock.now_ms())
+        .bind(INTERRUPTED)
+        .execute(self.db.pool())
+        .await?;
         // A scan catalog left "running" belongs to such a job: it is incomplete.
         sqlx::query("UPDATE scans SET state = 'failed', finished_ms = ? WHERE state = 'running'")
             .bind(self.clock.now_ms())
@@ -334,10 +337,25 @@ mod tests {
         clock.advance(5);
         jobs.mark_running(id).await.expect("queued -> running");
         clock.advance(10);
-        jobs.record_item(id, &ItemOutcome { kind: SubjectKind::Item, id: "a".repeat(32), title: "Roads".into(), outcome: Outcome::Fallback, reason: Some("export failed".into()) }).await.expect("record");
+        jobs.record_item(
+            id,
+            &ItemOutcome {
+                kind: SubjectKind::Item,
+                id: "a".repeat(32),
+                title: "Roads".into(),
+                outcome: Outcome::Fallback,
+                reason: Some("export failed".into()),
+            },
+        )
+        .await
+        .expect("record");
         jobs.finish(id, &end(JobState::Partial)).await.expect("running -> partial");
         let job = jobs.get(id).await.expect("get");
-        assert_eq!((job.created_ms, job.started_ms, job.finished_ms), (1_000, Some(1_005), Some(1_015)), "times come from the injected clock");
+        assert_eq!(
+            (job.created_ms, job.started_ms, job.finished_ms),
+            (1_000, Some(1_005), Some(1_015)),
+            "times come from the injected clock"
+        );
         assert_eq!(job.counts, json!({"items": 3}), "counts are kept as given");
         let items = jobs.items(id).await.expect("items");
         assert_eq!(items.len(), 1, "one recorded subject");
@@ -352,13 +370,20 @@ mod tests {
         let jobs = Jobs::new(&db, &clock);
         let queued = jobs.enqueue(JobKind::Scan, None, "q").await.expect("enqueue");
         let err = jobs.finish(queued, &end(JobState::Succeeded)).await.expect_err("queued cannot succeed");
-        assert!(matches!(err, Error::InvalidTransition { from: JobState::Queued, to: JobState::Succeeded, .. }), "got {err:?}");
+        assert!(
+            matches!(err, Error::InvalidTransition { from: JobState::Queued, to: JobState::Succeeded, .. }),
+            "got {err:?}"
+        );
         jobs.finish(queued, &end(JobState::Cancelled)).await.expect("a queued job may be cancelled");
 
         let run = jobs.start(JobKind::Scan, None, "r").await.expect("start");
         jobs.finish(run, &end(JobState::Succeeded)).await.expect("running -> succeeded");
         for next in [JobState::Failed, JobState::Running, JobState::Cancelled] {
-            let err = if next == JobState::Running { jobs.mark_running(run).await } else { jobs.finish(run, &end(next)).await };
+            let err = if next == JobState::Running {
+                jobs.mark_running(run).await
+            } else {
+                jobs.finish(run, &end(next)).await
+            };
             assert!(err.is_err(), "a succeeded job must not become {next:?}");
         }
         let err = jobs.finish(run, &end(JobState::Running)).await.expect_err("running is not an end state");
@@ -400,8 +425,19 @@ mod tests {
         }
         jobs.finish(ids[1], &end(JobState::Failed)).await.expect("finish");
         let backups = jobs.list(&JobFilter { kind: Some(JobKind::Backup), ..Default::default() }).await.expect("list");
-        assert_eq!(backups.iter().map(|j| j.id).collect::<Vec<_>>(), vec![ids[2], ids[1]], "backups only, newest first");
-        let running = jobs.list(&JobFilter { states: vec![JobState::Running], limit: Some(2), ..Default::default() }).await.expect("list");
-        assert_eq!(running.iter().map(|j| j.id).collect::<Vec<_>>(), vec![ids[3], ids[2]], "state filter and limit apply together");
+        assert_eq!(
+            backups.iter().map(|j| j.id).collect::<Vec<_>>(),
+            vec![ids[2], ids[1]],
+            "backups only, newest first"
+        );
+        let running = jobs
+            .list(&JobFilter { states: vec![JobState::Running], limit: Some(2), ..Default::default() })
+            .await
+            .expect("list");
+        assert_eq!(
+            running.iter().map(|j| j.id).collect::<Vec<_>>(),
+            vec![ids[3], ids[2]],
+            "state filter and limit apply together"
+        );
     }
 }

@@ -44,8 +44,21 @@ pub struct Reference {
 
 /// Keys whose string values (or arrays of strings) name items.
 const ITEM_KEYS: &[&str] = &[
-    "itemid", "webmap", "webmaps", "webscene", "webscenes", "appid", "sourceitemid", "portalitemid",
-    "mapid", "dashboardid", "surveyitemid", "formitemid", "serviceitemid", "layeritemid", "templateitemid",
+    "itemid",
+    "webmap",
+    "webmaps",
+    "webscene",
+    "webscenes",
+    "appid",
+    "sourceitemid",
+    "portalitemid",
+    "mapid",
+    "dashboardid",
+    "surveyitemid",
+    "formitemid",
+    "serviceitemid",
+    "layeritemid",
+    "templateitemid",
 ];
 
 fn is_item_key(key: &str) -> bool {
@@ -181,11 +194,17 @@ mod tests {
         let got = pairs(&refs);
         let want = vec![
             ("/baseMap/baseMapLayers/0/itemId".to_owned(), Target::Item(BASEMAP.into())),
-            ("/baseMap/baseMapLayers/0/url".to_owned(), Target::Url("https://services.arcgisonline.com/arcgis/rest/services/World_Topo_Map/MapServer".into())),
+            (
+                "/baseMap/baseMapLayers/0/url".to_owned(),
+                Target::Url("https://services.arcgisonline.com/arcgis/rest/services/World_Topo_Map/MapServer".into()),
+            ),
             ("/operationalLayers/0/layers/0/itemId".to_owned(), Target::Item(ROADS.into())),
             ("/operationalLayers/0/layers/0/url".to_owned(), Target::Url(roads_url.into())),
             ("/operationalLayers/0/layers/1/layers/0/itemId".to_owned(), Target::Item(PARCELS.into())),
-            ("/operationalLayers/0/layers/1/layers/0/url".to_owned(), Target::Url("https://h/arcgis/rest/services/Parcels/MapServer".into())),
+            (
+                "/operationalLayers/0/layers/1/layers/0/url".to_owned(),
+                Target::Url("https://h/arcgis/rest/services/Parcels/MapServer".into()),
+            ),
             ("/tables/0/itemId".to_owned(), Target::Item(TABLE.into())),
             ("/tables/0/url".to_owned(), Target::Url("https://h/arcgis/rest/services/T/FeatureServer/1".into())),
         ];
@@ -231,7 +250,11 @@ mod tests {
         );
         let story = json!({"root": "n-1", "resources": {"r-abc/x": {"type": "webmap", "data": {"itemId": MAP, "itemType": "Web Map"}}}});
         let refs = extract(&story, &catalog(&[MAP]));
-        assert_eq!(pairs(&refs), vec![("/resources/r-abc~1x/data/itemId".to_owned(), Target::Item(MAP.into()))], "a slash in a key is escaped as ~1 in the pointer");
+        assert_eq!(
+            pairs(&refs),
+            vec![("/resources/r-abc~1x/data/itemId".to_owned(), Target::Item(MAP.into()))],
+            "a slash in a key is escaped as ~1 in the pointer"
+        );
     }
 
     #[test]
@@ -242,7 +265,10 @@ mod tests {
         let refs = extract(&a, &catalog(&[APP, MAP]));
         assert_eq!(
             pairs(&refs),
-            vec![("/values/config/next".to_owned(), Target::Item(APP.into())), ("/values/config/self".to_owned(), Target::Item(MAP.into()))],
+            vec![
+                ("/values/config/next".to_owned(), Target::Item(APP.into())),
+                ("/values/config/self".to_owned(), Target::Item(MAP.into()))
+            ],
             "known ids are found under any key, including the item's own id"
         );
     }
@@ -250,6 +276,9 @@ mod tests {
     #[test]
     fn non_service_urls_and_plain_values_are_not_references() {
         let data = json!({"links": ["https://example.com/page", "http://h/arcgis/rest/info", "/rest/services/relative"], "n": 3, "flag": true, "nothing": null});
-        assert!(extract(&data, &catalog(&[])).is_empty(), "only absolute http(s) URLs under /rest/services/ are service references");
+        assert!(
+            extract(&data, &catalog(&[])).is_empty(),
+            "only absolute http(s) URLs under /rest/services/ are service references"
+        );
     }
 }

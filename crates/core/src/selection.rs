@@ -99,7 +99,9 @@ fn push_filter(q: &mut QueryBuilder<'_, Sqlite>, f: &Filter) {
             q.push("instr(lower(i.title), lower(").push_bind(t.clone()).push(")) > 0");
         }
         Filter::Tag(t) => {
-            q.push("EXISTS (SELECT 1 FROM json_each(i.tags) WHERE lower(json_each.value) = lower(").push_bind(t.clone()).push("))");
+            q.push("EXISTS (SELECT 1 FROM json_each(i.tags) WHERE lower(json_each.value) = lower(")
+                .push_bind(t.clone())
+                .push("))");
         }
         Filter::OwnerInGroup(g) => {
             q.push("EXISTS (SELECT 1 FROM group_members m WHERE m.scan_id = i.scan_id AND m.username = i.owner AND m.group_id = ")
@@ -119,14 +121,25 @@ impl Selection {
             .fetch_all(pool)
             .await?
         {
-            facts.insert(r.get("id"), ItemFacts { owner: r.get("owner"), bytes: u64::try_from(r.get::<i64, _>("bytes")).unwrap_or(0) });
+            facts.insert(
+                r.get("id"),
+                ItemFacts { owner: r.get("owner"), bytes: u64::try_from(r.get::<i64, _>("bytes")).unwrap_or(0) },
+            );
         }
         let mut user_bytes: BTreeMap<String, u64> = BTreeMap::new();
-        for (u, n) in sqlx::query_as::<_, (String, i64)>("SELECT username, length(json) FROM users WHERE scan_id = ?").bind(scan_id).fetch_all(pool).await? {
+        for (u, n) in sqlx::query_as::<_, (String, i64)>("SELECT username, length(json) FROM users WHERE scan_id = ?")
+            .bind(scan_id)
+            .fetch_all(pool)
+            .await?
+        {
             user_bytes.insert(u, u64::try_from(n).unwrap_or(0));
         }
         let mut group_bytes: BTreeMap<String, u64> = BTreeMap::new();
-        for (g, n) in sqlx::query_as::<_, (String, i64)>("SELECT id, length(json) FROM groups WHERE scan_id = ?").bind(scan_id).fetch_all(pool).await? {
+        for (g, n) in sqlx::query_as::<_, (String, i64)>("SELECT id, length(json) FROM groups WHERE scan_id = ?")
+            .bind(scan_id)
+            .fetch_all(pool)
+            .await?
+        {
             group_bytes.insert(g, u64::try_from(n).unwrap_or(0));
         }
 
@@ -180,15 +193,30 @@ impl Selection {
                     q.push(")");
                     out.items = q.build().fetch_all(pool).await?.iter().map(|r| r.get::<String, _>(0)).collect();
                 }
-                out.users = out.items.iter().filter_map(|id| facts.get(id)).map(|f| f.owner.clone()).filter(|u| user_bytes.contains_key(u)).collect();
-                let shared: Vec<(String, String)> = sqlx::query_as("SELECT item_id, group_id FROM item_sharing WHERE scan_id = ?").bind(scan_id).fetch_all(pool).await?;
-                out.groups = shared.into_iter().filter(|(i, g)| out.items.contains(i) && group_bytes.contains_key(g)).map(|(_, g)| g).collect();
+                out.users = out
+                    .items
+                    .iter()
+                    .filter_map(|id| facts.get(id))
+                    .map(|f| f.owner.clone())
+                    .filter(|u| user_bytes.contains_key(u))
+                    .collect();
+                let shared: Vec<(String, String)> =
+                    sqlx::query_as("SELECT item_id, group_id FROM item_sharing WHERE scan_id = ?")
+                        .bind(scan_id)
+                        .fetch_all(pool)
+                        .await?;
+                out.groups = shared
+                    .into_iter()
+                    .filter(|(i, g)| out.items.contains(i) && group_bytes.contains_key(g))
+                    .map(|(_, g)| g)
+                    .collect();
             }
         }
 
         out.dependencies = dependencies(catalog, scan_id, &out.items).await?;
         out.dependencies.retain(|id| facts.contains_key(id));
-        let item_bytes = |ids: &BTreeSet<String>| ids.iter().filter_map(|id| facts.get(id)).map(|f| f.bytes).sum::<u64>();
+        let item_bytes =
+            |ids: &BTreeSet<String>| ids.iter().filter_map(|id| facts.get(id)).map(|f| f.bytes).sum::<u64>();
         out.tally = Tally {
             items: out.items.len() as u64,
             users: out.users.len() as u64,
@@ -258,38 +286,67 @@ mod tests {
     #[tokio::test]
     async fn everything_tallies_the_whole_catalog() {
         let r = resolve(Selection::Everything).await;
-        assert_eq!((r.tally.items, r.tally.users, r.tally.groups, r.tally.dependencies), (6, 3, 2, 0), "everything: nothing left to depend on");
+        assert_eq!(
+            (r.tally.items, r.tally.users, r.tally.groups, r.tally.dependencies),
+            (6, 3, 2, 0),
+            "everything: nothing left to depend on"
+        );
         let f = fixture().await;
         let (json_bytes,): (i64,) = sqlx::query_as("SELECT (SELECT SUM(length(json)) FROM items) + (SELECT SUM(length(json)) FROM users) + (SELECT SUM(length(json)) FROM groups)")
             .fetch_one(f.db.pool())
             .await
             .expect("sum");
-        assert_eq!(r.tally.estimated_bytes, 3400 + json_bytes as u64, "estimate = item sizes (3,400) + metadata JSON of items, users and groups");
+        assert_eq!(
+            r.tally.estimated_bytes,
+            3400 + json_bytes as u64,
+            "estimate = item sizes (3,400) + metadata JSON of items, users and groups"
+        );
     }
 
     #[tokio::test]
     async fn explicit_users_bring_their_items_and_unknown_ids_are_reported() {
-        let r = resolve(Selection::Explicit { items: vec![id('d'), id('z')], users: vec!["ann".into()], groups: vec!["g2".into(), "nope".into()] }).await;
+        let r = resolve(Selection::Explicit {
+            items: vec![id('d'), id('z')],
+            users: vec!["ann".into()],
+            groups: vec!["g2".into(), "nope".into()],
+        })
+        .await;
         assert_eq!(r.items, ids("acd"), "ann's items plus the listed csv");
         assert_eq!(r.users, set(&["ann"]), "only listed users");
         assert_eq!(r.groups, set(&["g2"]), "only listed, known groups");
         assert_eq!(r.unknown, vec![id('z'), "nope".to_owned()], "ids missing from the catalog are reported, not fatal");
         assert_eq!(r.dependencies, ids("b"), "the map needs Roads, which is not selected");
         let f = fixture().await;
-        let (roads_json,): (i64,) = sqlx::query_as("SELECT length(json) FROM items WHERE id = ?").bind(id('b')).fetch_one(f.db.pool()).await.expect("len");
+        let (roads_json,): (i64,) = sqlx::query_as("SELECT length(json) FROM items WHERE id = ?")
+            .bind(id('b'))
+            .fetch_one(f.db.pool())
+            .await
+            .expect("len");
         assert_eq!(r.tally.dependency_bytes, 1000 + roads_json as u64, "dependency bytes = size + JSON of Roads");
     }
 
     #[tokio::test]
     async fn filters_combine_with_all_and_any() {
-        let all = resolve(Selection::Filtered { combine: Combine::All, filters: vec![Filter::TypeContains("service".into()), Filter::Owner("ann".into())] }).await;
+        let all = resolve(Selection::Filtered {
+            combine: Combine::All,
+            filters: vec![Filter::TypeContains("service".into()), Filter::Owner("ann".into())],
+        })
+        .await;
         assert_eq!(all.items, ids("c"), "All: services owned by ann");
         assert_eq!(all.users, set(&["ann"]), "filtered users are the items' owners");
         assert_eq!(all.dependencies, ids("d"), "Parcels needs its csv through Service2Data");
-        let any = resolve(Selection::Filtered { combine: Combine::Any, filters: vec![Filter::Tag("CITY".into()), Filter::TitleContains("ops".into())] }).await;
+        let any = resolve(Selection::Filtered {
+            combine: Combine::Any,
+            filters: vec![Filter::Tag("CITY".into()), Filter::TitleContains("ops".into())],
+        })
+        .await;
         assert_eq!(any.items, ids("abf"), "Any: tag city (case-insensitive) or title containing ops");
         assert_eq!(any.groups, set(&["g1", "g2"]), "groups the selected items are shared with");
-        let member = resolve(Selection::Filtered { combine: Combine::All, filters: vec![Filter::OwnerInGroup("g1".into()), Filter::TypeEquals("web map".into())] }).await;
+        let member = resolve(Selection::Filtered {
+            combine: Combine::All,
+            filters: vec![Filter::OwnerInGroup("g1".into()), Filter::TypeEquals("web map".into())],
+        })
+        .await;
         assert_eq!(member.items, ids("a"), "owner in g1 (ann, bob) and type Web Map");
         let none = resolve(Selection::Filtered { combine: Combine::Any, filters: vec![] }).await;
         assert_eq!(none.tally, Tally::default(), "Any of no filter selects nothing");
@@ -312,7 +369,11 @@ mod tests {
     fn selection_serializes_with_a_kind_tag() {
         let s = Selection::Filtered { combine: Combine::Any, filters: vec![Filter::Tag("x".into())] };
         let v = serde_json::to_value(&s).expect("json");
-        assert_eq!(v, serde_json::json!({"kind": "filtered", "combine": "any", "filters": [{"kind": "tag", "value": "x"}]}), "the UI sends selections in this shape");
+        assert_eq!(
+            v,
+            serde_json::json!({"kind": "filtered", "combine": "any", "filters": [{"kind": "tag", "value": "x"}]}),
+            "the UI sends selections in this shape"
+        );
         assert_eq!(serde_json::from_value::<Selection>(v).expect("back"), s, "round trip");
     }
 }

@@ -234,9 +234,7 @@ impl Caller {
     /// path segment `url_key_or_org_id` names. Unknown segments are left to the handler's 404.
     pub fn require_org(&self, state: &SimState, url_key_or_org_id: &str) -> Result<(), ApiError> {
         let universe = state.universe.read().unwrap_or_else(|e| e.into_inner());
-        let org = universe
-            .org_by_url_key(url_key_or_org_id)
-            .or_else(|| universe.org_by_id(url_key_or_org_id));
+        let org = universe.org_by_url_key(url_key_or_org_id).or_else(|| universe.org_by_id(url_key_or_org_id));
         match org {
             Some(org) if org.id != self.org_id => Err(ApiError::invalid_token()),
             _ => Ok(()),
@@ -336,9 +334,7 @@ pub fn control_routes() -> Router<SimState> {
 
 /// The sign-in endpoints, with full paths under `/{url_key}/sharing/rest`.
 pub fn routes() -> Router<SimState> {
-    Router::new()
-        .route("/{url_key}/sharing/rest/generateToken", post(generate_token))
-        .merge(oauth::routes())
+    Router::new().route("/{url_key}/sharing/rest/generateToken", post(generate_token)).merge(oauth::routes())
 }
 
 #[derive(Deserialize)]

@@ -150,7 +150,10 @@ async fn set_data(State(state): State<SimState>, Path(id): Path<String>, Json(va
 }
 
 async fn counts(State(state): State<SimState>, Path(url_key): Path<String>) -> Result<Json<OrgCounts>, ApiError> {
-    Control::new(state).org(&url_key).map(Json).ok_or_else(|| ApiError::not_found(format!("No org '{url_key}'.")).with_http_status(404))
+    Control::new(state)
+        .org(&url_key)
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found(format!("No org '{url_key}'.")).with_http_status(404))
 }
 
 async fn ids(State(state): State<SimState>, Path(url_key): Path<String>) -> Json<Value> {

@@ -237,9 +237,8 @@ impl FaultState {
     fn pick_fault(&self, path: &str) -> Option<FaultKind> {
         {
             let mut forced = lock(&self.forced);
-            if let Some(pos) = forced
-                .iter()
-                .position(|f| f.path_contains.as_deref().is_none_or(|needle| path.contains(needle)))
+            if let Some(pos) =
+                forced.iter().position(|f| f.path_contains.as_deref().is_none_or(|needle| path.contains(needle)))
             {
                 let kind = forced[pos].kind;
                 forced[pos].count -= 1;

@@ -45,7 +45,8 @@ pub const DEFAULT_FOREIGN_SERVICE_URL: &str =
 
 const DAY_MS: i64 = 86_400_000;
 
-const URL_KEYS: [&str; 8] = ["contoso", "northwind", "fabrikam", "tailspin", "wingtip", "litware", "adatum", "proseware"];
+const URL_KEYS: [&str; 8] =
+    ["contoso", "northwind", "fabrikam", "tailspin", "wingtip", "litware", "adatum", "proseware"];
 const ORG_NAMES: [&str; 8] = [
     "Contoso Water Utility",
     "Northwind Planning Department",
@@ -68,17 +69,24 @@ const CENTERS: [(f64, f64); 8] = [
     (-79.38, 43.65),
 ];
 const FIRST: [&str; 26] = [
-    "Amelia", "Bruno", "Chen", "Dalia", "Emeka", "Fatima", "Gustav", "Hana", "Ivan", "Jasmin", "Kofi", "Lena",
-    "Mateo", "Nora", "Omar", "Priya", "Quentin", "Rosa", "Søren", "Tomás", "Uma", "Viktor", "Wen", "Ximena",
-    "Yusuf", "Zoë",
+    "Amelia", "Bruno", "Chen", "Dalia", "Emeka", "Fatima", "Gustav", "Hana", "Ivan", "Jasmin", "Kofi", "Lena", "Mateo",
+    "Nora", "Omar", "Priya", "Quentin", "Rosa", "Søren", "Tomás", "Uma", "Viktor", "Wen", "Ximena", "Yusuf", "Zoë",
 ];
 const LAST: [&str; 20] = [
-    "Ross", "Okafor", "Müller", "Tanaka", "García", "Novak", "Singh", "Haddad", "Larsen", "Kim", "Moreau",
-    "Silva", "Nguyen", "O'Brien", "Kowalski", "Mensah", "Ibrahim", "Rossi", "Jensen", "Costa",
+    "Ross", "Okafor", "Müller", "Tanaka", "García", "Novak", "Singh", "Haddad", "Larsen", "Kim", "Moreau", "Silva",
+    "Nguyen", "O'Brien", "Kowalski", "Mensah", "Ibrahim", "Rossi", "Jensen", "Costa",
 ];
 const GROUP_TITLES: [&str; 10] = [
-    "Field Operations", "Planning", "Emergency Response", "Public Data", "Editors", "Asset Management",
-    "Analytics Team", "Grünflächen", "災害対応チーム", "Contractors",
+    "Field Operations",
+    "Planning",
+    "Emergency Response",
+    "Public Data",
+    "Editors",
+    "Asset Management",
+    "Analytics Team",
+    "Grünflächen",
+    "災害対応チーム",
+    "Contractors",
 ];
 const FOLDER_TITLES: [&str; 8] =
     ["Projects", "Field Work", "Archive 2021", "Données", "Ökologie", "Shared Drafts", "地図", "Reports"];
@@ -86,32 +94,65 @@ const GROUP_TAGS: [&str; 6] = ["operations", "planning", "public", "editing", "a
 
 /// Privileges of a user of the `org_user` role.
 const USER_PRIVILEGES: [&str; 13] = [
-    "portal:user:createGroup", "portal:user:createItem", "portal:user:joinGroup", "portal:user:joinNonOrgGroup",
-    "portal:user:shareGroupToOrg", "portal:user:shareGroupToPublic", "portal:user:shareToGroup",
-    "portal:user:shareToOrg", "portal:user:shareToPublic", "portal:user:viewOrgGroups",
-    "portal:user:viewOrgItems", "portal:user:viewOrgUsers", "premium:user:geocode",
+    "portal:user:createGroup",
+    "portal:user:createItem",
+    "portal:user:joinGroup",
+    "portal:user:joinNonOrgGroup",
+    "portal:user:shareGroupToOrg",
+    "portal:user:shareGroupToPublic",
+    "portal:user:shareToGroup",
+    "portal:user:shareToOrg",
+    "portal:user:shareToPublic",
+    "portal:user:viewOrgGroups",
+    "portal:user:viewOrgItems",
+    "portal:user:viewOrgUsers",
+    "premium:user:geocode",
 ];
 const PUBLISHER_PRIVILEGES: [&str; 5] = [
-    "features:user:edit", "portal:publisher:publishFeatures", "portal:publisher:publishScenes",
-    "portal:publisher:publishTiles", "portal:publisher:bulkPublishFromDataStores",
+    "features:user:edit",
+    "portal:publisher:publishFeatures",
+    "portal:publisher:publishScenes",
+    "portal:publisher:publishTiles",
+    "portal:publisher:bulkPublishFromDataStores",
 ];
 const VIEWER_PRIVILEGES: [&str; 4] =
     ["portal:user:joinGroup", "portal:user:viewOrgGroups", "portal:user:viewOrgItems", "portal:user:viewOrgUsers"];
 /// Every admin privilege; the custom admin role lacks [`CUSTOM_ADMIN_LACKS`].
 const ADMIN_PRIVILEGES: [&str; 25] = [
-    "features:user:fullEdit", "portal:admin:assignToGroups", "portal:admin:changeUserRoles",
-    "portal:admin:createUpdateCapableGroupOnlyUsers", "portal:admin:deleteGroups", "portal:admin:deleteItems",
-    "portal:admin:deleteUsers", "portal:admin:disableUsers", "portal:admin:inviteUsers",
-    "portal:admin:manageCredits", "portal:admin:manageLicenses", "portal:admin:manageRoles",
-    "portal:admin:manageSecurity", "portal:admin:manageUtilityServices", "portal:admin:reassignGroups",
-    "portal:admin:reassignItems", "portal:admin:reassignUsers", "portal:admin:shareToGroup",
-    "portal:admin:shareToOrg", "portal:admin:shareToPublic", "portal:admin:updateGroups",
-    "portal:admin:updateItems", "portal:admin:viewGroups", "portal:admin:viewItems", "portal:admin:viewUsers",
+    "features:user:fullEdit",
+    "portal:admin:assignToGroups",
+    "portal:admin:changeUserRoles",
+    "portal:admin:createUpdateCapableGroupOnlyUsers",
+    "portal:admin:deleteGroups",
+    "portal:admin:deleteItems",
+    "portal:admin:deleteUsers",
+    "portal:admin:disableUsers",
+    "portal:admin:inviteUsers",
+    "portal:admin:manageCredits",
+    "portal:admin:manageLicenses",
+    "portal:admin:manageRoles",
+    "portal:admin:manageSecurity",
+    "portal:admin:manageUtilityServices",
+    "portal:admin:reassignGroups",
+    "portal:admin:reassignItems",
+    "portal:admin:reassignUsers",
+    "portal:admin:shareToGroup",
+    "portal:admin:shareToOrg",
+    "portal:admin:shareToPublic",
+    "portal:admin:updateGroups",
+    "portal:admin:updateItems",
+    "portal:admin:viewGroups",
+    "portal:admin:viewItems",
+    "portal:admin:viewUsers",
 ];
 /// What the custom "Content Reviewer" admin role may not do: it can see but not move or delete.
 pub const CUSTOM_ADMIN_LACKS: [&str; 6] = [
-    "portal:admin:reassignItems", "portal:admin:deleteItems", "portal:admin:createUpdateCapableGroupOnlyUsers",
-    "portal:admin:manageSecurity", "portal:admin:manageRoles", "portal:admin:deleteUsers",
+    "portal:admin:reassignItems",
+    "portal:admin:deleteItems",
+    "portal:admin:createUpdateCapableGroupOnlyUsers",
+    "portal:admin:manageSecurity",
+    "portal:admin:manageRoles",
+    "portal:admin:deleteUsers",
 ];
 /// Online's built-in Viewer role id.
 const VIEWER_ROLE_ID: &str = "iAAAAAAAAAAAAAAA";
@@ -202,7 +243,10 @@ fn org(cfg: &SimConfig, base_url: &str, index: usize, org_seed: u64) -> (Org, Or
     folders(&mut rng, &mut org, &order);
     let center = CENTERS[index % CENTERS.len()];
     let foreign = cfg.foreign_service_url.clone().unwrap_or_else(|| DEFAULT_FOREIGN_SERVICE_URL.to_string());
-    plan::generate(items::Context::new(rng, cfg.seed, base_url, &mut org, &order, foreign, center, mercator(center), cfg.items), cfg.items);
+    plan::generate(
+        items::Context::new(rng, cfg.seed, base_url, &mut org, &order, foreign, center, mercator(center), cfg.items),
+        cfg.items,
+    );
 
     let login = |i: usize| {
         let u = &org.users[&order[i]];
@@ -254,7 +298,12 @@ fn users(rng: &mut ChaCha8Rng, org: &mut Org, n: usize) -> Vec<String> {
         let (role_id, privileges, license): (Option<String>, Vec<&str>, &str) = match role {
             Role::OrgAdmin if i == 1 => (
                 Some(custom_role_id.clone()),
-                ADMIN_PRIVILEGES.iter().chain(&USER_PRIVILEGES).filter(|p| !CUSTOM_ADMIN_LACKS.contains(p)).copied().collect(),
+                ADMIN_PRIVILEGES
+                    .iter()
+                    .chain(&USER_PRIVILEGES)
+                    .filter(|p| !CUSTOM_ADMIN_LACKS.contains(p))
+                    .copied()
+                    .collect(),
                 "creatorUT",
             ),
             Role::OrgAdmin => (
@@ -267,7 +316,9 @@ fn users(rng: &mut ChaCha8Rng, org: &mut Org, n: usize) -> Vec<String> {
                 PUBLISHER_PRIVILEGES.iter().chain(&USER_PRIVILEGES).copied().collect(),
                 if rng.gen_bool(0.3) { "GISProfessionalStdUT" } else { "creatorUT" },
             ),
-            Role::User => (None, USER_PRIVILEGES.to_vec(), if rng.gen_bool(0.2) { "mobileWorkerUT" } else { "creatorUT" }),
+            Role::User => {
+                (None, USER_PRIVILEGES.to_vec(), if rng.gen_bool(0.2) { "mobileWorkerUT" } else { "creatorUT" })
+            }
             Role::Viewer => (Some(VIEWER_ROLE_ID.to_string()), VIEWER_PRIVILEGES.to_vec(), "viewerUT"),
         };
         let enterprise = i > 3 && rng.gen_bool(0.1);
@@ -366,7 +417,12 @@ fn folders(rng: &mut ChaCha8Rng, org: &mut Org, order: &[String]) {
             let title = FOLDER_TITLES[rng.gen_range(0..FOLDER_TITLES.len())];
             if titles.insert(title) {
                 let id = random_id(rng);
-                let folder = Folder { id: id.clone(), title: title.into(), username: username.clone(), created: created + rng.gen_range(0..100) * DAY_MS };
+                let folder = Folder {
+                    id: id.clone(),
+                    title: title.into(),
+                    username: username.clone(),
+                    created: created + rng.gen_range(0..100) * DAY_MS,
+                };
                 org.folders.insert(id, folder);
             }
         }
@@ -387,7 +443,11 @@ mod tests {
         let (b, lb) = universe(&small(5), "http://127.0.0.1:1");
         let (c, _) = universe(&small(6), "http://127.0.0.1:1");
         assert_eq!(format!("{a:?}"), format!("{b:?}"), "one seed must give one universe");
-        assert_eq!(serde_json::to_string(&la).ok(), serde_json::to_string(&lb).ok(), "one seed must give one set of logins");
+        assert_eq!(
+            serde_json::to_string(&la).ok(),
+            serde_json::to_string(&lb).ok(),
+            "one seed must give one set of logins"
+        );
         assert_ne!(a.orgs[0].id, c.orgs[0].id, "another seed must give other org ids");
     }
 
@@ -397,7 +457,10 @@ mod tests {
             let (u, _) = universe(&small(seed), "http://127.0.0.1:1");
             let total: u64 = u.orgs.iter().flat_map(|o| o.items.values()).map(|i| i.data.len()).sum();
             let biggest = u.orgs.iter().flat_map(|o| o.items.values()).map(|i| i.data.len()).max().unwrap_or(0);
-            assert!(total < 20 * 1024 * 1024, "seed {seed}: the default config's item data must stay under 20 MB, was {total}");
+            assert!(
+                total < 20 * 1024 * 1024,
+                "seed {seed}: the default config's item data must stay under 20 MB, was {total}"
+            );
             assert!(biggest > 1_000_000, "seed {seed}: some file must be megabytes large, largest was {biggest}");
         }
     }
@@ -410,9 +473,12 @@ mod tests {
             assert!(admin.is_full_admin(), "the ready line's admin must be a full admin");
             let user = &org.users[&login.user.username];
             assert_eq!(user.role, Role::User, "the ready line's user must be a plain org_user");
-            assert!(org.users.values().any(|u| u.role == Role::OrgAdmin && u.role_id.is_some()
-                && !u.privileges.iter().any(|p| p == "portal:admin:deleteItems")),
-                "a custom admin role lacking admin privileges must exist");
+            assert!(
+                org.users.values().any(|u| u.role == Role::OrgAdmin
+                    && u.role_id.is_some()
+                    && !u.privileges.iter().any(|p| p == "portal:admin:deleteItems")),
+                "a custom admin role lacking admin privileges must exist"
+            );
             assert_eq!(login.portal_url, format!("http://127.0.0.1:9/{}", org.url_key), "portal url is base/urlKey");
             assert_eq!(org.id.len(), 16, "org ids have 16 characters");
             assert_eq!(org.items.len(), SimConfig::default().items, "items is a per-org count");

@@ -17,14 +17,14 @@
 //! - `routes::hosted`: FeatureServer JSON, query, export and replica jobs. `tls`: self-signed HTTPS.
 //! - `control`: a library and HTTP API for tests to change the org while a client runs.
 
-pub mod model;
-pub mod generate;
-pub mod search;
 pub mod auth;
-pub mod faults;
-pub mod tls;
 pub mod control;
+pub mod faults;
+pub mod generate;
+pub mod model;
 pub mod routes;
+pub mod search;
 pub mod server;
+pub mod tls;
 
-pub use server::{RunningSim, SimConfig, OrgLogin, Login};
+pub use server::{Login, OrgLogin, RunningSim, SimConfig};

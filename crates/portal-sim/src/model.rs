@@ -177,9 +177,17 @@ pub enum ItemData {
     Json(Value),
     /// A file whose bytes `generate::file_bytes(seed, generate::item_file_key(item_id, file_name), len)`
     /// produces on demand (`seed` is `SimConfig::seed`).
-    Generated { file_name: String, len: u64, content_type: String },
+    Generated {
+        file_name: String,
+        len: u64,
+        content_type: String,
+    },
     /// Bytes uploaded by a client (restore).
-    Bytes { file_name: String, bytes: bytes::Bytes, content_type: String },
+    Bytes {
+        file_name: String,
+        bytes: bytes::Bytes,
+        content_type: String,
+    },
 }
 
 #[derive(Debug, Clone)]

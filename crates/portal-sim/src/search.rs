@@ -30,9 +30,18 @@ pub enum Query {
     /// Empty query or `*`: everything.
     All,
     /// `field:value` (field lower-cased) or a bare term (`field == None`).
-    Term { field: Option<String>, value: String },
+    Term {
+        field: Option<String>,
+        value: String,
+    },
     /// Inclusive/exclusive bounds on a time field; `None` is open.
-    Range { field: String, lo: Option<i64>, hi: Option<i64>, lo_inclusive: bool, hi_inclusive: bool },
+    Range {
+        field: String,
+        lo: Option<i64>,
+        hi: Option<i64>,
+        lo_inclusive: bool,
+        hi_inclusive: bool,
+    },
     And(Box<Query>, Box<Query>),
     Or(Box<Query>, Box<Query>),
     Not(Box<Query>),
@@ -56,7 +65,9 @@ pub fn text_matches(haystack: &str, needle: &str) -> bool {
     }
     let hay = haystack.to_lowercase();
     match needle.strip_suffix('*') {
-        Some(prefix) => hay.split(|c: char| !c.is_alphanumeric()).any(|w| w.starts_with(prefix)) || hay.starts_with(prefix),
+        Some(prefix) => {
+            hay.split(|c: char| !c.is_alphanumeric()).any(|w| w.starts_with(prefix)) || hay.starts_with(prefix)
+        }
         None => hay.contains(&needle),
     }
 }
@@ -89,7 +100,13 @@ fn parse_bound(s: &str) -> Result<Option<i64>, QueryError> {
 
 fn parse_range(field: &str, body: &str, lo_inclusive: bool, hi_inclusive: bool) -> Result<Query, QueryError> {
     let (lo, hi) = body.split_once(" TO ").ok_or_else(|| QueryError::BadRange(body.to_string()))?;
-    Ok(Query::Range { field: field.to_lowercase(), lo: parse_bound(lo)?, hi: parse_bound(hi)?, lo_inclusive, hi_inclusive })
+    Ok(Query::Range {
+        field: field.to_lowercase(),
+        lo: parse_bound(lo)?,
+        hi: parse_bound(hi)?,
+        lo_inclusive,
+        hi_inclusive,
+    })
 }
 
 fn lex(q: &str) -> Result<Vec<Token>, QueryError> {
@@ -337,7 +354,11 @@ mod tests {
 
     #[test]
     fn ranges_in_both_documented_forms() {
-        assert_eq!(hits("created:[0000001249084800000 TO 0001249548000000]"), ["ann"], "19-digit padded bounds, inclusive low end");
+        assert_eq!(
+            hits("created:[0000001249084800000 TO 0001249548000000]"),
+            ["ann"],
+            "19-digit padded bounds, inclusive low end"
+        );
         assert_eq!(hits("created:[1249084800000 TO 1249084800000]"), ["ann"], "inclusive at both ends");
         assert_eq!(hits("created:{1249084800000 TO 1700000000000}"), ["bob"], "braces exclude the bounds");
         assert_eq!(hits("created:[1500000000000 TO *]"), ["bob"], "a star is an open end");

@@ -127,16 +127,12 @@ impl RunningSim {
     /// and serves it (HTTPS when `cfg.tls`) in a background task until the `RunningSim` is dropped.
     /// Must be called inside a tokio runtime.
     pub async fn start(cfg: SimConfig) -> Result<RunningSim, SimError> {
-        let listener = std::net::TcpListener::bind(cfg.listen)
-            .map_err(|source| SimError::Bind { addr: cfg.listen, source })?;
+        let listener =
+            std::net::TcpListener::bind(cfg.listen).map_err(|source| SimError::Bind { addr: cfg.listen, source })?;
         listener.set_nonblocking(true)?;
         let addr = listener.local_addr()?;
         // A wildcard bind is still reached through loopback by the URLs the sim hands out.
-        let url_addr = if addr.ip().is_unspecified() {
-            SocketAddr::from(([127, 0, 0, 1], addr.port()))
-        } else {
-            addr
-        };
+        let url_addr = if addr.ip().is_unspecified() { SocketAddr::from(([127, 0, 0, 1], addr.port())) } else { addr };
         let scheme = if cfg.tls { "https" } else { "http" };
         let base_url = format!("{scheme}://{url_addr}");
 
@@ -205,7 +201,6 @@ impl RunningSim {
     pub fn ready_line(&self) -> String {
         serde_json::json!({ "base_url": self.base_url, "orgs": self.orgs }).to_string()
     }
-
 }
 
 impl Drop for RunningSim {

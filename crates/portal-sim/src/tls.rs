@@ -53,9 +53,12 @@ impl SelfSigned {
     /// The axum-server configuration serving this certificate.
     pub async fn rustls_config(&self) -> Result<axum_server::tls_rustls::RustlsConfig, TlsError> {
         install_crypto_provider();
-        axum_server::tls_rustls::RustlsConfig::from_pem(self.cert_pem.clone().into_bytes(), self.key_pem.clone().into_bytes())
-            .await
-            .map_err(TlsError::Config)
+        axum_server::tls_rustls::RustlsConfig::from_pem(
+            self.cert_pem.clone().into_bytes(),
+            self.key_pem.clone().into_bytes(),
+        )
+        .await
+        .map_err(TlsError::Config)
     }
 }
 

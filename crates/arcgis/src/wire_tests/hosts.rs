@@ -28,8 +28,13 @@ async fn token_and_custom_headers_never_reach_a_foreign_host() {
 
     portal.get_json("t/ok", &[]).await.expect("org request");
     let own = seen.requests.lock().expect("lock").clone();
-    let (_, headers, query) = own.iter().rev().find(|(p, _, _)| p == "/sharing/rest/t/ok").expect("org request recorded");
-    assert_eq!(headers.get("x-gateway-key").and_then(|v| v.to_str().ok()), Some("gw-secret-value"), "custom headers go to the org");
+    let (_, headers, query) =
+        own.iter().rev().find(|(p, _, _)| p == "/sharing/rest/t/ok").expect("org request recorded");
+    assert_eq!(
+        headers.get("x-gateway-key").and_then(|v| v.to_str().ok()),
+        Some("gw-secret-value"),
+        "custom headers go to the org"
+    );
     assert!(bearer(headers).is_some(), "the token goes to the org as X-Esri-Authorization");
     assert!(!query.contains("token="), "the token never travels in the query string");
 }
@@ -50,7 +55,10 @@ async fn redirects_carry_the_token_only_to_org_hosts() {
     }
     assert!(!query.contains("token"), "no token in a redirected query");
 
-    let v = portal.get_json("t/redirect", &[("to", "/sharing/rest/t/ok")]).await.expect("a redirect within the org keeps the token");
+    let v = portal
+        .get_json("t/redirect", &[("to", "/sharing/rest/t/ok")])
+        .await
+        .expect("a redirect within the org keeps the token");
     assert_eq!(v["ok"], true, "the org endpoint accepted the token after the redirect");
     assert!(seen.hits("/sharing/rest/t/ok") >= 1);
 }
@@ -67,7 +75,10 @@ async fn enterprise_federated_servers_receive_the_token() {
     assert!(portal.is_org_url(&service), "a federated server of an Enterprise portal is an org host");
     portal.service_json(&service).await.expect("service JSON");
     let recorded = server_seen.requests.lock().expect("lock").clone();
-    assert!(recorded.last().is_some_and(|(_, h, _)| bearer(h).is_some()), "the federated server receives the portal token");
+    assert!(
+        recorded.last().is_some_and(|(_, h, _)| bearer(h).is_some()),
+        "the federated server receives the portal token"
+    );
 }
 
 #[tokio::test]
@@ -79,9 +90,15 @@ async fn wrong_password_is_sign_in_error_without_the_password() {
     assert!(matches!(err, Error::SignIn { .. }), "wrong password must be a SignIn error, got {err:?}");
     let msg = err.to_string();
     assert!(msg.contains("username or password"), "the message must say the username or password was refused: {msg}");
-    assert!(!msg.contains("wrong-pa55") && !format!("{err:?}").contains("wrong-pa55"), "the password must never appear in an error");
+    assert!(
+        !msg.contains("wrong-pa55") && !format!("{err:?}").contains("wrong-pa55"),
+        "the password must never appear in an error"
+    );
     let shown = format!("{:?}", config(&base, "wrong-pa55"));
-    assert!(!shown.contains("wrong-pa55") && !shown.contains("gw-secret-value"), "PortalConfig Debug must redact secrets: {shown}");
+    assert!(
+        !shown.contains("wrong-pa55") && !shown.contains("gw-secret-value"),
+        "PortalConfig Debug must redact secrets: {shown}"
+    );
 }
 
 #[tokio::test]
@@ -101,7 +118,10 @@ async fn hello_server_is_not_a_portal_and_closed_port_is_connect_error() {
     let got = Portal::connect(config(&format!("http://{addr}/"), PASSWORD)).await;
     match got {
         Err(e @ Error::Connect { .. }) => {
-            assert!(e.to_string().contains(&addr.to_string()), "the message must name the host that cannot be reached: {e}")
+            assert!(
+                e.to_string().contains(&addr.to_string()),
+                "the message must name the host that cannot be reached: {e}"
+            )
         }
         other => panic!("a closed port must be a Connect error, got {other:?}"),
     }

@@ -39,6 +39,8 @@ pub(crate) struct Seen {
     pub token_delay_ms: AtomicU32,
     pub refresh_tokens: Mutex<HashSet<String>>,
     pub grants: Mutex<Vec<String>>,
+    /// Items `/search` answers with: (id, created).
+    pub items: Mutex<Vec<(String, i64)>>,
     /// Answer as ArcGIS Enterprise (isPortal) with this federated server URL.
     pub federated_server: Mutex<Option<String>>,
     pub base: Mutex<String>,
@@ -64,7 +66,7 @@ pub(crate) fn bearer(headers: &HeaderMap) -> Option<String> {
     headers.get("x-esri-authorization")?.to_str().ok()?.strip_prefix("Bearer ").map(str::to_string)
 }
 
-fn form_or_query(query: &str, key: &str) -> String {
+pub(crate) fn form_or_query(query: &str, key: &str) -> String {
     serde_urlencoded::from_str::<HashMap<String, String>>(query).unwrap_or_default().remove(key).unwrap_or_default()
 }
 
@@ -77,7 +79,10 @@ async fn portal_handler(seen: Arc<Seen>, method: Method, uri: Uri, headers: Head
     let form: HashMap<String, String> = serde_urlencoded::from_bytes(&body).unwrap_or_default();
     let rest = path.strip_prefix("/sharing/rest/").unwrap_or("");
     if rest == "info" {
-        return axum::Json(json!({"owningSystemUrl": *seen.base.lock().expect("lock"), "authInfo":{"isTokenBasedSecurity":true}})).into_response();
+        return axum::Json(
+            json!({"owningSystemUrl": *seen.base.lock().expect("lock"), "authInfo":{"isTokenBasedSecurity":true}}),
+        )
+        .into_response();
     }
     if rest == "generateToken" {
         assert_eq!(method, Method::POST, "generateToken must be a POST so the password is not in a URL");
@@ -98,16 +103,25 @@ async fn portal_handler(seen: Arc<Seen>, method: Method, uri: Uri, headers: Head
         seen.grants.lock().expect("lock").push(grant.clone());
         let rt = form.get("refresh_token").cloned().unwrap_or_default();
         if !seen.refresh_tokens.lock().expect("lock").contains(&rt) {
-            return axum::Json(json!({"error":{"code":400,"error":"invalid_request","message":"Invalid refresh_token","details":[]}})).into_response();
+            return axum::Json(
+                json!({"error":{"code":400,"error":"invalid_request","message":"Invalid refresh_token","details":[]}}),
+            )
+            .into_response();
         }
         if grant == "exchange_refresh_token" {
-            assert!(form.get("redirect_uri").is_some_and(|r| !r.is_empty()), "exchange_refresh_token needs the redirect_uri");
+            assert!(
+                form.get("redirect_uri").is_some_and(|r| !r.is_empty()),
+                "exchange_refresh_token needs the redirect_uri"
+            );
             let n = seen.tokens_issued.fetch_add(1, Ordering::SeqCst) + 1;
             let new_rt = format!("rt-{n}");
             let mut rts = seen.refresh_tokens.lock().expect("lock");
             rts.remove(&rt);
             rts.insert(new_rt.clone());
-            return axum::Json(json!({"refresh_token": new_rt, "refresh_token_expires_in": 1_209_600, "username": "admin"})).into_response();
+            return axum::Json(
+                json!({"refresh_token": new_rt, "refresh_token_expires_in": 1_209_600, "username": "admin"}),
+            )
+            .into_response();
         }
         let n = seen.tokens_issued.fetch_add(1, Ordering::SeqCst) + 1;
         let token = format!("tok-{n}");
@@ -132,6 +146,7 @@ async fn portal_handler(seen: Arc<Seen>, method: Method, uri: Uri, headers: Head
             axum::Json(json!({"servers": server.map(|u| vec![json!({"url": u, "serverRole": "HOSTING_SERVER"})]).unwrap_or_default()})).into_response()
         }
         ["portals", "org1", "urls"] => axum::Json(json!({"urls":{"features":{"http":[]}}})).into_response(),
+        ["search"] => search_answer(&seen, &query),
         ["t", "ok"] => axum::Json(json!({"ok": true, "n": n})).into_response(),
         ["t", "errbody"] => axum::Json(json!({"error":{"code":400,"messageCode":"CONT_0001","message":"Item does not exist or is inaccessible: x","details":[]}})).into_response(),
         ["t", "forbidden"] => (StatusCode::FORBIDDEN, "no").into_response(),
@@ -196,6 +211,35 @@ async fn portal_handler(seen: Arc<Seen>, method: Method, uri: Uri, headers: Head
     }
 }
 
+/// `/search` over `Seen::items`: `created:[a TO b]` ranges, oldest first, 10,000-result cap.
+fn search_answer(seen: &Seen, query: &str) -> Response {
+    let q = form_or_query(query, "q");
+    let start: usize = form_or_query(query, "start").parse().unwrap_or(1);
+    let num: usize = form_or_query(query, "num").parse().unwrap_or(10);
+    let (lo, hi) = match q.split_once("created:[") {
+        Some((_, r)) => {
+            let r = r.trim_end_matches(']');
+            let (a, b) = r.split_once(" TO ").expect("range");
+            (a.parse::<i64>().expect("lo"), b.parse::<i64>().expect("hi"))
+        }
+        None => (i64::MIN, i64::MAX),
+    };
+    let mut hits: Vec<(String, i64)> =
+        seen.items.lock().expect("lock").iter().filter(|(_, c)| *c >= lo && *c <= hi).cloned().collect();
+    hits.sort_by(|a, b| a.1.cmp(&b.1).then_with(|| a.0.cmp(&b.0)));
+    if start + num.max(1) - 1 > 10_000 {
+        return error_body(400, "Requested start + num exceeds the maximum of 10000.");
+    }
+    let total = hits.len();
+    let from = (start - 1).min(total);
+    let to = (from + num).min(total);
+    let results: Vec<_> =
+        hits[from..to].iter().map(|(id, c)| json!({"id": id, "created": c, "type": "PDF", "title": id})).collect();
+    let next = if num == 0 || start + num > total.min(10_000) { -1 } else { (start + num) as i64 };
+    axum::Json(json!({"total": total, "start": start, "num": num, "nextStart": next, "results": results}))
+        .into_response()
+}
+
 /// Starts a server on 127.0.0.1:0 answering with `handler`; returns its base URL.
 pub(crate) async fn start_server(seen: Arc<Seen>, foreign: bool) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
@@ -207,7 +251,11 @@ pub(crate) async fn start_server(seen: Arc<Seen>, foreign: bool) -> String {
         async move {
             if foreign {
                 s.hit(uri.path());
-                s.requests.lock().expect("lock").push((uri.path().to_string(), headers, uri.query().unwrap_or("").to_string()));
+                s.requests.lock().expect("lock").push((
+                    uri.path().to_string(),
+                    headers,
+                    uri.query().unwrap_or("").to_string(),
+                ));
                 return axum::Json(json!({"currentVersion": 11.1, "layers": []})).into_response();
             }
             portal_handler(s, method, uri, headers, body).await
@@ -249,4 +297,5 @@ pub(crate) async fn mock() -> (Arc<Seen>, Portal) {
 
 mod hosts;
 mod retries;
+mod search;
 mod tokens;

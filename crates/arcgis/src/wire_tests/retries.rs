@@ -15,7 +15,8 @@ async fn server_errors_and_dropped_connections_are_retried_until_success() {
     let (_seen, portal) = mock().await;
     for code in ["500", "502", "504"] {
         let path = format!("t/status/{code}/2");
-        let v = portal.get_json(&path, &[]).await.unwrap_or_else(|e| panic!("HTTP {code} twice then OK must succeed: {e}"));
+        let v =
+            portal.get_json(&path, &[]).await.unwrap_or_else(|e| panic!("HTTP {code} twice then OK must succeed: {e}"));
         assert_eq!(v["attempts"], 3, "two {code} answers then success means three attempts");
     }
     let v = portal.get_json("t/drop/2", &[]).await.expect("a body cut off twice must succeed on the third try");
@@ -39,8 +40,17 @@ async fn throttling_honours_retry_after_and_lowers_concurrency() {
     let started = std::time::Instant::now();
     let v = portal.get_json("t/status/429/1", &[]).await.expect("one 429 then OK must succeed");
     assert_eq!(v["attempts"], 2, "the throttled request is sent again");
-    assert!(started.elapsed() >= Duration::from_millis(950), "Retry-After: 1 must be waited out, waited {:?}", started.elapsed());
-    assert!(portal.concurrency_limit() < before, "a 429 must lower the limit ({} -> {})", before, portal.concurrency_limit());
+    assert!(
+        started.elapsed() >= Duration::from_millis(950),
+        "Retry-After: 1 must be waited out, waited {:?}",
+        started.elapsed()
+    );
+    assert!(
+        portal.concurrency_limit() < before,
+        "a 429 must lower the limit ({} -> {})",
+        before,
+        portal.concurrency_limit()
+    );
     assert_eq!(seen.hits("/sharing/rest/t/status/429/1"), 2);
 }
 
@@ -59,7 +69,11 @@ async fn download_streams_detect_error_bodies_and_pass_files_through() {
     let (_seen, portal) = mock().await;
     let url = portal.resolve("t/data-error").expect("url");
     let got = portal.get_stream(&url, &[]).await;
-    assert!(matches!(got, Err(Error::Forbidden { .. })), "an error body at the start of a download must be an error, got {:?}", got.err());
+    assert!(
+        matches!(got, Err(Error::Forbidden { .. })),
+        "an error body at the start of a download must be an error, got {:?}",
+        got.err()
+    );
     let url = portal.resolve("t/data-file").expect("url");
     let mut s = portal.get_stream(&url, &[]).await.expect("a file download starts");
     let mut total = 0usize;

@@ -36,7 +36,11 @@ async fn expired_token_is_renewed_single_flight() {
     for c in futures::future::join_all(calls).await {
         c.expect("task").expect("every call must succeed with the renewed token");
     }
-    assert_eq!(seen.tokens_issued.load(Ordering::SeqCst), 2, "20 concurrent calls with an expired token must cause ONE renewal");
+    assert_eq!(
+        seen.tokens_issued.load(Ordering::SeqCst),
+        2,
+        "20 concurrent calls with an expired token must cause ONE renewal"
+    );
     assert_eq!(portal.token_renewals(), 2);
 }
 
@@ -58,24 +62,37 @@ async fn oauth_refresh_token_is_exchanged_when_due_and_reported() {
         on_refresh_token: Some(Arc::new(move |t| sink_store.lock().expect("lock").push(t))),
     };
     let portal = Portal::connect(cfg).await.expect("connect with an OAuth refresh token");
-    assert_eq!(*seen.grants.lock().expect("lock"), vec!["exchange_refresh_token", "refresh_token"],
-        "a refresh token of unknown expiry is exchanged first, then used");
+    assert_eq!(
+        *seen.grants.lock().expect("lock"),
+        vec!["exchange_refresh_token", "refresh_token"],
+        "a refresh token of unknown expiry is exchanged first, then used"
+    );
     {
         let got = reported.lock().expect("lock");
         assert_eq!(got.len(), 1, "the new refresh token must be reported exactly once");
         assert_eq!(got[0].refresh_token.expose(), "rt-1", "the reported token is the new one");
-        assert!(got[0].expires_at.is_some_and(|e| e > clock.now_ms() + 13 * 86_400_000), "its two-week expiry is reported");
+        assert!(
+            got[0].expires_at.is_some_and(|e| e > clock.now_ms() + 13 * 86_400_000),
+            "its two-week expiry is reported"
+        );
     }
 
     clock.0.fetch_add(3_600_000, Ordering::SeqCst);
     portal.get_json("t/ok", &[]).await.expect("renewal with the new refresh token");
-    assert_eq!(seen.grants.lock().expect("lock").last().map(String::as_str), Some("refresh_token"),
-        "a refresh token far from expiry is not exchanged again");
+    assert_eq!(
+        seen.grants.lock().expect("lock").last().map(String::as_str),
+        Some("refresh_token"),
+        "a refresh token far from expiry is not exchanged again"
+    );
     assert_eq!(reported.lock().expect("lock").len(), 1, "no new refresh token without an exchange");
 
     clock.0.fetch_add(13 * 86_400_000 + 3_600_000, Ordering::SeqCst);
     portal.get_json("t/ok", &[]).await.expect("renewal near refresh-token expiry");
-    assert_eq!(reported.lock().expect("lock").len(), 2, "within a day of expiry the refresh token is exchanged and reported");
+    assert_eq!(
+        reported.lock().expect("lock").len(),
+        2,
+        "within a day of expiry the refresh token is exchanged and reported"
+    );
 }
 
 #[tokio::test]

@@ -107,6 +107,8 @@ async fn foreign_service_in_item_data_gets_no_token() {
     let seen = seen.lock().expect("lock").clone();
     assert_eq!(seen.len(), 1, "the foreign server saw the request");
     let lower = seen[0].to_lowercase();
-    assert!(!lower.contains("x-esri-authorization") && !lower.contains("authorization") && !lower.contains("token"),
-        "no token may reach a foreign host: {lower}");
+    assert!(
+        !lower.contains("x-esri-authorization") && !lower.contains("authorization") && !lower.contains("token"),
+        "no token may reach a foreign host: {lower}"
+    );
 }

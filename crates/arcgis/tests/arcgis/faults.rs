@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use arcgis::Portal;
-use portal_sim::faults::FaultKind;
+use portal_sim::faults::{FaultKind, ForcedFault};
 use portal_sim::SimConfig;
 
 use crate::{config_for, sim};
@@ -16,6 +16,10 @@ async fn a_scan_completes_through_injected_faults() {
     cfg.stall_timeout = Duration::from_millis(400);
     let portal = Portal::connect(cfg).await.expect("connect before faults");
     sim.state.faults.set_stall_ms(3_000);
+    // Every kind once for certain (on item reads), then random faults everywhere.
+    for kind in FaultKind::ALL {
+        sim.state.faults.force(ForcedFault { path_contains: Some("/content/items/".into()), kind, count: 1 });
+    }
     sim.state.faults.set_fault_rate(0.2);
     let items = portal.search_org_items(&|_, _| {}).await.expect("the search must survive a 20% fault rate");
     let users = portal.org_users().await.expect("listing users must survive faults");
@@ -28,7 +32,7 @@ async fn a_scan_completes_through_injected_faults() {
     let injected = sim.state.faults.faults_injected();
     assert!(injected > 0, "the test must actually have injected faults");
     assert!(portal.requests_made() >= injected, "every injected fault costs a request that was retried");
-    for kind in [FaultKind::Http502, FaultKind::DroppedConnection] {
+    for kind in FaultKind::ALL {
         assert!(sim.state.faults.faults_of_kind(kind) > 0, "{kind:?} must have been injected and survived");
     }
 }
@@ -53,5 +57,9 @@ async fn the_rate_limit_lowers_concurrency_and_every_request_succeeds() {
         r.expect("every throttled read must eventually succeed");
     }
     assert!(sim.state.faults.rate_limited() > 0, "the sim must actually have throttled");
-    assert!(portal.concurrency_limit() < start_limit, "429s must lower the limit ({start_limit} -> {})", portal.concurrency_limit());
+    assert!(
+        portal.concurrency_limit() < start_limit,
+        "429s must lower the limit ({start_limit} -> {})",
+        portal.concurrency_limit()
+    );
 }

@@ -26,13 +26,18 @@ async fn item_data_resources_and_relations_are_read() {
         if item.item_type == "Web Map" {
             let data = portal.item_data_json(&item.id).await.expect("a web map's data is JSON");
             let data = data.expect("a web map has data");
-            assert!(data.get("operationalLayers").is_some() || data.get("baseMap").is_some(),
-                "web map data must be the web map JSON, got keys {:?}", data.as_object().map(|o| o.keys().collect::<Vec<_>>()));
+            assert!(
+                data.get("operationalLayers").is_some() || data.get("baseMap").is_some(),
+                "web map data must be the web map JSON, got keys {:?}",
+                data.as_object().map(|o| o.keys().collect::<Vec<_>>())
+            );
             web_maps += 1;
             portal.related_items(&item.id, "Map2Service", Direction::Forward).await.expect("relatedItems answers");
         }
         for r in portal.item_resources(&item.id).await.expect("resources list") {
-            let got = stream_len(portal.item_resource_stream(&item.id, &r.resource).await.expect("resource download")).await.expect("resource body");
+            let got = stream_len(portal.item_resource_stream(&item.id, &r.resource).await.expect("resource download"))
+                .await
+                .expect("resource body");
             if let Some(size) = r.size {
                 assert_eq!(got as i64, size, "resource {} must download whole", r.resource);
             }

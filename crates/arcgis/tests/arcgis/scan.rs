@@ -29,7 +29,11 @@ async fn search_of_a_12000_item_org_returns_every_item_once() {
     assert_eq!(ids, expected, "the ids found must be exactly the org's items");
     assert!(arcgis::search::duplicate_ids(&items).is_empty(), "no duplicates");
     assert_eq!(last.load(Ordering::Relaxed), 12_000, "progress ends at the item count");
-    assert_eq!(first_total.load(Ordering::Relaxed), 12_000, "progress announces the org's true total, beyond the cap, from the start");
+    assert_eq!(
+        first_total.load(Ordering::Relaxed),
+        12_000,
+        "progress announces the org's true total, beyond the cap, from the start"
+    );
 }
 
 #[tokio::test]
@@ -46,7 +50,11 @@ async fn a_three_second_token_keeps_a_longer_run_working() {
         runs += 1;
     }
     assert!(runs >= 2, "the run must span several token lifetimes");
-    assert!(portal.token_renewals() >= 3, "a 3 s token over 7 s must have been renewed (got {} tokens)", portal.token_renewals());
+    assert!(
+        portal.token_renewals() >= 3,
+        "a 3 s token over 7 s must have been renewed (got {} tokens)",
+        portal.token_renewals()
+    );
 }
 
 #[tokio::test]

@@ -12,11 +12,14 @@ async fn extra_ca_is_trusted_and_without_it_the_certificate_is_refused() {
     let sim = sim(SimConfig { tls: true, tls_cert_out: Some(pem_path.clone()), ..SimConfig::default() }).await;
     assert!(sim.orgs[0].portal_url.starts_with("https://"), "the TLS sim serves https");
 
-    let err = Portal::connect(config_for(&sim, 0, &sim.orgs[0].admin)).await.expect_err("an unknown CA must be refused");
+    let err =
+        Portal::connect(config_for(&sim, 0, &sim.orgs[0].admin)).await.expect_err("an unknown CA must be refused");
     assert!(matches!(err, Error::Tls { .. }), "an untrusted certificate must be Error::Tls, got {err:?}");
     let msg = err.to_string();
-    assert!(msg.contains("certificate") && msg.contains("refused") && msg.contains("CA certificate"),
-        "the message must say the certificate was refused and how to fix it: {msg}");
+    assert!(
+        msg.contains("certificate") && msg.contains("refused") && msg.contains("CA certificate"),
+        "the message must say the certificate was refused and how to fix it: {msg}"
+    );
 
     let mut cfg = config_for(&sim, 0, &sim.orgs[0].admin);
     cfg.tls.extra_ca_pem = Some(std::fs::read_to_string(&pem_path).expect("the sim wrote its certificate"));

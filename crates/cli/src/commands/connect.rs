@@ -33,8 +33,9 @@ pub struct PortalArgs {
 
 impl PortalArgs {
     pub fn portal_url(&self) -> anyhow::Result<Url> {
-        let url = Url::parse(self.portal.trim())
-            .with_context(|| format!("--portal {:?} is not a URL (expected e.g. https://myorg.maps.arcgis.com)", self.portal))?;
+        let url = Url::parse(self.portal.trim()).with_context(|| {
+            format!("--portal {:?} is not a URL (expected e.g. https://myorg.maps.arcgis.com)", self.portal)
+        })?;
         if !matches!(url.scheme(), "http" | "https") {
             anyhow::bail!("--portal {:?} must start with https:// (or http://)", self.portal);
         }
@@ -45,9 +46,8 @@ impl PortalArgs {
         self.headers
             .iter()
             .map(|h| {
-                let (name, value) = h
-                    .split_once(':')
-                    .with_context(|| format!("--header {h:?} must look like \"Name: value\""))?;
+                let (name, value) =
+                    h.split_once(':').with_context(|| format!("--header {h:?} must look like \"Name: value\""))?;
                 Ok((name.trim().to_owned(), value.trim().to_owned()))
             })
             .collect()
@@ -56,7 +56,8 @@ impl PortalArgs {
     pub fn tls(&self) -> anyhow::Result<TlsOptions> {
         let extra_ca_pem = match &self.ca_cert {
             Some(p) => Some(
-                std::fs::read_to_string(p).with_context(|| format!("cannot read the CA certificate {}", p.display()))?,
+                std::fs::read_to_string(p)
+                    .with_context(|| format!("cannot read the CA certificate {}", p.display()))?,
             ),
             None => None,
         };

@@ -32,7 +32,14 @@ pub async fn run(db: &Db, args: JobsArgs) -> anyhow::Result<()> {
         print_job(&job);
         for it in items {
             let o = &it.outcome;
-            println!("  {:<8} {:<6} {} {} {}", format!("{:?}", o.outcome).to_lowercase(), format!("{:?}", o.kind).to_lowercase(), o.id, o.title, o.reason.as_deref().unwrap_or(""));
+            println!(
+                "  {:<8} {:<6} {} {} {}",
+                format!("{:?}", o.outcome).to_lowercase(),
+                format!("{:?}", o.kind).to_lowercase(),
+                o.id,
+                o.title,
+                o.reason.as_deref().unwrap_or("")
+            );
         }
         return Ok(());
     }

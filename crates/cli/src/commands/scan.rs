@@ -69,7 +69,12 @@ pub async fn run(db: &Db, data_dir: &Path, args: ScanArgs) -> anyhow::Result<()>
 
 /// The identity this portal and user were scanned under before, or a new one. A CLI scan names
 /// no backup destination yet, so a new identity's storage is the data folder's `backups`.
-async fn identity_for(db: &Db, data_dir: &Path, args: &PortalArgs, portal: &arcgis::Portal) -> anyhow::Result<Identity> {
+async fn identity_for(
+    db: &Db,
+    data_dir: &Path,
+    args: &PortalArgs,
+    portal: &arcgis::Portal,
+) -> anyhow::Result<Identity> {
     let identities = Identities::new(db, &SystemClock);
     let url = portal.portal_url().to_string();
     let existing = identities

@@ -77,19 +77,27 @@ impl<'a> Catalog<'a> {
 
     /// Opens a new, empty catalog in state `running`.
     pub async fn create_scan(&self, identity_id: &str, org_id: &str, job_id: Option<i64>, now_ms: i64) -> Result<i64> {
-        let id = sqlx::query("INSERT INTO scans (identity_id, job_id, org_id, started_ms, state) VALUES (?, ?, ?, ?, 'running')")
-            .bind(identity_id)
-            .bind(job_id)
-            .bind(org_id)
-            .bind(now_ms)
-            .execute(self.db.pool())
-            .await?
-            .last_insert_rowid();
+        let id = sqlx::query(
+            "INSERT INTO scans (identity_id, job_id, org_id, started_ms, state) VALUES (?, ?, ?, ?, 'running')",
+        )
+        .bind(identity_id)
+        .bind(job_id)
+        .bind(org_id)
+        .bind(now_ms)
+        .execute(self.db.pool())
+        .await?
+        .last_insert_rowid();
         Ok(id)
     }
 
     /// Closes a catalog in its final state with its tallies.
-    pub async fn finish_scan(&self, scan_id: i64, state: ScanState, counts: &serde_json::Value, now_ms: i64) -> Result<()> {
+    pub async fn finish_scan(
+        &self,
+        scan_id: i64,
+        state: ScanState,
+        counts: &serde_json::Value,
+        now_ms: i64,
+    ) -> Result<()> {
         sqlx::query("UPDATE scans SET state = ?, finished_ms = ?, counts = ? WHERE id = ?")
             .bind(state.as_str())
             .bind(now_ms)

@@ -89,7 +89,8 @@ pub struct Problem {
     pub message: String,
 }
 
-const SUMMARY_COLUMNS: &str = "id, owner, folder_id, title, type, size, access, url, modified_ms, layer_count, last_edit_ms";
+const SUMMARY_COLUMNS: &str =
+    "id, owner, folder_id, title, type, size, access, url, modified_ms, layer_count, last_edit_ms";
 
 fn summary(r: &sqlx::sqlite::SqliteRow) -> ItemSummary {
     ItemSummary {
@@ -173,20 +174,24 @@ impl Catalog<'_> {
     }
 
     pub async fn items_by_owner(&self, scan_id: i64, owner: &str) -> Result<Vec<ItemSummary>> {
-        let rows = sqlx::query(&format!("SELECT {SUMMARY_COLUMNS} FROM items WHERE scan_id = ? AND owner = ? ORDER BY title, id"))
-            .bind(scan_id)
-            .bind(owner)
-            .fetch_all(self.db().pool())
-            .await?;
+        let rows = sqlx::query(&format!(
+            "SELECT {SUMMARY_COLUMNS} FROM items WHERE scan_id = ? AND owner = ? ORDER BY title, id"
+        ))
+        .bind(scan_id)
+        .bind(owner)
+        .fetch_all(self.db().pool())
+        .await?;
         Ok(rows.iter().map(summary).collect())
     }
 
     pub async fn items_by_type(&self, scan_id: i64, item_type: &str) -> Result<Vec<ItemSummary>> {
-        let rows = sqlx::query(&format!("SELECT {SUMMARY_COLUMNS} FROM items WHERE scan_id = ? AND type = ? ORDER BY title, id"))
-            .bind(scan_id)
-            .bind(item_type)
-            .fetch_all(self.db().pool())
-            .await?;
+        let rows = sqlx::query(&format!(
+            "SELECT {SUMMARY_COLUMNS} FROM items WHERE scan_id = ? AND type = ? ORDER BY title, id"
+        ))
+        .bind(scan_id)
+        .bind(item_type)
+        .fetch_all(self.db().pool())
+        .await?;
         Ok(rows.iter().map(summary).collect())
     }
 
@@ -229,11 +234,12 @@ impl Catalog<'_> {
 
     /// Groups an item is shared with.
     pub async fn item_groups(&self, scan_id: i64, item_id: &str) -> Result<Vec<String>> {
-        let rows: Vec<(String,)> = sqlx::query_as("SELECT group_id FROM item_sharing WHERE scan_id = ? AND item_id = ? ORDER BY group_id")
-            .bind(scan_id)
-            .bind(item_id)
-            .fetch_all(self.db().pool())
-            .await?;
+        let rows: Vec<(String,)> =
+            sqlx::query_as("SELECT group_id FROM item_sharing WHERE scan_id = ? AND item_id = ? ORDER BY group_id")
+                .bind(scan_id)
+                .bind(item_id)
+                .fetch_all(self.db().pool())
+                .await?;
         Ok(rows.into_iter().map(|(g,)| g).collect())
     }
 
@@ -290,10 +296,11 @@ impl Catalog<'_> {
     }
 
     pub async fn problems(&self, scan_id: i64) -> Result<Vec<Problem>> {
-        let rows: Vec<(Option<String>, String)> = sqlx::query_as("SELECT item_id, message FROM scan_problems WHERE scan_id = ? ORDER BY id")
-            .bind(scan_id)
-            .fetch_all(self.db().pool())
-            .await?;
+        let rows: Vec<(Option<String>, String)> =
+            sqlx::query_as("SELECT item_id, message FROM scan_problems WHERE scan_id = ? ORDER BY id")
+                .bind(scan_id)
+                .fetch_all(self.db().pool())
+                .await?;
         Ok(rows.into_iter().map(|(item_id, message)| Problem { item_id, message }).collect())
     }
 }

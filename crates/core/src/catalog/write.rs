@@ -101,16 +101,25 @@ pub struct GroupRow {
 
 /// Group fields that `createGroup` takes back.
 const GROUP_SETTINGS: &[&str] = &[
-    "isInvitationOnly", "isViewOnly", "sortField", "sortOrder", "capabilities", "autoJoin", "tags",
-    "description", "snippet", "membershipAccess", "leavingDisallowed", "hiddenMembers", "protected",
+    "isInvitationOnly",
+    "isViewOnly",
+    "sortField",
+    "sortOrder",
+    "capabilities",
+    "autoJoin",
+    "tags",
+    "description",
+    "snippet",
+    "membershipAccess",
+    "leavingDisallowed",
+    "hiddenMembers",
+    "protected",
 ];
 
 impl GroupRow {
     pub fn from_json(v: &Value) -> Option<GroupRow> {
-        let settings: serde_json::Map<String, Value> = GROUP_SETTINGS
-            .iter()
-            .filter_map(|k| v.get(*k).map(|x| ((*k).to_owned(), x.clone())))
-            .collect();
+        let settings: serde_json::Map<String, Value> =
+            GROUP_SETTINGS.iter().filter_map(|k| v.get(*k).map(|x| ((*k).to_owned(), x.clone()))).collect();
         Some(GroupRow {
             id: text(v, "id")?,
             title: text(v, "title").unwrap_or_default(),
@@ -170,9 +179,16 @@ impl Catalog<'_> {
     pub async fn insert_users(&self, scan_id: i64, rows: &[UserRow]) -> Result<()> {
         let mut tx = self.db().pool().begin().await?;
         for chunk in rows.chunks(CHUNK) {
-            let mut q = QueryBuilder::<Sqlite>::new("INSERT OR REPLACE INTO users (scan_id, username, role, role_id, license_type, json) ");
+            let mut q = QueryBuilder::<Sqlite>::new(
+                "INSERT OR REPLACE INTO users (scan_id, username, role, role_id, license_type, json) ",
+            );
             q.push_values(chunk, |mut b, r| {
-                b.push_bind(scan_id).push_bind(&r.username).push_bind(&r.role).push_bind(&r.role_id).push_bind(&r.license_type).push_bind(&r.json);
+                b.push_bind(scan_id)
+                    .push_bind(&r.username)
+                    .push_bind(&r.role)
+                    .push_bind(&r.role_id)
+                    .push_bind(&r.license_type)
+                    .push_bind(&r.json);
             });
             q.build().execute(&mut *tx).await?;
         }
@@ -183,9 +199,17 @@ impl Catalog<'_> {
     pub async fn insert_groups(&self, scan_id: i64, rows: &[GroupRow]) -> Result<()> {
         let mut tx = self.db().pool().begin().await?;
         for chunk in rows.chunks(CHUNK) {
-            let mut q = QueryBuilder::<Sqlite>::new("INSERT OR REPLACE INTO groups (scan_id, id, title, owner, access, settings, json) ");
+            let mut q = QueryBuilder::<Sqlite>::new(
+                "INSERT OR REPLACE INTO groups (scan_id, id, title, owner, access, settings, json) ",
+            );
             q.push_values(chunk, |mut b, r| {
-                b.push_bind(scan_id).push_bind(&r.id).push_bind(&r.title).push_bind(&r.owner).push_bind(&r.access).push_bind(r.settings.to_string()).push_bind(&r.json);
+                b.push_bind(scan_id)
+                    .push_bind(&r.id)
+                    .push_bind(&r.title)
+                    .push_bind(&r.owner)
+                    .push_bind(&r.access)
+                    .push_bind(r.settings.to_string())
+                    .push_bind(&r.json);
             });
             q.build().execute(&mut *tx).await?;
         }
@@ -198,7 +222,9 @@ impl Catalog<'_> {
     pub async fn insert_members(&self, scan_id: i64, rows: &[(String, String, MemberType)]) -> Result<()> {
         let mut tx = self.db().pool().begin().await?;
         for chunk in rows.chunks(CHUNK) {
-            let mut q = QueryBuilder::<Sqlite>::new("INSERT OR IGNORE INTO group_members (scan_id, group_id, username, member_type) ");
+            let mut q = QueryBuilder::<Sqlite>::new(
+                "INSERT OR IGNORE INTO group_members (scan_id, group_id, username, member_type) ",
+            );
             q.push_values(chunk, |mut b, (g, u, t)| {
                 b.push_bind(scan_id).push_bind(g).push_bind(u).push_bind(t.as_str());
             });
@@ -239,7 +265,9 @@ impl Catalog<'_> {
     pub async fn insert_relationships(&self, scan_id: i64, rows: &[(String, String, String)]) -> Result<()> {
         let mut tx = self.db().pool().begin().await?;
         for chunk in rows.chunks(CHUNK) {
-            let mut q = QueryBuilder::<Sqlite>::new("INSERT OR IGNORE INTO relationships (scan_id, origin, destination, type) ");
+            let mut q = QueryBuilder::<Sqlite>::new(
+                "INSERT OR IGNORE INTO relationships (scan_id, origin, destination, type) ",
+            );
             q.push_values(chunk, |mut b, (o, d, t)| {
                 b.push_bind(scan_id).push_bind(o).push_bind(d).push_bind(t);
             });
@@ -253,7 +281,9 @@ impl Catalog<'_> {
     pub async fn insert_references(&self, scan_id: i64, rows: &[(String, Reference)]) -> Result<()> {
         let mut tx = self.db().pool().begin().await?;
         for chunk in rows.chunks(CHUNK) {
-            let mut q = QueryBuilder::<Sqlite>::new("INSERT INTO item_references (scan_id, item_id, target_item_id, target_url, json_pointer) ");
+            let mut q = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO item_references (scan_id, item_id, target_item_id, target_url, json_pointer) ",
+            );
             q.push_values(chunk, |mut b, (item, r)| {
                 let (id, url) = match &r.target {
                     Target::Item(id) => (Some(id.as_str()), None),

@@ -51,9 +51,16 @@ mod tests {
 
     #[test]
     fn only_origin_types_ask_for_relationships() {
-        assert_eq!(origin_relationships("Web Map"), &["Map2Service", "Map2FeatureCollection"], "a web map is the origin of Map2Service");
+        assert_eq!(
+            origin_relationships("Web Map"),
+            &["Map2Service", "Map2FeatureCollection"],
+            "a web map is the origin of Map2Service"
+        );
         assert!(origin_relationships("CSV").is_empty(), "a CSV is never an origin: no request");
-        assert!(origin_relationships("Feature Service").contains(&"Service2Data"), "a service points at its source data");
+        assert!(
+            origin_relationships("Feature Service").contains(&"Service2Data"),
+            "a service points at its source data"
+        );
         assert!(has_json_data("Dashboard") && !has_json_data("PDF"), "only JSON documents are read for references");
         assert_eq!(service_layers_endpoint("Feature Service"), Some(true), "feature services list layers at /layers");
         assert_eq!(service_layers_endpoint("Web Map"), None, "a web map is not a service");

@@ -35,7 +35,8 @@ use crate::selection::Selection;
 pub use kinds::{has_json_data, origin_relationships, service_layers_endpoint};
 
 /// Privileges a custom administrator role needs to scan (a full `org_admin` has them all).
-pub const REQUIRED_PRIVILEGES: &[&str] = &["portal:admin:viewUsers", "portal:admin:viewItems", "portal:admin:viewGroups"];
+pub const REQUIRED_PRIVILEGES: &[&str] =
+    &["portal:admin:viewUsers", "portal:admin:viewItems", "portal:admin:viewGroups"];
 
 /// Requests the scan keeps queued at once; the client's limiter decides how many really go.
 const CONCURRENCY: usize = 16;
@@ -134,7 +135,13 @@ impl ScanRun<'_> {
 
     fn record(&mut self, subject: SubjectKind, id: &str, title: &str, kind: ProblemKind, message: String) {
         tracing::warn!(subject = ?subject, id, kind = ?kind, "scan problem: {message}");
-        let outcome = ItemOutcome { kind: subject, id: id.to_owned(), title: title.to_owned(), outcome: kind.outcome(), reason: Some(message.clone()) };
+        let outcome = ItemOutcome {
+            kind: subject,
+            id: id.to_owned(),
+            title: title.to_owned(),
+            outcome: kind.outcome(),
+            reason: Some(message.clone()),
+        };
         self.progress.item(&outcome);
         self.problems.push(ScanProblem { subject, id: id.to_owned(), title: title.to_owned(), message, kind });
     }
@@ -167,7 +174,11 @@ pub async fn scan(
 
     if let Err(e) = portal.require_admin(REQUIRED_PRIVILEGES) {
         let e = Error::from(e);
-        jobs.finish(job_id, &JobEnd { state: JobState::Failed, counts: serde_json::json!({}), error: Some(e.to_string()) }).await?;
+        jobs.finish(
+            job_id,
+            &JobEnd { state: JobState::Failed, counts: serde_json::json!({}), error: Some(e.to_string()) },
+        )
+        .await?;
         tracing::warn!(job_id, code = e.code(), "scan refused: {e}");
         return Err(e);
     }
@@ -178,7 +189,8 @@ pub async fn scan(
     let outcome = steps::run_all(&mut run).await;
 
     // Problems are written whatever the outcome: a cancelled or failed catalog still says why.
-    let problem_rows: Vec<(Option<String>, String)> = run.problems.iter().map(|p| (Some(p.id.clone()), p.message.clone())).collect();
+    let problem_rows: Vec<(Option<String>, String)> =
+        run.problems.iter().map(|p| (Some(p.id.clone()), p.message.clone())).collect();
     catalog.insert_problems(scan_id, &problem_rows).await?;
     let problem_outcomes: Vec<ItemOutcome> = run
         .problems
@@ -212,8 +224,13 @@ pub async fn scan(
             let error = (failed > 0).then(|| format!("{failed} items or groups could not be read completely"));
             (ScanState::Complete, JobEnd { state, counts: counts_json.clone(), error })
         }
-        Err(Error::Cancelled) => (ScanState::Cancelled, JobEnd { state: JobState::Cancelled, counts: counts_json.clone(), error: None }),
-        Err(e) => (ScanState::Failed, JobEnd { state: JobState::Failed, counts: counts_json.clone(), error: Some(e.to_string()) }),
+        Err(Error::Cancelled) => {
+            (ScanState::Cancelled, JobEnd { state: JobState::Cancelled, counts: counts_json.clone(), error: None })
+        }
+        Err(e) => (
+            ScanState::Failed,
+            JobEnd { state: JobState::Failed, counts: counts_json.clone(), error: Some(e.to_string()) },
+        ),
     };
     catalog.finish_scan(scan_id, scan_state, &counts_json, clock.now_ms()).await?;
     jobs.finish(job_id, &job_end).await?;

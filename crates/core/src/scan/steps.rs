@@ -122,17 +122,22 @@ async fn items(run: &mut ScanRun<'_>) -> Result<Vec<ItemBrief>> {
     Ok(rows
         .into_iter()
         .filter(|r| seen.insert(r.id.clone()))
-        .map(|r| ItemBrief { in_folder: r.folder_id.is_some(), id: r.id, title: r.title, item_type: r.item_type, owner: r.owner, url: r.url })
+        .map(|r| ItemBrief {
+            in_folder: r.folder_id.is_some(),
+            id: r.id,
+            title: r.title,
+            item_type: r.item_type,
+            owner: r.owner,
+            url: r.url,
+        })
         .collect())
 }
 
 async fn users(run: &mut ScanRun<'_>) -> Result<()> {
     run.progress.phase("users", None);
     let found = run.cancellable(run.portal.org_users()).await??;
-    let rows: Vec<UserRow> = found
-        .iter()
-        .filter_map(|u| serde_json::to_value(u).ok().and_then(|v| UserRow::from_json(&v)))
-        .collect();
+    let rows: Vec<UserRow> =
+        found.iter().filter_map(|u| serde_json::to_value(u).ok().and_then(|v| UserRow::from_json(&v))).collect();
     run.catalog.insert_users(run.scan_id, &rows).await?;
     run.progress.advance(rows.len() as u64);
     Ok(())
@@ -141,10 +146,8 @@ async fn users(run: &mut ScanRun<'_>) -> Result<()> {
 async fn groups(run: &mut ScanRun<'_>) -> Result<Vec<GroupBrief>> {
     run.progress.phase("groups", None);
     let found = run.cancellable(run.portal.org_groups()).await??;
-    let rows: Vec<GroupRow> = found
-        .iter()
-        .filter_map(|g| serde_json::to_value(g).ok().and_then(|v| GroupRow::from_json(&v)))
-        .collect();
+    let rows: Vec<GroupRow> =
+        found.iter().filter_map(|g| serde_json::to_value(g).ok().and_then(|v| GroupRow::from_json(&v))).collect();
     run.catalog.insert_groups(run.scan_id, &rows).await?;
     run.progress.advance(rows.len() as u64);
     Ok(rows.into_iter().map(|g| GroupBrief { id: g.id, title: g.title }).collect())
@@ -201,7 +204,8 @@ async fn sharing(run: &mut ScanRun<'_>, groups: &[GroupBrief], known: &HashSet<S
 }
 
 async fn folders(run: &mut ScanRun<'_>, items: &[ItemBrief]) -> Result<()> {
-    let owners: Vec<String> = items.iter().filter(|i| i.in_folder).map(|i| i.owner.clone()).collect::<BTreeSet<_>>().into_iter().collect();
+    let owners: Vec<String> =
+        items.iter().filter(|i| i.in_folder).map(|i| i.owner.clone()).collect::<BTreeSet<_>>().into_iter().collect();
     run.progress.phase("folders", Some(owners.len() as u64));
     let portal = run.portal;
     let answers = each(run, owners, |u| {
@@ -227,10 +231,8 @@ async fn folders(run: &mut ScanRun<'_>, items: &[ItemBrief]) -> Result<()> {
 }
 
 async fn relationships(run: &mut ScanRun<'_>, items: &[ItemBrief], vanished: &mut HashSet<String>) -> Result<()> {
-    let asks: Vec<(ItemBrief, &'static str)> = items
-        .iter()
-        .flat_map(|i| origin_relationships(&i.item_type).iter().map(move |t| (i.clone(), *t)))
-        .collect();
+    let asks: Vec<(ItemBrief, &'static str)> =
+        items.iter().flat_map(|i| origin_relationships(&i.item_type).iter().map(move |t| (i.clone(), *t))).collect();
     run.progress.phase("relationships", Some(asks.len() as u64));
     let portal = run.portal;
     let answers = each(run, asks, |(item, rel)| {
@@ -241,15 +243,23 @@ async fn relationships(run: &mut ScanRun<'_>, items: &[ItemBrief], vanished: &mu
     let mut rows = Vec::new();
     for ((item, rel), answer) in answers {
         match answer {
-            Ok(related) => rows.extend(related.into_iter().filter(|r| !r.id.is_empty()).map(|r| (item.id.clone(), r.id, rel.to_owned()))),
+            Ok(related) => rows.extend(
+                related.into_iter().filter(|r| !r.id.is_empty()).map(|r| (item.id.clone(), r.id, rel.to_owned())),
+            ),
             Err(e) => note_item_failure(run, &item, "reading related items", &e, vanished),
         }
     }
     run.catalog.insert_relationships(run.scan_id, &rows).await
 }
 
-async fn references(run: &mut ScanRun<'_>, items: &[ItemBrief], known: &HashSet<String>, vanished: &mut HashSet<String>) -> Result<()> {
-    let with_data: Vec<ItemBrief> = items.iter().filter(|i| has_json_data(&i.item_type) && !vanished.contains(&i.id)).cloned().collect();
+async fn references(
+    run: &mut ScanRun<'_>,
+    items: &[ItemBrief],
+    known: &HashSet<String>,
+    vanished: &mut HashSet<String>,
+) -> Result<()> {
+    let with_data: Vec<ItemBrief> =
+        items.iter().filter(|i| has_json_data(&i.item_type) && !vanished.contains(&i.id)).cloned().collect();
     run.progress.phase("references", Some(with_data.len() as u64));
     let portal = run.portal;
     let answers = each(run, with_data, |item| {
@@ -261,7 +271,9 @@ async fn references(run: &mut ScanRun<'_>, items: &[ItemBrief], known: &HashSet<
     let mut rows: Vec<(String, Reference)> = Vec::new();
     for (item, answer) in answers {
         match answer {
-            Ok(Some(data)) => rows.extend(references::extract(&data, &in_catalog).into_iter().map(|r| (item.id.clone(), r))),
+            Ok(Some(data)) => {
+                rows.extend(references::extract(&data, &in_catalog).into_iter().map(|r| (item.id.clone(), r)))
+            }
             Ok(None) => {}
             Err(e) => note_item_failure(run, &item, "reading the item's data", &e, vanished),
         }
@@ -302,18 +314,21 @@ async fn services(run: &mut ScanRun<'_>, items: &[ItemBrief], vanished: &HashSet
 
 /// Layer count and newest edit time from a service's `/layers` or root JSON.
 fn service_info(item_id: &str, v: &Value) -> ServiceInfo {
-    let layers: Vec<&Value> = ["layers", "tables"]
-        .iter()
-        .filter_map(|k| v.get(*k).and_then(Value::as_array))
-        .flatten()
-        .collect();
+    let layers: Vec<&Value> =
+        ["layers", "tables"].iter().filter_map(|k| v.get(*k).and_then(Value::as_array)).flatten().collect();
     let edit = |x: &Value| x.get("editingInfo").and_then(|e| e.get("lastEditDate")).and_then(Value::as_i64);
     let last_edit_ms = layers.iter().filter_map(|l| edit(l)).chain(edit(v)).max();
     ServiceInfo { item_id: item_id.to_owned(), layer_count: layers.len() as i64, last_edit_ms }
 }
 
 /// Records a failed per-item request once per item; a vanished item is removed at the end.
-fn note_item_failure(run: &mut ScanRun<'_>, item: &ItemBrief, step: &str, e: &arcgis::Error, vanished: &mut HashSet<String>) {
+fn note_item_failure(
+    run: &mut ScanRun<'_>,
+    item: &ItemBrief,
+    step: &str,
+    e: &arcgis::Error,
+    vanished: &mut HashSet<String>,
+) {
     if vanished.contains(&item.id) {
         return;
     }
@@ -334,8 +349,16 @@ mod tests {
             "layers": [{"id": 0, "editingInfo": {"lastEditDate": 5}}, {"id": 1, "editingInfo": {"lastEditDate": 9}}],
             "tables": [{"id": 2}],
         });
-        assert_eq!(service_info("x", &v), ServiceInfo { item_id: "x".into(), layer_count: 3, last_edit_ms: Some(9) }, "layers and tables count; the newest edit wins");
+        assert_eq!(
+            service_info("x", &v),
+            ServiceInfo { item_id: "x".into(), layer_count: 3, last_edit_ms: Some(9) },
+            "layers and tables count; the newest edit wins"
+        );
         let root = json!({"layers": [{"id": 0, "name": "a"}], "editingInfo": {"lastEditDate": 7}});
-        assert_eq!(service_info("y", &root).last_edit_ms, Some(7), "a service-level edit date counts when layers have none");
+        assert_eq!(
+            service_info("y", &root).last_edit_ms,
+            Some(7),
+            "a service-level edit date counts when layers have none"
+        );
     }
 }

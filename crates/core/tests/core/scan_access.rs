@@ -14,10 +14,15 @@ async fn a_non_admin_is_refused_with_a_clear_message() -> anyhow::Result<()> {
     let portal = connect(&org.portal_url, &org.user).await?;
     let (db, identity) = db_with_identity(&org.portal_url, &org.user.username).await?;
     let before = portal.requests_made();
-    let err = scan(&db, &portal, &identity, &NoProgress, CancellationToken::new(), &SystemClock).await.expect_err("a plain user cannot scan");
+    let err = scan(&db, &portal, &identity, &NoProgress, CancellationToken::new(), &SystemClock)
+        .await
+        .expect_err("a plain user cannot scan");
     assert_eq!(err.code(), "not_admin", "the UI branches on not_admin, got {err:?}");
     let message = err.to_string();
-    assert!(message.contains(&org.user.username) && message.contains("not an administrator"), "the message names the account and the reason: {message}");
+    assert!(
+        message.contains(&org.user.username) && message.contains("not an administrator"),
+        "the message names the account and the reason: {message}"
+    );
     assert!(!err.is_retryable(), "trying again will not help");
     assert_eq!(portal.requests_made(), before, "the refusal costs no request: portals/self was read at sign-in");
 

@@ -27,16 +27,20 @@ fn per_subject_requests(org: &portal_sim::model::Org) -> u64 {
             n.div_ceil(100).max(1)
         })
         .sum();
-    let folder_owners: BTreeSet<&str> = org.items.values().filter(|i| i.owner_folder.is_some()).map(|i| i.owner.as_str()).collect();
+    let folder_owners: BTreeSet<&str> =
+        org.items.values().filter(|i| i.owner_folder.is_some()).map(|i| i.owner.as_str()).collect();
     let related: u64 = org.items.values().map(|i| origin_relationships(&i.item_type).len() as u64).sum();
     let data: u64 = org.items.values().filter(|i| has_json_data(&i.item_type)).count() as u64;
-    let services: u64 = org.items.values().filter(|i| service_layers_endpoint(&i.item_type).is_some() && i.url.is_some()).count() as u64;
+    let services: u64 =
+        org.items.values().filter(|i| service_layers_endpoint(&i.item_type).is_some() && i.url.is_some()).count()
+            as u64;
     groups + group_pages + folder_owners.len() as u64 + related + data + services
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_12000_item_org_is_cataloged_exactly_within_its_request_budget() -> anyhow::Result<()> {
-    let sim = start_sim(SimConfig { orgs: 1, items: 12_000, users: 2_000, groups: 500, ..SimConfig::default() }).await?;
+    let sim =
+        start_sim(SimConfig { orgs: 1, items: 12_000, users: 2_000, groups: 500, ..SimConfig::default() }).await?;
     let org = sim.orgs[0].clone();
     let portal = connect(&org.portal_url, &org.admin).await?;
     let (db, identity) = db_with_identity(&org.portal_url, &org.admin.username).await?;
@@ -47,8 +51,16 @@ async fn a_12000_item_org_is_cataloged_exactly_within_its_request_budget() -> an
 
     let want = sim_tally(&sim, &org.url_key);
     assert_eq!(want.items, 12_000, "the simulator holds the configured 12,000 items");
-    assert_eq!((summary.items, summary.users, summary.groups), (want.items, want.users, want.groups), "items past the 10,000 cap, users and groups are all cataloged, once each");
-    assert_eq!(summary.problems, unserved_services(&sim, &org.url_key), "a healthy org yields no scan problems beyond notes on services the simulator does not serve");
+    assert_eq!(
+        (summary.items, summary.users, summary.groups),
+        (want.items, want.users, want.groups),
+        "items past the 10,000 cap, users and groups are all cataloged, once each"
+    );
+    assert_eq!(
+        summary.problems,
+        unserved_services(&sim, &org.url_key),
+        "a healthy org yields no scan problems beyond notes on services the simulator does not serve"
+    );
 
     let catalog = Catalog::new(&db);
     let counts = catalog.counts(summary.scan_id).await?;
@@ -67,10 +79,16 @@ async fn a_12000_item_org_is_cataloged_exactly_within_its_request_budget() -> an
         let forward: HashSet<(String, String, String)> = o
             .relationships
             .iter()
-            .filter(|r| o.items.get(&r.origin).is_some_and(|i| origin_relationships(&i.item_type).contains(&r.kind.as_str())))
+            .filter(|r| {
+                o.items.get(&r.origin).is_some_and(|i| origin_relationships(&i.item_type).contains(&r.kind.as_str()))
+            })
             .map(|r| (r.origin.clone(), r.destination.clone(), r.kind.clone()))
             .collect();
-        assert_eq!(forward.len(), o.relationships.len(), "every relationship the simulator has starts at a type the scan asks about");
+        assert_eq!(
+            forward.len(),
+            o.relationships.len(),
+            "every relationship the simulator has starts at a type the scan asks about"
+        );
         let sample = o.items.values().find_map(|i| match (&i.data, i.item_type.as_str()) {
             (ItemData::Json(v), "Web Map") => Some((i.id.clone(), v.clone())),
             _ => None,
@@ -82,8 +100,12 @@ async fn a_12000_item_org_is_cataloged_exactly_within_its_request_budget() -> an
     assert_eq!(summary.relationships, sim_relationships, "forward relationships are read for every origin item");
 
     let (map_id, want_refs) = sample.expect("the simulator generates web maps");
-    let got_refs: Vec<(Option<String>, Option<String>, String)> =
-        catalog.references_of(summary.scan_id, &map_id).await?.into_iter().map(|r| (r.target_item_id, r.target_url, r.json_pointer)).collect();
+    let got_refs: Vec<(Option<String>, Option<String>, String)> = catalog
+        .references_of(summary.scan_id, &map_id)
+        .await?
+        .into_iter()
+        .map(|r| (r.target_item_id, r.target_url, r.json_pointer))
+        .collect();
     let want_refs: Vec<(Option<String>, Option<String>, String)> = want_refs
         .into_iter()
         .map(|r| match r.target {
@@ -96,7 +118,11 @@ async fn a_12000_item_org_is_cataloged_exactly_within_its_request_budget() -> an
         v.sort();
         v
     };
-    assert_eq!(sorted(got_refs), sorted(want_refs), "the catalog holds exactly the references found in the web map's data, with their pointers");
+    assert_eq!(
+        sorted(got_refs),
+        sorted(want_refs),
+        "the catalog holds exactly the references found in the web map's data, with their pointers"
+    );
 
     // Org-wide listings: the item search (pages of 100 plus range splitting past the cap),
     // users and groups (pages of 100). Everything else is per group, owner or item, and exact.

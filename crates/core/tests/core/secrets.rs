@@ -26,9 +26,15 @@ async fn record(State(seen): State<Arc<Mutex<Vec<Seen>>>>, req: Request) -> Json
     seen.lock().expect("lock").push(Seen {
         path: req.uri().path().to_owned(),
         query: req.uri().query().unwrap_or_default().to_owned(),
-        headers: req.headers().iter().map(|(k, v)| (k.as_str().to_ascii_lowercase(), String::from_utf8_lossy(v.as_bytes()).into_owned())).collect(),
+        headers: req
+            .headers()
+            .iter()
+            .map(|(k, v)| (k.as_str().to_ascii_lowercase(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+            .collect(),
     });
-    Json(serde_json::json!({"layers": [{"id": 0, "name": "Partner parcels", "editingInfo": {"lastEditDate": 1_700_000_000_000_i64}}], "tables": []}))
+    Json(
+        serde_json::json!({"layers": [{"id": 0, "name": "Partner parcels", "editingInfo": {"lastEditDate": 1_700_000_000_000_i64}}], "tables": []}),
+    )
 }
 
 /// A loopback server answering every request with a one-layer service and recording it.
@@ -61,7 +67,8 @@ async fn the_token_never_reaches_a_foreign_host() -> anyhow::Result<()> {
     let registered = {
         let mut universe = sim.state.universe.write().unwrap_or_else(|e| e.into_inner());
         let o = universe.org_by_url_key_mut(&org.url_key).expect("org");
-        let mut item = o.items.values().find(|i| i.item_type == "Feature Service").expect("a feature service exists").clone();
+        let mut item =
+            o.items.values().find(|i| i.item_type == "Feature Service").expect("a feature service exists").clone();
         item.id = "f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0".into();
         item.title = "Partner parcels (registered)".into();
         item.item_type = "Map Service".into();
@@ -77,14 +84,25 @@ async fn the_token_never_reaches_a_foreign_host() -> anyhow::Result<()> {
     let summary = scan(&db, &portal, &identity, &NoProgress, CancellationToken::new(), &SystemClock).await?;
 
     let seen = seen.lock().expect("lock").clone();
-    assert!(seen.iter().any(|s| s.path == "/arcgis/rest/services/Partner/MapServer/layers"), "the registered service's layers were read from the foreign host: {seen:?}");
+    assert!(
+        seen.iter().any(|s| s.path == "/arcgis/rest/services/Partner/MapServer/layers"),
+        "the registered service's layers were read from the foreign host: {seen:?}"
+    );
     for s in &seen {
-        assert!(!s.headers.iter().any(|(k, _)| k == "x-esri-authorization" || k == "authorization" || k == "cookie"), "no credential header may reach a foreign host: {s:?}");
+        assert!(
+            !s.headers.iter().any(|(k, _)| k == "x-esri-authorization" || k == "authorization" || k == "cookie"),
+            "no credential header may reach a foreign host: {s:?}"
+        );
         assert!(!s.query.to_ascii_lowercase().contains("token"), "no token parameter may reach a foreign host: {s:?}");
         assert!(!s.headers.iter().any(|(k, _)| k == "referer"), "the org's Referer goes only to org hosts: {s:?}");
     }
-    let item = Catalog::new(&db).item(summary.scan_id, &registered).await?.expect("the registered service is cataloged");
-    assert_eq!((item.layer_count, item.last_edit_ms), (Some(1), Some(1_700_000_000_000)), "the anonymous answer was used for the layer facts");
+    let item =
+        Catalog::new(&db).item(summary.scan_id, &registered).await?.expect("the registered service is cataloged");
+    assert_eq!(
+        (item.layer_count, item.last_edit_ms),
+        (Some(1), Some(1_700_000_000_000)),
+        "the anonymous answer was used for the layer facts"
+    );
     Ok(())
 }
 
@@ -106,7 +124,11 @@ async fn start_tap(target: SocketAddr) -> anyhow::Result<(SocketAddr, Arc<Mutex<
     Ok((addr, tap))
 }
 
-async fn pump(mut from: tokio::net::tcp::OwnedReadHalf, mut to: tokio::net::tcp::OwnedWriteHalf, tap: Arc<Mutex<Vec<u8>>>) {
+async fn pump(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    tap: Arc<Mutex<Vec<u8>>>,
+) {
     let mut buf = vec![0u8; 16 * 1024];
     loop {
         match from.read(&mut buf).await {
@@ -133,14 +155,16 @@ async fn neither_the_database_nor_the_log_holds_a_password_or_token() -> anyhow:
     let dir = tempfile::tempdir()?;
     let log_path = dir.path().join("orgvault.log");
     let log_file = std::fs::File::create(&log_path)?;
-    // A current-thread runtime keeps every task of the scan on this thread, where this
-    // subscriber is the default; the simulator's own log is left out (it is not our program).
+    // The global subscriber: a thread-scoped one misses events whose callsites other tests in
+    // this binary registered first (tracing caches callsite interest). Other tests' lines may
+    // land here too, which only makes the check stricter. The simulator's own log is left out
+    // (it is not our program).
     let subscriber = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new("debug,orgvault_core=trace,arcgis=trace,portal_sim=off"))
         .with_writer(Mutex::new(log_file))
         .with_ansi(false)
         .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    tracing::subscriber::set_global_default(subscriber).expect("only this test installs a global subscriber");
 
     // Tokens expire at every phase, so that several are issued during the scan; all pass
     // through the tap.
@@ -159,16 +183,20 @@ async fn neither_the_database_nor_the_log_holds_a_password_or_token() -> anyhow:
     let summary = scan(&db, &portal, &identity, &expire, CancellationToken::new(), &SystemClock).await?;
     assert!(summary.items > 0, "the scan read the org");
     db.close().await;
-    drop(_guard);
 
     let traffic = tap.lock().expect("lock").clone();
     let text = String::from_utf8_lossy(&traffic);
     let issued = regex::Regex::new(r#""(?:token|access_token)"\s*:\s*"([^"]+)""#)?;
     let sent = regex::Regex::new(r"(?i)x-esri-authorization:\s*bearer\s+(\S+)")?;
-    let mut tokens: Vec<String> = issued.captures_iter(&text).chain(sent.captures_iter(&text)).map(|c| c[1].to_owned()).collect();
+    let mut tokens: Vec<String> =
+        issued.captures_iter(&text).chain(sent.captures_iter(&text)).map(|c| c[1].to_owned()).collect();
     tokens.sort();
     tokens.dedup();
-    assert!(tokens.len() >= 2, "the tap must see the tokens issued during the scan for this test to mean anything (saw {})", tokens.len());
+    assert!(
+        tokens.len() >= 2,
+        "the tap must see the tokens issued during the scan for this test to mean anything (saw {})",
+        tokens.len()
+    );
 
     let mut stored = Vec::new();
     for entry in std::fs::read_dir(db_path.parent().expect("parent"))? {
@@ -176,10 +204,18 @@ async fn neither_the_database_nor_the_log_holds_a_password_or_token() -> anyhow:
         stored.push((entry.file_name().to_string_lossy().into_owned(), std::fs::read(entry.path())?));
     }
     let log = std::fs::read(&log_path)?;
-    assert!(contains(&log, "scan started") && contains(&log, "scan ended"), "the log captured the scan, so its silence about secrets means something");
-    assert!(stored.iter().any(|(_, bytes)| contains(bytes, &org.admin.username)), "the database holds the scan (the username is not a secret)");
+    assert!(
+        contains(&log, "scan started") && contains(&log, "scan ended"),
+        "the log captured the scan, so its silence about secrets means something"
+    );
+    assert!(
+        stored.iter().any(|(_, bytes)| contains(bytes, &org.admin.username)),
+        "the database holds the scan (the username is not a secret)"
+    );
 
-    let secrets: Vec<(&str, &str)> = std::iter::once(("password", org.admin.password.as_str())).chain(tokens.iter().map(|t| ("token", t.as_str()))).collect();
+    let secrets: Vec<(&str, &str)> = std::iter::once(("password", org.admin.password.as_str()))
+        .chain(tokens.iter().map(|t| ("token", t.as_str())))
+        .collect();
     for (what, secret) in &secrets {
         for (name, bytes) in &stored {
             assert!(!contains(bytes, secret), "a {what} was found in the database file {name}");

@@ -131,16 +131,14 @@ pub fn sim_tally(sim: &RunningSim, url_key: &str) -> SimTally {
         .groups
         .values()
         .map(|g| {
-            let mut people: std::collections::BTreeSet<&str> = g.admins.iter().chain(g.users.iter()).map(String::as_str).collect();
+            let mut people: std::collections::BTreeSet<&str> =
+                g.admins.iter().chain(g.users.iter()).map(String::as_str).collect();
             people.insert(g.owner.as_str());
             people.len() as u64
         })
         .sum();
-    let sharing = org
-        .items
-        .values()
-        .map(|i| i.shared_groups.iter().filter(|g| org.groups.contains_key(*g)).count() as u64)
-        .sum();
+    let sharing =
+        org.items.values().map(|i| i.shared_groups.iter().filter(|g| org.groups.contains_key(*g)).count() as u64).sum();
     SimTally {
         items: org.items.len() as u64,
         users: org.users.len() as u64,

@@ -142,9 +142,8 @@ fn approve(state: &SimState, org_id: &str, username: &str, p: &AuthorizeParams) 
 }
 
 fn approve_form(p: &AuthorizeParams, message: Option<&str>) -> Response {
-    let hidden = |name: &str, value: &str| {
-        format!("<input type=\"hidden\" name=\"{name}\" value=\"{}\">", html_escape(value))
-    };
+    let hidden =
+        |name: &str, value: &str| format!("<input type=\"hidden\" name=\"{name}\" value=\"{}\">", html_escape(value));
     let mut fields = String::new();
     fields.push_str(&hidden("client_id", &p.client_id));
     fields.push_str(&hidden("response_type", &p.response_type));
@@ -288,7 +287,9 @@ async fn token(State(state): State<SimState>, Path(url_key): Path<String>, Form(
             .into_response()
         }
         "refresh_token" => {
-            let Some(grant) = state.auth.refresh_grant(&f.refresh_token).filter(|g| g.client_id == f.client_id && g.org_id == org_id) else {
+            let Some(grant) =
+                state.auth.refresh_grant(&f.refresh_token).filter(|g| g.client_id == f.client_id && g.org_id == org_id)
+            else {
                 return oauth_error("Invalid refresh_token");
             };
             let (access, _) = state.auth.issue_token(&org_id, &grant.username, access_ttl);
@@ -301,7 +302,9 @@ async fn token(State(state): State<SimState>, Path(url_key): Path<String>, Form(
             .into_response()
         }
         "exchange_refresh_token" => {
-            let Some(grant) = state.auth.refresh_grant(&f.refresh_token).filter(|g| g.client_id == f.client_id && g.org_id == org_id) else {
+            let Some(grant) =
+                state.auth.refresh_grant(&f.refresh_token).filter(|g| g.client_id == f.client_id && g.org_id == org_id)
+            else {
                 return oauth_error("Invalid refresh_token");
             };
             if f.redirect_uri.is_empty() {
@@ -309,10 +312,9 @@ async fn token(State(state): State<SimState>, Path(url_key): Path<String>, Form(
             }
             // The old refresh token stops working the moment the new one exists.
             state.auth.revoke_refresh(&f.refresh_token);
-            let refresh = state.auth.insert_refresh(RefreshGrant {
-                expires_ms: now_ms() + (REFRESH_TTL_S as i64) * 1000,
-                ..grant.clone()
-            });
+            let refresh = state
+                .auth
+                .insert_refresh(RefreshGrant { expires_ms: now_ms() + (REFRESH_TTL_S as i64) * 1000, ..grant.clone() });
             let (access, _) = state.auth.issue_token(&org_id, &grant.username, access_ttl);
             Json(serde_json::json!({
                 "access_token": access,
@@ -335,7 +337,10 @@ mod tests {
     #[test]
     fn loopback_redirects_accept_any_port_only_when_registered() {
         let reg = vec!["http://127.0.0.1".to_string(), "https://app.example.com/cb".to_string()];
-        assert!(redirect_allowed(&reg, "http://127.0.0.1:53111/callback"), "RFC 8252: any port on a registered loopback host");
+        assert!(
+            redirect_allowed(&reg, "http://127.0.0.1:53111/callback"),
+            "RFC 8252: any port on a registered loopback host"
+        );
         assert!(!redirect_allowed(&reg, "http://localhost:53111/callback"), "localhost is not registered here");
         assert!(redirect_allowed(&reg, "https://app.example.com/cb"), "an exact registered URI is accepted");
         assert!(!redirect_allowed(&reg, "https://evil.example.com/cb"), "an unregistered host must be refused");

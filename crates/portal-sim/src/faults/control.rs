@@ -78,7 +78,10 @@ async fn get_faults(State(state): State<SimState>) -> axum::Json<serde_json::Val
     axum::Json(status_json(&state.faults))
 }
 
-async fn set_faults(State(state): State<SimState>, axum::Json(s): axum::Json<FaultSettings>) -> axum::Json<serde_json::Value> {
+async fn set_faults(
+    State(state): State<SimState>,
+    axum::Json(s): axum::Json<FaultSettings>,
+) -> axum::Json<serde_json::Value> {
     let f = &state.faults;
     if let Some(p) = s.fault_rate {
         f.set_fault_rate(p);

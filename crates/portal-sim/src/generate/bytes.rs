@@ -67,7 +67,8 @@ pub fn fill_file_bytes(seed: u64, key: &str, len: u64, offset: u64, buf: &mut [u
         let first_word = (pos - block_start) / 4;
         let skip = ((pos - block_start) % 4) as usize;
         noise.resize(skip + (upto - pos) as usize, 0);
-        let mut rng = ChaCha8Rng::seed_from_u64(seed ^ key_hash.rotate_left(17) ^ block_no.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+        let mut rng =
+            ChaCha8Rng::seed_from_u64(seed ^ key_hash.rotate_left(17) ^ block_no.wrapping_mul(0x9e37_79b9_7f4a_7c15));
         rng.set_word_pos(u128::from(first_word));
         rng.fill_bytes(&mut noise);
         for p in pos..upto {
@@ -203,7 +204,11 @@ mod tests {
         let mut mid = vec![0u8; 5000];
         let off = CHUNK as u64 - 1234;
         fill_file_bytes(7, "abc/report.pdf", len, off, &mut mid);
-        assert_eq!(&mid[..], &whole[off as usize..off as usize + 5000], "a range must equal the same bytes of the whole file");
+        assert_eq!(
+            &mid[..],
+            &whole[off as usize..off as usize + 5000],
+            "a range must equal the same bytes of the whole file"
+        );
         let other: Vec<u8> = file_bytes(8, "abc/report.pdf".into(), len).flat_map(|c| c.to_vec()).collect();
         assert_ne!(whole, other, "another seed must give other bytes");
     }

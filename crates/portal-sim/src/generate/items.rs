@@ -20,16 +20,76 @@ pub(super) struct FileType {
     titles: &'static [&'static str],
 }
 
-pub(super) const PDF: FileType = FileType { item_type: "PDF", ext: "pdf", content_type: "application/pdf", keywords: &["Data", "Document", "PDF"], titles: &["Annual Report", "Field Manual", "Inspection Summary"] };
-pub(super) const CSV: FileType = FileType { item_type: "CSV", ext: "csv", content_type: "text/csv", keywords: &["CSV", "Data"], titles: &["Sensor Readings", "Asset List", "Survey Results"] };
-pub(super) const SHP: FileType = FileType { item_type: "Shapefile", ext: "zip", content_type: "application/zip", keywords: &["Data", "Esri Shapefile", "Shapefile"], titles: &["Boundaries", "Road Centerlines", "Flood Zones"] };
-pub(super) const FGDB: FileType = FileType { item_type: "File Geodatabase", ext: "zip", content_type: "application/zip", keywords: &["Data", "File Geodatabase"], titles: &["Utility Network", "Base Data", "Export"] };
-pub(super) const SD: FileType = FileType { item_type: "Service Definition", ext: "sd", content_type: "application/octet-stream", keywords: &["Data", "Service Definition", "Feature Service"], titles: &["Published Layers", "Hydro Package"] };
-pub(super) const CODE: FileType = FileType { item_type: "Code Attachment", ext: "zip", content_type: "application/zip", keywords: &["Code", "Code Sample", "JavaScript"], titles: &["Widget Source", "Scripts"] };
-pub(super) const IMAGE: FileType = FileType { item_type: "Image", ext: "jpg", content_type: "image/jpeg", keywords: &["Data", "Image", "JPEG"], titles: &["Site Photo", "Aerial Snapshot", "Logo"] };
-pub(super) const WORD: FileType = FileType { item_type: "Microsoft Word", ext: "docx", content_type: "application/vnd.openxmlformats-officedocument.wordprocessingml.document", keywords: &["Data", "Document", "Microsoft Word"], titles: &["Meeting Notes", "Procedure"] };
-pub(super) const EXCEL: FileType = FileType { item_type: "Microsoft Excel", ext: "xlsx", content_type: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", keywords: &["Data", "Document", "Microsoft Excel"], titles: &["Budget", "Work Orders"] };
-pub(super) const FORM_FILE: FileType = FileType { item_type: "Form", ext: "zip", content_type: "application/zip", keywords: &["Form", "Survey123", "Survey123 Connect", "xForm"], titles: &["Inspection Survey", "Damage Assessment"] };
+pub(super) const PDF: FileType = FileType {
+    item_type: "PDF",
+    ext: "pdf",
+    content_type: "application/pdf",
+    keywords: &["Data", "Document", "PDF"],
+    titles: &["Annual Report", "Field Manual", "Inspection Summary"],
+};
+pub(super) const CSV: FileType = FileType {
+    item_type: "CSV",
+    ext: "csv",
+    content_type: "text/csv",
+    keywords: &["CSV", "Data"],
+    titles: &["Sensor Readings", "Asset List", "Survey Results"],
+};
+pub(super) const SHP: FileType = FileType {
+    item_type: "Shapefile",
+    ext: "zip",
+    content_type: "application/zip",
+    keywords: &["Data", "Esri Shapefile", "Shapefile"],
+    titles: &["Boundaries", "Road Centerlines", "Flood Zones"],
+};
+pub(super) const FGDB: FileType = FileType {
+    item_type: "File Geodatabase",
+    ext: "zip",
+    content_type: "application/zip",
+    keywords: &["Data", "File Geodatabase"],
+    titles: &["Utility Network", "Base Data", "Export"],
+};
+pub(super) const SD: FileType = FileType {
+    item_type: "Service Definition",
+    ext: "sd",
+    content_type: "application/octet-stream",
+    keywords: &["Data", "Service Definition", "Feature Service"],
+    titles: &["Published Layers", "Hydro Package"],
+};
+pub(super) const CODE: FileType = FileType {
+    item_type: "Code Attachment",
+    ext: "zip",
+    content_type: "application/zip",
+    keywords: &["Code", "Code Sample", "JavaScript"],
+    titles: &["Widget Source", "Scripts"],
+};
+pub(super) const IMAGE: FileType = FileType {
+    item_type: "Image",
+    ext: "jpg",
+    content_type: "image/jpeg",
+    keywords: &["Data", "Image", "JPEG"],
+    titles: &["Site Photo", "Aerial Snapshot", "Logo"],
+};
+pub(super) const WORD: FileType = FileType {
+    item_type: "Microsoft Word",
+    ext: "docx",
+    content_type: "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    keywords: &["Data", "Document", "Microsoft Word"],
+    titles: &["Meeting Notes", "Procedure"],
+};
+pub(super) const EXCEL: FileType = FileType {
+    item_type: "Microsoft Excel",
+    ext: "xlsx",
+    content_type: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    keywords: &["Data", "Document", "Microsoft Excel"],
+    titles: &["Budget", "Work Orders"],
+};
+pub(super) const FORM_FILE: FileType = FileType {
+    item_type: "Form",
+    ext: "zip",
+    content_type: "application/zip",
+    keywords: &["Form", "Survey123", "Survey123 Connect", "xForm"],
+    titles: &["Inspection Survey", "Damage Assessment"],
+};
 
 /// Titles that trip naive tools: Unicode of every plane, path separators, `..`.
 pub(super) const AWKWARD_TITLES: [&str; 8] = [
@@ -42,9 +102,20 @@ pub(super) const AWKWARD_TITLES: [&str; 8] = [
     "مخطط المدينة",
     "a/b/../c",
 ];
-pub(super) const SERVICE_TITLES: [&str; 8] = ["Inspections", "Hydrant Inventory", "Zoning Areas", "Street Trees", "Bike Lanes", "Parcels", "Storm Drains", "公園 Parks"];
-pub(super) const MAP_TITLES: [&str; 5] = ["City Operations", "Partner Parcels", "Asset Overview", "Carte des risques", "Network Status"];
-const TAGS: [&str; 10] = ["water", "planning", "operations", "public", "survey", "assets", "transport", "环境", "émissions", "2024"];
+pub(super) const SERVICE_TITLES: [&str; 8] = [
+    "Inspections",
+    "Hydrant Inventory",
+    "Zoning Areas",
+    "Street Trees",
+    "Bike Lanes",
+    "Parcels",
+    "Storm Drains",
+    "公園 Parks",
+];
+pub(super) const MAP_TITLES: [&str; 5] =
+    ["City Operations", "Partner Parcels", "Asset Overview", "Carte des risques", "Network Status"];
+const TAGS: [&str; 10] =
+    ["water", "planning", "operations", "public", "survey", "assets", "transport", "环境", "émissions", "2024"];
 
 /// A hosted service as maps, dashboards and apps name it.
 #[derive(Clone)]
@@ -95,9 +166,20 @@ const FILE_BYTES_PER_ITEM: u64 = 140_000;
 
 impl<'a> Context<'a> {
     #[allow(clippy::too_many_arguments)]
-    pub fn new(rng: ChaCha8Rng, seed: u64, base_url: &'a str, org: &'a mut Org, order: &'a [String], foreign: String, lonlat: (f64, f64), center: (f64, f64), items: usize) -> Self {
+    pub fn new(
+        rng: ChaCha8Rng,
+        seed: u64,
+        base_url: &'a str,
+        org: &'a mut Org,
+        order: &'a [String],
+        foreign: String,
+        lonlat: (f64, f64),
+        center: (f64, f64),
+        items: usize,
+    ) -> Self {
         let creators: Vec<String> = order.iter().filter(|u| org.users[*u].role != Role::Viewer).cloned().collect();
-        let publishers: Vec<String> = order.iter().filter(|u| matches!(org.users[*u].role, Role::Publisher | Role::OrgAdmin)).cloned().collect();
+        let publishers: Vec<String> =
+            order.iter().filter(|u| matches!(org.users[*u].role, Role::Publisher | Role::OrgAdmin)).cloned().collect();
         let mut user_groups: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for g in org.groups.values() {
             for m in g.all_members() {
@@ -109,8 +191,22 @@ impl<'a> Context<'a> {
             user_folders.entry(f.username.clone()).or_default().push(f.id.clone());
         }
         Self {
-            rng, seed, base_url, org, order, creators, publishers, user_groups, user_folders, foreign, lonlat, center,
-            services: vec![], maps: vec![], service_names: BTreeSet::new(), thumb_len: thumbnail_len(),
+            rng,
+            seed,
+            base_url,
+            org,
+            order,
+            creators,
+            publishers,
+            user_groups,
+            user_folders,
+            foreign,
+            lonlat,
+            center,
+            services: vec![],
+            maps: vec![],
+            service_names: BTreeSet::new(),
+            thumb_len: thumbnail_len(),
             file_budget: FILE_BYTES_PER_ITEM * items as u64,
         }
     }
@@ -120,7 +216,11 @@ impl<'a> Context<'a> {
     }
 
     pub(super) fn relate(&mut self, origin: &str, destination: &str, kind: &str) {
-        self.org.relationships.push(Relationship { origin: origin.into(), destination: destination.into(), kind: kind.into() });
+        self.org.relationships.push(Relationship {
+            origin: origin.into(),
+            destination: destination.into(),
+            kind: kind.into(),
+        });
     }
 
     /// A new item with the fields every kind shares; `access` None draws one at random.
@@ -150,7 +250,8 @@ impl<'a> Context<'a> {
             Some(f) if rng.gen_bool(0.4) => Some(f[rng.gen_range(0..f.len())].clone()),
             _ => None,
         };
-        let mut tags: Vec<String> = (0..rng.gen_range(1..=4)).map(|_| TAGS[rng.gen_range(0..TAGS.len())].to_string()).collect();
+        let mut tags: Vec<String> =
+            (0..rng.gen_range(1..=4)).map(|_| TAGS[rng.gen_range(0..TAGS.len())].to_string()).collect();
         tags.dedup();
         let (lon, lat) = self.lonlat;
         let thumbnail = rng.gen_bool(0.85).then(|| "thumbnail/ago_downloaded.png".to_string());
@@ -210,8 +311,15 @@ impl<'a> Context<'a> {
         format!("{}/{}/arcgis/rest/services/{name}/FeatureServer", self.base_url, self.org.id)
     }
 
-    pub(super) fn add_service(&mut self, owner: &str, title: &str, shape: ServiceShape, access: Option<&str>) -> String {
-        let mut kw = vec!["ArcGIS Server", "Data", "Feature Access", "Feature Service", "Metadata", "Service", "Hosted Service"];
+    pub(super) fn add_service(
+        &mut self,
+        owner: &str,
+        title: &str,
+        shape: ServiceShape,
+        access: Option<&str>,
+    ) -> String {
+        let mut kw =
+            vec!["ArcGIS Server", "Data", "Feature Access", "Feature Service", "Metadata", "Service", "Hosted Service"];
         if shape.sync {
             kw.push("Sync");
         }
@@ -221,7 +329,9 @@ impl<'a> Context<'a> {
         item.url = Some(self.service_url(&name));
         item.service_name = Some(name.clone());
         if self.rng.gen_bool(0.4) {
-            item.data = ItemData::Json(json!({ "layers": svc.layers.iter().map(|l| json!({ "id": l.id, "popupInfo": { "title": format!("{} {{Name}}", l.name) } })).collect::<Vec<_>>() }));
+            item.data = ItemData::Json(
+                json!({ "layers": svc.layers.iter().map(|l| json!({ "id": l.id, "popupInfo": { "title": format!("{} {{Name}}", l.name) } })).collect::<Vec<_>>() }),
+            );
         }
         self.services.push(ServiceRef {
             item_id: item.id.clone(),
@@ -236,8 +346,10 @@ impl<'a> Context<'a> {
 
     pub(super) fn add_view(&mut self, owner: &str) -> Option<String> {
         let source = self.services.first()?.clone();
-        let kw = ["ArcGIS Server", "Data", "Feature Access", "Feature Service", "Service", "Hosted Service", "View Service"];
-        let mut item = self.item(owner, &format!("{} (public view)", source.title), "Feature Service", &kw, Some("public"));
+        let kw =
+            ["ArcGIS Server", "Data", "Feature Access", "Feature Service", "Service", "Hosted Service", "View Service"];
+        let mut item =
+            self.item(owner, &format!("{} (public view)", source.title), "Feature Service", &kw, Some("public"));
         let name = self.service_name(&format!("{}_view", source.title));
         let src = self.org.services.values().find(|s| s.item_id == source.item_id)?;
         let view = view_of(src, &name, &item.id);
@@ -278,7 +390,14 @@ impl<'a> Context<'a> {
         })
     }
 
-    pub(super) fn add_web_map(&mut self, owner: &str, title: &str, services: Vec<ServiceRef>, foreign: bool, access: Option<&str>) -> String {
+    pub(super) fn add_web_map(
+        &mut self,
+        owner: &str,
+        title: &str,
+        services: Vec<ServiceRef>,
+        foreign: bool,
+        access: Option<&str>,
+    ) -> String {
         let kw = ["ArcGIS API for JavaScript", "ArcGIS Online", "Explorer Web Map", "Map", "Online Map", "Web Map"];
         let mut item = self.item(owner, title, "Web Map", &kw, access);
         item.data = ItemData::Json(self.web_map_data(&services, foreign));
@@ -312,7 +431,14 @@ impl<'a> Context<'a> {
         format!("{}/{}/apps/instant/sidebar/index.html?appid={id}", self.base_url, self.org.url_key)
     }
 
-    pub(super) fn add_web_app(&mut self, owner: &str, title: &str, webmap: Option<String>, linked_app: Option<(&str, &str)>, access: Option<&str>) -> String {
+    pub(super) fn add_web_app(
+        &mut self,
+        owner: &str,
+        title: &str,
+        webmap: Option<String>,
+        linked_app: Option<(&str, &str)>,
+        access: Option<&str>,
+    ) -> String {
         let kw = ["JavaScript", "Map", "Mapping Site", "Online Map", "Ready To Use", "configurableApp", "Instant App"];
         let mut item = self.item(owner, title, "Web Mapping Application", &kw, access);
         if let Some((own_id, _)) = linked_app {
@@ -323,7 +449,8 @@ impl<'a> Context<'a> {
         if let Some((_, other)) = linked_app {
             values["linkedApp"] = json!({ "itemId": other, "label": "Open the companion app" });
         }
-        item.data = ItemData::Json(json!({ "source": "a9b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5", "folderId": null, "values": values }));
+        item.data =
+            ItemData::Json(json!({ "source": "a9b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5", "folderId": null, "values": values }));
         if self.rng.gen_bool(0.4) {
             item.resources = self.resources(&["config/settings.json", "images/logo.png"], item.created);
         }
@@ -333,21 +460,29 @@ impl<'a> Context<'a> {
     fn resources(&mut self, paths: &[&str], created: i64) -> Vec<Resource> {
         paths
             .iter()
-            .map(|p| Resource { path: (*p).into(), len: self.rng.gen_range(200..50_000), created: created + self.rng.gen_range(0..30 * DAY_MS), bytes: None })
+            .map(|p| Resource {
+                path: (*p).into(),
+                len: self.rng.gen_range(200..50_000),
+                created: created + self.rng.gen_range(0..30 * DAY_MS),
+                bytes: None,
+            })
             .collect()
     }
 
     pub(super) fn add_dashboard(&mut self, owner: &str, access: Option<&str>) -> String {
         let map = self.some_map();
         let services = self.some_services(2);
-        let mut item = self.item(owner, "Operations Dashboard", "Dashboard", &["Dashboard", "Operations Dashboard"], access);
+        let mut item =
+            self.item(owner, "Operations Dashboard", "Dashboard", &["Dashboard", "Operations Dashboard"], access);
         item.url = Some(format!("{}/{}/apps/dashboards/{}", self.base_url, self.org.url_key, item.id));
         let mut widgets = vec![json!({ "type": "mapWidget", "id": "map-1", "itemId": map, "datasets": [] })];
         for (i, s) in services.iter().enumerate() {
             widgets.push(json!({ "type": "indicatorWidget", "id": format!("indicator-{i}"),
                 "datasets": [{ "type": "serviceDataset", "dataSource": { "type": "featureServiceDataSource", "itemId": s.item_id, "layerId": s.layers.first().copied().unwrap_or(0) } }] }));
         }
-        item.data = ItemData::Json(json!({ "version": 27, "widgets": widgets, "headerPanel": { "type": "header", "title": "Operations" } }));
+        item.data = ItemData::Json(
+            json!({ "version": 27, "widgets": widgets, "headerPanel": { "type": "header", "title": "Operations" } }),
+        );
         self.insert(item)
     }
 
@@ -358,19 +493,36 @@ impl<'a> Context<'a> {
         item.url = Some(format!("https://storymaps.arcgis.com/stories/{}", item.id));
         let mut resources = serde_json::Map::new();
         for (i, m) in maps.iter().enumerate() {
-            resources.insert(format!("r-map-{i}"), json!({ "type": "webmap", "data": { "itemId": m, "itemType": "Web Map" } }));
+            resources.insert(
+                format!("r-map-{i}"),
+                json!({ "type": "webmap", "data": { "itemId": m, "itemType": "Web Map" } }),
+            );
         }
-        resources.insert("r-image-0".into(), json!({ "type": "image", "data": { "resourceId": "images/photo 1.jpg", "provider": "item-resource" } }));
-        item.data = ItemData::Json(json!({ "root": "n-root", "nodes": { "n-root": { "type": "story", "children": [] } }, "resources": resources }));
-        item.resources = self.resources(&["images/photo 1.jpg", "images/2024/übersicht.png", "draft/v1..v2 data.json"], item.created);
+        resources.insert(
+            "r-image-0".into(),
+            json!({ "type": "image", "data": { "resourceId": "images/photo 1.jpg", "provider": "item-resource" } }),
+        );
+        item.data = ItemData::Json(
+            json!({ "root": "n-root", "nodes": { "n-root": { "type": "story", "children": [] } }, "resources": resources }),
+        );
+        item.resources = self
+            .resources(&["images/photo 1.jpg", "images/2024/übersicht.png", "draft/v1..v2 data.json"], item.created);
         self.insert(item)
     }
 
     pub(super) fn add_tiles(&mut self, owner: &str, scene: bool, access: Option<&str>) -> String {
         let (title, kind, kw): (&str, &str, &[&str]) = if scene {
-            ("City Buildings 3D", "Scene Service", &["Hosted Service", "Scene Service", "Data", "Service", "Scene Layer"])
+            (
+                "City Buildings 3D",
+                "Scene Service",
+                &["Hosted Service", "Scene Service", "Data", "Service", "Scene Layer"],
+            )
         } else {
-            ("Basemap Vector Tiles", "Vector Tile Service", &["Hosted Service", "Vector Tile Service", "Data", "Service"])
+            (
+                "Basemap Vector Tiles",
+                "Vector Tile Service",
+                &["Hosted Service", "Vector Tile Service", "Data", "Service"],
+            )
         };
         let mut item = self.item(owner, title, kind, kw, access);
         let name = self.service_name(title);
@@ -397,16 +549,28 @@ impl<'a> Context<'a> {
         }
     }
 
-    pub(super) fn add_file(&mut self, owner: &str, ft: &'static FileType, title: Option<&str>, len: Option<u64>, access: Option<&str>) -> String {
+    pub(super) fn add_file(
+        &mut self,
+        owner: &str,
+        ft: &'static FileType,
+        title: Option<&str>,
+        len: Option<u64>,
+        access: Option<&str>,
+    ) -> String {
         let title = title.map(String::from).unwrap_or_else(|| {
             let t = ft.titles[self.rng.gen_range(0..ft.titles.len())];
-            if self.rng.gen_bool(0.05) { AWKWARD_TITLES[self.rng.gen_range(0..AWKWARD_TITLES.len())].to_string() } else { format!("{t} {}", self.rng.gen_range(1..500)) }
+            if self.rng.gen_bool(0.05) {
+                AWKWARD_TITLES[self.rng.gen_range(0..AWKWARD_TITLES.len())].to_string()
+            } else {
+                format!("{t} {}", self.rng.gen_range(1..500))
+            }
         });
         let mut item = self.item(owner, &title, ft.item_type, ft.keywords, access);
         let len = len.unwrap_or_else(|| self.file_len());
         self.file_budget = self.file_budget.saturating_sub(len);
         let stem: String = title.chars().map(|c| if c.is_alphanumeric() { c } else { '_' }).collect();
-        item.data = ItemData::Generated { file_name: format!("{stem}.{}", ft.ext), len, content_type: ft.content_type.into() };
+        item.data =
+            ItemData::Generated { file_name: format!("{stem}.{}", ft.ext), len, content_type: ft.content_type.into() };
         if self.rng.gen_bool(0.05) {
             item.resources = self.resources(&["notes/ünïcode notes.txt", "nested/deeper/data.json"], item.created);
         }

@@ -20,15 +20,39 @@ fn core_step(cx: &mut Context<'_>, step: usize) {
     let (admin, reviewer, user, publisher) = (cx.user(0), cx.user(1), cx.user(2), cx.user(3));
     match step {
         0 => {
-            let shape = ServiceShape { layers: 2, table: true, relationship: true, attachments: true, sync: true, change_tracking: true, export_fails: false };
+            let shape = ServiceShape {
+                layers: 2,
+                table: true,
+                relationship: true,
+                attachments: true,
+                sync: true,
+                change_tracking: true,
+                export_fails: false,
+            };
             cx.add_service(&publisher, SERVICE_TITLES[0], shape, Some("org"));
         }
         1 => {
-            let shape = ServiceShape { layers: 1, table: false, relationship: false, attachments: true, sync: false, change_tracking: false, export_fails: true };
+            let shape = ServiceShape {
+                layers: 1,
+                table: false,
+                relationship: false,
+                attachments: true,
+                sync: false,
+                change_tracking: false,
+                export_fails: true,
+            };
             cx.add_service(&publisher, SERVICE_TITLES[1], shape, Some("private"));
         }
         2 => {
-            let shape = ServiceShape { layers: 3, table: false, relationship: true, attachments: false, sync: true, change_tracking: false, export_fails: false };
+            let shape = ServiceShape {
+                layers: 3,
+                table: false,
+                relationship: true,
+                attachments: false,
+                sync: true,
+                change_tracking: false,
+                export_fails: false,
+            };
             let id = cx.add_service(&admin, SERVICE_TITLES[2], shape, Some("public"));
             // An item related to itself: clients must not loop on it.
             cx.relate(&id, &id, "Service2Service");
@@ -161,7 +185,8 @@ pub(super) fn generate(mut cx: Context<'_>, budget: usize) {
             }
             Kind::WebMap { foreign } => {
                 let svcs = cx.some_services(3);
-                let title = format!("{} {}", MAP_TITLES[cx.rng.gen_range(0..MAP_TITLES.len())], cx.rng.gen_range(1..999));
+                let title =
+                    format!("{} {}", MAP_TITLES[cx.rng.gen_range(0..MAP_TITLES.len())], cx.rng.gen_range(1..999));
                 cx.add_web_map(&owner, &title, svcs, foreign, None);
             }
             Kind::WebApp => {
@@ -200,7 +225,13 @@ pub(super) fn generate(mut cx: Context<'_>, budget: usize) {
         }
     }
     // The largest service fails to export too: large exports are the ones that fail on Online.
-    let largest = cx.org.services.values().filter(|s| s.view_of.is_none()).max_by_key(|s| (feature_total(s), s.name.clone())).map(|s| s.name.clone());
+    let largest = cx
+        .org
+        .services
+        .values()
+        .filter(|s| s.view_of.is_none())
+        .max_by_key(|s| (feature_total(s), s.name.clone()))
+        .map(|s| s.name.clone());
     if let Some(s) = largest.and_then(|name| cx.org.services.get_mut(&name)) {
         s.export_fails = true;
     }

@@ -39,8 +39,7 @@ impl ServiceShape {
 }
 
 const GEOMETRIES: [&str; 3] = ["esriGeometryPoint", "esriGeometryPolyline", "esriGeometryPolygon"];
-const LAYER_NAMES: [&str; 9] =
-    ["Sites", "Lines", "Areas", "Hydrants", "Valves", "Mains", "Parcels", "Trees", "Signs"];
+const LAYER_NAMES: [&str; 9] = ["Sites", "Lines", "Areas", "Hydrants", "Valves", "Mains", "Parcels", "Trees", "Signs"];
 const CATEGORIES: [&str; 5] = ["A", "B", "C", "Ω", "Zone 北"];
 
 fn field(name: &str, field_type: &str, length: Option<i64>, nullable: bool) -> Field {
@@ -128,7 +127,14 @@ fn layer(
         a.insert("GlobalID".into(), json!(guid(rng)));
         a.insert("Name".into(), json!(format!("{name} {oid}")));
         a.insert("Category".into(), json!(CATEGORIES[rng.gen_range(0..CATEGORIES.len())]));
-        a.insert("Value".into(), if rng.gen_bool(0.1) { Value::Null } else { json!((rng.gen_range(0.0..1000.0_f64) * 100.0).round() / 100.0) });
+        a.insert(
+            "Value".into(),
+            if rng.gen_bool(0.1) {
+                Value::Null
+            } else {
+                json!((rng.gen_range(0.0..1000.0_f64) * 100.0).round() / 100.0)
+            },
+        );
         a.insert("Count".into(), json!(rng.gen_range(0..500)));
         a.insert("ObservedAt".into(), json!(edited - rng.gen_range(0..86_400_000i64 * 300)));
         if !parents.is_empty() {
@@ -148,7 +154,12 @@ fn layer(
                 });
             }
         }
-        features.push(Feature { object_id: oid, attributes: a, geometry: geometry(rng, geometry_type, center), attachments });
+        features.push(Feature {
+            object_id: oid,
+            attributes: a,
+            geometry: geometry(rng, geometry_type, center),
+            attachments,
+        });
     }
     Layer {
         id,

@@ -46,7 +46,11 @@ async fn community_self(State(state): State<SimState>, Path(url_key): Path<Strin
     Ok(req.json(v))
 }
 
-async fn user(State(state): State<SimState>, Path((url_key, username)): Path<(String, String)>, req: Req) -> ApiResult<Response> {
+async fn user(
+    State(state): State<SimState>,
+    Path((url_key, username)): Path<(String, String)>,
+    req: Req,
+) -> ApiResult<Response> {
     let universe = read(&state);
     org_of(&universe, &url_key)?;
     let aud = req.audience(&universe);
@@ -82,7 +86,8 @@ async fn groups_search(State(state): State<SimState>, Path(url_key): Path<String
         .collect();
     let desc = req.get("sortOrder").is_some_and(|o| o.eq_ignore_ascii_case("desc"));
     match req.get("sortField").map(str::to_lowercase).as_deref() {
-        Some("title") => hits.sort_by(|a, b| a.1.title.to_lowercase().cmp(&b.1.title.to_lowercase()).then_with(|| a.1.id.cmp(&b.1.id))),
+        Some("title") => hits
+            .sort_by(|a, b| a.1.title.to_lowercase().cmp(&b.1.title.to_lowercase()).then_with(|| a.1.id.cmp(&b.1.id))),
         Some("created") => hits.sort_by_key(|(_, g)| (g.created, g.id.clone())),
         Some("modified") => hits.sort_by_key(|(_, g)| (g.modified, g.id.clone())),
         Some("owner") => hits.sort_by_key(|(_, g)| (g.owner.clone(), g.id.clone())),
@@ -109,7 +114,11 @@ fn visible_group<'u>(universe: &'u Universe, id: &str, aud: &Audience) -> ApiRes
         .ok_or_else(|| ApiError::bad_request("Group does not exist or is inaccessible.").with_detail(id.to_string()))
 }
 
-async fn group(State(state): State<SimState>, Path((url_key, id)): Path<(String, String)>, req: Req) -> ApiResult<Response> {
+async fn group(
+    State(state): State<SimState>,
+    Path((url_key, id)): Path<(String, String)>,
+    req: Req,
+) -> ApiResult<Response> {
     let universe = read(&state);
     org_of(&universe, &url_key)?;
     let aud = req.audience(&universe);
@@ -127,7 +136,11 @@ fn members_visible(org: &Org, g: &Group, aud: &Audience) -> ApiResult<()> {
     }
 }
 
-async fn group_users(State(state): State<SimState>, Path((url_key, id)): Path<(String, String)>, req: Req) -> ApiResult<Response> {
+async fn group_users(
+    State(state): State<SimState>,
+    Path((url_key, id)): Path<(String, String)>,
+    req: Req,
+) -> ApiResult<Response> {
     let universe = read(&state);
     org_of(&universe, &url_key)?;
     let aud = req.audience(&universe);
@@ -137,7 +150,11 @@ async fn group_users(State(state): State<SimState>, Path((url_key, id)): Path<(S
     Ok(req.json(json!({ "owner": g.owner, "admins": admins, "users": g.users })))
 }
 
-async fn group_userlist(State(state): State<SimState>, Path((url_key, id)): Path<(String, String)>, req: Req) -> ApiResult<Response> {
+async fn group_userlist(
+    State(state): State<SimState>,
+    Path((url_key, id)): Path<(String, String)>,
+    req: Req,
+) -> ApiResult<Response> {
     let universe = read(&state);
     org_of(&universe, &url_key)?;
     let aud = req.audience(&universe);
@@ -157,7 +174,11 @@ async fn group_userlist(State(state): State<SimState>, Path((url_key, id)): Path
     Ok(req.json(json!({ "users": users, "total": total, "start": page.start, "num": page.num, "nextStart": page.next_start(total, None) })))
 }
 
-async fn group_thumbnail(State(state): State<SimState>, Path((url_key, id, path)): Path<(String, String, String)>, req: Req) -> ApiResult<Response> {
+async fn group_thumbnail(
+    State(state): State<SimState>,
+    Path((url_key, id, path)): Path<(String, String, String)>,
+    req: Req,
+) -> ApiResult<Response> {
     let universe = read(&state);
     org_of(&universe, &url_key)?;
     let aud = req.audience(&universe);

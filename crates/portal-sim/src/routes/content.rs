@@ -50,10 +50,18 @@ fn visible_item<'u>(org: &'u Org, id: &str, aud: &Audience) -> ApiResult<&'u Ite
 }
 
 fn folder_json(org: &Org, folder_id: &str) -> Value {
-    org.folders.get(folder_id).map_or(Value::Null, |f| json!({ "username": f.username, "id": f.id, "title": f.title, "created": f.created }))
+    org.folders
+        .get(folder_id)
+        .map_or(Value::Null, |f| json!({ "username": f.username, "id": f.id, "title": f.title, "created": f.created }))
 }
 
-fn list_user_content(state: &SimState, url_key: &str, username: &str, folder: Option<&str>, req: &Req) -> ApiResult<Value> {
+fn list_user_content(
+    state: &SimState,
+    url_key: &str,
+    username: &str,
+    folder: Option<&str>,
+    req: &Req,
+) -> ApiResult<Value> {
     req.require_caller()?;
     let universe = read(state);
     let org = org_of(&universe, url_key)?;
@@ -70,7 +78,8 @@ fn list_user_content(state: &SimState, url_key: &str, username: &str, folder: Op
         }
     }
     let page = req.page(10)?;
-    let mut items: Vec<&Item> = org.items.values().filter(|i| i.owner == username && i.owner_folder.as_deref() == folder).collect();
+    let mut items: Vec<&Item> =
+        org.items.values().filter(|i| i.owner == username && i.owner_folder.as_deref() == folder).collect();
     items.sort_by(|a, b| a.created.cmp(&b.created).then_with(|| a.id.cmp(&b.id)));
     let total = items.len();
     let folders: Vec<Value> = if folder.is_none() {
@@ -92,7 +101,11 @@ fn list_user_content(state: &SimState, url_key: &str, username: &str, folder: Op
     }))
 }
 
-async fn user_content(State(state): State<SimState>, Path((url_key, username)): Path<(String, String)>, req: Req) -> ApiResult<Response> {
+async fn user_content(
+    State(state): State<SimState>,
+    Path((url_key, username)): Path<(String, String)>,
+    req: Req,
+) -> ApiResult<Response> {
     Ok(req.json(list_user_content(&state, &url_key, &username, None, &req)?))
 }
 
@@ -106,7 +119,11 @@ async fn user_folder_content(
     Ok(req.json(list_user_content(&state, &url_key, &username, folder, &req)?))
 }
 
-async fn user_item(State(state): State<SimState>, Path((url_key, username, id)): Path<(String, String, String)>, req: Req) -> ApiResult<Response> {
+async fn user_item(
+    State(state): State<SimState>,
+    Path((url_key, username, id)): Path<(String, String, String)>,
+    req: Req,
+) -> ApiResult<Response> {
     req.require_caller()?;
     let universe = read(&state);
     let org = org_of(&universe, &url_key)?;
@@ -122,7 +139,11 @@ async fn user_item(State(state): State<SimState>, Path((url_key, username, id)):
     Ok(req.json(body))
 }
 
-async fn item(State(state): State<SimState>, Path((url_key, id)): Path<(String, String)>, req: Req) -> ApiResult<Response> {
+async fn item(
+    State(state): State<SimState>,
+    Path((url_key, id)): Path<(String, String)>,
+    req: Req,
+) -> ApiResult<Response> {
     let universe = read(&state);
     org_of(&universe, &url_key)?;
     let aud = req.audience(&universe);
@@ -133,7 +154,10 @@ async fn item(State(state): State<SimState>, Path((url_key, id)): Path<(String, 
 
 /// RFC 6266 `Content-Disposition` with an ASCII fallback and the UTF-8 name (RFC 5987).
 fn content_disposition(file_name: &str) -> String {
-    let ascii: String = file_name.chars().map(|c| if (c.is_ascii_graphic() && c != '"' && c != '\\') || c == ' ' { c } else { '_' }).collect();
+    let ascii: String = file_name
+        .chars()
+        .map(|c| if (c.is_ascii_graphic() && c != '"' && c != '\\') || c == ' ' { c } else { '_' })
+        .collect();
     let mut encoded = String::new();
     for b in file_name.bytes() {
         if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
@@ -171,7 +195,11 @@ fn bytes_response(bytes: bytes::Bytes, content_type: &str, file_name: Option<&st
     resp
 }
 
-async fn item_data(State(state): State<SimState>, Path((url_key, id)): Path<(String, String)>, req: Req) -> ApiResult<Response> {
+async fn item_data(
+    State(state): State<SimState>,
+    Path((url_key, id)): Path<(String, String)>,
+    req: Req,
+) -> ApiResult<Response> {
     let seed = state.config.seed;
     // Copy out what the response needs, so the lock is released before the body streams.
     let (data, key) = {
@@ -185,7 +213,9 @@ async fn item_data(State(state): State<SimState>, Path((url_key, id)): Path<(Str
     };
     Ok(match data {
         ItemData::None => bytes_response(bytes::Bytes::new(), "text/plain; charset=utf-8", None),
-        ItemData::Json(v) => bytes_response(serde_json::to_vec(&v).unwrap_or_default().into(), "application/json; charset=utf-8", None),
+        ItemData::Json(v) => {
+            bytes_response(serde_json::to_vec(&v).unwrap_or_default().into(), "application/json; charset=utf-8", None)
+        }
         ItemData::Generated { file_name, len, content_type } => {
             streamed(seed, key.unwrap_or_default(), len, &content_type, Some(&file_name))
         }
@@ -193,7 +223,11 @@ async fn item_data(State(state): State<SimState>, Path((url_key, id)): Path<(Str
     })
 }
 
-async fn resources(State(state): State<SimState>, Path((url_key, id)): Path<(String, String)>, req: Req) -> ApiResult<Response> {
+async fn resources(
+    State(state): State<SimState>,
+    Path((url_key, id)): Path<(String, String)>,
+    req: Req,
+) -> ApiResult<Response> {
     let universe = read(&state);
     org_of(&universe, &url_key)?;
     let aud = req.audience(&universe);
@@ -223,7 +257,11 @@ fn content_type_of(path: &str) -> &'static str {
     }
 }
 
-async fn resource(State(state): State<SimState>, Path((url_key, id, path)): Path<(String, String, String)>, req: Req) -> ApiResult<Response> {
+async fn resource(
+    State(state): State<SimState>,
+    Path((url_key, id, path)): Path<(String, String, String)>,
+    req: Req,
+) -> ApiResult<Response> {
     let seed = state.config.seed;
     let found = {
         let universe = read(&state);
@@ -237,7 +275,11 @@ async fn resource(State(state): State<SimState>, Path((url_key, id, path)): Path
     let file_name = r.path.rsplit('/').next().unwrap_or(&r.path).to_string();
     Ok(match r.bytes {
         Some(b) => bytes_response(b, content_type_of(&r.path), Some(&file_name)),
-        None => bytes_response(file_vec(seed, &resource_key(&id, &r.path), r.len).into(), content_type_of(&r.path), Some(&file_name)),
+        None => bytes_response(
+            file_vec(seed, &resource_key(&id, &r.path), r.len).into(),
+            content_type_of(&r.path),
+            Some(&file_name),
+        ),
     })
 }
 
@@ -256,7 +298,11 @@ fn iteminfo_xml(item: &Item) -> String {
     )
 }
 
-async fn item_info(State(state): State<SimState>, Path((url_key, id, path)): Path<(String, String, String)>, req: Req) -> ApiResult<Response> {
+async fn item_info(
+    State(state): State<SimState>,
+    Path((url_key, id, path)): Path<(String, String, String)>,
+    req: Req,
+) -> ApiResult<Response> {
     let seed = state.config.seed;
     let universe = read(&state);
     org_of(&universe, &url_key)?;
@@ -277,17 +323,26 @@ async fn item_info(State(state): State<SimState>, Path((url_key, id, path)): Pat
     }
 }
 
-async fn related_items(State(state): State<SimState>, Path((url_key, id)): Path<(String, String)>, req: Req) -> ApiResult<Response> {
+async fn related_items(
+    State(state): State<SimState>,
+    Path((url_key, id)): Path<(String, String)>,
+    req: Req,
+) -> ApiResult<Response> {
     let universe = read(&state);
     org_of(&universe, &url_key)?;
     let aud = req.audience(&universe);
     let org = universe.org_of_item(&id).ok_or_else(|| ApiError::item_missing(&id))?;
     visible_item(org, &id, &aud)?;
-    let types: Vec<String> = req.get("relationshipType").map(|t| t.split(',').map(|s| s.trim().to_lowercase()).collect()).unwrap_or_default();
+    let types: Vec<String> = req
+        .get("relationshipType")
+        .map(|t| t.split(',').map(|s| s.trim().to_lowercase()).collect())
+        .unwrap_or_default();
     let reverse = match req.get("direction").map(str::to_lowercase).as_deref() {
         None | Some("forward") => false,
         Some("reverse") => true,
-        Some(other) => return Err(ApiError::bad_request(format!("Invalid direction '{other}'. Expected forward or reverse."))),
+        Some(other) => {
+            return Err(ApiError::bad_request(format!("Invalid direction '{other}'. Expected forward or reverse.")))
+        }
     };
     let mut seen: Vec<&str> = vec![];
     let mut related: Vec<Value> = vec![];
@@ -311,7 +366,11 @@ async fn related_items(State(state): State<SimState>, Path((url_key, id)): Path<
     Ok(req.json(json!({ "total": related.len(), "relatedItems": related })))
 }
 
-async fn item_groups(State(state): State<SimState>, Path((url_key, id)): Path<(String, String)>, req: Req) -> ApiResult<Response> {
+async fn item_groups(
+    State(state): State<SimState>,
+    Path((url_key, id)): Path<(String, String)>,
+    req: Req,
+) -> ApiResult<Response> {
     let universe = read(&state);
     org_of(&universe, &url_key)?;
     let aud = req.audience(&universe);
@@ -330,7 +389,11 @@ async fn item_groups(State(state): State<SimState>, Path((url_key, id)): Path<(S
     Ok(req.json(json!({ "admin": admin, "member": member, "other": other })))
 }
 
-async fn group_content(State(state): State<SimState>, Path((url_key, group_id)): Path<(String, String)>, req: Req) -> ApiResult<Response> {
+async fn group_content(
+    State(state): State<SimState>,
+    Path((url_key, group_id)): Path<(String, String)>,
+    req: Req,
+) -> ApiResult<Response> {
     let universe = read(&state);
     org_of(&universe, &url_key)?;
     let aud = req.audience(&universe);
@@ -360,4 +423,3 @@ async fn group_content(State(state): State<SimState>, Path((url_key, group_id)):
         "nextStart": page.next_start(total, Some(SEARCH_CAP)), "results": results,
     })))
 }
-

@@ -61,8 +61,7 @@ impl IntoResponse for ApiError {
         if let Some(mc) = &self.message_code {
             err["messageCode"] = serde_json::Value::String(mc.clone());
         }
-        let status = axum::http::StatusCode::from_u16(self.http_status)
-            .unwrap_or(axum::http::StatusCode::OK);
+        let status = axum::http::StatusCode::from_u16(self.http_status).unwrap_or(axum::http::StatusCode::OK);
         (status, Json(serde_json::json!({ "error": err }))).into_response()
     }
 }

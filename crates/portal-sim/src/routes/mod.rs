@@ -1,8 +1,8 @@
 //! HTTP endpoints. Portal paths are mounted under `/{url_key}/sharing/rest`; hosted services under
 //! `/{org_id}/arcgis/rest/services/{name}/FeatureServer`.
 
-pub mod error;
-pub mod portal;
 pub mod community;
 pub mod content;
+pub mod error;
 pub mod hosted;
+pub mod portal;

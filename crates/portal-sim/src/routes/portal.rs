@@ -24,7 +24,10 @@ pub fn routes() -> Router<SimState> {
         .route(&format!("{ROOT}/portals/{{portal_id}}/urls"), get(urls).post(urls))
         .route(&format!("{ROOT}/portals/self/users/search"), get(users_search).post(users_search))
         .route(&format!("{ROOT}/portals/self/users"), get(users_search).post(users_search))
-        .route(&format!("{ROOT}/portals/self/isServiceNameAvailable"), get(service_name_available).post(service_name_available))
+        .route(
+            &format!("{ROOT}/portals/self/isServiceNameAvailable"),
+            get(service_name_available).post(service_name_available),
+        )
         .route(&format!("{ROOT}/search"), get(search).post(search))
 }
 
@@ -89,7 +92,11 @@ async fn portal_self(State(state): State<SimState>, Path(url_key): Path<String>,
     Ok(req.json(body))
 }
 
-async fn urls(State(state): State<SimState>, Path((url_key, portal_id)): Path<(String, String)>, req: Req) -> ApiResult<Response> {
+async fn urls(
+    State(state): State<SimState>,
+    Path((url_key, portal_id)): Path<(String, String)>,
+    req: Req,
+) -> ApiResult<Response> {
     let universe = read(&state);
     let org = org_of(&universe, &url_key)?;
     if portal_id != "self" && portal_id != org.id {
@@ -136,14 +143,20 @@ async fn users_search(State(state): State<SimState>, Path(url_key): Path<String>
     })))
 }
 
-async fn service_name_available(State(state): State<SimState>, Path(url_key): Path<String>, req: Req) -> ApiResult<Response> {
+async fn service_name_available(
+    State(state): State<SimState>,
+    Path(url_key): Path<String>,
+    req: Req,
+) -> ApiResult<Response> {
     req.require_caller()?;
     let universe = read(&state);
     let org = org_of(&universe, &url_key)?;
     let name = req.get("name").ok_or_else(|| ApiError::bad_request("'name' must be specified."))?;
     // Online compares service names case-insensitively within the org.
     let taken = org.services.keys().any(|s| s.eq_ignore_ascii_case(name))
-        || org.items.values().any(|i| i.url.as_deref().is_some_and(|u| u.to_lowercase().contains(&format!("/services/{}/", name.to_lowercase()))));
+        || org.items.values().any(|i| {
+            i.url.as_deref().is_some_and(|u| u.to_lowercase().contains(&format!("/services/{}/", name.to_lowercase())))
+        });
     Ok(req.json(json!({ "available": !taken })))
 }
 

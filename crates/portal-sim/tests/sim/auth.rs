@@ -31,7 +31,13 @@ async fn generate_token_signs_in_and_refuses_a_wrong_password() {
     let wrong = "definitely-not-the-password";
     let v: Value = http
         .post(format!("{}/sharing/rest/generateToken", org.portal_url))
-        .form(&[("username", org.admin.username.as_str()), ("password", wrong), ("client", "referer"), ("referer", "x"), ("f", "json")])
+        .form(&[
+            ("username", org.admin.username.as_str()),
+            ("password", wrong),
+            ("client", "referer"),
+            ("referer", "x"),
+            ("f", "json"),
+        ])
         .send()
         .await
         .expect("reachable")
@@ -83,9 +89,12 @@ async fn missing_foreign_and_header_tokens() {
     let sim = start(SimConfig::default()).await;
     let http = client();
     let (a, b) = (&sim.orgs[0], &sim.orgs[1]);
-    let export_url = |org: &portal_sim::OrgLogin| format!("{}/sharing/rest/content/users/{}/export", org.portal_url, org.admin.username);
+    let export_url = |org: &portal_sim::OrgLogin| {
+        format!("{}/sharing/rest/content/users/{}/export", org.portal_url, org.admin.username)
+    };
 
-    let v: Value = http.post(export_url(a)).form(&[("f", "json")]).send().await.expect("reachable").json().await.expect("json");
+    let v: Value =
+        http.post(export_url(a)).form(&[("f", "json")]).send().await.expect("reachable").json().await.expect("json");
     assert_eq!(error_code(&v), Some(499), "no token on a protected endpoint must answer 499: {v}");
 
     let token_a = sign_in(&http, &a.portal_url, &a.admin).await;
@@ -112,14 +121,24 @@ async fn missing_foreign_and_header_tokens() {
             .json()
             .await
             .expect("json");
-        assert_eq!(v["username"].as_str(), Some(a.admin.username.as_str()), "a token in {header} must be accepted: {v}");
+        assert_eq!(
+            v["username"].as_str(),
+            Some(a.admin.username.as_str()),
+            "a token in {header} must be accepted: {v}"
+        );
     }
     let v = rest(&http, &a.portal_url, "community/self", Some("not-a-real-token"), &[]).await;
     assert_eq!(error_code(&v), Some(498), "an unknown token must answer 498, not fall back to anonymous: {v}");
 }
 
 /// Runs `authorize` (auto-approve) and answers the code from the redirect.
-async fn authorize(http: &reqwest::Client, portal_url: &str, client_id: &str, redirect: &str, verifier: &str) -> String {
+async fn authorize(
+    http: &reqwest::Client,
+    portal_url: &str,
+    client_id: &str,
+    redirect: &str,
+    verifier: &str,
+) -> String {
     let resp = http
         .get(format!("{portal_url}/sharing/rest/oauth2/authorize"))
         .query(&[
@@ -164,24 +183,40 @@ async fn oauth_code_pkce_refresh_and_exchange() {
     let verifier = "a-verifier-of-enough-length-0123456789-abcdefghijklmnop";
 
     let code = authorize(&http, &org.portal_url, &client_id, redirect, verifier).await;
-    let wrong = token_call(&http, &org.portal_url, &[
-        ("grant_type", "authorization_code"), ("client_id", &client_id), ("code", &code),
-        ("redirect_uri", redirect), ("code_verifier", "the-wrong-verifier"), ("f", "json"),
-    ])
+    let wrong = token_call(
+        &http,
+        &org.portal_url,
+        &[
+            ("grant_type", "authorization_code"),
+            ("client_id", &client_id),
+            ("code", &code),
+            ("redirect_uri", redirect),
+            ("code_verifier", "the-wrong-verifier"),
+            ("f", "json"),
+        ],
+    )
     .await;
     assert_eq!(wrong["error"]["error"], "invalid_request", "a wrong PKCE verifier must be refused: {wrong}");
     assert!(wrong.get("access_token").is_none(), "no token for a wrong verifier");
 
     let code = authorize(&http, &org.portal_url, &client_id, redirect, verifier).await;
     let form = [
-        ("grant_type", "authorization_code"), ("client_id", client_id.as_str()), ("code", code.as_str()),
-        ("redirect_uri", redirect), ("code_verifier", verifier), ("f", "json"),
+        ("grant_type", "authorization_code"),
+        ("client_id", client_id.as_str()),
+        ("code", code.as_str()),
+        ("redirect_uri", redirect),
+        ("code_verifier", verifier),
+        ("f", "json"),
     ];
     let ok = token_call(&http, &org.portal_url, &form).await;
-    let access = ok["access_token"].as_str().unwrap_or_else(|| panic!("the right verifier must give a token: {ok}")).to_owned();
+    let access =
+        ok["access_token"].as_str().unwrap_or_else(|| panic!("the right verifier must give a token: {ok}")).to_owned();
     let refresh = ok["refresh_token"].as_str().expect("refresh_token").to_owned();
     assert_eq!(ok["username"].as_str(), Some(org.admin.username.as_str()), "auto-approve signs in as the org's admin");
-    assert!(ok["expires_in"].as_u64().is_some_and(|s| s > 0 && s <= 1800), "access tokens live at most 30 minutes: {ok}");
+    assert!(
+        ok["expires_in"].as_u64().is_some_and(|s| s > 0 && s <= 1800),
+        "access tokens live at most 30 minutes: {ok}"
+    );
     assert!(ok["refresh_token_expires_in"].as_u64().is_some(), "refresh_token_expires_in is answered");
     let me = rest(&http, &org.portal_url, "community/self", Some(&access), &[]).await;
     assert_eq!(me["username"].as_str(), Some(org.admin.username.as_str()), "the OAuth access token works");
@@ -189,29 +224,49 @@ async fn oauth_code_pkce_refresh_and_exchange() {
     let reused = token_call(&http, &org.portal_url, &form).await;
     assert!(reused.get("access_token").is_none() && reused["error"]["code"] == 400, "a code is single-use: {reused}");
 
-    let refreshed = token_call(&http, &org.portal_url, &[
-        ("grant_type", "refresh_token"), ("client_id", &client_id), ("refresh_token", &refresh), ("f", "json"),
-    ])
+    let refreshed = token_call(
+        &http,
+        &org.portal_url,
+        &[("grant_type", "refresh_token"), ("client_id", &client_id), ("refresh_token", &refresh), ("f", "json")],
+    )
     .await;
-    let access2 = refreshed["access_token"].as_str().unwrap_or_else(|| panic!("refresh_token grant gives a token: {refreshed}"));
+    let access2 =
+        refreshed["access_token"].as_str().unwrap_or_else(|| panic!("refresh_token grant gives a token: {refreshed}"));
     assert_ne!(access2, access, "refreshing must mint a new access token");
     assert!(refreshed.get("refresh_token").is_none(), "refresh_token grant answers an access token only");
 
-    let exchanged = token_call(&http, &org.portal_url, &[
-        ("grant_type", "exchange_refresh_token"), ("client_id", &client_id), ("redirect_uri", redirect),
-        ("refresh_token", &refresh), ("f", "json"),
-    ])
+    let exchanged = token_call(
+        &http,
+        &org.portal_url,
+        &[
+            ("grant_type", "exchange_refresh_token"),
+            ("client_id", &client_id),
+            ("redirect_uri", redirect),
+            ("refresh_token", &refresh),
+            ("f", "json"),
+        ],
+    )
     .await;
-    let refresh2 = exchanged["refresh_token"].as_str().unwrap_or_else(|| panic!("exchange gives a refresh token: {exchanged}")).to_owned();
+    let refresh2 = exchanged["refresh_token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("exchange gives a refresh token: {exchanged}"))
+        .to_owned();
     assert_ne!(refresh2, refresh, "exchange must mint a new refresh token");
-    let old = token_call(&http, &org.portal_url, &[
-        ("grant_type", "refresh_token"), ("client_id", &client_id), ("refresh_token", &refresh), ("f", "json"),
-    ])
+    let old = token_call(
+        &http,
+        &org.portal_url,
+        &[("grant_type", "refresh_token"), ("client_id", &client_id), ("refresh_token", &refresh), ("f", "json")],
+    )
     .await;
-    assert_eq!(old["error"]["error"], "invalid_request", "the old refresh token must stop working after an exchange: {old}");
-    let new = token_call(&http, &org.portal_url, &[
-        ("grant_type", "refresh_token"), ("client_id", &client_id), ("refresh_token", &refresh2), ("f", "json"),
-    ])
+    assert_eq!(
+        old["error"]["error"], "invalid_request",
+        "the old refresh token must stop working after an exchange: {old}"
+    );
+    let new = token_call(
+        &http,
+        &org.portal_url,
+        &[("grant_type", "refresh_token"), ("client_id", &client_id), ("refresh_token", &refresh2), ("f", "json")],
+    )
     .await;
     assert!(new["access_token"].is_string(), "the new refresh token works: {new}");
 }
@@ -249,9 +304,11 @@ async fn approve_page_checks_credentials() {
     let org = &sim.orgs[0];
     let client_id = format!("orgvault-{}", org.url_key);
     let url = format!("{}/sharing/rest/oauth2/authorize", org.portal_url);
-    let base = [("client_id", client_id.as_str()), ("response_type", "code"), ("redirect_uri", "http://localhost:8080/cb")];
+    let base =
+        [("client_id", client_id.as_str()), ("response_type", "code"), ("redirect_uri", "http://localhost:8080/cb")];
     // localhost is not registered for this app (only 127.0.0.1), so use 127.0.0.1.
-    let base_ok = [("client_id", client_id.as_str()), ("response_type", "code"), ("redirect_uri", "http://127.0.0.1:8080/cb")];
+    let base_ok =
+        [("client_id", client_id.as_str()), ("response_type", "code"), ("redirect_uri", "http://127.0.0.1:8080/cb")];
     let r = http.get(&url).query(&base).send().await.expect("reachable");
     assert_eq!(r.status(), 400, "a loopback host that is not registered is refused");
     let page = http.get(&url).query(&base_ok).send().await.expect("reachable");

@@ -32,7 +32,8 @@ async fn spawn(args: &[&str]) -> Sim {
         .await
         .expect("the ready line must come within 10 s")
         .expect("stdout readable");
-    let ready: Value = serde_json::from_str(line.trim_end()).unwrap_or_else(|e| panic!("the ready line must be JSON ({e}): {line:?}"));
+    let ready: Value =
+        serde_json::from_str(line.trim_end()).unwrap_or_else(|e| panic!("the ready line must be JSON ({e}): {line:?}"));
     // Keep reading stdout for the exactly-one-line check.
     let rest = tokio::spawn(async move {
         let mut rest = String::new();
@@ -52,7 +53,8 @@ async fn terminate(mut sim: Sim) -> (std::process::ExitStatus, String) {
         .await
         .expect("exits within 10 s after SIGTERM")
         .expect("wait");
-    let rest = tokio::time::timeout(Duration::from_secs(5), sim.rest).await.expect("stdout closes").expect("reader task");
+    let rest =
+        tokio::time::timeout(Duration::from_secs(5), sim.rest).await.expect("stdout closes").expect("reader task");
     (exit, rest)
 }
 
@@ -63,7 +65,14 @@ fn org_identity(ready: &Value) -> Vec<(String, String, String, String, String, S
         .iter()
         .map(|o| {
             let s = |v: &Value| v.as_str().expect("string field").to_owned();
-            (s(&o["id"]), s(&o["url_key"]), s(&o["admin"]["username"]), s(&o["admin"]["password"]), s(&o["user"]["username"]), s(&o["user"]["password"]))
+            (
+                s(&o["id"]),
+                s(&o["url_key"]),
+                s(&o["admin"]["username"]),
+                s(&o["admin"]["password"]),
+                s(&o["user"]["username"]),
+                s(&o["user"]["password"]),
+            )
         })
         .collect()
 }
@@ -83,9 +92,16 @@ async fn binary_prints_one_ready_line_and_same_seed_gives_same_orgs() {
             assert!(o[key].is_string(), "each org has {key}: {o}");
         }
         for who in ["admin", "user"] {
-            assert!(o[who]["username"].is_string() && o[who]["password"].is_string(), "each org has {who} credentials: {o}");
+            assert!(
+                o[who]["username"].is_string() && o[who]["password"].is_string(),
+                "each org has {who} credentials: {o}"
+            );
         }
-        assert_eq!(o["portal_url"].as_str(), Some(format!("{base}/{}", o["url_key"].as_str().expect("key")).as_str()), "portal_url is base/urlKey");
+        assert_eq!(
+            o["portal_url"].as_str(),
+            Some(format!("{base}/{}", o["url_key"].as_str().expect("key")).as_str()),
+            "portal_url is base/urlKey"
+        );
     }
     assert_eq!(org_identity(&a.ready), org_identity(&b.ready), "the same seed must give the same orgs and logins");
     assert_ne!(org_identity(&a.ready), org_identity(&c.ready), "another seed gives other orgs");
@@ -119,7 +135,8 @@ async fn binary_prints_one_ready_line_and_same_seed_gives_same_orgs() {
 
 #[tokio::test]
 async fn tls_serves_https_trusted_only_with_the_written_certificate() {
-    let cert_path = std::env::temp_dir().join(format!("portal-sim-cert-{}-{}.pem", std::process::id(), portal_sim::auth::now_ms()));
+    let cert_path =
+        std::env::temp_dir().join(format!("portal-sim-cert-{}-{}.pem", std::process::id(), portal_sim::auth::now_ms()));
     let cert_arg = cert_path.to_str().expect("utf-8 temp path").to_owned();
     let sim = spawn(&["--orgs", "1", "--items", "10", "--tls", "--tls-cert-out", &cert_arg]).await;
     let portal = sim.ready["orgs"][0]["portal_url"].as_str().expect("portal_url").to_owned();
@@ -137,7 +154,8 @@ async fn tls_serves_https_trusted_only_with_the_written_certificate() {
     assert_eq!(ok.status(), 200, "HTTPS request succeeds");
 
     let stranger = reqwest::Client::builder().build().expect("client");
-    let err = stranger.get(&info).send().await.expect_err("a client without the PEM must refuse the self-signed certificate");
+    let err =
+        stranger.get(&info).send().await.expect_err("a client without the PEM must refuse the self-signed certificate");
     let chain = {
         let mut text = format!("{err:?}");
         let mut source = std::error::Error::source(&err);
@@ -147,7 +165,10 @@ async fn tls_serves_https_trusted_only_with_the_written_certificate() {
         }
         text.to_lowercase()
     };
-    assert!(chain.contains("certificate") || chain.contains("unknownissuer"), "the refusal is a certificate error: {chain}");
+    assert!(
+        chain.contains("certificate") || chain.contains("unknownissuer"),
+        "the refusal is a certificate error: {chain}"
+    );
     let _ = std::fs::remove_file(&cert_path);
     let (status, rest) = terminate(sim).await;
     assert!(status.success(), "SIGTERM ends the TLS sim cleanly: {status:?}");
@@ -156,9 +177,10 @@ async fn tls_serves_https_trusted_only_with_the_written_certificate() {
 
 #[tokio::test]
 async fn in_process_tls_hands_out_https_urls() {
-    let sim = portal_sim::RunningSim::start(portal_sim::SimConfig { tls: true, orgs: 1, items: 10, ..Default::default() })
-        .await
-        .expect("starts with tls");
+    let sim =
+        portal_sim::RunningSim::start(portal_sim::SimConfig { tls: true, orgs: 1, items: 10, ..Default::default() })
+            .await
+            .expect("starts with tls");
     assert!(sim.base_url.starts_with("https://"), "base_url is https: {}", sim.base_url);
     assert!(sim.orgs.iter().all(|o| o.portal_url.starts_with("https://")), "every portal_url is https");
 }

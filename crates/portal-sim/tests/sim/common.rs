@@ -35,11 +35,20 @@ pub async fn sign_in(http: &reqwest::Client, portal_url: &str, login: &Login) ->
         .json()
         .await
         .expect("generateToken answers JSON");
-    v["token"].as_str().unwrap_or_else(|| panic!("generateToken must answer a token for {}", login.username)).to_string()
+    v["token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("generateToken must answer a token for {}", login.username))
+        .to_string()
 }
 
 /// GET `{portal_url}/sharing/rest/{path}` with `f=json`, the token (if any) and `query`.
-pub async fn rest(http: &reqwest::Client, portal_url: &str, path: &str, token: Option<&str>, query: &[(&str, &str)]) -> Value {
+pub async fn rest(
+    http: &reqwest::Client,
+    portal_url: &str,
+    path: &str,
+    token: Option<&str>,
+    query: &[(&str, &str)],
+) -> Value {
     let mut q: Vec<(&str, &str)> = vec![("f", "json")];
     if let Some(t) = token {
         q.push(("token", t));
@@ -76,7 +85,14 @@ pub async fn all_ids(http: &reqwest::Client, portal_url: &str, token: Option<&st
     let mut total = -1;
     while start != -1 {
         let s = start.to_string();
-        let v = rest(http, portal_url, "search", token, &[("q", q), ("num", "100"), ("start", &s), ("sortField", "created")]).await;
+        let v = rest(
+            http,
+            portal_url,
+            "search",
+            token,
+            &[("q", q), ("num", "100"), ("start", &s), ("sortField", "created")],
+        )
+        .await;
         assert_eq!(error_code(&v), None, "search {q} at start {start} must not fail: {v}");
         total = v["total"].as_i64().expect("total");
         ids.extend(v["results"].as_array().expect("results").iter().map(|r| r["id"].as_str().expect("id").to_string()));

@@ -48,11 +48,8 @@ async fn fault_rate_gives_every_kind_at_about_the_rate_asked() {
     let http = reqwest::Client::builder().timeout(Duration::from_millis(700)).build().expect("client");
     let url = format!("{}/sharing/rest/info?f=json", sim.orgs[0].portal_url);
     const N: usize = 300;
-    let outcomes: Vec<&str> = futures::stream::iter(0..N)
-        .map(|_| classify(&http, &url))
-        .buffer_unordered(16)
-        .collect()
-        .await;
+    let outcomes: Vec<&str> =
+        futures::stream::iter(0..N).map(|_| classify(&http, &url)).buffer_unordered(16).collect().await;
     let mut seen = Seen::default();
     for o in &outcomes {
         match *o {
@@ -67,12 +64,26 @@ async fn fault_rate_gives_every_kind_at_about_the_rate_asked() {
     let failed = N - seen.ok;
     let fraction = failed as f64 / N as f64;
     assert!((0.2..=0.4).contains(&fraction), "fault fraction {fraction} must be near 0.3: {seen:?}");
-    for (kind, n) in [("500", seen.http500), ("502", seen.http502), ("504", seen.http504), ("dropped", seen.dropped), ("stalled", seen.stalled)] {
+    for (kind, n) in [
+        ("500", seen.http500),
+        ("502", seen.http502),
+        ("504", seen.http504),
+        ("dropped", seen.dropped),
+        ("stalled", seen.stalled),
+    ] {
         assert!(n > 0, "fault kind {kind} must occur over {N} requests: {seen:?}");
     }
     let f = &sim.state.faults;
-    assert_eq!(f.faults_injected() as usize, failed, "what the client saw failing is what the server injected: {seen:?}");
-    assert_eq!(f.faults_of_kind(FaultKind::DroppedConnection) as usize, seen.dropped, "dropped connections seen as connection errors");
+    assert_eq!(
+        f.faults_injected() as usize,
+        failed,
+        "what the client saw failing is what the server injected: {seen:?}"
+    );
+    assert_eq!(
+        f.faults_of_kind(FaultKind::DroppedConnection) as usize,
+        seen.dropped,
+        "dropped connections seen as connection errors"
+    );
     assert_eq!(f.faults_of_kind(FaultKind::StalledBody) as usize, seen.stalled, "stalled bodies seen as timeouts");
     assert_eq!(f.total_requests() as usize, N, "every request is counted once (no client retries hidden)");
     assert_eq!(f.requests_containing("/sharing/rest/info") as usize, N, "per-path counter");
@@ -211,7 +222,12 @@ async fn lost_answers_still_take_effect_when_faults_come_after_the_handler() {
     sim.state.faults.force(ForcedFault { path_contains: Some("/export".into()), kind: FaultKind::Http504, count: 1 });
     let resp = http
         .post(format!("{}/sharing/rest/content/users/{}/export", org.portal_url, org.admin.username))
-        .form(&[("f", "json"), ("token", token.as_str()), ("itemId", service_item.as_str()), ("exportFormat", "File Geodatabase")])
+        .form(&[
+            ("f", "json"),
+            ("token", token.as_str()),
+            ("itemId", service_item.as_str()),
+            ("exportFormat", "File Geodatabase"),
+        ])
         .send()
         .await
         .expect("reachable");
@@ -222,7 +238,12 @@ async fn lost_answers_still_take_effect_when_faults_come_after_the_handler() {
     sim.state.faults.force(ForcedFault { path_contains: Some("/export".into()), kind: FaultKind::Http504, count: 1 });
     let resp = http
         .post(format!("{}/sharing/rest/content/users/{}/export", org.portal_url, org.admin.username))
-        .form(&[("f", "json"), ("token", token.as_str()), ("itemId", service_item.as_str()), ("exportFormat", "File Geodatabase")])
+        .form(&[
+            ("f", "json"),
+            ("token", token.as_str()),
+            ("itemId", service_item.as_str()),
+            ("exportFormat", "File Geodatabase"),
+        ])
         .send()
         .await
         .expect("reachable");

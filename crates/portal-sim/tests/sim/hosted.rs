@@ -57,16 +57,26 @@ async fn service_and_layer_json() {
     let l = get_json(&http, &format!("{url}/{}", layer.id), &token, &[]).await;
     assert_eq!(l["type"], "Feature Layer", "a layer with geometry is a Feature Layer");
     assert_eq!(l["objectIdField"], "OBJECTID", "objectIdField");
-    assert_eq!(l["editingInfo"]["lastEditDate"], layer.last_edit_date, "editingInfo.lastEditDate drives incremental backups");
+    assert_eq!(
+        l["editingInfo"]["lastEditDate"], layer.last_edit_date,
+        "editingInfo.lastEditDate drives incremental backups"
+    );
     assert_eq!(l["fields"].as_array().expect("fields").len(), layer.fields.len(), "every field is described");
     let t = get_json(&http, &format!("{url}/{}", svc.tables[0].id), &token, &[]).await;
     assert_eq!(t["type"], "Table", "a table is typed Table");
     let all = get_json(&http, &format!("{url}/layers"), &token, &[]).await;
     assert_eq!(all["tables"].as_array().expect("tables").len(), svc.tables.len(), "/layers lists tables too");
     let rels = get_json(&http, &format!("{url}/relationships"), &token, &[]).await;
-    assert_eq!(rels["relationships"].as_array().expect("relationships").len(), svc.relationships.len(), "/relationships");
+    assert_eq!(
+        rels["relationships"].as_array().expect("relationships").len(),
+        svc.relationships.len(),
+        "/relationships"
+    );
     let layer_rels = l["relationships"].as_array().cloned().unwrap_or_default();
-    assert!(!layer_rels.is_empty() || svc.relationships.iter().all(|r| r["originLayerId"] != layer.id), "the origin layer lists its relationship");
+    assert!(
+        !layer_rels.is_empty() || svc.relationships.iter().all(|r| r["originLayerId"] != layer.id),
+        "the origin layer lists its relationship"
+    );
 
     let missing = get_json(&http, &format!("{url}/99"), &token, &[]).await;
     assert_eq!(error_code(&missing), Some(400), "an unknown layer is Invalid URL: {missing}");
@@ -82,9 +92,21 @@ async fn private_services_need_a_token_and_views_name_their_source() {
     let private = {
         let universe = sim.state.universe.read().expect("lock");
         let o = universe.org_by_id(&org.id).expect("org");
-        o.services.values().find(|s| o.items.get(&s.item_id).is_some_and(|i| i.access == "private")).cloned().expect("a private service")
+        o.services
+            .values()
+            .find(|s| o.items.get(&s.item_id).is_some_and(|i| i.access == "private"))
+            .cloned()
+            .expect("a private service")
     };
-    let v: Value = http.get(service_url(&sim, &private.name)).query(&[("f", "json")]).send().await.expect("r").json().await.expect("j");
+    let v: Value = http
+        .get(service_url(&sim, &private.name))
+        .query(&[("f", "json")])
+        .send()
+        .await
+        .expect("r")
+        .json()
+        .await
+        .expect("j");
     assert_eq!(error_code(&v), Some(499), "a private service without a token answers 499: {v}");
 
     let other = &sim.orgs[1];
@@ -99,7 +121,14 @@ async fn private_services_need_a_token_and_views_name_their_source() {
     assert_eq!(error_code(&v), Some(403), "a member who cannot see the item gets 403: {v}");
     let view = {
         let universe = sim.state.universe.read().expect("lock");
-        universe.org_by_id(&org.id).expect("org").services.values().find(|s| s.view_of.is_some()).cloned().expect("a view")
+        universe
+            .org_by_id(&org.id)
+            .expect("org")
+            .services
+            .values()
+            .find(|s| s.view_of.is_some())
+            .cloned()
+            .expect("a view")
     };
     let v = get_json(&http, &service_url(&sim, &view.name), &token, &[]).await;
     assert_eq!(v["isView"], true, "a view says so: {v}");
@@ -128,7 +157,13 @@ async fn query_pages_with_exceeded_transfer_limit() {
     let mut offset = 0;
     loop {
         let o = offset.to_string();
-        let page = get_json(&http, &url, &token, &[("where", "1=1"), ("outFields", "*"), ("resultOffset", &o), ("resultRecordCount", "7")]).await;
+        let page = get_json(
+            &http,
+            &url,
+            &token,
+            &[("where", "1=1"), ("outFields", "*"), ("resultOffset", &o), ("resultRecordCount", "7")],
+        )
+        .await;
         let features = page["features"].as_array().expect("features");
         assert!(features.len() <= 7, "a page never exceeds resultRecordCount");
         got.extend(features.iter().map(|f| f["attributes"]["OBJECTID"].as_i64().expect("oid")));
@@ -142,13 +177,25 @@ async fn query_pages_with_exceeded_transfer_limit() {
     want.sort();
     assert_eq!(got, want, "paging with exceededTransferLimit yields every feature once, in object id order");
 
-    let one = get_json(&http, &url, &token, &[("objectIds", &want[2].to_string()), ("outFields", "Name"), ("returnGeometry", "false")]).await;
+    let one = get_json(
+        &http,
+        &url,
+        &token,
+        &[("objectIds", &want[2].to_string()), ("outFields", "Name"), ("returnGeometry", "false")],
+    )
+    .await;
     let f = &one["features"][0];
     assert_eq!(f["attributes"]["OBJECTID"], want[2], "objectIds selects the feature");
     assert!(f.get("geometry").is_none(), "returnGeometry=false leaves geometry out: {f}");
     assert!(f["attributes"].get("Category").is_none(), "outFields limits the attributes: {f}");
 
-    let filtered = get_json(&http, &url, &token, &[("where", &format!("OBJECTID > {}", want[want.len() - 3])), ("returnCountOnly", "true")]).await;
+    let filtered = get_json(
+        &http,
+        &url,
+        &token,
+        &[("where", &format!("OBJECTID > {}", want[want.len() - 3])), ("returnCountOnly", "true")],
+    )
+    .await;
     assert_eq!(filtered["count"], 2, "a simple where clause filters");
     let bad = get_json(&http, &url, &token, &[("where", "NoSuchField = 1")]).await;
     assert_eq!(error_code(&bad), Some(400), "an unknown field in where is an error, not an empty page: {bad}");
@@ -162,7 +209,9 @@ async fn record_count_is_capped_at_max_record_count() {
     let svc = pick_service(&sim, |_| true);
     {
         let mut universe = sim.state.universe.write().expect("lock");
-        let layer = &mut universe.org_by_id_mut(&sim.orgs[0].id).expect("org").services.get_mut(&svc.name).expect("svc").layers[0];
+        let layer =
+            &mut universe.org_by_id_mut(&sim.orgs[0].id).expect("org").services.get_mut(&svc.name).expect("svc").layers
+                [0];
         let template = layer.features[0].clone();
         let start = layer.next_object_id;
         for oid in start..start + 2_100 {
@@ -171,8 +220,14 @@ async fn record_count_is_capped_at_max_record_count() {
         layer.next_object_id = start + 2_100;
     }
     let url = format!("{}/0/query", service_url(&sim, &svc.name));
-    let page = get_json(&http, &url, &token, &[("where", "1=1"), ("outFields", "OBJECTID"), ("resultRecordCount", "5000")]).await;
-    assert_eq!(page["features"].as_array().expect("features").len(), MAX_RECORD_COUNT, "resultRecordCount is capped at maxRecordCount");
+    let page =
+        get_json(&http, &url, &token, &[("where", "1=1"), ("outFields", "OBJECTID"), ("resultRecordCount", "5000")])
+            .await;
+    assert_eq!(
+        page["features"].as_array().expect("features").len(),
+        MAX_RECORD_COUNT,
+        "resultRecordCount is capped at maxRecordCount"
+    );
     assert_eq!(page["exceededTransferLimit"], true, "and the cap is signalled");
 }
 
@@ -184,14 +239,24 @@ async fn attachments_are_listed_and_served() {
     let svc = pick_service(&sim, |s| s.layers.iter().any(|l| l.features.iter().any(|f| !f.attachments.is_empty())));
     let layer = svc.layers.iter().find(|l| l.features.iter().any(|f| !f.attachments.is_empty())).expect("layer");
     let base = service_url(&sim, &svc.name);
-    let v = get_json(&http, &format!("{base}/{}/queryAttachments", layer.id), &token, &[("definitionExpression", "1=1"), ("returnUrl", "true")]).await;
+    let v = get_json(
+        &http,
+        &format!("{base}/{}/queryAttachments", layer.id),
+        &token,
+        &[("definitionExpression", "1=1"), ("returnUrl", "true")],
+    )
+    .await;
     let groups = v["attachmentGroups"].as_array().unwrap_or_else(|| panic!("attachmentGroups: {v}"));
     let with: Vec<&Feature> = layer.features.iter().filter(|f| !f.attachments.is_empty()).collect();
     assert_eq!(groups.len(), with.len(), "one group per feature with attachments");
     let feature = with[0];
     let att = &feature.attachments[0];
     let infos = get_json(&http, &format!("{base}/{}/{}/attachments", layer.id, feature.object_id), &token, &[]).await;
-    assert_eq!(infos["attachmentInfos"].as_array().expect("infos").len(), feature.attachments.len(), "per-feature attachment list");
+    assert_eq!(
+        infos["attachmentInfos"].as_array().expect("infos").len(),
+        feature.attachments.len(),
+        "per-feature attachment list"
+    );
     let bytes = http
         .get(format!("{base}/{}/{}/attachments/{}", layer.id, feature.object_id, att.id))
         .query(&[("token", token.as_str())])
@@ -205,7 +270,14 @@ async fn attachments_are_listed_and_served() {
 }
 
 /// Polls an export job until it leaves `processing`; answers (final status, processing polls seen).
-async fn poll_export(http: &reqwest::Client, portal: &str, user: &str, item: &str, job: &str, token: &str) -> (Value, usize) {
+async fn poll_export(
+    http: &reqwest::Client,
+    portal: &str,
+    user: &str,
+    item: &str,
+    job: &str,
+    token: &str,
+) -> (Value, usize) {
     let url = format!("{portal}/sharing/rest/content/users/{user}/items/{item}/status");
     let deadline = Instant::now() + Duration::from_secs(10);
     let mut processing = 0;
@@ -229,7 +301,13 @@ async fn export_life_cycle_leaves_no_export_item() {
     let token = sign_in(&http, &org.portal_url, &org.admin).await;
     let svc = pick_service(&sim, |s| !s.export_fails);
     let export = format!("{}/sharing/rest/content/users/{}/export", org.portal_url, org.admin.username);
-    let v = post_json(&http, &export, &token, &[("itemId", &svc.item_id), ("exportFormat", "File Geodatabase"), ("exportParameters", "{}")]).await;
+    let v = post_json(
+        &http,
+        &export,
+        &token,
+        &[("itemId", &svc.item_id), ("exportFormat", "File Geodatabase"), ("exportParameters", "{}")],
+    )
+    .await;
     let job = v["jobId"].as_str().unwrap_or_else(|| panic!("export answers a jobId: {v}")).to_owned();
     let item = v["exportItemId"].as_str().expect("exportItemId").to_owned();
     assert_eq!(v["serviceItemId"], svc.item_id.as_str(), "serviceItemId names the exported service");
@@ -262,11 +340,20 @@ async fn export_life_cycle_leaves_no_export_item() {
     let unpacked = unpack_package(&data).expect("the export download is a package");
     assert_eq!(unpacked, svc, "the export holds the service exactly as it is");
 
-    let del = post_json(&http, &format!("{}/sharing/rest/content/users/{}/items/{item}/delete", org.portal_url, org.admin.username), &token, &[]).await;
+    let del = post_json(
+        &http,
+        &format!("{}/sharing/rest/content/users/{}/items/{item}/delete", org.portal_url, org.admin.username),
+        &token,
+        &[],
+    )
+    .await;
     assert_eq!(del, json!({ "success": true, "itemId": item }), "delete answers success");
     {
         let universe = sim.state.universe.read().expect("lock");
-        assert!(export_items(universe.org_by_id(&org.id).expect("org")).is_empty(), "no export item is left after delete");
+        assert!(
+            export_items(universe.org_by_id(&org.id).expect("org")).is_empty(),
+            "no export item is left after delete"
+        );
     }
     let gone = rest(&http, &org.portal_url, &format!("content/items/{item}"), Some(&token), &[]).await;
     assert_eq!(error_code(&gone), Some(400), "a deleted item is CONT_0001: {gone}");
@@ -290,9 +377,19 @@ async fn failing_export_reports_failed_with_a_json_message() {
     assert!(message.get("code").is_some(), "the embedded JSON carries a code: {message}");
     {
         let universe = sim.state.universe.read().expect("lock");
-        assert_eq!(export_items(universe.org_by_id(&org.id).expect("org")).len(), 1, "a failed export leaves its item behind until deleted");
+        assert_eq!(
+            export_items(universe.org_by_id(&org.id).expect("org")).len(),
+            1,
+            "a failed export leaves its item behind until deleted"
+        );
     }
-    let del = post_json(&http, &format!("{}/sharing/rest/content/users/{}/items/{item}/delete", org.portal_url, org.admin.username), &token, &[]).await;
+    let del = post_json(
+        &http,
+        &format!("{}/sharing/rest/content/users/{}/items/{item}/delete", org.portal_url, org.admin.username),
+        &token,
+        &[],
+    )
+    .await;
     assert_eq!(del["success"], true, "the failed export's item can be deleted: {del}");
 }
 
@@ -306,12 +403,22 @@ async fn replica_async_life_cycle() {
     let url = service_url(&sim, &svc.name);
     let layer_ids: Vec<String> = svc.layers.iter().chain(&svc.tables).map(|l| l.id.to_string()).collect();
     let layers = format!("[{}]", layer_ids.join(","));
-    let v = post_json(&http, &format!("{url}/createReplica"), &token, &[
-        ("layers", &layers), ("returnAttachments", "true"), ("async", "true"), ("syncModel", "none"),
-        ("dataFormat", "filegdb"), ("transportType", "esriTransportTypeUrl"),
-    ])
+    let v = post_json(
+        &http,
+        &format!("{url}/createReplica"),
+        &token,
+        &[
+            ("layers", &layers),
+            ("returnAttachments", "true"),
+            ("async", "true"),
+            ("syncModel", "none"),
+            ("dataFormat", "filegdb"),
+            ("transportType", "esriTransportTypeUrl"),
+        ],
+    )
     .await;
-    let status_url = v["statusUrl"].as_str().unwrap_or_else(|| panic!("async createReplica answers a statusUrl: {v}")).to_owned();
+    let status_url =
+        v["statusUrl"].as_str().unwrap_or_else(|| panic!("async createReplica answers a statusUrl: {v}")).to_owned();
 
     let deadline = Instant::now() + Duration::from_secs(10);
     let mut seen = vec![];
@@ -335,6 +442,12 @@ async fn replica_async_life_cycle() {
     assert_eq!(unpacked.tables, svc.tables, "and every table");
 
     let no_sync = pick_service(&sim, |s| !s.sync_enabled && !s.capabilities.contains("Sync"));
-    let e = post_json(&http, &format!("{}/createReplica", service_url(&sim, &no_sync.name)), &token, &[("layers", "0"), ("async", "true")]).await;
+    let e = post_json(
+        &http,
+        &format!("{}/createReplica", service_url(&sim, &no_sync.name)),
+        &token,
+        &[("layers", "0"), ("async", "true")],
+    )
+    .await;
     assert_eq!(error_code(&e), Some(400), "createReplica needs the Sync capability: {e}");
 }

@@ -1,10 +1,10 @@
 //! portal-sim integration tests: real loopback sockets, plain HTTP, the sim started in-process.
 
+mod auth;
+mod cli;
 mod common;
 mod content;
-mod generate;
-mod search;
-mod auth;
 mod faults;
+mod generate;
 mod hosted;
-mod cli;
+mod search;

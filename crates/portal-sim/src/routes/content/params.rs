@@ -46,7 +46,9 @@ impl FromRequest<SimState> for Req {
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
         if parts.method == Method::POST && is_form {
-            let bytes = to_bytes(body, MAX_FORM).await.map_err(|_| ApiError::bad_request("Unable to read the request body."))?;
+            let bytes = to_bytes(body, MAX_FORM)
+                .await
+                .map_err(|_| ApiError::bad_request("Unable to read the request body."))?;
             let form: Vec<(String, String)> =
                 serde_urlencoded::from_bytes(&bytes).map_err(|_| ApiError::bad_request("Invalid form body."))?;
             params.extend(form);
@@ -78,11 +80,16 @@ impl Req {
     pub fn page(&self, default_num: usize) -> Result<Page, ApiError> {
         let start = match self.get("start") {
             None => 1,
-            Some(s) => s.trim().parse::<i64>().map_err(|_| ApiError::bad_request("Invalid 'start' parameter."))?.max(1) as usize,
+            Some(s) => s.trim().parse::<i64>().map_err(|_| ApiError::bad_request("Invalid 'start' parameter."))?.max(1)
+                as usize,
         };
         let num = match self.get("num") {
             None => default_num,
-            Some(s) => s.trim().parse::<i64>().map_err(|_| ApiError::bad_request("Invalid 'num' parameter."))?.clamp(0, MAX_NUM as i64) as usize,
+            Some(s) => s
+                .trim()
+                .parse::<i64>()
+                .map_err(|_| ApiError::bad_request("Invalid 'num' parameter."))?
+                .clamp(0, MAX_NUM as i64) as usize,
         };
         Ok(Page { start, num })
     }
@@ -135,7 +142,9 @@ impl Page {
 
 /// The org a portal path's `url_key` names; 400 as an unknown org on Online.
 pub fn org_of<'u>(universe: &'u Universe, url_key: &str) -> Result<&'u Org, ApiError> {
-    universe.org_by_url_key(url_key).ok_or_else(|| ApiError::bad_request(format!("Organization '{url_key}' not found.")).with_http_status(404))
+    universe
+        .org_by_url_key(url_key)
+        .ok_or_else(|| ApiError::bad_request(format!("Organization '{url_key}' not found.")).with_http_status(404))
 }
 
 /// Poison only means a handler panicked mid-read; the model itself stays consistent.

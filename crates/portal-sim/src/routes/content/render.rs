@@ -19,7 +19,8 @@ fn item_control(org: &Org, item: &Item, aud: &Audience) -> Option<&'static str> 
         return Some("admin");
     }
     let update = item.shared_groups.iter().any(|g| {
-        aud.groups.contains(g) && org.groups.get(g).is_some_and(|g| g.capabilities.iter().any(|c| c == "updateitemcontrol"))
+        aud.groups.contains(g)
+            && org.groups.get(g).is_some_and(|g| g.capabilities.iter().any(|c| c == "updateitemcontrol"))
     });
     update.then_some("update")
 }
@@ -88,7 +89,11 @@ pub fn item_json(org: &Org, item: &Item, aud: &Audience) -> Value {
 
 /// Same stable id for a username in every run (users have ids on Online too).
 fn user_id(username: &str) -> String {
-    format!("{:016x}{:016x}", crate::generate::stable_hash_of(username), crate::generate::stable_hash_of(&username.to_uppercase()))
+    format!(
+        "{:016x}{:016x}",
+        crate::generate::stable_hash_of(username),
+        crate::generate::stable_hash_of(&username.to_uppercase())
+    )
 }
 
 /// User JSON. `private` adds what only the user and admins see (email, privileges, usage).
@@ -127,7 +132,8 @@ pub fn user_json(org: &Org, user: &User, private: bool) -> Value {
         v["privileges"] = json!(user.privileges);
         v["lastLogin"] = json!(user.last_login);
         v["mfaEnabled"] = json!(false);
-        v["storageUsage"] = json!(org.items.values().filter(|i| i.owner == user.username).map(|i| i.data.len()).sum::<u64>());
+        v["storageUsage"] =
+            json!(org.items.values().filter(|i| i.owner == user.username).map(|i| i.data.len()).sum::<u64>());
         v["storageQuota"] = json!(2_199_023_255_552u64);
         v["userType"] = json!("both");
     }
@@ -211,7 +217,9 @@ impl Searchable for ItemDoc<'_> {
 
     fn text_matches(&self, value: &str) -> bool {
         let i = self.item;
-        text_matches(&i.title, value) || text_matches(&i.snippet, value) || i.tags.iter().any(|t| text_matches(t, value))
+        text_matches(&i.title, value)
+            || text_matches(&i.snippet, value)
+            || i.tags.iter().any(|t| text_matches(t, value))
     }
 }
 
@@ -246,7 +254,9 @@ impl Searchable for GroupDoc<'_> {
     }
 
     fn text_matches(&self, value: &str) -> bool {
-        text_matches(&self.group.title, value) || text_matches(&self.group.snippet, value) || self.group.tags.iter().any(|t| text_matches(t, value))
+        text_matches(&self.group.title, value)
+            || text_matches(&self.group.snippet, value)
+            || self.group.tags.iter().any(|t| text_matches(t, value))
     }
 }
 
@@ -263,7 +273,9 @@ impl Searchable for UserDoc<'_> {
             "username" => exact_matches(&u.username, value),
             "fullname" => text_matches(&u.full_name, value),
             "email" => exact_matches(&u.email, value),
-            "role" => exact_matches(u.role.as_str(), value) || u.role_id.as_deref().is_some_and(|r| exact_matches(r, value)),
+            "role" => {
+                exact_matches(u.role.as_str(), value) || u.role_id.as_deref().is_some_and(|r| exact_matches(r, value))
+            }
             "orgid" => exact_matches(&self.org.id, value),
             "provider" => exact_matches(&u.provider, value),
             "usertypeid" | "userlicensetype" => exact_matches(&u.user_license_type_id, value),
@@ -282,7 +294,9 @@ impl Searchable for UserDoc<'_> {
     }
 
     fn text_matches(&self, value: &str) -> bool {
-        text_matches(&self.user.username, value) || text_matches(&self.user.full_name, value) || text_matches(&self.user.email, value)
+        text_matches(&self.user.username, value)
+            || text_matches(&self.user.full_name, value)
+            || text_matches(&self.user.email, value)
     }
 }
 

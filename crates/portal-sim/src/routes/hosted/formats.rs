@@ -132,4 +132,3 @@ pub(super) fn export_bytes(format: ExportFormat, service: &FeatureService) -> Ve
         }
     }
 }
-

@@ -18,9 +18,9 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::caller_of;
 use super::formats::{file_stem, ExportFormat};
 use super::replica::ReplicaJob;
-use super::caller_of;
 use crate::auth::{now_ms, Caller};
 use crate::model::{FeatureService, Item, ItemData, Org};
 use crate::routes::error::{ApiError, ApiResult};
@@ -127,8 +127,9 @@ async fn export(
     Form(form): Form<ExportForm>,
 ) -> ApiResult<Json<Value>> {
     let caller = require_caller(&state, &parts, form.token.as_deref())?;
-    let format = ExportFormat::parse(&form.export_format)
-        .ok_or_else(|| ApiError::bad_request("'exportFormat' parameter is invalid.").with_detail(form.export_format.clone()))?;
+    let format = ExportFormat::parse(&form.export_format).ok_or_else(|| {
+        ApiError::bad_request("'exportFormat' parameter is invalid.").with_detail(form.export_format.clone())
+    })?;
     if p.username != caller.username && !caller.is_admin {
         return Err(ApiError::forbidden(format!("export into the content of {}", p.username)));
     }
@@ -250,9 +251,9 @@ async fn status(
     check_item_access(&state, &caller, &p.url_key, &p.id)?;
     let finish = {
         let mut exports = lock(&state.jobs.exports);
-        let found = exports.iter_mut().find(|(jid, j)| {
-            j.export_item_id == p.id && q.job_id.as_deref().is_none_or(|want| want == jid.as_str())
-        });
+        let found = exports
+            .iter_mut()
+            .find(|(jid, j)| j.export_item_id == p.id && q.job_id.as_deref().is_none_or(|want| want == jid.as_str()));
         let Some((job_id, job)) = found else {
             if q.job_id.is_some() {
                 return Err(ApiError::bad_request("Job not found.").with_detail(format!("item {}", p.id)));
@@ -293,7 +294,14 @@ async fn status(
 }
 
 /// Produces the export file from the service as it is now and stores it as the item's data.
-fn complete_export(state: &SimState, job_id: &str, org_id: &str, service_name: &str, item_id: &str, format: ExportFormat) {
+fn complete_export(
+    state: &SimState,
+    job_id: &str,
+    org_id: &str,
+    service_name: &str,
+    item_id: &str,
+    format: ExportFormat,
+) {
     let service = {
         let universe = state.universe.read().unwrap_or_else(|e| e.into_inner());
         universe.org_by_id(org_id).and_then(|org| org.services.get(service_name).map(|s| snapshot(org, s)))
@@ -305,7 +313,8 @@ fn complete_export(state: &SimState, job_id: &str, org_id: &str, service_name: &
             match universe.org_by_id_mut(org_id).and_then(|o| o.items.get_mut(item_id)) {
                 Some(item) => {
                     let file_name = format!("{}.{}", file_stem(&item.title), format.extension());
-                    item.data = ItemData::Bytes { file_name, bytes: bytes.into(), content_type: format.content_type().into() };
+                    item.data =
+                        ItemData::Bytes { file_name, bytes: bytes.into(), content_type: format.content_type().into() };
                     item.modified = now_ms();
                     Outcome::Completed
                 }
@@ -329,7 +338,8 @@ async fn delete(
     {
         let mut universe = state.universe.write().unwrap_or_else(|e| e.into_inner());
         let org = universe.org_by_url_key_mut(&p.url_key).ok_or_else(|| ApiError::item_missing(&p.id))?;
-        let item = org.items.get(&p.id).filter(|i| i.owner == p.username).ok_or_else(|| ApiError::item_missing(&p.id))?;
+        let item =
+            org.items.get(&p.id).filter(|i| i.owner == p.username).ok_or_else(|| ApiError::item_missing(&p.id))?;
         let allowed = item.owner == caller.username || caller.has_privilege("portal:admin:deleteItems");
         if !allowed {
             return Err(ApiError::forbidden(format!("delete item {}", p.id)));

@@ -164,11 +164,15 @@ fn str_of(v: &Value, key: &str, what: &str) -> Result<String, PackageError> {
 }
 
 fn i64_of(v: &Value, key: &str, what: &str) -> Result<i64, PackageError> {
-    v.get(key).and_then(Value::as_i64).ok_or_else(|| PackageError::Invalid(format!("{what}: `{key}` must be an integer")))
+    v.get(key)
+        .and_then(Value::as_i64)
+        .ok_or_else(|| PackageError::Invalid(format!("{what}: `{key}` must be an integer")))
 }
 
 fn bool_of(v: &Value, key: &str, what: &str) -> Result<bool, PackageError> {
-    v.get(key).and_then(Value::as_bool).ok_or_else(|| PackageError::Invalid(format!("{what}: `{key}` must be a boolean")))
+    v.get(key)
+        .and_then(Value::as_bool)
+        .ok_or_else(|| PackageError::Invalid(format!("{what}: `{key}` must be a boolean")))
 }
 
 fn ids_of(v: &Value, key: &str) -> Result<Vec<i64>, PackageError> {
@@ -176,7 +180,9 @@ fn ids_of(v: &Value, key: &str) -> Result<Vec<i64>, PackageError> {
         .and_then(Value::as_array)
         .ok_or_else(|| PackageError::Invalid(format!("service.json: `{key}` must be an array")))?
         .iter()
-        .map(|id| id.as_i64().ok_or_else(|| PackageError::Invalid(format!("service.json: `{key}` holds a non-integer"))))
+        .map(|id| {
+            id.as_i64().ok_or_else(|| PackageError::Invalid(format!("service.json: `{key}` holds a non-integer")))
+        })
         .collect()
 }
 
@@ -275,16 +281,39 @@ mod tests {
 
     fn sample() -> FeatureService {
         let fields = vec![
-            Field { name: "OBJECTID".into(), field_type: "esriFieldTypeOID".into(), alias: "OBJECTID".into(), length: None, nullable: false },
-            Field { name: "Name".into(), field_type: "esriFieldTypeString".into(), alias: "Name".into(), length: Some(64), nullable: true },
-            Field { name: "Value".into(), field_type: "esriFieldTypeDouble".into(), alias: "Value".into(), length: None, nullable: true },
+            Field {
+                name: "OBJECTID".into(),
+                field_type: "esriFieldTypeOID".into(),
+                alias: "OBJECTID".into(),
+                length: None,
+                nullable: false,
+            },
+            Field {
+                name: "Name".into(),
+                field_type: "esriFieldTypeString".into(),
+                alias: "Name".into(),
+                length: Some(64),
+                nullable: true,
+            },
+            Field {
+                name: "Value".into(),
+                field_type: "esriFieldTypeDouble".into(),
+                alias: "Value".into(),
+                length: None,
+                nullable: true,
+            },
         ];
         let feature = |oid: i64, atts: Vec<Attachment>| {
             let mut a = Map::new();
             a.insert("OBJECTID".into(), json!(oid));
             a.insert("Name".into(), json!(format!("Zone 北 ../{oid}")));
             a.insert("Value".into(), json!(0.1 + 0.2 + oid as f64 * 1234.5678901234));
-            Feature { object_id: oid, attributes: a, geometry: Some(json!({"x": 1.5e6 + oid as f64 / 3.0, "y": -2.25})), attachments: atts }
+            Feature {
+                object_id: oid,
+                attributes: a,
+                geometry: Some(json!({"x": 1.5e6 + oid as f64 / 3.0, "y": -2.25})),
+                attachments: atts,
+            }
         };
         let att = |id: i64, name: &str| Attachment {
             id,
@@ -357,6 +386,9 @@ mod tests {
         assert!(matches!(unpack_package(b"not a zip"), Err(PackageError::Zip(_))), "random bytes are not a package");
         let mut entries = BTreeMap::new();
         entries.insert("service.json".to_string(), b"{\"format\":\"other\"}".to_vec());
-        assert!(matches!(unpack_package(&write_zip(&entries)), Err(PackageError::Invalid(_))), "a foreign zip is refused");
+        assert!(
+            matches!(unpack_package(&write_zip(&entries)), Err(PackageError::Invalid(_))),
+            "a foreign zip is refused"
+        );
     }
 }

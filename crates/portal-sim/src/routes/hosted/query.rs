@@ -207,7 +207,11 @@ fn feature_json(layer: &Layer, f: &Feature, out_fields: &[String], with_geometry
     for field in &layer.fields {
         let wanted = out_fields.iter().any(|o| o == "*" || o.eq_ignore_ascii_case(&field.name)) || field.name == oid;
         if wanted {
-            let value = if field.name == oid { json!(f.object_id) } else { f.attributes.get(&field.name).cloned().unwrap_or(Value::Null) };
+            let value = if field.name == oid {
+                json!(f.object_id)
+            } else {
+                f.attributes.get(&field.name).cloned().unwrap_or(Value::Null)
+            };
             attributes.insert(field.name.clone(), value);
         }
     }
@@ -266,7 +270,9 @@ pub(super) async fn query(
         let fields: Vec<Value> = layer
             .fields
             .iter()
-            .filter(|f| out_fields.iter().any(|o| o == "*" || o.eq_ignore_ascii_case(&f.name)) || f.name == oid_field(layer))
+            .filter(|f| {
+                out_fields.iter().any(|o| o == "*" || o.eq_ignore_ascii_case(&f.name)) || f.name == oid_field(layer)
+            })
             .map(field_json)
             .collect();
         let mut v = json!({
@@ -403,7 +409,8 @@ pub(super) struct AttachmentPath {
 
 /// RFC 5987 encoding for a `filename*` parameter: names may hold any Unicode.
 pub(crate) fn content_disposition(name: &str) -> String {
-    let ascii: String = name.chars().map(|c| if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' { c } else { '_' }).collect();
+    let ascii: String =
+        name.chars().map(|c| if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' { c } else { '_' }).collect();
     let mut encoded = String::new();
     for b in name.bytes() {
         if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
@@ -422,21 +429,19 @@ pub(super) async fn attachment_bytes(
     Form(t): Form<super::TokenOnly>,
 ) -> ApiResult<Response> {
     let caller = caller_of(&state, &parts, t.token.as_deref())?;
-    let (bytes, content_type, name) = with_service(&state, &p.url_key, &p.name, caller.as_ref(), |_, _, layers, tables| {
-        let layer = find_layer(layers, tables, &p.layer)?;
-        let f = find_feature(layer, &p.oid)?;
-        let aid: i64 = p.aid.parse().map_err(|_| super::invalid_url())?;
-        let a = f
-            .attachments
-            .iter()
-            .find(|a| a.id == aid)
-            .ok_or_else(|| ApiError::not_found("Attachment not found."))?;
-        Ok((a.bytes.clone(), a.content_type.clone(), a.name.clone()))
-    })?;
-    Ok((
-        [(header::CONTENT_TYPE, content_type), (header::CONTENT_DISPOSITION, content_disposition(&name))],
-        bytes,
-    )
+    let (bytes, content_type, name) =
+        with_service(&state, &p.url_key, &p.name, caller.as_ref(), |_, _, layers, tables| {
+            let layer = find_layer(layers, tables, &p.layer)?;
+            let f = find_feature(layer, &p.oid)?;
+            let aid: i64 = p.aid.parse().map_err(|_| super::invalid_url())?;
+            let a = f
+                .attachments
+                .iter()
+                .find(|a| a.id == aid)
+                .ok_or_else(|| ApiError::not_found("Attachment not found."))?;
+            Ok((a.bytes.clone(), a.content_type.clone(), a.name.clone()))
+        })?;
+    Ok(([(header::CONTENT_TYPE, content_type), (header::CONTENT_DISPOSITION, content_disposition(&name))], bytes)
         .into_response())
 }
 
@@ -460,6 +465,9 @@ mod tests {
     fn content_disposition_keeps_unicode_names_safe() {
         let h = content_disposition("Zone 北 \"x\".jpg");
         assert!(h.is_ascii(), "a header value must be ASCII: {h}");
-        assert!(h.contains("filename*=UTF-8''Zone%20%E5%8C%97%20%22x%22.jpg"), "RFC 5987 form carries the exact name: {h}");
+        assert!(
+            h.contains("filename*=UTF-8''Zone%20%E5%8C%97%20%22x%22.jpg"),
+            "RFC 5987 form carries the exact name: {h}"
+        );
     }
 }

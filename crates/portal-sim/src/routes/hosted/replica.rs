@@ -75,7 +75,8 @@ fn parse_layer_list(raw: Option<&str>, available: &[i64]) -> ApiResult<Vec<i64>>
             if available.contains(&id) {
                 Ok(id)
             } else {
-                Err(ApiError::bad_request("Invalid 'layers' parameter.").with_detail(format!("Layer {id} does not exist")))
+                Err(ApiError::bad_request("Invalid 'layers' parameter.")
+                    .with_detail(format!("Layer {id} does not exist")))
             }
         })
         .collect()
@@ -94,7 +95,8 @@ pub(super) async fn create_replica(
     let caller = caller_of(&state, &parts, form.token.as_deref())?;
     let available = with_service(&state, &p.url_key, &p.name, caller.as_ref(), |_, service, layers, tables| {
         if !(service.sync_enabled || service.capabilities.split(',').any(|c| c.trim() == "Sync")) {
-            return Err(ApiError::new(400, "Unable to create replica.").with_detail("The service does not have the Sync capability."));
+            return Err(ApiError::new(400, "Unable to create replica.")
+                .with_detail("The service does not have the Sync capability."));
         }
         Ok(layers.iter().chain(tables).map(|l| l.id).collect::<Vec<_>>())
     })?;
@@ -105,7 +107,8 @@ pub(super) async fn create_replica(
     }
     let job_id = new_id();
     let replica_id = format!("{{{}}}", uuid::Uuid::new_v4().hyphenated().to_string().to_uppercase());
-    let replica_name = form.replica_name.clone().filter(|n| !n.is_empty()).unwrap_or_else(|| format!("{}_replica", p.name));
+    let replica_name =
+        form.replica_name.clone().filter(|n| !n.is_empty()).unwrap_or_else(|| format!("{}_replica", p.name));
     let job = ReplicaJob {
         org_id: p.url_key.clone(),
         service_name: p.name.clone(),
@@ -173,7 +176,10 @@ fn build_replica(state: &SimState, job: &ReplicaJob) -> Option<ReplicaFile> {
             })
             .collect();
         let body = json!({ "replicaName": job.replica_name, "replicaID": job.replica_id, "layers": layers });
-        return Some(ReplicaFile { bytes: serde_json::to_vec(&body).unwrap_or_default().into(), file_name: format!("{stem}.json") });
+        return Some(ReplicaFile {
+            bytes: serde_json::to_vec(&body).unwrap_or_default().into(),
+            file_name: format!("{stem}.json"),
+        });
     }
     let ext = if job.data_format == "sqlite" { "geodatabase" } else { "zip" };
     Some(ReplicaFile { bytes: package_service(&service).into(), file_name: format!("{stem}.{ext}") })
