@@ -16,6 +16,7 @@ fn app(state: SimState) -> axum::Router {
         .merge(crate::routes::content::routes())
         .merge(crate::auth::routes())
         .merge(crate::routes::hosted::routes())
+        .merge(crate::routes::tiles::routes())
         .layer(axum::middleware::from_fn_with_state(state.clone(), crate::faults::middleware));
     api.merge(crate::control::routes())
         .merge(crate::faults::control_routes())

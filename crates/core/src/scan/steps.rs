@@ -109,8 +109,9 @@ async fn items(run: &mut ScanRun<'_>) -> Result<Vec<ItemBrief>> {
     };
     let found = run.cancellable(run.portal.search_org_items(&on_page)).await??;
     let mut rows = Vec::with_capacity(found.len());
-    for info in &found {
-        let value = serde_json::to_value(info).map_err(|e| Error::Corrupt(format!("item {}: {e}", info.id)))?;
+    for info in found {
+        let value = serde_json::to_value(&info).map_err(|e| Error::Corrupt(format!("item {}: {e}", info.id)))?;
+        drop(info);
         if let Some(row) = ItemRow::from_json(&value) {
             rows.push(row);
         }
@@ -262,18 +263,19 @@ async fn references(
         items.iter().filter(|i| has_json_data(&i.item_type) && !vanished.contains(&i.id)).cloned().collect();
     run.progress.phase("references", Some(with_data.len() as u64));
     let portal = run.portal;
+    let in_catalog = |id: &str| known.contains(id);
+    let in_catalog = &in_catalog;
+    // Each answer is reduced to its references as it arrives, so that at most `CONCURRENCY`
+    // item documents are in memory at once, whatever the size of the org.
     let answers = each(run, with_data, |item| {
         let id = item.id.clone();
-        async move { portal.item_data_json(&id).await }
+        async move { portal.item_data_json(&id).await.map(|data| data.map(|d| references::extract(&d, in_catalog))) }
     })
     .await?;
-    let in_catalog = |id: &str| known.contains(id);
     let mut rows: Vec<(String, Reference)> = Vec::new();
     for (item, answer) in answers {
         match answer {
-            Ok(Some(data)) => {
-                rows.extend(references::extract(&data, &in_catalog).into_iter().map(|r| (item.id.clone(), r)))
-            }
+            Ok(Some(found)) => rows.extend(found.into_iter().map(|r| (item.id.clone(), r))),
             Ok(None) => {}
             Err(e) => note_item_failure(run, &item, "reading the item's data", &e, vanished),
         }
@@ -294,17 +296,17 @@ async fn services(run: &mut ScanRun<'_>, items: &[ItemBrief], vanished: &HashSet
         .collect();
     run.progress.phase("services", Some(services.len() as u64));
     let portal = run.portal;
-    let answers = each(run, services, |(_, url)| {
-        let url = url.clone();
+    let answers = each(run, services, |(item, url)| {
+        let (id, url) = (item.id.clone(), url.clone());
         // The client sends the token only to the org's own hosts: a registered service on a
-        // foreign host is read anonymously.
-        async move { portal.service_json(&url).await }
+        // foreign host is read anonymously. The answer is reduced as it arrives (see `references`).
+        async move { portal.service_json(&url).await.map(|v| service_info(&id, &v)) }
     })
     .await?;
     let mut rows = Vec::new();
     for ((item, _), answer) in answers {
         match answer {
-            Ok(v) => rows.push(service_info(&item.id, &v)),
+            Ok(info) => rows.push(info),
             // A service that does not answer says nothing about its item: not vanished.
             Err(e) => run.note(SubjectKind::Item, &item.id, &item.title, "reading the service's layers", &e),
         }

@@ -9,9 +9,7 @@ use orgvault_core::{scan, Catalog, Error, SystemClock};
 use portal_sim::SimConfig;
 use tokio_util::sync::CancellationToken;
 
-use crate::support::{
-    connect, db_with_identity, sim_tally, start_sim, unserved_services, OnEveryPhase, OnPhase, Recorder,
-};
+use crate::support::{connect, db_with_identity, sim_tally, start_sim, OnEveryPhase, OnPhase, Recorder};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_token_expiring_mid_scan_is_renewed_and_the_scan_completes() -> anyhow::Result<()> {
@@ -43,8 +41,8 @@ async fn a_token_expiring_mid_scan_is_renewed_and_the_scan_completes() -> anyhow
     );
     assert_eq!(
         (summary.items, summary.users, summary.groups, summary.problems),
-        (want.items, want.users, want.groups, unserved_services(&sim, &org.url_key)),
-        "token expiry costs nothing: exact counts, no problems beyond notes on unserved services"
+        (want.items, want.users, want.groups, 0),
+        "token expiry costs nothing: exact counts, no problems"
     );
     Ok(())
 }
@@ -67,11 +65,7 @@ async fn faults_and_throttling_still_give_exact_counts() -> anyhow::Result<()> {
     let summary = scan(&db, &portal, &identity, &Recorder::default(), CancellationToken::new(), &SystemClock).await?;
     let want = sim_tally(&sim, &org.url_key);
     let counts = Catalog::new(&db).counts(summary.scan_id).await?;
-    assert_eq!(
-        summary.problems,
-        unserved_services(&sim, &org.url_key),
-        "with generous retries every fault is absorbed (only unserved services are noted)"
-    );
+    assert_eq!(summary.problems, 0, "with generous retries every fault is absorbed: no problems");
     assert_eq!(
         (counts.items, counts.users, counts.groups, counts.memberships, counts.sharing),
         (want.items, want.users, want.groups, want.memberships, want.sharing),
@@ -107,13 +101,8 @@ async fn an_item_deleted_during_the_scan_is_a_problem_not_a_failure() -> anyhow:
     let summary = scan(&db, &portal, &identity, &progress, CancellationToken::new(), &SystemClock).await?;
 
     let catalog = Catalog::new(&db);
-    let notes = unserved_services(&sim, &org.url_key);
     let problems = catalog.problems(summary.scan_id).await?;
-    assert_eq!(
-        problems.len() as u64,
-        1 + notes,
-        "the deleted item is the only problem besides notes on unserved services: {problems:?}"
-    );
+    assert_eq!(problems.len(), 1, "the deleted item is the only problem: {problems:?}");
     let vanished: Vec<_> = problems.iter().filter(|p| p.message.contains("vanished during the scan")).collect();
     assert_eq!(vanished.len(), 1, "exactly one problem says an item vanished: {problems:?}");
     assert_eq!(vanished[0].item_id.as_deref(), Some(victim.0.as_str()), "the problem names the vanished item");

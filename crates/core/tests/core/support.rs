@@ -148,18 +148,6 @@ pub fn sim_tally(sim: &RunningSim, url_key: &str) -> SimTally {
     }
 }
 
-/// Service items whose REST endpoint the simulator does not serve (it serves FeatureServer
-/// only): the scan notes each as a problem it cannot read layers for.
-pub fn unserved_services(sim: &RunningSim, url_key: &str) -> u64 {
-    let universe = sim.state.universe.read().unwrap_or_else(|e| e.into_inner());
-    let org = universe.org_by_url_key(url_key).expect("org exists");
-    org.items
-        .values()
-        .filter(|i| orgvault_core::scan::service_layers_endpoint(&i.item_type).is_some())
-        .filter(|i| i.url.as_deref().is_some_and(|u| !u.contains("/FeatureServer")))
-        .count() as u64
-}
-
 /// Runs `action` at the start of every phase.
 pub struct OnEveryPhase<F: Fn(&str) + Send + Sync> {
     pub action: F,

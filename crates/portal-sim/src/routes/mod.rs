@@ -6,3 +6,4 @@ pub mod content;
 pub mod error;
 pub mod hosted;
 pub mod portal;
+pub mod tiles;
