@@ -6,7 +6,7 @@ set -euo pipefail
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
 # Build essentials for the Rust workspace (SQLite is compiled in by sqlx; TLS is rustls, no OpenSSL).
-APT_PACKAGES=(build-essential pkg-config curl ca-certificates python3 time)
+APT_PACKAGES=(build-essential pkg-config curl ca-certificates python3 time unzip)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
@@ -27,4 +27,10 @@ if ! command -v cargo >/dev/null 2>&1; then
     export PATH="$HOME/.cargo/bin:$PATH"
   fi
 fi
-echo "setup: $(cargo --version)"
+# Node.js runs Azurite, the Azure Blob emulator the storage tests write to.
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  echo "setup: installing Node.js and npm"
+  as_root apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq nodejs npm
+fi
+echo "setup: $(cargo --version), node $(node --version)"

@@ -5,6 +5,10 @@ cd "$(dirname "$0")/.."
 source scripts/setup.sh
 export PATH="$HOME/.cargo/bin:$PATH"
 
+echo "== Azurite (Azure Blob emulator) for the storage tests"
+# `npm install`, not `npm ci`: lockfiles made on one platform lack other platforms' builds.
+[ -x tools/azurite/node_modules/.bin/azurite-blob ] || npm install --prefix tools/azurite --no-audit --no-fund
+
 echo "== formatting"
 cargo fmt --all --check
 

@@ -34,6 +34,15 @@
 //! portal.related_items(id, rel_type: &str, Direction) -> Vec<ItemInfo>
 //! portal.service_json(&Url) -> Value           // token only when the URL is an org host
 //!
+//! // Hosted services, whole (hosted.rs): single steps; the caller polls, times out and cleans up
+//! portal.start_export(owner, item_id, FILE_GEODATABASE) -> ExportJob { job_id, export_item_id, owner }
+//! portal.export_status(&ExportJob) -> JobStatus       // Processing | Completed{result_url} | Failed{message}
+//! portal.delete_item(owner, item_id) -> ()            // already gone counts as deleted
+//! portal.create_replica(&service_url, layers: &[i64]) -> Url (statusUrl)   // async, filegdb, attachments, syncModel none
+//! portal.replica_status(&status_url) -> JobStatus      // Completed carries resultUrl
+//! portal.service_layers(&service_url) -> Value         // <url>/layers
+//! portal.query_page(&service_url, layer, offset, count) -> Value   // where=1=1, outFields=*
+//!
 //! // Escape hatches (token only to org hosts; f=json added to JSON calls)
 //! portal.get_json(path_or_url: &str, params: &[(&str, &str)]) -> Value
 //! portal.json_at(url: Url, params) -> Value
@@ -66,6 +75,7 @@
 
 pub mod auth;
 pub mod error;
+pub mod hosted;
 pub mod http;
 pub mod limiter;
 pub mod model;
@@ -80,6 +90,7 @@ mod wire_tests;
 
 pub use auth::{Credentials, NewRefreshToken, RefreshTokenSink, TokenSource};
 pub use error::{Error, Result};
+pub use hosted::{ExportJob, JobStatus, FILE_GEODATABASE};
 pub use http::{install_crypto_provider, ByteStream, TlsOptions};
 pub use limiter::Limiter;
 pub use model::{

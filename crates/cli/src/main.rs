@@ -33,6 +33,20 @@ enum Command {
     Scan(commands::scan::ScanArgs),
     /// Show the job history.
     Jobs(commands::jobs::JobsArgs),
+    /// Scan, then back up the organization into a repository as one snapshot.
+    Backup(commands::backup::BackupArgs),
+    /// List the snapshots of a repository.
+    Snapshots(commands::snapshots::SnapshotsArgs),
+    /// Re-read a repository's blobs and check their hashes.
+    Verify(commands::verify::VerifyArgs),
+    /// Write a snapshot as one standard .zip file.
+    ExportZip(commands::zip::ExportZipArgs),
+    /// Read a .zip written by export-zip back into a repository.
+    ImportZip(commands::zip::ImportZipArgs),
+    /// Forget snapshots by a retention policy (their blobs stay until prune).
+    Forget(commands::retention::ForgetArgs),
+    /// Delete blobs no snapshot references.
+    Prune(commands::retention::PruneArgs),
 }
 
 fn main() -> ExitCode {
@@ -61,5 +75,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Scan(args) => commands::scan::run(&db, &data_dir, args).await,
         Command::Jobs(args) => commands::jobs::run(&db, args).await,
+        Command::Backup(args) => commands::backup::run(&db, &data_dir, args).await,
+        Command::Snapshots(args) => commands::snapshots::run(&data_dir, args).await,
+        Command::Verify(args) => commands::verify::run(&data_dir, args).await,
+        Command::ExportZip(args) => commands::zip::export(&data_dir, args).await,
+        Command::ImportZip(args) => commands::zip::import(&data_dir, args).await,
+        Command::Forget(args) => commands::retention::forget(&data_dir, args).await,
+        Command::Prune(args) => commands::retention::prune(&data_dir, args).await,
     }
 }

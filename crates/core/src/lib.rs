@@ -5,6 +5,7 @@
 //! data points at. Progress goes to a [`progress::Progress`] sink the front end provides; time
 //! comes from a [`clock::Clock`]. No password, token or connection string is ever stored here.
 
+pub mod backup;
 pub mod catalog;
 pub mod clock;
 pub mod db;
@@ -13,8 +14,10 @@ pub mod identity;
 pub mod jobs;
 pub mod progress;
 pub mod references;
+pub mod repo;
 pub mod scan;
 pub mod selection;
+pub mod storage;
 
 pub use catalog::Catalog;
 pub use clock::{Clock, ManualClock, SystemClock};

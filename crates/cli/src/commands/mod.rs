@@ -1,5 +1,10 @@
 //! One module per subcommand; each is argument parsing plus a call into the core.
 
+pub mod backup;
 pub mod connect;
 pub mod jobs;
+pub mod retention;
 pub mod scan;
+pub mod snapshots;
+pub mod verify;
+pub mod zip;

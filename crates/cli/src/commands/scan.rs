@@ -69,7 +69,7 @@ pub async fn run(db: &Db, data_dir: &Path, args: ScanArgs) -> anyhow::Result<()>
 
 /// The identity this portal and user were scanned under before, or a new one. A CLI scan names
 /// no backup destination yet, so a new identity's storage is the data folder's `backups`.
-async fn identity_for(
+pub(crate) async fn identity_for(
     db: &Db,
     data_dir: &Path,
     args: &PortalArgs,

@@ -107,31 +107,36 @@ async fn items(run: &mut ScanRun<'_>) -> Result<Vec<ItemBrief>> {
             progress.advance((done - before) as u64);
         }
     };
-    let found = run.cancellable(run.portal.search_org_items(&on_page)).await??;
-    let mut rows = Vec::with_capacity(found.len());
-    for info in found {
-        let value = serde_json::to_value(&info).map_err(|e| Error::Corrupt(format!("item {}: {e}", info.id)))?;
-        drop(info);
-        if let Some(row) = ItemRow::from_json(&value) {
-            rows.push(row);
+    // Items arrive as JSON text and are parsed one at a time into rows: a parsed document
+    // costs several times its text, and a large org has tens of thousands.
+    let found = run.cancellable(run.portal.search_org_items_json(&on_page)).await??;
+    let mut rows = Vec::with_capacity(ITEM_BATCH);
+    let mut briefs = Vec::with_capacity(found.len());
+    let mut seen = HashSet::new();
+    for text in found {
+        let value: Value = serde_json::from_str(&text).map_err(|e| {
+            Error::Portal(arcgis::Error::Decode { url: "search results".into(), detail: e.to_string() })
+        })?;
+        drop(text);
+        let Some(row) = ItemRow::from_json(&value) else { continue };
+        if seen.insert(row.id.clone()) {
+            briefs.push(ItemBrief {
+                in_folder: row.folder_id.is_some(),
+                id: row.id.clone(),
+                title: row.title.clone(),
+                item_type: row.item_type.clone(),
+                owner: row.owner.clone(),
+                url: row.url.clone(),
+            });
+        }
+        rows.push(row);
+        if rows.len() == ITEM_BATCH {
+            run.catalog.insert_items(run.scan_id, &rows).await?;
+            rows.clear();
         }
     }
-    for chunk in rows.chunks(ITEM_BATCH) {
-        run.catalog.insert_items(run.scan_id, chunk).await?;
-    }
-    let mut seen = HashSet::new();
-    Ok(rows
-        .into_iter()
-        .filter(|r| seen.insert(r.id.clone()))
-        .map(|r| ItemBrief {
-            in_folder: r.folder_id.is_some(),
-            id: r.id,
-            title: r.title,
-            item_type: r.item_type,
-            owner: r.owner,
-            url: r.url,
-        })
-        .collect())
+    run.catalog.insert_items(run.scan_id, &rows).await?;
+    Ok(briefs)
 }
 
 async fn users(run: &mut ScanRun<'_>) -> Result<()> {

@@ -1,5 +1,15 @@
 //! Integration tests of the engine against the simulated portal over real loopback sockets.
 
+mod backup_azure;
+mod backup_full;
+mod backup_resilience;
+mod backup_retry;
+mod backup_support;
+mod repo_conformance;
+mod repo_retention;
+mod repo_safety;
+mod repo_support;
+mod repo_zip;
 mod scan_access;
 mod scan_large;
 mod scan_resilience;

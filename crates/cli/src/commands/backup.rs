@@ -1,0 +1,139 @@
+//! `orgvault backup`: scans the organization, then backs up the selection into a repository
+//! (a folder or an Azure container) as one snapshot. `--retry-failed JOB` backs up again just
+//! what failed in that job. Exits non-zero when the job failed or was cancelled.
+
+use std::path::Path;
+
+use anyhow::Context;
+use clap::Args;
+use orgvault_core::backup::{backup, retry_failed, BackupContext, BackupOptions, BackupSummary};
+use orgvault_core::selection::{Combine, Filter};
+use orgvault_core::storage::{check_local, StorageTarget};
+use orgvault_core::{Db, Selection, SystemClock};
+use serde_json::json;
+use tokio_util::sync::CancellationToken;
+
+use super::connect::PortalArgs;
+use super::scan::identity_for;
+use super::snapshots::DestArgs;
+use crate::output::{human_bytes, print_json};
+use crate::terminal_progress::TerminalProgress;
+
+#[derive(Debug, Args)]
+pub struct BackupArgs {
+    #[command(flatten)]
+    pub portal: PortalArgs,
+
+    #[command(flatten)]
+    pub dest: DestArgs,
+
+    /// The snapshot's name (default: the organization and the date and time).
+    #[arg(long)]
+    pub name: Option<String>,
+
+    /// Back up only items of this type (repeatable), with their owners and groups.
+    #[arg(long = "select-type", value_name = "TYPE")]
+    pub select_types: Vec<String>,
+
+    /// Back up only this item (repeatable).
+    #[arg(long = "select-id", value_name = "ID")]
+    pub select_ids: Vec<String>,
+
+    /// Back up again just the subjects that failed in this earlier backup job.
+    #[arg(long, value_name = "JOB_ID", conflicts_with_all = ["select_types", "select_ids"])]
+    pub retry_failed: Option<i64>,
+
+    /// Subjects worked on at once (the client's limiter bounds the requests).
+    #[arg(long, default_value_t = 16)]
+    pub concurrency: usize,
+
+    /// Print one JSON object: {snapshot, items, users, groups, failed, bytes_new, bytes_total, ...}.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn selection(args: &BackupArgs) -> anyhow::Result<Selection> {
+    Ok(match (args.select_ids.is_empty(), args.select_types.is_empty()) {
+        (true, true) => Selection::Everything,
+        (false, true) => Selection::Explicit { items: args.select_ids.clone(), users: vec![], groups: vec![] },
+        (true, false) => Selection::Filtered {
+            combine: Combine::Any,
+            filters: args.select_types.iter().map(|t| Filter::TypeEquals(t.clone())).collect(),
+        },
+        (false, false) => anyhow::bail!("use either --select-id or --select-type, not both"),
+    })
+}
+
+pub async fn run(db: &Db, data_dir: &Path, args: BackupArgs) -> anyhow::Result<()> {
+    let selection = selection(&args)?;
+    let target = args.dest.target(data_dir)?;
+    // A folder is checked first: a backup that cannot write should not scan for minutes.
+    if let StorageTarget::Local { path } = &target {
+        check_local(path, 0).await?;
+    }
+    let repo = args.dest.open(data_dir).await?;
+    let portal = args.portal.connect().await?;
+    let identity = identity_for(db, data_dir, &args.portal, &portal).await?;
+
+    let progress = TerminalProgress::new(args.json);
+    let cancel = CancellationToken::new();
+    let on_ctrl_c = cancel.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            on_ctrl_c.cancel();
+        }
+    });
+    let scan = orgvault_core::scan(db, &portal, &identity.id, &progress, cancel.clone(), &SystemClock).await;
+    let scan = match scan {
+        Ok(s) => s,
+        Err(e) => {
+            progress.finish();
+            return Err(e).context("the scan before the backup failed");
+        }
+    };
+    let options =
+        BackupOptions { name: args.name.clone(), concurrency: args.concurrency.max(1), ..BackupOptions::default() };
+    let ctx = BackupContext {
+        db,
+        portal: &portal,
+        repo: &repo,
+        identity_id: &identity.id,
+        scan_id: scan.scan_id,
+        options: &options,
+        progress: &progress,
+        cancel,
+        clock: &SystemClock,
+    };
+    let summary = match args.retry_failed {
+        Some(job) => retry_failed(&ctx, job).await,
+        None => backup(&ctx, &selection).await,
+    };
+    progress.finish();
+    let summary = summary?;
+    report(&summary, args.json, scan.requests)
+}
+
+fn report(s: &BackupSummary, json: bool, scan_requests: u64) -> anyhow::Result<()> {
+    let snapshot = s.snapshot.as_ref().map(|id| id.as_str().to_owned());
+    if json {
+        return print_json(&json!({
+            "snapshot": snapshot, "items": s.items, "users": s.users, "groups": s.groups,
+            "failed": s.failed, "fallbacks": s.fallbacks, "reused": s.reused,
+            "bytes_new": s.bytes_new, "bytes_total": s.bytes_total, "bytes_downloaded": s.bytes_downloaded,
+            "data_downloads": s.data_downloads, "requests": s.requests, "scan_requests": scan_requests,
+            "job_id": s.job_id, "state": s.state, "name": s.name,
+        }));
+    }
+    println!("Snapshot {} \"{}\"", snapshot.as_deref().unwrap_or("-"), s.name);
+    println!("  items   {} ({} unchanged, {} by a fallback)", s.items, s.reused, s.fallbacks);
+    println!("  users   {}", s.users);
+    println!("  groups  {}", s.groups);
+    println!("  new     {} of {}", human_bytes(s.bytes_new), human_bytes(s.bytes_total));
+    if s.failed > 0 {
+        println!(
+            "  failed  {} (see `orgvault jobs --job {}`; retry with `orgvault backup --retry-failed {}`)",
+            s.failed, s.job_id, s.job_id
+        );
+    }
+    Ok(())
+}

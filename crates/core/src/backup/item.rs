@@ -1,0 +1,272 @@
+//! One item: its JSON (from the catalog, as the portal's search returned it), `/data` streamed
+//! into the repository, every resource, the thumbnail, metadata.xml when there is one, and for
+//! a hosted feature service the service and layer JSON plus an export of its data.
+//!
+//! Incremental rule: an item whose `modified` and `size` equal the previous snapshot's entry
+//! reuses that entry's blobs without a request; a hosted feature service additionally needs its
+//! layers' newest `editingInfo.lastEditDate` (read by the scan) unchanged, else its data is
+//! exported again.
+
+use serde_json::Value;
+use url::Url;
+
+use super::facts::Facts;
+use super::run::{Run, Stop};
+use super::service::export_service;
+use crate::catalog::ItemSummary;
+use crate::repo::{
+    DataEntry, DataKind, ExportMethod, FileEntry, FolderRef, ItemEntry, RelDirection, Relationship, ResourceEntry,
+    ServiceEntry, Sharing,
+};
+
+/// Whether the item is a hosted feature service of this org whose data can be exported.
+fn hosted_feature_service(run: &Run<'_>, summary: &ItemSummary, json: &Value) -> Option<Url> {
+    if summary.item_type != "Feature Service" {
+        return None;
+    }
+    let hosted = json
+        .get("typeKeywords")
+        .and_then(Value::as_array)
+        .is_some_and(|ks| ks.iter().any(|k| k.as_str() == Some("Hosted Service")));
+    let url = Url::parse(summary.url.as_deref()?.trim_end_matches('/')).ok()?;
+    (hosted && run.portal.is_org_url(&url) && url.path().contains("/FeatureServer")).then_some(url)
+}
+
+/// The entry's parts that come from the catalog, not from downloads: they are rebuilt on every
+/// backup, so a changed sharing or relationship shows even when the item's blobs are reused.
+fn catalog_parts(entry: &mut ItemEntry, summary: &ItemSummary, facts: &Facts) {
+    entry.title = summary.title.clone();
+    entry.item_type = summary.item_type.clone();
+    entry.owner = summary.owner.clone();
+    entry.folder = summary
+        .folder_id
+        .as_ref()
+        .map(|f| FolderRef { id: f.clone(), title: facts.folders.get(f).map(|(_, t)| t.clone()).unwrap_or_default() });
+    entry.modified = summary.modified_ms.unwrap_or(0);
+    entry.size = summary.size;
+    entry.sharing = Sharing {
+        access: summary.access.clone(),
+        groups: facts.sharing.get(&summary.id).map(|g| g.iter().cloned().collect()).unwrap_or_default(),
+    };
+    entry.related = facts
+        .related
+        .get(&summary.id)
+        .map(|rs| {
+            rs.iter()
+                .map(|r| Relationship {
+                    rel_type: r.relationship_type.clone(),
+                    direction: match r.direction {
+                        arcgis::Direction::Forward => RelDirection::Forward,
+                        arcgis::Direction::Reverse => RelDirection::Reverse,
+                    },
+                    item_id: r.item_id.clone(),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+}
+
+/// Backs up one item; `previous` (the last snapshot's entry) enables reuse. The entry's
+/// `notes` name a fallback when one was taken.
+pub(crate) async fn capture_item(
+    run: &Run<'_>,
+    summary: &ItemSummary,
+    json: &Value,
+    facts: &Facts,
+    previous: Option<&ItemEntry>,
+) -> Result<ItemEntry, Stop> {
+    let item_json = run.store_json(json).await?;
+    let service_url = hosted_feature_service(run, summary, json);
+    let unchanged = previous.filter(|p| p.modified == summary.modified_ms.unwrap_or(0) && p.size == summary.size);
+    if let Some(prev) = unchanged {
+        let service_same = match (&service_url, &prev.service) {
+            (None, _) => true,
+            (Some(_), Some(s)) => s.last_edit_date == summary.last_edit_ms && s.export.is_some(),
+            (Some(_), None) => false,
+        };
+        if service_same {
+            let mut entry = prev.clone();
+            entry.item_json = item_json;
+            entry.notes.clear();
+            catalog_parts(&mut entry, summary, facts);
+            run.tally.reused.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            return Ok(entry);
+        }
+    }
+
+    let id = summary.id.as_str();
+    let mut entry = ItemEntry {
+        id: summary.id.clone(),
+        title: String::new(),
+        item_type: String::new(),
+        owner: String::new(),
+        folder: None,
+        modified: 0,
+        size: 0,
+        item_json,
+        data: None,
+        resources: Vec::new(),
+        thumbnail: None,
+        metadata: None,
+        related: Vec::new(),
+        sharing: Sharing::default(),
+        service: None,
+        notes: Vec::new(),
+    };
+    catalog_parts(&mut entry, summary, facts);
+
+    let failed = Stop::portal;
+
+    // A hosted service's /data is not its data; the export is.
+    if service_url.is_none() {
+        let stream = run.cancellable(run.portal.item_data_stream(id)).await?.map_err(|e| failed("reading /data", e))?;
+        run.tally.data_downloads.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let blob = run.store_stream(stream).await?;
+        if blob.size > 0 {
+            let json_data = crate::scan::has_json_data(&summary.item_type);
+            entry.data = Some(DataEntry {
+                kind: if json_data { DataKind::Json } else { DataKind::File },
+                file_name: if json_data { None } else { json.get("name").and_then(Value::as_str).map(str::to_owned) },
+                blob,
+            });
+        }
+    }
+
+    let resources =
+        run.cancellable(run.portal.item_resources(id)).await?.map_err(|e| failed("listing the resources", e))?;
+    for r in resources {
+        let stream = run
+            .cancellable(run.portal.item_resource_stream(id, &r.resource))
+            .await?
+            .map_err(|e| failed(&format!("reading the resource {:?}", r.resource), e))?;
+        let blob = run.store_stream(stream).await?;
+        entry.resources.push(ResourceEntry { path: r.resource, blob });
+    }
+
+    if let Some(thumb) = json.get("thumbnail").and_then(Value::as_str).filter(|t| !t.is_empty()) {
+        let mut segments = vec!["content", "items", id, "info"];
+        segments.extend(thumb.split('/').filter(|s| !s.is_empty() && *s != "." && *s != ".."));
+        let url = run.portal.rest_url(&segments).map_err(|e| failed("the thumbnail URL", e))?;
+        match run.cancellable(run.portal.get_stream(&url, &[])).await? {
+            Ok(stream) => {
+                let blob = run.store_stream(stream).await?;
+                let name = thumb.rsplit('/').next().unwrap_or(thumb).to_owned();
+                entry.thumbnail = Some(FileEntry { name, blob });
+            }
+            // A thumbnail named but not served is common on real portals: absent, not a failure.
+            Err(arcgis::Error::NotFound { .. }) => {}
+            Err(e) => return Err(failed("reading the thumbnail", e)),
+        }
+    }
+
+    let meta_url = run
+        .portal
+        .rest_url(&["content", "items", id, "info", "metadata", "metadata.xml"])
+        .map_err(|e| failed("the metadata URL", e))?;
+    match run.cancellable(run.portal.get_stream(&meta_url, &[])).await? {
+        Ok(stream) => {
+            let blob = run.store_stream(stream).await?;
+            entry.metadata = (blob.size > 0).then_some(blob);
+        }
+        // No metadata answers with an error body (400) or a 404: absent is fine.
+        Err(arcgis::Error::NotFound { .. } | arcgis::Error::Api { .. }) => {}
+        Err(e) => return Err(failed("reading metadata.xml", e)),
+    }
+
+    if let Some(url) = service_url {
+        entry.service = Some(capture_service(run, summary, &url, previous, &mut entry.notes).await?);
+    } else if let Some(url) = other_service_url(summary) {
+        // Scene, tile and registered services: their JSON when it answers; the item is kept either way.
+        if let Ok(Ok(v)) = run.cancellable(run.portal.service_json(&url)).await {
+            entry.service = Some(ServiceEntry {
+                url: url.to_string(),
+                service_json: run.store_json(&v).await?,
+                layers_json: None,
+                export: None,
+                export_method: ExportMethod::None,
+                last_edit_date: None,
+                service_definition: None,
+            });
+        }
+    }
+    Ok(entry)
+}
+
+fn other_service_url(summary: &ItemSummary) -> Option<Url> {
+    crate::scan::service_layers_endpoint(&summary.item_type)?;
+    Url::parse(summary.url.as_deref()?.trim_end_matches('/')).ok()
+}
+
+async fn capture_service(
+    run: &Run<'_>,
+    summary: &ItemSummary,
+    url: &Url,
+    previous: Option<&ItemEntry>,
+    notes: &mut Vec<String>,
+) -> Result<ServiceEntry, Stop> {
+    let failed = Stop::portal;
+    let service = run.cancellable(run.portal.service_json(url)).await?.map_err(|e| failed("reading the service", e))?;
+    let layers = run.cancellable(run.portal.service_layers(url)).await?.map_err(|e| failed("reading the layers", e))?;
+    let last_edit_date = newest_edit(&layers).or(summary.last_edit_ms);
+    let layer_ids: Vec<i64> = ["layers", "tables"]
+        .iter()
+        .filter_map(|k| layers.get(*k).and_then(Value::as_array))
+        .flatten()
+        .filter_map(|l| l.get("id").and_then(Value::as_i64))
+        .collect();
+    let mut entry = ServiceEntry {
+        url: url.to_string(),
+        service_json: run.store_json(&service).await?,
+        layers_json: Some(run.store_json(&layers).await?),
+        export: None,
+        export_method: ExportMethod::None,
+        last_edit_date,
+        service_definition: None,
+    };
+
+    // The item changed (title, tags) but its data did not: keep the previous export.
+    let same_data = previous
+        .and_then(|p| p.service.as_ref())
+        .filter(|s| s.last_edit_date.is_some() && s.last_edit_date == last_edit_date && s.export.is_some());
+    if let Some(prev) = same_data {
+        entry.export = prev.export.clone();
+        entry.export_method = prev.export_method;
+        return Ok(entry);
+    }
+
+    let can_sync = service
+        .get("capabilities")
+        .and_then(Value::as_str)
+        .is_some_and(|c| c.split(',').any(|c| c.trim().eq_ignore_ascii_case("Sync")))
+        || service.get("syncEnabled").and_then(Value::as_bool).unwrap_or(false);
+    let exported = export_service(run, &summary.owner, &summary.id, url, &layer_ids, can_sync).await?;
+    entry.export_method = exported.method.into();
+    entry.export = Some(FileEntry { name: exported.method.file_name(&summary.id), blob: exported.blob });
+    if let Some(reason) = exported.fallback_reason {
+        notes.push(reason);
+    }
+    Ok(entry)
+}
+
+/// The newest `editingInfo.lastEditDate` of a `/layers` answer.
+pub(crate) fn newest_edit(layers: &Value) -> Option<i64> {
+    ["layers", "tables"]
+        .iter()
+        .filter_map(|k| layers.get(*k).and_then(Value::as_array))
+        .flatten()
+        .filter_map(|l| l.get("editingInfo")?.get("lastEditDate")?.as_i64())
+        .max()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn newest_edit_spans_layers_and_tables() {
+        let v = json!({"layers":[{"editingInfo":{"lastEditDate":3}}],"tables":[{"editingInfo":{"lastEditDate":8}}]});
+        assert_eq!(newest_edit(&v), Some(8), "a table edit counts as a change of the service");
+        assert_eq!(newest_edit(&json!({"layers":[{"id":0}]})), None, "no edit info, no date");
+    }
+}

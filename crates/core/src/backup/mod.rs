@@ -1,0 +1,511 @@
+//! The backup job: copies what a selection of a scan's catalog names (items with their data,
+//! resources, thumbnails, metadata and hosted-service exports; users; groups; the organization's
+//! own records) into a [`Repository`] and writes one snapshot, recording a `backup` job with a
+//! per-subject outcome.
+//!
+//! Order and safety: blobs are written as they arrive; the snapshot manifest is written last,
+//! only when the job is not cancelled, the repository did not fail and at least one subject
+//! succeeded. A crash or kill at any moment therefore leaves no snapshot, only unreferenced blobs
+//! that `prune` removes. The job holds a shared repository lock throughout, so `prune` cannot
+//! remove blobs it is about to reference.
+//!
+//! Incremental: the newest snapshot of the same identity and organization in the repository is
+//! read first; an unchanged item (same `modified` and `size`) reuses its blobs without a request,
+//! a hosted service is exported again only when its layers' last edit moved (see `item`).
+//!
+//! Concurrency: subjects run `options.concurrency` at a time (`buffer_unordered`); the client's
+//! adaptive limiter decides how many requests really go. Downloads stream into the repository's
+//! staging files, so memory does not grow with file or organization size.
+//!
+//! Cancellation: every request and download is interruptible; temporary export items are
+//! deleted after a cancel too (see `service`), then the job ends `cancelled` without a snapshot.
+
+mod error;
+mod facts;
+mod item;
+mod principals;
+mod run;
+mod service;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use futures::{FutureExt, StreamExt};
+use serde::{Deserialize, Serialize};
+use tokio_util::sync::CancellationToken;
+
+pub use error::BackupError;
+pub use facts::Related;
+
+use self::facts::Facts;
+use self::run::{Run, Stop};
+use crate::catalog::Catalog;
+use crate::clock::Clock;
+use crate::db::Db;
+use crate::identity::Identities;
+use crate::jobs::{ItemOutcome, JobEnd, JobKind, JobState, Jobs, Outcome, SubjectKind};
+use crate::progress::Progress;
+use crate::repo::{FailedEntry, LockKind, Manifest, Repository, SnapshotId};
+use crate::selection::Selection;
+
+/// How a backup runs.
+#[derive(Debug, Clone)]
+pub struct BackupOptions {
+    /// The snapshot's name; `None` gives "<identity name> <date time>".
+    pub name: Option<String>,
+    /// Subjects worked on at once.
+    pub concurrency: usize,
+    /// Longest wait for one export or replica job before falling back.
+    pub export_timeout: Duration,
+    /// Longest pause between two polls of a job.
+    pub poll_max: Duration,
+    /// Reuse unchanged items of the previous snapshot.
+    pub incremental: bool,
+}
+
+impl Default for BackupOptions {
+    fn default() -> Self {
+        BackupOptions {
+            name: None,
+            concurrency: 16,
+            export_timeout: Duration::from_secs(30 * 60),
+            poll_max: Duration::from_secs(5),
+            incremental: true,
+        }
+    }
+}
+
+/// What a backup did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BackupSummary {
+    pub job_id: i64,
+    pub state: JobState,
+    /// The snapshot written; `None` only when the job failed or was cancelled.
+    pub snapshot: Option<SnapshotId>,
+    pub name: String,
+    pub items: u64,
+    pub users: u64,
+    pub groups: u64,
+    pub failed: u64,
+    /// Items saved another way than planned (e.g. replica after a failed export).
+    pub fallbacks: u64,
+    /// Items whose blobs came from the previous snapshot without downloading.
+    pub reused: u64,
+    /// Item `/data` downloads.
+    pub data_downloads: u64,
+    /// Bytes downloaded from the organization.
+    pub bytes_downloaded: u64,
+    /// Content bytes this backup added to the repository.
+    pub bytes_new: u64,
+    /// Content bytes of every blob the snapshot references.
+    pub bytes_total: u64,
+    /// HTTP requests sent, retries included.
+    pub requests: u64,
+}
+
+/// The concrete subjects of one backup.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct Targets {
+    items: BTreeSet<String>,
+    users: BTreeSet<String>,
+    groups: BTreeSet<String>,
+}
+
+/// Everything a backup needs besides what to back up.
+pub struct BackupContext<'a> {
+    pub db: &'a Db,
+    pub portal: &'a arcgis::Portal,
+    pub repo: &'a Repository,
+    pub identity_id: &'a str,
+    /// The catalog (scan) the selection resolves against.
+    pub scan_id: i64,
+    pub options: &'a BackupOptions,
+    pub progress: &'a dyn Progress,
+    pub cancel: CancellationToken,
+    pub clock: &'a dyn Clock,
+}
+
+/// "<identity name> <YYYY-MM-DD HH:MM>" (UTC).
+pub fn default_name(identity_name: &str, now_ms: i64) -> String {
+    let when = chrono::DateTime::from_timestamp_millis(now_ms)
+        .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
+        .unwrap_or_else(|| now_ms.to_string());
+    format!("{identity_name} {when}")
+}
+
+/// Backs up `selection` of the catalog `ctx.scan_id`. See the module documentation.
+pub async fn backup(ctx: &BackupContext<'_>, selection: &Selection) -> Result<BackupSummary, BackupError> {
+    let resolved = selection.resolve(&Catalog::new(ctx.db), ctx.scan_id).await?;
+    let targets = Targets { items: resolved.items, users: resolved.users, groups: resolved.groups };
+    let skipped: Vec<String> = resolved.unknown;
+    let recorded = serde_json::to_value(selection).unwrap_or(serde_json::Value::Null);
+    run_job(ctx, targets, skipped, recorded).await
+}
+
+/// Starts a new backup of just the subjects that failed in job `job_id` (from its recorded
+/// outcomes), against the catalog `ctx.scan_id`.
+pub async fn retry_failed(ctx: &BackupContext<'_>, job_id: i64) -> Result<BackupSummary, BackupError> {
+    let items = Jobs::new(ctx.db, ctx.clock).items(job_id).await?;
+    let mut targets = Targets::default();
+    for it in items.into_iter().filter(|i| i.outcome.outcome == Outcome::Failed) {
+        let set = match it.outcome.kind {
+            SubjectKind::Item => &mut targets.items,
+            SubjectKind::User => &mut targets.users,
+            SubjectKind::Group => &mut targets.groups,
+        };
+        set.insert(it.outcome.id);
+    }
+    let recorded = serde_json::json!({ "kind": "retry_failed", "job_id": job_id,
+        "items": targets.items, "users": targets.users, "groups": targets.groups });
+    run_job(ctx, targets, Vec::new(), recorded).await
+}
+
+/// The newest snapshot of the same identity and org, for reuse.
+async fn previous_manifest(repo: &Repository, identity_id: &str, org_id: &str) -> Option<Manifest> {
+    let list = match repo.snapshots().await {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::warn!("cannot list earlier snapshots, backing up everything: {e}");
+            return None;
+        }
+    };
+    let newest =
+        list.into_iter().filter(|s| s.identity_id == identity_id && s.org_id == org_id).max_by_key(|s| s.time_ms)?;
+    match repo.manifest(&newest.id).await {
+        Ok(m) => Some(m),
+        Err(e) => {
+            tracing::warn!(
+                snapshot = newest.id.as_str(),
+                "cannot read the previous snapshot, backing up everything: {e}"
+            );
+            None
+        }
+    }
+}
+
+/// Attempts per subject when it fails transiently (a download broke off midway: the client
+/// retries requests, not bodies already flowing).
+const SUBJECT_ATTEMPTS: u32 = 4;
+
+/// Runs `f` again while it fails transiently, up to [`SUBJECT_ATTEMPTS`] times.
+async fn attempts<T, F, Fut>(run: &Run<'_>, mut f: F) -> Result<T, Stop>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, Stop>>,
+{
+    let mut n = 1;
+    loop {
+        match f().await {
+            Err(Stop::Transient(reason)) if n < SUBJECT_ATTEMPTS => {
+                tracing::info!(attempt = n, "retrying a subject after: {reason}");
+                run.cancellable(tokio::time::sleep(Duration::from_millis(100 * u64::from(n)))).await?;
+                n += 1;
+            }
+            Err(Stop::Transient(reason)) => return Err(Stop::Failed(reason)),
+            other => return other,
+        }
+    }
+}
+
+/// One subject's result.
+struct Done {
+    kind: SubjectKind,
+    id: String,
+    title: String,
+    result: Result<Subject, Stop>,
+}
+
+enum Subject {
+    Item(Box<crate::repo::ItemEntry>),
+    User(crate::repo::UserEntry),
+    Group(crate::repo::GroupEntry),
+}
+
+async fn run_job(
+    ctx: &BackupContext<'_>,
+    targets: Targets,
+    skipped: Vec<String>,
+    selection: serde_json::Value,
+) -> Result<BackupSummary, BackupError> {
+    let identity = Identities::new(ctx.db, ctx.clock).get(ctx.identity_id).await?;
+    let started_ms = ctx.clock.now_ms();
+    let name = ctx
+        .options
+        .name
+        .clone()
+        .filter(|n| !n.trim().is_empty())
+        .unwrap_or_else(|| default_name(&identity.spec.name, started_ms));
+    let jobs = Jobs::new(ctx.db, ctx.clock);
+    let job_id = jobs.start(JobKind::Backup, Some(ctx.identity_id), &name).await?;
+    tracing::info!(
+        job_id,
+        items = targets.items.len(),
+        users = targets.users.len(),
+        groups = targets.groups.len(),
+        "backup started"
+    );
+
+    let outcome = work(ctx, &targets, &skipped, selection, &name, started_ms, job_id).await;
+    let (state, error, counts) = match &outcome {
+        Ok((summary, _)) => (summary.state, None, serde_json::to_value(summary).unwrap_or_default()),
+        Err((e, _)) => {
+            let state = if matches!(e, BackupError::Cancelled) { JobState::Cancelled } else { JobState::Failed };
+            (state, Some(e.to_string()), serde_json::json!({}))
+        }
+    };
+    let outcomes = match &outcome {
+        Ok((_, o)) | Err((_, o)) => o,
+    };
+    jobs.record_items(job_id, outcomes).await?;
+    let error = error.or_else(|| match &outcome {
+        Ok((s, _)) if s.failed > 0 => Some(format!("{} of the selected subjects failed", s.failed)),
+        _ => None,
+    });
+    jobs.finish(job_id, &JobEnd { state, counts, error }).await?;
+    tracing::info!(job_id, state = ?state, "backup ended");
+    outcome.map(|(s, _)| s).map_err(|(e, _)| e)
+}
+
+type Outcomes = Vec<ItemOutcome>;
+
+#[allow(clippy::too_many_arguments)]
+async fn work(
+    ctx: &BackupContext<'_>,
+    targets: &Targets,
+    skipped: &[String],
+    selection: serde_json::Value,
+    name: &str,
+    started_ms: i64,
+    job_id: i64,
+) -> Result<(BackupSummary, Outcomes), (BackupError, Outcomes)> {
+    let mut outcomes: Outcomes = skipped
+        .iter()
+        .map(|id| ItemOutcome {
+            kind: SubjectKind::Item,
+            id: id.clone(),
+            title: id.clone(),
+            outcome: Outcome::Skipped,
+            reason: Some("not in the catalog (changed since the scan?)".into()),
+        })
+        .collect();
+    let total = targets.items.len() + targets.users.len() + targets.groups.len();
+    if total == 0 {
+        return Err((BackupError::EmptySelection, outcomes));
+    }
+    let lock = match ctx.repo.lock(LockKind::Shared).await {
+        Ok(l) => l,
+        Err(e) => return Err((e.into(), outcomes)),
+    };
+    let result = write_all(ctx, targets, selection, name, started_ms, job_id, &mut outcomes).await;
+    if let Err(e) = lock.release().await {
+        tracing::warn!("releasing the repository lock failed (it expires by itself): {e}");
+    }
+    match result {
+        Ok(s) => Ok((s, outcomes)),
+        Err(e) => Err((e, outcomes)),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn write_all(
+    ctx: &BackupContext<'_>,
+    targets: &Targets,
+    selection: serde_json::Value,
+    name: &str,
+    started_ms: i64,
+    job_id: i64,
+    outcomes: &mut Outcomes,
+) -> Result<BackupSummary, BackupError> {
+    let facts =
+        Facts::load(&Catalog::new(ctx.db), ctx.scan_id, &targets.items, &targets.users, &targets.groups).await?;
+    let previous = if ctx.options.incremental {
+        previous_manifest(ctx.repo, ctx.identity_id, ctx.portal.org_id()).await
+    } else {
+        None
+    };
+    let prev_items: BTreeMap<&str, &crate::repo::ItemEntry> =
+        previous.iter().flat_map(|m| m.items.iter().map(|i| (i.id.as_str(), i))).collect();
+    let prev_groups: BTreeMap<&str, &crate::repo::GroupEntry> =
+        previous.iter().flat_map(|m| m.groups.iter().map(|g| (g.id.as_str(), g))).collect();
+
+    let stats_before = ctx.repo.write_stats();
+    let requests_before = ctx.portal.requests_made();
+    let stop = ctx.cancel.child_token();
+    let run = Run::new(ctx.portal, ctx.repo, stop.clone(), ctx.options, ctx.progress);
+    let total = targets.items.len() + targets.users.len() + targets.groups.len();
+    ctx.progress.phase("backup", Some(total as u64));
+
+    let mut fatal: Option<crate::repo::RepoError> = None;
+    let org = match attempts(&run, || principals::capture_org(&run)).await {
+        Ok(o) => o,
+        Err(Stop::Fatal(e)) => return Err(e.into()),
+        Err(Stop::Cancelled) => return Err(BackupError::Cancelled),
+        Err(Stop::Failed(reason) | Stop::Transient(reason)) => {
+            tracing::warn!("the organization's records could not be saved: {reason}");
+            crate::repo::OrgRecord::default()
+        }
+    };
+
+    let run_ref = &run;
+    let facts_ref = &facts;
+    let item_jobs =
+        targets.items.iter().filter_map(|id| facts.items.get(id).map(|(s, j)| (s, j))).map(|(summary, json)| {
+            let prev = prev_items.get(summary.id.as_str()).copied();
+            async move {
+                let result = attempts(run_ref, || item::capture_item(run_ref, summary, json, facts_ref, prev))
+                    .await
+                    .map(|e| Subject::Item(Box::new(e)));
+                Done { kind: SubjectKind::Item, id: summary.id.clone(), title: summary.title.clone(), result }
+            }
+            .boxed()
+        });
+    let user_jobs = targets.users.iter().filter_map(|u| facts.users.get(u).map(|j| (u, j))).map(|(u, json)| {
+        async move {
+            let result =
+                attempts(run_ref, || principals::capture_user(run_ref, u, json, facts_ref)).await.map(Subject::User);
+            Done { kind: SubjectKind::User, id: u.clone(), title: u.clone(), result }
+        }
+        .boxed()
+    });
+    let group_jobs = targets.groups.iter().filter_map(|g| facts.groups.get(g).map(|j| (g, j))).map(|(g, json)| {
+        let prev = prev_groups.get(g.as_str()).copied();
+        async move {
+            let title = json.get("title").and_then(serde_json::Value::as_str).unwrap_or(g).to_owned();
+            let result = attempts(run_ref, || principals::capture_group(run_ref, g, json, facts_ref, prev))
+                .await
+                .map(Subject::Group);
+            Done { kind: SubjectKind::Group, id: g.clone(), title, result }
+        }
+        .boxed()
+    });
+    // Subjects the catalog lost between resolve and load (a concurrent rescan) are skipped.
+    let missing = targets.items.iter().filter(|i| !facts.items.contains_key(*i)).map(|i| (SubjectKind::Item, i));
+    let missing = missing
+        .chain(targets.users.iter().filter(|u| !facts.users.contains_key(*u)).map(|u| (SubjectKind::User, u)))
+        .chain(targets.groups.iter().filter(|g| !facts.groups.contains_key(*g)).map(|g| (SubjectKind::Group, g)));
+    for (kind, id) in missing {
+        outcomes.push(ItemOutcome {
+            kind,
+            id: id.clone(),
+            title: id.clone(),
+            outcome: Outcome::Skipped,
+            reason: Some("not in the catalog".into()),
+        });
+    }
+
+    let mut manifest =
+        Manifest::new(name, ctx.identity_id, ctx.portal.org_id(), ctx.portal.portal_url().as_str(), started_ms);
+    manifest.selection = selection;
+    manifest.org = org;
+    let mut done = futures::stream::iter(item_jobs.chain(user_jobs).chain(group_jobs))
+        .buffer_unordered(ctx.options.concurrency.max(1));
+    let mut fallbacks = 0u64;
+    let mut attempted = 0usize;
+    while let Some(d) = done.next().await {
+        run.subject_done(&d.title);
+        let (outcome, reason) = match d.result {
+            Ok(Subject::Item(entry)) => {
+                attempted += 1;
+                let note = (!entry.notes.is_empty()).then(|| entry.notes.join("; "));
+                manifest.items.push(*entry);
+                match note {
+                    Some(n) => {
+                        fallbacks += 1;
+                        (Outcome::Fallback, Some(n))
+                    }
+                    None => (Outcome::Ok, None),
+                }
+            }
+            Ok(Subject::User(u)) => {
+                attempted += 1;
+                manifest.users.push(u);
+                (Outcome::Ok, None)
+            }
+            Ok(Subject::Group(g)) => {
+                attempted += 1;
+                manifest.groups.push(g);
+                (Outcome::Ok, None)
+            }
+            Err(Stop::Failed(reason) | Stop::Transient(reason)) => {
+                attempted += 1;
+                tracing::warn!(kind = ?d.kind, id = %d.id, "backup of one subject failed: {reason}");
+                manifest.failed.push(FailedEntry {
+                    kind: d.kind,
+                    id: d.id.clone(),
+                    title: d.title.clone(),
+                    reason: reason.clone(),
+                });
+                (Outcome::Failed, Some(reason))
+            }
+            Err(Stop::Fatal(e)) => {
+                if fatal.is_none() {
+                    tracing::error!("the repository failed; stopping the backup: {e}");
+                    fatal = Some(e);
+                    stop.cancel();
+                }
+                continue;
+            }
+            Err(Stop::Cancelled) => continue,
+        };
+        let o = ItemOutcome { kind: d.kind, id: d.id, title: d.title, outcome, reason };
+        ctx.progress.item(&o);
+        outcomes.push(o);
+    }
+    drop(done);
+    let left = run.sweep_exports().await;
+    if !left.is_empty() {
+        tracing::error!(?left, "temporary export items could not be deleted; delete them in the organization");
+    }
+    if let Some(e) = fatal {
+        return Err(e.into());
+    }
+    if ctx.cancel.is_cancelled() {
+        return Err(BackupError::Cancelled);
+    }
+    let failed = manifest.failed.len();
+    if failed > 0 && failed == attempted {
+        let first = manifest.failed.first().map(|f| format!("{} {}: {}", f.id, f.title, f.reason)).unwrap_or_default();
+        return Err(BackupError::AllFailed { count: failed, first });
+    }
+
+    manifest.items.sort_by(|a, b| a.id.cmp(&b.id));
+    manifest.users.sort_by(|a, b| a.username.cmp(&b.username));
+    manifest.groups.sort_by(|a, b| a.id.cmp(&b.id));
+    ctx.progress.phase("snapshot", None);
+    let snapshot = ctx.repo.write_snapshot(&manifest).await?;
+    let bytes_total = ctx.repo.snapshot(&snapshot).await.map(|s| s.bytes).unwrap_or(0);
+    let stats = ctx.repo.write_stats();
+    tracing::info!(job_id, snapshot = snapshot.as_str(), "snapshot written");
+    Ok(BackupSummary {
+        job_id,
+        state: if failed > 0 { JobState::Partial } else { JobState::Succeeded },
+        snapshot: Some(snapshot),
+        name: name.to_owned(),
+        items: manifest.items.len() as u64,
+        users: manifest.users.len() as u64,
+        groups: manifest.groups.len() as u64,
+        failed: failed as u64,
+        fallbacks,
+        reused: run.tally.reused.load(Ordering::Relaxed),
+        data_downloads: run.tally.data_downloads.load(Ordering::Relaxed),
+        bytes_downloaded: run.tally.bytes_read.load(Ordering::Relaxed),
+        bytes_new: stats.bytes_new.saturating_sub(stats_before.bytes_new),
+        bytes_total,
+        requests: ctx.portal.requests_made().saturating_sub(requests_before),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_names_carry_identity_and_utc_time() {
+        assert_eq!(
+            default_name("Acme", 1_700_000_000_000),
+            "Acme 2023-11-14 22:13",
+            "the default name is the identity and the start time, to the minute"
+        );
+    }
+}

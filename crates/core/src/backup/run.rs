@@ -1,0 +1,191 @@
+//! State shared by every task of one backup: the portal, the repository, cancellation, the
+//! register of temporary export items, and the tallies progress and the summary read.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use futures::StreamExt;
+use tokio_util::sync::CancellationToken;
+
+use super::BackupOptions;
+use crate::progress::Progress;
+use crate::repo::{BlobRef, RepoError, Repository};
+
+/// Why one subject's backup stopped.
+#[derive(Debug)]
+pub(crate) enum Stop {
+    /// This subject failed (the portal refused, a job failed); the backup goes on.
+    Failed(String),
+    /// This subject failed in a way another attempt may not (a download broke off, the portal
+    /// stayed busy through the client's retries); the job tries the subject again.
+    Transient(String),
+    /// The backup was cancelled.
+    Cancelled,
+    /// The repository failed (disk full, read-only, unreachable): the whole backup stops, since
+    /// every later write would fail the same way.
+    Fatal(RepoError),
+}
+
+/// Counters of one run; read by the progress messages and the summary.
+#[derive(Debug, Default)]
+pub(crate) struct Tally {
+    /// Bytes downloaded from the organization and handed to the repository.
+    pub bytes_read: AtomicU64,
+    /// Item `/data` downloads (the incremental backup's measure of work).
+    pub data_downloads: AtomicU64,
+    pub subjects_done: AtomicU64,
+    /// Items whose blobs were reused from the previous snapshot.
+    pub reused: AtomicU64,
+}
+
+pub(crate) struct Run<'a> {
+    pub portal: &'a arcgis::Portal,
+    pub repo: &'a Repository,
+    pub cancel: CancellationToken,
+    pub options: &'a BackupOptions,
+    pub progress: &'a dyn Progress,
+    pub tally: Tally,
+    pub started: Instant,
+    /// Export items created and not yet deleted: export item id -> owner.
+    exports: Mutex<BTreeMap<String, String>>,
+}
+
+/// Longest wait for deleting one temporary export item.
+const DELETE_DEADLINE: Duration = Duration::from_secs(30);
+
+impl<'a> Run<'a> {
+    pub fn new(
+        portal: &'a arcgis::Portal,
+        repo: &'a Repository,
+        cancel: CancellationToken,
+        options: &'a BackupOptions,
+        progress: &'a dyn Progress,
+    ) -> Self {
+        Run {
+            portal,
+            repo,
+            cancel,
+            options,
+            progress,
+            tally: Tally::default(),
+            started: Instant::now(),
+            exports: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    /// Runs `fut` unless cancelled first; cancellation interrupts it.
+    pub async fn cancellable<T>(&self, fut: impl Future<Output = T>) -> Result<T, Stop> {
+        tokio::select! {
+            biased;
+            _ = self.cancel.cancelled() => Err(Stop::Cancelled),
+            out = fut => Ok(out),
+        }
+    }
+
+    pub fn check_cancel(&self) -> Result<(), Stop> {
+        if self.cancel.is_cancelled() {
+            Err(Stop::Cancelled)
+        } else {
+            Ok(())
+        }
+    }
+
+    pub fn register_export(&self, owner: &str, export_item_id: &str) {
+        self.exports.lock().unwrap_or_else(|p| p.into_inner()).insert(export_item_id.to_owned(), owner.to_owned());
+    }
+
+    /// Deletes a temporary export item, not cancellable, bounded in time. On failure it stays
+    /// registered for the final sweep.
+    pub async fn delete_export(&self, owner: &str, export_item_id: &str) {
+        match tokio::time::timeout(DELETE_DEADLINE, self.portal.delete_item(owner, export_item_id)).await {
+            Ok(Ok(())) => {
+                self.exports.lock().unwrap_or_else(|p| p.into_inner()).remove(export_item_id);
+            }
+            Ok(Err(e)) => tracing::warn!(item = export_item_id, "deleting the temporary export item failed: {e}"),
+            Err(_) => tracing::warn!(item = export_item_id, "deleting the temporary export item timed out"),
+        }
+    }
+
+    /// Deletes every export item still registered; returns the ids that could not be deleted.
+    pub async fn sweep_exports(&self) -> Vec<String> {
+        let left: Vec<(String, String)> = self
+            .exports
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .map(|(id, owner)| (id.clone(), owner.clone()))
+            .collect();
+        for (id, owner) in &left {
+            self.delete_export(owner, id).await;
+        }
+        self.exports.lock().unwrap_or_else(|p| p.into_inner()).keys().cloned().collect()
+    }
+
+    /// Streams a download into the repository. A failure of the download fails the subject;
+    /// a failure of the repository stops the backup.
+    pub async fn store_stream(&self, stream: arcgis::ByteStream) -> Result<BlobRef, Stop> {
+        let download_error: Arc<Mutex<Option<String>>> = Arc::new(Mutex::new(None));
+        let seen = download_error.clone();
+        let counted = stream.map(move |chunk| match chunk {
+            Ok(b) => Ok(b),
+            Err(e) => {
+                *seen.lock().unwrap_or_else(|p| p.into_inner()) = Some(e.to_string());
+                Err(std::io::Error::other(e.to_string()))
+            }
+        });
+        let tally = &self.tally;
+        let counted = counted.inspect(|chunk| {
+            if let Ok(b) = chunk {
+                tally.bytes_read.fetch_add(b.len() as u64, Ordering::Relaxed);
+            }
+        });
+        let stored = self.cancellable(self.repo.put_blob_stream(Box::pin(counted))).await?;
+        match stored {
+            Ok(blob) => Ok(blob),
+            Err(e) => match download_error.lock().unwrap_or_else(|p| p.into_inner()).take() {
+                Some(reason) => Err(Stop::Transient(format!("the download broke off: {reason}"))),
+                None => Err(Stop::Fatal(e)),
+            },
+        }
+    }
+
+    /// Stores bytes already in memory (JSON documents).
+    pub async fn store_bytes(&self, bytes: Vec<u8>) -> Result<BlobRef, Stop> {
+        self.tally.bytes_read.fetch_add(bytes.len() as u64, Ordering::Relaxed);
+        self.cancellable(self.repo.put_blob_bytes(Bytes::from(bytes))).await?.map_err(Stop::Fatal)
+    }
+
+    /// Stores a JSON value as its compact text.
+    pub async fn store_json(&self, value: &serde_json::Value) -> Result<BlobRef, Stop> {
+        let bytes = serde_json::to_vec(value).map_err(|e| Stop::Failed(format!("encoding JSON: {e}")))?;
+        self.store_bytes(bytes).await
+    }
+
+    /// One subject finished: moves the progress and says the rate.
+    pub fn subject_done(&self, title: &str) {
+        let done = self.tally.subjects_done.fetch_add(1, Ordering::Relaxed) + 1;
+        self.progress.advance(1);
+        let secs = self.started.elapsed().as_secs_f64().max(0.001);
+        let mb = self.tally.bytes_read.load(Ordering::Relaxed) as f64 / 1e6;
+        if done % 16 == 1 || secs < 2.0 {
+            self.progress.message(&format!("{title} — {mb:.1} MB, {:.1} MB/s", mb / secs));
+        }
+    }
+}
+
+impl Stop {
+    /// A portal error about one subject, transient or not as the client says.
+    pub fn portal(what: &str, e: arcgis::Error) -> Stop {
+        // A token refused even after the client's renewal was revoked again meanwhile; a later
+        // attempt signs in afresh.
+        if e.is_retryable() || matches!(e, arcgis::Error::InvalidToken) {
+            Stop::Transient(format!("{what}: {e}"))
+        } else {
+            Stop::Failed(format!("{what}: {e}"))
+        }
+    }
+}

@@ -1,0 +1,238 @@
+//! A hosted feature service's data: File Geodatabase export first, `createReplica` when the
+//! export fails or times out, the paged query when the service cannot replicate either.
+//!
+//! Invariant: a temporary export item is deleted whatever happens after it was created
+//! (success, failure, timeout, cancel). The deletion runs after the cancellable part has ended,
+//! with its own short deadline; the item is also listed in the run's register of outstanding
+//! export items, which the job sweeps once more before it ends, so not even a failed delete
+//! request is left unretried.
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use url::Url;
+
+use super::run::{Run, Stop};
+use crate::repo::BlobRef;
+
+/// How a service's data came out of the organization.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Method {
+    /// File Geodatabase via the portal's export job.
+    FileGeodatabase,
+    /// File Geodatabase via `createReplica` (with attachments).
+    Replica,
+    /// Features as JSON via paged `query` (no attachments).
+    Query,
+}
+
+impl Method {
+    /// The file name the export gets in the snapshot.
+    pub fn file_name(self, item_id: &str) -> String {
+        match self {
+            Method::FileGeodatabase | Method::Replica => format!("{item_id}.gdb.zip"),
+            Method::Query => format!("{item_id}.features.json"),
+        }
+    }
+}
+
+impl From<Method> for crate::repo::ExportMethod {
+    fn from(m: Method) -> Self {
+        match m {
+            Method::FileGeodatabase => crate::repo::ExportMethod::Fgdb,
+            Method::Replica => crate::repo::ExportMethod::Replica,
+            // The manifest has no variant for the query fallback yet; the note on the item and
+            // the `.features.json` name say what it is.
+            Method::Query => crate::repo::ExportMethod::None,
+        }
+    }
+}
+
+/// What was captured of a service's data.
+#[derive(Debug, Clone)]
+pub(crate) struct ServiceData {
+    pub blob: BlobRef,
+    pub method: Method,
+    /// Why the preferred way was not used; `None` when the export worked.
+    pub fallback_reason: Option<String>,
+}
+
+/// Runs the export, falling back as needed. `Err` holds every reason tried, for the outcome.
+pub(crate) async fn export_service(
+    run: &Run<'_>,
+    owner: &str,
+    item_id: &str,
+    service_url: &Url,
+    layer_ids: &[i64],
+    can_sync: bool,
+) -> Result<ServiceData, Stop> {
+    let export_err = match export_fgdb(run, owner, item_id).await {
+        Ok(blob) => return Ok(ServiceData { blob, method: Method::FileGeodatabase, fallback_reason: None }),
+        Err(Stop::Failed(reason) | Stop::Transient(reason)) => reason,
+        Err(stop) => return Err(stop),
+    };
+    tracing::warn!(item = item_id, "export failed, falling back: {export_err}");
+    let replica_err = if can_sync {
+        match replica(run, service_url, layer_ids).await {
+            Ok(blob) => {
+                return Ok(ServiceData {
+                    blob,
+                    method: Method::Replica,
+                    fallback_reason: Some(format!("export failed ({export_err}); used createReplica")),
+                })
+            }
+            Err(Stop::Failed(reason) | Stop::Transient(reason)) => reason,
+            Err(stop) => return Err(stop),
+        }
+    } else {
+        "the service has no Sync capability".to_owned()
+    };
+    match query_all(run, service_url, layer_ids).await {
+        Ok(blob) => Ok(ServiceData {
+            blob,
+            method: Method::Query,
+            fallback_reason: Some(format!(
+                "export failed ({export_err}); no replica ({replica_err}); features copied by paged query, without attachments"
+            )),
+        }),
+        Err(Stop::Failed(reason) | Stop::Transient(reason)) => Err(Stop::Failed(format!(
+            "export failed ({export_err}); no replica ({replica_err}); paged query failed ({reason})"
+        ))),
+        Err(stop) => Err(stop),
+    }
+}
+
+/// The delay before poll `n` (0-based): quick at first, then every `max`.
+fn poll_delay(n: u32, max: Duration) -> Duration {
+    let ms = 200u64.saturating_mul(1 << n.min(6));
+    Duration::from_millis(ms).min(max)
+}
+
+async fn export_fgdb(run: &Run<'_>, owner: &str, item_id: &str) -> Result<BlobRef, Stop> {
+    // Not interruptible: once the request is out the portal may create the export item, and
+    // only its answer names the item to delete. The request is bounded by the client's timeout.
+    run.check_cancel()?;
+    let job = run
+        .portal
+        .start_export(owner, item_id, arcgis::FILE_GEODATABASE)
+        .await
+        .map_err(|e| Stop::Failed(format!("starting the export: {e}")))?;
+    run.register_export(&job.owner, &job.export_item_id);
+    let work = async {
+        let deadline = tokio::time::Instant::now() + run.options.export_timeout;
+        let mut n = 0;
+        loop {
+            match run.portal.export_status(&job).await {
+                Ok(arcgis::JobStatus::Completed { .. }) => break,
+                Ok(arcgis::JobStatus::Failed { message }) => return Err(Stop::Failed(message)),
+                Ok(arcgis::JobStatus::Processing) => {}
+                Err(e) => return Err(Stop::Failed(format!("polling the export: {e}"))),
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(Stop::Failed(format!(
+                    "the export did not finish within {} s",
+                    run.options.export_timeout.as_secs()
+                )));
+            }
+            tokio::time::sleep(poll_delay(n, run.options.poll_max)).await;
+            n += 1;
+        }
+        let stream = run
+            .portal
+            .item_data_stream(&job.export_item_id)
+            .await
+            .map_err(|e| Stop::Failed(format!("downloading the export: {e}")))?;
+        run.store_stream(stream).await
+    };
+    let result = match run.cancellable(work).await {
+        Ok(r) => r,
+        Err(stop) => Err(stop),
+    };
+    // Cleanup runs whatever happened above, cancel included.
+    run.delete_export(&job.owner, &job.export_item_id).await;
+    result
+}
+
+async fn replica(run: &Run<'_>, service_url: &Url, layer_ids: &[i64]) -> Result<BlobRef, Stop> {
+    let work = async {
+        let status_url = run
+            .portal
+            .create_replica(service_url, layer_ids)
+            .await
+            .map_err(|e| Stop::Failed(format!("starting createReplica: {e}")))?;
+        let deadline = tokio::time::Instant::now() + run.options.export_timeout;
+        let mut n = 0;
+        let result_url = loop {
+            match run.portal.replica_status(&status_url).await {
+                Ok(arcgis::JobStatus::Completed { result_url: Some(u) }) => break u,
+                Ok(arcgis::JobStatus::Completed { result_url: None }) => {
+                    return Err(Stop::Failed("the replica completed without a result URL".into()))
+                }
+                Ok(arcgis::JobStatus::Failed { message }) => return Err(Stop::Failed(message)),
+                Ok(arcgis::JobStatus::Processing) => {}
+                Err(e) => return Err(Stop::Failed(format!("polling the replica: {e}"))),
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(Stop::Failed(format!(
+                    "the replica did not finish within {} s",
+                    run.options.export_timeout.as_secs()
+                )));
+            }
+            tokio::time::sleep(poll_delay(n, run.options.poll_max)).await;
+            n += 1;
+        };
+        let stream = run
+            .portal
+            .get_stream(&result_url, &[])
+            .await
+            .map_err(|e| Stop::Failed(format!("downloading the replica: {e}")))?;
+        run.store_stream(stream).await
+    };
+    run.cancellable(work).await?
+}
+
+/// Features of every layer as one JSON document `{"layers":[{"id", "features":[...]}]}`.
+/// Services small enough to need this fallback fit in memory page by page; the document is
+/// built per layer and stored once.
+async fn query_all(run: &Run<'_>, service_url: &Url, layer_ids: &[i64]) -> Result<BlobRef, Stop> {
+    const PAGE: u64 = 1000;
+    let work = async {
+        let mut layers = Vec::new();
+        for &layer in layer_ids {
+            let mut features: Vec<Value> = Vec::new();
+            let mut offset = 0u64;
+            loop {
+                let page = run
+                    .portal
+                    .query_page(service_url, layer, offset, PAGE)
+                    .await
+                    .map_err(|e| Stop::Failed(format!("querying layer {layer}: {e}")))?;
+                let got = page.get("features").and_then(Value::as_array).cloned().unwrap_or_default();
+                let n = got.len() as u64;
+                features.extend(got);
+                let more = page.get("exceededTransferLimit").and_then(Value::as_bool).unwrap_or(false);
+                if !more || n == 0 {
+                    break;
+                }
+                offset += n;
+            }
+            layers.push(json!({ "id": layer, "features": features }));
+        }
+        let doc = serde_json::to_vec(&json!({ "layers": layers })).map_err(|e| Stop::Failed(e.to_string()))?;
+        run.store_bytes(doc).await
+    };
+    run.cancellable(work).await?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn polls_start_quick_and_are_capped() {
+        let max = Duration::from_secs(5);
+        assert_eq!(poll_delay(0, max), Duration::from_millis(200), "the first poll comes quickly");
+        assert!(poll_delay(3, max) > poll_delay(2, max), "polls slow down while the job runs");
+        assert_eq!(poll_delay(30, max), max, "and never wait longer than the cap");
+    }
+}

@@ -1,0 +1,213 @@
+//! Blob identity and the stored encoding.
+//!
+//! A blob's id is the SHA-256 of its *content* (before compression), so the same bytes always
+//! land at the same path whoever writes them. The stored object is a 5-byte header — `OVB`,
+//! format version `1`, encoding (`0` raw, `1` zstd) — followed by the content in that encoding.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::error::RepoError;
+
+pub(crate) const MAGIC: &[u8; 3] = b"OVB";
+pub(crate) const HEADER_LEN: usize = 5;
+const FORMAT_VERSION: u8 = 1;
+
+/// Content shorter than this is stored raw: a zstd frame would not pay for itself.
+const MIN_COMPRESS: usize = 128;
+/// Compression must save at least this fraction to be kept.
+const MIN_SAVING: f64 = 0.10;
+/// The sample compressed to decide whether a large file is worth compressing.
+pub(crate) const SAMPLE_LEN: usize = 256 * 1024;
+pub(crate) const ZSTD_LEVEL: i32 = 3;
+
+/// The SHA-256 of a blob's content, as 64 lowercase hex digits. Invariant: always valid hex of
+/// that length (checked on parse and deserialize).
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct BlobId(String);
+
+impl BlobId {
+    /// The id of `content`.
+    pub fn of(content: &[u8]) -> Self {
+        BlobId(hex::encode(Sha256::digest(content)))
+    }
+
+    pub(crate) fn from_digest(digest: &[u8]) -> Self {
+        BlobId(hex::encode(digest))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl FromStr for BlobId {
+    type Err = RepoError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s.len() == 64 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+            Ok(BlobId(s.to_owned()))
+        } else {
+            Err(RepoError::InvalidInput(format!("{s:?} is not a blob id (64 lowercase hex digits)")))
+        }
+    }
+}
+
+impl TryFrom<String> for BlobId {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        s.parse().map_err(|e: RepoError| e.to_string())
+    }
+}
+
+impl From<BlobId> for String {
+    fn from(id: BlobId) -> Self {
+        id.0
+    }
+}
+
+impl fmt::Display for BlobId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for BlobId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "BlobId({})", &self.0[..12.min(self.0.len())])
+    }
+}
+
+/// A reference from a manifest to stored content: its id and content size in bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct BlobRef {
+    pub id: BlobId,
+    pub size: u64,
+}
+
+/// How a stored blob's content is encoded after the header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Encoding {
+    Raw,
+    Zstd,
+}
+
+impl Encoding {
+    fn byte(self) -> u8 {
+        match self {
+            Encoding::Raw => 0,
+            Encoding::Zstd => 1,
+        }
+    }
+}
+
+pub(crate) fn header(encoding: Encoding) -> [u8; HEADER_LEN] {
+    [MAGIC[0], MAGIC[1], MAGIC[2], FORMAT_VERSION, encoding.byte()]
+}
+
+/// Reads the header of a stored object.
+pub(crate) fn parse_header(head: &[u8]) -> Result<Encoding, String> {
+    if head.len() < HEADER_LEN || &head[..3] != MAGIC {
+        return Err("no OrgVault blob header".into());
+    }
+    if head[3] != FORMAT_VERSION {
+        return Err(format!("blob format version {} is not supported", head[3]));
+    }
+    match head[4] {
+        0 => Ok(Encoding::Raw),
+        1 => Ok(Encoding::Zstd),
+        other => Err(format!("unknown encoding {other}")),
+    }
+}
+
+/// Whether compressing pays: `compressed` must save at least 10% of `raw`.
+pub(crate) fn pays(raw: usize, compressed: usize) -> bool {
+    raw >= MIN_COMPRESS && (compressed as f64) <= (raw as f64) * (1.0 - MIN_SAVING)
+}
+
+/// Encodes in-memory content as a stored object (header + content, compressed when it pays).
+pub(crate) fn encode(content: &[u8]) -> (Vec<u8>, Encoding) {
+    if content.len() >= MIN_COMPRESS {
+        let sample = &content[..content.len().min(SAMPLE_LEN)];
+        let sample_pays = content.len() <= SAMPLE_LEN
+            || zstd::bulk::compress(sample, ZSTD_LEVEL).is_ok_and(|c| pays(sample.len(), c.len()));
+        if sample_pays {
+            if let Ok(c) = zstd::bulk::compress(content, ZSTD_LEVEL) {
+                if pays(content.len(), c.len()) {
+                    let mut out = Vec::with_capacity(HEADER_LEN + c.len());
+                    out.extend_from_slice(&header(Encoding::Zstd));
+                    out.extend_from_slice(&c);
+                    return (out, Encoding::Zstd);
+                }
+            }
+        }
+    }
+    let mut out = Vec::with_capacity(HEADER_LEN + content.len());
+    out.extend_from_slice(&header(Encoding::Raw));
+    out.extend_from_slice(content);
+    (out, Encoding::Raw)
+}
+
+/// Decodes a whole stored object and checks it against `id`.
+pub(crate) fn decode(id: &BlobId, stored: &[u8]) -> Result<Vec<u8>, RepoError> {
+    let corrupt = |reason: String| RepoError::CorruptBlob { id: id.clone(), reason };
+    let encoding = parse_header(stored).map_err(corrupt)?;
+    let body = &stored[HEADER_LEN..];
+    let content = match encoding {
+        Encoding::Raw => body.to_vec(),
+        Encoding::Zstd => zstd::stream::decode_all(body).map_err(|e| corrupt(format!("cannot decompress: {e}")))?,
+    };
+    let got = BlobId::of(&content);
+    if &got != id {
+        return Err(corrupt(format!("content hashes to {got}")));
+    }
+    Ok(content)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encode_decode_round_trip_and_compression_choice() {
+        let text = "the same line again\n".repeat(500);
+        let (stored, enc) = encode(text.as_bytes());
+        assert_eq!(enc, Encoding::Zstd, "repetitive text must be compressed");
+        assert!(stored.len() < text.len() / 5, "compression must pay on repetitive text");
+        let id = BlobId::of(text.as_bytes());
+        assert_eq!(decode(&id, &stored).expect("decodes"), text.as_bytes(), "round trip");
+
+        let mut x = 0x9E37_79B9_7F4A_7C15u64;
+        let noise: Vec<u8> = (0..4096)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                (x >> 24) as u8
+            })
+            .collect();
+        let (stored, enc) = encode(&noise);
+        assert_eq!(enc, Encoding::Raw, "incompressible content is stored raw");
+        assert_eq!(stored.len(), noise.len() + HEADER_LEN, "raw costs only the header");
+
+        let mut bad = stored.clone();
+        bad[HEADER_LEN + 7] ^= 1;
+        let err = decode(&BlobId::of(&noise), &bad).expect_err("a flipped byte must be caught");
+        assert!(matches!(err, RepoError::CorruptBlob { .. }), "flipped byte reports corruption, got {err}");
+    }
+
+    #[test]
+    fn blob_ids_are_validated() {
+        assert!("abc".parse::<BlobId>().is_err(), "short ids are refused");
+        assert!("G".repeat(64).parse::<BlobId>().is_err(), "non-hex ids are refused");
+        let id = BlobId::of(b"x");
+        assert_eq!(id.as_str().parse::<BlobId>().expect("own ids parse"), id, "ids round-trip through text");
+        let json = serde_json::to_string(&id).expect("serializes");
+        assert!(serde_json::from_str::<BlobId>("\"../../etc/passwd\"").is_err(), "deserialize validates");
+        assert_eq!(serde_json::from_str::<BlobId>(&json).expect("deserializes"), id, "json round trip");
+    }
+}

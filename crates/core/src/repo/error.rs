@@ -1,0 +1,104 @@
+//! Errors of the repository.
+//!
+//! Policy: storage failures arrive as [`StorageError`] and are wrapped, not re-described. The
+//! repository's own errors name the blob, snapshot, lock or zip entry involved, so a user can
+//! act on the message alone. Missing or corrupt blobs found while verifying are not errors: they
+//! are listed in the [`super::VerifyReport`], by item. No message contains a secret.
+
+use std::path::PathBuf;
+
+use crate::storage::StorageError;
+
+use super::blob::BlobId;
+
+/// A failure of a repository operation.
+#[derive(Debug, thiserror::Error)]
+pub enum RepoError {
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+
+    /// The location holds something that is not an OrgVault repository this version can read.
+    #[error("not a usable OrgVault repository: {0}")]
+    Format(String),
+
+    #[error("blob {id} is missing from the repository")]
+    MissingBlob { id: BlobId },
+
+    #[error("blob {id} is corrupt: {reason}")]
+    CorruptBlob { id: BlobId, reason: String },
+
+    #[error("snapshot {0} not found")]
+    SnapshotNotFound(String),
+
+    #[error("snapshot id {prefix:?} is ambiguous: it starts {count} snapshots")]
+    AmbiguousSnapshot { prefix: String, count: usize },
+
+    #[error("snapshot {id} is unreadable: {reason}")]
+    CorruptSnapshot { id: String, reason: String },
+
+    /// `write_snapshot` refused: the manifest references blobs that are not stored.
+    #[error("snapshot not written: {count} referenced blob(s) are missing, first {first} ({part})")]
+    IncompleteSnapshot { count: usize, first: BlobId, part: String },
+
+    /// Another process holds a conflicting lock.
+    #[error("repository is locked: {0}")]
+    Locked(String),
+
+    /// A zip export or import problem; `entry` names the zip entry or manifest field at fault.
+    #[error("zip {}: {entry}: {reason}", .path.display())]
+    Zip { path: PathBuf, entry: String, reason: String },
+
+    #[error("cannot use {}: {source}", .path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("invalid input: {0}")]
+    InvalidInput(String),
+
+    /// The stream given to `put_blob_stream` failed; the caller's error is kept for downcasting.
+    #[error("reading the content to store failed: {0}")]
+    Source(Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// The repository's result type.
+pub type RepoResult<T> = std::result::Result<T, RepoError>;
+
+impl RepoError {
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        RepoError::Io { path: path.into(), source }
+    }
+
+    /// A stable machine code for the UI.
+    pub fn code(&self) -> &'static str {
+        match self {
+            RepoError::Storage(e) => e.code(),
+            RepoError::Format(_) => "not_a_repository",
+            RepoError::MissingBlob { .. } | RepoError::IncompleteSnapshot { .. } => "missing_data",
+            RepoError::CorruptBlob { .. } | RepoError::CorruptSnapshot { .. } => "corrupt",
+            RepoError::SnapshotNotFound(_) | RepoError::AmbiguousSnapshot { .. } => "not_found",
+            RepoError::Locked(_) => "locked",
+            RepoError::Zip { .. } => "bad_zip",
+            RepoError::Io { source, .. } if is_disk_full(source) => "no_room",
+            RepoError::Io { .. } => "io",
+            RepoError::InvalidInput(_) => "invalid_input",
+            RepoError::Source(_) => "source",
+        }
+    }
+
+    /// Whether the same operation may succeed if run again later (a transient backend failure,
+    /// or a lock another process will release).
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            RepoError::Storage(e) => e.is_retryable(),
+            RepoError::Locked(_) => true,
+            _ => false,
+        }
+    }
+}
+
+fn is_disk_full(e: &std::io::Error) -> bool {
+    e.kind() == std::io::ErrorKind::StorageFull || e.raw_os_error() == Some(28)
+}

@@ -1,0 +1,326 @@
+//! The manifest: everything one snapshot holds, with blob references for the bytes.
+//!
+//! Field names are the stored JSON format (see docs/backup-format.md); adding an optional field
+//! is compatible, renaming or removing one is a new [`MANIFEST_VERSION`].
+
+use serde::{Deserialize, Serialize};
+
+use super::blob::BlobRef;
+use crate::jobs::SubjectKind;
+
+/// The manifest format this version writes; readers refuse newer ones.
+pub const MANIFEST_VERSION: u32 = 1;
+
+/// One snapshot's content. `time_ms` is the backup's start (epoch ms), used by retention.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub version: u32,
+    pub name: String,
+    pub identity_id: String,
+    pub org_id: String,
+    pub portal_url: String,
+    pub time_ms: i64,
+    pub tool_version: String,
+    /// The selection the backup ran with, as the job recorded it.
+    pub selection: serde_json::Value,
+    pub org: OrgRecord,
+    pub items: Vec<ItemEntry>,
+    pub users: Vec<UserEntry>,
+    pub groups: Vec<GroupEntry>,
+    /// Subjects the backup could not save, with the reason; they have no entry above.
+    #[serde(default)]
+    pub failed: Vec<FailedEntry>,
+}
+
+/// The organization itself, kept for remapping URLs on restore.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct OrgRecord {
+    /// `portals/self` JSON.
+    pub portal_self: Option<BlobRef>,
+    /// `portals/<id>/urls` JSON (hosting servers).
+    pub urls: Option<BlobRef>,
+}
+
+/// A named file: its real file name (as the portal gave it) and content.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileEntry {
+    pub name: String,
+    pub blob: BlobRef,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FolderRef {
+    pub id: String,
+    pub title: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DataKind {
+    /// `/data` answered JSON (web maps, apps, ...).
+    Json,
+    /// `/data` is a file (PDF, CSV, shapefile zip, ...); `file_name` is its real name.
+    File,
+}
+
+/// An item's `/data`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DataEntry {
+    pub kind: DataKind,
+    pub file_name: Option<String>,
+    pub blob: BlobRef,
+}
+
+/// An item resource (`/resources/<path>`); `path` may contain `/`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResourceEntry {
+    pub path: String,
+    pub blob: BlobRef,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RelDirection {
+    Forward,
+    Reverse,
+}
+
+/// A related-item link (`relatedItems`), in either direction.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Relationship {
+    pub rel_type: String,
+    pub direction: RelDirection,
+    pub item_id: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Sharing {
+    /// `private`, `org`, `shared` or `public`.
+    pub access: String,
+    pub groups: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExportMethod {
+    /// A File Geodatabase export job.
+    Fgdb,
+    /// `createReplica` with attachments, after the export failed or timed out.
+    Replica,
+    /// Only the service and layer JSON were kept.
+    None,
+}
+
+/// A hosted feature (or backing) service.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ServiceEntry {
+    pub url: String,
+    pub service_json: BlobRef,
+    pub layers_json: Option<BlobRef>,
+    pub export: Option<FileEntry>,
+    pub export_method: ExportMethod,
+    /// `editingInfo.lastEditDate` at backup time, for incremental backups.
+    pub last_edit_date: Option<i64>,
+    pub service_definition: Option<BlobRef>,
+}
+
+/// One backed-up item.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ItemEntry {
+    pub id: String,
+    pub title: String,
+    pub item_type: String,
+    pub owner: String,
+    pub folder: Option<FolderRef>,
+    pub modified: i64,
+    pub size: i64,
+    /// The item's JSON (`content/items/<id>`).
+    pub item_json: BlobRef,
+    pub data: Option<DataEntry>,
+    #[serde(default)]
+    pub resources: Vec<ResourceEntry>,
+    pub thumbnail: Option<FileEntry>,
+    /// `info/metadata/metadata.xml`.
+    pub metadata: Option<BlobRef>,
+    #[serde(default)]
+    pub related: Vec<Relationship>,
+    #[serde(default)]
+    pub sharing: Sharing,
+    pub service: Option<ServiceEntry>,
+    /// Fallbacks taken and other notes for the user ("export failed: ...; used createReplica").
+    #[serde(default)]
+    pub notes: Vec<String>,
+}
+
+/// One user.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UserEntry {
+    pub username: String,
+    pub full_name: String,
+    pub role: String,
+    pub role_id: Option<String>,
+    pub license_type: Option<String>,
+    #[serde(default)]
+    pub groups: Vec<String>,
+    #[serde(default)]
+    pub folders: Vec<FolderRef>,
+    /// The user's profile JSON.
+    pub profile: BlobRef,
+    pub thumbnail: Option<FileEntry>,
+}
+
+/// One group.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GroupEntry {
+    pub id: String,
+    pub title: String,
+    pub owner: String,
+    #[serde(default)]
+    pub admins: Vec<String>,
+    #[serde(default)]
+    pub members: Vec<String>,
+    /// The group's JSON (settings).
+    pub settings: BlobRef,
+    pub thumbnail: Option<FileEntry>,
+    /// Ids of the items shared with the group.
+    #[serde(default)]
+    pub content: Vec<String>,
+}
+
+/// A subject the backup could not save.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FailedEntry {
+    pub kind: SubjectKind,
+    pub id: String,
+    pub title: String,
+    pub reason: String,
+}
+
+/// Who a blob belongs to, for reports: an item, user, group or the organization.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Owner {
+    pub kind: OwnerKind,
+    pub id: String,
+    pub title: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OwnerKind {
+    Item,
+    User,
+    Group,
+    Org,
+}
+
+/// One use of a blob in a manifest: whose it is and which part ("data", "resources/a.png").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlobUse<'a> {
+    pub owner: Owner,
+    pub part: String,
+    pub blob: &'a BlobRef,
+}
+
+impl Manifest {
+    /// A new, empty manifest of this format version.
+    pub fn new(
+        name: impl Into<String>,
+        identity_id: impl Into<String>,
+        org_id: impl Into<String>,
+        portal_url: impl Into<String>,
+        time_ms: i64,
+    ) -> Self {
+        Manifest {
+            version: MANIFEST_VERSION,
+            name: name.into(),
+            identity_id: identity_id.into(),
+            org_id: org_id.into(),
+            portal_url: portal_url.into(),
+            time_ms,
+            tool_version: env!("CARGO_PKG_VERSION").to_owned(),
+            selection: serde_json::Value::Null,
+            org: OrgRecord::default(),
+            items: Vec::new(),
+            users: Vec::new(),
+            groups: Vec::new(),
+            failed: Vec::new(),
+        }
+    }
+
+    /// Every blob reference in the manifest with its owner and part. The single source of truth
+    /// for what a snapshot references: verify, prune and the zip export all walk this.
+    pub fn blob_uses(&self) -> Vec<BlobUse<'_>> {
+        let mut out = Vec::new();
+        let org = Owner { kind: OwnerKind::Org, id: self.org_id.clone(), title: "organization".into() };
+        if let Some(b) = &self.org.portal_self {
+            out.push(BlobUse { owner: org.clone(), part: "portal_self".into(), blob: b });
+        }
+        if let Some(b) = &self.org.urls {
+            out.push(BlobUse { owner: org.clone(), part: "urls".into(), blob: b });
+        }
+        for it in &self.items {
+            let owner = Owner { kind: OwnerKind::Item, id: it.id.clone(), title: it.title.clone() };
+            let mut add = |part: String, blob| out.push(BlobUse { owner: owner.clone(), part, blob });
+            add("item.json".into(), &it.item_json);
+            if let Some(d) = &it.data {
+                add("data".into(), &d.blob);
+            }
+            for r in &it.resources {
+                add(format!("resources/{}", r.path), &r.blob);
+            }
+            if let Some(t) = &it.thumbnail {
+                add("thumbnail".into(), &t.blob);
+            }
+            if let Some(m) = &it.metadata {
+                add("metadata.xml".into(), m);
+            }
+            if let Some(s) = &it.service {
+                add("service.json".into(), &s.service_json);
+                if let Some(l) = &s.layers_json {
+                    add("layers.json".into(), l);
+                }
+                if let Some(e) = &s.export {
+                    add("export".into(), &e.blob);
+                }
+                if let Some(d) = &s.service_definition {
+                    add("service_definition".into(), d);
+                }
+            }
+        }
+        for u in &self.users {
+            let owner = Owner { kind: OwnerKind::User, id: u.username.clone(), title: u.full_name.clone() };
+            out.push(BlobUse { owner: owner.clone(), part: "user.json".into(), blob: &u.profile });
+            if let Some(t) = &u.thumbnail {
+                out.push(BlobUse { owner, part: "thumbnail".into(), blob: &t.blob });
+            }
+        }
+        for g in &self.groups {
+            let owner = Owner { kind: OwnerKind::Group, id: g.id.clone(), title: g.title.clone() };
+            out.push(BlobUse { owner: owner.clone(), part: "group.json".into(), blob: &g.settings });
+            if let Some(t) = &g.thumbnail {
+                out.push(BlobUse { owner, part: "thumbnail".into(), blob: &t.blob });
+            }
+        }
+        out
+    }
+
+    /// Checks what a reader relies on beyond the JSON shape: a known version, unique item ids.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.version == 0 || self.version > MANIFEST_VERSION {
+            return Err(format!(
+                "version: {} is not supported (this OrgVault reads up to {MANIFEST_VERSION})",
+                self.version
+            ));
+        }
+        let mut seen = std::collections::HashSet::new();
+        for (i, it) in self.items.iter().enumerate() {
+            if it.id.trim().is_empty() {
+                return Err(format!("items[{i}].id: empty"));
+            }
+            if !seen.insert(&it.id) {
+                return Err(format!("items[{i}].id: {} appears twice", it.id));
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,119 @@
+//! The staging folder: large blobs are written here (hashed on the way), then uploaded, then
+//! removed. For a local repository it is `<repo>/tmp/`, for Azure `<cache_dir>/staging/`.
+//!
+//! Each open repository handle owns one sub-folder `<uuid>/` and holds an OS lock on its
+//! `.lock` file for its whole life. A sub-folder whose lock can be taken belongs to a process
+//! that is gone (crashed or killed), so it is removed at the next open and by prune. The number
+//! of files staged at once is bounded by [`STAGING_SLOTS`], so the folder never grows past that
+//! many blobs (two files each while compressing).
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use fs4::fs_std::FileExt;
+use tokio::sync::{Semaphore, SemaphorePermit};
+
+use crate::storage::StorageError;
+
+use super::error::{RepoError, RepoResult};
+
+/// Blobs staged at once per repository handle.
+pub const STAGING_SLOTS: usize = 4;
+const LOCK_FILE: &str = ".lock";
+/// A sub-folder without a lock file is only removed once this old: it may be being created.
+const UNLOCKED_GRACE: Duration = Duration::from_secs(600);
+
+pub(crate) struct Staging {
+    root: PathBuf,
+    dir: PathBuf,
+    _lock: std::fs::File,
+    slots: Semaphore,
+}
+
+/// A staged file, removed when dropped (also when the upload fails or the task is cancelled).
+pub(crate) struct StagedFile {
+    pub path: PathBuf,
+}
+
+impl Drop for StagedFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+impl Staging {
+    pub(crate) async fn open(root: &Path) -> RepoResult<Staging> {
+        let root = root.to_owned();
+        tokio::task::spawn_blocking(move || {
+            std::fs::create_dir_all(&root)
+                .map_err(|e| StorageError::io(&root, "staging folder cannot be created", e))?;
+            let removed = clean_dead(&root)?;
+            if removed > 0 {
+                tracing::info!(folder = %root.display(), removed, "removed staging folders left by a crashed process");
+            }
+            let dir = root.join(uuid::Uuid::new_v4().simple().to_string());
+            std::fs::create_dir(&dir).map_err(|e| StorageError::io(&dir, "staging folder cannot be created", e))?;
+            let lock = std::fs::File::create(dir.join(LOCK_FILE)).map_err(|e| RepoError::io(&dir, e))?;
+            if !lock.try_lock_exclusive().map_err(|e| RepoError::io(&dir, e))? {
+                return Err(RepoError::Locked(format!("staging folder {} is in use", dir.display())));
+            }
+            Ok(Staging { root, dir, _lock: lock, slots: Semaphore::new(STAGING_SLOTS) })
+        })
+        .await
+        .map_err(|e| RepoError::InvalidInput(format!("staging set-up stopped: {e}")))?
+    }
+
+    /// Waits for a staging slot; hold the permit while the file exists.
+    pub(crate) async fn slot(&self) -> SemaphorePermit<'_> {
+        // The semaphore is never closed.
+        self.slots.acquire().await.expect("staging semaphore is never closed")
+    }
+
+    pub(crate) fn new_file(&self, ext: &str) -> StagedFile {
+        StagedFile { path: self.dir.join(format!("{}.{ext}", uuid::Uuid::new_v4().simple())) }
+    }
+
+    pub(crate) fn root(&self) -> &Path {
+        &self.root
+    }
+}
+
+impl Drop for Staging {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Removes staging sub-folders of processes that are gone; returns how many. Blocking.
+pub(crate) fn clean_dead(root: &Path) -> RepoResult<usize> {
+    let entries = match std::fs::read_dir(root) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(RepoError::io(root, e)),
+    };
+    let mut removed = 0;
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if !path.is_dir() {
+            // Only our sub-folders belong here; a stray file from an older layout is garbage too.
+            if std::fs::remove_file(&path).is_ok() {
+                removed += 1;
+            }
+            continue;
+        }
+        let dead = match std::fs::OpenOptions::new().read(true).write(true).open(path.join(LOCK_FILE)) {
+            // The lock is released when `lock` is dropped at the end of this arm.
+            Ok(lock) => lock.try_lock_exclusive().unwrap_or(false),
+            Err(_) => entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age > UNLOCKED_GRACE),
+        };
+        if dead && std::fs::remove_dir_all(&path).is_ok() {
+            removed += 1;
+        }
+    }
+    Ok(removed)
+}

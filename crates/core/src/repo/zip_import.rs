@@ -1,0 +1,190 @@
+//! Zip import: reads an export back into the repository as a snapshot. Every entry name is
+//! checked before anything is stored (no absolute paths, no `..`: zip slip), the manifest is
+//! checked field by field, and every file's content must hash to the blob id the manifest gives.
+
+use std::collections::{HashMap, HashSet};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use bytes::Bytes;
+use serde_json::Value;
+
+use super::blob::BlobId;
+use super::error::{RepoError, RepoResult};
+use super::lock::LockKind;
+use super::manifest::{FailedEntry, GroupEntry, ItemEntry, Manifest, UserEntry};
+use super::snapshot::SnapshotId;
+use super::zip_export::{ExportHeader, EXPORT_FORMAT, EXPORT_VERSION, MANIFEST_ENTRY};
+use super::Repository;
+
+/// Entries up to this size are read into memory; larger ones go through a staging file.
+const IN_MEMORY_MAX: u64 = 8 * 1024 * 1024;
+
+enum Content {
+    Bytes(Bytes),
+    File(super::staging::StagedFile),
+}
+
+impl Repository {
+    /// Imports an export made by [`Repository::export_zip`] (or by hand, in the same layout) and
+    /// returns the snapshot id. Refuses, naming the entry or field: entries whose path escapes
+    /// the folder, a missing or malformed `manifest.json`, a file missing or not matching its
+    /// blob id, and a manifest blob with no file. Holds a shared lock while writing.
+    pub async fn import_zip(&self, zip_path: &Path) -> RepoResult<SnapshotId> {
+        let path = zip_path.to_owned();
+        let zerr =
+            move |entry: &str, reason: String| RepoError::Zip { path: path.clone(), entry: entry.to_owned(), reason };
+        let (header, mut archive) = {
+            let zip_path = zip_path.to_owned();
+            let zerr = zerr.clone();
+            tokio::task::spawn_blocking(move || open_checked(&zip_path, &zerr))
+                .await
+                .map_err(|e| RepoError::InvalidInput(format!("zip reader stopped: {e}")))??
+        };
+        let lock = self.lock(LockKind::Shared).await?;
+        let result = async {
+            let mut done: HashSet<BlobId> = HashSet::new();
+            for file in &header.files {
+                if !done.insert(file.blob.clone()) {
+                    continue;
+                }
+                let staged = self.inner.staging.new_file("zip");
+                let name = file.path.clone();
+                let z = zerr.clone();
+                let (content, back) = tokio::task::spawn_blocking(move || {
+                    let content = read_entry(&mut archive, &name, staged, &z);
+                    (content, archive)
+                })
+                .await
+                .map_err(|e| RepoError::InvalidInput(format!("zip reader stopped: {e}")))?;
+                archive = back;
+                let stored = match content? {
+                    Content::Bytes(b) => self.put_blob_bytes(b).await?,
+                    Content::File(f) => {
+                        let reader = tokio::fs::File::open(&f.path).await.map_err(|e| RepoError::io(&f.path, e))?;
+                        let blob = self.put_blob_stream(tokio_util::io::ReaderStream::new(reader)).await?;
+                        drop(f);
+                        blob
+                    }
+                };
+                if stored.id != file.blob || stored.size != file.size {
+                    return Err(zerr(
+                        &file.path,
+                        format!("content does not match blob {} in {MANIFEST_ENTRY}", file.blob),
+                    ));
+                }
+            }
+            self.write_snapshot(&header.manifest).await
+        }
+        .await;
+        lock.release().await?;
+        result
+    }
+}
+
+type ZipErr = dyn Fn(&str, String) -> RepoError;
+
+fn open_checked(
+    zip_path: &Path,
+    zerr: &ZipErr,
+) -> RepoResult<(ExportHeader, zip::ZipArchive<std::io::BufReader<std::fs::File>>)> {
+    let file = std::fs::File::open(zip_path).map_err(|e| RepoError::io(zip_path, e))?;
+    let mut archive = zip::ZipArchive::new(std::io::BufReader::new(file))
+        .map_err(|e| zerr("(archive)", format!("not a readable zip: {e}")))?;
+    let mut names = HashSet::new();
+    for i in 0..archive.len() {
+        let entry = archive.by_index_raw(i).map_err(|e| zerr(&format!("#{i}"), e.to_string()))?;
+        let name = entry.name().to_owned();
+        let escapes = entry.enclosed_name().is_none()
+            || name.starts_with('/')
+            || name.contains('\\')
+            || name.split('/').any(|s| s == "..");
+        if escapes {
+            return Err(zerr(&name, "its path escapes the target folder (zip slip); refusing the whole zip".into()));
+        }
+        names.insert(name);
+    }
+    if !names.contains(MANIFEST_ENTRY) {
+        return Err(zerr(MANIFEST_ENTRY, "missing: this is not an OrgVault export".into()));
+    }
+    let mut text = Vec::new();
+    archive
+        .by_name(MANIFEST_ENTRY)
+        .and_then(|mut e| e.read_to_end(&mut text).map_err(Into::into))
+        .map_err(|e| zerr(MANIFEST_ENTRY, format!("unreadable: {e}")))?;
+    let header = parse_header(&text).map_err(|reason| zerr(MANIFEST_ENTRY, reason))?;
+    let mut covered: HashMap<&BlobId, &str> = HashMap::new();
+    for (i, f) in header.files.iter().enumerate() {
+        if !names.contains(&f.path) {
+            return Err(zerr(MANIFEST_ENTRY, format!("files[{i}].path: {:?} is not in the zip", f.path)));
+        }
+        covered.insert(&f.blob, &f.path);
+    }
+    for u in header.manifest.blob_uses() {
+        if !covered.contains_key(&u.blob.id) {
+            return Err(zerr(
+                MANIFEST_ENTRY,
+                format!(
+                    "{:?} {} {}: its content (blob {}) has no file in the zip",
+                    u.owner.kind, u.owner.id, u.part, u.blob.id
+                ),
+            ));
+        }
+    }
+    Ok((header, archive))
+}
+
+/// Parses `manifest.json`, naming the first bad field (`manifest.items[3]: missing field ...`).
+fn parse_header(text: &[u8]) -> Result<ExportHeader, String> {
+    let value: Value = serde_json::from_slice(text).map_err(|e| format!("malformed JSON: {e}"))?;
+    let obj = value.as_object().ok_or("malformed: the top level is not an object")?;
+    match obj.get("format").and_then(Value::as_str) {
+        Some(EXPORT_FORMAT) => {}
+        Some(other) => return Err(format!("format: {other:?} is not {EXPORT_FORMAT:?}")),
+        None => return Err("format: missing".into()),
+    }
+    match obj.get("version").and_then(Value::as_u64) {
+        Some(v) if v >= 1 && v <= EXPORT_VERSION as u64 => {}
+        Some(v) => return Err(format!("version: {v} is not supported (up to {EXPORT_VERSION})")),
+        None => return Err("version: missing or not a number".into()),
+    }
+    let manifest = obj.get("manifest").ok_or("manifest: missing")?;
+    if let Err(e) = serde_json::from_value::<Manifest>(manifest.clone()) {
+        return Err(locate(manifest).unwrap_or_else(|| format!("manifest: {e}")));
+    }
+    let header: ExportHeader = serde_json::from_value(value.clone()).map_err(|e| format!("malformed: {e}"))?;
+    header.manifest.validate().map_err(|e| format!("manifest.{e}"))?;
+    Ok(header)
+}
+
+/// Finds the first element of the manifest's lists that does not parse.
+fn locate(manifest: &Value) -> Option<String> {
+    fn first_bad<T: serde::de::DeserializeOwned>(m: &Value, key: &str) -> Option<String> {
+        let list = m.get(key)?.as_array()?;
+        list.iter().enumerate().find_map(|(i, v)| {
+            serde_json::from_value::<T>(v.clone()).err().map(|e| format!("manifest.{key}[{i}]: {e}"))
+        })
+    }
+    first_bad::<ItemEntry>(manifest, "items")
+        .or_else(|| first_bad::<UserEntry>(manifest, "users"))
+        .or_else(|| first_bad::<GroupEntry>(manifest, "groups"))
+        .or_else(|| first_bad::<FailedEntry>(manifest, "failed"))
+}
+
+fn read_entry(
+    archive: &mut zip::ZipArchive<std::io::BufReader<std::fs::File>>,
+    name: &str,
+    staged: super::staging::StagedFile,
+    zerr: &ZipErr,
+) -> RepoResult<Content> {
+    let mut entry = archive.by_name(name).map_err(|e| zerr(name, format!("unreadable: {e}")))?;
+    if entry.size() <= IN_MEMORY_MAX {
+        let mut buf = Vec::with_capacity(entry.size() as usize);
+        entry.read_to_end(&mut buf).map_err(|e| zerr(name, format!("unreadable: {e}")))?;
+        return Ok(Content::Bytes(Bytes::from(buf)));
+    }
+    let out: PathBuf = staged.path.clone();
+    let mut file = std::fs::File::create(&out).map_err(|e| RepoError::io(&out, e))?;
+    std::io::copy(&mut entry, &mut file).map_err(|e| zerr(name, format!("cannot extract: {e}")))?;
+    Ok(Content::File(staged))
+}

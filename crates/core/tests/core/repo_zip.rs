@@ -1,0 +1,167 @@
+//! Zip export readable by the standard `unzip`, import round trip, and refusals.
+
+use std::io::Write;
+use std::process::Command;
+
+use orgvault_core::repo::{RepoError, Repository};
+use orgvault_core::NoProgress;
+use zip::write::SimpleFileOptions;
+
+use super::repo_support::{local_target, stored_manifest};
+
+fn unzip(args: &[&str], zip: &std::path::Path) -> anyhow::Result<String> {
+    let out = Command::new("unzip")
+        .args(args)
+        .arg(zip)
+        .output()
+        .map_err(|e| anyhow::anyhow!("the system `unzip` is needed for this test (apt-get install unzip): {e}"))?;
+    anyhow::ensure!(out.status.success(), "unzip {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn export_opens_with_unzip_and_imports_back() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let repo = Repository::open_or_init(&local_target(dir.path())).await?;
+    let mut m = stored_manifest(&repo, "nightly", 1_700_000_000_000, 0, 3).await?;
+    m.items[0].title = "../../etc/passwd".into();
+    m.items[1].title = "Carte des forêts — 北京".into();
+    let id = repo.write_snapshot(&m).await?;
+    let zip_path = dir.path().join("export.zip");
+    let report = repo.export_zip(&id, &zip_path).await?;
+    assert_eq!(report.files as usize, m.blob_uses().len(), "one file per blob use in the manifest");
+
+    let tested = unzip(&["-t"], &zip_path)?;
+    assert!(tested.contains("No errors detected"), "unzip -t must find the archive sound: {tested}");
+    let listing = unzip(&["-Z1"], &zip_path)?;
+    let names: Vec<&str> = listing.lines().collect();
+    assert!(names.contains(&"manifest.json"), "manifest.json is at the root: {names:?}");
+    for it in &m.items {
+        let real = it.data.as_ref().and_then(|d| d.file_name.clone()).expect("fixture data has a file name");
+        let pdf = orgvault_core::repo::sanitize_name(&real);
+        let data = format!("[{}]/data/{pdf}", it.id);
+        let hit = names.iter().find(|n| n.contains(&format!("[{}]", it.id)) && n.ends_with("item.json"));
+        assert!(hit.is_some(), "item {} has a folder with item.json: {names:?}", it.id);
+        assert!(
+            names.iter().any(|n| n.ends_with(&data)),
+            "data file keeps its real (sanitized) name {data}: {names:?}"
+        );
+        assert!(
+            names.iter().any(|n| n.contains(&format!("[{}]/resources/img/legend.txt", it.id))),
+            "resources keep their path"
+        );
+        assert!(names.iter().any(|n| n.contains(&format!("[{}]/thumbnail/thumb.png", it.id))), "thumbnail is there");
+    }
+    assert!(
+        names.iter().any(|n| n.starts_with("items/Carte des forêts — 北京 [item0001]/")),
+        "Unicode titles stay readable: {names:?}"
+    );
+    assert!(
+        names.iter().all(|n| !n.split('/').any(|s| s == "..") && !n.starts_with('/')),
+        "no entry escapes: {names:?}"
+    );
+    assert!(
+        names.contains(&"users/ann/user.json") && names.iter().any(|n| n.starts_with("groups/Field crews [g1]/")),
+        "users and groups have folders"
+    );
+
+    // extract with unzip and compare a data file byte for byte
+    let out = dir.path().join("unzipped");
+    unzip(&["-q", "-d", out.to_str().expect("utf-8 path")], &zip_path)?;
+    let data_blob = &m.items[2].data.as_ref().expect("data").blob;
+    let extracted = std::fs::read(out.join("items/Map 2 [item0002]/data/Map 2.pdf"))?;
+    assert_eq!(extracted, repo.get_blob(&data_blob.id).await?.to_vec(), "the extracted file is the stored content");
+
+    // import into a fresh repository
+    let dir2 = tempfile::tempdir()?;
+    let other = Repository::open_or_init(&local_target(dir2.path())).await?;
+    let imported = other.import_zip(&zip_path).await?;
+    assert_eq!(other.manifest(&imported).await?, m, "the imported manifest equals the exported one");
+    assert_eq!(imported, id, "the same manifest gives the same snapshot id in any repository");
+    let verify = other.verify(&imported, None, &NoProgress).await?;
+    assert!(verify.is_ok(), "the imported snapshot verifies: {:?}", verify.problems);
+    Ok(())
+}
+
+fn write_zip(path: &std::path::Path, entries: &[(&str, &[u8])]) -> anyhow::Result<()> {
+    let mut zw = zip::ZipWriter::new(std::fs::File::create(path)?);
+    for (name, body) in entries {
+        zw.start_file(*name, SimpleFileOptions::default())?;
+        zw.write_all(body)?;
+    }
+    zw.finish()?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn import_refuses_zip_slip_and_malformed_manifests() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let repo = Repository::open_or_init(&local_target(dir.path())).await?;
+    let m = stored_manifest(&repo, "n", 1_700_000_000_000, 0, 2).await?;
+    let id = repo.write_snapshot(&m).await?;
+    let good = dir.path().join("good.zip");
+    repo.export_zip(&id, &good).await?;
+    let manifest_text = {
+        let mut a = zip::ZipArchive::new(std::fs::File::open(&good)?)?;
+        let mut s = String::new();
+        std::io::Read::read_to_string(&mut a.by_name("manifest.json")?, &mut s)?;
+        s
+    };
+
+    let expect_zip_err = |r: Result<_, RepoError>, entry: &str, words: &str| match r {
+        Err(RepoError::Zip { entry: e, reason, .. }) => {
+            assert_eq!(e, entry, "the error names the entry at fault");
+            assert!(reason.contains(words), "the reason says {words:?}: {reason}");
+        }
+        Err(other) => panic!("expected a zip error naming {entry}, got {other}"),
+        Ok(_) => panic!("a zip with a bad {entry} must be refused"),
+    };
+
+    let slip = dir.path().join("slip.zip");
+    write_zip(&slip, &[("manifest.json", manifest_text.as_bytes()), ("../evil", b"owned")])?;
+    expect_zip_err(repo.import_zip(&slip).await, "../evil", "zip slip");
+    let nested = dir.path().join("nested.zip");
+    write_zip(&nested, &[("manifest.json", manifest_text.as_bytes()), ("items/a/../../../evil", b"owned")])?;
+    expect_zip_err(repo.import_zip(&nested).await, "items/a/../../../evil", "escapes");
+    assert!(!dir.path().join("evil").exists(), "nothing is written outside");
+
+    let broken = dir.path().join("broken.zip");
+    write_zip(&broken, &[("manifest.json", b"{\"format\": \"orgvault-zip\", ")])?;
+    expect_zip_err(repo.import_zip(&broken).await, "manifest.json", "malformed JSON");
+
+    let mut v: serde_json::Value = serde_json::from_str(&manifest_text)?;
+    v["manifest"]["items"][1].as_object_mut().expect("item object").remove("item_json");
+    let missing_field = dir.path().join("field.zip");
+    write_zip(&missing_field, &[("manifest.json", v.to_string().as_bytes())])?;
+    expect_zip_err(
+        repo.import_zip(&missing_field).await,
+        "manifest.json",
+        "manifest.items[1]: missing field `item_json`",
+    );
+
+    let no_manifest = dir.path().join("none.zip");
+    write_zip(&no_manifest, &[("hello.txt", b"hi")])?;
+    expect_zip_err(repo.import_zip(&no_manifest).await, "manifest.json", "missing");
+
+    // a file whose content does not match the blob id the manifest gives
+    let v: serde_json::Value = serde_json::from_str(&manifest_text)?;
+    let first = v["files"][0]["path"].as_str().expect("a file").to_owned();
+    let mut entries: Vec<(String, Vec<u8>)> = vec![("manifest.json".into(), manifest_text.clone().into_bytes())];
+    for f in v["files"].as_array().expect("files") {
+        let p = f["path"].as_str().expect("path").to_owned();
+        let body = if p == first {
+            b"tampered".to_vec()
+        } else {
+            repo.get_blob(&f["blob"].as_str().expect("id").parse()?).await?.to_vec()
+        };
+        entries.push((p, body));
+    }
+    let tampered = dir.path().join("tampered.zip");
+    let refs: Vec<(&str, &[u8])> = entries.iter().map(|(p, b)| (p.as_str(), b.as_slice())).collect();
+    write_zip(&tampered, &refs)?;
+    let dir2 = tempfile::tempdir()?;
+    let other = Repository::open_or_init(&local_target(dir2.path())).await?;
+    expect_zip_err(other.import_zip(&tampered).await, &first, "does not match");
+    assert!(other.snapshots().await?.is_empty(), "a refused import writes no snapshot");
+    Ok(())
+}
