@@ -2,8 +2,9 @@
 # Runs OrgVault against the built-in demo organization. Does all the set-up itself.
 #
 # Until the desktop app lands, "the app" is the `orgvault` CLI: this starts the simulated demo
-# organizations (portal-sim, two orgs on loopback), scans the first as its administrator, shows the
-# job history, and leaves the demo running so you can try more commands. Ctrl-C stops it.
+# organizations (portal-sim, two orgs on loopback), scans the first as its administrator, backs it up
+# into a local folder, lists and verifies the snapshot, shows the job history, and leaves the demo
+# running so you can try more commands. Ctrl-C stops it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
@@ -32,6 +33,16 @@ echo "Demo organization: $PORTAL (administrator: $ADMIN)"
 echo
 echo "\$ orgvault scan --portal $PORTAL --username $ADMIN"
 "$BIN/orgvault" scan --portal "$PORTAL" --username "$ADMIN"
+echo
+BACKUPS="$DEMO_DIR/backups"
+echo "\$ orgvault backup --portal $PORTAL --username $ADMIN --to $BACKUPS --name 'Demo backup'"
+"$BIN/orgvault" backup --portal "$PORTAL" --username "$ADMIN" --to "$BACKUPS" --name "Demo backup"
+echo
+echo "\$ orgvault snapshots --to $BACKUPS"
+"$BIN/orgvault" snapshots --to "$BACKUPS"
+echo
+echo "\$ orgvault verify --to $BACKUPS"
+"$BIN/orgvault" verify --to "$BACKUPS"
 echo
 echo "\$ orgvault jobs"
 "$BIN/orgvault" jobs

@@ -13,6 +13,7 @@
 mod bytes;
 mod items;
 mod plan;
+mod scene;
 mod services;
 
 use std::collections::{BTreeMap, BTreeSet};

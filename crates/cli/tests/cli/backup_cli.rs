@@ -195,9 +195,15 @@ async fn a_full_disk_and_a_read_only_destination_fail_clearly_and_keep_the_repos
     assert!(!out.status.success(), "a backup to a read-only destination must fail");
     let err = stderr(&out);
     assert!(err.to_lowercase().contains("read-only"), "the failure names the read-only destination: {err}");
-    // Opening a repository creates its staging folder, which a read-only file system refuses;
-    // the failed backup must have left the repository intact once it is writable again.
-    remount(ro.path(), "remount,rw");
+    // Reading writes nothing, so the destination is listed and verified while still read-only.
+    let out = orgvault(data.path(), &org.admin.password, &["snapshots", "--to", &to, "--json"]).await;
+    assert!(out.status.success(), "snapshots must list a read-only destination: {}", stderr(&out));
+    assert_eq!(json_line(&out).as_array().map(Vec::len), Some(1), "the read-only repository lists its one snapshot");
     let v = verify_ok(data.path(), org, &to).await;
-    assert_eq!(v["snapshots"].as_array().unwrap().len(), 1, "the earlier snapshot is intact and no new one appeared");
+    assert_eq!(
+        v["snapshots"].as_array().unwrap().len(),
+        1,
+        "on the still read-only destination the earlier snapshot verifies and no new one appeared"
+    );
+    remount(ro.path(), "remount,rw");
 }

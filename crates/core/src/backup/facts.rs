@@ -38,6 +38,39 @@ fn json_of(text: &str, what: &str) -> Result<Value> {
     serde_json::from_str(text).map_err(|e| Error::Corrupt(format!("catalog JSON of {what}: {e}")))
 }
 
+/// The backing hosted feature services of the Scene Services among `items` that `items` does
+/// not hold yet: backing item id -> scene item id. A scene layer is only restorable with the
+/// feature service it was published from; the portal links the two by a `Service2Service`
+/// relationship (from the scene on Online; either direction is accepted).
+pub(crate) async fn backing_services(
+    catalog: &Catalog<'_>,
+    scan_id: i64,
+    items: &BTreeSet<String>,
+) -> Result<BTreeMap<String, String>> {
+    let rows = sqlx::query_as::<_, (String, String, String, String)>(
+        "SELECT r.origin, o.type, r.destination, d.type FROM relationships r
+         JOIN items o ON o.scan_id = r.scan_id AND o.id = r.origin
+         JOIN items d ON d.scan_id = r.scan_id AND d.id = r.destination
+         WHERE r.scan_id = ? AND r.type = 'Service2Service'
+         ORDER BY r.origin, r.destination",
+    )
+    .bind(scan_id)
+    .fetch_all(catalog.db().pool())
+    .await?;
+    let mut backing = BTreeMap::new();
+    for (origin, origin_type, dest, dest_type) in rows {
+        let (scene, service) = match (origin_type.as_str(), dest_type.as_str()) {
+            ("Scene Service", "Feature Service") => (origin, dest),
+            ("Feature Service", "Scene Service") => (dest, origin),
+            _ => continue,
+        };
+        if items.contains(&scene) && !items.contains(&service) {
+            backing.entry(service).or_insert(scene);
+        }
+    }
+    Ok(backing)
+}
+
 impl Facts {
     /// Loads the facts of `scan_id` for the given subjects.
     pub async fn load(

@@ -12,7 +12,7 @@ use url::Url;
 
 use super::facts::Facts;
 use super::run::{Run, Stop};
-use super::service::export_service;
+use super::service::{export_service, ServiceLayers};
 use crate::catalog::ItemSummary;
 use crate::repo::{
     DataEntry, DataKind, ExportMethod, FileEntry, FolderRef, ItemEntry, RelDirection, Relationship, ResourceEntry,
@@ -112,6 +112,7 @@ pub(crate) async fn capture_item(
         sharing: Sharing::default(),
         service: None,
         notes: Vec::new(),
+        included_as: None,
     };
     catalog_parts(&mut entry, summary, facts);
 
@@ -186,6 +187,7 @@ pub(crate) async fn capture_item(
                 export_method: ExportMethod::None,
                 last_edit_date: None,
                 service_definition: None,
+                attachments: Vec::new(),
             });
         }
     }
@@ -208,12 +210,15 @@ async fn capture_service(
     let service = run.cancellable(run.portal.service_json(url)).await?.map_err(|e| failed("reading the service", e))?;
     let layers = run.cancellable(run.portal.service_layers(url)).await?.map_err(|e| failed("reading the layers", e))?;
     let last_edit_date = newest_edit(&layers).or(summary.last_edit_ms);
-    let layer_ids: Vec<i64> = ["layers", "tables"]
-        .iter()
-        .filter_map(|k| layers.get(*k).and_then(Value::as_array))
-        .flatten()
-        .filter_map(|l| l.get("id").and_then(Value::as_i64))
-        .collect();
+    let all_layers = ["layers", "tables"].iter().filter_map(|k| layers.get(*k).and_then(Value::as_array)).flatten();
+    let mut service_layers = ServiceLayers::default();
+    for l in all_layers {
+        let Some(id) = l.get("id").and_then(Value::as_i64) else { continue };
+        service_layers.ids.push(id);
+        if l.get("hasAttachments").and_then(Value::as_bool).unwrap_or(false) {
+            service_layers.with_attachments.push(id);
+        }
+    }
     let mut entry = ServiceEntry {
         url: url.to_string(),
         service_json: run.store_json(&service).await?,
@@ -222,6 +227,7 @@ async fn capture_service(
         export_method: ExportMethod::None,
         last_edit_date,
         service_definition: None,
+        attachments: Vec::new(),
     };
 
     // The item changed (title, tags) but its data did not: keep the previous export.
@@ -231,6 +237,7 @@ async fn capture_service(
     if let Some(prev) = same_data {
         entry.export = prev.export.clone();
         entry.export_method = prev.export_method;
+        entry.attachments = prev.attachments.clone();
         return Ok(entry);
     }
 
@@ -239,8 +246,9 @@ async fn capture_service(
         .and_then(Value::as_str)
         .is_some_and(|c| c.split(',').any(|c| c.trim().eq_ignore_ascii_case("Sync")))
         || service.get("syncEnabled").and_then(Value::as_bool).unwrap_or(false);
-    let exported = export_service(run, &summary.owner, &summary.id, url, &layer_ids, can_sync).await?;
+    let exported = export_service(run, &summary.owner, &summary.id, url, &service_layers, can_sync).await?;
     entry.export_method = exported.method.into();
+    entry.attachments = exported.attachments;
     entry.export = Some(FileEntry { name: exported.method.file_name(&summary.id), blob: exported.blob });
     if let Some(reason) = exported.fallback_reason {
         notes.push(reason);

@@ -1,7 +1,9 @@
 //! The backup job: copies what a selection of a scan's catalog names (items with their data,
 //! resources, thumbnails, metadata and hosted-service exports; users; groups; the organization's
 //! own records) into a [`Repository`] and writes one snapshot, recording a `backup` job with a
-//! per-subject outcome.
+//! per-subject outcome. A selected Scene Service brings its backing feature service (found
+//! through the catalog's `Service2Service` relationships) even when not selected; its entry's
+//! `included_as` says so.
 //!
 //! Order and safety: blobs are written as they arrive; the snapshot manifest is written last,
 //! only when the job is not cancelled, the repository did not fail and at least one subject
@@ -24,6 +26,7 @@ mod error;
 mod facts;
 mod item;
 mod principals;
+mod query;
 mod run;
 mod service;
 
@@ -110,6 +113,22 @@ struct Targets {
     items: BTreeSet<String>,
     users: BTreeSet<String>,
     groups: BTreeSet<String>,
+    /// Items backed up although not selected, with the reason recorded in their entry.
+    included: BTreeMap<String, String>,
+}
+
+impl Targets {
+    /// Adds what the selected items cannot be restored without: the backing feature service
+    /// of each selected Scene Service.
+    async fn complete(&mut self, ctx: &BackupContext<'_>) -> Result<(), BackupError> {
+        let backing = facts::backing_services(&Catalog::new(ctx.db), ctx.scan_id, &self.items).await?;
+        for (service, scene) in backing {
+            tracing::info!(service = %service, scene = %scene, "backing up a scene's backing feature service too");
+            self.items.insert(service.clone());
+            self.included.insert(service, format!("backing service of {scene}"));
+        }
+        Ok(())
+    }
 }
 
 /// Everything a backup needs besides what to back up.
@@ -137,7 +156,8 @@ pub fn default_name(identity_name: &str, now_ms: i64) -> String {
 /// Backs up `selection` of the catalog `ctx.scan_id`. See the module documentation.
 pub async fn backup(ctx: &BackupContext<'_>, selection: &Selection) -> Result<BackupSummary, BackupError> {
     let resolved = selection.resolve(&Catalog::new(ctx.db), ctx.scan_id).await?;
-    let targets = Targets { items: resolved.items, users: resolved.users, groups: resolved.groups };
+    let targets =
+        Targets { items: resolved.items, users: resolved.users, groups: resolved.groups, included: BTreeMap::new() };
     let skipped: Vec<String> = resolved.unknown;
     let recorded = serde_json::to_value(selection).unwrap_or(serde_json::Value::Null);
     run_job(ctx, targets, skipped, recorded).await
@@ -224,10 +244,11 @@ enum Subject {
 
 async fn run_job(
     ctx: &BackupContext<'_>,
-    targets: Targets,
+    mut targets: Targets,
     skipped: Vec<String>,
     selection: serde_json::Value,
 ) -> Result<BackupSummary, BackupError> {
+    targets.complete(ctx).await?;
     let identity = Identities::new(ctx.db, ctx.clock).get(ctx.identity_id).await?;
     let started_ms = ctx.clock.now_ms();
     let name = ctx
@@ -405,8 +426,11 @@ async fn write_all(
     while let Some(d) = done.next().await {
         run.subject_done(&d.title);
         let (outcome, reason) = match d.result {
-            Ok(Subject::Item(entry)) => {
+            Ok(Subject::Item(mut entry)) => {
                 attempted += 1;
+                // Set here, not at capture: an entry reused from an earlier snapshot may have
+                // been selected then and only be included now, or the reverse.
+                entry.included_as = targets.included.get(&entry.id).cloned();
                 let note = (!entry.notes.is_empty()).then(|| entry.notes.join("; "));
                 manifest.items.push(*entry);
                 match note {

@@ -1,5 +1,6 @@
 //! A hosted feature service's data: File Geodatabase export first, `createReplica` when the
-//! export fails or times out, the paged query when the service cannot replicate either.
+//! export fails or times out, the paged query with attachments (see `query`) when the service
+//! cannot replicate either.
 //!
 //! Invariant: a temporary export item is deleted whatever happens after it was created
 //! (success, failure, timeout, cancel). The deletion runs after the cancellable part has ended,
@@ -9,11 +10,11 @@
 
 use std::time::Duration;
 
-use serde_json::{json, Value};
 use url::Url;
 
+use super::query::query_all;
 use super::run::{Run, Stop};
-use crate::repo::BlobRef;
+use crate::repo::{AttachmentEntry, BlobRef};
 
 /// How a service's data came out of the organization.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,7 +23,7 @@ pub(crate) enum Method {
     FileGeodatabase,
     /// File Geodatabase via `createReplica` (with attachments).
     Replica,
-    /// Features as JSON via paged `query` (no attachments).
+    /// Features as JSON via paged `query`, attachments downloaded one by one (see `query`).
     Query,
 }
 
@@ -41,9 +42,7 @@ impl From<Method> for crate::repo::ExportMethod {
         match m {
             Method::FileGeodatabase => crate::repo::ExportMethod::Fgdb,
             Method::Replica => crate::repo::ExportMethod::Replica,
-            // The manifest has no variant for the query fallback yet; the note on the item and
-            // the `.features.json` name say what it is.
-            Method::Query => crate::repo::ExportMethod::None,
+            Method::Query => crate::repo::ExportMethod::Query,
         }
     }
 }
@@ -53,8 +52,19 @@ impl From<Method> for crate::repo::ExportMethod {
 pub(crate) struct ServiceData {
     pub blob: BlobRef,
     pub method: Method,
+    /// Attachments stored apart from `blob` (the query fallback only).
+    pub attachments: Vec<AttachmentEntry>,
     /// Why the preferred way was not used; `None` when the export worked.
     pub fallback_reason: Option<String>,
+}
+
+/// The layers of a service as the export needs them.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ServiceLayers {
+    /// Every layer and table id.
+    pub ids: Vec<i64>,
+    /// Those with `hasAttachments`.
+    pub with_attachments: Vec<i64>,
 }
 
 /// Runs the export, falling back as needed. `Err` holds every reason tried, for the outcome.
@@ -63,11 +73,19 @@ pub(crate) async fn export_service(
     owner: &str,
     item_id: &str,
     service_url: &Url,
-    layer_ids: &[i64],
+    layers: &ServiceLayers,
     can_sync: bool,
 ) -> Result<ServiceData, Stop> {
+    let layer_ids = layers.ids.as_slice();
     let export_err = match export_fgdb(run, owner, item_id).await {
-        Ok(blob) => return Ok(ServiceData { blob, method: Method::FileGeodatabase, fallback_reason: None }),
+        Ok(blob) => {
+            return Ok(ServiceData {
+                blob,
+                method: Method::FileGeodatabase,
+                attachments: Vec::new(),
+                fallback_reason: None,
+            })
+        }
         Err(Stop::Failed(reason) | Stop::Transient(reason)) => reason,
         Err(stop) => return Err(stop),
     };
@@ -78,6 +96,7 @@ pub(crate) async fn export_service(
                 return Ok(ServiceData {
                     blob,
                     method: Method::Replica,
+                    attachments: Vec::new(),
                     fallback_reason: Some(format!("export failed ({export_err}); used createReplica")),
                 })
             }
@@ -87,13 +106,15 @@ pub(crate) async fn export_service(
     } else {
         "the service has no Sync capability".to_owned()
     };
-    match query_all(run, service_url, layer_ids).await {
-        Ok(blob) => Ok(ServiceData {
-            blob,
+    match query_all(run, service_url, layer_ids, &layers.with_attachments).await {
+        Ok(copy) => Ok(ServiceData {
+            blob: copy.features,
             method: Method::Query,
             fallback_reason: Some(format!(
-                "export failed ({export_err}); no replica ({replica_err}); features copied by paged query, without attachments"
+                "export failed ({export_err}); no replica ({replica_err}); features copied by paged query, {} attachment(s) downloaded one by one",
+                copy.attachments.len()
             )),
+            attachments: copy.attachments,
         }),
         Err(Stop::Failed(reason) | Stop::Transient(reason)) => Err(Stop::Failed(format!(
             "export failed ({export_err}); no replica ({replica_err}); paged query failed ({reason})"
@@ -187,39 +208,6 @@ async fn replica(run: &Run<'_>, service_url: &Url, layer_ids: &[i64]) -> Result<
             .await
             .map_err(|e| Stop::Failed(format!("downloading the replica: {e}")))?;
         run.store_stream(stream).await
-    };
-    run.cancellable(work).await?
-}
-
-/// Features of every layer as one JSON document `{"layers":[{"id", "features":[...]}]}`.
-/// Services small enough to need this fallback fit in memory page by page; the document is
-/// built per layer and stored once.
-async fn query_all(run: &Run<'_>, service_url: &Url, layer_ids: &[i64]) -> Result<BlobRef, Stop> {
-    const PAGE: u64 = 1000;
-    let work = async {
-        let mut layers = Vec::new();
-        for &layer in layer_ids {
-            let mut features: Vec<Value> = Vec::new();
-            let mut offset = 0u64;
-            loop {
-                let page = run
-                    .portal
-                    .query_page(service_url, layer, offset, PAGE)
-                    .await
-                    .map_err(|e| Stop::Failed(format!("querying layer {layer}: {e}")))?;
-                let got = page.get("features").and_then(Value::as_array).cloned().unwrap_or_default();
-                let n = got.len() as u64;
-                features.extend(got);
-                let more = page.get("exceededTransferLimit").and_then(Value::as_bool).unwrap_or(false);
-                if !more || n == 0 {
-                    break;
-                }
-                offset += n;
-            }
-            layers.push(json!({ "id": layer, "features": features }));
-        }
-        let doc = serde_json::to_vec(&json!({ "layers": layers })).map_err(|e| Stop::Failed(e.to_string()))?;
-        run.store_bytes(doc).await
     };
     run.cancellable(work).await?
 }

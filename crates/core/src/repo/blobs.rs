@@ -83,7 +83,7 @@ impl Repository {
     {
         let staging = &self.inner.staging;
         let _slot = staging.slot().await;
-        let raw = staging.new_file("part");
+        let raw = staging.new_file("part").await?;
         let mut file = tokio::fs::File::create(&raw.path).await.map_err(|e| RepoError::io(&raw.path, e))?;
         let mut hasher = Sha256::new();
         let mut size = 0u64;
@@ -112,7 +112,8 @@ impl Repository {
             return Ok(blob);
         }
         let sample_pays = zstd::bulk::compress(&sample, ZSTD_LEVEL).is_ok_and(|c| blob::pays(sample.len(), c.len()));
-        let compressed = if sample_pays { Some(compress_file(&raw, staging.new_file("zst")).await?) } else { None };
+        let compressed =
+            if sample_pays { Some(compress_file(&raw, staging.new_file("zst").await?).await?) } else { None };
         let (upload, encoding) = match &compressed {
             Some(z) if blob::pays(size as usize, file_len(&z.path).await? as usize) => (z, Encoding::Zstd),
             _ => (&raw, Encoding::Raw),

@@ -107,8 +107,27 @@ pub enum ExportMethod {
     Fgdb,
     /// `createReplica` with attachments, after the export failed or timed out.
     Replica,
+    /// The export failed and the service cannot replicate (no Sync capability): every layer's
+    /// and table's features copied by paged `query` into one JSON document (`export`), every
+    /// attachment downloaded into its own blob (`attachments`).
+    Query,
     /// Only the service and layer JSON were kept.
     None,
+}
+
+/// One feature attachment saved by the [`ExportMethod::Query`] fallback. The triple
+/// (`layer_id`, `object_id`, `attachment_id`) is unique within a service.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttachmentEntry {
+    /// The layer or table id within the service.
+    pub layer_id: i64,
+    /// The object id of the feature (row) the attachment belongs to.
+    pub object_id: i64,
+    pub attachment_id: i64,
+    /// The attachment's file name as the service gave it.
+    pub name: String,
+    pub content_type: Option<String>,
+    pub blob: BlobRef,
 }
 
 /// A hosted feature (or backing) service.
@@ -122,6 +141,10 @@ pub struct ServiceEntry {
     /// `editingInfo.lastEditDate` at backup time, for incremental backups.
     pub last_edit_date: Option<i64>,
     pub service_definition: Option<BlobRef>,
+    /// Attachments saved apart from `export`; only the query fallback fills it (an export or a
+    /// replica holds its attachments inside the file).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<AttachmentEntry>,
 }
 
 /// One backed-up item.
@@ -150,6 +173,10 @@ pub struct ItemEntry {
     /// Fallbacks taken and other notes for the user ("export failed: ...; used createReplica").
     #[serde(default)]
     pub notes: Vec<String>,
+    /// Why the item is in the snapshot although the selection did not name it, e.g.
+    /// `"backing service of <scene item id>"`; `None` for a selected item.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub included_as: Option<String>,
 }
 
 /// One user.
@@ -221,6 +248,11 @@ pub struct BlobUse<'a> {
     pub blob: &'a BlobRef,
 }
 
+/// The part name of an attachment in reports: `attachments/<layer>/<object id>/<attachment id>`.
+pub fn attachment_part(a: &AttachmentEntry) -> String {
+    format!("attachments/{}/{}/{}", a.layer_id, a.object_id, a.attachment_id)
+}
+
 impl Manifest {
     /// A new, empty manifest of this format version.
     pub fn new(
@@ -284,6 +316,9 @@ impl Manifest {
                 }
                 if let Some(d) = &s.service_definition {
                     add("service_definition".into(), d);
+                }
+                for a in &s.attachments {
+                    add(attachment_part(a), &a.blob);
                 }
             }
         }

@@ -66,9 +66,9 @@ pub use blobs::BlobStream;
 pub use error::{RepoError, RepoResult};
 pub use lock::{LockKind, RepoLock, LOCK_REFRESH_MS, LOCK_STALE_MS};
 pub use manifest::{
-    BlobUse, DataEntry, DataKind, ExportMethod, FailedEntry, FileEntry, FolderRef, GroupEntry, ItemEntry, Manifest,
-    OrgRecord, Owner, OwnerKind, RelDirection, Relationship, ResourceEntry, ServiceEntry, Sharing, UserEntry,
-    MANIFEST_VERSION,
+    attachment_part, AttachmentEntry, BlobUse, DataEntry, DataKind, ExportMethod, FailedEntry, FileEntry, FolderRef,
+    GroupEntry, ItemEntry, Manifest, OrgRecord, Owner, OwnerKind, RelDirection, Relationship, ResourceEntry,
+    ServiceEntry, Sharing, UserEntry, MANIFEST_VERSION,
 };
 pub use names::sanitize_name;
 pub use retention::{plan_forget, ForgetPlan, PruneReport, RetentionPolicy};
@@ -141,8 +141,10 @@ impl std::fmt::Debug for Repository {
 
 impl Repository {
     /// Opens the repository at `target`, creating it when the location is empty (a local folder
-    /// is created if its parent exists; an Azure container must exist). Staging folders left by
-    /// crashed processes are removed.
+    /// is created if its parent exists; an Azure container must exist). Opening an existing
+    /// repository writes nothing, so a read-only destination can be listed and verified: the
+    /// staging folder is created at the first write. Staging folders left by crashed processes
+    /// are removed where the destination is writable.
     pub async fn open_or_init(target: &StorageTarget) -> RepoResult<Repository> {
         Self::open_or_init_with_clock(target, Arc::new(SystemClock)).await
     }

@@ -1,17 +1,19 @@
 //! The staging folder: large blobs are written here (hashed on the way), then uploaded, then
 //! removed. For a local repository it is `<repo>/tmp/`, for Azure `<cache_dir>/staging/`.
 //!
-//! Each open repository handle owns one sub-folder `<uuid>/` and holds an OS lock on its
-//! `.lock` file for its whole life. A sub-folder whose lock can be taken belongs to a process
-//! that is gone (crashed or killed), so it is removed at the next open and by prune. The number
-//! of files staged at once is bounded by [`STAGING_SLOTS`], so the folder never grows past that
-//! many blobs (two files each while compressing).
+//! Each open repository handle that writes owns one sub-folder `<uuid>/`, created at its first
+//! staged file (not at open, so a read-only destination can still be listed and verified), and
+//! holds an OS lock on its `.lock` file for the rest of its life. A sub-folder whose lock can be
+//! taken belongs to a process that is gone (crashed or killed), so it is removed at the next
+//! open (best effort: nothing is removed where nothing can be written), at the first write and
+//! by prune. The number of files staged at once is bounded by [`STAGING_SLOTS`], so the folder
+//! never grows past that many blobs (two files each while compressing).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use fs4::fs_std::FileExt;
-use tokio::sync::{Semaphore, SemaphorePermit};
+use tokio::sync::{OnceCell, Semaphore, SemaphorePermit};
 
 use crate::storage::StorageError;
 
@@ -25,9 +27,21 @@ const UNLOCKED_GRACE: Duration = Duration::from_secs(600);
 
 pub(crate) struct Staging {
     root: PathBuf,
+    /// This handle's own sub-folder, once something was staged.
+    own: OnceCell<OwnFolder>,
+    slots: Semaphore,
+}
+
+/// A handle's sub-folder and the OS lock that marks it alive; removed when dropped.
+struct OwnFolder {
     dir: PathBuf,
     _lock: std::fs::File,
-    slots: Semaphore,
+}
+
+impl Drop for OwnFolder {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
 }
 
 /// A staged file, removed when dropped (also when the upload fails or the task is cancelled).
@@ -42,25 +56,22 @@ impl Drop for StagedFile {
 }
 
 impl Staging {
+    /// Prepares staging under `root` without writing anything; leftovers of dead processes are
+    /// removed where the file system allows it.
     pub(crate) async fn open(root: &Path) -> RepoResult<Staging> {
         let root = root.to_owned();
-        tokio::task::spawn_blocking(move || {
-            std::fs::create_dir_all(&root)
-                .map_err(|e| StorageError::io(&root, "staging folder cannot be created", e))?;
-            let removed = clean_dead(&root)?;
-            if removed > 0 {
+        let scan_root = root.clone();
+        let cleaned = tokio::task::spawn_blocking(move || clean_dead(&scan_root)).await;
+        match cleaned {
+            Ok(Ok(removed)) if removed > 0 => {
                 tracing::info!(folder = %root.display(), removed, "removed staging folders left by a crashed process");
             }
-            let dir = root.join(uuid::Uuid::new_v4().simple().to_string());
-            std::fs::create_dir(&dir).map_err(|e| StorageError::io(&dir, "staging folder cannot be created", e))?;
-            let lock = std::fs::File::create(dir.join(LOCK_FILE)).map_err(|e| RepoError::io(&dir, e))?;
-            if !lock.try_lock_exclusive().map_err(|e| RepoError::io(&dir, e))? {
-                return Err(RepoError::Locked(format!("staging folder {} is in use", dir.display())));
-            }
-            Ok(Staging { root, dir, _lock: lock, slots: Semaphore::new(STAGING_SLOTS) })
-        })
-        .await
-        .map_err(|e| RepoError::InvalidInput(format!("staging set-up stopped: {e}")))?
+            Ok(Ok(_)) => {}
+            // A destination we cannot clean (read-only, no permission) can still be read.
+            Ok(Err(e)) => tracing::debug!(folder = %root.display(), "staging leftovers not cleaned at open: {e}"),
+            Err(e) => tracing::debug!("staging clean-up stopped: {e}"),
+        }
+        Ok(Staging { root, own: OnceCell::new(), slots: Semaphore::new(STAGING_SLOTS) })
     }
 
     /// Waits for a staging slot; hold the permit while the file exists.
@@ -69,8 +80,10 @@ impl Staging {
         self.slots.acquire().await.expect("staging semaphore is never closed")
     }
 
-    pub(crate) fn new_file(&self, ext: &str) -> StagedFile {
-        StagedFile { path: self.dir.join(format!("{}.{ext}", uuid::Uuid::new_v4().simple())) }
+    /// A new file name in this handle's sub-folder, creating the sub-folder at the first call.
+    pub(crate) async fn new_file(&self, ext: &str) -> RepoResult<StagedFile> {
+        let own = self.own.get_or_try_init(|| create_own(self.root.clone())).await?;
+        Ok(StagedFile { path: own.dir.join(format!("{}.{ext}", uuid::Uuid::new_v4().simple())) })
     }
 
     pub(crate) fn root(&self) -> &Path {
@@ -78,10 +91,23 @@ impl Staging {
     }
 }
 
-impl Drop for Staging {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
+async fn create_own(root: PathBuf) -> RepoResult<OwnFolder> {
+    tokio::task::spawn_blocking(move || {
+        std::fs::create_dir_all(&root).map_err(|e| StorageError::io(&root, "staging folder cannot be created", e))?;
+        let removed = clean_dead(&root)?;
+        if removed > 0 {
+            tracing::info!(folder = %root.display(), removed, "removed staging folders left by a crashed process");
+        }
+        let dir = root.join(uuid::Uuid::new_v4().simple().to_string());
+        std::fs::create_dir(&dir).map_err(|e| StorageError::io(&dir, "staging folder cannot be created", e))?;
+        let lock = std::fs::File::create(dir.join(LOCK_FILE)).map_err(|e| RepoError::io(&dir, e))?;
+        if !lock.try_lock_exclusive().map_err(|e| RepoError::io(&dir, e))? {
+            return Err(RepoError::Locked(format!("staging folder {} is in use", dir.display())));
+        }
+        Ok(OwnFolder { dir, _lock: lock })
+    })
+    .await
+    .map_err(|e| RepoError::InvalidInput(format!("staging set-up stopped: {e}")))?
 }
 
 /// Removes staging sub-folders of processes that are gone; returns how many. Blocking.

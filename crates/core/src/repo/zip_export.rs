@@ -5,6 +5,7 @@
 //! `org/portal_self.json`, `items/<title> [<id>]/item.json`, `.../data.json` or
 //! `.../data/<real file name>`, `.../resources/<path>`, `.../thumbnail/<name>`,
 //! `.../metadata.xml`, `.../service/{service.json,layers.json,export/<name>,service_definition.json}`,
+//! `.../service/attachments/<layer>/<object id>/<attachment id>-<name>` (query fallback only),
 //! `users/<username>/user.json`, `groups/<title> [<id>]/group.json`. Names are sanitized.
 
 use std::collections::HashSet;
@@ -115,6 +116,10 @@ pub(crate) fn export_files(m: &Manifest) -> Vec<(String, BlobRef)> {
             }
             if let Some(sd) = &s.service_definition {
                 add(format!("{dir}/service/service_definition.json"), sd);
+            }
+            for a in &s.attachments {
+                let name = format!("{}-{}", a.attachment_id, sanitize_name(&a.name));
+                add(format!("{dir}/service/attachments/{}/{}/{name}", a.layer_id, a.object_id), &a.blob);
             }
         }
     }

@@ -48,7 +48,7 @@ impl Repository {
                 if !done.insert(file.blob.clone()) {
                     continue;
                 }
-                let staged = self.inner.staging.new_file("zip");
+                let staged = self.inner.staging.new_file("zip").await?;
                 let name = file.path.clone();
                 let z = zerr.clone();
                 let (content, back) = tokio::task::spawn_blocking(move || {

@@ -4,6 +4,7 @@ mod backup_azure;
 mod backup_full;
 mod backup_resilience;
 mod backup_retry;
+mod backup_services;
 mod backup_support;
 mod repo_conformance;
 mod repo_retention;

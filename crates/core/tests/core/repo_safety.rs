@@ -77,6 +77,31 @@ async fn staging_of_a_dead_process_is_removed_at_open() -> anyhow::Result<()> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn opening_and_reading_write_nothing_until_the_first_staged_blob() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let target = local_target(dir.path());
+    let writer = Repository::open_or_init(&target).await?;
+    let m = stored_manifest(&writer, "before", 1_700_000_000_000, 0, 1).await?;
+    let id = writer.write_snapshot(&m).await?;
+    drop(writer);
+    let everything = || files_under(&dir.path().join("repo"));
+    let before = everything();
+
+    let reader = Repository::open_or_init(&target).await?;
+    assert_eq!(reader.snapshots().await?.len(), 1, "the snapshot is listed");
+    assert!(reader.verify(&id, None, &NoProgress).await?.is_ok(), "and verifies");
+    assert_eq!(everything(), before, "opening, listing and verifying write nothing (a read-only destination works)");
+
+    // The first streamed blob creates the handle's staging folder, held while the handle lives.
+    reader.put_blob_stream(stream::iter([Ok::<_, std::io::Error>(Bytes::from(noise(9, 5000)))])).await?;
+    let locks = || everything().into_iter().filter(|p| p.ends_with(".lock")).count();
+    assert_eq!(locks(), 1, "a writing handle owns one staging folder");
+    drop(reader);
+    assert_eq!(locks(), 0, "and removes it when closed");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn snapshot_refused_when_a_blob_is_missing() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let repo = Repository::open_or_init(&local_target(dir.path())).await?;

@@ -152,6 +152,7 @@ pub async fn stored_item(repo: &Repository, id: &str, title: &str, tag: u64) -> 
         sharing: Sharing { access: "org".into(), groups: vec!["g1".into()] },
         service: None,
         notes: vec![],
+        included_as: None,
     })
 }
 

@@ -142,7 +142,7 @@ pub(super) enum Kind {
 /// Generation state of one org's items.
 pub(super) struct Context<'a> {
     pub(super) rng: ChaCha8Rng,
-    seed: u64,
+    pub(super) seed: u64,
     base_url: &'a str,
     pub(super) org: &'a mut Org,
     order: &'a [String],
@@ -152,7 +152,7 @@ pub(super) struct Context<'a> {
     user_folders: BTreeMap<String, Vec<String>>,
     foreign: String,
     lonlat: (f64, f64),
-    center: (f64, f64),
+    pub(super) center: (f64, f64),
     pub(super) services: Vec<ServiceRef>,
     pub(super) maps: Vec<String>,
     service_names: BTreeSet<String>,
@@ -224,7 +224,14 @@ impl<'a> Context<'a> {
     }
 
     /// A new item with the fields every kind shares; `access` None draws one at random.
-    fn item(&mut self, owner: &str, title: &str, item_type: &str, keywords: &[&str], access: Option<&str>) -> Item {
+    pub(super) fn item(
+        &mut self,
+        owner: &str,
+        title: &str,
+        item_type: &str,
+        keywords: &[&str],
+        access: Option<&str>,
+    ) -> Item {
         let rng = &mut self.rng;
         let id = random_id(rng);
         let created = EPOCH_MS + rng.gen_range(0..5 * 365 * DAY_MS);
@@ -288,13 +295,13 @@ impl<'a> Context<'a> {
         }
     }
 
-    fn insert(&mut self, item: Item) -> String {
+    pub(super) fn insert(&mut self, item: Item) -> String {
         let id = item.id.clone();
         self.org.items.insert(id.clone(), item);
         id
     }
 
-    fn service_name(&mut self, title: &str) -> String {
+    pub(super) fn service_name(&mut self, title: &str) -> String {
         let base: String = title.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect();
         let base = base.trim_matches('_').to_string();
         let base = if base.is_empty() { "Layer".to_string() } else { base };
@@ -307,7 +314,7 @@ impl<'a> Context<'a> {
         name
     }
 
-    fn service_url(&self, name: &str) -> String {
+    pub(super) fn service_url(&self, name: &str) -> String {
         format!("{}/{}/arcgis/rest/services/{name}/FeatureServer", self.base_url, self.org.id)
     }
 

@@ -12,11 +12,12 @@ use super::random_id;
 use super::services::{feature_total, ServiceShape};
 use crate::model::ItemData;
 
-/// Steps of the core; each adds one item (the app pair two).
+/// Steps of the core; each adds one item (the app pair and the scene two).
 const CORE_STEPS: usize = 20;
 
 /// One step of the core. Owners: 0 full admin, 1 custom admin, 2 plain user, 3 publisher.
-fn core_step(cx: &mut Context<'_>, step: usize) {
+/// `budget` is the org's item count, which a two-item step must not overrun.
+fn core_step(cx: &mut Context<'_>, step: usize, budget: usize) {
     let (admin, reviewer, user, publisher) = (cx.user(0), cx.user(1), cx.user(2), cx.user(3));
     match step {
         0 => {
@@ -103,8 +104,12 @@ fn core_step(cx: &mut Context<'_>, step: usize) {
         12 => {
             cx.add_story(&user, Some("public"));
         }
+        // A scene brings its backing feature service: two items.
+        13 if cx.org.items.len() + 2 <= budget => {
+            cx.add_scene(&publisher, Some("public"));
+        }
         13 => {
-            cx.add_tiles(&publisher, true, Some("public"));
+            cx.add_tiles(&publisher, false, Some("public"));
         }
         14 => {
             cx.add_tiles(&publisher, false, Some("org"));
@@ -157,7 +162,7 @@ pub(super) fn generate(mut cx: Context<'_>, budget: usize) {
         if cx.org.items.len() >= budget {
             break;
         }
-        core_step(&mut cx, step);
+        core_step(&mut cx, step, budget);
     }
     let creators = cx.creators.clone();
     let publishers = cx.publishers.clone();
@@ -209,8 +214,11 @@ pub(super) fn generate(mut cx: Context<'_>, budget: usize) {
             Kind::StoryMap => {
                 cx.add_story(&owner, None);
             }
+            Kind::Scene if cx.org.items.len() + 2 <= budget => {
+                cx.add_scene(&owner, None);
+            }
             Kind::Scene => {
-                cx.add_tiles(&owner, true, None);
+                cx.add_tiles(&owner, false, None);
             }
             Kind::VectorTile => {
                 cx.add_tiles(&owner, false, None);

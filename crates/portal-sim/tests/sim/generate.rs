@@ -134,6 +134,33 @@ async fn the_default_org_holds_every_promised_kind() {
 }
 
 #[tokio::test]
+async fn every_scene_service_has_a_backing_hosted_feature_service() {
+    // Large enough for the random mix to add scenes beside the core's one.
+    let sim = start(SimConfig { orgs: 1, items: 400, ..SimConfig::default() }).await;
+    let u = sim.state.universe.read().expect("universe");
+    let o = &u.orgs[0];
+    assert_eq!(o.items.len(), 400, "a scene and its backing service together still fill the budget exactly");
+    let scenes: Vec<_> = o.items.values().filter(|i| i.item_type == "Scene Service").collect();
+    assert!(scenes.len() > 1, "the org holds several scenes, got {}", scenes.len());
+    for scene in scenes {
+        let backing: Vec<_> = o
+            .relationships
+            .iter()
+            .filter(|r| r.origin == scene.id && r.kind == "Service2Service")
+            .map(|r| &o.items[&r.destination])
+            .collect();
+        assert_eq!(backing.len(), 1, "scene {} has exactly one backing service", scene.id);
+        let b = backing[0];
+        assert_eq!(b.item_type, "Feature Service", "a scene is backed by a feature service");
+        assert!(b.type_keywords.iter().any(|k| k == "Hosted Service"), "the backing service is hosted");
+        let svc = o.services.get(b.service_name.as_deref().unwrap_or("")).expect("the backing service has data");
+        assert_eq!(svc.item_id, b.id, "the backing service names its item");
+        assert!(svc.layers.iter().all(|l| !l.features.is_empty()), "the backing service holds features");
+        assert_eq!(b.owner, scene.owner, "the scene and its backing service have one owner");
+    }
+}
+
+#[tokio::test]
 async fn portal_and_community_endpoints_describe_the_org() {
     let sim = start(SimConfig::default()).await;
     let http = client();

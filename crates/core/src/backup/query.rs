@@ -1,0 +1,224 @@
+//! The last fallback for a hosted feature service, taken when the export failed and the service
+//! cannot replicate: features copied by paged `query`, attachments downloaded one by one.
+//!
+//! Nothing is lost on this path either: every layer and table's features go into one JSON
+//! document `{"layers":[{"id", "objectIdFieldName", "features":[...]}]}`, and every attachment
+//! of a layer with `hasAttachments` becomes its own blob, listed in the service entry with the
+//! layer, feature and attachment ids that place it back.
+//!
+//! Attachments are listed with `queryAttachments` by batches of object ids (the ids the query
+//! just returned, so every feature is covered without relying on the server's paging of
+//! attachment answers). A server that does not support `queryAttachments` is asked per feature
+//! (`<layer>/<oid>/attachments`) instead.
+
+use serde_json::{json, Value};
+use url::Url;
+
+use super::run::{Run, Stop};
+use crate::repo::{AttachmentEntry, BlobRef};
+
+/// Features asked per `query` page; the server may cap it lower (`maxRecordCount`).
+const PAGE: u64 = 1000;
+/// Object ids per `queryAttachments` request: keeps the URL short on any server.
+const ATTACHMENT_BATCH: usize = 200;
+
+/// What the query fallback saved of a service.
+#[derive(Debug, Clone)]
+pub(crate) struct QueryCopy {
+    /// The features document.
+    pub features: BlobRef,
+    pub attachments: Vec<AttachmentEntry>,
+}
+
+/// `<service url>/<tail>`, keeping the service's path.
+fn sub_url(service_url: &Url, tail: &str) -> Url {
+    let mut u = service_url.clone();
+    u.set_query(None);
+    let path = format!("{}/{tail}", u.path().trim_end_matches('/'));
+    u.set_path(&path);
+    u
+}
+
+/// Copies every layer in `layer_ids`; the attachments of those in `attachment_layers`.
+/// Services small enough to need this fallback fit in memory page by page; the features
+/// document is built per layer and stored once, attachments are streamed.
+pub(crate) async fn query_all(
+    run: &Run<'_>,
+    service_url: &Url,
+    layer_ids: &[i64],
+    attachment_layers: &[i64],
+) -> Result<QueryCopy, Stop> {
+    let work = async {
+        let mut layers = Vec::new();
+        let mut attachments = Vec::new();
+        for &layer in layer_ids {
+            let (oid_field, features) = layer_features(run, service_url, layer).await?;
+            if attachment_layers.contains(&layer) {
+                let oids: Vec<i64> =
+                    features.iter().filter_map(|f| f.get("attributes")?.get(&oid_field)?.as_i64()).collect();
+                if oids.len() != features.len() {
+                    return Err(Stop::Failed(format!(
+                        "layer {layer}: some features have no {oid_field}, so their attachments cannot be found"
+                    )));
+                }
+                attachments.extend(layer_attachments(run, service_url, layer, &oids).await?);
+            }
+            layers.push(json!({ "id": layer, "objectIdFieldName": oid_field, "features": features }));
+        }
+        let doc = serde_json::to_vec(&json!({ "layers": layers })).map_err(|e| Stop::Failed(e.to_string()))?;
+        let features = run.store_bytes(doc).await?;
+        Ok(QueryCopy { features, attachments })
+    };
+    run.cancellable(work).await?
+}
+
+/// Every feature of one layer, in object id order, with the layer's object id field name.
+async fn layer_features(run: &Run<'_>, service_url: &Url, layer: i64) -> Result<(String, Vec<Value>), Stop> {
+    let mut features: Vec<Value> = Vec::new();
+    let mut oid_field: Option<String> = None;
+    let mut offset = 0u64;
+    loop {
+        let page = run
+            .portal
+            .query_page(service_url, layer, offset, PAGE)
+            .await
+            .map_err(|e| Stop::portal(&format!("querying layer {layer}"), e))?;
+        if oid_field.is_none() {
+            oid_field = page.get("objectIdFieldName").and_then(Value::as_str).map(str::to_owned);
+        }
+        let got = match page.get("features") {
+            Some(Value::Array(a)) => a.clone(),
+            _ => Vec::new(),
+        };
+        let n = got.len() as u64;
+        features.extend(got);
+        let more = page.get("exceededTransferLimit").and_then(Value::as_bool).unwrap_or(false);
+        if !more || n == 0 {
+            break;
+        }
+        offset += n;
+    }
+    Ok((oid_field.unwrap_or_else(|| "OBJECTID".to_owned()), features))
+}
+
+/// An attachment as listed by the service, before its bytes are fetched.
+struct Listed {
+    object_id: i64,
+    id: i64,
+    name: String,
+    content_type: Option<String>,
+}
+
+fn listed(object_id: i64, info: &Value) -> Option<Listed> {
+    Some(Listed {
+        object_id,
+        id: info.get("id")?.as_i64()?,
+        name: info.get("name").and_then(Value::as_str).unwrap_or_default().to_owned(),
+        content_type: info.get("contentType").and_then(Value::as_str).map(str::to_owned),
+    })
+}
+
+/// Whether an error means "this server has no such operation" rather than a failure.
+fn unsupported(e: &arcgis::Error) -> bool {
+    matches!(
+        e,
+        arcgis::Error::Api { code: 400 | 404 | 405 | 501, .. }
+            | arcgis::Error::NotFound { .. }
+            | arcgis::Error::Http { status: 400 | 404 | 405 | 501, .. }
+    )
+}
+
+/// Lists and downloads the attachments of the features `oids` of one layer.
+async fn layer_attachments(
+    run: &Run<'_>,
+    service_url: &Url,
+    layer: i64,
+    oids: &[i64],
+) -> Result<Vec<AttachmentEntry>, Stop> {
+    let mut per_feature = false;
+    let mut out = Vec::new();
+    for batch in oids.chunks(ATTACHMENT_BATCH) {
+        let list = if per_feature {
+            per_feature_list(run, service_url, layer, batch).await?
+        } else {
+            match batch_list(run, service_url, layer, batch).await {
+                Ok(list) => list,
+                Err(e) if unsupported(&e) => {
+                    tracing::info!(layer, "queryAttachments is not available, listing attachments per feature: {e}");
+                    per_feature = true;
+                    per_feature_list(run, service_url, layer, batch).await?
+                }
+                Err(e) => return Err(Stop::portal(&format!("listing the attachments of layer {layer}"), e)),
+            }
+        };
+        for a in list {
+            let url = sub_url(service_url, &format!("{layer}/{}/attachments/{}", a.object_id, a.id));
+            let stream = run.portal.get_stream(&url, &[]).await.map_err(|e| {
+                Stop::portal(&format!("downloading attachment {} of feature {} in layer {layer}", a.id, a.object_id), e)
+            })?;
+            let blob = run.store_stream(stream).await?;
+            out.push(AttachmentEntry {
+                layer_id: layer,
+                object_id: a.object_id,
+                attachment_id: a.id,
+                name: a.name,
+                content_type: a.content_type,
+                blob,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// `queryAttachments` for a batch of object ids.
+async fn batch_list(run: &Run<'_>, service_url: &Url, layer: i64, oids: &[i64]) -> arcgis::Result<Vec<Listed>> {
+    let ids = oids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+    let url = sub_url(service_url, &format!("{layer}/queryAttachments"));
+    let v = run.portal.json_at(url, &[("objectIds", ids.as_str()), ("returnUrl", "false")]).await?;
+    let mut out = Vec::new();
+    for group in v.get("attachmentGroups").and_then(Value::as_array).into_iter().flatten() {
+        let Some(oid) = group.get("parentObjectId").and_then(Value::as_i64) else { continue };
+        let infos = group.get("attachmentInfos").and_then(Value::as_array).into_iter().flatten();
+        out.extend(infos.filter_map(|info| listed(oid, info)));
+    }
+    Ok(out)
+}
+
+/// `<layer>/<oid>/attachments` for each feature of a batch.
+async fn per_feature_list(run: &Run<'_>, service_url: &Url, layer: i64, oids: &[i64]) -> Result<Vec<Listed>, Stop> {
+    let mut out = Vec::new();
+    for &oid in oids {
+        let url = sub_url(service_url, &format!("{layer}/{oid}/attachments"));
+        let v = run
+            .portal
+            .json_at(url, &[])
+            .await
+            .map_err(|e| Stop::portal(&format!("listing the attachments of feature {oid} in layer {layer}"), e))?;
+        let infos = v.get("attachmentInfos").and_then(Value::as_array).into_iter().flatten();
+        out.extend(infos.filter_map(|info| listed(oid, info)));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sub_urls_keep_the_service_path_and_drop_its_query() {
+        let base = Url::parse("https://services.example.com/org/arcgis/rest/services/Parks/FeatureServer?token=x")
+            .expect("url");
+        assert_eq!(
+            sub_url(&base, "0/12/attachments/3").as_str(),
+            "https://services.example.com/org/arcgis/rest/services/Parks/FeatureServer/0/12/attachments/3",
+            "attachment URLs hang under the service path, without the service URL's query"
+        );
+    }
+
+    #[test]
+    fn attachment_infos_without_an_id_are_skipped_not_invented() {
+        assert!(listed(7, &json!({"name": "a.jpg"})).is_none(), "an info without an id cannot be downloaded");
+        let a = listed(7, &json!({"id": 2, "name": "a.jpg", "contentType": "image/jpeg"})).expect("listed");
+        assert_eq!((a.object_id, a.id, a.name.as_str()), (7, 2, "a.jpg"), "the feature and attachment ids are kept");
+    }
+}
