@@ -129,7 +129,11 @@ fn report(s: &BackupSummary, json: bool, scan_requests: u64) -> anyhow::Result<(
     println!("  users   {}", s.users);
     println!("  groups  {}", s.groups);
     // bytes_new also counts the manifest, which the snapshot's content total does not.
-    println!("  stored  {} new (manifest included); the snapshot references {}", human_bytes(s.bytes_new), human_bytes(s.bytes_total));
+    println!(
+        "  stored  {} new (manifest included); the snapshot references {}",
+        human_bytes(s.bytes_new),
+        human_bytes(s.bytes_total)
+    );
     if s.failed > 0 {
         println!(
             "  failed  {} (see `orgvault jobs --job {}`; retry with `orgvault backup --retry-failed {}`)",
