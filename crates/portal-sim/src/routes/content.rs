@@ -21,7 +21,7 @@ use serde_json::{json, Value};
 use self::params::{org_of, read, Req, SEARCH_CAP};
 use self::render::{data_key, group_json, item_json, sort_items, ItemDoc};
 use crate::generate::{file_bytes, file_vec, metadata_xml, resource_key, thumbnail_png};
-use crate::model::{Audience, Item, ItemData, Org};
+use crate::model::{Audience, Item, ItemData, Org, Universe};
 use crate::routes::error::{ApiError, ApiResult};
 use crate::search::parse;
 use crate::server::SimState;
@@ -47,6 +47,21 @@ pub fn routes() -> Router<SimState> {
 /// The item `id` of the path's org if the caller may see it, else `CONT_0001`.
 fn visible_item<'u>(org: &'u Org, id: &str, aud: &Audience) -> ApiResult<&'u Item> {
     org.items.get(id).filter(|i| aud.can_see_item(org, i)).ok_or_else(|| ApiError::item_missing(id))
+}
+
+/// The item `id` as the caller on org `url_key`'s paths may see it (CONT_0001 otherwise), with
+/// the org that holds it and the caller's audience: the first step of every item endpoint.
+fn visible_in<'u>(
+    universe: &'u Universe,
+    url_key: &str,
+    id: &str,
+    req: &Req,
+) -> ApiResult<(&'u Org, &'u Item, Audience)> {
+    org_of(universe, url_key)?;
+    let aud = req.audience(universe);
+    let org = universe.org_of_item(id).ok_or_else(|| ApiError::item_missing(id))?;
+    let item = visible_item(org, id, &aud)?;
+    Ok((org, item, aud))
 }
 
 fn folder_json(org: &Org, folder_id: &str) -> Value {
@@ -145,10 +160,7 @@ async fn item(
     req: Req,
 ) -> ApiResult<Response> {
     let universe = read(&state);
-    org_of(&universe, &url_key)?;
-    let aud = req.audience(&universe);
-    let org = universe.org_of_item(&id).ok_or_else(|| ApiError::item_missing(&id))?;
-    let item = visible_item(org, &id, &aud)?;
+    let (org, item, aud) = visible_in(&universe, &url_key, &id, &req)?;
     Ok(req.json(item_json(org, item, &aud)))
 }
 
@@ -204,10 +216,7 @@ async fn item_data(
     // Copy out what the response needs, so the lock is released before the body streams.
     let (data, key) = {
         let universe = read(&state);
-        org_of(&universe, &url_key)?;
-        let aud = req.audience(&universe);
-        let org = universe.org_of_item(&id).ok_or_else(|| ApiError::item_missing(&id))?;
-        let item = visible_item(org, &id, &aud)?;
+        let (_, item, _) = visible_in(&universe, &url_key, &id, &req)?;
         let key = item.data.file_name().map(|f| data_key(item, f));
         (item.data.clone(), key)
     };
@@ -229,10 +238,7 @@ async fn resources(
     req: Req,
 ) -> ApiResult<Response> {
     let universe = read(&state);
-    org_of(&universe, &url_key)?;
-    let aud = req.audience(&universe);
-    let org = universe.org_of_item(&id).ok_or_else(|| ApiError::item_missing(&id))?;
-    let item = visible_item(org, &id, &aud)?;
+    let (_, item, _) = visible_in(&universe, &url_key, &id, &req)?;
     let page = req.page(10)?;
     let total = item.resources.len();
     let list: Vec<Value> = item.resources[page.range(total)]
@@ -265,10 +271,7 @@ async fn resource(
     let seed = state.config.seed;
     let found = {
         let universe = read(&state);
-        org_of(&universe, &url_key)?;
-        let aud = req.audience(&universe);
-        let org = universe.org_of_item(&id).ok_or_else(|| ApiError::item_missing(&id))?;
-        let item = visible_item(org, &id, &aud)?;
+        let (_, item, _) = visible_in(&universe, &url_key, &id, &req)?;
         item.resources.iter().find(|r| r.path == path).cloned()
     };
     let r = found.ok_or_else(|| ApiError::not_found("Resource does not exist or is inaccessible."))?;
@@ -305,10 +308,7 @@ async fn item_info(
 ) -> ApiResult<Response> {
     let seed = state.config.seed;
     let universe = read(&state);
-    org_of(&universe, &url_key)?;
-    let aud = req.audience(&universe);
-    let org = universe.org_of_item(&id).ok_or_else(|| ApiError::item_missing(&id))?;
-    let item = visible_item(org, &id, &aud)?;
+    let (_, item, _) = visible_in(&universe, &url_key, &id, &req)?;
     if item.thumbnail.as_deref() == Some(path.as_str()) {
         return Ok(bytes_response(thumbnail_png(seed, &item.id).into(), "image/png", None));
     }
@@ -329,10 +329,7 @@ async fn related_items(
     req: Req,
 ) -> ApiResult<Response> {
     let universe = read(&state);
-    org_of(&universe, &url_key)?;
-    let aud = req.audience(&universe);
-    let org = universe.org_of_item(&id).ok_or_else(|| ApiError::item_missing(&id))?;
-    visible_item(org, &id, &aud)?;
+    let (org, _, aud) = visible_in(&universe, &url_key, &id, &req)?;
     let types: Vec<String> = req
         .get("relationshipType")
         .map(|t| t.split(',').map(|s| s.trim().to_lowercase()).collect())
@@ -372,10 +369,7 @@ async fn item_groups(
     req: Req,
 ) -> ApiResult<Response> {
     let universe = read(&state);
-    org_of(&universe, &url_key)?;
-    let aud = req.audience(&universe);
-    let org = universe.org_of_item(&id).ok_or_else(|| ApiError::item_missing(&id))?;
-    let item = visible_item(org, &id, &aud)?;
+    let (org, item, aud) = visible_in(&universe, &url_key, &id, &req)?;
     let (mut admin, mut member, mut other) = (vec![], vec![], vec![]);
     for g in item.shared_groups.iter().filter_map(|g| org.groups.get(g)) {
         let mt = aud.username.as_deref().map_or("none", |u| g.member_type(u));
