@@ -1,0 +1,20 @@
+import type { UiError } from "../backend/backend";
+
+const LEADS: Record<string, string> = {
+  not_admin: "This account is not an organization administrator.",
+  unavailable: "Not available in this version yet.",
+  bad_input: "Something in the form needs attention.",
+  bad_url: "The portal address does not look right.",
+  storage: "The backup storage cannot be used.",
+  no_scan: "No scan yet.",
+  not_found: "Not found.",
+  network: "The portal could not be reached.",
+  unauthorized: "The sign-in was refused or has expired.",
+  token_expired: "The sign-in has expired; sign in again.",
+  empty_selection: "Nothing to back up.",
+};
+
+/** A headline a GIS administrator understands for an error code; the message carries the detail. */
+export function headline(e: UiError): string {
+  return LEADS[e.code] ?? "Something went wrong.";
+}

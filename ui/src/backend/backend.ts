@@ -1,0 +1,284 @@
+/**
+ * The one seam between the screens and whatever does the work: the Tauri shell (tauri.ts) in the
+ * desktop app, or an in-memory demo organization (mock.ts) for tests, the benchmark and UI work.
+ * Field names follow the shell's serde names (snake_case), as the generated bindings do.
+ */
+
+/** Every failure crossing the seam: `code` is for branching, `message` is for people. */
+export interface UiError {
+  code: string;
+  message: string;
+}
+
+export type JobId = number;
+
+export interface AppInfo {
+  version: string;
+  data_dir: string;
+  demo_running: boolean;
+}
+
+export type PortalKind = "online" | "enterprise";
+export type SignIn = "builtin" | "oauth";
+export type TokenState = "valid" | "expiring" | "expired" | "none";
+
+export type StorageView =
+  | { kind: "local"; path: string }
+  | { kind: "azure"; container: string; cache_dir: string };
+
+export type StorageInput =
+  | { kind: "local"; path: string }
+  | { kind: "azure"; connection_string: string; container: string; cache_dir: string };
+
+export interface IdentityView {
+  id: string;
+  name: string;
+  portal_url: string;
+  kind: PortalKind;
+  sign_in: SignIn;
+  username: string;
+  storage: StorageView;
+  token: TokenState;
+}
+
+export interface IdentityInput {
+  id: string | null;
+  name: string;
+  portal_url: string;
+  kind: PortalKind;
+  sign_in: SignIn;
+  username: string;
+  password: string | null;
+  app_id: string | null;
+  storage: StorageInput;
+}
+
+export interface StorageCheck {
+  ok: boolean;
+  failed_step: string | null;
+  message: string;
+}
+
+export interface GraphItem {
+  id: string;
+  title: string;
+  type: string;
+  owner: string;
+  size: number;
+  access: string;
+}
+export interface GraphUser {
+  username: string;
+  full_name: string;
+  role: string;
+}
+export interface GraphGroup {
+  id: string;
+  title: string;
+  owner: string;
+}
+export type EdgeKind = "owns" | "member" | "shared" | "references" | "related";
+export interface GraphEdge {
+  from: string;
+  to: string;
+  kind: EdgeKind;
+}
+/** The latest scan of one organization. Edge ends are item ids, usernames or group ids. */
+export interface Graph {
+  scan_id: number;
+  items: GraphItem[];
+  users: GraphUser[];
+  groups: GraphGroup[];
+  edges: GraphEdge[];
+}
+
+export interface SelectionInput {
+  everything: boolean;
+  item_ids: string[];
+  usernames: string[];
+  group_ids: string[];
+}
+
+export interface Tally {
+  items: number;
+  users: number;
+  groups: number;
+  bytes: number;
+}
+
+export interface SnapshotView {
+  id: string;
+  name: string;
+  time_ms: number;
+  items: number;
+  users: number;
+  groups: number;
+  bytes: number;
+  verified: boolean | null;
+}
+
+export interface SnapshotEntry {
+  kind: string;
+  id: string;
+  title: string;
+  type: string;
+}
+
+export type JobKind = "scan" | "backup" | "verify" | "restore";
+export type JobState = "running" | "succeeded" | "partial" | "failed" | "cancelled";
+export type FinishedState = Exclude<JobState, "running">;
+
+export interface JobFilterInput {
+  kind: string | null;
+  state: string | null;
+  identity_id: string | null;
+}
+
+export interface JobView {
+  id: JobId;
+  kind: string;
+  state: string;
+  name: string;
+  identity_id: string | null;
+  started_ms: number;
+  ended_ms: number | null;
+  summary: string;
+}
+
+export type ItemOutcome = "ok" | "skipped" | "failed";
+
+export interface JobItemView {
+  kind: string;
+  id: string;
+  title: string;
+  outcome: ItemOutcome;
+  reason: string | null;
+  fallback: string | null;
+}
+
+export interface Settings {
+  log_level: string;
+  headers: [string, string][];
+  data_dir: string;
+}
+
+export interface JobProgress {
+  job_id: JobId;
+  /** what the job is doing now, e.g. "listing items" */
+  phase?: string;
+  done: number;
+  /** null while still unknown (the job is listing what to do) */
+  total: number | null;
+  bytes: number;
+  current: string | null;
+  rate_per_s: number;
+}
+export interface JobItemDone {
+  job_id: JobId;
+  kind: string;
+  id: string;
+  title: string;
+  outcome: ItemOutcome;
+  reason: string | null;
+}
+export interface JobFinished {
+  job_id: JobId;
+  state: FinishedState;
+  summary: string;
+}
+
+/** How owners, groups and folders of a snapshot land in the target organization. */
+export interface RestoreMapping {
+  /** source username -> target username */
+  owners: Record<string, string>;
+  /** source group id -> target group id, or the literal "create-new" */
+  groups: Record<string, string>;
+  /** source folder -> target folder */
+  folders: Record<string, string>;
+  tags: string[];
+  url_replacements: { find: string; replace: string }[];
+}
+
+export interface RestoreInput {
+  source_identity_id: string;
+  snapshot_id: string;
+  target_identity_id: string;
+  mapping: RestoreMapping;
+}
+
+export type RestoreAction = "create" | "update" | "skip";
+export interface RestorePlanEntry {
+  kind: string;
+  id: string;
+  title: string;
+  action: RestoreAction;
+  conflict: string | null;
+}
+export interface RestorePlan {
+  entries: RestorePlanEntry[];
+  conflicts: number;
+}
+
+export interface MappingProfile {
+  name: string;
+  mapping: RestoreMapping;
+}
+
+export type Unsubscribe = () => void;
+
+export interface Backend {
+  appInfo(): Promise<AppInfo>;
+  listIdentities(): Promise<IdentityView[]>;
+  saveIdentity(input: IdentityInput): Promise<IdentityView>;
+  checkStorage(storage: StorageInput): Promise<StorageCheck>;
+  removeIdentity(id: string): Promise<void>;
+  startDemo(): Promise<IdentityView[]>;
+  startScan(identityId: string): Promise<JobId>;
+  loadGraph(identityId: string): Promise<Graph>;
+  estimateSelection(identityId: string, selection: SelectionInput): Promise<Tally>;
+  startBackup(identityId: string, name: string, selection: SelectionInput): Promise<JobId>;
+  cancelJob(jobId: JobId): Promise<void>;
+  retryFailed(jobId: JobId): Promise<JobId>;
+  listSnapshots(identityId: string): Promise<SnapshotView[]>;
+  verifySnapshot(identityId: string, snapshotId: string): Promise<JobId>;
+  exportSnapshotZip(identityId: string, snapshotId: string, path: string): Promise<void>;
+  snapshotContents(identityId: string, snapshotId: string): Promise<SnapshotEntry[]>;
+  listJobs(filter: JobFilterInput): Promise<JobView[]>;
+  jobItems(jobId: JobId): Promise<JobItemView[]>;
+  jobLog(jobId: JobId): Promise<string>;
+  getSettings(): Promise<Settings>;
+  saveSettings(settings: Settings): Promise<void>;
+  exportSupportBundle(path: string): Promise<string>;
+  /** The system's folder dialog; null when cancelled. */
+  pickFolder(): Promise<string | null>;
+  /** The system's save dialog; null when cancelled. */
+  pickSavePath(suggestedName: string): Promise<string | null>;
+  /** Restore may be missing from a build: these then reject with code `unavailable`. */
+  planRestore(input: RestoreInput): Promise<RestorePlan>;
+  startRestore(input: RestoreInput): Promise<JobId>;
+  listMappingProfiles(): Promise<MappingProfile[]>;
+  saveMappingProfile(profile: MappingProfile): Promise<void>;
+
+  onJobProgress(handler: (e: JobProgress) => void): Promise<Unsubscribe>;
+  onJobItemDone(handler: (e: JobItemDone) => void): Promise<Unsubscribe>;
+  onJobFinished(handler: (e: JobFinished) => void): Promise<Unsubscribe>;
+}
+
+/** Turns anything thrown across the seam into a `UiError`, so screens have one shape to show. */
+export function toUiError(e: unknown): UiError {
+  if (e && typeof e === "object" && "code" in e && "message" in e) {
+    const o = e as { code: unknown; message: unknown };
+    return { code: String(o.code), message: String(o.message) };
+  }
+  if (e instanceof Error) return { code: "internal", message: e.message };
+  return { code: "internal", message: String(e) };
+}
+
+export const EMPTY_MAPPING: RestoreMapping = { owners: {}, groups: {}, folders: {}, tags: [], url_replacements: [] };
+
+/** Portal addresses are typed without a scheme as often as with one; the portal only speaks HTTPS. */
+export function withScheme(url: string): string {
+  const u = url.trim();
+  if (!u || /^[a-z][a-z0-9+.-]*:\/\//i.test(u)) return u;
+  return `https://${u}`;
+}

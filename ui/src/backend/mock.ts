@@ -1,0 +1,458 @@
+import type {
+  AppInfo,
+  Backend,
+  FinishedState,
+  Graph,
+  IdentityInput,
+  IdentityView,
+  JobFilterInput,
+  JobFinished,
+  JobId,
+  JobItemDone,
+  JobItemView,
+  JobProgress,
+  JobView,
+  MappingProfile,
+  RestoreInput,
+  RestorePlan,
+  SelectionInput,
+  Settings,
+  SnapshotEntry,
+  SnapshotView,
+  StorageCheck,
+  StorageInput,
+  Tally,
+  UiError,
+  Unsubscribe,
+} from "./backend";
+import { withScheme } from "./backend";
+import { generateGraph } from "./demoOrg";
+
+export interface MockOptions {
+  /** Elements (items + users + groups) in the first demo organization. */
+  elements?: number;
+  /** Milliseconds between simulated job steps. */
+  tickMs?: number;
+  /** Work units (items) handled per step. */
+  perTick?: number;
+  /** Start with the two demo organizations already added and scanned. */
+  withDemo?: boolean;
+}
+
+interface WorkUnit {
+  kind: string;
+  id: string;
+  title: string;
+  bytes: number;
+  fails: boolean;
+}
+
+interface RunningJob {
+  view: JobView;
+  units: WorkUnit[];
+  done: number;
+  bytes: number;
+  timer: ReturnType<typeof setTimeout> | null;
+  items: JobItemView[];
+  log: string[];
+  onSuccess: (job: RunningJob) => void;
+}
+
+function fail(code: string, message: string): UiError {
+  return { code, message };
+}
+
+/**
+ * An in-memory OrgVault: two demo organizations, jobs that progress on timers and can be cancelled.
+ * Deterministic for a given option set, so tests can drive it with fake timers.
+ */
+export class MockBackend implements Backend {
+  private identities: IdentityView[] = [];
+  private graphs = new Map<string, Graph>();
+  private snapshots = new Map<string, SnapshotView[]>();
+  private snapshotEntries = new Map<string, SnapshotEntry[]>();
+  private jobs = new Map<JobId, RunningJob>();
+  private nextJob = 1;
+  private profiles: MappingProfile[] = [];
+  private settings: Settings = { log_level: "info", headers: [], data_dir: "/home/demo/.local/share/orgvault" };
+  private progressHandlers = new Set<(e: JobProgress) => void>();
+  private itemHandlers = new Set<(e: JobItemDone) => void>();
+  private finishedHandlers = new Set<(e: JobFinished) => void>();
+  private readonly elements: number;
+  private readonly tickMs: number;
+  private readonly perTick: number;
+  private demoRunning = false;
+  now: () => number = () => Date.now();
+
+  constructor(opts: MockOptions = {}) {
+    this.elements = opts.elements ?? 400;
+    this.tickMs = opts.tickMs ?? 120;
+    this.perTick = opts.perTick ?? 3;
+    if (opts.withDemo) this.addDemo();
+  }
+
+  async appInfo(): Promise<AppInfo> {
+    return { version: "0.1.0-mock", data_dir: this.settings.data_dir, demo_running: this.demoRunning };
+  }
+
+  async listIdentities(): Promise<IdentityView[]> {
+    return this.identities.map((i) => ({ ...i }));
+  }
+
+  async saveIdentity(input: IdentityInput): Promise<IdentityView> {
+    if (!input.name.trim()) throw fail("bad_input", "Give the organization a name.");
+    if (!/^https:\/\/[^\s/]+/.test(input.portal_url)) {
+      throw fail("bad_url", "The portal address must use HTTPS and name the organization's host.");
+    }
+    if (input.sign_in === "builtin" && !input.password && !input.id) {
+      throw fail("bad_input", "Enter the password of the built-in account.");
+    }
+    if (input.sign_in === "oauth" && !input.app_id) throw fail("bad_input", "Enter the App ID registered in the portal.");
+    if (input.sign_in === "builtin" && !input.username.startsWith("admin")) {
+      throw fail(
+        "not_admin",
+        `The account ${input.username} signed in, but it is not an administrator: it lacks the privileges ` +
+          "to view and update all content, users and groups. Use an administrator account.",
+      );
+    }
+    const check = await this.checkStorage(input.storage);
+    if (!check.ok) throw fail("storage", check.message);
+    const storage =
+      input.storage.kind === "local"
+        ? ({ kind: "local", path: input.storage.path } as const)
+        : ({ kind: "azure", container: input.storage.container, cache_dir: input.storage.cache_dir } as const);
+    const id = input.id ?? `id-${this.identities.length + 1}`;
+    const view: IdentityView = {
+      id,
+      name: input.name,
+      portal_url: input.portal_url,
+      kind: input.kind,
+      sign_in: input.sign_in,
+      username: input.username,
+      storage,
+      token: "valid",
+    };
+    const at = this.identities.findIndex((i) => i.id === id);
+    if (at >= 0) this.identities[at] = view;
+    else this.identities.push(view);
+    return { ...view };
+  }
+
+  async checkStorage(storage: StorageInput): Promise<StorageCheck> {
+    if (storage.kind === "local") {
+      if (!storage.path.trim()) return { ok: false, failed_step: "path", message: "Choose a folder for the backups." };
+      if (storage.path.startsWith("/readonly")) {
+        return { ok: false, failed_step: "write", message: `OrgVault cannot write to ${storage.path}: permission denied.` };
+      }
+      return { ok: true, failed_step: null, message: "The folder exists and is writable." };
+    }
+    if (!/AccountName=/.test(storage.connection_string) || !/AccountKey=/.test(storage.connection_string)) {
+      return {
+        ok: false,
+        failed_step: "sign in",
+        message: "The connection string is not valid: it needs AccountName and AccountKey (copy it from Access keys).",
+      };
+    }
+    if (!storage.container.trim()) return { ok: false, failed_step: "list", message: "Enter the container name." };
+    return { ok: true, failed_step: null, message: "Azure accepted read, write, list and delete in the container." };
+  }
+
+  async removeIdentity(id: string): Promise<void> {
+    this.identities = this.identities.filter((i) => i.id !== id);
+  }
+
+  async startDemo(): Promise<IdentityView[]> {
+    this.addDemo();
+    return this.listIdentities();
+  }
+
+  private addDemo(): void {
+    this.demoRunning = true;
+    for (const [id, name, n, seed] of [
+      ["demo-a", "Demo organization A", this.elements, 1],
+      ["demo-b", "Demo organization B", 60, 2],
+    ] as const) {
+      if (this.identities.some((i) => i.id === id)) continue;
+      this.identities.push({
+        id,
+        name,
+        portal_url: withScheme(`127.0.0.1/${id}/portal`),
+        kind: "online",
+        sign_in: "builtin",
+        username: "admin_demo",
+        storage: { kind: "local", path: `${this.settings.data_dir}/demo/${id}` },
+        token: "valid",
+      });
+      this.graphs.set(id, generateGraph(n, seed));
+      this.snapshots.set(id, []);
+    }
+  }
+
+  private identity(id: string): IdentityView {
+    const found = this.identities.find((i) => i.id === id);
+    if (!found) throw fail("not_found", "This organization is no longer configured.");
+    return found;
+  }
+
+  async startScan(identityId: string): Promise<JobId> {
+    const ident = this.identity(identityId);
+    const prev = this.graphs.get(identityId) ?? generateGraph(this.elements, 7);
+    const units = [...prev.users, ...prev.groups].slice(0, 30).map((x) => ({
+      kind: "username" in x ? "user" : "group",
+      id: "username" in x ? x.username : x.id,
+      title: "username" in x ? x.full_name : x.title,
+      bytes: 0,
+      fails: false,
+    }));
+    return this.runJob("scan", `Scan of ${ident.name}`, identityId, units, () => {
+      this.graphs.set(identityId, { ...prev, scan_id: prev.scan_id + 1 });
+    });
+  }
+
+  async loadGraph(identityId: string): Promise<Graph> {
+    this.identity(identityId);
+    const g = this.graphs.get(identityId);
+    if (!g) throw fail("no_scan", "This organization has not been scanned yet. Start a scan first.");
+    return g;
+  }
+
+  async estimateSelection(identityId: string, selection: SelectionInput): Promise<Tally> {
+    const g = await this.loadGraph(identityId);
+    if (selection.everything) {
+      return { items: g.items.length, users: g.users.length, groups: g.groups.length, bytes: sumBytes(g.items) };
+    }
+    const ids = new Set(selection.item_ids);
+    return {
+      items: ids.size,
+      users: selection.usernames.length,
+      groups: selection.group_ids.length,
+      bytes: sumBytes(g.items.filter((i) => ids.has(i.id))),
+    };
+  }
+
+  async startBackup(identityId: string, name: string, selection: SelectionInput): Promise<JobId> {
+    const g = await this.loadGraph(identityId);
+    if (!name.trim()) throw fail("bad_input", "Give the backup a name.");
+    const pick = new Set(selection.item_ids);
+    const items = selection.everything ? g.items : g.items.filter((i) => pick.has(i.id));
+    const users = selection.everything ? g.users.map((u) => u.username) : selection.usernames;
+    const groups = selection.everything ? g.groups.map((x) => x.id) : selection.group_ids;
+    if (items.length + users.length + groups.length === 0) throw fail("empty_selection", "Nothing is selected.");
+    const units: WorkUnit[] = [
+      ...users.map((u) => ({ kind: "user", id: u, title: u, bytes: 2_000, fails: false })),
+      ...groups.map((id) => ({ kind: "group", id, title: g.groups.find((x) => x.id === id)?.title ?? id, bytes: 1_000, fails: false })),
+      // Every 13th scene service fails, so the result screen and "retry failed" have something to show.
+      ...items.map((i, n) => ({ kind: "item", id: i.id, title: i.title, bytes: i.size, fails: i.type === "Scene Service" && n % 13 === 0 })),
+    ];
+    return this.runJob("backup", name, identityId, units, (job) => this.addSnapshot(identityId, job));
+  }
+
+  private addSnapshot(identityId: string, job: RunningJob): void {
+    const ok = job.units.filter((u) => !u.fails);
+    const snap: SnapshotView = {
+      id: `snap-${job.view.id}`,
+      name: job.view.name,
+      time_ms: this.now(),
+      items: ok.filter((u) => u.kind === "item").length,
+      users: ok.filter((u) => u.kind === "user").length,
+      groups: ok.filter((u) => u.kind === "group").length,
+      bytes: ok.reduce((s, u) => s + u.bytes, 0),
+      verified: null,
+    };
+    this.snapshots.get(identityId)?.unshift(snap);
+    this.snapshotEntries.set(snap.id, ok.map((u) => ({ kind: u.kind, id: u.id, title: u.title, type: u.kind })));
+  }
+
+  async cancelJob(jobId: JobId): Promise<void> {
+    const job = this.jobs.get(jobId);
+    if (!job || job.view.state !== "running") return;
+    this.finish(job, "cancelled", `Cancelled after ${job.done} of ${job.units.length}.`);
+  }
+
+  async retryFailed(jobId: JobId): Promise<JobId> {
+    const job = this.jobs.get(jobId);
+    if (!job) throw fail("not_found", "That job is not in the history.");
+    const failedIds = new Set(job.items.filter((i) => i.outcome === "failed").map((i) => i.id));
+    if (failedIds.size === 0) throw fail("nothing_to_retry", "No item failed in that job.");
+    // A retry succeeds in the mock: the simulated fault was transient.
+    const units = job.units.filter((u) => failedIds.has(u.id)).map((u) => ({ ...u, fails: false }));
+    return this.runJob(job.view.kind, `${job.view.name} (retry)`, job.view.identity_id, units, () => undefined);
+  }
+
+  async listSnapshots(identityId: string): Promise<SnapshotView[]> {
+    this.identity(identityId);
+    return (this.snapshots.get(identityId) ?? []).map((s) => ({ ...s }));
+  }
+
+  async verifySnapshot(identityId: string, snapshotId: string): Promise<JobId> {
+    const snap = (this.snapshots.get(identityId) ?? []).find((s) => s.id === snapshotId);
+    if (!snap) throw fail("not_found", "That snapshot no longer exists.");
+    const units = (this.snapshotEntries.get(snapshotId) ?? []).map((e) => ({ ...e, bytes: 0, fails: false }));
+    return this.runJob("verify", `Verify ${snap.name}`, identityId, units, () => {
+      snap.verified = true;
+    });
+  }
+
+  async exportSnapshotZip(identityId: string, snapshotId: string, path: string): Promise<void> {
+    if (!(this.snapshots.get(identityId) ?? []).some((s) => s.id === snapshotId)) {
+      throw fail("not_found", "That snapshot no longer exists.");
+    }
+    if (!path.endsWith(".zip")) throw fail("bad_input", "The export file name must end with .zip.");
+  }
+
+  async snapshotContents(_identityId: string, snapshotId: string): Promise<SnapshotEntry[]> {
+    return [...(this.snapshotEntries.get(snapshotId) ?? [])];
+  }
+
+  async listJobs(filter: JobFilterInput): Promise<JobView[]> {
+    return [...this.jobs.values()]
+      .map((j) => j.view)
+      .filter((v) => (!filter.kind || v.kind === filter.kind) && (!filter.state || v.state === filter.state))
+      .filter((v) => !filter.identity_id || v.identity_id === filter.identity_id)
+      .sort((a, b) => b.id - a.id)
+      .map((v) => ({ ...v }));
+  }
+
+  async jobItems(jobId: JobId): Promise<JobItemView[]> {
+    return [...(this.jobs.get(jobId)?.items ?? [])];
+  }
+
+  async jobLog(jobId: JobId): Promise<string> {
+    const job = this.jobs.get(jobId);
+    if (!job) throw fail("not_found", "That job is not in the history.");
+    return job.log.join("\n");
+  }
+
+  async getSettings(): Promise<Settings> {
+    return { ...this.settings, headers: this.settings.headers.map(([k, v]) => [k, v] as [string, string]) };
+  }
+
+  async saveSettings(settings: Settings): Promise<void> {
+    if (!["error", "warn", "info", "debug", "trace"].includes(settings.log_level)) {
+      throw fail("bad_input", `Unknown log level ${settings.log_level}.`);
+    }
+    this.settings = { ...settings };
+  }
+
+  async exportSupportBundle(path: string): Promise<string> {
+    return path || `${this.settings.data_dir}/support-bundle.zip`;
+  }
+
+  async pickFolder(): Promise<string | null> {
+    return `${this.settings.data_dir}/backups`;
+  }
+
+  async pickSavePath(suggestedName: string): Promise<string | null> {
+    return `${this.settings.data_dir}/exports/${suggestedName}`;
+  }
+
+  async planRestore(input: RestoreInput): Promise<RestorePlan> {
+    this.identity(input.target_identity_id);
+    const entries = (this.snapshotEntries.get(input.snapshot_id) ?? []).map((e) => {
+      const target = this.graphs.get(input.target_identity_id);
+      const exists = e.kind === "user" && target?.users.some((u) => u.username === e.id);
+      const unmappedOwner = e.kind === "user" && !exists && !input.mapping.owners[e.id];
+      return {
+        kind: e.kind,
+        id: e.id,
+        title: e.title,
+        action: exists ? ("skip" as const) : ("create" as const),
+        conflict: unmappedOwner ? `User ${e.id} does not exist in the target organization; map it to a user.` : null,
+      };
+    });
+    return { entries, conflicts: entries.filter((e) => e.conflict).length };
+  }
+
+  async startRestore(input: RestoreInput): Promise<JobId> {
+    const plan = await this.planRestore(input);
+    const units = plan.entries
+      .filter((e) => e.action !== "skip")
+      .map((e) => ({ kind: e.kind, id: e.id, title: e.title, bytes: 0, fails: e.conflict !== null }));
+    return this.runJob("restore", `Restore into ${this.identity(input.target_identity_id).name}`, input.target_identity_id, units, () => undefined);
+  }
+
+  async listMappingProfiles(): Promise<MappingProfile[]> {
+    return [...this.profiles].sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  async saveMappingProfile(profile: MappingProfile): Promise<void> {
+    if (!profile.name.trim()) throw fail("bad_input", "Give the mapping profile a name.");
+    this.profiles = [...this.profiles.filter((p) => p.name !== profile.name), structuredClone(profile)];
+  }
+
+  async onJobProgress(handler: (e: JobProgress) => void): Promise<Unsubscribe> {
+    this.progressHandlers.add(handler);
+    return () => this.progressHandlers.delete(handler);
+  }
+  async onJobItemDone(handler: (e: JobItemDone) => void): Promise<Unsubscribe> {
+    this.itemHandlers.add(handler);
+    return () => this.itemHandlers.delete(handler);
+  }
+  async onJobFinished(handler: (e: JobFinished) => void): Promise<Unsubscribe> {
+    this.finishedHandlers.add(handler);
+    return () => this.finishedHandlers.delete(handler);
+  }
+
+  private runJob(kind: string, name: string, identityId: string | null, units: WorkUnit[], onSuccess: (j: RunningJob) => void): JobId {
+    const id = this.nextJob++;
+    const job: RunningJob = {
+      view: { id, kind, state: "running", name, identity_id: identityId, started_ms: this.now(), ended_ms: null, summary: "" },
+      units,
+      done: 0,
+      bytes: 0,
+      timer: null,
+      items: [],
+      log: [`INFO ${kind} "${name}" started with ${units.length} elements`],
+      onSuccess,
+    };
+    this.jobs.set(id, job);
+    const step = () => {
+      if (job.view.state !== "running") return;
+      for (let k = 0; k < this.perTick && job.done < units.length; k++) {
+        const u = units[job.done++];
+        job.bytes += u.fails ? 0 : u.bytes;
+        const item: JobItemView = {
+          kind: u.kind,
+          id: u.id,
+          title: u.title,
+          outcome: u.fails ? "failed" : "ok",
+          reason: u.fails ? "The export to a file geodatabase timed out and the replica fallback failed too." : null,
+          fallback: null,
+        };
+        job.items.push(item);
+        job.log.push(`${u.fails ? "WARN" : "INFO"} ${u.kind} ${u.id} ${item.outcome}`);
+        const { fallback: _f, ...done } = item;
+        this.itemHandlers.forEach((h) => h({ job_id: id, ...done }));
+      }
+      const elapsed = Math.max(1, this.tickMs * Math.ceil(job.done / this.perTick)) / 1000;
+      const current = job.done < units.length ? units[job.done].title : null;
+      this.progressHandlers.forEach((h) =>
+        h({ job_id: id, done: job.done, total: units.length, bytes: job.bytes, current, rate_per_s: job.done / elapsed }),
+      );
+      if (job.done >= units.length) {
+        const failed = job.items.filter((i) => i.outcome === "failed").length;
+        const state: FinishedState = failed === 0 ? "succeeded" : failed === units.length ? "failed" : "partial";
+        if (state !== "failed") job.onSuccess(job);
+        this.finish(job, state, `${units.length - failed} done, ${failed} failed.`);
+      } else {
+        job.timer = setTimeout(step, this.tickMs);
+      }
+    };
+    job.timer = setTimeout(step, this.tickMs);
+    return id;
+  }
+
+  private finish(job: RunningJob, state: FinishedState, summary: string): void {
+    if (job.timer) clearTimeout(job.timer);
+    job.timer = null;
+    job.view = { ...job.view, state, summary, ended_ms: this.now() };
+    job.log.push(`INFO finished: ${state}: ${summary}`);
+    this.finishedHandlers.forEach((h) => h({ job_id: job.view.id, state, summary }));
+  }
+}
+
+function sumBytes(items: { size: number }[]): number {
+  let s = 0;
+  for (const i of items) s += i.size;
+  return s;
+}

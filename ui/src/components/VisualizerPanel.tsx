@@ -1,0 +1,89 @@
+import { useEffect, useRef, useState } from "preact/hooks";
+import { useApp } from "../app/context";
+import type { Workspace } from "../app/workspace";
+import { useStore } from "../state/store";
+import { formatBytes } from "../state/selection";
+import { kindOf } from "../visualizer/model";
+import { Visualizer } from "../visualizer/renderer";
+
+declare global {
+  interface Window {
+    /** Filled for the benchmark: first-render time and per-frame draw times. */
+    __ovBench?: { firstRenderMs: number | null; frames: number[]; viz: Visualizer | null };
+  }
+}
+
+/** The canvas with its tooltip; selection changes go through `onToggle` so tallies update at once. */
+export function VisualizerPanel({ ws, matches, onToggle }: { ws: Workspace; matches: Uint8Array | null; onToggle: (i: number) => void }) {
+  const canvas = useRef<HTMLCanvasElement>(null);
+  const viz = useRef<Visualizer | null>(null);
+  const matchRef = useRef(matches);
+  const toggleRef = useRef(onToggle);
+  const [hover, setHover] = useState<{ i: number; x: number; y: number } | null>(null);
+  matchRef.current = matches;
+  toggleRef.current = onToggle;
+
+  useEffect(() => {
+    if (!canvas.current) return;
+    const bench = (window.__ovBench ??= { firstRenderMs: null, frames: [], viz: null });
+    const v = new Visualizer(canvas.current, ws.model, ws.layout, ws.index, {
+      isSelected: (i) => ws.selection.isSelected(i),
+      isMatch: (i) => (matchRef.current ? matchRef.current[i] === 1 : null),
+      onToggle: (i) => toggleRef.current(i),
+      onHover: (i, x, y) => setHover((h) => (i < 0 ? null : h && h.i === i ? h : { i, x, y })),
+      onFrame: (ms) => {
+        if (bench.firstRenderMs === null) {
+          bench.firstRenderMs = performance.now();
+          performance.mark("visualizer-first-render");
+        }
+        if (bench.frames.length < 10_000) bench.frames.push(ms);
+      },
+    });
+    viz.current = v;
+    bench.viz = v;
+    return () => {
+      v.destroy();
+      viz.current = null;
+    };
+  }, [ws]);
+
+  // Selection changed by bulk switches or filter actions, or a new filter: repaint the scene.
+  const tick = useStore(useApp().selectionTick);
+  useEffect(() => viz.current?.invalidateScene(), [matches, tick]);
+
+  const m = ws.model;
+  return (
+    <div class="viz-wrap">
+      <canvas
+        ref={canvas}
+        class="viz"
+        tabIndex={0}
+        data-testid="visualizer-canvas"
+        role="img"
+        aria-label={`Graph of ${m.count} items, users and groups. Drag to pan, wheel or plus and minus to zoom, 0 to fit, click an element to select or deselect it. The list view offers the same selection by keyboard.`}
+      />
+      <div class="viz-tools row">
+        <button type="button" onClick={() => viz.current?.fit()}>
+          Fit
+        </button>
+        <button type="button" onClick={() => viz.current?.zoomAt(1.5, (canvas.current?.clientWidth ?? 0) / 2, (canvas.current?.clientHeight ?? 0) / 2)} aria-label="Zoom in">
+          +
+        </button>
+        <button type="button" onClick={() => viz.current?.zoomAt(1 / 1.5, (canvas.current?.clientWidth ?? 0) / 2, (canvas.current?.clientHeight ?? 0) / 2)} aria-label="Zoom out">
+          −
+        </button>
+      </div>
+      {hover && hover.i < m.count && (
+        <div class="tooltip" style={{ left: hover.x + 14, top: hover.y + 14 }} role="tooltip">
+          <strong>{m.label[hover.i]}</strong>
+          <div class="small">
+            {kindOf(m, hover.i)} · {m.type[hover.i]}
+            {m.owner[hover.i] && ` · ${m.owner[hover.i]}`}
+            {m.kind[hover.i] === 0 && ` · ${formatBytes(m.size[hover.i])}`}
+          </div>
+          <div class="small">{ws.selection.isSelected(hover.i) ? "Selected: click to leave out" : "Left out: click to select"}</div>
+        </div>
+      )}
+    </div>
+  );
+}

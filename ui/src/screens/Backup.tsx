@@ -1,0 +1,117 @@
+import { Play, RotateCcw } from "lucide-preact";
+import { useEffect, useMemo, useState } from "preact/hooks";
+import type { Tally, UiError } from "../backend/backend";
+import { toUiError } from "../backend/backend";
+import { useApp } from "../app/context";
+import { ErrorNote, JobProgressView, Notice } from "../components/common";
+import { Outcomes } from "../components/Outcomes";
+import { formatBytes } from "../state/selection";
+import { useStore } from "../state/store";
+
+export function BackupScreen() {
+  const app = useApp();
+  const current = useStore(app.current);
+  const ws = useStore(app.workspace);
+  const tick = useStore(app.selectionTick);
+  const name = useStore(app.backupName);
+  const jobs = useStore(app.jobs);
+  const [jobId, setJobId] = useState<number | null>(null);
+  const [estimate, setEstimate] = useState<Tally | null>(null);
+  const [error, setError] = useState<UiError | null>(null);
+  const ready = ws && ws.identityId === current ? ws : null;
+
+  useEffect(() => {
+    if (!ready) return;
+    let stale = false;
+    app.backend.estimateSelection(ready.identityId, ready.selection.toInput()).then(
+      (t) => !stale && setEstimate(t),
+      (e) => !stale && setError(toUiError(e)),
+    );
+    return () => {
+      stale = true;
+    };
+  }, [ready, tick]);
+
+  const byType = useMemo(() => {
+    if (!ready) return [];
+    const m = ready.model;
+    const counts = new Map<string, number>();
+    for (let i = 0; i < m.count; i++) if (m.kind[i] === 0 && ready.selection.isSelected(i)) counts.set(m.type[i], (counts.get(m.type[i]) ?? 0) + 1);
+    return [...counts.entries()].sort((a, b) => b[1] - a[1]);
+  }, [ready, tick]);
+
+  const live = jobId !== null ? jobs[jobId] : undefined;
+  const failed = live?.items.filter((i) => i.outcome === "failed").length ?? 0;
+
+  const start = async () => {
+    if (!ready) return;
+    setError(null);
+    try {
+      const id = await app.backend.startBackup(ready.identityId, name, ready.selection.toInput());
+      app.jobs.started(id, "backup", name);
+      setJobId(id);
+    } catch (e) {
+      setError(toUiError(e));
+    }
+  };
+
+  const retry = async () => {
+    if (jobId === null) return;
+    try {
+      const id = await app.backend.retryFailed(jobId);
+      app.jobs.started(id, "backup", `${name} (retry)`);
+      setJobId(id);
+    } catch (e) {
+      setError(toUiError(e));
+    }
+  };
+
+  const t = estimate ?? ready?.selection.tally;
+  const empty = !t || t.items + t.users + t.groups === 0;
+  return (
+    <section data-testid="screen-backup" class="screen" aria-labelledby="backup-title">
+      <header class="screen-head">
+        <h1 id="backup-title">Backup</h1>
+      </header>
+      {!ready ? (
+        <Notice>Scan the organization and choose what to back up on the Scan screen first.</Notice>
+      ) : (
+        <>
+          <section class="panel" aria-label="Confirmation">
+            <label class="field">
+              <span class="field-label">Backup name</span>
+              <input data-testid="backup-name" value={name} onInput={(e) => app.backupName.set(e.currentTarget.value)} />
+            </label>
+            <h2>What will be backed up</h2>
+            {t && (
+              <p data-testid="backup-summary">
+                {t.items} items, {t.users} users and {t.groups} groups, about {formatBytes(t.bytes)}.
+              </p>
+            )}
+            {byType.length > 0 && (
+              <ul class="type-counts small">
+                {byType.map(([ty, n]) => (
+                  <li key={ty}>
+                    {ty}: {n}
+                  </li>
+                ))}
+              </ul>
+            )}
+            {empty && <Notice>Nothing is selected: select elements on the Scan screen.</Notice>}
+            <button type="button" class="primary" data-testid="backup-start" disabled={empty || live?.state === "running" || !name.trim()} onClick={start}>
+              <Play size={16} aria-hidden="true" /> Start backup
+            </button>
+          </section>
+          <ErrorNote error={error} />
+          {live && <JobProgressView job={live} onCancel={() => app.backend.cancelJob(live.id).catch((e) => setError(toUiError(e)))} />}
+          {live && live.state !== "running" && failed > 0 && (
+            <button type="button" data-testid="backup-retry" onClick={retry}>
+              <RotateCcw size={16} aria-hidden="true" /> Retry {failed} failed
+            </button>
+          )}
+          {live && live.items.length > 0 && <Outcomes rows={live.items} />}
+        </>
+      )}
+    </section>
+  );
+}

@@ -1,0 +1,311 @@
+import { Building2, Cloud, Pencil, Plus, Trash2 } from "lucide-preact";
+import { useState } from "preact/hooks";
+import type { IdentityInput, IdentityView, PortalKind, StorageCheck, UiError } from "../backend/backend";
+import { toUiError, withScheme } from "../backend/backend";
+import { useApp } from "../app/context";
+import { ErrorNote, Field, Notice } from "../components/common";
+import { useStore } from "../state/store";
+
+const TOKEN_WORDS: Record<string, string> = {
+  valid: "Signed in",
+  expiring: "Sign-in expires soon",
+  expired: "Sign-in expired",
+  none: "Not signed in",
+};
+
+interface Draft {
+  id: string | null;
+  kind: PortalKind;
+  name: string;
+  portal_url: string;
+  sign_in: "builtin" | "oauth";
+  username: string;
+  password: string;
+  app_id: string;
+  storageKind: "local" | "azure";
+  path: string;
+  connection_string: string;
+  container: string;
+  cache_dir: string;
+}
+
+function blankDraft(kind: PortalKind): Draft {
+  return {
+    id: null,
+    kind,
+    name: "",
+    portal_url: "",
+    sign_in: kind === "online" ? "oauth" : "builtin",
+    username: "",
+    password: "",
+    app_id: "",
+    storageKind: "local",
+    path: "",
+    connection_string: "",
+    container: "",
+    cache_dir: "",
+  };
+}
+
+function draftOf(v: IdentityView): Draft {
+  return {
+    ...blankDraft(v.kind),
+    id: v.id,
+    name: v.name,
+    portal_url: v.portal_url,
+    sign_in: v.sign_in,
+    username: v.username,
+    storageKind: v.storage.kind,
+    path: v.storage.kind === "local" ? v.storage.path : "",
+    container: v.storage.kind === "azure" ? v.storage.container : "",
+    cache_dir: v.storage.kind === "azure" ? v.storage.cache_dir : "",
+  };
+}
+
+function storageOf(d: Draft): IdentityInput["storage"] {
+  return d.storageKind === "local"
+    ? { kind: "local", path: d.path }
+    : { kind: "azure", connection_string: d.connection_string, container: d.container, cache_dir: d.cache_dir };
+}
+
+export function IdentitiesScreen() {
+  const app = useApp();
+  const identities = useStore(app.identities);
+  const current = useStore(app.current);
+  const [draft, setDraft] = useState<Draft | null>(null);
+  const [error, setError] = useState<UiError | null>(null);
+  const [busy, setBusy] = useState(false);
+
+  const refresh = async () => {
+    const list = await app.backend.listIdentities();
+    app.identities.set(list);
+    if (!app.current.get() && list.length > 0) app.current.set(list[0].id);
+  };
+
+  const startDemo = async () => {
+    setBusy(true);
+    setError(null);
+    try {
+      const list = await app.backend.startDemo();
+      app.identities.set(list);
+      app.current.set(list[0]?.id ?? null);
+    } catch (e) {
+      setError(toUiError(e));
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const remove = async (v: IdentityView) => {
+    if (!confirm(`Remove ${v.name}? Its backups stay where they are.`)) return;
+    try {
+      await app.backend.removeIdentity(v.id);
+      if (app.current.get() === v.id) app.current.set(null);
+      await refresh();
+    } catch (e) {
+      setError(toUiError(e));
+    }
+  };
+
+  return (
+    <section data-testid="screen-identities" class="screen" aria-labelledby="identities-title">
+      <header class="screen-head">
+        <h1 id="identities-title">Identities</h1>
+        <div class="row">
+          <button type="button" onClick={() => setDraft(blankDraft("online"))}>
+            <Plus size={16} aria-hidden="true" /> ArcGIS Online
+          </button>
+          <button type="button" onClick={() => setDraft(blankDraft("enterprise"))}>
+            <Plus size={16} aria-hidden="true" /> ArcGIS Enterprise
+          </button>
+        </div>
+      </header>
+      <ErrorNote error={draft ? null : error} />
+      {identities.length === 0 && !draft && (
+        <div class="empty">
+          <p>No organization is configured yet. Add one, or try OrgVault on a built-in demo organization first.</p>
+          <button type="button" class="primary" data-testid="demo-start" disabled={busy} onClick={startDemo}>
+            Try the demo organization
+          </button>
+        </div>
+      )}
+      <ul class="cards" aria-label="Configured organizations">
+        {identities.map((v) => (
+          <li class={`card ${v.id === current ? "current" : ""}`} key={v.id} data-testid={`identity-${v.id}`}>
+            <div class="row spread">
+              <strong>
+                {v.kind === "online" ? <Cloud size={16} aria-hidden="true" /> : <Building2 size={16} aria-hidden="true" />}{" "}
+                {v.name}
+              </strong>
+              <span class={`badge token-${v.token}`} data-testid="token-state">
+                {TOKEN_WORDS[v.token]}
+              </span>
+            </div>
+            <div class="muted small">{v.portal_url}</div>
+            <div class="muted small">
+              {v.sign_in === "oauth" ? "OAuth2 App ID" : "Built-in account"} · {v.username || "—"} ·{" "}
+              {v.storage.kind === "local" ? `Folder ${v.storage.path}` : `Azure container ${v.storage.container}`}
+            </div>
+            <div class="row">
+              <button type="button" onClick={() => app.current.set(v.id)} aria-pressed={v.id === current}>
+                {v.id === current ? "Working on this one" : "Work on this one"}
+              </button>
+              <button type="button" onClick={() => setDraft(draftOf(v))} aria-label={`Edit ${v.name}`}>
+                <Pencil size={16} aria-hidden="true" /> Edit
+              </button>
+              <button type="button" class="danger" onClick={() => remove(v)} aria-label={`Remove ${v.name}`}>
+                <Trash2 size={16} aria-hidden="true" /> Remove
+              </button>
+            </div>
+          </li>
+        ))}
+      </ul>
+      {draft && (
+        <IdentityForm
+          draft={draft}
+          onCancel={() => setDraft(null)}
+          onSaved={async (v) => {
+            setDraft(null);
+            await refresh();
+            app.current.set(v.id);
+          }}
+        />
+      )}
+    </section>
+  );
+}
+
+function IdentityForm({ draft: initial, onCancel, onSaved }: { draft: Draft; onCancel: () => void; onSaved: (v: IdentityView) => void }) {
+  const app = useApp();
+  const [d, setD] = useState(initial);
+  const [error, setError] = useState<UiError | null>(null);
+  const [check, setCheck] = useState<StorageCheck | null>(null);
+  const [busy, setBusy] = useState(false);
+  const set = <K extends keyof Draft>(k: K, v: Draft[K]) => setD((old) => ({ ...old, [k]: v }));
+  const text = (k: keyof Draft) => (e: Event) => set(k, (e.currentTarget as HTMLInputElement).value as never);
+
+  const checkStorage = async () => {
+    setCheck(null);
+    try {
+      setCheck(await app.backend.checkStorage(storageOf(d)));
+    } catch (e) {
+      setError(toUiError(e));
+    }
+  };
+
+  const save = async (e: Event) => {
+    e.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      const v = await app.backend.saveIdentity({
+        id: d.id,
+        name: d.name,
+        portal_url: withScheme(d.portal_url),
+        kind: d.kind,
+        sign_in: d.sign_in,
+        username: d.username,
+        password: d.sign_in === "builtin" && d.password ? d.password : null,
+        app_id: d.sign_in === "oauth" ? d.app_id : null,
+        storage: storageOf(d),
+      });
+      onSaved(v);
+    } catch (err) {
+      setError(toUiError(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <form class="panel form" onSubmit={save} aria-label="Organization identity">
+      <h2>{d.id ? `Edit ${initial.name}` : d.kind === "online" ? "Add an ArcGIS Online organization" : "Add an ArcGIS Enterprise organization"}</h2>
+      <Field label="Organization name" hint="The name your backups are filed under.">
+        <input required value={d.name} onInput={text("name")} data-testid="identity-name" />
+      </Field>
+      <Field label="URL" hint={d.kind === "online" ? "e.g. myorg.maps.arcgis.com" : "e.g. gis.example.com/portal"}>
+        <input required value={d.portal_url} onInput={text("portal_url")} data-testid="identity-url" />
+      </Field>
+      <fieldset>
+        <legend>Sign-in</legend>
+        <label class="radio">
+          <input type="radio" name="signin" checked={d.sign_in === "oauth"} onChange={() => set("sign_in", "oauth")} /> OAuth2 App ID (opens
+          the system browser)
+        </label>
+        <label class="radio">
+          <input type="radio" name="signin" checked={d.sign_in === "builtin"} onChange={() => set("sign_in", "builtin")} /> Built-in username
+          and password
+        </label>
+        {d.sign_in === "oauth" ? (
+          <Field label="App ID" hint="Register an app in the portal with a loopback redirect URI (127.0.0.1, any port).">
+            <input value={d.app_id} onInput={text("app_id")} data-testid="identity-app-id" />
+          </Field>
+        ) : (
+          <div class="grid2">
+            <Field label="Username">
+              <input autocomplete="username" value={d.username} onInput={text("username")} data-testid="identity-username" />
+            </Field>
+            <Field label="Password" hint={d.id ? "Leave empty to keep the stored password." : "Kept in the encrypted vault."}>
+              <input type="password" autocomplete="current-password" value={d.password} onInput={text("password")} data-testid="identity-password" />
+            </Field>
+          </div>
+        )}
+      </fieldset>
+      <fieldset>
+        <legend>Storage</legend>
+        <label class="radio">
+          <input type="radio" name="storage" checked={d.storageKind === "local"} onChange={() => set("storageKind", "local")} /> A local folder
+        </label>
+        <label class="radio">
+          <input type="radio" name="storage" checked={d.storageKind === "azure"} onChange={() => set("storageKind", "azure")} /> Microsoft Azure Blob
+        </label>
+        {d.storageKind === "local" ? (
+          <Field label="Backup folder" hint="Do not change it later: earlier backups are found there.">
+            <span class="row">
+              <input class="grow" value={d.path} onInput={text("path")} data-testid="identity-folder" />
+              <button
+                type="button"
+                onClick={() => app.backend.pickFolder().then((p) => p && set("path", p), (e) => setError(toUiError(e)))}
+              >
+                Choose…
+              </button>
+            </span>
+          </Field>
+        ) : (
+          <>
+            <Field label="Azure connection string" hint="Storage account › Security + networking › Access keys › Connection string.">
+              <input type="password" value={d.connection_string} onInput={text("connection_string")} data-testid="identity-azure-cs" />
+            </Field>
+            <div class="grid2">
+              <Field label="Container">
+                <input value={d.container} onInput={text("container")} />
+              </Field>
+              <Field label="Local cache folder" hint="Files wait here before upload.">
+                <input value={d.cache_dir} onInput={text("cache_dir")} />
+              </Field>
+            </div>
+          </>
+        )}
+        <button type="button" onClick={checkStorage} data-testid="storage-check">
+          {d.storageKind === "azure" ? "Check Azure credentials" : "Check folder"}
+        </button>
+        {check && (
+          <div class={check.ok ? "notice" : "error"} role="status" data-testid="storage-result">
+            {check.ok ? "Storage is ready. " : `The ${check.failed_step ?? "check"} step failed. `}
+            {check.message}
+          </div>
+        )}
+      </fieldset>
+      <ErrorNote error={error} testid="identity-error" />
+      {busy && <Notice>Signing in and checking the account…</Notice>}
+      <div class="row">
+        <button type="submit" class="primary" data-testid="identity-save" disabled={busy}>
+          Save and verify
+        </button>
+        <button type="button" onClick={onCancel}>
+          Cancel
+        </button>
+      </div>
+    </form>
+  );
+}

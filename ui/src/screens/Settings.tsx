@@ -1,0 +1,105 @@
+import { Plus, X } from "lucide-preact";
+import { useEffect, useState } from "preact/hooks";
+import type { AppInfo, Settings, UiError } from "../backend/backend";
+import { toUiError } from "../backend/backend";
+import { useApp } from "../app/context";
+import { ErrorNote, Field, Notice } from "../components/common";
+
+export function SettingsScreen() {
+  const app = useApp();
+  const [s, setS] = useState<Settings | null>(null);
+  const [info, setInfo] = useState<AppInfo | null>(null);
+  const [error, setError] = useState<UiError | null>(null);
+  const [saved, setSaved] = useState<string | null>(null);
+  const [bundlePath, setBundlePath] = useState("");
+
+  useEffect(() => {
+    app.backend.getSettings().then(setS, (e) => setError(toUiError(e)));
+    app.backend.appInfo().then(setInfo, (e) => setError(toUiError(e)));
+  }, []);
+
+  const run = async (fn: () => Promise<string>) => {
+    setError(null);
+    setSaved(null);
+    try {
+      setSaved(await fn());
+    } catch (e) {
+      setError(toUiError(e));
+    }
+  };
+
+  return (
+    <section data-testid="screen-settings" class="screen" aria-labelledby="settings-title">
+      <header class="screen-head">
+        <h1 id="settings-title">Settings</h1>
+      </header>
+      <ErrorNote error={error} />
+      {saved && <Notice>{saved}</Notice>}
+      {s && (
+        <form
+          class="panel form"
+          onSubmit={(e) => {
+            e.preventDefault();
+            run(async () => (await app.backend.saveSettings({ ...s, headers: s.headers.filter(([k]) => k.trim()) }), "Settings saved."));
+          }}
+        >
+          <Field label="Log level" hint="Debug and trace help support; they never contain passwords or tokens.">
+            <select value={s.log_level} onChange={(e) => setS({ ...s, log_level: e.currentTarget.value })} data-testid="settings-log-level">
+              {["error", "warn", "info", "debug", "trace"].map((l) => (
+                <option key={l} value={l}>
+                  {l}
+                </option>
+              ))}
+            </select>
+          </Field>
+          <fieldset>
+            <legend>Custom request headers</legend>
+            <p class="small muted">Sent with every request to the portal, e.g. for a web application firewall.</p>
+            {s.headers.map(([k, v], n) => (
+              <div class="row" key={n}>
+                <input aria-label="Header name" value={k} onInput={(e) => setS({ ...s, headers: s.headers.map((h, i) => (i === n ? [e.currentTarget.value, h[1]] : h)) })} />
+                <input aria-label="Header value" value={v} onInput={(e) => setS({ ...s, headers: s.headers.map((h, i) => (i === n ? [h[0], e.currentTarget.value] : h)) })} />
+                <button type="button" aria-label="Remove header" onClick={() => setS({ ...s, headers: s.headers.filter((_, i) => i !== n) })}>
+                  <X size={16} aria-hidden="true" />
+                </button>
+              </div>
+            ))}
+            <button type="button" onClick={() => setS({ ...s, headers: [...s.headers, ["", ""]] })}>
+              <Plus size={16} aria-hidden="true" /> Add header
+            </button>
+          </fieldset>
+          <Field label="Data folder" hint="Catalog, job history, logs and the vault live here.">
+            <input value={s.data_dir} onInput={(e) => setS({ ...s, data_dir: e.currentTarget.value })} />
+          </Field>
+          <button type="submit" class="primary" data-testid="settings-save">
+            Save settings
+          </button>
+        </form>
+      )}
+      <section class="panel" aria-label="Support">
+        <h2>Support logs</h2>
+        <p class="small muted">A zip of the recent logs and the configuration, with every password, token and connection string removed.</p>
+        <div class="row">
+          <input aria-label="Save the zip as" placeholder="Leave empty for the data folder" value={bundlePath} onInput={(e) => setBundlePath(e.currentTarget.value)} />
+          <button type="button" data-testid="support-export" onClick={() => run(async () => `Support logs written to ${await app.backend.exportSupportBundle(bundlePath)}.`)}>
+            Export support logs
+          </button>
+        </div>
+      </section>
+      <section class="panel" aria-label="About">
+        <h2>About</h2>
+        {info && (
+          <dl class="about">
+            <dt>Version</dt>
+            <dd data-testid="about-version">{info.version}</dd>
+            <dt>Data folder</dt>
+            <dd>{info.data_dir}</dd>
+            <dt>Demo organizations</dt>
+            <dd>{info.demo_running ? "Running" : "Off"}</dd>
+          </dl>
+        )}
+        <p class="small muted">OrgVault backs up and restores ArcGIS Online and ArcGIS Enterprise organizations. Works offline; nothing is loaded from the internet.</p>
+      </section>
+    </section>
+  );
+}

@@ -1,0 +1,75 @@
+import type { Backend, FinishedState, JobFinished, JobId, JobItemDone, JobProgress } from "../backend/backend";
+import { Store } from "./store";
+
+/** What the UI knows of one job while and after it runs. */
+export interface LiveJob {
+  id: JobId;
+  kind: string;
+  name: string;
+  state: "running" | FinishedState;
+  done: number;
+  total: number;
+  bytes: number;
+  current: string | null;
+  phase: string | null;
+  ratePerS: number;
+  items: JobItemDone[];
+  summary: string;
+}
+
+export type JobsState = Record<number, LiveJob>;
+
+function blank(id: JobId, kind = "job", name = `Job ${id}`): LiveJob {
+  return { id, kind, name, state: "running", done: 0, total: 0, bytes: 0, current: null, phase: null, ratePerS: 0, items: [], summary: "" };
+}
+
+/**
+ * Pure transitions of the job table. Invariants: a finished job never returns to running and ignores
+ * late progress; events for a job the UI did not start (a retry, a scheduled job) create its entry.
+ */
+export const jobTransitions = {
+  started(s: JobsState, id: JobId, kind: string, name: string): JobsState {
+    return { ...s, [id]: { ...(s[id] ?? blank(id)), kind, name } };
+  },
+  progress(s: JobsState, e: JobProgress): JobsState {
+    const j = s[e.job_id] ?? blank(e.job_id);
+    if (j.state !== "running") return s;
+    // Events may arrive out of order across the IPC bridge; progress never goes backwards.
+    if (e.done < j.done) return s;
+    return {
+      ...s,
+      [e.job_id]: { ...j, done: e.done, total: e.total ?? j.total, phase: e.phase ?? j.phase, bytes: e.bytes, current: e.current, ratePerS: e.rate_per_s },
+    };
+  },
+  itemDone(s: JobsState, e: JobItemDone): JobsState {
+    const j = s[e.job_id] ?? blank(e.job_id);
+    if (j.state !== "running") return s;
+    return { ...s, [e.job_id]: { ...j, items: [...j.items, e] } };
+  },
+  finished(s: JobsState, e: JobFinished): JobsState {
+    const j = s[e.job_id] ?? blank(e.job_id);
+    if (j.state !== "running") return s;
+    return { ...s, [e.job_id]: { ...j, state: e.state, summary: e.summary, current: null } };
+  },
+};
+
+/** The live job table fed by the backend's events. */
+export class JobsStore extends Store<JobsState> {
+  private unsubs: (() => void)[] = [];
+  constructor() {
+    super({});
+  }
+  async connect(backend: Backend): Promise<void> {
+    this.unsubs.push(
+      await backend.onJobProgress((e) => this.update((s) => jobTransitions.progress(s, e))),
+      await backend.onJobItemDone((e) => this.update((s) => jobTransitions.itemDone(s, e))),
+      await backend.onJobFinished((e) => this.update((s) => jobTransitions.finished(s, e))),
+    );
+  }
+  started(id: JobId, kind: string, name: string): void {
+    this.update((s) => jobTransitions.started(s, id, kind, name));
+  }
+  disconnect(): void {
+    this.unsubs.splice(0).forEach((u) => u());
+  }
+}
