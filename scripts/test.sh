@@ -12,5 +12,16 @@ echo "== Azurite (Azure Blob emulator) for the storage tests"
 echo "== formatting"
 cargo fmt --all --check
 
-echo "== Rust tests (unit and integration, against the simulated portal on loopback)"
+echo "== Rust tests (unit and integration, against the simulated portal on loopback;"
+echo "   includes the check that ui/src/bindings.ts matches the desktop shell's commands)"
 cargo test --workspace --locked
+
+echo "== UI: type check, unit tests (vitest) and the offline-bundle check"
+# `npm install`, not `npm ci` (see above).
+npm install --prefix ui --no-audit --no-fund >/dev/null
+npm --prefix ui run check
+npm --prefix ui test
+
+echo "== End-to-end tests in the real window (tauri-driver + WebKitWebDriver under Xvfb)"
+[ -x "$HOME/.cargo/bin/tauri-driver" ] || cargo install tauri-driver --locked
+scripts/e2e.sh

@@ -82,6 +82,7 @@ pub fn renew_at(issued_ms: i64, expires_ms: i64) -> i64 {
 struct TokenState {
     token: Secret,
     renew_at_ms: i64,
+    expires_ms: i64,
     generation: u64,
 }
 
@@ -134,6 +135,12 @@ impl TokenSource {
     /// How many access tokens were obtained so far.
     pub fn renewals(&self) -> u64 {
         self.renewals.load(Ordering::Relaxed)
+    }
+
+    /// When the current access token expires (epoch ms), as the portal said; `None` before the
+    /// first sign-in. The UI shows it as the token state.
+    pub fn expires_ms(&self) -> Option<i64> {
+        lock(&self.state).as_ref().map(|s| s.expires_ms)
     }
 
     /// The username the OAuth server reported, if any.
@@ -195,7 +202,7 @@ impl TokenSource {
         let now = self.clock.now_ms();
         let generation = self.renewals.fetch_add(1, Ordering::Relaxed) + 1;
         *lock(&self.state) =
-            Some(TokenState { token: token.clone(), renew_at_ms: renew_at(now, expires_ms), generation });
+            Some(TokenState { token: token.clone(), renew_at_ms: renew_at(now, expires_ms), expires_ms, generation });
         tracing::debug!(generation, expires_in_s = (expires_ms - now) / 1000, "access token obtained");
         Ok((token, generation))
     }

@@ -45,7 +45,7 @@ pub enum JobStatus {
 }
 
 /// The server's message out of a `statusMessage` that may be a JSON document in a string.
-fn status_message(raw: &Value) -> String {
+pub(crate) fn status_message(raw: &Value) -> String {
     let text = match raw {
         Value::String(s) => s.clone(),
         Value::Null => String::new(),

@@ -10,7 +10,7 @@
 use std::collections::HashSet;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
@@ -20,7 +20,7 @@ use serde_json::Value;
 use url::{Origin, Url};
 
 use crate::error::{Error, Result};
-use crate::limiter::Limiter;
+use crate::limiter::{Limiter, Permit};
 use crate::retry::RetryPolicy;
 use crate::secret::Secret;
 
@@ -58,22 +58,48 @@ pub(crate) enum Method {
     Post,
 }
 
+/// A file sent as one part of a `multipart/form-data` POST (uploads: `addItem`, `addResources`,
+/// `updateinfo`, `addAttachment`). `Bytes` makes a resend after a refusal cheap.
+#[derive(Clone)]
+pub struct FilePart {
+    /// The form field, e.g. `file`, `thumbnail`, `attachment`.
+    pub field: String,
+    pub file_name: String,
+    pub content_type: String,
+    pub bytes: Bytes,
+}
+
+impl std::fmt::Debug for FilePart {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FilePart")
+            .field("field", &self.field)
+            .field("file_name", &self.file_name)
+            .field("len", &self.bytes.len())
+            .finish()
+    }
+}
+
 /// One logical request, possibly sent several times.
 #[derive(Debug, Clone)]
 pub(crate) struct Call {
     pub method: Method,
     pub url: Url,
     pub params: Vec<(String, String)>,
+    /// File parts; a POST with any is sent as `multipart/form-data`, else form-encoded.
+    pub files: Vec<FilePart>,
     /// Safe to send again after a failure. GETs always are; POSTs only when the caller says so.
     pub idempotent: bool,
 }
 
 impl Call {
     pub fn get(url: Url, params: Vec<(String, String)>) -> Self {
-        Call { method: Method::Get, url, params, idempotent: true }
+        Call { method: Method::Get, url, params, files: Vec::new(), idempotent: true }
     }
     pub fn post(url: Url, params: Vec<(String, String)>, idempotent: bool) -> Self {
-        Call { method: Method::Post, url, params, idempotent }
+        Call { method: Method::Post, url, params, files: Vec::new(), idempotent }
+    }
+    pub fn multipart(url: Url, params: Vec<(String, String)>, files: Vec<FilePart>, idempotent: bool) -> Self {
+        Call { method: Method::Post, url, params, files, idempotent }
     }
 }
 
@@ -222,6 +248,9 @@ pub(crate) struct Transport {
     settings: HttpSettings,
     custom_headers: HeaderMap,
     limiter: Arc<Limiter>,
+    /// Downloads' own limiter once `set_download_limit` was called; until then downloads share
+    /// `limiter`. A download holds its permit until its body has ended, like a curl transfer slot.
+    downloads: OnceLock<Arc<Limiter>>,
     requests: AtomicU64,
     org_origins: RwLock<HashSet<Origin>>,
 }
@@ -260,6 +289,7 @@ impl Transport {
             settings,
             custom_headers,
             limiter,
+            downloads: OnceLock::new(),
             requests: AtomicU64::new(0),
             org_origins: RwLock::new(origins),
         })
@@ -267,6 +297,18 @@ impl Transport {
 
     pub fn limiter(&self) -> &Arc<Limiter> {
         &self.limiter
+    }
+
+    /// Gives downloads (streamed GETs) their own limit of `max` at once, apart from the API
+    /// calls'. Only the first call takes effect; returns whether this one did.
+    pub fn set_download_limit(&self, max: usize) -> bool {
+        let max = max.max(1);
+        self.downloads.set(Limiter::new(max.div_ceil(2), max, LIMITER_INCREASE_AFTER)).is_ok()
+    }
+
+    /// The limiter downloads go through.
+    pub fn download_limiter(&self) -> &Arc<Limiter> {
+        self.downloads.get().unwrap_or(&self.limiter)
     }
 
     pub fn requests_made(&self) -> u64 {
@@ -294,8 +336,9 @@ impl Transport {
         let mut method = call.method;
         // A GET's parameters are in its query; after a redirect the Location holds the whole URL.
         let mut params: &[(String, String)] = &call.params;
+        let mut files: &[FilePart] = &call.files;
         for _ in 0..=MAX_REDIRECTS {
-            let resp = self.send_to(&url, method, params, token).await?;
+            let resp = self.send_to(&url, method, params, files, token).await?;
             let status = resp.status().as_u16();
             if !matches!(status, 301 | 302 | 303 | 307 | 308) {
                 return Ok(resp);
@@ -311,6 +354,7 @@ impl Transport {
             if !keeps_method {
                 method = Method::Get;
                 params = &[];
+                files = &[];
             }
             tracing::trace!(from = %display_url(&url), to = %display_url(&next), status, "redirect");
             url = next;
@@ -323,12 +367,14 @@ impl Transport {
         url: &Url,
         method: Method,
         params: &[(String, String)],
+        files: &[FilePart],
         token: Option<&Secret>,
     ) -> Result<reqwest::Response> {
         let org = self.is_org(url);
         let mut req = match method {
             Method::Get => self.client.get(url.clone()).query(params),
-            Method::Post => self.client.post(url.clone()).form(params),
+            Method::Post if files.is_empty() => self.client.post(url.clone()).form(params),
+            Method::Post => self.client.post(url.clone()).multipart(multipart_form(params, files)?),
         };
         if org {
             req = req.headers(self.custom_headers.clone());
@@ -380,10 +426,16 @@ impl Transport {
 
     /// Sends with retries and returns the decoded JSON (checked for an ArcGIS error body).
     pub async fn json(&self, call: &Call, token: Option<&Secret>) -> Result<Value> {
-        self.with_retries(call, |c| self.json_once(c, token)).await
+        self.with_retries(call, &self.limiter, |c, permit| async move {
+            let answer = self.json_once(c, token).await;
+            drop(permit);
+            answer
+        })
+        .await
     }
 
-    async fn stream_once(&self, call: &Call, token: Option<&Secret>) -> Result<ByteStream> {
+    /// `permit` (the download slot) travels with the body and is returned when it ends.
+    async fn stream_once(&self, call: &Call, token: Option<&Secret>, permit: Option<Permit>) -> Result<ByteStream> {
         let stall = self.settings.stall_timeout;
         let resp = match tokio::time::timeout(self.settings.request_timeout, self.send_once(call, token)).await {
             Ok(r) => r?,
@@ -431,23 +483,25 @@ impl Transport {
         }
         let url = call.url.clone();
         let first = if head.is_empty() { None } else { Some(head.freeze()) };
-        let state = (Some(resp), first, ended, url);
-        let stream = futures::stream::unfold(state, move |(resp, first, ended, url)| async move {
+        // The permit lives in the stream's state: dropped with the stream, whether it ran to its
+        // end, failed or was abandoned.
+        let state = (Some(resp), first, ended, url, permit);
+        let stream = futures::stream::unfold(state, move |(resp, first, ended, url, permit)| async move {
             if let Some(chunk) = first {
-                return Some((Ok(chunk), (resp, None, ended, url)));
+                return Some((Ok(chunk), (resp, None, ended, url, permit)));
             }
             if ended {
                 return None;
             }
             let mut resp = resp?;
             match tokio::time::timeout(stall, resp.chunk()).await {
-                Err(_) => Some((Err(stalled(&url, stall)), (None, None, true, url))),
+                Err(_) => Some((Err(stalled(&url, stall)), (None, None, true, url, None))),
                 Ok(Err(e)) => {
                     let err = classify_transport(e, &url);
-                    Some((Err(err), (None, None, true, url)))
+                    Some((Err(err), (None, None, true, url, None)))
                 }
                 Ok(Ok(None)) => None,
-                Ok(Ok(Some(chunk))) => Some((Ok(chunk), (Some(resp), None, false, url))),
+                Ok(Ok(Some(chunk))) => Some((Ok(chunk), (Some(resp), None, false, url, permit))),
             }
         });
         Ok(Box::pin(stream))
@@ -455,31 +509,36 @@ impl Transport {
 
     /// Sends with retries and returns the body as a stream once the answer has started.
     pub async fn stream(&self, call: &Call, token: Option<&Secret>) -> Result<ByteStream> {
-        self.with_retries(call, |c| self.stream_once(c, token)).await
+        self.with_retries(call, self.download_limiter(), |c, permit| self.stream_once(c, token, permit)).await
     }
 
-    async fn with_retries<'a, T, F, Fut>(&'a self, call: &'a Call, mut once: F) -> Result<T>
+    /// Sends `call` through `once` until it succeeds or fails for good. `once` gets the
+    /// limiter's permit (org hosts only) and decides how long to hold it.
+    async fn with_retries<'a, T, F, Fut>(&'a self, call: &'a Call, limiter: &Arc<Limiter>, mut once: F) -> Result<T>
     where
-        F: FnMut(&'a Call) -> Fut,
+        F: FnMut(&'a Call, Option<Permit>) -> Fut,
         Fut: std::future::Future<Output = Result<T>> + 'a,
     {
         let org = self.is_org(&call.url);
         let mut attempt = 0u32;
         loop {
-            let permit = if org { Some(self.limiter.acquire().await) } else { None };
-            let result = once(call).await;
-            drop(permit);
+            let permit = if org { Some(limiter.acquire().await) } else { None };
+            let result = once(call, permit).await;
             let err = match result {
                 Ok(v) => {
                     if org {
-                        self.limiter.on_success();
+                        limiter.on_success();
                     }
                     return Ok(v);
                 }
                 Err(e) => e,
             };
             if org && matches!(err, Error::RateLimited { .. }) {
+                // The portal throttles the org as a whole: API calls and downloads both slow down.
                 self.limiter.on_throttled();
+                if let Some(d) = self.downloads.get() {
+                    d.on_throttled();
+                }
             }
             // A refused or throttled request was not carried out, so even a non-idempotent
             // POST may be sent again.
@@ -494,6 +553,23 @@ impl Transport {
             }
         }
     }
+}
+
+/// A multipart body from text fields and file parts (rebuilt per attempt; `Bytes` clones are cheap).
+fn multipart_form(params: &[(String, String)], files: &[FilePart]) -> Result<reqwest::multipart::Form> {
+    let mut form = reqwest::multipart::Form::new();
+    for (k, v) in params {
+        form = form.text(k.clone(), v.clone());
+    }
+    for f in files {
+        let body = reqwest::Body::from(f.bytes.clone());
+        let part = reqwest::multipart::Part::stream_with_length(body, f.bytes.len() as u64)
+            .file_name(f.file_name.clone())
+            .mime_str(&f.content_type)
+            .map_err(|_| Error::Config { message: format!("{:?} is not a valid content type", f.content_type) })?;
+        form = form.part(f.field.clone(), part);
+    }
+    Ok(form)
 }
 
 /// Redirect hops followed for one request.

@@ -74,6 +74,7 @@
 //!   marked idempotent. All requests to the org share one AIMD concurrency limiter.
 
 pub mod auth;
+pub mod download;
 pub mod error;
 pub mod hosted;
 pub mod http;
@@ -84,6 +85,7 @@ pub mod portal;
 pub mod retry;
 pub mod search;
 pub mod secret;
+pub mod write;
 
 #[cfg(test)]
 mod wire_tests;

@@ -296,6 +296,11 @@ impl Portal {
         self.inner.session.tokens.as_ref().map(|t| t.renewals()).unwrap_or(0)
     }
 
+    /// When the current access token expires (epoch ms); `None` for an anonymous connection.
+    pub fn token_expires_ms(&self) -> Option<i64> {
+        self.inner.session.tokens.as_ref().and_then(|t| t.expires_ms())
+    }
+
     /// Whether the token would be sent to this URL (its scheme, host and port are the org's).
     pub fn is_org_url(&self, url: &Url) -> bool {
         self.inner.session.transport.is_org(url)

@@ -47,6 +47,10 @@ enum Command {
     Forget(commands::retention::ForgetArgs),
     /// Delete blobs no snapshot references.
     Prune(commands::retention::PruneArgs),
+    /// Plan (default) or apply a restore of a snapshot into an organization.
+    Restore(commands::restore::RestoreArgs),
+    /// Saved organizations: add (verifies first), list, check, remove. Secrets go to the vault.
+    Identity(commands::identity::IdentityArgs),
 }
 
 fn main() -> ExitCode {
@@ -82,5 +86,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::ImportZip(args) => commands::zip::import(&data_dir, args).await,
         Command::Forget(args) => commands::retention::forget(&data_dir, args).await,
         Command::Prune(args) => commands::retention::prune(&data_dir, args).await,
+        Command::Restore(args) => commands::restore::run(&db, &data_dir, args).await,
+        Command::Identity(args) => commands::identity::run(&db, &data_dir, args).await,
     }
 }

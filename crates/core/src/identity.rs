@@ -1,9 +1,24 @@
 //! Identities: an organization the user connects to, how they sign in and where its backups go.
 //!
 //! Invariant: an identity record holds no secret. Passwords, tokens, refresh tokens and storage
-//! connection strings live in the OS keychain (the vault), keyed by the identity id; this table
+//! connection strings live in the vault ([`crate::vault`]), keyed by the identity id; this table
 //! only says which kind of secret to look for. Custom header values are configuration (e.g. a
 //! proxy routing header) and are stored as given.
+//!
+//! [`verify`] signs in with an identity's secrets, refuses a non-administrator and checks the
+//! storage ("Save and verify"); [`credentials`] loads and saves those secrets and derives the
+//! token state the UI shows.
+
+mod credentials;
+mod verify;
+
+pub use credentials::{
+    credential_state, save_refresh_token, IdentitySecrets, OAuthSecret, SignInSecret, TokenState, EXPIRING_WITHIN_MS,
+};
+pub use verify::{
+    check_storage, portal_config, verify, verify_sign_in, SignedIn, StorageCheck, VerifiedIdentity, VerifyError,
+    VerifyOptions,
+};
 
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
@@ -119,20 +134,10 @@ impl<'a> Identities<'a> {
         validate(&spec)?;
         let now = self.clock.now_ms();
         let id = uuid::Uuid::new_v4().simple().to_string();
-        sqlx::query("INSERT INTO identities (id, name, portal_url, kind, sign_in, storage, custom_headers, tls_ca_pem_path, tls_allow_invalid_certs, created_ms, updated_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
-            .bind(&id)
-            .bind(&spec.name)
-            .bind(&spec.portal_url)
-            .bind(kind_text(spec.kind))
-            .bind(json(&spec.sign_in)?)
-            .bind(json(&spec.storage)?)
-            .bind(json(&spec.custom_headers)?)
-            .bind(spec.tls.extra_ca_pem_path.as_deref())
-            .bind(spec.tls.allow_invalid_certs)
-            .bind(now)
-            .bind(now)
-            .execute(self.db.pool())
-            .await?;
+        let columns = SpecColumns::of(&spec)?;
+        let insert = sqlx::query("INSERT INTO identities (id, name, portal_url, kind, sign_in, storage, custom_headers, tls_ca_pem_path, tls_allow_invalid_certs, created_ms, updated_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+            .bind(&id);
+        columns.bind(insert).bind(now).bind(now).execute(self.db.pool()).await?;
         Ok(Identity { id, spec, created_ms: now, updated_ms: now })
     }
 
@@ -155,23 +160,32 @@ impl<'a> Identities<'a> {
     pub async fn update(&self, id: &str, spec: IdentitySpec) -> Result<Identity> {
         validate(&spec)?;
         let now = self.clock.now_ms();
-        let done = sqlx::query("UPDATE identities SET name = ?, portal_url = ?, kind = ?, sign_in = ?, storage = ?, custom_headers = ?, tls_ca_pem_path = ?, tls_allow_invalid_certs = ?, updated_ms = ? WHERE id = ?")
-            .bind(&spec.name)
-            .bind(&spec.portal_url)
-            .bind(kind_text(spec.kind))
-            .bind(json(&spec.sign_in)?)
-            .bind(json(&spec.storage)?)
-            .bind(json(&spec.custom_headers)?)
-            .bind(spec.tls.extra_ca_pem_path.as_deref())
-            .bind(spec.tls.allow_invalid_certs)
-            .bind(now)
-            .bind(id)
-            .execute(self.db.pool())
-            .await?;
+        let columns = SpecColumns::of(&spec)?;
+        let update = sqlx::query("UPDATE identities SET name = ?, portal_url = ?, kind = ?, sign_in = ?, storage = ?, custom_headers = ?, tls_ca_pem_path = ?, tls_allow_invalid_certs = ?, updated_ms = ? WHERE id = ?");
+        let done = columns.bind(update).bind(now).bind(id).execute(self.db.pool()).await?;
         if done.rows_affected() == 0 {
             return Err(Error::NotFound { what: "identity", id: id.to_owned() });
         }
         self.get(id).await
+    }
+
+    /// The identity whose id is `name_or_id`, else the one whose name matches it (ignoring case).
+    /// Two identities of that name make the name ambiguous: the error asks for the id.
+    pub async fn find(&self, name_or_id: &str) -> Result<Identity> {
+        let wanted = name_or_id.trim();
+        let all = self.list().await?;
+        if let Some(found) = all.iter().find(|i| i.id == wanted) {
+            return Ok(found.clone());
+        }
+        let mut named = all.into_iter().filter(|i| i.spec.name.trim().eq_ignore_ascii_case(wanted));
+        match (named.next(), named.next()) {
+            (Some(one), None) => Ok(one),
+            (Some(a), Some(b)) => Err(Error::InvalidInput(format!(
+                "more than one identity is named {wanted:?} ({} and {}); give the id instead",
+                a.id, b.id
+            ))),
+            _ => Err(Error::NotFound { what: "identity", id: wanted.to_owned() }),
+        }
     }
 
     /// Deletes the identity and its scan catalogs; its job history stays (without the link).
@@ -181,6 +195,41 @@ impl<'a> Identities<'a> {
             return Err(Error::NotFound { what: "identity", id: id.to_owned() });
         }
         Ok(())
+    }
+}
+
+type SqliteQuery<'q> = sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>>;
+
+/// The spec as the columns store it, bound in one place for INSERT and UPDATE (both list the
+/// columns in this order: name, portal_url, kind, sign_in, storage, custom_headers,
+/// tls_ca_pem_path, tls_allow_invalid_certs).
+struct SpecColumns<'a> {
+    spec: &'a IdentitySpec,
+    sign_in: String,
+    storage: String,
+    custom_headers: String,
+}
+
+impl<'a> SpecColumns<'a> {
+    fn of(spec: &'a IdentitySpec) -> Result<Self> {
+        Ok(SpecColumns {
+            spec,
+            sign_in: json(&spec.sign_in)?,
+            storage: json(&spec.storage)?,
+            custom_headers: json(&spec.custom_headers)?,
+        })
+    }
+
+    fn bind<'q>(&'q self, query: SqliteQuery<'q>) -> SqliteQuery<'q> {
+        query
+            .bind(&self.spec.name)
+            .bind(&self.spec.portal_url)
+            .bind(kind_text(self.spec.kind))
+            .bind(&self.sign_in)
+            .bind(&self.storage)
+            .bind(&self.custom_headers)
+            .bind(self.spec.tls.extra_ca_pem_path.as_deref())
+            .bind(self.spec.tls.allow_invalid_certs)
     }
 }
 

@@ -3,8 +3,10 @@
 //! catalog per scan of an organization ([`catalog`], filled by [`scan`]), and the job history
 //! ([`jobs`]). A [`selection`] resolves against a catalog; [`references`] finds what an item's
 //! data points at. Progress goes to a [`progress::Progress`] sink the front end provides; time
-//! comes from a [`clock::Clock`]. No password, token or connection string is ever stored here.
+//! comes from a [`clock::Clock`]. No password, token or connection string is ever stored in the
+//! database: they live in the [`vault`].
 
+pub mod app;
 pub mod backup;
 pub mod catalog;
 pub mod clock;
@@ -15,9 +17,11 @@ pub mod jobs;
 pub mod progress;
 pub mod references;
 pub mod repo;
+pub mod restore;
 pub mod scan;
 pub mod selection;
 pub mod storage;
+pub mod vault;
 
 pub use catalog::Catalog;
 pub use clock::{Clock, ManualClock, SystemClock};

@@ -7,6 +7,12 @@
 //! - `POST /_sim/items/{id}/data` with a JSON body -> `{"updated": bool}`
 //! - `GET /_sim/orgs/{url_key}/counts` -> `{id, urlKey, items, users, groups, folders, services}`
 //! - `GET /_sim/orgs/{url_key}/items` -> `{"ids": [...]}`
+//! - `GET /_sim/stats` -> requests per route (see `stats`)
+//! - `GET /_sim/orgs/{url_key}/downloads` -> every byte-carrying GET of a full backup, and
+//!   `GET /_sim/orgs/{url_key}/services/{name}/package` (see `downloads`): the benchmark's ceiling
+
+mod downloads;
+pub mod stats;
 
 use axum::extract::{Path, State};
 use axum::routing::{get, post};
@@ -135,6 +141,9 @@ pub fn routes() -> Router<SimState> {
         .route("/_sim/items/{id}/data", post(set_data))
         .route("/_sim/orgs/{url_key}/counts", get(counts))
         .route("/_sim/orgs/{url_key}/items", get(ids))
+        .route("/_sim/orgs/{url_key}/downloads", get(downloads::downloads))
+        .route("/_sim/orgs/{url_key}/services/{name}/package", get(downloads::package))
+        .route("/_sim/stats", get(stats::stats))
 }
 
 async fn delete(State(state): State<SimState>, Path(id): Path<String>) -> Json<Value> {

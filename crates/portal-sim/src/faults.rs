@@ -3,6 +3,11 @@
 //! `Retry-After`. Every setting can change while the server runs (tests turn faults on mid-run), and
 //! every decision is counted so tests can compare what the client saw with what was injected.
 //!
+//! Writes (`routes::write::is_write`): half of the faults injected on them, drawn from a second
+//! seeded generator, strike AFTER the handler ran, so the write took effect while its answer is a
+//! 5xx, a dropped connection or a stalled body. A forced fault can fix that timing
+//! (`FaultState::force_timed`).
+//!
 //! A dropped connection cannot be expressed as an HTTP response: the middleware marks the response
 //! with `DropConnection` and `DroppingService` (wrapped around the whole app by the server) turns the
 //! mark into a service error, on which hyper closes the socket without writing anything.
@@ -81,13 +86,19 @@ pub struct FaultState {
     stall_ms: AtomicU64,
     after_handler: std::sync::atomic::AtomicBool,
     rng: Mutex<ChaCha8Rng>,
-    forced: Mutex<Vec<ForcedFault>>,
+    /// Draws whether a write's fault strikes after it was applied. Apart from `rng`, so that the
+    /// faults chosen for every request stay what they were before writes existed.
+    timing_rng: Mutex<ChaCha8Rng>,
+    /// Forced faults with their timing: `Some(true)` after the handler, `Some(false)` before,
+    /// `None` as for random faults.
+    forced: Mutex<Vec<(ForcedFault, Option<bool>)>>,
     /// Admission times per org within the last second (sliding window).
     windows: Mutex<HashMap<String, VecDeque<Instant>>>,
     total_requests: AtomicU64,
     faults_injected: AtomicU64,
     faults_by_kind: [AtomicU64; 5],
     rate_limited: AtomicU64,
+    after_apply: AtomicU64,
     by_path: Mutex<HashMap<String, u64>>,
 }
 
@@ -117,12 +128,14 @@ impl FaultState {
             after_handler: std::sync::atomic::AtomicBool::new(false),
             // Seeded so that a given seed and request order inject the same faults.
             rng: Mutex::new(ChaCha8Rng::seed_from_u64(cfg.seed ^ 0xFA17_FA17)),
+            timing_rng: Mutex::new(ChaCha8Rng::seed_from_u64(cfg.seed ^ 0xAF7E_A991)),
             forced: Mutex::default(),
             windows: Mutex::default(),
             total_requests: AtomicU64::new(0),
             faults_injected: AtomicU64::new(0),
             faults_by_kind: Default::default(),
             rate_limited: AtomicU64::new(0),
+            after_apply: AtomicU64::new(0),
             by_path: Mutex::default(),
         };
         s.set_fault_rate(cfg.fault_rate);
@@ -171,8 +184,21 @@ impl FaultState {
     /// Queues an exact fault (see `ForcedFault`); forced faults are used before random ones.
     pub fn force(&self, fault: ForcedFault) {
         if fault.count > 0 {
-            lock(&self.forced).push(fault);
+            lock(&self.forced).push((fault, None));
         }
+    }
+
+    /// Like `force`, with a fixed timing: `after_apply` true makes the request's handler run (the
+    /// write takes effect) before the fault replaces its answer; false fails it before the handler.
+    pub fn force_timed(&self, fault: ForcedFault, after_apply: bool) {
+        if fault.count > 0 {
+            lock(&self.forced).push((fault, Some(after_apply)));
+        }
+    }
+
+    /// Faults injected after the handler ran (the request's work was done, its answer lost).
+    pub fn faults_after_apply(&self) -> u64 {
+        self.after_apply.load(Ordering::Relaxed)
     }
 
     /// Every request that reached the middleware (control paths excluded), 429s and faults included.
@@ -207,6 +233,7 @@ impl FaultState {
         self.total_requests.store(0, Ordering::Relaxed);
         self.faults_injected.store(0, Ordering::Relaxed);
         self.rate_limited.store(0, Ordering::Relaxed);
+        self.after_apply.store(0, Ordering::Relaxed);
         for c in &self.faults_by_kind {
             c.store(0, Ordering::Relaxed);
         }
@@ -234,29 +261,38 @@ impl FaultState {
         true
     }
 
-    fn pick_fault(&self, path: &str) -> Option<FaultKind> {
-        {
+    /// The fault to inject on a request to `path`, if any, and whether it strikes after the
+    /// handler ran: for a `write`, half the time (from the seeded generator) unless forced.
+    fn pick_fault(&self, path: &str, write: bool) -> Option<(FaultKind, bool)> {
+        let forced = {
             let mut forced = lock(&self.forced);
-            if let Some(pos) =
-                forced.iter().position(|f| f.path_contains.as_deref().is_none_or(|needle| path.contains(needle)))
-            {
-                let kind = forced[pos].kind;
-                forced[pos].count -= 1;
-                if forced[pos].count == 0 {
-                    forced.remove(pos);
+            forced.iter().position(|(f, _)| f.path_contains.as_deref().is_none_or(|needle| path.contains(needle))).map(
+                |pos| {
+                    let (kind, timing) = (forced[pos].0.kind, forced[pos].1);
+                    forced[pos].0.count -= 1;
+                    if forced[pos].0.count == 0 {
+                        forced.remove(pos);
+                    }
+                    (kind, timing)
+                },
+            )
+        };
+        let (kind, timing) = match forced {
+            Some(f) => f,
+            None => {
+                let ppm = self.fault_rate_ppm.load(Ordering::Relaxed);
+                if ppm == 0 {
+                    return None;
                 }
-                return Some(kind);
+                let mut rng = lock(&self.rng);
+                if rng.gen_range(0..1_000_000u32) >= ppm {
+                    return None;
+                }
+                (FaultKind::ALL[rng.gen_range(0..FaultKind::ALL.len())], None)
             }
-        }
-        let ppm = self.fault_rate_ppm.load(Ordering::Relaxed);
-        if ppm == 0 {
-            return None;
-        }
-        let mut rng = lock(&self.rng);
-        if rng.gen_range(0..1_000_000u32) >= ppm {
-            return None;
-        }
-        Some(FaultKind::ALL[rng.gen_range(0..FaultKind::ALL.len())])
+        };
+        let after = timing.unwrap_or_else(|| write && lock(&self.timing_rng).gen_bool(0.5));
+        Some((kind, after))
     }
 
     fn record_fault(&self, kind: FaultKind) {
@@ -286,6 +322,7 @@ fn org_key(state: &SimState, path: &str) -> String {
 pub async fn middleware(State(state): State<SimState>, req: Request, next: Next) -> Response {
     let faults = &state.faults;
     let path = req.uri().path().to_owned();
+    let write = crate::routes::write::is_write(req.method(), &path);
     faults.count_request(&path);
     let latency = faults.latency_ms();
     if latency > 0 {
@@ -299,12 +336,13 @@ pub async fn middleware(State(state): State<SimState>, req: Request, next: Next)
             return too_many_requests();
         }
     }
-    if let Some(kind) = faults.pick_fault(&path) {
+    if let Some((kind, after_apply)) = faults.pick_fault(&path, write) {
         faults.record_fault(kind);
-        tracing::debug!(%path, ?kind, "injecting fault");
+        tracing::debug!(%path, ?kind, after_apply, "injecting fault");
         let lost_answer = matches!(kind, FaultKind::Http502 | FaultKind::Http504 | FaultKind::DroppedConnection);
-        if lost_answer && faults.faults_after_handler() {
+        if after_apply || (lost_answer && faults.faults_after_handler()) {
             // The work happens; only its answer is replaced.
+            faults.after_apply.fetch_add(1, Ordering::Relaxed);
             drop(next.run(req).await);
         }
         return fault_response(kind, Duration::from_millis(faults.stall_ms()));
@@ -448,10 +486,46 @@ mod tests {
     fn forced_faults_are_used_first_and_run_out() {
         let f = FaultState::new(&SimConfig::default());
         f.force(ForcedFault { path_contains: Some("/data".into()), kind: FaultKind::Http504, count: 2 });
-        assert_eq!(f.pick_fault("/k/sharing/rest/search"), None, "a forced fault only hits matching paths");
-        assert_eq!(f.pick_fault("/k/sharing/rest/content/items/x/data"), Some(FaultKind::Http504), "first forced hit");
-        assert_eq!(f.pick_fault("/k/sharing/rest/content/items/y/data"), Some(FaultKind::Http504), "second forced hit");
-        assert_eq!(f.pick_fault("/k/sharing/rest/content/items/z/data"), None, "forced faults run out after `count`");
+        assert_eq!(f.pick_fault("/k/sharing/rest/search", false), None, "a forced fault only hits matching paths");
+        assert_eq!(
+            f.pick_fault("/k/sharing/rest/content/items/x/data", false),
+            Some((FaultKind::Http504, false)),
+            "first forced hit, before the handler on a read"
+        );
+        assert_eq!(
+            f.pick_fault("/k/sharing/rest/content/items/y/data", false),
+            Some((FaultKind::Http504, false)),
+            "second forced hit"
+        );
+        assert_eq!(
+            f.pick_fault("/k/sharing/rest/content/items/z/data", false),
+            None,
+            "forced faults run out after `count`"
+        );
+    }
+
+    #[test]
+    fn about_half_the_faults_on_writes_strike_after_the_handler() {
+        let f = FaultState::new(&SimConfig { fault_rate: 1.0, ..SimConfig::default() });
+        let picks: Vec<_> =
+            (0..400).filter_map(|_| f.pick_fault("/k/sharing/rest/content/users/u/addItem", true)).collect();
+        assert_eq!(picks.len(), 400, "a fault rate of 1 fails every request");
+        let after = picks.iter().filter(|(_, after)| *after).count();
+        assert!(
+            (140..=260).contains(&after),
+            "about half of the write faults must come after the write, got {after}/400"
+        );
+        assert!(
+            (0..100).filter_map(|_| f.pick_fault("/k/sharing/rest/search", false)).all(|(_, after)| !after),
+            "a read is never failed after its handler by the random draw"
+        );
+        f.force_timed(ForcedFault { path_contains: Some("/addItem".into()), kind: FaultKind::Http500, count: 1 }, true);
+        f.set_fault_rate(0.0);
+        assert_eq!(
+            f.pick_fault("/k/sharing/rest/content/users/u/addItem", true),
+            Some((FaultKind::Http500, true)),
+            "a forced timing is obeyed"
+        );
     }
 
     #[test]

@@ -158,6 +158,28 @@ pub const CUSTOM_ADMIN_LACKS: [&str; 6] = [
 /// Online's built-in Viewer role id.
 const VIEWER_ROLE_ID: &str = "iAAAAAAAAAAAAAAA";
 
+/// The role, custom role id and privileges a user created with `role` gets (invite, createUser,
+/// updateuserrole): `org_admin`, `org_publisher`, `org_user`, Online's viewer role id, or the id of a
+/// custom role some user of `org` already holds (its privileges are copied). `None`: unknown role.
+pub fn role_privileges(org: &Org, role: &str) -> Option<(Role, Option<String>, Vec<String>)> {
+    let list = |lists: &[&[&str]]| lists.iter().flat_map(|l| l.iter()).map(|p| (*p).to_string()).collect::<Vec<_>>();
+    match role {
+        "org_admin" | "account_admin" => {
+            Some((Role::OrgAdmin, None, list(&[&ADMIN_PRIVILEGES, &PUBLISHER_PRIVILEGES, &USER_PRIVILEGES])))
+        }
+        "org_publisher" | "account_publisher" => {
+            Some((Role::Publisher, None, list(&[&PUBLISHER_PRIVILEGES, &USER_PRIVILEGES])))
+        }
+        "org_user" | "account_user" => Some((Role::User, None, list(&[&USER_PRIVILEGES]))),
+        VIEWER_ROLE_ID | "viewer" => Some((Role::Viewer, Some(VIEWER_ROLE_ID.into()), list(&[&VIEWER_PRIVILEGES]))),
+        custom => org
+            .users
+            .values()
+            .find(|u| u.role_id.as_deref() == Some(custom))
+            .map(|u| (u.role.clone(), u.role_id.clone(), u.privileges.clone())),
+    }
+}
+
 /// Every org of the universe and the logins printed on the ready line. `base_url` is
 /// `http://127.0.0.1:PORT` (or https): portal URLs are `{base_url}/{url_key}`, hosted services
 /// `{base_url}/{org_id}/arcgis/rest/services/{name}/FeatureServer`.
@@ -214,6 +236,7 @@ fn mercator((lon, lat): (f64, f64)) -> (f64, f64) {
 }
 
 fn org(cfg: &SimConfig, base_url: &str, index: usize, org_seed: u64) -> (Org, OrgLogin) {
+    let empty = index + cfg.empty_orgs.min(cfg.orgs) >= cfg.orgs;
     let mut rng = ChaCha8Rng::seed_from_u64(org_seed);
     let url_key = match URL_KEYS.get(index) {
         Some(k) => (*k).to_string(),
@@ -240,14 +263,29 @@ fn org(cfg: &SimConfig, base_url: &str, index: usize, org_seed: u64) -> (Org, Or
         }],
     };
     let order = users(&mut rng, &mut org, cfg.users.max(4));
-    groups(&mut rng, &mut org, &order, cfg.groups);
-    folders(&mut rng, &mut org, &order);
-    let center = CENTERS[index % CENTERS.len()];
-    let foreign = cfg.foreign_service_url.clone().unwrap_or_else(|| DEFAULT_FOREIGN_SERVICE_URL.to_string());
-    plan::generate(
-        items::Context::new(rng, cfg.seed, base_url, &mut org, &order, foreign, center, mercator(center), cfg.items),
-        cfg.items,
-    );
+    if empty {
+        // A restore target: only the two ready-line accounts, nothing else.
+        org.users.retain(|u, _| *u == order[0] || *u == order[2]);
+    } else {
+        groups(&mut rng, &mut org, &order, cfg.groups);
+        folders(&mut rng, &mut org, &order);
+        let center = CENTERS[index % CENTERS.len()];
+        let foreign = cfg.foreign_service_url.clone().unwrap_or_else(|| DEFAULT_FOREIGN_SERVICE_URL.to_string());
+        plan::generate(
+            items::Context::new(
+                rng,
+                cfg.seed,
+                base_url,
+                &mut org,
+                &order,
+                foreign,
+                center,
+                mercator(center),
+                cfg.items,
+            ),
+            cfg.items,
+        );
+    }
 
     let login = |i: usize| {
         let u = &org.users[&order[i]];
@@ -400,6 +438,7 @@ fn groups(rng: &mut ChaCha8Rng, org: &mut Org, order: &[String], n: usize) {
             capabilities: if shared_update { vec!["updateitemcontrol".into()] } else { vec![] },
             auto_join: rng.gen_bool(0.1),
             thumbnail: rng.gen_bool(0.8).then(|| "group.png".to_string()),
+            thumbnail_bytes: None,
             created,
             modified: created + rng.gen_range(0..300) * DAY_MS,
         };

@@ -56,6 +56,9 @@ struct Args {
     /// A foreign URL some generated items name (tokens must never be sent there).
     #[arg(long)]
     foreign_service_url: Option<String>,
+    /// The last N orgs are empty restore targets (only their admin and the non-admin user).
+    #[arg(long, default_value_t = 0)]
+    empty_orgs: usize,
 }
 
 impl Args {
@@ -75,6 +78,7 @@ impl Args {
             tls_cert_out: self.tls_cert_out,
             oauth_auto_approve: !self.no_auto_approve,
             foreign_service_url: self.foreign_service_url,
+            empty_orgs: self.empty_orgs,
         }
     }
 }

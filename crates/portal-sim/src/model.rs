@@ -120,6 +120,8 @@ pub struct Group {
     pub capabilities: Vec<String>,
     pub auto_join: bool,
     pub thumbnail: Option<String>,
+    /// An uploaded thumbnail (createGroup); `None` serves the generated PNG.
+    pub thumbnail_bytes: Option<bytes::Bytes>,
     pub created: i64,
     pub modified: i64,
 }
@@ -169,6 +171,31 @@ pub struct Item {
     pub resources: Vec<Resource>,
     /// Name of the hosted service in `Org::services` when this item is a hosted feature service or view.
     pub service_name: Option<String>,
+    /// What clients uploaded besides the data (restore); generated items have none.
+    pub uploads: ItemUploads,
+}
+
+/// Files a client uploaded for an item. When set they are served instead of the generated
+/// thumbnail and metadata, so a restored item reads back exactly what was sent.
+#[derive(Debug, Clone, Default)]
+pub struct ItemUploads {
+    /// The bytes of `Item::thumbnail`.
+    pub thumbnail: Option<bytes::Bytes>,
+    /// `info/metadata/metadata.xml`.
+    pub metadata: Option<bytes::Bytes>,
+    /// Other files stored under `info/` by `updateinfo`, by file name.
+    pub info_files: BTreeMap<String, bytes::Bytes>,
+    /// An unfinished multipart upload: `Some` from `addItem multipart=true` until `commit`; while
+    /// it is, the item reports `status: "partial"` and has no `/data`.
+    pub multipart: Option<MultipartUpload>,
+}
+
+/// The parts of a multipart upload received so far.
+#[derive(Debug, Clone, Default)]
+pub struct MultipartUpload {
+    pub file_name: String,
+    /// Parts by `partNum` (1..=10000); the committed data is their concatenation in that order.
+    pub parts: BTreeMap<u32, bytes::Bytes>,
 }
 
 #[derive(Debug, Clone)]
@@ -404,6 +431,12 @@ impl Org {
 }
 
 impl Universe {
+    /// Whether `username` exists in any org: usernames are unique across the universe, compared
+    /// case-insensitively as Online does.
+    pub fn has_user(&self, username: &str) -> bool {
+        self.orgs.iter().any(|o| o.users.keys().any(|u| u.eq_ignore_ascii_case(username)))
+    }
+
     /// The org holding item `id`, searched across every org.
     pub fn org_of_item(&self, id: &str) -> Option<&Org> {
         self.orgs.iter().find(|o| o.items.contains_key(id))

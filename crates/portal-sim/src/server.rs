@@ -17,6 +17,10 @@ fn app(state: SimState) -> axum::Router {
         .merge(crate::auth::routes())
         .merge(crate::routes::hosted::routes())
         .merge(crate::routes::tiles::routes())
+        .merge(crate::routes::write::routes())
+        // Uploads (addItem files, addPart, publish packages) are larger than axum's 2 MB default;
+        // the single-part limit itself is checked by the handlers, with Online's message.
+        .layer(axum::extract::DefaultBodyLimit::max(crate::routes::write::MAX_BODY))
         .layer(axum::middleware::from_fn_with_state(state.clone(), crate::faults::middleware));
     api.merge(crate::control::routes())
         .merge(crate::faults::control_routes())
@@ -50,6 +54,9 @@ pub struct SimConfig {
     /// A URL on a foreign host that some generated item data names (for the "token never leaves the
     /// org" test). None = a fixed non-routable example host.
     pub foreign_service_url: Option<String>,
+    /// The last `empty_orgs` orgs are restore targets: only their admin and the non-admin test user,
+    /// no items, groups or folders. They are still listed on the ready line.
+    pub empty_orgs: usize,
 }
 
 impl Default for SimConfig {
@@ -69,6 +76,7 @@ impl Default for SimConfig {
             tls_cert_out: None,
             oauth_auto_approve: true,
             foreign_service_url: None,
+            empty_orgs: 0,
         }
     }
 }

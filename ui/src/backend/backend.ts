@@ -140,7 +140,8 @@ export interface JobView {
   state: string;
   name: string;
   identity_id: string | null;
-  started_ms: number;
+  /** null while the job waits in the queue */
+  started_ms: number | null;
   ended_ms: number | null;
   summary: string;
 }

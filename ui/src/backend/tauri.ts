@@ -1,8 +1,9 @@
-import { invoke } from "@tauri-apps/api/core";
-import { listen } from "@tauri-apps/api/event";
+import { commands, events } from "../bindings";
+import type * as B from "../bindings";
 import type {
   AppInfo,
   Backend,
+  FinishedState,
   Graph,
   IdentityInput,
   IdentityView,
@@ -14,7 +15,6 @@ import type {
   JobProgress,
   JobView,
   MappingProfile,
-  RestoreInput,
   RestorePlan,
   SelectionInput,
   Settings,
@@ -29,123 +29,159 @@ import type {
 import { toUiError } from "./backend";
 
 /**
- * The desktop backend: each operation is one Tauri command (snake_case name, camelCase argument
- * keys as Tauri v2 expects). Written against the command list of the app contract; when the shell's
- * generated `bindings.ts` lands, its names win and this file follows them.
+ * The desktop backend over the generated `bindings.ts` (tauri-specta). Every call goes through
+ * the typed `commands` and `events`, so a renamed command or a changed shape in the shell makes
+ * `npm run check` fail here rather than at run time in the window.
+ *
+ * Each command answers `{status: "ok", data} | {status: "error", error: UiError}`; `unwrap` turns
+ * that back into a value or a thrown `UiError`, the one shape the screens handle.
  */
-async function call<T>(command: string, args?: Record<string, unknown>): Promise<T> {
+type Answer<T> = { status: "ok"; data: T } | { status: "error"; error: B.UiError };
+
+async function unwrap<T>(answer: Promise<Answer<T>>): Promise<T> {
+  let a: Answer<T>;
   try {
-    return await invoke<T>(command, args);
+    a = await answer;
   } catch (e) {
-    throw normalise(command, e);
+    // The generated wrapper rethrows only real exceptions (IPC failures), never a UiError.
+    throw toUiError(e);
   }
+  if (a.status === "error") throw toUiError(a.error);
+  return a.data;
 }
 
-/** Tauri rejects an unregistered command with a bare string; the screens want a `{code, message}`. */
-function normalise(command: string, e: unknown): UiError {
-  if (typeof e === "string" && /not found|unknown command/i.test(e)) {
-    return { code: "unavailable", message: `This version of OrgVault does not offer this yet (${command}).` };
-  }
-  return toUiError(e);
+/** Restore is not in the shell yet: the screens show it as unavailable rather than failing. */
+function unavailable<T>(what: string): Promise<T> {
+  const e: UiError = { code: "unavailable", message: `Restore is not in this version of OrgVault yet (${what}).` };
+  return Promise.reject(e);
 }
 
-async function subscribe<T>(event: string, handler: (e: T) => void): Promise<Unsubscribe> {
-  return listen<T>(event, (msg) => handler(msg.payload));
+const FINAL: readonly string[] = ["succeeded", "partial", "failed", "cancelled"] satisfies FinishedState[];
+
+/** Whether a job state from the history is final; `queued` and `running` are not. */
+export function isFinal(state: string): state is FinishedState {
+  return FINAL.includes(state);
+}
+
+/** The shell's progress in the UI's shape: an unknown rate reads as 0 per second. */
+export function progressOf(e: B.JobProgress): JobProgress {
+  return { ...e, rate_per_s: e.rate_per_s ?? 0 };
+}
+
+/** The shell's filter takes known kinds and states only; "" and unknown words mean "any". */
+function filterOf(f: JobFilterInput): B.JobFilterInput {
+  const kinds: B.JobKindView[] = ["scan", "backup", "restore", "verify"];
+  const states: B.JobStateView[] = ["queued", "running", "succeeded", "partial", "failed", "cancelled"];
+  return {
+    kind: kinds.find((k) => k === f.kind) ?? null,
+    state: states.find((s) => s === f.state) ?? null,
+    identity_id: f.identity_id || null,
+  };
+}
+
+/** The shell reads the portal kind from the portal's own answer, so the form's guess is not sent. */
+function identityInputOf(input: IdentityInput): B.IdentityInput {
+  const { kind: _guess, ...rest } = input;
+  return rest;
 }
 
 export class TauriBackend implements Backend {
   appInfo(): Promise<AppInfo> {
-    return call("app_info");
+    return unwrap(commands.appInfo());
   }
   listIdentities(): Promise<IdentityView[]> {
-    return call("list_identities");
+    return unwrap(commands.listIdentities());
   }
   saveIdentity(input: IdentityInput): Promise<IdentityView> {
-    return call("save_identity", { input });
+    return unwrap(commands.saveIdentity(identityInputOf(input)));
   }
   checkStorage(storage: StorageInput): Promise<StorageCheck> {
-    return call("check_storage", { storage });
+    return unwrap(commands.checkStorage(storage));
   }
-  removeIdentity(id: string): Promise<void> {
-    return call("remove_identity", { id });
+  async removeIdentity(id: string): Promise<void> {
+    await unwrap(commands.removeIdentity(id));
   }
   startDemo(): Promise<IdentityView[]> {
-    return call("start_demo");
+    return unwrap(commands.startDemo());
   }
   startScan(identityId: string): Promise<JobId> {
-    return call("start_scan", { identityId });
+    return unwrap(commands.startScan(identityId));
   }
   loadGraph(identityId: string): Promise<Graph> {
-    return call("load_graph", { identityId });
+    return unwrap(commands.loadGraph(identityId));
   }
   estimateSelection(identityId: string, selection: SelectionInput): Promise<Tally> {
-    return call("estimate_selection", { identityId, selection });
+    return unwrap(commands.estimateSelection(identityId, selection));
   }
   startBackup(identityId: string, name: string, selection: SelectionInput): Promise<JobId> {
-    return call("start_backup", { identityId, name, selection });
+    return unwrap(commands.startBackup(identityId, name, selection));
   }
-  cancelJob(jobId: JobId): Promise<void> {
-    return call("cancel_job", { jobId });
+  async cancelJob(jobId: JobId): Promise<void> {
+    await unwrap(commands.cancelJob(jobId));
   }
   retryFailed(jobId: JobId): Promise<JobId> {
-    return call("retry_failed", { jobId });
+    return unwrap(commands.retryFailed(jobId));
   }
   listSnapshots(identityId: string): Promise<SnapshotView[]> {
-    return call("list_snapshots", { identityId });
+    return unwrap(commands.listSnapshots(identityId));
   }
   verifySnapshot(identityId: string, snapshotId: string): Promise<JobId> {
-    return call("verify_snapshot", { identityId, snapshotId });
+    return unwrap(commands.verifySnapshot(identityId, snapshotId));
   }
-  exportSnapshotZip(identityId: string, snapshotId: string, path: string): Promise<void> {
-    return call("export_snapshot_zip", { identityId, snapshotId, path });
+  async exportSnapshotZip(identityId: string, snapshotId: string, path: string): Promise<void> {
+    await unwrap(commands.exportSnapshotZip(identityId, snapshotId, path));
   }
   snapshotContents(identityId: string, snapshotId: string): Promise<SnapshotEntry[]> {
-    return call("snapshot_contents", { identityId, snapshotId });
+    return unwrap(commands.snapshotContents(identityId, snapshotId));
   }
   listJobs(filter: JobFilterInput): Promise<JobView[]> {
-    return call("list_jobs", { filter });
+    return unwrap(commands.listJobs(filterOf(filter)));
   }
   jobItems(jobId: JobId): Promise<JobItemView[]> {
-    return call("job_items", { jobId });
+    return unwrap(commands.jobItems(jobId));
   }
   jobLog(jobId: JobId): Promise<string> {
-    return call("job_log", { jobId });
+    return unwrap(commands.jobLog(jobId));
   }
   getSettings(): Promise<Settings> {
-    return call("get_settings");
+    return unwrap(commands.getSettings());
   }
-  saveSettings(settings: Settings): Promise<void> {
-    return call("save_settings", { settings });
+  async saveSettings(settings: Settings): Promise<void> {
+    await unwrap(commands.saveSettings(settings));
   }
   exportSupportBundle(path: string): Promise<string> {
-    return call("export_support_bundle", { path });
+    return unwrap(commands.exportSupportBundle(path));
   }
   pickFolder(): Promise<string | null> {
-    return call("pick_folder");
+    return unwrap(commands.pickFolder());
   }
   pickSavePath(suggestedName: string): Promise<string | null> {
-    return call("pick_save_path", { suggestedName });
+    return unwrap(commands.pickSavePath(suggestedName));
   }
-  planRestore(input: RestoreInput): Promise<RestorePlan> {
-    return call("plan_restore", { input });
+  planRestore(): Promise<RestorePlan> {
+    return unavailable("plan");
   }
-  startRestore(input: RestoreInput): Promise<JobId> {
-    return call("start_restore", { input });
+  startRestore(): Promise<JobId> {
+    return unavailable("start");
   }
   listMappingProfiles(): Promise<MappingProfile[]> {
-    return call("list_mapping_profiles");
+    return unavailable("mapping profiles");
   }
-  saveMappingProfile(profile: MappingProfile): Promise<void> {
-    return call("save_mapping_profile", { profile });
+  saveMappingProfile(): Promise<void> {
+    return unavailable("mapping profiles");
   }
-  // tauri-specta names typed events in kebab-case after their Rust type.
+
   onJobProgress(handler: (e: JobProgress) => void): Promise<Unsubscribe> {
-    return subscribe("job-progress", handler);
+    return events.jobProgress.listen((msg) => handler(progressOf(msg.payload)));
   }
   onJobItemDone(handler: (e: JobItemDone) => void): Promise<Unsubscribe> {
-    return subscribe("job-item-done", handler);
+    return events.jobItemDone.listen((msg) => handler(msg.payload));
   }
   onJobFinished(handler: (e: JobFinished) => void): Promise<Unsubscribe> {
-    return subscribe("job-finished", handler);
+    return events.jobFinished.listen((msg) => {
+      const { job_id, state, summary } = msg.payload;
+      // Only final states end a job in the UI; the shell sends no other, but the type allows them.
+      if (isFinal(state)) handler({ job_id, state, summary });
+    });
   }
 }

@@ -6,11 +6,46 @@ import { formatBytes } from "../state/selection";
 import { kindOf } from "../visualizer/model";
 import { Visualizer } from "../visualizer/renderer";
 
+/** Where an element is drawn, for end-to-end tests that click on the canvas like a user. */
+export interface DrawnElement {
+  key: string;
+  label: string;
+  kind: string;
+  /** item type, user role, or "Group" */
+  type: string;
+  /** centre in CSS pixels from the canvas's top-left corner */
+  x: number;
+  y: number;
+  /** the canvas's size in CSS pixels */
+  width: number;
+  height: number;
+  selected: boolean;
+  bytes: number;
+}
+
 declare global {
   interface Window {
     /** Filled for the benchmark: first-render time and per-frame draw times. */
     __ovBench?: { firstRenderMs: number | null; frames: number[]; viz: Visualizer | null };
+    /**
+     * Read-only test hook of the visualizer shown: the first drawn elements of a kind whose centre
+     * a click would hit (inside the canvas), so a test can click where a user would.
+     */
+    __ovVisualizer?: { clickable(kind: string, limit: number): DrawnElement[] };
   }
+}
+
+function clickable(v: Visualizer, ws: Workspace, kind: string, limit: number): DrawnElement[] {
+  const m = ws.model;
+  const [width, height] = v.size();
+  const out: DrawnElement[] = [];
+  for (let i = 0; i < m.count && out.length < limit; i++) {
+    if (kindOf(m, i) !== kind) continue;
+    const [x, y] = v.screenOf(i);
+    if (x < 2 || y < 2 || x > width - 2 || y > height - 2 || v.nodeAt(x, y) !== i) continue;
+    out.push({ key: m.key[i], label: m.label[i], kind, type: m.type[i], x, y, width, height, selected: ws.selection.isSelected(i), bytes: m.size[i] });
+  }
+  return out;
 }
 
 /** The canvas with its tooltip; selection changes go through `onToggle` so tallies update at once. */
@@ -41,9 +76,11 @@ export function VisualizerPanel({ ws, matches, onToggle }: { ws: Workspace; matc
     });
     viz.current = v;
     bench.viz = v;
+    window.__ovVisualizer = { clickable: (kind, limit) => clickable(v, ws, kind, limit) };
     return () => {
       v.destroy();
       viz.current = null;
+      window.__ovVisualizer = undefined;
     };
   }, [ws]);
 

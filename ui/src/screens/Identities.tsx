@@ -1,5 +1,5 @@
 import { Building2, Cloud, Pencil, Plus, Trash2 } from "lucide-preact";
-import { useState } from "preact/hooks";
+import { useEffect, useState } from "preact/hooks";
 import type { IdentityInput, IdentityView, PortalKind, StorageCheck, UiError } from "../backend/backend";
 import { toUiError, withScheme } from "../backend/backend";
 import { useApp } from "../app/context";
@@ -28,6 +28,9 @@ interface Draft {
   container: string;
   cache_dir: string;
 }
+
+/** The shell names its demo identities so; it finds them again by these names on the next start. */
+export const DEMO_NAMES = ["Demo organization A", "Demo organization B"];
 
 function blankDraft(kind: PortalKind): Draft {
   return {
@@ -75,6 +78,17 @@ export function IdentitiesScreen() {
   const [draft, setDraft] = useState<Draft | null>(null);
   const [error, setError] = useState<UiError | null>(null);
   const [busy, setBusy] = useState(false);
+  const [demoRunning, setDemoRunning] = useState<boolean | null>(null);
+
+  // The demo organizations live in the app's process: after a restart their identities remain
+  // but point at a simulator that is gone until the demo is started again.
+  useEffect(() => {
+    app.backend.appInfo().then(
+      (info) => setDemoRunning(info.demo_running),
+      () => setDemoRunning(null),
+    );
+  }, []);
+  const demoStopped = demoRunning === false && identities.some((i) => DEMO_NAMES.includes(i.name));
 
   const refresh = async () => {
     const list = await app.backend.listIdentities();
@@ -86,9 +100,12 @@ export function IdentitiesScreen() {
     setBusy(true);
     setError(null);
     try {
-      const list = await app.backend.startDemo();
+      await app.backend.startDemo();
+      setDemoRunning(true);
+      // The demo answers its own two identities; the list shows every configured one.
+      const list = await app.backend.listIdentities();
       app.identities.set(list);
-      app.current.set(list[0]?.id ?? null);
+      if (!list.some((i) => i.id === app.current.get())) app.current.set(list[0]?.id ?? null);
     } catch (e) {
       setError(toUiError(e));
     } finally {
@@ -112,10 +129,10 @@ export function IdentitiesScreen() {
       <header class="screen-head">
         <h1 id="identities-title">Identities</h1>
         <div class="row">
-          <button type="button" onClick={() => setDraft(blankDraft("online"))}>
+          <button type="button" data-testid="identity-add-online" onClick={() => setDraft(blankDraft("online"))}>
             <Plus size={16} aria-hidden="true" /> ArcGIS Online
           </button>
-          <button type="button" onClick={() => setDraft(blankDraft("enterprise"))}>
+          <button type="button" data-testid="identity-add-enterprise" onClick={() => setDraft(blankDraft("enterprise"))}>
             <Plus size={16} aria-hidden="true" /> ArcGIS Enterprise
           </button>
         </div>
@@ -126,6 +143,14 @@ export function IdentitiesScreen() {
           <p>No organization is configured yet. Add one, or try OrgVault on a built-in demo organization first.</p>
           <button type="button" class="primary" data-testid="demo-start" disabled={busy} onClick={startDemo}>
             Try the demo organization
+          </button>
+        </div>
+      )}
+      {demoStopped && !draft && (
+        <div class="notice row spread" role="status">
+          <span>The demo organizations stopped when OrgVault last quit; start them again to scan or back them up.</span>
+          <button type="button" data-testid="demo-start" disabled={busy} onClick={startDemo}>
+            Start the demo organizations
           </button>
         </div>
       )}
@@ -229,11 +254,11 @@ function IdentityForm({ draft: initial, onCancel, onSaved }: { draft: Draft; onC
       <fieldset>
         <legend>Sign-in</legend>
         <label class="radio">
-          <input type="radio" name="signin" checked={d.sign_in === "oauth"} onChange={() => set("sign_in", "oauth")} /> OAuth2 App ID (opens
+          <input type="radio" name="signin" data-testid="signin-oauth" checked={d.sign_in === "oauth"} onChange={() => set("sign_in", "oauth")} /> OAuth2 App ID (opens
           the system browser)
         </label>
         <label class="radio">
-          <input type="radio" name="signin" checked={d.sign_in === "builtin"} onChange={() => set("sign_in", "builtin")} /> Built-in username
+          <input type="radio" name="signin" data-testid="signin-builtin" checked={d.sign_in === "builtin"} onChange={() => set("sign_in", "builtin")} /> Built-in username
           and password
         </label>
         {d.sign_in === "oauth" ? (

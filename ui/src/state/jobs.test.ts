@@ -96,3 +96,39 @@ describe("jobs store fed by the mock backend", () => {
     expect(items.every((i) => i.outcome === "ok"), "the transient failures pass on retry").toBe(true);
   });
 });
+
+describe("job history reconciliation", () => {
+  const view = (id: number, state: string) => ({ id, kind: "backup", state, name: "N", identity_id: null, started_ms: 1, ended_ms: 2, summary: `${state} from history` });
+
+  it("a final state in the history ends a job still shown running", () => {
+    const s: JobsState = t.started({}, 7, "backup", "Nightly");
+    const next = t.fromHistory(s, [view(7, "succeeded")]);
+    expect(next[7], "the history's final state and summary replace the missing JobFinished event").toMatchObject({ state: "succeeded", summary: "succeeded from history" });
+  });
+
+  it("running, queued and unknown jobs in the history change nothing", () => {
+    const s: JobsState = t.started({}, 7, "backup", "Nightly");
+    expect(t.fromHistory(s, [view(7, "running"), view(8, "succeeded"), view(9, "queued")]), "only jobs the UI shows running and the history ended are touched").toBe(s);
+  });
+
+  it("a job the event already ended keeps the event's outcome", () => {
+    const s = t.finished(t.started({}, 7, "backup", "N"), { job_id: 7, state: "cancelled", summary: "by you" });
+    expect(t.fromHistory(s, [view(7, "failed")])[7].state, "finished stays terminal").toBe("cancelled");
+  });
+
+  it("the store reads the history when a job starts, so a lost end event still ends it", async () => {
+    const b = new MockBackend({ elements: 30, withDemo: true });
+    // A backend whose events never arrive, as when JobFinished came before anyone listened.
+    const silent = Object.assign(Object.create(b), {
+      onJobProgress: async () => () => undefined,
+      onJobItemDone: async () => () => undefined,
+      onJobFinished: async () => () => undefined,
+      listJobs: async () => [view(5, "succeeded")],
+    });
+    const store = new JobsStore();
+    await store.connect(silent);
+    store.started(5, "scan", "Scan");
+    await vi.waitFor(() => expect(store.get()[5].state, "the start reads the history and ends the job").toBe("succeeded"));
+    store.disconnect();
+  });
+});

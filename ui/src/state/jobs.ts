@@ -1,4 +1,4 @@
-import type { Backend, FinishedState, JobFinished, JobId, JobItemDone, JobProgress } from "../backend/backend";
+import type { Backend, FinishedState, JobFinished, JobId, JobItemDone, JobProgress, JobView } from "../backend/backend";
 import { Store } from "./store";
 
 /** What the UI knows of one job while and after it runs. */
@@ -51,15 +51,36 @@ export const jobTransitions = {
     if (j.state !== "running") return s;
     return { ...s, [e.job_id]: { ...j, state: e.state, summary: e.summary, current: null } };
   },
+  /**
+   * Final states read from the job history end the jobs the UI still shows running: the shell may
+   * send `JobFinished` before the start command has answered, or while no window listens.
+   */
+  fromHistory(s: JobsState, views: JobView[]): JobsState {
+    let next = s;
+    for (const v of views) {
+      if (next[v.id]?.state === "running" && FINAL_STATES.includes(v.state as FinishedState)) {
+        next = jobTransitions.finished(next, { job_id: v.id, state: v.state as FinishedState, summary: v.summary });
+      }
+    }
+    return next;
+  },
 };
+
+const FINAL_STATES: FinishedState[] = ["succeeded", "partial", "failed", "cancelled"];
+
+/** How often the history is read while a job runs, in case its end event went missing. */
+export const HISTORY_POLL_MS = 2000;
 
 /** The live job table fed by the backend's events. */
 export class JobsStore extends Store<JobsState> {
   private unsubs: (() => void)[] = [];
+  private backend: Backend | null = null;
+  private poll: ReturnType<typeof setInterval> | null = null;
   constructor() {
     super({});
   }
   async connect(backend: Backend): Promise<void> {
+    this.backend = backend;
     this.unsubs.push(
       await backend.onJobProgress((e) => this.update((s) => jobTransitions.progress(s, e))),
       await backend.onJobItemDone((e) => this.update((s) => jobTransitions.itemDone(s, e))),
@@ -68,8 +89,34 @@ export class JobsStore extends Store<JobsState> {
   }
   started(id: JobId, kind: string, name: string): void {
     this.update((s) => jobTransitions.started(s, id, kind, name));
+    void this.reconcile();
+    if (!this.poll && this.backend) {
+      this.poll = setInterval(() => void this.reconcile(), HISTORY_POLL_MS);
+    }
+  }
+  /** Applies the history's final states; stops polling once nothing runs. */
+  async reconcile(): Promise<void> {
+    const backend = this.backend;
+    if (!backend) return;
+    const running = Object.values(this.get()).some((j) => j.state === "running");
+    if (running) {
+      try {
+        const views = await backend.listJobs({ kind: null, state: null, identity_id: null });
+        this.update((s) => jobTransitions.fromHistory(s, views));
+      } catch {
+        // The events still arrive; the next poll tries again.
+        return;
+      }
+    }
+    if (!Object.values(this.get()).some((j) => j.state === "running")) this.stopPolling();
+  }
+  private stopPolling(): void {
+    if (this.poll) clearInterval(this.poll);
+    this.poll = null;
   }
   disconnect(): void {
+    this.stopPolling();
     this.unsubs.splice(0).forEach((u) => u());
+    this.backend = null;
   }
 }

@@ -124,6 +124,16 @@ export class Visualizer {
     this.invalidate();
   }
 
+  /** Where node `i`'s centre is drawn, in CSS pixels from the canvas's top-left corner. */
+  screenOf(i: number): [number, number] {
+    return [this.layout.x[i] * this.scale + this.tx, this.layout.y[i] * this.scale + this.ty];
+  }
+
+  /** The canvas's size in CSS pixels. */
+  size(): [number, number] {
+    return [this.width, this.height];
+  }
+
   nodeAt(sx: number, sy: number): number {
     // A few pixels of slack so tiny nodes stay clickable when zoomed out.
     return this.index.hit((sx - this.tx) / this.scale, (sy - this.ty) / this.scale, 3 / this.scale);

@@ -2,7 +2,9 @@
 
 pub mod backup;
 pub mod connect;
+pub mod identity;
 pub mod jobs;
+pub mod restore;
 pub mod retention;
 pub mod scan;
 pub mod snapshots;

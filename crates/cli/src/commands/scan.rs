@@ -23,8 +23,7 @@ pub struct ScanArgs {
 }
 
 pub async fn run(db: &Db, data_dir: &Path, args: ScanArgs) -> anyhow::Result<()> {
-    let portal = args.portal.connect().await?;
-    let identity = identity_for(db, data_dir, &args.portal, &portal).await?;
+    let (portal, identity) = args.portal.connect_identity(db, data_dir).await?;
 
     let progress = TerminalProgress::new(args.json);
     let cancel = CancellationToken::new();
@@ -77,11 +76,12 @@ pub(crate) async fn identity_for(
 ) -> anyhow::Result<Identity> {
     let identities = Identities::new(db, &SystemClock);
     let url = portal.portal_url().to_string();
+    let username = args.username()?;
     let existing = identities
         .list()
         .await?
         .into_iter()
-        .find(|i| i.spec.portal_url == url && i.spec.sign_in.username() == Some(args.username.as_str()));
+        .find(|i| i.spec.portal_url == url && i.spec.sign_in.username() == Some(username));
     if let Some(found) = existing {
         return Ok(found);
     }
@@ -90,7 +90,7 @@ pub(crate) async fn identity_for(
         name: org.name.clone().unwrap_or_else(|| portal.org_id().to_owned()),
         portal_url: url,
         kind: if org.is_portal { PortalKind::Enterprise } else { PortalKind::Online },
-        sign_in: SignIn::Builtin { username: args.username.clone() },
+        sign_in: SignIn::Builtin { username: username.to_owned() },
         storage: Storage::Local { path: data_dir.join("backups").display().to_string() },
         custom_headers: args.custom_headers()?,
         tls: TlsOptions {

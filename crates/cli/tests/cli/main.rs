@@ -1,6 +1,8 @@
 //! The `orgvault` binary as a script would run it, against portal-sim over loopback.
 
+mod backup_azure;
 mod backup_cli;
+mod identity;
 mod jobs;
 mod scan;
 mod support;

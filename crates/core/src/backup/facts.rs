@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use futures::TryStreamExt;
 use serde_json::Value;
 use sqlx::Row;
 
@@ -22,7 +23,10 @@ pub struct Related {
 /// Catalog facts of one scan, for the selected subjects.
 #[derive(Debug, Default)]
 pub(crate) struct Facts {
-    pub items: BTreeMap<String, (ItemSummary, Value)>,
+    /// item id -> (summary, item JSON as the catalog holds it). Kept as text: a parsed `Value`
+    /// per item cost several times the text's size for the whole job, for a 12,000-item org
+    /// about a hundred megabytes; each item task parses its own JSON when it starts.
+    pub items: BTreeMap<String, (ItemSummary, String)>,
     pub users: BTreeMap<String, Value>,
     pub groups: BTreeMap<String, Value>,
     /// folder id -> (owner, title)
@@ -87,9 +91,10 @@ impl Facts {
              FROM items WHERE scan_id = ?",
         )
         .bind(scan_id)
-        .fetch_all(pool)
-        .await?;
-        for r in rows {
+        .fetch(pool);
+        // Streamed row by row: holding every row and the maps at once doubled the peak.
+        let mut rows = std::pin::pin!(rows);
+        while let Some(r) = rows.try_next().await? {
             let id: String = r.get("id");
             if !items.contains(&id) {
                 continue;
@@ -107,7 +112,7 @@ impl Facts {
                 layer_count: r.get("layer_count"),
                 last_edit_ms: r.get("last_edit_ms"),
             };
-            let json = json_of(r.get::<&str, _>("json"), &id)?;
+            let json: String = r.get("json");
             facts.items.insert(id, (summary, json));
         }
         for (name, json) in sqlx::query_as::<_, (String, String)>("SELECT username, json FROM users WHERE scan_id = ?")

@@ -71,11 +71,15 @@ fn catalog_parts(entry: &mut ItemEntry, summary: &ItemSummary, facts: &Facts) {
 pub(crate) async fn capture_item(
     run: &Run<'_>,
     summary: &ItemSummary,
-    json: &Value,
+    json_text: &str,
     facts: &Facts,
     previous: Option<&ItemEntry>,
 ) -> Result<ItemEntry, Stop> {
-    let item_json = run.store_json(json).await?;
+    let json: Value = serde_json::from_str(json_text)
+        .map_err(|e| Stop::Failed(format!("the catalog's JSON of the item is not valid: {e}")))?;
+    let json = &json;
+    // Re-encoded rather than stored as the catalog's text, so blob ids stay those of earlier snapshots.
+    let item_json = run.store_json_known(json, previous.map(|p| &p.item_json)).await?;
     let service_url = hosted_feature_service(run, summary, json);
     let unchanged = previous.filter(|p| p.modified == summary.modified_ms.unwrap_or(0) && p.size == summary.size);
     if let Some(prev) = unchanged {

@@ -19,8 +19,9 @@ pub(crate) async fn capture_user(
     username: &str,
     json: &Value,
     facts: &Facts,
+    previous: Option<&UserEntry>,
 ) -> Result<UserEntry, Stop> {
-    let profile = run.store_json(json).await?;
+    let profile = run.store_json_known(json, previous.map(|p| &p.profile)).await?;
     Ok(UserEntry {
         username: username.to_owned(),
         full_name: text(json, "fullName").unwrap_or_default(),
@@ -43,7 +44,7 @@ pub(crate) async fn capture_group(
     facts: &Facts,
     previous: Option<&GroupEntry>,
 ) -> Result<GroupEntry, Stop> {
-    let settings = run.store_json(json).await?;
+    let settings = run.store_json_known(json, previous.map(|p| &p.settings)).await?;
     let people = facts.members.get(group_id).cloned().unwrap_or_default();
     let owner = people
         .iter()

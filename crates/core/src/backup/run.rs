@@ -33,7 +33,7 @@ pub(crate) enum Stop {
 /// Counters of one run; read by the progress messages and the summary.
 #[derive(Debug, Default)]
 pub(crate) struct Tally {
-    /// Bytes downloaded from the organization and handed to the repository.
+    /// Bytes downloaded from the organization (streamed downloads) and handed to the repository.
     pub bytes_read: AtomicU64,
     /// Item `/data` downloads (the incremental backup's measure of work).
     pub data_downloads: AtomicU64,
@@ -153,15 +153,27 @@ impl<'a> Run<'a> {
         }
     }
 
-    /// Stores bytes already in memory (JSON documents).
+    /// Stores bytes already in memory (JSON documents); not counted as downloaded.
     pub async fn store_bytes(&self, bytes: Vec<u8>) -> Result<BlobRef, Stop> {
-        self.tally.bytes_read.fetch_add(bytes.len() as u64, Ordering::Relaxed);
         self.cancellable(self.repo.put_blob_bytes(Bytes::from(bytes))).await?.map_err(Stop::Fatal)
     }
 
     /// Stores a JSON value as its compact text.
     pub async fn store_json(&self, value: &serde_json::Value) -> Result<BlobRef, Stop> {
+        self.store_json_known(value, None).await
+    }
+
+    /// Like `store_json`, but when the text hashes to `known` (the previous snapshot's blob for
+    /// the same document) the blob is reused without touching the repository: the previous
+    /// snapshot references it, and the shared lock this job holds keeps prune from removing it.
+    /// An incremental backup of an unchanged org thus makes no storage request per subject.
+    pub async fn store_json_known(&self, value: &serde_json::Value, known: Option<&BlobRef>) -> Result<BlobRef, Stop> {
         let bytes = serde_json::to_vec(value).map_err(|e| Stop::Failed(format!("encoding JSON: {e}")))?;
+        if let Some(k) = known.filter(|k| k.size == bytes.len() as u64) {
+            if crate::repo::BlobId::of(&bytes) == k.id {
+                return Ok(k.clone());
+            }
+        }
         self.store_bytes(bytes).await
     }
 

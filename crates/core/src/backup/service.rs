@@ -77,6 +77,9 @@ pub(crate) async fn export_service(
     can_sync: bool,
 ) -> Result<ServiceData, Stop> {
     let layer_ids = layers.ids.as_slice();
+    // When every way failed and one failure was transient (a body that broke off, a token
+    // revoked again), the subject is worth another attempt; `attempts` retries Transient only.
+    let mut transient = false;
     let export_err = match export_fgdb(run, owner, item_id).await {
         Ok(blob) => {
             return Ok(ServiceData {
@@ -86,7 +89,11 @@ pub(crate) async fn export_service(
                 fallback_reason: None,
             })
         }
-        Err(Stop::Failed(reason) | Stop::Transient(reason)) => reason,
+        Err(Stop::Failed(reason)) => reason,
+        Err(Stop::Transient(reason)) => {
+            transient = true;
+            reason
+        }
         Err(stop) => return Err(stop),
     };
     tracing::warn!(item = item_id, "export failed, falling back: {export_err}");
@@ -100,32 +107,40 @@ pub(crate) async fn export_service(
                     fallback_reason: Some(format!("export failed ({export_err}); used createReplica")),
                 })
             }
-            Err(Stop::Failed(reason) | Stop::Transient(reason)) => reason,
+            Err(Stop::Failed(reason)) => reason,
+            Err(Stop::Transient(reason)) => {
+                transient = true;
+                reason
+            }
             Err(stop) => return Err(stop),
         }
     } else {
         "the service has no Sync capability".to_owned()
     };
-    match query_all(run, service_url, layer_ids, &layers.with_attachments).await {
-        Ok(copy) => Ok(ServiceData {
-            blob: copy.features,
-            method: Method::Query,
-            fallback_reason: Some(format!(
-                "export failed ({export_err}); no replica ({replica_err}); features copied by paged query, {} attachment(s) downloaded one by one",
-                copy.attachments.len()
-            )),
-            attachments: copy.attachments,
-        }),
-        Err(Stop::Failed(reason) | Stop::Transient(reason)) => Err(Stop::Failed(format!(
-            "export failed ({export_err}); no replica ({replica_err}); paged query failed ({reason})"
-        ))),
-        Err(stop) => Err(stop),
-    }
+    let (reason, last_transient) = match query_all(run, service_url, layer_ids, &layers.with_attachments).await {
+        Ok(copy) => {
+            return Ok(ServiceData {
+                blob: copy.features,
+                method: Method::Query,
+                fallback_reason: Some(format!(
+                    "export failed ({export_err}); no replica ({replica_err}); features copied by paged query, {} attachment(s) downloaded one by one",
+                    copy.attachments.len()
+                )),
+                attachments: copy.attachments,
+            })
+        }
+        Err(Stop::Failed(reason)) => (reason, false),
+        Err(Stop::Transient(reason)) => (reason, true),
+        Err(stop) => return Err(stop),
+    };
+    let all = format!("export failed ({export_err}); no replica ({replica_err}); paged query failed ({reason})");
+    Err(if transient || last_transient { Stop::Transient(all) } else { Stop::Failed(all) })
 }
 
-/// The delay before poll `n` (0-based): quick at first, then every `max`.
+/// The delay before poll `n` (0-based): quick at first (jobs on a quiet portal take well under
+/// a second, and a subject waiting on one holds a subject slot), doubling up to `max`.
 fn poll_delay(n: u32, max: Duration) -> Duration {
-    let ms = 200u64.saturating_mul(1 << n.min(6));
+    let ms = 100u64.saturating_mul(1 << n.min(7));
     Duration::from_millis(ms).min(max)
 }
 
@@ -137,7 +152,7 @@ async fn export_fgdb(run: &Run<'_>, owner: &str, item_id: &str) -> Result<BlobRe
         .portal
         .start_export(owner, item_id, arcgis::FILE_GEODATABASE)
         .await
-        .map_err(|e| Stop::Failed(format!("starting the export: {e}")))?;
+        .map_err(|e| Stop::portal("starting the export", e))?;
     run.register_export(&job.owner, &job.export_item_id);
     let work = async {
         let deadline = tokio::time::Instant::now() + run.options.export_timeout;
@@ -147,7 +162,7 @@ async fn export_fgdb(run: &Run<'_>, owner: &str, item_id: &str) -> Result<BlobRe
                 Ok(arcgis::JobStatus::Completed { .. }) => break,
                 Ok(arcgis::JobStatus::Failed { message }) => return Err(Stop::Failed(message)),
                 Ok(arcgis::JobStatus::Processing) => {}
-                Err(e) => return Err(Stop::Failed(format!("polling the export: {e}"))),
+                Err(e) => return Err(Stop::portal("polling the export", e)),
             }
             if tokio::time::Instant::now() >= deadline {
                 return Err(Stop::Failed(format!(
@@ -162,7 +177,7 @@ async fn export_fgdb(run: &Run<'_>, owner: &str, item_id: &str) -> Result<BlobRe
             .portal
             .item_data_stream(&job.export_item_id)
             .await
-            .map_err(|e| Stop::Failed(format!("downloading the export: {e}")))?;
+            .map_err(|e| Stop::portal("downloading the export", e))?;
         run.store_stream(stream).await
     };
     let result = match run.cancellable(work).await {
@@ -180,7 +195,7 @@ async fn replica(run: &Run<'_>, service_url: &Url, layer_ids: &[i64]) -> Result<
             .portal
             .create_replica(service_url, layer_ids)
             .await
-            .map_err(|e| Stop::Failed(format!("starting createReplica: {e}")))?;
+            .map_err(|e| Stop::portal("starting createReplica", e))?;
         let deadline = tokio::time::Instant::now() + run.options.export_timeout;
         let mut n = 0;
         let result_url = loop {
@@ -191,7 +206,7 @@ async fn replica(run: &Run<'_>, service_url: &Url, layer_ids: &[i64]) -> Result<
                 }
                 Ok(arcgis::JobStatus::Failed { message }) => return Err(Stop::Failed(message)),
                 Ok(arcgis::JobStatus::Processing) => {}
-                Err(e) => return Err(Stop::Failed(format!("polling the replica: {e}"))),
+                Err(e) => return Err(Stop::portal("polling the replica", e)),
             }
             if tokio::time::Instant::now() >= deadline {
                 return Err(Stop::Failed(format!(
@@ -202,11 +217,8 @@ async fn replica(run: &Run<'_>, service_url: &Url, layer_ids: &[i64]) -> Result<
             tokio::time::sleep(poll_delay(n, run.options.poll_max)).await;
             n += 1;
         };
-        let stream = run
-            .portal
-            .get_stream(&result_url, &[])
-            .await
-            .map_err(|e| Stop::Failed(format!("downloading the replica: {e}")))?;
+        let stream =
+            run.portal.get_stream(&result_url, &[]).await.map_err(|e| Stop::portal("downloading the replica", e))?;
         run.store_stream(stream).await
     };
     run.cancellable(work).await?
@@ -219,7 +231,7 @@ mod tests {
     #[test]
     fn polls_start_quick_and_are_capped() {
         let max = Duration::from_secs(5);
-        assert_eq!(poll_delay(0, max), Duration::from_millis(200), "the first poll comes quickly");
+        assert_eq!(poll_delay(0, max), Duration::from_millis(100), "the first poll comes quickly");
         assert!(poll_delay(3, max) > poll_delay(2, max), "polls slow down while the job runs");
         assert_eq!(poll_delay(30, max), max, "and never wait longer than the cap");
     }

@@ -2,7 +2,7 @@
 
 use std::sync::atomic::Ordering;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use futures::stream::BoxStream;
 use futures::{Stream, StreamExt, TryStreamExt};
 use object_store::{ObjectStoreExt, PutMode, PutOptions, PutPayload, WriteMultipart};
@@ -22,10 +22,13 @@ use super::Repository;
 /// its id.
 pub type BlobStream = BoxStream<'static, RepoResult<Bytes>>;
 
-/// Staged blobs up to this size are uploaded in one request (with create-only semantics).
-const SINGLE_PUT_MAX: u64 = 8 * 1024 * 1024;
-/// Part size of multipart uploads (Azure blocks).
-const PART_SIZE: usize = 8 * 1024 * 1024;
+/// Streamed content up to this size is handled in memory and written in one request with
+/// create-only semantics; larger content is staged and uploaded in parts.
+pub(crate) const IN_MEMORY_MAX: usize = 1024 * 1024;
+/// Content from this size on is hashed and encoded off the async threads.
+const ENCODE_OFF_THREAD: usize = 128 * 1024;
+/// Part size of multipart uploads (Azure blocks). Memory per upload is about three parts.
+const PART_SIZE: usize = 5 * 1024 * 1024;
 const READ_CHUNK: usize = 1024 * 1024;
 
 pub(crate) fn blob_path(id: &BlobId) -> String {
@@ -46,7 +49,7 @@ impl Repository {
     /// Stores `content` unless a blob with its id is already there; compresses when it pays.
     pub async fn put_blob_bytes(&self, content: Bytes) -> RepoResult<BlobRef> {
         let size = content.len() as u64;
-        let (id, stored) = if content.len() > 1024 * 1024 {
+        let (id, stored) = if content.len() >= ENCODE_OFF_THREAD {
             let c = content.clone();
             tokio::task::spawn_blocking(move || {
                 let id = BlobId::of(&c);
@@ -72,30 +75,40 @@ impl Repository {
         self.put_blob_bytes(Bytes::from(body)).await
     }
 
-    /// Stores the content of a stream with bounded memory: the stream is written to a staging
-    /// file while hashed; if the id is new the file is compressed (when a sample says it pays)
-    /// and uploaded, in parts when large. The staging file is removed whatever happens. An error
-    /// of the stream aborts and stores nothing.
+    /// Stores the content of a stream with bounded memory. Content up to [`IN_MEMORY_MAX`] is
+    /// gathered, hashed and encoded in memory (no staging file, no staging slot: most item files
+    /// are that small, and a slot per small file made downloads queue behind each other). Larger
+    /// content spills to a staging file while hashed; if the id is new the file is compressed
+    /// (when a sample says it pays) and uploaded in parts. The staging file is removed whatever
+    /// happens. An error of the stream aborts and stores nothing.
     pub async fn put_blob_stream<S, E>(&self, stream: S) -> RepoResult<BlobRef>
     where
         S: Stream<Item = Result<Bytes, E>> + Send,
         E: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
+        let mut stream = std::pin::pin!(stream);
+        let mut head = BytesMut::new();
+        while head.len() <= IN_MEMORY_MAX {
+            match stream.next().await {
+                None => return self.put_blob_bytes(head.freeze()).await,
+                Some(chunk) => head.extend_from_slice(&chunk.map_err(|e| RepoError::Source(e.into()))?),
+            }
+        }
         let staging = &self.inner.staging;
         let _slot = staging.slot().await;
         let raw = staging.new_file("part").await?;
         let mut file = tokio::fs::File::create(&raw.path).await.map_err(|e| RepoError::io(&raw.path, e))?;
         let mut hasher = Sha256::new();
-        let mut size = 0u64;
-        let mut sample = Vec::new();
-        let mut stream = std::pin::pin!(stream);
+        let head = head.freeze();
+        let mut size = head.len() as u64;
+        hasher.update(&head);
+        let sample = head.slice(..head.len().min(SAMPLE_LEN));
+        file.write_all(&head).await.map_err(|e| RepoError::io(&raw.path, e))?;
+        drop(head);
         while let Some(chunk) = stream.next().await {
             let chunk = chunk.map_err(|e| RepoError::Source(e.into()))?;
             hasher.update(&chunk);
             size += chunk.len() as u64;
-            if sample.len() < SAMPLE_LEN {
-                sample.extend_from_slice(&chunk[..chunk.len().min(SAMPLE_LEN - sample.len())]);
-            }
             file.write_all(&chunk).await.map_err(|e| RepoError::io(&raw.path, e))?;
         }
         file.flush().await.map_err(|e| RepoError::io(&raw.path, e))?;
@@ -103,12 +116,6 @@ impl Repository {
         let blob = BlobRef { id: BlobId::from_digest(&hasher.finalize()), size };
         if self.has_blob(&blob.id).await? {
             self.count_existing(size);
-            return Ok(blob);
-        }
-        if size <= SINGLE_PUT_MAX {
-            let content = tokio::fs::read(&raw.path).await.map_err(|e| RepoError::io(&raw.path, e))?;
-            let (stored, _) = blob::encode(&content);
-            self.put_encoded(&blob, Bytes::from(stored)).await?;
             return Ok(blob);
         }
         let sample_pays = zstd::bulk::compress(&sample, ZSTD_LEVEL).is_ok_and(|c| blob::pays(sample.len(), c.len()));
@@ -244,7 +251,7 @@ impl Repository {
                 break;
             }
             stored += n as u64;
-            if let Err(e) = writer.wait_for_capacity(2).await {
+            if let Err(e) = writer.wait_for_capacity(1).await {
                 return Err(StorageError::from_store("write", &rel, e).into());
             }
             writer.write(&buf[..n]);

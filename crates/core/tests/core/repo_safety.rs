@@ -92,9 +92,12 @@ async fn opening_and_reading_write_nothing_until_the_first_staged_blob() -> anyh
     assert!(reader.verify(&id, None, &NoProgress).await?.is_ok(), "and verifies");
     assert_eq!(everything(), before, "opening, listing and verifying write nothing (a read-only destination works)");
 
-    // The first streamed blob creates the handle's staging folder, held while the handle lives.
+    // Content up to 1 MiB is written from memory: no staging folder yet.
     reader.put_blob_stream(stream::iter([Ok::<_, std::io::Error>(Bytes::from(noise(9, 5000)))])).await?;
     let locks = || everything().into_iter().filter(|p| p.ends_with(".lock")).count();
+    assert_eq!(locks(), 0, "a small streamed blob is not staged, so no staging folder is created");
+    // The first staged (larger) blob creates the handle's staging folder, held while the handle lives.
+    reader.put_blob_stream(stream::iter([Ok::<_, std::io::Error>(Bytes::from(noise(10, 1_500_000)))])).await?;
     assert_eq!(locks(), 1, "a writing handle owns one staging folder");
     drop(reader);
     assert_eq!(locks(), 0, "and removes it when closed");

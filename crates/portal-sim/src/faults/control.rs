@@ -30,6 +30,10 @@ struct ForceRequest {
     kind: String,
     #[serde(default = "one")]
     count: u32,
+    /// `true`: the request's handler runs first (a write takes effect, its answer is lost);
+    /// `false`: the request fails before it; absent: as random faults (writes: half after).
+    #[serde(default)]
+    after_apply: Option<bool>,
 }
 
 fn one() -> u32 {
@@ -59,13 +63,14 @@ fn status_json(f: &FaultState) -> serde_json::Value {
         "faults_injected": f.faults_injected(),
         "faults_by_kind": by_kind,
         "rate_limited": f.rate_limited(),
+        "faults_after_apply": f.faults_after_apply(),
     })
 }
 
 /// Fault control for out-of-process tests (the CLI end-to-end suite), mounted outside the fault
 /// middleware: `GET /_sim/faults` (settings and counters), `POST /_sim/faults` with a JSON body
 /// `{fault_rate?, latency_ms?, rate_limit_per_s?, stall_ms?, after_handler?}`, `POST /_sim/faults/force` with
-/// `{path_contains?, kind, count}`, `POST /_sim/faults/reset` (counters to zero).
+/// `{path_contains?, kind, count, after_apply?}`, `POST /_sim/faults/reset` (counters to zero).
 pub fn control_routes() -> axum::Router<SimState> {
     use axum::routing::{get, post};
     axum::Router::new()
@@ -106,7 +111,11 @@ async fn force_fault(State(state): State<SimState>, axum::Json(r): axum::Json<Fo
         let body = serde_json::json!({ "error": format!("unknown fault kind {:?}", r.kind) });
         return (StatusCode::BAD_REQUEST, axum::Json(body)).into_response();
     };
-    state.faults.force(ForcedFault { path_contains: r.path_contains, kind, count: r.count });
+    let fault = ForcedFault { path_contains: r.path_contains, kind, count: r.count };
+    match r.after_apply {
+        Some(after) => state.faults.force_timed(fault, after),
+        None => state.faults.force(fault),
+    }
     axum::Json(status_json(&state.faults)).into_response()
 }
 

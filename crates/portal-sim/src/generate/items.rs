@@ -292,6 +292,7 @@ impl<'a> Context<'a> {
             data: ItemData::None,
             resources: vec![],
             service_name: None,
+            uploads: Default::default(),
         }
     }
 

@@ -186,6 +186,10 @@ async fn group_thumbnail(
     if g.thumbnail.as_deref() != Some(path.as_str()) {
         return Err(ApiError::not_found("File not found."));
     }
+    if let Some(bytes) = &g.thumbnail_bytes {
+        let content_type = super::content::content_type_of(&path);
+        return Ok(([(header::CONTENT_TYPE, content_type)], bytes.clone()).into_response());
+    }
     let png = thumbnail_png(state.config.seed, &format!("group/{}", g.id));
     Ok(([(header::CONTENT_TYPE, "image/png")], png).into_response())
 }

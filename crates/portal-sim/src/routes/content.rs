@@ -217,6 +217,9 @@ async fn item_data(
     let (data, key) = {
         let universe = read(&state);
         let (_, item, _) = visible_in(&universe, &url_key, &id, &req)?;
+        if item.uploads.multipart.is_some() {
+            return Err(ApiError::bad_request("Item upload is not complete: commit the multipart upload first."));
+        }
         let key = item.data.file_name().map(|f| data_key(item, f));
         (item.data.clone(), key)
     };
@@ -249,7 +252,7 @@ async fn resources(
 }
 
 /// A Content-Type from a file name's extension.
-fn content_type_of(path: &str) -> &'static str {
+pub(crate) fn content_type_of(path: &str) -> &'static str {
     match path.rsplit('.').next().unwrap_or("").to_ascii_lowercase().as_str() {
         "json" => "application/json",
         "png" => "image/png",
@@ -310,13 +313,22 @@ async fn item_info(
     let universe = read(&state);
     let (_, item, _) = visible_in(&universe, &url_key, &id, &req)?;
     if item.thumbnail.as_deref() == Some(path.as_str()) {
-        return Ok(bytes_response(thumbnail_png(seed, &item.id).into(), "image/png", None));
+        return Ok(match &item.uploads.thumbnail {
+            Some(bytes) => bytes_response(bytes.clone(), content_type_of(&path), None),
+            None => bytes_response(thumbnail_png(seed, &item.id).into(), "image/png", None),
+        });
+    }
+    if let Some(bytes) = item.uploads.info_files.get(path.as_str()) {
+        return Ok(bytes_response(bytes.clone(), content_type_of(&path), None));
     }
     match path.as_str() {
-        "metadata/metadata.xml" => match item.metadata_len {
-            Some(_) => Ok(bytes_response(metadata_xml(seed, &item.id).into(), "application/xml", None)),
+        "metadata/metadata.xml" => match (&item.uploads.metadata, item.metadata_len) {
+            (Some(bytes), _) => Ok(bytes_response(bytes.clone(), "application/xml", None)),
+            (None, Some(_)) => Ok(bytes_response(metadata_xml(seed, &item.id).into(), "application/xml", None)),
             // Online answers an item without metadata with an error body, not an empty file.
-            None => Err(ApiError::bad_request("Unable to get item metadata. Metadata does not exist for this item.")),
+            (None, None) => {
+                Err(ApiError::bad_request("Unable to get item metadata. Metadata does not exist for this item."))
+            }
         },
         "iteminfo.xml" => Ok(bytes_response(iteminfo_xml(item).into(), "application/xml", None)),
         _ => Err(ApiError::not_found("File not found.")),

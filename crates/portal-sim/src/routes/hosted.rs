@@ -24,6 +24,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 pub use jobs::{export_items, JobState, EXPORT_TYPE_KEYWORD};
+pub(crate) use jobs::{new_id as new_item_id, JOB_WORK};
 pub use package::{package_service, unpack_package, PackageError};
 
 use crate::auth::{caller_for_request, Caller};

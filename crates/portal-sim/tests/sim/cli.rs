@@ -4,7 +4,7 @@
 use std::process::Stdio;
 use std::time::Duration;
 
-use serde_json::Value;
+use serde_json::{json, Value};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 use tokio::process::{Child, Command};
 
@@ -183,4 +183,31 @@ async fn in_process_tls_hands_out_https_urls() {
             .expect("starts with tls");
     assert!(sim.base_url.starts_with("https://"), "base_url is https: {}", sim.base_url);
     assert!(sim.orgs.iter().all(|o| o.portal_url.starts_with("https://")), "every portal_url is https");
+}
+
+#[tokio::test]
+async fn empty_orgs_flag_makes_the_last_orgs_restore_targets() {
+    let sim = spawn(&["--orgs", "2", "--items", "10", "--users", "5", "--empty-orgs", "1"]).await;
+    let orgs = sim.ready["orgs"].as_array().expect("orgs").clone();
+    assert_eq!(orgs.len(), 2, "the empty org is still on the ready line");
+    let base = sim.ready["base_url"].as_str().expect("base_url").to_owned();
+    let http = reqwest::Client::new();
+    let counts = |key: String| {
+        let (http, base) = (http.clone(), base.clone());
+        async move {
+            let url = format!("{base}/_sim/orgs/{key}/counts");
+            http.get(url).send().await.expect("control reachable").json::<Value>().await.expect("counts JSON")
+        }
+    };
+    let full = counts(orgs[0]["url_key"].as_str().expect("key").to_owned()).await;
+    let empty = counts(orgs[1]["url_key"].as_str().expect("key").to_owned()).await;
+    assert_eq!(full["items"], 10, "the first org is generated: {full}");
+    assert_eq!(
+        (empty["items"].clone(), empty["groups"].clone(), empty["folders"].clone()),
+        (json!(0), json!(0), json!(0)),
+        "{empty}"
+    );
+    assert_eq!(empty["users"], 2, "the empty org keeps its admin and non-admin user: {empty}");
+    let (status, _) = terminate(sim).await;
+    assert!(status.success(), "SIGTERM ends the sim cleanly: {status:?}");
 }

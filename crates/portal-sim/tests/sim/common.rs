@@ -100,3 +100,74 @@ pub async fn all_ids(http: &reqwest::Client, portal_url: &str, token: Option<&st
     }
     (total, ids)
 }
+
+/// POST a form to `url` with `f=json` and the token; answers the JSON body.
+pub async fn post_form(http: &reqwest::Client, url: &str, token: &str, form: &[(&str, &str)]) -> Value {
+    post_form_raw(http, url, token, form)
+        .await
+        .json()
+        .await
+        .unwrap_or_else(|e| panic!("POST {url} must answer JSON: {e}"))
+}
+
+/// POST a form and hand back the raw response (for status codes of injected faults).
+pub async fn post_form_raw(http: &reqwest::Client, url: &str, token: &str, form: &[(&str, &str)]) -> reqwest::Response {
+    let mut f: Vec<(&str, &str)> = vec![("f", "json"), ("token", token)];
+    f.extend_from_slice(form);
+    http.post(url).form(&f).send().await.unwrap_or_else(|e| panic!("POST {url} must be reachable: {e}"))
+}
+
+/// One file part of a multipart POST: (field name, file name, bytes).
+pub type FilePart<'a> = (&'a str, &'a str, Vec<u8>);
+
+/// POST a multipart form with text fields and file parts; answers the JSON body.
+pub async fn post_multipart(
+    http: &reqwest::Client,
+    url: &str,
+    token: &str,
+    fields: &[(&str, &str)],
+    files: Vec<FilePart<'_>>,
+) -> Value {
+    let mut form = reqwest::multipart::Form::new().text("f", "json").text("token", token.to_owned());
+    for (k, v) in fields {
+        form = form.text(k.to_string(), v.to_string());
+    }
+    for (name, file_name, bytes) in files {
+        form = form.part(name.to_string(), reqwest::multipart::Part::bytes(bytes).file_name(file_name.to_string()));
+    }
+    http.post(url)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("POST {url} must be reachable: {e}"))
+        .json()
+        .await
+        .unwrap_or_else(|e| panic!("POST {url} must answer JSON: {e}"))
+}
+
+/// GET `url` with `f=json`, the token and `query`; answers the JSON body.
+pub async fn get_json(http: &reqwest::Client, url: &str, token: Option<&str>, query: &[(&str, &str)]) -> Value {
+    let mut q: Vec<(&str, &str)> = vec![("f", "json")];
+    if let Some(t) = token {
+        q.push(("token", t));
+    }
+    q.extend_from_slice(query);
+    http.get(url)
+        .query(&q)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("GET {url} must be reachable: {e}"))
+        .json()
+        .await
+        .unwrap_or_else(|e| panic!("GET {url} must answer JSON: {e}"))
+}
+
+/// The `error.message` of an ArcGIS error body ("" when it is none).
+pub fn error_message(v: &Value) -> String {
+    v.get("error").and_then(|e| e.get("message")).and_then(Value::as_str).unwrap_or("").to_owned()
+}
+
+/// A small simulator with one populated org and one empty restore target (org 1).
+pub fn restore_config() -> SimConfig {
+    SimConfig { orgs: 2, empty_orgs: 1, items: 24, users: 6, groups: 3, ..SimConfig::default() }
+}

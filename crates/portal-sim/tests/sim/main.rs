@@ -8,3 +8,6 @@ mod faults;
 mod generate;
 mod hosted;
 mod search;
+mod writes_groups;
+mod writes_items;
+mod writes_services;

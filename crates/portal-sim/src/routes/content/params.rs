@@ -1,5 +1,6 @@
-//! Request parameters as Online reads them: the query string and, for POST, an urlencoded form,
-//! merged; plus the caller (token from header, query or form) and paging.
+//! Request parameters as Online reads them: the query string and, for POST, an urlencoded or a
+//! multipart form, merged; plus the caller (token from header, query or form) and paging. File parts
+//! of a multipart form are kept apart, in `Req::files`.
 
 use std::collections::BTreeMap;
 
@@ -18,14 +19,68 @@ use crate::server::SimState;
 pub const MAX_NUM: usize = 100;
 /// Search never pages past this many results, while `total` stays exact.
 pub const SEARCH_CAP: usize = 10_000;
-/// Largest form body read (forms here carry parameters, never files).
-const MAX_FORM: usize = 2 * 1024 * 1024;
+/// Largest urlencoded body read: applyEdits sends up to 2,000 features as form JSON.
+const MAX_FORM: usize = 64 * 1024 * 1024;
+
+/// A file part of a multipart form.
+#[derive(Clone)]
+pub struct Upload {
+    pub file_name: String,
+    pub content_type: String,
+    pub bytes: bytes::Bytes,
+}
+
+// File bytes would flood a log line; their size says enough.
+impl std::fmt::Debug for Upload {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Upload")
+            .field("file_name", &self.file_name)
+            .field("content_type", &self.content_type)
+            .field("len", &self.bytes.len())
+            .finish()
+    }
+}
 
 /// The parameters and caller of one request. Extract it last (it reads the body).
 #[derive(Debug, Clone)]
 pub struct Req {
     pub params: BTreeMap<String, String>,
     pub caller: Option<Caller>,
+    /// File parts of a multipart body by field name (`file`, `thumbnail`, `attachment`...).
+    pub files: BTreeMap<String, Upload>,
+}
+
+fn content_type_of(headers: &axum::http::HeaderMap) -> &str {
+    headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("")
+}
+
+/// Reads a multipart body: parts with a file name are files, the others text parameters.
+async fn read_multipart(
+    req: Request,
+    params: &mut BTreeMap<String, String>,
+    files: &mut BTreeMap<String, Upload>,
+) -> Result<(), ApiError> {
+    let bad = |e: axum::extract::multipart::MultipartError| {
+        ApiError::bad_request("Unable to read the multipart body.").with_detail(e.body_text())
+    };
+    let mut multipart = axum::extract::Multipart::from_request(req, &())
+        .await
+        .map_err(|e| ApiError::bad_request("Invalid multipart body.").with_detail(e.body_text()))?;
+    while let Some(field) = multipart.next_field().await.map_err(bad)? {
+        let name = field.name().unwrap_or("").to_owned();
+        let file_name = field.file_name().map(str::to_owned);
+        let content_type = field.content_type().unwrap_or("application/octet-stream").to_owned();
+        let bytes = field.bytes().await.map_err(bad)?;
+        match file_name {
+            Some(file_name) => {
+                files.insert(name, Upload { file_name, content_type, bytes });
+            }
+            None => {
+                params.insert(name, String::from_utf8_lossy(&bytes).into_owned());
+            }
+        }
+    }
+    Ok(())
 }
 
 impl FromRequest<SimState> for Req {
@@ -40,27 +95,48 @@ impl FromRequest<SimState> for Req {
             .unwrap_or_default()
             .into_iter()
             .collect();
-        let is_form = parts
-            .headers
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
-        if parts.method == Method::POST && is_form {
+        let content_type = content_type_of(&parts.headers).to_owned();
+        let mut files = BTreeMap::new();
+        if parts.method == Method::POST && content_type.starts_with("application/x-www-form-urlencoded") {
             let bytes = to_bytes(body, MAX_FORM)
                 .await
                 .map_err(|_| ApiError::bad_request("Unable to read the request body."))?;
             let form: Vec<(String, String)> =
                 serde_urlencoded::from_bytes(&bytes).map_err(|_| ApiError::bad_request("Invalid form body."))?;
             params.extend(form);
+        } else if parts.method == Method::POST && content_type.starts_with("multipart/form-data") {
+            read_multipart(Request::from_parts(parts.clone(), body), &mut params, &mut files).await?;
         }
         let caller = caller_for_request(state, &parts, params.get("token").map(String::as_str))?;
-        Ok(Req { params, caller })
+        Ok(Req { params, caller, files })
     }
 }
 
 impl Req {
     pub fn get(&self, key: &str) -> Option<&str> {
         self.params.get(key).map(String::as_str).filter(|v| !v.is_empty())
+    }
+
+    /// A parameter the operation cannot do without: 400 naming it when absent or empty.
+    pub fn required(&self, key: &str) -> Result<&str, ApiError> {
+        self.get(key).ok_or_else(|| ApiError::bad_request(format!("'{key}' must be specified.")))
+    }
+
+    /// A `true`/`false` parameter (absent or empty: `default`).
+    pub fn flag(&self, key: &str, default: bool) -> bool {
+        self.get(key).map_or(default, |v| v.trim().eq_ignore_ascii_case("true"))
+    }
+
+    /// A JSON parameter; 400 naming it when it is not valid JSON.
+    pub fn json_param(&self, key: &str) -> Result<Option<Value>, ApiError> {
+        self.get(key)
+            .map(|v| {
+                serde_json::from_str(v).map_err(|e| {
+                    ApiError::bad_request(format!("Invalid '{key}' parameter: not valid JSON."))
+                        .with_detail(e.to_string())
+                })
+            })
+            .transpose()
     }
 
     /// The caller, or 499 "Token Required".

@@ -81,6 +81,9 @@ pub fn item_json(org: &Org, item: &Item, aud: &Audience) -> Value {
     if let (Some(a), Value::Object(b)) = (v.as_object_mut(), more) {
         a.extend(b);
     }
+    if item.uploads.multipart.is_some() {
+        v["status"] = json!("partial");
+    }
     if let Some(control) = item_control(org, item, aud) {
         v["itemControl"] = json!(control);
     }

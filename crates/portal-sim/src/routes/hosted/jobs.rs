@@ -23,13 +23,14 @@ use super::formats::{file_stem, ExportFormat};
 use super::replica::ReplicaJob;
 use crate::auth::{now_ms, Caller};
 use crate::model::{FeatureService, Item, ItemData, Org};
+use crate::routes::content::params::Req;
 use crate::routes::error::{ApiError, ApiResult};
 use crate::server::SimState;
 
 /// Type keyword every export item carries: `typekeywords:"Exported Data"` finds leftovers.
 pub const EXPORT_TYPE_KEYWORD: &str = "Exported Data";
 /// Simulated processing time of an export or replica job.
-pub(super) const JOB_WORK: Duration = Duration::from_millis(300);
+pub(crate) const JOB_WORK: Duration = Duration::from_millis(300);
 
 #[derive(Debug, Clone, PartialEq)]
 enum Outcome {
@@ -55,6 +56,8 @@ struct ExportJob {
 pub struct JobState {
     exports: Mutex<HashMap<String, ExportJob>>,
     pub(super) replicas: Mutex<HashMap<String, ReplicaJob>>,
+    /// Publish jobs (restore), polled through the same `status` endpoint with `jobType=publish`.
+    pub publishes: crate::routes::write::PublishJobs,
 }
 
 pub(super) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -94,7 +97,7 @@ pub(super) fn routes() -> Router<SimState> {
         .route(&format!("{FS}/replicafiles/{{job}}/{{file}}"), get(super::replica::replica_file))
 }
 
-pub(super) fn new_id() -> String {
+pub(crate) fn new_id() -> String {
     uuid::Uuid::new_v4().simple().to_string()
 }
 
@@ -172,6 +175,7 @@ async fn export(
         data: ItemData::None,
         resources: vec![],
         service_name: None,
+        uploads: Default::default(),
         ..source.clone()
     };
     org.items.insert(export_item_id.clone(), item);
@@ -218,6 +222,8 @@ pub(super) fn snapshot(org: &Org, service: &FeatureService) -> FeatureService {
 struct StatusQuery {
     #[serde(default, rename = "jobId")]
     job_id: Option<String>,
+    #[serde(default, rename = "jobType")]
+    job_type: Option<String>,
     #[serde(default)]
     token: Option<String>,
 }
@@ -248,6 +254,13 @@ async fn status(
     Form(q): Form<StatusQuery>,
 ) -> ApiResult<Json<Value>> {
     let caller = require_caller(&state, &parts, q.token.as_deref())?;
+    // A failed publish leaves no item behind, so its job is looked up before the item.
+    if let Some(answer) = state.jobs.publishes.poll(&caller.org_id, &p.id, q.job_id.as_deref()) {
+        return Ok(Json(answer));
+    }
+    if q.job_type.as_deref().is_some_and(|t| t.eq_ignore_ascii_case("publish")) && q.job_id.is_some() {
+        return Err(ApiError::bad_request("Job not found.").with_detail(format!("item {}", p.id)));
+    }
     check_item_access(&state, &caller, &p.url_key, &p.id)?;
     let finish = {
         let mut exports = lock(&state.jobs.exports);
@@ -328,13 +341,9 @@ fn complete_export(
     }
 }
 
-async fn delete(
-    State(state): State<SimState>,
-    Path(p): Path<ItemPath>,
-    parts: Parts,
-    Form(t): Form<super::TokenOnly>,
-) -> ApiResult<Json<Value>> {
-    let caller = require_caller(&state, &parts, t.token.as_deref())?;
+/// Takes urlencoded and multipart bodies alike, as every write endpoint does.
+async fn delete(State(state): State<SimState>, Path(p): Path<ItemPath>, req: Req) -> ApiResult<Json<Value>> {
+    let caller = req.require_caller()?.clone();
     {
         let mut universe = state.universe.write().unwrap_or_else(|e| e.into_inner());
         let org = universe.org_by_url_key_mut(&p.url_key).ok_or_else(|| ApiError::item_missing(&p.id))?;

@@ -1,0 +1,225 @@
+//! Hosted feature services: name check, `createService`, `addToDefinition` (layers and tables,
+//! never relationships), `updateDefinition` (relationships after layers), `applyEdits` (at most
+//! [`MAX_ADDS_PER_CALL`] adds a call), `addAttachment`, and publishing an uploaded package.
+
+use serde_json::{json, Value};
+use url::Url;
+
+use super::FilePart;
+use crate::error::{Error, Result};
+use crate::hosted::{status_message, JobStatus};
+use crate::http::display_url;
+use crate::portal::Portal;
+
+/// Most features `applyEdits` takes in one call.
+pub const MAX_ADDS_PER_CALL: usize = 2000;
+
+/// A service made by `createService` or a finished publish.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreatedService {
+    /// The new Feature Service item.
+    pub item_id: String,
+    pub service_url: Url,
+    pub name: String,
+}
+
+/// A started publish job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublishJob {
+    pub job_id: String,
+    /// The service item the job fills.
+    pub service_item_id: String,
+    pub service_url: Url,
+    pub owner: String,
+}
+
+fn str_field(v: &Value, key: &str, url: &Url) -> Result<String> {
+    v.get(key)
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .ok_or_else(|| Error::Decode { url: display_url(url), detail: format!("the answer has no {key}") })
+}
+
+fn url_field(v: &Value, key: &str, url: &Url) -> Result<Url> {
+    let raw = str_field(v, key, url)?;
+    Url::parse(&raw).map_err(|_| Error::Decode { url: display_url(url), detail: format!("its {key} is not a URL") })
+}
+
+/// The admin URL of a hosted service: `.../rest/services/...` becomes `.../rest/admin/services/...`.
+pub fn admin_url(service_url: &Url) -> Result<Url> {
+    let mut u = service_url.clone();
+    u.set_query(None);
+    let path = u.path().to_owned();
+    let Some(at) = path.find("/rest/services/") else {
+        return Err(Error::Config { message: format!("{} is not a hosted service URL", display_url(service_url)) });
+    };
+    let new_path = format!("{}/rest/admin/services/{}", &path[..at], &path[at + "/rest/services/".len()..]);
+    u.set_path(&new_path);
+    Ok(u)
+}
+
+fn sub(url: &Url, tail: &str) -> Url {
+    let mut u = url.clone();
+    u.set_query(None);
+    let path = format!("{}/{tail}", u.path().trim_end_matches('/'));
+    u.set_path(&path);
+    u
+}
+
+impl Portal {
+    /// Whether a Feature Service name is free in the org (case-insensitive).
+    pub async fn is_service_name_available(&self, name: &str) -> Result<bool> {
+        let url = self.rest_url(&["portals", "self", "isServiceNameAvailable"])?;
+        let v = self.json_at(url, &[("name", name), ("type", "Feature Service")]).await?;
+        Ok(v.get("available").and_then(Value::as_bool).unwrap_or(false))
+    }
+
+    /// Creates an empty hosted feature service (or view) and its item in `owner`'s content.
+    /// `create_parameters` holds at least `name`. Not repeated after a lost answer.
+    pub async fn create_service(&self, owner: &str, create_parameters: &Value, is_view: bool) -> Result<CreatedService> {
+        let url = self.rest_url(&["content", "users", owner, "createService"])?;
+        let params = create_parameters.to_string();
+        let mut form = vec![("createParameters", params.as_str()), ("outputType", "featureService")];
+        if is_view {
+            form.push(("isView", "true"));
+        }
+        let v = self.post_form(url.as_str(), &form, false).await?;
+        let item_id = v
+            .get("itemId")
+            .or_else(|| v.get("serviceItemId"))
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .ok_or_else(|| Error::Decode { url: display_url(&url), detail: "createService answered no itemId".into() })?;
+        Ok(CreatedService {
+            item_id,
+            service_url: url_field(&v, "serviceurl", &url)?,
+            name: v.get("name").and_then(Value::as_str).unwrap_or_default().to_owned(),
+        })
+    }
+
+    /// Adds layers and tables to a hosted service (`addToDefinition` on its admin URL).
+    pub async fn add_to_definition(&self, service_url: &Url, definition: &Value) -> Result<Value> {
+        let url = sub(&admin_url(service_url)?, "addToDefinition");
+        let body = definition.to_string();
+        self.post_form(url.as_str(), &[("addToDefinition", body.as_str())], false).await
+    }
+
+    /// Changes a hosted service's definition (`updateDefinition`), e.g. its relationships.
+    pub async fn update_definition(&self, service_url: &Url, definition: &Value) -> Result<()> {
+        let url = sub(&admin_url(service_url)?, "updateDefinition");
+        let body = definition.to_string();
+        self.post_form(url.as_str(), &[("updateDefinition", body.as_str())], true).await?;
+        Ok(())
+    }
+
+    /// Adds features to a layer (`applyEdits`, at most [`MAX_ADDS_PER_CALL`]); answers, per
+    /// sent feature and in order, its new object id and global id, or `None` when the service
+    /// refused that one. Global ids are kept (`useGlobalIds`), so relationships by GlobalID survive.
+    pub async fn apply_adds(
+        &self,
+        service_url: &Url,
+        layer: i64,
+        adds: &[Value],
+    ) -> Result<Vec<Option<(i64, Option<String>)>>> {
+        if adds.len() > MAX_ADDS_PER_CALL {
+            return Err(Error::Config {
+                message: format!("{} adds in one applyEdits; at most {MAX_ADDS_PER_CALL}", adds.len()),
+            });
+        }
+        let url = sub(service_url, &format!("{layer}/applyEdits"));
+        let body = Value::Array(adds.to_vec()).to_string();
+        let v = self
+            .post_form(
+                url.as_str(),
+                &[("adds", body.as_str()), ("rollbackOnFailure", "true"), ("useGlobalIds", "true")],
+                false,
+            )
+            .await?;
+        let results = v.get("addResults").and_then(Value::as_array).cloned().unwrap_or_default();
+        if results.len() != adds.len() {
+            return Err(Error::Decode {
+                url: display_url(&url),
+                detail: format!("{} adds sent, {} results", adds.len(), results.len()),
+            });
+        }
+        Ok(results
+            .iter()
+            .map(|r| {
+                let ok = r.get("success").and_then(Value::as_bool).unwrap_or(false);
+                let oid = r.get("objectId").and_then(Value::as_i64);
+                let gid = r.get("globalId").and_then(Value::as_str).map(str::to_owned);
+                oid.filter(|_| ok).map(|o| (o, gid))
+            })
+            .collect())
+    }
+
+    /// Attaches a file to a feature (`addAttachment`); answers the attachment id.
+    pub async fn add_attachment(&self, service_url: &Url, layer: i64, object_id: i64, file: FilePart) -> Result<i64> {
+        let url = sub(service_url, &format!("{layer}/{object_id}/addAttachment"));
+        let mut file = file;
+        file.field = "attachment".into();
+        let v = self.post_multipart(url.clone(), Vec::new(), vec![file], false).await?;
+        let r = v.get("addAttachmentResult").cloned().unwrap_or_default();
+        if r.get("success").and_then(Value::as_bool) != Some(true) {
+            return Err(Error::Decode { url: display_url(&url), detail: "addAttachment did not succeed".into() });
+        }
+        r.get("objectId")
+            .and_then(Value::as_i64)
+            .ok_or_else(|| Error::Decode { url: display_url(&url), detail: "addAttachment answered no id".into() })
+    }
+
+    /// Publishes an uploaded package item (`filetype` `fileGeodatabase`, `sqlite` or
+    /// `serviceDefinition`) as a hosted feature service named `name`. Poll with
+    /// [`Portal::publish_status`]. Not repeated after a lost answer.
+    pub async fn publish(&self, owner: &str, file_item_id: &str, filetype: &str, name: &str) -> Result<PublishJob> {
+        let url = self.rest_url(&["content", "users", owner, "publish"])?;
+        let params = json!({ "name": name, "maxRecordCount": 2000 }).to_string();
+        let v = self
+            .post_form(
+                url.as_str(),
+                &[("itemid", file_item_id), ("filetype", filetype), ("publishParameters", params.as_str())],
+                false,
+            )
+            .await?;
+        let service = v.get("services").and_then(Value::as_array).and_then(|s| s.first()).cloned().unwrap_or_default();
+        if let Some(err) = service.get("error").filter(|e| e.is_object()) {
+            return Err(Error::from_error_body(err));
+        }
+        Ok(PublishJob {
+            job_id: str_field(&service, "jobId", &url)?,
+            service_item_id: str_field(&service, "serviceItemId", &url)?,
+            service_url: url_field(&service, "serviceurl", &url)?,
+            owner: owner.to_owned(),
+        })
+    }
+
+    /// One poll of a publish job.
+    pub async fn publish_status(&self, job: &PublishJob) -> Result<JobStatus> {
+        let url = self.rest_url(&["content", "users", &job.owner, "items", &job.service_item_id, "status"])?;
+        let v = self.json_at(url, &[("jobType", "publish"), ("jobId", job.job_id.as_str())]).await?;
+        let status = v.get("status").and_then(Value::as_str).unwrap_or("").to_ascii_lowercase();
+        Ok(match status.as_str() {
+            "completed" => JobStatus::Completed { result_url: None },
+            "failed" => JobStatus::Failed { message: status_message(v.get("statusMessage").unwrap_or(&Value::Null)) },
+            _ => JobStatus::Processing,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn admin_urls_insert_admin_before_services() {
+        let u = Url::parse("http://127.0.0.1:9/org1/arcgis/rest/services/Parks/FeatureServer").expect("url");
+        assert_eq!(
+            admin_url(&u).expect("hosted").as_str(),
+            "http://127.0.0.1:9/org1/arcgis/rest/admin/services/Parks/FeatureServer",
+            "the admin API sits at rest/admin/services"
+        );
+        let not_hosted = Url::parse("https://example.com/page").expect("url");
+        assert!(admin_url(&not_hosted).is_err(), "a URL without rest/services has no admin URL");
+    }
+}

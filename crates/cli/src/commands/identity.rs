@@ -1,0 +1,355 @@
+//! `orgvault identity add|list|check|remove`: saved organizations. The database keeps each
+//! identity without its secrets; the password and the Azure connection string go to the vault
+//! (`<data>/vault.stronghold`), the same one the desktop app uses.
+
+use std::io::BufRead;
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::Context;
+use arcgis::Secret;
+use clap::{Args, Subcommand};
+use orgvault_core::identity::{
+    check_storage, credential_state, verify, verify_sign_in, Identities, Identity, IdentitySecrets, IdentitySpec,
+    PortalKind, SignIn, SignInSecret, Storage, TlsOptions, TokenState, VerifyOptions,
+};
+use orgvault_core::vault::{self, remove_identity_secrets, StrongholdVault, VaultKeySource};
+use orgvault_core::{Clock, Db, SystemClock};
+use serde_json::json;
+
+use super::connect::{custom_headers, password};
+use crate::output::print_json;
+
+#[derive(Debug, Args)]
+pub struct IdentityArgs {
+    #[command(subcommand)]
+    pub command: IdentityCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum IdentityCommand {
+    /// Sign in, check the account is an administrator and the storage works, then save.
+    Add(AddArgs),
+    /// List the saved identities and whether they can sign in.
+    List(ListArgs),
+    /// Sign in again with the saved secrets and check the admin rights and the storage.
+    Check(CheckArgs),
+    /// Remove an identity and its secrets (its backups stay where they are).
+    Remove(RemoveArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AddArgs {
+    /// A name for the identity, e.g. "Acme production".
+    #[arg(long)]
+    pub name: String,
+
+    /// The organization's URL, e.g. https://myorg.maps.arcgis.com or https://gis.example.com/portal.
+    #[arg(long, value_name = "URL")]
+    pub portal: String,
+
+    /// A built-in administrator account of the organization.
+    #[arg(long, short = 'u', value_name = "USER")]
+    pub username: String,
+
+    /// Read the password from the first line of standard input (else ORGVAULT_PASSWORD or a prompt).
+    #[arg(long)]
+    pub password_stdin: bool,
+
+    /// Where its backups go: a folder, or az://container (connection string from
+    /// AZURE_STORAGE_CONNECTION_STRING). Default: the data folder's `backups`.
+    #[arg(long = "to", value_name = "DEST")]
+    pub to: Option<String>,
+
+    /// Trust this extra CA certificate (PEM file), for portals behind an internal certificate authority.
+    #[arg(long, value_name = "PEM")]
+    pub ca_cert: Option<std::path::PathBuf>,
+
+    /// Accept an invalid TLS certificate. Only for test portals: it allows interception.
+    #[arg(long)]
+    pub insecure: bool,
+
+    /// An extra request header sent to the organization, as "Name: value" (repeatable).
+    #[arg(long = "header", value_name = "NAME: VALUE")]
+    pub headers: Vec<String>,
+
+    /// Print one JSON object describing the saved identity.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Print one JSON array.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// The identity's name or id.
+    #[arg(value_name = "NAME|ID")]
+    pub identity: String,
+
+    /// Print one JSON object: {ok, sign_in, admin, storage, token}.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RemoveArgs {
+    /// The identity's name or id.
+    #[arg(value_name = "NAME|ID")]
+    pub identity: String,
+}
+
+pub async fn run(db: &Db, data_dir: &Path, args: IdentityArgs) -> anyhow::Result<()> {
+    match args.command {
+        IdentityCommand::Add(a) => add(db, data_dir, a).await,
+        IdentityCommand::List(a) => list(db, data_dir, a).await,
+        IdentityCommand::Check(a) => check(db, data_dir, a).await,
+        IdentityCommand::Remove(a) => remove(db, data_dir, a).await,
+    }
+}
+
+/// Opens the data folder's vault; the error says how to fix a key problem.
+pub(crate) fn open_vault(data_dir: &Path) -> anyhow::Result<(StrongholdVault, VaultKeySource)> {
+    vault::open_default(data_dir).context("cannot open the credential vault")
+}
+
+fn storage_from_dest(data_dir: &Path, dest: Option<&str>) -> anyhow::Result<(Storage, Option<Secret>)> {
+    let dest = match dest {
+        None => return Ok((Storage::Local { path: data_dir.join("backups").display().to_string() }, None)),
+        Some(d) => d.trim(),
+    };
+    if let Some(rest) = dest.strip_prefix("az://") {
+        let container = rest.trim_end_matches('/');
+        if container.is_empty() || container.contains('/') {
+            anyhow::bail!("--to {dest:?}: an identity's Azure storage is a whole container, az://<container>");
+        }
+        let conn = std::env::var("AZURE_STORAGE_CONNECTION_STRING").ok().filter(|c| !c.trim().is_empty()).context(
+            "--to az://... needs the storage account's connection string in AZURE_STORAGE_CONNECTION_STRING",
+        )?;
+        let storage =
+            Storage::Azure { container: container.to_owned(), cache_dir: data_dir.join("cache").display().to_string() };
+        return Ok((storage, Some(Secret::new(conn))));
+    }
+    if dest.contains("://") {
+        anyhow::bail!("--to {dest:?}: only folder paths and az://container are supported");
+    }
+    let path = std::path::absolute(dest).with_context(|| format!("--to {dest:?} is not a usable path"))?;
+    Ok((Storage::Local { path: path.display().to_string() }, None))
+}
+
+fn read_password(from_stdin: bool) -> anyhow::Result<Secret> {
+    if !from_stdin {
+        return password();
+    }
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line).context("cannot read the password from standard input")?;
+    let p = line.trim_end_matches(['\r', '\n']);
+    if p.is_empty() {
+        anyhow::bail!("--password-stdin: standard input held no password");
+    }
+    Ok(Secret::new(p))
+}
+
+fn storage_text(storage: &Storage) -> String {
+    match storage {
+        Storage::Local { path } => path.clone(),
+        Storage::Azure { container, .. } => format!("az://{container}"),
+    }
+}
+
+async fn add(db: &Db, data_dir: &Path, args: AddArgs) -> anyhow::Result<()> {
+    let identities = Identities::new(db, &SystemClock);
+    if identities.list().await?.iter().any(|i| i.spec.name.trim().eq_ignore_ascii_case(args.name.trim())) {
+        anyhow::bail!("an identity named {:?} exists already; pick another name or remove it first", args.name);
+    }
+    let (storage, azure) = storage_from_dest(data_dir, args.to.as_deref())?;
+    let mut spec = IdentitySpec {
+        name: args.name.trim().to_owned(),
+        portal_url: args.portal.trim().to_owned(),
+        kind: PortalKind::Online,
+        sign_in: SignIn::Builtin { username: args.username.clone() },
+        storage,
+        custom_headers: custom_headers(&args.headers)?,
+        tls: TlsOptions {
+            extra_ca_pem_path: args.ca_cert.as_ref().map(|p| p.display().to_string()),
+            allow_invalid_certs: args.insecure,
+        },
+    };
+    // The vault opens before anyone signs in: a key problem should not cost a sign-in.
+    let (vault, source) = open_vault(data_dir)?;
+    let secret = SignInSecret::Password(read_password(args.password_stdin)?);
+    let verified = verify(&spec, &secret, azure.as_ref(), &VerifyOptions::default(), Arc::new(arcgis::SystemClock))
+        .await
+        .with_context(|| format!("identity {:?} was not saved", spec.name))?;
+    spec.kind = verified.signed_in.kind;
+    let identity = identities.create(spec).await?;
+    let secrets = IdentitySecrets { sign_in: secret, azure_connection_string: azure };
+    if let Err(e) = secrets.save(&vault, &identity.id) {
+        // An identity whose secrets are not kept could never sign in: do not leave it behind.
+        let _ = remove_identity_secrets(&vault, &identity.id);
+        identities.delete(&identity.id).await?;
+        return Err(anyhow::Error::new(e).context(format!("identity {:?} was not saved", identity.spec.name)));
+    }
+    tracing::info!(identity = %identity.id, key_source = %source, "identity added");
+    let s = &verified.signed_in;
+    if args.json {
+        return print_json(&json!({
+            "id": identity.id, "name": identity.spec.name, "portal_url": identity.spec.portal_url,
+            "kind": identity.spec.kind, "username": s.username, "org_id": s.org_id, "org_name": s.org_name,
+            "is_admin": s.is_admin, "token_expires_ms": s.token_expires_ms, "token": TokenState::Valid.as_str(),
+            "storage": storage_text(&identity.spec.storage), "storage_check": verified.storage,
+            "vault_key": key_source_text(&source),
+        }));
+    }
+    println!("Identity \"{}\" added ({})", identity.spec.name, identity.id);
+    println!("  organization  {} ({})", s.org_name, identity.spec.portal_url);
+    println!("  signed in as  {} (administrator)", s.username);
+    println!("  storage       {}: {}", storage_text(&identity.spec.storage), verified.storage.message);
+    println!("  secrets       in the vault, key from {source}");
+    Ok(())
+}
+
+fn key_source_text(source: &VaultKeySource) -> String {
+    match source {
+        VaultKeySource::OsKeyring => "os_keyring".into(),
+        VaultKeySource::KeyFile(p) => format!("key_file:{}", p.display()),
+    }
+}
+
+async fn list(db: &Db, data_dir: &Path, args: ListArgs) -> anyhow::Result<()> {
+    let all = Identities::new(db, &SystemClock).list().await?;
+    // Without identities there is nothing to look up, and no reason to create a vault key.
+    let vault = if all.is_empty() { None } else { Some(open_vault(data_dir)?.0) };
+    let now = SystemClock.now_ms();
+    let mut rows = Vec::new();
+    for identity in &all {
+        let token = match &vault {
+            Some(v) => credential_state(v, identity, now)?,
+            None => TokenState::None,
+        };
+        rows.push((identity, token));
+    }
+    if args.json {
+        let list: Vec<_> = rows
+            .iter()
+            .map(|(i, token)| {
+                json!({
+                    "id": i.id, "name": i.spec.name, "portal_url": i.spec.portal_url, "kind": i.spec.kind,
+                    "sign_in": match i.spec.sign_in { SignIn::Builtin { .. } => "builtin", SignIn::Oauth { .. } => "oauth" },
+                    "username": i.spec.sign_in.username(), "storage": storage_text(&i.spec.storage),
+                    "token": token.as_str(),
+                })
+            })
+            .collect();
+        return print_json(&serde_json::Value::Array(list));
+    }
+    if rows.is_empty() {
+        println!("No identities. Add one with `orgvault identity add --name N --portal URL --username U`.");
+        return Ok(());
+    }
+    println!("{:<24} {:<32} {:<20} {:<9} {}", "NAME", "ID", "USERNAME", "TOKEN", "PORTAL / STORAGE");
+    for (i, token) in rows {
+        println!(
+            "{:<24} {:<32} {:<20} {:<9} {} -> {}",
+            i.spec.name,
+            i.id,
+            i.spec.sign_in.username().unwrap_or("-"),
+            token.as_str(),
+            i.spec.portal_url,
+            storage_text(&i.spec.storage)
+        );
+    }
+    Ok(())
+}
+
+/// The identity named or numbered `name_or_id`, with a message that helps when it is not found.
+pub(crate) async fn find_identity(db: &Db, name_or_id: &str) -> anyhow::Result<Identity> {
+    Identities::new(db, &SystemClock)
+        .find(name_or_id)
+        .await
+        .with_context(|| format!("no saved identity {name_or_id:?} (see `orgvault identity list`)"))
+}
+
+/// The saved secrets of an identity, or an error saying to add it again.
+pub(crate) fn load_secrets(vault: &StrongholdVault, identity: &Identity) -> anyhow::Result<IdentitySecrets> {
+    IdentitySecrets::load(vault, identity)?.with_context(|| {
+        format!("the vault holds no sign-in secret for identity {:?}; remove it and add it again", identity.spec.name)
+    })
+}
+
+async fn check(db: &Db, data_dir: &Path, args: CheckArgs) -> anyhow::Result<()> {
+    let identity = find_identity(db, &args.identity).await?;
+    let (vault, _) = open_vault(data_dir)?;
+    let secrets = load_secrets(&vault, &identity)?;
+    let signed_in =
+        verify_sign_in(&identity.spec, &secrets.sign_in, &VerifyOptions::default(), Arc::new(arcgis::SystemClock))
+            .await;
+    if let Ok(s) = &signed_in {
+        if let Some(new) = &s.refresh_token {
+            IdentitySecrets { sign_in: SignInSecret::OAuth(new.clone()), ..secrets.clone() }
+                .save(&vault, &identity.id)?;
+        }
+    }
+    let storage = check_storage(&identity.spec.storage, secrets.azure_connection_string.as_ref(), 0).await;
+    let token = credential_state(&vault, &identity, SystemClock.now_ms())?;
+    let ok = signed_in.is_ok() && storage.ok;
+    if args.json {
+        let (sign_in, admin) = match &signed_in {
+            Ok(s) => (
+                json!({"ok": true, "username": s.username, "org_id": s.org_id, "org_name": s.org_name,
+                       "token_expires_ms": s.token_expires_ms}),
+                json!({"ok": true}),
+            ),
+            Err(e) if e.code() == "not_admin" => (json!({"ok": true}), json!({"ok": false, "message": e.to_string()})),
+            Err(e) => (json!({"ok": false, "code": e.code(), "message": e.to_string()}), json!({"ok": null})),
+        };
+        print_json(&json!({
+            "id": identity.id, "name": identity.spec.name, "ok": ok, "sign_in": sign_in, "admin": admin,
+            "storage": storage, "token": token.as_str(),
+        }))?;
+    } else {
+        println!("Identity \"{}\" ({})", identity.spec.name, identity.id);
+        match &signed_in {
+            Ok(s) => {
+                println!("  sign-in  ok: {} in {} ({})", s.username, s.org_name, identity.spec.portal_url);
+                println!("  admin    ok: full backup rights");
+            }
+            Err(e) if e.code() == "not_admin" => {
+                println!("  sign-in  ok");
+                println!("  admin    FAILED: {e}");
+            }
+            Err(e) => println!("  sign-in  FAILED: {e}"),
+        }
+        let shown = if storage.ok {
+            "ok".to_owned()
+        } else {
+            format!("FAILED ({})", storage.failed_step.as_deref().unwrap_or("?"))
+        };
+        println!("  storage  {shown}: {}", storage.message);
+        println!("  token    {}", token.as_str());
+    }
+    if !ok {
+        let why = match &signed_in {
+            Err(e) => e.to_string(),
+            Ok(_) => format!("the storage failed its check: {}", storage.message),
+        };
+        anyhow::bail!("identity {:?} failed its check: {why}", identity.spec.name);
+    }
+    Ok(())
+}
+
+async fn remove(db: &Db, data_dir: &Path, args: RemoveArgs) -> anyhow::Result<()> {
+    let identity = find_identity(db, &args.identity).await?;
+    let (vault, _) = open_vault(data_dir)?;
+    // Secrets first: if the row then fails to go, a later remove finishes the job; the reverse
+    // order could leave secrets nobody can name any more.
+    remove_identity_secrets(&vault, &identity.id)?;
+    Identities::new(db, &SystemClock).delete(&identity.id).await?;
+    tracing::info!(identity = %identity.id, "identity removed with its secrets");
+    println!("Identity \"{}\" ({}) removed with its secrets", identity.spec.name, identity.id);
+    Ok(())
+}

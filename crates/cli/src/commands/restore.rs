@@ -1,0 +1,253 @@
+//! `orgvault restore`: plans (default, `--plan`) or carries out (`--apply`) a restore of a
+//! snapshot into an organization, the same one or another. Mappings come from flags and/or a
+//! saved profile (`--profile`), and can be saved (`--save-profile`). `--plan --json` prints the
+//! plan as one JSON object; `--apply --json` prints `{"created","updated","skipped","failed"}`.
+//! Exits non-zero when the restore failed as a whole or every subject failed.
+
+use std::path::Path;
+
+use anyhow::Context;
+use clap::{Args, ValueEnum};
+use orgvault_core::repo::Repository;
+use orgvault_core::restore::{
+    apply, parse_group_pair, parse_pair, plan, Action, ConflictPolicy, Mapping, Profiles, RestoreContext, RestoreMode,
+    RestoreOptions, RestorePlan,
+};
+use orgvault_core::storage::StorageTarget;
+use orgvault_core::{Db, SystemClock};
+use serde_json::json;
+use tokio_util::sync::CancellationToken;
+
+use super::connect::PortalArgs;
+use crate::output::{human_bytes, print_json};
+use crate::terminal_progress::TerminalProgress;
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Conflict {
+    Skip,
+    Rename,
+    Overwrite,
+}
+
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    /// The repository holding the snapshot: a folder, or az://<container>[/prefix].
+    #[arg(long, value_name = "DEST")]
+    pub from: String,
+
+    /// The snapshot: an id, a unique prefix of one, or "latest".
+    #[arg(long, value_name = "ID")]
+    pub snapshot: String,
+
+    /// The TARGET organization to restore into.
+    #[command(flatten)]
+    pub portal: PortalArgs,
+
+    /// Show what would be done, write nothing (the default).
+    #[arg(long, conflicts_with = "apply")]
+    pub plan: bool,
+
+    /// Carry the restore out (resumes an earlier, unfinished run of the same restore).
+    #[arg(long)]
+    pub apply: bool,
+
+    /// Restored content of OLD goes to user NEW (repeatable).
+    #[arg(long = "map-owner", value_name = "OLD=NEW")]
+    pub map_owner: Vec<String>,
+
+    /// Group OLD (id or title) becomes the existing group NEW, or a new group with NEW = "new" (repeatable).
+    #[arg(long = "map-group", value_name = "OLD=NEW|new")]
+    pub map_group: Vec<String>,
+
+    /// Folder OLD (title) becomes folder NEW (repeatable).
+    #[arg(long = "map-folder", value_name = "OLD=NEW")]
+    pub map_folder: Vec<String>,
+
+    /// Add this tag to every restored item (repeatable).
+    #[arg(long = "tag", value_name = "TAG")]
+    pub tags: Vec<String>,
+
+    /// Replace OLD with NEW in every URL and string of item data (repeatable; before id remapping).
+    #[arg(long = "replace", value_name = "OLD=NEW")]
+    pub replace: Vec<String>,
+
+    /// When an item of the same owner, type and title (or a service name) exists in the target.
+    #[arg(long, value_enum)]
+    pub conflict: Option<Conflict>,
+
+    /// In the snapshot's own organization: create copies beside the existing items.
+    #[arg(long)]
+    pub copies: bool,
+
+    /// Restore only this item (repeatable).
+    #[arg(long = "select-id", value_name = "ID")]
+    pub select_ids: Vec<String>,
+
+    /// Do not create users (items of missing owners go to the signed-in user).
+    #[arg(long)]
+    pub no_users: bool,
+
+    /// Do not restore groups, memberships or group sharing.
+    #[arg(long)]
+    pub no_groups: bool,
+
+    /// Start from this saved mapping profile (flags are laid over it).
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
+
+    /// Save the resulting mapping as this profile.
+    #[arg(long, value_name = "NAME")]
+    pub save_profile: Option<String>,
+
+    /// Items restored at once within a dependency level.
+    #[arg(long, default_value_t = 16)]
+    pub concurrency: usize,
+
+    /// Print one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn flags_mapping(args: &RestoreArgs) -> anyhow::Result<Mapping> {
+    let mut m = Mapping::default();
+    for p in &args.map_owner {
+        let (a, b) = parse_pair(p)?;
+        m.owners.insert(a, b);
+    }
+    for p in &args.map_group {
+        let (a, b) = parse_group_pair(p)?;
+        m.groups.insert(a, b);
+    }
+    for p in &args.map_folder {
+        let (a, b) = parse_pair(p)?;
+        m.folders.insert(a, b);
+    }
+    for p in &args.replace {
+        m.url_replace.push(parse_pair(p)?);
+    }
+    m.tags = args.tags.clone();
+    m.conflict = match args.conflict {
+        None | Some(Conflict::Skip) => ConflictPolicy::Skip,
+        Some(Conflict::Rename) => ConflictPolicy::Rename,
+        Some(Conflict::Overwrite) => ConflictPolicy::Overwrite,
+    };
+    if args.copies {
+        m.mode = RestoreMode::Copies;
+    }
+    Ok(m)
+}
+
+pub async fn run(db: &Db, data_dir: &Path, args: RestoreArgs) -> anyhow::Result<()> {
+    let profiles = Profiles::new(db, &SystemClock);
+    let flags = flags_mapping(&args)?;
+    let mapping = match &args.profile {
+        Some(name) => profiles.get(name).await?.overlaid(&flags),
+        None => flags,
+    };
+    if let Some(name) = &args.save_profile {
+        profiles.save(name, &mapping).await?;
+    }
+    let conn = std::env::var("AZURE_STORAGE_CONNECTION_STRING").ok();
+    let target = StorageTarget::parse_dest(&args.from, conn.as_deref(), &data_dir.join("cache"))?;
+    let repo = Repository::open_or_init(&target)
+        .await
+        .with_context(|| format!("cannot open the repository {}", target.describe()))?;
+    let snapshot = repo.find_snapshot(&args.snapshot).await?;
+    let portal = args.portal.connect().await?;
+    let options = RestoreOptions {
+        mapping,
+        items: (!args.select_ids.is_empty()).then(|| args.select_ids.iter().cloned().collect()),
+        users: !args.no_users,
+        groups: !args.no_groups,
+        concurrency: args.concurrency.max(1),
+        ..RestoreOptions::default()
+    };
+    let progress = TerminalProgress::new(args.json);
+    let cancel = CancellationToken::new();
+    let on_ctrl_c = cancel.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            on_ctrl_c.cancel();
+        }
+    });
+    let ctx = RestoreContext {
+        db,
+        portal: &portal,
+        repo: &repo,
+        identity_id: None,
+        progress: &progress,
+        cancel,
+        clock: &SystemClock,
+    };
+    if !args.apply {
+        let p = plan(&ctx, &snapshot, &options).await;
+        progress.finish();
+        let p = p?;
+        return if args.json { print_json(&serde_json::to_value(&p)?) } else { print_plan(&p) };
+    }
+    let summary = apply(&ctx, &snapshot, &options).await;
+    progress.finish();
+    let s = summary?;
+    eprintln!("restore job {}: {} requests in {} ms", s.job_id, s.requests, s.elapsed_ms);
+    if args.json {
+        print_json(&json!({"created": s.created, "updated": s.updated, "skipped": s.skipped, "failed": s.failed}))?;
+    } else {
+        println!("Restore {:?}: {} created, {} updated, {} skipped, {} failed", s.state, s.created, s.updated, s.skipped, s.failed);
+        if s.failed > 0 {
+            println!("  see `orgvault jobs --job {}`; run the same restore again to retry what failed", s.job_id);
+        }
+    }
+    if s.failed > 0 && s.created + s.updated + s.skipped == 0 {
+        anyhow::bail!("every subject of the restore failed (see `orgvault jobs --job {}`)", s.job_id);
+    }
+    Ok(())
+}
+
+fn action(a: &Action) -> String {
+    match a {
+        Action::Create => "create".into(),
+        Action::Update { target_id } => format!("update {target_id}"),
+        Action::Skip { reason, .. } => format!("skip ({reason})"),
+        Action::Match { target_id } => format!("match {target_id}"),
+    }
+}
+
+fn print_plan(p: &RestorePlan) -> anyhow::Result<()> {
+    println!("Restore plan: snapshot {} \"{}\" -> {} ({})", p.snapshot_id, p.snapshot_name, p.target_portal_url, p.mode);
+    println!(
+        "  {} to create, {} to update, {} to skip, {} matched, {} conflicts; {} dependency levels",
+        p.counts.create, p.counts.update, p.counts.skip, p.counts.matched, p.counts.conflicts, p.levels
+    );
+    println!("  uploads {} (largest {}, {} in parts)", human_bytes(p.upload_bytes), human_bytes(p.largest_upload), p.multipart_uploads);
+    for u in &p.users {
+        println!("  user  {} -> {}: {}", u.source_username, u.target_username, action(&u.action));
+    }
+    for g in &p.groups {
+        println!("  group {} -> {}: {} (owner {}, {} members)", g.title, g.target_title, action(&g.action), g.owner, g.members.len());
+    }
+    for i in &p.items {
+        println!("  [{}] {} {:?} -> {}: {}", i.level, i.item_type, i.title, i.target_owner, action(&i.action));
+        if let Some(c) = &i.conflict {
+            println!("        conflict on {} {:?} ({:?})", c.on, c.value, c.policy);
+        }
+        for r in &i.rewrites {
+            println!("        {}: {} -> {}", r.pointer, r.from, r.to);
+        }
+        for n in &i.notes {
+            println!("        note: {n}");
+        }
+    }
+    for n in &p.not_offered {
+        println!("  not offered: {} {}: {}", n.id, n.title, n.reason);
+    }
+    for o in &p.missing_owners {
+        println!("  missing owner: {o} (their items go to the signed-in user)");
+    }
+    for g in &p.group_limit {
+        println!("  over the 512-group limit: {} ({} groups)", g.username, g.groups);
+    }
+    for (from, to) in &p.url_rewrites {
+        println!("  URL {from} -> {to}");
+    }
+    Ok(())
+}

@@ -1,0 +1,253 @@
+//! An identity's secrets as the vault keeps them, and the token state shown to the user.
+
+use arcgis::Secret;
+use serde::{Deserialize, Serialize};
+
+use super::{Identity, SignIn, Storage};
+use crate::vault::{SecretKey, SecretStore, VaultError};
+
+/// An OAuth refresh token with what is needed to use and renew it. Kept in the vault as JSON
+/// under [`SecretKey::refresh_token`]. `Debug` hides the token.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OAuthSecret {
+    pub refresh_token: String,
+    /// Epoch ms; `None` when the portal did not say (the client then exchanges it at each start).
+    pub refresh_token_expires_at: Option<i64>,
+    /// The loopback redirect URI the token was issued for (`exchange_refresh_token` needs it).
+    pub redirect_uri: String,
+}
+
+impl std::fmt::Debug for OAuthSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OAuthSecret")
+            .field("refresh_token", &"***")
+            .field("refresh_token_expires_at", &self.refresh_token_expires_at)
+            .field("redirect_uri", &self.redirect_uri)
+            .finish()
+    }
+}
+
+/// The secret an identity signs in with, matching its [`SignIn`].
+#[derive(Debug, Clone)]
+pub enum SignInSecret {
+    /// The password of a built-in account.
+    Password(Secret),
+    /// A refresh token from the OAuth loopback flow.
+    OAuth(OAuthSecret),
+}
+
+/// Everything secret about one identity. `Debug` hides every value.
+#[derive(Debug, Clone)]
+pub struct IdentitySecrets {
+    pub sign_in: SignInSecret,
+    /// Required when the storage is Azure.
+    pub azure_connection_string: Option<Secret>,
+}
+
+impl IdentitySecrets {
+    /// Reads an identity's secrets from the vault. `Ok(None)` when its sign-in secret is missing
+    /// (never saved, or removed).
+    pub fn load(store: &dyn SecretStore, identity: &Identity) -> Result<Option<IdentitySecrets>, VaultError> {
+        let sign_in = match &identity.spec.sign_in {
+            SignIn::Builtin { .. } => match store.get(&SecretKey::password(&identity.id))? {
+                Some(bytes) => SignInSecret::Password(Secret::new(text(&bytes)?)),
+                None => return Ok(None),
+            },
+            SignIn::Oauth { .. } => match load_oauth(store, &identity.id)? {
+                Some(s) => SignInSecret::OAuth(s),
+                None => return Ok(None),
+            },
+        };
+        let azure_connection_string = match &identity.spec.storage {
+            Storage::Azure { .. } => {
+                store.get(&SecretKey::azure_connection_string(&identity.id))?.map(|b| text(&b)).transpose()?
+            }
+            Storage::Local { .. } => None,
+        }
+        .map(Secret::new);
+        Ok(Some(IdentitySecrets { sign_in, azure_connection_string }))
+    }
+
+    /// Writes these secrets for `identity_id`, removing the kinds it no longer uses (a switch
+    /// from password to OAuth, from Azure to a folder), so nothing stale stays in the vault.
+    pub fn save(&self, store: &dyn SecretStore, identity_id: &str) -> Result<(), VaultError> {
+        match &self.sign_in {
+            SignInSecret::Password(p) => {
+                store.put(&SecretKey::password(identity_id), p.expose().as_bytes())?;
+                store.remove(&SecretKey::refresh_token(identity_id))?;
+            }
+            SignInSecret::OAuth(o) => {
+                save_refresh_token(store, identity_id, o)?;
+                store.remove(&SecretKey::password(identity_id))?;
+            }
+        }
+        match &self.azure_connection_string {
+            Some(c) => store.put(&SecretKey::azure_connection_string(identity_id), c.expose().as_bytes()),
+            None => store.remove(&SecretKey::azure_connection_string(identity_id)),
+        }
+    }
+}
+
+/// Stores a (new) refresh token of an identity, e.g. one the client obtained by exchange.
+pub fn save_refresh_token(store: &dyn SecretStore, identity_id: &str, secret: &OAuthSecret) -> Result<(), VaultError> {
+    let json = zeroize::Zeroizing::new(
+        serde_json::to_vec(secret).map_err(|e| VaultError::Engine(format!("cannot encode the OAuth secret: {e}")))?,
+    );
+    store.put(&SecretKey::refresh_token(identity_id), &json)
+}
+
+fn load_oauth(store: &dyn SecretStore, identity_id: &str) -> Result<Option<OAuthSecret>, VaultError> {
+    let Some(bytes) = store.get(&SecretKey::refresh_token(identity_id))? else { return Ok(None) };
+    serde_json::from_slice(&bytes)
+        .map(Some)
+        .map_err(|_| VaultError::Engine(format!("the saved OAuth sign-in of identity {identity_id} is unreadable")))
+}
+
+fn text(bytes: &[u8]) -> Result<String, VaultError> {
+    String::from_utf8(bytes.to_vec()).map_err(|_| VaultError::Engine("a stored secret is not UTF-8 text".into()))
+}
+
+/// A refresh token this close to expiry is shown as expiring (Esri's clients exchange it within
+/// a day of expiry; so does ours, but only while it runs).
+pub const EXPIRING_WITHIN_MS: i64 = 24 * 60 * 60 * 1000;
+
+/// What the UI shows about an identity's sign-in: whether it can still sign in unattended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenState {
+    /// Signs in without the user.
+    Valid,
+    /// Expires within [`EXPIRING_WITHIN_MS`]; sign in again (or run a job) soon.
+    Expiring,
+    /// Expired: the user must sign in again.
+    Expired,
+    /// No credential is saved.
+    None,
+}
+
+impl TokenState {
+    /// The state of a credential expiring at `expires_ms` (`None`: it does not expire).
+    pub fn at(expires_ms: Option<i64>, now_ms: i64) -> TokenState {
+        match expires_ms {
+            None => TokenState::Valid,
+            Some(at) if at <= now_ms => TokenState::Expired,
+            Some(at) if at - now_ms <= EXPIRING_WITHIN_MS => TokenState::Expiring,
+            Some(_) => TokenState::Valid,
+        }
+    }
+
+    /// `"valid"`, `"expiring"`, `"expired"` or `"none"`, as the UI contract spells them.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenState::Valid => "valid",
+            TokenState::Expiring => "expiring",
+            TokenState::Expired => "expired",
+            TokenState::None => "none",
+        }
+    }
+}
+
+/// The token state of a saved identity: a built-in account with a saved password is always
+/// valid (the client asks for a fresh token at each run); an OAuth identity is as valid as its
+/// refresh token.
+pub fn credential_state(store: &dyn SecretStore, identity: &Identity, now_ms: i64) -> Result<TokenState, VaultError> {
+    Ok(match &identity.spec.sign_in {
+        SignIn::Builtin { .. } => match store.get(&SecretKey::password(&identity.id))? {
+            Some(_) => TokenState::Valid,
+            None => TokenState::None,
+        },
+        SignIn::Oauth { .. } => match load_oauth(store, &identity.id)? {
+            Some(s) => TokenState::at(s.refresh_token_expires_at, now_ms),
+            None => TokenState::None,
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::identity::{IdentitySpec, PortalKind, TlsOptions};
+    use crate::vault::MemoryVault;
+
+    fn identity(sign_in: SignIn, storage: Storage) -> Identity {
+        Identity {
+            id: "id1".into(),
+            spec: IdentitySpec {
+                name: "Acme".into(),
+                portal_url: "https://acme.maps.arcgis.com".into(),
+                kind: PortalKind::Online,
+                sign_in,
+                storage,
+                custom_headers: vec![],
+                tls: TlsOptions::default(),
+            },
+            created_ms: 0,
+            updated_ms: 0,
+        }
+    }
+
+    #[test]
+    fn token_state_follows_the_expiry() {
+        let now = 1_000_000_000;
+        assert_eq!(TokenState::at(None, now), TokenState::Valid, "no expiry means valid");
+        assert_eq!(TokenState::at(Some(now - 1), now), TokenState::Expired, "past expiry is expired");
+        assert_eq!(TokenState::at(Some(now), now), TokenState::Expired, "expiring now is expired");
+        assert_eq!(TokenState::at(Some(now + 60_000), now), TokenState::Expiring, "a minute left is expiring");
+        assert_eq!(
+            TokenState::at(Some(now + EXPIRING_WITHIN_MS + 1), now),
+            TokenState::Valid,
+            "more than a day left is valid"
+        );
+        assert_eq!(TokenState::Expiring.as_str(), "expiring", "the UI contract's spelling");
+    }
+
+    #[test]
+    fn oauth_secrets_round_trip_and_drive_the_state() {
+        let vault = MemoryVault::default();
+        let id = identity(
+            SignIn::Oauth { client_id: "app".into(), username: None },
+            Storage::Azure { container: "backups".into(), cache_dir: "/tmp/c".into() },
+        );
+        assert_eq!(credential_state(&vault, &id, 0).expect("state"), TokenState::None, "nothing saved yet");
+        let oauth = OAuthSecret {
+            refresh_token: "rt-secret-value".into(),
+            refresh_token_expires_at: Some(10_000),
+            redirect_uri: "http://127.0.0.1:5000/cb".into(),
+        };
+        let secrets = IdentitySecrets {
+            sign_in: SignInSecret::OAuth(oauth.clone()),
+            azure_connection_string: Some(Secret::new("AccountName=a;AccountKey=k")),
+        };
+        assert!(!format!("{secrets:?}").contains("rt-secret-value"), "Debug hides the refresh token");
+        vault.put(&SecretKey::password("id1"), b"old password").expect("put");
+        secrets.save(&vault, "id1").expect("save");
+        assert!(vault.get(&SecretKey::password("id1")).expect("get").is_none(), "a switch to OAuth drops the password");
+        let back = IdentitySecrets::load(&vault, &id).expect("load").expect("present");
+        match back.sign_in {
+            SignInSecret::OAuth(o) => assert_eq!(o, oauth, "the OAuth secret round-trips"),
+            other => panic!("expected OAuth, got {other:?}"),
+        }
+        assert_eq!(
+            back.azure_connection_string.as_ref().map(|s| s.expose().to_owned()),
+            Some("AccountName=a;AccountKey=k".to_owned()),
+            "the Azure connection string round-trips"
+        );
+        assert_eq!(credential_state(&vault, &id, 9_000).expect("state"), TokenState::Expiring, "close to expiry");
+        assert_eq!(credential_state(&vault, &id, 10_000).expect("state"), TokenState::Expired, "at expiry");
+    }
+
+    #[test]
+    fn a_builtin_identity_is_valid_while_its_password_is_saved() {
+        let vault = MemoryVault::default();
+        let id = identity(SignIn::Builtin { username: "admin".into() }, Storage::Local { path: "/b".into() });
+        assert!(IdentitySecrets::load(&vault, &id).expect("load").is_none(), "no password saved: no secrets");
+        IdentitySecrets { sign_in: SignInSecret::Password(Secret::new("pw")), azure_connection_string: None }
+            .save(&vault, "id1")
+            .expect("save");
+        assert_eq!(
+            credential_state(&vault, &id, i64::MAX).expect("state"),
+            TokenState::Valid,
+            "passwords do not expire"
+        );
+    }
+}

@@ -1,0 +1,353 @@
+//! Hosted feature services: published from the backed-up package, or re-created from the
+//! service definition with createService, addToDefinition (layers and tables), updateDefinition
+//! (relationships, after the layers) and the features by applyEdits (at most 2,000 a call) and
+//! addAttachment.
+//!
+//! The uploaded package is deleted after the publish: it only duplicates the service's data and
+//! costs the org storage. A half-made service (created, killed before its data was in) is never
+//! completed: the next run deletes it and makes it again, since which features made it in
+//! cannot be told.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+use arcgis::write::{FilePart, ItemContent, ItemFields, MAX_ADDS_PER_CALL};
+use arcgis::{JobStatus, Url};
+use serde_json::{json, Value};
+
+use super::item::{item_fields, parts, thumbnail};
+use super::journal::EntryKind;
+use super::plan::PlannedItem;
+use super::run::{Done, Run, Stop};
+use crate::repo::{ExportMethod, ItemEntry, ServiceEntry};
+
+fn poll_delay(n: u32, max: Duration) -> Duration {
+    Duration::from_millis(200u64.saturating_mul(1 << n.min(6))).min(max)
+}
+
+/// Restores one hosted feature service whose plan action is Create.
+pub(crate) async fn restore_service(run: &Run<'_>, plan: &PlannedItem, entry: &ItemEntry, json: &Value) -> Result<Done, Stop> {
+    let owner = plan.target_owner.as_str();
+    let service = entry.service.as_ref().ok_or_else(|| Stop::Failed("the snapshot holds no service".into()))?;
+    let name = plan.service_name.clone().ok_or_else(|| Stop::Failed("no service name".into()))?;
+    if let Some(old) = &plan.replaces {
+        let old_owner = run.owner_of_target(old, owner);
+        run.portal.delete_item(&old_owner, old).await.map_err(|e| Stop::portal("deleting the unfinished earlier attempt", e))?;
+        run.journal.forget(EntryKind::Item, &plan.source_id).await?;
+    }
+    let folder = super::item::folder_id(run, owner, plan.target_folder.as_deref()).await?;
+    let view_of = super::prepare::view_source_of(entry, json).and_then(|src| run.service_urls.get(&src).cloned());
+    let created = match (service.export_method, &service.export) {
+        _ if view_of.is_some() && run.placed(&super::prepare::view_source_of(entry, json).unwrap_or_default()).is_some() => {
+            let source_url = run.rewriter().rewrite_str(view_of.as_deref().unwrap_or_default());
+            create_view(run, plan, owner, &name, service, &source_url).await?
+        }
+        (ExportMethod::Fgdb | ExportMethod::Replica, Some(export)) => {
+            publish(run, plan, owner, folder.as_deref(), &name, export).await?
+        }
+        _ => create_from_definition(run, plan, owner, &name, service).await?,
+    };
+    run.place(&plan.source_id, owner, &created.item_id);
+    run.map_url(service.url.trim_end_matches('/'), created.service_url.as_str().trim_end_matches('/'));
+
+    // The item's own fields, thumbnail and metadata, now that the service exists.
+    let mut fields: ItemFields = item_fields(run, plan, json);
+    fields.url = None;
+    fields.item_type = None;
+    let thumb = thumbnail(run, entry).await?;
+    run.portal
+        .update_item(owner, &created.item_id, &fields, ItemContent::None, thumb)
+        .await
+        .map_err(|e| Stop::portal("describing the service item", e))?;
+    let mut only_meta = entry.clone();
+    only_meta.resources.clear();
+    parts(run, &only_meta, owner, &created.item_id).await?;
+    run.journal
+        .record(EntryKind::Item, &plan.source_id, &created.item_id, false, &json!({"content": true, "service_url": created.service_url.as_str()}))
+        .await?;
+    Ok(Done::Created)
+}
+
+async fn publish(
+    run: &Run<'_>,
+    plan: &PlannedItem,
+    owner: &str,
+    folder: Option<&str>,
+    name: &str,
+    export: &crate::repo::FileEntry,
+) -> Result<arcgis::write::CreatedService, Stop> {
+    let bytes = run.blob(&export.blob).await?;
+    let fields = ItemFields {
+        title: Some(format!("orgvault upload {}", plan.source_id)),
+        item_type: Some("File Geodatabase".into()),
+        type_keywords: Some(vec![format!("orgvault-upload-{}", plan.source_id)]),
+        ..Default::default()
+    };
+    let file = FilePart { field: "file".into(), file_name: export.name.clone(), content_type: "application/zip".into(), bytes };
+    let upload = run
+        .portal
+        .add_item(owner, folder, &fields, ItemContent::File(file), None)
+        .await
+        .map_err(|e| Stop::portal("uploading the package", e))?;
+    run.journal.record(EntryKind::Upload, &plan.source_id, &upload, false, &json!({"service_name": name})).await?;
+    let result = async {
+        let job = run
+            .portal
+            .publish(owner, &upload, "fileGeodatabase", name)
+            .await
+            .map_err(|e| Stop::portal("publishing the package", e))?;
+        run.journal
+            .record(EntryKind::Item, &plan.source_id, &job.service_item_id, false, &json!({"service_url": job.service_url.as_str()}))
+            .await?;
+        let deadline = tokio::time::Instant::now() + run.options.publish_timeout;
+        let mut n = 0;
+        loop {
+            run.check_cancel()?;
+            match run.portal.publish_status(&job).await {
+                Ok(JobStatus::Completed { .. }) => break,
+                Ok(JobStatus::Failed { message }) => return Err(Stop::Failed(format!("the publish job failed: {message}"))),
+                Ok(JobStatus::Processing) => {}
+                Err(e) => return Err(Stop::portal("polling the publish job", e)),
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(Stop::Failed(format!("the publish did not finish within {} s", run.options.publish_timeout.as_secs())));
+            }
+            tokio::time::sleep(poll_delay(n, run.options.poll_max)).await;
+            n += 1;
+        }
+        Ok(arcgis::write::CreatedService { item_id: job.service_item_id, service_url: job.service_url, name: name.to_owned() })
+    }
+    .await;
+    // The package only duplicates the service's data: removed whatever happened.
+    match run.portal.delete_item(owner, &upload).await {
+        Ok(()) => run.journal.forget(EntryKind::Upload, &plan.source_id).await?,
+        Err(e) => tracing::warn!(item = %upload, "deleting the uploaded package failed: {e}"),
+    }
+    result
+}
+
+/// A view of an already restored source service: createService with `isView`, then its
+/// layers, each naming its source layer.
+async fn create_view(
+    run: &Run<'_>,
+    plan: &PlannedItem,
+    owner: &str,
+    name: &str,
+    service: &ServiceEntry,
+    source_url: &str,
+) -> Result<arcgis::write::CreatedService, Stop> {
+    let source_name = super::plan::service_name(source_url)
+        .ok_or_else(|| Stop::Failed(format!("the source of the view has no service URL ({source_url})")))?;
+    let sjson = run.blob_json(&service.service_json).await?;
+    let layers = match &service.layers_json {
+        Some(b) => run.blob_json(b).await?,
+        None => json!({"layers": [], "tables": []}),
+    };
+    let params = json!({
+        "name": name,
+        "capabilities": sjson.get("capabilities").cloned().unwrap_or(json!("Query")),
+        "spatialReference": sjson.get("spatialReference").cloned().unwrap_or(json!({"wkid": 102100})),
+        "isView": true,
+    });
+    let created = run.portal.create_service(owner, &params, true).await.map_err(|e| Stop::portal("creating the view", e))?;
+    run.journal
+        .record(EntryKind::Item, &plan.source_id, &created.item_id, false, &json!({"service_url": created.service_url.as_str()}))
+        .await?;
+    let as_view = |list: Option<&Value>| -> Vec<Value> {
+        list.and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .map(|l| {
+                let mut l = l.clone();
+                if let Some(o) = l.as_object_mut() {
+                    o.remove("relationships");
+                    let id = o.get("id").cloned().unwrap_or(json!(0));
+                    o.insert(
+                        "adminLayerInfo".into(),
+                        json!({"viewLayerDefinition": {"sourceServiceName": source_name, "sourceLayerId": id, "sourceLayerFields": "*"}}),
+                    );
+                }
+                l
+            })
+            .collect()
+    };
+    let def = json!({"layers": as_view(layers.get("layers")), "tables": as_view(layers.get("tables"))});
+    run.portal.add_to_definition(&created.service_url, &def).await.map_err(|e| Stop::portal("adding the view's layers", e))?;
+    Ok(created)
+}
+
+/// Relationship classes rebuilt from the layers' own `relationships` lists.
+pub(crate) fn relationship_classes(layers: &Value) -> Vec<Value> {
+    let all: Vec<&Value> = ["layers", "tables"].iter().filter_map(|k| layers.get(*k)?.as_array()).flatten().collect();
+    let mut out: BTreeMap<i64, Value> = BTreeMap::new();
+    for l in &all {
+        let Some(lid) = l.get("id").and_then(Value::as_i64) else { continue };
+        for r in l.get("relationships").and_then(Value::as_array).into_iter().flatten() {
+            if r.get("role").and_then(Value::as_str) != Some("esriRelRoleOrigin") {
+                continue;
+            }
+            let (Some(rid), Some(dest)) = (r.get("id").and_then(Value::as_i64), r.get("relatedTableId").and_then(Value::as_i64)) else {
+                continue;
+            };
+            let foreign = all
+                .iter()
+                .find(|d| d.get("id").and_then(Value::as_i64) == Some(dest))
+                .and_then(|d| d.get("relationships")?.as_array()?.iter().find(|x| x.get("id").and_then(Value::as_i64) == Some(rid)).cloned())
+                .and_then(|x| x.get("keyField").cloned())
+                .unwrap_or(Value::Null);
+            out.insert(rid, json!({
+                "id": rid, "name": r.get("name").cloned().unwrap_or(json!("")),
+                "originLayerId": lid, "destinationLayerId": dest,
+                "originPrimaryKey": r.get("keyField").cloned().unwrap_or(Value::Null), "destinationForeignKey": foreign,
+                "cardinality": r.get("cardinality").cloned().unwrap_or(json!("esriRelCardinalityOneToMany")),
+                "composite": r.get("composite").cloned().unwrap_or(json!(false)),
+            }));
+        }
+    }
+    out.into_values().collect()
+}
+
+async fn create_from_definition(
+    run: &Run<'_>,
+    plan: &PlannedItem,
+    owner: &str,
+    name: &str,
+    service: &ServiceEntry,
+) -> Result<arcgis::write::CreatedService, Stop> {
+    let sjson = run.blob_json(&service.service_json).await?;
+    let layers = match &service.layers_json {
+        Some(b) => run.blob_json(b).await?,
+        None => json!({"layers": [], "tables": []}),
+    };
+    let params = json!({
+        "name": name,
+        "serviceDescription": sjson.get("serviceDescription").cloned().unwrap_or(json!("")),
+        "capabilities": sjson.get("capabilities").cloned().unwrap_or(json!("Query")),
+        "spatialReference": sjson.get("spatialReference").cloned().unwrap_or(json!({"wkid": 102100})),
+        "maxRecordCount": sjson.get("maxRecordCount").cloned().unwrap_or(json!(2000)),
+    });
+    let created = run.portal.create_service(owner, &params, false).await.map_err(|e| Stop::portal("creating the service", e))?;
+    run.journal
+        .record(EntryKind::Item, &plan.source_id, &created.item_id, false, &json!({"service_url": created.service_url.as_str()}))
+        .await?;
+    let strip = |list: Option<&Value>| -> Vec<Value> {
+        list.and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .map(|l| {
+                let mut l = l.clone();
+                if let Some(o) = l.as_object_mut() {
+                    o.remove("relationships");
+                }
+                l
+            })
+            .collect()
+    };
+    let def = json!({"layers": strip(layers.get("layers")), "tables": strip(layers.get("tables"))});
+    run.portal.add_to_definition(&created.service_url, &def).await.map_err(|e| Stop::portal("adding the layers", e))?;
+    let rels = relationship_classes(&layers);
+    if !rels.is_empty() {
+        run.portal
+            .update_definition(&created.service_url, &json!({"relationships": rels}))
+            .await
+            .map_err(|e| Stop::portal("adding the relationships", e))?;
+    }
+    if let (ExportMethod::Query, Some(export)) = (service.export_method, &service.export) {
+        let doc = run.blob_json(&export.blob).await?;
+        load_features(run, &created.service_url, &doc, &rels, service).await?;
+    }
+    Ok(created)
+}
+
+/// Adds every saved feature and attachment. Layers that are the origin of a relationship go
+/// first; global ids are kept, and any the service changed are rewritten in later rows.
+async fn load_features(run: &Run<'_>, url: &Url, doc: &Value, rels: &[Value], service: &ServiceEntry) -> Result<(), Stop> {
+    let mut layers: Vec<&Value> = doc.get("layers").and_then(Value::as_array).into_iter().flatten().collect();
+    let origins: Vec<i64> = rels.iter().filter_map(|r| r.get("originLayerId")?.as_i64()).collect();
+    layers.sort_by_key(|l| {
+        let id = l.get("id").and_then(Value::as_i64).unwrap_or(0);
+        (!origins.contains(&id), id)
+    });
+    let mut guids: HashMap<String, String> = HashMap::new();
+    let mut oids: HashMap<(i64, i64), i64> = HashMap::new();
+    for layer in layers {
+        let lid = layer.get("id").and_then(Value::as_i64).unwrap_or(0);
+        let oid_field = layer.get("objectIdFieldName").and_then(Value::as_str).unwrap_or("OBJECTID").to_owned();
+        let features: Vec<&Value> = layer.get("features").and_then(Value::as_array).into_iter().flatten().collect();
+        for chunk in features.chunks(MAX_ADDS_PER_CALL) {
+            run.check_cancel()?;
+            let mut old_ids = Vec::new();
+            let mut old_guids = Vec::new();
+            let adds: Vec<Value> = chunk
+                .iter()
+                .map(|f| {
+                    let mut f = (*f).clone();
+                    if let Some(a) = f.get_mut("attributes").and_then(Value::as_object_mut) {
+                        old_ids.push(a.remove(&oid_field).and_then(|v| v.as_i64()));
+                        old_guids.push(a.get("GlobalID").and_then(Value::as_str).map(str::to_owned));
+                        for v in a.values_mut() {
+                            if let Some(new) = v.as_str().and_then(|s| guids.get(s)) {
+                                *v = json!(new);
+                            }
+                        }
+                    } else {
+                        old_ids.push(None);
+                        old_guids.push(None);
+                    }
+                    f
+                })
+                .collect();
+            let results = run.portal.apply_adds(url, lid, &adds).await.map_err(|e| Stop::portal(&format!("adding features to layer {lid}"), e))?;
+            for ((res, old), old_guid) in results.iter().zip(old_ids).zip(old_guids) {
+                let Some((new_oid, new_guid)) = res else {
+                    return Err(Stop::Failed(format!("layer {lid} refused a feature")));
+                };
+                if let Some(o) = old {
+                    oids.insert((lid, o), *new_oid);
+                }
+                if let (Some(a), Some(b)) = (old_guid, new_guid) {
+                    if a != *b {
+                        guids.insert(a, b.clone());
+                    }
+                }
+            }
+        }
+    }
+    for a in &service.attachments {
+        run.check_cancel()?;
+        let Some(new_oid) = oids.get(&(a.layer_id, a.object_id)) else {
+            return Err(Stop::Failed(format!("attachment {} names feature {} of layer {} that was not restored", a.attachment_id, a.object_id, a.layer_id)));
+        };
+        let bytes = run.blob(&a.blob).await?;
+        let part = FilePart {
+            field: "attachment".into(),
+            file_name: a.name.clone(),
+            content_type: a.content_type.clone().unwrap_or_else(|| "application/octet-stream".into()),
+            bytes,
+        };
+        run.portal
+            .add_attachment(url, a.layer_id, *new_oid, part)
+            .await
+            .map_err(|e| Stop::portal(&format!("adding attachment {} of feature {}", a.attachment_id, a.object_id), e))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relationship_classes_come_back_from_layer_json() {
+        let layers = json!({
+            "layers": [{"id": 0, "relationships": [{"id": 3, "name": "inspections", "relatedTableId": 1, "role": "esriRelRoleOrigin", "keyField": "GlobalID", "cardinality": "esriRelCardinalityOneToMany", "composite": false}]}],
+            "tables": [{"id": 1, "relationships": [{"id": 3, "name": "inspections", "relatedTableId": 0, "role": "esriRelRoleDestination", "keyField": "ParentGUID"}]}]
+        });
+        let rels = relationship_classes(&layers);
+        assert_eq!(rels.len(), 1, "one class from its two ends");
+        assert_eq!(rels[0]["originLayerId"], 0, "origin from the origin role");
+        assert_eq!(rels[0]["destinationLayerId"], 1, "destination from relatedTableId");
+        assert_eq!(rels[0]["originPrimaryKey"], "GlobalID", "primary key from the origin's keyField");
+        assert_eq!(rels[0]["destinationForeignKey"], "ParentGUID", "foreign key from the destination's keyField");
+    }
+}

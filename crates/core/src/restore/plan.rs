@@ -1,0 +1,362 @@
+//! The plan: what a restore will do, computed from the snapshot, the target org as it is now
+//! and the journal, with nothing written. Returned as data (serde) for the CLI and the app.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::error::RestoreError;
+use super::journal::{EntryKind, JournalEntry};
+use super::options::{ConflictPolicy, GroupTarget, RestoreMode};
+use super::rewrite::Rewrite;
+use crate::jobs::SubjectKind;
+
+/// What will happen to one subject.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Action {
+    /// Made anew.
+    Create,
+    /// An existing target subject is brought to the snapshot's state (or finished, on resume).
+    Update { target_id: String },
+    /// Left alone; references to it go to `target_id` when there is one.
+    Skip { reason: String, target_id: Option<String> },
+    /// An existing target subject is used as it is (users, groups).
+    Match { target_id: String },
+}
+
+/// How an item is re-created.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ItemMethod {
+    /// addItem with its data, resources, thumbnail and metadata.
+    Item,
+    /// Upload the backed-up File Geodatabase / replica and publish it.
+    Publish,
+    /// createService, addToDefinition, updateDefinition, applyEdits, addAttachment.
+    CreateService,
+}
+
+/// A name or title the target already uses.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Conflict {
+    /// `title` (same owner, type and title) or `service_name`.
+    pub on: String,
+    pub value: String,
+    /// The target item holding it, when known.
+    pub existing_id: Option<String>,
+    pub policy: ConflictPolicy,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlannedItem {
+    pub source_id: String,
+    pub title: String,
+    /// The title it will have (differs after a rename).
+    pub target_title: String,
+    pub item_type: String,
+    pub source_owner: String,
+    pub target_owner: String,
+    /// Target folder title; `None` = the owner's root.
+    pub target_folder: Option<String>,
+    /// Dependency level (0 first).
+    pub level: usize,
+    pub action: Action,
+    pub method: ItemMethod,
+    /// Target service name (hosted services).
+    pub service_name: Option<String>,
+    /// An unfinished earlier attempt (a half-made service) that is deleted and made again.
+    pub replaces: Option<String>,
+    /// Bytes uploaded for it (data file, resources, package, attachments).
+    pub upload_bytes: u64,
+    /// A file above the single-upload limit goes up in parts.
+    pub multipart: bool,
+    pub conflict: Option<Conflict>,
+    /// Every change to its data and URL; `<new id of X>` stands for an id known only once X exists.
+    pub rewrites: Vec<Rewrite>,
+    pub notes: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlannedUser {
+    pub source_username: String,
+    pub target_username: String,
+    pub action: Action,
+    pub role: String,
+    pub license_type: Option<String>,
+    pub notes: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlannedGroup {
+    pub source_id: String,
+    pub title: String,
+    pub target_title: String,
+    pub action: Action,
+    /// Target owner.
+    pub owner: String,
+    /// Target usernames to add (owner excluded).
+    pub members: Vec<String>,
+    pub notes: Vec<String>,
+}
+
+/// A subject the restore does not offer, with the reason.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotOffered {
+    pub kind: SubjectKind,
+    pub id: String,
+    pub title: String,
+    pub reason: String,
+}
+
+/// A user who would end up in more than 512 groups.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupLimit {
+    pub username: String,
+    pub groups: usize,
+}
+
+/// Tallies of the plan.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanCounts {
+    pub create: usize,
+    pub update: usize,
+    pub skip: usize,
+    pub matched: usize,
+    pub conflicts: usize,
+}
+
+/// The whole plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RestorePlan {
+    pub snapshot_id: String,
+    pub snapshot_name: String,
+    pub source_org_id: String,
+    pub source_portal_url: String,
+    pub target_org_id: String,
+    pub target_portal_url: String,
+    /// `in_place`, `copies` or `migrate`.
+    pub mode: String,
+    pub conflict_policy: ConflictPolicy,
+    /// Whether the journal shows an earlier run of this restore (it resumes).
+    pub resuming: bool,
+    pub items: Vec<PlannedItem>,
+    pub users: Vec<PlannedUser>,
+    pub groups: Vec<PlannedGroup>,
+    pub not_offered: Vec<NotOffered>,
+    /// Source owners with no target user (their items go to the signed-in user).
+    pub missing_owners: Vec<String>,
+    /// Group mappings that name no target group (a new group is created instead).
+    pub missing_groups: Vec<String>,
+    pub group_limit: Vec<GroupLimit>,
+    pub upload_bytes: u64,
+    pub largest_upload: u64,
+    pub multipart_uploads: usize,
+    /// The URL prefix rules applied everywhere (from -> to), besides the per-item list.
+    pub url_rewrites: Vec<(String, String)>,
+    pub levels: usize,
+    pub counts: PlanCounts,
+}
+
+/// The target organization as the plan saw it.
+#[derive(Debug, Default)]
+pub(crate) struct TargetState {
+    pub items: HashMap<String, arcgis::ItemInfo>,
+    /// Source id -> target item id, from restore markers.
+    pub markers: HashMap<String, String>,
+    pub users: HashMap<String, arcgis::UserInfo>,
+    /// Lowercase title -> group.
+    pub groups_by_title: HashMap<String, arcgis::GroupInfo>,
+    pub group_ids: BTreeSet<String>,
+    /// Target hosting host (scheme://host).
+    pub hosting_root: String,
+}
+
+impl TargetState {
+    pub async fn read(portal: &arcgis::Portal) -> Result<TargetState, RestoreError> {
+        let mut t = TargetState::default();
+        for item in portal.search_org_items(&|_, _| {}).await? {
+            for k in &item.type_keywords {
+                if let Some(src) = k.strip_prefix(arcgis::write::MARKER_PREFIX) {
+                    t.markers.insert(src.to_owned(), item.id.clone());
+                }
+            }
+            t.items.insert(item.id.clone(), item);
+        }
+        for u in portal.org_users().await? {
+            t.users.insert(u.username.clone(), u);
+        }
+        for g in portal.org_groups().await? {
+            t.group_ids.insert(g.id.clone());
+            t.groups_by_title.insert(g.title.to_lowercase(), g);
+        }
+        let urls = portal.get_json(&format!("portals/{}/urls", portal.org_id()), &[]).await.unwrap_or(Value::Null);
+        let scheme = portal.portal_url().scheme().to_owned();
+        let host = features_hosts(&urls, &scheme).into_iter().next().unwrap_or_else(|| {
+            let p = portal.portal_url();
+            match p.port() {
+                Some(port) => format!("{}:{port}", p.host_str().unwrap_or_default()),
+                None => p.host_str().unwrap_or_default().to_owned(),
+            }
+        });
+        t.hosting_root = format!("{scheme}://{host}/{}/", portal.org_id());
+        Ok(t)
+    }
+
+    /// The target item of the same owner, type and title, if any.
+    pub fn same_title(&self, owner: &str, item_type: &str, title: &str) -> Option<&arcgis::ItemInfo> {
+        let mut found: Vec<&arcgis::ItemInfo> =
+            self.items.values().filter(|i| i.owner == owner && i.item_type == item_type && i.title == title).collect();
+        found.sort_by(|a, b| a.id.cmp(&b.id));
+        found.into_iter().next()
+    }
+
+    /// The target item serving the hosted service `name`, if any.
+    pub fn service_item(&self, name: &str) -> Option<&arcgis::ItemInfo> {
+        let needle = format!("/services/{}/featureserver", name.to_lowercase());
+        self.items.values().find(|i| i.url.as_deref().is_some_and(|u| u.to_lowercase().ends_with(&needle)))
+    }
+}
+
+/// The features hosts of a `portals/<id>/urls` answer (`host[:port]`), for `scheme` first.
+pub(crate) fn features_hosts(urls: &Value, scheme: &str) -> Vec<String> {
+    let features = urls.get("urls").and_then(|u| u.get("features"));
+    let mut out: Vec<String> = Vec::new();
+    for s in [scheme, "https", "http"] {
+        for h in features.and_then(|f| f.get(s)).and_then(Value::as_array).into_iter().flatten() {
+            if let Some(h) = h.as_str().filter(|h| !out.iter().any(|o| o == h)) {
+                out.push(h.to_owned());
+            }
+        }
+    }
+    out
+}
+
+/// The service name of a hosted service URL (`.../services/<name>/FeatureServer`).
+pub fn service_name(url: &str) -> Option<String> {
+    let lower = url.to_lowercase();
+    let at = lower.find("/rest/services/")? + "/rest/services/".len();
+    let end = lower[at..].find("/featureserver")? + at;
+    let name = &url[at..end];
+    Some(name.rsplit('/').next().unwrap_or(name).to_owned()).filter(|n| !n.is_empty())
+}
+
+/// The resolved mode name.
+pub(crate) fn mode_name(mode: RestoreMode, same_org: bool) -> &'static str {
+    match (mode, same_org) {
+        (RestoreMode::Copies, _) => "copies",
+        (_, true) => "in_place",
+        (_, false) => "migrate",
+    }
+}
+
+/// Target username of a source user: the owner map, else (across orgs) Online's
+/// `<name>_<urlKey>` convention moved to the target's url key, else unchanged.
+pub(crate) fn target_username(
+    source: &str,
+    owners: &BTreeMap<String, String>,
+    source_key: Option<&str>,
+    target_key: Option<&str>,
+) -> String {
+    if let Some(t) = owners.get(source) {
+        return t.clone();
+    }
+    if let (Some(sk), Some(tk)) = (source_key, target_key) {
+        if sk != tk {
+            if let Some(stem) = source.strip_suffix(&format!("_{sk}")) {
+                return format!("{stem}_{tk}");
+            }
+        }
+    }
+    source.to_owned()
+}
+
+/// Resolves one source group against the target: (action, target title, note).
+pub(crate) fn resolve_group(
+    id: &str,
+    title: &str,
+    mapped: Option<&GroupTarget>,
+    target: &TargetState,
+    journal: Option<&JournalEntry>,
+    same_org: bool,
+) -> (Action, String, Option<String>) {
+    if let Some(j) = journal.filter(|j| target.group_ids.contains(&j.target_id)) {
+        return if j.done {
+            (Action::Skip { reason: "restored by an earlier run".into(), target_id: Some(j.target_id.clone()) }, title.to_owned(), None)
+        } else {
+            (Action::Update { target_id: j.target_id.clone() }, title.to_owned(), None)
+        };
+    }
+    let by_title = |t: &str| target.groups_by_title.get(&t.to_lowercase()).map(|g| g.id.clone());
+    match mapped {
+        Some(GroupTarget::Existing(x)) => {
+            let found = if target.group_ids.contains(x) { Some(x.clone()) } else { by_title(x) };
+            match found {
+                Some(gid) => (Action::Match { target_id: gid }, title.to_owned(), None),
+                None => (Action::Create, title.to_owned(), Some(format!("mapped group {x:?} does not exist in the target; a new group is created"))),
+            }
+        }
+        Some(GroupTarget::CreateNew) => {
+            let t = if by_title(title).is_some() { format!("{title} (restored)") } else { title.to_owned() };
+            (Action::Create, t, None)
+        }
+        None => {
+            if same_org && target.group_ids.contains(id) {
+                return (Action::Match { target_id: id.to_owned() }, title.to_owned(), None);
+            }
+            match by_title(title) {
+                Some(gid) => (Action::Match { target_id: gid }, title.to_owned(), None),
+                None => (Action::Create, title.to_owned(), None),
+            }
+        }
+    }
+}
+
+/// Lookup helper for journal rows.
+pub(crate) fn journal_row<'a>(
+    rows: &'a BTreeMap<(EntryKind, String), JournalEntry>,
+    kind: EntryKind,
+    id: &str,
+) -> Option<&'a JournalEntry> {
+    rows.get(&(kind, id.to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn usernames_follow_the_map_then_the_url_key_convention() {
+        let mut owners = BTreeMap::new();
+        owners.insert("ann_acme".to_string(), "ann.smith_beta".to_string());
+        assert_eq!(target_username("ann_acme", &owners, Some("acme"), Some("beta")), "ann.smith_beta", "the map wins");
+        assert_eq!(target_username("bob_acme", &owners, Some("acme"), Some("beta")), "bob_beta", "the url key moves");
+        assert_eq!(target_username("carol", &owners, Some("acme"), Some("beta")), "carol", "other names stay");
+        assert_eq!(target_username("bob_acme", &owners, Some("acme"), Some("acme")), "bob_acme", "same org: unchanged");
+    }
+
+    #[test]
+    fn service_names_and_hosts_are_read_from_urls() {
+        assert_eq!(service_name("http://h/org/arcgis/rest/services/Parks_2/FeatureServer").as_deref(), Some("Parks_2"));
+        assert_eq!(service_name("http://h/org/arcgis/rest/services/Parks/FeatureServer/0").as_deref(), Some("Parks"));
+        assert_eq!(service_name("https://example.com/x"), None, "not a hosted feature service");
+        let urls = json!({"urls": {"features": {"http": ["a:1"], "https": ["b"]}}});
+        assert_eq!(features_hosts(&urls, "http"), vec!["a:1".to_string(), "b".to_string()], "the portal's scheme first");
+    }
+
+    #[test]
+    fn groups_match_by_title_or_map_and_create_new_renames() {
+        let mut t = TargetState::default();
+        let g = arcgis::GroupInfo { id: "g9".into(), title: "Field Crews".into(), ..Default::default() };
+        t.group_ids.insert("g9".into());
+        t.groups_by_title.insert("field crews".into(), g);
+        let (a, _, _) = resolve_group("g1", "field crews", None, &t, None, false);
+        assert_eq!(a, Action::Match { target_id: "g9".into() }, "a same-title group is matched");
+        let (a, title, _) = resolve_group("g1", "Field Crews", Some(&GroupTarget::CreateNew), &t, None, false);
+        assert_eq!((a, title.as_str()), (Action::Create, "Field Crews (restored)"), "new is created beside it");
+        let (a, _, note) = resolve_group("g1", "X", Some(&GroupTarget::Existing("nope".into())), &t, None, false);
+        assert!(a == Action::Create && note.is_some(), "a mapping to a missing group creates one and says so");
+    }
+}

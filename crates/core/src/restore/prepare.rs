@@ -1,0 +1,498 @@
+//! Building the plan: reads the snapshot, the target and the journal; writes nothing.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use serde_json::Value;
+
+use super::error::RestoreError;
+use super::journal::{EntryKind, Journal};
+use super::options::{ConflictPolicy, RestoreMode, RestoreOptions};
+use super::order::levels;
+use super::plan::*;
+use super::rewrite::{ids_in, Rewriter};
+use super::RestoreContext;
+use crate::jobs::SubjectKind;
+use crate::repo::{DataKind, ExportMethod, ItemEntry, Manifest, RelDirection, SnapshotId};
+
+/// The plan with what the apply needs beside it.
+pub(crate) struct Prepared {
+    pub plan: RestorePlan,
+    pub manifest: Manifest,
+    pub target: TargetState,
+    /// Rules known before anything is made: URL prefixes, literal pairs, ids already in the target.
+    pub rewriter: Rewriter,
+    /// Item data JSON by source id (items with JSON data).
+    pub data: HashMap<String, Value>,
+    /// Source item JSON by source id.
+    pub item_json: HashMap<String, Value>,
+}
+
+fn text(v: &Value, k: &str) -> Option<String> {
+    v.get(k).and_then(Value::as_str).filter(|s| !s.is_empty()).map(str::to_owned)
+}
+
+fn is_hosted_service(entry: &ItemEntry, json: &Value) -> bool {
+    entry.item_type == "Feature Service"
+        && entry.service.is_some()
+        && json
+            .get("typeKeywords")
+            .and_then(Value::as_array)
+            .is_some_and(|k| k.iter().any(|k| k.as_str() == Some("Hosted Service")))
+}
+
+/// The source service of a hosted view (a `View Service` whose Service2Service link points back).
+pub(crate) fn view_source_of(entry: &ItemEntry, json: &Value) -> Option<String> {
+    let is_view = json
+        .get("typeKeywords")
+        .and_then(Value::as_array)
+        .is_some_and(|k| k.iter().any(|k| k.as_str() == Some("View Service")));
+    if !is_view {
+        return None;
+    }
+    entry
+        .related
+        .iter()
+        .find(|r| r.rel_type == "Service2Service" && r.direction == RelDirection::Reverse)
+        .map(|r| r.item_id.clone())
+}
+
+async fn blob_json(ctx: &RestoreContext<'_>, blob: &crate::repo::BlobRef) -> Result<Value, RestoreError> {
+    let bytes = ctx.repo.get_blob(&blob.id).await?;
+    Ok(serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+}
+
+/// A free service name starting from `base`: `base`, then `base_restored`, `base_restored_2`...
+pub(crate) async fn free_service_name(
+    portal: &arcgis::Portal,
+    base: &str,
+    taken: &mut BTreeSet<String>,
+) -> Result<String, RestoreError> {
+    for n in 1..=50 {
+        let candidate = if n == 1 { format!("{base}_restored") } else { format!("{base}_restored_{n}") };
+        if taken.contains(&candidate.to_lowercase()) {
+            continue;
+        }
+        if portal.is_service_name_available(&candidate).await? {
+            taken.insert(candidate.to_lowercase());
+            return Ok(candidate);
+        }
+    }
+    Err(RestoreError::InvalidInput(format!("no free service name found for {base}")))
+}
+
+pub(crate) async fn prepare(
+    ctx: &RestoreContext<'_>,
+    snapshot: &SnapshotId,
+    options: &RestoreOptions,
+) -> Result<Prepared, RestoreError> {
+    let manifest = ctx.repo.manifest(snapshot).await?;
+    let portal = ctx.portal;
+    let m = &options.mapping;
+    ctx.progress.phase("plan", None);
+    let target = TargetState::read(portal).await?;
+    let same_org = manifest.org_id == portal.org_id();
+    let mode = if same_org { m.mode } else { RestoreMode::Auto };
+    let in_place = same_org && mode != RestoreMode::Copies;
+    let journal = Journal::new(ctx.db, ctx.clock, portal.org_id(), snapshot.as_str());
+    let rows = journal.load().await?;
+    let me = portal.self_info().user.as_ref().map(|u| u.username.clone()).unwrap_or_default();
+
+    let source_self = match &manifest.org.portal_self {
+        Some(b) => blob_json(ctx, b).await?,
+        None => Value::Null,
+    };
+    let source_urls = match &manifest.org.urls {
+        Some(b) => blob_json(ctx, b).await?,
+        None => Value::Null,
+    };
+    let source_key = text(&source_self, "urlKey");
+    let target_key = portal.self_info().url_key.clone();
+
+    // URL rules: the source portal and hosting roots move to the target's.
+    let mut rewriter = Rewriter::new(m.url_replace.clone());
+    let source_portal = manifest.portal_url.trim_end_matches('/').to_owned() + "/";
+    rewriter.map_url(&source_portal, portal.portal_url().as_str());
+    let portal_host = url::Url::parse(&manifest.portal_url)
+        .ok()
+        .and_then(|u| u.host_str().map(|h| match u.port() {
+            Some(p) => format!("{h}:{p}"),
+            None => h.to_owned(),
+        }))
+        .unwrap_or_default();
+    let mut hosts = features_hosts(&source_urls, "https");
+    if !hosts.contains(&portal_host) {
+        hosts.push(portal_host);
+    }
+    for host in &hosts {
+        for scheme in ["https", "http"] {
+            rewriter.map_url(&format!("{scheme}://{host}/{}/", manifest.org_id), &target.hosting_root);
+        }
+    }
+
+    // Users.
+    let mut users = Vec::new();
+    let mut user_map: BTreeMap<String, String> = BTreeMap::new();
+    for u in &manifest.users {
+        let name = target_username(&u.username, &m.owners, source_key.as_deref(), target_key.as_deref());
+        let exists = target.users.contains_key(&name);
+        let journal_done = journal_row(&rows, EntryKind::User, &u.username).is_some();
+        let mut notes = Vec::new();
+        let action = if exists || journal_done {
+            Action::Match { target_id: name.clone() }
+        } else if options.users {
+            Action::Create
+        } else {
+            Action::Skip { reason: "users are not restored".into(), target_id: None }
+        };
+        if u.role_id.is_some() && !same_org {
+            notes.push(format!("custom role {} becomes the base role {}", u.role_id.clone().unwrap_or_default(), u.role));
+        }
+        if !matches!(action, Action::Skip { .. }) {
+            user_map.insert(u.username.clone(), name.clone());
+        }
+        users.push(PlannedUser {
+            source_username: u.username.clone(),
+            target_username: name,
+            action,
+            role: if same_org { u.role_id.clone().unwrap_or_else(|| u.role.clone()) } else { u.role.clone() },
+            license_type: u.license_type.clone(),
+            notes,
+        });
+    }
+    let mut missing_owners: BTreeSet<String> = BTreeSet::new();
+    let owner_of = |source: &str, missing: &mut BTreeSet<String>| -> String {
+        if let Some(t) = user_map.get(source) {
+            return t.clone();
+        }
+        let t = target_username(source, &m.owners, source_key.as_deref(), target_key.as_deref());
+        if target.users.contains_key(&t) {
+            t
+        } else {
+            missing.insert(source.to_owned());
+            me.clone()
+        }
+    };
+
+    // Groups.
+    let mut groups = Vec::new();
+    let mut missing_groups = Vec::new();
+    let mut new_memberships: BTreeMap<String, usize> = BTreeMap::new();
+    if options.groups {
+        for g in &manifest.groups {
+            let mapped = m.groups.get(&g.id).or_else(|| m.groups.get(&g.title));
+            let (action, target_title, note) =
+                resolve_group(&g.id, &g.title, mapped, &target, journal_row(&rows, EntryKind::Group, &g.id), same_org);
+            if let Some(n) = &note {
+                missing_groups.push(format!("{}: {n}", g.title));
+            }
+            let owner = owner_of(&g.owner, &mut missing_owners);
+            let mut members: Vec<String> = g
+                .admins
+                .iter()
+                .chain(&g.members)
+                .map(|u| owner_of(u, &mut missing_owners))
+                .filter(|u| *u != owner)
+                .collect();
+            members.sort();
+            members.dedup();
+            for u in members.iter().chain(std::iter::once(&owner)) {
+                *new_memberships.entry(u.clone()).or_default() += 1;
+            }
+            if let Action::Match { target_id } | Action::Update { target_id } | Action::Skip { target_id: Some(target_id), .. } = &action {
+                rewriter.map_id(&g.id, target_id);
+            }
+            groups.push(PlannedGroup {
+                source_id: g.id.clone(),
+                title: g.title.clone(),
+                target_title,
+                action,
+                owner,
+                members,
+                notes: note.into_iter().collect(),
+            });
+        }
+    }
+    let group_limit: Vec<GroupLimit> = new_memberships
+        .iter()
+        .map(|(u, n)| (u, n + target.users.get(u).map(|i| i.groups.len()).unwrap_or(0)))
+        .filter(|(_, n)| *n > 512)
+        .map(|(u, n)| GroupLimit { username: u.clone(), groups: n })
+        .collect();
+
+    // Items offered: the snapshot's items (failed ones have no entry), narrowed by the selection.
+    let failed_ids: BTreeSet<&str> =
+        manifest.failed.iter().filter(|f| f.kind == SubjectKind::Item).map(|f| f.id.as_str()).collect();
+    let mut not_offered: Vec<NotOffered> = manifest
+        .failed
+        .iter()
+        .map(|f| NotOffered {
+            kind: f.kind,
+            id: f.id.clone(),
+            title: f.title.clone(),
+            reason: format!("failed in the backup: {}", f.reason),
+        })
+        .collect();
+    let offered: Vec<&ItemEntry> = manifest
+        .items
+        .iter()
+        .filter(|i| !failed_ids.contains(i.id.as_str()))
+        .filter(|i| options.items.as_ref().is_none_or(|sel| sel.contains(&i.id)))
+        .collect();
+    if let Some(sel) = &options.items {
+        for id in sel.iter().filter(|id| !manifest.items.iter().any(|i| &i.id == *id) && !failed_ids.contains(id.as_str())) {
+            not_offered.push(NotOffered {
+                kind: SubjectKind::Item,
+                id: id.clone(),
+                title: id.clone(),
+                reason: "not in the snapshot".into(),
+            });
+        }
+    }
+    let offered_ids: BTreeSet<String> = offered.iter().map(|i| i.id.clone()).collect();
+
+    let mut data: HashMap<String, Value> = HashMap::new();
+    let mut item_json: HashMap<String, Value> = HashMap::new();
+    let mut deps: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for it in &offered {
+        let json = blob_json(ctx, &it.item_json).await?;
+        let mut need: BTreeSet<String> = BTreeSet::new();
+        if let Some(d) = it.data.as_ref().filter(|d| d.kind == DataKind::Json) {
+            let v = blob_json(ctx, &d.blob).await?;
+            need.extend(ids_in(&v, &|id| offered_ids.contains(id) && id != it.id));
+            data.insert(it.id.clone(), v);
+        }
+        for r in &it.related {
+            // A view (destination of Service2Service) needs its source service first.
+            if r.rel_type == "Service2Service" && r.direction == RelDirection::Reverse && offered_ids.contains(&r.item_id) {
+                need.insert(r.item_id.clone());
+            }
+        }
+        deps.insert(it.id.clone(), need);
+        item_json.insert(it.id.clone(), json);
+    }
+    let level_list = levels(&deps);
+    let level_of: HashMap<&str, usize> =
+        level_list.iter().enumerate().flat_map(|(n, l)| l.iter().map(move |id| (id.as_str(), n))).collect();
+
+    let mut taken_names: BTreeSet<String> = BTreeSet::new();
+    let mut items: Vec<PlannedItem> = Vec::new();
+    for it in &offered {
+        let json = &item_json[&it.id];
+        let hosted = is_hosted_service(it, json);
+        let method = match (&it.service, hosted) {
+            (Some(s), true) if matches!(s.export_method, ExportMethod::Fgdb | ExportMethod::Replica) && s.export.is_some() => {
+                ItemMethod::Publish
+            }
+            (Some(_), true) => ItemMethod::CreateService,
+            _ => ItemMethod::Item,
+        };
+        let target_owner = owner_of(&it.owner, &mut missing_owners);
+        let target_folder = it.folder.as_ref().map(|f| m.folders.get(&f.title).cloned().unwrap_or_else(|| f.title.clone()));
+        let mut notes = Vec::new();
+        let mut conflict = None;
+        let mut replaces = None;
+        let mut target_title = it.title.clone();
+        let mut service = if hosted { it.service.as_ref().and_then(|s| service_name(&s.url)) } else { None };
+        if method == ItemMethod::CreateService && it.service.as_ref().is_some_and(|s| s.export_method == ExportMethod::None) {
+            notes.push("the backup holds no features of this service: only its definition is restored".into());
+        }
+        let view_source = view_source_of(it, json).filter(|s| offered_ids.contains(s));
+        let method = match (&view_source, method) {
+            (Some(src), ItemMethod::Publish | ItemMethod::CreateService) => {
+                notes.push(format!("re-created as a view of the restored {src}"));
+                ItemMethod::CreateService
+            }
+            (None, m @ (ItemMethod::Publish | ItemMethod::CreateService)) if view_source_of(it, json).is_some() => {
+                notes.push("its source service is not restored: the view becomes a standalone service holding the view's data".into());
+                m
+            }
+            (_, m) => m,
+        };
+
+        let journaled = journal_row(&rows, EntryKind::Item, &it.id).filter(|j| target.items.contains_key(&j.target_id));
+        let upload = journal_row(&rows, EntryKind::Upload, &it.id);
+        let action = if let Some(j) = journaled {
+            if j.done {
+                Action::Skip { reason: "restored by an earlier run".into(), target_id: Some(j.target_id.clone()) }
+            } else if method != ItemMethod::Item && !j.detail.get("content").and_then(Value::as_bool).unwrap_or(false) {
+                replaces = Some(j.target_id.clone());
+                notes.push(format!("an unfinished earlier attempt ({}) is deleted and made again", j.target_id));
+                Action::Create
+            } else {
+                Action::Update { target_id: j.target_id.clone() }
+            }
+        } else if let Some(tid) = target.markers.get(&it.id).filter(|t| !(in_place && **t == it.id)) {
+            if method == ItemMethod::Item {
+                Action::Update { target_id: tid.clone() }
+            } else {
+                Action::Skip { reason: "found restored by an earlier run (marker)".into(), target_id: Some(tid.clone()) }
+            }
+        } else if in_place && target.items.contains_key(&it.id) {
+            if method != ItemMethod::Item {
+                notes.push("the service keeps its current features; its item is brought back to the snapshot".into());
+            }
+            Action::Update { target_id: it.id.clone() }
+        } else {
+            if let Some(name) = upload.and_then(|u| u.detail.get("service_name")).and_then(Value::as_str) {
+                // A publish whose answer was lost: its service may exist; it is replaced.
+                if let Some(existing) = target.service_item(name) {
+                    replaces = Some(existing.id.clone());
+                }
+                service = Some(name.to_owned());
+            }
+            let mut action = Action::Create;
+            if replaces.is_none() {
+                if let Some(name) = service.clone() {
+                    let free = !taken_names.contains(&name.to_lowercase()) && portal.is_service_name_available(&name).await?;
+                    if free {
+                        taken_names.insert(name.to_lowercase());
+                    } else if mode == RestoreMode::Copies {
+                        service = Some(free_service_name(portal, &name, &mut taken_names).await?);
+                        notes.push(format!("service name {name} is taken: published as {}", service.clone().unwrap_or_default()));
+                    } else {
+                        let existing = target.service_item(&name).map(|i| i.id.clone());
+                        conflict = Some(Conflict { on: "service_name".into(), value: name.clone(), existing_id: existing.clone(), policy: m.conflict });
+                        match (m.conflict, existing) {
+                            (ConflictPolicy::Rename, _) | (ConflictPolicy::Overwrite, None) => {
+                                service = Some(free_service_name(portal, &name, &mut taken_names).await?);
+                                target_title = format!("{} (restored)", it.title);
+                            }
+                            (ConflictPolicy::Overwrite, Some(e)) => action = Action::Update { target_id: e },
+                            (ConflictPolicy::Skip, e) => {
+                                action = Action::Skip { reason: format!("service name {name} is taken in the target"), target_id: e }
+                            }
+                        }
+                    }
+                } else if mode != RestoreMode::Copies {
+                    if let Some(existing) = target.same_title(&target_owner, &it.item_type, &it.title) {
+                        conflict = Some(Conflict { on: "title".into(), value: it.title.clone(), existing_id: Some(existing.id.clone()), policy: m.conflict });
+                        match m.conflict {
+                            ConflictPolicy::Skip => {
+                                action = Action::Skip { reason: "an item of the same owner, type and title exists".into(), target_id: Some(existing.id.clone()) }
+                            }
+                            ConflictPolicy::Rename => target_title = format!("{} (restored)", it.title),
+                            ConflictPolicy::Overwrite => action = Action::Update { target_id: existing.id.clone() },
+                        }
+                    }
+                }
+            }
+            action
+        };
+        if let Action::Update { target_id } | Action::Skip { target_id: Some(target_id), .. } = &action {
+            rewriter.map_id(&it.id, target_id);
+        }
+        let mut upload_bytes = 0u64;
+        let mut largest = 0u64;
+        let mut add = |n: u64| {
+            upload_bytes += n;
+            largest = largest.max(n);
+        };
+        if let Some(d) = &it.data {
+            add(d.blob.size);
+        }
+        it.resources.iter().for_each(|r| add(r.blob.size));
+        if let Some(s) = &it.service {
+            if let Some(e) = &s.export {
+                add(e.blob.size);
+            }
+            s.attachments.iter().for_each(|a| add(a.blob.size));
+        }
+        items.push(PlannedItem {
+            source_id: it.id.clone(),
+            title: it.title.clone(),
+            target_title,
+            item_type: it.item_type.clone(),
+            source_owner: it.owner.clone(),
+            target_owner,
+            target_folder,
+            level: level_of.get(it.id.as_str()).copied().unwrap_or(0),
+            action,
+            method,
+            service_name: service,
+            replaces,
+            upload_bytes,
+            multipart: largest > arcgis::write::SINGLE_UPLOAD_LIMIT as u64,
+            conflict,
+            rewrites: Vec::new(),
+            notes,
+        });
+    }
+
+    // Service URLs of services to be made, as the target will name them.
+    for p in &items {
+        let (Some(name), Some(entry)) = (&p.service_name, offered.iter().find(|i| i.id == p.source_id)) else { continue };
+        let Some(s) = &entry.service else { continue };
+        if matches!(p.action, Action::Create) {
+            let new_url = format!("{}arcgis/rest/services/{name}/FeatureServer", target.hosting_root);
+            rewriter.map_url(s.url.trim_end_matches('/'), &new_url);
+        } else if let Some(url) = match &p.action {
+            Action::Update { target_id } | Action::Skip { target_id: Some(target_id), .. } => target.items.get(target_id).and_then(|i| i.url.clone()),
+            _ => None,
+        } {
+            rewriter.map_url(s.url.trim_end_matches('/'), &url);
+        }
+    }
+
+    // The preview: placeholders for ids known only once created.
+    let mut preview = rewriter.clone();
+    for p in items.iter().filter(|p| matches!(p.action, Action::Create)) {
+        preview.map_id(&p.source_id, &format!("<new id of {}>", p.source_id));
+    }
+    for p in &mut items {
+        if let Some(d) = data.get(&p.source_id) {
+            let mut copy = d.clone();
+            p.rewrites = preview.rewrite_json(&mut copy);
+        }
+        if let Some(url) = item_json.get(&p.source_id).and_then(|j| text(j, "url")) {
+            let new = preview.rewrite_str(&url);
+            if new != url {
+                p.rewrites.push(super::rewrite::Rewrite { pointer: "url".into(), from: url, to: new });
+            }
+        }
+    }
+
+    let mut counts = PlanCounts::default();
+    for a in items.iter().map(|i| &i.action).chain(users.iter().map(|u| &u.action)).chain(groups.iter().map(|g| &g.action)) {
+        match a {
+            Action::Create => counts.create += 1,
+            Action::Update { .. } => counts.update += 1,
+            Action::Skip { .. } => counts.skip += 1,
+            Action::Match { .. } => counts.matched += 1,
+        }
+    }
+    counts.conflicts = items.iter().filter(|i| i.conflict.is_some()).count();
+    let resuming = !rows.is_empty();
+    let plan = RestorePlan {
+        snapshot_id: snapshot.as_str().to_owned(),
+        snapshot_name: manifest.name.clone(),
+        source_org_id: manifest.org_id.clone(),
+        source_portal_url: manifest.portal_url.clone(),
+        target_org_id: portal.org_id().to_owned(),
+        target_portal_url: portal.portal_url().to_string(),
+        mode: mode_name(mode, same_org).to_owned(),
+        conflict_policy: m.conflict,
+        resuming,
+        upload_bytes: items.iter().map(|i| i.upload_bytes).sum(),
+        largest_upload: offered
+            .iter()
+            .flat_map(|i| {
+                i.data.iter().map(|d| d.blob.size).chain(i.resources.iter().map(|r| r.blob.size)).chain(
+                    i.service.iter().flat_map(|s| s.export.iter().map(|e| e.blob.size)),
+                )
+            })
+            .max()
+            .unwrap_or(0),
+        multipart_uploads: items.iter().filter(|i| i.multipart).count(),
+        items,
+        users,
+        groups,
+        not_offered,
+        missing_owners: missing_owners.into_iter().collect(),
+        missing_groups,
+        group_limit,
+        url_rewrites: rewriter.url_rules(),
+        levels: level_list.len(),
+        counts,
+    };
+    Ok(Prepared { plan, manifest, target, rewriter, data, item_json })
+}

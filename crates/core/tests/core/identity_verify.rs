@@ -1,0 +1,165 @@
+//! "Save and verify" against the simulated portal: an administrator is accepted, anyone else is
+//! refused with the reason, the storage is checked, and saving keeps every secret out of SQLite.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use arcgis::{RetryPolicy, Secret, SystemClock as ArcgisClock};
+use orgvault_core::identity::{
+    credential_state, verify, Identities, IdentitySecrets, IdentitySpec, PortalKind, SignIn, SignInSecret, Storage,
+    TlsOptions, TokenState, VerifyOptions,
+};
+use orgvault_core::vault::{SecretKey, SecretStore, StrongholdVault, VaultKey, VAULT_FILE_NAME};
+use orgvault_core::{Clock, Db, SystemClock};
+use portal_sim::SimConfig;
+
+use crate::support::start_sim;
+
+fn options() -> VerifyOptions {
+    VerifyOptions {
+        retry: RetryPolicy {
+            base_delay: Duration::from_millis(5),
+            max_delay: Duration::from_millis(50),
+            max_attempts: 2,
+            max_retry_after: Duration::from_millis(100),
+        },
+        connect_timeout: Duration::from_secs(5),
+        request_timeout: Duration::from_secs(20),
+        needed_storage_bytes: 0,
+    }
+}
+
+fn spec(portal_url: &str, username: &str, storage: Storage) -> IdentitySpec {
+    IdentitySpec {
+        name: "Simulated org".into(),
+        portal_url: portal_url.into(),
+        kind: PortalKind::Online,
+        sign_in: SignIn::Builtin { username: username.into() },
+        storage,
+        custom_headers: vec![],
+        tls: TlsOptions::default(),
+    }
+}
+
+fn password(p: &str) -> SignInSecret {
+    SignInSecret::Password(Secret::new(p))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_is_verified_and_a_non_admin_is_refused_with_the_reason() -> anyhow::Result<()> {
+    let sim = start_sim(SimConfig { orgs: 1, items: 20, users: 6, groups: 2, ..SimConfig::default() }).await?;
+    let org = sim.orgs[0].clone();
+    let folder = tempfile::tempdir()?;
+    let local = Storage::Local { path: folder.path().join("backups").display().to_string() };
+
+    let admin = spec(&org.portal_url, &org.admin.username, local.clone());
+    let before = SystemClock.now_ms();
+    let ok = verify(&admin, &password(&org.admin.password), None, &options(), Arc::new(ArcgisClock)).await?;
+    assert!(ok.signed_in.is_admin, "the admin is an administrator");
+    assert_eq!(ok.signed_in.org_id, org.id, "the verified org is the simulator's");
+    assert_eq!(ok.signed_in.username, org.admin.username, "the portal names the signed-in admin");
+    assert!(
+        ok.signed_in.token_expires_ms.is_some_and(|t| t > before),
+        "the token expiry is known and in the future: {:?}",
+        ok.signed_in.token_expires_ms
+    );
+    assert!(ok.storage.ok && folder.path().join("backups").is_dir(), "the backup folder was checked and created");
+
+    let user = spec(&org.portal_url, &org.user.username, local.clone());
+    let err = verify(&user, &password(&org.user.password), None, &options(), Arc::new(ArcgisClock))
+        .await
+        .expect_err("a non-admin must be refused");
+    assert_eq!(err.code(), "not_admin", "the refusal says why in its code: {err}");
+    let msg = err.to_string();
+    assert!(msg.contains(&org.user.username), "the message names the account: {msg}");
+    assert!(msg.contains("portal:admin:"), "the message names the missing privileges: {msg}");
+    assert!(!msg.contains(&org.user.password), "the message never contains the password");
+
+    let err = verify(&admin, &password("not-the-password"), None, &options(), Arc::new(ArcgisClock))
+        .await
+        .expect_err("a wrong password must be refused");
+    assert_eq!(err.code(), "sign_in", "a wrong password is a sign-in failure: {err}");
+    assert!(!err.to_string().contains("not-the-password"), "the message never contains the password");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_storage_that_fails_its_check_names_the_failing_step() -> anyhow::Result<()> {
+    let sim = start_sim(SimConfig { orgs: 1, items: 10, users: 4, groups: 1, ..SimConfig::default() }).await?;
+    let org = sim.orgs[0].clone();
+    let dir = tempfile::tempdir()?;
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, b"x")?;
+    let under_a_file = Storage::Local { path: file.join("backups").display().to_string() };
+    let err = verify(
+        &spec(&org.portal_url, &org.admin.username, under_a_file),
+        &password(&org.admin.password),
+        None,
+        &options(),
+        Arc::new(ArcgisClock),
+    )
+    .await
+    .expect_err("a folder under a file cannot hold backups");
+    assert_eq!(err.code(), "storage_check", "a storage failure has its own code: {err}");
+    assert!(err.to_string().contains("folder"), "the failing step is named: {err}");
+
+    let azure = Storage::Azure { container: "backups".into(), cache_dir: dir.path().display().to_string() };
+    let err = verify(
+        &spec(&org.portal_url, &org.admin.username, azure),
+        &password(&org.admin.password),
+        None,
+        &options(),
+        Arc::new(ArcgisClock),
+    )
+    .await
+    .expect_err("Azure without a connection string cannot be checked");
+    assert!(err.to_string().contains("connection_string"), "the missing connection string is named: {err}");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn saving_a_verified_identity_keeps_its_secrets_out_of_sqlite() -> anyhow::Result<()> {
+    let sim = start_sim(SimConfig { orgs: 1, items: 10, users: 4, groups: 1, ..SimConfig::default() }).await?;
+    let org = sim.orgs[0].clone();
+    let data = tempfile::tempdir()?;
+    let azure_conn = "DefaultEndpointsProtocol=https;AccountName=acct;AccountKey=U2VjcmV0LUF6dXJlLUtleS0xMjM0NQ==";
+    let identity_spec = spec(
+        &org.portal_url,
+        &org.admin.username,
+        Storage::Local { path: data.path().join("backups").display().to_string() },
+    );
+    let secret = password(&org.admin.password);
+    verify(&identity_spec, &secret, None, &options(), Arc::new(ArcgisClock)).await?;
+
+    let db = Db::open(&data.path().join("orgvault.sqlite")).await?;
+    let identity = Identities::new(&db, &SystemClock).create(identity_spec).await?;
+    let vault = StrongholdVault::open(&data.path().join(VAULT_FILE_NAME), VaultKey::generate())?;
+    IdentitySecrets { sign_in: secret, azure_connection_string: Some(Secret::new(azure_conn)) }
+        .save(&vault, &identity.id)?;
+    assert_eq!(
+        credential_state(&vault, &identity, SystemClock.now_ms())?,
+        TokenState::Valid,
+        "a saved password makes the identity valid"
+    );
+    assert!(vault.get(&SecretKey::password(&identity.id))?.is_some(), "the password is in the vault");
+    db.close().await;
+
+    let mut files = 0;
+    for entry in std::fs::read_dir(data.path())? {
+        let path = entry?.path();
+        if !path.is_file() {
+            continue;
+        }
+        files += 1;
+        let bytes = std::fs::read(&path)?;
+        for (what, s) in [("password", org.admin.password.as_str()), ("Azure connection string", azure_conn)] {
+            assert!(
+                !bytes.windows(s.len()).any(|w| w == s.as_bytes()),
+                "the {what} must not be in {} (SQLite, its WAL and the vault all checked)",
+                path.display()
+            );
+        }
+    }
+    assert!(files >= 2, "the database and the vault were both checked ({files} files)");
+    Ok(())
+}

@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# End-to-end tests in the real window: builds the UI and the debug app, starts Xvfb and
+# tauri-driver, and runs e2e/*.test.mjs (WebdriverIO). Exits non-zero when anything fails.
+#
+#   scripts/e2e.sh                   # build and test
+#   ORGVAULT_SCREENSHOTS=1 scripts/e2e.sh   # also write docs/screenshots/*.png
+#   E2E_SKIP_BUILD=1 scripts/e2e.sh  # reuse target/e2e/orgvault-desktop from the last run
+#   E2E_ONLY="smoke.test.mjs identities.test.mjs" scripts/e2e.sh   # only these files, in order
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+display="${E2E_DISPLAY:-:99}"
+driver_port="${TAURI_DRIVER_PORT:-4444}"
+tauri_driver="${TAURI_DRIVER:-$(command -v tauri-driver || echo "$HOME/.cargo/bin/tauri-driver")}"
+work="$(mktemp -d)"
+pids=()
+
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  if [[ "${status:-1}" -eq 0 ]]; then rm -rf "$work"; else echo "e2e: logs and app data kept in $work" >&2; fi
+}
+trap cleanup EXIT
+
+for tool in node npm Xvfb WebKitWebDriver "$tauri_driver"; do
+  command -v "$tool" >/dev/null || { echo "e2e: $tool is missing (see scripts/setup.sh)" >&2; exit 2; }
+done
+
+echo "e2e: installing test packages"
+npm install --prefix e2e --no-audit --no-fund >"$work/npm-e2e.log" 2>&1 || { cat "$work/npm-e2e.log"; exit 1; }
+
+if [[ -z "${E2E_SKIP_BUILD:-}" ]]; then
+  echo "e2e: installing UI packages"
+  npm install --prefix ui --no-audit --no-fund >"$work/npm-ui.log" 2>&1 || { cat "$work/npm-ui.log"; exit 1; }
+  echo "e2e: building the UI and the debug app (tauri build --debug --no-bundle)"
+  (cd src-tauri && ../e2e/node_modules/.bin/tauri build --debug --no-bundle --config tauri.app.conf.json) \
+    >"$work/build.log" 2>&1 || { tail -50 "$work/build.log"; exit 1; }
+  # A later `cargo build`/`cargo test` rewrites target/debug/orgvault-desktop as a dev binary that
+  # waits for the Vite dev server; the tests use their own copy of the bundled build.
+  mkdir -p target/e2e
+  cp target/debug/orgvault-desktop target/e2e/orgvault-desktop
+fi
+app="${ORGVAULT_APP:-$root/target/e2e/orgvault-desktop}"
+[[ -x "$app" ]] || { echo "e2e: no app at $app" >&2; exit 1; }
+
+echo "e2e: starting Xvfb on $display"
+Xvfb "$display" -screen 0 1400x900x24 -nolisten tcp >"$work/xvfb.log" 2>&1 &
+pids+=($!)
+export DISPLAY="$display"
+for _ in $(seq 50); do xdpyinfo >/dev/null 2>&1 && break; sleep 0.1; done
+
+# The app keeps its data in a fresh folder: the tests start from no identity.
+export ORGVAULT_DATA_DIR="$work/data"
+export ORGVAULT_APP="$app"
+# The app writes the demo simulator's ready line (base URL, admin and non-admin logins) here.
+export ORGVAULT_DEMO_READY_FILE="$work/demo-ready.json"
+export TAURI_DRIVER_PORT="$driver_port"
+# No D-Bus session here: notifications fail quietly; keep GTK from looking for accessibility.
+export NO_AT_BRIDGE=1
+
+echo "e2e: starting tauri-driver on 127.0.0.1:$driver_port"
+"$tauri_driver" --port "$driver_port" >"$work/tauri-driver.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 100); do
+  (exec 3<>"/dev/tcp/127.0.0.1/$driver_port") 2>/dev/null && break
+  sleep 0.1
+done
+
+echo "e2e: running the tests"
+status=0
+# The smoke test runs first: it starts from no identity. The others share its data folder.
+tests=(smoke.test.mjs)
+for f in e2e/*.test.mjs; do [[ "$(basename "$f")" == smoke.test.mjs ]] || tests+=("$(basename "$f")"); done
+[[ -n "${E2E_ONLY:-}" ]] && tests=($E2E_ONLY)
+# One runner per file, in this order (the runner would sort them itself); each opens its own window.
+for t in "${tests[@]}"; do
+  echo "e2e: $t"
+  (cd e2e && node --test --test-reporter=spec "$t") || status=$?
+done
+if [[ $status -ne 0 ]]; then
+  echo "e2e: FAILED (tauri-driver log follows)" >&2
+  tail -40 "$work/tauri-driver.log" >&2 || true
+fi
+exit $status

@@ -1,0 +1,230 @@
+//! Backups, snapshots, verify and cancel.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use orgvault_core::backup::{backup, retry_failed as retry_failed_backup, BackupContext, BackupOptions};
+use orgvault_core::identity::{Identity, IdentitySecrets, Storage};
+use orgvault_core::jobs::JobKind;
+use orgvault_core::repo::{Repository, SnapshotId};
+use orgvault_core::storage::{check_local, AzureConnection, StorageTarget};
+use tauri::{AppHandle, State};
+
+use crate::error::{UiError, UiResult};
+use crate::events::JobFinished;
+use crate::running::{launch, launch_untracked};
+use crate::state::AppState;
+use crate::views::{JobId, JobStateView, SelectionInput, SnapshotEntry, SnapshotView, SubjectKindView};
+
+/// The identity's backup repository, created on first use.
+pub(crate) async fn repository(state: &AppState, identity: &Identity) -> UiResult<Repository> {
+    let target = match &identity.spec.storage {
+        Storage::Local { path } => {
+            let path = PathBuf::from(path);
+            check_local(&path, 0).await?;
+            StorageTarget::Local { path }
+        }
+        Storage::Azure { container, cache_dir } => {
+            let conn = IdentitySecrets::load(state.secrets.as_ref(), identity)?
+                .and_then(|s| s.azure_connection_string)
+                .ok_or_else(|| {
+                    UiError::new(
+                        "no_secret",
+                        "OrgVault has no Azure connection string for this identity; enter it again",
+                    )
+                })?;
+            StorageTarget::Azure {
+                conn: AzureConnection::parse(conn.expose())?,
+                container: container.clone(),
+                prefix: String::new(),
+                cache_dir: PathBuf::from(cache_dir),
+            }
+        }
+    };
+    Ok(Repository::open_or_init(&target).await?)
+}
+
+/// What a backup job runs: a new selection, or the failures of an earlier job.
+enum BackupWhat {
+    Selection(orgvault_core::Selection),
+    RetryFailed(JobId),
+}
+
+async fn start(
+    app: AppHandle,
+    state: Arc<AppState>,
+    identity_id: String,
+    name: Option<String>,
+    what: BackupWhat,
+) -> UiResult<JobId> {
+    let identity = state.identity(&identity_id).await?;
+    let scan_id = super::catalog::latest_scan(&state, &identity_id).await?;
+    let portal = crate::portal::session(&state, &identity).await?;
+    let repo = repository(&state, &identity).await?;
+    let st = state.clone();
+    launch(&app, &state, JobKind::Backup, &identity_id, move |progress, cancel| async move {
+        let options = BackupOptions { name, ..BackupOptions::default() };
+        let ctx = BackupContext {
+            db: &st.db,
+            portal: &portal,
+            repo: &repo,
+            identity_id: &identity.id,
+            scan_id,
+            options: &options,
+            progress: progress.as_ref(),
+            cancel,
+            clock: &st.clock,
+        };
+        match what {
+            BackupWhat::Selection(s) => backup(&ctx, &s).await?,
+            BackupWhat::RetryFailed(job) => retry_failed_backup(&ctx, job).await?,
+        };
+        Ok(())
+    })
+    .await
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn start_backup(
+    app: AppHandle,
+    state: State<'_, Arc<AppState>>,
+    identity_id: String,
+    name: String,
+    selection: SelectionInput,
+) -> UiResult<JobId> {
+    let name = Some(name).filter(|n| !n.trim().is_empty());
+    start(app, state.inner().clone(), identity_id, name, BackupWhat::Selection(selection.to_selection())).await
+}
+
+/// Backs up again what failed in backup job `job_id`, as a new job.
+#[tauri::command]
+#[specta::specta]
+pub async fn retry_failed(app: AppHandle, state: State<'_, Arc<AppState>>, job_id: JobId) -> UiResult<JobId> {
+    let job = state.jobs().get(job_id).await?;
+    let identity_id = job.identity_id.ok_or_else(|| UiError::invalid("that job's identity was removed"))?;
+    if job.kind != JobKind::Backup {
+        return Err(UiError::invalid("only a backup's failed items can be retried"));
+    }
+    let name = Some(format!("{} (retry)", job.name));
+    start(app, state.inner().clone(), identity_id, name, BackupWhat::RetryFailed(job_id)).await
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn cancel_job(state: State<'_, Arc<AppState>>, job_id: JobId) -> UiResult<()> {
+    if state.running.cancel(job_id) {
+        Ok(())
+    } else {
+        Err(UiError::new("not_running", format!("job {job_id} is not running")))
+    }
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn list_snapshots(state: State<'_, Arc<AppState>>, identity_id: String) -> UiResult<Vec<SnapshotView>> {
+    let identity = state.identity(&identity_id).await?;
+    let repo = repository(&state, &identity).await?;
+    let mut list: Vec<SnapshotView> = repo
+        .snapshots()
+        .await?
+        .into_iter()
+        .filter(|s| s.identity_id == identity_id)
+        .map(|s| SnapshotView {
+            verified: state.verified(s.id.as_str()),
+            id: s.id.as_str().to_owned(),
+            name: s.name,
+            time_ms: s.time_ms,
+            items: s.items,
+            users: s.users,
+            groups: s.groups,
+            bytes: s.bytes,
+        })
+        .collect();
+    list.sort_by_key(|s| std::cmp::Reverse(s.time_ms));
+    Ok(list)
+}
+
+async fn snapshot_of(state: &AppState, identity_id: &str, snapshot_id: &str) -> UiResult<(Repository, SnapshotId)> {
+    let identity = state.identity(identity_id).await?;
+    let repo = repository(state, &identity).await?;
+    let id = repo.find_snapshot(snapshot_id).await?;
+    Ok((repo, id))
+}
+
+/// Re-reads every blob of the snapshot in the background; the result shows in `list_snapshots`.
+#[tauri::command]
+#[specta::specta]
+pub async fn verify_snapshot(
+    app: AppHandle,
+    state: State<'_, Arc<AppState>>,
+    identity_id: String,
+    snapshot_id: String,
+) -> UiResult<JobId> {
+    let (repo, id) = snapshot_of(&state, &identity_id, &snapshot_id).await?;
+    let st = state.inner().clone();
+    Ok(launch_untracked(&app, &state, move |progress, cancel| async move {
+        let outcome = tokio::select! {
+            r = repo.verify(&id, None, progress.as_ref()) => Some(r),
+            () = cancel.cancelled() => None,
+        };
+        let (state, summary) = match outcome {
+            None => (JobStateView::Cancelled, "verify cancelled".to_owned()),
+            Some(Ok(report)) => {
+                if let Err(e) = st.record_verified(id.as_str(), report.is_ok()) {
+                    tracing::warn!("{e}");
+                }
+                if report.is_ok() {
+                    (JobStateView::Succeeded, format!("{} blobs checked, all intact", report.blobs_checked))
+                } else {
+                    (JobStateView::Failed, format!("{} damaged part(s) found", report.problems.len()))
+                }
+            }
+            Some(Err(e)) => (JobStateView::Failed, e.to_string()),
+        };
+        JobFinished { job_id: 0, state, summary }
+    }))
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn export_snapshot_zip(
+    state: State<'_, Arc<AppState>>,
+    identity_id: String,
+    snapshot_id: String,
+    path: String,
+) -> UiResult<()> {
+    let (repo, id) = snapshot_of(&state, &identity_id, &snapshot_id).await?;
+    repo.export_zip(&id, std::path::Path::new(&path)).await?;
+    Ok(())
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn snapshot_contents(
+    state: State<'_, Arc<AppState>>,
+    identity_id: String,
+    snapshot_id: String,
+) -> UiResult<Vec<SnapshotEntry>> {
+    let (repo, id) = snapshot_of(&state, &identity_id, &snapshot_id).await?;
+    let m = repo.manifest(&id).await?;
+    let items = m.items.into_iter().map(|i| SnapshotEntry {
+        kind: SubjectKindView::Item,
+        id: i.id,
+        title: i.title,
+        item_type: i.item_type,
+    });
+    let users = m.users.into_iter().map(|u| SnapshotEntry {
+        kind: SubjectKindView::User,
+        title: if u.full_name.is_empty() { u.username.clone() } else { u.full_name },
+        id: u.username,
+        item_type: u.role,
+    });
+    let groups = m.groups.into_iter().map(|g| SnapshotEntry {
+        kind: SubjectKindView::Group,
+        id: g.id,
+        title: g.title,
+        item_type: "Group".into(),
+    });
+    Ok(items.chain(users).chain(groups).collect())
+}

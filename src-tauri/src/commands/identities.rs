@@ -1,0 +1,157 @@
+//! Identities: list, "Save and verify", storage check, removal.
+
+use std::sync::Arc;
+
+use arcgis::Secret;
+use orgvault_core::identity::{
+    check_storage as check_storage_core, credential_state, verify, IdentitySecrets, IdentitySpec, PortalKind, SignIn,
+    SignInSecret, Storage, TlsOptions, TokenState as CoreToken, VerifyOptions,
+};
+use orgvault_core::vault::remove_identity_secrets;
+use orgvault_core::Clock;
+use tauri::State;
+
+use crate::error::{UiError, UiResult};
+use crate::secrets::VaultSource;
+use crate::state::AppState;
+use crate::views::{AppInfo, IdentityInput, IdentityView, SignInKind, StorageCheck, StorageInput, TokenState};
+
+#[tauri::command]
+#[specta::specta]
+pub async fn app_info(state: State<'_, Arc<AppState>>) -> UiResult<AppInfo> {
+    Ok(AppInfo {
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+        data_dir: state.data_dir.display().to_string(),
+        demo_running: state.demo.lock().await.is_some(),
+        vault: match &state.vault_source {
+            VaultSource::Keyring => "OS keyring".to_owned(),
+            VaultSource::KeyFile(p) => format!("key file {p}"),
+            VaultSource::MemoryOnly(why) => format!("memory only (the vault could not be opened: {why})"),
+        },
+    })
+}
+
+pub(crate) fn view(state: &AppState, identity: &orgvault_core::identity::Identity) -> IdentityView {
+    let token = match credential_state(state.secrets.as_ref(), identity, state.clock.now_ms()) {
+        Ok(CoreToken::Valid) => TokenState::Valid,
+        Ok(CoreToken::Expiring) => TokenState::Expiring,
+        Ok(CoreToken::Expired) => TokenState::Expired,
+        Ok(CoreToken::None) => TokenState::None,
+        Err(e) => {
+            tracing::warn!(identity = %identity.id, "token state unknown: {e}");
+            TokenState::None
+        }
+    };
+    IdentityView::new(identity, token)
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn list_identities(state: State<'_, Arc<AppState>>) -> UiResult<Vec<IdentityView>> {
+    Ok(state.identities().list().await?.iter().map(|i| view(&state, i)).collect())
+}
+
+/// Checks a storage as entered, naming the step that failed.
+pub(crate) async fn check(storage: &StorageInput) -> StorageCheck {
+    let (storage, conn) = storage_of(storage);
+    let c = check_storage_core(&storage, conn.as_ref(), 0).await;
+    StorageCheck { ok: c.ok, failed_step: c.failed_step, message: c.message }
+}
+
+/// The engine's storage and, for Azure, the connection string (a secret, kept apart).
+fn storage_of(input: &StorageInput) -> (Storage, Option<Secret>) {
+    match input {
+        StorageInput::Local { path } => (Storage::Local { path: path.trim().to_owned() }, None),
+        StorageInput::Azure { connection_string, container, cache_dir } => (
+            Storage::Azure { container: container.trim().to_owned(), cache_dir: cache_dir.trim().to_owned() },
+            Some(Secret::new(connection_string.clone())),
+        ),
+    }
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn check_storage(storage: StorageInput) -> UiResult<StorageCheck> {
+    Ok(check(&storage).await)
+}
+
+fn spec_of(input: &IdentityInput) -> UiResult<IdentitySpec> {
+    let sign_in = match input.sign_in {
+        SignInKind::Builtin => SignIn::Builtin { username: input.username.trim().to_owned() },
+        SignInKind::Oauth => SignIn::Oauth {
+            client_id: input.app_id.clone().unwrap_or_default(),
+            username: Some(input.username.trim().to_owned()).filter(|u| !u.is_empty()),
+        },
+    };
+    let (storage, _) = storage_of(&input.storage);
+    if input.name.trim().is_empty() {
+        return Err(UiError::invalid("give the identity a name"));
+    }
+    Ok(IdentitySpec {
+        name: input.name.trim().to_owned(),
+        portal_url: input.portal_url.trim().to_owned(),
+        // Corrected from the portal's own answer after sign-in.
+        kind: PortalKind::Online,
+        sign_in,
+        storage,
+        custom_headers: Vec::new(),
+        tls: TlsOptions::default(),
+    })
+}
+
+/// Signs in, refuses a non-admin, checks the storage, then stores the identity and its secrets
+/// in the vault. Nothing is stored when any step fails.
+pub async fn save(state: &AppState, input: IdentityInput) -> UiResult<IdentityView> {
+    let mut spec = spec_of(&input)?;
+    let existing = match &input.id {
+        Some(id) => Some(state.identity(id).await?),
+        None => None,
+    };
+    if let Some(old) = &existing {
+        spec.custom_headers = old.spec.custom_headers.clone();
+        spec.tls = old.spec.tls.clone();
+    }
+    let stored = match &existing {
+        Some(old) => IdentitySecrets::load(state.secrets.as_ref(), old)?,
+        None => None,
+    };
+    let sign_in = match (&input.password, &stored) {
+        (Some(p), _) if !p.is_empty() => SignInSecret::Password(Secret::new(p.clone())),
+        (_, Some(s)) => s.sign_in.clone(),
+        _ => return Err(UiError::invalid("enter the account's password")),
+    };
+    let (_, azure) = storage_of(&input.storage);
+    let azure =
+        azure.filter(|c| !c.expose().trim().is_empty()).or_else(|| stored.and_then(|s| s.azure_connection_string));
+    let mut headers_spec = spec.clone();
+    headers_spec.custom_headers.extend(state.settings().headers);
+    let verified =
+        verify(&headers_spec, &sign_in, azure.as_ref(), &VerifyOptions::default(), Arc::new(arcgis::SystemClock))
+            .await
+            .map_err(|e| UiError::new(e.code(), e.to_string()))?;
+    spec.kind = verified.signed_in.kind;
+    let saved = match &existing {
+        Some(old) => state.identities().update(&old.id, spec).await?,
+        None => state.identities().create(spec).await?,
+    };
+    IdentitySecrets { sign_in, azure_connection_string: azure }.save(state.secrets.as_ref(), &saved.id)?;
+    // The next job signs in afresh with what was just saved.
+    state.set_session(&saved.id, None);
+    tracing::info!(identity = %saved.id, "identity saved and verified");
+    Ok(view(state, &saved))
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn save_identity(state: State<'_, Arc<AppState>>, input: IdentityInput) -> UiResult<IdentityView> {
+    save(&state, input).await
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn remove_identity(state: State<'_, Arc<AppState>>, id: String) -> UiResult<()> {
+    state.identities().delete(&id).await?;
+    remove_identity_secrets(state.secrets.as_ref(), &id)?;
+    state.set_session(&id, None);
+    Ok(())
+}

@@ -1,0 +1,8 @@
+//! The Tauri commands: each a line or two over the core. Grouped by screen.
+
+pub mod backup;
+pub mod catalog;
+pub mod demo;
+pub mod identities;
+pub mod jobs;
+pub mod settings;

@@ -1,0 +1,79 @@
+//! Settings, the support bundle, and native pickers.
+
+use std::sync::Arc;
+
+use tauri::{AppHandle, State};
+use tauri_plugin_dialog::DialogExt;
+
+use crate::error::{UiError, UiResult};
+use crate::settings::{choose_data_dir, save, validate, StoredSettings};
+use crate::state::AppState;
+use crate::views::Settings;
+
+#[tauri::command]
+#[specta::specta]
+pub async fn get_settings(state: State<'_, Arc<AppState>>) -> UiResult<Settings> {
+    let s = state.settings();
+    Ok(Settings { log_level: s.log_level, headers: s.headers, data_dir: state.data_dir.display().to_string() })
+}
+
+/// Saves and applies at once, except a new data folder, which is used from the next start.
+#[tauri::command]
+#[specta::specta]
+pub async fn save_settings(state: State<'_, Arc<AppState>>, settings: Settings) -> UiResult<()> {
+    validate(&settings)?;
+    let stored = StoredSettings { log_level: settings.log_level.clone(), headers: settings.headers.clone() };
+    save(&state.data_dir, &stored)?;
+    if let Some(log) = &state.log {
+        log.set_level(&settings.log_level)?;
+    }
+    let new_dir = std::path::PathBuf::from(settings.data_dir.trim());
+    if !settings.data_dir.trim().is_empty() && new_dir != state.data_dir {
+        choose_data_dir(&new_dir)?;
+    }
+    *state.settings.lock().map_err(|_| UiError::internal("settings are unusable"))? = stored;
+    // New headers apply to new sign-ins.
+    if let Ok(mut s) = state.sessions.lock() {
+        s.clear();
+    }
+    Ok(())
+}
+
+/// Writes a zip of recent logs and the configuration with every secret removed; answers its path.
+#[tauri::command]
+#[specta::specta]
+pub async fn export_support_bundle(state: State<'_, Arc<AppState>>, path: String) -> UiResult<String> {
+    let identities = state.identities().list().await?;
+    let secrets = crate::secrets::values_of(state.secrets.as_ref(), &identities);
+    let st = state.inner().clone();
+    let out = std::path::PathBuf::from(path);
+    let written = out.clone();
+    tokio::task::spawn_blocking(move || {
+        crate::support::write_bundle(&out, &st.data_dir, &st.settings(), &identities, &secrets)
+    })
+    .await
+    .map_err(|e| UiError::internal(format!("the support bundle stopped: {e}")))??;
+    Ok(written.display().to_string())
+}
+
+/// A folder chosen in the system's dialog, or `None` when the user cancelled.
+#[tauri::command]
+#[specta::specta]
+pub async fn pick_folder(app: AppHandle) -> UiResult<Option<String>> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    app.dialog().file().pick_folder(move |f| {
+        let _ = tx.send(f.map(|p| p.to_string()));
+    });
+    rx.await.map_err(|_| UiError::internal("the folder dialog closed unexpectedly"))
+}
+
+/// A file path to save to, chosen in the system's dialog, or `None` when cancelled.
+#[tauri::command]
+#[specta::specta]
+pub async fn pick_save_path(app: AppHandle, suggested_name: String) -> UiResult<Option<String>> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    app.dialog().file().set_file_name(suggested_name).save_file(move |f| {
+        let _ = tx.send(f.map(|p| p.to_string()));
+    });
+    rx.await.map_err(|_| UiError::internal("the save dialog closed unexpectedly"))
+}

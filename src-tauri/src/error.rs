@@ -1,0 +1,82 @@
+//! Errors at the IPC boundary.
+//!
+//! Policy: every command answers `Result<T, UiError>`; a `UiError` is `{code, message}`, where
+//! `code` is stable and machine-readable (the UI branches on it) and `message` is worded for a
+//! GIS administrator. Engine errors keep their own code (`not_admin`, `sign_in`, `unreachable`,
+//! ...) and their message, which the engine already keeps free of secrets. Nothing here ever
+//! formats a password, token or connection string.
+
+use serde::{Deserialize, Serialize};
+use specta::Type;
+
+/// What the UI receives when a command fails.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Type, thiserror::Error)]
+#[error("{message}")]
+pub struct UiError {
+    pub code: String,
+    pub message: String,
+}
+
+impl UiError {
+    pub fn new(code: &str, message: impl Into<String>) -> Self {
+        Self { code: code.to_owned(), message: message.into() }
+    }
+
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self::new("invalid_input", message)
+    }
+
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new("not_found", message)
+    }
+
+    /// A failure of the app itself (a lost task, an unreadable settings file).
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::new("internal", message)
+    }
+}
+
+impl From<orgvault_core::Error> for UiError {
+    fn from(e: orgvault_core::Error) -> Self {
+        Self::new(e.code(), e.to_string())
+    }
+}
+
+impl From<arcgis::Error> for UiError {
+    fn from(e: arcgis::Error) -> Self {
+        orgvault_core::Error::from(e).into()
+    }
+}
+
+impl From<orgvault_core::backup::BackupError> for UiError {
+    fn from(e: orgvault_core::backup::BackupError) -> Self {
+        Self::new(e.code(), e.to_string())
+    }
+}
+
+impl From<orgvault_core::repo::RepoError> for UiError {
+    fn from(e: orgvault_core::repo::RepoError) -> Self {
+        Self::new(e.code(), e.to_string())
+    }
+}
+
+impl From<orgvault_core::storage::StorageError> for UiError {
+    fn from(e: orgvault_core::storage::StorageError) -> Self {
+        Self::new(e.code(), e.to_string())
+    }
+}
+
+/// The result type of every command.
+pub type UiResult<T> = Result<T, UiError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn engine_errors_keep_their_code() {
+        let e: UiError = orgvault_core::Error::InvalidInput("an identity needs a name".into()).into();
+        assert_eq!(e.code, "invalid_input", "the UI branches on the engine's code, so it must pass through");
+        assert!(e.message.contains("needs a name"), "the engine's words reach the user: {}", e.message);
+    }
+}

@@ -1,0 +1,118 @@
+//! Settings, the data folder and the app's log.
+//!
+//! The data folder is the CLI's (`ORGVAULT_DATA_DIR`, else `~/.local/share/orgvault` on Linux),
+//! so both see the same identities and job history. A different folder chosen in Settings is
+//! remembered in `data-dir.txt` in the platform config folder and used from the next start.
+//! `settings.json` in the data folder holds the log level and the custom request headers.
+//! Logs are daily files in `<data>/logs`; the level changes at once, without a restart.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{reload, EnvFilter, Registry};
+
+use crate::error::{UiError, UiResult};
+use crate::views::Settings;
+
+pub const LOG_LEVELS: &[&str] = &["error", "warn", "info", "debug", "trace"];
+
+/// What `settings.json` holds (the data folder is not in it: it says where the file is).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredSettings {
+    pub log_level: String,
+    #[serde(default)]
+    pub headers: Vec<(String, String)>,
+}
+
+impl Default for StoredSettings {
+    fn default() -> Self {
+        Self { log_level: "info".into(), headers: Vec::new() }
+    }
+}
+
+fn pointer_file() -> Option<PathBuf> {
+    directories::ProjectDirs::from("", "", "orgvault").map(|p| p.config_dir().join("data-dir.txt"))
+}
+
+/// The data folder for this run, created if missing.
+pub fn resolve_data_dir() -> UiResult<PathBuf> {
+    let chosen = std::env::var_os("ORGVAULT_DATA_DIR")
+        .map(PathBuf::from)
+        .or_else(|| {
+            let text = std::fs::read_to_string(pointer_file()?).ok()?;
+            Some(PathBuf::from(text.trim())).filter(|p| !p.as_os_str().is_empty())
+        })
+        .or_else(|| directories::ProjectDirs::from("", "", "orgvault").map(|p| p.data_dir().to_path_buf()))
+        .ok_or_else(|| UiError::internal("there is no home folder to keep OrgVault's data in"))?;
+    std::fs::create_dir_all(&chosen)
+        .map_err(|e| UiError::new("data_dir", format!("cannot create the data folder {}: {e}", chosen.display())))?;
+    Ok(chosen)
+}
+
+/// Remembers `dir` as the data folder for the next start.
+pub fn choose_data_dir(dir: &Path) -> UiResult<()> {
+    std::fs::create_dir_all(dir)
+        .map_err(|e| UiError::new("data_dir", format!("cannot create the data folder {}: {e}", dir.display())))?;
+    let pointer = pointer_file().ok_or_else(|| UiError::internal("there is no config folder to remember it in"))?;
+    if let Some(parent) = pointer.parent() {
+        std::fs::create_dir_all(parent)
+            .map_err(|e| UiError::internal(format!("cannot create {}: {e}", parent.display())))?;
+    }
+    std::fs::write(&pointer, dir.display().to_string())
+        .map_err(|e| UiError::internal(format!("cannot write {}: {e}", pointer.display())))
+}
+
+pub fn load(data_dir: &Path) -> StoredSettings {
+    std::fs::read_to_string(data_dir.join("settings.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or_default()
+}
+
+pub fn save(data_dir: &Path, s: &StoredSettings) -> UiResult<()> {
+    let text = serde_json::to_string_pretty(s).map_err(|e| UiError::internal(e.to_string()))?;
+    let path = data_dir.join("settings.json");
+    std::fs::write(&path, text).map_err(|e| UiError::internal(format!("cannot write {}: {e}", path.display())))
+}
+
+/// Checks what the user entered: a known log level, headers with a name.
+pub fn validate(s: &Settings) -> UiResult<()> {
+    if !LOG_LEVELS.contains(&s.log_level.as_str()) {
+        return Err(UiError::invalid(format!("log level must be one of {}", LOG_LEVELS.join(", "))));
+    }
+    if let Some((name, _)) = s.headers.iter().find(|(n, _)| n.trim().is_empty() || n.contains(':')) {
+        return Err(UiError::invalid(format!("a header needs a name without ':' (got {name:?})")));
+    }
+    Ok(())
+}
+
+fn filter(level: &str) -> EnvFilter {
+    EnvFilter::try_new(format!(
+        "warn,orgvault={level},orgvault_core={level},orgvault_desktop={level},arcgis={level},portal_sim=warn"
+    ))
+    .unwrap_or_else(|_| EnvFilter::new("warn"))
+}
+
+/// Changes the log level of the running app.
+pub struct LogControl {
+    handle: reload::Handle<EnvFilter, Registry>,
+    _guard: tracing_appender::non_blocking::WorkerGuard,
+}
+
+impl LogControl {
+    pub fn set_level(&self, level: &str) -> UiResult<()> {
+        self.handle.reload(filter(level)).map_err(|e| UiError::internal(format!("cannot change the log level: {e}")))
+    }
+}
+
+/// Starts logging to `<data>/logs/orgvault-desktop.log.<date>`.
+pub fn init_logging(data_dir: &Path, level: &str) -> Option<LogControl> {
+    let appender = tracing_appender::rolling::daily(data_dir.join("logs"), "orgvault-desktop.log");
+    let (writer, guard) = tracing_appender::non_blocking(appender);
+    let (layer, handle) = reload::Layer::new(filter(level));
+    let fmt = tracing_subscriber::fmt::layer().with_writer(writer).with_ansi(false);
+    tracing_subscriber::registry().with(layer).with(fmt).try_init().ok()?;
+    Some(LogControl { handle, _guard: guard })
+}

@@ -1,0 +1,156 @@
+//! The support bundle: a zip of the recent logs and the configuration, for a bug report.
+//!
+//! Invariant: no secret leaves in it. Passwords and connection strings are not in the
+//! configuration at all (they live in the vault); every value the vault holds is also scrubbed
+//! from the log lines, as are token-, password- and key-shaped text and SAS signatures; custom
+//! header values are replaced, as a header may carry an API key.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use orgvault_core::identity::Identity;
+use serde_json::json;
+
+use crate::error::{UiError, UiResult};
+use crate::settings::StoredSettings;
+
+/// Log files kept in a bundle: the newest few days.
+const LOG_FILES: usize = 3;
+const HIDDEN: &str = "***";
+
+fn log_files(data_dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(data_dir.join("logs"))
+        .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.is_file()).collect())
+        .unwrap_or_default();
+    // Daily files end in the date, so the name orders them by day.
+    files.sort();
+    let skip = files.len().saturating_sub(LOG_FILES);
+    files.split_off(skip)
+}
+
+/// Lines of the newest log files, oldest first.
+pub fn recent_log_lines(data_dir: &Path) -> Vec<String> {
+    log_files(data_dir)
+        .iter()
+        .filter_map(|p| std::fs::read_to_string(p).ok())
+        .flat_map(|t| t.lines().map(str::to_owned).collect::<Vec<_>>())
+        .collect()
+}
+
+/// Hides every known secret, then anything shaped like one.
+pub fn scrub(text: &str, secrets: &[String]) -> String {
+    let mut out = text.to_owned();
+    // Longest first, so a secret containing another is hidden whole.
+    let mut secrets: Vec<&String> = secrets.iter().filter(|s| s.len() >= 4).collect();
+    secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    for s in secrets {
+        out = out.replace(s.as_str(), HIDDEN);
+    }
+    let shaped = hide_key_values(&out);
+    orgvault_core::storage::redact(&shaped)
+}
+
+/// `token=...`, `password=...`, `refresh_token=...`, `client_secret=...` in URLs and key-values.
+fn hide_key_values(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    const KEYS: &[&str] =
+        &["token=", "password=", "refresh_token=", "client_secret=", "\"token\":\"", "\"password\":\""];
+    'outer: while !rest.is_empty() {
+        let lower = rest.to_ascii_lowercase();
+        let found = KEYS.iter().filter_map(|k| lower.find(k).map(|i| (i, k.len()))).min();
+        match found {
+            Some((i, len)) => {
+                out.push_str(&rest[..i + len]);
+                out.push_str(HIDDEN);
+                let after = &rest[i + len..];
+                let end =
+                    after.find(|c: char| c == '&' || c == '"' || c == ';' || c.is_whitespace()).unwrap_or(after.len());
+                rest = &after[end..];
+                continue 'outer;
+            }
+            None => {
+                out.push_str(rest);
+                break;
+            }
+        }
+    }
+    out
+}
+
+/// The configuration as a support engineer needs it: identities without header values.
+fn config_json(settings: &StoredSettings, identities: &[Identity]) -> serde_json::Value {
+    let hide = |h: &[(String, String)]| h.iter().map(|(n, _)| json!([n, HIDDEN])).collect::<Vec<_>>();
+    json!({
+        "app_version": env!("CARGO_PKG_VERSION"),
+        "os": std::env::consts::OS,
+        "settings": { "log_level": settings.log_level, "headers": hide(&settings.headers) },
+        "identities": identities.iter().map(|i| json!({
+            "id": i.id, "name": i.spec.name, "portal_url": i.spec.portal_url, "kind": i.spec.kind,
+            "sign_in": i.spec.sign_in, "storage": i.spec.storage, "custom_headers": hide(&i.spec.custom_headers),
+            "tls": i.spec.tls,
+        })).collect::<Vec<_>>(),
+    })
+}
+
+/// Writes the bundle to `out` (through a `.partial` file renamed at the end).
+pub fn write_bundle(
+    out: &Path,
+    data_dir: &Path,
+    settings: &StoredSettings,
+    identities: &[Identity],
+    secrets: &[String],
+) -> UiResult<()> {
+    let fail =
+        |e: &dyn std::fmt::Display| UiError::new("support_bundle", format!("cannot write {}: {e}", out.display()));
+    let partial = out.with_extension("zip.partial");
+    let file = std::fs::File::create(&partial).map_err(|e| fail(&e))?;
+    let mut zip = zip::ZipWriter::new(file);
+    let opts = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
+    let config = serde_json::to_string_pretty(&config_json(settings, identities)).map_err(|e| fail(&e))?;
+    zip.start_file("config.json", opts).map_err(|e| fail(&e))?;
+    zip.write_all(scrub(&config, secrets).as_bytes()).map_err(|e| fail(&e))?;
+    for path in log_files(data_dir) {
+        let Ok(text) = std::fs::read_to_string(&path) else { continue };
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        zip.start_file(format!("logs/{name}"), opts).map_err(|e| fail(&e))?;
+        zip.write_all(scrub(&text, secrets).as_bytes()).map_err(|e| fail(&e))?;
+    }
+    zip.finish().map_err(|e| fail(&e))?;
+    std::fs::rename(&partial, out).map_err(|e| fail(&e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Read;
+
+    #[test]
+    fn a_known_secret_never_reaches_the_bundle() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let logs = dir.path().join("logs");
+        std::fs::create_dir_all(&logs).expect("logs");
+        let password = "Sup3r-Secret-Pa55";
+        std::fs::write(
+            logs.join("orgvault-desktop.log.2026-01-02"),
+            format!("INFO sign-in failed for ann with {password}\nDEBUG GET /sharing/rest/portals/self?f=json&token=abcDEF123.xyz\nINFO job_id=4 scan started\n"),
+        )
+        .expect("log");
+        let settings =
+            StoredSettings { log_level: "info".into(), headers: vec![("X-Api-Key".into(), "key-value-777".into())] };
+        let out = dir.path().join("bundle.zip");
+        write_bundle(&out, dir.path(), &settings, &[], &[password.to_owned()]).expect("bundle");
+
+        let mut zip = zip::ZipArchive::new(std::fs::File::open(&out).expect("open")).expect("zip");
+        let mut all = String::new();
+        for i in 0..zip.len() {
+            zip.by_index(i).expect("entry").read_to_string(&mut all).expect("read");
+        }
+        assert!(!all.contains(password), "the stored password must be scrubbed from the logs");
+        assert!(!all.contains("abcDEF123"), "a token in a URL must be scrubbed");
+        assert!(!all.contains("key-value-777"), "a custom header's value must not be in the config");
+        assert!(all.contains("X-Api-Key"), "the header's name stays, it helps support");
+        assert!(all.contains("job_id=4 scan started"), "ordinary log lines are kept");
+        assert!(!dir.path().join("bundle.zip.partial").exists(), "no partial file is left behind");
+    }
+}

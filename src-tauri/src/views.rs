@@ -1,0 +1,387 @@
+//! The shapes the UI sees: every command argument and answer, exported to TypeScript by
+//! tauri-specta. They mirror the engine's types in the UI's words (an `IdentityView` has a token
+//! state, not a sign-in record) and never carry a secret outward: passwords and connection
+//! strings only travel inward, in `IdentityInput` and `StorageInput`.
+
+use orgvault_core::identity::{Identity, PortalKind, SignIn, Storage};
+use orgvault_core::jobs::{Job, JobItem, JobKind, JobState, Outcome, SubjectKind};
+use serde::{Deserialize, Serialize};
+use specta::Type;
+
+/// A job id: a row of the job history, or (negative) a verify run, which lives in memory only.
+pub type JobId = i64;
+
+#[derive(Debug, Clone, Serialize, Deserialize, Type)]
+pub struct AppInfo {
+    pub version: String,
+    pub data_dir: String,
+    pub demo_running: bool,
+    /// Where secrets are kept: "OS keyring", "key file <path>", or why only in memory.
+    pub vault: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Type)]
+#[serde(rename_all = "snake_case")]
+pub enum PortalKindView {
+    Online,
+    Enterprise,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Type)]
+#[serde(rename_all = "snake_case")]
+pub enum SignInKind {
+    Builtin,
+    Oauth,
+}
+
+/// Whether the app holds a working sign-in for the identity. The client renews tokens by
+/// itself while a session lives, so `valid` lasts as long as the app runs; `none` means not
+/// signed in since the app started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Type)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenState {
+    Valid,
+    Expiring,
+    Expired,
+    None,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Type)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum StorageView {
+    Local { path: String },
+    Azure { container: String, cache_dir: String },
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Type)]
+pub struct IdentityView {
+    pub id: String,
+    pub name: String,
+    pub portal_url: String,
+    pub kind: PortalKindView,
+    pub sign_in: SignInKind,
+    pub username: String,
+    pub storage: StorageView,
+    pub token: TokenState,
+}
+
+impl IdentityView {
+    pub fn new(identity: &Identity, token: TokenState) -> Self {
+        let spec = &identity.spec;
+        Self {
+            id: identity.id.clone(),
+            name: spec.name.clone(),
+            portal_url: spec.portal_url.clone(),
+            kind: match spec.kind {
+                PortalKind::Online => PortalKindView::Online,
+                PortalKind::Enterprise => PortalKindView::Enterprise,
+            },
+            sign_in: match spec.sign_in {
+                SignIn::Builtin { .. } => SignInKind::Builtin,
+                SignIn::Oauth { .. } => SignInKind::Oauth,
+            },
+            username: spec.sign_in.username().unwrap_or_default().to_owned(),
+            storage: match &spec.storage {
+                Storage::Local { path } => StorageView::Local { path: path.clone() },
+                Storage::Azure { container, cache_dir } => {
+                    StorageView::Azure { container: container.clone(), cache_dir: cache_dir.clone() }
+                }
+            },
+            token,
+        }
+    }
+}
+
+/// Where backups go, as entered. The connection string is a secret: it goes to the vault.
+#[derive(Clone, Serialize, Deserialize, Type)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum StorageInput {
+    Local { path: String },
+    Azure { connection_string: String, container: String, cache_dir: String },
+}
+
+impl std::fmt::Debug for StorageInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StorageInput::Local { path } => f.debug_struct("Local").field("path", path).finish(),
+            StorageInput::Azure { container, cache_dir, .. } => f
+                .debug_struct("Azure")
+                .field("connection_string", &"***")
+                .field("container", container)
+                .field("cache_dir", cache_dir)
+                .finish(),
+        }
+    }
+}
+
+/// An identity as entered in "Save and verify". `id` is set when editing; a `None` password
+/// when editing keeps the stored one.
+#[derive(Clone, Serialize, Deserialize, Type)]
+pub struct IdentityInput {
+    pub id: Option<String>,
+    pub name: String,
+    pub portal_url: String,
+    pub sign_in: SignInKind,
+    pub username: String,
+    pub password: Option<String>,
+    pub app_id: Option<String>,
+    pub storage: StorageInput,
+}
+
+impl std::fmt::Debug for IdentityInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IdentityInput")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .field("portal_url", &self.portal_url)
+            .field("sign_in", &self.sign_in)
+            .field("username", &self.username)
+            .field("password", &self.password.as_ref().map(|_| "***"))
+            .field("app_id", &self.app_id)
+            .field("storage", &self.storage)
+            .finish()
+    }
+}
+
+/// The answer of "Check storage": `failed_step` names what failed ("folder", "write", "list",
+/// "read", "delete", "connection string").
+#[derive(Debug, Clone, Serialize, Deserialize, Type)]
+pub struct StorageCheck {
+    pub ok: bool,
+    pub failed_step: Option<String>,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Type)]
+pub struct SelectionInput {
+    pub everything: bool,
+    pub item_ids: Vec<String>,
+    pub usernames: Vec<String>,
+    pub group_ids: Vec<String>,
+}
+
+impl SelectionInput {
+    pub fn to_selection(&self) -> orgvault_core::Selection {
+        if self.everything {
+            return orgvault_core::Selection::Everything;
+        }
+        orgvault_core::Selection::Explicit {
+            items: self.item_ids.clone(),
+            users: self.usernames.clone(),
+            groups: self.group_ids.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Type)]
+pub struct Tally {
+    pub items: u64,
+    pub users: u64,
+    pub groups: u64,
+    pub bytes: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Type)]
+pub struct SnapshotView {
+    pub id: String,
+    pub name: String,
+    pub time_ms: i64,
+    pub items: u64,
+    pub users: u64,
+    pub groups: u64,
+    pub bytes: u64,
+    pub verified: Option<bool>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Type)]
+pub struct SnapshotEntry {
+    pub kind: SubjectKindView,
+    pub id: String,
+    pub title: String,
+    #[serde(rename = "type")]
+    pub item_type: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Type)]
+#[serde(rename_all = "snake_case")]
+pub enum SubjectKindView {
+    Item,
+    User,
+    Group,
+}
+
+impl From<SubjectKind> for SubjectKindView {
+    fn from(k: SubjectKind) -> Self {
+        match k {
+            SubjectKind::Item => Self::Item,
+            SubjectKind::User => Self::User,
+            SubjectKind::Group => Self::Group,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Type)]
+#[serde(rename_all = "snake_case")]
+pub enum JobKindView {
+    Scan,
+    Backup,
+    Restore,
+    Verify,
+}
+
+impl From<JobKind> for JobKindView {
+    fn from(k: JobKind) -> Self {
+        match k {
+            JobKind::Scan => Self::Scan,
+            JobKind::Backup => Self::Backup,
+            JobKind::Restore => Self::Restore,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Type)]
+#[serde(rename_all = "snake_case")]
+pub enum JobStateView {
+    Queued,
+    Running,
+    Succeeded,
+    Partial,
+    Failed,
+    Cancelled,
+}
+
+impl From<JobState> for JobStateView {
+    fn from(s: JobState) -> Self {
+        match s {
+            JobState::Queued => Self::Queued,
+            JobState::Running => Self::Running,
+            JobState::Succeeded => Self::Succeeded,
+            JobState::Partial => Self::Partial,
+            JobState::Failed => Self::Failed,
+            JobState::Cancelled => Self::Cancelled,
+        }
+    }
+}
+
+impl JobStateView {
+    pub fn to_core(self) -> JobState {
+        match self {
+            Self::Queued => JobState::Queued,
+            Self::Running => JobState::Running,
+            Self::Succeeded => JobState::Succeeded,
+            Self::Partial => JobState::Partial,
+            Self::Failed => JobState::Failed,
+            Self::Cancelled => JobState::Cancelled,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, Type)]
+pub struct JobFilterInput {
+    pub kind: Option<JobKindView>,
+    pub state: Option<JobStateView>,
+    pub identity_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Type)]
+pub struct JobView {
+    pub id: JobId,
+    pub kind: JobKindView,
+    pub state: JobStateView,
+    pub name: String,
+    pub identity_id: Option<String>,
+    pub started_ms: Option<i64>,
+    pub ended_ms: Option<i64>,
+    pub summary: String,
+}
+
+impl From<&Job> for JobView {
+    fn from(j: &Job) -> Self {
+        Self {
+            id: j.id,
+            kind: j.kind.into(),
+            state: j.state.into(),
+            name: j.name.clone(),
+            identity_id: j.identity_id.clone(),
+            started_ms: j.started_ms.or(Some(j.created_ms)),
+            ended_ms: j.finished_ms,
+            summary: job_summary(j),
+        }
+    }
+}
+
+/// One line saying what a job did, from its tallies and error.
+pub fn job_summary(j: &Job) -> String {
+    let count = |k: &str| j.counts.get(k).and_then(serde_json::Value::as_u64);
+    let mut parts = Vec::new();
+    for k in ["items", "users", "groups", "failed"] {
+        if let Some(n) = count(k) {
+            parts.push(format!("{n} {k}"));
+        }
+    }
+    let mut line = parts.join(", ");
+    if let Some(e) = &j.error {
+        if !line.is_empty() {
+            line.push_str("; ");
+        }
+        line.push_str(e);
+    }
+    line
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Type)]
+#[serde(rename_all = "snake_case")]
+pub enum OutcomeView {
+    Ok,
+    Skipped,
+    Failed,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Type)]
+pub struct JobItemView {
+    pub kind: SubjectKindView,
+    pub id: String,
+    pub title: String,
+    pub outcome: OutcomeView,
+    pub reason: Option<String>,
+    /// When done another way than planned (e.g. a service exported by replica), how: the
+    /// outcome is then still `ok`.
+    pub fallback: Option<String>,
+}
+
+/// The engine's outcome in the UI's three words plus the fallback flag.
+pub fn outcome_view(o: Outcome) -> (OutcomeView, bool) {
+    match o {
+        Outcome::Ok => (OutcomeView::Ok, false),
+        Outcome::Fallback => (OutcomeView::Ok, true),
+        Outcome::Skipped => (OutcomeView::Skipped, false),
+        Outcome::Failed => (OutcomeView::Failed, false),
+    }
+}
+
+impl From<&JobItem> for JobItemView {
+    fn from(i: &JobItem) -> Self {
+        let (outcome, fallback) = outcome_view(i.outcome.outcome);
+        Self {
+            kind: i.outcome.kind.into(),
+            id: i.outcome.id.clone(),
+            title: i.outcome.title.clone(),
+            outcome,
+            reason: i.outcome.reason.clone(),
+            fallback: if fallback {
+                Some(i.outcome.reason.clone().unwrap_or_else(|| "another method".into()))
+            } else {
+                None
+            },
+        }
+    }
+}
+
+/// User settings. Header values are configuration (e.g. a proxy's routing header), stored as
+/// given; they are still left out of support bundles, as a header may carry a key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Type)]
+pub struct Settings {
+    pub log_level: String,
+    pub headers: Vec<(String, String)>,
+    pub data_dir: String,
+}
