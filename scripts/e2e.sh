@@ -6,6 +6,7 @@
 #   ORGVAULT_SCREENSHOTS=1 scripts/e2e.sh   # also write docs/screenshots/*.png
 #   E2E_SKIP_BUILD=1 scripts/e2e.sh  # reuse target/e2e/orgvault-desktop from the last run
 #   E2E_ONLY="smoke.test.mjs identities.test.mjs" scripts/e2e.sh   # only these files, in order
+#   E2E_START_RUNS=0 scripts/e2e.sh  # skip the start-up measurement (default: 5 launches)
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -78,6 +79,10 @@ for t in "${tests[@]}"; do
   echo "e2e: $t"
   (cd e2e && node --test --test-reporter=spec "$t") || status=$?
 done
+if [[ $status -eq 0 && "${E2E_START_RUNS:-5}" -gt 0 ]]; then
+  echo "e2e: measuring app start to first paint"
+  (cd e2e && node measure-start.mjs "${E2E_START_RUNS:-5}") || status=$?
+fi
 if [[ $status -ne 0 ]]; then
   echo "e2e: FAILED (tauri-driver log follows)" >&2
   tail -40 "$work/tauri-driver.log" >&2 || true

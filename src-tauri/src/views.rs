@@ -165,7 +165,9 @@ impl SelectionInput {
         if self.everything {
             return orgvault_core::Selection::Everything;
         }
-        orgvault_core::Selection::Explicit {
+        // Exact: each element is chosen on its own in the app, so a selected user must not bring
+        // back items the user left out; the tally shown is what gets backed up.
+        orgvault_core::Selection::Exact {
             items: self.item_ids.clone(),
             users: self.usernames.clone(),
             groups: self.group_ids.clone(),

@@ -7,6 +7,9 @@
 //! - `Explicit`: the listed items plus every item owned by a listed user; the listed users; the
 //!   listed groups. Ids the catalog does not know are reported in `unknown`, not an error
 //!   (the portal may have changed since the scan).
+//! - `Exact`: the listed items, users and groups and nothing else (the desktop app, where each
+//!   element is selected on its own and the tally shown must be what is backed up). Unknown ids
+//!   are reported as for `Explicit`.
 //! - `Filtered`: the items matching all (or any) of the filters; the users owning them; the
 //!   groups they are shared with. `All` of no filter selects every item; `Any` of none, nothing.
 //!
@@ -50,6 +53,7 @@ pub enum Filter {
 pub enum Selection {
     Everything,
     Explicit { items: Vec<String>, users: Vec<String>, groups: Vec<String> },
+    Exact { items: Vec<String>, users: Vec<String>, groups: Vec<String> },
     Filtered { combine: Combine, filters: Vec<Filter> },
 }
 
@@ -150,7 +154,7 @@ impl Selection {
                 out.users = user_bytes.keys().cloned().collect();
                 out.groups = group_bytes.keys().cloned().collect();
             }
-            Selection::Explicit { items, users, groups } => {
+            Selection::Explicit { items, users, groups } | Selection::Exact { items, users, groups } => {
                 for id in items {
                     if facts.contains_key(id) {
                         out.items.insert(id.clone());
@@ -165,7 +169,10 @@ impl Selection {
                         out.unknown.push(u.clone());
                     }
                 }
-                out.items.extend(facts.iter().filter(|(_, f)| out.users.contains(&f.owner)).map(|(id, _)| id.clone()));
+                if matches!(self, Selection::Explicit { .. }) {
+                    out.items
+                        .extend(facts.iter().filter(|(_, f)| out.users.contains(&f.owner)).map(|(id, _)| id.clone()));
+                }
                 for g in groups {
                     if group_bytes.contains_key(g) {
                         out.groups.insert(g.clone());
@@ -323,6 +330,21 @@ mod tests {
             .await
             .expect("len");
         assert_eq!(r.tally.dependency_bytes, 1000 + roads_json as u64, "dependency bytes = size + JSON of Roads");
+    }
+
+    #[tokio::test]
+    async fn exact_takes_only_the_listed_ids() {
+        let r = resolve(Selection::Exact {
+            items: vec![id('d'), id('z')],
+            users: vec!["ann".into()],
+            groups: vec!["g2".into()],
+        })
+        .await;
+        assert_eq!(r.items, ids("d"), "a listed user does not bring their items: an item left out stays out");
+        assert_eq!(r.users, set(&["ann"]), "the listed user");
+        assert_eq!(r.groups, set(&["g2"]), "the listed group");
+        assert_eq!(r.unknown, vec![id('z')], "unknown ids are reported as for Explicit");
+        assert_eq!(r.tally.items, 1, "the tally counts exactly the listed, known items");
     }
 
     #[tokio::test]

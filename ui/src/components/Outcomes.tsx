@@ -50,7 +50,9 @@ export function Outcomes({ rows }: { rows: OutcomeRow[] }) {
               </span>
               {r.fallback && <span class="small muted">via {r.fallback}</span>}
               {r.reason && (
-                <span class="small reason ellipsis" title={r.reason}>
+                // On a success the shell's reason tells how it was done another way (e.g. the export
+                // failed and the replica worked): a note, not an error.
+                <span class={`small ellipsis ${r.outcome === "ok" ? "muted" : "reason"}`} title={r.reason}>
                   {r.reason}
                 </span>
               )}

@@ -16,9 +16,9 @@ export interface DrawnElement {
   /** centre in CSS pixels from the canvas's top-left corner */
   x: number;
   y: number;
-  /** the canvas's size in CSS pixels */
-  width: number;
-  height: number;
+  /** the same centre in the window's (viewport's) coordinates, where a pointer must go */
+  clientX: number;
+  clientY: number;
   selected: boolean;
   bytes: number;
 }
@@ -35,15 +35,19 @@ declare global {
   }
 }
 
-function clickable(v: Visualizer, ws: Workspace, kind: string, limit: number): DrawnElement[] {
+function clickable(canvas: HTMLCanvasElement, v: Visualizer, ws: Workspace, kind: string, limit: number): DrawnElement[] {
   const m = ws.model;
   const [width, height] = v.size();
+  const r = canvas.getBoundingClientRect();
+  const inside = (x: number, y: number, w: number, h: number) => x >= 2 && y >= 2 && x <= w - 2 && y <= h - 2;
   const out: DrawnElement[] = [];
   for (let i = 0; i < m.count && out.length < limit; i++) {
     if (kindOf(m, i) !== kind) continue;
     const [x, y] = v.screenOf(i);
-    if (x < 2 || y < 2 || x > width - 2 || y > height - 2 || v.nodeAt(x, y) !== i) continue;
-    out.push({ key: m.key[i], label: m.label[i], kind, type: m.type[i], x, y, width, height, selected: ws.selection.isSelected(i), bytes: m.size[i] });
+    const [clientX, clientY] = [r.left + x, r.top + y];
+    // Drawn, inside the part of the window that shows, and the element a click there would hit.
+    if (!inside(x, y, width, height) || !inside(clientX, clientY, window.innerWidth, window.innerHeight) || v.nodeAt(x, y) !== i) continue;
+    out.push({ key: m.key[i], label: m.label[i], kind, type: m.type[i], x, y, clientX, clientY, selected: ws.selection.isSelected(i), bytes: m.size[i] });
   }
   return out;
 }
@@ -76,7 +80,7 @@ export function VisualizerPanel({ ws, matches, onToggle }: { ws: Workspace; matc
     });
     viz.current = v;
     bench.viz = v;
-    window.__ovVisualizer = { clickable: (kind, limit) => clickable(v, ws, kind, limit) };
+    window.__ovVisualizer = { clickable: (kind, limit) => (canvas.current ? clickable(canvas.current, v, ws, kind, limit) : []) };
     return () => {
       v.destroy();
       viz.current = null;

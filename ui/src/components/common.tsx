@@ -59,10 +59,9 @@ export function JobProgressView({ job, onCancel }: { job: LiveJob; onCancel?: ()
         {pct}%
       </progress>
       <div class="row muted small">
-        <span>
-          {job.done} of {job.total || "?"} elements
-        </span>
-        <span>{formatBytes(job.bytes)}</span>
+        <span>{job.total > 0 ? `${job.done} of ${job.total} elements` : job.state === "running" ? `${job.done} of ? elements` : `${job.done} elements`}</span>
+        {/* The shell counts bytes for verify only; "0 B" during a backup would be wrong. */}
+        {job.bytes > 0 && <span>{formatBytes(job.bytes)}</span>}
         <span>{job.ratePerS.toFixed(1)} per second</span>
         {job.phase && <span>{job.phase}</span>}
         {job.current && <span class="ellipsis">Now: {job.current}</span>}

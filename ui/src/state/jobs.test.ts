@@ -25,8 +25,16 @@ describe("job state transitions", () => {
 
   it("cancelled is reachable from running", () => {
     let s: JobsState = t.started({}, 3, "scan", "Scan");
+    s = t.progress(s, { ...progress(2, 9), job_id: 3 });
     s = t.finished(s, { job_id: 3, state: "cancelled", summary: "Cancelled after 2 of 9." });
     expect(s[3].state, "a running job can end cancelled").toBe("cancelled");
+    expect(s[3].done, "a cancelled job keeps the count it reached").toBe(2);
+  });
+
+  it("a job that went through everything ends with its bar full even if the last progress was not sent", () => {
+    let s: JobsState = t.progress({}, progress(324, 333));
+    s = t.finished(s, { job_id: 1, state: "succeeded", summary: "333 done" });
+    expect(s[1].done, "succeeded shows every element done").toBe(333);
   });
 
   it("an unknown total keeps the last known one and the phase is shown", () => {

@@ -49,7 +49,10 @@ export const jobTransitions = {
   finished(s: JobsState, e: JobFinished): JobsState {
     const j = s[e.job_id] ?? blank(e.job_id);
     if (j.state !== "running") return s;
-    return { ...s, [e.job_id]: { ...j, state: e.state, summary: e.summary, current: null } };
+    // Progress is sent at most every 150 ms, so the last step may never arrive: a job that went
+    // through everything shows its bar full.
+    const done = e.state === "succeeded" || e.state === "partial" ? Math.max(j.done, j.total) : j.done;
+    return { ...s, [e.job_id]: { ...j, state: e.state, summary: e.summary, current: null, done } };
   },
   /**
    * Final states read from the job history end the jobs the UI still shows running: the shell may

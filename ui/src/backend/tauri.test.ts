@@ -1,0 +1,62 @@
+import { beforeEach, describe, expect, it, vi } from "vitest";
+
+const invoke = vi.fn();
+const listeners = new Map<string, (e: { payload: unknown }) => void>();
+vi.mock("@tauri-apps/api/core", () => ({ invoke: (...a: unknown[]) => invoke(...a) }));
+vi.mock("@tauri-apps/api/event", () => ({
+  listen: async (name: string, cb: (e: { payload: unknown }) => void) => {
+    listeners.set(name, cb);
+    return () => listeners.delete(name);
+  },
+}));
+
+const { TauriBackend } = await import("./tauri");
+
+describe("the Tauri backend over the generated bindings", () => {
+  beforeEach(() => {
+    invoke.mockReset();
+    listeners.clear();
+  });
+
+  it("calls the shell's command with its snake_case name and camelCase arguments and unwraps the answer", async () => {
+    invoke.mockResolvedValueOnce(7);
+    const id = await new TauriBackend().startScan("org-1");
+    expect(invoke, "start_scan is invoked as the bindings name it").toHaveBeenCalledWith("start_scan", { identityId: "org-1" });
+    expect(id, "the job id comes back unwrapped from {status, data}").toBe(7);
+  });
+
+  it("turns a command's UiError into a thrown {code, message}", async () => {
+    invoke.mockRejectedValueOnce({ code: "not_admin", message: "ann lacks the administrator privileges" });
+    await expect(new TauriBackend().saveIdentity({
+      id: null, name: "x", portal_url: "https://x", kind: "online", sign_in: "builtin", username: "ann", password: "pw", app_id: null,
+      storage: { kind: "local", path: "/tmp/x" },
+    }), "the screens receive the shell's code and message").rejects.toEqual({ code: "not_admin", message: "ann lacks the administrator privileges" });
+    const sent = invoke.mock.calls[0][1] as { input: Record<string, unknown> };
+    expect("kind" in sent.input, "the form's portal kind is not sent: the shell reads it from the portal").toBe(false);
+  });
+
+  it("sends job filters the shell knows and null for any", async () => {
+    invoke.mockResolvedValueOnce([]);
+    await new TauriBackend().listJobs({ kind: "", state: "cancelled", identity_id: "" });
+    expect(invoke, "empty choices mean any").toHaveBeenCalledWith("list_jobs", { filter: { kind: null, state: "cancelled", identity_id: null } });
+  });
+
+  it("restore is reported unavailable without calling the shell", async () => {
+    await expect(new TauriBackend().listMappingProfiles(), "the Restore screen shows its unavailable notice on this code").rejects.toMatchObject({ code: "unavailable" });
+    expect(invoke, "no command is invoked for restore").not.toHaveBeenCalled();
+  });
+
+  it("listens to tauri-specta's event names and passes only final JobFinished states", async () => {
+    const b = new TauriBackend();
+    const finished: unknown[] = [];
+    const progress: unknown[] = [];
+    await b.onJobFinished((e) => finished.push(e));
+    await b.onJobProgress((e) => progress.push(e));
+    expect([...listeners.keys()].sort(), "the generated event names").toEqual(["job-finished", "job-progress"]);
+    listeners.get("job-finished")?.({ payload: { job_id: 1, state: "running", summary: "" } });
+    listeners.get("job-finished")?.({ payload: { job_id: 1, state: "cancelled", summary: "by you" } });
+    expect(finished, "a non-final state never ends a job in the UI").toEqual([{ job_id: 1, state: "cancelled", summary: "by you" }]);
+    listeners.get("job-progress")?.({ payload: { job_id: 1, phase: "items", done: 1, total: null, bytes: 0, current: null, rate_per_s: null } });
+    expect(progress, "an unknown rate reads as 0 per second").toEqual([{ job_id: 1, phase: "items", done: 1, total: null, bytes: 0, current: null, rate_per_s: 0 }]);
+  });
+});
