@@ -1,7 +1,8 @@
 // The main path in the real window, on demo organization A: scan; select by clicking on the
 // visualizer's canvas and with a filter, watching the tally and the estimate change; back up
 // under a custom name and find it in Snapshots and Jobs; cancel a slowed-down backup and see
-// it cancelled with no snapshot.
+// it cancelled with no snapshot; restore that backup into the empty organization B after reading
+// the plan, and find its items in a scan of B.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import {
@@ -217,10 +218,86 @@ test("a running backup can be cancelled: the job ends cancelled and leaves no sn
   assert.deepEqual(await rowsNamed("snapshot-row", CANCELLED_NAME), [], "a cancelled backup leaves no snapshot");
 });
 
-test("Restore says it is not in this version yet instead of failing", async () => {
-  // The shell has no restore commands yet (the core engine is still being finished).
+test("the backup restores into the empty demo organization B after reading the plan, and a scan of B finds it", async () => {
+  await simFaults(ready, { latency_ms: 0 });
+  // What the snapshot holds, as Snapshots lists it: Name, Taken, Items, Users, Groups, ...
+  await gotoScreen(browser, "snapshots");
+  let rows = [];
+  await browser.waitUntil(async () => (rows = await rowsNamed("snapshot-row", BACKUP_NAME)).length === 1, {
+    timeout: 15_000,
+    timeoutMsg: `Snapshots never listed "${BACKUP_NAME}"`,
+  });
+  const [items, users, groups] = rows[0].slice(2, 5).map(Number);
+
   await gotoScreen(browser, "restore");
-  const note = await testId(browser, "restore-unavailable", 10_000);
-  assert.match(await note.getText(), /not available/i, "the notice says restore is not available");
+  const snapshotPick = await testId(browser, "restore-snapshot");
+  await browser.waitUntil(async () => (await snapshotPick.$$("option")).length > 0, { timeout: 15_000, timeoutMsg: "no snapshot offered" });
+  let value = null;
+  for (const o of await snapshotPick.$$("option")) {
+    if ((await o.getText()).startsWith(BACKUP_NAME)) value = await o.getAttribute("value");
+  }
+  assert.ok(value, `the Restore screen offers the snapshot "${BACKUP_NAME}"`);
+  await snapshotPick.selectByAttribute("value", value);
+  await (await testId(browser, "restore-target")).selectByVisibleText("Demo organization B");
+  assert.equal(await (await testId(browser, "restore-start")).isEnabled(), false, "nothing can be applied before a plan is shown");
+
+  await click(browser, "restore-plan");
+  const summary = await testId(browser, "restore-plan-summary", 120_000);
+  const planned = {
+    items: Number(await summary.getAttribute("data-items")),
+    users: Number(await summary.getAttribute("data-users")),
+    groups: Number(await summary.getAttribute("data-groups")),
+    create: Number(await summary.getAttribute("data-create")),
+  };
+  assert.deepEqual(
+    [planned.items, planned.users, planned.groups],
+    [items, users, groups],
+    `the plan offers exactly what the snapshot holds: ${await summary.getText()}`,
+  );
+  assert.ok(planned.create >= planned.items, `every item is created in the empty organization B: ${await summary.getText()}`);
+  // The plan sits below the mapping: bring it into the picture.
+  await browser.execute((el) => el.scrollIntoView({ block: "start", behavior: "instant" }), await testId(browser, "restore-plan-view"));
+  // WebKit under Xvfb paints the scrolled page a moment later; the screenshot reads the screen.
+  if (process.env.ORGVAULT_SCREENSHOTS) await browser.pause(700);
   screenshot("restore");
+
+  await click(browser, "restore-start");
+  const state = await waitForJobEnd(browser, 360_000);
+  if (state !== "succeeded") {
+    const failures = [];
+    for (const r of await browser.$$('[data-outcome="failed"]')) failures.push(await r.getText());
+    assert.fail(`the restore into B ended ${state}, not succeeded; failed elements:\n${failures.slice(0, 10).join("\n")}`);
+  }
+  await testId(browser, "outcomes", 15_000);
+
+  await gotoScreen(browser, "jobs");
+  await browser.waitUntil(
+    async () => {
+      rows = [];
+      for (const r of await browser.$$(byTestId("job-row"))) {
+        const cells = [];
+        for (const td of await r.$$("td")) cells.push((await td.getText()).trim());
+        if (cells[1] === "restore") rows.push(cells);
+      }
+      return rows.length === 1;
+    },
+    { timeout: 15_000, timeoutMsg: "Jobs never listed the restore" },
+  );
+  assert.equal(rows[0][2], "Succeeded", `the job history shows the restore succeeded: ${rows[0].join(" | ")}`);
+
+  // The restored content is really in B: scan it in the app.
+  await (await testId(browser, "current-identity")).selectByVisibleText("Demo organization B");
+  await gotoScreen(browser, "scan");
+  await click(browser, "scan-start");
+  assert.equal(await waitForJobEnd(browser), "succeeded", "a scan of organization B succeeds");
+  // The Backup screen counts the current organization's own latest scan only (never A's, which the
+  // Scan screen may show for a moment after the switch): everything of B is selected after its scan.
+  await gotoScreen(browser, "backup");
+  let b = null;
+  try {
+    await browser.waitUntil(async () => (b = await backupSummary()).items === planned.items, { timeout: 20_000 });
+  } catch {
+    // Fall through to the assertion, which says what B holds.
+  }
+  assert.equal(b?.items, planned.items, `B holds as many items as the restore planned from the snapshot: ${b?.text}`);
 });

@@ -10,6 +10,7 @@ pub mod commands;
 pub mod error;
 pub mod events;
 pub mod portal;
+pub mod restore_views;
 pub mod running;
 pub mod secrets;
 pub mod settings;
@@ -31,7 +32,7 @@ pub const BINDINGS_PATH: &str = "../ui/src/bindings.ts";
 
 /// Every command and event, as the UI sees them.
 pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
-    use commands::{backup, catalog, demo, identities, jobs};
+    use commands::{backup, catalog, demo, identities, jobs, restore};
     tauri_specta::Builder::<tauri::Wry>::new()
         .commands(tauri_specta::collect_commands![
             identities::app_info,
@@ -50,6 +51,11 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             backup::verify_snapshot,
             backup::export_snapshot_zip,
             backup::snapshot_contents,
+            restore::plan_restore,
+            restore::start_restore,
+            restore::list_mapping_profiles,
+            restore::save_mapping_profile,
+            restore::delete_mapping_profile,
             jobs::list_jobs,
             jobs::job_items,
             jobs::job_log,

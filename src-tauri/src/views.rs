@@ -316,7 +316,8 @@ impl From<&Job> for JobView {
 pub fn job_summary(j: &Job) -> String {
     let count = |k: &str| j.counts.get(k).and_then(serde_json::Value::as_u64);
     let mut parts = Vec::new();
-    for k in ["items", "users", "groups", "failed"] {
+    // Scans and backups count items, users and groups; a restore counts what it did to them.
+    for k in ["items", "users", "groups", "created", "updated", "skipped", "failed"] {
         if let Some(n) = count(k) {
             parts.push(format!("{n} {k}"));
         }

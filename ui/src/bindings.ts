@@ -25,6 +25,18 @@ export const commands = {
 	verifySnapshot: (identityId: string, snapshotId: string) => typedError<number, UiError>(__TAURI_INVOKE("verify_snapshot", { identityId, snapshotId })),
 	exportSnapshotZip: (identityId: string, snapshotId: string, path: string) => typedError<null, UiError>(__TAURI_INVOKE("export_snapshot_zip", { identityId, snapshotId, path })),
 	snapshotContents: (identityId: string, snapshotId: string) => typedError<SnapshotEntry[], UiError>(__TAURI_INVOKE("snapshot_contents", { identityId, snapshotId })),
+	/**  What the restore would do, read from the snapshot and the target as it is now; writes nothing. */
+	planRestore: (input: RestoreInput) => typedError<RestorePlanView, UiError>(__TAURI_INVOKE("plan_restore", { input })),
+	/**
+	 *  Plans again against the target as it is now and carries the plan out, as a `restore` job of
+	 *  the target identity; progress and outcomes arrive as events, `cancel_job` stops it (running
+	 *  the same restore again resumes from its journal).
+	 */
+	startRestore: (input: RestoreInput) => typedError<number, UiError>(__TAURI_INVOKE("start_restore", { input })),
+	listMappingProfiles: () => typedError<MappingProfile[], UiError>(__TAURI_INVOKE("list_mapping_profiles")),
+	/**  Saves (or replaces) the profile `name`. */
+	saveMappingProfile: (name: string, mapping: MappingView) => typedError<null, UiError>(__TAURI_INVOKE("save_mapping_profile", { name, mapping })),
+	deleteMappingProfile: (name: string) => typedError<null, UiError>(__TAURI_INVOKE("delete_mapping_profile", { name })),
 	listJobs: (filter: JobFilterInput) => typedError<JobView[], UiError>(__TAURI_INVOKE("list_jobs", { filter })),
 	jobItems: (jobId: number) => typedError<JobItemView[], UiError>(__TAURI_INVOKE("job_items", { jobId })),
 	/**  The job's record as text: its row, each recorded subject, and the app log lines naming it. */
@@ -48,12 +60,42 @@ export const events = {
 };
 
 /* Types */
+/**  What will happen to one subject. */
+export type ActionView = { kind: "create" } | 
+/**  An existing target subject is brought to the snapshot's state (or finished, on resume). */
+{ kind: "update"; target_id: string } | 
+/**  Left alone; references to it go to `target_id` when there is one. */
+{ kind: "skip"; reason: string; target_id: string | null } | 
+/**  An existing target user or group is used as it is. */
+{ kind: "match"; target_id: string };
+
 export type AppInfo = {
 	version: string,
 	data_dir: string,
 	demo_running: boolean,
 	/**  Where secrets are kept: "OS keyring", "key file <path>", or why only in memory. */
 	vault: string,
+};
+
+/**
+ *  What happens when the target already holds an item of the same owner, type and title (or a
+ *  service of the same name) that the restore did not make.
+ */
+export type ConflictPolicyView = 
+/**  Keep the existing item and point restored references at it. */
+"skip" | 
+/**  Create anyway, titled "... (restored)". */
+"rename" | 
+/**  Bring the existing item back to the snapshot's state. */
+"overwrite";
+
+/**  A title or service name the target already uses, and the policy applied to it. */
+export type ConflictView = {
+	/**  `title` or `service_name`. */
+	on: string,
+	value: string,
+	existing_id: string | null,
+	policy: ConflictPolicyView,
 };
 
 export type EdgeKindView = "owns" | "member" | "shared" | "references" | "related";
@@ -94,6 +136,15 @@ export type GraphUser = {
 	role: string,
 };
 
+/**  A user who would end up in more than 512 groups. */
+export type GroupLimitView = {
+	username: string,
+	groups: number,
+};
+
+/**  Where a source group goes: an existing target group (by id or title) or a new one ("Create New"). */
+export type GroupTargetView = { kind: "existing"; group: string } | { kind: "create_new" };
+
 /**
  *  An identity as entered in "Save and verify". `id` is set when editing; a `None` password
  *  when editing keeps the stored one.
@@ -119,6 +170,12 @@ export type IdentityView = {
 	storage: StorageView,
 	token: TokenState,
 };
+
+/**
+ *  How an item is re-created: `item` (addItem), `publish` (the backed-up package), or
+ *  `create_service` (createService, definitions, features, attachments).
+ */
+export type ItemMethodView = "item" | "publish" | "create_service";
 
 export type JobFilterInput = {
 	kind: JobKindView | null,
@@ -186,9 +243,151 @@ export type JobView = {
 	summary: string,
 };
 
+/**  A saved mapping profile. */
+export type MappingProfile = {
+	name: string,
+	mapping: MappingView,
+};
+
+/**
+ *  How owners, groups and folders of a snapshot land in the target; what a profile saves.
+ *  A source owner or group absent from the maps follows the engine's defaults (docs/restore.md).
+ */
+export type MappingView = {
+	/**  Source username -> target username. */
+	owners: { [key in string]: string },
+	/**  Source group id (or title) -> target. */
+	groups: { [key in string]: GroupTargetView },
+	/**  Source folder title -> target folder title. */
+	folders: { [key in string]: string },
+	/**  Tags added to every restored item. */
+	tags: string[],
+	url_replacements: UrlReplacement[],
+	conflict: ConflictPolicyView,
+	mode: RestoreModeView,
+};
+
+/**  A subject the restore does not offer (it failed in the backup, or is not in the snapshot). */
+export type NotOfferedView = {
+	kind: SubjectKindView,
+	id: string,
+	title: string,
+	reason: string,
+};
+
 export type OutcomeView = "ok" | "skipped" | "failed";
 
+/**  Tallies of items, users and groups together. */
+export type PlanCountsView = {
+	create: number,
+	update: number,
+	skip: number,
+	matched: number,
+	conflicts: number,
+};
+
+export type PlannedGroupView = {
+	source_id: string,
+	title: string,
+	target_title: string,
+	action: ActionView,
+	owner: string,
+	/**  Target usernames to add (the owner excluded). */
+	members: string[],
+	notes: string[],
+};
+
+export type PlannedItemView = {
+	source_id: string,
+	title: string,
+	target_title: string,
+	type: string,
+	source_owner: string,
+	target_owner: string,
+	/**  Absent: the owner's root folder. */
+	target_folder: string | null,
+	/**  Dependency level, 0 first. */
+	level: number,
+	action: ActionView,
+	method: ItemMethodView,
+	service_name: string | null,
+	replaces: string | null,
+	upload_bytes: number,
+	multipart: boolean,
+	conflict: ConflictView | null,
+	rewrites: RewriteView[],
+	notes: string[],
+};
+
+export type PlannedUserView = {
+	source_username: string,
+	target_username: string,
+	action: ActionView,
+	role: string,
+	license_type: string | null,
+	notes: string[],
+};
+
 export type PortalKindView = "online" | "enterprise";
+
+/**
+ *  What "Show the plan" and "Apply plan" send: a snapshot of the source identity's storage,
+ *  restored into the target identity's organization with this mapping.
+ */
+export type RestoreInput = {
+	source_identity_id: string,
+	snapshot_id: string,
+	target_identity_id: string,
+	mapping: MappingView,
+};
+
+/**  `auto`: in place into the snapshot's own organization, a migration into another one. */
+export type RestoreModeView = "auto" | "in_place" | "copies";
+
+/**  The whole plan: nothing has been written when the UI holds one. */
+export type RestorePlanView = {
+	snapshot_id: string,
+	snapshot_name: string,
+	source_org_id: string,
+	source_portal_url: string,
+	target_org_id: string,
+	target_portal_url: string,
+	/**  `in_place`, `copies` or `migrate`. */
+	mode: string,
+	conflict_policy: ConflictPolicyView,
+	/**  An earlier run of this restore is resumed. */
+	resuming: boolean,
+	items: PlannedItemView[],
+	users: PlannedUserView[],
+	groups: PlannedGroupView[],
+	not_offered: NotOfferedView[],
+	/**  Source owners with no target user: their items go to the signed-in administrator. */
+	missing_owners: string[],
+	/**  Group mappings naming no target group: a new group is created instead. */
+	missing_groups: string[],
+	group_limit: GroupLimitView[],
+	upload_bytes: number,
+	largest_upload: number,
+	multipart_uploads: number,
+	/**  URL prefix rules applied everywhere (from, to), besides each item's own rewrites. */
+	url_rewrites: RewriteRule[],
+	levels: number,
+	counts: PlanCountsView,
+};
+
+/**  A URL prefix the restore rewrites everywhere. */
+export type RewriteRule = {
+	from: string,
+	to: string,
+};
+
+/**  One change to an item's data or URL; `<new id of X>` stands for an id known only once X exists. */
+export type RewriteView = {
+	/**  Where in the item's data (an RFC 6901 pointer), or `url`. */
+	pointer: string,
+	from: string,
+	to: string,
+};
 
 export type SelectionInput = {
 	everything: boolean,
@@ -262,6 +461,15 @@ export type TokenState = "valid" | "expiring" | "expired" | "none";
 export type UiError = {
 	code: string,
 	message: string,
+};
+
+/**
+ *  One literal find/replace pair, applied to every URL and string of item data before the
+ *  automatic id and URL remapping.
+ */
+export type UrlReplacement = {
+	find: string,
+	replace: string,
 };
 
 /* Tauri Specta runtime */

@@ -53,6 +53,12 @@ enum Command {
     Identity(commands::identity::IdentityArgs),
 }
 
+/// jemalloc rather than glibc's malloc: a backup frees many short-lived buffers on many threads
+/// (async workers, blocking pool), and glibc kept them in per-thread arenas (~40 MB of the peak
+/// RSS of a 12,000-item backup); jemalloc returns them to the system.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {

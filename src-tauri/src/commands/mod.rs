@@ -5,4 +5,5 @@ pub mod catalog;
 pub mod demo;
 pub mod identities;
 pub mod jobs;
+pub mod restore;
 pub mod settings;

@@ -12,6 +12,11 @@ const LEADS: Record<string, string> = {
   unauthorized: "The sign-in was refused or has expired.",
   token_expired: "The sign-in has expired; sign in again.",
   empty_selection: "Nothing to back up.",
+  invalid_input: "Something in the form needs attention.",
+  busy: "Another job of this organization is still running.",
+  portal: "The target organization could not be read or written.",
+  no_profile: "That mapping profile no longer exists.",
+  not_running: "That job is no longer running.",
 };
 
 /** A headline a GIS administrator understands for an error code; the message carries the detail. */

@@ -4,6 +4,19 @@
  * Field names follow the shell's serde names (snake_case), as the generated bindings do.
  */
 
+import type {
+  ActionView,
+  ConflictPolicyView,
+  GroupTargetView,
+  MappingProfile,
+  MappingView,
+  PlannedGroupView,
+  PlannedItemView,
+  PlannedUserView,
+  RestoreInput,
+  RestorePlanView,
+} from "../bindings";
+
 /** Every failure crossing the seam: `code` is for branching, `message` is for people. */
 export interface UiError {
   code: string;
@@ -188,42 +201,24 @@ export interface JobFinished {
   summary: string;
 }
 
-/** How owners, groups and folders of a snapshot land in the target organization. */
-export interface RestoreMapping {
-  /** source username -> target username */
-  owners: Record<string, string>;
-  /** source group id -> target group id, or the literal "create-new" */
-  groups: Record<string, string>;
-  /** source folder -> target folder */
-  folders: Record<string, string>;
-  tags: string[];
-  url_replacements: { find: string; replace: string }[];
-}
-
-export interface RestoreInput {
-  source_identity_id: string;
-  snapshot_id: string;
-  target_identity_id: string;
-  mapping: RestoreMapping;
-}
-
-export type RestoreAction = "create" | "update" | "skip";
-export interface RestorePlanEntry {
-  kind: string;
-  id: string;
-  title: string;
-  action: RestoreAction;
-  conflict: string | null;
-}
-export interface RestorePlan {
-  entries: RestorePlanEntry[];
-  conflicts: number;
-}
-
-export interface MappingProfile {
-  name: string;
-  mapping: RestoreMapping;
-}
+/*
+ * Restore: the shell's own types, re-exported so that the screen, the mock and the shell cannot
+ * drift apart (a changed field in src-tauri/src/restore_views.rs fails `npm run check`).
+ */
+export type {
+  ActionView,
+  ConflictPolicyView,
+  GroupTargetView,
+  MappingProfile,
+  PlannedGroupView,
+  PlannedItemView,
+  PlannedUserView,
+  RestoreInput,
+};
+/** How owners, groups and folders of a snapshot land in the target organization; what a profile saves. */
+export type RestoreMapping = MappingView;
+/** What a restore would do: nothing is written while the UI holds one. */
+export type RestorePlan = RestorePlanView;
 
 export type Unsubscribe = () => void;
 
@@ -254,11 +249,15 @@ export interface Backend {
   pickFolder(): Promise<string | null>;
   /** The system's save dialog; null when cancelled. */
   pickSavePath(suggestedName: string): Promise<string | null>;
-  /** Restore may be missing from a build: these then reject with code `unavailable`. */
+  /** What the restore would do; writes nothing. */
   planRestore(input: RestoreInput): Promise<RestorePlan>;
+  /** Plans again against the target as it is now and carries the plan out, as a job. */
   startRestore(input: RestoreInput): Promise<JobId>;
+  /** Saved mapping profiles, by name. */
   listMappingProfiles(): Promise<MappingProfile[]>;
+  /** Saves or replaces the profile of that name. */
   saveMappingProfile(profile: MappingProfile): Promise<void>;
+  deleteMappingProfile(name: string): Promise<void>;
 
   onJobProgress(handler: (e: JobProgress) => void): Promise<Unsubscribe>;
   onJobItemDone(handler: (e: JobItemDone) => void): Promise<Unsubscribe>;
@@ -275,7 +274,16 @@ export function toUiError(e: unknown): UiError {
   return { code: "internal", message: String(e) };
 }
 
-export const EMPTY_MAPPING: RestoreMapping = { owners: {}, groups: {}, folders: {}, tags: [], url_replacements: [] };
+/** No mapping: every owner, group and folder follows the engine's defaults (docs/restore.md). */
+export const EMPTY_MAPPING: RestoreMapping = {
+  owners: {},
+  groups: {},
+  folders: {},
+  tags: [],
+  url_replacements: [],
+  conflict: "skip",
+  mode: "auto",
+};
 
 /** Portal addresses are typed without a scheme as often as with one; the portal only speaks HTTPS. */
 export function withScheme(url: string): string {

@@ -12,7 +12,11 @@ import type {
   JobItemView,
   JobProgress,
   JobView,
+  ActionView,
   MappingProfile,
+  PlannedGroupView,
+  PlannedItemView,
+  PlannedUserView,
   RestoreInput,
   RestorePlan,
   SelectionInput,
@@ -43,6 +47,8 @@ interface WorkUnit {
   kind: string;
   id: string;
   title: string;
+  /** the item type (items only) */
+  type?: string;
   bytes: number;
   fails: boolean;
 }
@@ -242,7 +248,7 @@ export class MockBackend implements Backend {
       ...users.map((u) => ({ kind: "user", id: u, title: u, bytes: 2_000, fails: false })),
       ...groups.map((id) => ({ kind: "group", id, title: g.groups.find((x) => x.id === id)?.title ?? id, bytes: 1_000, fails: false })),
       // Every 13th scene service fails, so the result screen and "retry failed" have something to show.
-      ...items.map((i, n) => ({ kind: "item", id: i.id, title: i.title, bytes: i.size, fails: i.type === "Scene Service" && n % 13 === 0 })),
+      ...items.map((i, n) => ({ kind: "item", id: i.id, title: i.title, type: i.type, bytes: i.size, fails: i.type === "Scene Service" && n % 13 === 0 })),
     ];
     return this.runJob("backup", name, identityId, units, (job) => this.addSnapshot(identityId, job));
   }
@@ -260,7 +266,7 @@ export class MockBackend implements Backend {
       verified: null,
     };
     this.snapshots.get(identityId)?.unshift(snap);
-    this.snapshotEntries.set(snap.id, ok.map((u) => ({ kind: u.kind, id: u.id, title: u.title, type: u.kind })));
+    this.snapshotEntries.set(snap.id, ok.map((u) => ({ kind: u.kind, id: u.id, title: u.title, type: u.type ?? u.kind })));
   }
 
   async cancelJob(jobId: JobId): Promise<void> {
@@ -346,38 +352,154 @@ export class MockBackend implements Backend {
     return `${this.settings.data_dir}/exports/${suggestedName}`;
   }
 
+  /**
+   * A plan in the shell's shape, computed like the engine does for the cases the screens show:
+   * items are created unless the target holds the same title and type (then the conflict policy
+   * decides), users are matched by their mapped name or created, groups follow "Create New", an
+   * existing group, or a same-title match.
+   */
   async planRestore(input: RestoreInput): Promise<RestorePlan> {
-    this.identity(input.target_identity_id);
-    const entries = (this.snapshotEntries.get(input.snapshot_id) ?? []).map((e) => {
-      const target = this.graphs.get(input.target_identity_id);
-      const exists = e.kind === "user" && target?.users.some((u) => u.username === e.id);
-      const unmappedOwner = e.kind === "user" && !exists && !input.mapping.owners[e.id];
-      return {
-        kind: e.kind,
-        id: e.id,
-        title: e.title,
-        action: exists ? ("skip" as const) : ("create" as const),
-        conflict: unmappedOwner ? `User ${e.id} does not exist in the target organization; map it to a user.` : null,
-      };
-    });
-    return { entries, conflicts: entries.filter((e) => e.conflict).length };
+    const target = this.identity(input.target_identity_id);
+    const source = this.identities.find((i) => (this.snapshots.get(i.id) ?? []).some((s) => s.id === input.snapshot_id));
+    const snap = source && (this.snapshots.get(source.id) ?? []).find((s) => s.id === input.snapshot_id);
+    if (!source || !snap) throw fail("not_found", "That snapshot no longer exists.");
+    const m = input.mapping;
+    const tg = this.graphs.get(target.id);
+    const entries = this.snapshotEntries.get(snap.id) ?? [];
+    const sourceGraph = this.graphs.get(source.id);
+    const ownerOf = (id: string) => sourceGraph?.items.find((i) => i.id === id)?.owner ?? "admin_demo";
+    const toUser = (u: string) => m.owners[u]?.trim() || u;
+    const users: PlannedUserView[] = entries
+      .filter((e) => e.kind === "user")
+      .map((e) => {
+        const to = toUser(e.id);
+        const found = tg?.users.some((u) => u.username === to);
+        return {
+          source_username: e.id,
+          target_username: to,
+          action: found ? { kind: "match" as const, target_id: to } : { kind: "create" as const },
+          role: "org_user",
+          license_type: null,
+          notes: [],
+        };
+      });
+    const missingGroups: string[] = [];
+    const groups: PlannedGroupView[] = entries
+      .filter((e) => e.kind === "group")
+      .map((e) => {
+        const mapped = m.groups[e.id];
+        const sameTitle = tg?.groups.find((g) => g.title.toLowerCase() === e.title.toLowerCase());
+        let action: ActionView = { kind: "create" };
+        let title = e.title;
+        if (mapped?.kind === "create_new") {
+          if (sameTitle) title = `${e.title} (restored)`;
+        } else if (mapped?.kind === "existing") {
+          const g = tg?.groups.find((x) => x.id === mapped.group || x.title === mapped.group);
+          if (g) action = { kind: "match", target_id: g.id };
+          else missingGroups.push(mapped.group);
+        } else if (sameTitle) {
+          action = { kind: "match", target_id: sameTitle.id };
+        }
+        return { source_id: e.id, title: e.title, target_title: title, action, owner: target.username, members: [], notes: [] };
+      });
+    let conflicts = 0;
+    const items: PlannedItemView[] = entries
+      .filter((e) => e.kind === "item")
+      .map((e) => {
+        const existing = tg?.items.find((i) => i.title === e.title && i.type === e.type);
+        let action: ActionView = { kind: "create" };
+        let title = e.title;
+        if (existing) {
+          conflicts++;
+          if (m.conflict === "skip") action = { kind: "skip", reason: "an item of the same title and type exists", target_id: existing.id };
+          else if (m.conflict === "overwrite") action = { kind: "update", target_id: existing.id };
+          else title = `${e.title} (restored)`;
+        }
+        const isMap = e.type === "Web Map";
+        return {
+          source_id: e.id,
+          title: e.title,
+          target_title: title,
+          type: e.type,
+          source_owner: ownerOf(e.id),
+          target_owner: toUser(ownerOf(e.id)),
+          target_folder: null,
+          level: isMap ? 1 : 0,
+          action,
+          method: e.type === "Feature Service" ? ("publish" as const) : ("item" as const),
+          service_name: null,
+          replaces: null,
+          upload_bytes: 0,
+          multipart: false,
+          conflict: existing ? { on: "title", value: e.title, existing_id: existing.id, policy: m.conflict } : null,
+          rewrites: isMap ? [{ pointer: "/operationalLayers/0/url", from: `${source.portal_url}/x`, to: `${target.portal_url}/x` }] : [],
+          notes: [],
+        };
+      });
+    const all = [...items, ...users, ...groups].map((x) => x.action.kind);
+    const count = (k: ActionView["kind"]) => all.filter((a) => a === k).length;
+    return {
+      snapshot_id: snap.id,
+      snapshot_name: snap.name,
+      source_org_id: source.id,
+      source_portal_url: source.portal_url,
+      target_org_id: target.id,
+      target_portal_url: target.portal_url,
+      mode: m.mode === "copies" ? "copies" : source.id === target.id ? "in_place" : "migrate",
+      conflict_policy: m.conflict,
+      resuming: false,
+      items,
+      users,
+      groups,
+      not_offered: [],
+      missing_owners: [],
+      missing_groups: missingGroups,
+      group_limit: [],
+      upload_bytes: 0,
+      largest_upload: 0,
+      multipart_uploads: 0,
+      url_rewrites: source.id === target.id ? [] : [{ from: source.portal_url, to: target.portal_url }],
+      levels: items.some((i) => i.level > 0) ? 2 : 1,
+      counts: { create: count("create"), update: count("update"), skip: count("skip"), matched: count("match"), conflicts },
+    };
   }
 
   async startRestore(input: RestoreInput): Promise<JobId> {
     const plan = await this.planRestore(input);
-    const units = plan.entries
-      .filter((e) => e.action !== "skip")
-      .map((e) => ({ kind: e.kind, id: e.id, title: e.title, bytes: 0, fails: e.conflict !== null }));
-    return this.runJob("restore", `Restore into ${this.identity(input.target_identity_id).name}`, input.target_identity_id, units, () => undefined);
+    const units: WorkUnit[] = [
+      ...plan.users.filter((u) => u.action.kind === "create").map((u) => ({ kind: "user", id: u.source_username, title: u.target_username, bytes: 0, fails: false })),
+      ...plan.groups.filter((g) => g.action.kind === "create").map((g) => ({ kind: "group", id: g.source_id, title: g.target_title, bytes: 0, fails: false })),
+      ...plan.items
+        .filter((i) => i.action.kind !== "skip")
+        .map((i) => ({ kind: "item", id: i.source_id, title: i.target_title, bytes: i.upload_bytes, fails: false })),
+    ];
+    const target = this.identity(input.target_identity_id);
+    return this.runJob("restore", `restore ${plan.snapshot_name} into ${target.name}`, target.id, units, () => {
+      // The restored content is in the target's next scan.
+      const g = this.graphs.get(target.id) ?? { scan_id: 0, items: [], users: [], groups: [], edges: [] };
+      const made = plan.items.filter((i) => i.action.kind === "create");
+      this.graphs.set(target.id, {
+        ...g,
+        items: [
+          ...g.items,
+          ...made.map((i, n) => ({ id: `restored-${n}-${i.source_id}`, title: i.target_title, type: i.type, owner: i.target_owner, size: 0, access: "private" })),
+        ],
+      });
+    });
   }
 
   async listMappingProfiles(): Promise<MappingProfile[]> {
-    return [...this.profiles].sort((a, b) => a.name.localeCompare(b.name));
+    return [...this.profiles].sort((a, b) => a.name.localeCompare(b.name)).map((p) => structuredClone(p));
   }
 
   async saveMappingProfile(profile: MappingProfile): Promise<void> {
-    if (!profile.name.trim()) throw fail("bad_input", "Give the mapping profile a name.");
-    this.profiles = [...this.profiles.filter((p) => p.name !== profile.name), structuredClone(profile)];
+    if (!profile.name.trim()) throw fail("invalid_input", "Give the mapping profile a name.");
+    const name = profile.name.trim();
+    this.profiles = [...this.profiles.filter((p) => p.name !== name), structuredClone({ ...profile, name })];
+  }
+
+  async deleteMappingProfile(name: string): Promise<void> {
+    this.profiles = this.profiles.filter((p) => p.name !== name);
   }
 
   async onJobProgress(handler: (e: JobProgress) => void): Promise<Unsubscribe> {

@@ -41,9 +41,22 @@ describe("the Tauri backend over the generated bindings", () => {
     expect(invoke, "empty choices mean any").toHaveBeenCalledWith("list_jobs", { filter: { kind: null, state: "cancelled", identity_id: null } });
   });
 
-  it("restore is reported unavailable without calling the shell", async () => {
-    await expect(new TauriBackend().listMappingProfiles(), "the Restore screen shows its unavailable notice on this code").rejects.toMatchObject({ code: "unavailable" });
-    expect(invoke, "no command is invoked for restore").not.toHaveBeenCalled();
+  it("plans and starts a restore with the whole request, and saves a profile as name and mapping", async () => {
+    const mapping = { owners: { ann_a: "ann_b" }, groups: { g1: { kind: "create_new" as const } }, folders: {}, tags: ["x"], url_replacements: [], conflict: "rename" as const, mode: "auto" as const };
+    const input = { source_identity_id: "a", snapshot_id: "s1", target_identity_id: "b", mapping };
+    invoke.mockResolvedValueOnce({ counts: { create: 3 } });
+    const plan = await new TauriBackend().planRestore(input);
+    expect(invoke, "plan_restore receives the request as `input`").toHaveBeenCalledWith("plan_restore", { input });
+    expect(plan.counts.create, "the plan comes back unwrapped").toBe(3);
+    invoke.mockResolvedValueOnce(12);
+    expect(await new TauriBackend().startRestore(input), "start_restore answers the job id").toBe(12);
+    expect(invoke).toHaveBeenLastCalledWith("start_restore", { input });
+    invoke.mockResolvedValueOnce(null);
+    await new TauriBackend().saveMappingProfile({ name: "to B", mapping });
+    expect(invoke, "the profile's name and mapping are the command's two arguments").toHaveBeenLastCalledWith("save_mapping_profile", { name: "to B", mapping });
+    invoke.mockResolvedValueOnce(null);
+    await new TauriBackend().deleteMappingProfile("to B");
+    expect(invoke).toHaveBeenLastCalledWith("delete_mapping_profile", { name: "to B" });
   });
 
   it("listens to tauri-specta's event names and passes only final JobFinished states", async () => {

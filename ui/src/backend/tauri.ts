@@ -15,6 +15,7 @@ import type {
   JobProgress,
   JobView,
   MappingProfile,
+  RestoreInput,
   RestorePlan,
   SelectionInput,
   Settings,
@@ -23,7 +24,6 @@ import type {
   StorageCheck,
   StorageInput,
   Tally,
-  UiError,
   Unsubscribe,
 } from "./backend";
 import { toUiError } from "./backend";
@@ -48,12 +48,6 @@ async function unwrap<T>(answer: Promise<Answer<T>>): Promise<T> {
   }
   if (a.status === "error") throw toUiError(a.error);
   return a.data;
-}
-
-/** Restore is not in the shell yet: the screens show it as unavailable rather than failing. */
-function unavailable<T>(what: string): Promise<T> {
-  const e: UiError = { code: "unavailable", message: `Restore is not in this version of OrgVault yet (${what}).` };
-  return Promise.reject(e);
 }
 
 const FINAL: readonly string[] = ["succeeded", "partial", "failed", "cancelled"] satisfies FinishedState[];
@@ -158,17 +152,20 @@ export class TauriBackend implements Backend {
   pickSavePath(suggestedName: string): Promise<string | null> {
     return unwrap(commands.pickSavePath(suggestedName));
   }
-  planRestore(): Promise<RestorePlan> {
-    return unavailable("plan");
+  planRestore(input: RestoreInput): Promise<RestorePlan> {
+    return unwrap(commands.planRestore(input));
   }
-  startRestore(): Promise<JobId> {
-    return unavailable("start");
+  startRestore(input: RestoreInput): Promise<JobId> {
+    return unwrap(commands.startRestore(input));
   }
   listMappingProfiles(): Promise<MappingProfile[]> {
-    return unavailable("mapping profiles");
+    return unwrap(commands.listMappingProfiles());
   }
-  saveMappingProfile(): Promise<void> {
-    return unavailable("mapping profiles");
+  async saveMappingProfile(profile: MappingProfile): Promise<void> {
+    await unwrap(commands.saveMappingProfile(profile.name, profile.mapping));
+  }
+  async deleteMappingProfile(name: string): Promise<void> {
+    await unwrap(commands.deleteMappingProfile(name));
   }
 
   onJobProgress(handler: (e: JobProgress) => void): Promise<Unsubscribe> {

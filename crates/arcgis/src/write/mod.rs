@@ -19,8 +19,8 @@ mod services;
 use bytes::Bytes;
 use serde_json::Value;
 
-pub use crate::http::FilePart;
 use crate::error::{Error, Result};
+pub use crate::http::FilePart;
 use crate::http::{display_url, Call};
 use crate::model::{Folder, ItemInfo};
 use crate::portal::Portal;
@@ -337,13 +337,17 @@ impl Portal {
     /// Items of this org carrying the restore marker of `source_id`: what an earlier create
     /// whose answer was lost may have made.
     pub async fn find_by_marker(&self, source_id: &str) -> Result<Vec<ItemInfo>> {
-        let q = format!("typekeywords:\"{}\" AND orgid:{}", source_marker(source_id), self.org_id());
+        self.find_by_keyword(&source_marker(source_id)).await
+    }
+
+    /// Items of this org carrying the typeKeyword `keyword` (exact match).
+    pub async fn find_by_keyword(&self, keyword: &str) -> Result<Vec<ItemInfo>> {
+        let q = format!("typekeywords:\"{keyword}\" AND orgid:{}", self.org_id());
         let url = self.rest_url(&["search"])?;
         let raw = self.paged(url, &[("q", q.as_str())], "results").await?;
         let items: Vec<ItemInfo> = crate::portal::decode_all(raw, "search results")?;
         // The search is a text match; keep only exact keyword matches.
-        let marker = source_marker(source_id);
-        Ok(items.into_iter().filter(|i| i.type_keywords.iter().any(|k| *k == marker)).collect())
+        Ok(items.into_iter().filter(|i| i.type_keywords.iter().any(|k| k == keyword)).collect())
     }
 }
 

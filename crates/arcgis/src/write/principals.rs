@@ -108,7 +108,12 @@ impl Portal {
             let list = chunk.join(",");
             let v = self.post_form(url.as_str(), &[("users", list.as_str())], true).await?;
             not_added.extend(
-                v.get("notAdded").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).map(str::to_owned),
+                v.get("notAdded")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_str)
+                    .map(str::to_owned),
             );
         }
         Ok(not_added)
@@ -153,7 +158,13 @@ impl Portal {
             .collect();
         let body = json!({ "invitations": list }).to_string();
         let v = self.post_form(url.as_str(), &[("invitationList", body.as_str())], false).await?;
-        Ok(v.get("notInvited").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).map(str::to_owned).collect())
+        Ok(v.get("notInvited")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .map(str::to_owned)
+            .collect())
     }
 
     /// Creates a built-in user on Enterprise (`portaladmin/security/users/createUser`).

@@ -77,7 +77,12 @@ impl Portal {
 
     /// Creates an empty hosted feature service (or view) and its item in `owner`'s content.
     /// `create_parameters` holds at least `name`. Not repeated after a lost answer.
-    pub async fn create_service(&self, owner: &str, create_parameters: &Value, is_view: bool) -> Result<CreatedService> {
+    pub async fn create_service(
+        &self,
+        owner: &str,
+        create_parameters: &Value,
+        is_view: bool,
+    ) -> Result<CreatedService> {
         let url = self.rest_url(&["content", "users", owner, "createService"])?;
         let params = create_parameters.to_string();
         let mut form = vec![("createParameters", params.as_str()), ("outputType", "featureService")];
@@ -85,12 +90,10 @@ impl Portal {
             form.push(("isView", "true"));
         }
         let v = self.post_form(url.as_str(), &form, false).await?;
-        let item_id = v
-            .get("itemId")
-            .or_else(|| v.get("serviceItemId"))
-            .and_then(Value::as_str)
-            .map(str::to_owned)
-            .ok_or_else(|| Error::Decode { url: display_url(&url), detail: "createService answered no itemId".into() })?;
+        let item_id =
+            v.get("itemId").or_else(|| v.get("serviceItemId")).and_then(Value::as_str).map(str::to_owned).ok_or_else(
+                || Error::Decode { url: display_url(&url), detail: "createService answered no itemId".into() },
+            )?;
         Ok(CreatedService {
             item_id,
             service_url: url_field(&v, "serviceurl", &url)?,

@@ -192,7 +192,10 @@ pub async fn run(db: &Db, data_dir: &Path, args: RestoreArgs) -> anyhow::Result<
     if args.json {
         print_json(&json!({"created": s.created, "updated": s.updated, "skipped": s.skipped, "failed": s.failed}))?;
     } else {
-        println!("Restore {:?}: {} created, {} updated, {} skipped, {} failed", s.state, s.created, s.updated, s.skipped, s.failed);
+        println!(
+            "Restore {:?}: {} created, {} updated, {} skipped, {} failed",
+            s.state, s.created, s.updated, s.skipped, s.failed
+        );
         if s.failed > 0 {
             println!("  see `orgvault jobs --job {}`; run the same restore again to retry what failed", s.job_id);
         }
@@ -213,17 +216,32 @@ fn action(a: &Action) -> String {
 }
 
 fn print_plan(p: &RestorePlan) -> anyhow::Result<()> {
-    println!("Restore plan: snapshot {} \"{}\" -> {} ({})", p.snapshot_id, p.snapshot_name, p.target_portal_url, p.mode);
+    println!(
+        "Restore plan: snapshot {} \"{}\" -> {} ({})",
+        p.snapshot_id, p.snapshot_name, p.target_portal_url, p.mode
+    );
     println!(
         "  {} to create, {} to update, {} to skip, {} matched, {} conflicts; {} dependency levels",
         p.counts.create, p.counts.update, p.counts.skip, p.counts.matched, p.counts.conflicts, p.levels
     );
-    println!("  uploads {} (largest {}, {} in parts)", human_bytes(p.upload_bytes), human_bytes(p.largest_upload), p.multipart_uploads);
+    println!(
+        "  uploads {} (largest {}, {} in parts)",
+        human_bytes(p.upload_bytes),
+        human_bytes(p.largest_upload),
+        p.multipart_uploads
+    );
     for u in &p.users {
         println!("  user  {} -> {}: {}", u.source_username, u.target_username, action(&u.action));
     }
     for g in &p.groups {
-        println!("  group {} -> {}: {} (owner {}, {} members)", g.title, g.target_title, action(&g.action), g.owner, g.members.len());
+        println!(
+            "  group {} -> {}: {} (owner {}, {} members)",
+            g.title,
+            g.target_title,
+            action(&g.action),
+            g.owner,
+            g.members.len()
+        );
     }
     for i in &p.items {
         println!("  [{}] {} {:?} -> {}: {}", i.level, i.item_type, i.title, i.target_owner, action(&i.action));

@@ -4,5 +4,6 @@ mod backup_azure;
 mod backup_cli;
 mod identity;
 mod jobs;
+mod restore_cli;
 mod scan;
 mod support;

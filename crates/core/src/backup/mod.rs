@@ -351,8 +351,9 @@ async fn write_all(
     job_id: i64,
     outcomes: &mut Outcomes,
 ) -> Result<BackupSummary, BackupError> {
-    let facts =
-        Facts::load(&Catalog::new(ctx.db), ctx.scan_id, &targets.items, &targets.users, &targets.groups).await?;
+    let catalog = Catalog::new(ctx.db);
+    let facts = Facts::load(&catalog, ctx.scan_id, &targets.users, &targets.groups).await?;
+    let missing_items = facts::missing_items(&catalog, ctx.scan_id, &targets.items).await?;
     let previous = if ctx.options.incremental {
         previous_manifest(ctx.repo, ctx.identity_id, ctx.portal.org_id()).await
     } else {
@@ -386,41 +387,61 @@ async fn write_all(
 
     let run_ref = &run;
     let facts_ref = &facts;
-    let item_jobs = targets.items.iter().filter_map(|id| facts.items.get(id).map(|(s, j)| (s, j.as_str()))).map(
-        |(summary, json)| {
-            let prev = prev_items.get(summary.id.as_str()).copied();
-            async move {
-                let result = attempts(run_ref, || item::capture_item(run_ref, summary, json, facts_ref, prev))
-                    .await
-                    .map(|e| Subject::Item(Box::new(e)));
-                Done { kind: SubjectKind::Item, id: summary.id.clone(), title: summary.title.clone(), result }
+    // Items stream from the catalog a page at a time; `buffer_unordered` below pulls the next
+    // one only when a slot frees up, so only the items in progress are in memory.
+    let catalog_failure: std::sync::Mutex<Option<crate::error::Error>> = std::sync::Mutex::new(None);
+    let failure_ref = &catalog_failure;
+    let item_rows = facts::selected_items(&catalog, ctx.scan_id, &targets.items).scan((), move |_, row| {
+        futures::future::ready(match row {
+            Ok(row) => Some(row),
+            Err(e) => {
+                *failure_ref.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
+                None
             }
-            .boxed()
-        },
-    );
-    let user_jobs = targets.users.iter().filter_map(|u| facts.users.get(u).map(|j| (u, j))).map(|(u, json)| {
+        })
+    });
+    let item_jobs = item_rows.map(|(summary, json)| {
+        let prev = prev_items.get(summary.id.as_str()).copied();
+        async move {
+            let result = attempts(run_ref, || item::capture_item(run_ref, &summary, &json, facts_ref, prev))
+                .await
+                .map(|e| Subject::Item(Box::new(e)));
+            Done { kind: SubjectKind::Item, id: summary.id, title: summary.title, result }
+        }
+        .boxed()
+    });
+    let user_jobs = targets.users.iter().filter_map(|u| facts.users.get(u).map(|j| (u, j))).map(|(u, text)| {
         let prev = prev_users.get(u.as_str()).copied();
         async move {
-            let result = attempts(run_ref, || principals::capture_user(run_ref, u, json, facts_ref, prev))
-                .await
-                .map(Subject::User);
+            let result = match facts::parse_json(text, u) {
+                Ok(json) => attempts(run_ref, || principals::capture_user(run_ref, u, &json, facts_ref, prev))
+                    .await
+                    .map(Subject::User),
+                Err(reason) => Err(Stop::Failed(reason)),
+            };
             Done { kind: SubjectKind::User, id: u.clone(), title: u.clone(), result }
         }
         .boxed()
     });
-    let group_jobs = targets.groups.iter().filter_map(|g| facts.groups.get(g).map(|j| (g, j))).map(|(g, json)| {
+    let group_jobs = targets.groups.iter().filter_map(|g| facts.groups.get(g).map(|j| (g, j))).map(|(g, text)| {
         let prev = prev_groups.get(g.as_str()).copied();
         async move {
-            let title = json.get("title").and_then(serde_json::Value::as_str).unwrap_or(g).to_owned();
-            let result = attempts(run_ref, || principals::capture_group(run_ref, g, json, facts_ref, prev))
-                .await
-                .map(Subject::Group);
+            let (title, result) = match facts::parse_json(text, g) {
+                Ok(json) => {
+                    let title = json.get("title").and_then(serde_json::Value::as_str).unwrap_or(g).to_owned();
+                    let result = attempts(run_ref, || principals::capture_group(run_ref, g, &json, facts_ref, prev))
+                        .await
+                        .map(Subject::Group);
+                    (title, result)
+                }
+                Err(reason) => (g.clone(), Err(Stop::Failed(reason))),
+            };
             Done { kind: SubjectKind::Group, id: g.clone(), title, result }
         }
         .boxed()
     });
     // Subjects the catalog lost between resolve and load (a concurrent rescan) are skipped.
-    let missing = targets.items.iter().filter(|i| !facts.items.contains_key(*i)).map(|i| (SubjectKind::Item, i));
+    let missing = missing_items.iter().map(|i| (SubjectKind::Item, i));
     let missing = missing
         .chain(targets.users.iter().filter(|u| !facts.users.contains_key(*u)).map(|u| (SubjectKind::User, u)))
         .chain(targets.groups.iter().filter(|g| !facts.groups.contains_key(*g)).map(|g| (SubjectKind::Group, g)));
@@ -433,13 +454,21 @@ async fn write_all(
             reason: Some("not in the catalog".into()),
         });
     }
+    drop(missing_items);
 
     let mut manifest =
         Manifest::new(name, ctx.identity_id, ctx.portal.org_id(), ctx.portal.portal_url().as_str(), started_ms);
     manifest.selection = selection;
     manifest.org = org;
-    let mut done = futures::stream::iter(item_jobs.chain(user_jobs).chain(group_jobs))
-        .buffer_unordered(ctx.options.concurrency.max(1));
+    // Sized once: growing by doubling briefly held two copies of a large vector.
+    manifest.items.reserve_exact(targets.items.len());
+    outcomes.reserve(total);
+    let mut done = Box::pin(
+        item_jobs
+            .chain(futures::stream::iter(user_jobs))
+            .chain(futures::stream::iter(group_jobs))
+            .buffer_unordered(ctx.options.concurrency.max(1)),
+    );
     let mut fallbacks = 0u64;
     let mut attempted = 0usize;
     while let Some(d) = done.next().await {
@@ -496,11 +525,15 @@ async fn write_all(
         outcomes.push(o);
     }
     drop(done);
+    let catalog_failure = catalog_failure.lock().unwrap_or_else(|p| p.into_inner()).take();
     let left = run.sweep_exports().await;
     if !left.is_empty() {
         tracing::error!(?left, "temporary export items could not be deleted; delete them in the organization");
     }
     if let Some(e) = fatal {
+        return Err(e.into());
+    }
+    if let Some(e) = catalog_failure {
         return Err(e.into());
     }
     if ctx.cancel.is_cancelled() {

@@ -248,6 +248,32 @@ pub struct BlobUse<'a> {
     pub blob: &'a BlobRef,
 }
 
+/// Where a blob reference sits in a manifest; its part name is built only when asked for.
+#[derive(Clone, Copy)]
+enum Site<'a> {
+    Org(&'static str),
+    Item(&'a ItemEntry, Part<'a>),
+    User(&'a UserEntry, &'static str),
+    Group(&'a GroupEntry, &'static str),
+}
+
+#[derive(Clone, Copy)]
+enum Part<'a> {
+    Fixed(&'static str),
+    Resource(&'a str),
+    Attachment(&'a AttachmentEntry),
+}
+
+impl Site<'_> {
+    fn part(&self) -> String {
+        match self {
+            Site::Org(p) | Site::User(_, p) | Site::Group(_, p) | Site::Item(_, Part::Fixed(p)) => (*p).to_owned(),
+            Site::Item(_, Part::Resource(path)) => format!("resources/{path}"),
+            Site::Item(_, Part::Attachment(a)) => attachment_part(a),
+        }
+    }
+}
+
 /// The part name of an attachment in reports: `attachments/<layer>/<object id>/<attachment id>`.
 pub fn attachment_part(a: &AttachmentEntry) -> String {
     format!("attachments/{}/{}/{}", a.layer_id, a.object_id, a.attachment_id)
@@ -280,63 +306,91 @@ impl Manifest {
     }
 
     /// Every blob reference in the manifest with its owner and part. The single source of truth
-    /// for what a snapshot references: verify, prune and the zip export all walk this.
+    /// for what a snapshot references: verify, prune and the zip export all walk this (through
+    /// [`Manifest::blob_refs`] where owners are not needed).
     pub fn blob_uses(&self) -> Vec<BlobUse<'_>> {
         let mut out = Vec::new();
         let org = Owner { kind: OwnerKind::Org, id: self.org_id.clone(), title: "organization".into() };
+        let mut current: Option<(OwnerKind, &str, Owner)> = None;
+        self.walk(&mut |site, blob| {
+            let (kind, id, title) = match site {
+                Site::Org(_) => {
+                    out.push(BlobUse { owner: org.clone(), part: site.part(), blob });
+                    return;
+                }
+                Site::Item(it, _) => (OwnerKind::Item, it.id.as_str(), it.title.as_str()),
+                Site::User(u, _) => (OwnerKind::User, u.username.as_str(), u.full_name.as_str()),
+                Site::Group(g, _) => (OwnerKind::Group, g.id.as_str(), g.title.as_str()),
+            };
+            let same = current.as_ref().is_some_and(|(k, i, _)| *k == kind && *i == id);
+            if !same {
+                current = Some((kind, id, Owner { kind, id: id.to_owned(), title: title.to_owned() }));
+            }
+            let owner = current.as_ref().map(|(_, _, o)| o.clone()).expect("set just above");
+            out.push(BlobUse { owner, part: site.part(), blob });
+        });
+        out
+    }
+
+    /// Every blob reference in the manifest, in [`Manifest::blob_uses`] order, without owners
+    /// and part names: the cheap walk for sets of ids (a 12,000-item manifest has ~40,000).
+    pub fn blob_refs(&self) -> Vec<&BlobRef> {
+        let mut out = Vec::new();
+        self.walk(&mut |_, blob| out.push(blob));
+        out
+    }
+
+    /// Calls `f` for every blob reference with where it sits.
+    fn walk<'a>(&'a self, f: &mut dyn FnMut(Site<'a>, &'a BlobRef)) {
         if let Some(b) = &self.org.portal_self {
-            out.push(BlobUse { owner: org.clone(), part: "portal_self".into(), blob: b });
+            f(Site::Org("portal_self"), b);
         }
         if let Some(b) = &self.org.urls {
-            out.push(BlobUse { owner: org.clone(), part: "urls".into(), blob: b });
+            f(Site::Org("urls"), b);
         }
         for it in &self.items {
-            let owner = Owner { kind: OwnerKind::Item, id: it.id.clone(), title: it.title.clone() };
-            let mut add = |part: String, blob| out.push(BlobUse { owner: owner.clone(), part, blob });
-            add("item.json".into(), &it.item_json);
+            let fixed = |name| Site::Item(it, Part::Fixed(name));
+            f(fixed("item.json"), &it.item_json);
             if let Some(d) = &it.data {
-                add("data".into(), &d.blob);
+                f(fixed("data"), &d.blob);
             }
             for r in &it.resources {
-                add(format!("resources/{}", r.path), &r.blob);
+                f(Site::Item(it, Part::Resource(&r.path)), &r.blob);
             }
             if let Some(t) = &it.thumbnail {
-                add("thumbnail".into(), &t.blob);
+                f(fixed("thumbnail"), &t.blob);
             }
             if let Some(m) = &it.metadata {
-                add("metadata.xml".into(), m);
+                f(fixed("metadata.xml"), m);
             }
             if let Some(s) = &it.service {
-                add("service.json".into(), &s.service_json);
+                f(fixed("service.json"), &s.service_json);
                 if let Some(l) = &s.layers_json {
-                    add("layers.json".into(), l);
+                    f(fixed("layers.json"), l);
                 }
                 if let Some(e) = &s.export {
-                    add("export".into(), &e.blob);
+                    f(fixed("export"), &e.blob);
                 }
                 if let Some(d) = &s.service_definition {
-                    add("service_definition".into(), d);
+                    f(fixed("service_definition"), d);
                 }
                 for a in &s.attachments {
-                    add(attachment_part(a), &a.blob);
+                    f(Site::Item(it, Part::Attachment(a)), &a.blob);
                 }
             }
         }
         for u in &self.users {
-            let owner = Owner { kind: OwnerKind::User, id: u.username.clone(), title: u.full_name.clone() };
-            out.push(BlobUse { owner: owner.clone(), part: "user.json".into(), blob: &u.profile });
+            f(Site::User(u, "user.json"), &u.profile);
             if let Some(t) = &u.thumbnail {
-                out.push(BlobUse { owner, part: "thumbnail".into(), blob: &t.blob });
+                f(Site::User(u, "thumbnail"), &t.blob);
             }
         }
         for g in &self.groups {
-            let owner = Owner { kind: OwnerKind::Group, id: g.id.clone(), title: g.title.clone() };
-            out.push(BlobUse { owner: owner.clone(), part: "group.json".into(), blob: &g.settings });
+            f(Site::Group(g, "group.json"), &g.settings);
             if let Some(t) = &g.thumbnail {
-                out.push(BlobUse { owner, part: "thumbnail".into(), blob: &t.blob });
+                f(Site::Group(g, "thumbnail"), &t.blob);
             }
         }
-        out
     }
 
     /// Checks what a reader relies on beyond the JSON shape: a known version, unique item ids.
@@ -357,5 +411,89 @@ impl Manifest {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::repo::BlobId;
+
+    fn blob(n: u8) -> BlobRef {
+        BlobRef { id: BlobId::of(&[n]), size: u64::from(n) }
+    }
+
+    #[test]
+    fn blob_refs_walk_exactly_the_uses() {
+        let mut m = Manifest::new("n", "ident", "org", "https://example.com/portal", 1);
+        m.org.portal_self = Some(blob(1));
+        let service = ServiceEntry {
+            url: "https://example.com/FeatureServer".into(),
+            service_json: blob(5),
+            layers_json: Some(blob(6)),
+            export: Some(FileEntry { name: "x.json".into(), blob: blob(7) }),
+            export_method: ExportMethod::Query,
+            last_edit_date: None,
+            service_definition: None,
+            attachments: vec![AttachmentEntry {
+                layer_id: 0,
+                object_id: 3,
+                attachment_id: 9,
+                name: "a.png".into(),
+                content_type: None,
+                blob: blob(8),
+            }],
+        };
+        m.items.push(ItemEntry {
+            id: "i1".into(),
+            title: "Item one".into(),
+            item_type: "Feature Service".into(),
+            owner: "ann".into(),
+            folder: None,
+            modified: 1,
+            size: 1,
+            item_json: blob(2),
+            data: None,
+            resources: vec![ResourceEntry { path: "dir/r.txt".into(), blob: blob(3) }],
+            thumbnail: None,
+            metadata: Some(blob(4)),
+            related: Vec::new(),
+            sharing: Sharing::default(),
+            service: Some(service),
+            notes: Vec::new(),
+            included_as: None,
+        });
+        m.users.push(UserEntry {
+            username: "ann".into(),
+            full_name: "Ann".into(),
+            role: "org_admin".into(),
+            role_id: None,
+            license_type: None,
+            groups: Vec::new(),
+            folders: Vec::new(),
+            profile: blob(9),
+            thumbnail: None,
+        });
+        let uses = m.blob_uses();
+        let parts: Vec<String> = uses.iter().map(|u| format!("{} {}", u.owner.id, u.part)).collect();
+        assert_eq!(
+            parts,
+            [
+                "org portal_self",
+                "i1 item.json",
+                "i1 resources/dir/r.txt",
+                "i1 metadata.xml",
+                "i1 service.json",
+                "i1 layers.json",
+                "i1 export",
+                "i1 attachments/0/3/9",
+                "ann user.json"
+            ],
+            "every reference is named by its owner and part"
+        );
+        assert_eq!(uses[1].owner.title, "Item one", "an item's uses carry its title");
+        let refs: Vec<&BlobRef> = m.blob_refs();
+        let from_uses: Vec<&BlobRef> = uses.iter().map(|u| u.blob).collect();
+        assert_eq!(refs, from_uses, "blob_refs walks the same references as blob_uses, in the same order");
     }
 }

@@ -152,7 +152,7 @@ impl Repository {
             let record = self.record(&id).await?;
             referenced.insert(record.manifest.id.clone());
             let manifest = self.manifest(&id).await?;
-            referenced.extend(manifest.blob_uses().into_iter().map(|u| u.blob.id.clone()));
+            referenced.extend(manifest.blob_refs().into_iter().map(|b| b.id.clone()));
         }
         let prefix = self.path("data");
         let metas: Vec<_> = self

@@ -1,6 +1,6 @@
 //! Snapshots: a small record in `snapshots/<id>` pointing at the manifest blob.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::fmt;
 
 use bytes::Bytes;
@@ -122,30 +122,32 @@ impl Repository {
     /// twice gives the same id and no second record.
     pub async fn write_snapshot(&self, manifest: &Manifest) -> RepoResult<SnapshotId> {
         manifest.validate().map_err(|e| RepoError::InvalidInput(format!("manifest {e}")))?;
-        let uses = manifest.blob_uses();
-        let mut part_of: HashMap<&BlobId, String> = HashMap::new();
+        // Ids only: owners and part names are built for a missing blob alone (a large
+        // manifest has tens of thousands of references).
+        let mut distinct: HashSet<&BlobId> = HashSet::new();
         let mut bytes = 0u64;
-        for u in &uses {
-            if !part_of.contains_key(&u.blob.id) {
-                bytes += u.blob.size;
-                part_of.insert(&u.blob.id, format!("{:?} {} {}", u.owner.kind, u.owner.id, u.part).to_lowercase());
+        for b in manifest.blob_refs() {
+            if distinct.insert(&b.id) {
+                bytes += b.size;
             }
         }
-        let ids: Vec<&BlobId> = part_of.keys().copied().collect();
-        let missing: Vec<&BlobId> = futures::stream::iter(ids)
+        let missing: Vec<&BlobId> = futures::stream::iter(distinct)
             .map(|id| async move { self.has_blob(id).await.map(|present| (id, present)) })
             .buffer_unordered(CHECK_CONCURRENCY)
             .try_filter_map(|(id, present)| async move { Ok((!present).then_some(id)) })
             .try_collect()
             .await?;
         if let Some(first) = missing.iter().min() {
-            return Err(RepoError::IncompleteSnapshot {
-                count: missing.len(),
-                first: (*first).clone(),
-                part: part_of[*first].clone(),
-            });
+            let part = manifest
+                .blob_uses()
+                .into_iter()
+                .find(|u| &u.blob.id == *first)
+                .map(|u| format!("{:?} {} {}", u.owner.kind, u.owner.id, u.part).to_lowercase())
+                .unwrap_or_default();
+            return Err(RepoError::IncompleteSnapshot { count: missing.len(), first: (*first).clone(), part });
         }
-        let manifest_blob = self.put_blob_json(manifest).await?;
+        // Streamed: the manifest's text is never held whole (see `put_blob_serialized`).
+        let manifest_blob = self.put_blob_serialized(manifest).await?;
         let record = SnapshotRecord {
             version: manifest.version,
             name: manifest.name.clone(),

@@ -58,6 +58,13 @@ pub(crate) async fn apply(
     };
     let entries: HashMap<&str, &ItemEntry> = manifest.items.iter().map(|i| (i.id.as_str(), i)).collect();
 
+    // Packages uploaded by an earlier, interrupted run are removed: they are always temporary.
+    for (id, owner) in &target.uploads {
+        if let Err(e) = ctx.portal.delete_item(owner, id).await {
+            tracing::warn!(item = %id, "deleting a package left by an earlier run failed: {e}");
+        }
+    }
+
     ctx.progress.phase("users", Some(plan.users.len() as u64));
     for u in &plan.users {
         if let Some(entry) = manifest.users.iter().find(|e| e.username == u.source_username) {
@@ -94,23 +101,25 @@ pub(crate) async fn apply(
         let data_ref = &data;
         let json_ref = &item_json;
         let mut done = futures::stream::iter(batch.into_iter().map(|p| async move {
-            let Some(entry) = entries_ref.get(p.source_id.as_str()) else {
-                return (p, Err(Stop::Failed("not in the snapshot".into())));
-            };
             let json = json_ref.get(&p.source_id).cloned().unwrap_or(Value::Null);
-            let r = if p.method != ItemMethod::Item && matches!(p.action, Action::Create) {
-                restore_service(run_ref, p, entry, &json).await
-            } else {
-                restore_item(run_ref, p, entry, &json, data_ref.get(&p.source_id)).await
+            let r = match entries_ref.get(p.source_id.as_str()) {
+                None => Err(Stop::Failed("not in the snapshot".into())),
+                Some(entry) if p.method != ItemMethod::Item && matches!(p.action, Action::Create) => {
+                    restore_service(run_ref, p, entry, &json).await
+                }
+                Some(entry) => restore_item(run_ref, p, entry, &json, data_ref.get(&p.source_id)).await,
             };
-            (p, r)
+            // Recorded inside the task: the loop below must not await while other tasks of the
+            // stream, left unpolled meanwhile, may hold a database connection or lock.
+            let failed = r.is_err();
+            run_ref.outcome(SubjectKind::Item, &p.source_id, &p.target_title, r).await;
+            (p, failed)
         }))
         .buffer_unordered(options.concurrency.max(1));
-        while let Some((p, r)) = done.next().await {
-            if r.is_err() {
+        while let Some((p, failed)) = done.next().await {
+            if failed {
                 failed_items.insert(p.source_id.clone());
             }
-            run.outcome(SubjectKind::Item, &p.source_id, &p.target_title, r).await;
         }
     }
 
@@ -175,60 +184,76 @@ async fn finish_items(
     let patches = &patches;
     let mut done = futures::stream::iter(work.map(|(p, entry, (owner, target), skip_only)| async move {
         let r = async {
-        if skip_only {
-            return Ok::<(), Stop>(());
-        }
-        if patches.contains(&p.source_id) {
-            let rw = run.rewriter();
-            let mut fields = ItemFields::default();
-            if let Some(u) = item_json.get(&p.source_id).and_then(|j| j.get("url")).and_then(Value::as_str).filter(|u| !u.is_empty()) {
-                fields.url = Some(rw.rewrite_str(u));
+            if skip_only {
+                return Ok::<(), Stop>(());
             }
-            let body = match data.get(&p.source_id) {
-                Some(d) => {
-                    let mut d = d.clone();
-                    rw.rewrite_json(&mut d);
-                    ItemContent::Text(d.to_string())
+            if patches.contains(&p.source_id) {
+                let rw = run.rewriter();
+                let mut fields = ItemFields::default();
+                if let Some(u) = item_json
+                    .get(&p.source_id)
+                    .and_then(|j| j.get("url"))
+                    .and_then(Value::as_str)
+                    .filter(|u| !u.is_empty())
+                {
+                    fields.url = Some(rw.rewrite_str(u));
                 }
-                None => ItemContent::None,
-            };
-            drop(rw);
-            run.portal.update_item(&owner, &target, &fields, body, None).await.map_err(|e| Stop::portal("patching references", e))?;
-        }
-        for r in entry.related.iter().filter(|r| r.direction == RelDirection::Forward) {
-            if let Some((_, dest)) = run.placed(&r.item_id) {
+                let body = match data.get(&p.source_id) {
+                    Some(d) => {
+                        let mut d = d.clone();
+                        rw.rewrite_json(&mut d);
+                        ItemContent::Text(d.to_string())
+                    }
+                    None => ItemContent::None,
+                };
+                drop(rw);
                 run.portal
-                    .add_relationship(&owner, &target, &dest, &r.rel_type)
+                    .update_item(&owner, &target, &fields, body, None)
                     .await
-                    .map_err(|e| Stop::portal(&format!("adding the {} relationship", r.rel_type), e))?;
+                    .map_err(|e| Stop::portal("patching references", e))?;
             }
-        }
-        if run.options.groups || entry.sharing.access != "private" {
-            let groups: Vec<String> = if run.options.groups {
-                entry.sharing.groups.iter().filter_map(|g| group_ids.get(g).cloned()).collect()
-            } else {
-                Vec::new()
-            };
-            let everyone = entry.sharing.access == "public";
-            let org = entry.sharing.access == "org";
-            if everyone || org || !groups.is_empty() {
-                let not = run.portal.share_item(&owner, &target, &groups, everyone, org).await.map_err(|e| Stop::portal("sharing", e))?;
-                if !not.is_empty() {
-                    return Err(Stop::Failed(format!("not shared with groups {}", not.join(", "))));
+            for r in entry.related.iter().filter(|r| r.direction == RelDirection::Forward) {
+                if let Some((_, dest)) = run.placed(&r.item_id) {
+                    run.portal
+                        .add_relationship(&owner, &target, &dest, &r.rel_type)
+                        .await
+                        .map_err(|e| Stop::portal(&format!("adding the {} relationship", r.rel_type), e))?;
                 }
             }
-        }
-        run.journal.record(EntryKind::Item, &p.source_id, &target, true, &json!({"content": true})).await?;
-        Ok(())
+            if run.options.groups || entry.sharing.access != "private" {
+                let groups: Vec<String> = if run.options.groups {
+                    entry.sharing.groups.iter().filter_map(|g| group_ids.get(g).cloned()).collect()
+                } else {
+                    Vec::new()
+                };
+                let everyone = entry.sharing.access == "public";
+                let org = entry.sharing.access == "org";
+                if everyone || org || !groups.is_empty() {
+                    let not = run
+                        .portal
+                        .share_item(&owner, &target, &groups, everyone, org)
+                        .await
+                        .map_err(|e| Stop::portal("sharing", e))?;
+                    if !not.is_empty() {
+                        return Err(Stop::Failed(format!("not shared with groups {}", not.join(", "))));
+                    }
+                }
+            }
+            run.journal.record(EntryKind::Item, &p.source_id, &target, true, &json!({"content": true})).await?;
+            Ok(())
         }
         .await;
-        (p, r)
-    }))
-    .buffer_unordered(run.options.concurrency.max(1));
-    while let Some((p, r)) = done.next().await {
         if let Err(Stop::Failed(reason)) = r {
             tracing::warn!(item = %p.source_id, "finishing the item failed: {reason}");
-            run.outcome(SubjectKind::Item, &p.source_id, &p.target_title, Err(Stop::Failed(format!("after it was made: {reason}")))).await;
+            run.outcome(
+                SubjectKind::Item,
+                &p.source_id,
+                &p.target_title,
+                Err(Stop::Failed(format!("after it was made: {reason}"))),
+            )
+            .await;
         }
-    }
+    }))
+    .buffer_unordered(run.options.concurrency.max(1));
+    while done.next().await.is_some() {}
 }

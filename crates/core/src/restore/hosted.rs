@@ -26,19 +26,29 @@ fn poll_delay(n: u32, max: Duration) -> Duration {
 }
 
 /// Restores one hosted feature service whose plan action is Create.
-pub(crate) async fn restore_service(run: &Run<'_>, plan: &PlannedItem, entry: &ItemEntry, json: &Value) -> Result<Done, Stop> {
+pub(crate) async fn restore_service(
+    run: &Run<'_>,
+    plan: &PlannedItem,
+    entry: &ItemEntry,
+    json: &Value,
+) -> Result<Done, Stop> {
     let owner = plan.target_owner.as_str();
     let service = entry.service.as_ref().ok_or_else(|| Stop::Failed("the snapshot holds no service".into()))?;
     let name = plan.service_name.clone().ok_or_else(|| Stop::Failed("no service name".into()))?;
     if let Some(old) = &plan.replaces {
         let old_owner = run.owner_of_target(old, owner);
-        run.portal.delete_item(&old_owner, old).await.map_err(|e| Stop::portal("deleting the unfinished earlier attempt", e))?;
+        run.portal
+            .delete_item(&old_owner, old)
+            .await
+            .map_err(|e| Stop::portal("deleting the unfinished earlier attempt", e))?;
         run.journal.forget(EntryKind::Item, &plan.source_id).await?;
     }
     let folder = super::item::folder_id(run, owner, plan.target_folder.as_deref()).await?;
     let view_of = super::prepare::view_source_of(entry, json).and_then(|src| run.service_urls.get(&src).cloned());
     let created = match (service.export_method, &service.export) {
-        _ if view_of.is_some() && run.placed(&super::prepare::view_source_of(entry, json).unwrap_or_default()).is_some() => {
+        _ if view_of.is_some()
+            && run.placed(&super::prepare::view_source_of(entry, json).unwrap_or_default()).is_some() =>
+        {
             let source_url = run.rewriter().rewrite_str(view_of.as_deref().unwrap_or_default());
             create_view(run, plan, owner, &name, service, &source_url).await?
         }
@@ -63,8 +73,15 @@ pub(crate) async fn restore_service(run: &Run<'_>, plan: &PlannedItem, entry: &I
     only_meta.resources.clear();
     parts(run, &only_meta, owner, &created.item_id).await?;
     run.journal
-        .record(EntryKind::Item, &plan.source_id, &created.item_id, false, &json!({"content": true, "service_url": created.service_url.as_str()}))
+        .record(
+            EntryKind::Item,
+            &plan.source_id,
+            &created.item_id,
+            false,
+            &json!({"content": true, "service_url": created.service_url.as_str()}),
+        )
         .await?;
+    run.journal.forget(EntryKind::Upload, &plan.source_id).await?;
     Ok(Done::Created)
 }
 
@@ -80,15 +97,30 @@ async fn publish(
     let fields = ItemFields {
         title: Some(format!("orgvault upload {}", plan.source_id)),
         item_type: Some("File Geodatabase".into()),
-        type_keywords: Some(vec![format!("orgvault-upload-{}", plan.source_id)]),
+        type_keywords: Some(vec![format!("{}{}", super::plan::UPLOAD_PREFIX, plan.source_id)]),
         ..Default::default()
     };
-    let file = FilePart { field: "file".into(), file_name: export.name.clone(), content_type: "application/zip".into(), bytes };
-    let upload = run
-        .portal
-        .add_item(owner, folder, &fields, ItemContent::File(file), None)
-        .await
-        .map_err(|e| Stop::portal("uploading the package", e))?;
+    let file = FilePart {
+        field: "file".into(),
+        file_name: export.name.clone(),
+        content_type: "application/zip".into(),
+        bytes,
+    };
+    let upload = match run.portal.add_item(owner, folder, &fields, ItemContent::File(file), None).await {
+        Ok(id) => id,
+        Err(e) => {
+            if super::run::maybe_applied(&e) {
+                // The upload may exist: remove it now rather than leave it to the next run.
+                let keyword = format!("{}{}", super::plan::UPLOAD_PREFIX, plan.source_id);
+                if let Ok(found) = run.portal.find_by_keyword(&keyword).await {
+                    for i in found {
+                        let _ = run.portal.delete_item(&i.owner, &i.id).await;
+                    }
+                }
+            }
+            return Err(Stop::portal("uploading the package", e));
+        }
+    };
     run.journal.record(EntryKind::Upload, &plan.source_id, &upload, false, &json!({"service_name": name})).await?;
     let result = async {
         let job = run
@@ -97,7 +129,13 @@ async fn publish(
             .await
             .map_err(|e| Stop::portal("publishing the package", e))?;
         run.journal
-            .record(EntryKind::Item, &plan.source_id, &job.service_item_id, false, &json!({"service_url": job.service_url.as_str()}))
+            .record(
+                EntryKind::Item,
+                &plan.source_id,
+                &job.service_item_id,
+                false,
+                &json!({"service_url": job.service_url.as_str()}),
+            )
             .await?;
         let deadline = tokio::time::Instant::now() + run.options.publish_timeout;
         let mut n = 0;
@@ -105,22 +143,33 @@ async fn publish(
             run.check_cancel()?;
             match run.portal.publish_status(&job).await {
                 Ok(JobStatus::Completed { .. }) => break,
-                Ok(JobStatus::Failed { message }) => return Err(Stop::Failed(format!("the publish job failed: {message}"))),
+                Ok(JobStatus::Failed { message }) => {
+                    return Err(Stop::Failed(format!("the publish job failed: {message}")))
+                }
                 Ok(JobStatus::Processing) => {}
                 Err(e) => return Err(Stop::portal("polling the publish job", e)),
             }
             if tokio::time::Instant::now() >= deadline {
-                return Err(Stop::Failed(format!("the publish did not finish within {} s", run.options.publish_timeout.as_secs())));
+                return Err(Stop::Failed(format!(
+                    "the publish did not finish within {} s",
+                    run.options.publish_timeout.as_secs()
+                )));
             }
             tokio::time::sleep(poll_delay(n, run.options.poll_max)).await;
             n += 1;
         }
-        Ok(arcgis::write::CreatedService { item_id: job.service_item_id, service_url: job.service_url, name: name.to_owned() })
+        Ok(arcgis::write::CreatedService {
+            item_id: job.service_item_id,
+            service_url: job.service_url,
+            name: name.to_owned(),
+        })
     }
     .await;
-    // The package only duplicates the service's data: removed whatever happened.
+    // The package only duplicates the service's data: removed whatever happened. Its journal row
+    // stays after a failure: it names the service a lost publish answer may have made.
     match run.portal.delete_item(owner, &upload).await {
-        Ok(()) => run.journal.forget(EntryKind::Upload, &plan.source_id).await?,
+        Ok(()) if result.is_ok() => run.journal.forget(EntryKind::Upload, &plan.source_id).await?,
+        Ok(()) => {}
         Err(e) => tracing::warn!(item = %upload, "deleting the uploaded package failed: {e}"),
     }
     result
@@ -149,9 +198,17 @@ async fn create_view(
         "spatialReference": sjson.get("spatialReference").cloned().unwrap_or(json!({"wkid": 102100})),
         "isView": true,
     });
-    let created = run.portal.create_service(owner, &params, true).await.map_err(|e| Stop::portal("creating the view", e))?;
+    intend(run, plan, name).await?;
+    let created =
+        run.portal.create_service(owner, &params, true).await.map_err(|e| Stop::portal("creating the view", e))?;
     run.journal
-        .record(EntryKind::Item, &plan.source_id, &created.item_id, false, &json!({"service_url": created.service_url.as_str()}))
+        .record(
+            EntryKind::Item,
+            &plan.source_id,
+            &created.item_id,
+            false,
+            &json!({"service_url": created.service_url.as_str()}),
+        )
         .await?;
     let as_view = |list: Option<&Value>| -> Vec<Value> {
         list.and_then(Value::as_array)
@@ -172,8 +229,18 @@ async fn create_view(
             .collect()
     };
     let def = json!({"layers": as_view(layers.get("layers")), "tables": as_view(layers.get("tables"))});
-    run.portal.add_to_definition(&created.service_url, &def).await.map_err(|e| Stop::portal("adding the view's layers", e))?;
+    run.portal
+        .add_to_definition(&created.service_url, &def)
+        .await
+        .map_err(|e| Stop::portal("adding the view's layers", e))?;
     Ok(created)
+}
+
+/// Notes the service name before a createService: if its answer is lost, the next run finds the
+/// service it may have made by this name and replaces it (see `prepare`).
+async fn intend(run: &Run<'_>, plan: &PlannedItem, name: &str) -> Result<(), Stop> {
+    run.journal.record(EntryKind::Upload, &plan.source_id, "", false, &json!({"service_name": name})).await?;
+    Ok(())
 }
 
 /// Relationship classes rebuilt from the layers' own `relationships` lists.
@@ -186,13 +253,21 @@ pub(crate) fn relationship_classes(layers: &Value) -> Vec<Value> {
             if r.get("role").and_then(Value::as_str) != Some("esriRelRoleOrigin") {
                 continue;
             }
-            let (Some(rid), Some(dest)) = (r.get("id").and_then(Value::as_i64), r.get("relatedTableId").and_then(Value::as_i64)) else {
+            let (Some(rid), Some(dest)) =
+                (r.get("id").and_then(Value::as_i64), r.get("relatedTableId").and_then(Value::as_i64))
+            else {
                 continue;
             };
             let foreign = all
                 .iter()
                 .find(|d| d.get("id").and_then(Value::as_i64) == Some(dest))
-                .and_then(|d| d.get("relationships")?.as_array()?.iter().find(|x| x.get("id").and_then(Value::as_i64) == Some(rid)).cloned())
+                .and_then(|d| {
+                    d.get("relationships")?
+                        .as_array()?
+                        .iter()
+                        .find(|x| x.get("id").and_then(Value::as_i64) == Some(rid))
+                        .cloned()
+                })
                 .and_then(|x| x.get("keyField").cloned())
                 .unwrap_or(Value::Null);
             out.insert(rid, json!({
@@ -226,9 +301,17 @@ async fn create_from_definition(
         "spatialReference": sjson.get("spatialReference").cloned().unwrap_or(json!({"wkid": 102100})),
         "maxRecordCount": sjson.get("maxRecordCount").cloned().unwrap_or(json!(2000)),
     });
-    let created = run.portal.create_service(owner, &params, false).await.map_err(|e| Stop::portal("creating the service", e))?;
+    intend(run, plan, name).await?;
+    let created =
+        run.portal.create_service(owner, &params, false).await.map_err(|e| Stop::portal("creating the service", e))?;
     run.journal
-        .record(EntryKind::Item, &plan.source_id, &created.item_id, false, &json!({"service_url": created.service_url.as_str()}))
+        .record(
+            EntryKind::Item,
+            &plan.source_id,
+            &created.item_id,
+            false,
+            &json!({"service_url": created.service_url.as_str()}),
+        )
         .await?;
     let strip = |list: Option<&Value>| -> Vec<Value> {
         list.and_then(Value::as_array)
@@ -261,7 +344,13 @@ async fn create_from_definition(
 
 /// Adds every saved feature and attachment. Layers that are the origin of a relationship go
 /// first; global ids are kept, and any the service changed are rewritten in later rows.
-async fn load_features(run: &Run<'_>, url: &Url, doc: &Value, rels: &[Value], service: &ServiceEntry) -> Result<(), Stop> {
+async fn load_features(
+    run: &Run<'_>,
+    url: &Url,
+    doc: &Value,
+    rels: &[Value],
+    service: &ServiceEntry,
+) -> Result<(), Stop> {
     let mut layers: Vec<&Value> = doc.get("layers").and_then(Value::as_array).into_iter().flatten().collect();
     let origins: Vec<i64> = rels.iter().filter_map(|r| r.get("originLayerId")?.as_i64()).collect();
     layers.sort_by_key(|l| {
@@ -297,7 +386,11 @@ async fn load_features(run: &Run<'_>, url: &Url, doc: &Value, rels: &[Value], se
                     f
                 })
                 .collect();
-            let results = run.portal.apply_adds(url, lid, &adds).await.map_err(|e| Stop::portal(&format!("adding features to layer {lid}"), e))?;
+            let results = run
+                .portal
+                .apply_adds(url, lid, &adds)
+                .await
+                .map_err(|e| Stop::portal(&format!("adding features to layer {lid}"), e))?;
             for ((res, old), old_guid) in results.iter().zip(old_ids).zip(old_guids) {
                 let Some((new_oid, new_guid)) = res else {
                     return Err(Stop::Failed(format!("layer {lid} refused a feature")));
@@ -316,7 +409,10 @@ async fn load_features(run: &Run<'_>, url: &Url, doc: &Value, rels: &[Value], se
     for a in &service.attachments {
         run.check_cancel()?;
         let Some(new_oid) = oids.get(&(a.layer_id, a.object_id)) else {
-            return Err(Stop::Failed(format!("attachment {} names feature {} of layer {} that was not restored", a.attachment_id, a.object_id, a.layer_id)));
+            return Err(Stop::Failed(format!(
+                "attachment {} names feature {} of layer {} that was not restored",
+                a.attachment_id, a.object_id, a.layer_id
+            )));
         };
         let bytes = run.blob(&a.blob).await?;
         let part = FilePart {
@@ -325,10 +421,9 @@ async fn load_features(run: &Run<'_>, url: &Url, doc: &Value, rels: &[Value], se
             content_type: a.content_type.clone().unwrap_or_else(|| "application/octet-stream".into()),
             bytes,
         };
-        run.portal
-            .add_attachment(url, a.layer_id, *new_oid, part)
-            .await
-            .map_err(|e| Stop::portal(&format!("adding attachment {} of feature {}", a.attachment_id, a.object_id), e))?;
+        run.portal.add_attachment(url, a.layer_id, *new_oid, part).await.map_err(|e| {
+            Stop::portal(&format!("adding attachment {} of feature {}", a.attachment_id, a.object_id), e)
+        })?;
     }
     Ok(())
 }

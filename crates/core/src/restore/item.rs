@@ -63,7 +63,12 @@ pub(crate) async fn thumbnail(run: &Run<'_>, entry: &ItemEntry) -> Result<Option
     } else {
         "image/png"
     };
-    Ok(Some(FilePart { field: "thumbnail".into(), file_name: t.name.clone(), content_type: content_type.into(), bytes }))
+    Ok(Some(FilePart {
+        field: "thumbnail".into(),
+        file_name: t.name.clone(),
+        content_type: content_type.into(),
+        bytes,
+    }))
 }
 
 /// The folder id of `title` for `owner`, made when missing.
@@ -97,7 +102,11 @@ pub(crate) async fn folder_id(run: &Run<'_>, owner: &str, title: Option<&str>) -
 
 /// The item's data as it is sent now (rewritten with the ids known so far), and whether it must
 /// be patched once every id is known.
-pub(crate) async fn content(run: &Run<'_>, entry: &ItemEntry, data: Option<&Value>) -> Result<(ItemContent, bool), Stop> {
+pub(crate) async fn content(
+    run: &Run<'_>,
+    entry: &ItemEntry,
+    data: Option<&Value>,
+) -> Result<(ItemContent, bool), Stop> {
     let Some(d) = &entry.data else { return Ok((ItemContent::None, false)) };
     match d.kind {
         DataKind::Json => {
@@ -114,7 +123,12 @@ pub(crate) async fn content(run: &Run<'_>, entry: &ItemEntry, data: Option<&Valu
             let bytes = run.blob(&d.blob).await?;
             let name = d.file_name.clone().unwrap_or_else(|| format!("{}.bin", entry.id));
             Ok((
-                ItemContent::File(FilePart { field: "file".into(), file_name: name, content_type: "application/octet-stream".into(), bytes }),
+                ItemContent::File(FilePart {
+                    field: "file".into(),
+                    file_name: name,
+                    content_type: "application/octet-stream".into(),
+                    bytes,
+                }),
                 false,
             ))
         }
@@ -191,7 +205,10 @@ pub(crate) async fn restore_item(
     run.journal.record(EntryKind::Item, &plan.source_id, &id, false, &json!({})).await?;
     run.place(&plan.source_id, owner, &id);
     // The item's own URL and data may name its own (now known) id.
-    if pending || fields.url.as_deref().is_some_and(|u| u.contains(&plan.source_id)) || data.is_some_and(|d| !ids_in(d, &|x| x == plan.source_id).is_empty()) {
+    if pending
+        || fields.url.as_deref().is_some_and(|u| u.contains(&plan.source_id))
+        || data.is_some_and(|d| !ids_in(d, &|x| x == plan.source_id).is_empty())
+    {
         run.patches.lock().unwrap_or_else(|p| p.into_inner()).push(plan.source_id.clone());
     }
     parts(run, entry, owner, &id).await?;
@@ -216,7 +233,10 @@ async fn create_once(
             if let Some(found) = adopt_by_marker(run, &plan.source_id).await? {
                 return Ok(found);
             }
-            run.portal.add_item(owner, folder, fields, body, thumb).await.map_err(|e| Stop::portal("adding the item", e))
+            run.portal
+                .add_item(owner, folder, fields, body, thumb)
+                .await
+                .map_err(|e| Stop::portal("adding the item", e))
         }
         Err(e) => Err(Stop::portal("adding the item", e)),
     }
@@ -224,6 +244,7 @@ async fn create_once(
 
 /// The item an earlier create made for `source_id`, when exactly one exists.
 pub(crate) async fn adopt_by_marker(run: &Run<'_>, source_id: &str) -> Result<Option<String>, Stop> {
-    let found = run.portal.find_by_marker(source_id).await.map_err(|e| Stop::portal("looking for the restored item", e))?;
+    let found =
+        run.portal.find_by_marker(source_id).await.map_err(|e| Stop::portal("looking for the restored item", e))?;
     Ok(found.into_iter().map(|i| i.id).min())
 }

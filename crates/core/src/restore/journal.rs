@@ -136,13 +136,15 @@ impl<'a> Journal<'a> {
     /// Forgets a row (its subject was removed to be made again).
     pub async fn forget(&self, kind: EntryKind, source_id: &str) -> Result<(), RestoreError> {
         let _one_at_a_time = self.writes.lock().await;
-        sqlx::query("DELETE FROM restore_journal WHERE target_org = ? AND snapshot_id = ? AND kind = ? AND source_id = ?")
-            .bind(&self.target_org)
-            .bind(&self.snapshot)
-            .bind(kind.as_str())
-            .bind(source_id)
-            .execute(self.db.pool())
-            .await?;
+        sqlx::query(
+            "DELETE FROM restore_journal WHERE target_org = ? AND snapshot_id = ? AND kind = ? AND source_id = ?",
+        )
+        .bind(&self.target_org)
+        .bind(&self.snapshot)
+        .bind(kind.as_str())
+        .bind(source_id)
+        .execute(self.db.pool())
+        .await?;
         Ok(())
     }
 }

@@ -110,7 +110,9 @@ pub fn parse_pair(s: &str) -> Result<(String, String), RestoreError> {
 pub fn parse_group_pair(s: &str) -> Result<(String, GroupTarget), RestoreError> {
     let (a, b) = parse_pair(s)?;
     if b.is_empty() {
-        return Err(RestoreError::InvalidInput(format!("{s:?}: the target group is empty (use OLD=new to create one)")));
+        return Err(RestoreError::InvalidInput(format!(
+            "{s:?}: the target group is empty (use OLD=new to create one)"
+        )));
     }
     Ok((a, if b.eq_ignore_ascii_case("new") { GroupTarget::CreateNew } else { GroupTarget::Existing(b) }))
 }

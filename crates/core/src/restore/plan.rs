@@ -159,6 +159,9 @@ pub struct RestorePlan {
     pub counts: PlanCounts,
 }
 
+/// The typeKeyword prefix of a package uploaded for publishing: `orgvault-upload-<source id>`.
+pub(crate) const UPLOAD_PREFIX: &str = "orgvault-upload-";
+
 /// The target organization as the plan saw it.
 #[derive(Debug, Default)]
 pub(crate) struct TargetState {
@@ -171,6 +174,8 @@ pub(crate) struct TargetState {
     pub group_ids: BTreeSet<String>,
     /// Target hosting host (scheme://host).
     pub hosting_root: String,
+    /// Packages a restore uploaded for publishing and did not delete: (item id, owner).
+    pub uploads: Vec<(String, String)>,
 }
 
 impl TargetState {
@@ -180,6 +185,9 @@ impl TargetState {
             for k in &item.type_keywords {
                 if let Some(src) = k.strip_prefix(arcgis::write::MARKER_PREFIX) {
                     t.markers.insert(src.to_owned(), item.id.clone());
+                }
+                if k.starts_with(UPLOAD_PREFIX) {
+                    t.uploads.push((item.id.clone(), item.owner.clone()));
                 }
             }
             t.items.insert(item.id.clone(), item);
@@ -283,7 +291,11 @@ pub(crate) fn resolve_group(
 ) -> (Action, String, Option<String>) {
     if let Some(j) = journal.filter(|j| target.group_ids.contains(&j.target_id)) {
         return if j.done {
-            (Action::Skip { reason: "restored by an earlier run".into(), target_id: Some(j.target_id.clone()) }, title.to_owned(), None)
+            (
+                Action::Skip { reason: "restored by an earlier run".into(), target_id: Some(j.target_id.clone()) },
+                title.to_owned(),
+                None,
+            )
         } else {
             (Action::Update { target_id: j.target_id.clone() }, title.to_owned(), None)
         };
@@ -294,7 +306,11 @@ pub(crate) fn resolve_group(
             let found = if target.group_ids.contains(x) { Some(x.clone()) } else { by_title(x) };
             match found {
                 Some(gid) => (Action::Match { target_id: gid }, title.to_owned(), None),
-                None => (Action::Create, title.to_owned(), Some(format!("mapped group {x:?} does not exist in the target; a new group is created"))),
+                None => (
+                    Action::Create,
+                    title.to_owned(),
+                    Some(format!("mapped group {x:?} does not exist in the target; a new group is created")),
+                ),
             }
         }
         Some(GroupTarget::CreateNew) => {
@@ -343,7 +359,11 @@ mod tests {
         assert_eq!(service_name("http://h/org/arcgis/rest/services/Parks/FeatureServer/0").as_deref(), Some("Parks"));
         assert_eq!(service_name("https://example.com/x"), None, "not a hosted feature service");
         let urls = json!({"urls": {"features": {"http": ["a:1"], "https": ["b"]}}});
-        assert_eq!(features_hosts(&urls, "http"), vec!["a:1".to_string(), "b".to_string()], "the portal's scheme first");
+        assert_eq!(
+            features_hosts(&urls, "http"),
+            vec!["a:1".to_string(), "b".to_string()],
+            "the portal's scheme first"
+        );
     }
 
     #[test]

@@ -114,10 +114,12 @@ pub(crate) async fn prepare(
     rewriter.map_url(&source_portal, portal.portal_url().as_str());
     let portal_host = url::Url::parse(&manifest.portal_url)
         .ok()
-        .and_then(|u| u.host_str().map(|h| match u.port() {
-            Some(p) => format!("{h}:{p}"),
-            None => h.to_owned(),
-        }))
+        .and_then(|u| {
+            u.host_str().map(|h| match u.port() {
+                Some(p) => format!("{h}:{p}"),
+                None => h.to_owned(),
+            })
+        })
         .unwrap_or_default();
     let mut hosts = features_hosts(&source_urls, "https");
     if !hosts.contains(&portal_host) {
@@ -145,7 +147,11 @@ pub(crate) async fn prepare(
             Action::Skip { reason: "users are not restored".into(), target_id: None }
         };
         if u.role_id.is_some() && !same_org {
-            notes.push(format!("custom role {} becomes the base role {}", u.role_id.clone().unwrap_or_default(), u.role));
+            notes.push(format!(
+                "custom role {} becomes the base role {}",
+                u.role_id.clone().unwrap_or_default(),
+                u.role
+            ));
         }
         if !matches!(action, Action::Skip { .. }) {
             user_map.insert(u.username.clone(), name.clone());
@@ -198,7 +204,10 @@ pub(crate) async fn prepare(
             for u in members.iter().chain(std::iter::once(&owner)) {
                 *new_memberships.entry(u.clone()).or_default() += 1;
             }
-            if let Action::Match { target_id } | Action::Update { target_id } | Action::Skip { target_id: Some(target_id), .. } = &action {
+            if let Action::Match { target_id }
+            | Action::Update { target_id }
+            | Action::Skip { target_id: Some(target_id), .. } = &action
+            {
                 rewriter.map_id(&g.id, target_id);
             }
             groups.push(PlannedGroup {
@@ -239,7 +248,9 @@ pub(crate) async fn prepare(
         .filter(|i| options.items.as_ref().is_none_or(|sel| sel.contains(&i.id)))
         .collect();
     if let Some(sel) = &options.items {
-        for id in sel.iter().filter(|id| !manifest.items.iter().any(|i| &i.id == *id) && !failed_ids.contains(id.as_str())) {
+        for id in
+            sel.iter().filter(|id| !manifest.items.iter().any(|i| &i.id == *id) && !failed_ids.contains(id.as_str()))
+        {
             not_offered.push(NotOffered {
                 kind: SubjectKind::Item,
                 id: id.clone(),
@@ -263,7 +274,10 @@ pub(crate) async fn prepare(
         }
         for r in &it.related {
             // A view (destination of Service2Service) needs its source service first.
-            if r.rel_type == "Service2Service" && r.direction == RelDirection::Reverse && offered_ids.contains(&r.item_id) {
+            if r.rel_type == "Service2Service"
+                && r.direction == RelDirection::Reverse
+                && offered_ids.contains(&r.item_id)
+            {
                 need.insert(r.item_id.clone());
             }
         }
@@ -280,20 +294,25 @@ pub(crate) async fn prepare(
         let json = &item_json[&it.id];
         let hosted = is_hosted_service(it, json);
         let method = match (&it.service, hosted) {
-            (Some(s), true) if matches!(s.export_method, ExportMethod::Fgdb | ExportMethod::Replica) && s.export.is_some() => {
+            (Some(s), true)
+                if matches!(s.export_method, ExportMethod::Fgdb | ExportMethod::Replica) && s.export.is_some() =>
+            {
                 ItemMethod::Publish
             }
             (Some(_), true) => ItemMethod::CreateService,
             _ => ItemMethod::Item,
         };
         let target_owner = owner_of(&it.owner, &mut missing_owners);
-        let target_folder = it.folder.as_ref().map(|f| m.folders.get(&f.title).cloned().unwrap_or_else(|| f.title.clone()));
+        let target_folder =
+            it.folder.as_ref().map(|f| m.folders.get(&f.title).cloned().unwrap_or_else(|| f.title.clone()));
         let mut notes = Vec::new();
         let mut conflict = None;
         let mut replaces = None;
         let mut target_title = it.title.clone();
         let mut service = if hosted { it.service.as_ref().and_then(|s| service_name(&s.url)) } else { None };
-        if method == ItemMethod::CreateService && it.service.as_ref().is_some_and(|s| s.export_method == ExportMethod::None) {
+        if method == ItemMethod::CreateService
+            && it.service.as_ref().is_some_and(|s| s.export_method == ExportMethod::None)
+        {
             notes.push("the backup holds no features of this service: only its definition is restored".into());
         }
         let view_source = view_source_of(it, json).filter(|s| offered_ids.contains(s));
@@ -303,7 +322,10 @@ pub(crate) async fn prepare(
                 ItemMethod::CreateService
             }
             (None, m @ (ItemMethod::Publish | ItemMethod::CreateService)) if view_source_of(it, json).is_some() => {
-                notes.push("its source service is not restored: the view becomes a standalone service holding the view's data".into());
+                notes.push(
+                    "its source service is not restored: the view becomes a standalone service holding the view's data"
+                        .into(),
+                );
                 m
             }
             (_, m) => m,
@@ -325,7 +347,10 @@ pub(crate) async fn prepare(
             if method == ItemMethod::Item {
                 Action::Update { target_id: tid.clone() }
             } else {
-                Action::Skip { reason: "found restored by an earlier run (marker)".into(), target_id: Some(tid.clone()) }
+                Action::Skip {
+                    reason: "found restored by an earlier run (marker)".into(),
+                    target_id: Some(tid.clone()),
+                }
             }
         } else if in_place && target.items.contains_key(&it.id) {
             if method != ItemMethod::Item {
@@ -343,15 +368,24 @@ pub(crate) async fn prepare(
             let mut action = Action::Create;
             if replaces.is_none() {
                 if let Some(name) = service.clone() {
-                    let free = !taken_names.contains(&name.to_lowercase()) && portal.is_service_name_available(&name).await?;
+                    let free =
+                        !taken_names.contains(&name.to_lowercase()) && portal.is_service_name_available(&name).await?;
                     if free {
                         taken_names.insert(name.to_lowercase());
                     } else if mode == RestoreMode::Copies {
                         service = Some(free_service_name(portal, &name, &mut taken_names).await?);
-                        notes.push(format!("service name {name} is taken: published as {}", service.clone().unwrap_or_default()));
+                        notes.push(format!(
+                            "service name {name} is taken: published as {}",
+                            service.clone().unwrap_or_default()
+                        ));
                     } else {
                         let existing = target.service_item(&name).map(|i| i.id.clone());
-                        conflict = Some(Conflict { on: "service_name".into(), value: name.clone(), existing_id: existing.clone(), policy: m.conflict });
+                        conflict = Some(Conflict {
+                            on: "service_name".into(),
+                            value: name.clone(),
+                            existing_id: existing.clone(),
+                            policy: m.conflict,
+                        });
                         match (m.conflict, existing) {
                             (ConflictPolicy::Rename, _) | (ConflictPolicy::Overwrite, None) => {
                                 service = Some(free_service_name(portal, &name, &mut taken_names).await?);
@@ -359,16 +393,27 @@ pub(crate) async fn prepare(
                             }
                             (ConflictPolicy::Overwrite, Some(e)) => action = Action::Update { target_id: e },
                             (ConflictPolicy::Skip, e) => {
-                                action = Action::Skip { reason: format!("service name {name} is taken in the target"), target_id: e }
+                                action = Action::Skip {
+                                    reason: format!("service name {name} is taken in the target"),
+                                    target_id: e,
+                                }
                             }
                         }
                     }
                 } else if mode != RestoreMode::Copies {
                     if let Some(existing) = target.same_title(&target_owner, &it.item_type, &it.title) {
-                        conflict = Some(Conflict { on: "title".into(), value: it.title.clone(), existing_id: Some(existing.id.clone()), policy: m.conflict });
+                        conflict = Some(Conflict {
+                            on: "title".into(),
+                            value: it.title.clone(),
+                            existing_id: Some(existing.id.clone()),
+                            policy: m.conflict,
+                        });
                         match m.conflict {
                             ConflictPolicy::Skip => {
-                                action = Action::Skip { reason: "an item of the same owner, type and title exists".into(), target_id: Some(existing.id.clone()) }
+                                action = Action::Skip {
+                                    reason: "an item of the same owner, type and title exists".into(),
+                                    target_id: Some(existing.id.clone()),
+                                }
                             }
                             ConflictPolicy::Rename => target_title = format!("{} (restored)", it.title),
                             ConflictPolicy::Overwrite => action = Action::Update { target_id: existing.id.clone() },
@@ -420,13 +465,17 @@ pub(crate) async fn prepare(
 
     // Service URLs of services to be made, as the target will name them.
     for p in &items {
-        let (Some(name), Some(entry)) = (&p.service_name, offered.iter().find(|i| i.id == p.source_id)) else { continue };
+        let (Some(name), Some(entry)) = (&p.service_name, offered.iter().find(|i| i.id == p.source_id)) else {
+            continue;
+        };
         let Some(s) = &entry.service else { continue };
         if matches!(p.action, Action::Create) {
             let new_url = format!("{}arcgis/rest/services/{name}/FeatureServer", target.hosting_root);
             rewriter.map_url(s.url.trim_end_matches('/'), &new_url);
         } else if let Some(url) = match &p.action {
-            Action::Update { target_id } | Action::Skip { target_id: Some(target_id), .. } => target.items.get(target_id).and_then(|i| i.url.clone()),
+            Action::Update { target_id } | Action::Skip { target_id: Some(target_id), .. } => {
+                target.items.get(target_id).and_then(|i| i.url.clone())
+            }
             _ => None,
         } {
             rewriter.map_url(s.url.trim_end_matches('/'), &url);
@@ -452,7 +501,9 @@ pub(crate) async fn prepare(
     }
 
     let mut counts = PlanCounts::default();
-    for a in items.iter().map(|i| &i.action).chain(users.iter().map(|u| &u.action)).chain(groups.iter().map(|g| &g.action)) {
+    for a in
+        items.iter().map(|i| &i.action).chain(users.iter().map(|u| &u.action)).chain(groups.iter().map(|g| &g.action))
+    {
         match a {
             Action::Create => counts.create += 1,
             Action::Update { .. } => counts.update += 1,
@@ -476,9 +527,11 @@ pub(crate) async fn prepare(
         largest_upload: offered
             .iter()
             .flat_map(|i| {
-                i.data.iter().map(|d| d.blob.size).chain(i.resources.iter().map(|r| r.blob.size)).chain(
-                    i.service.iter().flat_map(|s| s.export.iter().map(|e| e.blob.size)),
-                )
+                i.data
+                    .iter()
+                    .map(|d| d.blob.size)
+                    .chain(i.resources.iter().map(|r| r.blob.size))
+                    .chain(i.service.iter().flat_map(|s| s.export.iter().map(|e| e.blob.size)))
             })
             .max()
             .unwrap_or(0),

@@ -19,7 +19,9 @@ fn text(v: &Value, k: &str) -> String {
 /// A random password for an invited user; never stored or shown (users reset it).
 fn random_password() -> Secret {
     let mut rng = rand::thread_rng();
-    let s: String = (0..24).map(|_| char::from(b"abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"[rng.gen_range(0..56)])).collect();
+    let s: String = (0..24)
+        .map(|_| char::from(b"abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"[rng.gen_range(0..56)]))
+        .collect();
     Secret::new(format!("{s}#9a"))
 }
 
@@ -31,7 +33,8 @@ pub(crate) async fn restore_user(run: &Run<'_>, plan: &PlannedUser, entry: &User
     }
     let profile = run.blob_json(&entry.profile).await?;
     let full = if entry.full_name.is_empty() { plan.target_username.clone() } else { entry.full_name.clone() };
-    let (first, last) = full.split_once(' ').map(|(a, b)| (a.to_owned(), b.to_owned())).unwrap_or((full.clone(), String::new()));
+    let (first, last) =
+        full.split_once(' ').map(|(a, b)| (a.to_owned(), b.to_owned())).unwrap_or((full.clone(), String::new()));
     let role = match plan.role.as_str() {
         "org_admin" | "org_publisher" | "org_user" => plan.role.clone(),
         r if r.is_empty() => "org_user".into(),
@@ -55,7 +58,10 @@ pub(crate) async fn restore_user(run: &Run<'_>, plan: &PlannedUser, entry: &User
     };
     match result {
         Ok(not) if not.iter().any(|u| *u == plan.target_username) => {
-            return Err(Stop::Failed(format!("{} was not invited (the name is taken elsewhere?)", plan.target_username)))
+            return Err(Stop::Failed(format!(
+                "{} was not invited (the name is taken elsewhere?)",
+                plan.target_username
+            )))
         }
         Ok(_) => {}
         Err(e) if maybe_applied(&e) => {
@@ -78,7 +84,11 @@ fn strings(v: &Value, k: &str) -> Vec<String> {
 }
 
 /// Creates or matches one group and its people; answers the target group id with the outcome.
-pub(crate) async fn restore_group(run: &Run<'_>, plan: &PlannedGroup, entry: &GroupEntry) -> (Option<String>, Result<Done, Stop>) {
+pub(crate) async fn restore_group(
+    run: &Run<'_>,
+    plan: &PlannedGroup,
+    entry: &GroupEntry,
+) -> (Option<String>, Result<Done, Stop>) {
     let me = run.portal.self_info().user.as_ref().map(|u| u.username.clone()).unwrap_or_default();
     let (gid, created, current_owner) = match &plan.action {
         Action::Skip { reason, target_id } => return (target_id.clone(), Ok(Done::Skipped(reason.clone()))),
@@ -104,7 +114,12 @@ pub(crate) async fn restore_group(run: &Run<'_>, plan: &PlannedGroup, entry: &Gr
             };
             let thumb = match &entry.thumbnail {
                 Some(t) => match run.blob(&t.blob).await {
-                    Ok(bytes) => Some(arcgis::write::FilePart { field: "thumbnail".into(), file_name: t.name.clone(), content_type: "image/png".into(), bytes }),
+                    Ok(bytes) => Some(arcgis::write::FilePart {
+                        field: "thumbnail".into(),
+                        file_name: t.name.clone(),
+                        content_type: "image/png".into(),
+                        bytes,
+                    }),
                     Err(e) => return (None, Err(e)),
                 },
                 None => None,
@@ -140,9 +155,13 @@ pub(crate) async fn restore_group(run: &Run<'_>, plan: &PlannedGroup, entry: &Gr
         }
         members.sort();
         members.dedup();
-        let not_added = run.portal.add_group_users(&gid, &members).await.map_err(|e| Stop::portal("adding members", e))?;
+        let not_added =
+            run.portal.add_group_users(&gid, &members).await.map_err(|e| Stop::portal("adding members", e))?;
         if let Some(cur) = &current_owner {
-            run.portal.reassign_group(&gid, cur, &plan.owner).await.map_err(|e| Stop::portal("setting the owner", e))?;
+            run.portal
+                .reassign_group(&gid, cur, &plan.owner)
+                .await
+                .map_err(|e| Stop::portal("setting the owner", e))?;
         }
         run.journal.record(EntryKind::Group, &entry.id, &gid, true, &json!({})).await?;
         if not_added.is_empty() {

@@ -217,7 +217,10 @@ mod tests {
         let mut r = Rewriter::new(vec![("http://intranet/".into(), "https://intranet.example.com/".into())]);
         r.map_id(OLD_MAP, NEW_MAP);
         r.map_id(OLD_SVC, NEW_SVC);
-        r.map_url("http://h/orgA/arcgis/rest/services/Parks/FeatureServer", "http://h/orgB/arcgis/rest/services/Parks_2/FeatureServer");
+        r.map_url(
+            "http://h/orgA/arcgis/rest/services/Parks/FeatureServer",
+            "http://h/orgB/arcgis/rest/services/Parks_2/FeatureServer",
+        );
         r.map_url("http://h/orgA/", "http://h/orgB/");
         r.map_url("http://h/keyA/", "http://h/keyB/");
         r
@@ -259,7 +262,11 @@ mod tests {
             format!("http://h/keyB/apps/instant/index.html?appid={NEW_MAP}"),
             "an app URL gets both the portal and the id rewritten"
         );
-        assert_eq!(r.rewrite_str("see http://intranet/doc"), "see https://intranet.example.com/doc", "literal pairs apply");
+        assert_eq!(
+            r.rewrite_str("see http://intranet/doc"),
+            "see https://intranet.example.com/doc",
+            "literal pairs apply"
+        );
         let hash = format!("{OLD_MAP}ff");
         assert_eq!(r.rewrite_str(&hash), hash, "a 34-hex run is not an id");
         let mut story = json!({"resources": {(format!("r-{OLD_MAP}")): {"data": {"itemId": OLD_MAP}}}});

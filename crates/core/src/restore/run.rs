@@ -100,7 +100,10 @@ impl Run<'_> {
 
     pub fn place(&self, source: &str, owner: &str, target: &str) {
         self.map_id(source, target);
-        self.placed.write().unwrap_or_else(|p| p.into_inner()).insert(source.to_owned(), (owner.to_owned(), target.to_owned()));
+        self.placed
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(source.to_owned(), (owner.to_owned(), target.to_owned()));
     }
 
     /// An offered source id that has no target yet (a reference to it must be patched later).
@@ -163,6 +166,8 @@ pub(crate) enum Done {
 pub(crate) fn maybe_applied(e: &arcgis::Error) -> bool {
     matches!(
         e,
-        arcgis::Error::ConnectionLost { .. } | arcgis::Error::Timeout { .. } | arcgis::Error::Http { status: 500..=599, .. }
+        arcgis::Error::ConnectionLost { .. }
+            | arcgis::Error::Timeout { .. }
+            | arcgis::Error::Http { status: 500..=599, .. }
     ) || matches!(e, arcgis::Error::Api { code: 500..=599, .. })
 }

@@ -12,6 +12,7 @@ mod repo_retention;
 mod repo_safety;
 mod repo_support;
 mod repo_zip;
+mod restore_conflicts;
 mod restore_roundtrip;
 mod restore_support;
 mod scan_access;

@@ -46,6 +46,7 @@ fn features(sim: &portal_sim::RunningSim, url_key: &str) -> BTreeMap<String, Vec
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn round_trip_into_an_empty_org_keeps_content_and_a_second_run_creates_nothing() -> anyhow::Result<()> {
+    let _ = tracing_subscriber::fmt().with_env_filter("warn,orgvault_core=info").with_test_writer().try_init();
     let f = fixture(sim_config()).await?;
     let (a, b) = (f.url_key(0), f.url_key(1));
     let manifest = f.repo.manifest(&f.snapshot).await?;
@@ -58,8 +59,14 @@ async fn round_trip_into_an_empty_org_keeps_content_and_a_second_run_creates_not
 
     let t = std::time::Instant::now();
     let t0 = std::time::Instant::now();
-    let timing = crate::support::OnEveryPhase { action: move |name: &str| eprintln!("phase {name} at {:?}", t0.elapsed()) };
-    let summary = orgvault_core::restore::apply(&f.ctx(&timing, tokio_util::sync::CancellationToken::new()), &f.snapshot, &options()).await?;
+    let timing =
+        crate::support::OnEveryPhase { action: move |name: &str| eprintln!("phase {name} at {:?}", t0.elapsed()) };
+    let summary = orgvault_core::restore::apply(
+        &f.ctx(&timing, tokio_util::sync::CancellationToken::new()),
+        &f.snapshot,
+        &options(),
+    )
+    .await?;
     eprintln!("restore took {:?}: {summary:?}", t.elapsed());
     assert_eq!(summary.failed, 0, "nothing fails on a healthy portal: {:?}", f.failures(summary.job_id).await);
 

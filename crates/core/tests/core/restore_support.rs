@@ -47,7 +47,11 @@ pub async fn fixture(cfg: SimConfig) -> anyhow::Result<Fixture> {
 
 /// Polling sized for the simulator's quick jobs.
 pub fn options() -> RestoreOptions {
-    RestoreOptions { publish_timeout: Duration::from_secs(20), poll_max: Duration::from_millis(200), ..RestoreOptions::default() }
+    RestoreOptions {
+        publish_timeout: Duration::from_secs(20),
+        poll_max: Duration::from_millis(200),
+        ..RestoreOptions::default()
+    }
 }
 
 impl Fixture {
