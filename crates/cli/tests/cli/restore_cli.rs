@@ -166,13 +166,14 @@ async fn a_saved_profile_is_applied_to_a_later_restore() {
     let out = orgvault(data.path(), &b.admin.password, &apply).await;
     assert!(out.status.success(), "applying with --profile succeeds: {}", stderr(&out));
     assert_eq!(json_line(&out)["failed"], 0, "nothing fails");
-    let universe = sim.state.universe.read().unwrap_or_else(|e| e.into_inner());
-    let org = universe.org_by_url_key(&b.url_key).expect("org");
-    assert!(!org.items.is_empty(), "items were restored");
-    for i in org.items.values() {
-        assert!(i.tags.iter().any(|t| t == "from-profile"), "{} carries the profile's tag: {:?}", i.title, i.tags);
+    {
+        let universe = sim.state.universe.read().unwrap_or_else(|e| e.into_inner());
+        let org = universe.org_by_url_key(&b.url_key).expect("org");
+        assert!(!org.items.is_empty(), "items were restored");
+        for i in org.items.values() {
+            assert!(i.tags.iter().any(|t| t == "from-profile"), "{} carries the profile's tag: {:?}", i.title, i.tags);
+        }
     }
-    drop(universe);
 
     let out = orgvault(data.path(), &b.admin.password, &{
         let mut v = base.to_vec();

@@ -188,25 +188,27 @@ async fn finish_items(
                 return Ok::<(), Stop>(());
             }
             if patches.contains(&p.source_id) {
-                let rw = run.rewriter();
-                let mut fields = ItemFields::default();
-                if let Some(u) = item_json
-                    .get(&p.source_id)
-                    .and_then(|j| j.get("url"))
-                    .and_then(Value::as_str)
-                    .filter(|u| !u.is_empty())
-                {
-                    fields.url = Some(rw.rewrite_str(u));
-                }
-                let body = match data.get(&p.source_id) {
-                    Some(d) => {
-                        let mut d = d.clone();
-                        rw.rewrite_json(&mut d);
-                        ItemContent::Text(d.to_string())
+                let (fields, body) = {
+                    let rw = run.rewriter();
+                    let mut fields = ItemFields::default();
+                    if let Some(u) = item_json
+                        .get(&p.source_id)
+                        .and_then(|j| j.get("url"))
+                        .and_then(Value::as_str)
+                        .filter(|u| !u.is_empty())
+                    {
+                        fields.url = Some(rw.rewrite_str(u));
                     }
-                    None => ItemContent::None,
+                    let body = match data.get(&p.source_id) {
+                        Some(d) => {
+                            let mut d = d.clone();
+                            rw.rewrite_json(&mut d);
+                            ItemContent::Text(d.to_string())
+                        }
+                        None => ItemContent::None,
+                    };
+                    (fields, body)
                 };
-                drop(rw);
                 run.portal
                     .update_item(&owner, &target, &fields, body, None)
                     .await

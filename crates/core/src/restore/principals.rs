@@ -37,7 +37,7 @@ pub(crate) async fn restore_user(run: &Run<'_>, plan: &PlannedUser, entry: &User
         full.split_once(' ').map(|(a, b)| (a.to_owned(), b.to_owned())).unwrap_or((full.clone(), String::new()));
     let role = match plan.role.as_str() {
         "org_admin" | "org_publisher" | "org_user" => plan.role.clone(),
-        r if r.is_empty() => "org_user".into(),
+        "" => "org_user".into(),
         other => other.to_owned(),
     };
     let invitation = Invitation {
@@ -57,7 +57,7 @@ pub(crate) async fn restore_user(run: &Run<'_>, plan: &PlannedUser, entry: &User
         run.portal.invite_users(std::slice::from_ref(&invitation)).await
     };
     match result {
-        Ok(not) if not.iter().any(|u| *u == plan.target_username) => {
+        Ok(not) if not.contains(&plan.target_username) => {
             return Err(Stop::Failed(format!(
                 "{} was not invited (the name is taken elsewhere?)",
                 plan.target_username

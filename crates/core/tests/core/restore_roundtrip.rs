@@ -5,14 +5,14 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::restore_support::{fixture, options, org_marks, org_texts, sim_config};
 
-/// Per title and type: (tags, description, shared group count) of an org's items.
-fn items_by_title(
-    sim: &portal_sim::RunningSim,
-    url_key: &str,
-) -> BTreeMap<(String, String), Vec<(BTreeSet<String>, String, usize)>> {
+/// (tags, description, number of groups shared with) of one item.
+type Facts = (BTreeSet<String>, String, usize);
+
+/// Per title and type: the facts of an org's items of that title and type.
+fn items_by_title(sim: &portal_sim::RunningSim, url_key: &str) -> BTreeMap<(String, String), Vec<Facts>> {
     let universe = sim.state.universe.read().unwrap_or_else(|e| e.into_inner());
     let org = universe.org_by_url_key(url_key).expect("org");
-    let mut out: BTreeMap<(String, String), Vec<(BTreeSet<String>, String, usize)>> = BTreeMap::new();
+    let mut out: BTreeMap<(String, String), Vec<Facts>> = BTreeMap::new();
     for i in org.items.values() {
         out.entry((i.title.clone(), i.item_type.clone())).or_default().push((
             i.tags.iter().cloned().collect(),
@@ -46,7 +46,6 @@ fn features(sim: &portal_sim::RunningSim, url_key: &str) -> BTreeMap<String, Vec
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn round_trip_into_an_empty_org_keeps_content_and_a_second_run_creates_nothing() -> anyhow::Result<()> {
-    let _ = tracing_subscriber::fmt().with_env_filter("warn,orgvault_core=info").with_test_writer().try_init();
     let f = fixture(sim_config()).await?;
     let (a, b) = (f.url_key(0), f.url_key(1));
     let manifest = f.repo.manifest(&f.snapshot).await?;
