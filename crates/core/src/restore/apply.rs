@@ -10,13 +10,11 @@ use futures::StreamExt;
 use serde_json::{json, Value};
 
 use super::error::RestoreError;
-use super::hosted::restore_service;
-use super::item::restore_item;
 use super::journal::{EntryKind, Journal};
 use super::options::RestoreOptions;
-use super::plan::{Action, ItemMethod, PlannedItem};
+use super::plan::{Action, PlannedItem};
 use super::prepare::{prepare, Prepared};
-use super::principals::{restore_group, restore_user};
+use super::retry::{self, with_retries};
 use super::run::{Run, Stop, Tally};
 use super::{RestoreContext, RestoreSummary};
 use crate::jobs::{JobEnd, JobKind, JobState, Jobs, SubjectKind};
@@ -55,6 +53,7 @@ pub(crate) async fn apply(
             .filter_map(|i| i.service.as_ref().map(|s| (i.id.clone(), s.url.trim_end_matches('/').to_owned())))
             .collect(),
         target_owners: target.items.values().map(|i| (i.id.clone(), i.owner.clone())).collect(),
+        held: Mutex::new(HashMap::new()),
     };
     let entries: HashMap<&str, &ItemEntry> = manifest.items.iter().map(|i| (i.id.as_str(), i)).collect();
 
@@ -68,7 +67,7 @@ pub(crate) async fn apply(
     ctx.progress.phase("users", Some(plan.users.len() as u64));
     for u in &plan.users {
         if let Some(entry) = manifest.users.iter().find(|e| e.username == u.source_username) {
-            let r = restore_user(&run, u, entry).await;
+            let r = retry::user(&run, u, entry).await;
             run.outcome(SubjectKind::User, &u.source_username, &u.target_username, r).await;
         }
     }
@@ -80,7 +79,7 @@ pub(crate) async fn apply(
             break;
         }
         if let Some(entry) = manifest.groups.iter().find(|e| e.id == g.source_id) {
-            let (gid, r) = restore_group(&run, g, entry).await;
+            let (gid, r) = retry::group(&run, g, entry).await;
             if let Some(gid) = gid {
                 group_ids.insert(g.source_id.clone(), gid);
             }
@@ -104,15 +103,16 @@ pub(crate) async fn apply(
             let json = json_ref.get(&p.source_id).cloned().unwrap_or(Value::Null);
             let r = match entries_ref.get(p.source_id.as_str()) {
                 None => Err(Stop::Failed("not in the snapshot".into())),
-                Some(entry) if p.method != ItemMethod::Item && matches!(p.action, Action::Create) => {
-                    restore_service(run_ref, p, entry, &json).await
-                }
-                Some(entry) => restore_item(run_ref, p, entry, &json, data_ref.get(&p.source_id)).await,
+                Some(entry) => retry::item(run_ref, p, entry, &json, data_ref.get(&p.source_id)).await,
             };
             // Recorded inside the task: the loop below must not await while other tasks of the
-            // stream, left unpolled meanwhile, may hold a database connection or lock.
+            // stream, left unpolled meanwhile, may hold a database connection or lock. A good
+            // outcome is held until the item's later passes are done (it is counted once).
             let failed = r.is_err();
-            run_ref.outcome(SubjectKind::Item, &p.source_id, &p.target_title, r).await;
+            match r {
+                Ok(done) => run_ref.hold(&p.source_id, &p.target_title, done),
+                Err(e) => run_ref.outcome(SubjectKind::Item, &p.source_id, &p.target_title, Err(e)).await,
+            }
             (p, failed)
         }))
         .buffer_unordered(options.concurrency.max(1));
@@ -127,6 +127,7 @@ pub(crate) async fn apply(
         ctx.progress.phase("links", None);
         finish_items(&run, &plan.items, &entries, &item_json, &data, &group_ids, &failed_items).await;
     }
+    run.record_held().await;
 
     let created = run.tally.created.load(Ordering::Relaxed);
     let updated = run.tally.updated.load(Ordering::Relaxed);
@@ -183,7 +184,8 @@ async fn finish_items(
     });
     let patches = &patches;
     let mut done = futures::stream::iter(work.map(|(p, entry, (owner, target), skip_only)| async move {
-        let r = async {
+        // Every step here (update, addRelationship, share, the journal) is harmless to repeat.
+        let r = with_retries(run, &p.source_id, |_| async {
             if skip_only {
                 return Ok::<(), Stop>(());
             }
@@ -243,18 +245,24 @@ async fn finish_items(
             }
             run.journal.record(EntryKind::Item, &p.source_id, &target, true, &json!({"content": true})).await?;
             Ok(())
-        }
+        })
         .await;
-        if let Err(Stop::Failed(reason)) = r {
-            tracing::warn!(item = %p.source_id, "finishing the item failed: {reason}");
-            run.outcome(
-                SubjectKind::Item,
-                &p.source_id,
-                &p.target_title,
-                Err(Stop::Failed(format!("after it was made: {reason}"))),
-            )
-            .await;
-        }
+        let (title, held) = match run.take_held(&p.source_id) {
+            Some((title, done)) => (title, Some(done)),
+            None => (p.target_title.clone(), None),
+        };
+        let result = match (r, held) {
+            (Ok(()), Some(done)) => Ok(done),
+            // Counted once, as failed: the reason says the item exists and a re-run finishes it.
+            (Err(Stop::Failed(reason) | Stop::Transient { reason, .. }), _) => {
+                tracing::warn!(item = %p.source_id, "finishing the item failed: {reason}");
+                Err(Stop::Failed(format!("restored as {target}, then: {reason}")))
+            }
+            // A cancelled item keeps its outcome; the next run finishes its passes.
+            (Err(Stop::Cancelled), Some(done)) => Ok(done),
+            (Ok(()), None) | (Err(Stop::Cancelled), None) => return,
+        };
+        run.record(SubjectKind::Item, &p.source_id, &title, result, false).await;
     }))
     .buffer_unordered(run.options.concurrency.max(1));
     while done.next().await.is_some() {}

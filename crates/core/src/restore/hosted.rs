@@ -59,6 +59,18 @@ pub(crate) async fn restore_service(
     };
     run.place(&plan.source_id, owner, &created.item_id);
     run.map_url(service.url.trim_end_matches('/'), created.service_url.as_str().trim_end_matches('/'));
+    // The service and its features are complete: from here on a failed step is finished by
+    // updating the item (another attempt, or a later run), never by making the service again.
+    run.journal
+        .record(
+            EntryKind::Item,
+            &plan.source_id,
+            &created.item_id,
+            false,
+            &json!({"content": true, "service_url": created.service_url.as_str()}),
+        )
+        .await?;
+    run.journal.forget(EntryKind::Upload, &plan.source_id).await?;
 
     // The item's own fields, thumbnail and metadata, now that the service exists.
     let mut fields: ItemFields = item_fields(run, plan, json);
@@ -72,16 +84,6 @@ pub(crate) async fn restore_service(
     let mut only_meta = entry.clone();
     only_meta.resources.clear();
     parts(run, &only_meta, owner, &created.item_id).await?;
-    run.journal
-        .record(
-            EntryKind::Item,
-            &plan.source_id,
-            &created.item_id,
-            false,
-            &json!({"content": true, "service_url": created.service_url.as_str()}),
-        )
-        .await?;
-    run.journal.forget(EntryKind::Upload, &plan.source_id).await?;
     Ok(Done::Created)
 }
 

@@ -104,6 +104,25 @@ impl<'a> Journal<'a> {
             .collect())
     }
 
+    /// The row of one subject, if any.
+    pub async fn get(&self, kind: EntryKind, source_id: &str) -> Result<Option<JournalEntry>, RestoreError> {
+        let row: Option<(String, String, String)> = sqlx::query_as(
+            "SELECT target_id, state, detail FROM restore_journal
+             WHERE target_org = ? AND snapshot_id = ? AND kind = ? AND source_id = ?",
+        )
+        .bind(&self.target_org)
+        .bind(&self.snapshot)
+        .bind(kind.as_str())
+        .bind(source_id)
+        .fetch_optional(self.db.pool())
+        .await?;
+        Ok(row.map(|(target, state, detail)| JournalEntry {
+            target_id: target,
+            done: state == "done",
+            detail: serde_json::from_str(&detail).unwrap_or(serde_json::Value::Null),
+        }))
+    }
+
     /// Records (or moves) a row.
     pub async fn record(
         &self,
@@ -218,6 +237,9 @@ mod tests {
         j.record(EntryKind::Item, "src1", "new1", true, &json!({"x": 1})).await.expect("record again");
         let other = Journal::new(&db, &SystemClock, "orgC", "snap1");
         other.record(EntryKind::Item, "src1", "elsewhere", false, &json!({})).await.expect("record");
+        let one = j.get(EntryKind::Item, "src1").await.expect("get");
+        assert_eq!(one.map(|e| e.target_id), Some("new1".to_string()), "one row reads back by kind and source id");
+        assert!(j.get(EntryKind::Group, "src1").await.expect("get").is_none(), "another kind is another row");
         let rows = j.load().await.expect("load");
         assert_eq!(rows.len(), 1, "a second record of the same subject updates its row, other targets are apart");
         let e = &rows[&(EntryKind::Item, "src1".to_string())];

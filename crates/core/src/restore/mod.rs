@@ -13,7 +13,9 @@
 //! in parallel, `concurrency` at a time), then the patch pass (data naming ids that did not
 //! exist yet when the item was made: cycles, self references), relationships, sharing; each
 //! item's journal row becomes `done` after its sharing. Every subject's outcome goes to the job
-//! history (`restore` job); one failed subject never stops the others.
+//! history (`restore` job), once, when its last step is done; one failed subject never stops the
+//! others. A subject that fails for a passing reason (throttling, 5xx, a lost connection, an
+//! expired token) is tried again within the run (`retry`), never made twice.
 
 mod apply;
 mod error;
@@ -25,6 +27,7 @@ mod order;
 mod plan;
 mod prepare;
 mod principals;
+mod retry;
 mod rewrite;
 mod run;
 

@@ -82,6 +82,11 @@ pub struct RestoreOptions {
     pub publish_timeout: Duration,
     /// Longest pause between two polls of a job.
     pub poll_max: Duration,
+    /// Attempts at one subject within a run when it fails for a passing reason (throttling, 5xx,
+    /// a lost connection, an expired token); 1 means no retry (a later run still resumes it).
+    pub attempts: u32,
+    /// Pause after the first failed attempt; doubled after each further one.
+    pub retry_base: Duration,
 }
 
 impl Default for RestoreOptions {
@@ -94,6 +99,8 @@ impl Default for RestoreOptions {
             concurrency: 16,
             publish_timeout: Duration::from_secs(30 * 60),
             poll_max: Duration::from_secs(5),
+            attempts: 5,
+            retry_base: Duration::from_millis(250),
         }
     }
 }

@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, RwLock};
+use std::time::Duration;
 
 use bytes::Bytes;
 use serde_json::Value;
@@ -20,19 +21,43 @@ use crate::repo::{BlobRef, Repository};
 #[derive(Debug)]
 pub(crate) enum Stop {
     Failed(String),
+    /// Worth another attempt within this run (the portal was busy, the connection broke, a token
+    /// ran out); `wait` is the server's `Retry-After`, when it sent one.
+    Transient {
+        reason: String,
+        wait: Option<Duration>,
+    },
     Cancelled,
 }
 
 impl Stop {
     pub fn portal(what: &str, e: arcgis::Error) -> Stop {
-        Stop::Failed(format!("{what}: {e}"))
+        let reason = format!("{what}: {e}");
+        if transient(&e) {
+            let wait = match e {
+                arcgis::Error::RateLimited { retry_after } => retry_after,
+                _ => None,
+            };
+            Stop::Transient { reason, wait }
+        } else {
+            Stop::Failed(reason)
+        }
     }
 }
 
 impl From<super::error::RestoreError> for Stop {
     fn from(e: super::error::RestoreError) -> Self {
-        Stop::Failed(e.to_string())
+        match e {
+            super::error::RestoreError::Portal(e) => Stop::portal("the target organization failed", e),
+            e => Stop::Failed(e.to_string()),
+        }
     }
+}
+
+/// Whether a portal error may pass by itself: throttling, 5xx, timeouts, lost connections, and
+/// a token that expired again between its renewal and the repeated request.
+pub(crate) fn transient(e: &arcgis::Error) -> bool {
+    e.is_retryable() || matches!(e, arcgis::Error::InvalidToken | arcgis::Error::TokenRequired)
 }
 
 #[derive(Debug, Default)]
@@ -66,6 +91,10 @@ pub(crate) struct Run<'a> {
     pub service_urls: HashMap<String, String>,
     /// Owners of the target's items as the plan saw them.
     pub target_owners: HashMap<String, String>,
+    /// Outcomes of items made (or updated, skipped) whose later passes have not run yet: an
+    /// item's outcome is recorded once, when its last step is done, so that an item made and
+    /// then failed in a later step counts once, as failed.
+    pub held: Mutex<HashMap<String, (String, Done)>>,
 }
 
 impl Run<'_> {
@@ -120,8 +149,32 @@ impl Run<'_> {
         self.placed.read().unwrap_or_else(|p| p.into_inner()).get(source).cloned()
     }
 
-    /// Records one subject's outcome in the job history and the tallies.
+    /// Records one subject's outcome in the job history and the tallies, and advances the progress.
     pub async fn outcome(&self, kind: SubjectKind, id: &str, title: &str, result: Result<Done, Stop>) {
+        self.record(kind, id, title, result, true).await
+    }
+
+    /// Keeps an item's good outcome until its later passes are done; the progress moves now.
+    pub fn hold(&self, id: &str, title: &str, done: Done) {
+        self.held.lock().unwrap_or_else(|p| p.into_inner()).insert(id.to_owned(), (title.to_owned(), done));
+        self.progress.advance(1);
+    }
+
+    /// The held outcome of an item, taken out.
+    pub fn take_held(&self, id: &str) -> Option<(String, Done)> {
+        self.held.lock().unwrap_or_else(|p| p.into_inner()).remove(id)
+    }
+
+    /// Records every outcome still held (items without later passes, or a cancelled run).
+    pub async fn record_held(&self) {
+        let held: Vec<(String, (String, Done))> = self.held.lock().unwrap_or_else(|p| p.into_inner()).drain().collect();
+        for (id, (title, done)) in held {
+            self.record(SubjectKind::Item, &id, &title, Ok(done), false).await;
+        }
+    }
+
+    /// Records one outcome; `advance` is false when the progress already counted the subject.
+    pub async fn record(&self, kind: SubjectKind, id: &str, title: &str, result: Result<Done, Stop>, advance: bool) {
         let (outcome, reason) = match result {
             Ok(Done::Created) => {
                 self.tally.created.fetch_add(1, Ordering::Relaxed);
@@ -135,7 +188,7 @@ impl Run<'_> {
                 self.tally.skipped.fetch_add(1, Ordering::Relaxed);
                 (Outcome::Skipped, Some(r))
             }
-            Err(Stop::Failed(r)) => {
+            Err(Stop::Failed(r) | Stop::Transient { reason: r, .. }) => {
                 tracing::warn!(?kind, id, "restore of one subject failed: {r}");
                 self.tally.failed.fetch_add(1, Ordering::Relaxed);
                 (Outcome::Failed, Some(r))
@@ -144,7 +197,9 @@ impl Run<'_> {
         };
         let o = ItemOutcome { kind, id: id.to_owned(), title: title.to_owned(), outcome, reason };
         self.progress.item(&o);
-        self.progress.advance(1);
+        if advance {
+            self.progress.advance(1);
+        }
         let lock = self.journal.write_lock();
         let _one_at_a_time = lock.lock().await;
         if let Err(e) = self.jobs.record_item(self.job_id, &o).await {

@@ -13,6 +13,7 @@ mod repo_safety;
 mod repo_support;
 mod repo_zip;
 mod restore_conflicts;
+mod restore_modes;
 mod restore_roundtrip;
 mod restore_support;
 mod scan_access;

@@ -1,0 +1,255 @@
+//! Another attempt at a subject whose failure may pass (throttling, 5xx, a lost connection, an
+//! expired token) within the same run, after a pause of `retry_base`, doubled each time, for at
+//! most `attempts` attempts.
+//!
+//! A repeated attempt never sends a create blindly: it first asks the journal and the target
+//! what the earlier attempt made, exactly as a resumed run does (see `prepare`). An item made
+//! earlier is updated instead of made again; an ordinary item whose create answer was lost is
+//! found by its marker; a half-made hosted service is deleted and made again (which features
+//! went in cannot be told), one whose create answer was lost is found by its journaled name.
+
+use std::future::Future;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use super::hosted::restore_service;
+use super::item::{adopt_by_marker, restore_item};
+use super::journal::EntryKind;
+use super::plan::{Action, ItemMethod, PlannedGroup, PlannedItem, PlannedUser, UPLOAD_PREFIX};
+use super::principals::{restore_group, restore_user};
+use super::run::{Done, Run, Stop};
+use crate::repo::{GroupEntry, ItemEntry, UserEntry};
+
+/// The pause before attempt `attempt + 1` (0-based `attempt`): `base * 2^attempt`, at least the
+/// server's `Retry-After`.
+fn pause(base: Duration, attempt: u32, wait: Option<Duration>) -> Duration {
+    let backoff = base.saturating_mul(1u32 << attempt.min(10));
+    wait.map_or(backoff, |w| w.max(backoff))
+}
+
+/// Runs `attempt` until it succeeds, fails for good, or the attempts are used up. The last
+/// passing failure is reported as a failure naming the number of attempts.
+pub(crate) async fn with_retries<T, F, Fut>(run: &Run<'_>, what: &str, mut attempt: F) -> Result<T, Stop>
+where
+    F: FnMut(u32) -> Fut,
+    Fut: Future<Output = Result<T, Stop>>,
+{
+    let attempts = run.options.attempts.max(1);
+    let mut n = 0;
+    loop {
+        match attempt(n).await {
+            Err(Stop::Transient { reason, wait }) if n + 1 < attempts => {
+                let pause = pause(run.options.retry_base, n, wait);
+                tracing::info!(subject = what, attempt = n + 1, "trying again in {pause:?}: {reason}");
+                tokio::select! {
+                    _ = run.cancel.cancelled() => return Err(Stop::Cancelled),
+                    _ = tokio::time::sleep(pause) => {}
+                }
+                n += 1;
+            }
+            Err(Stop::Transient { reason, .. }) => {
+                return Err(Stop::Failed(format!("{reason} (gave up after {attempts} attempts)")))
+            }
+            other => return other,
+        }
+    }
+}
+
+/// Restores one item (ordinary or hosted service), trying again while it fails for a passing
+/// reason. An item this run made counts as created even when a later attempt only updated it.
+pub(crate) async fn item(
+    run: &Run<'_>,
+    plan: &PlannedItem,
+    entry: &ItemEntry,
+    json: &Value,
+    data: Option<&Value>,
+) -> Result<Done, Stop> {
+    let r = with_retries(run, &plan.source_id, |attempt| async move {
+        let replanned;
+        let p = if attempt == 0 {
+            plan
+        } else {
+            replanned = replan_item(run, plan).await?;
+            &replanned
+        };
+        if p.method != ItemMethod::Item && matches!(p.action, Action::Create) {
+            restore_service(run, p, entry, json).await
+        } else {
+            restore_item(run, p, entry, json, data).await
+        }
+    })
+    .await;
+    match r {
+        Ok(Done::Updated) if matches!(plan.action, Action::Create) => Ok(Done::Created),
+        r => r,
+    }
+}
+
+/// What to do with an item after an attempt failed midway: what that attempt made decides.
+async fn replan_item(run: &Run<'_>, plan: &PlannedItem) -> Result<PlannedItem, Stop> {
+    let mut next = plan.clone();
+    // Updates and skips are safe to repeat as planned.
+    if !matches!(plan.action, Action::Create) {
+        return Ok(next);
+    }
+    if let Some(j) = run.journal.get(EntryKind::Item, &plan.source_id).await?.filter(|j| !j.target_id.is_empty()) {
+        let complete = j.detail.get("content").and_then(Value::as_bool).unwrap_or(false);
+        if plan.method != ItemMethod::Item && !complete {
+            next.replaces = Some(j.target_id);
+        } else {
+            next.replaces = None;
+            next.action = Action::Update { target_id: j.target_id };
+        }
+        return Ok(next);
+    }
+    if plan.method == ItemMethod::Item {
+        if let Some(found) = adopt_by_marker(run, &plan.source_id).await? {
+            next.action = Action::Update { target_id: found };
+        }
+        return Ok(next);
+    }
+    // A hosted service with no journaled item: a package upload or a publish / createService
+    // whose answer was lost may have left something behind.
+    remove_uploads(run, &plan.source_id).await?;
+    let journaled = run.journal.get(EntryKind::Upload, &plan.source_id).await?;
+    let name = journaled
+        .as_ref()
+        .and_then(|u| u.detail.get("service_name"))
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+        .or_else(|| plan.service_name.clone());
+    if let (Some(name), Some(_)) = (name, journaled) {
+        let free = run
+            .portal
+            .is_service_name_available(&name)
+            .await
+            .map_err(|e| Stop::portal("checking the service name", e))?;
+        if !free {
+            match service_item(run, &name).await? {
+                Some(id) => next.replaces = Some(id),
+                // Taken, yet not listed: the search may lag the create; look again next attempt.
+                None => {
+                    return Err(Stop::Transient {
+                        reason: format!("service name {name} is taken but its item is not found yet"),
+                        wait: None,
+                    })
+                }
+            }
+        }
+        next.service_name = Some(name);
+    }
+    Ok(next)
+}
+
+/// Deletes packages uploaded for `source_id` (marked `orgvault-upload-<id>`).
+async fn remove_uploads(run: &Run<'_>, source_id: &str) -> Result<(), Stop> {
+    let keyword = format!("{UPLOAD_PREFIX}{source_id}");
+    let found = run.portal.find_by_keyword(&keyword).await.map_err(|e| Stop::portal("looking for uploads", e))?;
+    for i in found {
+        run.portal.delete_item(&i.owner, &i.id).await.map_err(|e| Stop::portal("deleting an upload", e))?;
+    }
+    Ok(())
+}
+
+/// The target item serving the hosted service `name`.
+async fn service_item(run: &Run<'_>, name: &str) -> Result<Option<String>, Stop> {
+    let needle = format!("/services/{}/featureserver", name.to_lowercase());
+    let items =
+        run.portal.search_org_items(&|_, _| {}).await.map_err(|e| Stop::portal("looking for the service", e))?;
+    Ok(items
+        .into_iter()
+        .find(|i| i.url.as_deref().is_some_and(|u| u.to_lowercase().trim_end_matches('/').ends_with(&needle)))
+        .map(|i| i.id))
+}
+
+/// Restores one user, trying again while it fails for a passing reason; a user an earlier
+/// attempt invited is not invited again.
+pub(crate) async fn user(run: &Run<'_>, plan: &PlannedUser, entry: &UserEntry) -> Result<Done, Stop> {
+    with_retries(run, &plan.source_username, |attempt| async move {
+        if attempt > 0 && matches!(plan.action, Action::Create) {
+            match run.portal.user(&plan.target_username).await {
+                Ok(_) => {
+                    run.journal
+                        .record(EntryKind::User, &entry.username, &plan.target_username, true, &serde_json::json!({}))
+                        .await?;
+                    return Ok(Done::Created);
+                }
+                Err(arcgis::Error::NotFound { .. }) => {}
+                Err(e) => return Err(Stop::portal("looking for the user", e)),
+            }
+        }
+        restore_user(run, plan, entry).await
+    })
+    .await
+}
+
+/// Restores one group, trying again while it fails for a passing reason; answers the target
+/// group id with the outcome. A group an earlier attempt made (journaled, or found by its
+/// title, unique in an org) is finished instead of made again.
+pub(crate) async fn group(
+    run: &Run<'_>,
+    plan: &PlannedGroup,
+    entry: &GroupEntry,
+) -> (Option<String>, Result<Done, Stop>) {
+    let gid = std::sync::Mutex::new(None::<String>);
+    let gid_ref = &gid;
+    let r = with_retries(run, &plan.source_id, |attempt| async move {
+        let replanned;
+        let p = if attempt == 0 {
+            plan
+        } else {
+            replanned = replan_group(run, plan, entry).await?;
+            &replanned
+        };
+        let (id, r) = restore_group(run, p, entry).await;
+        if id.is_some() {
+            *gid_ref.lock().unwrap_or_else(|e| e.into_inner()) = id;
+        }
+        r
+    })
+    .await;
+    let r = match r {
+        Ok(Done::Updated) if matches!(plan.action, Action::Create) => Ok(Done::Created),
+        r => r,
+    };
+    (gid.into_inner().unwrap_or_else(|e| e.into_inner()), r)
+}
+
+async fn replan_group(run: &Run<'_>, plan: &PlannedGroup, entry: &GroupEntry) -> Result<PlannedGroup, Stop> {
+    let mut next = plan.clone();
+    if !matches!(plan.action, Action::Create) {
+        return Ok(next);
+    }
+    if let Some(j) = run.journal.get(EntryKind::Group, &entry.id).await? {
+        next.action = Action::Update { target_id: j.target_id };
+        return Ok(next);
+    }
+    let groups = run.portal.org_groups().await.map_err(|e| Stop::portal("looking for the group", e))?;
+    if let Some(g) = groups.into_iter().find(|g| g.title == plan.target_title) {
+        next.action = Action::Update { target_id: g.id };
+    }
+    Ok(next)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pauses_double_and_honour_retry_after() {
+        let base = Duration::from_millis(250);
+        let got: Vec<u128> = (0..4).map(|n| pause(base, n, None).as_millis()).collect();
+        assert_eq!(got, vec![250, 500, 1000, 2000], "pauses double from the base");
+        assert_eq!(
+            pause(base, 0, Some(Duration::from_secs(3))),
+            Duration::from_secs(3),
+            "a server's Retry-After longer than the backoff is waited out"
+        );
+        assert_eq!(
+            pause(base, 3, Some(Duration::from_millis(10))),
+            Duration::from_secs(2),
+            "a short Retry-After never shortens the backoff"
+        );
+    }
+}
