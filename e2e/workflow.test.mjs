@@ -163,6 +163,8 @@ test("a backup under a custom name succeeds and is listed in Snapshots and Jobs"
   await typeInto(browser, "backup-name", BACKUP_NAME);
   await click(browser, "backup-start");
   assert.equal(await waitForJobEnd(browser, 180_000), "succeeded", "the backup of the demo organization succeeds");
+  const moved = Number(await (await testId(browser, "progress-bytes")).getAttribute("data-bytes"));
+  assert.ok(moved > 0, `the backup's progress shows the bytes it downloaded (got ${moved})`);
   screenshot("backup");
 
   await gotoScreen(browser, "snapshots");

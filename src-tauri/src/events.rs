@@ -22,8 +22,10 @@ use crate::views::{outcome_view, JobId, JobStateView, OutcomeView, SubjectKindVi
 pub const PROGRESS_EVERY: Duration = Duration::from_millis(150);
 
 /// Where a running job is. `total` is `None` while unknown (e.g. while items are listed);
-/// `bytes` counts verified bytes (verify) and is 0 otherwise; `current` is the engine's latest
-/// message (the item being written and the rate) or the phase.
+/// `bytes` counts the bytes moved so far (downloaded by a backup, checked by a verify; 0 for a
+/// scan) and never goes down within a job; `rate_per_s` is elements per second in the current
+/// phase and `bytes_per_s` the job's average byte rate; `current` is the engine's latest
+/// message (the item being written) or the phase.
 #[derive(Debug, Clone, Serialize, Deserialize, Type, Event)]
 pub struct JobProgress {
     pub job_id: JobId,
@@ -33,6 +35,7 @@ pub struct JobProgress {
     pub bytes: u64,
     pub current: Option<String>,
     pub rate_per_s: f64,
+    pub bytes_per_s: f64,
 }
 
 /// One subject's outcome, sent as the job records it.
@@ -81,6 +84,8 @@ pub struct EventProgress<O: EventOut> {
     job_id: AtomicI64,
     done: AtomicU64,
     bytes: AtomicU64,
+    /// When the job began, for the byte rate (phases restart the element rate, not this).
+    began: Instant,
     state: Mutex<PhaseState>,
 }
 
@@ -99,6 +104,7 @@ impl<O: EventOut> EventProgress<O> {
             job_id: AtomicI64::new(job_id.unwrap_or(0)),
             done: AtomicU64::new(0),
             bytes: AtomicU64::new(0),
+            began: Instant::now(),
             state: Mutex::new(PhaseState {
                 phase: "starting".into(),
                 total: None,
@@ -133,14 +139,17 @@ impl<O: EventOut> EventProgress<O> {
         st.last_sent = Some(now);
         let done = self.done.load(Ordering::Relaxed);
         let secs = now.duration_since(st.started).as_secs_f64();
+        let bytes = self.bytes.load(Ordering::Relaxed);
+        let job_secs = now.duration_since(self.began).as_secs_f64();
         let event = JobProgress {
             job_id,
             phase: st.phase.clone(),
             done,
             total: st.total,
-            bytes: self.bytes.load(Ordering::Relaxed),
+            bytes,
             current: st.current.clone().or_else(|| Some(st.phase.clone())),
             rate_per_s: if secs > 0.0 { done as f64 / secs } else { 0.0 },
+            bytes_per_s: if job_secs > 0.0 { bytes as f64 / job_secs } else { 0.0 },
         };
         drop(st);
         self.out.progress(event);
@@ -190,6 +199,12 @@ impl<O: EventOut> Progress for EventProgress<O> {
         }
         self.send(false);
     }
+
+    fn bytes(&self, total: u64) {
+        // Chunks of concurrent downloads report their totals out of order: keep the largest.
+        self.bytes.fetch_max(total, Ordering::Relaxed);
+        self.send(false);
+    }
 }
 
 #[cfg(test)]
@@ -231,6 +246,28 @@ mod tests {
         p.phase("users", None);
         let last = rec.progress.lock().expect("lock").last().cloned().expect("sent");
         assert_eq!((last.phase.as_str(), last.done, last.job_id), ("users", 0, 7), "a new phase restarts the count");
+    }
+
+    #[test]
+    fn backup_bytes_reach_the_events_and_never_go_back() {
+        let rec = std::sync::Arc::new(Recorded::default());
+        let p = EventProgress::new(rec.clone(), Some(3));
+        p.phase("backup", Some(2));
+        p.bytes(4_000_000);
+        // A slower concurrent download reports its older running total after a newer one.
+        p.bytes(1_500_000);
+        std::thread::sleep(Duration::from_millis(5));
+        p.phase("snapshot", None);
+        let last = rec.progress.lock().expect("lock").last().cloned().expect("sent");
+        assert_eq!(last.bytes, 4_000_000, "the event carries the largest running total the backup reported");
+        assert!(last.bytes_per_s > 0.0, "a backup that moved bytes has a byte rate: {}", last.bytes_per_s);
+        let scan = std::sync::Arc::new(Recorded::default());
+        let q = EventProgress::new(scan.clone(), Some(4));
+        q.phase("items", Some(5));
+        q.advance(5);
+        q.phase("users", None);
+        let last = scan.progress.lock().expect("lock").last().cloned().expect("sent");
+        assert_eq!((last.bytes, last.bytes_per_s), (0, 0.0), "a scan's element counts are not bytes");
     }
 
     #[test]

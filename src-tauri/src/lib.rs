@@ -6,6 +6,7 @@
 //! starts, the database opens and jobs an earlier run left unfinished are marked failed
 //! (`reconcile_at_startup`), then the window opens.
 
+pub mod browser;
 pub mod commands;
 pub mod error;
 pub mod events;

@@ -27,6 +27,11 @@ pub struct AppState {
     pub vault_source: crate::secrets::VaultSource,
     /// Verify results by snapshot id, persisted in `verified.json`.
     pub verified: Mutex<HashMap<String, bool>>,
+    /// Opens the portal's sign-in page for an OAuth identity: the system browser, or a test's
+    /// HTTP client.
+    pub browser: crate::browser::Browser,
+    /// How long an OAuth sign-in waits for the user's approval in the browser.
+    pub approval_wait: std::time::Duration,
 }
 
 impl AppState {
@@ -57,6 +62,8 @@ impl AppState {
             log,
             vault_source,
             verified: Mutex::new(verified),
+            browser: crate::browser::system(),
+            approval_wait: crate::browser::APPROVAL_WAIT,
         })
     }
 

@@ -217,8 +217,10 @@ export type JobKindView = "scan" | "backup" | "restore" | "verify";
 
 /**
  *  Where a running job is. `total` is `None` while unknown (e.g. while items are listed);
- *  `bytes` counts verified bytes (verify) and is 0 otherwise; `current` is the engine's latest
- *  message (the item being written and the rate) or the phase.
+ *  `bytes` counts the bytes moved so far (downloaded by a backup, checked by a verify; 0 for a
+ *  scan) and never goes down within a job; `rate_per_s` is elements per second in the current
+ *  phase and `bytes_per_s` the job's average byte rate; `current` is the engine's latest
+ *  message (the item being written) or the phase.
  */
 export type JobProgress = {
 	job_id: number,
@@ -228,6 +230,7 @@ export type JobProgress = {
 	bytes: number,
 	current: string | null,
 	rate_per_s: number | null,
+	bytes_per_s: number | null,
 };
 
 export type JobStateView = "queued" | "running" | "succeeded" | "partial" | "failed" | "cancelled";

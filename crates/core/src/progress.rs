@@ -11,6 +11,10 @@ pub trait Progress: Send + Sync {
     fn advance(&self, n: u64);
     fn item(&self, outcome: &ItemOutcome);
     fn message(&self, text: &str);
+    /// The running total of bytes the current job has transferred (a backup's downloads).
+    /// Monotonic within a job; called from streaming loops, so it must be cheap. Sinks that do
+    /// not show bytes ignore it.
+    fn bytes(&self, _total: u64) {}
 }
 
 /// Listens to nothing.

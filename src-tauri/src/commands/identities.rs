@@ -4,13 +4,14 @@ use std::sync::Arc;
 
 use arcgis::Secret;
 use orgvault_core::identity::{
-    check_storage as check_storage_core, credential_state, verify, IdentitySecrets, IdentitySpec, PortalKind, SignIn,
-    SignInSecret, Storage, TlsOptions, TokenState as CoreToken, VerifyOptions,
+    check_storage as check_storage_core, credential_state, verify, IdentitySecrets, IdentitySpec, OAuthSecret,
+    PortalKind, SignIn, SignInSecret, Storage, TlsOptions, TokenState as CoreToken, VerifyOptions,
 };
 use orgvault_core::vault::remove_identity_secrets;
 use orgvault_core::Clock;
 use tauri::State;
 
+use crate::browser;
 use crate::error::{UiError, UiResult};
 use crate::secrets::VaultSource;
 use crate::state::AppState;
@@ -79,7 +80,7 @@ fn spec_of(input: &IdentityInput) -> UiResult<IdentitySpec> {
     let sign_in = match input.sign_in {
         SignInKind::Builtin => SignIn::Builtin { username: input.username.trim().to_owned() },
         SignInKind::Oauth => SignIn::Oauth {
-            client_id: input.app_id.clone().unwrap_or_default(),
+            client_id: input.app_id.as_deref().unwrap_or_default().trim().to_owned(),
             username: Some(input.username.trim().to_owned()).filter(|u| !u.is_empty()),
         },
     };
@@ -101,6 +102,10 @@ fn spec_of(input: &IdentityInput) -> UiResult<IdentitySpec> {
 
 /// Signs in, refuses a non-admin, checks the storage, then stores the identity and its secrets
 /// in the vault. Nothing is stored when any step fails.
+///
+/// An OAuth identity signs in through the browser ([`crate::browser`]) unless it is being
+/// edited with the same App ID and portal and its saved refresh token still works; a saved
+/// token the portal refuses sends the user to the browser again rather than failing.
 pub async fn save(state: &AppState, input: IdentityInput) -> UiResult<IdentityView> {
     let mut spec = spec_of(&input)?;
     let existing = match &input.id {
@@ -115,21 +120,75 @@ pub async fn save(state: &AppState, input: IdentityInput) -> UiResult<IdentityVi
         Some(old) => IdentitySecrets::load(state.secrets.as_ref(), old)?,
         None => None,
     };
-    let sign_in = match (&input.password, &stored) {
-        (Some(p), _) if !p.is_empty() => SignInSecret::Password(Secret::new(p.clone())),
-        (_, Some(s)) => s.sign_in.clone(),
-        _ => return Err(UiError::invalid("enter the account's password")),
-    };
     let (_, azure) = storage_of(&input.storage);
-    let azure =
-        azure.filter(|c| !c.expose().trim().is_empty()).or_else(|| stored.and_then(|s| s.azure_connection_string));
+    let azure = azure
+        .filter(|c| !c.expose().trim().is_empty())
+        .or_else(|| stored.as_ref().and_then(|s| s.azure_connection_string.clone()));
     let mut headers_spec = spec.clone();
     headers_spec.custom_headers.extend(state.settings().headers);
-    let verified =
-        verify(&headers_spec, &sign_in, azure.as_ref(), &VerifyOptions::default(), Arc::new(arcgis::SystemClock))
-            .await
-            .map_err(|e| UiError::new(e.code(), e.to_string()))?;
+    let check = |secret: SignInSecret| {
+        let (spec, azure) = (&headers_spec, azure.as_ref());
+        async move {
+            verify(spec, &secret, azure, &VerifyOptions::default(), Arc::new(arcgis::SystemClock))
+                .await
+                .map(|v| (secret, v))
+                .map_err(|e| UiError::new(e.code(), e.to_string()))
+        }
+    };
+    let (sign_in, verified) = match &spec.sign_in {
+        SignIn::Builtin { .. } => {
+            let secret = match (&input.password, &stored) {
+                (Some(p), _) if !p.is_empty() => SignInSecret::Password(Secret::new(p.clone())),
+                (_, Some(IdentitySecrets { sign_in: s @ SignInSecret::Password(_), .. })) => s.clone(),
+                _ => return Err(UiError::invalid("enter the account's password")),
+            };
+            check(secret).await?
+        }
+        SignIn::Oauth { client_id, .. } => {
+            if client_id.is_empty() {
+                return Err(UiError::invalid("enter the App ID registered for OrgVault in the organization"));
+            }
+            let reusable = reusable_oauth(existing.as_ref(), stored.as_ref(), &spec, state.clock.now_ms());
+            let mut signed_in = None;
+            if let Some(secret) = reusable {
+                match check(SignInSecret::OAuth(secret)).await {
+                    Ok(done) => signed_in = Some(done),
+                    Err(e) if e.code == "sign_in" => {
+                        tracing::info!("the saved OAuth sign-in was refused; signing in through the browser")
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            match signed_in {
+                Some(done) => done,
+                None => {
+                    // The token exchange trusts what the identity's sign-ins trust (a private CA).
+                    let tls = arcgis::TlsOptions {
+                        extra_ca_pem: match &spec.tls.extra_ca_pem_path {
+                            Some(path) => Some(std::fs::read_to_string(path).map_err(|e| {
+                                UiError::invalid(format!("the CA certificate file {path} cannot be read ({e})"))
+                            })?),
+                            None => None,
+                        },
+                        accept_invalid_certs: spec.tls.allow_invalid_certs,
+                    };
+                    let oauth =
+                        browser::sign_in(&state.browser, &spec.portal_url, client_id, tls, state.approval_wait).await?;
+                    check(SignInSecret::OAuth(oauth)).await?
+                }
+            }
+        }
+    };
+    // Verifying may have exchanged the refresh token; the portal may already refuse the old one.
+    let sign_in = match (sign_in, verified.signed_in.refresh_token.clone()) {
+        (SignInSecret::OAuth(_), Some(renewed)) => SignInSecret::OAuth(renewed),
+        (kept, _) => kept,
+    };
     spec.kind = verified.signed_in.kind;
+    if let SignIn::Oauth { username, .. } = &mut spec.sign_in {
+        // Learnt from the portal: whoever approved in the browser.
+        *username = Some(verified.signed_in.username.clone()).filter(|u| !u.is_empty());
+    }
     let saved = match &existing {
         Some(old) => state.identities().update(&old.id, spec).await?,
         None => state.identities().create(spec).await?,
@@ -139,6 +198,28 @@ pub async fn save(state: &AppState, input: IdentityInput) -> UiResult<IdentityVi
     state.set_session(&saved.id, None);
     tracing::info!(identity = %saved.id, "identity saved and verified");
     Ok(view(state, &saved))
+}
+
+/// The saved OAuth sign-in of the identity being edited, when it was issued for the same App ID
+/// and portal and has not expired.
+fn reusable_oauth(
+    existing: Option<&orgvault_core::identity::Identity>,
+    stored: Option<&IdentitySecrets>,
+    spec: &IdentitySpec,
+    now_ms: i64,
+) -> Option<OAuthSecret> {
+    let old = existing?;
+    let same_app = matches!((&old.spec.sign_in, &spec.sign_in),
+        (SignIn::Oauth { client_id: a, .. }, SignIn::Oauth { client_id: b, .. }) if a == b);
+    if !same_app || old.spec.portal_url != spec.portal_url {
+        return None;
+    }
+    match stored.map(|s| &s.sign_in) {
+        Some(SignInSecret::OAuth(o)) if CoreToken::at(o.refresh_token_expires_at, now_ms) != CoreToken::Expired => {
+            Some(o.clone())
+        }
+        _ => None,
+    }
 }
 
 #[tauri::command]

@@ -3,4 +3,5 @@
 
 mod bindings;
 mod identities;
+mod oauth;
 mod restore;

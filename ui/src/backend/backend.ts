@@ -183,9 +183,13 @@ export interface JobProgress {
   done: number;
   /** null while still unknown (the job is listing what to do) */
   total: number | null;
+  /** bytes moved so far (a backup's downloads, a verify's checks); never goes down within a job */
   bytes: number;
   current: string | null;
+  /** elements per second in the current phase */
   rate_per_s: number;
+  /** the job's average bytes per second */
+  bytes_per_s: number;
 }
 export interface JobItemDone {
   job_id: JobId;

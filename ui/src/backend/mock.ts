@@ -549,7 +549,7 @@ export class MockBackend implements Backend {
       const elapsed = Math.max(1, this.tickMs * Math.ceil(job.done / this.perTick)) / 1000;
       const current = job.done < units.length ? units[job.done].title : null;
       this.progressHandlers.forEach((h) =>
-        h({ job_id: id, done: job.done, total: units.length, bytes: job.bytes, current, rate_per_s: job.done / elapsed }),
+        h({ job_id: id, done: job.done, total: units.length, bytes: job.bytes, current, rate_per_s: job.done / elapsed, bytes_per_s: job.bytes / elapsed }),
       );
       if (job.done >= units.length) {
         const failed = job.items.filter((i) => i.outcome === "failed").length;

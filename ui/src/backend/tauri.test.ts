@@ -69,7 +69,7 @@ describe("the Tauri backend over the generated bindings", () => {
     listeners.get("job-finished")?.({ payload: { job_id: 1, state: "running", summary: "" } });
     listeners.get("job-finished")?.({ payload: { job_id: 1, state: "cancelled", summary: "by you" } });
     expect(finished, "a non-final state never ends a job in the UI").toEqual([{ job_id: 1, state: "cancelled", summary: "by you" }]);
-    listeners.get("job-progress")?.({ payload: { job_id: 1, phase: "items", done: 1, total: null, bytes: 0, current: null, rate_per_s: null } });
-    expect(progress, "an unknown rate reads as 0 per second").toEqual([{ job_id: 1, phase: "items", done: 1, total: null, bytes: 0, current: null, rate_per_s: 0 }]);
+    listeners.get("job-progress")?.({ payload: { job_id: 1, phase: "items", done: 1, total: null, bytes: 0, current: null, rate_per_s: null, bytes_per_s: null } });
+    expect(progress, "an unknown rate reads as 0 per second").toEqual([{ job_id: 1, phase: "items", done: 1, total: null, bytes: 0, current: null, rate_per_s: 0, bytes_per_s: 0 }]);
   });
 });

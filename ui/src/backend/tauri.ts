@@ -59,7 +59,7 @@ export function isFinal(state: string): state is FinishedState {
 
 /** The shell's progress in the UI's shape: an unknown rate reads as 0 per second. */
 export function progressOf(e: B.JobProgress): JobProgress {
-  return { ...e, rate_per_s: e.rate_per_s ?? 0 };
+  return { ...e, rate_per_s: e.rate_per_s ?? 0, bytes_per_s: e.bytes_per_s ?? 0 };
 }
 
 /** The shell's filter takes known kinds and states only; "" and unknown words mean "any". */

@@ -1,8 +1,7 @@
 import type { ComponentChildren } from "preact";
 import type { UiError } from "../backend/backend";
 import { headline } from "../app/errors";
-import type { LiveJob } from "../state/jobs";
-import { formatBytes } from "../state/selection";
+import { progressFigures, type LiveJob } from "../state/jobs";
 
 /** An error as `{code, message}` shown in plain words; `role=alert` so screen readers announce it. */
 export function ErrorNote({ error, testid }: { error: UiError | null; testid?: string }) {
@@ -47,6 +46,7 @@ export function stateWord(state: string): string {
 /** Live progress of one job: items, bytes, rate and the element being worked on. */
 export function JobProgressView({ job, onCancel }: { job: LiveJob; onCancel?: () => void }) {
   const pct = job.total > 0 ? Math.round((job.done / job.total) * 100) : 0;
+  const figures = progressFigures(job);
   return (
     <section class="progress-panel" aria-label={`Progress of ${job.name}`}>
       <div class="row spread">
@@ -59,10 +59,9 @@ export function JobProgressView({ job, onCancel }: { job: LiveJob; onCancel?: ()
         {pct}%
       </progress>
       <div class="row muted small">
-        <span>{job.total > 0 ? `${job.done} of ${job.total} elements` : job.state === "running" ? `${job.done} of ? elements` : `${job.done} elements`}</span>
-        {/* The shell counts bytes for verify only; "0 B" during a backup would be wrong. */}
-        {job.bytes > 0 && <span>{formatBytes(job.bytes)}</span>}
-        <span>{job.ratePerS.toFixed(1)} per second</span>
+        <span data-testid="progress-count">{figures.count}</span>
+        {figures.bytes !== null && <span data-testid="progress-bytes" data-bytes={job.bytes}>{figures.bytes}</span>}
+        <span data-testid="progress-rate">{figures.rate}</span>
         {job.phase && <span>{job.phase}</span>}
         {job.current && <span class="ellipsis">Now: {job.current}</span>}
       </div>

@@ -262,7 +262,10 @@ function IdentityForm({ draft: initial, onCancel, onSaved }: { draft: Draft; onC
           and password
         </label>
         {d.sign_in === "oauth" ? (
-          <Field label="App ID" hint="Register an app in the portal with a loopback redirect URI (127.0.0.1, any port).">
+          <Field
+            label="App ID"
+            hint="Register an app in the portal with a loopback redirect URI (127.0.0.1, any port). Save and verify opens your browser to sign in; the account must be an administrator."
+          >
             <input value={d.app_id} onInput={text("app_id")} data-testid="identity-app-id" />
           </Field>
         ) : (
@@ -322,7 +325,13 @@ function IdentityForm({ draft: initial, onCancel, onSaved }: { draft: Draft; onC
         )}
       </fieldset>
       <ErrorNote error={error} testid="identity-error" />
-      {busy && <Notice>Signing in and checking the account…</Notice>}
+      {busy && (
+        <Notice>
+          {d.sign_in === "oauth"
+            ? "Sign in and allow OrgVault in the browser window that opened (SAML accounts sign in with their identity provider there), then come back here…"
+            : "Signing in and checking the account…"}
+        </Notice>
+      )}
       <div class="row">
         <button type="submit" class="primary" data-testid="identity-save" disabled={busy}>
           Save and verify

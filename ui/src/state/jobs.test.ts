@@ -1,10 +1,23 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { MockBackend } from "../backend/mock";
-import { JobsStore, jobTransitions as t, type JobsState } from "./jobs";
+import { JobsStore, jobTransitions as t, progressFigures, type JobsState } from "./jobs";
 
-const progress = (done: number, total = 10) => ({ job_id: 1, done, total, bytes: done * 100, current: `item ${done}`, rate_per_s: 2 });
+const progress = (done: number, total = 10) => ({ job_id: 1, done, total, bytes: done * 100, current: `item ${done}`, rate_per_s: 2, bytes_per_s: 50 });
 
 describe("job state transitions", () => {
+  it("a backup's bytes and byte rate reach the progress figures and never go back", () => {
+    let s: JobsState = t.started({}, 1, "backup", "Nightly");
+    s = t.progress(s, { ...progress(3), bytes: 2 * 1024 * 1024, bytes_per_s: 1024 * 1024 });
+    s = t.progress(s, { ...progress(3), bytes: 1_000_000, bytes_per_s: 500_000 });
+    expect(s[1].bytes, "a late event with an older byte total must not shrink the bytes moved").toBe(2 * 1024 * 1024);
+    const f = progressFigures(s[1]);
+    expect(f.count, "items done of the total").toBe("3 of 10 elements");
+    expect(f.bytes, "the bytes downloaded so far").toBe("2.0 MB");
+    expect(f.rate, "the byte rate first, then the element rate").toBe("1.0 MB/s · 2.0 elements/s");
+    const scan = progressFigures(t.progress(t.started({}, 2, "scan", "Scan"), { ...progress(1), job_id: 2, bytes: 0, bytes_per_s: 0 })[2]);
+    expect([scan.bytes, scan.rate], "a scan moves no bytes and shows none").toEqual([null, "2.0 elements/s"]);
+  });
+
   it("progress moves forward and never back", () => {
     let s: JobsState = t.started({}, 1, "backup", "Nightly");
     s = t.progress(s, progress(4));

@@ -1,4 +1,5 @@
 import type { Backend, FinishedState, JobFinished, JobId, JobItemDone, JobProgress, JobView } from "../backend/backend";
+import { formatBytes } from "./selection";
 import { Store } from "./store";
 
 /** What the UI knows of one job while and after it runs. */
@@ -13,6 +14,7 @@ export interface LiveJob {
   current: string | null;
   phase: string | null;
   ratePerS: number;
+  bytesPerS: number;
   items: JobItemDone[];
   summary: string;
 }
@@ -20,12 +22,13 @@ export interface LiveJob {
 export type JobsState = Record<number, LiveJob>;
 
 function blank(id: JobId, kind = "job", name = `Job ${id}`): LiveJob {
-  return { id, kind, name, state: "running", done: 0, total: 0, bytes: 0, current: null, phase: null, ratePerS: 0, items: [], summary: "" };
+  return { id, kind, name, state: "running", done: 0, total: 0, bytes: 0, current: null, phase: null, ratePerS: 0, bytesPerS: 0, items: [], summary: "" };
 }
 
 /**
  * Pure transitions of the job table. Invariants: a finished job never returns to running and ignores
- * late progress; events for a job the UI did not start (a retry, a scheduled job) create its entry.
+ * late progress; neither the element count nor the bytes moved go backwards; events for a job the UI
+ * did not start (a retry, a scheduled job) create its entry.
  */
 export const jobTransitions = {
   started(s: JobsState, id: JobId, kind: string, name: string): JobsState {
@@ -35,10 +38,19 @@ export const jobTransitions = {
     const j = s[e.job_id] ?? blank(e.job_id);
     if (j.state !== "running") return s;
     // Events may arrive out of order across the IPC bridge; progress never goes backwards.
-    if (e.done < j.done) return s;
+    if (e.done < j.done || e.bytes < j.bytes) return s;
     return {
       ...s,
-      [e.job_id]: { ...j, done: e.done, total: e.total ?? j.total, phase: e.phase ?? j.phase, bytes: e.bytes, current: e.current, ratePerS: e.rate_per_s },
+      [e.job_id]: {
+        ...j,
+        done: e.done,
+        total: e.total ?? j.total,
+        phase: e.phase ?? j.phase,
+        bytes: e.bytes,
+        current: e.current,
+        ratePerS: e.rate_per_s,
+        bytesPerS: e.bytes_per_s,
+      },
     };
   },
   itemDone(s: JobsState, e: JobItemDone): JobsState {
@@ -68,6 +80,25 @@ export const jobTransitions = {
     return next;
   },
 };
+
+/** Kinds of job that move bytes; the others (scan, restore) show no byte figures. */
+const MOVES_BYTES = ["backup", "verify"];
+
+/**
+ * The figures a progress panel shows: elements done (of the total when known), bytes moved and the
+ * rates. Bytes appear for jobs that move them (and for any job that reported some), so a scan never
+ * shows a meaningless "0 B".
+ */
+export function progressFigures(job: LiveJob): { count: string; bytes: string | null; rate: string } {
+  const count = job.total > 0 ? `${job.done} of ${job.total} elements` : job.state === "running" ? `${job.done} of ? elements` : `${job.done} elements`;
+  const movesBytes = job.bytes > 0 || MOVES_BYTES.includes(job.kind);
+  const perSecond = `${job.ratePerS.toFixed(1)} elements/s`;
+  return {
+    count,
+    bytes: movesBytes ? formatBytes(job.bytes) : null,
+    rate: movesBytes ? `${formatBytes(job.bytesPerS)}/s · ${perSecond}` : perSecond,
+  };
+}
 
 const FINAL_STATES: FinishedState[] = ["succeeded", "partial", "failed", "cancelled"];
 

@@ -1,6 +1,7 @@
 import type { Layout } from "./layout";
 import type { GraphModel } from "./model";
 import type { SpatialIndex } from "./spatial";
+import { fitView, resizedView, type View } from "./view";
 
 /** Fill colours: one per item type (cycled), then users, groups, and unselected elements. */
 const TYPE_COLOURS = ["#2563eb", "#0891b2", "#7c3aed", "#c026d3", "#db2777", "#ea580c", "#ca8a04", "#16a34a", "#0d9488", "#4f46e5", "#9333ea", "#b45309"];
@@ -51,6 +52,8 @@ export class Visualizer {
   private resize: ResizeObserver | null = null;
   private width = 0;
   private height = 0;
+  /** Whether the view still shows the fitted organization (no pan or zoom since): resizing re-fits it. */
+  private fitted = true;
   private readonly listeners: [string, EventListener][] = [];
 
   constructor(
@@ -75,10 +78,9 @@ export class Visualizer {
     this.fit();
     this.listen();
     if (typeof ResizeObserver !== "undefined") {
-      this.resize = new ResizeObserver(() => {
-        this.measure();
-        this.invalidateScene();
-      });
+      // A resized canvas (window, side panel, a tab shown after it was hidden) must not leave the
+      // organization off-centre or drawn for the old size.
+      this.resize = new ResizeObserver(() => this.resized());
       this.resize.observe(canvas);
     }
   }
@@ -91,18 +93,30 @@ export class Visualizer {
     this.canvas.height = Math.round(this.height * dpr);
   }
 
+  private setView(v: View): void {
+    this.scale = v.scale;
+    this.tx = v.tx;
+    this.ty = v.ty;
+  }
+
+  /** Re-measures the canvas and adapts the view to its new size (see `resizedView`). */
+  resized(): void {
+    const from: [number, number] = [this.width, this.height];
+    this.measure();
+    if (from[0] === this.width && from[1] === this.height) return;
+    this.setView(resizedView(this, from, [this.width, this.height], this.fitted, this.layout));
+    this.invalidateScene();
+  }
+
   /** Shows the whole organization. */
   fit(): void {
-    const { minX, minY, maxX, maxY } = this.layout;
-    const w = Math.max(1, maxX - minX);
-    const h = Math.max(1, maxY - minY);
-    this.scale = Math.min(this.width / w, this.height / h) * 0.95;
-    this.tx = (this.width - w * this.scale) / 2 - minX * this.scale;
-    this.ty = (this.height - h * this.scale) / 2 - minY * this.scale;
+    this.setView(fitView(this.layout, this.width, this.height));
+    this.fitted = true;
     this.invalidate();
   }
 
   panBy(dx: number, dy: number): void {
+    this.fitted = false;
     this.tx += dx;
     this.ty += dy;
     this.invalidate();
@@ -111,6 +125,7 @@ export class Visualizer {
   zoomAt(factor: number, sx: number, sy: number): void {
     const next = Math.min(400, Math.max(0.02, this.scale * factor));
     const f = next / this.scale;
+    this.fitted = false;
     this.tx = sx - (sx - this.tx) * f;
     this.ty = sy - (sy - this.ty) * f;
     this.scale = next;
@@ -119,6 +134,7 @@ export class Visualizer {
 
   /** Centres the view on a node, e.g. when picked in the list view. */
   focus(i: number): void {
+    this.fitted = false;
     this.tx = this.width / 2 - this.layout.x[i] * this.scale;
     this.ty = this.height / 2 - this.layout.y[i] * this.scale;
     this.invalidate();

@@ -137,10 +137,11 @@ impl<'a> Run<'a> {
                 Err(std::io::Error::other(e.to_string()))
             }
         });
-        let tally = &self.tally;
+        let (tally, progress) = (&self.tally, self.progress);
         let counted = counted.inspect(|chunk| {
             if let Ok(b) = chunk {
-                tally.bytes_read.fetch_add(b.len() as u64, Ordering::Relaxed);
+                let n = b.len() as u64;
+                progress.bytes(tally.bytes_read.fetch_add(n, Ordering::Relaxed) + n);
             }
         });
         let stored = self.cancellable(self.repo.put_blob_stream(Box::pin(counted))).await?;
