@@ -189,48 +189,18 @@ async fn create_view(
 ) -> Result<arcgis::write::CreatedService, Stop> {
     let source_name = super::plan::service_name(source_url)
         .ok_or_else(|| Stop::Failed(format!("the source of the view has no service URL ({source_url})")))?;
-    let sjson = run.blob_json(&service.service_json).await?;
-    let layers = match &service.layers_json {
-        Some(b) => run.blob_json(b).await?,
-        None => json!({"layers": [], "tables": []}),
-    };
+    let (sjson, layers) = saved_definition(run, service).await?;
     let params = json!({
         "name": name,
         "capabilities": sjson.get("capabilities").cloned().unwrap_or(json!("Query")),
         "spatialReference": sjson.get("spatialReference").cloned().unwrap_or(json!({"wkid": 102100})),
         "isView": true,
     });
-    intend(run, plan, name).await?;
-    let created =
-        run.portal.create_service(owner, &params, true).await.map_err(|e| Stop::portal("creating the view", e))?;
-    run.journal
-        .record(
-            EntryKind::Item,
-            &plan.source_id,
-            &created.item_id,
-            false,
-            &json!({"service_url": created.service_url.as_str()}),
-        )
-        .await?;
-    let as_view = |list: Option<&Value>| -> Vec<Value> {
-        list.and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .map(|l| {
-                let mut l = l.clone();
-                if let Some(o) = l.as_object_mut() {
-                    o.remove("relationships");
-                    let id = o.get("id").cloned().unwrap_or(json!(0));
-                    o.insert(
-                        "adminLayerInfo".into(),
-                        json!({"viewLayerDefinition": {"sourceServiceName": source_name, "sourceLayerId": id, "sourceLayerFields": "*"}}),
-                    );
-                }
-                l
-            })
-            .collect()
-    };
-    let def = json!({"layers": as_view(layers.get("layers")), "tables": as_view(layers.get("tables"))});
+    let created = create_empty_service(run, plan, owner, &params, true, "creating the view").await?;
+    let def = json!({
+        "layers": layer_definitions(layers.get("layers"), Some(&source_name)),
+        "tables": layer_definitions(layers.get("tables"), Some(&source_name)),
+    });
     run.portal
         .add_to_definition(&created.service_url, &def)
         .await
@@ -243,6 +213,64 @@ async fn create_view(
 async fn intend(run: &Run<'_>, plan: &PlannedItem, name: &str) -> Result<(), Stop> {
     run.journal.record(EntryKind::Upload, &plan.source_id, "", false, &json!({"service_name": name})).await?;
     Ok(())
+}
+
+/// The backed-up service JSON and its `/layers` JSON (empty lists when the backup has none).
+async fn saved_definition(run: &Run<'_>, service: &ServiceEntry) -> Result<(Value, Value), Stop> {
+    let sjson = run.blob_json(&service.service_json).await?;
+    let layers = match &service.layers_json {
+        Some(b) => run.blob_json(b).await?,
+        None => json!({"layers": [], "tables": []}),
+    };
+    Ok((sjson, layers))
+}
+
+/// createService for an empty service (or view), journaled first by name (`intend`) and right
+/// after by its new item id, so a lost answer or a later failure is found again on the next try.
+async fn create_empty_service(
+    run: &Run<'_>,
+    plan: &PlannedItem,
+    owner: &str,
+    params: &Value,
+    is_view: bool,
+    what: &str,
+) -> Result<arcgis::write::CreatedService, Stop> {
+    let name = params.get("name").and_then(Value::as_str).unwrap_or_default();
+    intend(run, plan, name).await?;
+    let created = run.portal.create_service(owner, params, is_view).await.map_err(|e| Stop::portal(what, e))?;
+    run.journal
+        .record(
+            EntryKind::Item,
+            &plan.source_id,
+            &created.item_id,
+            false,
+            &json!({"service_url": created.service_url.as_str()}),
+        )
+        .await?;
+    Ok(created)
+}
+
+/// Layer or table definitions for addToDefinition: relationships removed (they go to
+/// updateDefinition after every layer exists); for a view, each names its source layer.
+fn layer_definitions(list: Option<&Value>, view_of: Option<&str>) -> Vec<Value> {
+    list.and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .map(|l| {
+            let mut l = l.clone();
+            if let Some(o) = l.as_object_mut() {
+                o.remove("relationships");
+                if let Some(source_name) = view_of {
+                    let id = o.get("id").cloned().unwrap_or(json!(0));
+                    o.insert(
+                        "adminLayerInfo".into(),
+                        json!({"viewLayerDefinition": {"sourceServiceName": source_name, "sourceLayerId": id, "sourceLayerFields": "*"}}),
+                    );
+                }
+            }
+            l
+        })
+        .collect()
 }
 
 /// Relationship classes rebuilt from the layers' own `relationships` lists.
@@ -291,11 +319,7 @@ async fn create_from_definition(
     name: &str,
     service: &ServiceEntry,
 ) -> Result<arcgis::write::CreatedService, Stop> {
-    let sjson = run.blob_json(&service.service_json).await?;
-    let layers = match &service.layers_json {
-        Some(b) => run.blob_json(b).await?,
-        None => json!({"layers": [], "tables": []}),
-    };
+    let (sjson, layers) = saved_definition(run, service).await?;
     let params = json!({
         "name": name,
         "serviceDescription": sjson.get("serviceDescription").cloned().unwrap_or(json!("")),
@@ -303,32 +327,8 @@ async fn create_from_definition(
         "spatialReference": sjson.get("spatialReference").cloned().unwrap_or(json!({"wkid": 102100})),
         "maxRecordCount": sjson.get("maxRecordCount").cloned().unwrap_or(json!(2000)),
     });
-    intend(run, plan, name).await?;
-    let created =
-        run.portal.create_service(owner, &params, false).await.map_err(|e| Stop::portal("creating the service", e))?;
-    run.journal
-        .record(
-            EntryKind::Item,
-            &plan.source_id,
-            &created.item_id,
-            false,
-            &json!({"service_url": created.service_url.as_str()}),
-        )
-        .await?;
-    let strip = |list: Option<&Value>| -> Vec<Value> {
-        list.and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .map(|l| {
-                let mut l = l.clone();
-                if let Some(o) = l.as_object_mut() {
-                    o.remove("relationships");
-                }
-                l
-            })
-            .collect()
-    };
-    let def = json!({"layers": strip(layers.get("layers")), "tables": strip(layers.get("tables"))});
+    let created = create_empty_service(run, plan, owner, &params, false, "creating the service").await?;
+    let def = json!({"layers": layer_definitions(layers.get("layers"), None), "tables": layer_definitions(layers.get("tables"), None)});
     run.portal.add_to_definition(&created.service_url, &def).await.map_err(|e| Stop::portal("adding the layers", e))?;
     let rels = relationship_classes(&layers);
     if !rels.is_empty() {
