@@ -172,6 +172,78 @@ impl Portal {
             .ok_or_else(|| Error::Decode { url: display_url(&url), detail: "addAttachment answered no id".into() })
     }
 
+    /// Features of `layer` whose object id is above `after` (`where <oid_field> > after`), in
+    /// object-id order, as `(objectId, GlobalID)`: what an `applyEdits` whose answer was lost
+    /// added to a layer only this client writes to. Paged by the service's record limit.
+    pub async fn features_after(
+        &self,
+        service_url: &Url,
+        layer: i64,
+        oid_field: &str,
+        after: i64,
+    ) -> Result<Vec<(i64, Option<String>)>> {
+        let url = sub(service_url, &format!("{layer}/query"));
+        let clause = format!("{oid_field} > {after}");
+        let mut out = Vec::new();
+        loop {
+            let offset = out.len().to_string();
+            let v = self
+                .json_at(
+                    url.clone(),
+                    &[
+                        ("where", clause.as_str()),
+                        ("outFields", "*"),
+                        ("returnGeometry", "false"),
+                        ("resultOffset", offset.as_str()),
+                    ],
+                )
+                .await?;
+            let page = v.get("features").and_then(Value::as_array).cloned().unwrap_or_default();
+            let before = out.len();
+            for f in &page {
+                let attrs = f.get("attributes").and_then(Value::as_object);
+                let field = |name: &str| {
+                    attrs.and_then(|a| a.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.clone()))
+                };
+                let Some(oid) = field(oid_field).and_then(|v| v.as_i64()) else {
+                    return Err(Error::Decode {
+                        url: display_url(&url),
+                        detail: format!("a feature without {oid_field}"),
+                    });
+                };
+                out.push((oid, field("GlobalID").and_then(|v| v.as_str().map(str::to_owned))));
+            }
+            let more = v.get("exceededTransferLimit").and_then(Value::as_bool).unwrap_or(false);
+            if !more || out.len() == before {
+                break;
+            }
+        }
+        out.sort_by_key(|(oid, _)| *oid);
+        Ok(out)
+    }
+
+    /// The attachments of one feature as `(id, name, size)` (`<layer>/<oid>/attachments`).
+    pub async fn feature_attachments(
+        &self,
+        service_url: &Url,
+        layer: i64,
+        object_id: i64,
+    ) -> Result<Vec<(i64, String, u64)>> {
+        let v = self.json_at(sub(service_url, &format!("{layer}/{object_id}/attachments")), &[]).await?;
+        Ok(v.get("attachmentInfos")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|a| {
+                Some((
+                    a.get("id")?.as_i64()?,
+                    a.get("name").and_then(Value::as_str).unwrap_or_default().to_owned(),
+                    a.get("size").and_then(Value::as_u64).unwrap_or(0),
+                ))
+            })
+            .collect())
+    }
+
     /// Publishes an uploaded package item (`filetype` `fileGeodatabase`, `sqlite` or
     /// `serviceDefinition`) as a hosted feature service named `name`. Poll with
     /// [`Portal::publish_status`]. Not repeated after a lost answer.

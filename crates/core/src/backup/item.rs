@@ -124,9 +124,8 @@ pub(crate) async fn capture_item(
 
     // A hosted service's /data is not its data; the export is.
     if service_url.is_none() {
-        let stream = run.cancellable(run.portal.item_data_stream(id)).await?.map_err(|e| failed("reading /data", e))?;
         run.tally.data_downloads.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let blob = run.store_stream(stream).await?;
+        let blob = run.download(|| run.portal.item_data_stream(id)).await?.map_err(|e| failed("reading /data", e))?;
         if blob.size > 0 {
             let json_data = crate::scan::has_json_data(&summary.item_type);
             entry.data = Some(DataEntry {
@@ -140,11 +139,10 @@ pub(crate) async fn capture_item(
     let resources =
         run.cancellable(run.portal.item_resources(id)).await?.map_err(|e| failed("listing the resources", e))?;
     for r in resources {
-        let stream = run
-            .cancellable(run.portal.item_resource_stream(id, &r.resource))
+        let blob = run
+            .download(|| run.portal.item_resource_stream(id, &r.resource))
             .await?
             .map_err(|e| failed(&format!("reading the resource {:?}", r.resource), e))?;
-        let blob = run.store_stream(stream).await?;
         entry.resources.push(ResourceEntry { path: r.resource, blob });
     }
 
@@ -152,9 +150,8 @@ pub(crate) async fn capture_item(
         let mut segments = vec!["content", "items", id, "info"];
         segments.extend(thumb.split('/').filter(|s| !s.is_empty() && *s != "." && *s != ".."));
         let url = run.portal.rest_url(&segments).map_err(|e| failed("the thumbnail URL", e))?;
-        match run.cancellable(run.portal.get_stream(&url, &[])).await? {
-            Ok(stream) => {
-                let blob = run.store_stream(stream).await?;
+        match run.download(|| run.portal.get_stream(&url, &[])).await? {
+            Ok(blob) => {
                 let name = thumb.rsplit('/').next().unwrap_or(thumb).to_owned();
                 entry.thumbnail = Some(FileEntry { name, blob });
             }
@@ -168,9 +165,8 @@ pub(crate) async fn capture_item(
         .portal
         .rest_url(&["content", "items", id, "info", "metadata", "metadata.xml"])
         .map_err(|e| failed("the metadata URL", e))?;
-    match run.cancellable(run.portal.get_stream(&meta_url, &[])).await? {
-        Ok(stream) => {
-            let blob = run.store_stream(stream).await?;
+    match run.download(|| run.portal.get_stream(&meta_url, &[])).await? {
+        Ok(blob) => {
             entry.metadata = (blob.size > 0).then_some(blob);
         }
         // No metadata answers with an error body (400) or a 404: absent is fine.

@@ -87,8 +87,8 @@ async fn fetch_group_thumbnail(
     let mut segments = vec!["community", "groups", group_id, "info"];
     segments.extend(path.split('/').filter(|s| !s.is_empty() && *s != "." && *s != ".."));
     let url = run.portal.rest_url(&segments).map_err(|e| Stop::Failed(format!("the thumbnail URL: {e}")))?;
-    match run.cancellable(run.portal.get_stream(&url, &[])).await? {
-        Ok(stream) => Ok(Some(FileEntry { name: file, blob: run.store_stream(stream).await? })),
+    match run.download(|| run.portal.get_stream(&url, &[])).await? {
+        Ok(blob) => Ok(Some(FileEntry { name: file, blob })),
         Err(arcgis::Error::NotFound { .. }) => Ok(None),
         Err(e) => Err(Stop::portal("reading the group thumbnail", e)),
     }

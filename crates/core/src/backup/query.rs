@@ -153,10 +153,9 @@ async fn layer_attachments(
         };
         for a in list {
             let url = sub_url(service_url, &format!("{layer}/{}/attachments/{}", a.object_id, a.id));
-            let stream = run.portal.get_stream(&url, &[]).await.map_err(|e| {
+            let blob = run.download(|| run.portal.get_stream(&url, &[])).await?.map_err(|e| {
                 Stop::portal(&format!("downloading attachment {} of feature {} in layer {layer}", a.id, a.object_id), e)
             })?;
-            let blob = run.store_stream(stream).await?;
             out.push(AttachmentEntry {
                 layer_id: layer,
                 object_id: a.object_id,

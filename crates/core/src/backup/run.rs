@@ -54,6 +54,9 @@ pub(crate) struct Run<'a> {
     exports: Mutex<BTreeMap<String, String>>,
 }
 
+/// Times one file is downloaded when its body keeps breaking off.
+const BODY_ATTEMPTS: u32 = 3;
+
 /// Longest wait for deleting one temporary export item.
 const DELETE_DEADLINE: Duration = Duration::from_secs(30);
 
@@ -123,6 +126,34 @@ impl<'a> Run<'a> {
             self.delete_export(owner, id).await;
         }
         self.exports.lock().unwrap_or_else(|p| p.into_inner()).keys().cloned().collect()
+    }
+
+    /// Opens a download with `open` and streams it into the repository. A body that breaks off
+    /// midway (the client retries requests, not bodies already flowing) is opened again, up to
+    /// [`BODY_ATTEMPTS`] times, so one stalled file does not send the whole subject round again.
+    /// The outer error stops the subject (cancel, repository failure, a body that kept breaking);
+    /// the inner one is `open`'s own refusal, which the caller classifies (a missing thumbnail is
+    /// no failure).
+    pub async fn download<F, Fut>(&self, mut open: F) -> Result<Result<BlobRef, arcgis::Error>, Stop>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = arcgis::Result<arcgis::ByteStream>>,
+    {
+        let mut attempt = 1;
+        loop {
+            let stream = match self.cancellable(open()).await? {
+                Ok(s) => s,
+                Err(e) => return Ok(Err(e)),
+            };
+            match self.store_stream(stream).await {
+                Err(Stop::Transient(reason)) if attempt < BODY_ATTEMPTS => {
+                    tracing::info!(attempt, "downloading again after: {reason}");
+                    self.cancellable(tokio::time::sleep(Duration::from_millis(100 << attempt))).await?;
+                    attempt += 1;
+                }
+                other => return other.map(Ok),
+            }
+        }
     }
 
     /// Streams a download into the repository. A failure of the download fails the subject;

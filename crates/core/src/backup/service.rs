@@ -173,12 +173,9 @@ async fn export_fgdb(run: &Run<'_>, owner: &str, item_id: &str) -> Result<BlobRe
             tokio::time::sleep(poll_delay(n, run.options.poll_max)).await;
             n += 1;
         }
-        let stream = run
-            .portal
-            .item_data_stream(&job.export_item_id)
-            .await
-            .map_err(|e| Stop::portal("downloading the export", e))?;
-        run.store_stream(stream).await
+        run.download(|| run.portal.item_data_stream(&job.export_item_id))
+            .await?
+            .map_err(|e| Stop::portal("downloading the export", e))
     };
     let result = match run.cancellable(work).await {
         Ok(r) => r,
@@ -217,9 +214,9 @@ async fn replica(run: &Run<'_>, service_url: &Url, layer_ids: &[i64]) -> Result<
             tokio::time::sleep(poll_delay(n, run.options.poll_max)).await;
             n += 1;
         };
-        let stream =
-            run.portal.get_stream(&result_url, &[]).await.map_err(|e| Stop::portal("downloading the replica", e))?;
-        run.store_stream(stream).await
+        run.download(|| run.portal.get_stream(&result_url, &[]))
+            .await?
+            .map_err(|e| Stop::portal("downloading the replica", e))
     };
     run.cancellable(work).await?
 }

@@ -8,11 +8,11 @@
 //! completed: the next run deletes it and makes it again, since which features made it in
 //! cannot be told.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::time::Duration;
 
-use arcgis::write::{FilePart, ItemContent, ItemFields, MAX_ADDS_PER_CALL};
-use arcgis::{JobStatus, Url};
+use arcgis::write::{FilePart, ItemContent, ItemFields};
+use arcgis::JobStatus;
 use serde_json::{json, Value};
 
 use super::item::{item_fields, parts, thumbnail};
@@ -339,95 +339,9 @@ async fn create_from_definition(
     }
     if let (ExportMethod::Query, Some(export)) = (service.export_method, &service.export) {
         let doc = run.blob_json(&export.blob).await?;
-        load_features(run, &created.service_url, &doc, &rels, service).await?;
+        super::features::load_features(run, &created.service_url, &doc, &rels, service).await?;
     }
     Ok(created)
-}
-
-/// Adds every saved feature and attachment. Layers that are the origin of a relationship go
-/// first; global ids are kept, and any the service changed are rewritten in later rows.
-async fn load_features(
-    run: &Run<'_>,
-    url: &Url,
-    doc: &Value,
-    rels: &[Value],
-    service: &ServiceEntry,
-) -> Result<(), Stop> {
-    let mut layers: Vec<&Value> = doc.get("layers").and_then(Value::as_array).into_iter().flatten().collect();
-    let origins: Vec<i64> = rels.iter().filter_map(|r| r.get("originLayerId")?.as_i64()).collect();
-    layers.sort_by_key(|l| {
-        let id = l.get("id").and_then(Value::as_i64).unwrap_or(0);
-        (!origins.contains(&id), id)
-    });
-    let mut guids: HashMap<String, String> = HashMap::new();
-    let mut oids: HashMap<(i64, i64), i64> = HashMap::new();
-    for layer in layers {
-        let lid = layer.get("id").and_then(Value::as_i64).unwrap_or(0);
-        let oid_field = layer.get("objectIdFieldName").and_then(Value::as_str).unwrap_or("OBJECTID").to_owned();
-        let features: Vec<&Value> = layer.get("features").and_then(Value::as_array).into_iter().flatten().collect();
-        for chunk in features.chunks(MAX_ADDS_PER_CALL) {
-            run.check_cancel()?;
-            let mut old_ids = Vec::new();
-            let mut old_guids = Vec::new();
-            let adds: Vec<Value> = chunk
-                .iter()
-                .map(|f| {
-                    let mut f = (*f).clone();
-                    if let Some(a) = f.get_mut("attributes").and_then(Value::as_object_mut) {
-                        old_ids.push(a.remove(&oid_field).and_then(|v| v.as_i64()));
-                        old_guids.push(a.get("GlobalID").and_then(Value::as_str).map(str::to_owned));
-                        for v in a.values_mut() {
-                            if let Some(new) = v.as_str().and_then(|s| guids.get(s)) {
-                                *v = json!(new);
-                            }
-                        }
-                    } else {
-                        old_ids.push(None);
-                        old_guids.push(None);
-                    }
-                    f
-                })
-                .collect();
-            let results = run
-                .portal
-                .apply_adds(url, lid, &adds)
-                .await
-                .map_err(|e| Stop::portal(&format!("adding features to layer {lid}"), e))?;
-            for ((res, old), old_guid) in results.iter().zip(old_ids).zip(old_guids) {
-                let Some((new_oid, new_guid)) = res else {
-                    return Err(Stop::Failed(format!("layer {lid} refused a feature")));
-                };
-                if let Some(o) = old {
-                    oids.insert((lid, o), *new_oid);
-                }
-                if let (Some(a), Some(b)) = (old_guid, new_guid) {
-                    if a != *b {
-                        guids.insert(a, b.clone());
-                    }
-                }
-            }
-        }
-    }
-    for a in &service.attachments {
-        run.check_cancel()?;
-        let Some(new_oid) = oids.get(&(a.layer_id, a.object_id)) else {
-            return Err(Stop::Failed(format!(
-                "attachment {} names feature {} of layer {} that was not restored",
-                a.attachment_id, a.object_id, a.layer_id
-            )));
-        };
-        let bytes = run.blob(&a.blob).await?;
-        let part = FilePart {
-            field: "attachment".into(),
-            file_name: a.name.clone(),
-            content_type: a.content_type.clone().unwrap_or_else(|| "application/octet-stream".into()),
-            bytes,
-        };
-        run.portal.add_attachment(url, a.layer_id, *new_oid, part).await.map_err(|e| {
-            Stop::portal(&format!("adding attachment {} of feature {}", a.attachment_id, a.object_id), e)
-        })?;
-    }
-    Ok(())
 }
 
 #[cfg(test)]

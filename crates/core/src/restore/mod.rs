@@ -19,6 +19,7 @@
 
 mod apply;
 mod error;
+mod features;
 mod hosted;
 mod item;
 mod journal;

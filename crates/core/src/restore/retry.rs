@@ -23,7 +23,7 @@ use crate::repo::{GroupEntry, ItemEntry, UserEntry};
 
 /// The pause before attempt `attempt + 1` (0-based `attempt`): `base * 2^attempt`, at least the
 /// server's `Retry-After`.
-fn pause(base: Duration, attempt: u32, wait: Option<Duration>) -> Duration {
+pub(crate) fn pause(base: Duration, attempt: u32, wait: Option<Duration>) -> Duration {
     let backoff = base.saturating_mul(1u32 << attempt.min(10));
     wait.map_or(backoff, |w| w.max(backoff))
 }

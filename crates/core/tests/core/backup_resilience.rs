@@ -7,6 +7,7 @@ use orgvault_core::backup::BackupError;
 use orgvault_core::jobs::{JobFilter, JobKind, JobState, Jobs, Outcome};
 use orgvault_core::repo::ExportMethod;
 use orgvault_core::{NoProgress, Selection, SystemClock};
+use portal_sim::faults::{FaultKind, ForcedFault};
 use portal_sim::routes::hosted::export_items;
 use portal_sim::{RunningSim, SimConfig};
 use tokio_util::sync::CancellationToken;
@@ -142,5 +143,40 @@ async fn faults_and_expiring_tokens_still_give_a_complete_verified_backup() -> a
     assert!(s.portal.token_renewals() > renewals, "tokens were renewed mid-backup");
     assert_eq!(verify_all(&repo).await?, 1, "the snapshot verifies");
     assert_eq!(leftover_exports(&sim), 0, "no temporary export item is left behind");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_whose_body_keeps_breaking_off_is_downloaded_again_not_failed() -> anyhow::Result<()> {
+    let sim = start_sim(SimConfig { orgs: 1, items: 40, ..SimConfig::default() }).await?;
+    let item = {
+        let u = sim.state.universe.read().unwrap_or_else(|e| e.into_inner());
+        let org = &u.orgs[0];
+        org.items
+            .values()
+            .find(|i| i.service_name.is_none() && !i.resources.is_empty())
+            .expect("an item with resources")
+            .id
+            .clone()
+    };
+    let s = scanned(&sim).await?;
+    // Bodies stall 200 ms then break; the client gives up on a silent body after 1 s either way.
+    sim.state.faults.set_stall_ms(200);
+    // Four broken bodies in a row for this item's /data: as many as the whole subject is tried,
+    // so only downloading the file again (not the subject) gets it through.
+    sim.state.faults.force(ForcedFault {
+        path_contains: Some(format!("/items/{item}/data")),
+        kind: FaultKind::StalledBody,
+        count: 4,
+    });
+    let dir = tempfile::tempdir()?;
+    let repo = open_repo(dir.path()).await?;
+    let recorder = Recorder::default();
+    let selection = Selection::Explicit { items: vec![item.clone()], users: vec![], groups: vec![] };
+    let summary = run_backup(&s, &repo, &selection, &recorder, CancellationToken::new()).await?;
+    let outcomes = recorder.outcomes.lock().expect("lock").clone();
+    assert_eq!((summary.items, summary.failed), (1, 0), "the item is backed up: {outcomes:?}");
+    assert!(sim.state.faults.faults_injected() >= 4, "the four broken bodies were really sent");
+    assert_eq!(verify_all(&repo).await?, 1, "the snapshot verifies");
     Ok(())
 }

@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use arcgis::write::{ItemContent, ItemFields};
-use orgvault_core::restore::{Action, ConflictPolicy};
+use orgvault_core::repo::ExportMethod;
+use orgvault_core::restore::{Action, ConflictPolicy, RestoreOptions};
+use portal_sim::faults::{FaultKind, ForcedFault};
 
 use crate::restore_support::{fixture, options, sim_config};
 
@@ -140,5 +142,55 @@ async fn faults_and_expiring_tokens_midway_still_complete_without_duplicates() -
     assert_eq!(again.created, 0, "running the restore again creates nothing: {again:?}");
     assert_eq!(again.failed, 0, "running the restore again fails nothing: {:?}", f.failures(again.job_id).await);
     assert_eq!(titles(&f.sim, &b), want, "the second run duplicates nothing");
+    Ok(())
+}
+
+/// Per service name: features and attachments per layer.
+fn service_counts(sim: &portal_sim::RunningSim, url_key: &str, name: &str) -> Vec<(i64, usize, usize)> {
+    let universe = sim.state.universe.read().unwrap_or_else(|e| e.into_inner());
+    let org = universe.org_by_url_key(url_key).expect("org");
+    let s = org.services.values().find(|s| s.name == name).expect("the service");
+    s.layers
+        .iter()
+        .chain(&s.tables)
+        .map(|l| (l.id, l.features.len(), l.features.iter().map(|f| f.attachments.len()).sum()))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lost_answers_to_adding_features_and_attachments_are_read_back_not_sent_twice() -> anyhow::Result<()> {
+    let f = fixture(sim_config()).await?;
+    let (a, b) = (f.url_key(0), f.url_key(1));
+    let manifest = f.repo.manifest(&f.snapshot).await?;
+    // A service the backup copied by paged query, with attachments: restored by createService,
+    // applyEdits and addAttachment.
+    let item = manifest
+        .items
+        .iter()
+        .find(|i| {
+            i.service.as_ref().is_some_and(|s| s.export_method == ExportMethod::Query && !s.attachments.is_empty())
+        })
+        .expect("a service kept as a paged query, with attachments");
+    let service = item.service.as_ref().expect("service");
+    let name = service.url.trim_end_matches('/').rsplit('/').nth(1).expect("a service name").to_owned();
+    // As many lost answers as the whole subject is tried: only reading back what landed (not
+    // making the service again) gets through them.
+    let attempts = options().attempts;
+    for path in [format!("/{name}/FeatureServer/0/applyEdits"), "/addAttachment".to_owned()] {
+        let fault = ForcedFault { path_contains: Some(path), kind: FaultKind::Http502, count: attempts };
+        f.sim.state.faults.force_timed(fault, true);
+    }
+    let only = RestoreOptions { items: Some([item.id.clone()].into()), ..options() };
+    let s = f.apply(&only).await?;
+    assert_eq!(s.failed, 0, "the service is restored: {:?}", f.failures(s.job_id).await);
+    assert!(
+        f.sim.state.faults.faults_after_apply() >= 1 + service.attachments.len().min(attempts as usize) as u64,
+        "writes took effect and lost their answer: an applyEdits and each addAttachment up to the forced count"
+    );
+    assert_eq!(
+        service_counts(&f.sim, &b, &name),
+        service_counts(&f.sim, &a, &name),
+        "every feature and attachment once: none lost, none added twice"
+    );
     Ok(())
 }
