@@ -354,6 +354,8 @@ pub struct PlannedGroupView {
     pub owner: String,
     /// Target usernames to add (the owner excluded).
     pub members: Vec<String>,
+    /// Those of `members` who manage the group.
+    pub managers: Vec<String>,
     pub notes: Vec<String>,
 }
 
@@ -366,6 +368,7 @@ impl From<&PlannedGroup> for PlannedGroupView {
             action: (&g.action).into(),
             owner: g.owner.clone(),
             members: g.members.clone(),
+            managers: g.managers.clone(),
             notes: g.notes.clone(),
         }
     }

@@ -297,6 +297,8 @@ export type PlannedGroupView = {
 	owner: string,
 	/**  Target usernames to add (the owner excluded). */
 	members: string[],
+	/**  Those of `members` who manage the group. */
+	managers: string[],
 	notes: string[],
 };
 

@@ -400,7 +400,7 @@ export class MockBackend implements Backend {
         } else if (sameTitle) {
           action = { kind: "match", target_id: sameTitle.id };
         }
-        return { source_id: e.id, title: e.title, target_title: title, action, owner: target.username, members: [], notes: [] };
+        return { source_id: e.id, title: e.title, target_title: title, action, owner: target.username, members: [], managers: [], notes: [] };
       });
     let conflicts = 0;
     const items: PlannedItemView[] = entries

@@ -99,14 +99,19 @@ impl Portal {
             .map_err(|e| Error::Decode { url: display_url(&url), detail: format!("createGroup answer: {e}") })
     }
 
-    /// Adds users to a group, [`MAX_USERS_PER_CALL`] per call; answers those not added
-    /// (unknown users, users already in 512 groups). Adding a member twice is harmless.
-    pub async fn add_group_users(&self, group_id: &str, users: &[String]) -> Result<Vec<String>> {
+    /// Adds `users` as members and `managers` as group managers (`admins`), [`MAX_USERS_PER_CALL`]
+    /// per call; answers those not added (unknown users, users already in 512 groups). Adding a
+    /// member twice is harmless; a member named as a manager is promoted.
+    pub async fn add_group_users(&self, group_id: &str, users: &[String], managers: &[String]) -> Result<Vec<String>> {
         let url = self.rest_url(&["community", "groups", group_id, "addUsers"])?;
         let mut not_added = Vec::new();
-        for chunk in users.chunks(MAX_USERS_PER_CALL) {
+        let calls = users
+            .chunks(MAX_USERS_PER_CALL)
+            .map(|c| ("users", c))
+            .chain(managers.chunks(MAX_USERS_PER_CALL).map(|c| ("admins", c)));
+        for (field, chunk) in calls {
             let list = chunk.join(",");
-            let v = self.post_form(url.as_str(), &[("users", list.as_str())], true).await?;
+            let v = self.post_form(url.as_str(), &[(field, list.as_str())], true).await?;
             not_added.extend(
                 v.get("notAdded")
                     .and_then(Value::as_array)
@@ -117,6 +122,26 @@ impl Portal {
             );
         }
         Ok(not_added)
+    }
+
+    /// Removes members from a group (`removeUsers`); answers those not removed (the owner, or
+    /// not members). Repeating it is harmless, so it is retried like a read.
+    pub async fn remove_group_users(&self, group_id: &str, users: &[String]) -> Result<Vec<String>> {
+        let url = self.rest_url(&["community", "groups", group_id, "removeUsers"])?;
+        let mut not_removed = Vec::new();
+        for chunk in users.chunks(MAX_USERS_PER_CALL) {
+            let list = chunk.join(",");
+            let v = self.post_form(url.as_str(), &[("users", list.as_str())], true).await?;
+            not_removed.extend(
+                v.get("notRemoved")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_str)
+                    .map(str::to_owned),
+            );
+        }
+        Ok(not_removed)
     }
 
     /// Makes `target` the group's owner. Nothing is sent when `target` already owns it (the

@@ -98,6 +98,9 @@ pub struct PlannedGroup {
     pub owner: String,
     /// Target usernames to add (owner excluded).
     pub members: Vec<String>,
+    /// Those of `members` who manage the group (its admins in the backup).
+    #[serde(default)]
+    pub managers: Vec<String>,
     pub notes: Vec<String>,
 }
 

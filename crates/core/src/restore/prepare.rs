@@ -201,6 +201,10 @@ pub(crate) async fn prepare(
                 .collect();
             members.sort();
             members.dedup();
+            let mut managers: Vec<String> =
+                g.admins.iter().map(|u| owner_of(u, &mut missing_owners)).filter(|u| *u != owner).collect();
+            managers.sort();
+            managers.dedup();
             for u in members.iter().chain(std::iter::once(&owner)) {
                 *new_memberships.entry(u.clone()).or_default() += 1;
             }
@@ -217,6 +221,7 @@ pub(crate) async fn prepare(
                 action,
                 owner,
                 members,
+                managers,
                 notes: note.into_iter().collect(),
             });
         }

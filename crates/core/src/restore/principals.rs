@@ -145,23 +145,40 @@ pub(crate) async fn restore_group(
         }
     };
     run.map_id(&entry.id, &gid);
+    // A group this restore made (now, or by an earlier attempt or run: `Update` comes only from
+    // the journal or a lost create answer) has its creator in it; one it matched is left alone.
+    let ours = created || current_owner.is_some();
     let people = async {
-        let mut members = plan.members.clone();
-        if created || current_owner.is_some() {
+        let mut members: Vec<String> = plan.members.iter().filter(|u| !plan.managers.contains(u)).cloned().collect();
+        if ours && plan.owner != me {
             // The creator owns the group at first: the real owner joins, then takes it over.
-            if plan.owner != me {
-                members.push(plan.owner.clone());
-            }
+            members.push(plan.owner.clone());
         }
         members.sort();
         members.dedup();
-        let not_added =
-            run.portal.add_group_users(&gid, &members).await.map_err(|e| Stop::portal("adding members", e))?;
+        let not_added = run
+            .portal
+            .add_group_users(&gid, &members, &plan.managers)
+            .await
+            .map_err(|e| Stop::portal("adding members", e))?;
         if let Some(cur) = &current_owner {
             run.portal
                 .reassign_group(&gid, cur, &plan.owner)
                 .await
                 .map_err(|e| Stop::portal("setting the owner", e))?;
+        }
+        // Once the owner holds it, the creator leaves, unless the backup has them in it (then in
+        // their role: the previous owner stays as a plain member).
+        if ours && plan.owner != me {
+            let just_me = std::slice::from_ref(&me);
+            let done = if !plan.members.contains(&me) {
+                run.portal.remove_group_users(&gid, just_me).await
+            } else if plan.managers.contains(&me) {
+                run.portal.add_group_users(&gid, &[], just_me).await
+            } else {
+                Ok(Vec::new())
+            };
+            done.map_err(|e| Stop::portal("leaving the group after handing it over", e))?;
         }
         run.journal.record(EntryKind::Group, &entry.id, &gid, true, &json!({})).await?;
         if not_added.is_empty() {

@@ -111,6 +111,30 @@ async fn groups_members_and_sharing() {
         "the previous owner stays a member: {members}"
     );
 
+    // `admins` makes group managers (a member is promoted); removeUsers lets people leave, never the owner.
+    let groups_url = format!("{root}/community/groups/{gid}");
+    let promoted = post_form(&http, &format!("{groups_url}/addUsers"), &token, &[("admins", &names[1])]).await;
+    assert_eq!(promoted["notAdded"], json!([]), "a member is promoted: {promoted}");
+    let removed = post_form(
+        &http,
+        &format!("{groups_url}/removeUsers"),
+        &token,
+        &[("users", &format!("{me},{},{}", names[0], names[2]))],
+    )
+    .await;
+    assert_eq!(removed["notRemoved"], json!([names[0]]), "the owner cannot be removed: {removed}");
+    let members = rest(&http, &org.portal_url, &format!("community/groups/{gid}/users"), Some(&token), &[]).await;
+    // As on Online, the owner is listed among the admins.
+    assert_eq!(members["admins"], json!([names[0], names[1]]), "the promoted member manages the group: {members}");
+    let users = members["users"].as_array().expect("users");
+    assert!(
+        !users.iter().any(|u| u == me.as_str() || u == names[2].as_str()),
+        "the removed members are gone: {members}"
+    );
+    assert_eq!(users.len(), 23, "the other members stay: {members}");
+    let empty = post_form(&http, &format!("{groups_url}/addUsers"), &token, &[]).await;
+    assert_eq!(error_code(&empty), Some(400), "addUsers with nobody is refused: {empty}");
+
     // Sharing into the group shows in group content; everyone=true makes an item public.
     let user_root = format!("{root}/content/users/{me}");
     let a =

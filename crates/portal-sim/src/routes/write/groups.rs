@@ -99,11 +99,16 @@ pub(super) async fn add_users(
     req: Req,
 ) -> ApiResult<Response> {
     let caller = req.require_caller()?;
-    let users = comma_list(req.required("users")?);
-    if users.len() > MAX_ADD_USERS {
+    // `users` joins as members, `admins` as group managers; at least one is given.
+    let users = comma_list(req.get("users").unwrap_or_default());
+    let managers = comma_list(req.get("admins").unwrap_or_default());
+    if users.is_empty() && managers.is_empty() {
+        return Err(ApiError::bad_request("'users' or 'admins' must be given"));
+    }
+    if users.len() + managers.len() > MAX_ADD_USERS {
         return Err(ApiError::bad_request(format!(
             "You can add at most {MAX_ADD_USERS} users at a time; {} were given.",
-            users.len()
+            users.len() + managers.len()
         )));
     }
     let mut universe = write_lock(&state);
@@ -114,27 +119,66 @@ pub(super) async fn add_users(
     }
     let mut not_added = vec![];
     let mut added = vec![];
-    for u in users {
+    let mut promoted = vec![];
+    let wanted = users.into_iter().map(|u| (u, false)).chain(managers.into_iter().map(|u| (u, true)));
+    for (u, manager) in wanted {
         let known = org.users.contains_key(&u);
-        let already = group.member_type(&u) != "none";
-        if already {
-            continue;
+        match group.member_type(&u) {
+            "owner" | "admin" => continue,
+            "member" => {
+                if manager {
+                    promoted.push(u);
+                }
+                continue;
+            }
+            _ => {}
         }
         if !known || groups_full(org, &u) {
             not_added.push(u);
         } else {
-            added.push(u);
+            added.push((u, manager));
         }
     }
     if let Some(group) = org.groups.get_mut(&id) {
-        for u in added {
-            if !group.users.contains(&u) {
-                group.users.push(u);
+        for u in promoted {
+            group.users.retain(|x| *x != u);
+            group.admins.push(u);
+        }
+        for (u, manager) in added {
+            let list = if manager { &mut group.admins } else { &mut group.users };
+            if !list.contains(&u) {
+                list.push(u);
             }
         }
         group.modified = later_than(group.modified);
     }
     Ok(req.json(json!({ "notAdded": not_added })))
+}
+
+/// `removeUsers`: members leave the group. The owner cannot be removed (reassign first); a
+/// name that is not a member is listed in `notRemoved`, as Online does.
+pub(super) async fn remove_users(
+    State(state): State<SimState>,
+    Path((url_key, id)): Path<(String, String)>,
+    req: Req,
+) -> ApiResult<Response> {
+    let caller = req.require_caller()?;
+    let users = comma_list(req.required("users")?);
+    let mut universe = write_lock(&state);
+    let org = org_mut(&mut universe, &url_key)?;
+    let group = org.groups.get(&id).ok_or_else(|| group_missing(&id))?;
+    if !may_manage(caller, group, "portal:admin:assignToGroups") {
+        return Err(ApiError::forbidden(format!("remove users from group {id}")));
+    }
+    let not_removed: Vec<String> =
+        users.iter().filter(|u| matches!(group.member_type(u), "owner" | "none")).cloned().collect();
+    if let Some(group) = org.groups.get_mut(&id) {
+        let gone = |u: &String| users.contains(u) && !not_removed.contains(u);
+        group.users.retain(|u| !gone(u));
+        group.admins.retain(|u| !gone(u));
+        group.modified = later_than(group.modified);
+    }
+    Ok(req.json(json!({ "notRemoved": not_removed })))
 }
 
 pub(super) async fn reassign_group(

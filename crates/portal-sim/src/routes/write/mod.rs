@@ -96,6 +96,7 @@ pub fn routes() -> Router<SimState> {
         .route(&format!("{USER}/shareItems"), post(sharing::share_items))
         .route("/{url_key}/sharing/rest/community/createGroup", post(groups::create_group))
         .route(&format!("{GROUP}/addUsers"), post(groups::add_users))
+        .route(&format!("{GROUP}/removeUsers"), post(groups::remove_users))
         .route(&format!("{GROUP}/reassign"), post(groups::reassign_group))
         .route(&format!("{GROUP}/delete"), post(groups::delete_group))
         .route("/{url_key}/sharing/rest/portals/self/invite", post(users::invite))
