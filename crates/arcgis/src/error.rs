@@ -135,6 +135,24 @@ impl Error {
         }
     }
 
+    /// A 400 whose message says that what it names does not exist ("User not found: 'x'", "Group
+    /// does not exist or is inaccessible."), as portals answer for a missing user or group, read
+    /// as `NotFound`. Only for calls that name one thing (a user, a group): elsewhere such a
+    /// message may mean something else (a sign-in refused).
+    pub fn missing_as_not_found(self) -> Error {
+        match self {
+            Error::Api { code: 400, message, details, .. }
+                if {
+                    let m = message.to_ascii_lowercase();
+                    m.contains("not found") || m.contains("does not exist")
+                } =>
+            {
+                Error::NotFound { what: format!("{message}{}", fmt_details(&details)) }
+            }
+            other => other,
+        }
+    }
+
     /// Maps the `error` object of an ArcGIS answer onto a variant.
     pub fn from_error_body(error: &Value) -> Error {
         let code = error.get("code").and_then(|c| c.as_i64().or_else(|| c.as_str()?.parse().ok()));
@@ -176,6 +194,23 @@ mod tests {
         );
         assert!(matches!(missing, Error::NotFound { .. }), "CONT_0001 must read as NotFound, got {missing:?}");
         assert!(!missing.is_retryable(), "a missing item must not be retried");
+        let no_user =
+            Error::from_error_body(&json!({"code":400,"message":"User not found: 'ana_contoso'","details":[]}))
+                .missing_as_not_found();
+        assert!(matches!(no_user, Error::NotFound { .. }), "a missing user reads as NotFound, got {no_user:?}");
+        let no_group = Error::from_error_body(
+            &json!({"code":400,"message":"Group does not exist or is inaccessible.","details":[]}),
+        )
+        .missing_as_not_found();
+        assert!(matches!(no_group, Error::NotFound { .. }), "a missing group reads as NotFound, got {no_group:?}");
+        let plain_user = Error::from_error_body(&json!({"code":400,"message":"User not found: 'ana_contoso'"}));
+        assert!(
+            matches!(plain_user, Error::Api { code: 400, .. }),
+            "only calls naming one thing map it, got {plain_user:?}"
+        );
+        let refused = Error::from_error_body(&json!({"code":400,"message":"Unable to add item.","details":[]}))
+            .missing_as_not_found();
+        assert!(matches!(refused, Error::Api { code: 400, .. }), "other 400s stay refusals, got {refused:?}");
         assert!(matches!(Error::from_error_body(&json!({"code":498,"message":"Invalid token."})), Error::InvalidToken));
         assert!(matches!(
             Error::from_error_body(&json!({"code":"499","message":"Token Required"})),

@@ -454,9 +454,11 @@ impl Portal {
         decode_all(raw, "users")
     }
 
-    /// One user.
+    /// One user; `NotFound` when there is none (portals answer a plain 400 "User not found").
     pub async fn user(&self, username: &str) -> Result<UserInfo> {
-        self.get_typed(self.rest_url(&["community", "users", username])?, &[]).await
+        self.get_typed(self.rest_url(&["community", "users", username])?, &[])
+            .await
+            .map_err(Error::missing_as_not_found)
     }
 
     /// Every group of the organization.

@@ -194,3 +194,25 @@ async fn lost_answers_to_adding_features_and_attachments_are_read_back_not_sent_
     );
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invitation_refused_by_a_passing_fault_is_sent_again() -> anyhow::Result<()> {
+    let f = fixture(sim_config()).await?;
+    // The invite fails before the portal acts on it: the retry finds no such user and invites again.
+    for after_apply in [false, true] {
+        let fault =
+            ForcedFault { path_contains: Some("/portals/self/invite".into()), kind: FaultKind::Http502, count: 1 };
+        f.sim.state.faults.force_timed(fault, after_apply);
+    }
+    let users_only = RestoreOptions { items: Some(Default::default()), groups: false, ..options() };
+    let s = f.apply(&users_only).await?;
+    assert_eq!(s.failed, 0, "every user is restored: {:?}", f.failures(s.job_id).await);
+    assert!(f.sim.state.faults.faults_injected() >= 2, "both forced faults struck");
+    let plan = f.plan(&users_only).await?;
+    assert!(
+        plan.users.iter().all(|u| !matches!(u.action, Action::Create)),
+        "every user of the backup now exists in the target: {:?}",
+        plan.users.iter().map(|u| (&u.target_username, &u.action)).collect::<Vec<_>>()
+    );
+    Ok(())
+}
