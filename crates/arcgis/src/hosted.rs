@@ -70,7 +70,7 @@ pub(crate) fn status_message(raw: &Value) -> String {
     }
 }
 
-fn str_field(v: &Value, key: &str, url: &Url) -> Result<String> {
+pub(crate) fn str_field(v: &Value, key: &str, url: &Url) -> Result<String> {
     v.get(key)
         .and_then(Value::as_str)
         .filter(|s| !s.is_empty())
@@ -97,8 +97,20 @@ impl Portal {
 
     /// One poll of an export job (`content/users/<owner>/items/<id>/status?jobType=export`).
     pub async fn export_status(&self, job: &ExportJob) -> Result<JobStatus> {
-        let url = self.rest_url(&["content", "users", &job.owner, "items", &job.export_item_id, "status"])?;
-        let v = self.json_at(url, &[("jobType", "export"), ("jobId", job.job_id.as_str())]).await?;
+        self.item_job_status(&job.owner, &job.export_item_id, "export", &job.job_id).await
+    }
+
+    /// One poll of a job on an item (`content/users/<owner>/items/<id>/status?jobType=...`):
+    /// exports and publishes answer alike.
+    pub(crate) async fn item_job_status(
+        &self,
+        owner: &str,
+        item_id: &str,
+        job_type: &str,
+        job_id: &str,
+    ) -> Result<JobStatus> {
+        let url = self.rest_url(&["content", "users", owner, "items", item_id, "status"])?;
+        let v = self.json_at(url, &[("jobType", job_type), ("jobId", job_id)]).await?;
         let status = v.get("status").and_then(Value::as_str).unwrap_or("").to_ascii_lowercase();
         Ok(match status.as_str() {
             "completed" => JobStatus::Completed { result_url: None },
@@ -122,7 +134,7 @@ impl Portal {
     /// `service_url`, File Geodatabase, with attachments, without sync (`createReplica`).
     /// Returns the status URL to poll with [`Portal::replica_status`].
     pub async fn create_replica(&self, service_url: &Url, layers: &[i64]) -> Result<Url> {
-        let url = join_path(service_url, "createReplica")?;
+        let url = sub_url(service_url, "createReplica");
         let list = layers.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
         let v = self
             .post_form(
@@ -164,16 +176,32 @@ impl Portal {
         })
     }
 
+    /// The attachments of one feature (`<layer>/<oid>/attachments`).
+    pub async fn feature_attachments(
+        &self,
+        service_url: &Url,
+        layer: i64,
+        object_id: i64,
+    ) -> Result<Vec<AttachmentInfo>> {
+        let v = self.json_at(sub_url(service_url, &format!("{layer}/{object_id}/attachments")), &[]).await?;
+        Ok(v.get("attachmentInfos")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(AttachmentInfo::from_json)
+            .collect())
+    }
+
     /// Every layer's and table's JSON of a service (`<url>/layers`).
     pub async fn service_layers(&self, service_url: &Url) -> Result<Value> {
-        self.json_at(join_path(service_url, "layers")?, &[]).await
+        self.json_at(sub_url(service_url, "layers"), &[]).await
     }
 
     /// One page of a layer's features (`<url>/<layer>/query?where=1=1&outFields=*`), ordered by
     /// object id so pages do not overlap. The answer carries `exceededTransferLimit` while more
     /// rows remain.
     pub async fn query_page(&self, service_url: &Url, layer: i64, offset: u64, count: u64) -> Result<Value> {
-        let url = join_path(service_url, &format!("{layer}/query"))?;
+        let url = sub_url(service_url, &format!("{layer}/query"));
         let (offset, count) = (offset.to_string(), count.to_string());
         self.json_at(
             url,
@@ -189,13 +217,36 @@ impl Portal {
     }
 }
 
-/// `base` + `/` + `tail`, keeping the base's path (a service URL has no trailing slash).
-fn join_path(base: &Url, tail: &str) -> Result<Url> {
+/// `base` + `/` + `tail`, keeping the base's path and dropping its query: a layer, operation or
+/// attachment under a service URL (`.../FeatureServer` + `0/query`).
+pub fn sub_url(base: &Url, tail: &str) -> Url {
     let mut u = base.clone();
     u.set_query(None);
     let path = format!("{}/{}", u.path().trim_end_matches('/'), tail);
     u.set_path(&path);
-    Ok(u)
+    u
+}
+
+/// One attachment of a feature as a service lists it (`attachmentInfos`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttachmentInfo {
+    pub id: i64,
+    pub name: String,
+    /// Bytes; 0 when the service does not say.
+    pub size: u64,
+    pub content_type: Option<String>,
+}
+
+impl AttachmentInfo {
+    /// From one entry of `attachmentInfos`; `None` without an id (it could not be fetched).
+    pub fn from_json(info: &Value) -> Option<Self> {
+        Some(AttachmentInfo {
+            id: info.get("id")?.as_i64()?,
+            name: info.get("name").and_then(Value::as_str).unwrap_or_default().to_owned(),
+            size: info.get("size").and_then(Value::as_u64).unwrap_or(0),
+            content_type: info.get("contentType").and_then(Value::as_str).map(str::to_owned),
+        })
+    }
 }
 
 #[cfg(test)]
@@ -214,10 +265,10 @@ mod tests {
     }
 
     #[test]
-    fn join_path_appends_to_the_service_path() {
+    fn sub_url_appends_to_the_service_path() {
         let base = Url::parse("https://s.example.com/org/arcgis/rest/services/A%20B/FeatureServer?x=1").expect("url");
         assert_eq!(
-            join_path(&base, "0/query").expect("join").as_str(),
+            sub_url(&base, "0/query").as_str(),
             "https://s.example.com/org/arcgis/rest/services/A%20B/FeatureServer/0/query",
             "the tail goes after the service, the query string is dropped"
         );

@@ -92,7 +92,7 @@ mod wire_tests;
 
 pub use auth::{Credentials, NewRefreshToken, RefreshTokenSink, TokenSource};
 pub use error::{Error, Result};
-pub use hosted::{ExportJob, JobStatus, FILE_GEODATABASE};
+pub use hosted::{sub_url, AttachmentInfo, ExportJob, JobStatus, FILE_GEODATABASE};
 pub use http::{install_crypto_provider, ByteStream, TlsOptions};
 pub use limiter::Limiter;
 pub use model::{

@@ -7,7 +7,7 @@ use url::Url;
 
 use super::FilePart;
 use crate::error::{Error, Result};
-use crate::hosted::{status_message, JobStatus};
+use crate::hosted::{str_field, sub_url, JobStatus};
 use crate::http::display_url;
 use crate::portal::Portal;
 
@@ -33,14 +33,6 @@ pub struct PublishJob {
     pub owner: String,
 }
 
-fn str_field(v: &Value, key: &str, url: &Url) -> Result<String> {
-    v.get(key)
-        .and_then(Value::as_str)
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned)
-        .ok_or_else(|| Error::Decode { url: display_url(url), detail: format!("the answer has no {key}") })
-}
-
 fn url_field(v: &Value, key: &str, url: &Url) -> Result<Url> {
     let raw = str_field(v, key, url)?;
     Url::parse(&raw).map_err(|_| Error::Decode { url: display_url(url), detail: format!("its {key} is not a URL") })
@@ -57,14 +49,6 @@ pub fn admin_url(service_url: &Url) -> Result<Url> {
     let new_path = format!("{}/rest/admin/services/{}", &path[..at], &path[at + "/rest/services/".len()..]);
     u.set_path(&new_path);
     Ok(u)
-}
-
-fn sub(url: &Url, tail: &str) -> Url {
-    let mut u = url.clone();
-    u.set_query(None);
-    let path = format!("{}/{tail}", u.path().trim_end_matches('/'));
-    u.set_path(&path);
-    u
 }
 
 impl Portal {
@@ -103,14 +87,14 @@ impl Portal {
 
     /// Adds layers and tables to a hosted service (`addToDefinition` on its admin URL).
     pub async fn add_to_definition(&self, service_url: &Url, definition: &Value) -> Result<Value> {
-        let url = sub(&admin_url(service_url)?, "addToDefinition");
+        let url = sub_url(&admin_url(service_url)?, "addToDefinition");
         let body = definition.to_string();
         self.post_form(url.as_str(), &[("addToDefinition", body.as_str())], false).await
     }
 
     /// Changes a hosted service's definition (`updateDefinition`), e.g. its relationships.
     pub async fn update_definition(&self, service_url: &Url, definition: &Value) -> Result<()> {
-        let url = sub(&admin_url(service_url)?, "updateDefinition");
+        let url = sub_url(&admin_url(service_url)?, "updateDefinition");
         let body = definition.to_string();
         self.post_form(url.as_str(), &[("updateDefinition", body.as_str())], true).await?;
         Ok(())
@@ -130,7 +114,7 @@ impl Portal {
                 message: format!("{} adds in one applyEdits; at most {MAX_ADDS_PER_CALL}", adds.len()),
             });
         }
-        let url = sub(service_url, &format!("{layer}/applyEdits"));
+        let url = sub_url(service_url, &format!("{layer}/applyEdits"));
         let body = Value::Array(adds.to_vec()).to_string();
         let v = self
             .post_form(
@@ -159,7 +143,7 @@ impl Portal {
 
     /// Attaches a file to a feature (`addAttachment`); answers the attachment id.
     pub async fn add_attachment(&self, service_url: &Url, layer: i64, object_id: i64, file: FilePart) -> Result<i64> {
-        let url = sub(service_url, &format!("{layer}/{object_id}/addAttachment"));
+        let url = sub_url(service_url, &format!("{layer}/{object_id}/addAttachment"));
         let mut file = file;
         file.field = "attachment".into();
         let v = self.post_multipart(url.clone(), Vec::new(), vec![file], false).await?;
@@ -182,7 +166,7 @@ impl Portal {
         oid_field: &str,
         after: i64,
     ) -> Result<Vec<(i64, Option<String>)>> {
-        let url = sub(service_url, &format!("{layer}/query"));
+        let url = sub_url(service_url, &format!("{layer}/query"));
         let clause = format!("{oid_field} > {after}");
         let mut out = Vec::new();
         loop {
@@ -222,28 +206,6 @@ impl Portal {
         Ok(out)
     }
 
-    /// The attachments of one feature as `(id, name, size)` (`<layer>/<oid>/attachments`).
-    pub async fn feature_attachments(
-        &self,
-        service_url: &Url,
-        layer: i64,
-        object_id: i64,
-    ) -> Result<Vec<(i64, String, u64)>> {
-        let v = self.json_at(sub(service_url, &format!("{layer}/{object_id}/attachments")), &[]).await?;
-        Ok(v.get("attachmentInfos")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .filter_map(|a| {
-                Some((
-                    a.get("id")?.as_i64()?,
-                    a.get("name").and_then(Value::as_str).unwrap_or_default().to_owned(),
-                    a.get("size").and_then(Value::as_u64).unwrap_or(0),
-                ))
-            })
-            .collect())
-    }
-
     /// Publishes an uploaded package item (`filetype` `fileGeodatabase`, `sqlite` or
     /// `serviceDefinition`) as a hosted feature service named `name`. Poll with
     /// [`Portal::publish_status`]. Not repeated after a lost answer.
@@ -271,14 +233,7 @@ impl Portal {
 
     /// One poll of a publish job.
     pub async fn publish_status(&self, job: &PublishJob) -> Result<JobStatus> {
-        let url = self.rest_url(&["content", "users", &job.owner, "items", &job.service_item_id, "status"])?;
-        let v = self.json_at(url, &[("jobType", "publish"), ("jobId", job.job_id.as_str())]).await?;
-        let status = v.get("status").and_then(Value::as_str).unwrap_or("").to_ascii_lowercase();
-        Ok(match status.as_str() {
-            "completed" => JobStatus::Completed { result_url: None },
-            "failed" => JobStatus::Failed { message: status_message(v.get("statusMessage").unwrap_or(&Value::Null)) },
-            _ => JobStatus::Processing,
-        })
+        self.item_job_status(&job.owner, &job.service_item_id, "publish", &job.job_id).await
     }
 }
 

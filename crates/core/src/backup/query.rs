@@ -11,6 +11,7 @@
 //! attachment answers). A server that does not support `queryAttachments` is asked per feature
 //! (`<layer>/<oid>/attachments`) instead.
 
+use arcgis::{sub_url, AttachmentInfo};
 use serde_json::{json, Value};
 use url::Url;
 
@@ -28,15 +29,6 @@ pub(crate) struct QueryCopy {
     /// The features document.
     pub features: BlobRef,
     pub attachments: Vec<AttachmentEntry>,
-}
-
-/// `<service url>/<tail>`, keeping the service's path.
-fn sub_url(service_url: &Url, tail: &str) -> Url {
-    let mut u = service_url.clone();
-    u.set_query(None);
-    let path = format!("{}/{tail}", u.path().trim_end_matches('/'));
-    u.set_path(&path);
-    u
 }
 
 /// Copies every layer in `layer_ids`; the attachments of those in `attachment_layers`.
@@ -110,12 +102,11 @@ struct Listed {
 }
 
 fn listed(object_id: i64, info: &Value) -> Option<Listed> {
-    Some(Listed {
-        object_id,
-        id: info.get("id")?.as_i64()?,
-        name: info.get("name").and_then(Value::as_str).unwrap_or_default().to_owned(),
-        content_type: info.get("contentType").and_then(Value::as_str).map(str::to_owned),
-    })
+    AttachmentInfo::from_json(info).map(|a| from_info(object_id, a))
+}
+
+fn from_info(object_id: i64, a: AttachmentInfo) -> Listed {
+    Listed { object_id, id: a.id, name: a.name, content_type: a.content_type }
 }
 
 /// Whether an error means "this server has no such operation" rather than a failure.
@@ -187,14 +178,12 @@ async fn batch_list(run: &Run<'_>, service_url: &Url, layer: i64, oids: &[i64]) 
 async fn per_feature_list(run: &Run<'_>, service_url: &Url, layer: i64, oids: &[i64]) -> Result<Vec<Listed>, Stop> {
     let mut out = Vec::new();
     for &oid in oids {
-        let url = sub_url(service_url, &format!("{layer}/{oid}/attachments"));
-        let v = run
+        let infos = run
             .portal
-            .json_at(url, &[])
+            .feature_attachments(service_url, layer, oid)
             .await
             .map_err(|e| Stop::portal(&format!("listing the attachments of feature {oid} in layer {layer}"), e))?;
-        let infos = v.get("attachmentInfos").and_then(Value::as_array).into_iter().flatten();
-        out.extend(infos.filter_map(|info| listed(oid, info)));
+        out.extend(infos.into_iter().map(|a| from_info(oid, a)));
     }
     Ok(out)
 }

@@ -217,5 +217,5 @@ async fn landed_attachment(
         .feature_attachments(url, layer, object_id)
         .await
         .map_err(|e| Stop::portal(&format!("reading back the attachments of feature {object_id}"), e))?;
-    Ok(list.into_iter().filter(|(id, n, s)| n == name && *s == size && !known.contains(id)).map(|(id, ..)| id).min())
+    Ok(list.into_iter().filter(|a| a.name == name && a.size == size && !known.contains(&a.id)).map(|a| a.id).min())
 }
