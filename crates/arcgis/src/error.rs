@@ -86,6 +86,12 @@ pub enum Error {
     #[error("unexpected answer from {url}: {detail}")]
     Decode { url: String, detail: String },
 
+    /// An answer larger than the client reads for its kind (JSON answers are read whole into
+    /// memory, so they are capped; see `PortalConfig::max_json_answer_bytes`). Permanent: the
+    /// same request would get the same answer.
+    #[error("the answer from {url} is larger than the limit of {} for {kind} answers", fmt_bytes(*.limit))]
+    TooLarge { url: String, kind: &'static str, limit: u64 },
+
     /// A search that cannot be split below the 10,000-result cap.
     #[error("a search of {total} results within one millisecond of creation time cannot be split below the 10,000-result cap ({query})")]
     SearchTooLarge { query: String, total: u64 },
@@ -101,6 +107,17 @@ fn fmt_details(details: &[String]) -> String {
         String::new()
     } else {
         format!(" ({})", details.join("; ").replace(['\n', '\r'], " "))
+    }
+}
+
+/// `64 MiB`, `1 KiB`, or plain bytes when not a whole number of KiB.
+fn fmt_bytes(n: u64) -> String {
+    if n >= 1 << 20 && n % (1 << 20) == 0 {
+        format!("{} MiB", n >> 20)
+    } else if n >= 1 << 10 && n % (1 << 10) == 0 {
+        format!("{} KiB", n >> 10)
+    } else {
+        format!("{n} bytes")
     }
 }
 

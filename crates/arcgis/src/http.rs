@@ -48,6 +48,8 @@ pub(crate) struct HttpSettings {
     pub connect_timeout: Duration,
     pub request_timeout: Duration,
     pub stall_timeout: Duration,
+    /// The largest JSON answer (or error body) read into memory, in bytes.
+    pub max_json_answer: u64,
     pub referer: String,
 }
 
@@ -394,15 +396,27 @@ impl Transport {
         req.send().await.map_err(|e| classify_transport(e, url))
     }
 
-    /// Reads a whole body, failing when it stops flowing for the stall timeout.
+    /// Reads a whole JSON answer (or error body) of at most `max_json_answer` bytes, failing
+    /// when it stops flowing for the stall timeout. A larger answer fails as `TooLarge` as soon
+    /// as its `Content-Length` or the bytes read so far show it, without reading the rest.
     async fn read_body(&self, mut resp: reqwest::Response, url: &Url) -> Result<Bytes> {
+        let limit = self.settings.max_json_answer;
+        let too_large = || Error::TooLarge { url: display_url(url), kind: "JSON", limit };
+        if resp.content_length().is_some_and(|n| n > limit) {
+            return Err(too_large());
+        }
         let mut buf = BytesMut::new();
         loop {
             match tokio::time::timeout(self.settings.stall_timeout, resp.chunk()).await {
                 Err(_) => return Err(stalled(url, self.settings.stall_timeout)),
                 Ok(Err(e)) => return Err(classify_transport(e, url)),
                 Ok(Ok(None)) => return Ok(buf.freeze()),
-                Ok(Ok(Some(chunk))) => buf.extend_from_slice(&chunk),
+                Ok(Ok(Some(chunk))) => {
+                    if (buf.len() + chunk.len()) as u64 > limit {
+                        return Err(too_large());
+                    }
+                    buf.extend_from_slice(&chunk)
+                }
             }
         }
     }
@@ -449,7 +463,11 @@ impl Transport {
         let status = resp.status().as_u16();
         let retry_after = parse_retry_after(resp.headers());
         if !(200..300).contains(&status) {
-            let body = self.read_body(resp, &call.url).await?;
+            // An error page larger than a JSON answer is not read: its status says enough.
+            let body = match self.read_body(resp, &call.url).await {
+                Err(Error::TooLarge { .. }) => Bytes::new(),
+                other => other?,
+            };
             interpret_json(status, retry_after, &body, &call.url)?;
             return Err(Error::Http { status, url: display_url(&call.url) });
         }

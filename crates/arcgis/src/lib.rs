@@ -8,6 +8,7 @@
 //! PortalConfig::new(portal_url: Url, credentials: Credentials) -> PortalConfig   // pub fields, defaults
 //!   { portal_url, credentials, custom_headers: Vec<(String,String)>, tls: TlsOptions, retry: RetryPolicy,
 //!     initial_concurrency, max_concurrency, connect_timeout, request_timeout, stall_timeout,
+//!     max_json_answer_bytes /* DEFAULT_MAX_JSON_ANSWER, 64 MiB */,
 //!     token_expiration_minutes, search_concurrency, clock: Arc<dyn Clock> }
 //! Credentials::BuiltIn { username: String, password: Secret }
 //! Credentials::OAuth { client_id, refresh_token: Secret, refresh_token_expires_at: Option<i64>,
@@ -100,7 +101,7 @@ pub use model::{
     UserContent, UserInfo,
 };
 pub use oauth::{authorize_loopback, AuthorizeOptions, OAuthGrant};
-pub use portal::{Portal, PortalConfig};
+pub use portal::{Portal, PortalConfig, DEFAULT_MAX_JSON_ANSWER};
 pub use retry::RetryPolicy;
 pub use secret::{Clock, Secret, SystemClock};
 pub use url::Url;

@@ -206,6 +206,7 @@ async fn finish(
         connect_timeout: Duration::from_secs(10),
         request_timeout: Duration::from_secs(60),
         stall_timeout: Duration::from_secs(30),
+        max_json_answer: crate::DEFAULT_MAX_JSON_ANSWER,
         referer: redirect_uri.to_string(),
     };
     let transport = Transport::new(settings, rest_root)?;

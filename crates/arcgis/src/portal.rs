@@ -17,6 +17,10 @@ use crate::model::{
 use crate::retry::RetryPolicy;
 use crate::secret::{Clock, SystemClock};
 
+/// The default cap on one JSON answer: 64 MiB. The largest answers ArcGIS sends are pages of
+/// 100 items or 2,000 features and service definitions, a few MiB at most.
+pub const DEFAULT_MAX_JSON_ANSWER: u64 = 64 * 1024 * 1024;
+
 /// Everything needed to connect to one organization.
 #[derive(Clone)]
 pub struct PortalConfig {
@@ -38,6 +42,10 @@ pub struct PortalConfig {
     pub request_timeout: Duration,
     /// A body that delivers nothing for this long fails as a retryable timeout.
     pub stall_timeout: Duration,
+    /// The largest JSON answer read, in bytes. JSON answers are read whole before they are
+    /// decoded, so a broken or hostile server could otherwise fill the memory; a larger answer
+    /// fails as [`Error::TooLarge`] (permanent). Downloads are streamed and not capped here.
+    pub max_json_answer_bytes: u64,
     /// Lifetime asked of `generateToken`, in minutes.
     pub token_expiration_minutes: u32,
     /// Concurrent search ranges and pages in `search_org_items`.
@@ -63,7 +71,7 @@ impl std::fmt::Debug for PortalConfig {
 impl PortalConfig {
     /// A configuration with production defaults: 8 requests at once growing to 16, six attempts
     /// with backoff from 200 ms to 10 s, 10 s to connect, 60 s per request, 30 s stall limit,
-    /// two-hour tokens.
+    /// JSON answers up to [`DEFAULT_MAX_JSON_ANSWER`], two-hour tokens.
     pub fn new(portal_url: Url, credentials: Credentials) -> Self {
         PortalConfig {
             portal_url,
@@ -76,6 +84,7 @@ impl PortalConfig {
             connect_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(60),
             stall_timeout: Duration::from_secs(30),
+            max_json_answer_bytes: DEFAULT_MAX_JSON_ANSWER,
             token_expiration_minutes: 120,
             search_concurrency: 4,
             clock: Arc::new(SystemClock),
@@ -158,6 +167,7 @@ impl Portal {
             connect_timeout: cfg.connect_timeout,
             request_timeout: cfg.request_timeout,
             stall_timeout: cfg.stall_timeout,
+            max_json_answer: cfg.max_json_answer_bytes,
             referer: referer.clone(),
         };
         let transport = Transport::new(settings, &portal_url)?;

@@ -206,9 +206,46 @@ async fn portal_handler(seen: Arc<Seen>, method: Method, uri: Uri, headers: Head
             Response::builder().status(StatusCode::FOUND).header("location", to).body(Body::empty()).expect("resp")
         }
         ["t", "data-error"] => axum::Json(json!({"error":{"code":403,"message":"You do not have permissions to access this resource or perform this operation.","details":[]}})).into_response(),
+        ["t", "big-json", len] => {
+            // A valid JSON answer of `len` bytes, with a Content-Length.
+            let len: usize = len.parse().expect("len");
+            Response::builder().header("content-type", "application/json").body(Body::from(big_json(len))).expect("resp")
+        }
+        ["t", "big-json-chunked", len] => {
+            // The same without a Content-Length: the size shows only while reading.
+            let body = big_json(len.parse().expect("len"));
+            let chunks: Vec<Result<Bytes, std::io::Error>> =
+                body.chunks(8192).map(|c| Ok(Bytes::copy_from_slice(c))).collect();
+            Response::builder()
+                .header("content-type", "application/json")
+                .body(Body::from_stream(futures::stream::iter(chunks)))
+                .expect("resp")
+        }
+        ["t", "big-error", len] => {
+            // A 502 whose page is `len` bytes and then never ends: only a reader that stops at
+            // its cap sees the status before the stall timeout.
+            let len: usize = len.parse().expect("len");
+            let s = futures::stream::unfold(0u8, move |i| async move {
+                if i == 0 {
+                    Some((Ok::<_, std::io::Error>(Bytes::from(vec![b'x'; len])), 1))
+                } else {
+                    tokio::time::sleep(Duration::from_secs(30)).await;
+                    None
+                }
+            });
+            Response::builder().status(StatusCode::BAD_GATEWAY).body(Body::from_stream(s)).expect("resp")
+        }
         ["t", "data-file"] => Response::builder().header("content-type", "application/pdf").body(Body::from(vec![b'%'; 200_000])).expect("resp"),
         _ => (StatusCode::NOT_FOUND, "not found").into_response(),
     }
+}
+
+/// `{"pad":"xxx..."}` of exactly `len` bytes (at least 10).
+fn big_json(len: usize) -> Vec<u8> {
+    let mut body = b"{\"pad\":\"".to_vec();
+    body.resize(len - 2, b'x');
+    body.extend_from_slice(b"\"}");
+    body
 }
 
 /// `/search` over `Seen::items`: `created:[a TO b]` ranges, oldest first, 10,000-result cap.
@@ -296,6 +333,7 @@ pub(crate) async fn mock() -> (Arc<Seen>, Portal) {
 }
 
 mod hosts;
+mod limits;
 mod retries;
 mod search;
 mod tokens;
