@@ -182,14 +182,59 @@ pub(crate) fn encode(content: &[u8]) -> (Vec<u8>, Encoding) {
     (out, encoding)
 }
 
-/// Decodes a whole stored object and checks it against `id`.
-pub(crate) fn decode(id: &BlobId, stored: &[u8]) -> Result<Vec<u8>, RepoError> {
+/// The most a whole-blob read reserves up front; the rest grows with what really decodes, so a
+/// size recorded by a hostile manifest cannot make a read allocate by itself.
+const RESERVE_MAX: u64 = 16 * 1024 * 1024;
+
+/// Checks the stored object's length against the content size recorded for it, before reading
+/// it: a valid object is never longer than its header plus its content (zstd is kept only when
+/// it saves space).
+pub(crate) fn check_stored_len(blob: &BlobRef, stored_len: u64) -> Result<(), RepoError> {
+    if stored_len > blob.size.saturating_add(HEADER_LEN as u64) {
+        return Err(RepoError::CorruptBlob {
+            id: blob.id.clone(),
+            reason: format!(
+                "the stored object is {stored_len} bytes, more than the header and the {} content bytes recorded for it",
+                blob.size
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// The error of content that decodes to more than its recorded size (a decompression bomb or
+/// a wrong manifest); reading stops there.
+pub(crate) fn too_long(blob: &BlobRef) -> RepoError {
+    RepoError::CorruptBlob {
+        id: blob.id.clone(),
+        reason: format!("its content decodes to more than the {} bytes recorded for it", blob.size),
+    }
+}
+
+/// Decodes a whole stored object and checks it against `blob`: the content is decoded no
+/// further than the size recorded for it (a zstd bomb stops there) and must hash to its id.
+pub(crate) fn decode(blob: &BlobRef, stored: &[u8]) -> Result<Vec<u8>, RepoError> {
+    use std::io::Read;
+    let id = &blob.id;
     let corrupt = |reason: String| RepoError::CorruptBlob { id: id.clone(), reason };
+    check_stored_len(blob, stored.len() as u64)?;
     let encoding = parse_header(stored).map_err(corrupt)?;
     let body = &stored[HEADER_LEN..];
     let content = match encoding {
         Encoding::Raw => body.to_vec(),
-        Encoding::Zstd => zstd::stream::decode_all(body).map_err(|e| corrupt(format!("cannot decompress: {e}")))?,
+        Encoding::Zstd => {
+            let decoder =
+                zstd::stream::read::Decoder::new(body).map_err(|e| corrupt(format!("cannot decompress: {e}")))?;
+            let mut out = Vec::with_capacity(blob.size.min(RESERVE_MAX) as usize);
+            decoder
+                .take(blob.size.saturating_add(1))
+                .read_to_end(&mut out)
+                .map_err(|e| corrupt(format!("cannot decompress: {e}")))?;
+            if out.len() as u64 > blob.size {
+                return Err(too_long(blob));
+            }
+            out
+        }
     };
     let got = BlobId::of(&content);
     if &got != id {
@@ -197,6 +242,9 @@ pub(crate) fn decode(id: &BlobId, stored: &[u8]) -> Result<Vec<u8>, RepoError> {
     }
     Ok(content)
 }
+
+#[cfg(test)]
+mod proptests;
 
 #[cfg(test)]
 mod tests {
@@ -208,8 +256,8 @@ mod tests {
         let (stored, enc) = encode(text.as_bytes());
         assert_eq!(enc, Encoding::Zstd, "repetitive text must be compressed");
         assert!(stored.len() < text.len() / 5, "compression must pay on repetitive text");
-        let id = BlobId::of(text.as_bytes());
-        assert_eq!(decode(&id, &stored).expect("decodes"), text.as_bytes(), "round trip");
+        let blob = BlobRef { id: BlobId::of(text.as_bytes()), size: text.len() as u64 };
+        assert_eq!(decode(&blob, &stored).expect("decodes"), text.as_bytes(), "round trip");
 
         let mut x = 0x9E37_79B9_7F4A_7C15u64;
         let noise: Vec<u8> = (0..4096)
@@ -226,8 +274,48 @@ mod tests {
 
         let mut bad = stored.clone();
         bad[HEADER_LEN + 7] ^= 1;
-        let err = decode(&BlobId::of(&noise), &bad).expect_err("a flipped byte must be caught");
+        let noise_ref = BlobRef { id: BlobId::of(&noise), size: noise.len() as u64 };
+        let err = decode(&noise_ref, &bad).expect_err("a flipped byte must be caught");
         assert!(matches!(err, RepoError::CorruptBlob { .. }), "flipped byte reports corruption, got {err}");
+    }
+
+    /// Stored zstd whose content is `len` zero bytes, under a header claiming it holds `claimed`.
+    fn bomb(len: usize) -> Vec<u8> {
+        let mut stored = header(Encoding::Zstd).to_vec();
+        stored.extend(zstd::bulk::compress(&vec![0u8; len], 19).expect("compress"));
+        stored
+    }
+
+    #[test]
+    fn a_zstd_bomb_stops_at_the_recorded_size() {
+        let small = vec![0u8; 100_000];
+        let claimed = BlobRef { id: BlobId::of(&small), size: small.len() as u64 };
+        let stored = bomb(64 * 1024 * 1024);
+        assert!(stored.len() < 10_000, "the bomb is small when stored ({} bytes)", stored.len());
+        let err = decode(&claimed, &stored).expect_err("content longer than recorded must be refused");
+        assert!(
+            matches!(&err, RepoError::CorruptBlob { reason, .. } if reason.contains("more than the 100000 bytes recorded")),
+            "a zstd bomb is refused at its recorded size, naming it: {err}"
+        );
+        let exact = bomb(100_000);
+        assert_eq!(decode(&claimed, &exact).expect("decodes"), small, "content of the recorded size decodes");
+        let huge_claim = BlobRef { id: BlobId::of(&small), size: u64::MAX };
+        assert_eq!(
+            decode(&huge_claim, &exact).expect("decodes"),
+            small,
+            "a huge recorded size reserves nothing by itself"
+        );
+    }
+
+    #[test]
+    fn a_stored_object_longer_than_its_content_is_refused_before_decoding() {
+        let content = b"short content".to_vec();
+        let blob = BlobRef { id: BlobId::of(&content), size: content.len() as u64 };
+        let mut stored = header(Encoding::Raw).to_vec();
+        stored.extend_from_slice(&content);
+        stored.extend_from_slice(&[0u8; 100]);
+        let err = decode(&blob, &stored).expect_err("a raw object longer than its recorded content");
+        assert!(err.to_string().contains("more than the header and the 13 content bytes"), "names the sizes: {err}");
     }
 
     #[test]

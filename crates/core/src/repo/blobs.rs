@@ -179,24 +179,31 @@ impl Repository {
         self.put_file(blob, upload, encoding).await
     }
 
-    /// Reads a whole blob and checks its hash.
-    pub async fn get_blob(&self, id: &BlobId) -> RepoResult<Bytes> {
-        let stored = self.get_stored(id).await?.bytes().await.map_err(|e| self.read_error(id, e))?;
-        let id2 = id.clone();
+    /// Reads a whole blob and checks it: no more than its recorded size is decoded (so a zstd
+    /// bomb or a stored object longer than recorded fails as [`RepoError::CorruptBlob`] without
+    /// filling the memory), and the content must hash to its id.
+    pub async fn get_blob(&self, blob: &BlobRef) -> RepoResult<Bytes> {
+        let got = self.get_stored(&blob.id).await?;
+        blob::check_stored_len(blob, got.meta.size)?;
+        let stored = got.bytes().await.map_err(|e| self.read_error(&blob.id, e))?;
         let content = if stored.len() > 1024 * 1024 {
-            tokio::task::spawn_blocking(move || blob::decode(&id2, &stored))
+            let blob = blob.clone();
+            tokio::task::spawn_blocking(move || blob::decode(&blob, &stored))
                 .await
                 .map_err(|e| RepoError::InvalidInput(format!("decoding stopped: {e}")))??
         } else {
-            blob::decode(id, &stored)?
+            blob::decode(blob, &stored)?
         };
         Ok(Bytes::from(content))
     }
 
-    /// Streams a blob's decoded content; the hash is checked as it passes and a mismatch ends
-    /// the stream with [`RepoError::CorruptBlob`].
-    pub async fn get_blob_stream(&self, id: &BlobId) -> RepoResult<BlobStream> {
+    /// Streams a blob's decoded content. The stream ends with [`RepoError::CorruptBlob`] as
+    /// soon as the content runs past its recorded size (a zstd bomb stops there), or at the end
+    /// when it does not hash to its id.
+    pub async fn get_blob_stream(&self, blob: &BlobRef) -> RepoResult<BlobStream> {
+        let id = &blob.id;
         let got = self.get_stored(id).await?;
+        blob::check_stored_len(blob, got.meta.size)?;
         let rel = blob_path(id);
         let body = got.into_stream().map_err(move |e| std::io::Error::other(StorageError::from_store("read", &rel, e)));
         let mut reader = StreamReader::new(body);
@@ -237,7 +244,7 @@ impl Repository {
                 tokio_stream_from(rx)
             }
         };
-        Ok(hash_checked(id.clone(), decoded))
+        Ok(hash_checked(blob.clone(), decoded))
     }
 
     async fn get_stored(&self, id: &BlobId) -> RepoResult<object_store::GetResult> {
@@ -455,17 +462,24 @@ fn tokio_stream_from(
     futures::stream::poll_fn(move |cx| rx.poll_recv(cx)).boxed()
 }
 
-/// Passes chunks through, hashing them; at the end compares with `id`.
-fn hash_checked(id: BlobId, inner: BoxStream<'static, std::io::Result<Bytes>>) -> BlobStream {
-    let state = (inner, Sha256::new(), id, false);
-    futures::stream::unfold(state, |(mut inner, mut hasher, id, done)| async move {
+/// Passes chunks through, hashing and counting them: content past `blob.size` ends the stream
+/// with an error at once; at the end the hash is compared with the id.
+fn hash_checked(blob: BlobRef, inner: BoxStream<'static, std::io::Result<Bytes>>) -> BlobStream {
+    let state = (inner, Sha256::new(), blob, 0u64, false);
+    futures::stream::unfold(state, |(mut inner, mut hasher, blob, seen, done)| async move {
         if done {
             return None;
         }
+        let id = &blob.id;
         match inner.next().await {
             Some(Ok(chunk)) => {
+                let seen = seen + chunk.len() as u64;
+                if seen > blob.size {
+                    let err = blob::too_long(&blob);
+                    return Some((Err(err), (inner, hasher, blob, seen, true)));
+                }
                 hasher.update(&chunk);
-                Some((Ok(chunk), (inner, hasher, id, false)))
+                Some((Ok(chunk), (inner, hasher, blob, seen, false)))
             }
             Some(Err(e)) => {
                 // A storage failure inside the stream is not corruption; keep its meaning.
@@ -478,21 +492,24 @@ fn hash_checked(id: BlobId, inner: BoxStream<'static, std::io::Result<Bytes>>) -
                     },
                     None => RepoError::CorruptBlob { id: id.clone(), reason: "cannot decode".into() },
                 };
-                Some((Err(err), (inner, hasher, id, true)))
+                Some((Err(err), (inner, hasher, blob, seen, true)))
             }
             None => {
                 let got = BlobId::from_digest(&hasher.clone().finalize());
-                if got == id {
+                if &got == id {
                     None
                 } else {
                     let err = RepoError::CorruptBlob { id: id.clone(), reason: format!("content hashes to {got}") };
-                    Some((Err(err), (inner, hasher, id, true)))
+                    Some((Err(err), (inner, hasher, blob, seen, true)))
                 }
             }
         }
     })
     .boxed()
 }
+
+#[cfg(test)]
+mod bounds_tests;
 
 #[cfg(test)]
 mod tests {
@@ -544,7 +561,7 @@ mod tests {
                 "encoding of {len} B of {}: zstd only where it pays",
                 if text { "text" } else { "noise" }
             );
-            assert_eq!(repo.get_blob(&blob.id).await.expect("read back"), body, "content reads back unchanged");
+            assert_eq!(repo.get_blob(&blob).await.expect("read back"), body, "content reads back unchanged");
             let again = repo.put_blob_bytes(Bytes::from(body)).await.expect("stored again");
             assert_eq!(again, blob, "the same content in one piece is the same blob");
         }
@@ -568,7 +585,7 @@ mod tests {
         ] {
             let blob = repo.put_blob_serialized(value).await.expect("stored");
             assert_eq!(blob.id, BlobId::of(&text), "the blob id is the hash of the compact JSON text");
-            assert_eq!(repo.get_blob(&blob.id).await.expect("read back"), text, "the stored text is the JSON text");
+            assert_eq!(repo.get_blob(&blob).await.expect("read back"), text, "the stored text is the JSON text");
         }
         let again = repo.put_blob_serialized(&large).await.expect("stored again");
         assert_eq!(

@@ -393,6 +393,14 @@ impl Manifest {
         }
     }
 
+    /// Parses a stored manifest's JSON text and validates it; the error names the first problem
+    /// (`manifest: missing field ...`, `manifest items[3].id: empty`).
+    pub fn parse(text: &[u8]) -> Result<Manifest, String> {
+        let manifest: Manifest = serde_json::from_slice(text).map_err(|e| format!("manifest: {e}"))?;
+        manifest.validate().map_err(|e| format!("manifest {e}"))?;
+        Ok(manifest)
+    }
+
     /// Checks what a reader relies on beyond the JSON shape: a known version, unique item ids.
     pub fn validate(&self) -> Result<(), String> {
         if self.version == 0 || self.version > MANIFEST_VERSION {
@@ -413,6 +421,9 @@ impl Manifest {
         Ok(())
     }
 }
+
+#[cfg(test)]
+pub(crate) mod proptests;
 
 #[cfg(test)]
 mod tests {

@@ -12,8 +12,8 @@
 //! repo.put_blob_json(&impl Serialize) -> RepoResult<BlobRef>
 //! repo.put_blob_stream(impl Stream<Item = Result<Bytes, E>>) -> RepoResult<BlobRef> // E: Into<Box<dyn Error+Send+Sync>>;
 //!                                                                             // staged to a file, memory bounded
-//! repo.get_blob(&BlobId) -> RepoResult<Bytes>                                 // hash-checked
-//! repo.get_blob_stream(&BlobId) -> RepoResult<BlobStream>                     // hash-checked at the end
+//! repo.get_blob(&BlobRef) -> RepoResult<Bytes>                                // hash- and size-checked
+//! repo.get_blob_stream(&BlobRef) -> RepoResult<BlobStream>                    // size-bounded, hash-checked at the end
 //! repo.write_snapshot(&Manifest) -> RepoResult<SnapshotId>                    // LAST; refuses if a referenced blob is missing
 //! repo.snapshots() -> RepoResult<Vec<SnapshotSummary>>                        // oldest first
 //! repo.find_snapshot("latest" | id | unique prefix) -> RepoResult<SnapshotId>

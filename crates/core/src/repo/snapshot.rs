@@ -111,6 +111,17 @@ impl SnapshotSummary {
     }
 }
 
+/// The largest snapshot record read. A record is a few hundred bytes; anything near this is
+/// not one, and is refused before it is read.
+pub(crate) const RECORD_MAX: u64 = 64 * 1024;
+
+impl SnapshotRecord {
+    /// Parses a stored record; the error says what is wrong.
+    pub(crate) fn parse(body: &[u8]) -> Result<SnapshotRecord, String> {
+        serde_json::from_slice(body).map_err(|e| e.to_string())
+    }
+}
+
 pub(crate) fn snapshot_path(id: &SnapshotId) -> String {
     format!("{SNAPSHOTS}/{}", id.as_str())
 }
@@ -230,18 +241,13 @@ impl Repository {
     /// The snapshot's manifest.
     pub async fn manifest(&self, id: &SnapshotId) -> RepoResult<Manifest> {
         let record = self.record(id).await?;
-        let body = self.get_blob(&record.manifest.id).await.map_err(|e| match e {
+        let body = self.get_blob(&record.manifest).await.map_err(|e| match e {
             RepoError::MissingBlob { .. } | RepoError::CorruptBlob { .. } => {
                 RepoError::CorruptSnapshot { id: id.to_string(), reason: format!("its manifest: {e}") }
             }
             other => other,
         })?;
-        let manifest: Manifest = serde_json::from_slice(&body)
-            .map_err(|e| RepoError::CorruptSnapshot { id: id.to_string(), reason: format!("manifest: {e}") })?;
-        manifest
-            .validate()
-            .map_err(|e| RepoError::CorruptSnapshot { id: id.to_string(), reason: format!("manifest {e}") })?;
-        Ok(manifest)
+        Manifest::parse(&body).map_err(|reason| RepoError::CorruptSnapshot { id: id.to_string(), reason })
     }
 
     pub(crate) async fn record(&self, id: &SnapshotId) -> RepoResult<SnapshotRecord> {
@@ -251,6 +257,15 @@ impl Repository {
             Err(object_store::Error::NotFound { .. }) => return Err(RepoError::SnapshotNotFound(id.to_string())),
             Err(e) => return Err(StorageError::from_store("read", &rel, e).into()),
         };
+        if got.meta.size > RECORD_MAX {
+            return Err(RepoError::CorruptSnapshot {
+                id: id.to_string(),
+                reason: format!(
+                    "the record is {} bytes, over the limit of {RECORD_MAX} for a snapshot record",
+                    got.meta.size
+                ),
+            });
+        }
         let body = got.bytes().await.map_err(|e| StorageError::from_store("read", &rel, e))?;
         if BlobId::of(&body) != id.0 {
             return Err(RepoError::CorruptSnapshot {
@@ -258,8 +273,7 @@ impl Repository {
                 reason: "record does not match its id".into(),
             });
         }
-        serde_json::from_slice(&body)
-            .map_err(|e| RepoError::CorruptSnapshot { id: id.to_string(), reason: e.to_string() })
+        SnapshotRecord::parse(&body).map_err(|reason| RepoError::CorruptSnapshot { id: id.to_string(), reason })
     }
 
     pub(crate) async fn snapshot_ids(&self) -> RepoResult<Vec<SnapshotId>> {
@@ -292,3 +306,6 @@ impl Repository {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

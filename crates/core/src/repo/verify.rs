@@ -132,7 +132,7 @@ impl Repository {
     /// Streams one blob through the hash check. Storage failures other than "not found" are
     /// errors of the whole verify: they say nothing about the blob.
     async fn check_blob(&self, b: &BlobRef, progress: &dyn Progress) -> RepoResult<Option<BlobProblem>> {
-        let mut stream = match self.get_blob_stream(&b.id).await {
+        let mut stream = match self.get_blob_stream(b).await {
             Ok(s) => s,
             Err(RepoError::MissingBlob { .. }) => return Ok(Some(BlobProblem::Missing)),
             Err(RepoError::CorruptBlob { reason, .. }) => return Ok(Some(BlobProblem::Corrupt { reason })),

@@ -195,7 +195,7 @@ impl Repository {
         let feed = async {
             for (name, blob) in &files {
                 tx.send(ZipCmd::Start { name: name.clone(), size: blob.size }).await.map_err(|_| closed())?;
-                let mut stream = self.get_blob_stream(&blob.id).await?;
+                let mut stream = self.get_blob_stream(blob).await?;
                 while let Some(chunk) = stream.next().await {
                     tx.send(ZipCmd::Chunk(chunk?)).await.map_err(|_| closed())?;
                 }

@@ -19,6 +19,9 @@ use super::Repository;
 
 /// Entries up to this size are read into memory; larger ones go through a staging file.
 const IN_MEMORY_MAX: u64 = 8 * 1024 * 1024;
+/// The largest `manifest.json` read: it is parsed whole, and 1 GiB is the manifest of about a
+/// million items.
+const MANIFEST_ENTRY_MAX: u64 = 1024 * 1024 * 1024;
 
 enum Content {
     Bytes(Bytes),
@@ -29,7 +32,9 @@ impl Repository {
     /// Imports an export made by [`Repository::export_zip`] (or by hand, in the same layout) and
     /// returns the snapshot id. Refuses, naming the entry or field: entries whose path escapes
     /// the folder, a missing or malformed `manifest.json`, a file missing or not matching its
-    /// blob id, and a manifest blob with no file. Holds a shared lock while writing.
+    /// blob id, and a manifest blob with no file. Memory stays bounded whatever the zip holds:
+    /// `manifest.json` is read up to its declared size (at most 1 GiB), every other entry up to
+    /// the size the manifest records for it, which must be the size the zip declares. Holds a shared lock while writing.
     pub async fn import_zip(&self, zip_path: &Path) -> RepoResult<SnapshotId> {
         let path = zip_path.to_owned();
         let zerr =
@@ -49,10 +54,10 @@ impl Repository {
                     continue;
                 }
                 let staged = self.inner.staging.new_file("zip").await?;
-                let name = file.path.clone();
+                let (name, expected) = (file.path.clone(), file.size);
                 let z = zerr.clone();
                 let (content, back) = tokio::task::spawn_blocking(move || {
-                    let content = read_entry(&mut archive, &name, staged, &z);
+                    let content = read_entry(&mut archive, &name, expected, staged, &z);
                     (content, archive)
                 })
                 .await
@@ -91,7 +96,8 @@ fn open_checked(
     let file = std::fs::File::open(zip_path).map_err(|e| RepoError::io(zip_path, e))?;
     let mut archive = zip::ZipArchive::new(std::io::BufReader::new(file))
         .map_err(|e| zerr("(archive)", format!("not a readable zip: {e}")))?;
-    let mut names = HashSet::new();
+    // Every entry's name and the size the zip declares for it.
+    let mut names: HashMap<String, u64> = HashMap::new();
     for i in 0..archive.len() {
         let entry = archive.by_index_raw(i).map_err(|e| zerr(&format!("#{i}"), e.to_string()))?;
         let name = entry.name().to_owned();
@@ -102,21 +108,29 @@ fn open_checked(
         if escapes {
             return Err(zerr(&name, "its path escapes the target folder (zip slip); refusing the whole zip".into()));
         }
-        names.insert(name);
+        names.insert(name, entry.size());
     }
-    if !names.contains(MANIFEST_ENTRY) {
+    if !names.contains_key(MANIFEST_ENTRY) {
         return Err(zerr(MANIFEST_ENTRY, "missing: this is not an OrgVault export".into()));
     }
-    let mut text = Vec::new();
-    archive
-        .by_name(MANIFEST_ENTRY)
-        .and_then(|mut e| e.read_to_end(&mut text).map_err(Into::into))
-        .map_err(|e| zerr(MANIFEST_ENTRY, format!("unreadable: {e}")))?;
+    let text = read_manifest_entry(&mut archive, zerr)?;
     let header = parse_header(&text).map_err(|reason| zerr(MANIFEST_ENTRY, reason))?;
+    drop(text);
     let mut covered: HashMap<&BlobId, &str> = HashMap::new();
     for (i, f) in header.files.iter().enumerate() {
-        if !names.contains(&f.path) {
+        let Some(&declared) = names.get(&f.path) else {
             return Err(zerr(MANIFEST_ENTRY, format!("files[{i}].path: {:?} is not in the zip", f.path)));
+        };
+        // Before anything is read or stored: the size the zip declares for the entry must be
+        // the size the manifest records, which then bounds what is decompressed.
+        if declared != f.size {
+            return Err(zerr(
+                &f.path,
+                format!(
+                    "its size in the zip ({declared} bytes) does not match the {} bytes recorded in {MANIFEST_ENTRY}",
+                    f.size
+                ),
+            ));
         }
         covered.insert(&f.blob, &f.path);
     }
@@ -132,6 +146,31 @@ fn open_checked(
         }
     }
     Ok((header, archive))
+}
+
+/// Reads `manifest.json`, decompressing no more than the size the zip declares for it, which
+/// may not exceed [`MANIFEST_ENTRY_MAX`].
+fn read_manifest_entry(
+    archive: &mut zip::ZipArchive<std::io::BufReader<std::fs::File>>,
+    zerr: &ZipErr,
+) -> RepoResult<Vec<u8>> {
+    let entry = archive.by_name(MANIFEST_ENTRY).map_err(|e| zerr(MANIFEST_ENTRY, format!("unreadable: {e}")))?;
+    let declared = entry.size();
+    if declared > MANIFEST_ENTRY_MAX {
+        return Err(zerr(
+            MANIFEST_ENTRY,
+            format!("its size in the zip ({declared} bytes) is over the limit of {MANIFEST_ENTRY_MAX} bytes"),
+        ));
+    }
+    let mut text = Vec::with_capacity(declared.min(IN_MEMORY_MAX) as usize);
+    entry.take(declared + 1).read_to_end(&mut text).map_err(|e| zerr(MANIFEST_ENTRY, format!("unreadable: {e}")))?;
+    if text.len() as u64 > declared {
+        return Err(zerr(
+            MANIFEST_ENTRY,
+            format!("it decompresses to more than the {declared} bytes its zip entry declares"),
+        ));
+    }
+    Ok(text)
 }
 
 /// Parses `manifest.json`, naming the first bad field (`manifest.items[3]: missing field ...`).
@@ -171,20 +210,36 @@ fn locate(manifest: &Value) -> Option<String> {
         .or_else(|| first_bad::<FailedEntry>(manifest, "failed"))
 }
 
+/// Extracts one entry holding `expected` bytes (the size the manifest records and the zip
+/// declares, checked equal when the zip was opened), decompressing no more than that: a
+/// deflate stream that expands further is refused, in memory or on disk.
 fn read_entry(
     archive: &mut zip::ZipArchive<std::io::BufReader<std::fs::File>>,
     name: &str,
+    expected: u64,
     staged: super::staging::StagedFile,
     zerr: &ZipErr,
 ) -> RepoResult<Content> {
-    let mut entry = archive.by_name(name).map_err(|e| zerr(name, format!("unreadable: {e}")))?;
-    if entry.size() <= IN_MEMORY_MAX {
-        let mut buf = Vec::with_capacity(entry.size() as usize);
-        entry.read_to_end(&mut buf).map_err(|e| zerr(name, format!("unreadable: {e}")))?;
+    let entry = archive.by_name(name).map_err(|e| zerr(name, format!("unreadable: {e}")))?;
+    let mut bounded = entry.take(expected.saturating_add(1));
+    let too_long =
+        || zerr(name, format!("it decompresses to more than the {expected} bytes recorded in {MANIFEST_ENTRY}"));
+    if expected <= IN_MEMORY_MAX {
+        let mut buf = Vec::with_capacity(expected as usize);
+        bounded.read_to_end(&mut buf).map_err(|e| zerr(name, format!("unreadable: {e}")))?;
+        if buf.len() as u64 > expected {
+            return Err(too_long());
+        }
         return Ok(Content::Bytes(Bytes::from(buf)));
     }
     let out: PathBuf = staged.path.clone();
     let mut file = std::fs::File::create(&out).map_err(|e| RepoError::io(&out, e))?;
-    std::io::copy(&mut entry, &mut file).map_err(|e| zerr(name, format!("cannot extract: {e}")))?;
+    let written = std::io::copy(&mut bounded, &mut file).map_err(|e| zerr(name, format!("cannot extract: {e}")))?;
+    if written > expected {
+        return Err(too_long());
+    }
     Ok(Content::File(staged))
 }
+
+#[cfg(test)]
+mod proptests;

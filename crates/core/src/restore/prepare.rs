@@ -57,7 +57,7 @@ pub(crate) fn view_source_of(entry: &ItemEntry, json: &Value) -> Option<String> 
 }
 
 async fn blob_json(ctx: &RestoreContext<'_>, blob: &crate::repo::BlobRef) -> Result<Value, RestoreError> {
-    let bytes = ctx.repo.get_blob(&blob.id).await?;
+    let bytes = ctx.repo.get_blob(blob).await?;
     Ok(serde_json::from_slice(&bytes).unwrap_or(Value::Null))
 }
 

@@ -107,7 +107,7 @@ impl Run<'_> {
     }
 
     pub async fn blob(&self, b: &BlobRef) -> Result<Bytes, Stop> {
-        self.repo.get_blob(&b.id).await.map_err(|e| Stop::Failed(format!("reading the snapshot: {e}")))
+        self.repo.get_blob(b).await.map_err(|e| Stop::Failed(format!("reading the snapshot: {e}")))
     }
 
     pub async fn blob_json(&self, b: &BlobRef) -> Result<Value, Stop> {

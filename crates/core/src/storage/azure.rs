@@ -350,3 +350,6 @@ mod tests {
         assert!(shown.contains("acme"), "Debug still names the account: {shown}");
     }
 }
+
+#[cfg(test)]
+mod proptests;

@@ -61,7 +61,7 @@ async fn the_query_fallback_keeps_every_feature_and_every_attachment() -> anyhow
     assert_eq!(saved.export_method, ExportMethod::Query, "the manifest records the query fallback as such");
 
     let export = saved.export.as_ref().expect("the features document is stored");
-    let doc: Value = serde_json::from_slice(&repo.get_blob(&export.blob.id).await?)?;
+    let doc: Value = serde_json::from_slice(&repo.get_blob(&export.blob).await?)?;
     let layers = doc["layers"].as_array().expect("a layers array");
     for l in service.layers.iter().chain(&service.tables) {
         let got =
@@ -93,7 +93,7 @@ async fn the_query_fallback_keeps_every_feature_and_every_attachment() -> anyhow
 
     let mut got_attachments: Attachments = BTreeMap::new();
     for a in &saved.attachments {
-        let bytes = repo.get_blob(&a.blob.id).await?.to_vec();
+        let bytes = repo.get_blob(&a.blob).await?.to_vec();
         let key = (a.layer_id, a.object_id, a.attachment_id);
         assert!(got_attachments.insert(key, (a.name.clone(), bytes)).is_none(), "attachment {key:?} listed once");
     }

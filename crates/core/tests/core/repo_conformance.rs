@@ -2,7 +2,7 @@
 
 use bytes::Bytes;
 use futures::{stream, TryStreamExt};
-use orgvault_core::repo::{BlobId, RepoError, Repository, RetentionPolicy};
+use orgvault_core::repo::{BlobId, BlobRef, RepoError, Repository, RetentionPolicy};
 use orgvault_core::storage::StorageTarget;
 use orgvault_core::NoProgress;
 
@@ -13,8 +13,8 @@ fn chunks(data: Vec<u8>, size: usize) -> impl futures::Stream<Item = Result<Byte
     stream::iter(parts)
 }
 
-async fn read_all(repo: &Repository, id: &BlobId) -> anyhow::Result<Vec<u8>> {
-    let parts: Vec<Bytes> = repo.get_blob_stream(id).await?.try_collect().await?;
+async fn read_all(repo: &Repository, blob: &BlobRef) -> anyhow::Result<Vec<u8>> {
+    let parts: Vec<Bytes> = repo.get_blob_stream(blob).await?.try_collect().await?;
     Ok(parts.concat())
 }
 
@@ -32,7 +32,7 @@ async fn conformance(target: StorageTarget, staging_root: std::path::PathBuf) ->
     assert_eq!(b.id, BlobId::of(&text), "a blob's id is the SHA-256 of its content");
     assert_eq!(b.size, text.len() as u64, "a blob ref records the content size");
     assert!(repo.has_blob(&b.id).await?, "a stored blob is present");
-    assert_eq!(repo.get_blob(&b.id).await?, text, "get returns the content stored");
+    assert_eq!(repo.get_blob(&b).await?, text, "get returns the content stored");
     let before = repo.write_stats();
     assert!(before.bytes_stored < text.len() as u64 / 4, "compressible content is stored compressed: {before:?}");
     repo.put_blob_bytes(text.clone()).await?;
@@ -42,7 +42,7 @@ async fn conformance(target: StorageTarget, staging_root: std::path::PathBuf) ->
     let absent = BlobId::of(b"never stored");
     assert!(!repo.has_blob(&absent).await?, "an unknown id is absent");
     assert!(
-        matches!(repo.get_blob(&absent).await, Err(RepoError::MissingBlob { .. })),
+        matches!(repo.get_blob(&BlobRef { id: absent.clone(), size: 12 }).await, Err(RepoError::MissingBlob { .. })),
         "get of an unknown id says missing"
     );
 
@@ -50,14 +50,14 @@ async fn conformance(target: StorageTarget, staging_root: std::path::PathBuf) ->
     let big = noise(7, 12 * 1024 * 1024 + 17);
     let big_ref = repo.put_blob_stream(chunks(big.clone(), 64 * 1024)).await?;
     assert_eq!(big_ref.id, BlobId::of(&big), "a streamed blob gets the same id as the bytes");
-    assert_eq!(read_all(&repo, &big_ref.id).await?, big, "a streamed blob reads back intact");
+    assert_eq!(read_all(&repo, &big_ref).await?, big, "a streamed blob reads back intact");
     let text_big = "line of a large CSV export, 1234567890\n".repeat(300_000).into_bytes();
     let stored_before = repo.write_stats().bytes_stored;
     let tb = repo.put_blob_stream(chunks(text_big.clone(), 100_000)).await?;
     let stored = repo.write_stats().bytes_stored - stored_before;
     assert!(stored < text_big.len() as u64 / 4, "a large compressible stream is stored compressed ({stored} bytes)");
-    assert_eq!(read_all(&repo, &tb.id).await?, text_big, "a compressed streamed blob decodes to the content");
-    assert_eq!(repo.get_blob(&tb.id).await?.len(), text_big.len(), "whole-blob get agrees with the stream");
+    assert_eq!(read_all(&repo, &tb).await?, text_big, "a compressed streamed blob decodes to the content");
+    assert_eq!(repo.get_blob(&tb).await?.len(), text_big.len(), "whole-blob get agrees with the stream");
 
     // a failing source stores nothing and leaves no staging file
     let failing =

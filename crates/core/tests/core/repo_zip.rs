@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::process::Command;
 
-use orgvault_core::repo::{RepoError, Repository};
+use orgvault_core::repo::{BlobRef, RepoError, Repository};
 use orgvault_core::NoProgress;
 use zip::write::SimpleFileOptions;
 
@@ -70,7 +70,7 @@ async fn export_opens_with_unzip_and_imports_back() -> anyhow::Result<()> {
     unzip(&["-q", "-d", out.to_str().expect("utf-8 path")], &zip_path)?;
     let data_blob = &m.items[2].data.as_ref().expect("data").blob;
     let extracted = std::fs::read(out.join("items/Map 2 [item0002]/data/Map 2.pdf"))?;
-    assert_eq!(extracted, repo.get_blob(&data_blob.id).await?.to_vec(), "the extracted file is the stored content");
+    assert_eq!(extracted, repo.get_blob(data_blob).await?.to_vec(), "the extracted file is the stored content");
 
     // import into a fresh repository
     let dir2 = tempfile::tempdir()?;
@@ -152,7 +152,12 @@ async fn import_refuses_zip_slip_and_malformed_manifests() -> anyhow::Result<()>
         let body = if p == first {
             b"tampered".to_vec()
         } else {
-            repo.get_blob(&f["blob"].as_str().expect("id").parse()?).await?.to_vec()
+            repo.get_blob(&BlobRef {
+                id: f["blob"].as_str().expect("id").parse()?,
+                size: f["size"].as_u64().expect("size"),
+            })
+            .await?
+            .to_vec()
         };
         entries.push((p, body));
     }
@@ -163,5 +168,105 @@ async fn import_refuses_zip_slip_and_malformed_manifests() -> anyhow::Result<()>
     let other = Repository::open_or_init(&local_target(dir2.path())).await?;
     expect_zip_err(other.import_zip(&tampered).await, &first, "does not match");
     assert!(other.snapshots().await?.is_empty(), "a refused import writes no snapshot");
+    Ok(())
+}
+
+/// Sets the uncompressed size the zip declares for `name` (local header and central directory)
+/// to `size`, leaving the data as it is: how a forged or broken zip lies about an entry.
+fn forge_size(zip: &[u8], name: &str, size: u32) -> Vec<u8> {
+    let mut out = zip.to_vec();
+    let name = name.as_bytes();
+    let mut patched = 0;
+    for at in 0..out.len().saturating_sub(46) {
+        let field = |name_len_at: usize, name_at: usize| {
+            let len = u16::from_le_bytes([out[at + name_len_at], out[at + name_len_at + 1]]) as usize;
+            len == name.len() && out.get(at + name_at..at + name_at + len) == Some(name)
+        };
+        let size_at = match &out[at..at + 4] {
+            b"PK\x03\x04" if field(26, 30) => 22,
+            b"PK\x01\x02" if field(28, 46) => 24,
+            _ => continue,
+        };
+        out[at + size_at..at + size_at + 4].copy_from_slice(&size.to_le_bytes());
+        patched += 1;
+    }
+    assert_eq!(patched, 2, "the entry's local header and central directory record are both patched");
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn import_bounds_decompression_by_recorded_sizes() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let repo = Repository::open_or_init(&local_target(dir.path())).await?;
+    let m = stored_manifest(&repo, "n", 1_700_000_000_000, 0, 1).await?;
+    let id = repo.write_snapshot(&m).await?;
+    let good = dir.path().join("good.zip");
+    repo.export_zip(&id, &good).await?;
+    let manifest_text = {
+        let mut a = zip::ZipArchive::new(std::fs::File::open(&good)?)?;
+        let mut s = String::new();
+        std::io::Read::read_to_string(&mut a.by_name("manifest.json")?, &mut s)?;
+        s
+    };
+    let v: serde_json::Value = serde_json::from_str(&manifest_text)?;
+    let first = &v["files"][0];
+    let (first_path, first_size) = (first["path"].as_str().expect("path"), first["size"].as_u64().expect("size"));
+    let mut others: Vec<(String, Vec<u8>)> = Vec::new();
+    for f in v["files"].as_array().expect("files") {
+        let p = f["path"].as_str().expect("path").to_owned();
+        if p != first_path {
+            let blob =
+                BlobRef { id: f["blob"].as_str().expect("id").parse()?, size: f["size"].as_u64().expect("size") };
+            others.push((p, repo.get_blob(&blob).await?.to_vec()));
+        }
+    }
+    let bodies = |first_body: Vec<u8>| -> Vec<(String, Vec<u8>)> {
+        let mut entries = vec![("manifest.json".to_string(), manifest_text.clone().into_bytes())];
+        entries.push((first_path.to_owned(), first_body));
+        entries.extend(others.iter().cloned());
+        entries
+    };
+    let zip_bytes = |entries: &[(String, Vec<u8>)]| -> anyhow::Result<Vec<u8>> {
+        let path = dir.path().join("scratch.zip");
+        let refs: Vec<(&str, &[u8])> = entries.iter().map(|(p, b)| (p.as_str(), b.as_slice())).collect();
+        write_zip(&path, &refs)?;
+        Ok(std::fs::read(&path)?)
+    };
+    let import = |name: &str, bytes: Vec<u8>| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, bytes).expect("write zip");
+        let dir2 = tempfile::tempdir().expect("temp dir");
+        async move {
+            let other = Repository::open_or_init(&local_target(dir2.path())).await.expect("repository");
+            let got = other.import_zip(&path).await;
+            assert!(other.snapshots().await.expect("list").is_empty(), "a refused import writes no snapshot");
+            got
+        }
+    };
+    let expect = |got: Result<_, RepoError>, entry: &str, words: &str| match got {
+        Err(RepoError::Zip { entry: e, reason, .. }) => {
+            assert_eq!(e, entry, "the error names the entry at fault");
+            assert!(reason.contains(words), "the reason says {words:?}: {reason}");
+        }
+        Err(other) => panic!("expected a zip error naming {entry}, got {other}"),
+        Ok(_) => panic!("a zip with a bad {entry} must be refused"),
+    };
+
+    // A deflate stream that expands to 64 MiB where the manifest and the zip say `first_size`.
+    let bomb = zip_bytes(&bodies(vec![0u8; 64 * 1024 * 1024]))?;
+    assert!(bomb.len() < 1024 * 1024, "the bomb is small as a zip ({} bytes)", bomb.len());
+    let forged = forge_size(&bomb, first_path, first_size as u32);
+    expect(import("bomb.zip", forged).await, first_path, &format!("more than the {first_size} bytes recorded"));
+
+    // An entry whose declared size differs from the recorded one is refused before reading.
+    let honest = zip_bytes(&bodies(vec![0u8; first_size as usize]))?;
+    let huge = forge_size(&honest, first_path, u32::MAX - 1);
+    expect(import("huge.zip", huge).await, first_path, "does not match");
+
+    // manifest.json itself: a declared size over the limit, and a stream longer than declared.
+    let huge_manifest = forge_size(&honest, "manifest.json", u32::MAX - 1);
+    expect(import("huge-manifest.zip", huge_manifest).await, "manifest.json", "over the limit");
+    let short_manifest = forge_size(&honest, "manifest.json", 100);
+    expect(import("short-manifest.zip", short_manifest).await, "manifest.json", "more than the 100 bytes");
     Ok(())
 }
