@@ -82,3 +82,22 @@ async fn kill_9_while_polling_an_export_then_the_next_backup_deletes_the_export_
     expected.remove(&left[0]);
     assert_eq!(item_ids(&sim), expected, "and deleted no other item");
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn an_allowed_host_that_is_not_a_host_is_refused_naming_it() {
+    let data = tempfile::tempdir().unwrap();
+    for command in ["backup", "scan"] {
+        let out = orgvault(
+            data.path(),
+            "unused",
+            &[command, "--portal", "http://127.0.0.1:9", "--allow-host", "https://gis.example.com/arcgis"],
+        )
+        .await;
+        assert!(!out.status.success(), "{command}: a path is not a host");
+        let err = stderr(&out);
+        assert!(
+            err.contains("https://gis.example.com/arcgis") && err.contains("--allow-host"),
+            "{command}: the error names the flag and the input: {err}"
+        );
+    }
+}
