@@ -96,6 +96,11 @@ pub enum Error {
     #[error("a search of {total} results within one millisecond of creation time cannot be split below the 10,000-result cap ({query})")]
     SearchTooLarge { query: String, total: u64 },
 
+    /// A URL found in an item is on a host that is neither the org's own nor allowed by the
+    /// user; it was not requested.
+    #[error("{origin} is not a host of the organization and was not allowed (allow it with --allow-host), so it was not contacted")]
+    HostNotAllowed { origin: String },
+
     /// The connection settings themselves are unusable (bad URL, header, certificate file).
     #[error("invalid connection settings: {message}")]
     Config { message: String },

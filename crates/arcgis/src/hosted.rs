@@ -18,6 +18,7 @@ use url::Url;
 
 use crate::error::{Error, Result};
 use crate::http::display_url;
+use crate::model::ItemInfo;
 use crate::portal::Portal;
 
 /// The `exportFormat` of a File Geodatabase export.
@@ -79,20 +80,28 @@ pub(crate) fn str_field(v: &Value, key: &str, url: &Url) -> Result<String> {
 }
 
 impl Portal {
-    /// Starts an export of the hosted service item `item_id` into `owner`'s content
-    /// (`POST content/users/<owner>/export`). The caller must delete `export_item_id` afterwards,
-    /// also after a failure or a cancel.
-    pub async fn start_export(&self, owner: &str, item_id: &str, format: &str) -> Result<ExportJob> {
+    /// Starts an export of the hosted service item `item_id` into the root folder of `owner`'s
+    /// content (`POST content/users/<owner>/export`), the export item titled `title`. The caller
+    /// must delete `export_item_id` afterwards, also after a failure or a cancel; a unique title
+    /// lets it find the item when this call's answer is lost.
+    pub async fn start_export(&self, owner: &str, item_id: &str, format: &str, title: &str) -> Result<ExportJob> {
         let url = self.rest_url(&["content", "users", owner, "export"])?;
-        let title = format!("orgvault-export-{item_id}");
         let v = self
-            .post_form(url.as_str(), &[("itemId", item_id), ("exportFormat", format), ("title", title.as_str())], false)
+            .post_form(url.as_str(), &[("itemId", item_id), ("exportFormat", format), ("title", title)], false)
             .await?;
         Ok(ExportJob {
             job_id: str_field(&v, "jobId", &url)?,
             export_item_id: str_field(&v, "exportItemId", &url)?,
             owner: owner.to_owned(),
         })
+    }
+
+    /// The items in a user's root folder (`content/users/<username>`, every page), where
+    /// `export` puts its items. Read from the content listing, not from search: search lags
+    /// behind on real portals.
+    pub async fn user_root_items(&self, username: &str) -> Result<Vec<ItemInfo>> {
+        let (items, _) = self.folder_listing(self.rest_url(&["content", "users", username])?).await?;
+        Ok(items)
     }
 
     /// One poll of an export job (`content/users/<owner>/items/<id>/status?jobType=export`).

@@ -33,10 +33,12 @@
 //! portal.item_resources(id) -> Vec<ResourceInfo>
 //! portal.item_resource_stream(id, resource_path) -> ByteStream  // refuses '.'/'..' path parts
 //! portal.related_items(id, rel_type: &str, Direction) -> Vec<ItemInfo>
-//! portal.service_json(&Url) -> Value           // token only when the URL is an org host
+//! portal.service_json(&Url) -> Value           // token only to org hosts; other hosts only when allowed
+//! portal.allow_host(AllowedHost)               portal.check_item_url(&Url) -> Result<()>  // item URLs: org or allowed hosts
+//! portal.user_root_items(username) -> Vec<ItemInfo>  // content/users/<u>, root folder, every page
 //!
 //! // Hosted services, whole (hosted.rs): single steps; the caller polls, times out and cleans up
-//! portal.start_export(owner, item_id, FILE_GEODATABASE) -> ExportJob { job_id, export_item_id, owner }
+//! portal.start_export(owner, item_id, FILE_GEODATABASE, title) -> ExportJob { job_id, export_item_id, owner }
 //! portal.export_status(&ExportJob) -> JobStatus       // Processing | Completed{result_url} | Failed{message}
 //! portal.delete_item(owner, item_id) -> ()            // already gone counts as deleted
 //! portal.create_replica(&service_url, layers: &[i64]) -> Url (statusUrl)   // async, filegdb, attachments, syncModel none
@@ -74,6 +76,7 @@
 //! - GETs are retried with jittered exponential backoff honouring `Retry-After`; POSTs only when
 //!   marked idempotent. All requests to the org share one AIMD concurrency limiter.
 
+pub mod allowed_host;
 pub mod auth;
 pub mod download;
 pub mod error;
@@ -91,6 +94,7 @@ pub mod write;
 #[cfg(test)]
 mod wire_tests;
 
+pub use allowed_host::AllowedHost;
 pub use auth::{Credentials, NewRefreshToken, RefreshTokenSink, TokenSource};
 pub use error::{Error, Result};
 pub use hosted::{sub_url, AttachmentInfo, ExportJob, JobStatus, FILE_GEODATABASE};

@@ -118,6 +118,8 @@ pub(crate) struct PortalInner {
     pub self_info: PortalSelf,
     pub search_concurrency: usize,
     pub clock: Arc<dyn Clock>,
+    /// Foreign hosts whose item URLs may be read (without the token), see `allowed_host`.
+    pub allowed_hosts: std::sync::RwLock<Vec<crate::AllowedHost>>,
 }
 
 /// A signed-in connection to one organization. Cheap to clone; clones share the token, the
@@ -219,6 +221,7 @@ impl Portal {
             self_info,
             search_concurrency: cfg.search_concurrency.max(1),
             clock: cfg.clock,
+            allowed_hosts: Default::default(),
         };
         let portal = Portal { inner: Arc::new(inner) };
         portal.learn_org_hosts().await;
@@ -375,8 +378,11 @@ impl Portal {
         self.inner.session.stream(&Call::get(url.clone(), params)).await
     }
 
-    /// A service's JSON (`<url>?f=json`). The token is sent only when the service is on an org host.
+    /// A service's JSON (`<url>?f=json`). The token is sent only when the service is on an org host;
+    /// a URL on neither an org host nor an allowed one is not requested at all
+    /// ([`Portal::check_item_url`]): service URLs come from items, which any member can edit.
     pub async fn service_json(&self, url: &Url) -> Result<Value> {
+        self.check_item_url(url)?;
         self.json_at(url.clone(), &[]).await
     }
 
@@ -497,7 +503,7 @@ impl Portal {
         Ok(content)
     }
 
-    async fn folder_listing(&self, url: Url) -> Result<(Vec<ItemInfo>, Vec<Folder>)> {
+    pub(crate) async fn folder_listing(&self, url: Url) -> Result<(Vec<ItemInfo>, Vec<Folder>)> {
         let mut items = Vec::new();
         let mut folders: Vec<Folder> = Vec::new();
         let mut start: i64 = 1;

@@ -8,6 +8,7 @@
 //! - `GET /_sim/orgs/{url_key}/counts` -> `{id, urlKey, items, users, groups, folders, services}`
 //! - `GET /_sim/orgs/{url_key}/items` -> `{"ids": [...]}`
 //! - `GET /_sim/stats` -> requests per route (see `stats`)
+//! - `POST /_sim/jobs` with `{"export_work_ms": n}` -> how long export jobs process from now on
 //! - `GET /_sim/orgs/{url_key}/downloads` -> every byte-carrying GET of a full backup, and
 //!   `GET /_sim/orgs/{url_key}/services/{name}/package` (see `downloads`): the benchmark's ceiling
 
@@ -144,6 +145,17 @@ pub fn routes() -> Router<SimState> {
         .route("/_sim/orgs/{url_key}/downloads", get(downloads::downloads))
         .route("/_sim/orgs/{url_key}/services/{name}/package", get(downloads::package))
         .route("/_sim/stats", get(stats::stats))
+        .route("/_sim/jobs", post(set_jobs))
+}
+
+#[derive(serde::Deserialize)]
+struct JobSettings {
+    export_work_ms: u64,
+}
+
+async fn set_jobs(State(state): State<SimState>, Json(settings): Json<JobSettings>) -> Json<Value> {
+    state.jobs.set_export_work(std::time::Duration::from_millis(settings.export_work_ms));
+    Json(json!({ "export_work_ms": state.jobs.export_work().as_millis() as u64 }))
 }
 
 async fn delete(State(state): State<SimState>, Path(id): Path<String>) -> Json<Value> {

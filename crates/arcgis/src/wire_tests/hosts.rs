@@ -10,7 +10,13 @@ async fn token_and_custom_headers_never_reach_a_foreign_host() {
     let foreign_url = Url::parse(&format!("{foreign}/arcgis/rest/services/World/MapServer")).expect("url");
     assert!(!portal.is_org_url(&foreign_url), "another port on the same host is another origin");
 
-    portal.service_json(&foreign_url).await.expect("a foreign service is fetched without a token");
+    let refused = portal.service_json(&foreign_url).await.expect_err("an item URL on a foreign host is not read");
+    assert!(matches!(refused, Error::HostNotAllowed { .. }), "refused as a foreign host: {refused}");
+    assert!(foreign_seen.requests.lock().expect("lock").is_empty(), "and was not contacted at all");
+    let host = foreign_url.host_str().expect("host");
+    let port = foreign_url.port_or_known_default().expect("port");
+    portal.allow_host(format!("{host}:{port}").parse().expect("an allowed host"));
+    portal.service_json(&foreign_url).await.expect("an allowed foreign service is fetched without a token");
     portal.get_json(foreign_url.as_str(), &[("where", "1=1")]).await.expect("get_json on a foreign URL");
     let mut s = portal.get_stream(&foreign_url, &[]).await.expect("stream from a foreign URL");
     while futures::StreamExt::next(&mut s).await.is_some() {}

@@ -103,7 +103,11 @@ async fn foreign_service_in_item_data_gets_no_token() {
     let portal = Portal::connect(config_for(&sim, 0, &sim.orgs[0].admin)).await.expect("connect");
     let url = Url::parse(&foreign).expect("url");
     assert!(!portal.is_org_url(&url), "the foreign server is not an org host");
-    portal.service_json(&url).await.expect("the foreign service answers");
+    let refused = portal.service_json(&url).await.expect_err("a foreign item URL is not read unless allowed");
+    assert!(matches!(refused, Error::HostNotAllowed { .. }), "refused as a foreign host: {refused}");
+    assert!(seen.lock().expect("lock").is_empty(), "and not contacted");
+    portal.allow_host(format!("127.0.0.1:{}", url.port().expect("port")).parse().expect("allowed host"));
+    portal.service_json(&url).await.expect("the allowed foreign service answers");
     let seen = seen.lock().expect("lock").clone();
     assert_eq!(seen.len(), 1, "the foreign server saw the request");
     let lower = seen[0].to_lowercase();

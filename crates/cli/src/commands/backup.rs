@@ -51,6 +51,12 @@ pub struct BackupArgs {
     #[arg(long, default_value_t = 32)]
     pub download_concurrency: usize,
 
+    /// Read service URLs of items on this host too (repeatable; `host`, `host:port` or
+    /// `https://host[:port]`), without the token. By default only the org's own hosts are read;
+    /// an item whose service is elsewhere is saved without its service JSON, and says so.
+    #[arg(long = "allow-host", value_name = "HOST")]
+    pub allow_hosts: Vec<arcgis::AllowedHost>,
+
     /// Print one JSON object: {snapshot, items, users, groups, failed, bytes_new, bytes_total, ...}.
     #[arg(long)]
     pub json: bool,
@@ -77,6 +83,10 @@ pub async fn run(db: &Db, data_dir: &Path, args: BackupArgs) -> anyhow::Result<(
     }
     let repo = args.dest.open(data_dir).await?;
     let (portal, identity) = args.portal.connect_identity(db, data_dir).await?;
+    // Before the scan, which reads service URLs too.
+    for host in &args.allow_hosts {
+        portal.allow_host(host.clone());
+    }
 
     let progress = TerminalProgress::new(args.json);
     let cancel = CancellationToken::new();
@@ -100,6 +110,7 @@ pub async fn run(db: &Db, data_dir: &Path, args: BackupArgs) -> anyhow::Result<(
         name: args.name.clone(),
         concurrency: args.concurrency.max(1),
         download_concurrency: args.download_concurrency.max(1),
+        allow_hosts: args.allow_hosts.clone(),
         ..BackupOptions::default()
     };
     let backup_started = std::time::Instant::now();

@@ -17,6 +17,11 @@ pub struct ScanArgs {
     #[command(flatten)]
     pub portal: PortalArgs,
 
+    /// Read service URLs of items on this host too (repeatable; `host`, `host:port` or
+    /// `https://host[:port]`), without the token. By default only the org's own hosts are read.
+    #[arg(long = "allow-host", value_name = "HOST")]
+    pub allow_hosts: Vec<arcgis::AllowedHost>,
+
     /// Print one JSON object: items, users, groups, relationships, references, estimated_bytes.
     #[arg(long)]
     pub json: bool,
@@ -24,6 +29,9 @@ pub struct ScanArgs {
 
 pub async fn run(db: &Db, data_dir: &Path, args: ScanArgs) -> anyhow::Result<()> {
     let (portal, identity) = args.portal.connect_identity(db, data_dir).await?;
+    for host in &args.allow_hosts {
+        portal.allow_host(host.clone());
+    }
 
     let progress = TerminalProgress::new(args.json);
     let cancel = CancellationToken::new();

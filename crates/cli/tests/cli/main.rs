@@ -2,6 +2,7 @@
 
 mod backup_azure;
 mod backup_cli;
+mod backup_leftovers;
 mod identity;
 mod jobs;
 mod restore_cli;

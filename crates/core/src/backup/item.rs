@@ -2,6 +2,10 @@
 //! into the repository, every resource, the thumbnail, metadata.xml when there is one, and for
 //! a hosted feature service the service and layer JSON plus an export of its data.
 //!
+//! A scene, tile, map or registered service item's `url` is read only on the org's own hosts or
+//! an allowed one (`Portal::check_item_url`): any member can point it anywhere. Otherwise the
+//! entry records `service_not_fetched` and the item is saved without its service JSON.
+//!
 //! Incremental rule: an item whose `modified` and `size` equal the previous snapshot's entry
 //! reuses that entry's blobs without a request; a hosted feature service additionally needs its
 //! layers' newest `editingInfo.lastEditDate` (read by the scan) unchanged, else its data is
@@ -15,8 +19,8 @@ use super::run::{Run, Stop};
 use super::service::{export_service, ServiceLayers};
 use crate::catalog::ItemSummary;
 use crate::repo::{
-    DataEntry, DataKind, ExportMethod, FileEntry, FolderRef, ItemEntry, RelDirection, Relationship, ResourceEntry,
-    ServiceEntry, Sharing,
+    DataEntry, DataKind, ExportMethod, FileEntry, FolderRef, ItemEntry, NotFetched, RelDirection, Relationship,
+    ResourceEntry, ServiceEntry, Sharing,
 };
 
 /// Whether the item is a hosted feature service of this org whose data can be exported.
@@ -81,6 +85,13 @@ pub(crate) async fn capture_item(
     // Re-encoded rather than stored as the catalog's text, so blob ids stay those of earlier snapshots.
     let item_json = run.store_json_known(json, previous.map(|p| &p.item_json)).await?;
     let service_url = hosted_feature_service(run, summary, json);
+    let other_url = if service_url.is_none() { other_service_url(summary) } else { None };
+    let not_fetched = other_url.as_ref().and_then(|u| {
+        run.portal
+            .check_item_url(u)
+            .err()
+            .map(|e| NotFetched { origin: u.origin().ascii_serialization(), reason: e.to_string() })
+    });
     let unchanged = previous.filter(|p| p.modified == summary.modified_ms.unwrap_or(0) && p.size == summary.size);
     if let Some(prev) = unchanged {
         let service_same = match (&service_url, &prev.service) {
@@ -88,7 +99,9 @@ pub(crate) async fn capture_item(
             (Some(_), Some(s)) => s.last_edit_date == summary.last_edit_ms && s.export.is_some(),
             (Some(_), None) => false,
         };
-        if service_same {
+        // A host allowed or disallowed since the previous snapshot changes what is saved.
+        let same_hosts = prev.service_not_fetched == not_fetched;
+        if service_same && same_hosts {
             let mut entry = prev.clone();
             entry.item_json = item_json;
             entry.notes.clear();
@@ -117,6 +130,7 @@ pub(crate) async fn capture_item(
         service: None,
         notes: Vec::new(),
         included_as: None,
+        service_not_fetched: None,
     };
     catalog_parts(&mut entry, summary, facts);
 
@@ -176,7 +190,10 @@ pub(crate) async fn capture_item(
 
     if let Some(url) = service_url {
         entry.service = Some(capture_service(run, summary, &url, previous, &mut entry.notes).await?);
-    } else if let Some(url) = other_service_url(summary) {
+    } else if let Some(reason) = not_fetched {
+        tracing::info!(item = id, origin = %reason.origin, "the item's service URL is not on an org or allowed host; not read");
+        entry.service_not_fetched = Some(reason);
+    } else if let Some(url) = other_url {
         // Scene, tile and registered services: their JSON when it answers; the item is kept either way.
         if let Ok(Ok(v)) = run.cancellable(run.portal.service_json(&url)).await {
             entry.service = Some(ServiceEntry {

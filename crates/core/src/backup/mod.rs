@@ -25,8 +25,16 @@
 //!
 //! Cancellation: every request and download is interruptible; temporary export items are
 //! deleted after a cancel too (see `service`), then the job ends `cancelled` without a snapshot.
+//! Export items are journaled in SQLite before they are made, so what a lost answer or a killed
+//! process left behind is deleted by the next backup of the org (see `export_journal`).
+//!
+//! Item URLs: a scene, tile, map or registered service item's `url` is read only when it is on
+//! one of the org's own hosts or on a host the user allowed (`BackupOptions::allow_hosts`,
+//! `arcgis::Portal::check_item_url`); otherwise the item is saved without its service JSON and
+//! its entry's `service_not_fetched` says why.
 
 mod error;
+mod export_journal;
 mod facts;
 mod item;
 mod principals;
@@ -46,7 +54,7 @@ pub use error::BackupError;
 pub use facts::Related;
 
 use self::facts::Facts;
-use self::run::{Run, Stop};
+use self::run::{attempts, previous_manifest, Run, Stop};
 use crate::catalog::Catalog;
 use crate::clock::Clock;
 use crate::db::Db;
@@ -72,6 +80,9 @@ pub struct BackupOptions {
     pub poll_max: Duration,
     /// Reuse unchanged items of the previous snapshot.
     pub incremental: bool,
+    /// Hosts outside the organization whose item URLs may be read (without the token); added
+    /// to the portal connection's allowed hosts when the backup starts.
+    pub allow_hosts: Vec<arcgis::AllowedHost>,
 }
 
 impl Default for BackupOptions {
@@ -85,6 +96,7 @@ impl Default for BackupOptions {
             export_timeout: Duration::from_secs(30 * 60),
             poll_max: Duration::from_secs(5),
             incremental: true,
+            allow_hosts: Vec::new(),
         }
     }
 }
@@ -190,55 +202,6 @@ pub async fn retry_failed(ctx: &BackupContext<'_>, job_id: i64) -> Result<Backup
     let recorded = serde_json::json!({ "kind": "retry_failed", "job_id": job_id,
         "items": targets.items, "users": targets.users, "groups": targets.groups });
     run_job(ctx, targets, Vec::new(), recorded).await
-}
-
-/// The newest snapshot of the same identity and org, for reuse.
-async fn previous_manifest(repo: &Repository, identity_id: &str, org_id: &str) -> Option<Manifest> {
-    let list = match repo.snapshots().await {
-        Ok(l) => l,
-        Err(e) => {
-            tracing::warn!("cannot list earlier snapshots, backing up everything: {e}");
-            return None;
-        }
-    };
-    let newest =
-        list.into_iter().filter(|s| s.identity_id == identity_id && s.org_id == org_id).max_by_key(|s| s.time_ms)?;
-    match repo.manifest(&newest.id).await {
-        Ok(m) => Some(m),
-        Err(e) => {
-            tracing::warn!(
-                snapshot = newest.id.as_str(),
-                "cannot read the previous snapshot, backing up everything: {e}"
-            );
-            None
-        }
-    }
-}
-
-/// Attempts per subject when it fails transiently (a download broke off midway: the client
-/// retries requests, not bodies already flowing).
-const SUBJECT_ATTEMPTS: u32 = 4;
-
-/// Runs `f` again while it fails transiently, up to [`SUBJECT_ATTEMPTS`] times.
-async fn attempts<T, F, Fut>(run: &Run<'_>, mut f: F) -> Result<T, Stop>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<T, Stop>>,
-{
-    let mut n = 1;
-    loop {
-        match f().await {
-            Err(Stop::Transient(reason)) if n < SUBJECT_ATTEMPTS => {
-                tracing::info!(attempt = n, "retrying a subject after: {reason}");
-                // Doubling pauses (250 ms, 500 ms, 1 s): a portal or link that just dropped bodies
-                // or revoked tokens gets time to recover before the whole subject runs again.
-                run.cancellable(tokio::time::sleep(Duration::from_millis(250 << (n - 1).min(4)))).await?;
-                n += 1;
-            }
-            Err(Stop::Transient(reason)) => return Err(Stop::Failed(reason)),
-            other => return other,
-        }
-    }
 }
 
 /// One subject's result.
@@ -367,10 +330,22 @@ async fn write_all(
         previous.iter().flat_map(|m| m.groups.iter().map(|g| (g.id.as_str(), g))).collect();
 
     ctx.portal.set_download_concurrency(ctx.options.download_concurrency);
+    for host in &ctx.options.allow_hosts {
+        ctx.portal.allow_host(host.clone());
+    }
     let stats_before = ctx.repo.write_stats();
     let requests_before = ctx.portal.requests_made();
     let stop = ctx.cancel.child_token();
-    let run = Run::new(ctx.portal, ctx.repo, stop.clone(), ctx.options, ctx.progress);
+    let journal = export_journal::ExportJournal::new(ctx.db, ctx.clock, ctx.portal, job_id);
+    // What earlier backups of this org left behind (a lost answer, a killed process) goes first.
+    let swept = export_journal::sweep(ctx.portal, &journal, export_journal::Scope::Leftovers).await;
+    if !swept.deleted.is_empty() {
+        ctx.progress.message(&format!(
+            "deleted {} temporary export item(s) an earlier backup left in the organization",
+            swept.deleted.len()
+        ));
+    }
+    let run = Run::new(ctx.portal, ctx.repo, stop.clone(), ctx.options, ctx.progress, journal);
     let total = targets.items.len() + targets.users.len() + targets.groups.len();
     ctx.progress.phase("backup", Some(total as u64));
 
@@ -480,13 +455,16 @@ async fn write_all(
                 // been selected then and only be included now, or the reverse.
                 entry.included_as = targets.included.get(&entry.id).cloned();
                 let note = (!entry.notes.is_empty()).then(|| entry.notes.join("; "));
+                // Saved as planned, but the outcome shows that its service was not read.
+                let not_fetched =
+                    entry.service_not_fetched.as_ref().map(|n| format!("service not fetched: {}", n.reason));
                 manifest.items.push(*entry);
                 match note {
                     Some(n) => {
                         fallbacks += 1;
                         (Outcome::Fallback, Some(n))
                     }
-                    None => (Outcome::Ok, None),
+                    None => (Outcome::Ok, not_fetched),
                 }
             }
             Ok(Subject::User(u)) => {

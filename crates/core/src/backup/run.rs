@@ -11,9 +11,10 @@ use bytes::Bytes;
 use futures::StreamExt;
 use tokio_util::sync::CancellationToken;
 
+use super::export_journal::{self, ExportJournal, Scope};
 use super::BackupOptions;
 use crate::progress::Progress;
-use crate::repo::{BlobRef, RepoError, Repository};
+use crate::repo::{BlobRef, Manifest, RepoError, Repository};
 
 /// Why one subject's backup stopped.
 #[derive(Debug)]
@@ -50,8 +51,10 @@ pub(crate) struct Run<'a> {
     pub progress: &'a dyn Progress,
     pub tally: Tally,
     pub started: Instant,
-    /// Export items created and not yet deleted: export item id -> owner.
-    exports: Mutex<BTreeMap<String, String>>,
+    /// Export items created and not yet deleted: export item id -> (owner, journal title).
+    exports: Mutex<BTreeMap<String, (String, String)>>,
+    /// Where export items are journaled before they exist (see `export_journal`).
+    pub journal: ExportJournal<'a>,
 }
 
 /// Times one file is downloaded when its body keeps breaking off.
@@ -67,6 +70,7 @@ impl<'a> Run<'a> {
         cancel: CancellationToken,
         options: &'a BackupOptions,
         progress: &'a dyn Progress,
+        journal: ExportJournal<'a>,
     ) -> Self {
         Run {
             portal,
@@ -77,6 +81,7 @@ impl<'a> Run<'a> {
             tally: Tally::default(),
             started: Instant::now(),
             exports: Mutex::new(BTreeMap::new()),
+            journal,
         }
     }
 
@@ -97,35 +102,50 @@ impl<'a> Run<'a> {
         }
     }
 
-    pub fn register_export(&self, owner: &str, export_item_id: &str) {
-        self.exports.lock().unwrap_or_else(|p| p.into_inner()).insert(export_item_id.to_owned(), owner.to_owned());
+    pub fn register_export(&self, owner: &str, export_item_id: &str, title: &str) {
+        self.exports
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(export_item_id.to_owned(), (owner.to_owned(), title.to_owned()));
     }
 
-    /// Deletes a temporary export item, not cancellable, bounded in time. On failure it stays
-    /// registered for the final sweep.
+    /// Deletes a temporary export item, not cancellable, bounded in time, and forgets its
+    /// journal row. On failure it stays registered for the final sweep (and journaled for the
+    /// next backup's).
     pub async fn delete_export(&self, owner: &str, export_item_id: &str) {
         match tokio::time::timeout(DELETE_DEADLINE, self.portal.delete_item(owner, export_item_id)).await {
             Ok(Ok(())) => {
-                self.exports.lock().unwrap_or_else(|p| p.into_inner()).remove(export_item_id);
+                let entry = self.exports.lock().unwrap_or_else(|p| p.into_inner()).remove(export_item_id);
+                if let Some((_, title)) = entry {
+                    if let Err(e) = self.journal.remove(&title).await {
+                        tracing::warn!("cannot update the journal of temporary export items: {e}");
+                    }
+                }
             }
             Ok(Err(e)) => tracing::warn!(item = export_item_id, "deleting the temporary export item failed: {e}"),
             Err(_) => tracing::warn!(item = export_item_id, "deleting the temporary export item timed out"),
         }
     }
 
-    /// Deletes every export item still registered; returns the ids that could not be deleted.
+    /// Deletes every export item still registered, then looks for the ones this job journaled
+    /// whose `export` answer was lost; returns the ids that could not be deleted.
     pub async fn sweep_exports(&self) -> Vec<String> {
         let left: Vec<(String, String)> = self
             .exports
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .iter()
-            .map(|(id, owner)| (id.clone(), owner.clone()))
+            .map(|(id, (owner, _))| (id.clone(), owner.clone()))
             .collect();
         for (id, owner) in &left {
             self.delete_export(owner, id).await;
         }
-        self.exports.lock().unwrap_or_else(|p| p.into_inner()).keys().cloned().collect()
+        let left: Vec<String> = self.exports.lock().unwrap_or_else(|p| p.into_inner()).keys().cloned().collect();
+        let swept = export_journal::sweep(self.portal, &self.journal, Scope::ThisJob).await;
+        if !swept.deleted.is_empty() {
+            tracing::info!(items = ?swept.deleted, "deleted export items whose export answer was lost");
+        }
+        left
     }
 
     /// Opens a download with `open` and streams it into the repository. A body that breaks off
@@ -217,6 +237,55 @@ impl<'a> Run<'a> {
         let mb = self.tally.bytes_read.load(Ordering::Relaxed) as f64 / 1e6;
         if done % 16 == 1 || secs < 2.0 {
             self.progress.message(&format!("{title} — {mb:.1} MB, {:.1} MB/s", mb / secs));
+        }
+    }
+}
+
+/// The newest snapshot of the same identity and org, for reuse.
+pub(crate) async fn previous_manifest(repo: &Repository, identity_id: &str, org_id: &str) -> Option<Manifest> {
+    let list = match repo.snapshots().await {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::warn!("cannot list earlier snapshots, backing up everything: {e}");
+            return None;
+        }
+    };
+    let newest =
+        list.into_iter().filter(|s| s.identity_id == identity_id && s.org_id == org_id).max_by_key(|s| s.time_ms)?;
+    match repo.manifest(&newest.id).await {
+        Ok(m) => Some(m),
+        Err(e) => {
+            tracing::warn!(
+                snapshot = newest.id.as_str(),
+                "cannot read the previous snapshot, backing up everything: {e}"
+            );
+            None
+        }
+    }
+}
+
+/// Attempts per subject when it fails transiently (a download broke off midway: the client
+/// retries requests, not bodies already flowing).
+const SUBJECT_ATTEMPTS: u32 = 4;
+
+/// Runs `f` again while it fails transiently, up to [`SUBJECT_ATTEMPTS`] times.
+pub(crate) async fn attempts<T, F, Fut>(run: &Run<'_>, mut f: F) -> Result<T, Stop>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, Stop>>,
+{
+    let mut n = 1;
+    loop {
+        match f().await {
+            Err(Stop::Transient(reason)) if n < SUBJECT_ATTEMPTS => {
+                tracing::info!(attempt = n, "retrying a subject after: {reason}");
+                // Doubling pauses (250 ms, 500 ms, 1 s): a portal or link that just dropped bodies
+                // or revoked tokens gets time to recover before the whole subject runs again.
+                run.cancellable(tokio::time::sleep(Duration::from_millis(250 << (n - 1).min(4)))).await?;
+                n += 1;
+            }
+            Err(Stop::Transient(reason)) => return Err(Stop::Failed(reason)),
+            other => return other,
         }
     }
 }

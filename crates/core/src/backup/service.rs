@@ -6,7 +6,8 @@
 //! (success, failure, timeout, cancel). The deletion runs after the cancellable part has ended,
 //! with its own short deadline; the item is also listed in the run's register of outstanding
 //! export items, which the job sweeps once more before it ends, so not even a failed delete
-//! request is left unretried.
+//! request is left unretried. Against a lost `export` answer or a killed process, every export
+//! is journaled in SQLite before it is started (see `export_journal`).
 
 use std::time::Duration;
 
@@ -144,16 +145,31 @@ fn poll_delay(n: u32, max: Duration) -> Duration {
     Duration::from_millis(ms).min(max)
 }
 
+/// The type of the item a File Geodatabase export creates.
+const EXPORT_ITEM_TYPE: &str = "File Geodatabase";
+
 async fn export_fgdb(run: &Run<'_>, owner: &str, item_id: &str) -> Result<BlobRef, Stop> {
     // Not interruptible: once the request is out the portal may create the export item, and
     // only its answer names the item to delete. The request is bounded by the client's timeout.
     run.check_cancel()?;
+    // Journaled before the call, under a title no one else uses: when the answer is lost or the
+    // process dies, the next sweep finds the item by that title (see `export_journal`).
+    let title = run.journal.new_title(item_id);
+    run.journal
+        .record(&title, owner, item_id, EXPORT_ITEM_TYPE)
+        .await
+        .map_err(|e| Stop::Failed(format!("journaling the export before starting it: {e}")))?;
+    // On an error the row stays: the answer may be lost while the item exists; the job's final
+    // sweep looks for it by its title.
     let job = run
         .portal
-        .start_export(owner, item_id, arcgis::FILE_GEODATABASE)
+        .start_export(owner, item_id, arcgis::FILE_GEODATABASE, &title)
         .await
         .map_err(|e| Stop::portal("starting the export", e))?;
-    run.register_export(&job.owner, &job.export_item_id);
+    run.register_export(&job.owner, &job.export_item_id, &title);
+    if let Err(e) = run.journal.set_item(&title, &job.export_item_id).await {
+        tracing::warn!("cannot record the export item in the journal (its title still finds it): {e}");
+    }
     let work = async {
         let deadline = tokio::time::Instant::now() + run.options.export_timeout;
         let mut n = 0;

@@ -177,6 +177,18 @@ pub struct ItemEntry {
     /// `"backing service of <scene item id>"`; `None` for a selected item.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub included_as: Option<String>,
+    /// The item's service URL was deliberately not read (a host outside the organization that
+    /// was not allowed); the item is saved without `service`. Not a failure of the item.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_not_fetched: Option<NotFetched>,
+}
+
+/// A service URL the backup did not read, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotFetched {
+    /// The URL's origin (scheme, host, port); the path and query stay in the item JSON.
+    pub origin: String,
+    pub reason: String,
 }
 
 /// One user.
@@ -473,6 +485,7 @@ mod tests {
             service: Some(service),
             notes: Vec::new(),
             included_as: None,
+            service_not_fetched: None,
         });
         m.users.push(UserEntry {
             username: "ann".into(),

@@ -67,8 +67,8 @@ pub use error::{RepoError, RepoResult};
 pub use lock::{LockKind, RepoLock, LOCK_REFRESH_MS, LOCK_STALE_MS};
 pub use manifest::{
     attachment_part, AttachmentEntry, BlobUse, DataEntry, DataKind, ExportMethod, FailedEntry, FileEntry, FolderRef,
-    GroupEntry, ItemEntry, Manifest, OrgRecord, Owner, OwnerKind, RelDirection, Relationship, ResourceEntry,
-    ServiceEntry, Sharing, UserEntry, MANIFEST_VERSION,
+    GroupEntry, ItemEntry, Manifest, NotFetched, OrgRecord, Owner, OwnerKind, RelDirection, Relationship,
+    ResourceEntry, ServiceEntry, Sharing, UserEntry, MANIFEST_VERSION,
 };
 pub use names::sanitize_name;
 pub use retention::{plan_forget, ForgetPlan, PruneReport, RetentionPolicy};

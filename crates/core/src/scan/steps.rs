@@ -298,13 +298,22 @@ async fn services(run: &mut ScanRun<'_>, items: &[ItemBrief], vanished: &HashSet
             let url = if with_layers { format!("{base}/layers") } else { base.to_owned() };
             Some((i.clone(), url::Url::parse(&url).ok()?))
         })
+        // Item URLs are whatever their owner typed: only the org's own hosts and hosts the user
+        // allowed are contacted; other services are cataloged without their layer facts.
+        .filter(|(i, url)| {
+            let permitted = run.portal.check_item_url(url).is_ok();
+            if !permitted {
+                tracing::debug!(item = %i.id, origin = %url.origin().ascii_serialization(), "service on a host that is not allowed; not read");
+            }
+            permitted
+        })
         .collect();
     run.progress.phase("services", Some(services.len() as u64));
     let portal = run.portal;
     let answers = each(run, services, |(item, url)| {
         let (id, url) = (item.id.clone(), url.clone());
-        // The client sends the token only to the org's own hosts: a registered service on a
-        // foreign host is read anonymously. The answer is reduced as it arrives (see `references`).
+        // The client sends the token only to the org's own hosts: a registered service on an
+        // allowed foreign host is read anonymously. The answer is reduced as it arrives (see `references`).
         async move { portal.service_json(&url).await.map(|v| service_info(&id, &v)) }
     })
     .await?;

@@ -2,6 +2,8 @@
 
 mod backup_azure;
 mod backup_full;
+mod backup_hosts;
+mod backup_leftovers;
 mod backup_resilience;
 mod backup_retry;
 mod backup_services;

@@ -153,6 +153,7 @@ pub async fn stored_item(repo: &Repository, id: &str, title: &str, tag: u64) -> 
         service: None,
         notes: vec![],
         included_as: None,
+        service_not_fetched: None,
     })
 }
 

@@ -6,8 +6,14 @@
 //! client must poll. An export of a service with `export_fails` ends `failed` with Online's
 //! JSON-in-a-string `statusMessage`, and its export item stays behind (as on Online) until deleted.
 //! Export items carry the type keyword `EXPORT_TYPE_KEYWORD` so tests can check none is left.
+//!
+//! Fidelity: like ArcGIS, `export` takes a `title` (the export item's title; the source item's
+//! title when absent) and creates the item at once, in the root folder of the user named in the
+//! path. An export's processing time is `JOB_WORK` unless a test sets it longer
+//! (`JobState::set_export_work`, `POST /_sim/jobs`), e.g. to kill a client while it polls.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -58,6 +64,8 @@ pub struct JobState {
     pub(super) replicas: Mutex<HashMap<String, ReplicaJob>>,
     /// Publish jobs (restore), polled through the same `status` endpoint with `jobType=publish`.
     pub publishes: crate::routes::write::PublishJobs,
+    /// Processing time of an export job in ms beyond `JOB_WORK`; 0 = `JOB_WORK`.
+    export_work_ms: AtomicU64,
 }
 
 pub(super) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -77,6 +85,17 @@ impl JobState {
     /// Replica jobs started so far.
     pub fn replica_jobs(&self) -> usize {
         lock(&self.replicas).len()
+    }
+
+    /// How long an export job processes before it completes (jobs already running included);
+    /// never shorter than `JOB_WORK`.
+    pub fn set_export_work(&self, work: Duration) {
+        self.export_work_ms.store(work.as_millis().min(u64::MAX as u128) as u64, Ordering::Relaxed);
+    }
+
+    /// An export job's processing time.
+    pub fn export_work(&self) -> Duration {
+        Duration::from_millis(self.export_work_ms.load(Ordering::Relaxed)).max(JOB_WORK)
     }
 }
 
@@ -262,6 +281,7 @@ async fn status(
         return Err(ApiError::bad_request("Job not found.").with_detail(format!("item {}", p.id)));
     }
     check_item_access(&state, &caller, &p.url_key, &p.id)?;
+    let work = state.jobs.export_work();
     let finish = {
         let mut exports = lock(&state.jobs.exports);
         let found = exports
@@ -275,7 +295,7 @@ async fn status(
             return Ok(Json(json!({ "itemId": p.id, "status": "completed", "statusMessage": "completed" })));
         };
         job.polls += 1;
-        if job.outcome == Outcome::Processing && job.polls >= 2 && job.started.elapsed() >= JOB_WORK {
+        if job.outcome == Outcome::Processing && job.polls >= 2 && job.started.elapsed() >= work {
             if job.fails {
                 let message = json!({
                     "type": "error",

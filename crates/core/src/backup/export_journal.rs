@@ -1,0 +1,329 @@
+//! The journal of temporary export items (table `export_journal`), and the sweep that deletes
+//! the ones a lost answer or a killed process left in the organization.
+//!
+//! Why: `export` creates an item in the owner's content at once; only its answer names the item.
+//! When that answer is lost, or the process dies while it polls, nothing in memory remembers the
+//! item, and it costs the org storage for good.
+//!
+//! Rules:
+//! - A row is written before `export` is called, with a title no one else uses
+//!   (`orgvault-export-<job>-<source item>-<random>`), the owner and the item type the export
+//!   makes; it gets the item's id when the answer names it, and is removed once the item is
+//!   deleted.
+//! - The sweep reads the owner's root folder (`content/users/<owner>`, not search, which lags on
+//!   real portals) and deletes an item only when it is proven to be the one journaled: the exact
+//!   title, the journaled type, and the journaled id when the answer named one (else a creation
+//!   time near the journal's). Never by a title prefix, never when two items qualify.
+//! - The sweep runs at the start of every backup of the same portal and org (rows of jobs still
+//!   running are left to them) and at the end of each backup for its own rows.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use rand::RngCore;
+
+use crate::clock::Clock;
+use crate::db::Db;
+use crate::error::Result;
+
+/// The prefix of every export item title this tool gives (never used alone to find one).
+pub(crate) const TITLE_PREFIX: &str = "orgvault-export-";
+
+/// How far an export item's `created` may lie from the journal row's time when its id is not
+/// known: the request's own duration plus clock skew between this machine and the portal.
+const CREATED_WINDOW_MS: i64 = 30 * 60 * 1000;
+
+/// Longest wait for deleting one leftover export item.
+const DELETE_DEADLINE: Duration = Duration::from_secs(30);
+
+/// One journaled export item.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Entry {
+    pub title: String,
+    pub owner: String,
+    pub item_type: String,
+    pub export_item_id: Option<String>,
+    pub created_ms: i64,
+}
+
+/// The journal rows of one portal and org, written by one backup job.
+pub(crate) struct ExportJournal<'a> {
+    db: &'a Db,
+    clock: &'a dyn Clock,
+    portal_url: String,
+    org_id: String,
+    job_id: i64,
+}
+
+/// Which rows a sweep handles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Scope {
+    /// Every row of the org whose job is not running (the start of a backup).
+    Leftovers,
+    /// The rows of this job (its end).
+    ThisJob,
+}
+
+impl<'a> ExportJournal<'a> {
+    pub fn new(db: &'a Db, clock: &'a dyn Clock, portal: &arcgis::Portal, job_id: i64) -> Self {
+        ExportJournal {
+            db,
+            clock,
+            portal_url: portal.portal_url().to_string(),
+            org_id: portal.org_id().to_owned(),
+            job_id,
+        }
+    }
+
+    /// A title for the next export of `source_item_id`, unique to this job and call.
+    pub fn new_title(&self, source_item_id: &str) -> String {
+        let mut random = [0u8; 8];
+        rand::thread_rng().fill_bytes(&mut random);
+        format!("{TITLE_PREFIX}{}-{source_item_id}-{}", self.job_id, hex::encode(random))
+    }
+
+    /// Records an export about to be started; must succeed before `export` is called.
+    pub async fn record(&self, title: &str, owner: &str, source_item_id: &str, item_type: &str) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO export_journal (title, portal_url, org_id, owner, source_item_id, item_type, job_id, created_ms)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(title)
+        .bind(&self.portal_url)
+        .bind(&self.org_id)
+        .bind(owner)
+        .bind(source_item_id)
+        .bind(item_type)
+        .bind(self.job_id)
+        .bind(self.clock.now_ms())
+        .execute(self.db.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Records the id the answer to `export` named.
+    pub async fn set_item(&self, title: &str, export_item_id: &str) -> Result<()> {
+        sqlx::query("UPDATE export_journal SET export_item_id = ? WHERE title = ?")
+            .bind(export_item_id)
+            .bind(title)
+            .execute(self.db.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Forgets an export item (deleted, or proven never made).
+    pub async fn remove(&self, title: &str) -> Result<()> {
+        sqlx::query("DELETE FROM export_journal WHERE title = ?").bind(title).execute(self.db.pool()).await?;
+        Ok(())
+    }
+
+    async fn entries(&self, scope: Scope) -> Result<Vec<Entry>> {
+        let rows: Vec<(String, String, String, Option<String>, i64)> = match scope {
+            Scope::Leftovers => {
+                sqlx::query_as(
+                    "SELECT e.title, e.owner, e.item_type, e.export_item_id, e.created_ms
+                     FROM export_journal e LEFT JOIN jobs j ON j.id = e.job_id
+                     WHERE e.portal_url = ? AND e.org_id = ? AND e.job_id != ?
+                       AND (j.state IS NULL OR j.state NOT IN ('queued', 'running'))
+                     ORDER BY e.created_ms",
+                )
+                .bind(&self.portal_url)
+                .bind(&self.org_id)
+                .bind(self.job_id)
+                .fetch_all(self.db.pool())
+                .await?
+            }
+            Scope::ThisJob => {
+                sqlx::query_as(
+                    "SELECT title, owner, item_type, export_item_id, created_ms FROM export_journal
+                     WHERE portal_url = ? AND org_id = ? AND job_id = ? ORDER BY created_ms",
+                )
+                .bind(&self.portal_url)
+                .bind(&self.org_id)
+                .bind(self.job_id)
+                .fetch_all(self.db.pool())
+                .await?
+            }
+        };
+        Ok(rows
+            .into_iter()
+            .map(|(title, owner, item_type, export_item_id, created_ms)| Entry {
+                title,
+                owner,
+                item_type,
+                export_item_id,
+                created_ms,
+            })
+            .collect())
+    }
+}
+
+/// What a sweep did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub(crate) struct Swept {
+    /// Export items deleted.
+    pub deleted: Vec<String>,
+    /// Journal rows kept for a later sweep (listing or delete failed, or not provable).
+    pub kept: usize,
+}
+
+/// What the sweep decides for one journal row, given the owner's root items.
+#[derive(Debug, PartialEq, Eq)]
+enum Verdict {
+    /// Exactly this item is the journaled export item.
+    Delete(String),
+    /// No item carries the title: nothing to delete, the row is done.
+    Gone,
+    /// Items carry the title, none is proven to be ours: left alone, the row is done.
+    NotOurs(Vec<String>),
+    /// More than one item qualifies: nothing is deleted, the row is kept.
+    Ambiguous(Vec<String>),
+}
+
+fn judge(entry: &Entry, items: &[arcgis::ItemInfo]) -> Verdict {
+    let titled: Vec<&arcgis::ItemInfo> =
+        items.iter().filter(|i| i.title == entry.title && i.owner == entry.owner).collect();
+    if titled.is_empty() {
+        return Verdict::Gone;
+    }
+    let proven: Vec<&arcgis::ItemInfo> = titled
+        .iter()
+        .copied()
+        .filter(|i| i.item_type == entry.item_type)
+        .filter(|i| match &entry.export_item_id {
+            Some(id) => &i.id == id,
+            None => i.created.is_some_and(|c| (c - entry.created_ms).abs() <= CREATED_WINDOW_MS),
+        })
+        .collect();
+    match proven.as_slice() {
+        [one] => Verdict::Delete(one.id.clone()),
+        [] => Verdict::NotOurs(titled.iter().map(|i| i.id.clone()).collect()),
+        many => Verdict::Ambiguous(many.iter().map(|i| i.id.clone()).collect()),
+    }
+}
+
+/// Deletes the journaled export items of `scope` that are still in the organization; see the
+/// module documentation for what proves an item is one. Failures are logged and leave the row
+/// for the next sweep; a sweep never fails the backup.
+pub(crate) async fn sweep(portal: &arcgis::Portal, journal: &ExportJournal<'_>, scope: Scope) -> Swept {
+    let mut swept = Swept::default();
+    let entries = match journal.entries(scope).await {
+        Ok(e) => e,
+        Err(e) => {
+            tracing::warn!("cannot read the journal of temporary export items: {e}");
+            return swept;
+        }
+    };
+    let mut by_owner: BTreeMap<String, Vec<Entry>> = BTreeMap::new();
+    for e in entries {
+        by_owner.entry(e.owner.clone()).or_default().push(e);
+    }
+    for (owner, entries) in by_owner {
+        let items = match portal.user_root_items(&owner).await {
+            Ok(items) => items,
+            // The owner is gone, and their content with them.
+            Err(arcgis::Error::NotFound { .. }) => Vec::new(),
+            Err(e) => {
+                tracing::warn!(owner = %owner, "cannot list the content holding temporary export items; trying again at the next backup: {e}");
+                swept.kept += entries.len();
+                continue;
+            }
+        };
+        for entry in entries {
+            let done = match judge(&entry, &items) {
+                Verdict::Delete(id) => {
+                    match tokio::time::timeout(DELETE_DEADLINE, portal.delete_item(&owner, &id)).await {
+                        Ok(Ok(())) => {
+                            tracing::info!(item = %id, owner = %owner, "deleted a temporary export item left by an earlier backup");
+                            swept.deleted.push(id);
+                            true
+                        }
+                        Ok(Err(e)) => {
+                            tracing::warn!(item = %id, "deleting a leftover export item failed: {e}");
+                            false
+                        }
+                        Err(_) => {
+                            tracing::warn!(item = %id, "deleting a leftover export item timed out");
+                            false
+                        }
+                    }
+                }
+                Verdict::Gone => true,
+                Verdict::NotOurs(ids) => {
+                    tracing::warn!(title = %entry.title, ?ids, "items carry the title of a journaled export item but are not provably it; left alone");
+                    true
+                }
+                Verdict::Ambiguous(ids) => {
+                    tracing::warn!(title = %entry.title, ?ids, "more than one item could be the journaled export item; none deleted");
+                    false
+                }
+            };
+            if !done {
+                swept.kept += 1;
+            } else if let Err(e) = journal.remove(&entry.title).await {
+                tracing::warn!("cannot update the journal of temporary export items: {e}");
+            }
+        }
+    }
+    swept
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn item(id: &str, title: &str, item_type: &str, created: i64) -> arcgis::ItemInfo {
+        arcgis::ItemInfo {
+            id: id.into(),
+            owner: "ann".into(),
+            title: title.into(),
+            item_type: item_type.into(),
+            created: Some(created),
+            ..Default::default()
+        }
+    }
+
+    fn entry(id: Option<&str>) -> Entry {
+        Entry {
+            title: "orgvault-export-7-abc-0011223344556677".into(),
+            owner: "ann".into(),
+            item_type: "File Geodatabase".into(),
+            export_item_id: id.map(str::to_owned),
+            created_ms: 1_000_000_000,
+        }
+    }
+
+    #[test]
+    fn only_the_journaled_item_is_judged_ours() {
+        let t = "orgvault-export-7-abc-0011223344556677";
+        let ours = item("e1", t, "File Geodatabase", 1_000_000_500);
+        let planted_type = item("p1", t, "Web Map", 1_000_000_500);
+        let prefix_only = item("p2", "orgvault-export-7-abc", "File Geodatabase", 1_000_000_500);
+        let twin = item("p3", t, "File Geodatabase", 1_000_000_900);
+        let late = item("p4", t, "File Geodatabase", 1_000_000_000 + CREATED_WINDOW_MS + 1);
+
+        let items = vec![ours.clone(), planted_type.clone(), prefix_only.clone()];
+        assert_eq!(judge(&entry(None), &items), Verdict::Delete("e1".into()), "title, type and time prove it");
+        assert_eq!(
+            judge(&entry(Some("e1")), &[ours.clone(), twin.clone()]),
+            Verdict::Delete("e1".into()),
+            "a journaled id picks the item among same-titled twins"
+        );
+        assert_eq!(
+            judge(&entry(None), &[ours, twin]),
+            Verdict::Ambiguous(vec!["e1".into(), "p3".into()]),
+            "without an id, two candidates mean none is deleted"
+        );
+        assert_eq!(
+            judge(&entry(None), &[planted_type, late]),
+            Verdict::NotOurs(vec!["p1".into(), "p4".into()]),
+            "another type or a creation far from the journal's time is not ours"
+        );
+        assert_eq!(judge(&entry(None), &[prefix_only]), Verdict::Gone, "a prefix match is no match");
+        assert_eq!(
+            judge(&entry(Some("e9")), &[item("e1", t, "File Geodatabase", 1_000_000_500)]),
+            Verdict::NotOurs(vec!["e1".into()]),
+            "with an id journaled, only that id is ours"
+        );
+    }
+}

@@ -1,0 +1,129 @@
+//! Temporary export items never outlive the backup that made them: not when the answer to
+//! `export` is lost, not when the backup dies while it polls the export; and the sweep that finds
+//! them deletes nothing it cannot prove this tool made.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use orgvault_core::jobs::Jobs;
+use orgvault_core::{NoProgress, Selection, SystemClock};
+use portal_sim::faults::{FaultKind, ForcedFault};
+use portal_sim::routes::hosted::export_items;
+use portal_sim::{RunningSim, SimConfig};
+use tokio_util::sync::CancellationToken;
+
+use crate::backup_support::{open_repo, run_backup, scanned};
+use crate::support::start_sim;
+
+fn item_ids(sim: &RunningSim) -> BTreeSet<String> {
+    let u = sim.state.universe.read().unwrap_or_else(|e| e.into_inner());
+    u.orgs[0].items.keys().cloned().collect()
+}
+
+fn leftover_exports(sim: &RunningSim) -> Vec<portal_sim::model::Item> {
+    let u = sim.state.universe.read().unwrap_or_else(|e| e.into_inner());
+    export_items(&u.orgs[0]).into_iter().cloned().collect()
+}
+
+/// A hosted feature service (not a view) that exports, and its owner.
+fn exportable_service(sim: &RunningSim) -> (String, String) {
+    let u = sim.state.universe.read().unwrap_or_else(|e| e.into_inner());
+    let org = &u.orgs[0];
+    let s = org.services.values().find(|s| s.view_of.is_none() && !s.export_fails).expect("an exportable service");
+    (s.item_id.clone(), org.items[&s.item_id].owner.clone())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_export_whose_answer_was_lost_is_still_deleted() -> anyhow::Result<()> {
+    let sim = start_sim(SimConfig { orgs: 1, items: 60, ..SimConfig::default() }).await?;
+    let (service, _) = exportable_service(&sim);
+    let s = scanned(&sim).await?;
+    let before = item_ids(&sim);
+    // The portal makes the export item, then the answer is lost: the client never learns its id.
+    sim.state
+        .faults
+        .force_timed(ForcedFault { path_contains: Some("/export".into()), kind: FaultKind::Http502, count: 1 }, true);
+    let dir = tempfile::tempdir()?;
+    let repo = open_repo(dir.path()).await?;
+    let selection = Selection::Explicit { items: vec![service.clone()], users: vec![], groups: vec![] };
+    let summary = run_backup(&s, &repo, &selection, &NoProgress, CancellationToken::new()).await?;
+    assert_eq!(sim.state.faults.faults_after_apply(), 1, "the export ran and its answer was lost");
+    assert_eq!((summary.items, summary.failed), (1, 0), "the service is saved another way");
+    assert!(
+        leftover_exports(&sim).is_empty(),
+        "the export item whose answer was lost is found by its journaled title and deleted: {:?}",
+        leftover_exports(&sim).iter().map(|i| &i.title).collect::<Vec<_>>()
+    );
+    assert_eq!(item_ids(&sim), before, "no item of the org was deleted, and none left behind");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_export_left_by_a_dead_backup_is_swept_by_the_next_and_nothing_else_is() -> anyhow::Result<()> {
+    let sim = start_sim(SimConfig { orgs: 1, items: 60, ..SimConfig::default() }).await?;
+    let (service, owner) = exportable_service(&sim);
+    let s = scanned(&sim).await?;
+    let dir = tempfile::tempdir()?;
+    let repo = open_repo(dir.path()).await?;
+    let selection = Selection::Explicit { items: vec![service.clone()], users: vec![], groups: vec![] };
+
+    // The backup dies while it polls a slow export: its future is dropped mid-poll, so none of
+    // its own clean-up runs, as after kill -9 (the CLI suite kills the real process).
+    sim.state.jobs.set_export_work(Duration::from_secs(60));
+    let jobs = sim.state.jobs.clone();
+    tokio::select! {
+        r = run_backup(&s, &repo, &selection, &NoProgress, CancellationToken::new()) => {
+            panic!("the backup must still be polling the export, it ended: {r:?}")
+        }
+        _ = async {
+            while jobs.export_jobs() == 0 {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        } => {}
+    }
+    sim.state.jobs.set_export_work(Duration::ZERO);
+    let left = leftover_exports(&sim);
+    assert_eq!(left.len(), 1, "the dead backup left its export item in the org");
+    let leftover = left[0].clone();
+    assert_eq!(leftover.owner, owner, "in the service owner's content");
+
+    // Items no sweep may touch: the same title with another type, a same-titled twin of the
+    // same type (the journal holds the real one's id), and this tool's prefix without the rest.
+    let _planted = {
+        let mut u = sim.state.universe.write().unwrap_or_else(|e| e.into_inner());
+        let org = &mut u.orgs[0];
+        let mut planted = Vec::new();
+        for (n, (title, item_type)) in [
+            (leftover.title.clone(), "Web Map"),
+            (leftover.title.clone(), leftover.item_type.as_str()),
+            ("orgvault-export-planted".to_owned(), leftover.item_type.as_str()),
+            (leftover.title[..leftover.title.len() - 4].to_owned(), leftover.item_type.as_str()),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let mut item = leftover.clone();
+            item.id = format!("{n:0>32}");
+            item.title = title;
+            item.item_type = item_type.to_owned();
+            item.type_keywords.clear();
+            org.items.insert(item.id.clone(), item.clone());
+            planted.push(item.id);
+        }
+        planted
+    };
+    let before = item_ids(&sim);
+
+    // The app starts again (a killed job is settled as interrupted), then backs up the org.
+    Jobs::new(&s.db, &SystemClock).reconcile_at_startup().await?;
+    let summary = run_backup(&s, &repo, &selection, &NoProgress, CancellationToken::new()).await?;
+    assert_eq!(summary.failed, 0, "the next backup succeeds");
+
+    let after = item_ids(&sim);
+    assert!(!after.contains(&leftover.id), "the next backup of the org deleted the dead backup's export item");
+    let mut expected = before.clone();
+    expected.remove(&leftover.id);
+    assert_eq!(after, expected, "nothing but that export item was deleted: not a same-titled item of another type, not a twin, not a prefix match");
+    Ok(())
+}
