@@ -2,6 +2,7 @@
 
 mod backup_azure;
 mod backup_cli;
+mod destination_cli;
 mod identity;
 mod jobs;
 mod restore_cli;
