@@ -34,7 +34,7 @@ async fn a_full_backup_to_azurite_verifies_and_the_next_adds_almost_nothing() ->
     );
     assert_eq!(verify_all(&repo).await?, 2, "both snapshots verify");
     // The open repository keeps its staging folder's lock file; staged blob files must be gone.
-    let staged: Vec<_> = walk(cache.path()).into_iter().filter(|p| !p.ends_with(".lock")).collect();
+    let staged: Vec<_> = walk(cache.path()).into_iter().filter(|p| !p.ends_with(".orgvault-staging.lock")).collect();
     assert!(staged.is_empty(), "no staged file is left in the cache after the backups: {staged:?}");
     Ok(())
 }
