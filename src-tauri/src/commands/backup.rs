@@ -6,7 +6,7 @@ use std::sync::Arc;
 use orgvault_core::backup::{backup, retry_failed as retry_failed_backup, BackupContext, BackupOptions};
 use orgvault_core::identity::{Identity, IdentitySecrets, Storage};
 use orgvault_core::jobs::JobKind;
-use orgvault_core::repo::{Repository, SnapshotId};
+use orgvault_core::repo::{InitPolicy, Repository, SnapshotId};
 use orgvault_core::storage::{check_local, AzureConnection, StorageTarget};
 use tauri::{AppHandle, State};
 
@@ -16,14 +16,10 @@ use crate::running::{launch, launch_untracked};
 use crate::state::AppState;
 use crate::views::{JobId, JobStateView, SelectionInput, SnapshotEntry, SnapshotView, SubjectKindView};
 
-/// The identity's backup repository, created on first use.
-pub(crate) async fn repository(state: &AppState, identity: &Identity) -> UiResult<Repository> {
-    let target = match &identity.spec.storage {
-        Storage::Local { path } => {
-            let path = PathBuf::from(path);
-            check_local(&path, 0).await?;
-            StorageTarget::Local { path }
-        }
+/// Where the identity's backups go.
+async fn storage_target(state: &AppState, identity: &Identity) -> UiResult<StorageTarget> {
+    Ok(match &identity.spec.storage {
+        Storage::Local { path } => StorageTarget::Local { path: PathBuf::from(path) },
         Storage::Azure { container, cache_dir } => {
             let conn = IdentitySecrets::load(state.secrets.as_ref(), identity)?
                 .and_then(|s| s.azure_connection_string)
@@ -40,8 +36,23 @@ pub(crate) async fn repository(state: &AppState, identity: &Identity) -> UiResul
                 cache_dir: PathBuf::from(cache_dir),
             }
         }
-    };
-    Ok(Repository::open_or_init(&target).await?)
+    })
+}
+
+/// The identity's existing backup repository, for reading; nothing is created.
+pub(crate) async fn repository(state: &AppState, identity: &Identity) -> UiResult<Repository> {
+    Ok(Repository::open(&storage_target(state, identity).await?).await?)
+}
+
+/// The identity's backup repository for a backup: created on first use in a missing or empty
+/// folder or container; a folder holding anything else is refused (`destination_not_empty`).
+async fn backup_repository(state: &AppState, identity: &Identity) -> UiResult<Repository> {
+    let target = storage_target(state, identity).await?;
+    let repo = Repository::open_for_backup(&target, InitPolicy::IfEmpty).await?;
+    if let StorageTarget::Local { path } = &target {
+        check_local(path, 0).await?;
+    }
+    Ok(repo)
 }
 
 /// What a backup job runs: a new selection, or the failures of an earlier job.
@@ -60,7 +71,7 @@ async fn start(
     let identity = state.identity(&identity_id).await?;
     let scan_id = super::catalog::latest_scan(&state, &identity_id).await?;
     let portal = crate::portal::session(&state, &identity).await?;
-    let repo = repository(&state, &identity).await?;
+    let repo = backup_repository(&state, &identity).await?;
     let st = state.clone();
     launch(&app, &state, JobKind::Backup, &identity_id, move |progress, cancel| async move {
         let options = BackupOptions { name, ..BackupOptions::default() };
@@ -124,7 +135,12 @@ pub async fn cancel_job(state: State<'_, Arc<AppState>>, job_id: JobId) -> UiRes
 #[specta::specta]
 pub async fn list_snapshots(state: State<'_, Arc<AppState>>, identity_id: String) -> UiResult<Vec<SnapshotView>> {
     let identity = state.identity(&identity_id).await?;
-    let repo = repository(&state, &identity).await?;
+    let repo = match repository(&state, &identity).await {
+        Ok(repo) => repo,
+        // No backup has made the repository yet: nothing to list (and nothing is created).
+        Err(e) if e.code == "not_a_repository" => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
     let mut list: Vec<SnapshotView> = repo
         .snapshots()
         .await?

@@ -8,7 +8,7 @@ use std::time::Duration;
 use orgvault_core::backup::{backup, BackupContext, BackupOptions};
 use orgvault_core::identity::{IdentitySecrets, IdentitySpec, PortalKind, SignIn, SignInSecret, Storage, TlsOptions};
 use orgvault_core::jobs::{JobFilter, JobKind, JobState};
-use orgvault_core::repo::Repository;
+use orgvault_core::repo::{InitPolicy, Repository};
 use orgvault_core::restore::{GroupTarget, Mapping, Profiles};
 use orgvault_core::storage::StorageTarget;
 use orgvault_core::vault::MemoryVault;
@@ -80,7 +80,9 @@ async fn backed_up_org() -> anyhow::Result<Orgs> {
     let portal = orgvault_desktop::portal::session(&state, a).await.map_err(|e| anyhow::anyhow!("{e:?}"))?;
     let scan =
         orgvault_core::scan(&state.db, &portal, &a.id, &NoProgress, CancellationToken::new(), &state.clock).await?;
-    let repo = Repository::open_or_init(&StorageTarget::Local { path: dir.path().join("backups-0") }).await?;
+    let repo =
+        Repository::open_for_backup(&StorageTarget::Local { path: dir.path().join("backups-0") }, InitPolicy::IfEmpty)
+            .await?;
     let options = BackupOptions { poll_max: Duration::from_millis(200), ..BackupOptions::default() };
     let ctx = BackupContext {
         db: &state.db,

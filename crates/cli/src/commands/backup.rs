@@ -26,6 +26,13 @@ pub struct BackupArgs {
     #[command(flatten)]
     pub dest: DestArgs,
 
+    /// Create the repository even though the destination folder (or Azure prefix) is not empty.
+    /// OrgVault then uses only the names config, data/, snapshots/, locks/ and tmp/ there, and
+    /// refuses if one of them exists already. Without it, a destination must be empty, missing
+    /// or a repository.
+    #[arg(long)]
+    pub init: bool,
+
     /// The snapshot's name (default: the organization and the date and time).
     #[arg(long)]
     pub name: Option<String>,
@@ -78,10 +85,12 @@ pub async fn run(db: &Db, data_dir: &Path, args: BackupArgs) -> anyhow::Result<(
     let selection = selection(&args)?;
     let target = args.dest.target(data_dir)?;
     // A folder is checked first: a backup that cannot write should not scan for minutes.
+    // Checked first: a backup that cannot write should not scan for minutes. The repository
+    // check comes before the folder check, so a folder that is refused is not written to.
+    let repo = args.dest.open_for_backup(data_dir, args.init).await?;
     if let StorageTarget::Local { path } = &target {
         check_local(path, 0).await?;
     }
-    let repo = args.dest.open(data_dir).await?;
     let (portal, identity) = args.portal.connect_identity(db, data_dir).await?;
     // Before the scan, which reads service URLs too.
     for host in &args.allow_hosts {

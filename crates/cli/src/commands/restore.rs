@@ -149,9 +149,8 @@ pub async fn run(db: &Db, data_dir: &Path, args: RestoreArgs) -> anyhow::Result<
     }
     let conn = std::env::var("AZURE_STORAGE_CONNECTION_STRING").ok();
     let target = StorageTarget::parse_dest(&args.from, conn.as_deref(), &data_dir.join("cache"))?;
-    let repo = Repository::open_or_init(&target)
-        .await
-        .with_context(|| format!("cannot open the repository {}", target.describe()))?;
+    let repo =
+        Repository::open(&target).await.with_context(|| format!("cannot open the repository {}", target.describe()))?;
     let snapshot = repo.find_snapshot(&args.snapshot).await?;
     let portal = args.portal.connect().await?;
     let options = RestoreOptions {

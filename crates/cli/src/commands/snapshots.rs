@@ -5,7 +5,7 @@ use std::path::Path;
 
 use anyhow::Context;
 use clap::Args;
-use orgvault_core::repo::Repository;
+use orgvault_core::repo::{InitPolicy, Repository};
 use orgvault_core::storage::StorageTarget;
 use serde_json::json;
 
@@ -27,10 +27,18 @@ impl DestArgs {
         Ok(StorageTarget::parse_dest(&self.to, conn.as_deref(), &data_dir.join("cache"))?)
     }
 
-    /// Opens (creating if needed) the repository.
+    /// Opens the existing repository; a destination that is not one is refused and left as it is.
     pub async fn open(&self, data_dir: &Path) -> anyhow::Result<Repository> {
         let target = self.target(data_dir)?;
-        Repository::open_or_init(&target)
+        Repository::open(&target).await.with_context(|| format!("cannot open the repository {}", target.describe()))
+    }
+
+    /// Opens the repository to write into, creating it in a missing or empty destination (or,
+    /// with `init`, in a non-empty one that has none of the names a repository uses).
+    pub async fn open_for_backup(&self, data_dir: &Path, init: bool) -> anyhow::Result<Repository> {
+        let target = self.target(data_dir)?;
+        let policy = if init { InitPolicy::EvenIfNotEmpty } else { InitPolicy::IfEmpty };
+        Repository::open_for_backup(&target, policy)
             .await
             .with_context(|| format!("cannot open the repository {}", target.describe()))
     }

@@ -28,6 +28,10 @@ pub struct ImportZipArgs {
     /// A .zip written by `export-zip`.
     #[arg(value_name = "FILE.zip")]
     pub zip: PathBuf,
+
+    /// Create the repository even though the destination is not empty (as `backup --init`).
+    #[arg(long)]
+    pub init: bool,
 }
 
 pub async fn export(data_dir: &Path, args: ExportZipArgs) -> anyhow::Result<()> {
@@ -39,7 +43,7 @@ pub async fn export(data_dir: &Path, args: ExportZipArgs) -> anyhow::Result<()> 
 }
 
 pub async fn import(data_dir: &Path, args: ImportZipArgs) -> anyhow::Result<()> {
-    let repo = args.dest.open(data_dir).await?;
+    let repo = args.dest.open_for_backup(data_dir, args.init).await?;
     let id = repo.import_zip(&args.zip).await?;
     println!("{}", id.as_str());
     Ok(())

@@ -144,7 +144,7 @@ async fn backup_to_an_azure_container_then_verify_passes() {
 
     // Staged files are removed after upload: only lock files may remain in the cache.
     let cache = data.path().join("cache");
-    let staged: Vec<PathBuf> = walk(&cache).into_iter().filter(|p| !p.ends_with(".lock")).collect();
+    let staged: Vec<PathBuf> = walk(&cache).into_iter().filter(|p| !p.ends_with(".orgvault-staging.lock")).collect();
     assert!(staged.is_empty(), "no staged blob is left in the cache after the backup: {staged:?}");
 }
 

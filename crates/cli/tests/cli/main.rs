@@ -3,6 +3,7 @@
 mod backup_azure;
 mod backup_cli;
 mod backup_leftovers;
+mod destination_cli;
 mod identity;
 mod jobs;
 mod restore_cli;

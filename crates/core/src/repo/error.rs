@@ -21,6 +21,20 @@ pub enum RepoError {
     #[error("not a usable OrgVault repository: {0}")]
     Format(String),
 
+    /// A read or maintenance command was pointed at a location without a repository `config`;
+    /// nothing was created or changed there.
+    #[error("{location} is not an OrgVault repository (it has no config); nothing was changed there")]
+    NotARepository { location: String },
+
+    /// A backup was pointed at a location that holds something else; nothing was written.
+    #[error("will not create a repository in {location}: {reason}")]
+    DestinationNotEmpty { location: String, reason: String },
+
+    /// This process's repository lock was not renewed in time, so a prune may have taken the
+    /// repository meanwhile; the snapshot is not (or no longer) written.
+    #[error("the repository lock was not renewed in time ({0}); the snapshot was not written, run the backup again")]
+    LeaseLost(String),
+
     #[error("blob {id} is missing from the repository")]
     MissingBlob { id: BlobId },
 
@@ -76,6 +90,9 @@ impl RepoError {
         match self {
             RepoError::Storage(e) => e.code(),
             RepoError::Format(_) => "not_a_repository",
+            RepoError::NotARepository { .. } => "not_a_repository",
+            RepoError::DestinationNotEmpty { .. } => "destination_not_empty",
+            RepoError::LeaseLost(_) => "lock_lost",
             RepoError::MissingBlob { .. } | RepoError::IncompleteSnapshot { .. } => "missing_data",
             RepoError::CorruptBlob { .. } | RepoError::CorruptSnapshot { .. } => "corrupt",
             RepoError::SnapshotNotFound(_) | RepoError::AmbiguousSnapshot { .. } => "not_found",
@@ -93,7 +110,7 @@ impl RepoError {
     pub fn is_retryable(&self) -> bool {
         match self {
             RepoError::Storage(e) => e.is_retryable(),
-            RepoError::Locked(_) => true,
+            RepoError::Locked(_) | RepoError::LeaseLost(_) => true,
             _ => false,
         }
     }

@@ -3,8 +3,9 @@
 //!
 //! # Public API (stable; the backup job and CLI build on it)
 //! ```text
-//! Repository::open_or_init(&StorageTarget) -> RepoResult<Repository>          // Clone is cheap (Arc)
-//! Repository::open_or_init_with_clock(&StorageTarget, Arc<dyn Clock>)         // tests pin time
+//! Repository::open(&StorageTarget) -> RepoResult<Repository>                  // existing only; Clone is cheap (Arc)
+//! Repository::open_for_backup(&StorageTarget, InitPolicy) -> RepoResult<Repository> // creates only where empty
+//! Repository::open_with_clock / open_for_backup_with_clock(.., Arc<dyn Clock>) // tests pin time
 //! repo.lock(LockKind::Shared | Exclusive) -> RepoResult<RepoLock>             // backup: Shared; prune takes Exclusive itself
 //! RepoLock::release(self) -> RepoResult<()>                                   // dropping also releases (best effort)
 //! repo.has_blob(&BlobId) -> RepoResult<bool>
@@ -31,15 +32,21 @@
 //! [`SnapshotSummary`]; [`RepoError`] (with `code()` and `is_retryable()`).
 //!
 //! # Invariants
+//! - A location is a repository when it has a `config` object. Reading never creates one;
+//!   a backup creates one only where the location is empty or missing, or with `--init`
+//!   ([`InitPolicy::EvenIfNotEmpty`]) where none of [`OWNED_NAMES`] is taken. OrgVault writes,
+//!   and deletes, only under those names.
 //! - A blob is stored at `data/<2 hex>/<id>` and never modified; writing an existing id is a no-op.
 //! - A snapshot file is written after every blob it references is stored; [`Repository::write_snapshot`]
 //!   checks this itself. A crash leaves at most unreferenced blobs and staging files, which
 //!   [`Repository::prune`] (and, for dead processes' staging folders, the next open) removes.
 //! - Concurrent writers are safe: the same id means the same content. Prune never runs while a
-//!   fresh shared lock exists.
+//!   fresh shared lock exists (staleness on the storage's clock), and a writer whose lease lapsed
+//!   does not leave a snapshot (see `lock`).
 
 mod blob;
 mod blobs;
+mod config;
 mod error;
 mod lock;
 mod manifest;
@@ -55,16 +62,18 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use object_store::path::Path as ObjectPath;
-use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
+use object_store::ObjectStore;
 use serde::{Deserialize, Serialize};
 
 use crate::clock::{Clock, SystemClock};
 use crate::storage::{StorageError, StorageTarget};
+use config::{read_config, write_config, RepoConfig};
 
 pub use blob::{BlobId, BlobRef, Encoding};
 pub use blobs::BlobStream;
+pub use config::{InitPolicy, OWNED_NAMES};
 pub use error::{RepoError, RepoResult};
-pub use lock::{LockKind, RepoLock, LOCK_REFRESH_MS, LOCK_STALE_MS};
+pub use lock::{LockKind, RepoLock, LEASE_MS, LOCK_REFRESH_MS, LOCK_STALE_MS};
 pub use manifest::{
     attachment_part, AttachmentEntry, BlobUse, DataEntry, DataKind, ExportMethod, FailedEntry, FileEntry, FolderRef,
     GroupEntry, ItemEntry, Manifest, NotFetched, OrgRecord, Owner, OwnerKind, RelDirection, Relationship,
@@ -75,19 +84,6 @@ pub use retention::{plan_forget, ForgetPlan, PruneReport, RetentionPolicy};
 pub use snapshot::{SnapshotId, SnapshotSummary};
 pub use verify::{BlobProblem, VerifyProblem, VerifyReport};
 pub use zip_export::ExportReport;
-
-const CONFIG: &str = "config";
-const REPO_FORMAT: &str = "orgvault-repository";
-const REPO_VERSION: u32 = 1;
-
-/// The repository's `config` object, written once at init.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-struct RepoConfig {
-    format: String,
-    version: u32,
-    id: String,
-    created_ms: i64,
-}
 
 /// Counts of what this handle wrote, for "bytes new / bytes total" reports.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -128,6 +124,8 @@ struct Inner {
     clock: Arc<dyn Clock>,
     config: RepoConfig,
     counters: Counters,
+    /// The locks this handle holds, whose leases `write_snapshot` checks.
+    leases: lock::Leases,
 }
 
 impl std::fmt::Debug for Repository {
@@ -140,37 +138,116 @@ impl std::fmt::Debug for Repository {
 }
 
 impl Repository {
-    /// Opens the repository at `target`, creating it when the location is empty (a local folder
-    /// is created if its parent exists; an Azure container must exist). Opening an existing
-    /// repository writes nothing, so a read-only destination can be listed and verified: the
-    /// staging folder is created at the first write. Staging folders left by crashed processes
-    /// are removed where the destination is writable.
-    pub async fn open_or_init(target: &StorageTarget) -> RepoResult<Repository> {
-        Self::open_or_init_with_clock(target, Arc::new(SystemClock)).await
+    /// Opens the existing repository at `target`, for reading or for maintenance (snapshots,
+    /// verify, export, restore, forget, prune). A location without a `config` object is not a
+    /// repository: the answer is [`RepoError::NotARepository`] and nothing is created or
+    /// removed there. Opening writes nothing; the staging folder is created at the first write.
+    /// Staging folders that OrgVault made and whose process is gone are removed where the
+    /// destination is writable.
+    pub async fn open(target: &StorageTarget) -> RepoResult<Repository> {
+        Self::open_with_clock(target, Arc::new(SystemClock)).await
     }
 
-    /// As [`Repository::open_or_init`], with the clock used for lock times and snapshot checks.
-    pub async fn open_or_init_with_clock(target: &StorageTarget, clock: Arc<dyn Clock>) -> RepoResult<Repository> {
+    /// As [`Repository::open`], with the clock used for lock leases and snapshot checks.
+    pub async fn open_with_clock(target: &StorageTarget, clock: Arc<dyn Clock>) -> RepoResult<Repository> {
+        let not_a_repository = || RepoError::NotARepository { location: target.describe() };
         if let StorageTarget::Local { path } = target {
             if !path.is_dir() {
+                return Err(not_a_repository());
+            }
+        }
+        let opened = target.open()?;
+        let config = read_config(opened.store.as_ref(), &opened.prefix).await?.ok_or_else(not_a_repository)?;
+        Self::assemble(target, opened, config, clock).await
+    }
+
+    /// Opens the repository a backup writes to, creating it when the location is a missing
+    /// folder (its parent must exist), an empty folder or an empty Azure prefix (the container
+    /// must exist). A location that holds anything but a repository is refused with
+    /// [`RepoError::DestinationNotEmpty`] unless `init` is [`InitPolicy::EvenIfNotEmpty`], and
+    /// even then when one of the names a repository uses ([`OWNED_NAMES`]) is taken.
+    pub async fn open_for_backup(target: &StorageTarget, init: InitPolicy) -> RepoResult<Repository> {
+        Self::open_for_backup_with_clock(target, init, Arc::new(SystemClock)).await
+    }
+
+    /// As [`Repository::open_for_backup`], with the clock used for lock leases and snapshot checks.
+    pub async fn open_for_backup_with_clock(
+        target: &StorageTarget,
+        init: InitPolicy,
+        clock: Arc<dyn Clock>,
+    ) -> RepoResult<Repository> {
+        Self::open_for_backup_wrapped(target, init, clock, |store| store).await
+    }
+
+    /// For tests: as [`Repository::open_for_backup_with_clock`], with the store wrapped (to
+    /// inject faults, interleave operations or move the storage's clock).
+    #[doc(hidden)]
+    pub async fn open_for_backup_wrapped(
+        target: &StorageTarget,
+        init: InitPolicy,
+        clock: Arc<dyn Clock>,
+        wrap: impl FnOnce(Arc<dyn ObjectStore>) -> Arc<dyn ObjectStore>,
+    ) -> RepoResult<Repository> {
+        if let StorageTarget::Local { path } = target {
+            if !path.exists() {
                 tokio::fs::create_dir(path).await.map_err(|e| {
                     StorageError::io(path, "does not exist and cannot be created (does its parent exist?)", e)
                 })?;
             }
         }
-        let opened = target.open()?;
+        let mut opened = target.open()?;
+        opened.store = wrap(opened.store);
+        let store = opened.store.as_ref();
+        let config = match read_config(store, &opened.prefix).await? {
+            Some(config) => config,
+            None => {
+                let location = target.describe();
+                if !config::is_empty(store, &opened.prefix, target).await? {
+                    if init == InitPolicy::IfEmpty {
+                        return Err(RepoError::DestinationNotEmpty {
+                            location: location.clone(),
+                            reason: format!(
+                                "it is not empty and is not an OrgVault repository; back up into a new or empty \
+                                 sub-folder (for example {}), or pass --init to create the repository here",
+                                suggested_subfolder(target)
+                            ),
+                        });
+                    }
+                    if let Some(name) = config::taken_name(store, &opened.prefix, target).await? {
+                        return Err(RepoError::DestinationNotEmpty {
+                            location,
+                            reason: format!(
+                                "it already holds {name:?}, a name an OrgVault repository uses; back up into a \
+                                 new or empty sub-folder (for example {})",
+                                suggested_subfolder(target)
+                            ),
+                        });
+                    }
+                }
+                write_config(store, &opened.prefix, target, clock.now_ms()).await?
+            }
+        };
+        Self::assemble(target, opened, config, clock).await
+    }
+
+    async fn assemble(
+        target: &StorageTarget,
+        opened: crate::storage::OpenedTarget,
+        config: RepoConfig,
+        clock: Arc<dyn Clock>,
+    ) -> RepoResult<Repository> {
         let staging = staging::Staging::open(&opened.staging_root).await?;
-        let mut repo = Inner {
+        let inner = Inner {
             store: opened.store,
             prefix: opened.prefix,
             target: target.clone(),
             staging,
             clock,
-            config: RepoConfig { format: REPO_FORMAT.into(), version: REPO_VERSION, id: String::new(), created_ms: 0 },
+            config,
             counters: Counters::default(),
+            leases: lock::Leases::default(),
         };
-        repo.config = load_or_init_config(&repo).await?;
-        Ok(Repository { inner: Arc::new(repo) })
+        Ok(Repository { inner: Arc::new(inner) })
     }
 
     /// The repository's id (a UUID chosen at init).
@@ -228,49 +305,12 @@ fn object_path(prefix: &str, rel: &str) -> ObjectPath {
     }
 }
 
-async fn load_or_init_config(repo: &Inner) -> RepoResult<RepoConfig> {
-    let path = object_path(&repo.prefix, CONFIG);
-    let read = |bytes: &[u8]| -> RepoResult<RepoConfig> {
-        let cfg: RepoConfig = serde_json::from_slice(bytes)
-            .map_err(|e| RepoError::Format(format!("{CONFIG} is not an OrgVault repository config: {e}")))?;
-        if cfg.format != REPO_FORMAT {
-            return Err(RepoError::Format(format!("{CONFIG} says format {:?}", cfg.format)));
+/// A sub-folder to suggest when a destination is not empty.
+fn suggested_subfolder(target: &StorageTarget) -> String {
+    match target {
+        StorageTarget::Local { path } => path.join("orgvault-backups").display().to_string(),
+        StorageTarget::Azure { container, prefix, .. } => {
+            format!("az://{}/orgvault-backups", [container.as_str(), prefix.as_str()].join("/").trim_end_matches('/'))
         }
-        if cfg.version > REPO_VERSION {
-            return Err(RepoError::Format(format!(
-                "repository version {} is newer than this OrgVault reads ({REPO_VERSION}); upgrade OrgVault",
-                cfg.version
-            )));
-        }
-        Ok(cfg)
-    };
-    match repo.store.get(&path).await {
-        Ok(got) => {
-            let bytes = got.bytes().await.map_err(|e| StorageError::from_store("read", CONFIG, e))?;
-            read(&bytes)
-        }
-        Err(object_store::Error::NotFound { .. }) => {
-            let cfg = RepoConfig {
-                format: REPO_FORMAT.into(),
-                version: REPO_VERSION,
-                id: uuid::Uuid::new_v4().simple().to_string(),
-                created_ms: repo.clock.now_ms(),
-            };
-            let body = serde_json::to_vec_pretty(&cfg).map_err(|e| RepoError::Format(e.to_string()))?;
-            let opts = PutOptions { mode: PutMode::Create, ..Default::default() };
-            match repo.store.put_opts(&path, PutPayload::from(body), opts).await {
-                Ok(_) => {
-                    tracing::info!(target = %repo.target.describe(), id = %cfg.id, "initialised a new repository");
-                    Ok(cfg)
-                }
-                // Another process initialised it between our read and write: use theirs.
-                Err(object_store::Error::AlreadyExists { .. }) => {
-                    let got = repo.store.get(&path).await.map_err(|e| StorageError::from_store("read", CONFIG, e))?;
-                    read(&got.bytes().await.map_err(|e| StorageError::from_store("read", CONFIG, e))?)
-                }
-                Err(e) => Err(StorageError::from_store("write", CONFIG, e).into()),
-            }
-        }
-        Err(e) => Err(StorageError::from_store("read", CONFIG, e).into()),
     }
 }

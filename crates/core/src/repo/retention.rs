@@ -2,6 +2,7 @@
 //! remaining snapshot references, under an exclusive lock.
 
 use std::collections::{BTreeMap, HashSet};
+use std::path::Path;
 
 use chrono::{DateTime, Datelike, Timelike, Utc};
 use futures::{StreamExt, TryStreamExt};
@@ -11,9 +12,10 @@ use serde::{Deserialize, Serialize};
 use crate::storage::{StorageError, StorageTarget};
 
 use super::blob::BlobId;
+use super::blobs::blob_path;
 use super::error::{RepoError, RepoResult};
-use super::lock::LockKind;
-use super::snapshot::SnapshotSummary;
+use super::lock::{LockKind, RepoLock};
+use super::snapshot::{SnapshotId, SnapshotSummary};
 use super::{staging, Repository};
 
 const DELETE_CONCURRENCY: usize = 16;
@@ -132,66 +134,114 @@ impl Repository {
         Ok(plan)
     }
 
-    /// Deletes every blob that no snapshot references, stale locks, and the temporary files of
-    /// writers that are gone. Takes an exclusive lock, so it refuses to run while a backup holds
-    /// a fresh shared lock ([`RepoError::Locked`]). A snapshot that cannot be read stops the
-    /// prune: deleting blobs it may reference would be irreversible.
+    /// Deletes the blobs that no snapshot references, stale locks, and the staging folders and
+    /// partial uploads of writers that are gone. Only names of the blob form
+    /// (`data/<2 hex>/<64 hex>`, the id starting with the folder's two digits) are candidates; a
+    /// symbolic link is never followed nor removed, and any other name under `data/` is left
+    /// alone. Takes an exclusive lock, so it refuses to run while a backup holds a fresh shared
+    /// lock ([`RepoError::Locked`]); it stops when its own lease lapses. A snapshot that cannot
+    /// be read stops the prune: deleting blobs it may reference would be irreversible.
     pub async fn prune(&self) -> RepoResult<PruneReport> {
-        let stale_locks_removed = self.remove_stale_locks().await? as u64;
         let lock = self.lock(LockKind::Exclusive).await?;
-        let result = self.prune_locked().await;
+        let stale_locks_removed = lock.stale_removed as u64;
+        let result = self.prune_locked(&lock).await;
         lock.release().await?;
         let mut report = result?;
         report.stale_locks_removed = stale_locks_removed;
         Ok(report)
     }
 
-    async fn prune_locked(&self) -> RepoResult<PruneReport> {
+    async fn prune_locked(&self, lock: &RepoLock) -> RepoResult<PruneReport> {
+        let snapshots = self.snapshot_ids().await?;
         let mut referenced: HashSet<BlobId> = HashSet::new();
-        for id in self.snapshot_ids().await? {
-            let record = self.record(&id).await?;
+        for id in &snapshots {
+            let record = self.record(id).await?;
             referenced.insert(record.manifest.id.clone());
-            let manifest = self.manifest(&id).await?;
+            let manifest = self.manifest(id).await?;
             referenced.extend(manifest.blob_refs().into_iter().map(|b| b.id.clone()));
         }
-        let prefix = self.path("data");
-        let metas: Vec<_> = self
-            .store()
-            .list(Some(&prefix))
-            .try_collect()
-            .await
-            .map_err(|e| StorageError::from_store("list", "data", e))?;
         let mut report = PruneReport::default();
         let mut doomed = Vec::new();
-        for m in metas {
-            let keep =
-                m.location.filename().and_then(|f| f.parse::<BlobId>().ok()).is_some_and(|id| referenced.contains(&id));
-            if keep {
+        for (id, size) in self.stored_blobs().await? {
+            if referenced.contains(&id) {
                 report.blobs_kept += 1;
-                report.bytes_kept += m.size;
+                report.bytes_kept += size;
             } else {
                 report.blobs_removed += 1;
-                report.bytes_removed += m.size;
-                doomed.push(m.location);
+                report.bytes_removed += size;
+                doomed.push(id);
             }
         }
-        futures::stream::iter(doomed)
-            .map(|path| async move {
-                match self.store().delete(&path).await {
+        // A lapsed lease means a backup may have started meanwhile, unseen.
+        lock.check()?;
+        futures::stream::iter(doomed.iter().map(blob_path))
+            .map(|rel| async move {
+                match self.store().delete(&self.path(&rel)).await {
                     Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
-                    Err(e) => Err(RepoError::from(StorageError::from_store("delete", self.relative(&path), e))),
+                    Err(e) => Err(RepoError::from(StorageError::from_store("delete", &rel, e))),
                 }
             })
             .buffer_unordered(DELETE_CONCURRENCY)
             .try_collect::<Vec<()>>()
             .await?;
+        self.recheck_after_prune(&snapshots, &doomed).await?;
         report.temp_files_removed = self.remove_temp_files().await?;
         tracing::info!(removed = report.blobs_removed, bytes = report.bytes_removed, "pruned");
         Ok(report)
     }
 
-    /// Dead writers' staging folders, and a local store's partial uploads (`<name>#<n>` files,
-    /// which the store itself never lists). Only called under the exclusive lock.
+    /// Every stored blob with its stored size. A local folder is walked without following links,
+    /// and only names of the blob form count; any other store is listed and filtered the same way.
+    async fn stored_blobs(&self) -> RepoResult<Vec<(BlobId, u64)>> {
+        if let StorageTarget::Local { path } = &self.inner.target {
+            let data = path.join("data");
+            return tokio::task::spawn_blocking(move || local_blobs(&data))
+                .await
+                .map_err(|e| RepoError::InvalidInput(format!("listing stopped: {e}")))?;
+        }
+        let metas: Vec<_> = self
+            .store()
+            .list(Some(&self.path("data")))
+            .try_collect()
+            .await
+            .map_err(|e| StorageError::from_store("list", "data", e))?;
+        Ok(metas
+            .into_iter()
+            .filter_map(|m| {
+                let rel = self.relative(&m.location);
+                let (folder, name) = rel.strip_prefix("data/")?.split_once('/')?;
+                blob_name(folder, name).map(|id| (id, m.size))
+            })
+            .collect())
+    }
+
+    /// Snapshots written while the prune ran must not point at what it deleted (writers check
+    /// their leases, so this is a last line of defence that makes a breach loud, not silent).
+    async fn recheck_after_prune(&self, before: &[SnapshotId], deleted: &[BlobId]) -> RepoResult<()> {
+        let before: HashSet<&SnapshotId> = before.iter().collect();
+        let deleted: HashSet<&BlobId> = deleted.iter().collect();
+        for id in self.snapshot_ids().await? {
+            if before.contains(&id) {
+                continue;
+            }
+            let record = self.record(&id).await?;
+            let mut refs = vec![record.manifest.id.clone()];
+            if let Ok(manifest) = self.manifest(&id).await {
+                refs.extend(manifest.blob_refs().into_iter().map(|b| b.id.clone()));
+            }
+            if let Some(lost) = refs.iter().find(|b| deleted.contains(b)) {
+                return Err(RepoError::IncompleteSnapshot {
+                    count: refs.iter().filter(|b| deleted.contains(b)).count(),
+                    first: lost.clone(),
+                    part: format!("snapshot {} was written while prune ran", id.short()),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Dead writers' staging folders, and a local store's partial uploads (`<id>#<n>` files in
+    /// the blob folders, which the store itself never lists). Only called under the exclusive lock.
     async fn remove_temp_files(&self) -> RepoResult<u64> {
         let staging_root = self.inner.staging.root().to_owned();
         let data_dir = match &self.inner.target {
@@ -210,15 +260,74 @@ impl Repository {
     }
 }
 
-fn remove_partials(dir: &std::path::Path) -> u64 {
-    let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
+/// The blob id a `data/<folder>/<name>` entry stands for, when it has the blob form.
+fn blob_name(folder: &str, name: &str) -> Option<BlobId> {
+    let id: BlobId = name.parse().ok()?;
+    (folder.len() == 2 && id.as_str().starts_with(folder)).then_some(id)
+}
+
+/// The real sub-folders of `dir` (links are not followed) with their names.
+fn real_entries(dir: &Path) -> Vec<(String, std::fs::DirEntry, std::fs::FileType)> {
+    let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
+    entries
+        .flatten()
+        .filter_map(|e| {
+            // `DirEntry::file_type` does not follow links.
+            let kind = e.file_type().ok()?;
+            let name = e.file_name().into_string().ok()?;
+            (!kind.is_symlink()).then_some((name, e, kind))
+        })
+        .collect()
+}
+
+fn local_blobs(data: &Path) -> RepoResult<Vec<(BlobId, u64)>> {
+    match data.symlink_metadata() {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(RepoError::io(data, e)),
+        Ok(m) if m.file_type().is_symlink() => {
+            return Err(RepoError::InvalidInput(format!(
+                "{} is a symbolic link; prune does not follow links out of the repository",
+                data.display()
+            )))
+        }
+        Ok(_) => {}
+    }
+    let mut out = Vec::new();
+    for (folder, entry, kind) in real_entries(data) {
+        if !kind.is_dir() {
+            continue;
+        }
+        for (name, file, kind) in real_entries(&entry.path()) {
+            if !kind.is_file() {
+                continue;
+            }
+            if let Some(id) = blob_name(&folder, &name) {
+                let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+                out.push((id, size));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Removes object_store's partial uploads, `data/<2 hex>/<64 hex>#<digits>`, without following
+/// links. Returns how many.
+fn remove_partials(data: &Path) -> u64 {
+    if data.symlink_metadata().map(|m| m.file_type().is_symlink()).unwrap_or(true) {
+        return 0;
+    }
     let mut removed = 0;
-    for entry in entries.flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            removed += remove_partials(&path);
-        } else if entry.file_name().to_string_lossy().contains('#') && std::fs::remove_file(&path).is_ok() {
-            removed += 1;
+    for (folder, entry, kind) in real_entries(data) {
+        if !kind.is_dir() {
+            continue;
+        }
+        for (name, file, kind) in real_entries(&entry.path()) {
+            let partial = name.split_once('#').is_some_and(|(id, n)| {
+                blob_name(&folder, id).is_some() && !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit())
+            });
+            if kind.is_file() && partial && std::fs::remove_file(file.path()).is_ok() {
+                removed += 1;
+            }
         }
     }
     removed

@@ -12,6 +12,7 @@ use crate::storage::StorageError;
 
 use super::blob::{BlobId, BlobRef};
 use super::error::{RepoError, RepoResult};
+use super::lock::{LockKind, RepoLock};
 use super::manifest::Manifest;
 use super::Repository;
 
@@ -131,8 +132,22 @@ impl Repository {
     /// manifest as a blob, then writes the snapshot record, the one object that makes the
     /// snapshot visible. Call it last, after all blobs are written. Writing the same manifest
     /// twice gives the same id and no second record.
+    ///
+    /// Against a concurrent prune: the checks run under a shared lock of their own (refused
+    /// while a prune runs), and the leases of that lock and of every lock this handle holds
+    /// (the backup's) are checked before and after the record is written. A lapsed lease means
+    /// a prune may have ignored the lock and deleted blobs: the snapshot is then not written,
+    /// or its record is removed again, and the answer is [`RepoError::LeaseLost`].
     pub async fn write_snapshot(&self, manifest: &Manifest) -> RepoResult<SnapshotId> {
         manifest.validate().map_err(|e| RepoError::InvalidInput(format!("manifest {e}")))?;
+        self.inner.leases.check(self.now_ms())?;
+        let lock = self.lock(LockKind::Shared).await?;
+        let written = self.write_snapshot_locked(manifest, &lock).await;
+        lock.release().await?;
+        written
+    }
+
+    async fn write_snapshot_locked(&self, manifest: &Manifest, lock: &RepoLock) -> RepoResult<SnapshotId> {
         // Ids only: owners and part names are built for a missing blob alone (a large
         // manifest has tens of thousands of references).
         let mut distinct: HashSet<&BlobId> = HashSet::new();
@@ -177,10 +192,21 @@ impl Repository {
         let body = serde_json::to_vec_pretty(&record).map_err(|e| RepoError::InvalidInput(e.to_string()))?;
         let id = SnapshotId(BlobId::of(&body));
         let rel = snapshot_path(&id);
+        let leases_hold = || lock.check().and_then(|()| self.inner.leases.check(self.now_ms()));
+        leases_hold()?;
         let opts = PutOptions { mode: PutMode::Create, ..Default::default() };
-        match self.store().put_opts(&self.path(&rel), PutPayload::from(Bytes::from(body)), opts).await {
-            Ok(_) | Err(object_store::Error::AlreadyExists { .. }) => {}
+        let created = match self.store().put_opts(&self.path(&rel), PutPayload::from(Bytes::from(body)), opts).await {
+            Ok(_) => true,
+            Err(object_store::Error::AlreadyExists { .. }) => false,
             Err(e) => return Err(StorageError::from_store("write", &rel, e).into()),
+        };
+        if let Err(lost) = leases_hold() {
+            if created {
+                // Only this call wrote the record; a prune may have deleted what it points at.
+                self.delete_snapshot(&id).await?;
+            }
+            tracing::warn!(snapshot = %id.short(), "snapshot withdrawn: {lost}");
+            return Err(lost);
         }
         tracing::info!(snapshot = %id.short(), items = record.items, "snapshot written");
         Ok(id)

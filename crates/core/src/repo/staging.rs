@@ -1,16 +1,18 @@
 //! The staging folder: large blobs are written here (hashed on the way), then uploaded, then
 //! removed. For a local repository it is `<repo>/tmp/`, for Azure `<cache_dir>/staging/`.
 //!
-//! Each open repository handle that writes owns one sub-folder `<uuid>/`, created at its first
-//! staged file (not at open, so a read-only destination can still be listed and verified), and
-//! holds an OS lock on its `.lock` file for the rest of its life. A sub-folder whose lock can be
-//! taken belongs to a process that is gone (crashed or killed), so it is removed at the next
-//! open (best effort: nothing is removed where nothing can be written), at the first write and
-//! by prune. The number of files staged at once is bounded by [`STAGING_SLOTS`], so the folder
-//! never grows past that many blobs (two files each while compressing).
+//! Each open repository handle that writes owns one sub-folder `orgvault-<32 hex>/`, created at
+//! its first staged file (not at open, so a read-only destination can still be listed and
+//! verified), with a `.orgvault-staging.lock` file written at creation on which it holds an OS
+//! lock for the rest of its life. Clean-up removes only such folders: a real folder (not a link)
+//! of that name holding that lock file, whose lock can be taken because the process that made
+//! it is gone. Nothing else under the staging root is touched: no plain file, no link, no folder
+//! of another name. This happens at the next open (best effort: nothing is removed where nothing
+//! can be written), at the first write and in prune. The number of files staged at once is
+//! bounded by [`STAGING_SLOTS`], so a folder never grows past that many blobs (two files each
+//! while compressing).
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use fs4::fs_std::FileExt;
 use tokio::sync::{OnceCell, Semaphore, SemaphorePermit};
@@ -21,9 +23,9 @@ use super::error::{RepoError, RepoResult};
 
 /// Blobs staged at once per repository handle.
 pub const STAGING_SLOTS: usize = 4;
-const LOCK_FILE: &str = ".lock";
-/// A sub-folder without a lock file is only removed once this old: it may be being created.
-const UNLOCKED_GRACE: Duration = Duration::from_secs(600);
+/// The name of a staging folder is this prefix and 32 hex digits (a UUID).
+const FOLDER_PREFIX: &str = "orgvault-";
+const LOCK_FILE: &str = ".orgvault-staging.lock";
 
 pub(crate) struct Staging {
     root: PathBuf,
@@ -98,7 +100,7 @@ async fn create_own(root: PathBuf) -> RepoResult<OwnFolder> {
         if removed > 0 {
             tracing::info!(folder = %root.display(), removed, "removed staging folders left by a crashed process");
         }
-        let dir = root.join(uuid::Uuid::new_v4().simple().to_string());
+        let dir = root.join(format!("{FOLDER_PREFIX}{}", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir(&dir).map_err(|e| StorageError::io(&dir, "staging folder cannot be created", e))?;
         let lock = std::fs::File::create(dir.join(LOCK_FILE)).map_err(|e| RepoError::io(&dir, e))?;
         if !lock.try_lock_exclusive().map_err(|e| RepoError::io(&dir, e))? {
@@ -110,36 +112,58 @@ async fn create_own(root: PathBuf) -> RepoResult<OwnFolder> {
     .map_err(|e| RepoError::InvalidInput(format!("staging set-up stopped: {e}")))?
 }
 
-/// Removes staging sub-folders of processes that are gone; returns how many. Blocking.
+/// Whether `name` is the name of a staging folder OrgVault makes.
+fn is_staging_name(name: &str) -> bool {
+    name.strip_prefix(FOLDER_PREFIX)
+        .is_some_and(|id| id.len() == 32 && id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)))
+}
+
+/// Removes the staging folders of processes that are gone; returns how many. Blocking.
 pub(crate) fn clean_dead(root: &Path) -> RepoResult<usize> {
-    let entries = match std::fs::read_dir(root) {
-        Ok(e) => e,
+    match root.symlink_metadata() {
+        Ok(m) if m.is_dir() => {}
+        // Missing, or a link or file where the staging root should be: not ours to walk.
+        Ok(_) => return Ok(0),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
         Err(e) => return Err(RepoError::io(root, e)),
-    };
+    }
+    let entries = std::fs::read_dir(root).map_err(|e| RepoError::io(root, e))?;
     let mut removed = 0;
     for entry in entries.flatten() {
-        let path = entry.path();
-        if !path.is_dir() {
-            // Only our sub-folders belong here; a stray file from an older layout is garbage too.
-            if std::fs::remove_file(&path).is_ok() {
-                removed += 1;
-            }
+        // `DirEntry::file_type` does not follow links: a link is never a staging folder.
+        let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
+        if !is_dir || !entry.file_name().to_str().is_some_and(is_staging_name) {
             continue;
         }
-        let dead = match std::fs::OpenOptions::new().read(true).write(true).open(path.join(LOCK_FILE)) {
+        let path = entry.path();
+        let lock_path = path.join(LOCK_FILE);
+        if !lock_path.symlink_metadata().is_ok_and(|m| m.is_file()) {
+            // Without its lock file the folder cannot be proven ours and dead: left alone.
+            continue;
+        }
+        let dead = match std::fs::OpenOptions::new().read(true).write(true).open(&lock_path) {
             // The lock is released when `lock` is dropped at the end of this arm.
             Ok(lock) => lock.try_lock_exclusive().unwrap_or(false),
-            Err(_) => entry
-                .metadata()
-                .and_then(|m| m.modified())
-                .ok()
-                .and_then(|t| t.elapsed().ok())
-                .is_some_and(|age| age > UNLOCKED_GRACE),
+            Err(_) => false,
         };
         if dead && std::fs::remove_dir_all(&path).is_ok() {
             removed += 1;
         }
     }
     Ok(removed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_orgvault_staging_names_are_recognised() {
+        assert!(is_staging_name("orgvault-0123456789abcdef0123456789abcdef"), "our own folder name");
+        for other in
+            ["0123456789abcdef0123456789abcdef", "orgvault-xyz", "orgvault-0123456789ABCDEF0123456789ABCDEF", "photos"]
+        {
+            assert!(!is_staging_name(other), "{other:?} is not a staging folder OrgVault makes");
+        }
+    }
 }

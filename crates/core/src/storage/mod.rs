@@ -15,11 +15,11 @@
 mod azure;
 mod error;
 mod local;
+mod local_store;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use object_store::local::LocalFileSystem;
 use object_store::ObjectStore;
 
 pub use azure::{check_azure, AzureCheck, AzureConnection, CheckStep};
@@ -89,15 +89,15 @@ impl StorageTarget {
         }
     }
 
-    /// Builds the store. A local folder must exist (see [`check_local`]).
+    /// Builds the store; a local folder's store syncs every write (see `local_store`). A local
+    /// folder must exist (see [`check_local`]).
     pub(crate) fn open(&self) -> Result<OpenedTarget, StorageError> {
         match self {
             StorageTarget::Local { path } => {
                 let abs = std::fs::canonicalize(path)
                     .map_err(|e| StorageError::io(path, "cannot open the repository folder", e))?;
-                let store = LocalFileSystem::new_with_prefix(&abs)
-                    .map_err(|e| StorageError::from_store("open", &abs.display().to_string(), e))?
-                    .with_automatic_cleanup(true);
+                let store = local_store::LocalStore::new(&abs)
+                    .map_err(|e| StorageError::from_store("open", &abs.display().to_string(), e))?;
                 Ok(OpenedTarget { store: Arc::new(store), prefix: String::new(), staging_root: abs.join("tmp") })
             }
             StorageTarget::Azure { conn, container, prefix, cache_dir } => Ok(OpenedTarget {

@@ -1,7 +1,7 @@
 //! A full backup into an Azure Blob container (Azurite, started by the test), then verify, then
 //! an incremental backup that adds almost nothing.
 
-use orgvault_core::repo::Repository;
+use orgvault_core::repo::{InitPolicy, Repository};
 use orgvault_core::{NoProgress, Selection};
 use portal_sim::SimConfig;
 use tokio_util::sync::CancellationToken;
@@ -17,7 +17,7 @@ async fn a_full_backup_to_azurite_verifies_and_the_next_adds_almost_nothing() ->
     let target = azurite.target(cache.path()).await?;
     let sim = start_sim(SimConfig { orgs: 1, items: 60, users: 8, groups: 4, ..SimConfig::default() }).await?;
     let s = scanned(&sim).await?;
-    let repo = Repository::open_or_init(&target).await?;
+    let repo = Repository::open_for_backup(&target, InitPolicy::IfEmpty).await?;
 
     let first = run_backup(&s, &repo, &Selection::Everything, &NoProgress, CancellationToken::new()).await?;
     assert_eq!(first.failed, 0, "a backup into Azure completes: {first:?}");
@@ -34,7 +34,7 @@ async fn a_full_backup_to_azurite_verifies_and_the_next_adds_almost_nothing() ->
     );
     assert_eq!(verify_all(&repo).await?, 2, "both snapshots verify");
     // The open repository keeps its staging folder's lock file; staged blob files must be gone.
-    let staged: Vec<_> = walk(cache.path()).into_iter().filter(|p| !p.ends_with(".lock")).collect();
+    let staged: Vec<_> = walk(cache.path()).into_iter().filter(|p| !p.ends_with(".orgvault-staging.lock")).collect();
     assert!(staged.is_empty(), "no staged file is left in the cache after the backups: {staged:?}");
     Ok(())
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use arcgis::Portal;
 use orgvault_core::backup::{backup, BackupContext, BackupOptions, BackupSummary};
-use orgvault_core::repo::Repository;
+use orgvault_core::repo::{InitPolicy, Repository};
 use orgvault_core::storage::StorageTarget;
 use orgvault_core::{scan, Db, NoProgress, Progress, Selection, SystemClock};
 use portal_sim::RunningSim;
@@ -41,7 +41,7 @@ impl Scanned {
 }
 
 pub async fn open_repo(dir: &Path) -> anyhow::Result<Repository> {
-    Ok(Repository::open_or_init(&StorageTarget::Local { path: dir.to_owned() }).await?)
+    Ok(Repository::open_for_backup(&StorageTarget::Local { path: dir.to_owned() }, InitPolicy::IfEmpty).await?)
 }
 
 /// Polling sized for the simulator's 300 ms jobs.

@@ -2,7 +2,7 @@
 
 use bytes::Bytes;
 use futures::{stream, TryStreamExt};
-use orgvault_core::repo::{BlobId, BlobRef, RepoError, Repository, RetentionPolicy};
+use orgvault_core::repo::{BlobId, BlobRef, InitPolicy, RepoError, Repository, RetentionPolicy};
 use orgvault_core::storage::StorageTarget;
 use orgvault_core::NoProgress;
 
@@ -20,11 +20,11 @@ async fn read_all(repo: &Repository, blob: &BlobRef) -> anyhow::Result<Vec<u8>> 
 
 /// The staging files present under `root`, ignoring the per-handle lock files.
 fn staged_files(root: &std::path::Path) -> Vec<std::path::PathBuf> {
-    files_under(root).into_iter().filter(|p| p.file_name().is_some_and(|n| n != ".lock")).collect()
+    files_under(root).into_iter().filter(|p| p.file_name().is_some_and(|n| n != ".orgvault-staging.lock")).collect()
 }
 
 async fn conformance(target: StorageTarget, staging_root: std::path::PathBuf) -> anyhow::Result<()> {
-    let repo = Repository::open_or_init(&target).await?;
+    let repo = Repository::open_for_backup(&target, InitPolicy::IfEmpty).await?;
 
     // put / has / get, write once
     let text = Bytes::from("the same words again and again ".repeat(1000));
@@ -86,7 +86,7 @@ async fn conformance(target: StorageTarget, staging_root: std::path::PathBuf) ->
     assert_eq!(report.blobs_checked, report.blobs_total, "a full verify reads every blob");
 
     // a reopened handle sees the same repository
-    let again = Repository::open_or_init(&target).await?;
+    let again = Repository::open_for_backup(&target, InitPolicy::IfEmpty).await?;
     assert_eq!(again.id(), repo.id(), "reopening keeps the repository id");
     assert_eq!(again.snapshots().await?.len(), 1, "reopening sees the snapshot");
 

@@ -1,12 +1,7 @@
 //! Retention policy semantics, prune under locks, and storage checks.
 
-use std::sync::Arc;
-
-use orgvault_core::repo::{
-    plan_forget, LockKind, RepoError, Repository, RetentionPolicy, SnapshotSummary, LOCK_STALE_MS,
-};
+use orgvault_core::repo::{plan_forget, InitPolicy, Repository, RetentionPolicy, SnapshotSummary};
 use orgvault_core::storage::{check_azure, check_local, AzureConnection, StorageError};
-use orgvault_core::ManualClock;
 
 use super::repo_support::{local_target, stored_manifest, Azurite};
 
@@ -88,41 +83,9 @@ fn policies_apply_per_organization() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn prune_refuses_while_a_fresh_shared_lock_exists_and_stale_locks_expire() -> anyhow::Result<()> {
-    let dir = tempfile::tempdir()?;
-    let clock = Arc::new(ManualClock::new(T0));
-    let target = local_target(dir.path());
-    let backup = Repository::open_or_init_with_clock(&target, clock.clone()).await?;
-    let pruner = Repository::open_or_init_with_clock(&target, clock.clone()).await?;
-
-    let held = backup.lock(LockKind::Shared).await?;
-    let other = backup.lock(LockKind::Shared).await?;
-    other.release().await?;
-    let err = pruner.prune().await.expect_err("prune must refuse while a backup holds a fresh lock");
-    assert!(matches!(err, RepoError::Locked(_)), "the refusal is a lock conflict: {err}");
-    assert!(err.to_string().contains("shared (backup)"), "the refusal says a backup holds the lock: {err}");
-
-    let exclusive = pruner.lock(LockKind::Exclusive).await;
-    assert!(exclusive.is_err(), "an exclusive lock is refused beside a fresh shared one");
-
-    // The backup process dies without releasing: its lock goes stale after LOCK_STALE_MS.
-    std::mem::forget(held);
-    clock.advance(LOCK_STALE_MS + 1);
-    let report = pruner.prune().await?;
-    assert_eq!(report.stale_locks_removed, 1, "the stale lock is removed by prune");
-
-    let prune_lock = pruner.lock(LockKind::Exclusive).await?;
-    let refused = backup.lock(LockKind::Shared).await.expect_err("a backup may not start while prune runs");
-    assert!(refused.to_string().contains("exclusive (prune)"), "the refusal names prune: {refused}");
-    prune_lock.release().await?;
-    backup.lock(LockKind::Shared).await?.release().await?;
-    Ok(())
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forget_then_prune_removes_only_unreferenced_blobs() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
-    let repo = Repository::open_or_init(&local_target(dir.path())).await?;
+    let repo = Repository::open_for_backup(&local_target(dir.path()), InitPolicy::IfEmpty).await?;
     let mut ids = Vec::new();
     let mut manifests = Vec::new();
     for day in 0..4 {

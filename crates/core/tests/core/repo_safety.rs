@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures::stream;
-use orgvault_core::repo::{BlobProblem, OwnerKind, RepoError, Repository};
+use orgvault_core::repo::{BlobProblem, InitPolicy, OwnerKind, RepoError, Repository};
 use orgvault_core::NoProgress;
 
 use super::repo_support::{files_under, local_target, noise, stored_item, stored_manifest};
@@ -14,14 +14,14 @@ use super::repo_support::{files_under, local_target, noise, stored_item, stored_
 async fn crash_mid_backup_leaves_no_snapshot_and_leftovers_are_cleaned() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let target = local_target(dir.path());
-    let repo = Repository::open_or_init(&target).await?;
+    let repo = Repository::open_for_backup(&target, InitPolicy::IfEmpty).await?;
     let m = stored_manifest(&repo, "before", 1_700_000_000_000, 0, 2).await?;
     let good = repo.write_snapshot(&m).await?;
 
     // A second writer dies mid-way: its task is aborted while a large blob streams in, after
     // some blobs of the next snapshot were written. (A killed process's staging folder is
     // covered by `staging_of_a_dead_process_is_removed_at_open`.)
-    let crashed = Repository::open_or_init(&target).await?;
+    let crashed = Repository::open_for_backup(&target, InitPolicy::IfEmpty).await?;
     let writer = crashed.clone();
     let task = tokio::spawn(async move {
         let _ = stored_item(&writer, "item9000", "Half done", 9000).await;
@@ -56,18 +56,18 @@ async fn crash_mid_backup_leaves_no_snapshot_and_leftovers_are_cleaned() -> anyh
 async fn staging_of_a_dead_process_is_removed_at_open() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let target = local_target(dir.path());
-    let repo = Repository::open_or_init(&target).await?;
+    let repo = Repository::open_for_backup(&target, InitPolicy::IfEmpty).await?;
     // What a killed process leaves: a staging folder with an unlocked lock file and a part file.
-    let dead = dir.path().join("repo/tmp/0123456789abcdef");
+    let dead = dir.path().join("repo/tmp/orgvault-0123456789abcdef0123456789abcdef");
     std::fs::create_dir_all(&dead)?;
-    std::fs::write(dead.join(".lock"), b"")?;
+    std::fs::write(dead.join(".orgvault-staging.lock"), b"")?;
     std::fs::write(dead.join("x.part"), noise(1, 1000))?;
     // A partial upload of the local store (`<blob>#<n>`), invisible to listings.
-    let partial = dir.path().join("repo/data/ab/abcd#3");
+    let partial = dir.path().join(format!("repo/data/ab/ab{}#3", "0".repeat(62)));
     std::fs::create_dir_all(partial.parent().expect("has parent"))?;
     std::fs::write(&partial, b"half")?;
 
-    let reopened = Repository::open_or_init(&target).await?;
+    let reopened = Repository::open(&target).await?;
     assert!(!dead.exists(), "a dead process's staging folder is removed at open");
     let pruned = reopened.prune().await?;
     assert!(!partial.exists(), "prune removes partial uploads");
@@ -80,21 +80,22 @@ async fn staging_of_a_dead_process_is_removed_at_open() -> anyhow::Result<()> {
 async fn opening_and_reading_write_nothing_until_the_first_staged_blob() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let target = local_target(dir.path());
-    let writer = Repository::open_or_init(&target).await?;
+    let writer = Repository::open_for_backup(&target, InitPolicy::IfEmpty).await?;
     let m = stored_manifest(&writer, "before", 1_700_000_000_000, 0, 1).await?;
     let id = writer.write_snapshot(&m).await?;
     drop(writer);
     let everything = || files_under(&dir.path().join("repo"));
     let before = everything();
 
-    let reader = Repository::open_or_init(&target).await?;
+    let reader = Repository::open(&target).await?;
     assert_eq!(reader.snapshots().await?.len(), 1, "the snapshot is listed");
     assert!(reader.verify(&id, None, &NoProgress).await?.is_ok(), "and verifies");
     assert_eq!(everything(), before, "opening, listing and verifying write nothing (a read-only destination works)");
 
     // Content up to 1 MiB is written from memory: no staging folder yet.
     reader.put_blob_stream(stream::iter([Ok::<_, std::io::Error>(Bytes::from(noise(9, 5000)))])).await?;
-    let locks = || everything().into_iter().filter(|p| p.ends_with(".lock")).count();
+    let locks =
+        || everything().into_iter().filter(|p| p.file_name().is_some_and(|n| n == ".orgvault-staging.lock")).count();
     assert_eq!(locks(), 0, "a small streamed blob is not staged, so no staging folder is created");
     // The first staged (larger) blob creates the handle's staging folder, held while the handle lives.
     reader.put_blob_stream(stream::iter([Ok::<_, std::io::Error>(Bytes::from(noise(10, 1_500_000)))])).await?;
@@ -107,7 +108,7 @@ async fn opening_and_reading_write_nothing_until_the_first_staged_blob() -> anyh
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn snapshot_refused_when_a_blob_is_missing() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
-    let repo = Repository::open_or_init(&local_target(dir.path())).await?;
+    let repo = Repository::open_for_backup(&local_target(dir.path()), InitPolicy::IfEmpty).await?;
     let mut m = stored_manifest(&repo, "x", 1_700_000_000_000, 0, 2).await?;
     let ghost = orgvault_core::repo::BlobRef { id: orgvault_core::repo::BlobId::of(b"never written"), size: 13 };
     m.items[1].metadata = Some(ghost.clone());
@@ -129,7 +130,7 @@ async fn snapshot_refused_when_a_blob_is_missing() -> anyhow::Result<()> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn corrupted_and_missing_blobs_are_named_by_item() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
-    let repo = Repository::open_or_init(&local_target(dir.path())).await?;
+    let repo = Repository::open_for_backup(&local_target(dir.path()), InitPolicy::IfEmpty).await?;
     let m = stored_manifest(&repo, "x", 1_700_000_000_000, 0, 3).await?;
     let id = repo.write_snapshot(&m).await?;
 
@@ -174,8 +175,8 @@ async fn corrupted_and_missing_blobs_are_named_by_item() -> anyhow::Result<()> {
 async fn concurrent_writers_with_overlapping_blobs_both_verify() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let target = local_target(dir.path());
-    let a = Arc::new(Repository::open_or_init(&target).await?);
-    let b = Arc::new(Repository::open_or_init(&target).await?);
+    let a = Arc::new(Repository::open_for_backup(&target, InitPolicy::IfEmpty).await?);
+    let b = Arc::new(Repository::open_for_backup(&target, InitPolicy::IfEmpty).await?);
     let lock_a = a.lock(orgvault_core::repo::LockKind::Shared).await?;
     let lock_b = b.lock(orgvault_core::repo::LockKind::Shared).await?;
     // Items 0..8 and 4..12: items 4..8 are the same content written by both at the same time.

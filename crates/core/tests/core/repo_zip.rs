@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::process::Command;
 
-use orgvault_core::repo::{BlobRef, RepoError, Repository};
+use orgvault_core::repo::{BlobRef, InitPolicy, RepoError, Repository};
 use orgvault_core::NoProgress;
 use zip::write::SimpleFileOptions;
 
@@ -22,7 +22,7 @@ fn unzip(args: &[&str], zip: &std::path::Path) -> anyhow::Result<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn export_opens_with_unzip_and_imports_back() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
-    let repo = Repository::open_or_init(&local_target(dir.path())).await?;
+    let repo = Repository::open_for_backup(&local_target(dir.path()), InitPolicy::IfEmpty).await?;
     let mut m = stored_manifest(&repo, "nightly", 1_700_000_000_000, 0, 3).await?;
     m.items[0].title = "../../etc/passwd".into();
     m.items[1].title = "Carte des forêts — 北京".into();
@@ -74,7 +74,7 @@ async fn export_opens_with_unzip_and_imports_back() -> anyhow::Result<()> {
 
     // import into a fresh repository
     let dir2 = tempfile::tempdir()?;
-    let other = Repository::open_or_init(&local_target(dir2.path())).await?;
+    let other = Repository::open_for_backup(&local_target(dir2.path()), InitPolicy::IfEmpty).await?;
     let imported = other.import_zip(&zip_path).await?;
     assert_eq!(other.manifest(&imported).await?, m, "the imported manifest equals the exported one");
     assert_eq!(imported, id, "the same manifest gives the same snapshot id in any repository");
@@ -96,7 +96,7 @@ fn write_zip(path: &std::path::Path, entries: &[(&str, &[u8])]) -> anyhow::Resul
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn import_refuses_zip_slip_and_malformed_manifests() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
-    let repo = Repository::open_or_init(&local_target(dir.path())).await?;
+    let repo = Repository::open_for_backup(&local_target(dir.path()), InitPolicy::IfEmpty).await?;
     let m = stored_manifest(&repo, "n", 1_700_000_000_000, 0, 2).await?;
     let id = repo.write_snapshot(&m).await?;
     let good = dir.path().join("good.zip");
@@ -165,7 +165,7 @@ async fn import_refuses_zip_slip_and_malformed_manifests() -> anyhow::Result<()>
     let refs: Vec<(&str, &[u8])> = entries.iter().map(|(p, b)| (p.as_str(), b.as_slice())).collect();
     write_zip(&tampered, &refs)?;
     let dir2 = tempfile::tempdir()?;
-    let other = Repository::open_or_init(&local_target(dir2.path())).await?;
+    let other = Repository::open_for_backup(&local_target(dir2.path()), InitPolicy::IfEmpty).await?;
     expect_zip_err(other.import_zip(&tampered).await, &first, "does not match");
     assert!(other.snapshots().await?.is_empty(), "a refused import writes no snapshot");
     Ok(())

@@ -1,0 +1,145 @@
+//! The repository's `config` object, which is what makes a location a repository, and the rules
+//! for creating one: a read never creates anything, and a backup creates a repository only in an
+//! empty (or missing) location, or with an explicit `--init` where none of the names OrgVault
+//! owns is taken.
+
+use futures::StreamExt;
+use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
+use serde::{Deserialize, Serialize};
+
+use crate::storage::{StorageError, StorageTarget};
+
+use super::error::{RepoError, RepoResult};
+use super::object_path;
+
+pub(crate) const CONFIG: &str = "config";
+const REPO_FORMAT: &str = "orgvault-repository";
+const REPO_VERSION: u32 = 1;
+
+/// Every top-level name a repository writes; with `--init` in a non-empty folder OrgVault owns
+/// these and nothing else (docs/backup-format.md, "Layout").
+pub const OWNED_NAMES: [&str; 5] = [CONFIG, "data", "snapshots", "locks", "tmp"];
+
+/// What a backup may do with a destination that is not yet a repository.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum InitPolicy {
+    /// Create the repository only in a missing or empty folder, or an empty Azure prefix.
+    #[default]
+    IfEmpty,
+    /// Also create it in a non-empty location (`--init`), as long as none of
+    /// [`OWNED_NAMES`] exists there.
+    EvenIfNotEmpty,
+}
+
+/// The repository's `config` object, written once at init.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct RepoConfig {
+    format: String,
+    version: u32,
+    pub id: String,
+    created_ms: i64,
+}
+
+impl RepoConfig {
+    fn new(now_ms: i64) -> RepoConfig {
+        RepoConfig {
+            format: REPO_FORMAT.into(),
+            version: REPO_VERSION,
+            id: uuid::Uuid::new_v4().simple().to_string(),
+            created_ms: now_ms,
+        }
+    }
+
+    fn parse(bytes: &[u8]) -> RepoResult<RepoConfig> {
+        let cfg: RepoConfig = serde_json::from_slice(bytes)
+            .map_err(|e| RepoError::Format(format!("{CONFIG} is not an OrgVault repository config: {e}")))?;
+        if cfg.format != REPO_FORMAT {
+            return Err(RepoError::Format(format!("{CONFIG} says format {:?}", cfg.format)));
+        }
+        if cfg.version > REPO_VERSION {
+            return Err(RepoError::Format(format!(
+                "repository version {} is newer than this OrgVault reads ({REPO_VERSION}); upgrade OrgVault",
+                cfg.version
+            )));
+        }
+        Ok(cfg)
+    }
+}
+
+/// Reads the config; `None` when there is none (the location is not a repository).
+pub(crate) async fn read_config(store: &dyn ObjectStore, prefix: &str) -> RepoResult<Option<RepoConfig>> {
+    match store.get(&object_path(prefix, CONFIG)).await {
+        Ok(got) => {
+            let bytes = got.bytes().await.map_err(|e| StorageError::from_store("read", CONFIG, e))?;
+            RepoConfig::parse(&bytes).map(Some)
+        }
+        Err(object_store::Error::NotFound { .. }) => Ok(None),
+        Err(e) => Err(StorageError::from_store("read", CONFIG, e).into()),
+    }
+}
+
+/// Writes a new config with create-only semantics; a config written meanwhile by another process
+/// wins and is returned.
+pub(crate) async fn write_config(
+    store: &dyn ObjectStore,
+    prefix: &str,
+    target: &StorageTarget,
+    now_ms: i64,
+) -> RepoResult<RepoConfig> {
+    let cfg = RepoConfig::new(now_ms);
+    let body = serde_json::to_vec_pretty(&cfg).map_err(|e| RepoError::Format(e.to_string()))?;
+    let opts = PutOptions { mode: PutMode::Create, ..Default::default() };
+    match store.put_opts(&object_path(prefix, CONFIG), PutPayload::from(body), opts).await {
+        Ok(_) => {
+            tracing::info!(target = %target.describe(), id = %cfg.id, "initialised a new repository");
+            Ok(cfg)
+        }
+        Err(object_store::Error::AlreadyExists { .. }) => read_config(store, prefix)
+            .await?
+            .ok_or_else(|| RepoError::Format(format!("{CONFIG} appeared and vanished while initialising"))),
+        Err(e) => Err(StorageError::from_store("write", CONFIG, e).into()),
+    }
+}
+
+/// Whether anything at all is stored under `prefix` (a local folder: any entry in it).
+pub(crate) async fn is_empty(store: &dyn ObjectStore, prefix: &str, target: &StorageTarget) -> RepoResult<bool> {
+    if let StorageTarget::Local { path } = target {
+        // Listing through the store would skip empty folders and follow links; a folder with
+        // anything in it, even an empty sub-folder, is not empty.
+        let mut entries = std::fs::read_dir(path).map_err(|e| RepoError::io(path, e))?;
+        return Ok(entries.next().is_none());
+    }
+    let list_prefix = object_path(prefix, "");
+    let scope = (!prefix.is_empty()).then_some(&list_prefix);
+    match store.list(scope).next().await {
+        None => Ok(true),
+        Some(Ok(_)) => Ok(false),
+        Some(Err(e)) => Err(StorageError::from_store("list", prefix, e).into()),
+    }
+}
+
+/// The first of [`OWNED_NAMES`] that already exists at the location, if any.
+pub(crate) async fn taken_name(
+    store: &dyn ObjectStore,
+    prefix: &str,
+    target: &StorageTarget,
+) -> RepoResult<Option<&'static str>> {
+    for name in OWNED_NAMES {
+        let taken = match target {
+            StorageTarget::Local { path } => path.join(name).symlink_metadata().is_ok(),
+            StorageTarget::Azure { .. } => {
+                let p = object_path(prefix, name);
+                let as_object = match store.head(&p).await {
+                    Ok(_) => true,
+                    Err(object_store::Error::NotFound { .. }) => false,
+                    Err(e) => return Err(StorageError::from_store("read", name, e).into()),
+                };
+                as_object || store.list(Some(&p)).next().await.is_some()
+            }
+        };
+        if taken {
+            return Ok(Some(name));
+        }
+    }
+    Ok(None)
+}
