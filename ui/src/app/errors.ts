@@ -17,6 +17,12 @@ const LEADS: Record<string, string> = {
   portal: "The target organization could not be read or written.",
   no_profile: "That mapping profile no longer exists.",
   not_running: "That job is no longer running.",
+  not_a_repository: "That location is not an OrgVault repository; nothing was changed there.",
+  destination_not_empty: "That folder already holds other files; choose an empty folder or a new sub-folder.",
+  lock_lost: "The repository lock was lost; the backup stopped before writing its snapshot. Try again.",
+  locked: "The repository is in use by another OrgVault job.",
+  corrupt: "Stored backup data failed its check.",
+  missing_data: "Stored backup data is missing.",
 };
 
 /** A headline a GIS administrator understands for an error code; the message carries the detail. */

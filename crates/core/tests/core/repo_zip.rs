@@ -197,7 +197,7 @@ fn forge_size(zip: &[u8], name: &str, size: u32) -> Vec<u8> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn import_bounds_decompression_by_recorded_sizes() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
-    let repo = Repository::open_or_init(&local_target(dir.path())).await?;
+    let repo = Repository::open_for_backup(&local_target(dir.path()), InitPolicy::IfEmpty).await?;
     let m = stored_manifest(&repo, "n", 1_700_000_000_000, 0, 1).await?;
     let id = repo.write_snapshot(&m).await?;
     let good = dir.path().join("good.zip");
@@ -237,7 +237,8 @@ async fn import_bounds_decompression_by_recorded_sizes() -> anyhow::Result<()> {
         std::fs::write(&path, bytes).expect("write zip");
         let dir2 = tempfile::tempdir().expect("temp dir");
         async move {
-            let other = Repository::open_or_init(&local_target(dir2.path())).await.expect("repository");
+            let other =
+                Repository::open_for_backup(&local_target(dir2.path()), InitPolicy::IfEmpty).await.expect("repository");
             let got = other.import_zip(&path).await;
             assert!(other.snapshots().await.expect("list").is_empty(), "a refused import writes no snapshot");
             got

@@ -10,7 +10,7 @@ use crate::storage::StorageTarget;
 async fn local_repo() -> (tempfile::TempDir, Repository) {
     let dir = tempfile::tempdir().expect("temp dir");
     let target = StorageTarget::Local { path: dir.path().join("repo") };
-    let repo = Repository::open_or_init(&target).await.expect("repository");
+    let repo = Repository::open_for_backup(&target, crate::repo::InitPolicy::IfEmpty).await.expect("repository");
     (dir, repo)
 }
 

@@ -30,7 +30,12 @@ fn sample_record() -> Vec<u8> {
 #[tokio::test]
 async fn an_oversized_record_is_refused_before_it_is_read() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let repo = Repository::open_or_init(&StorageTarget::Local { path: dir.path().join("repo") }).await.expect("repo");
+    let repo = Repository::open_for_backup(
+        &StorageTarget::Local { path: dir.path().join("repo") },
+        crate::repo::InitPolicy::IfEmpty,
+    )
+    .await
+    .expect("repo");
     // A "record" of 1 MiB stored under its own hash, as a hostile writer could plant it.
     let mut body = sample_record();
     body.resize(1024 * 1024, b' ');

@@ -12,7 +12,12 @@ use crate::storage::StorageTarget;
 fn setup(dir: &std::path::Path) -> (tokio::runtime::Runtime, Repository, Vec<u8>) {
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
     let (repo, zip) = rt.block_on(async {
-        let repo = Repository::open_or_init(&StorageTarget::Local { path: dir.join("repo") }).await.expect("repo");
+        let repo = Repository::open_for_backup(
+            &StorageTarget::Local { path: dir.join("repo") },
+            crate::repo::InitPolicy::IfEmpty,
+        )
+        .await
+        .expect("repo");
         let mut m = Manifest::new("n", "ident", "org1", "https://example.com/portal", 1_700_000_000_000);
         m.org.portal_self = Some(repo.put_blob_json(&serde_json::json!({"id": "org1"})).await.expect("blob"));
         m.org.urls = Some(repo.put_blob_bytes(bytes::Bytes::from("x".repeat(5000))).await.expect("blob"));
