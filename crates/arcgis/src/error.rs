@@ -91,6 +91,11 @@ pub enum Error {
     SearchTooLarge { query: String, total: u64 },
 
     /// The connection settings themselves are unusable (bad URL, header, certificate file).
+    /// A file to send could not be read (from the repository, a stream), or was not the size
+    /// announced. Permanent: sending it again reads the same source.
+    #[error("reading {what} to send it failed: {detail}")]
+    Source { what: String, detail: String },
+
     #[error("invalid connection settings: {message}")]
     Config { message: String },
 }

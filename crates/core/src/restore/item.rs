@@ -5,7 +5,7 @@
 //! typeKeyword; only when none exists is the create sent again (once). The journal row is
 //! written right after the create, before the item's other parts.
 
-use arcgis::write::{source_marker, FilePart, ItemContent, ItemFields, MARKER_PREFIX};
+use arcgis::write::{FilePart, ItemContent, ItemFields};
 use serde_json::{json, Value};
 
 use super::journal::EntryKind;
@@ -26,8 +26,8 @@ fn strings(v: &Value, k: &str) -> Vec<String> {
 pub(crate) fn item_fields(run: &Run<'_>, plan: &PlannedItem, json: &Value) -> ItemFields {
     let rw = run.rewriter();
     let mut keywords: Vec<String> =
-        strings(json, "typeKeywords").into_iter().filter(|k| !k.starts_with(MARKER_PREFIX)).collect();
-    keywords.push(source_marker(&plan.source_id));
+        strings(json, "typeKeywords").into_iter().filter(|k| !super::marks::is_restore_mark(k)).collect();
+    keywords.push(run.marks.item_marker(&plan.source_id));
     let mut tags = strings(json, "tags");
     for t in &run.options.mapping.tags {
         if !tags.contains(t) {
@@ -230,7 +230,7 @@ async fn create_once(
         Ok(id) => Ok(id),
         Err(e) if maybe_applied(&e) => {
             tracing::info!(item = %plan.source_id, "addItem answer lost ({e}); looking for what it made");
-            if let Some(found) = adopt_by_marker(run, &plan.source_id).await? {
+            if let Some(found) = adopt_by_marker(run, &plan.source_id, owner).await? {
                 return Ok(found);
             }
             run.portal
@@ -242,9 +242,13 @@ async fn create_once(
     }
 }
 
-/// The item an earlier create made for `source_id`, when exactly one exists.
-pub(crate) async fn adopt_by_marker(run: &Run<'_>, source_id: &str) -> Result<Option<String>, Stop> {
-    let found =
-        run.portal.find_by_marker(source_id).await.map_err(|e| Stop::portal("looking for the restored item", e))?;
-    Ok(found.into_iter().map(|i| i.id).min())
+/// The item an earlier create whose answer was lost made for `source_id`: it carries this
+/// database's mark of `source_id` (which no one else can make) and belongs to `owner`.
+pub(crate) async fn adopt_by_marker(run: &Run<'_>, source_id: &str, owner: &str) -> Result<Option<String>, Stop> {
+    let found = run
+        .portal
+        .find_by_keyword(&run.marks.item_marker(source_id))
+        .await
+        .map_err(|e| Stop::portal("looking for the restored item", e))?;
+    Ok(found.into_iter().filter(|i| i.owner == owner).map(|i| i.id).min())
 }
