@@ -41,11 +41,20 @@ pub struct PartSplitter {
     /// What the last chunk held beyond the part it completed.
     carry: Bytes,
     done: bool,
+    /// Bytes still expected, when the caller knows the total: a part's buffer is sized to it.
+    expected: Option<u64>,
 }
 
 impl PartSplitter {
     pub fn new(body: FileBody, part_size: usize) -> Self {
-        PartSplitter { body, part_size: part_size.max(1), carry: Bytes::new(), done: false }
+        PartSplitter { body, part_size: part_size.max(1), carry: Bytes::new(), done: false, expected: None }
+    }
+
+    /// Sizes each part's buffer to what is left of `total` bytes (a small file takes a small
+    /// buffer, never a whole part's).
+    pub fn expecting(mut self, total: u64) -> Self {
+        self.expected = Some(total);
+        self
     }
 
     /// The next part, `None` at the end of the stream.
@@ -56,24 +65,34 @@ impl PartSplitter {
                 let room = self.part_size - part.len();
                 let take = self.carry.split_to(room.min(self.carry.len()));
                 if part.is_empty() && take.len() == self.part_size {
-                    return Ok(Some(take)); // a whole part inside one chunk: no copy
+                    return Ok(Some(self.hand_out(take))); // a whole part inside one chunk: no copy
                 }
                 if part.capacity() == 0 {
-                    part.reserve(self.part_size);
+                    let left = self.expected.map_or(self.part_size as u64, |e| e.max(take.len() as u64));
+                    part.reserve(left.min(self.part_size as u64) as usize);
                 }
                 part.extend_from_slice(&take);
             }
             if part.len() == self.part_size {
-                return Ok(Some(part.freeze()));
+                return Ok(Some(self.hand_out(part.freeze())));
             }
             if self.done {
-                return Ok((!part.is_empty()).then(|| part.freeze()));
+                return Ok((!part.is_empty()).then(|| self.hand_out(part.freeze())));
             }
             match self.body.next().await {
                 Some(chunk) => self.carry = chunk?,
                 None => self.done = true,
             }
         }
+    }
+}
+
+impl PartSplitter {
+    fn hand_out(&mut self, part: Bytes) -> Bytes {
+        if let Some(e) = self.expected.as_mut() {
+            *e = e.saturating_sub(part.len() as u64);
+        }
+        part
     }
 }
 
@@ -94,7 +113,7 @@ impl Portal {
     ) -> Result<String> {
         let StreamedFile { file_name, content_type, size, body } = file;
         if size <= SINGLE_UPLOAD_LIMIT as u64 {
-            let mut parts = PartSplitter::new(body, SINGLE_UPLOAD_LIMIT);
+            let mut parts = PartSplitter::new(body, SINGLE_UPLOAD_LIMIT).expecting(size);
             let bytes = parts.next_part().await.map_err(|e| read_error(&file_name, e))?.unwrap_or_default();
             let more = parts.next_part().await.map_err(|e| read_error(&file_name, e))?;
             if bytes.len() as u64 != size || more.is_some() {
@@ -117,7 +136,7 @@ impl Portal {
             .filter(|s| !s.is_empty())
             .map(str::to_owned)
             .ok_or_else(|| Error::Decode { url: display_url(&url), detail: "addItem answered no id".into() })?;
-        let mut parts = PartSplitter::new(body, UPLOAD_PART_SIZE);
+        let mut parts = PartSplitter::new(body, UPLOAD_PART_SIZE).expecting(size);
         let (mut n, mut sent) = (0usize, 0u64);
         while let Some(bytes) = parts.next_part().await.map_err(|e| read_error(&file_name, e))? {
             n += 1;
@@ -173,7 +192,8 @@ mod tests {
                 .collect();
             let largest = sizes.iter().copied().max().unwrap_or(0);
             let pulled = Arc::new(AtomicUsize::new(0));
-            let mut s = PartSplitter::new(counted(chunks, pulled.clone()), part);
+            let total = want.len() as u64;
+            let mut s = PartSplitter::new(counted(chunks, pulled.clone()), part).expecting(total);
             let (mut got, mut handed) = (Vec::new(), 0usize);
             while let Some(p) = s.next_part().await.expect("no read error") {
                 handed += p.len();
