@@ -355,7 +355,7 @@ pub(crate) async fn prepare(
                             .push(format!("an unfinished earlier attempt ({}) is deleted and made again", j.target_id));
                     }
                     None => notes.push(format!(
-                        "the service an earlier attempt made ({}) changed owner since: left alone",
+                        "the service an earlier attempt made ({}) no longer has the owner or creation time the journal recorded: left alone",
                         j.target_id
                     )),
                 }
