@@ -110,6 +110,7 @@ impl Portal {
         folder: Option<&str>,
         fields: &ItemFields,
         file: StreamedFile,
+        thumbnail: Option<FilePart>,
     ) -> Result<String> {
         let StreamedFile { file_name, content_type, size, body } = file;
         if size <= SINGLE_UPLOAD_LIMIT as u64 {
@@ -123,13 +124,13 @@ impl Portal {
                 });
             }
             let part = FilePart { field: "file".into(), file_name, content_type, bytes };
-            return self.add_item(owner, folder, fields, ItemContent::File(part), None).await;
+            return self.add_item(owner, folder, fields, ItemContent::File(part), thumbnail).await;
         }
         let url = self.user_content_url(owner, folder, &["addItem"])?;
         let mut params = fields.params();
         params.push(("multipart".into(), "true".into()));
         params.push(("filename".into(), file_name.clone()));
-        let v = self.post_multipart(url.clone(), params, Vec::new(), false).await?;
+        let v = self.post_multipart(url.clone(), params, thumbnail.into_iter().collect(), false).await?;
         let id = v
             .get("id")
             .and_then(Value::as_str)

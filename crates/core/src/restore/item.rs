@@ -5,7 +5,7 @@
 //! typeKeyword; only when none exists is the create sent again (once). The journal row is
 //! written right after the create, before the item's other parts.
 
-use arcgis::write::{FilePart, ItemContent, ItemFields};
+use arcgis::write::{FilePart, ItemContent, ItemFields, StreamedFile, SINGLE_UPLOAD_LIMIT};
 use serde_json::{json, Value};
 
 use super::journal::EntryKind;
@@ -199,9 +199,16 @@ pub(crate) async fn restore_item(
     }
     let folder = folder_id(run, owner, plan.target_folder.as_deref()).await?;
     let fields = item_fields(run, plan, json);
-    let (body, pending) = content(run, entry, data).await?;
     let thumb = thumbnail(run, entry).await?;
-    let id = create_once(run, plan, owner, folder.as_deref(), &fields, body, thumb).await?;
+    let large = entry.data.as_ref().filter(|d| d.kind == DataKind::File && d.blob.size > SINGLE_UPLOAD_LIMIT as u64);
+    let (id, pending) = match large {
+        // A file above the single-upload limit goes up part by part from the repository.
+        Some(d) => (create_streamed_once(run, plan, owner, folder.as_deref(), &fields, entry, d, thumb).await?, false),
+        None => {
+            let (body, pending) = content(run, entry, data).await?;
+            (create_once(run, plan, owner, folder.as_deref(), &fields, body, thumb).await?, pending)
+        }
+    };
     run.journal.record(EntryKind::Item, &plan.source_id, &id, false, &json!({})).await?;
     run.place(&plan.source_id, owner, &id);
     // The item's own URL and data may name its own (now known) id.
@@ -235,6 +242,43 @@ async fn create_once(
             }
             run.portal
                 .add_item(owner, folder, fields, body, thumb)
+                .await
+                .map_err(|e| Stop::portal("adding the item", e))
+        }
+        Err(e) => Err(Stop::portal("adding the item", e)),
+    }
+}
+
+/// addItem with a file streamed from the repository, sent again (from a new stream) only when
+/// the marker search shows the first one made nothing.
+#[allow(clippy::too_many_arguments)]
+async fn create_streamed_once(
+    run: &Run<'_>,
+    plan: &PlannedItem,
+    owner: &str,
+    folder: Option<&str>,
+    fields: &ItemFields,
+    entry: &ItemEntry,
+    data: &crate::repo::DataEntry,
+    thumb: Option<FilePart>,
+) -> Result<String, Stop> {
+    let file = || async {
+        Ok::<_, Stop>(StreamedFile {
+            file_name: data.file_name.clone().unwrap_or_else(|| format!("{}.bin", entry.id)),
+            content_type: "application/octet-stream".into(),
+            size: data.blob.size,
+            body: run.blob_stream(&data.blob).await?,
+        })
+    };
+    match run.portal.add_item_streamed(owner, folder, fields, file().await?, thumb.clone()).await {
+        Ok(id) => Ok(id),
+        Err(e) if maybe_applied(&e) => {
+            tracing::info!(item = %plan.source_id, "addItem answer lost ({e}); looking for what it made");
+            if let Some(found) = adopt_by_marker(run, &plan.source_id, owner).await? {
+                return Ok(found);
+            }
+            run.portal
+                .add_item_streamed(owner, folder, fields, file().await?, thumb)
                 .await
                 .map_err(|e| Stop::portal("adding the item", e))
         }
