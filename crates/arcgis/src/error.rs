@@ -102,6 +102,11 @@ pub enum Error {
     HostNotAllowed { origin: String },
 
     /// The connection settings themselves are unusable (bad URL, header, certificate file).
+    /// A file to send could not be read (from the repository, a stream), or was not the size
+    /// announced. Permanent: sending it again reads the same source.
+    #[error("reading {what} to send it failed: {detail}")]
+    Source { what: String, detail: String },
+
     #[error("invalid connection settings: {message}")]
     Config { message: String },
 }

@@ -5,16 +5,18 @@
 //! - Every create is sent once. The client's retry loop repeats a write only when the server
 //!   refused it unprocessed (429, no connection), because a create whose answer was lost may
 //!   have been applied (the simulator applies half of its injected failures). The caller finds
-//!   what such a create made by the marker typeKeyword ([`source_marker`], [`Portal::find_by_marker`])
+//!   what such a create made by a typeKeyword it put on the item ([`Portal::find_by_keyword`])
 //!   instead of sending it again.
 //! - Writes that are harmless to repeat (an update, a delete, a part of a multipart upload, a
 //!   share) are marked idempotent and retried like reads.
 //! - Files above [`SINGLE_UPLOAD_LIMIT`] go up in parts (`addItem multipart=true`, `addPart`,
-//!   `commit`), as ArcGIS refuses larger single uploads.
+//!   `commit`), as ArcGIS refuses larger single uploads; a file from a stream
+//!   ([`Portal::add_item_streamed`]) is read one part at a time.
 //! - Nothing here logs or returns a password: invitations carry it as a [`Secret`].
 
 mod principals;
 mod services;
+mod upload;
 
 use bytes::Bytes;
 use serde_json::Value;
@@ -26,20 +28,13 @@ use crate::model::{Folder, ItemInfo};
 use crate::portal::Portal;
 pub use principals::{Invitation, NewGroup, MAX_USERS_PER_CALL};
 pub use services::{CreatedService, PublishJob, MAX_ADDS_PER_CALL};
-
-/// The typeKeyword prefix that marks an item restored by OrgVault: `orgvault-source-<source id>`.
-pub const MARKER_PREFIX: &str = "orgvault-source-";
+pub use upload::{FileBody, PartSplitter, StreamedFile};
 
 /// Largest file sent in one `addItem`; larger ones use the multipart upload.
 pub const SINGLE_UPLOAD_LIMIT: usize = 16 * 1024 * 1024;
 
 /// Size of each part of a multipart upload.
 pub const UPLOAD_PART_SIZE: usize = 8 * 1024 * 1024;
-
-/// The marker typeKeyword of an item restored from `source_id`.
-pub fn source_marker(source_id: &str) -> String {
-    format!("{MARKER_PREFIX}{source_id}")
-}
 
 /// The item's descriptive fields, as `addItem` and `update` take them. `None` leaves a field out
 /// (on update: unchanged).
@@ -334,12 +329,6 @@ impl Portal {
         Ok(())
     }
 
-    /// Items of this org carrying the restore marker of `source_id`: what an earlier create
-    /// whose answer was lost may have made.
-    pub async fn find_by_marker(&self, source_id: &str) -> Result<Vec<ItemInfo>> {
-        self.find_by_keyword(&source_marker(source_id)).await
-    }
-
     /// Items of this org carrying the typeKeyword `keyword` (exact match).
     pub async fn find_by_keyword(&self, keyword: &str) -> Result<Vec<ItemInfo>> {
         let q = format!("typekeywords:\"{keyword}\" AND orgid:{}", self.org_id());
@@ -360,7 +349,7 @@ mod tests {
     fn item_fields_become_form_params() {
         let f = ItemFields {
             title: Some("Roads".into()),
-            type_keywords: Some(vec!["Map".into(), source_marker("abc")]),
+            type_keywords: Some(vec!["Map".into(), "orgvault-restored-abc".into()]),
             tags: Some(vec!["a".into(), "b".into()]),
             extent: Some(json!([[-1.5, 2.0], [3.0, 4.0]])),
             properties: Some(Value::Null),
@@ -369,7 +358,7 @@ mod tests {
         let p = f.params();
         let get = |k: &str| p.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
         assert_eq!(get("title"), Some("Roads"), "the title is sent");
-        assert_eq!(get("typeKeywords"), Some("Map,orgvault-source-abc"), "keywords are a comma list with the marker");
+        assert_eq!(get("typeKeywords"), Some("Map,orgvault-restored-abc"), "keywords are a comma list with the marker");
         assert_eq!(get("tags"), Some("a,b"), "tags are a comma list");
         assert_eq!(get("extent"), Some("-1.5,2,3,4"), "an item extent becomes xmin,ymin,xmax,ymax");
         assert_eq!(get("properties"), None, "null properties are not sent");

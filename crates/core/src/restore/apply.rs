@@ -31,7 +31,7 @@ pub(crate) async fn apply(
     let jobs = Jobs::new(ctx.db, ctx.clock);
     let name = format!("restore {} into {}", prepared.plan.snapshot_name, prepared.plan.target_org_id);
     let job_id = jobs.start(JobKind::Restore, ctx.identity_id, &name).await?;
-    let Prepared { plan, manifest, target, rewriter, data, item_json, .. } = prepared;
+    let Prepared { plan, manifest, target, rewriter, data, item_json, marks } = prepared;
     let run = Run {
         portal: ctx.portal,
         repo: ctx.repo,
@@ -53,14 +53,19 @@ pub(crate) async fn apply(
             .filter_map(|i| i.service.as_ref().map(|s| (i.id.clone(), s.url.trim_end_matches('/').to_owned())))
             .collect(),
         target_owners: target.items.values().map(|i| (i.id.clone(), i.owner.clone())).collect(),
+        marks,
         held: Mutex::new(HashMap::new()),
     };
     let entries: HashMap<&str, &ItemEntry> = manifest.items.iter().map(|i| (i.id.as_str(), i)).collect();
 
-    // Packages uploaded by an earlier, interrupted run are removed: they are always temporary.
-    for (id, owner) in &target.uploads {
-        if let Err(e) = ctx.portal.delete_item(owner, id).await {
-            tracing::warn!(item = %id, "deleting a package left by an earlier run failed: {e}");
+    // Packages this restore uploaded and an interrupted run left behind: each is journaled
+    // before its upload and found by this restore's own keyword and owner. Packages of other
+    // restores into this org (other snapshots, other databases) are theirs, never touched.
+    for ((kind, source), row) in run.journal.load().await? {
+        let package = row.detail.get("package").and_then(Value::as_bool) == Some(true);
+        if let (EntryKind::Upload, true, Some(owner)) = (kind, package, row.detail.get("owner").and_then(Value::as_str))
+        {
+            super::hosted::remove_packages(&run, &run.upload_keyword(&source), owner).await;
         }
     }
 
@@ -216,7 +221,8 @@ async fn finish_items(
                     .await
                     .map_err(|e| Stop::portal("patching references", e))?;
             }
-            for r in entry.related.iter().filter(|r| r.direction == RelDirection::Forward) {
+            // An item related to itself (seen in real orgs) is not made so again.
+            for r in entry.related.iter().filter(|r| r.direction == RelDirection::Forward && r.item_id != entry.id) {
                 if let Some((_, dest)) = run.placed(&r.item_id) {
                     run.portal
                         .add_relationship(&owner, &target, &dest, &r.rel_type)

@@ -150,7 +150,7 @@ where
             if n >= attempts {
                 return Err(Stop::Transient { reason: format!("{reason} ({n} attempts)"), wait });
             }
-            let pause = pause(run.options.retry_base, n - 1, wait);
+            let pause = pause(run.options.retry_base, n - 1, wait, run.options.max_retry_after);
             tracing::info!(subject = what, attempt = n, "looking whether the write landed in {pause:?}: {reason}");
             tokio::select! {
                 _ = run.cancel.cancelled() => return Err(Stop::Cancelled),

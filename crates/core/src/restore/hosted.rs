@@ -11,7 +11,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use arcgis::write::{FilePart, ItemContent, ItemFields};
+use arcgis::write::{ItemContent, ItemFields, StreamedFile};
 use arcgis::JobStatus;
 use serde_json::{json, Value};
 
@@ -67,7 +67,7 @@ pub(crate) async fn restore_service(
             &plan.source_id,
             &created.item_id,
             false,
-            &json!({"content": true, "service_url": created.service_url.as_str()}),
+            &json!({"content": true, "service_url": created.service_url.as_str(), "owner": owner}),
         )
         .await?;
     run.journal.forget(EntryKind::Upload, &plan.source_id).await?;
@@ -95,50 +95,45 @@ async fn publish(
     name: &str,
     export: &crate::repo::FileEntry,
 ) -> Result<arcgis::write::CreatedService, Stop> {
-    let bytes = run.blob(&export.blob).await?;
+    let keyword = run.upload_keyword(&plan.source_id);
     let fields = ItemFields {
-        title: Some(format!("orgvault upload {}", plan.source_id)),
+        title: Some(format!("orgvault upload {}", plan.target_title)),
         item_type: Some("File Geodatabase".into()),
-        type_keywords: Some(vec![format!("{}{}", super::plan::UPLOAD_PREFIX, plan.source_id)]),
+        type_keywords: Some(vec![keyword.clone()]),
         ..Default::default()
     };
-    let file = FilePart {
-        field: "file".into(),
+    // Journaled before the upload: whatever it leaves behind is found again by this restore's
+    // own keyword and owner, and only that is deleted (never another restore's package).
+    let mut intent = run.intent(owner);
+    intent.insert("service_name".into(), json!(name));
+    intent.insert("package".into(), json!(true));
+    let intent = Value::Object(intent);
+    run.journal.record(EntryKind::Upload, &plan.source_id, "", false, &intent).await?;
+    let file = StreamedFile {
         file_name: export.name.clone(),
         content_type: "application/zip".into(),
-        bytes,
+        size: export.blob.size,
+        body: run.blob_stream(&export.blob).await?,
     };
-    let upload = match run.portal.add_item(owner, folder, &fields, ItemContent::File(file), None).await {
+    let upload = match run.portal.add_item_streamed(owner, folder, &fields, file, None).await {
         Ok(id) => id,
         Err(e) => {
-            if super::run::maybe_applied(&e) {
-                // The upload may exist: remove it now rather than leave it to the next run.
-                let keyword = format!("{}{}", super::plan::UPLOAD_PREFIX, plan.source_id);
-                if let Ok(found) = run.portal.find_by_keyword(&keyword).await {
-                    for i in found {
-                        let _ = run.portal.delete_item(&i.owner, &i.id).await;
-                    }
-                }
-            }
+            // The upload may exist (a lost answer, a failed part): remove it now rather than
+            // leave it to the next run.
+            remove_packages(run, &keyword, owner).await;
             return Err(Stop::portal("uploading the package", e));
         }
     };
-    run.journal.record(EntryKind::Upload, &plan.source_id, &upload, false, &json!({"service_name": name})).await?;
+    run.journal.record(EntryKind::Upload, &plan.source_id, &upload, false, &intent).await?;
     let result = async {
+        let mut made = run.intent(owner);
         let job = run
             .portal
             .publish(owner, &upload, "fileGeodatabase", name)
             .await
             .map_err(|e| Stop::portal("publishing the package", e))?;
-        run.journal
-            .record(
-                EntryKind::Item,
-                &plan.source_id,
-                &job.service_item_id,
-                false,
-                &json!({"service_url": job.service_url.as_str()}),
-            )
-            .await?;
+        made.insert("service_url".into(), json!(job.service_url.as_str()));
+        run.journal.record(EntryKind::Item, &plan.source_id, &job.service_item_id, false, &Value::Object(made)).await?;
         let deadline = tokio::time::Instant::now() + run.options.publish_timeout;
         let mut n = 0;
         loop {
@@ -177,6 +172,21 @@ async fn publish(
     result
 }
 
+/// Deletes the packages marked `keyword` (this restore's own) that `owner` holds; a failure is
+/// logged, and the package is found again by the next run.
+pub(crate) async fn remove_packages(run: &Run<'_>, keyword: &str, owner: &str) {
+    match run.portal.find_by_keyword(keyword).await {
+        Ok(found) => {
+            for i in found.into_iter().filter(|i| i.owner == owner) {
+                if let Err(e) = run.portal.delete_item(&i.owner, &i.id).await {
+                    tracing::warn!(item = %i.id, "deleting an uploaded package failed: {e}");
+                }
+            }
+        }
+        Err(e) => tracing::warn!("looking for uploaded packages failed: {e}"),
+    }
+}
+
 /// A view of an already restored source service: createService with `isView`, then its
 /// layers, each naming its source layer.
 async fn create_view(
@@ -211,7 +221,9 @@ async fn create_view(
 /// Notes the service name before a createService: if its answer is lost, the next run finds the
 /// service it may have made by this name and replaces it (see `prepare`).
 async fn intend(run: &Run<'_>, plan: &PlannedItem, name: &str) -> Result<(), Stop> {
-    run.journal.record(EntryKind::Upload, &plan.source_id, "", false, &json!({"service_name": name})).await?;
+    let mut intent = run.intent(&plan.target_owner);
+    intent.insert("service_name".into(), json!(name));
+    run.journal.record(EntryKind::Upload, &plan.source_id, "", false, &Value::Object(intent)).await?;
     Ok(())
 }
 
@@ -237,16 +249,10 @@ async fn create_empty_service(
 ) -> Result<arcgis::write::CreatedService, Stop> {
     let name = params.get("name").and_then(Value::as_str).unwrap_or_default();
     intend(run, plan, name).await?;
+    let mut made = run.intent(owner);
     let created = run.portal.create_service(owner, params, is_view).await.map_err(|e| Stop::portal(what, e))?;
-    run.journal
-        .record(
-            EntryKind::Item,
-            &plan.source_id,
-            &created.item_id,
-            false,
-            &json!({"service_url": created.service_url.as_str()}),
-        )
-        .await?;
+    made.insert("service_url".into(), json!(created.service_url.as_str()));
+    run.journal.record(EntryKind::Item, &plan.source_id, &created.item_id, false, &Value::Object(made)).await?;
     Ok(created)
 }
 

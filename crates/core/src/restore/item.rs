@@ -5,7 +5,7 @@
 //! typeKeyword; only when none exists is the create sent again (once). The journal row is
 //! written right after the create, before the item's other parts.
 
-use arcgis::write::{source_marker, FilePart, ItemContent, ItemFields, MARKER_PREFIX};
+use arcgis::write::{FilePart, ItemContent, ItemFields, StreamedFile, SINGLE_UPLOAD_LIMIT};
 use serde_json::{json, Value};
 
 use super::journal::EntryKind;
@@ -26,8 +26,8 @@ fn strings(v: &Value, k: &str) -> Vec<String> {
 pub(crate) fn item_fields(run: &Run<'_>, plan: &PlannedItem, json: &Value) -> ItemFields {
     let rw = run.rewriter();
     let mut keywords: Vec<String> =
-        strings(json, "typeKeywords").into_iter().filter(|k| !k.starts_with(MARKER_PREFIX)).collect();
-    keywords.push(source_marker(&plan.source_id));
+        strings(json, "typeKeywords").into_iter().filter(|k| !super::marks::is_restore_mark(k)).collect();
+    keywords.push(run.marks.item_marker(&plan.source_id));
     let mut tags = strings(json, "tags");
     for t in &run.options.mapping.tags {
         if !tags.contains(t) {
@@ -199,9 +199,16 @@ pub(crate) async fn restore_item(
     }
     let folder = folder_id(run, owner, plan.target_folder.as_deref()).await?;
     let fields = item_fields(run, plan, json);
-    let (body, pending) = content(run, entry, data).await?;
     let thumb = thumbnail(run, entry).await?;
-    let id = create_once(run, plan, owner, folder.as_deref(), &fields, body, thumb).await?;
+    let large = entry.data.as_ref().filter(|d| d.kind == DataKind::File && d.blob.size > SINGLE_UPLOAD_LIMIT as u64);
+    let (id, pending) = match large {
+        // A file above the single-upload limit goes up part by part from the repository.
+        Some(d) => (create_streamed_once(run, plan, owner, folder.as_deref(), &fields, entry, d, thumb).await?, false),
+        None => {
+            let (body, pending) = content(run, entry, data).await?;
+            (create_once(run, plan, owner, folder.as_deref(), &fields, body, thumb).await?, pending)
+        }
+    };
     run.journal.record(EntryKind::Item, &plan.source_id, &id, false, &json!({})).await?;
     run.place(&plan.source_id, owner, &id);
     // The item's own URL and data may name its own (now known) id.
@@ -230,7 +237,7 @@ async fn create_once(
         Ok(id) => Ok(id),
         Err(e) if maybe_applied(&e) => {
             tracing::info!(item = %plan.source_id, "addItem answer lost ({e}); looking for what it made");
-            if let Some(found) = adopt_by_marker(run, &plan.source_id).await? {
+            if let Some(found) = adopt_by_marker(run, &plan.source_id, owner).await? {
                 return Ok(found);
             }
             run.portal
@@ -242,9 +249,50 @@ async fn create_once(
     }
 }
 
-/// The item an earlier create made for `source_id`, when exactly one exists.
-pub(crate) async fn adopt_by_marker(run: &Run<'_>, source_id: &str) -> Result<Option<String>, Stop> {
-    let found =
-        run.portal.find_by_marker(source_id).await.map_err(|e| Stop::portal("looking for the restored item", e))?;
-    Ok(found.into_iter().map(|i| i.id).min())
+/// addItem with a file streamed from the repository, sent again (from a new stream) only when
+/// the marker search shows the first one made nothing.
+#[allow(clippy::too_many_arguments)]
+async fn create_streamed_once(
+    run: &Run<'_>,
+    plan: &PlannedItem,
+    owner: &str,
+    folder: Option<&str>,
+    fields: &ItemFields,
+    entry: &ItemEntry,
+    data: &crate::repo::DataEntry,
+    thumb: Option<FilePart>,
+) -> Result<String, Stop> {
+    let file = || async {
+        Ok::<_, Stop>(StreamedFile {
+            file_name: data.file_name.clone().unwrap_or_else(|| format!("{}.bin", entry.id)),
+            content_type: "application/octet-stream".into(),
+            size: data.blob.size,
+            body: run.blob_stream(&data.blob).await?,
+        })
+    };
+    match run.portal.add_item_streamed(owner, folder, fields, file().await?, thumb.clone()).await {
+        Ok(id) => Ok(id),
+        Err(e) if maybe_applied(&e) => {
+            tracing::info!(item = %plan.source_id, "addItem answer lost ({e}); looking for what it made");
+            if let Some(found) = adopt_by_marker(run, &plan.source_id, owner).await? {
+                return Ok(found);
+            }
+            run.portal
+                .add_item_streamed(owner, folder, fields, file().await?, thumb)
+                .await
+                .map_err(|e| Stop::portal("adding the item", e))
+        }
+        Err(e) => Err(Stop::portal("adding the item", e)),
+    }
+}
+
+/// The item an earlier create whose answer was lost made for `source_id`: it carries this
+/// database's mark of `source_id` (which no one else can make) and belongs to `owner`.
+pub(crate) async fn adopt_by_marker(run: &Run<'_>, source_id: &str, owner: &str) -> Result<Option<String>, Stop> {
+    let found = run
+        .portal
+        .find_by_keyword(&run.marks.item_marker(source_id))
+        .await
+        .map_err(|e| Stop::portal("looking for the restored item", e))?;
+    Ok(found.into_iter().filter(|i| i.owner == owner).map(|i| i.id).min())
 }

@@ -80,6 +80,16 @@ impl<'a> Journal<'a> {
         }
     }
 
+    /// Now, on the journal's clock (epoch ms): the time a row notes an intent at.
+    pub(crate) fn now_ms(&self) -> i64 {
+        self.clock.now_ms()
+    }
+
+    /// The snapshot this journal is about.
+    pub(crate) fn snapshot(&self) -> &str {
+        &self.snapshot
+    }
+
     /// The lock journal writes take; other writers of the same restore (the job history) share it.
     pub(crate) fn write_lock(&self) -> std::sync::Arc<tokio::sync::Mutex<()>> {
         self.writes.clone()

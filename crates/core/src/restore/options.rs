@@ -87,6 +87,9 @@ pub struct RestoreOptions {
     pub attempts: u32,
     /// Pause after the first failed attempt; doubled after each further one.
     pub retry_base: Duration,
+    /// Longest server `Retry-After` that is waited out; longer ones are cut to this (as the
+    /// client's own retry loop does), so a portal cannot stall a restore for hours.
+    pub max_retry_after: Duration,
 }
 
 impl Default for RestoreOptions {
@@ -101,6 +104,7 @@ impl Default for RestoreOptions {
             poll_max: Duration::from_secs(5),
             attempts: 5,
             retry_base: Duration::from_millis(250),
+            max_retry_after: arcgis::RetryPolicy::default().max_retry_after,
         }
     }
 }

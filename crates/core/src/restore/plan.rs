@@ -8,6 +8,7 @@ use serde_json::Value;
 
 use super::error::RestoreError;
 use super::journal::{EntryKind, JournalEntry};
+use super::marks::{LEGACY_MARKER_PREFIX, MARKER_PREFIX};
 use super::options::{ConflictPolicy, GroupTarget, RestoreMode};
 use super::rewrite::Rewrite;
 use crate::jobs::SubjectKind;
@@ -41,7 +42,8 @@ pub enum ItemMethod {
 /// A name or title the target already uses.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Conflict {
-    /// `title` (same owner, type and title) or `service_name`.
+    /// `title` (same owner, type and title), `service_name`, or `marker` (an item carries a
+    /// restore marker of the source item that this restore cannot prove it made).
     pub on: String,
     pub value: String,
     /// The target item holding it, when known.
@@ -66,7 +68,8 @@ pub struct PlannedItem {
     pub method: ItemMethod,
     /// Target service name (hosted services).
     pub service_name: Option<String>,
-    /// An unfinished earlier attempt (a half-made service) that is deleted and made again.
+    /// An unfinished earlier attempt (a half-made service) that is deleted and made again: only
+    /// one the journal proves this restore made (see `ownership`).
     pub replaces: Option<String>,
     /// Bytes uploaded for it (data file, resources, package, attachments).
     pub upload_bytes: u64,
@@ -162,35 +165,35 @@ pub struct RestorePlan {
     pub counts: PlanCounts,
 }
 
-/// The typeKeyword prefix of a package uploaded for publishing: `orgvault-upload-<source id>`.
-pub(crate) const UPLOAD_PREFIX: &str = "orgvault-upload-";
-
 /// The target organization as the plan saw it.
 #[derive(Debug, Default)]
 pub(crate) struct TargetState {
     pub items: HashMap<String, arcgis::ItemInfo>,
-    /// Source id -> target item id, from restore markers.
-    pub markers: HashMap<String, String>,
+    /// Restore mark (`orgvault-restored-…`) -> the items carrying it.
+    pub markers: HashMap<String, Vec<String>>,
+    /// Source id -> items carrying the plain marker `orgvault-source-<id>` (anyone can plant it).
+    pub legacy_markers: HashMap<String, Vec<String>>,
     pub users: HashMap<String, arcgis::UserInfo>,
     /// Lowercase title -> group.
     pub groups_by_title: HashMap<String, arcgis::GroupInfo>,
     pub group_ids: BTreeSet<String>,
     /// Target hosting host (scheme://host).
     pub hosting_root: String,
-    /// Packages a restore uploaded for publishing and did not delete: (item id, owner).
-    pub uploads: Vec<(String, String)>,
+    /// The signed-in administrator.
+    pub me: String,
 }
 
 impl TargetState {
     pub async fn read(portal: &arcgis::Portal) -> Result<TargetState, RestoreError> {
-        let mut t = TargetState::default();
+        let me = portal.self_info().user.as_ref().map(|u| u.username.clone()).unwrap_or_default();
+        let mut t = TargetState { me, ..TargetState::default() };
         for item in portal.search_org_items(&|_, _| {}).await? {
             for k in &item.type_keywords {
-                if let Some(src) = k.strip_prefix(arcgis::write::MARKER_PREFIX) {
-                    t.markers.insert(src.to_owned(), item.id.clone());
+                if k.starts_with(MARKER_PREFIX) {
+                    t.markers.entry(k.clone()).or_default().push(item.id.clone());
                 }
-                if k.starts_with(UPLOAD_PREFIX) {
-                    t.uploads.push((item.id.clone(), item.owner.clone()));
+                if let Some(src) = k.strip_prefix(LEGACY_MARKER_PREFIX) {
+                    t.legacy_markers.entry(src.to_owned()).or_default().push(item.id.clone());
                 }
             }
             t.items.insert(item.id.clone(), item);
@@ -225,9 +228,44 @@ impl TargetState {
 
     /// The target item serving the hosted service `name`, if any.
     pub fn service_item(&self, name: &str) -> Option<&arcgis::ItemInfo> {
-        let needle = format!("/services/{}/featureserver", name.to_lowercase());
-        self.items.values().find(|i| i.url.as_deref().is_some_and(|u| u.to_lowercase().ends_with(&needle)))
+        self.items.values().find(|i| serves(i, name))
     }
+
+    /// The item carrying this restore's `mark` that a restore may have made: owned by `owner`
+    /// (the planned owner) or the signed-in administrator. A copy of the mark on anyone
+    /// else's item proves nothing.
+    pub fn marked(&self, mark: &str, owner: &str) -> Option<&arcgis::ItemInfo> {
+        let ids = self.markers.get(mark)?;
+        let mut found: Vec<&arcgis::ItemInfo> =
+            ids.iter().filter_map(|id| self.items.get(id)).filter(|i| i.owner == owner || i.owner == self.me).collect();
+        found.sort_by(|a, b| a.id.cmp(&b.id));
+        found.into_iter().next()
+    }
+
+    /// Items carrying a restore marker of `source_id` that this restore cannot prove it made:
+    /// the plain `orgvault-source-<id>`, or its own mark on another user's item.
+    pub fn unproven_marks(&self, source_id: &str, mark: &str, owner: &str) -> Vec<String> {
+        let proven = self.marked(mark, owner).map(|i| i.id.clone());
+        let mut out: Vec<String> = self
+            .legacy_markers
+            .get(source_id)
+            .into_iter()
+            .flatten()
+            .chain(self.markers.get(mark).into_iter().flatten())
+            .filter(|id| Some(*id) != proven.as_ref())
+            .cloned()
+            .collect();
+        out.sort();
+        out.dedup();
+        out
+    }
+}
+
+/// Whether `item` serves the hosted feature service `name` (its URL ends in
+/// `/services/<name>/FeatureServer`, case aside).
+pub(crate) fn serves(item: &arcgis::ItemInfo, name: &str) -> bool {
+    let needle = format!("/services/{}/featureserver", name.to_ascii_lowercase());
+    item.url.as_deref().is_some_and(|u| u.to_ascii_lowercase().trim_end_matches('/').ends_with(&needle))
 }
 
 /// The features hosts of a `portals/<id>/urls` answer (`host[:port]`), for `scheme` first.
@@ -246,7 +284,9 @@ pub(crate) fn features_hosts(urls: &Value, scheme: &str) -> Vec<String> {
 
 /// The service name of a hosted service URL (`.../services/<name>/FeatureServer`).
 pub fn service_name(url: &str) -> Option<String> {
-    let lower = url.to_lowercase();
+    // ASCII case folding keeps every byte where it was, so offsets found in the folded copy
+    // slice the original; full Unicode lowering changes lengths (`İ` grows to 3 bytes).
+    let lower = url.to_ascii_lowercase();
     let at = lower.find("/rest/services/")? + "/rest/services/".len();
     let end = lower[at..].find("/featureserver")? + at;
     let name = &url[at..end];
@@ -344,7 +384,35 @@ pub(crate) fn journal_row<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
     use serde_json::json;
+
+    #[test]
+    fn a_dotted_capital_i_before_the_name_does_not_break_slicing() {
+        let url = "https://İİİ.example/arcgis/rest/services/Roads/FeatureServer";
+        assert_eq!(service_name(url).as_deref(), Some("Roads"), "the name is cut from the original URL");
+    }
+
+    proptest! {
+        #[test]
+        fn any_unicode_url_gives_a_name_or_none_never_a_panic(url in "\\PC*") {
+            let _ = service_name(&url);
+        }
+
+        #[test]
+        fn the_name_of_a_service_url_is_found_whatever_surrounds_it(
+            host in "\\PC{0,20}",
+            folder in proptest::option::of("[^/]{1,8}"),
+            name in "[^/]{1,20}",
+            tail in "\\PC{0,10}",
+        ) {
+            prop_assume!(!name.to_ascii_lowercase().contains("/featureserver"));
+            prop_assume!(!host.to_ascii_lowercase().contains("/rest/services/"));
+            let folder = folder.map(|f| format!("{f}/")).unwrap_or_default();
+            let url = format!("{host}/arcgis/rest/services/{folder}{name}/FeatureServer{tail}");
+            prop_assert_eq!(service_name(&url), Some(name));
+        }
+    }
 
     #[test]
     fn usernames_follow_the_map_then_the_url_key_convention() {

@@ -6,8 +6,10 @@ use serde_json::Value;
 
 use super::error::RestoreError;
 use super::journal::{EntryKind, Journal};
+use super::marks::MarkKey;
 use super::options::{ConflictPolicy, RestoreMode, RestoreOptions};
 use super::order::levels;
+use super::ownership::{lost_service, made_as_journaled, SKEW_MS};
 use super::plan::*;
 use super::rewrite::{ids_in, Rewriter};
 use super::RestoreContext;
@@ -25,6 +27,8 @@ pub(crate) struct Prepared {
     pub data: HashMap<String, Value>,
     /// Source item JSON by source id.
     pub item_json: HashMap<String, Value>,
+    /// The key of this database's marks in the target.
+    pub marks: MarkKey,
 }
 
 fn text(v: &Value, k: &str) -> Option<String> {
@@ -95,6 +99,7 @@ pub(crate) async fn prepare(
     let in_place = same_org && mode != RestoreMode::Copies;
     let journal = Journal::new(ctx.db, ctx.clock, portal.org_id(), snapshot.as_str());
     let rows = journal.load().await?;
+    let marks = MarkKey::for_target(ctx.db, ctx.clock, portal.org_id()).await?;
     let me = portal.self_info().user.as_ref().map(|u| u.username.clone()).unwrap_or_default();
 
     let source_self = match &manifest.org.portal_self {
@@ -338,24 +343,33 @@ pub(crate) async fn prepare(
 
         let journaled = journal_row(&rows, EntryKind::Item, &it.id).filter(|j| target.items.contains_key(&j.target_id));
         let upload = journal_row(&rows, EntryKind::Upload, &it.id);
+        let mark = marks.item_marker(&it.id);
         let action = if let Some(j) = journaled {
             if j.done {
                 Action::Skip { reason: "restored by an earlier run".into(), target_id: Some(j.target_id.clone()) }
             } else if method != ItemMethod::Item && !j.detail.get("content").and_then(Value::as_bool).unwrap_or(false) {
-                replaces = Some(j.target_id.clone());
-                notes.push(format!("an unfinished earlier attempt ({}) is deleted and made again", j.target_id));
+                match target.items.get(&j.target_id).filter(|i| made_as_journaled(i, j, SKEW_MS)) {
+                    Some(_) => {
+                        replaces = Some(j.target_id.clone());
+                        notes
+                            .push(format!("an unfinished earlier attempt ({}) is deleted and made again", j.target_id));
+                    }
+                    None => notes.push(format!(
+                        "the service an earlier attempt made ({}) no longer has the owner or creation time the journal recorded: left alone",
+                        j.target_id
+                    )),
+                }
                 Action::Create
             } else {
                 Action::Update { target_id: j.target_id.clone() }
             }
-        } else if let Some(tid) = target.markers.get(&it.id).filter(|t| !(in_place && **t == it.id)) {
+        } else if let Some(tid) =
+            target.marked(&mark, &target_owner).map(|i| i.id.clone()).filter(|t| !(in_place && *t == it.id))
+        {
             if method == ItemMethod::Item {
-                Action::Update { target_id: tid.clone() }
+                Action::Update { target_id: tid }
             } else {
-                Action::Skip {
-                    reason: "found restored by an earlier run (marker)".into(),
-                    target_id: Some(tid.clone()),
-                }
+                Action::Skip { reason: "found restored by an earlier run (marker)".into(), target_id: Some(tid) }
             }
         } else if in_place && target.items.contains_key(&it.id) {
             if method != ItemMethod::Item {
@@ -363,10 +377,16 @@ pub(crate) async fn prepare(
             }
             Action::Update { target_id: it.id.clone() }
         } else {
-            if let Some(name) = upload.and_then(|u| u.detail.get("service_name")).and_then(Value::as_str) {
-                // A publish whose answer was lost: its service may exist; it is replaced.
-                if let Some(existing) = target.service_item(name) {
+            if let Some((u, name)) =
+                upload.and_then(|u| Some((u, u.detail.get("service_name").and_then(Value::as_str)?)))
+            {
+                // A publish or createService whose answer was lost: the service it may have made
+                // is replaced only when its owner and creation time show it is that one.
+                if let Some(existing) = lost_service(&target, name, u) {
                     replaces = Some(existing.id.clone());
+                    notes.push(format!(
+                        "the service {name} an earlier attempt made (its answer was lost) is deleted and made again"
+                    ));
                 }
                 service = Some(name.to_owned());
             }
@@ -424,6 +444,26 @@ pub(crate) async fn prepare(
                             ConflictPolicy::Overwrite => action = Action::Update { target_id: existing.id.clone() },
                         }
                     }
+                }
+            }
+            let unproven = target.unproven_marks(&it.id, &mark, &target_owner);
+            if let (Action::Create, None, Some(first)) = (&action, &conflict, unproven.first()) {
+                // Anyone can put a marker on their item: it is not adopted, whatever the policy.
+                conflict = Some(Conflict {
+                    on: "marker".into(),
+                    value: first.clone(),
+                    existing_id: Some(first.clone()),
+                    policy: m.conflict,
+                });
+                if m.conflict == ConflictPolicy::Skip {
+                    action = Action::Skip {
+                        reason: format!("item {first} carries its restore marker, but this restore did not make it"),
+                        target_id: None,
+                    };
+                } else {
+                    notes.push(format!(
+                        "item {first} carries its restore marker but this restore did not make it: left alone, a new item is made"
+                    ));
                 }
             }
             action
@@ -552,5 +592,5 @@ pub(crate) async fn prepare(
         levels: level_list.len(),
         counts,
     };
-    Ok(Prepared { plan, manifest, target, rewriter, data, item_json })
+    Ok(Prepared { plan, manifest, target, rewriter, data, item_json, marks })
 }

@@ -13,19 +13,21 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use super::hosted::remove_packages;
 use super::hosted::restore_service;
 use super::item::{adopt_by_marker, restore_item};
 use super::journal::EntryKind;
-use super::plan::{Action, ItemMethod, PlannedGroup, PlannedItem, PlannedUser, UPLOAD_PREFIX};
+use super::ownership::lost_service;
+use super::plan::{serves, Action, ItemMethod, PlannedGroup, PlannedItem, PlannedUser, TargetState};
 use super::principals::{restore_group, restore_user};
 use super::run::{Done, Run, Stop};
 use crate::repo::{GroupEntry, ItemEntry, UserEntry};
 
 /// The pause before attempt `attempt + 1` (0-based `attempt`): `base * 2^attempt`, at least the
-/// server's `Retry-After`.
-pub(crate) fn pause(base: Duration, attempt: u32, wait: Option<Duration>) -> Duration {
+/// server's `Retry-After`, at most `cap` whatever the server asked for.
+pub(crate) fn pause(base: Duration, attempt: u32, wait: Option<Duration>, cap: Duration) -> Duration {
     let backoff = base.saturating_mul(1u32 << attempt.min(10));
-    wait.map_or(backoff, |w| w.max(backoff))
+    wait.map_or(backoff, |w| w.max(backoff)).min(cap)
 }
 
 /// Runs `attempt` until it succeeds, fails for good, or the attempts are used up. The last
@@ -40,7 +42,7 @@ where
     loop {
         match attempt(n).await {
             Err(Stop::Transient { reason, wait }) if n + 1 < attempts => {
-                let pause = pause(run.options.retry_base, n, wait);
+                let pause = pause(run.options.retry_base, n, wait, run.options.max_retry_after);
                 tracing::info!(subject = what, attempt = n + 1, "trying again in {pause:?}: {reason}");
                 tokio::select! {
                     _ = run.cancel.cancelled() => return Err(Stop::Cancelled),
@@ -104,63 +106,61 @@ async fn replan_item(run: &Run<'_>, plan: &PlannedItem) -> Result<PlannedItem, S
         return Ok(next);
     }
     if plan.method == ItemMethod::Item {
-        if let Some(found) = adopt_by_marker(run, &plan.source_id).await? {
+        if let Some(found) = adopt_by_marker(run, &plan.source_id, &plan.target_owner).await? {
             next.action = Action::Update { target_id: found };
         }
         return Ok(next);
     }
     // A hosted service with no journaled item: a package upload or a publish / createService
     // whose answer was lost may have left something behind.
-    remove_uploads(run, &plan.source_id).await?;
     let journaled = run.journal.get(EntryKind::Upload, &plan.source_id).await?;
+    if journaled.as_ref().is_some_and(|u| u.detail.get("package").and_then(Value::as_bool) == Some(true)) {
+        remove_packages(run, &run.upload_keyword(&plan.source_id), &plan.target_owner).await;
+    }
     let name = journaled
         .as_ref()
         .and_then(|u| u.detail.get("service_name"))
         .and_then(Value::as_str)
         .map(str::to_owned)
         .or_else(|| plan.service_name.clone());
-    if let (Some(name), Some(_)) = (name, journaled) {
+    if let (Some(name), Some(row)) = (name, journaled) {
         let free = run
             .portal
             .is_service_name_available(&name)
             .await
             .map_err(|e| Stop::portal("checking the service name", e))?;
         if !free {
-            match service_item(run, &name).await? {
-                Some(id) => next.replaces = Some(id),
+            let target = TargetState {
+                items: run
+                    .portal
+                    .search_org_items(&|_, _| {})
+                    .await
+                    .map_err(|e| Stop::portal("looking for the service", e))?
+                    .into_iter()
+                    .map(|i| (i.id.clone(), i))
+                    .collect(),
+                ..TargetState::default()
+            };
+            match lost_service(&target, &name, &row) {
+                Some(item) => next.replaces = Some(item.id.clone()),
                 // Taken, yet not listed: the search may lag the create; look again next attempt.
-                None => {
+                None if !target.items.values().any(|i| serves(i, &name)) => {
                     return Err(Stop::Transient {
                         reason: format!("service name {name} is taken but its item is not found yet"),
                         wait: None,
                     })
+                }
+                // Taken by a service this restore cannot prove it made: left alone, never replaced.
+                None => {
+                    return Err(Stop::Failed(format!(
+                        "service name {name} is taken by a service this restore did not make; plan again to choose another name"
+                    )))
                 }
             }
         }
         next.service_name = Some(name);
     }
     Ok(next)
-}
-
-/// Deletes packages uploaded for `source_id` (marked `orgvault-upload-<id>`).
-async fn remove_uploads(run: &Run<'_>, source_id: &str) -> Result<(), Stop> {
-    let keyword = format!("{UPLOAD_PREFIX}{source_id}");
-    let found = run.portal.find_by_keyword(&keyword).await.map_err(|e| Stop::portal("looking for uploads", e))?;
-    for i in found {
-        run.portal.delete_item(&i.owner, &i.id).await.map_err(|e| Stop::portal("deleting an upload", e))?;
-    }
-    Ok(())
-}
-
-/// The target item serving the hosted service `name`.
-async fn service_item(run: &Run<'_>, name: &str) -> Result<Option<String>, Stop> {
-    let needle = format!("/services/{}/featureserver", name.to_lowercase());
-    let items =
-        run.portal.search_org_items(&|_, _| {}).await.map_err(|e| Stop::portal("looking for the service", e))?;
-    Ok(items
-        .into_iter()
-        .find(|i| i.url.as_deref().is_some_and(|u| u.to_lowercase().trim_end_matches('/').ends_with(&needle)))
-        .map(|i| i.id))
 }
 
 /// Restores one user, trying again while it fails for a passing reason; a user an earlier
@@ -239,17 +239,27 @@ mod tests {
     #[test]
     fn pauses_double_and_honour_retry_after() {
         let base = Duration::from_millis(250);
-        let got: Vec<u128> = (0..4).map(|n| pause(base, n, None).as_millis()).collect();
+        let cap = Duration::from_secs(120);
+        let got: Vec<u128> = (0..4).map(|n| pause(base, n, None, cap).as_millis()).collect();
         assert_eq!(got, vec![250, 500, 1000, 2000], "pauses double from the base");
         assert_eq!(
-            pause(base, 0, Some(Duration::from_secs(3))),
+            pause(base, 0, Some(Duration::from_secs(3)), cap),
             Duration::from_secs(3),
             "a server's Retry-After longer than the backoff is waited out"
         );
         assert_eq!(
-            pause(base, 3, Some(Duration::from_millis(10))),
+            pause(base, 3, Some(Duration::from_millis(10)), cap),
             Duration::from_secs(2),
             "a short Retry-After never shortens the backoff"
         );
+    }
+
+    #[test]
+    fn a_huge_retry_after_is_cut_to_the_clients_cap() {
+        let cap = crate::restore::RestoreOptions::default().max_retry_after;
+        assert_eq!(cap, arcgis::RetryPolicy::default().max_retry_after, "the restore caps as the client does");
+        let day = Some(Duration::from_secs(24 * 3600));
+        assert_eq!(pause(Duration::from_millis(250), 0, day, cap), cap, "a day-long Retry-After waits the cap only");
+        assert_eq!(pause(Duration::from_secs(1), 10, None, cap), cap, "a long backoff is capped as well");
     }
 }

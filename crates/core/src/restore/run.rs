@@ -7,10 +7,12 @@ use std::sync::{Mutex, RwLock};
 use std::time::Duration;
 
 use bytes::Bytes;
+use futures::TryStreamExt;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
 use super::journal::Journal;
+use super::marks::MarkKey;
 use super::options::RestoreOptions;
 use super::rewrite::Rewriter;
 use crate::jobs::{ItemOutcome, Jobs, Outcome, SubjectKind};
@@ -89,6 +91,8 @@ pub(crate) struct Run<'a> {
     pub offered: std::collections::HashSet<String>,
     /// Source item id -> its hosted service URL in the snapshot.
     pub service_urls: HashMap<String, String>,
+    /// The key of this database's marks in the target.
+    pub marks: MarkKey,
     /// Owners of the target's items as the plan saw them.
     pub target_owners: HashMap<String, String>,
     /// Outcomes of items made (or updated, skipped) whose later passes have not run yet: an
@@ -108,6 +112,26 @@ impl Run<'_> {
 
     pub async fn blob(&self, b: &BlobRef) -> Result<Bytes, Stop> {
         self.repo.get_blob(b).await.map_err(|e| Stop::Failed(format!("reading the snapshot: {e}")))
+    }
+
+    /// A blob's content as a stream of chunks, for files sent without holding them whole.
+    pub async fn blob_stream(&self, b: &BlobRef) -> Result<arcgis::write::FileBody, Stop> {
+        let stream =
+            self.repo.get_blob_stream(b).await.map_err(|e| Stop::Failed(format!("reading the snapshot: {e}")))?;
+        Ok(Box::pin(stream.map_err(|e| std::io::Error::other(format!("reading the snapshot: {e}")))))
+    }
+
+    /// The typeKeyword of a package this restore uploads for `source_id`.
+    pub fn upload_keyword(&self, source_id: &str) -> String {
+        self.marks.upload_keyword(self.journal.snapshot(), source_id)
+    }
+
+    /// The intent noted in the journal before a create: the owner it is made for and when.
+    pub fn intent(&self, owner: &str) -> serde_json::Map<String, Value> {
+        let mut m = serde_json::Map::new();
+        m.insert("owner".into(), Value::from(owner));
+        m.insert("at".into(), Value::from(self.journal.now_ms()));
+        m
     }
 
     pub async fn blob_json(&self, b: &BlobRef) -> Result<Value, Stop> {

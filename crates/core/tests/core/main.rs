@@ -19,6 +19,7 @@ mod repo_zip;
 mod restore_conflicts;
 mod restore_modes;
 mod restore_roundtrip;
+mod restore_safety;
 mod restore_support;
 mod scan_access;
 mod scan_large;

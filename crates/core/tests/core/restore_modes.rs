@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use arcgis::write::{FilePart, ItemContent, ItemFields, MARKER_PREFIX, SINGLE_UPLOAD_LIMIT, UPLOAD_PART_SIZE};
+use arcgis::write::{FilePart, ItemContent, ItemFields, SINGLE_UPLOAD_LIMIT, UPLOAD_PART_SIZE};
 use orgvault_core::restore::{Action, ItemMethod, RestoreMode};
 use orgvault_core::{NoProgress, Selection};
 use portal_sim::model::ItemData;
@@ -136,12 +136,11 @@ async fn copies_in_the_same_org_sit_beside_untouched_originals_and_reference_eac
 
     let mut copy_of = BTreeMap::new();
     for src in [&x, &y] {
-        let marker = format!("{MARKER_PREFIX}{src}");
-        let copies: Vec<&String> =
-            after.iter().filter(|(_, i)| i.type_keywords.contains(&marker)).map(|(id, _)| id).collect();
-        assert_eq!(copies.len(), 1, "exactly one copy of {src} carries its marker: {copies:?}");
-        assert_ne!(copies[0], src, "the copy of {src} is a new item, not the original marked");
-        copy_of.insert(src.clone(), copies[0].clone());
+        let copy = f.restored_as(src).await?.expect("the journal records the copy");
+        assert!(after.contains_key(&copy) && !before.contains_key(&copy), "the copy of {src} is a new item: {copy}");
+        let keywords = &after[&copy].type_keywords;
+        assert!(keywords.iter().all(|k| !k.contains(src.as_str())), "the copy's marker is opaque: {keywords:?}");
+        copy_of.insert(src.clone(), copy);
     }
     let counts = title_counts(&after);
     for src in [&x, &y] {
@@ -183,10 +182,9 @@ async fn in_place_recreates_a_deleted_item_and_updates_the_others() -> anyhow::R
     let s = f.apply(&opts).await?;
     assert_eq!(s.failed, 0, "nothing fails: {:?}", f.failures(s.job_id).await);
     let after = items_of(&f.sim, &a);
-    let marker = format!("{MARKER_PREFIX}{y}");
-    let again: Vec<&String> =
-        after.iter().filter(|(_, i)| i.type_keywords.contains(&marker)).map(|(id, _)| id).collect();
+    let again: Vec<&String> = after.keys().filter(|id| !before.contains_key(*id)).collect();
     assert_eq!(again.len(), 1, "the deleted item exists again, once: {again:?}");
+    assert_eq!(f.restored_as(&y).await?.as_ref(), Some(again[0]), "the journal records it as {y}'s");
     let new_y = again[0].clone();
     assert_ne!(new_y, y, "the re-created item has a new id (Online never lets us choose ids)");
     let (got, old) = (&after[&new_y], &before[&y]);

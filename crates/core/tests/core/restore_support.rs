@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use arcgis::Portal;
 use orgvault_core::repo::{Repository, SnapshotId};
-use orgvault_core::restore::{apply, plan, RestoreContext, RestoreError, RestoreOptions, RestorePlan, RestoreSummary};
+use orgvault_core::restore::{
+    apply, plan, EntryKind, Journal, RestoreContext, RestoreError, RestoreOptions, RestorePlan, RestoreSummary,
+};
 use orgvault_core::{Db, NoProgress, Progress, Selection, SystemClock};
 use portal_sim::{RunningSim, SimConfig};
 use tokio_util::sync::CancellationToken;
@@ -83,6 +85,12 @@ impl Fixture {
             .filter(|i| i.outcome.outcome == orgvault_core::jobs::Outcome::Failed)
             .map(|i| format!("{} {}: {}", i.outcome.id, i.outcome.title, i.outcome.reason.unwrap_or_default()))
             .collect()
+    }
+
+    /// The target item the journal records for source item `source_id`.
+    pub async fn restored_as(&self, source_id: &str) -> anyhow::Result<Option<String>> {
+        let journal = Journal::new(&self.db, &SystemClock, self.target.org_id(), self.snapshot.as_str());
+        Ok(journal.get(EntryKind::Item, source_id).await?.map(|e| e.target_id))
     }
 
     pub fn url_key(&self, index: usize) -> String {
