@@ -249,7 +249,7 @@ impl From<orgvault_core::restore::ItemMethod> for ItemMethodView {
 /// A title or service name the target already uses, and the policy applied to it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Type)]
 pub struct ConflictView {
-    /// `title` or `service_name`.
+    /// `title`, `service_name`, or `marker` (an item carries a mark this restore cannot prove it made).
     pub on: String,
     pub value: String,
     pub existing_id: Option<String>,

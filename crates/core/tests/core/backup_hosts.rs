@@ -114,7 +114,7 @@ async fn a_member_service_url_on_another_host_is_not_contacted_unless_allowed() 
         let why = entry.service_not_fetched.as_ref().expect("the manifest says the service was not fetched");
         assert_eq!(why.origin, origin, "and names the origin");
         assert!(why.reason.contains("not a host of the organization"), "and why: {}", why.reason);
-        let json: serde_json::Value = serde_json::from_slice(&repo.get_blob(&entry.item_json.id).await?)?;
+        let json: serde_json::Value = serde_json::from_slice(&repo.get_blob(&entry.item_json).await?)?;
         assert_eq!(json["id"], id.as_str(), "the item JSON is kept");
     }
     let outcomes = recorder.outcomes.lock().expect("lock").clone();
