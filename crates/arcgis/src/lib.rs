@@ -100,7 +100,7 @@ pub use model::{
     UserContent, UserInfo,
 };
 pub use oauth::{authorize_loopback, AuthorizeOptions, OAuthGrant};
-pub use portal::{Portal, PortalConfig};
+pub use portal::{check_portal_url, is_loopback, Portal, PortalConfig};
 pub use retry::RetryPolicy;
 pub use secret::{Clock, Secret, SystemClock};
 pub use url::Url;

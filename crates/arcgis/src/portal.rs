@@ -28,6 +28,9 @@ pub struct PortalConfig {
     /// Headers added to every request to the org's own hosts (never to foreign hosts).
     pub custom_headers: Vec<(String, String)>,
     pub tls: TlsOptions,
+    /// Accept a plain `http://` portal that is not on this machine: the password, tokens and
+    /// custom headers then travel readable. Off by default; loopback portals need no opt-in.
+    pub allow_insecure_http: bool,
     pub retry: RetryPolicy,
     /// Concurrent requests to the org at the start (the limiter adapts from there).
     pub initial_concurrency: usize,
@@ -53,6 +56,7 @@ impl std::fmt::Debug for PortalConfig {
             .field("credentials", &self.credentials)
             .field("custom_headers", &self.custom_headers.iter().map(|(k, _)| (k.as_str(), "***")).collect::<Vec<_>>())
             .field("tls", &self.tls)
+            .field("allow_insecure_http", &self.allow_insecure_http)
             .field("retry", &self.retry)
             .field("max_concurrency", &self.max_concurrency)
             .field("request_timeout", &self.request_timeout)
@@ -70,6 +74,7 @@ impl PortalConfig {
             credentials,
             custom_headers: Vec::new(),
             tls: TlsOptions::default(),
+            allow_insecure_http: false,
             retry: RetryPolicy::default(),
             initial_concurrency: 8,
             max_concurrency: 16,
@@ -80,6 +85,34 @@ impl PortalConfig {
             search_concurrency: 4,
             clock: Arc::new(SystemClock),
         }
+    }
+}
+
+/// Whether the URL's host is this machine: `localhost`, 127.0.0.0/8 or `::1`.
+pub fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        None => false,
+    }
+}
+
+/// Checks a portal URL before anything is sent to it (or a browser is opened on it): it must be
+/// `https://`, or `http://` on this machine, or `http://` elsewhere with `allow_insecure_http`
+/// (the password, tokens and header values would travel readable). Fails with `Config`.
+pub fn check_portal_url(url: &Url, allow_insecure_http: bool) -> Result<()> {
+    match url.scheme() {
+        "https" if url.host().is_some() => Ok(()),
+        "http" if url.host().is_some() && (is_loopback(url) || allow_insecure_http) => Ok(()),
+        "http" if url.host().is_some() => Err(Error::Config {
+            message: format!(
+                "{} is plain http: the password, tokens and headers would travel readable; use https, or accept plain http explicitly for this portal",
+                display_url(url)
+            ),
+        }),
+        "http" | "https" => Err(Error::Config { message: "the portal URL names no host".into() }),
+        other => Err(Error::Config { message: format!("a portal URL starts with https://, not {other}:") }),
     }
 }
 
@@ -145,6 +178,7 @@ impl Portal {
     /// Fails with `NotAPortal` when the URL answers but not like ArcGIS, `Connect`/`Tls` when it
     /// cannot be reached or trusted, `SignIn` when the credentials are refused.
     pub async fn connect(cfg: PortalConfig) -> Result<Portal> {
+        check_portal_url(&cfg.portal_url, cfg.allow_insecure_http)?;
         let portal_url = normalize_portal_url(&cfg.portal_url);
         let rest_root =
             portal_url.join("sharing/rest/").map_err(|e| Error::Config { message: format!("bad portal URL ({e})") })?;
