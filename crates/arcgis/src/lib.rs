@@ -73,6 +73,7 @@
 //! - GETs are retried with jittered exponential backoff honouring `Retry-After`; POSTs only when
 //!   marked idempotent. All requests to the org share one AIMD concurrency limiter.
 
+pub mod address;
 pub mod auth;
 pub mod download;
 pub mod error;
