@@ -63,7 +63,7 @@ impl HeaderArgs {
     /// The header names, without reading any value.
     pub fn names(&self) -> anyhow::Result<Vec<String>> {
         let mut names = self.checked_names()?;
-        names.extend(self.from_file()?.into_iter().map(|(n, _)| n));
+        names.extend(self.file_headers()?.into_iter().map(|(n, _)| n));
         Ok(names)
     }
 
@@ -85,7 +85,7 @@ impl HeaderArgs {
             .collect()
     }
 
-    fn from_file(&self) -> anyhow::Result<Vec<(String, Secret)>> {
+    fn file_headers(&self) -> anyhow::Result<Vec<(String, Secret)>> {
         let Some(path) = &self.header_file else { return Ok(Vec::new()) };
         let text = Secret::new(
             std::fs::read_to_string(path).with_context(|| format!("cannot read --header-file {}", path.display()))?,
@@ -120,7 +120,7 @@ impl HeaderArgs {
             }
             headers.push((name, Secret::new(value)));
         }
-        headers.extend(self.from_file()?);
+        headers.extend(self.file_headers()?);
         Ok(headers)
     }
 }
