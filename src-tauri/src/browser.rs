@@ -36,11 +36,16 @@ pub async fn sign_in(
     portal_url: &str,
     client_id: &str,
     tls: arcgis::TlsOptions,
+    allow_insecure_http: bool,
     wait: Duration,
 ) -> UiResult<OAuthSecret> {
     let portal_url = Url::parse(portal_url.trim())
         .map_err(|e| UiError::invalid(format!("the organization URL {portal_url:?} is not a URL ({e})")))?;
-    let options = AuthorizeOptions { timeout: wait, tls, ..AuthorizeOptions::default() };
+    // A file:// or javascript: URL, or plain http elsewhere without the opt-in, is refused
+    // before the browser opens on it.
+    arcgis::check_portal_url(&portal_url, allow_insecure_http)
+        .map_err(|e| UiError::invalid(format!("the organization URL is not usable: {e}")))?;
+    let options = AuthorizeOptions { timeout: wait, tls, allow_insecure_http, ..AuthorizeOptions::default() };
     let (failed_tx, failed_rx) = tokio::sync::oneshot::channel::<String>();
     let opener = |url: &Url| {
         if let Err(why) = (browser.as_ref())(url) {
@@ -74,10 +79,16 @@ mod tests {
     async fn a_browser_that_cannot_open_fails_the_sign_in_at_once() {
         let browser: Browser = Arc::new(|_: &Url| Err("no browser is installed".to_owned()));
         let started = std::time::Instant::now();
-        let err =
-            sign_in(&browser, "http://127.0.0.1:9/arcgis", "orgvault-x", Default::default(), Duration::from_secs(60))
-                .await
-                .expect_err("no browser: no sign-in");
+        let err = sign_in(
+            &browser,
+            "http://127.0.0.1:9/arcgis",
+            "orgvault-x",
+            Default::default(),
+            false,
+            Duration::from_secs(60),
+        )
+        .await
+        .expect_err("no browser: no sign-in");
         assert_eq!(err.code, "browser", "the UI tells a missing browser from a refused sign-in: {err:?}");
         assert!(err.message.contains("no browser is installed"), "the reason reaches the user: {}", err.message);
         assert!(
@@ -89,7 +100,7 @@ mod tests {
     #[tokio::test]
     async fn a_bad_url_is_refused_before_any_browser_opens() {
         let browser: Browser = Arc::new(|_: &Url| panic!("no browser may open for a bad URL"));
-        let err = sign_in(&browser, "not a url", "app", Default::default(), Duration::from_secs(1))
+        let err = sign_in(&browser, "not a url", "app", Default::default(), false, Duration::from_secs(1))
             .await
             .expect_err("bad URL");
         assert_eq!(err.code, "invalid_input", "a bad URL is the user's input: {err:?}");

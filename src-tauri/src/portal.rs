@@ -22,9 +22,10 @@ pub async fn session(state: &AppState, identity: &Identity) -> UiResult<Portal> 
             format!("OrgVault has no saved sign-in for {}; edit the identity and save it again", identity.spec.name),
         )
     })?;
-    let mut cfg = portal_config(&identity.spec, &secrets.sign_in, Arc::new(arcgis::SystemClock))
+    let mut cfg = portal_config(&identity.spec, &secrets, Arc::new(arcgis::SystemClock))
         .map_err(|e| UiError::new(e.code(), e.to_string()))?;
-    cfg.custom_headers.extend(state.settings().headers);
+    let settings_headers = crate::settings::header_values(state.secrets.as_ref())?;
+    cfg.custom_headers.extend(settings_headers.iter().map(|(n, v)| (n.clone(), v.expose().to_owned())));
     if let arcgis::Credentials::OAuth { on_refresh_token, redirect_uri, .. } = &mut cfg.credentials {
         let store = state.secrets.clone();
         // The portal may refuse the old refresh token once it has issued a new one, so the

@@ -38,9 +38,13 @@ pub fn open(data_dir: &Path) -> (Arc<dyn SecretStore>, VaultSource) {
     }
 }
 
-/// Every secret value of these identities, so that a support bundle can scrub them.
+/// Every secret value of these identities and of the Settings headers, so that a support
+/// bundle can scrub them.
 pub fn values_of(store: &dyn SecretStore, identities: &[Identity]) -> Vec<String> {
     let mut out = Vec::new();
+    if let Ok(headers) = crate::settings::header_values(store) {
+        out.extend(headers.iter().map(|(_, v)| v.expose().to_owned()));
+    }
     for identity in identities {
         let Ok(Some(s)) = IdentitySecrets::load(store, identity) else { continue };
         match &s.sign_in {
@@ -50,6 +54,7 @@ pub fn values_of(store: &dyn SecretStore, identities: &[Identity]) -> Vec<String
         if let Some(c) = &s.azure_connection_string {
             out.push(c.expose().to_owned());
         }
+        out.extend(s.custom_headers.iter().map(|(_, v)| v.expose().to_owned()));
     }
     out
 }

@@ -3,12 +3,18 @@
 //! The data folder is the CLI's (`ORGVAULT_DATA_DIR`, else `~/.local/share/orgvault` on Linux),
 //! so both see the same identities and job history. A different folder chosen in Settings is
 //! remembered in `data-dir.txt` in the platform config folder and used from the next start.
-//! `settings.json` in the data folder holds the log level and the custom request headers.
+//! `settings.json` in the data folder holds the log level and the names of the custom request
+//! headers added to every organization; their values are secrets, kept in the vault under
+//! `settings/custom_headers` ([`header_values`]). Values an older version wrote to
+//! `settings.json` move to the vault at start ([`move_header_values_to_vault`]).
 //! Logs are daily files in `<data>/logs`; the level changes at once, without a restart.
 
 use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Serialize};
+use arcgis::Secret;
+use orgvault_core::identity::{load_header_values, save_header_values};
+use orgvault_core::vault::{SecretKey, SecretStore, VaultError};
+use serde::{Deserialize, Deserializer, Serialize};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{reload, EnvFilter, Registry};
@@ -22,8 +28,60 @@ pub const LOG_LEVELS: &[&str] = &["error", "warn", "info", "debug", "trace"];
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StoredSettings {
     pub log_level: String,
-    #[serde(default)]
-    pub headers: Vec<(String, String)>,
+    /// Names of the headers added to every organization (values: [`header_values`]).
+    #[serde(default, deserialize_with = "header_names")]
+    pub headers: Vec<String>,
+}
+
+/// The `headers` of `settings.json`: names, or (older versions) name/value pairs.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum HeadersField {
+    Names(Vec<String>),
+    Pairs(Vec<(String, String)>),
+}
+
+fn header_names<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    Ok(match HeadersField::deserialize(d)? {
+        HeadersField::Names(n) => n,
+        HeadersField::Pairs(p) => p.into_iter().map(|(n, _)| n).collect(),
+    })
+}
+
+/// The values of the Settings headers, from the vault.
+pub fn header_values(store: &dyn SecretStore) -> Result<Vec<(String, Secret)>, VaultError> {
+    load_header_values(store, &SecretKey::settings_headers())
+}
+
+/// Stores the values of the Settings headers in the vault.
+pub fn save_header_values_in(store: &dyn SecretStore, headers: &[(String, Secret)]) -> Result<(), VaultError> {
+    save_header_values(store, &SecretKey::settings_headers(), headers)
+}
+
+/// Moves header values an older version wrote to `settings.json` into the vault and rewrites
+/// the file with the names only. Answers whether anything moved.
+pub fn move_header_values_to_vault(data_dir: &Path, store: &dyn SecretStore) -> UiResult<bool> {
+    let path = data_dir.join("settings.json");
+    let Ok(text) = std::fs::read_to_string(&path) else { return Ok(false) };
+    let Ok(raw) = serde_json::from_str::<serde_json::Value>(&text) else { return Ok(false) };
+    let Some(Ok(HeadersField::Pairs(pairs))) =
+        raw.get("headers").map(|h| serde_json::from_value::<HeadersField>(h.clone()))
+    else {
+        return Ok(false);
+    };
+    if pairs.is_empty() {
+        return Ok(false);
+    }
+    let mut values = header_values(store)?;
+    for (name, value) in pairs {
+        if !values.iter().any(|(n, _)| n.eq_ignore_ascii_case(&name)) {
+            values.push((name, Secret::new(value)));
+        }
+    }
+    save_header_values_in(store, &values)?;
+    save(data_dir, &load(data_dir))?;
+    tracing::info!("the Settings header values moved from settings.json to the vault");
+    Ok(true)
 }
 
 impl Default for StoredSettings {
@@ -82,8 +140,8 @@ pub fn validate(s: &Settings) -> UiResult<()> {
     if !LOG_LEVELS.contains(&s.log_level.as_str()) {
         return Err(UiError::invalid(format!("log level must be one of {}", LOG_LEVELS.join(", "))));
     }
-    if let Some((name, _)) = s.headers.iter().find(|(n, _)| n.trim().is_empty() || n.contains(':')) {
-        return Err(UiError::invalid(format!("a header needs a name without ':' (got {name:?})")));
+    if let Some(h) = s.headers.iter().find(|h| h.name.trim().is_empty() || h.name.contains(':')) {
+        return Err(UiError::invalid(format!("a header needs a name without ':' (got {:?})", h.name)));
     }
     Ok(())
 }

@@ -43,6 +43,14 @@ impl AppState {
     ) -> UiResult<Self> {
         let db = Db::open(&data_dir.join("orgvault.sqlite")).await?;
         let settled = orgvault_core::Jobs::new(&db, &SystemClock).reconcile_at_startup().await?;
+        // Header values older versions kept in the database and settings.json go to the vault,
+        // but never into a stand-in memory store, where they would be lost at exit.
+        if !matches!(vault_source, crate::secrets::VaultSource::MemoryOnly(_)) {
+            orgvault_core::identity::move_header_values_to_vault(&db, secrets.as_ref())
+                .await
+                .map_err(|e| UiError::new(e.code(), e.to_string()))?;
+            crate::settings::move_header_values_to_vault(data_dir, secrets.as_ref())?;
+        }
         if settled > 0 {
             tracing::warn!(settled, "jobs left unfinished by an earlier run were marked failed");
         }

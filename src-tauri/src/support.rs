@@ -78,9 +78,10 @@ fn hide_key_values(text: &str) -> String {
     out
 }
 
-/// The configuration as a support engineer needs it: identities without header values.
+/// The configuration as a support engineer needs it: header names, never values (those are
+/// in the vault, and not in these records at all).
 fn config_json(settings: &StoredSettings, identities: &[Identity]) -> serde_json::Value {
-    let hide = |h: &[(String, String)]| h.iter().map(|(n, _)| json!([n, HIDDEN])).collect::<Vec<_>>();
+    let hide = |h: &[String]| h.iter().map(|n| json!([n, HIDDEN])).collect::<Vec<_>>();
     json!({
         "app_version": env!("CARGO_PKG_VERSION"),
         "os": std::env::consts::OS,
@@ -136,10 +137,12 @@ mod tests {
             format!("INFO sign-in failed for ann with {password}\nDEBUG GET /sharing/rest/portals/self?f=json&token=abcDEF123.xyz\nINFO job_id=4 scan started\n"),
         )
         .expect("log");
-        let settings =
-            StoredSettings { log_level: "info".into(), headers: vec![("X-Api-Key".into(), "key-value-777".into())] };
+        let settings = StoredSettings { log_level: "info".into(), headers: vec!["X-Api-Key".into()] };
+        std::fs::write(logs.join("orgvault-desktop.log.2026-01-03"), "DEBUG a request carried key-value-777 (a bug)\n")
+            .expect("log");
         let out = dir.path().join("bundle.zip");
-        write_bundle(&out, dir.path(), &settings, &[], &[password.to_owned()]).expect("bundle");
+        write_bundle(&out, dir.path(), &settings, &[], &[password.to_owned(), "key-value-777".to_owned()])
+            .expect("bundle");
 
         let mut zip = zip::ZipArchive::new(std::fs::File::open(&out).expect("open")).expect("zip");
         let mut all = String::new();

@@ -63,6 +63,10 @@ pub struct IdentityView {
     pub username: String,
     pub storage: StorageView,
     pub token: TokenState,
+    /// Whether the user accepted a plain `http://` portal that is not on this machine.
+    pub allow_insecure_http: bool,
+    /// Names of the identity's own request headers (their values stay in the vault).
+    pub header_names: Vec<String>,
 }
 
 impl IdentityView {
@@ -88,6 +92,8 @@ impl IdentityView {
                 }
             },
             token,
+            allow_insecure_http: spec.tls.allow_insecure_http,
+            header_names: spec.custom_headers.clone(),
         }
     }
 }
@@ -115,7 +121,8 @@ impl std::fmt::Debug for StorageInput {
 }
 
 /// An identity as entered in "Save and verify". `id` is set when editing; a `None` password
-/// when editing keeps the stored one.
+/// when editing keeps the stored one, but only while the portal URL and username stay the same
+/// (a changed URL needs the password again).
 #[derive(Clone, Serialize, Deserialize, Type)]
 pub struct IdentityInput {
     pub id: Option<String>,
@@ -126,6 +133,8 @@ pub struct IdentityInput {
     pub password: Option<String>,
     pub app_id: Option<String>,
     pub storage: StorageInput,
+    /// The user accepts a plain `http://` portal that is not on this machine.
+    pub allow_insecure_http: bool,
 }
 
 impl std::fmt::Debug for IdentityInput {
@@ -139,6 +148,7 @@ impl std::fmt::Debug for IdentityInput {
             .field("password", &self.password.as_ref().map(|_| "***"))
             .field("app_id", &self.app_id)
             .field("storage", &self.storage)
+            .field("allow_insecure_http", &self.allow_insecure_http)
             .finish()
     }
 }
@@ -380,11 +390,28 @@ impl From<&JobItem> for JobItemView {
     }
 }
 
-/// User settings. Header values are configuration (e.g. a proxy's routing header), stored as
-/// given; they are still left out of support bundles, as a header may carry a key.
+/// User settings. Header values are secrets (a header often carries a gateway key): they are
+/// kept in the vault and never sent back to the UI.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Type)]
 pub struct Settings {
     pub log_level: String,
-    pub headers: Vec<(String, String)>,
+    pub headers: Vec<HeaderSetting>,
     pub data_dir: String,
+}
+
+/// One custom request header in Settings. The value is write-only: `get_settings` answers
+/// `None`; `save_settings` keeps the saved value when it gets `None` (or an empty one).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, Type)]
+pub struct HeaderSetting {
+    pub name: String,
+    pub value: Option<String>,
+}
+
+impl std::fmt::Debug for HeaderSetting {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HeaderSetting")
+            .field("name", &self.name)
+            .field("value", &self.value.as_ref().map(|_| "***"))
+            .finish()
+    }
 }

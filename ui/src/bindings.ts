@@ -146,8 +146,18 @@ export type GroupLimitView = {
 export type GroupTargetView = { kind: "existing"; group: string } | { kind: "create_new" };
 
 /**
+ *  One custom request header in Settings. The value is write-only: `get_settings` answers
+ *  `None`; `save_settings` keeps the saved value when it gets `None` (or an empty one).
+ */
+export type HeaderSetting = {
+	name: string,
+	value: string | null,
+};
+
+/**
  *  An identity as entered in "Save and verify". `id` is set when editing; a `None` password
- *  when editing keeps the stored one.
+ *  when editing keeps the stored one, but only while the portal URL and username stay the same
+ *  (a changed URL needs the password again).
  */
 export type IdentityInput = {
 	id: string | null,
@@ -158,6 +168,8 @@ export type IdentityInput = {
 	password: string | null,
 	app_id: string | null,
 	storage: StorageInput,
+	/**  The user accepts a plain `http://` portal that is not on this machine. */
+	allow_insecure_http: boolean,
 };
 
 export type IdentityView = {
@@ -169,6 +181,10 @@ export type IdentityView = {
 	username: string,
 	storage: StorageView,
 	token: TokenState,
+	/**  Whether the user accepted a plain `http://` portal that is not on this machine. */
+	allow_insecure_http: boolean,
+	/**  Names of the identity's own request headers (their values stay in the vault). */
+	header_names: string[],
 };
 
 /**
@@ -402,12 +418,12 @@ export type SelectionInput = {
 };
 
 /**
- *  User settings. Header values are configuration (e.g. a proxy's routing header), stored as
- *  given; they are still left out of support bundles, as a header may carry a key.
+ *  User settings. Header values are secrets (a header often carries a gateway key): they are
+ *  kept in the vault and never sent back to the UI.
  */
 export type Settings = {
 	log_level: string,
-	headers: ([string, string])[],
+	headers: HeaderSetting[],
 	data_dir: string,
 };
 

@@ -332,7 +332,8 @@ impl Transport {
     /// Sends the request once, following redirects by hand. THE place where requests are built:
     /// token, referer and custom headers are attached only when the URL (of each hop) is on an
     /// org host. Redirects are not left to reqwest because it would forward our custom token
-    /// header to wherever a redirect points (ArcGIS sends item downloads to storage hosts).
+    /// header to wherever a redirect points (ArcGIS sends item downloads to storage hosts). A
+    /// 307/308 of a POST is followed only within the same origin.
     async fn send_once(&self, call: &Call, token: Option<&Secret>) -> Result<reqwest::Response> {
         let mut url = call.url.clone();
         let mut method = call.method;
@@ -353,6 +354,18 @@ impl Transport {
                 detail: "it redirected to an invalid address".into(),
             })?;
             let keeps_method = matches!(status, 307 | 308) && method == Method::Post;
+            // A 307/308 would resend the form, and a POST's form carries a password, a refresh
+            // token, a PKCE verifier or the org's data: it goes again only to the same origin
+            // (scheme, host, port), never to another host nor from https to http.
+            if keeps_method && next.origin() != url.origin() {
+                return Err(Error::Decode {
+                    url: display_url(&url),
+                    detail: format!(
+                        "it redirected a form to {}; OrgVault does not resend a form to another host or over plain http",
+                        display_url(&next)
+                    ),
+                });
+            }
             if !keeps_method {
                 method = Method::Get;
                 params = &[];

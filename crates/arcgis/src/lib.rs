@@ -76,6 +76,7 @@
 //! - GETs are retried with jittered exponential backoff honouring `Retry-After`; POSTs only when
 //!   marked idempotent. All requests to the org share one AIMD concurrency limiter.
 
+pub mod address;
 pub mod allowed_host;
 pub mod auth;
 pub mod download;
@@ -105,7 +106,7 @@ pub use model::{
     UserContent, UserInfo,
 };
 pub use oauth::{authorize_loopback, AuthorizeOptions, OAuthGrant};
-pub use portal::{Portal, PortalConfig, DEFAULT_MAX_JSON_ANSWER};
+pub use portal::{check_portal_url, is_loopback, Portal, PortalConfig, DEFAULT_MAX_JSON_ANSWER};
 pub use retry::RetryPolicy;
 pub use secret::{Clock, Secret, SystemClock};
 pub use url::Url;

@@ -48,6 +48,9 @@ pub struct AuthorizeOptions {
     /// Requested refresh-token lifetime in minutes (`expiration`); `None` leaves the portal's default.
     pub refresh_token_expiration_minutes: Option<u32>,
     pub clock: Arc<dyn Clock>,
+    /// Accept a plain `http://` portal on another host (the code and PKCE verifier then travel
+    /// readable). Loopback portals need no opt-in.
+    pub allow_insecure_http: bool,
 }
 
 impl Default for AuthorizeOptions {
@@ -57,6 +60,7 @@ impl Default for AuthorizeOptions {
             tls: TlsOptions::default(),
             refresh_token_expiration_minutes: None,
             clock: Arc::new(SystemClock),
+            allow_insecure_http: false,
         }
     }
 }
@@ -66,6 +70,7 @@ impl std::fmt::Debug for AuthorizeOptions {
         f.debug_struct("AuthorizeOptions")
             .field("timeout", &self.timeout)
             .field("tls", &self.tls)
+            .field("allow_insecure_http", &self.allow_insecure_http)
             .finish_non_exhaustive()
     }
 }
@@ -111,6 +116,9 @@ pub async fn authorize_loopback(
     opener: impl FnOnce(&Url),
 ) -> Result<OAuthGrant> {
     crate::http::install_crypto_provider();
+    // Before the browser opens: a file:// or javascript: URL would run locally, and a remote
+    // plain-http portal would see the code and verifier in clear without the user's opt-in.
+    crate::portal::check_portal_url(portal_url, options.allow_insecure_http)?;
     let portal_url = normalize_portal_url(portal_url);
     let rest_root =
         portal_url.join("sharing/rest/").map_err(|e| Error::Config { message: format!("bad portal URL ({e})") })?;
@@ -325,5 +333,33 @@ mod tests {
         let opts = AuthorizeOptions { timeout: Duration::from_millis(200), ..Default::default() };
         let got = authorize_loopback(&portal, "app", &opts, |_| {}).await;
         assert!(matches!(got, Err(Error::OAuth { .. })), "no browser answer must time out as an OAuth error: {got:?}");
+    }
+
+    #[tokio::test]
+    async fn a_non_web_or_remote_plain_http_portal_is_refused_before_the_browser_opens() {
+        let opts = AuthorizeOptions { timeout: Duration::from_millis(200), ..Default::default() };
+        for (url, why) in [
+            ("file:///etc/passwd", "a file:// URL"),
+            ("javascript:alert(1)", "a javascript: URL"),
+            ("http://gis.example.com/portal", "a remote plain http portal without the opt-in"),
+        ] {
+            let opened = std::sync::atomic::AtomicUsize::new(0);
+            let got = authorize_loopback(&Url::parse(url).expect("url"), "app", &opts, |_| {
+                opened.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            })
+            .await;
+            let err = got.expect_err(why);
+            assert!(matches!(err, Error::Config { .. }), "{why} must be refused as bad settings, got {err:?}");
+            assert_eq!(opened.load(std::sync::atomic::Ordering::SeqCst), 0, "{why}: the browser must not open");
+        }
+        let opened = std::sync::atomic::AtomicUsize::new(0);
+        let opted_in = AuthorizeOptions { allow_insecure_http: true, ..opts };
+        let url = Url::parse("http://gis.example.com/portal").expect("url");
+        let got = authorize_loopback(&url, "app", &opted_in, |_| {
+            opened.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        })
+        .await;
+        assert!(matches!(got, Err(Error::OAuth { .. })), "with the opt-in the flow starts (and times out): {got:?}");
+        assert_eq!(opened.load(std::sync::atomic::Ordering::SeqCst), 1, "with the opt-in the browser opens");
     }
 }

@@ -7,6 +7,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use url::Url;
 
+pub use crate::address::{check_portal_url, is_loopback};
 use crate::auth::{Credentials, Session, TokenSource};
 use crate::error::{Error, Result};
 use crate::http::{display_url, ByteStream, Call, HttpSettings, TlsOptions, Transport};
@@ -32,6 +33,9 @@ pub struct PortalConfig {
     /// Headers added to every request to the org's own hosts (never to foreign hosts).
     pub custom_headers: Vec<(String, String)>,
     pub tls: TlsOptions,
+    /// Accept a plain `http://` portal that is not on this machine: the password, tokens and
+    /// custom headers then travel readable. Off by default; loopback portals need no opt-in.
+    pub allow_insecure_http: bool,
     pub retry: RetryPolicy,
     /// Concurrent requests to the org at the start (the limiter adapts from there).
     pub initial_concurrency: usize,
@@ -61,6 +65,7 @@ impl std::fmt::Debug for PortalConfig {
             .field("credentials", &self.credentials)
             .field("custom_headers", &self.custom_headers.iter().map(|(k, _)| (k.as_str(), "***")).collect::<Vec<_>>())
             .field("tls", &self.tls)
+            .field("allow_insecure_http", &self.allow_insecure_http)
             .field("retry", &self.retry)
             .field("max_concurrency", &self.max_concurrency)
             .field("request_timeout", &self.request_timeout)
@@ -78,6 +83,7 @@ impl PortalConfig {
             credentials,
             custom_headers: Vec::new(),
             tls: TlsOptions::default(),
+            allow_insecure_http: false,
             retry: RetryPolicy::default(),
             initial_concurrency: 8,
             max_concurrency: 16,
@@ -156,6 +162,7 @@ impl Portal {
     /// Fails with `NotAPortal` when the URL answers but not like ArcGIS, `Connect`/`Tls` when it
     /// cannot be reached or trusted, `SignIn` when the credentials are refused.
     pub async fn connect(cfg: PortalConfig) -> Result<Portal> {
+        check_portal_url(&cfg.portal_url, cfg.allow_insecure_http)?;
         let portal_url = normalize_portal_url(&cfg.portal_url);
         let rest_root =
             portal_url.join("sharing/rest/").map_err(|e| Error::Config { message: format!("bad portal URL ({e})") })?;

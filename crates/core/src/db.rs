@@ -34,7 +34,10 @@ impl Db {
             // protection against power loss at a large cost on every batch commit.
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(30));
+            .busy_timeout(Duration::from_secs(30))
+            // Deleted and replaced content (e.g. header values moved to the vault) is overwritten,
+            // not left readable in free pages.
+            .pragma("secure_delete", "on");
         let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
         Self::migrated(pool).await
     }

@@ -2,19 +2,27 @@
 //!
 //! Invariant: an identity record holds no secret. Passwords, tokens, refresh tokens and storage
 //! connection strings live in the vault ([`crate::vault`]), keyed by the identity id; this table
-//! only says which kind of secret to look for. Custom header values are configuration (e.g. a
-//! proxy routing header) and are stored as given.
+//! only says which kind of secret to look for. Custom request headers are secrets too (they
+//! often carry a gateway key): the table keeps only their names, the values are in the vault
+//! ([`IdentitySecrets::custom_headers`]); [`move_header_values_to_vault`] moves the values an
+//! older version stored in the table.
+//!
+//! A portal URL is `https://`, or `http://` on this machine (loopback); a plain `http://` portal
+//! elsewhere needs [`TlsOptions::allow_insecure_http`], because the password, tokens and header
+//! values would travel readable.
 //!
 //! [`verify`] signs in with an identity's secrets, refuses a non-administrator and checks the
 //! storage ("Save and verify"); [`credentials`] loads and saves those secrets and derives the
 //! token state the UI shows.
 
 mod credentials;
+mod headers;
 mod verify;
 
 pub use credentials::{
     credential_state, save_refresh_token, IdentitySecrets, OAuthSecret, SignInSecret, TokenState, EXPIRING_WITHIN_MS,
 };
+pub use headers::{load_header_values, move_header_values_to_vault, parse_header_names, save_header_values};
 pub use verify::{
     check_storage, portal_config, verify, verify_sign_in, SignedIn, StorageCheck, VerifiedIdentity, VerifyError,
     VerifyOptions,
@@ -67,11 +75,16 @@ pub enum Storage {
     },
 }
 
-/// TLS options for portals behind a private CA or a self-signed certificate.
+/// Transport options: TLS for portals behind a private CA or a self-signed certificate, and the
+/// opt-in to plain http.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TlsOptions {
     pub extra_ca_pem_path: Option<String>,
     pub allow_invalid_certs: bool,
+    /// The user accepted a plain `http://` portal that is not on this machine (its password,
+    /// tokens and header values travel readable). Loopback portals need no opt-in.
+    #[serde(default)]
+    pub allow_insecure_http: bool,
 }
 
 /// What the user fills in; `Identities::create` adds the id and times.
@@ -82,7 +95,9 @@ pub struct IdentitySpec {
     pub kind: PortalKind,
     pub sign_in: SignIn,
     pub storage: Storage,
-    pub custom_headers: Vec<(String, String)>,
+    /// Names of the extra request headers sent to the organization; their values are secrets,
+    /// kept in the vault ([`IdentitySecrets::custom_headers`]).
+    pub custom_headers: Vec<String>,
     pub tls: TlsOptions,
 }
 
@@ -101,14 +116,20 @@ pub struct Identities<'a> {
     clock: &'a dyn Clock,
 }
 
-fn validate(spec: &IdentitySpec) -> Result<()> {
+/// Checks what the user entered before anything is sent anywhere: a name, an `https://` portal
+/// URL (or `http://` on loopback, or with [`TlsOptions::allow_insecure_http`]), a storage.
+pub fn validate(spec: &IdentitySpec) -> Result<()> {
     if spec.name.trim().is_empty() {
         return Err(Error::InvalidInput("an identity needs a name".into()));
     }
-    let url = url::Url::parse(&spec.portal_url)
+    let url = url::Url::parse(spec.portal_url.trim())
         .map_err(|e| Error::InvalidInput(format!("portal URL {:?} is not a URL: {e}", spec.portal_url)))?;
-    if !matches!(url.scheme(), "http" | "https") {
-        return Err(Error::InvalidInput(format!("portal URL must be http(s), not {}", url.scheme())));
+    arcgis::check_portal_url(&url, spec.tls.allow_insecure_http).map_err(|e| match e {
+        arcgis::Error::Config { message } => Error::InvalidInput(message),
+        other => Error::from(other),
+    })?;
+    if let Some(name) = spec.custom_headers.iter().find(|n| n.trim().is_empty() || n.contains(':')) {
+        return Err(Error::InvalidInput(format!("{name:?} is not a header name")));
     }
     match &spec.storage {
         Storage::Local { path } if path.trim().is_empty() => {
@@ -135,7 +156,7 @@ impl<'a> Identities<'a> {
         let now = self.clock.now_ms();
         let id = uuid::Uuid::new_v4().simple().to_string();
         let columns = SpecColumns::of(&spec)?;
-        let insert = sqlx::query("INSERT INTO identities (id, name, portal_url, kind, sign_in, storage, custom_headers, tls_ca_pem_path, tls_allow_invalid_certs, created_ms, updated_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+        let insert = sqlx::query("INSERT INTO identities (id, name, portal_url, kind, sign_in, storage, custom_headers, tls_ca_pem_path, tls_allow_invalid_certs, allow_insecure_http, created_ms, updated_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
             .bind(&id);
         columns.bind(insert).bind(now).bind(now).execute(self.db.pool()).await?;
         Ok(Identity { id, spec, created_ms: now, updated_ms: now })
@@ -161,7 +182,7 @@ impl<'a> Identities<'a> {
         validate(&spec)?;
         let now = self.clock.now_ms();
         let columns = SpecColumns::of(&spec)?;
-        let update = sqlx::query("UPDATE identities SET name = ?, portal_url = ?, kind = ?, sign_in = ?, storage = ?, custom_headers = ?, tls_ca_pem_path = ?, tls_allow_invalid_certs = ?, updated_ms = ? WHERE id = ?");
+        let update = sqlx::query("UPDATE identities SET name = ?, portal_url = ?, kind = ?, sign_in = ?, storage = ?, custom_headers = ?, tls_ca_pem_path = ?, tls_allow_invalid_certs = ?, allow_insecure_http = ?, updated_ms = ? WHERE id = ?");
         let done = columns.bind(update).bind(now).bind(id).execute(self.db.pool()).await?;
         if done.rows_affected() == 0 {
             return Err(Error::NotFound { what: "identity", id: id.to_owned() });
@@ -201,8 +222,8 @@ impl<'a> Identities<'a> {
 type SqliteQuery<'q> = sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>>;
 
 /// The spec as the columns store it, bound in one place for INSERT and UPDATE (both list the
-/// columns in this order: name, portal_url, kind, sign_in, storage, custom_headers,
-/// tls_ca_pem_path, tls_allow_invalid_certs).
+/// columns in this order: name, portal_url, kind, sign_in, storage, custom_headers (names only),
+/// tls_ca_pem_path, tls_allow_invalid_certs, allow_insecure_http).
 struct SpecColumns<'a> {
     spec: &'a IdentitySpec,
     sign_in: String,
@@ -230,6 +251,7 @@ impl<'a> SpecColumns<'a> {
             .bind(&self.custom_headers)
             .bind(self.spec.tls.extra_ca_pem_path.as_deref())
             .bind(self.spec.tls.allow_invalid_certs)
+            .bind(self.spec.tls.allow_insecure_http)
     }
 }
 
@@ -251,7 +273,8 @@ fn from_row(r: &sqlx::sqlite::SqliteRow) -> Result<Identity> {
     };
     let sign_in = decode(r, "sign_in")?;
     let storage = decode(r, "storage")?;
-    let custom_headers = decode(r, "custom_headers")?;
+    let custom_headers = parse_header_names(r.get::<&str, _>("custom_headers"))
+        .map_err(|e| Error::Corrupt(format!("identities.custom_headers: {e}")))?;
     Ok(Identity {
         id: r.get("id"),
         spec: IdentitySpec {
@@ -264,6 +287,7 @@ fn from_row(r: &sqlx::sqlite::SqliteRow) -> Result<Identity> {
             tls: TlsOptions {
                 extra_ca_pem_path: r.get("tls_ca_pem_path"),
                 allow_invalid_certs: r.get("tls_allow_invalid_certs"),
+                allow_insecure_http: r.get("allow_insecure_http"),
             },
         },
         created_ms: r.get("created_ms"),
@@ -283,8 +307,12 @@ mod tests {
             kind: PortalKind::Online,
             sign_in: SignIn::Builtin { username: "admin".into() },
             storage: Storage::Azure { container: "backups".into(), cache_dir: "/tmp/cache".into() },
-            custom_headers: vec![("X-Route".into(), "blue".into())],
-            tls: TlsOptions { extra_ca_pem_path: Some("/etc/ca.pem".into()), allow_invalid_certs: true },
+            custom_headers: vec!["X-Route".into()],
+            tls: TlsOptions {
+                extra_ca_pem_path: Some("/etc/ca.pem".into()),
+                allow_invalid_certs: true,
+                allow_insecure_http: false,
+            },
         }
     }
 
@@ -323,5 +351,30 @@ mod tests {
         bad.portal_url = "https://ok".into();
         assert_eq!(ids.create(bad).await.expect_err("no name").code(), "invalid_input", "a name is required");
         assert!(ids.list().await.expect("list").is_empty(), "nothing refused is stored");
+    }
+
+    #[tokio::test]
+    async fn a_remote_plain_http_portal_needs_the_opt_in() {
+        let db = Db::open_in_memory().await.expect("db");
+        let clock = ManualClock::new(0);
+        let ids = Identities::new(&db, &clock);
+        let mut remote = spec("remote");
+        remote.portal_url = "http://gis.example.com/portal".into();
+        let err = ids.create(remote.clone()).await.expect_err("remote http without the opt-in");
+        assert_eq!(err.code(), "invalid_input", "a remote http portal is refused: {err}");
+        assert!(err.to_string().contains("http"), "the message names the plain http: {err}");
+        for url in ["file:///etc/passwd", "javascript:alert(1)"] {
+            let mut bad = spec("bad");
+            bad.portal_url = url.into();
+            assert_eq!(ids.create(bad).await.expect_err(url).code(), "invalid_input", "{url} is no portal");
+        }
+        remote.tls.allow_insecure_http = true;
+        let saved = ids.create(remote).await.expect("with the opt-in it is accepted");
+        assert!(ids.get(&saved.id).await.expect("get").spec.tls.allow_insecure_http, "the opt-in is kept");
+        for url in ["http://127.0.0.1:8080/arcgis", "http://localhost/portal", "http://[::1]:9/"] {
+            let mut local = spec("local");
+            local.portal_url = url.into();
+            ids.create(local).await.unwrap_or_else(|e| panic!("{url} is on this machine: {e}"));
+        }
     }
 }

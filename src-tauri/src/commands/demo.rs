@@ -4,6 +4,9 @@
 //!
 //! The simulator listens on a new port each start, so starting the demo again (e.g. after the
 //! app restarted) updates the two demo identities' URLs and passwords rather than adding more.
+//! A demo identity is recognised by what only the demo gives it (a loopback portal and backups
+//! in this data folder's `demo-backups`), never by its name alone: a user's own identity that
+//! happens to be named like a demo one is left untouched, and the demo's gets another name.
 
 use std::sync::Arc;
 
@@ -65,13 +68,20 @@ pub async fn start(state: &AppState) -> UiResult<Vec<IdentityView>> {
             custom_headers: Vec::new(),
             tls: TlsOptions::default(),
         };
-        let identity = match existing.iter().find(|i| i.spec.name == name) {
+        let earlier = existing.iter().find(|i| is_demo_identity(i, &spec));
+        let mut spec = spec;
+        let taken = |n: &str| existing.iter().any(|i| i.spec.name == n && earlier.is_none_or(|e| e.id != i.id));
+        if taken(name) {
+            spec.name = format!("{name} (demo)");
+        }
+        let identity = match earlier {
             Some(old) => state.identities().update(&old.id, spec).await?,
             None => state.identities().create(spec).await?,
         };
         let secrets = IdentitySecrets {
             sign_in: SignInSecret::Password(arcgis::Secret::new(org.admin.password.clone())),
             azure_connection_string: None,
+            custom_headers: Vec::new(),
         };
         secrets.save(state.secrets.as_ref(), &identity.id)?;
         // A session from an earlier demo points at a port that is gone.
@@ -80,6 +90,13 @@ pub async fn start(state: &AppState) -> UiResult<Vec<IdentityView>> {
     }
     tracing::info!(base_url = %sim.base_url, "demo organizations started");
     Ok(views)
+}
+
+/// Whether `identity` is the demo identity an earlier start made for the organization `demo`
+/// describes: the same demo backup folder, and a portal on this machine.
+fn is_demo_identity(identity: &orgvault_core::identity::Identity, demo: &IdentitySpec) -> bool {
+    let loopback = arcgis::Url::parse(&identity.spec.portal_url).is_ok_and(|u| arcgis::is_loopback(&u));
+    loopback && identity.spec.storage == demo.storage
 }
 
 #[tauri::command]

@@ -4,8 +4,8 @@ use std::sync::Arc;
 
 use arcgis::Secret;
 use orgvault_core::identity::{
-    check_storage as check_storage_core, credential_state, verify, IdentitySecrets, IdentitySpec, OAuthSecret,
-    PortalKind, SignIn, SignInSecret, Storage, TlsOptions, TokenState as CoreToken, VerifyOptions,
+    check_storage as check_storage_core, credential_state, validate, verify, IdentitySecrets, IdentitySpec,
+    OAuthSecret, PortalKind, SignIn, SignInSecret, Storage, TlsOptions, TokenState as CoreToken, VerifyOptions,
 };
 use orgvault_core::vault::remove_identity_secrets;
 use orgvault_core::Clock;
@@ -96,7 +96,7 @@ fn spec_of(input: &IdentityInput) -> UiResult<IdentitySpec> {
         sign_in,
         storage,
         custom_headers: Vec::new(),
-        tls: TlsOptions::default(),
+        tls: TlsOptions { allow_insecure_http: input.allow_insecure_http, ..TlsOptions::default() },
     })
 }
 
@@ -112,34 +112,53 @@ pub async fn save(state: &AppState, input: IdentityInput) -> UiResult<IdentityVi
         Some(id) => Some(state.identity(id).await?),
         None => None,
     };
-    if let Some(old) = &existing {
-        spec.custom_headers = old.spec.custom_headers.clone();
-        spec.tls = old.spec.tls.clone();
-    }
     let stored = match &existing {
         Some(old) => IdentitySecrets::load(state.secrets.as_ref(), old)?,
         None => None,
     };
+    // The identity's own headers (set with the CLI) stay with it only while its portal does.
+    let own_headers = match &existing {
+        Some(old) => IdentitySecrets::headers_for_edit(stored.as_ref(), old, &spec),
+        None => Vec::new(),
+    };
+    if let Some(old) = &existing {
+        spec.custom_headers = own_headers.iter().map(|(n, _)| n.clone()).collect();
+        spec.tls = TlsOptions { allow_insecure_http: spec.tls.allow_insecure_http, ..old.spec.tls.clone() };
+    }
+    // Nothing leaves for the portal, and no browser opens on it, before its URL is accepted.
+    validate(&spec).map_err(|e| UiError::new(e.code(), e.to_string()))?;
     let (_, azure) = storage_of(&input.storage);
     let azure = azure
         .filter(|c| !c.expose().trim().is_empty())
         .or_else(|| stored.as_ref().and_then(|s| s.azure_connection_string.clone()));
-    let mut headers_spec = spec.clone();
-    headers_spec.custom_headers.extend(state.settings().headers);
+    let mut sent_headers = own_headers.clone();
+    sent_headers.extend(crate::settings::header_values(state.secrets.as_ref())?);
     let check = |secret: SignInSecret| {
-        let (spec, azure) = (&headers_spec, azure.as_ref());
+        let secrets = IdentitySecrets {
+            sign_in: secret,
+            azure_connection_string: azure.clone(),
+            custom_headers: sent_headers.clone(),
+        };
+        let spec = &spec;
         async move {
-            verify(spec, &secret, azure, &VerifyOptions::default(), Arc::new(arcgis::SystemClock))
+            verify(spec, &secrets, &VerifyOptions::default(), Arc::new(arcgis::SystemClock))
                 .await
-                .map(|v| (secret, v))
+                .map(|v| (secrets.sign_in, v))
                 .map_err(|e| UiError::new(e.code(), e.to_string()))
         }
     };
     let (sign_in, verified) = match &spec.sign_in {
         SignIn::Builtin { .. } => {
-            let secret = match (&input.password, &stored) {
+            let kept =
+                existing.as_ref().and_then(|old| IdentitySecrets::password_for_edit(stored.as_ref(), old, &spec));
+            let secret = match (&input.password, kept) {
                 (Some(p), _) if !p.is_empty() => SignInSecret::Password(Secret::new(p.clone())),
-                (_, Some(IdentitySecrets { sign_in: s @ SignInSecret::Password(_), .. })) => s.clone(),
+                (_, Some(p)) => SignInSecret::Password(p),
+                (_, None) if existing.is_some() => {
+                    return Err(UiError::invalid(
+                        "the organization URL or account changed: enter the account's password again",
+                    ))
+                }
                 _ => return Err(UiError::invalid("enter the account's password")),
             };
             check(secret).await?
@@ -172,8 +191,15 @@ pub async fn save(state: &AppState, input: IdentityInput) -> UiResult<IdentityVi
                         },
                         accept_invalid_certs: spec.tls.allow_invalid_certs,
                     };
-                    let oauth =
-                        browser::sign_in(&state.browser, &spec.portal_url, client_id, tls, state.approval_wait).await?;
+                    let oauth = browser::sign_in(
+                        &state.browser,
+                        &spec.portal_url,
+                        client_id,
+                        tls,
+                        spec.tls.allow_insecure_http,
+                        state.approval_wait,
+                    )
+                    .await?;
                     check(SignInSecret::OAuth(oauth)).await?
                 }
             }
@@ -193,7 +219,8 @@ pub async fn save(state: &AppState, input: IdentityInput) -> UiResult<IdentityVi
         Some(old) => state.identities().update(&old.id, spec).await?,
         None => state.identities().create(spec).await?,
     };
-    IdentitySecrets { sign_in, azure_connection_string: azure }.save(state.secrets.as_ref(), &saved.id)?;
+    IdentitySecrets { sign_in, azure_connection_string: azure, custom_headers: own_headers }
+        .save(state.secrets.as_ref(), &saved.id)?;
     // The next job signs in afresh with what was just saved.
     state.set_session(&saved.id, None);
     tracing::info!(identity = %saved.id, "identity saved and verified");

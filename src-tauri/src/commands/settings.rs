@@ -5,24 +5,59 @@ use std::sync::Arc;
 use tauri::{AppHandle, State};
 use tauri_plugin_dialog::DialogExt;
 
+use arcgis::Secret;
+
 use crate::error::{UiError, UiResult};
-use crate::settings::{choose_data_dir, save, validate, StoredSettings};
+use crate::settings::{choose_data_dir, header_values, save, save_header_values_in, validate, StoredSettings};
 use crate::state::AppState;
-use crate::views::Settings;
+use crate::views::{HeaderSetting, Settings};
+
+/// The settings as the UI shows them: header names only, never their values.
+pub fn get(state: &AppState) -> Settings {
+    let s = state.settings();
+    Settings {
+        log_level: s.log_level,
+        headers: s.headers.into_iter().map(|name| HeaderSetting { name, value: None }).collect(),
+        data_dir: state.data_dir.display().to_string(),
+    }
+}
 
 #[tauri::command]
 #[specta::specta]
 pub async fn get_settings(state: State<'_, Arc<AppState>>) -> UiResult<Settings> {
-    let s = state.settings();
-    Ok(Settings { log_level: s.log_level, headers: s.headers, data_dir: state.data_dir.display().to_string() })
+    Ok(get(&state))
 }
 
 /// Saves and applies at once, except a new data folder, which is used from the next start.
 #[tauri::command]
 #[specta::specta]
 pub async fn save_settings(state: State<'_, Arc<AppState>>, settings: Settings) -> UiResult<()> {
+    save_to(&state, settings)
+}
+
+/// Header names go to `settings.json`, values to the vault; a header given without a value
+/// keeps the one saved under its name.
+pub fn save_to(state: &AppState, settings: Settings) -> UiResult<()> {
     validate(&settings)?;
-    let stored = StoredSettings { log_level: settings.log_level.clone(), headers: settings.headers.clone() };
+    let saved = header_values(state.secrets.as_ref())?;
+    let mut values = Vec::new();
+    for h in &settings.headers {
+        let name = h.name.trim().to_owned();
+        let value = match h.value.as_deref().filter(|v| !v.trim().is_empty()) {
+            Some(v) => Secret::new(v.trim()),
+            None => saved
+                .iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case(&name))
+                .map(|(_, v)| v.clone())
+                .ok_or_else(|| UiError::invalid(format!("enter a value for the header {name}")))?,
+        };
+        values.push((name, value));
+    }
+    save_header_values_in(state.secrets.as_ref(), &values)?;
+    let stored = StoredSettings {
+        log_level: settings.log_level.clone(),
+        headers: values.iter().map(|(n, _)| n.clone()).collect(),
+    };
     save(&state.data_dir, &stored)?;
     if let Some(log) = &state.log {
         log.set_level(&settings.log_level)?;

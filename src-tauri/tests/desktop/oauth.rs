@@ -59,6 +59,7 @@ fn oauth_input(portal_url: &str, app_id: &str, folder: &std::path::Path) -> Iden
         password: None,
         app_id: Some(app_id.into()),
         storage: StorageInput::Local { path: folder.display().to_string() },
+        allow_insecure_http: false,
     }
 }
 
@@ -156,4 +157,33 @@ async fn oauth_sign_in_saves_a_verified_identity_with_its_refresh_token_only_in_
         logs.text().contains("signed in through the browser"),
         "the log capture works (else the secret check above proves nothing)"
     );
+}
+
+#[tokio::test]
+async fn an_oauth_save_refuses_a_file_url_or_remote_http_before_the_browser_opens() {
+    arcgis::install_crypto_provider();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let secrets = Arc::new(MemoryVault::default());
+    let mut state =
+        AppState::open(dir.path(), (secrets, VaultSource::MemoryOnly("test".into())), None).await.expect("state");
+    let opened = Arc::new(AtomicUsize::new(0));
+    let counter = opened.clone();
+    state.browser = Arc::new(move |_: &Url| {
+        counter.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    });
+    state.approval_wait = std::time::Duration::from_millis(300);
+    let folder = dir.path().join("backups");
+    for url in ["file:///etc/passwd", "http://gis.example.com/portal"] {
+        let err = identities::save(&state, oauth_input(url, "orgvault-app", &folder))
+            .await
+            .expect_err("refused before any browser opens");
+        assert_eq!(err.code, "invalid_input", "{url} is refused as the user's input: {err:?}");
+        assert_eq!(opened.load(Ordering::SeqCst), 0, "{url}: the browser must not open");
+    }
+    let mut opted_in = oauth_input("http://gis.example.com/portal", "orgvault-app", &folder);
+    opted_in.allow_insecure_http = true;
+    let err = identities::save(&state, opted_in).await.expect_err("nobody approves in this test");
+    assert_eq!(opened.load(Ordering::SeqCst), 1, "with the opt-in the browser opens: {err:?}");
+    assert!(state.identities().list().await.expect("list").is_empty(), "nothing was saved");
 }

@@ -52,6 +52,10 @@ export interface IdentityView {
   username: string;
   storage: StorageView;
   token: TokenState;
+  /** The user accepted a plain http:// portal that is not on this machine. */
+  allow_insecure_http: boolean;
+  /** Names of the identity's own request headers; their values stay in the vault. */
+  header_names: string[];
 }
 
 export interface IdentityInput {
@@ -64,6 +68,8 @@ export interface IdentityInput {
   password: string | null;
   app_id: string | null;
   storage: StorageInput;
+  /** Accept a plain http:// portal that is not on this machine (loopback needs no opt-in). */
+  allow_insecure_http: boolean;
 }
 
 export interface StorageCheck {
@@ -170,9 +176,16 @@ export interface JobItemView {
   fallback: string | null;
 }
 
+/** A custom request header. The value is write-only: it is never read back (null), and a null
+ * or empty value on save keeps the one saved under that name. */
+export interface HeaderSetting {
+  name: string;
+  value: string | null;
+}
+
 export interface Settings {
   log_level: string;
-  headers: [string, string][];
+  headers: HeaderSetting[];
   data_dir: string;
 }
 

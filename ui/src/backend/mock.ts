@@ -107,8 +107,10 @@ export class MockBackend implements Backend {
 
   async saveIdentity(input: IdentityInput): Promise<IdentityView> {
     if (!input.name.trim()) throw fail("bad_input", "Give the organization a name.");
-    if (!/^https:\/\/[^\s/]+/.test(input.portal_url)) {
-      throw fail("bad_url", "The portal address must use HTTPS and name the organization's host.");
+    const loopback = /^http:\/\/(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:\d+)?(\/|$)/.test(input.portal_url);
+    const plainHttp = /^http:\/\/[^\s/]+/.test(input.portal_url) && (loopback || input.allow_insecure_http);
+    if (!/^https:\/\/[^\s/]+/.test(input.portal_url) && !plainHttp) {
+      throw fail("invalid_input", "The portal address must use HTTPS (or plain http with the opt-in) and name the organization's host.");
     }
     if (input.sign_in === "builtin" && !input.password && !input.id) {
       throw fail("bad_input", "Enter the password of the built-in account.");
@@ -137,6 +139,8 @@ export class MockBackend implements Backend {
       username: input.username,
       storage,
       token: "valid",
+      allow_insecure_http: input.allow_insecure_http,
+      header_names: [],
     };
     const at = this.identities.findIndex((i) => i.id === id);
     if (at >= 0) this.identities[at] = view;
@@ -188,6 +192,8 @@ export class MockBackend implements Backend {
         username: "admin_demo",
         storage: { kind: "local", path: `${this.settings.data_dir}/demo/${id}` },
         token: "valid",
+        allow_insecure_http: false,
+        header_names: [],
       });
       this.graphs.set(id, generateGraph(n, seed));
       this.snapshots.set(id, []);
@@ -330,14 +336,21 @@ export class MockBackend implements Backend {
   }
 
   async getSettings(): Promise<Settings> {
-    return { ...this.settings, headers: this.settings.headers.map(([k, v]) => [k, v] as [string, string]) };
+    // Header values are write-only: only the names come back.
+    return { ...this.settings, headers: this.settings.headers.map((h) => ({ name: h.name, value: null })) };
   }
 
   async saveSettings(settings: Settings): Promise<void> {
     if (!["error", "warn", "info", "debug", "trace"].includes(settings.log_level)) {
       throw fail("bad_input", `Unknown log level ${settings.log_level}.`);
     }
-    this.settings = { ...settings };
+    const saved = this.settings.headers;
+    const headers = settings.headers.map((h) => {
+      const value = h.value?.trim() ? h.value : (saved.find((s) => s.name.toLowerCase() === h.name.toLowerCase())?.value ?? null);
+      if (!value) throw fail("invalid_input", `Enter a value for the header ${h.name}.`);
+      return { name: h.name, value };
+    });
+    this.settings = { ...settings, headers };
   }
 
   async exportSupportBundle(path: string): Promise<string> {

@@ -22,6 +22,7 @@ interface Draft {
   username: string;
   password: string;
   app_id: string;
+  allow_insecure_http: boolean;
   storageKind: "local" | "azure";
   path: string;
   connection_string: string;
@@ -42,6 +43,7 @@ function blankDraft(kind: PortalKind): Draft {
     username: "",
     password: "",
     app_id: "",
+    allow_insecure_http: false,
     storageKind: "local",
     path: "",
     connection_string: "",
@@ -58,6 +60,7 @@ function draftOf(v: IdentityView): Draft {
     portal_url: v.portal_url,
     sign_in: v.sign_in,
     username: v.username,
+    allow_insecure_http: v.allow_insecure_http,
     storageKind: v.storage.kind,
     path: v.storage.kind === "local" ? v.storage.path : "",
     container: v.storage.kind === "azure" ? v.storage.container : "",
@@ -233,6 +236,7 @@ function IdentityForm({ draft: initial, onCancel, onSaved }: { draft: Draft; onC
         password: d.sign_in === "builtin" && d.password ? d.password : null,
         app_id: d.sign_in === "oauth" ? d.app_id : null,
         storage: storageOf(d),
+        allow_insecure_http: d.allow_insecure_http,
       });
       onSaved(v);
     } catch (err) {
@@ -251,6 +255,17 @@ function IdentityForm({ draft: initial, onCancel, onSaved }: { draft: Draft; onC
       <Field label="URL" hint={d.kind === "online" ? "e.g. myorg.maps.arcgis.com" : "e.g. gis.example.com/portal"}>
         <input required value={d.portal_url} onInput={text("portal_url")} data-testid="identity-url" />
       </Field>
+      {/^http:\/\//i.test(d.portal_url.trim()) && (
+        <label class="radio">
+          <input
+            type="checkbox"
+            checked={d.allow_insecure_http}
+            onChange={(e) => set("allow_insecure_http", e.currentTarget.checked)}
+            data-testid="identity-allow-http"
+          />{" "}
+          Accept plain http for this portal: the password, tokens and headers travel readable on the network (a portal on this machine needs no opt-in)
+        </label>
+      )}
       <fieldset>
         <legend>Sign-in</legend>
         <label class="radio">
@@ -273,7 +288,7 @@ function IdentityForm({ draft: initial, onCancel, onSaved }: { draft: Draft; onC
             <Field label="Username">
               <input autocomplete="username" value={d.username} onInput={text("username")} data-testid="identity-username" />
             </Field>
-            <Field label="Password" hint={d.id ? "Leave empty to keep the stored password." : "Kept in the encrypted vault."}>
+            <Field label="Password" hint={d.id ? "Leave empty to keep the stored password (a changed URL or username needs it again)." : "Kept in the encrypted vault."}>
               <input type="password" autocomplete="current-password" value={d.password} onInput={text("password")} data-testid="identity-password" />
             </Field>
           </div>

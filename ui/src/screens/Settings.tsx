@@ -40,7 +40,12 @@ export function SettingsScreen() {
           class="panel form"
           onSubmit={(e) => {
             e.preventDefault();
-            run(async () => (await app.backend.saveSettings({ ...s, headers: s.headers.filter(([k]) => k.trim()) }), "Settings saved."));
+            run(async () => {
+              await app.backend.saveSettings({ ...s, headers: s.headers.filter((h) => h.name.trim()) });
+              // Values are write-only: what was typed is not kept on screen.
+              setS({ ...s, headers: s.headers.filter((h) => h.name.trim()).map((h) => ({ name: h.name, value: null })) });
+              return "Settings saved.";
+            });
           }}
         >
           <Field label="Log level" hint="Debug and trace help support; they never contain passwords or tokens.">
@@ -54,17 +59,27 @@ export function SettingsScreen() {
           </Field>
           <fieldset>
             <legend>Custom request headers</legend>
-            <p class="small muted">Sent with every request to the portal, e.g. for a web application firewall.</p>
-            {s.headers.map(([k, v], n) => (
+            <p class="small muted">
+              Sent with every request to the portal, e.g. for a web application firewall. Values are kept in the encrypted vault and never shown again; leave a value empty to
+              keep the saved one.
+            </p>
+            {s.headers.map((h, n) => (
               <div class="row" key={n}>
-                <input aria-label="Header name" value={k} onInput={(e) => setS({ ...s, headers: s.headers.map((h, i) => (i === n ? [e.currentTarget.value, h[1]] : h)) })} />
-                <input aria-label="Header value" value={v} onInput={(e) => setS({ ...s, headers: s.headers.map((h, i) => (i === n ? [h[0], e.currentTarget.value] : h)) })} />
+                <input aria-label="Header name" value={h.name} onInput={(e) => setS({ ...s, headers: s.headers.map((x, i) => (i === n ? { ...x, name: e.currentTarget.value } : x)) })} />
+                <input
+                  type="password"
+                  autocomplete="off"
+                  aria-label="Header value"
+                  placeholder={h.value === null ? "saved (type to replace)" : ""}
+                  value={h.value ?? ""}
+                  onInput={(e) => setS({ ...s, headers: s.headers.map((x, i) => (i === n ? { ...x, value: e.currentTarget.value } : x)) })}
+                />
                 <button type="button" aria-label="Remove header" onClick={() => setS({ ...s, headers: s.headers.filter((_, i) => i !== n) })}>
                   <X size={16} aria-hidden="true" />
                 </button>
               </div>
             ))}
-            <button type="button" onClick={() => setS({ ...s, headers: [...s.headers, ["", ""]] })}>
+            <button type="button" onClick={() => setS({ ...s, headers: [...s.headers, { name: "", value: "" }] })}>
               <Plus size={16} aria-hidden="true" /> Add header
             </button>
           </fieldset>

@@ -160,6 +160,9 @@ async fn no_secret_reaches_the_logs() {
 
     let (_seen, portal) = mock().await;
     portal.get_json("t/revoke-once", &[]).await.expect("renewal after 498");
+    // Another test thread may have cached the "retrying" call site as uninteresting while no
+    // subscriber was set (a known race in tracing's interest cache); ask again.
+    tracing::callsite::rebuild_interest_cache();
     let _ = portal.get_json("t/status/502/1", &[]).await.expect("a retried 502");
     let seen = Arc::new(Seen::default());
     let base = start_server(seen, false).await;

@@ -44,6 +44,10 @@ pub(crate) struct Seen {
     /// Answer as ArcGIS Enterprise (isPortal) with this federated server URL.
     pub federated_server: Mutex<Option<String>>,
     pub base: Mutex<String>,
+    /// Answer `generateToken` and `oauth2/token` with this redirect (status, Location).
+    pub redirect_sign_in: Mutex<Option<(u16, String)>>,
+    /// Request bodies, as received.
+    pub bodies: Mutex<Vec<String>>,
 }
 
 impl Seen {
@@ -78,6 +82,11 @@ async fn portal_handler(seen: Arc<Seen>, method: Method, uri: Uri, headers: Head
     seen.requests.lock().expect("lock").push((path.clone(), headers.clone(), query.clone()));
     let form: HashMap<String, String> = serde_urlencoded::from_bytes(&body).unwrap_or_default();
     let rest = path.strip_prefix("/sharing/rest/").unwrap_or("");
+    let redirect = seen.redirect_sign_in.lock().expect("lock").clone();
+    if let (Some((status, to)), "generateToken" | "oauth2/token") = (redirect, rest) {
+        let status = StatusCode::from_u16(status).expect("status");
+        return Response::builder().status(status).header("location", to).body(Body::empty()).expect("resp");
+    }
     if rest == "info" {
         return axum::Json(
             json!({"owningSystemUrl": *seen.base.lock().expect("lock"), "authInfo":{"isTokenBasedSecurity":true}}),
@@ -287,6 +296,7 @@ pub(crate) async fn start_server(seen: Arc<Seen>, foreign: bool) -> String {
         let s = s.clone();
         async move {
             if foreign {
+                s.bodies.lock().expect("lock").push(String::from_utf8_lossy(&body).into_owned());
                 s.hit(uri.path());
                 s.requests.lock().expect("lock").push((
                     uri.path().to_string(),
@@ -334,6 +344,7 @@ pub(crate) async fn mock() -> (Arc<Seen>, Portal) {
 
 mod hosts;
 mod limits;
+mod redirects;
 mod retries;
 mod search;
 mod tokens;

@@ -16,7 +16,7 @@ use orgvault_core::Db;
 #[derive(Debug, Args)]
 pub struct PortalArgs {
     /// A saved identity (name or id, see `orgvault identity list`); its password comes from the vault.
-    #[arg(long, value_name = "NAME|ID", conflicts_with_all = ["portal", "username", "ca_cert", "insecure", "headers"])]
+    #[arg(long, value_name = "NAME|ID", conflicts_with_all = ["portal", "username", "ca_cert", "insecure", "headers", "header_file", "allow_insecure_http"])]
     pub identity: Option<String>,
 
     /// The organization's URL, e.g. https://myorg.maps.arcgis.com or https://gis.example.com/portal.
@@ -35,9 +35,99 @@ pub struct PortalArgs {
     #[arg(long)]
     pub insecure: bool,
 
-    /// An extra request header sent to the organization, as "Name: value" (repeatable).
-    #[arg(long = "header", value_name = "NAME: VALUE")]
+    #[command(flatten)]
+    pub headers: HeaderArgs,
+
+    /// Accept a plain http:// portal that is not on this machine (the password and tokens then
+    /// travel readable). http://127.0.0.1 and http://localhost need no opt-in.
+    #[arg(long)]
+    pub allow_insecure_http: bool,
+}
+
+/// Extra request headers for the organization. Their values are often keys, so they are never
+/// taken from the command line, where other users see them in the process list.
+#[derive(Debug, Args, Clone, Default)]
+pub struct HeaderArgs {
+    /// The name of an extra request header sent to the organization (repeatable); its value is
+    /// read from standard input, one line per --header in order (after the password with
+    /// --password-stdin).
+    #[arg(long = "header", value_name = "NAME")]
     pub headers: Vec<String>,
+
+    /// A file of extra request headers, one "Name: value" per line.
+    #[arg(long, value_name = "FILE")]
+    pub header_file: Option<std::path::PathBuf>,
+}
+
+impl HeaderArgs {
+    /// The header names, without reading any value.
+    pub fn names(&self) -> anyhow::Result<Vec<String>> {
+        let mut names = self.checked_names()?;
+        names.extend(self.file_headers()?.into_iter().map(|(n, _)| n));
+        Ok(names)
+    }
+
+    fn checked_names(&self) -> anyhow::Result<Vec<String>> {
+        self.headers
+            .iter()
+            .map(|h| {
+                if h.contains(':') {
+                    anyhow::bail!(
+                        "--header takes only the header's name: its value is read from standard input or --header-file, never from the command line (other users can read it there)"
+                    );
+                }
+                let name = h.trim();
+                if name.is_empty() {
+                    anyhow::bail!("--header needs a header name");
+                }
+                Ok(name.to_owned())
+            })
+            .collect()
+    }
+
+    fn file_headers(&self) -> anyhow::Result<Vec<(String, Secret)>> {
+        let Some(path) = &self.header_file else { return Ok(Vec::new()) };
+        let text = Secret::new(
+            std::fs::read_to_string(path).with_context(|| format!("cannot read --header-file {}", path.display()))?,
+        );
+        text.expose()
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
+            .map(|(i, line)| {
+                let (name, value) = line.split_once(':').with_context(|| {
+                    format!("--header-file {} line {}: expected \"Name: value\"", path.display(), i + 1)
+                })?;
+                if name.trim().is_empty() {
+                    anyhow::bail!("--header-file {} line {}: the header has no name", path.display(), i + 1);
+                }
+                Ok((name.trim().to_owned(), Secret::new(value.trim())))
+            })
+            .collect()
+    }
+
+    /// The headers with their values: `--header` values from standard input (one line each, in
+    /// order), then those of `--header-file`. Reads standard input, so call it once.
+    pub fn read(&self) -> anyhow::Result<Vec<(String, Secret)>> {
+        let mut headers = Vec::new();
+        for name in self.checked_names()? {
+            let mut line = String::new();
+            let read = std::io::BufRead::read_line(&mut std::io::stdin().lock(), &mut line)
+                .with_context(|| format!("cannot read the value of header {name} from standard input"))?;
+            let value = line.trim_end_matches(['\r', '\n']);
+            if read == 0 || value.is_empty() {
+                anyhow::bail!("--header {name}: standard input held no value for it (one line per --header)");
+            }
+            headers.push((name, Secret::new(value)));
+        }
+        headers.extend(self.file_headers()?);
+        Ok(headers)
+    }
+}
+
+/// Header values as the client takes them.
+pub fn exposed(headers: &[(String, Secret)]) -> Vec<(String, String)> {
+    headers.iter().map(|(n, v)| (n.clone(), v.expose().to_owned())).collect()
 }
 
 impl PortalArgs {
@@ -51,14 +141,11 @@ impl PortalArgs {
         let url = Url::parse(portal.trim()).with_context(|| {
             format!("--portal {portal:?} is not a URL (expected e.g. https://myorg.maps.arcgis.com)")
         })?;
-        if !matches!(url.scheme(), "http" | "https") {
-            anyhow::bail!("--portal {portal:?} must start with https:// (or http://)");
-        }
+        arcgis::check_portal_url(&url, self.allow_insecure_http).map_err(|e| {
+            let hint = if url.scheme() == "http" { " (or give --allow-insecure-http)" } else { "" };
+            anyhow::anyhow!("--portal {portal:?}: {e}{hint}")
+        })?;
         Ok(url)
-    }
-
-    pub fn custom_headers(&self) -> anyhow::Result<Vec<(String, String)>> {
-        custom_headers(&self.headers)
     }
 
     pub fn tls(&self) -> anyhow::Result<TlsOptions> {
@@ -81,8 +168,9 @@ impl PortalArgs {
         let url = self.portal_url()?;
         let password = password()?;
         let mut cfg = PortalConfig::new(url, Credentials::BuiltIn { username: self.username()?.to_owned(), password });
-        cfg.custom_headers = self.custom_headers()?;
+        cfg.custom_headers = exposed(&self.headers.read()?);
         cfg.tls = self.tls()?;
+        cfg.allow_insecure_http = self.allow_insecure_http;
         Ok(Portal::connect(cfg).await?)
     }
 
@@ -96,10 +184,9 @@ impl PortalArgs {
             return Ok((portal, identity));
         };
         let identity = super::identity::find_identity(db, name_or_id).await?;
-        let (vault, _) = super::identity::open_vault(data_dir)?;
+        let (vault, _) = super::identity::open_vault(db, data_dir).await?;
         let secrets = super::identity::load_secrets(&vault, &identity)?;
-        let mut cfg =
-            orgvault_core::identity::portal_config(&identity.spec, &secrets.sign_in, Arc::new(arcgis::SystemClock))?;
+        let mut cfg = orgvault_core::identity::portal_config(&identity.spec, &secrets, Arc::new(arcgis::SystemClock))?;
         if let Credentials::OAuth { on_refresh_token, redirect_uri, .. } = &mut cfg.credentials {
             // An exchanged refresh token replaces the old one at once: the old one may stop working.
             let (vault, id, redirect_uri) = (Arc::new(vault), identity.id.clone(), redirect_uri.clone());
@@ -118,18 +205,6 @@ impl PortalArgs {
         let portal = Portal::connect(cfg).await.with_context(|| format!("identity {:?}", identity.spec.name))?;
         Ok((portal, identity))
     }
-}
-
-/// Parses `--header "Name: value"` arguments.
-pub fn custom_headers(headers: &[String]) -> anyhow::Result<Vec<(String, String)>> {
-    headers
-        .iter()
-        .map(|h| {
-            let (name, value) =
-                h.split_once(':').with_context(|| format!("--header {h:?} must look like \"Name: value\""))?;
-            Ok((name.trim().to_owned(), value.trim().to_owned()))
-        })
-        .collect()
 }
 
 /// The password from `ORGVAULT_PASSWORD`, else asked for on the terminal.

@@ -10,14 +10,14 @@ use anyhow::Context;
 use arcgis::Secret;
 use clap::{Args, Subcommand};
 use orgvault_core::identity::{
-    check_storage, credential_state, verify, verify_sign_in, Identities, Identity, IdentitySecrets, IdentitySpec,
-    PortalKind, SignIn, SignInSecret, Storage, TlsOptions, TokenState, VerifyOptions,
+    check_storage, credential_state, move_header_values_to_vault, verify, verify_sign_in, Identities, Identity,
+    IdentitySecrets, IdentitySpec, PortalKind, SignIn, SignInSecret, Storage, TlsOptions, TokenState, VerifyOptions,
 };
 use orgvault_core::vault::{self, remove_identity_secrets, StrongholdVault, VaultKeySource};
 use orgvault_core::{Clock, Db, SystemClock};
 use serde_json::json;
 
-use super::connect::{custom_headers, password};
+use super::connect::{password, HeaderArgs};
 use crate::output::print_json;
 
 #[derive(Debug, Args)]
@@ -69,9 +69,13 @@ pub struct AddArgs {
     #[arg(long)]
     pub insecure: bool,
 
-    /// An extra request header sent to the organization, as "Name: value" (repeatable).
-    #[arg(long = "header", value_name = "NAME: VALUE")]
-    pub headers: Vec<String>,
+    #[command(flatten)]
+    pub headers: HeaderArgs,
+
+    /// Accept a plain http:// portal that is not on this machine (the password, tokens and
+    /// header values then travel readable). http://127.0.0.1 and http://localhost need no opt-in.
+    #[arg(long)]
+    pub allow_insecure_http: bool,
 
     /// Print one JSON object describing the saved identity.
     #[arg(long)]
@@ -112,9 +116,14 @@ pub async fn run(db: &Db, data_dir: &Path, args: IdentityArgs) -> anyhow::Result
     }
 }
 
-/// Opens the data folder's vault; the error says how to fix a key problem.
-pub(crate) fn open_vault(data_dir: &Path) -> anyhow::Result<(StrongholdVault, VaultKeySource)> {
-    vault::open_default(data_dir).context("cannot open the credential vault")
+/// Opens the data folder's vault; the error says how to fix a key problem. Header values an
+/// older version kept in the database move into it on the way.
+pub(crate) async fn open_vault(db: &Db, data_dir: &Path) -> anyhow::Result<(StrongholdVault, VaultKeySource)> {
+    let opened = vault::open_default(data_dir).context("cannot open the credential vault")?;
+    move_header_values_to_vault(db, &opened.0)
+        .await
+        .context("cannot move the saved request header values from the database to the vault")?;
+    Ok(opened)
 }
 
 fn storage_from_dest(data_dir: &Path, dest: Option<&str>) -> anyhow::Result<(Storage, Option<Secret>)> {
@@ -173,21 +182,27 @@ async fn add(db: &Db, data_dir: &Path, args: AddArgs) -> anyhow::Result<()> {
         kind: PortalKind::Online,
         sign_in: SignIn::Builtin { username: args.username.clone() },
         storage,
-        custom_headers: custom_headers(&args.headers)?,
+        custom_headers: args.headers.names()?,
         tls: TlsOptions {
             extra_ca_pem_path: args.ca_cert.as_ref().map(|p| p.display().to_string()),
             allow_invalid_certs: args.insecure,
+            allow_insecure_http: args.allow_insecure_http,
         },
     };
+    orgvault_core::identity::validate(&spec).map_err(|e| {
+        let hint = if args.allow_insecure_http { "" } else { " (--allow-insecure-http accepts a plain http portal)" };
+        anyhow::anyhow!("identity {:?} was not saved: {e}{hint}", spec.name)
+    })?;
     // The vault opens before anyone signs in: a key problem should not cost a sign-in.
-    let (vault, source) = open_vault(data_dir)?;
+    let (vault, source) = open_vault(db, data_dir).await?;
     let secret = SignInSecret::Password(read_password(args.password_stdin)?);
-    let verified = verify(&spec, &secret, azure.as_ref(), &VerifyOptions::default(), Arc::new(arcgis::SystemClock))
+    let secrets =
+        IdentitySecrets { sign_in: secret, azure_connection_string: azure, custom_headers: args.headers.read()? };
+    let verified = verify(&spec, &secrets, &VerifyOptions::default(), Arc::new(arcgis::SystemClock))
         .await
         .with_context(|| format!("identity {:?} was not saved", spec.name))?;
     spec.kind = verified.signed_in.kind;
     let identity = identities.create(spec).await?;
-    let secrets = IdentitySecrets { sign_in: secret, azure_connection_string: azure };
     if let Err(e) = secrets.save(&vault, &identity.id) {
         // An identity whose secrets are not kept could never sign in: do not leave it behind.
         let _ = remove_identity_secrets(&vault, &identity.id);
@@ -223,7 +238,7 @@ fn key_source_text(source: &VaultKeySource) -> String {
 async fn list(db: &Db, data_dir: &Path, args: ListArgs) -> anyhow::Result<()> {
     let all = Identities::new(db, &SystemClock).list().await?;
     // Without identities there is nothing to look up, and no reason to create a vault key.
-    let vault = if all.is_empty() { None } else { Some(open_vault(data_dir)?.0) };
+    let vault = if all.is_empty() { None } else { Some(open_vault(db, data_dir).await?.0) };
     let now = SystemClock.now_ms();
     let mut rows = Vec::new();
     for identity in &all {
@@ -283,11 +298,10 @@ pub(crate) fn load_secrets(vault: &StrongholdVault, identity: &Identity) -> anyh
 
 async fn check(db: &Db, data_dir: &Path, args: CheckArgs) -> anyhow::Result<()> {
     let identity = find_identity(db, &args.identity).await?;
-    let (vault, _) = open_vault(data_dir)?;
+    let (vault, _) = open_vault(db, data_dir).await?;
     let secrets = load_secrets(&vault, &identity)?;
     let signed_in =
-        verify_sign_in(&identity.spec, &secrets.sign_in, &VerifyOptions::default(), Arc::new(arcgis::SystemClock))
-            .await;
+        verify_sign_in(&identity.spec, &secrets, &VerifyOptions::default(), Arc::new(arcgis::SystemClock)).await;
     if let Ok(s) = &signed_in {
         if let Some(new) = &s.refresh_token {
             IdentitySecrets { sign_in: SignInSecret::OAuth(new.clone()), ..secrets.clone() }
@@ -344,7 +358,7 @@ async fn check(db: &Db, data_dir: &Path, args: CheckArgs) -> anyhow::Result<()> 
 
 async fn remove(db: &Db, data_dir: &Path, args: RemoveArgs) -> anyhow::Result<()> {
     let identity = find_identity(db, &args.identity).await?;
-    let (vault, _) = open_vault(data_dir)?;
+    let (vault, _) = open_vault(db, data_dir).await?;
     // Secrets first: if the row then fails to go, a later remove finishes the job; the reverse
     // order could leave secrets nobody can name any more.
     remove_identity_secrets(&vault, &identity.id)?;

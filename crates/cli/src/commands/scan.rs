@@ -100,10 +100,12 @@ pub(crate) async fn identity_for(
         kind: if org.is_portal { PortalKind::Enterprise } else { PortalKind::Online },
         sign_in: SignIn::Builtin { username: username.to_owned() },
         storage: Storage::Local { path: data_dir.join("backups").display().to_string() },
-        custom_headers: args.custom_headers()?,
+        // Names only: a CLI scan keeps no secret, so the values are given again each run.
+        custom_headers: args.headers.names()?,
         tls: TlsOptions {
             extra_ca_pem_path: args.ca_cert.as_ref().map(|p| p.display().to_string()),
             allow_invalid_certs: args.insecure,
+            allow_insecure_http: args.allow_insecure_http,
         },
     };
     Ok(identities.create(spec).await?)

@@ -246,3 +246,52 @@ async fn no_secret_reaches_the_database_or_the_log() {
         assert!(!contains(bytes, "Tm90LUEtUmVhbC1LZXkt"), "the Azure key must not be in {}", path.display());
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn header_values_come_from_stdin_or_a_file_and_stay_in_the_vault() {
+    let sim = sim().await;
+    let org = &sim.orgs[0];
+    let data = tempfile::tempdir().unwrap();
+    let base = ["identity", "add", "--portal", &org.portal_url, "-u", &org.admin.username, "--password-stdin"];
+
+    let on_command_line =
+        [&base[..], &["--name", "Leaky", "--header", "X-Gateway-Key: gw-on-the-command-line"]].concat();
+    let out = run(data.path(), &on_command_line, Some(&format!("{}\n", org.admin.password)), None).await;
+    assert!(!out.status.success(), "a header value on the command line (visible in ps) must be refused");
+    assert!(stderr(&out).contains("standard input"), "the refusal says where the value goes: {}", stderr(&out));
+
+    let from_stdin = [&base[..], &["--name", "Acme", "--header", "X-Gateway-Key", "--json"]].concat();
+    let out = run(data.path(), &from_stdin, Some(&format!("{}\ngw-from-stdin-4711\n", org.admin.password)), None).await;
+    assert!(out.status.success(), "the header value is read from stdin after the password: {}", stderr(&out));
+
+    let file = data.path().join("headers.txt");
+    std::fs::write(&file, "# gateway\nX-Route: blue-from-file-0815\n").unwrap();
+    let from_file = [&base[..], &["--name", "Beta", "--header-file", file.to_str().unwrap()]].concat();
+    let out = run(data.path(), &from_file, Some(&format!("{}\n", org.admin.password)), None).await;
+    assert!(out.status.success(), "the header values are read from --header-file: {}", stderr(&out));
+    std::fs::remove_file(&file).unwrap();
+
+    let out = run(data.path(), &["scan", "--identity", "Acme"], None, None).await;
+    assert!(out.status.success(), "a saved identity signs in with its header from the vault: {}", stderr(&out));
+    let out = run(data.path(), &["identity", "list", "--json"], None, None).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    for (path, bytes) in all_files(data.path()) {
+        for value in ["gw-from-stdin-4711", "blue-from-file-0815", "gw-on-the-command-line"] {
+            assert!(!contains(&bytes, value), "the header value {value} must not be in {}", path.display());
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_remote_plain_http_portal_needs_allow_insecure_http() {
+    let data = tempfile::tempdir().unwrap();
+    // TEST-NET-1 is never routed; the refusal comes before anything is sent.
+    let args =
+        ["identity", "add", "--name", "Lab", "--portal", "http://192.0.2.1/portal", "-u", "admin", "--password-stdin"];
+    let out = run(data.path(), &args, Some("pw\n"), None).await;
+    assert!(!out.status.success(), "a remote plain-http portal is refused without the opt-in");
+    assert!(stderr(&out).contains("--allow-insecure-http"), "the refusal names the opt-in: {}", stderr(&out));
+    let out = run(data.path(), &["scan", "--portal", "http://192.0.2.1/portal", "-u", "admin"], None, Some("pw")).await;
+    assert!(!out.status.success(), "scan refuses it too");
+    assert!(stderr(&out).contains("--allow-insecure-http"), "the refusal names the opt-in: {}", stderr(&out));
+}

@@ -3,7 +3,8 @@
 use arcgis::Secret;
 use serde::{Deserialize, Serialize};
 
-use super::{Identity, SignIn, Storage};
+use super::headers::{load_header_values, save_header_values};
+use super::{Identity, IdentitySpec, SignIn, Storage};
 use crate::vault::{SecretKey, SecretStore, VaultError};
 
 /// An OAuth refresh token with what is needed to use and renew it. Kept in the vault as JSON
@@ -42,6 +43,9 @@ pub struct IdentitySecrets {
     pub sign_in: SignInSecret,
     /// Required when the storage is Azure.
     pub azure_connection_string: Option<Secret>,
+    /// The values of the identity's custom request headers, by name (the catalog keeps only
+    /// the names).
+    pub custom_headers: Vec<(String, Secret)>,
 }
 
 impl IdentitySecrets {
@@ -65,7 +69,8 @@ impl IdentitySecrets {
             Storage::Local { .. } => None,
         }
         .map(Secret::new);
-        Ok(Some(IdentitySecrets { sign_in, azure_connection_string }))
+        let custom_headers = load_header_values(store, &SecretKey::custom_headers(&identity.id))?;
+        Ok(Some(IdentitySecrets { sign_in, azure_connection_string, custom_headers }))
     }
 
     /// Writes these secrets for `identity_id`, removing the kinds it no longer uses (a switch
@@ -81,10 +86,50 @@ impl IdentitySecrets {
                 store.remove(&SecretKey::password(identity_id))?;
             }
         }
+        save_header_values(store, &SecretKey::custom_headers(identity_id), &self.custom_headers)?;
         match &self.azure_connection_string {
             Some(c) => store.put(&SecretKey::azure_connection_string(identity_id), c.expose().as_bytes()),
             None => store.remove(&SecretKey::azure_connection_string(identity_id)),
         }
+    }
+
+    /// The saved password that an edit of `old` into `new` may keep using: only while the edit
+    /// keeps the portal URL and the account. A password is sent only to the portal it was
+    /// entered for; a changed URL (or username) needs it again, as an OAuth sign-in does.
+    pub fn password_for_edit(stored: Option<&IdentitySecrets>, old: &Identity, new: &IdentitySpec) -> Option<Secret> {
+        let same_portal = same_portal_url(&old.spec.portal_url, &new.portal_url);
+        let same_account = match (&old.spec.sign_in, &new.sign_in) {
+            (SignIn::Builtin { username: a }, SignIn::Builtin { username: b }) => {
+                a.trim().eq_ignore_ascii_case(b.trim())
+            }
+            _ => false,
+        };
+        match stored.map(|s| &s.sign_in) {
+            Some(SignInSecret::Password(p)) if same_portal && same_account => Some(p.clone()),
+            _ => None,
+        }
+    }
+
+    /// The saved header values an edit of `old` into `new` may keep: only while the portal URL
+    /// stays the same (a gateway key is not sent to a host it was not entered for).
+    pub fn headers_for_edit(
+        stored: Option<&IdentitySecrets>,
+        old: &Identity,
+        new: &IdentitySpec,
+    ) -> Vec<(String, Secret)> {
+        match stored {
+            Some(s) if same_portal_url(&old.spec.portal_url, &new.portal_url) => s.custom_headers.clone(),
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// Whether two portal URLs as entered name the same portal (scheme, host, port and path; a
+/// trailing slash and the `/sharing/rest` or `/home` suffix do not count).
+fn same_portal_url(a: &str, b: &str) -> bool {
+    match (arcgis::Url::parse(a.trim()), arcgis::Url::parse(b.trim())) {
+        (Ok(a), Ok(b)) => arcgis::portal::normalize_portal_url(&a) == arcgis::portal::normalize_portal_url(&b),
+        _ => false,
     }
 }
 
@@ -217,6 +262,7 @@ mod tests {
         let secrets = IdentitySecrets {
             sign_in: SignInSecret::OAuth(oauth.clone()),
             azure_connection_string: Some(Secret::new("AccountName=a;AccountKey=k")),
+            custom_headers: vec![("X-Gateway-Key".into(), Secret::new("gw-value"))],
         };
         assert!(!format!("{secrets:?}").contains("rt-secret-value"), "Debug hides the refresh token");
         vault.put(&SecretKey::password("id1"), b"old password").expect("put");
@@ -232,6 +278,11 @@ mod tests {
             Some("AccountName=a;AccountKey=k".to_owned()),
             "the Azure connection string round-trips"
         );
+        assert_eq!(
+            back.custom_headers.iter().map(|(n, v)| (n.as_str(), v.expose())).collect::<Vec<_>>(),
+            vec![("X-Gateway-Key", "gw-value")],
+            "header values round-trip through the vault"
+        );
         assert_eq!(credential_state(&vault, &id, 9_000).expect("state"), TokenState::Expiring, "close to expiry");
         assert_eq!(credential_state(&vault, &id, 10_000).expect("state"), TokenState::Expired, "at expiry");
     }
@@ -241,13 +292,51 @@ mod tests {
         let vault = MemoryVault::default();
         let id = identity(SignIn::Builtin { username: "admin".into() }, Storage::Local { path: "/b".into() });
         assert!(IdentitySecrets::load(&vault, &id).expect("load").is_none(), "no password saved: no secrets");
-        IdentitySecrets { sign_in: SignInSecret::Password(Secret::new("pw")), azure_connection_string: None }
-            .save(&vault, "id1")
-            .expect("save");
+        let saved = IdentitySecrets {
+            sign_in: SignInSecret::Password(Secret::new("pw")),
+            azure_connection_string: None,
+            custom_headers: Vec::new(),
+        };
+        saved.save(&vault, "id1").expect("save");
         assert_eq!(
             credential_state(&vault, &id, i64::MAX).expect("state"),
             TokenState::Valid,
             "passwords do not expire"
         );
+    }
+
+    #[test]
+    fn a_changed_portal_url_or_account_does_not_reuse_the_saved_password_or_headers() {
+        let old = identity(SignIn::Builtin { username: "admin".into() }, Storage::Local { path: "/b".into() });
+        let stored = IdentitySecrets {
+            sign_in: SignInSecret::Password(Secret::new("pw")),
+            azure_connection_string: None,
+            custom_headers: vec![("X-Key".into(), Secret::new("k"))],
+        };
+        let mut same = old.spec.clone();
+        same.portal_url = "https://acme.maps.arcgis.com/sharing/rest/".into();
+        assert!(
+            IdentitySecrets::password_for_edit(Some(&stored), &old, &same).is_some(),
+            "an edit that keeps the portal keeps the password"
+        );
+        assert_eq!(IdentitySecrets::headers_for_edit(Some(&stored), &old, &same).len(), 1, "and the headers");
+        for (url, user) in [
+            ("https://evil.example.com", "admin"),
+            ("http://acme.maps.arcgis.com", "admin"),
+            ("https://acme.maps.arcgis.com:8443", "admin"),
+            ("https://acme.maps.arcgis.com/other", "admin"),
+            ("https://acme.maps.arcgis.com", "someone"),
+        ] {
+            let mut changed = old.spec.clone();
+            changed.portal_url = url.into();
+            changed.sign_in = SignIn::Builtin { username: user.into() };
+            assert!(
+                IdentitySecrets::password_for_edit(Some(&stored), &old, &changed).is_none(),
+                "{url} as {user}: the saved password must not be sent; it is asked for again"
+            );
+        }
+        let mut moved = old.spec.clone();
+        moved.portal_url = "https://evil.example.com".into();
+        assert!(IdentitySecrets::headers_for_edit(Some(&stored), &old, &moved).is_empty(), "headers stay home");
     }
 }

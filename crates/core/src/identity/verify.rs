@@ -7,7 +7,7 @@ use std::time::Duration;
 use arcgis::{Credentials, NewRefreshToken, Portal, PortalConfig, RetryPolicy, Secret, Url};
 use serde::Serialize;
 
-use super::credentials::{OAuthSecret, SignInSecret};
+use super::credentials::{IdentitySecrets, OAuthSecret, SignInSecret};
 use super::{validate, IdentitySpec, PortalKind, SignIn, Storage};
 use crate::storage::{check_azure, check_local, AzureConnection};
 use crate::vault::VaultError;
@@ -110,13 +110,14 @@ pub struct VerifiedIdentity {
     pub storage: StorageCheck,
 }
 
-/// Builds the client configuration of an identity: URL, credentials, custom headers and TLS
-/// (the extra CA certificate is read from its file here).
+/// Builds the client configuration of an identity: URL, credentials, custom headers (values
+/// from `secrets`) and TLS (the extra CA certificate is read from its file here).
 pub fn portal_config(
     spec: &IdentitySpec,
-    secret: &SignInSecret,
+    secrets: &IdentitySecrets,
     clock: Arc<dyn arcgis::Clock>,
 ) -> Result<PortalConfig, VerifyError> {
+    let secret = &secrets.sign_in;
     let url = Url::parse(spec.portal_url.trim())
         .map_err(|e| crate::Error::InvalidInput(format!("portal URL {:?} is not a URL: {e}", spec.portal_url)))?;
     let credentials = match (&spec.sign_in, secret) {
@@ -146,8 +147,9 @@ pub fn portal_config(
         None => None,
     };
     let mut cfg = PortalConfig::new(url, credentials);
-    cfg.custom_headers = spec.custom_headers.clone();
+    cfg.custom_headers = secrets.custom_headers.iter().map(|(n, v)| (n.clone(), v.expose().to_owned())).collect();
     cfg.tls = arcgis::TlsOptions { extra_ca_pem, accept_invalid_certs: spec.tls.allow_invalid_certs };
+    cfg.allow_insecure_http = spec.tls.allow_insecure_http;
     cfg.clock = clock;
     Ok(cfg)
 }
@@ -157,12 +159,13 @@ pub fn portal_config(
 /// `not_admin`, naming the missing privileges, for anyone else.
 pub async fn verify_sign_in(
     spec: &IdentitySpec,
-    secret: &SignInSecret,
+    secrets: &IdentitySecrets,
     options: &VerifyOptions,
     clock: Arc<dyn arcgis::Clock>,
 ) -> Result<SignedIn, VerifyError> {
     validate(spec)?;
-    let mut cfg = portal_config(spec, secret, clock)?;
+    let secret = &secrets.sign_in;
+    let mut cfg = portal_config(spec, secrets, clock)?;
     cfg.retry = options.retry.clone();
     cfg.connect_timeout = options.connect_timeout;
     cfg.request_timeout = options.request_timeout;
@@ -260,13 +263,13 @@ pub async fn check_storage(
 /// "Save and verify": [`verify_sign_in`], then [`check_storage`]; fails on the first problem.
 pub async fn verify(
     spec: &IdentitySpec,
-    secret: &SignInSecret,
-    azure_connection_string: Option<&Secret>,
+    secrets: &IdentitySecrets,
     options: &VerifyOptions,
     clock: Arc<dyn arcgis::Clock>,
 ) -> Result<VerifiedIdentity, VerifyError> {
-    let signed_in = verify_sign_in(spec, secret, options, clock).await?;
-    let storage = check_storage(&spec.storage, azure_connection_string, options.needed_storage_bytes).await;
+    let signed_in = verify_sign_in(spec, secrets, options, clock).await?;
+    let storage =
+        check_storage(&spec.storage, secrets.azure_connection_string.as_ref(), options.needed_storage_bytes).await;
     if !storage.ok {
         return Err(VerifyError::Storage {
             step: storage.failed_step.clone().unwrap_or_default(),

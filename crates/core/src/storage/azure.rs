@@ -19,6 +19,10 @@ const DEV_ACCOUNT: &str = "devstoreaccount1";
 const DEV_KEY: &str = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
 const DEV_ENDPOINT: &str = "http://127.0.0.1:10000/devstoreaccount1";
 
+/// The connection-string key by which the user accepts a SAS sent over plain http to a host
+/// that is not this machine.
+pub const ALLOW_HTTP_SAS: &str = "OrgVaultAllowHttp";
+
 /// A parsed Azure Storage connection string: the account, how to sign in (account key or SAS)
 /// and the blob endpoint. Invariant: at least one of `key` and `sas` is set. `Debug` prints
 /// neither.
@@ -47,9 +51,13 @@ impl fmt::Debug for AzureConnection {
 impl AzureConnection {
     /// Parses `Key=Value;...` as the Azure portal shows it. Accepted keys: `AccountName`,
     /// `AccountKey`, `SharedAccessSignature`, `BlobEndpoint`, `EndpointSuffix`,
-    /// `DefaultEndpointsProtocol`, `UseDevelopmentStorage`, `DevelopmentStorageProxyUri`; other
-    /// service endpoints (`QueueEndpoint`, ...) are ignored. Errors name the missing or bad key and
-    /// never quote a secret.
+    /// `DefaultEndpointsProtocol`, `UseDevelopmentStorage`, `DevelopmentStorageProxyUri`, and our
+    /// own [`ALLOW_HTTP_SAS`]; other service endpoints (`QueueEndpoint`, ...) are ignored. Errors
+    /// name the missing or bad key and never quote a secret.
+    ///
+    /// A SAS travels in every request's URL, so a SAS-only string with a plain `http://`
+    /// endpoint that is not on this machine is refused unless it also says
+    /// `OrgVaultAllowHttp=true` (an account key only signs requests and is never sent).
     pub fn parse(conn: &str) -> Result<Self, StorageError> {
         let bad = |msg: String| StorageError::ConnectionString(msg);
         let mut pairs: Vec<(String, String)> = Vec::new();
@@ -134,6 +142,13 @@ impl AzureConnection {
         };
         if key.is_some() && account.is_empty() {
             return Err(bad("AccountName is empty".into()));
+        }
+        let opted_in = get(ALLOW_HTTP_SAS).is_some_and(|v| v.eq_ignore_ascii_case("true"));
+        if key.is_none() && endpoint.scheme() == "http" && !arcgis::is_loopback(&endpoint) && !opted_in {
+            return Err(bad(format!(
+                "the endpoint {} is plain http, where the SharedAccessSignature would travel readable; use https, or add {ALLOW_HTTP_SAS}=true to accept that",
+                endpoint.host_str().unwrap_or_default()
+            )));
         }
         Ok(AzureConnection { account, key, sas, endpoint })
     }
@@ -302,6 +317,24 @@ mod tests {
             "leading '?' dropped"
         );
         assert!(c.key.is_none(), "no key in a SAS string");
+    }
+
+    #[test]
+    fn a_sas_over_remote_plain_http_needs_the_opt_in() {
+        let sas = "SharedAccessSignature=sv=2022-11-02&sp=rwdl&sig=SECRETSIG";
+        let err = AzureConnection::parse(&format!("BlobEndpoint=http://acme.blob.core.windows.net;{sas}"))
+            .expect_err("a SAS over remote http must be refused");
+        assert!(err.to_string().contains(ALLOW_HTTP_SAS), "the message says how to opt in: {err}");
+        assert!(!err.to_string().contains("SECRETSIG"), "the message never quotes the SAS: {err}");
+        let err = AzureConnection::parse(&format!("AccountName=acme;DefaultEndpointsProtocol=http;{sas}"))
+            .expect_err("the protocol key counts too");
+        assert!(err.to_string().contains("plain http"), "{err}");
+        AzureConnection::parse(&format!("BlobEndpoint=http://acme.blob.core.windows.net;{sas};{ALLOW_HTTP_SAS}=true"))
+            .expect("with the opt-in it is accepted");
+        AzureConnection::parse(&format!("BlobEndpoint=http://127.0.0.1:10000/devstoreaccount1;{sas}"))
+            .expect("a SAS to the emulator on loopback needs no opt-in");
+        AzureConnection::parse(&format!("AccountName=acme;AccountKey={KEY};DefaultEndpointsProtocol=http"))
+            .expect("an account key is never sent, so http stays allowed for it");
     }
 
     #[test]

@@ -1,5 +1,5 @@
-//! The credential vault: passwords, OAuth refresh tokens and Azure connection strings, kept out
-//! of SQLite, logs, configuration and support bundles.
+//! The credential vault: passwords, OAuth refresh tokens, Azure connection strings and custom
+//! header values, kept out of SQLite, logs, configuration and support bundles.
 //!
 //! Design (see docs/security.md for the threat model):
 //! - One [`SecretStore`] trait, used by the CLI and the desktop shell alike. Secrets are keyed
@@ -37,8 +37,9 @@ pub trait SecretStore: Send + Sync {
     fn remove(&self, key: &SecretKey) -> Result<(), VaultError>;
 }
 
-/// The name of one secret: `identity/<identity id>/password`, `.../refresh_token` or
-/// `.../azure_connection_string`. Names are not secret; values are.
+/// The name of one secret: `identity/<identity id>/password`, `.../refresh_token`,
+/// `.../azure_connection_string` or `.../custom_headers`, and `settings/custom_headers`. Names
+/// are not secret; values are.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct SecretKey(String);
 
@@ -58,9 +59,25 @@ impl SecretKey {
         SecretKey(format!("identity/{identity_id}/azure_connection_string"))
     }
 
+    /// The values of the identity's custom request headers (JSON `[[name, value], ...]`).
+    pub fn custom_headers(identity_id: &str) -> Self {
+        SecretKey(format!("identity/{identity_id}/custom_headers"))
+    }
+
+    /// The values of the custom request headers the desktop app adds to every organization
+    /// (Settings), as JSON `[[name, value], ...]`.
+    pub fn settings_headers() -> Self {
+        SecretKey("settings/custom_headers".into())
+    }
+
     /// Every secret an identity may have.
-    pub fn all_for_identity(identity_id: &str) -> [SecretKey; 3] {
-        [Self::password(identity_id), Self::refresh_token(identity_id), Self::azure_connection_string(identity_id)]
+    pub fn all_for_identity(identity_id: &str) -> [SecretKey; 4] {
+        [
+            Self::password(identity_id),
+            Self::refresh_token(identity_id),
+            Self::azure_connection_string(identity_id),
+            Self::custom_headers(identity_id),
+        ]
     }
 
     pub fn as_str(&self) -> &str {
@@ -151,7 +168,7 @@ mod tests {
         assert_eq!(SecretKey::password("abc").as_str(), "identity/abc/password", "the key layout is the contract");
         let all = SecretKey::all_for_identity("abc");
         assert!(all.iter().all(|k| k.as_str().starts_with("identity/abc/")), "every secret of abc is under abc");
-        assert_eq!(all.len(), 3, "password, refresh token and Azure connection string");
+        assert_eq!(all.len(), 4, "password, refresh token, Azure connection string and header values");
     }
 
     #[test]

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use arcgis::{RetryPolicy, Secret, SystemClock as ArcgisClock};
+use orgvault_core::identity::move_header_values_to_vault;
 use orgvault_core::identity::{
     credential_state, verify, Identities, IdentitySecrets, IdentitySpec, PortalKind, SignIn, SignInSecret, Storage,
     TlsOptions, TokenState, VerifyOptions,
@@ -41,8 +42,12 @@ fn spec(portal_url: &str, username: &str, storage: Storage) -> IdentitySpec {
     }
 }
 
-fn password(p: &str) -> SignInSecret {
-    SignInSecret::Password(Secret::new(p))
+fn password(p: &str) -> IdentitySecrets {
+    IdentitySecrets {
+        sign_in: SignInSecret::Password(Secret::new(p)),
+        azure_connection_string: None,
+        custom_headers: Vec::new(),
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -54,7 +59,7 @@ async fn an_admin_is_verified_and_a_non_admin_is_refused_with_the_reason() -> an
 
     let admin = spec(&org.portal_url, &org.admin.username, local.clone());
     let before = SystemClock.now_ms();
-    let ok = verify(&admin, &password(&org.admin.password), None, &options(), Arc::new(ArcgisClock)).await?;
+    let ok = verify(&admin, &password(&org.admin.password), &options(), Arc::new(ArcgisClock)).await?;
     assert!(ok.signed_in.is_admin, "the admin is an administrator");
     assert_eq!(ok.signed_in.org_id, org.id, "the verified org is the simulator's");
     assert_eq!(ok.signed_in.username, org.admin.username, "the portal names the signed-in admin");
@@ -66,7 +71,7 @@ async fn an_admin_is_verified_and_a_non_admin_is_refused_with_the_reason() -> an
     assert!(ok.storage.ok && folder.path().join("backups").is_dir(), "the backup folder was checked and created");
 
     let user = spec(&org.portal_url, &org.user.username, local.clone());
-    let err = verify(&user, &password(&org.user.password), None, &options(), Arc::new(ArcgisClock))
+    let err = verify(&user, &password(&org.user.password), &options(), Arc::new(ArcgisClock))
         .await
         .expect_err("a non-admin must be refused");
     assert_eq!(err.code(), "not_admin", "the refusal says why in its code: {err}");
@@ -75,7 +80,7 @@ async fn an_admin_is_verified_and_a_non_admin_is_refused_with_the_reason() -> an
     assert!(msg.contains("portal:admin:"), "the message names the missing privileges: {msg}");
     assert!(!msg.contains(&org.user.password), "the message never contains the password");
 
-    let err = verify(&admin, &password("not-the-password"), None, &options(), Arc::new(ArcgisClock))
+    let err = verify(&admin, &password("not-the-password"), &options(), Arc::new(ArcgisClock))
         .await
         .expect_err("a wrong password must be refused");
     assert_eq!(err.code(), "sign_in", "a wrong password is a sign-in failure: {err}");
@@ -94,7 +99,6 @@ async fn a_storage_that_fails_its_check_names_the_failing_step() -> anyhow::Resu
     let err = verify(
         &spec(&org.portal_url, &org.admin.username, under_a_file),
         &password(&org.admin.password),
-        None,
         &options(),
         Arc::new(ArcgisClock),
     )
@@ -107,7 +111,6 @@ async fn a_storage_that_fails_its_check_names_the_failing_step() -> anyhow::Resu
     let err = verify(
         &spec(&org.portal_url, &org.admin.username, azure),
         &password(&org.admin.password),
-        None,
         &options(),
         Arc::new(ArcgisClock),
     )
@@ -129,13 +132,12 @@ async fn saving_a_verified_identity_keeps_its_secrets_out_of_sqlite() -> anyhow:
         Storage::Local { path: data.path().join("backups").display().to_string() },
     );
     let secret = password(&org.admin.password);
-    verify(&identity_spec, &secret, None, &options(), Arc::new(ArcgisClock)).await?;
+    verify(&identity_spec, &secret, &options(), Arc::new(ArcgisClock)).await?;
 
     let db = Db::open(&data.path().join("orgvault.sqlite")).await?;
     let identity = Identities::new(&db, &SystemClock).create(identity_spec).await?;
     let vault = StrongholdVault::open(&data.path().join(VAULT_FILE_NAME), VaultKey::generate())?;
-    IdentitySecrets { sign_in: secret, azure_connection_string: Some(Secret::new(azure_conn)) }
-        .save(&vault, &identity.id)?;
+    IdentitySecrets { azure_connection_string: Some(Secret::new(azure_conn)), ..secret }.save(&vault, &identity.id)?;
     assert_eq!(
         credential_state(&vault, &identity, SystemClock.now_ms())?,
         TokenState::Valid,
@@ -161,5 +163,70 @@ async fn saving_a_verified_identity_keeps_its_secrets_out_of_sqlite() -> anyhow:
         }
     }
     assert!(files >= 2, "the database and the vault were both checked ({files} files)");
+    Ok(())
+}
+
+/// Every byte of the database files (main, WAL, journal) of a data folder.
+fn database_bytes(dir: &std::path::Path) -> Vec<u8> {
+    ["orgvault.sqlite", "orgvault.sqlite-wal", "orgvault.sqlite-journal"]
+        .iter()
+        .filter_map(|f| std::fs::read(dir.join(f)).ok())
+        .flatten()
+        .collect()
+}
+
+fn holds(haystack: &[u8], needle: &str) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle.as_bytes())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn header_values_live_in_the_vault_and_old_ones_move_there() -> anyhow::Result<()> {
+    let sim = start_sim(SimConfig { orgs: 1, items: 5, users: 3, groups: 1, ..SimConfig::default() }).await?;
+    let org = sim.orgs[0].clone();
+    let data = tempfile::tempdir()?;
+    let db = Db::open(&data.path().join("orgvault.sqlite")).await?;
+    let vault = StrongholdVault::open(&data.path().join(VAULT_FILE_NAME), VaultKey::generate())?;
+    let ids = Identities::new(&db, &SystemClock);
+
+    let mut with_header = spec(
+        &org.portal_url,
+        &org.admin.username,
+        Storage::Local { path: data.path().join("b").display().to_string() },
+    );
+    with_header.custom_headers = vec!["X-Gateway-Key".into()];
+    let secrets = IdentitySecrets {
+        custom_headers: vec![("X-Gateway-Key".into(), Secret::new("gw-value-31337"))],
+        ..password(&org.admin.password)
+    };
+    verify(&with_header, &secrets, &options(), Arc::new(ArcgisClock)).await?;
+    let identity = ids.create(with_header).await?;
+    secrets.save(&vault, &identity.id)?;
+    assert_eq!(ids.get(&identity.id).await?.spec.custom_headers, vec!["X-Gateway-Key"], "the name is kept");
+    let back = IdentitySecrets::load(&vault, &identity)?.expect("secrets");
+    assert_eq!(back.custom_headers.len(), 1, "the value is in the vault");
+    assert_eq!(back.custom_headers[0].1.expose(), "gw-value-31337", "the value round-trips");
+
+    // A row as an older version wrote it: the value in the column.
+    sqlx::query("INSERT INTO identities (id, name, portal_url, kind, sign_in, storage, custom_headers, created_ms, updated_ms) VALUES ('old1', 'Old', 'https://old.example.com', 'online', '{\"builtin\":{\"username\":\"a\"}}', '{\"local\":{\"path\":\"/b\"}}', '[[\"X-Legacy\",\"legacy-value-4242\"]]', 0, 0)")
+        .execute(db.pool())
+        .await?;
+    sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(db.pool()).await?;
+    assert!(
+        holds(&database_bytes(data.path()), "legacy-value-4242"),
+        "the old row holds its value (the test's premise)"
+    );
+    assert_eq!(move_header_values_to_vault(&db, &vault).await?, 1, "one identity had values to move");
+    assert_eq!(move_header_values_to_vault(&db, &vault).await?, 0, "moving again is a no-op");
+    let old = ids.get("old1").await?;
+    assert_eq!(old.spec.custom_headers, vec!["X-Legacy"], "the name stays in the table");
+    let moved = orgvault_core::identity::load_header_values(&vault, &SecretKey::custom_headers("old1"))?;
+    assert_eq!(moved.first().map(|(n, v)| (n.as_str(), v.expose())), Some(("X-Legacy", "legacy-value-4242")));
+    db.close().await;
+
+    let bytes = database_bytes(data.path());
+    assert!(!bytes.is_empty(), "the database files were read");
+    for value in ["gw-value-31337", "legacy-value-4242"] {
+        assert!(!holds(&bytes, value), "the header value {value} must not be in the database or its WAL");
+    }
     Ok(())
 }
