@@ -16,6 +16,9 @@ echo "== Rust tests (unit and integration, against the simulated portal on loopb
 echo "   includes the check that ui/src/bindings.ts matches the desktop shell's commands)"
 cargo test --workspace --locked
 
+echo "== A repository on a FAT file system (no hard links): backup, verify, prune"
+scripts/vfat-check.sh
+
 echo "== UI: type check, unit tests (vitest) and the offline-bundle check"
 # `npm install`, not `npm ci` (see above).
 npm install --prefix ui --no-audit --no-fund >/dev/null

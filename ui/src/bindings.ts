@@ -91,7 +91,7 @@ export type ConflictPolicyView =
 
 /**  A title or service name the target already uses, and the policy applied to it. */
 export type ConflictView = {
-	/**  `title` or `service_name`. */
+	/**  `title`, `service_name`, or `marker` (an item carries a mark this restore cannot prove it made). */
 	on: string,
 	value: string,
 	existing_id: string | null,

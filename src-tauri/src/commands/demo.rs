@@ -56,6 +56,11 @@ pub async fn start(state: &AppState) -> UiResult<Vec<IdentityView>> {
     }
     let sim = demo.as_ref().ok_or_else(|| UiError::internal("the demo is not running"))?;
     let existing = state.identities().list().await?;
+    // The demo's backups live in a folder of the app's own data folder; a backup creates only the
+    // last folder of its destination, so the demo makes their parent.
+    let demo_backups = state.data_dir.join("demo-backups");
+    std::fs::create_dir_all(&demo_backups)
+        .map_err(|e| UiError::new("demo", format!("{} cannot be created: {e}", demo_backups.display())))?;
     let mut views = Vec::new();
     for (org, name) in sim.orgs.iter().zip(DEMO_NAMES) {
         let folder = state.data_dir.join("demo-backups").join(&org.url_key);
