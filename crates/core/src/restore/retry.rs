@@ -17,7 +17,7 @@ use super::hosted::remove_packages;
 use super::hosted::restore_service;
 use super::item::{adopt_by_marker, restore_item};
 use super::journal::EntryKind;
-use super::ownership::lost_service;
+use super::ownership::{lost_service, made_as_journaled, SKEW_MS};
 use super::plan::{serves, Action, ItemMethod, PlannedGroup, PlannedItem, PlannedUser, TargetState};
 use super::principals::{restore_group, restore_user};
 use super::run::{Done, Run, Stop};
@@ -96,6 +96,16 @@ async fn replan_item(run: &Run<'_>, plan: &PlannedItem) -> Result<PlannedItem, S
         return Ok(next);
     }
     if let Some(j) = run.journal.get(EntryKind::Item, &plan.source_id).await?.filter(|j| !j.target_id.is_empty()) {
+        // The row may be one the plan already refused (the item changed owner since, or is gone):
+        // what it names is taken over or deleted only while the target still proves it ours.
+        let ours = match run.portal.item(&j.target_id).await {
+            Ok(info) => made_as_journaled(&info, &j, SKEW_MS),
+            Err(arcgis::Error::NotFound { .. }) => false,
+            Err(e) => return Err(Stop::portal("reading what an earlier attempt made", e)),
+        };
+        if !ours {
+            return Ok(next);
+        }
         let complete = j.detail.get("content").and_then(Value::as_bool).unwrap_or(false);
         if plan.method != ItemMethod::Item && !complete {
             next.replaces = Some(j.target_id);

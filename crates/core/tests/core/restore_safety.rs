@@ -165,3 +165,47 @@ async fn an_item_related_to_itself_is_not_restored_as_a_self_relationship() -> a
     assert!(loops.is_empty(), "no item of the target is related to itself: {loops:?}");
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retry_never_deletes_a_journaled_service_that_is_no_longer_provably_ours() -> anyhow::Result<()> {
+    let f = fixture(sim_config()).await?;
+    let b = f.url_key(1);
+    let manifest = f.repo.manifest(&f.snapshot).await?;
+    let item = manifest
+        .items
+        .iter()
+        .find(|i| {
+            i.service.as_ref().is_some_and(|s| {
+                matches!(s.export_method, ExportMethod::Fgdb | ExportMethod::Replica) && s.export.is_some()
+            }) && !i.related.iter().any(|r| r.rel_type == "Service2Service" && r.direction == RelDirection::Reverse)
+        })
+        .expect("a hosted service restored by publishing its package");
+    let opts = only(&item.id);
+    let plan = f.plan(&opts).await?;
+    let planned = plan.items.iter().find(|p| p.source_id == item.id).expect("planned");
+
+    // An earlier run's journal names a half-made service, which has since become another user's
+    // (reassigned to them): the journal's owner no longer matches, so it is no longer ours.
+    let member = f.sim.orgs[1].user.username.clone();
+    assert_ne!(member, planned.target_owner, "the other user is not the restore's owner");
+    let params = json!({"name": "Theirs_Now", "capabilities": "Query", "spatialReference": {"wkid": 102100}});
+    let theirs = f.target.create_service(&member, &params, false).await?;
+    let clock = orgvault_core::clock::SystemClock;
+    let journal = orgvault_core::restore::Journal::new(&f.db, &clock, f.target.org_id(), f.snapshot.as_str());
+    let detail = json!({"owner": planned.target_owner, "at": orgvault_core::Clock::now_ms(&clock), "service_url": theirs.service_url.as_str()});
+    journal.record(orgvault_core::restore::EntryKind::Item, &item.id, &theirs.item_id, false, &detail).await?;
+
+    let plan = f.plan(&opts).await?;
+    let p = plan.items.iter().find(|p| p.source_id == item.id).expect("planned");
+    assert_eq!(p.replaces, None, "the plan leaves a service that is no longer provably ours alone: {p:?}");
+
+    // The first attempt fails before it makes anything (the package upload is refused unprocessed),
+    // so the retry sees only the old journal row.
+    let fault = ForcedFault { path_contains: Some("/addItem".into()), kind: FaultKind::Http502, count: 1 };
+    f.sim.state.faults.force_timed(fault, false);
+    let s = f.apply(&opts).await?;
+    assert_eq!(s.failed, 0, "{:?}", f.failures(s.job_id).await);
+    let kept = item_in(&f, &b, &theirs.item_id);
+    assert_eq!(kept.map(|k| k.0), Some(member), "a retry must not delete the other user's service");
+    Ok(())
+}
