@@ -155,6 +155,9 @@ impl Repository {
     /// so a failed export leaves no zip that looks complete). Memory stays bounded: blobs are
     /// streamed into the zip.
     pub async fn export_zip(&self, id: &SnapshotId, out: &Path) -> RepoResult<ExportReport> {
+        // A file that is already there is not ours to replace, nor is a `.partial` beside it.
+        refuse_existing(out)?;
+        refuse_existing(&partial_path(out))?;
         let manifest = self.manifest(id).await?;
         let files = export_files(&manifest);
         let header = ExportHeader {
@@ -172,7 +175,7 @@ impl Repository {
         let (tx, mut rx) = tokio::sync::mpsc::channel::<ZipCmd>(8);
         let writer_path = partial.clone();
         let writer = tokio::task::spawn_blocking(move || -> Result<(), zip::result::ZipError> {
-            let file = std::fs::File::create(&writer_path)?;
+            let file = std::fs::OpenOptions::new().write(true).create_new(true).open(&writer_path)?;
             let mut zw = zip::ZipWriter::new(std::io::BufWriter::new(file));
             let base = SimpleFileOptions::default().unix_permissions(0o644);
             zw.start_file(MANIFEST_ENTRY, base.compression_method(CompressionMethod::Deflated))?;
@@ -213,7 +216,10 @@ impl Repository {
                 Err(RepoError::Zip { path: out.to_owned(), entry: "(writing)".into(), reason: e.to_string() })
             }
             (Err(e), Ok(())) => Err(e),
-            (Ok(()), Ok(())) => tokio::fs::rename(&partial, out).await.map_err(|e| RepoError::io(out, e)),
+            (Ok(()), Ok(())) => match refuse_existing(out) {
+                Ok(()) => tokio::fs::rename(&partial, out).await.map_err(|e| RepoError::io(out, e)),
+                Err(e) => Err(e),
+            },
         };
         if result.is_err() {
             let _ = tokio::fs::remove_file(&partial).await;
@@ -224,6 +230,18 @@ impl Repository {
 
 fn closed() -> RepoError {
     RepoError::InvalidInput("the zip writer stopped early".into())
+}
+
+/// Refuses a path where something already exists: the export never replaces a file it did not write.
+fn refuse_existing(path: &Path) -> RepoResult<()> {
+    match std::fs::symlink_metadata(path) {
+        Ok(_) => Err(RepoError::InvalidInput(format!(
+            "{} already exists; the export does not replace it: choose another file name, or remove it first",
+            path.display()
+        ))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(RepoError::io(path, e)),
+    }
 }
 
 fn partial_path(out: &Path) -> PathBuf {

@@ -271,3 +271,24 @@ async fn import_bounds_decompression_by_recorded_sizes() -> anyhow::Result<()> {
     expect(import("short-manifest.zip", short_manifest).await, "manifest.json", "more than the 100 bytes");
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_export_never_replaces_a_file_that_is_already_there() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let repo = Repository::open_for_backup(&local_target(dir.path()), InitPolicy::IfEmpty).await?;
+    let m = stored_manifest(&repo, "nightly", 1_700_000_000_000, 0, 2).await?;
+    let id = repo.write_snapshot(&m).await?;
+    let out = dir.path().join("report.zip");
+    std::fs::write(&out, b"the user's own file")?;
+    let err = repo.export_zip(&id, &out).await.expect_err("an existing file is refused");
+    assert!(err.to_string().contains("already exists"), "the error says why: {err}");
+    assert_eq!(std::fs::read(&out)?, b"the user's own file", "the existing file is left as it was");
+
+    let out = dir.path().join("other.zip");
+    let partial = dir.path().join("other.zip.partial");
+    std::fs::write(&partial, b"not ours either")?;
+    repo.export_zip(&id, &out).await.expect_err("an existing .partial beside it is refused too");
+    assert_eq!(std::fs::read(&partial)?, b"not ours either", "the file named like our partial is left alone");
+    assert!(!out.exists(), "nothing was written");
+    Ok(())
+}
