@@ -66,10 +66,20 @@ impl RepoConfig {
     }
 }
 
+/// The largest `config` object read.
+pub(crate) const CONFIG_MAX: u64 = 64 * 1024;
+
 /// Reads the config; `None` when there is none (the location is not a repository).
 pub(crate) async fn read_config(store: &dyn ObjectStore, prefix: &str) -> RepoResult<Option<RepoConfig>> {
     match store.get(&object_path(prefix, CONFIG)).await {
         Ok(got) => {
+            // A config is a few hundred bytes; a larger object is not ours and is not read whole.
+            if got.meta.size > CONFIG_MAX {
+                return Err(RepoError::Format(format!(
+                    "`{CONFIG}` is {} bytes, over the limit of {CONFIG_MAX} for a repository config: not an OrgVault repository",
+                    got.meta.size
+                )));
+            }
             let bytes = got.bytes().await.map_err(|e| StorageError::from_store("read", CONFIG, e))?;
             RepoConfig::parse(&bytes).map(Some)
         }

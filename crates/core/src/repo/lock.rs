@@ -27,6 +27,8 @@ use super::error::{RepoError, RepoResult};
 use super::Repository;
 
 const LOCKS: &str = "locks";
+/// The largest lock record read (records are a few hundred bytes).
+const LOCK_RECORD_MAX: u64 = 16 * 1024;
 /// A lock not renewed for this long (30 minutes, storage time) is stale and ignored.
 pub const LOCK_STALE_MS: i64 = 30 * 60 * 1000;
 /// How often a holder renews its lock (5 minutes).
@@ -299,7 +301,13 @@ impl Repository {
             match self.store().get(&m.location).await {
                 Ok(got) => {
                     let modified_ms = got.meta.last_modified.timestamp_millis();
-                    let record = got.bytes().await.ok().and_then(|b| serde_json::from_slice(&b).ok());
+                    // A lock record is a few hundred bytes; an oversized one is unreadable (and so
+                    // counts as a conflicting lock), never read whole.
+                    let record = if got.meta.size > LOCK_RECORD_MAX {
+                        None
+                    } else {
+                        got.bytes().await.ok().and_then(|b| serde_json::from_slice(&b).ok())
+                    };
                     out.push(StoredLock { name, record, modified_ms });
                 }
                 Err(object_store::Error::NotFound { .. }) => {}

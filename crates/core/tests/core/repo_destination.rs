@@ -182,3 +182,15 @@ async fn prune_deletes_only_unreferenced_blob_names_and_never_follows_links() ->
     assert!(repo.verify(&snapshot, None, &orgvault_core::NoProgress).await?.is_ok(), "the kept snapshot verifies");
     Ok(())
 }
+
+#[tokio::test]
+async fn an_oversized_config_object_is_refused_before_it_is_read() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("repo");
+    Repository::open_for_backup(&StorageTarget::Local { path: path.clone() }, InitPolicy::IfEmpty).await?;
+    // A hostile or broken `config` of 1 MiB: the limit, not a JSON error after reading it whole.
+    std::fs::write(path.join("config"), vec![b' '; 1 << 20])?;
+    let err = Repository::open(&StorageTarget::Local { path }).await.expect_err("an oversized config is refused");
+    assert!(err.to_string().contains("over the limit"), "the error names the size limit: {err}");
+    Ok(())
+}
