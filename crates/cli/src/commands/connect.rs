@@ -111,6 +111,16 @@ impl HeaderArgs {
     pub fn read(&self) -> anyhow::Result<Vec<(String, Secret)>> {
         let mut headers = Vec::new();
         for name in self.checked_names()? {
+            // At a terminal the value is typed without echo, like a password.
+            if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+                let value = rpassword::prompt_password(format!("Value of header {name}: "))
+                    .with_context(|| format!("cannot read the value of header {name}"))?;
+                if value.is_empty() {
+                    anyhow::bail!("--header {name}: no value was given");
+                }
+                headers.push((name, Secret::new(value)));
+                continue;
+            }
             let mut line = String::new();
             let read = std::io::BufRead::read_line(&mut std::io::stdin().lock(), &mut line)
                 .with_context(|| format!("cannot read the value of header {name} from standard input"))?;
