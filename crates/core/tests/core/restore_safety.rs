@@ -17,6 +17,19 @@ fn item_in(f: &Fixture, url_key: &str, id: &str) -> Option<(String, String, Vec<
     org.items.get(id).map(|i| (i.owner.clone(), i.title.clone(), i.type_keywords.clone(), i.modified))
 }
 
+/// A hosted service of the snapshot that a restore makes by publishing its exported package.
+fn published_service(manifest: &orgvault_core::repo::Manifest) -> &orgvault_core::repo::ItemEntry {
+    manifest
+        .items
+        .iter()
+        .find(|i| {
+            i.service.as_ref().is_some_and(|s| {
+                matches!(s.export_method, ExportMethod::Fgdb | ExportMethod::Replica) && s.export.is_some()
+            }) && !i.related.iter().any(|r| r.rel_type == "Service2Service" && r.direction == RelDirection::Reverse)
+        })
+        .expect("a hosted service restored by publishing its package")
+}
+
 fn only(id: &str) -> RestoreOptions {
     RestoreOptions { items: Some([id.to_owned()].into()), ..options() }
 }
@@ -26,15 +39,7 @@ async fn a_failed_publish_never_leads_to_deleting_another_users_service_of_that_
     let f = fixture(sim_config()).await?;
     let b = f.url_key(1);
     let manifest = f.repo.manifest(&f.snapshot).await?;
-    let item = manifest
-        .items
-        .iter()
-        .find(|i| {
-            i.service.as_ref().is_some_and(|s| {
-                matches!(s.export_method, ExportMethod::Fgdb | ExportMethod::Replica) && s.export.is_some()
-            }) && !i.related.iter().any(|r| r.rel_type == "Service2Service" && r.direction == RelDirection::Reverse)
-        })
-        .expect("a hosted service restored by publishing its package");
+    let item = published_service(&manifest);
     let opts = only(&item.id);
     let plan = f.plan(&opts).await?;
     let planned = plan.items.iter().find(|p| p.source_id == item.id).expect("planned");
@@ -171,15 +176,7 @@ async fn a_retry_never_deletes_a_journaled_service_that_is_no_longer_provably_ou
     let f = fixture(sim_config()).await?;
     let b = f.url_key(1);
     let manifest = f.repo.manifest(&f.snapshot).await?;
-    let item = manifest
-        .items
-        .iter()
-        .find(|i| {
-            i.service.as_ref().is_some_and(|s| {
-                matches!(s.export_method, ExportMethod::Fgdb | ExportMethod::Replica) && s.export.is_some()
-            }) && !i.related.iter().any(|r| r.rel_type == "Service2Service" && r.direction == RelDirection::Reverse)
-        })
-        .expect("a hosted service restored by publishing its package");
+    let item = published_service(&manifest);
     let opts = only(&item.id);
     let plan = f.plan(&opts).await?;
     let planned = plan.items.iter().find(|p| p.source_id == item.id).expect("planned");
