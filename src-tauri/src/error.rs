@@ -72,6 +72,12 @@ impl From<orgvault_core::restore::RestoreError> for UiError {
     }
 }
 
+impl From<orgvault_core::maintenance::MaintenanceError> for UiError {
+    fn from(e: orgvault_core::maintenance::MaintenanceError) -> Self {
+        Self::new(e.code(), e.to_string())
+    }
+}
+
 /// The result type of every command.
 pub type UiResult<T> = Result<T, UiError>;
 

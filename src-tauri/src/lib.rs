@@ -4,7 +4,7 @@
 //!
 //! Start-up: the data folder is resolved (the CLI's, unless moved in Settings), logging
 //! starts, the database opens and jobs an earlier run left unfinished are marked failed
-//! (`reconcile_at_startup`), then the window opens.
+//! (`JobRunner::reconcile`: only jobs whose lease expired), then the window opens.
 
 pub mod browser;
 pub mod commands;

@@ -35,14 +35,14 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// Opens (creating and migrating) the database and settles jobs a crash left running.
+    /// Opens (creating and migrating) the database and fails the jobs whose lease expired.
     pub async fn open(
         data_dir: &Path,
         (secrets, vault_source): (Arc<dyn SecretStore>, crate::secrets::VaultSource),
         log: Option<LogControl>,
     ) -> UiResult<Self> {
         let db = Db::open(&data_dir.join("orgvault.sqlite")).await?;
-        let settled = orgvault_core::Jobs::new(&db, &SystemClock).reconcile_at_startup().await?;
+        let settled = orgvault_core::JobRunner::new(&db, &SystemClock).reconcile().await?;
         // Header values older versions kept in the database and settings.json go to the vault,
         // but never into a stand-in memory store, where they would be lost at exit.
         if !matches!(vault_source, crate::secrets::VaultSource::MemoryOnly(_)) {
@@ -52,7 +52,7 @@ impl AppState {
             crate::settings::move_header_values_to_vault(data_dir, secrets.as_ref())?;
         }
         if settled > 0 {
-            tracing::warn!(settled, "jobs left unfinished by an earlier run were marked failed");
+            tracing::warn!(settled, "jobs whose process stopped were marked failed (interrupted)");
         }
         let verified = std::fs::read_to_string(data_dir.join("verified.json"))
             .ok()

@@ -239,6 +239,7 @@ pub enum JobKindView {
     Backup,
     Restore,
     Verify,
+    Retention,
 }
 
 impl From<JobKind> for JobKindView {
@@ -247,6 +248,8 @@ impl From<JobKind> for JobKindView {
             JobKind::Scan => Self::Scan,
             JobKind::Backup => Self::Backup,
             JobKind::Restore => Self::Restore,
+            JobKind::Verify => Self::Verify,
+            JobKind::Retention => Self::Retention,
         }
     }
 }
@@ -326,8 +329,22 @@ impl From<&Job> for JobView {
 pub fn job_summary(j: &Job) -> String {
     let count = |k: &str| j.counts.get(k).and_then(serde_json::Value::as_u64);
     let mut parts = Vec::new();
-    // Scans and backups count items, users and groups; a restore counts what it did to them.
-    for k in ["items", "users", "groups", "created", "updated", "skipped", "failed"] {
+    // Scans and backups count items, users and groups; a restore counts what it did to them;
+    // a verify what it checked; a retention what it forgot and removed.
+    for k in [
+        "items",
+        "users",
+        "groups",
+        "created",
+        "updated",
+        "skipped",
+        "failed",
+        "snapshots",
+        "blobs_checked",
+        "problems",
+        "forgotten",
+        "blobs_removed",
+    ] {
         if let Some(n) = count(k) {
             parts.push(format!("{n} {k}"));
         }

@@ -21,7 +21,10 @@ export const commands = {
 	/**  Backs up again what failed in backup job `job_id`, as a new job. */
 	retryFailed: (jobId: number) => typedError<number, UiError>(__TAURI_INVOKE("retry_failed", { jobId })),
 	listSnapshots: (identityId: string) => typedError<SnapshotView[], UiError>(__TAURI_INVOKE("list_snapshots", { identityId })),
-	/**  Re-reads every blob of the snapshot in the background; the result shows in `list_snapshots`. */
+	/**
+	 *  Re-reads every blob of the snapshot as a `verify` job; the result shows in `list_snapshots`
+	 *  and the history.
+	 */
 	verifySnapshot: (identityId: string, snapshotId: string) => typedError<number, UiError>(__TAURI_INVOKE("verify_snapshot", { identityId, snapshotId })),
 	exportSnapshotZip: (identityId: string, snapshotId: string, path: string) => typedError<null, UiError>(__TAURI_INVOKE("export_snapshot_zip", { identityId, snapshotId, path })),
 	snapshotContents: (identityId: string, snapshotId: string) => typedError<SnapshotEntry[], UiError>(__TAURI_INVOKE("snapshot_contents", { identityId, snapshotId })),
@@ -229,7 +232,7 @@ export type JobItemView = {
 	fallback: string | null,
 };
 
-export type JobKindView = "scan" | "backup" | "restore" | "verify";
+export type JobKindView = "scan" | "backup" | "restore" | "verify" | "retention";
 
 /**
  *  Where a running job is. `total` is `None` while unknown (e.g. while items are listed);

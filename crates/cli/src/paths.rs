@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use orgvault_core::{Db, Jobs, SystemClock};
+use orgvault_core::{Db, JobRunner, SystemClock};
 
 /// `--data-dir` / `ORGVAULT_DATA_DIR`, else the platform data folder (`~/.local/share/orgvault`).
 pub fn data_dir(given: Option<PathBuf>) -> anyhow::Result<PathBuf> {
@@ -29,13 +29,26 @@ pub fn init_logging(data_dir: &Path, level: &str) -> anyhow::Result<tracing_appe
     Ok(guard)
 }
 
-/// Opens (creating and migrating) the database, and settles jobs a crash left running.
+/// Opens (creating and migrating) the database, and fails the jobs whose lease expired (their
+/// process was killed); jobs that another live process runs are left alone.
 pub async fn open_db(data_dir: &Path) -> anyhow::Result<Db> {
     let path = data_dir.join("orgvault.sqlite");
     let db = Db::open(&path).await.with_context(|| format!("cannot open the database {}", path.display()))?;
-    let settled = Jobs::new(&db, &SystemClock).reconcile_at_startup().await?;
+    let settled = JobRunner::new(&db, &SystemClock).reconcile().await?;
     if settled > 0 {
-        tracing::warn!(settled, "jobs left unfinished by an earlier run were marked failed");
+        tracing::warn!(settled, "jobs whose process stopped were marked failed (interrupted)");
     }
     Ok(db)
+}
+
+/// A token cancelled by Ctrl-C: the running job stops at its next check and ends `cancelled`.
+pub fn cancel_on_ctrl_c() -> tokio_util::sync::CancellationToken {
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let on_ctrl_c = cancel.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            on_ctrl_c.cancel();
+        }
+    });
+    cancel
 }

@@ -16,7 +16,7 @@
 
 use std::path::PathBuf;
 
-use crate::jobs::JobState;
+use crate::jobs::{JobKind, JobState};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -52,6 +52,14 @@ pub enum Error {
 
     #[error("cancelled")]
     Cancelled,
+
+    /// One job per identity and kind at a time, whichever process runs it.
+    #[error("a {kind} of this identity is already running (job {job_id}, {holder}); wait for it or cancel it")]
+    Busy { kind: JobKind, job_id: i64, holder: String },
+
+    /// The job asked about has already ended.
+    #[error("job {job_id} is not running (it is {state:?})")]
+    NotRunning { job_id: i64, state: JobState },
 }
 
 /// The crate's result type.
@@ -69,6 +77,8 @@ impl Error {
             Error::InvalidTransition { .. } => "invalid_state",
             Error::Corrupt(_) => "corrupt",
             Error::Cancelled => "cancelled",
+            Error::Busy { .. } => "busy",
+            Error::NotRunning { .. } => "not_running",
         }
     }
 
@@ -81,6 +91,8 @@ impl Error {
                 // SQLITE_BUSY / SQLITE_LOCKED: another writer held the file longer than the busy timeout.
                 matches!(e.code().as_deref(), Some("5") | Some("6"))
             }
+            // The other job ends; the same request then succeeds.
+            Error::Busy { .. } => true,
             _ => false,
         }
     }

@@ -3,18 +3,19 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use orgvault_core::backup::{backup, retry_failed as retry_failed_backup, BackupContext, BackupOptions};
+use orgvault_core::backup::{backup_job, retry_failed_job, BackupContext, BackupOptions};
 use orgvault_core::identity::{Identity, IdentitySecrets, Storage};
 use orgvault_core::jobs::JobKind;
+use orgvault_core::maintenance::Upkeep;
 use orgvault_core::repo::{InitPolicy, Repository, SnapshotId};
 use orgvault_core::storage::{check_local, AzureConnection, StorageTarget};
+use orgvault_core::JobSpec;
 use tauri::{AppHandle, State};
 
 use crate::error::{UiError, UiResult};
-use crate::events::JobFinished;
-use crate::running::{launch, launch_untracked};
+use crate::running::launch;
 use crate::state::AppState;
-use crate::views::{JobId, JobStateView, SelectionInput, SnapshotEntry, SnapshotView, SubjectKindView};
+use crate::views::{JobId, SelectionInput, SnapshotEntry, SnapshotView, SubjectKindView};
 
 /// Where the identity's backups go.
 async fn storage_target(state: &AppState, identity: &Identity) -> UiResult<StorageTarget> {
@@ -73,7 +74,8 @@ async fn start(
     let portal = crate::portal::session(&state, &identity).await?;
     let repo = backup_repository(&state, &identity).await?;
     let st = state.clone();
-    launch(&app, &state, JobKind::Backup, &identity_id, move |progress, cancel| async move {
+    let spec = JobSpec::new(JobKind::Backup, Some(&identity_id), name.clone().unwrap_or_else(|| "Backup".into()));
+    launch(&app, &state, spec, move |job_id, progress, cancel| async move {
         let options = BackupOptions { name, ..BackupOptions::default() };
         let ctx = BackupContext {
             db: &st.db,
@@ -87,8 +89,8 @@ async fn start(
             clock: &st.clock,
         };
         match what {
-            BackupWhat::Selection(s) => backup(&ctx, &s).await?,
-            BackupWhat::RetryFailed(job) => retry_failed_backup(&ctx, job).await?,
+            BackupWhat::Selection(s) => backup_job(&ctx, job_id, &s).await?,
+            BackupWhat::RetryFailed(job) => retry_failed_job(&ctx, job_id, job).await?,
         };
         Ok(())
     })
@@ -124,11 +126,7 @@ pub async fn retry_failed(app: AppHandle, state: State<'_, Arc<AppState>>, job_i
 #[tauri::command]
 #[specta::specta]
 pub async fn cancel_job(state: State<'_, Arc<AppState>>, job_id: JobId) -> UiResult<()> {
-    if state.running.cancel(job_id) {
-        Ok(())
-    } else {
-        Err(UiError::new("not_running", format!("job {job_id} is not running")))
-    }
+    crate::running::cancel(&state, job_id).await
 }
 
 #[tauri::command]
@@ -168,7 +166,8 @@ async fn snapshot_of(state: &AppState, identity_id: &str, snapshot_id: &str) -> 
     Ok((repo, id))
 }
 
-/// Re-reads every blob of the snapshot in the background; the result shows in `list_snapshots`.
+/// Re-reads every blob of the snapshot as a `verify` job; the result shows in `list_snapshots`
+/// and the history.
 #[tauri::command]
 #[specta::specta]
 pub async fn verify_snapshot(
@@ -179,27 +178,21 @@ pub async fn verify_snapshot(
 ) -> UiResult<JobId> {
     let (repo, id) = snapshot_of(&state, &identity_id, &snapshot_id).await?;
     let st = state.inner().clone();
-    Ok(launch_untracked(&app, &state, move |progress, cancel| async move {
-        let outcome = tokio::select! {
-            r = repo.verify(&id, None, progress.as_ref()) => Some(r),
-            () = cancel.cancelled() => None,
+    let spec = JobSpec::new(JobKind::Verify, Some(&identity_id), format!("Verify of snapshot {}", id.short()));
+    launch(&app, &state, spec, move |job_id, progress, cancel| async move {
+        let upkeep = Upkeep {
+            db: &st.db,
+            clock: &st.clock,
+            repo: &repo,
+            identity_id: Some(&identity_id),
+            progress: progress.as_ref(),
+            cancel,
         };
-        let (state, summary) = match outcome {
-            None => (JobStateView::Cancelled, "verify cancelled".to_owned()),
-            Some(Ok(report)) => {
-                if let Err(e) = st.record_verified(id.as_str(), report.is_ok()) {
-                    tracing::warn!("{e}");
-                }
-                if report.is_ok() {
-                    (JobStateView::Succeeded, format!("{} blobs checked, all intact", report.blobs_checked))
-                } else {
-                    (JobStateView::Failed, format!("{} damaged part(s) found", report.problems.len()))
-                }
-            }
-            Some(Err(e)) => (JobStateView::Failed, e.to_string()),
-        };
-        JobFinished { job_id: 0, state, summary }
-    }))
+        let reports = upkeep.verify_job(job_id, vec![id.clone()], None).await?;
+        st.record_verified(id.as_str(), reports.iter().all(|r| r.is_ok()))?;
+        Ok(())
+    })
+    .await
 }
 
 #[tauri::command]

@@ -5,6 +5,8 @@ use std::sync::Arc;
 use orgvault_core::app::EdgeKind;
 use orgvault_core::catalog::Catalog;
 use orgvault_core::jobs::JobKind;
+use orgvault_core::scan::scan_job;
+use orgvault_core::JobSpec;
 use serde::{Deserialize, Serialize};
 use specta::Type;
 use tauri::{AppHandle, State};
@@ -113,8 +115,9 @@ pub async fn start_scan(app: AppHandle, state: State<'_, Arc<AppState>>, identit
     let identity = state.identity(&identity_id).await?;
     let portal = crate::portal::session(&state, &identity).await?;
     let st = state.inner().clone();
-    launch(&app, state.inner(), JobKind::Scan, &identity_id, move |progress, cancel| async move {
-        orgvault_core::scan(&st.db, &portal, &identity.id, progress.as_ref(), cancel, &st.clock).await?;
+    let spec = JobSpec::new(JobKind::Scan, Some(&identity_id), format!("Scan of {}", identity.spec.name));
+    launch(&app, state.inner(), spec, move |job_id, progress, cancel| async move {
+        scan_job(&st.db, &portal, job_id, &identity.id, progress.as_ref(), cancel, &st.clock).await?;
         Ok(())
     })
     .await

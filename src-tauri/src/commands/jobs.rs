@@ -17,8 +17,8 @@ pub async fn list_jobs(state: State<'_, Arc<AppState>>, filter: JobFilterInput) 
         Some(JobKindView::Scan) => Some(JobKind::Scan),
         Some(JobKindView::Backup) => Some(JobKind::Backup),
         Some(JobKindView::Restore) => Some(JobKind::Restore),
-        // Verify runs are not in the history.
-        Some(JobKindView::Verify) => return Ok(Vec::new()),
+        Some(JobKindView::Verify) => Some(JobKind::Verify),
+        Some(JobKindView::Retention) => Some(JobKind::Retention),
     };
     let core = JobFilter {
         kind,

@@ -8,8 +8,8 @@ use std::sync::Arc;
 
 use orgvault_core::jobs::JobKind;
 use orgvault_core::repo::{Repository, SnapshotId};
-use orgvault_core::restore::{apply, plan, Profiles, RestoreContext, RestoreError, RestoreOptions};
-use orgvault_core::{NoProgress, Progress};
+use orgvault_core::restore::{apply_job, plan, Profiles, RestoreContext, RestoreError, RestoreOptions};
+use orgvault_core::{JobSpec, NoProgress, Progress};
 use tauri::{AppHandle, State};
 use tokio_util::sync::CancellationToken;
 
@@ -74,8 +74,14 @@ impl Restore {
 
     /// Plans again and carries the plan out, recording a `restore` job with every outcome. A
     /// cancelled restore is not an error here: the job history says it was cancelled.
-    pub async fn apply(&self, state: &AppState, progress: &dyn Progress, cancel: CancellationToken) -> UiResult<()> {
-        match apply(&self.context(state, progress, cancel), &self.snapshot, &self.options).await {
+    pub async fn apply(
+        &self,
+        state: &AppState,
+        job_id: i64,
+        progress: &dyn Progress,
+        cancel: CancellationToken,
+    ) -> UiResult<()> {
+        match apply_job(&self.context(state, progress, cancel), job_id, &self.snapshot, &self.options).await {
             Ok(_) | Err(RestoreError::Cancelled) => Ok(()),
             Err(e) => Err(e.into()),
         }
@@ -98,8 +104,10 @@ pub async fn start_restore(app: AppHandle, state: State<'_, Arc<AppState>>, inpu
     let restore = Restore::open(&state, &input).await?;
     let target = restore.target_identity_id.clone();
     let st = state.inner().clone();
-    launch(&app, state.inner(), JobKind::Restore, &target, move |progress, cancel| async move {
-        restore.apply(&st, progress.as_ref(), cancel).await
+    let spec =
+        JobSpec::new(JobKind::Restore, Some(&target), format!("restore of snapshot {}", restore.snapshot.short()));
+    launch(&app, state.inner(), spec, move |job_id, progress, cancel| async move {
+        restore.apply(&st, job_id, progress.as_ref(), cancel).await
     })
     .await
 }

@@ -3,5 +3,6 @@
 
 mod bindings;
 mod identities;
+mod jobs;
 mod oauth;
 mod restore;

@@ -131,7 +131,13 @@ async fn the_plan_writes_nothing_and_the_apply_fills_the_empty_org_as_a_job_of_t
 
     // Bounded, so that a restore that stops making progress fails here with a message instead of
     // hanging the suite (the engine's own waits are sized for real portals: minutes).
-    tokio::time::timeout(APPLY_LIMIT, restore.apply(&o.state, &NoProgress, CancellationToken::new()))
+    // Begun and driven as the app's launcher does.
+    let runner = orgvault_core::JobRunner::new(&o.state.db, &o.state.clock);
+    let lease = runner.begin(&orgvault_core::JobSpec::new(JobKind::Restore, Some(&o.b), "restore")).await?;
+    let cancel = CancellationToken::new();
+    let applied =
+        runner.drive(&lease, &cancel, restore.apply(&o.state, lease.job_id, &NoProgress, cancel.clone()), |_| None);
+    tokio::time::timeout(APPLY_LIMIT, applied)
         .await
         .map_err(|_| anyhow::anyhow!("the restore of a 16-item org did not end within {APPLY_LIMIT:?}"))?
         .map_err(|e| anyhow::anyhow!("{e:?}"))?;

@@ -143,7 +143,7 @@ export interface SnapshotEntry {
   type: string;
 }
 
-export type JobKind = "scan" | "backup" | "verify" | "restore";
+export type JobKind = "scan" | "backup" | "verify" | "restore" | "retention";
 export type JobState = "running" | "succeeded" | "partial" | "failed" | "cancelled";
 export type FinishedState = Exclude<JobState, "running">;
 

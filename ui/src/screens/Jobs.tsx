@@ -58,6 +58,7 @@ export function JobsScreen() {
             <option value="backup">Backup</option>
             <option value="verify">Verify</option>
             <option value="restore">Restore</option>
+            <option value="retention">Retention</option>
           </select>
         </label>
         <label class="inline-field">

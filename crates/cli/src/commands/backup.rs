@@ -4,14 +4,13 @@
 
 use std::path::Path;
 
-use anyhow::Context;
 use clap::Args;
-use orgvault_core::backup::{backup, retry_failed, BackupContext, BackupOptions, BackupSummary};
+use orgvault_core::backup::{scan_and_backup, BackupOptions, BackupSummary, BackupWhat, ScanThenBackup};
+use orgvault_core::jobs::Trigger;
 use orgvault_core::selection::{Combine, Filter};
 use orgvault_core::storage::{check_local, StorageTarget};
 use orgvault_core::{Db, Selection, SystemClock};
 use serde_json::json;
-use tokio_util::sync::CancellationToken;
 
 use super::connect::PortalArgs;
 use super::snapshots::DestArgs;
@@ -98,23 +97,6 @@ pub async fn run(db: &Db, data_dir: &Path, args: BackupArgs) -> anyhow::Result<(
     }
 
     let progress = TerminalProgress::new(args.json);
-    let cancel = CancellationToken::new();
-    let on_ctrl_c = cancel.clone();
-    tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            on_ctrl_c.cancel();
-        }
-    });
-    let scan_started = std::time::Instant::now();
-    let scan = orgvault_core::scan(db, &portal, &identity.id, &progress, cancel.clone(), &SystemClock).await;
-    let scan_seconds = scan_started.elapsed().as_secs_f64();
-    let scan = match scan {
-        Ok(s) => s,
-        Err(e) => {
-            progress.finish();
-            return Err(e).context("the scan before the backup failed");
-        }
-    };
     let options = BackupOptions {
         name: args.name.clone(),
         concurrency: args.concurrency.max(1),
@@ -122,26 +104,26 @@ pub async fn run(db: &Db, data_dir: &Path, args: BackupArgs) -> anyhow::Result<(
         allow_hosts: args.allow_hosts.clone(),
         ..BackupOptions::default()
     };
-    let backup_started = std::time::Instant::now();
-    let ctx = BackupContext {
+    let run = ScanThenBackup {
         db,
         portal: &portal,
         repo: &repo,
         identity_id: &identity.id,
-        scan_id: scan.scan_id,
         options: &options,
         progress: &progress,
-        cancel,
+        cancel: crate::paths::cancel_on_ctrl_c(),
         clock: &SystemClock,
+        trigger: Trigger::Manual,
     };
-    let summary = match args.retry_failed {
-        Some(job) => retry_failed(&ctx, job).await,
-        None => backup(&ctx, &selection).await,
+    let what = match args.retry_failed {
+        Some(job) => BackupWhat::RetryFailed(job),
+        None => BackupWhat::Selection(selection),
     };
-    let times = Phases { scan_seconds, backup_seconds: backup_started.elapsed().as_secs_f64() };
+    let done = scan_and_backup(&run, &what).await;
     progress.finish();
-    let summary = summary?;
-    report(&summary, args.json, scan.requests, times)
+    let done = done?;
+    let times = Phases { scan_seconds: done.scan_seconds, backup_seconds: done.backup_seconds };
+    report(&done.backup, args.json, done.scan.requests, times)
 }
 
 /// Wall time of the two phases, for `--json` (the benchmark compares the backup phase).

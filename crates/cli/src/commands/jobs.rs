@@ -1,7 +1,9 @@
-//! `orgvault jobs`: the job history, newest first; `--job ID` shows one job's item outcomes.
+//! `orgvault jobs`: the job history, newest first; `--job ID` shows one job's item outcomes;
+//! `--cancel ID` asks a running job to stop, whichever process (the app, another terminal, the
+//! background service) runs it.
 
 use clap::Args;
-use orgvault_core::jobs::{Job, JobFilter};
+use orgvault_core::jobs::{Job, JobFilter, Trigger};
 use orgvault_core::{Db, Jobs, SystemClock};
 
 use crate::output::print_json;
@@ -16,6 +18,10 @@ pub struct JobsArgs {
     #[arg(long, default_value_t = 50)]
     pub limit: u32,
 
+    /// Ask the running job ID to stop (it ends `cancelled` at its next check).
+    #[arg(long, value_name = "ID", conflicts_with = "job")]
+    pub cancel: Option<i64>,
+
     /// Print JSON (an array of jobs, or one job with its items).
     #[arg(long)]
     pub json: bool,
@@ -23,6 +29,11 @@ pub struct JobsArgs {
 
 pub async fn run(db: &Db, args: JobsArgs) -> anyhow::Result<()> {
     let jobs = Jobs::new(db, &SystemClock);
+    if let Some(id) = args.cancel {
+        jobs.request_cancel(id).await?;
+        println!("asked job {id} to stop");
+        return Ok(());
+    }
     if let Some(id) = args.job {
         let job = jobs.get(id).await?;
         let items = jobs.items(id).await?;
@@ -61,10 +72,23 @@ fn print_job(job: &Job) {
         (Some(s), Some(f)) => format!("{:.1}s", (f - s) as f64 / 1000.0),
         _ => "-".to_owned(),
     };
+    // Who runs a live job, and what started it when not a person.
+    let mut about = String::new();
+    if !job.state.is_final() {
+        if let Some(holder) = &job.holder {
+            about.push_str(&format!("  [{holder}]"));
+        }
+        if job.cancel_requested_ms.is_some() {
+            about.push_str("  (stopping)");
+        }
+    }
+    if let Trigger::Schedule(id) = job.trigger {
+        about.push_str(&format!("  (schedule {id})"));
+    }
     println!(
-        "#{:<5} {:<8} {:<10} {:>8}  {}  {}{}",
+        "#{:<5} {:<9} {:<10} {:>8}  {}  {}{}{about}",
         job.id,
-        format!("{:?}", job.kind).to_lowercase(),
+        job.kind,
         format!("{:?}", job.state).to_lowercase(),
         took,
         job.name,

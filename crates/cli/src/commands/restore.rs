@@ -16,7 +16,6 @@ use orgvault_core::restore::{
 use orgvault_core::storage::StorageTarget;
 use orgvault_core::{Db, SystemClock};
 use serde_json::json;
-use tokio_util::sync::CancellationToken;
 
 use super::connect::PortalArgs;
 use crate::output::{human_bytes, print_json};
@@ -162,13 +161,7 @@ pub async fn run(db: &Db, data_dir: &Path, args: RestoreArgs) -> anyhow::Result<
         ..RestoreOptions::default()
     };
     let progress = TerminalProgress::new(args.json);
-    let cancel = CancellationToken::new();
-    let on_ctrl_c = cancel.clone();
-    tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            on_ctrl_c.cancel();
-        }
-    });
+    let cancel = crate::paths::cancel_on_ctrl_c();
     let ctx = RestoreContext {
         db,
         portal: &portal,

@@ -1,11 +1,12 @@
 //! `orgvault forget` and `orgvault prune`: retention by policy, then removal of blobs no
-//! snapshot references (refused while a backup holds the repository).
+//! snapshot references (refused while a backup holds the repository); each a `retention` job.
 
 use std::path::Path;
 
+use anyhow::Context;
 use clap::Args;
 use orgvault_core::repo::RetentionPolicy;
-use orgvault_core::{Clock, SystemClock};
+use orgvault_core::{Db, NoProgress};
 use serde_json::json;
 
 use super::snapshots::DestArgs;
@@ -39,7 +40,7 @@ pub struct PruneArgs {
     pub json: bool,
 }
 
-pub async fn forget(data_dir: &Path, args: ForgetArgs) -> anyhow::Result<()> {
+pub async fn forget(db: &Db, data_dir: &Path, args: ForgetArgs) -> anyhow::Result<()> {
     let repo = args.dest.open(data_dir).await?;
     let policy = RetentionPolicy {
         keep_last: args.keep_last,
@@ -48,7 +49,8 @@ pub async fn forget(data_dir: &Path, args: ForgetArgs) -> anyhow::Result<()> {
         keep_monthly: args.keep_monthly,
         ..RetentionPolicy::default()
     };
-    let plan = repo.forget(&policy, SystemClock.now_ms()).await?;
+    let done = args.dest.upkeep(db, &repo, &NoProgress).retention(Some(&policy), false).await?;
+    let plan = done.forget.context("the retention job did not forget")?;
     if args.json {
         return print_json(&json!({
             "kept": plan.keep.iter().map(|(s, _)| s.id.as_str()).collect::<Vec<_>>(),
@@ -65,9 +67,10 @@ pub async fn forget(data_dir: &Path, args: ForgetArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub async fn prune(data_dir: &Path, args: PruneArgs) -> anyhow::Result<()> {
+pub async fn prune(db: &Db, data_dir: &Path, args: PruneArgs) -> anyhow::Result<()> {
     let repo = args.dest.open(data_dir).await?;
-    let report = repo.prune().await?;
+    let done = args.dest.upkeep(db, &repo, &NoProgress).retention(None, true).await?;
+    let report = done.prune.context("the retention job did not prune")?;
     if args.json {
         return print_json(&serde_json::to_value(&report)?);
     }

@@ -5,8 +5,10 @@ use std::path::Path;
 
 use anyhow::Context;
 use clap::Args;
+use orgvault_core::maintenance::Upkeep;
 use orgvault_core::repo::{InitPolicy, Repository};
 use orgvault_core::storage::StorageTarget;
+use orgvault_core::{Db, Progress, SystemClock};
 use serde_json::json;
 
 use crate::output::{human_bytes, print_json};
@@ -31,6 +33,12 @@ impl DestArgs {
     pub async fn open(&self, data_dir: &Path) -> anyhow::Result<Repository> {
         let target = self.target(data_dir)?;
         Repository::open(&target).await.with_context(|| format!("cannot open the repository {}", target.describe()))
+    }
+
+    /// Upkeep jobs (verify, retention) on `repo`, cancelled by Ctrl-C. A bare destination
+    /// belongs to no identity.
+    pub fn upkeep<'a>(&self, db: &'a Db, repo: &'a Repository, progress: &'a dyn Progress) -> Upkeep<'a> {
+        Upkeep { db, clock: &SystemClock, repo, identity_id: None, progress, cancel: crate::paths::cancel_on_ctrl_c() }
     }
 
     /// Opens the repository to write into, creating it in a missing or empty destination (or,

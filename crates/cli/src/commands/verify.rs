@@ -1,10 +1,12 @@
 //! `orgvault verify`: re-reads a snapshot's blobs and checks their hashes; names each missing or
-//! corrupt part by item. Exits non-zero when anything is wrong.
+//! corrupt part by item. Exits non-zero when anything is wrong. Runs as a `verify` job.
 
 use std::path::Path;
 
 use clap::Args;
 use serde_json::json;
+
+use orgvault_core::Db;
 
 use super::snapshots::DestArgs;
 use crate::output::print_json;
@@ -28,17 +30,15 @@ pub struct VerifyArgs {
     pub json: bool,
 }
 
-pub async fn run(data_dir: &Path, args: VerifyArgs) -> anyhow::Result<()> {
+pub async fn run(db: &Db, data_dir: &Path, args: VerifyArgs) -> anyhow::Result<()> {
     let repo = args.dest.open(data_dir).await?;
     let ids = match &args.snapshot {
         Some(text) => vec![repo.find_snapshot(text).await?],
-        None => repo.snapshots().await?.into_iter().map(|s| s.id).collect(),
+        None => Vec::new(),
     };
     let progress = TerminalProgress::new(args.json);
-    let mut reports = Vec::new();
-    for id in &ids {
-        reports.push(repo.verify(id, args.sample, &progress).await?);
-    }
+    let upkeep = args.dest.upkeep(db, &repo, &progress);
+    let reports = upkeep.verify(&ids, args.sample).await?;
     progress.finish();
     let problems: usize = reports.iter().map(|r| r.problems.len()).sum();
     if args.json {

@@ -5,6 +5,7 @@ mod backup_cli;
 mod backup_leftovers;
 mod destination_cli;
 mod identity;
+mod job_leases;
 mod jobs;
 mod restore_cli;
 mod scan;

@@ -31,6 +31,10 @@ pub enum BackupError {
 
     #[error("the backup was cancelled; no snapshot was written")]
     Cancelled,
+
+    /// The scan a backup runs first failed; nothing was backed up.
+    #[error("the scan before the backup failed: {0}")]
+    ScanFailed(Box<crate::Error>),
 }
 
 impl BackupError {
@@ -38,6 +42,7 @@ impl BackupError {
     pub fn code(&self) -> &'static str {
         match self {
             BackupError::Core(e) => e.code(),
+            BackupError::ScanFailed(e) => e.code(),
             BackupError::Repo(e) => e.code(),
             BackupError::AllFailed { .. } => "all_failed",
             BackupError::EmptySelection => "empty_selection",
@@ -49,6 +54,7 @@ impl BackupError {
     pub fn is_retryable(&self) -> bool {
         match self {
             BackupError::Core(e) => e.is_retryable(),
+            BackupError::ScanFailed(e) => e.is_retryable(),
             BackupError::Repo(e) => e.is_retryable(),
             // Per-subject failures are mostly the portal's transient trouble.
             BackupError::AllFailed { .. } => true,

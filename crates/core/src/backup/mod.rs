@@ -41,6 +41,7 @@ mod principals;
 mod query;
 mod run;
 mod service;
+mod with_scan;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::Ordering;
@@ -52,6 +53,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use error::BackupError;
 pub use facts::Related;
+pub use with_scan::{scan_and_backup, BackupWhat, ScanThenBackup, ScannedBackup};
 
 use self::facts::Facts;
 use self::run::{attempts, previous_manifest, Run, Stop};
@@ -59,6 +61,7 @@ use crate::catalog::Catalog;
 use crate::clock::Clock;
 use crate::db::Db;
 use crate::identity::Identities;
+use crate::jobs::runner::{JobRunner, JobSpec};
 use crate::jobs::{ItemOutcome, JobEnd, JobKind, JobState, Jobs, Outcome, SubjectKind};
 use crate::progress::Progress;
 use crate::repo::{FailedEntry, LockKind, Manifest, Repository, SnapshotId};
@@ -183,12 +186,41 @@ pub async fn backup(ctx: &BackupContext<'_>, selection: &Selection) -> Result<Ba
         Targets { items: resolved.items, users: resolved.users, groups: resolved.groups, included: BTreeMap::new() };
     let skipped: Vec<String> = resolved.unknown;
     let recorded = serde_json::to_value(selection).unwrap_or(serde_json::Value::Null);
-    run_job(ctx, targets, skipped, recorded).await
+    run_job(ctx, None, targets, skipped, recorded).await
+}
+
+/// [`backup`] into the job `job_id` the caller began through the [`JobRunner`] and drives.
+pub async fn backup_job(
+    ctx: &BackupContext<'_>,
+    job_id: i64,
+    selection: &Selection,
+) -> Result<BackupSummary, BackupError> {
+    let resolved = selection.resolve(&Catalog::new(ctx.db), ctx.scan_id).await?;
+    let targets =
+        Targets { items: resolved.items, users: resolved.users, groups: resolved.groups, included: BTreeMap::new() };
+    let recorded = serde_json::to_value(selection).unwrap_or(serde_json::Value::Null);
+    run_job(ctx, Some(job_id), targets, resolved.unknown, recorded).await
 }
 
 /// Starts a new backup of just the subjects that failed in job `job_id` (from its recorded
 /// outcomes), against the catalog `ctx.scan_id`.
 pub async fn retry_failed(ctx: &BackupContext<'_>, job_id: i64) -> Result<BackupSummary, BackupError> {
+    let (targets, recorded) = failed_of(ctx, job_id).await?;
+    run_job(ctx, None, targets, Vec::new(), recorded).await
+}
+
+/// [`retry_failed`] of job `failed_job`, into the job `job_id` the caller began and drives.
+pub async fn retry_failed_job(
+    ctx: &BackupContext<'_>,
+    job_id: i64,
+    failed_job: i64,
+) -> Result<BackupSummary, BackupError> {
+    let (targets, recorded) = failed_of(ctx, failed_job).await?;
+    run_job(ctx, Some(job_id), targets, Vec::new(), recorded).await
+}
+
+/// The subjects that failed in job `job_id`, and how the new job records its selection.
+async fn failed_of(ctx: &BackupContext<'_>, job_id: i64) -> Result<(Targets, serde_json::Value), BackupError> {
     let items = Jobs::new(ctx.db, ctx.clock).items(job_id).await?;
     let mut targets = Targets::default();
     for it in items.into_iter().filter(|i| i.outcome.outcome == Outcome::Failed) {
@@ -201,7 +233,7 @@ pub async fn retry_failed(ctx: &BackupContext<'_>, job_id: i64) -> Result<Backup
     }
     let recorded = serde_json::json!({ "kind": "retry_failed", "job_id": job_id,
         "items": targets.items, "users": targets.users, "groups": targets.groups });
-    run_job(ctx, targets, Vec::new(), recorded).await
+    Ok((targets, recorded))
 }
 
 /// One subject's result.
@@ -218,23 +250,52 @@ enum Subject {
     Group(crate::repo::GroupEntry),
 }
 
+/// The backup's name: the one asked for, else "<identity> <date>".
+pub(crate) async fn backup_name(ctx: &BackupContext<'_>) -> Result<String, BackupError> {
+    if let Some(name) = ctx.options.name.clone().filter(|n| !n.trim().is_empty()) {
+        return Ok(name);
+    }
+    let identity = Identities::new(ctx.db, ctx.clock).get(ctx.identity_id).await?;
+    Ok(default_name(&identity.spec.name, ctx.clock.now_ms()))
+}
+
+/// Runs the backup in the begun job `job`, or begins one (refused as busy while another backup
+/// of the identity runs in any process) and drives it.
 async fn run_job(
     ctx: &BackupContext<'_>,
-    mut targets: Targets,
+    job: Option<i64>,
+    targets: Targets,
     skipped: Vec<String>,
     selection: serde_json::Value,
 ) -> Result<BackupSummary, BackupError> {
-    targets.complete(ctx).await?;
-    let identity = Identities::new(ctx.db, ctx.clock).get(ctx.identity_id).await?;
-    let started_ms = ctx.clock.now_ms();
-    let name = ctx
-        .options
-        .name
-        .clone()
-        .filter(|n| !n.trim().is_empty())
-        .unwrap_or_else(|| default_name(&identity.spec.name, started_ms));
+    let name = backup_name(ctx).await?;
+    match job {
+        Some(job_id) => {
+            Jobs::new(ctx.db, ctx.clock).rename(job_id, &name).await?;
+            run_begun(ctx, job_id, targets, skipped, selection, name).await
+        }
+        None => {
+            let spec = JobSpec::new(JobKind::Backup, Some(ctx.identity_id), name.clone());
+            let token = ctx.cancel.clone();
+            JobRunner::new(ctx.db, ctx.clock)
+                .run(&spec, &token, |job_id| run_begun(ctx, job_id, targets, skipped, selection, name), |_| None)
+                .await
+        }
+    }
+}
+
+async fn run_begun(
+    ctx: &BackupContext<'_>,
+    job_id: i64,
+    mut targets: Targets,
+    skipped: Vec<String>,
+    selection: serde_json::Value,
+    name: String,
+) -> Result<BackupSummary, BackupError> {
     let jobs = Jobs::new(ctx.db, ctx.clock);
-    let job_id = jobs.start(JobKind::Backup, Some(ctx.identity_id), &name).await?;
+    jobs.mark_running(job_id).await?;
+    targets.complete(ctx).await?;
+    let started_ms = ctx.clock.now_ms();
     tracing::info!(
         job_id,
         items = targets.items.len(),

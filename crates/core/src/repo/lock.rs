@@ -169,10 +169,6 @@ impl Drop for RepoLock {
     }
 }
 
-fn host() -> String {
-    std::env::var("HOSTNAME").or_else(|_| std::env::var("COMPUTERNAME")).unwrap_or_else(|_| "unknown".into())
-}
-
 /// A lock as found in the repository.
 struct StoredLock {
     name: String,
@@ -192,7 +188,7 @@ impl Repository {
         let written_from = self.now_ms();
         let record = LockRecord {
             kind,
-            host: host(),
+            host: crate::jobs::holder::host_name(),
             pid: std::process::id(),
             created_ms: written_from,
             refreshed_ms: written_from,

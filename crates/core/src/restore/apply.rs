@@ -17,20 +17,38 @@ use super::prepare::{prepare, Prepared};
 use super::retry::{self, with_retries};
 use super::run::{Run, Stop, Tally};
 use super::{RestoreContext, RestoreSummary};
+use crate::jobs::runner::{JobRunner, JobSpec};
 use crate::jobs::{JobEnd, JobKind, JobState, Jobs, SubjectKind};
 use crate::repo::{ItemEntry, RelDirection, SnapshotId};
 
+/// Begins a restore job through the [`JobRunner`] (one restore per identity at a time, in any
+/// process) and carries the plan out in it.
 pub(crate) async fn apply(
     ctx: &RestoreContext<'_>,
     snapshot: &SnapshotId,
     options: &RestoreOptions,
 ) -> Result<RestoreSummary, RestoreError> {
+    let spec = JobSpec::new(JobKind::Restore, ctx.identity_id, format!("restore of snapshot {}", snapshot.as_str()));
+    let token = ctx.cancel.clone();
+    JobRunner::new(ctx.db, ctx.clock)
+        .run(&spec, &token, |job_id| apply_begun(ctx, job_id, snapshot, options), |_| None)
+        .await
+}
+
+/// Carries the plan out in the begun job `job_id`; the caller holds the job's lease.
+pub(crate) async fn apply_begun(
+    ctx: &RestoreContext<'_>,
+    job_id: i64,
+    snapshot: &SnapshotId,
+    options: &RestoreOptions,
+) -> Result<RestoreSummary, RestoreError> {
     let started = Instant::now();
     let requests_before = ctx.portal.requests_made();
-    let prepared = prepare(ctx, snapshot, options).await?;
     let jobs = Jobs::new(ctx.db, ctx.clock);
+    jobs.mark_running(job_id).await?;
+    let prepared = prepare(ctx, snapshot, options).await?;
     let name = format!("restore {} into {}", prepared.plan.snapshot_name, prepared.plan.target_org_id);
-    let job_id = jobs.start(JobKind::Restore, ctx.identity_id, &name).await?;
+    jobs.rename(job_id, &name).await?;
     let Prepared { plan, manifest, target, rewriter, data, item_json, marks } = prepared;
     let run = Run {
         portal: ctx.portal,

@@ -99,3 +99,14 @@ pub async fn apply(
 ) -> Result<RestoreSummary, RestoreError> {
     apply::apply(ctx, snapshot, options).await
 }
+
+/// [`apply`] in the job `job_id` that the caller began through the
+/// [`JobRunner`](crate::jobs::runner::JobRunner) and drives.
+pub async fn apply_job(
+    ctx: &RestoreContext<'_>,
+    job_id: i64,
+    snapshot: &SnapshotId,
+    options: &RestoreOptions,
+) -> Result<RestoreSummary, RestoreError> {
+    apply::apply_begun(ctx, job_id, snapshot, options).await
+}

@@ -28,6 +28,7 @@ use crate::clock::Clock;
 use crate::db::Db;
 use crate::error::{Error, Result};
 use crate::identity::Identities;
+use crate::jobs::runner::{JobRunner, JobSpec};
 use crate::jobs::{ItemOutcome, JobEnd, JobKind, JobState, Jobs, Outcome, SubjectKind};
 use crate::progress::Progress;
 use crate::selection::Selection;
@@ -156,8 +157,9 @@ fn subject_word(kind: SubjectKind) -> &'static str {
 }
 
 /// Scans the organization `portal` is signed in to into a new catalog for `identity_id`,
-/// recording a `scan` job. See the module documentation for what is read and how failures and
-/// cancellation end the scan.
+/// recording a `scan` job begun through the [`JobRunner`] (so a second scan of the identity,
+/// in any process, is refused as busy). See the module documentation for what is read and how
+/// failures and cancellation end the scan.
 pub async fn scan(
     db: &Db,
     portal: &arcgis::Portal,
@@ -167,8 +169,26 @@ pub async fn scan(
     clock: &dyn Clock,
 ) -> Result<ScanSummary> {
     let identity = Identities::new(db, clock).get(identity_id).await?;
+    let spec = JobSpec::new(JobKind::Scan, Some(identity_id), format!("Scan of {}", identity.spec.name));
+    let runner = JobRunner::new(db, clock);
+    let token = cancel.clone();
+    runner
+        .run(&spec, &token, |job_id| scan_job(db, portal, job_id, identity_id, progress, cancel, clock), |_| None)
+        .await
+}
+
+/// The scan of the begun job `job_id` (see [`scan`]); the caller holds the job's lease.
+pub async fn scan_job(
+    db: &Db,
+    portal: &arcgis::Portal,
+    job_id: i64,
+    identity_id: &str,
+    progress: &dyn Progress,
+    cancel: CancellationToken,
+    clock: &dyn Clock,
+) -> Result<ScanSummary> {
     let jobs = Jobs::new(db, clock);
-    let job_id = jobs.start(JobKind::Scan, Some(identity_id), &format!("Scan of {}", identity.spec.name)).await?;
+    jobs.mark_running(job_id).await?;
     let requests_before = portal.requests_made();
     tracing::info!(job_id, org = portal.org_id(), "scan started");
 

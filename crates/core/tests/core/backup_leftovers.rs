@@ -5,8 +5,7 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use orgvault_core::jobs::Jobs;
-use orgvault_core::{NoProgress, Selection, SystemClock};
+use orgvault_core::{Clock, NoProgress, Selection, SystemClock};
 use portal_sim::faults::{FaultKind, ForcedFault};
 use portal_sim::routes::hosted::export_items;
 use portal_sim::{RunningSim, SimConfig};
@@ -115,8 +114,10 @@ async fn an_export_left_by_a_dead_backup_is_swept_by_the_next_and_nothing_else_i
     };
     let before = item_ids(&sim);
 
-    // The app starts again (a killed job is settled as interrupted), then backs up the org.
-    Jobs::new(&s.db, &SystemClock).reconcile_at_startup().await?;
+    // The app starts again after the dead job's lease ran out (it is settled as interrupted),
+    // then backs up the org.
+    let later = orgvault_core::ManualClock::new(SystemClock.now_ms() + 2 * 60_000);
+    assert_eq!(orgvault_core::JobRunner::new(&s.db, &later).reconcile().await?, 1, "the dead backup's job expired");
     let summary = run_backup(&s, &repo, &selection, &NoProgress, CancellationToken::new()).await?;
     assert_eq!(summary.failed, 0, "the next backup succeeds");
 

@@ -2,10 +2,17 @@
 //! (item, user, group) it handled in `job_items`.
 //!
 //! State machine (anything else is refused with `Error::InvalidTransition`):
-//! `queued -> running -> {succeeded, partial, failed, cancelled}`, and `queued -> cancelled`.
-//! The four end states are final. A job left `queued` or `running` by a crash is turned into
-//! `failed` by [`Jobs::reconcile_at_startup`], which the app and the CLI call when they open
-//! the database.
+//! `queued -> running -> {succeeded, partial, failed, cancelled}`, and `queued -> {failed, cancelled}`.
+//! The four end states are final.
+//!
+//! Jobs are started through the [`runner::JobRunner`], which creates the row first and holds a
+//! lease on it (process id, host, heartbeat) while the work runs; one running job per identity
+//! and kind is enforced by the database, across processes. A job whose lease expired (its
+//! process was killed) is turned into `failed` by [`runner::JobRunner::reconcile`], which the app
+//! and the CLI call when they open the database; a live job of another process is never touched.
+
+pub mod holder;
+pub mod runner;
 
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
@@ -23,6 +30,58 @@ pub enum JobKind {
     Scan,
     Backup,
     Restore,
+    Verify,
+    Retention,
+}
+
+impl JobKind {
+    /// The word for the kind, as stored and as shown.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobKind::Scan => "scan",
+            JobKind::Backup => "backup",
+            JobKind::Restore => "restore",
+            JobKind::Verify => "verify",
+            JobKind::Retention => "retention",
+        }
+    }
+}
+
+impl std::fmt::Display for JobKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What started a job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "by", content = "schedule_id")]
+pub enum Trigger {
+    /// A person, in the app or at the command line.
+    #[default]
+    Manual,
+    /// The schedule with this id.
+    Schedule(i64),
+}
+
+impl Trigger {
+    fn stored(self) -> String {
+        match self {
+            Trigger::Manual => "manual".into(),
+            Trigger::Schedule(id) => format!("schedule:{id}"),
+        }
+    }
+
+    fn from_stored(s: &str) -> Result<Trigger> {
+        match s.split_once(':') {
+            None if s == "manual" => Ok(Trigger::Manual),
+            Some(("schedule", id)) => id
+                .parse()
+                .map(Trigger::Schedule)
+                .map_err(|_| Error::Corrupt(format!("unexpected trigger {s:?} in the job history"))),
+            _ => Err(Error::Corrupt(format!("unexpected trigger {s:?} in the job history"))),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -43,7 +102,7 @@ impl JobState {
 
     fn may_become(self, next: JobState) -> bool {
         match self {
-            JobState::Queued => matches!(next, JobState::Running | JobState::Cancelled),
+            JobState::Queued => matches!(next, JobState::Running | JobState::Failed | JobState::Cancelled),
             JobState::Running => next.is_final(),
             _ => false,
         }
@@ -93,6 +152,11 @@ pub struct Job {
     /// Free-form tallies chosen by the job kind (e.g. items, users, groups, problems).
     pub counts: serde_json::Value,
     pub error: Option<String>,
+    pub trigger: Trigger,
+    /// The process that runs or ran the job ("pid 4242 on host"), when known.
+    pub holder: Option<String>,
+    /// When someone asked the job to stop (it stops at its next check).
+    pub cancel_requested_ms: Option<i64>,
 }
 
 /// A recorded subject with its time.
@@ -142,26 +206,27 @@ impl<'a> Jobs<'a> {
         Self { db, clock }
     }
 
-    /// Records a job waiting to run.
-    pub async fn enqueue(&self, kind: JobKind, identity_id: Option<&str>, name: &str) -> Result<i64> {
-        let now = self.clock.now_ms();
-        let id =
-            sqlx::query("INSERT INTO jobs (kind, identity_id, name, created_ms, state) VALUES (?, ?, ?, ?, 'queued')")
-                .bind(to_text(kind))
-                .bind(identity_id)
-                .bind(name)
-                .bind(now)
-                .execute(self.db.pool())
-                .await?
-                .last_insert_rowid();
-        Ok(id)
+    /// Renames a job (an engine that learns its subject's name after the job began).
+    pub async fn rename(&self, job_id: i64, name: &str) -> Result<()> {
+        sqlx::query("UPDATE jobs SET name = ? WHERE id = ?").bind(name).bind(job_id).execute(self.db.pool()).await?;
+        Ok(())
     }
 
-    /// Records a job that starts now (queued and running in one step).
-    pub async fn start(&self, kind: JobKind, identity_id: Option<&str>, name: &str) -> Result<i64> {
-        let id = self.enqueue(kind, identity_id, name).await?;
-        self.mark_running(id).await?;
-        Ok(id)
+    /// Asks a queued or running job to stop, whichever process runs it: the job's runner polls
+    /// the request and cancels the work. `NotRunning` when the job has ended.
+    pub async fn request_cancel(&self, job_id: i64) -> Result<()> {
+        let asked = sqlx::query(
+            "UPDATE jobs SET cancel_requested_ms = COALESCE(cancel_requested_ms, ?) WHERE id = ? AND state IN ('queued', 'running')",
+        )
+        .bind(self.clock.now_ms())
+        .bind(job_id)
+        .execute(self.db.pool())
+        .await?;
+        if asked.rows_affected() == 1 {
+            return Ok(());
+        }
+        let job = self.get(job_id).await?;
+        Err(Error::NotRunning { job_id, state: job.state })
     }
 
     /// Moves a queued job to running.
@@ -281,24 +346,6 @@ impl<'a> Jobs<'a> {
             })
             .collect()
     }
-
-    /// Marks every job still queued or running as failed with [`INTERRUPTED`]: at start-up
-    /// nothing can be running, so such a row is a crash's leftover. Returns how many it fixed.
-    pub async fn reconcile_at_startup(&self) -> Result<u64> {
-        let done = sqlx::query(
-            "UPDATE jobs SET state = 'failed', finished_ms = ?, error = ? WHERE state IN ('queued', 'running')",
-        )
-        .bind(self.clock.now_ms())
-        .bind(INTERRUPTED)
-        .execute(self.db.pool())
-        .await?;
-        // A scan catalog left "running" belongs to such a job: it is incomplete.
-        sqlx::query("UPDATE scans SET state = 'failed', finished_ms = ? WHERE state = 'running'")
-            .bind(self.clock.now_ms())
-            .execute(self.db.pool())
-            .await?;
-        Ok(done.rows_affected())
-    }
 }
 
 fn job_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<Job> {
@@ -314,17 +361,35 @@ fn job_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<Job> {
         state: from_text(r.get::<&str, _>("state"))?,
         counts: serde_json::from_str(&counts).unwrap_or(serde_json::Value::Null),
         error: r.get("error"),
+        trigger: Trigger::from_stored(r.get::<&str, _>("triggered_by"))?,
+        holder: match (r.get::<Option<i64>, _>("lease_pid"), r.get::<Option<String>, _>("lease_host")) {
+            (Some(pid), Some(host)) => Some(format!("process {pid} on {host}")),
+            _ => None,
+        },
+        cancel_requested_ms: r.get("cancel_requested_ms"),
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::clock::ManualClock;
+    use crate::clock::{Clock, ManualClock};
     use serde_json::json;
 
     fn end(state: JobState) -> JobEnd {
         JobEnd { state, counts: json!({"items": 3}), error: None }
+    }
+
+    /// A queued job, begun the way every front end begins one.
+    async fn enqueue(db: &Db, clock: &dyn Clock, kind: JobKind, name: &str) -> i64 {
+        let runner = runner::JobRunner::new(db, clock);
+        runner.begin(&runner::JobSpec::new(kind, None, name)).await.expect("begin").job_id
+    }
+
+    async fn start(db: &Db, clock: &dyn Clock, kind: JobKind, name: &str) -> i64 {
+        let id = enqueue(db, clock, kind, name).await;
+        Jobs::new(db, clock).mark_running(id).await.expect("queued -> running");
+        id
     }
 
     #[tokio::test]
@@ -332,7 +397,7 @@ mod tests {
         let db = Db::open_in_memory().await.expect("db");
         let clock = ManualClock::new(1_000);
         let jobs = Jobs::new(&db, &clock);
-        let id = jobs.enqueue(JobKind::Backup, None, "nightly").await.expect("enqueue");
+        let id = enqueue(&db, &clock, JobKind::Backup, "nightly").await;
         assert_eq!(jobs.get(id).await.expect("get").state, JobState::Queued, "a new job waits");
         clock.advance(5);
         jobs.mark_running(id).await.expect("queued -> running");
@@ -368,7 +433,7 @@ mod tests {
         let db = Db::open_in_memory().await.expect("db");
         let clock = ManualClock::new(0);
         let jobs = Jobs::new(&db, &clock);
-        let queued = jobs.enqueue(JobKind::Scan, None, "q").await.expect("enqueue");
+        let queued = enqueue(&db, &clock, JobKind::Scan, "q").await;
         let err = jobs.finish(queued, &end(JobState::Succeeded)).await.expect_err("queued cannot succeed");
         assert!(
             matches!(err, Error::InvalidTransition { from: JobState::Queued, to: JobState::Succeeded, .. }),
@@ -376,7 +441,7 @@ mod tests {
         );
         jobs.finish(queued, &end(JobState::Cancelled)).await.expect("a queued job may be cancelled");
 
-        let run = jobs.start(JobKind::Scan, None, "r").await.expect("start");
+        let run = start(&db, &clock, JobKind::Scan, "r").await;
         jobs.finish(run, &end(JobState::Succeeded)).await.expect("running -> succeeded");
         for next in [JobState::Failed, JobState::Running, JobState::Cancelled] {
             let err = if next == JobState::Running {
@@ -392,25 +457,17 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn reconcile_turns_leftovers_into_interrupted_failures_only() {
+    async fn a_cancel_request_reaches_only_unfinished_jobs() {
         let db = Db::open_in_memory().await.expect("db");
-        let clock = ManualClock::new(100);
+        let clock = ManualClock::new(7);
         let jobs = Jobs::new(&db, &clock);
-        let queued = jobs.enqueue(JobKind::Backup, None, "q").await.expect("q");
-        let running = jobs.start(JobKind::Restore, None, "r").await.expect("r");
-        let done = jobs.start(JobKind::Scan, None, "d").await.expect("d");
-        jobs.finish(done, &end(JobState::Succeeded)).await.expect("finish");
-        clock.set(999);
-        let fixed = jobs.reconcile_at_startup().await.expect("reconcile");
-        assert_eq!(fixed, 2, "exactly the queued and the running job were left over");
-        for id in [queued, running] {
-            let j = jobs.get(id).await.expect("get");
-            assert_eq!(j.state, JobState::Failed, "a leftover job becomes failed");
-            assert_eq!(j.error.as_deref(), Some(INTERRUPTED), "and says why");
-            assert_eq!(j.finished_ms, Some(999), "ended at reconcile time");
-        }
-        assert_eq!(jobs.get(done).await.expect("get").state, JobState::Succeeded, "finished jobs are untouched");
-        assert_eq!(jobs.reconcile_at_startup().await.expect("again"), 0, "reconcile is idempotent");
+        let running = start(&db, &clock, JobKind::Backup, "r").await;
+        jobs.request_cancel(running).await.expect("a running job may be asked to stop");
+        assert_eq!(jobs.get(running).await.expect("get").cancel_requested_ms, Some(7), "the request is recorded");
+        jobs.finish(running, &end(JobState::Cancelled)).await.expect("finish");
+        let err = jobs.request_cancel(running).await.expect_err("an ended job cannot be cancelled");
+        assert!(matches!(err, Error::NotRunning { state: JobState::Cancelled, .. }), "got {err:?}");
+        assert_eq!(err.code(), "not_running");
     }
 
     #[tokio::test]
@@ -421,7 +478,7 @@ mod tests {
         let mut ids = Vec::new();
         for (i, kind) in [JobKind::Scan, JobKind::Backup, JobKind::Backup, JobKind::Restore].into_iter().enumerate() {
             clock.set(i as i64 * 10);
-            ids.push(jobs.start(kind, None, &format!("job {i}")).await.expect("start"));
+            ids.push(start(&db, &clock, kind, &format!("job {i}")).await);
         }
         jobs.finish(ids[1], &end(JobState::Failed)).await.expect("finish");
         let backups = jobs.list(&JobFilter { kind: Some(JobKind::Backup), ..Default::default() }).await.expect("list");

@@ -1,0 +1,160 @@
+//! Repository upkeep as jobs of the history: verify (re-read and hash a snapshot's blobs) and
+//! retention (forget snapshots by policy, prune unreferenced data). Each run is begun through the
+//! [`JobRunner`], so it shows in `orgvault jobs` and the app's history, can be cancelled from
+//! another process, and holds the identity's slot of its kind. The app, the CLI and the
+//! scheduler call these functions; none of them drives the repository's verify or prune alone.
+
+use tokio_util::sync::CancellationToken;
+
+use crate::clock::Clock;
+use crate::db::Db;
+use crate::error::Error;
+use crate::jobs::runner::{JobRunner, JobSpec};
+use crate::jobs::{JobEnd, JobKind, JobState, Jobs};
+use crate::progress::Progress;
+use crate::repo::{ForgetPlan, PruneReport, RepoError, Repository, RetentionPolicy, SnapshotId, VerifyReport};
+
+/// A failure of an upkeep job: of the job history, or of the repository.
+#[derive(Debug, thiserror::Error)]
+pub enum MaintenanceError {
+    #[error(transparent)]
+    Core(#[from] Error),
+    #[error(transparent)]
+    Repo(#[from] RepoError),
+}
+
+impl MaintenanceError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            MaintenanceError::Core(e) => e.code(),
+            MaintenanceError::Repo(e) => e.code(),
+        }
+    }
+
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            MaintenanceError::Core(e) => e.is_retryable(),
+            MaintenanceError::Repo(e) => e.is_retryable(),
+        }
+    }
+}
+
+/// Where an upkeep job runs and whom it reports to.
+pub struct Upkeep<'a> {
+    pub db: &'a Db,
+    pub clock: &'a dyn Clock,
+    pub repo: &'a Repository,
+    /// The identity whose repository this is, when known (a bare `--to DIR` has none).
+    pub identity_id: Option<&'a str>,
+    pub progress: &'a dyn Progress,
+    pub cancel: CancellationToken,
+}
+
+/// What a retention job did.
+#[derive(Debug)]
+pub struct RetentionOutcome {
+    pub forget: Option<ForgetPlan>,
+    pub prune: Option<PruneReport>,
+}
+
+impl Upkeep<'_> {
+    fn runner(&self) -> JobRunner<'_> {
+        JobRunner::new(self.db, self.clock)
+    }
+
+    /// Verifies `snapshots` (all of them when empty) as one `verify` job. The job fails, naming
+    /// the count, when any part is damaged; the reports say which.
+    pub async fn verify(
+        &self,
+        snapshots: &[SnapshotId],
+        sample: Option<f64>,
+    ) -> Result<Vec<VerifyReport>, MaintenanceError> {
+        let ids = match snapshots {
+            [] => self.repo.snapshots().await?.into_iter().map(|s| s.id).collect(),
+            some => some.to_vec(),
+        };
+        let name = match ids.as_slice() {
+            [one] => format!("Verify of snapshot {}", one.short()),
+            many => format!("Verify of {} snapshots", many.len()),
+        };
+        let spec = JobSpec::new(JobKind::Verify, self.identity_id, name);
+        let token = self.cancel.clone();
+        self.runner().run(&spec, &token, |job_id| self.verify_job(job_id, ids, sample), |_| None).await
+    }
+
+    /// [`Upkeep::verify`] of `ids` in the job `job_id` the caller began and drives.
+    pub async fn verify_job(
+        &self,
+        job_id: i64,
+        ids: Vec<SnapshotId>,
+        sample: Option<f64>,
+    ) -> Result<Vec<VerifyReport>, MaintenanceError> {
+        let jobs = Jobs::new(self.db, self.clock);
+        jobs.mark_running(job_id).await?;
+        let mut reports = Vec::new();
+        for id in &ids {
+            let report = tokio::select! {
+                r = self.repo.verify(id, sample, self.progress) => r?,
+                () = self.cancel.cancelled() => return Err(Error::Cancelled.into()),
+            };
+            reports.push(report);
+        }
+        let damaged: usize = reports.iter().map(|r| r.problems.len()).sum();
+        let counts = serde_json::json!({
+            "snapshots": reports.len(),
+            "blobs_checked": reports.iter().map(|r| r.blobs_checked).sum::<u64>(),
+            "bytes_checked": reports.iter().map(|r| r.bytes_checked).sum::<u64>(),
+            "problems": damaged,
+        });
+        let end = if damaged == 0 {
+            JobEnd { state: JobState::Succeeded, counts, error: None }
+        } else {
+            JobEnd { state: JobState::Failed, counts, error: Some(format!("{damaged} damaged part(s) found")) }
+        };
+        jobs.finish(job_id, &end).await?;
+        Ok(reports)
+    }
+
+    /// Forgets the snapshots `policy` does not keep (when given) and then prunes unreferenced
+    /// data (when `prune`), as one `retention` job.
+    pub async fn retention(
+        &self,
+        policy: Option<&RetentionPolicy>,
+        prune: bool,
+    ) -> Result<RetentionOutcome, MaintenanceError> {
+        let name = match (policy, prune) {
+            (Some(_), true) => "Forget by policy and prune",
+            (Some(_), false) => "Forget by policy",
+            (None, _) => "Prune unreferenced data",
+        };
+        let spec = JobSpec::new(JobKind::Retention, self.identity_id, name);
+        let token = self.cancel.clone();
+        self.runner()
+            .run(
+                &spec,
+                &token,
+                |job_id| async move {
+                    let jobs = Jobs::new(self.db, self.clock);
+                    jobs.mark_running(job_id).await?;
+                    let forget = match policy {
+                        Some(p) => Some(self.repo.forget(p, self.clock.now_ms()).await?),
+                        None => None,
+                    };
+                    if self.cancel.is_cancelled() {
+                        return Err(Error::Cancelled.into());
+                    }
+                    let prune = if prune { Some(self.repo.prune().await?) } else { None };
+                    let counts = serde_json::json!({
+                        "kept": forget.as_ref().map(|f| f.keep.len()),
+                        "forgotten": forget.as_ref().map(|f| f.remove.len()),
+                        "blobs_removed": prune.as_ref().map(|p| p.blobs_removed),
+                        "bytes_removed": prune.as_ref().map(|p| p.bytes_removed),
+                    });
+                    jobs.finish(job_id, &JobEnd { state: JobState::Succeeded, counts, error: None }).await?;
+                    Ok(RetentionOutcome { forget, prune })
+                },
+                |_| None,
+            )
+            .await
+    }
+}
