@@ -21,7 +21,7 @@ use tauri_plugin_notification::NotificationExt;
 use tauri_specta::Event;
 use tokio_util::sync::CancellationToken;
 
-use crate::error::{UiError, UiResult};
+use crate::error::{ErrorCode, UiError, UiResult};
 use crate::events::{EventProgress, JobFinished};
 use crate::state::AppState;
 use crate::views::{job_summary, JobId, JobStateView};
@@ -65,7 +65,7 @@ impl RunningJobs {
         let key = (identity_id.to_owned(), kind);
         let mut busy = self.busy.lock().map_err(|_| UiError::internal("the job registry is unusable"))?;
         if !busy.insert(key.clone()) {
-            return Err(UiError::new("busy", format!("a {kind} of this identity is already running")));
+            return Err(UiError::new(ErrorCode::Busy, format!("a {kind} of this identity is already running")));
         }
         Ok(Slot { jobs: self, key: Some(key) })
     }

@@ -10,7 +10,7 @@ use orgvault_core::repo::{InitPolicy, Repository, SnapshotId};
 use orgvault_core::storage::{check_local, AzureConnection, StorageTarget};
 use tauri::{AppHandle, State};
 
-use crate::error::{UiError, UiResult};
+use crate::error::{ErrorCode, UiError, UiResult};
 use crate::events::JobFinished;
 use crate::running::{launch, launch_untracked};
 use crate::state::AppState;
@@ -25,7 +25,7 @@ async fn storage_target(state: &AppState, identity: &Identity) -> UiResult<Stora
                 .and_then(|s| s.azure_connection_string)
                 .ok_or_else(|| {
                     UiError::new(
-                        "no_secret",
+                        ErrorCode::NoSecret,
                         "OrgVault has no Azure connection string for this identity; enter it again",
                     )
                 })?;
@@ -127,7 +127,7 @@ pub async fn cancel_job(state: State<'_, Arc<AppState>>, job_id: JobId) -> UiRes
     if state.running.cancel(job_id) {
         Ok(())
     } else {
-        Err(UiError::new("not_running", format!("job {job_id} is not running")))
+        Err(UiError::new(ErrorCode::NotRunning, format!("job {job_id} is not running")))
     }
 }
 
@@ -138,7 +138,7 @@ pub async fn list_snapshots(state: State<'_, Arc<AppState>>, identity_id: String
     let repo = match repository(&state, &identity).await {
         Ok(repo) => repo,
         // No backup has made the repository yet: nothing to list (and nothing is created).
-        Err(e) if e.code == "not_a_repository" => return Ok(Vec::new()),
+        Err(e) if e.code == ErrorCode::NotARepository => return Ok(Vec::new()),
         Err(e) => return Err(e),
     };
     let mut list: Vec<SnapshotView> = repo

@@ -179,7 +179,7 @@ pub async fn scan(
             &JobEnd { state: JobState::Failed, counts: serde_json::json!({}), error: Some(e.to_string()) },
         )
         .await?;
-        tracing::warn!(job_id, code = e.code(), "scan refused: {e}");
+        tracing::warn!(job_id, code = %e.code(), "scan refused: {e}");
         return Err(e);
     }
 
