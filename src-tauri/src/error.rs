@@ -93,4 +93,16 @@ mod tests {
         assert_eq!(e.code, ErrorCode::InvalidInput, "the UI branches on the engine's code, so it must pass through");
         assert!(e.message.contains("needs a name"), "the engine's words reach the user: {}", e.message);
     }
+
+    #[test]
+    fn the_ui_receives_the_code_as_its_snake_case_string() {
+        let sent = serde_json::to_value(UiError::new(ErrorCode::NotRunning, "job 3 is not running")).expect("json");
+        assert_eq!(
+            sent,
+            serde_json::json!({"code": "not_running", "message": "job 3 is not running"}),
+            "the UI's Record<ErrorCode, ...> is keyed by these strings"
+        );
+        let back: UiError = serde_json::from_value(sent).expect("read back");
+        assert_eq!(back.code, ErrorCode::NotRunning);
+    }
 }
