@@ -14,7 +14,7 @@ use std::time::Duration;
 use arcgis::{authorize_loopback, AuthorizeOptions, Url};
 use orgvault_core::identity::OAuthSecret;
 
-use crate::error::{UiError, UiResult};
+use crate::error::{ErrorCode, UiError, UiResult};
 
 /// Opens a URL for the user to act on. An `Err` is the reason it could not be opened, in
 /// words for the user.
@@ -58,7 +58,7 @@ pub async fn sign_in(
         grant = &mut flow => grant?,
         Ok(why) = failed_rx => {
             return Err(UiError::new(
-                "browser",
+                ErrorCode::Browser,
                 format!("OrgVault could not open your web browser for the sign-in ({why})"),
             ))
         }
@@ -89,7 +89,7 @@ mod tests {
         )
         .await
         .expect_err("no browser: no sign-in");
-        assert_eq!(err.code, "browser", "the UI tells a missing browser from a refused sign-in: {err:?}");
+        assert_eq!(err.code, ErrorCode::Browser, "the UI tells a missing browser from a refused sign-in: {err:?}");
         assert!(err.message.contains("no browser is installed"), "the reason reaches the user: {}", err.message);
         assert!(
             started.elapsed() < Duration::from_secs(10),
@@ -103,6 +103,6 @@ mod tests {
         let err = sign_in(&browser, "not a url", "app", Default::default(), false, Duration::from_secs(1))
             .await
             .expect_err("bad URL");
-        assert_eq!(err.code, "invalid_input", "a bad URL is the user's input: {err:?}");
+        assert_eq!(err.code, ErrorCode::InvalidInput, "a bad URL is the user's input: {err:?}");
     }
 }

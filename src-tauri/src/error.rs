@@ -2,10 +2,13 @@
 //!
 //! Policy: every command answers `Result<T, UiError>`; a `UiError` is `{code, message}`, where
 //! `code` is stable and machine-readable (the UI branches on it) and `message` is worded for a
-//! GIS administrator. Engine errors keep their own code (`not_admin`, `sign_in`, `unreachable`,
-//! ...) and their message, which the engine already keeps free of secrets. Nothing here ever
-//! formats a password, token or connection string.
+//! GIS administrator. The code is the engine's [`ErrorCode`], one enum for the engine and the
+//! shell alike, exported to TypeScript, so the UI's table of headlines must name every code.
+//! Engine errors keep their own code (`not_admin`, `sign_in`, `network`, ...) and their
+//! message, which the engine already keeps free of secrets. Nothing here ever formats a
+//! password, token or connection string.
 
+pub use orgvault_core::ErrorCode;
 use serde::{Deserialize, Serialize};
 use specta::Type;
 
@@ -13,26 +16,31 @@ use specta::Type;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Type, thiserror::Error)]
 #[error("{message}")]
 pub struct UiError {
-    pub code: String,
+    pub code: ErrorCode,
     pub message: String,
 }
 
 impl UiError {
-    pub fn new(code: &str, message: impl Into<String>) -> Self {
-        Self { code: code.to_owned(), message: message.into() }
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self { code, message: message.into() }
     }
 
     pub fn invalid(message: impl Into<String>) -> Self {
-        Self::new("invalid_input", message)
+        Self::new(ErrorCode::InvalidInput, message)
     }
 
     pub fn not_found(message: impl Into<String>) -> Self {
-        Self::new("not_found", message)
+        Self::new(ErrorCode::NotFound, message)
     }
 
     /// A failure of the app itself (a lost task, an unreadable settings file).
     pub fn internal(message: impl Into<String>) -> Self {
-        Self::new("internal", message)
+        Self::new(ErrorCode::Internal, message)
+    }
+
+    /// A file or folder of the app's own (the data folder, a support bundle) cannot be written.
+    pub fn io(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::Io, message)
     }
 }
 
@@ -88,7 +96,19 @@ mod tests {
     #[test]
     fn engine_errors_keep_their_code() {
         let e: UiError = orgvault_core::Error::InvalidInput("an identity needs a name".into()).into();
-        assert_eq!(e.code, "invalid_input", "the UI branches on the engine's code, so it must pass through");
+        assert_eq!(e.code, ErrorCode::InvalidInput, "the UI branches on the engine's code, so it must pass through");
         assert!(e.message.contains("needs a name"), "the engine's words reach the user: {}", e.message);
+    }
+
+    #[test]
+    fn the_ui_receives_the_code_as_its_snake_case_string() {
+        let sent = serde_json::to_value(UiError::new(ErrorCode::NotRunning, "job 3 is not running")).expect("json");
+        assert_eq!(
+            sent,
+            serde_json::json!({"code": "not_running", "message": "job 3 is not running"}),
+            "the UI's Record<ErrorCode, ...> is keyed by these strings"
+        );
+        let back: UiError = serde_json::from_value(sent).expect("read back");
+        assert_eq!(back.code, ErrorCode::NotRunning);
     }
 }

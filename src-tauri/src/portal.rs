@@ -8,7 +8,7 @@ use arcgis::Portal;
 use orgvault_core::identity::{portal_config, save_refresh_token, Identity, IdentitySecrets, OAuthSecret};
 use orgvault_core::scan::REQUIRED_PRIVILEGES;
 
-use crate::error::{UiError, UiResult};
+use crate::error::{ErrorCode, UiError, UiResult};
 use crate::state::AppState;
 
 /// The identity's session, signing in with its saved secret when there is none.
@@ -18,7 +18,7 @@ pub async fn session(state: &AppState, identity: &Identity) -> UiResult<Portal> 
     }
     let secrets = IdentitySecrets::load(state.secrets.as_ref(), identity)?.ok_or_else(|| {
         UiError::new(
-            "no_secret",
+            ErrorCode::NoSecret,
             format!("OrgVault has no saved sign-in for {}; edit the identity and save it again", identity.spec.name),
         )
     })?;

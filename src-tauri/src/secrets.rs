@@ -32,7 +32,7 @@ pub fn open(data_dir: &Path) -> (Arc<dyn SecretStore>, VaultSource) {
         Ok((vault, VaultKeySource::OsKeyring)) => (Arc::new(vault), VaultSource::Keyring),
         Ok((vault, VaultKeySource::KeyFile(p))) => (Arc::new(vault), VaultSource::KeyFile(p.display().to_string())),
         Err(e) => {
-            tracing::error!(code = e.code(), "the vault could not be opened, secrets are kept in memory only: {e}");
+            tracing::error!(code = %e.code(), "the vault could not be opened, secrets are kept in memory only: {e}");
             (Arc::new(MemoryVault::default()), VaultSource::MemoryOnly(e.to_string()))
         }
     }

@@ -105,14 +105,14 @@ pub fn resolve_data_dir() -> UiResult<PathBuf> {
         .or_else(|| directories::ProjectDirs::from("", "", "orgvault").map(|p| p.data_dir().to_path_buf()))
         .ok_or_else(|| UiError::internal("there is no home folder to keep OrgVault's data in"))?;
     std::fs::create_dir_all(&chosen)
-        .map_err(|e| UiError::new("data_dir", format!("cannot create the data folder {}: {e}", chosen.display())))?;
+        .map_err(|e| UiError::io(format!("cannot create the data folder {}: {e}", chosen.display())))?;
     Ok(chosen)
 }
 
 /// Remembers `dir` as the data folder for the next start.
 pub fn choose_data_dir(dir: &Path) -> UiResult<()> {
     std::fs::create_dir_all(dir)
-        .map_err(|e| UiError::new("data_dir", format!("cannot create the data folder {}: {e}", dir.display())))?;
+        .map_err(|e| UiError::io(format!("cannot create the data folder {}: {e}", dir.display())))?;
     let pointer = pointer_file().ok_or_else(|| UiError::internal("there is no config folder to remember it in"))?;
     if let Some(parent) = pointer.parent() {
         std::fs::create_dir_all(parent)

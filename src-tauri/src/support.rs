@@ -102,8 +102,7 @@ pub fn write_bundle(
     identities: &[Identity],
     secrets: &[String],
 ) -> UiResult<()> {
-    let fail =
-        |e: &dyn std::fmt::Display| UiError::new("support_bundle", format!("cannot write {}: {e}", out.display()));
+    let fail = |e: &dyn std::fmt::Display| UiError::io(format!("cannot write {}: {e}", out.display()));
     let partial = out.with_extension("zip.partial");
     let file = std::fs::File::create(&partial).map_err(|e| fail(&e))?;
     let mut zip = zip::ZipWriter::new(file);

@@ -103,6 +103,113 @@ export type ConflictView = {
 
 export type EdgeKindView = "owns" | "member" | "shared" | "references" | "related";
 
+/**  A stable machine code for a failure; serialised in snake_case (`"auth_expired"`). */
+export type ErrorCode = 
+/**  The account signed in but is not an administrator with the privileges a backup needs. */
+"not_admin" | 
+/**  The portal refused the username and password, or the OAuth sign-in did not complete. */
+"sign_in" | 
+/**  The portal rejected the token (498/499) even after signing in again: sign in again. */
+"auth_expired" | 
+/**  The signed-in account may not do this (403, 401). */
+"forbidden" | 
+/**  The item, user, group, snapshot or record does not exist (or is not visible). */
+"not_found" | 
+/**  The portal is throttling requests (429). */
+"rate_limited" | 
+/**  The host could not be reached, did not answer in time, or the connection broke. */
+"network" | 
+/**  The portal answered with a server failure (5xx, 408): it may recover. */
+"portal_unavailable" | 
+/**  The portal refused the request for another reason; the message has its words. */
+"portal_error" | 
+/**  The URL answers, but not like an ArcGIS portal. */
+"not_a_portal" | 
+/**  The portal's TLS certificate was refused. */
+"tls" | 
+/**  An answer that could not be read (not JSON, not the expected shape, too large). */
+"bad_answer" | 
+/**  A search that cannot be split below the portal's 10,000-result cap. */
+"search_too_large" | 
+/**  A URL found in an item is on a host that is neither the org's own nor allowed. */
+"host_not_allowed" | 
+/**  The connection or storage settings are unusable (a bad URL, header, connection string). */
+"invalid_settings" | 
+/**  Something the user entered or asked for is not valid. */
+"invalid_input" | 
+/**  The operation does not fit the state of what it acts on (a job that already ended). */
+"invalid_state" | 
+/**  The database failed. */
+"database" | 
+/**  The database was held by another writer longer than the busy timeout. */
+"database_busy" | 
+/**  A file or folder could not be read or written. */
+"io" | 
+/**  The disk or folder is full. */
+"no_room" | 
+/**  Stored data (a blob, a snapshot, a database row) failed its check or cannot be read. */
+"corrupt" | 
+/**  The user cancelled; not a failure to show as one. */
+"cancelled" | 
+/**  A job of the same kind is already running for this identity. */
+"busy" | 
+/**  The job is not (or no longer) running. */
+"not_running" | 
+/**  A failure of the application itself (a lost task, a poisoned lock). */
+"internal" | 
+/**  The selection is empty: nothing to back up. */
+"empty_selection" | 
+/**  Every selected item, user and group failed; no snapshot was written. */
+"all_failed" | 
+/**  No mapping profile of that name. */
+"no_profile" | 
+/**  The organization has not been scanned yet. */
+"no_scan" | 
+/**  The vault holds no saved secret (password, refresh token, connection string) for the identity. */
+"no_secret" | 
+/**  The location holds no OrgVault repository this version can read. */
+"not_a_repository" | 
+/**  A new repository would go into a location that holds something else. */
+"destination_not_empty" | 
+/**  Another process holds the repository's lock. */
+"locked" | 
+/**  This process's lock was not renewed in time; the snapshot was not written. */
+"lock_lost" | 
+/**  Blobs a snapshot needs are missing from the repository. */
+"missing_data" | 
+/**  A zip export or import failed on an entry. */
+"bad_zip" | 
+/**  Content to store or to send could not be read from its source. */
+"content_unreadable" | 
+/**  A local or network folder cannot be used (missing, not a folder, not writable). */
+"storage_folder" | 
+/**  The object to create already exists. */
+"already_exists" | 
+/**  The storage refused the credentials or lacks a permission. */
+"storage_denied" | 
+/**  The storage failed in a way that looks permanent. */
+"storage" | 
+/**  The storage failed in a way that looks transient (a timeout, a 5xx, a reset). */
+"storage_unavailable" | 
+/**  The storage failed its check when an identity was saved or verified. */
+"storage_check" | 
+/**  The vault key opens nothing: another key, or a damaged file. */
+"vault_wrong_key" | 
+/**  The vault file is not a vault. */
+"vault_corrupt" | 
+/**  The vault key file can be read by other users and is refused. */
+"vault_key_permissions" | 
+/**  The vault key file does not hold a key. */
+"vault_key_invalid" | 
+/**  The vault exists but its key cannot be found. */
+"vault_key_missing" | 
+/**  The OS keyring failed. */
+"vault_keyring" | 
+/**  The vault engine failed otherwise. */
+"vault" | 
+/**  The web browser for an OAuth sign-in could not be opened. */
+"browser";
+
 /**  The newest complete scan as nodes and edges (see `orgvault_core::app` for the invariants). */
 export type Graph = {
 	scan_id: number,
@@ -483,7 +590,7 @@ export type TokenState = "valid" | "expiring" | "expired" | "none";
 
 /**  What the UI receives when a command fails. */
 export type UiError = {
-	code: string,
+	code: ErrorCode,
 	message: string,
 };
 

@@ -4,9 +4,9 @@
 //! - One enum, [`Error`], for the crate. The portal's failures arrive as [`arcgis::Error`] and
 //!   are wrapped, not re-described: the client already words them for an administrator and keeps
 //!   secrets out of them.
-//! - Every error has a stable machine [`Error::code`] (`"not_admin"`, `"sign_in"`,
-//!   `"unreachable"`, `"db"`, ...). The UI branches on the code and shows the message; the
-//!   codes are part of the interface and never change meaning.
+//! - Every error has a stable machine [`Error::code`], an [`ErrorCode`] (`not_admin`, `sign_in`,
+//!   `network`, `database`, ...), shared by every error enum of the engine (see
+//!   [`crate::error_code`]). The UI branches on the code and shows the message.
 //! - [`Error::is_retryable`] says whether running the same operation again later may succeed
 //!   (the portal throttled or was unreachable, the database was busy); bad input, permissions
 //!   and missing things are permanent.
@@ -16,6 +16,7 @@
 
 use std::path::PathBuf;
 
+use crate::error_code::ErrorCode;
 use crate::jobs::{JobKind, JobState};
 
 #[derive(Debug, thiserror::Error)]
@@ -67,18 +68,19 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
     /// A stable, machine-readable code for the UI (`{code, message}`).
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            Error::Portal(e) => portal_code(e),
-            Error::Db(_) | Error::Migrate(_) => "db",
-            Error::Io { .. } => "io",
-            Error::InvalidInput(_) => "invalid_input",
-            Error::NotFound { .. } => "not_found",
-            Error::InvalidTransition { .. } => "invalid_state",
-            Error::Corrupt(_) => "corrupt",
-            Error::Cancelled => "cancelled",
-            Error::Busy { .. } => "busy",
-            Error::NotRunning { .. } => "not_running",
+            Error::Portal(e) => ErrorCode::from(e),
+            Error::Db(e) if db_is_busy(e) => ErrorCode::DatabaseBusy,
+            Error::Db(_) | Error::Migrate(_) => ErrorCode::Database,
+            Error::Io { source, .. } => ErrorCode::of_io(source),
+            Error::InvalidInput(_) => ErrorCode::InvalidInput,
+            Error::NotFound { .. } => ErrorCode::NotFound,
+            Error::InvalidTransition { .. } => ErrorCode::InvalidState,
+            Error::Corrupt(_) => ErrorCode::Corrupt,
+            Error::Cancelled => ErrorCode::Cancelled,
+            Error::Busy { .. } => ErrorCode::Busy,
+            Error::NotRunning { .. } => ErrorCode::NotRunning,
         }
     }
 
@@ -86,11 +88,7 @@ impl Error {
     pub fn is_retryable(&self) -> bool {
         match self {
             Error::Portal(e) => e.is_retryable(),
-            Error::Db(sqlx::Error::PoolTimedOut) => true,
-            Error::Db(sqlx::Error::Database(e)) => {
-                // SQLITE_BUSY / SQLITE_LOCKED: another writer held the file longer than the busy timeout.
-                matches!(e.code().as_deref(), Some("5") | Some("6"))
-            }
+            Error::Db(e) => db_is_busy(e),
             // The other job ends; the same request then succeeds.
             Error::Busy { .. } => true,
             _ => false,
@@ -98,23 +96,13 @@ impl Error {
     }
 }
 
-fn portal_code(e: &arcgis::Error) -> &'static str {
-    use arcgis::Error as E;
+/// The pool or the file was held by another writer longer than the busy timeout.
+fn db_is_busy(e: &sqlx::Error) -> bool {
     match e {
-        E::NotAdmin { .. } => "not_admin",
-        E::SignIn { .. } | E::InvalidToken | E::TokenRequired | E::OAuth { .. } => "sign_in",
-        E::Connect { .. } | E::Timeout { .. } | E::ConnectionLost { .. } => "unreachable",
-        E::NotAPortal { .. } => "not_a_portal",
-        E::Tls { .. } => "tls",
-        E::Forbidden { .. } => "forbidden",
-        E::NotFound { .. } => "not_found",
-        E::RateLimited { .. } => "rate_limited",
-        E::Http { status, .. } if *status >= 500 => "server",
-        E::Http { .. } | E::Api { .. } => "portal_error",
-        E::Decode { .. } => "bad_answer",
-        E::SearchTooLarge { .. } => "search_too_large",
-        E::Config { .. } => "invalid_settings",
-        _ => "portal_error",
+        sqlx::Error::PoolTimedOut => true,
+        // SQLITE_BUSY / SQLITE_LOCKED.
+        sqlx::Error::Database(e) => matches!(e.code().as_deref(), Some("5") | Some("6")),
+        _ => false,
     }
 }
 
@@ -127,13 +115,14 @@ mod tests {
         let cases = [
             (
                 arcgis::Error::NotAdmin { username: "ann".into(), role: "org_user".into(), missing: vec![] },
-                "not_admin",
+                ErrorCode::NotAdmin,
                 false,
             ),
-            (arcgis::Error::SignIn { message: "bad password".into() }, "sign_in", false),
-            (arcgis::Error::Connect { host: "h".into(), detail: "refused".into() }, "unreachable", true),
-            (arcgis::Error::Tls { host: "h".into(), detail: "unknown issuer".into() }, "tls", false),
-            (arcgis::Error::RateLimited { retry_after: None }, "rate_limited", true),
+            (arcgis::Error::SignIn { message: "bad password".into() }, ErrorCode::SignIn, false),
+            (arcgis::Error::InvalidToken, ErrorCode::AuthExpired, false),
+            (arcgis::Error::Connect { host: "h".into(), detail: "refused".into() }, ErrorCode::Network, true),
+            (arcgis::Error::Tls { host: "h".into(), detail: "unknown issuer".into() }, ErrorCode::Tls, false),
+            (arcgis::Error::RateLimited { retry_after: None }, ErrorCode::RateLimited, true),
         ];
         for (e, code, retry) in cases {
             let e = Error::from(e);
@@ -142,9 +131,24 @@ mod tests {
         }
         assert_eq!(
             Error::Cancelled.code(),
-            "cancelled",
+            ErrorCode::Cancelled,
             "cancel has its own code so the UI does not show it as a failure"
         );
         assert!(!Error::InvalidInput("x".into()).is_retryable(), "bad input is permanent");
+        assert_eq!(
+            Error::Db(sqlx::Error::PoolTimedOut).code(),
+            ErrorCode::DatabaseBusy,
+            "a busy database is its own code"
+        );
+        assert!(Error::Db(sqlx::Error::PoolTimedOut).is_retryable(), "a busy database may be free later");
+    }
+
+    #[test]
+    fn a_full_disk_reads_as_no_room() {
+        let full = Error::Io { path: "/x".into(), source: std::io::Error::from(std::io::ErrorKind::StorageFull) };
+        assert_eq!(full.code(), ErrorCode::NoRoom, "a full disk is something the user can act on: {full}");
+        let denied =
+            Error::Io { path: "/x".into(), source: std::io::Error::from(std::io::ErrorKind::PermissionDenied) };
+        assert_eq!(denied.code(), ErrorCode::Io);
     }
 }

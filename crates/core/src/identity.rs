@@ -334,7 +334,7 @@ mod tests {
         ids.delete(&created.id).await.expect("delete");
         assert_eq!(
             ids.get(&created.id).await.expect_err("gone").code(),
-            "not_found",
+            crate::ErrorCode::NotFound,
             "a deleted identity is not found"
         );
     }
@@ -346,10 +346,18 @@ mod tests {
         let ids = Identities::new(&db, &clock);
         let mut bad = spec("x");
         bad.portal_url = "ftp://acme".into();
-        assert_eq!(ids.create(bad).await.expect_err("ftp").code(), "invalid_input", "only http(s) portals");
+        assert_eq!(
+            ids.create(bad).await.expect_err("ftp").code(),
+            crate::ErrorCode::InvalidInput,
+            "only http(s) portals"
+        );
         let mut bad = spec(" ");
         bad.portal_url = "https://ok".into();
-        assert_eq!(ids.create(bad).await.expect_err("no name").code(), "invalid_input", "a name is required");
+        assert_eq!(
+            ids.create(bad).await.expect_err("no name").code(),
+            crate::ErrorCode::InvalidInput,
+            "a name is required"
+        );
         assert!(ids.list().await.expect("list").is_empty(), "nothing refused is stored");
     }
 
@@ -361,12 +369,16 @@ mod tests {
         let mut remote = spec("remote");
         remote.portal_url = "http://gis.example.com/portal".into();
         let err = ids.create(remote.clone()).await.expect_err("remote http without the opt-in");
-        assert_eq!(err.code(), "invalid_input", "a remote http portal is refused: {err}");
+        assert_eq!(err.code(), crate::ErrorCode::InvalidInput, "a remote http portal is refused: {err}");
         assert!(err.to_string().contains("http"), "the message names the plain http: {err}");
         for url in ["file:///etc/passwd", "javascript:alert(1)"] {
             let mut bad = spec("bad");
             bad.portal_url = url.into();
-            assert_eq!(ids.create(bad).await.expect_err(url).code(), "invalid_input", "{url} is no portal");
+            assert_eq!(
+                ids.create(bad).await.expect_err(url).code(),
+                crate::ErrorCode::InvalidInput,
+                "{url} is no portal"
+            );
         }
         remote.tls.allow_insecure_http = true;
         let saved = ids.create(remote).await.expect("with the opt-in it is accepted");

@@ -24,7 +24,7 @@ pub enum MaintenanceError {
 }
 
 impl MaintenanceError {
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> crate::ErrorCode {
         match self {
             MaintenanceError::Core(e) => e.code(),
             MaintenanceError::Repo(e) => e.code(),

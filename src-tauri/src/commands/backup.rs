@@ -12,7 +12,7 @@ use orgvault_core::storage::{check_local, AzureConnection, StorageTarget};
 use orgvault_core::JobSpec;
 use tauri::{AppHandle, State};
 
-use crate::error::{UiError, UiResult};
+use crate::error::{ErrorCode, UiError, UiResult};
 use crate::running::launch;
 use crate::state::AppState;
 use crate::views::{JobId, SelectionInput, SnapshotEntry, SnapshotView, SubjectKindView};
@@ -26,7 +26,7 @@ async fn storage_target(state: &AppState, identity: &Identity) -> UiResult<Stora
                 .and_then(|s| s.azure_connection_string)
                 .ok_or_else(|| {
                     UiError::new(
-                        "no_secret",
+                        ErrorCode::NoSecret,
                         "OrgVault has no Azure connection string for this identity; enter it again",
                     )
                 })?;
@@ -136,7 +136,7 @@ pub async fn list_snapshots(state: State<'_, Arc<AppState>>, identity_id: String
     let repo = match repository(&state, &identity).await {
         Ok(repo) => repo,
         // No backup has made the repository yet: nothing to list (and nothing is created).
-        Err(e) if e.code == "not_a_repository" => return Ok(Vec::new()),
+        Err(e) if e.code == ErrorCode::NotARepository => return Ok(Vec::new()),
         Err(e) => return Err(e),
     };
     let mut list: Vec<SnapshotView> = repo

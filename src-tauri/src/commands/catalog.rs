@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use specta::Type;
 use tauri::{AppHandle, State};
 
-use crate::error::{UiError, UiResult};
+use crate::error::{ErrorCode, UiError, UiResult};
 use crate::running::launch;
 use crate::state::AppState;
 use crate::views::{JobId, SelectionInput, Tally};
@@ -125,19 +125,17 @@ pub async fn start_scan(app: AppHandle, state: State<'_, Arc<AppState>>, identit
 
 /// The scan the UI works on: the identity's newest complete one.
 pub(crate) async fn latest_scan(state: &AppState, identity_id: &str) -> UiResult<i64> {
-    Catalog::new(&state.db)
-        .latest_complete_scan(identity_id)
-        .await?
-        .map(|s| s.id)
-        .ok_or_else(|| UiError::new("no_scan", "this organization has not been scanned yet; start a scan first"))
+    Catalog::new(&state.db).latest_complete_scan(identity_id).await?.map(|s| s.id).ok_or_else(|| {
+        UiError::new(ErrorCode::NoScan, "this organization has not been scanned yet; start a scan first")
+    })
 }
 
 #[tauri::command]
 #[specta::specta]
 pub async fn load_graph(state: State<'_, Arc<AppState>>, identity_id: String) -> UiResult<Graph> {
-    let graph = orgvault_core::app::load_graph(&state.db, &identity_id)
-        .await?
-        .ok_or_else(|| UiError::new("no_scan", "this organization has not been scanned yet; start a scan first"))?;
+    let graph = orgvault_core::app::load_graph(&state.db, &identity_id).await?.ok_or_else(|| {
+        UiError::new(ErrorCode::NoScan, "this organization has not been scanned yet; start a scan first")
+    })?;
     Ok(graph.into())
 }
 

@@ -42,7 +42,7 @@ fn write_ready_file(sim: &RunningSim) -> UiResult<()> {
         std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
         std::io::Write::write_all(&mut options.open(&path)?, sim.ready_line().as_bytes())
     };
-    write().map_err(|e| UiError::new("demo", format!("the demo could not write {}: {e}", path.display())))
+    write().map_err(|e| UiError::io(format!("the demo could not write {}: {e}", path.display())))
 }
 
 pub async fn start(state: &AppState) -> UiResult<Vec<IdentityView>> {
@@ -50,7 +50,7 @@ pub async fn start(state: &AppState) -> UiResult<Vec<IdentityView>> {
     if demo.is_none() {
         let sim = RunningSim::start(demo_config())
             .await
-            .map_err(|e| UiError::new("demo", format!("the demo organizations could not start: {e}")))?;
+            .map_err(|e| UiError::internal(format!("the demo organizations could not start: {e}")))?;
         write_ready_file(&sim)?;
         *demo = Some(sim);
     }
@@ -60,7 +60,7 @@ pub async fn start(state: &AppState) -> UiResult<Vec<IdentityView>> {
     // last folder of its destination, so the demo makes their parent.
     let demo_backups = state.data_dir.join("demo-backups");
     std::fs::create_dir_all(&demo_backups)
-        .map_err(|e| UiError::new("demo", format!("{} cannot be created: {e}", demo_backups.display())))?;
+        .map_err(|e| UiError::io(format!("{} cannot be created: {e}", demo_backups.display())))?;
     let mut views = Vec::new();
     for (org, name) in sim.orgs.iter().zip(DEMO_NAMES) {
         let folder = state.data_dir.join("demo-backups").join(&org.url_key);

@@ -12,7 +12,7 @@ use orgvault_core::Clock;
 use tauri::State;
 
 use crate::browser;
-use crate::error::{UiError, UiResult};
+use crate::error::{ErrorCode, UiError, UiResult};
 use crate::secrets::VaultSource;
 use crate::state::AppState;
 use crate::views::{AppInfo, IdentityInput, IdentityView, SignInKind, StorageCheck, StorageInput, TokenState};
@@ -172,7 +172,7 @@ pub async fn save(state: &AppState, input: IdentityInput) -> UiResult<IdentityVi
             if let Some(secret) = reusable {
                 match check(SignInSecret::OAuth(secret)).await {
                     Ok(done) => signed_in = Some(done),
-                    Err(e) if e.code == "sign_in" => {
+                    Err(e) if matches!(e.code, ErrorCode::SignIn | ErrorCode::AuthExpired) => {
                         tracing::info!("the saved OAuth sign-in was refused; signing in through the browser")
                     }
                     Err(e) => return Err(e),

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use orgvault_core::vault::{MemoryVault, SecretKey, SecretStore};
+use orgvault_core::ErrorCode;
 use orgvault_desktop::commands::{demo, identities};
 use orgvault_desktop::secrets::VaultSource;
 use orgvault_desktop::state::AppState;
@@ -120,7 +121,7 @@ async fn an_edit_that_changes_the_portal_url_asks_for_the_password_again() {
     edit.name = identity.spec.name.clone();
     edit.password = None;
     let err = identities::save(&state, edit).await.expect_err("a new URL without a password");
-    assert_eq!(err.code, "invalid_input", "the user is asked for the password: {err:?}");
+    assert_eq!(err.code, ErrorCode::InvalidInput, "the user is asked for the password: {err:?}");
     assert!(err.message.contains("password"), "the message asks for the password: {}", err.message);
     let password = text(&secrets, &SecretKey::password(&identity.id)).expect("the demo password is saved");
     let received = String::from_utf8_lossy(&seen.lock().expect("lock")).into_owned();
@@ -147,7 +148,7 @@ async fn save_and_verify_refuses_a_non_admin_and_stores_nothing() {
     let err = identities::save(&state, input(&url, &user.username, &user.password, &folder))
         .await
         .expect_err("a non-admin must be refused");
-    assert_eq!(err.code, "not_admin", "the UI branches on not_admin: {err:?}");
+    assert_eq!(err.code, ErrorCode::NotAdmin, "the UI branches on not_admin: {err:?}");
     assert!(!err.message.contains(&user.password), "the message never shows the password");
     assert_eq!(state.identities().list().await.expect("list").len(), before, "a refused identity is not stored");
 
@@ -209,5 +210,5 @@ async fn settings_header_values_live_in_the_vault_and_are_never_read_back() {
     let mut missing = settings::get(&state);
     missing.headers.push(HeaderSetting { name: "X-New".into(), value: None });
     let err = settings::save_to(&state, missing).expect_err("a new header needs a value");
-    assert_eq!(err.code, "invalid_input", "{err:?}");
+    assert_eq!(err.code, ErrorCode::InvalidInput, "{err:?}");
 }

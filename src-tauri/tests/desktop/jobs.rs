@@ -79,7 +79,7 @@ async fn the_app_is_refused_while_the_cli_backs_up_and_cancels_the_cli_job() -> 
         .begin(&JobSpec::new(JobKind::Backup, Some(&identity), "from the app"))
         .await
         .expect_err("the app must not start a second backup of the identity");
-    assert_eq!(refused.code(), "busy");
+    assert_eq!(refused.code(), orgvault_core::ErrorCode::Busy);
     let pid = cli.id().expect("pid");
     assert!(refused.to_string().contains(&format!("job {}", backup.id)), "names the CLI's job: {refused}");
     assert!(refused.to_string().contains(&format!("process {pid}")), "and its process: {refused}");

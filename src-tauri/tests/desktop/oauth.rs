@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex};
 use arcgis::Url;
 use orgvault_core::identity::OAuthSecret;
 use orgvault_core::vault::{MemoryVault, SecretKey, SecretStore};
+use orgvault_core::ErrorCode;
 use orgvault_desktop::browser::Browser;
 use orgvault_desktop::commands::identities;
 use orgvault_desktop::secrets::VaultSource;
@@ -109,7 +110,7 @@ async fn oauth_sign_in_saves_a_verified_identity_with_its_refresh_token_only_in_
     let err = identities::save(&state, oauth_input(&org.portal_url, &app_id, &folder))
         .await
         .expect_err("a non-admin approving in the browser must be refused");
-    assert_eq!(err.code, "not_admin", "an OAuth non-admin is refused like a built-in one: {err:?}");
+    assert_eq!(err.code, ErrorCode::NotAdmin, "an OAuth non-admin is refused like a built-in one: {err:?}");
     assert!(state.identities().list().await.expect("list").is_empty(), "a refused OAuth identity is not stored");
 
     sim.state.auth.set_auto_approve_user(&org.id, &org.admin.username);
@@ -178,7 +179,7 @@ async fn an_oauth_save_refuses_a_file_url_or_remote_http_before_the_browser_open
         let err = identities::save(&state, oauth_input(url, "orgvault-app", &folder))
             .await
             .expect_err("refused before any browser opens");
-        assert_eq!(err.code, "invalid_input", "{url} is refused as the user's input: {err:?}");
+        assert_eq!(err.code, ErrorCode::InvalidInput, "{url} is refused as the user's input: {err:?}");
         assert_eq!(opened.load(Ordering::SeqCst), 0, "{url}: the browser must not open");
     }
     let mut opted_in = oauth_input("http://gis.example.com/portal", "orgvault-app", &folder);

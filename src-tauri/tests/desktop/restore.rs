@@ -12,6 +12,7 @@ use orgvault_core::repo::{InitPolicy, Repository};
 use orgvault_core::restore::{GroupTarget, Mapping, Profiles};
 use orgvault_core::storage::StorageTarget;
 use orgvault_core::vault::MemoryVault;
+use orgvault_core::ErrorCode;
 use orgvault_core::{NoProgress, Selection};
 use orgvault_desktop::commands::restore::{mapping_profiles, Restore};
 use orgvault_desktop::restore_views::{ActionView, GroupTargetView, MappingView, RestoreInput};
@@ -175,11 +176,14 @@ async fn a_restore_request_naming_a_missing_snapshot_or_identity_is_refused_in_w
         mapping: MappingView::default(),
     };
     let err = Restore::open(&o.state, &input("", &o.b)).await.err().expect("no snapshot chosen");
-    assert_eq!(err.code, "invalid_input", "an empty snapshot choice is the user's to fix: {err:?}");
+    assert_eq!(err.code, ErrorCode::InvalidInput, "an empty snapshot choice is the user's to fix: {err:?}");
     let err = Restore::open(&o.state, &input("ffffffffffff", &o.b)).await.err().expect("an unknown snapshot");
-    assert!(!err.message.is_empty() && err.code != "internal", "an unknown snapshot is a named error: {err:?}");
+    assert!(
+        !err.message.is_empty() && err.code != ErrorCode::Internal,
+        "an unknown snapshot is a named error: {err:?}"
+    );
     let err = Restore::open(&o.state, &input(&o.snapshot, "no-such-identity")).await.err().expect("an unknown target");
-    assert_eq!(err.code, "not_found", "an unknown target identity is not found: {err:?}");
+    assert_eq!(err.code, ErrorCode::NotFound, "an unknown target identity is not found: {err:?}");
     assert_eq!(item_count(&o.sim, &o.sim.orgs[1].url_key), 0, "a refused request writes nothing");
     Ok(())
 }

@@ -1,28 +1,70 @@
-import type { UiError } from "../backend/backend";
+import type { ErrorCode, UiError } from "../backend/backend";
 
-const LEADS: Record<string, string> = {
+/**
+ * A headline for every code the shell can send (`orgvault_core::ErrorCode`, exported to the
+ * bindings). A `Record` over the generated union: a new code without words, or words for a code
+ * Rust does not emit, fails `npm run check`.
+ */
+const LEADS: Record<ErrorCode, string> = {
+  // The portal and the sign-in.
   not_admin: "This account is not an organization administrator.",
-  unavailable: "Not available in this version yet.",
-  bad_input: "Something in the form needs attention.",
-  bad_url: "The portal address does not look right.",
-  storage: "The backup storage cannot be used.",
-  no_scan: "No scan yet.",
+  sign_in: "The sign-in was refused.",
+  auth_expired: "The sign-in has expired or was revoked; sign in again.",
+  forbidden: "The account is not allowed to do this.",
   not_found: "Not found.",
+  rate_limited: "The portal is throttling requests; try again in a few minutes.",
   network: "The portal could not be reached.",
-  unauthorized: "The sign-in was refused or has expired.",
-  token_expired: "The sign-in has expired; sign in again.",
-  empty_selection: "Nothing to back up.",
+  portal_unavailable: "The portal is having trouble; try again later.",
+  portal_error: "The portal refused the request.",
+  not_a_portal: "That address does not answer like an ArcGIS portal.",
+  tls: "The portal's certificate was refused.",
+  bad_answer: "The portal sent an answer OrgVault cannot read.",
+  search_too_large: "A search is too large for the portal to split.",
+  host_not_allowed: "An item points at a host outside the organization that is not allowed.",
+  invalid_settings: "The connection or storage settings need attention.",
+  // The engine.
   invalid_input: "Something in the form needs attention.",
+  invalid_state: "That cannot be done in the job's current state.",
+  database: "OrgVault's database failed.",
+  database_busy: "OrgVault's database is busy; try again in a moment.",
+  io: "A file or folder could not be read or written.",
+  no_room: "There is not enough free space.",
+  corrupt: "Stored data failed its check.",
+  cancelled: "Cancelled.",
   busy: "Another job of this organization is still running.",
-  portal: "The target organization could not be read or written.",
-  no_profile: "That mapping profile no longer exists.",
   not_running: "That job is no longer running.",
+  internal: "Something went wrong in OrgVault itself.",
+  // Backup and restore.
+  empty_selection: "Nothing to back up.",
+  all_failed: "Every selected item failed; no snapshot was written.",
+  no_profile: "That mapping profile no longer exists.",
+  no_scan: "No scan yet.",
+  no_secret: "OrgVault has no saved sign-in or connection string for this organization; edit it and save it again.",
+  // The backup repository.
   not_a_repository: "That location is not an OrgVault repository; nothing was changed there.",
   destination_not_empty: "That folder already holds other files; choose an empty folder or a new sub-folder.",
-  lock_lost: "The repository lock was lost; the backup stopped before writing its snapshot. Try again.",
   locked: "The repository is in use by another OrgVault job.",
-  corrupt: "Stored backup data failed its check.",
+  lock_lost: "The repository lock was lost; the backup stopped before writing its snapshot. Try again.",
   missing_data: "Stored backup data is missing.",
+  bad_zip: "The zip file cannot be used.",
+  content_unreadable: "Content to store or send could not be read.",
+  // Storage.
+  storage_folder: "The backup folder cannot be used.",
+  already_exists: "It already exists.",
+  storage_denied: "The backup storage refused access.",
+  storage: "The backup storage failed.",
+  storage_unavailable: "The backup storage is not answering; try again later.",
+  storage_check: "The backup storage cannot be used.",
+  // The vault of secrets.
+  vault_wrong_key: "The vault key does not open the vault.",
+  vault_corrupt: "The vault file is damaged.",
+  vault_key_permissions: "The vault key file can be read by other users.",
+  vault_key_invalid: "The vault key file does not hold a key.",
+  vault_key_missing: "The vault's key cannot be found.",
+  vault_keyring: "The system keyring failed.",
+  vault: "The vault of secrets failed.",
+  // The desktop shell.
+  browser: "OrgVault could not open your web browser.",
 };
 
 /** A headline a GIS administrator understands for an error code; the message carries the detail. */

@@ -7,6 +7,7 @@
 import type {
   ActionView,
   ConflictPolicyView,
+  ErrorCode,
   GroupTargetView,
   MappingProfile,
   MappingView,
@@ -17,9 +18,11 @@ import type {
   RestorePlanView,
 } from "../bindings";
 
+export type { ErrorCode };
+
 /** Every failure crossing the seam: `code` is for branching, `message` is for people. */
 export interface UiError {
-  code: string;
+  code: ErrorCode;
   message: string;
 }
 
@@ -285,7 +288,8 @@ export interface Backend {
 export function toUiError(e: unknown): UiError {
   if (e && typeof e === "object" && "code" in e && "message" in e) {
     const o = e as { code: unknown; message: unknown };
-    return { code: String(o.code), message: String(o.message) };
+    // The shell sends only `ErrorCode`s; `headline` still copes with anything else.
+    return { code: String(o.code) as ErrorCode, message: String(o.message) };
   }
   if (e instanceof Error) return { code: "internal", message: e.message };
   return { code: "internal", message: String(e) };

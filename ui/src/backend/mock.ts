@@ -26,6 +26,7 @@ import type {
   StorageCheck,
   StorageInput,
   Tally,
+  ErrorCode,
   UiError,
   Unsubscribe,
 } from "./backend";
@@ -64,7 +65,7 @@ interface RunningJob {
   onSuccess: (job: RunningJob) => void;
 }
 
-function fail(code: string, message: string): UiError {
+function fail(code: ErrorCode, message: string): UiError {
   return { code, message };
 }
 
@@ -106,16 +107,16 @@ export class MockBackend implements Backend {
   }
 
   async saveIdentity(input: IdentityInput): Promise<IdentityView> {
-    if (!input.name.trim()) throw fail("bad_input", "Give the organization a name.");
+    if (!input.name.trim()) throw fail("invalid_input", "Give the organization a name.");
     const loopback = /^http:\/\/(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:\d+)?(\/|$)/.test(input.portal_url);
     const plainHttp = /^http:\/\/[^\s/]+/.test(input.portal_url) && (loopback || input.allow_insecure_http);
     if (!/^https:\/\/[^\s/]+/.test(input.portal_url) && !plainHttp) {
       throw fail("invalid_input", "The portal address must use HTTPS (or plain http with the opt-in) and name the organization's host.");
     }
     if (input.sign_in === "builtin" && !input.password && !input.id) {
-      throw fail("bad_input", "Enter the password of the built-in account.");
+      throw fail("invalid_input", "Enter the password of the built-in account.");
     }
-    if (input.sign_in === "oauth" && !input.app_id) throw fail("bad_input", "Enter the App ID registered in the portal.");
+    if (input.sign_in === "oauth" && !input.app_id) throw fail("invalid_input", "Enter the App ID registered in the portal.");
     if (input.sign_in === "builtin" && !input.username.startsWith("admin")) {
       throw fail(
         "not_admin",
@@ -124,7 +125,7 @@ export class MockBackend implements Backend {
       );
     }
     const check = await this.checkStorage(input.storage);
-    if (!check.ok) throw fail("storage", check.message);
+    if (!check.ok) throw fail("storage_check", check.message);
     const storage =
       input.storage.kind === "local"
         ? ({ kind: "local", path: input.storage.path } as const)
@@ -244,7 +245,7 @@ export class MockBackend implements Backend {
 
   async startBackup(identityId: string, name: string, selection: SelectionInput): Promise<JobId> {
     const g = await this.loadGraph(identityId);
-    if (!name.trim()) throw fail("bad_input", "Give the backup a name.");
+    if (!name.trim()) throw fail("invalid_input", "Give the backup a name.");
     const pick = new Set(selection.item_ids);
     const items = selection.everything ? g.items : g.items.filter((i) => pick.has(i.id));
     const users = selection.everything ? g.users.map((u) => u.username) : selection.usernames;
@@ -285,7 +286,7 @@ export class MockBackend implements Backend {
     const job = this.jobs.get(jobId);
     if (!job) throw fail("not_found", "That job is not in the history.");
     const failedIds = new Set(job.items.filter((i) => i.outcome === "failed").map((i) => i.id));
-    if (failedIds.size === 0) throw fail("nothing_to_retry", "No item failed in that job.");
+    if (failedIds.size === 0) throw fail("invalid_input", "No item failed in that job.");
     // A retry succeeds in the mock: the simulated fault was transient.
     const units = job.units.filter((u) => failedIds.has(u.id)).map((u) => ({ ...u, fails: false }));
     return this.runJob(job.view.kind, `${job.view.name} (retry)`, job.view.identity_id, units, () => undefined);
@@ -309,7 +310,7 @@ export class MockBackend implements Backend {
     if (!(this.snapshots.get(identityId) ?? []).some((s) => s.id === snapshotId)) {
       throw fail("not_found", "That snapshot no longer exists.");
     }
-    if (!path.endsWith(".zip")) throw fail("bad_input", "The export file name must end with .zip.");
+    if (!path.endsWith(".zip")) throw fail("invalid_input", "The export file name must end with .zip.");
   }
 
   async snapshotContents(_identityId: string, snapshotId: string): Promise<SnapshotEntry[]> {
@@ -342,7 +343,7 @@ export class MockBackend implements Backend {
 
   async saveSettings(settings: Settings): Promise<void> {
     if (!["error", "warn", "info", "debug", "trace"].includes(settings.log_level)) {
-      throw fail("bad_input", `Unknown log level ${settings.log_level}.`);
+      throw fail("invalid_input", `Unknown log level ${settings.log_level}.`);
     }
     const saved = this.settings.headers;
     const headers = settings.headers.map((h) => {

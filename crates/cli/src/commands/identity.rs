@@ -14,7 +14,7 @@ use orgvault_core::identity::{
     IdentitySecrets, IdentitySpec, PortalKind, SignIn, SignInSecret, Storage, TlsOptions, TokenState, VerifyOptions,
 };
 use orgvault_core::vault::{self, remove_identity_secrets, StrongholdVault, VaultKeySource};
-use orgvault_core::{Clock, Db, SystemClock};
+use orgvault_core::{Clock, Db, ErrorCode, SystemClock};
 use serde_json::json;
 
 use super::connect::{password, HeaderArgs};
@@ -318,7 +318,9 @@ async fn check(db: &Db, data_dir: &Path, args: CheckArgs) -> anyhow::Result<()> 
                        "token_expires_ms": s.token_expires_ms}),
                 json!({"ok": true}),
             ),
-            Err(e) if e.code() == "not_admin" => (json!({"ok": true}), json!({"ok": false, "message": e.to_string()})),
+            Err(e) if e.code() == ErrorCode::NotAdmin => {
+                (json!({"ok": true}), json!({"ok": false, "message": e.to_string()}))
+            }
             Err(e) => (json!({"ok": false, "code": e.code(), "message": e.to_string()}), json!({"ok": null})),
         };
         print_json(&json!({
@@ -332,7 +334,7 @@ async fn check(db: &Db, data_dir: &Path, args: CheckArgs) -> anyhow::Result<()> 
                 println!("  sign-in  ok: {} in {} ({})", s.username, s.org_name, identity.spec.portal_url);
                 println!("  admin    ok: full backup rights");
             }
-            Err(e) if e.code() == "not_admin" => {
+            Err(e) if e.code() == ErrorCode::NotAdmin => {
                 println!("  sign-in  ok");
                 println!("  admin    FAILED: {e}");
             }

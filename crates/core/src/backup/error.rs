@@ -7,6 +7,7 @@
 //! every subject failed. A cancel is its own variant so front ends do not show it as a failure.
 //! Messages never contain a token, password or connection string.
 
+use crate::error_code::ErrorCode;
 use crate::repo::RepoError;
 
 #[derive(Debug, thiserror::Error)]
@@ -39,14 +40,14 @@ pub enum BackupError {
 
 impl BackupError {
     /// A stable machine code for the UI.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
             BackupError::Core(e) => e.code(),
             BackupError::ScanFailed(e) => e.code(),
             BackupError::Repo(e) => e.code(),
-            BackupError::AllFailed { .. } => "all_failed",
-            BackupError::EmptySelection => "empty_selection",
-            BackupError::Cancelled => "cancelled",
+            BackupError::AllFailed { .. } => ErrorCode::AllFailed,
+            BackupError::EmptySelection => ErrorCode::EmptySelection,
+            BackupError::Cancelled => ErrorCode::Cancelled,
         }
     }
 

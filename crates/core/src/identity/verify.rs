@@ -9,11 +9,12 @@ use serde::Serialize;
 
 use super::credentials::{IdentitySecrets, OAuthSecret, SignInSecret};
 use super::{validate, IdentitySpec, PortalKind, SignIn, Storage};
+use crate::error_code::ErrorCode;
 use crate::storage::{check_azure, check_local, AzureConnection};
 use crate::vault::VaultError;
 
 /// Why an identity could not be verified. [`VerifyError::code`] is what the UI branches on:
-/// `not_admin` (the message names the missing privileges), `sign_in`, `unreachable`, `tls`,
+/// `not_admin` (the message names the missing privileges), `sign_in`, `network`, `tls`,
 /// `storage_check`, `invalid_input`, ...
 #[derive(Debug, thiserror::Error)]
 pub enum VerifyError {
@@ -38,10 +39,10 @@ impl From<arcgis::Error> for VerifyError {
 
 impl VerifyError {
     /// A stable, machine-readable code for the UI.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
             VerifyError::Core(e) => e.code(),
-            VerifyError::Storage { .. } => "storage_check",
+            VerifyError::Storage { .. } => ErrorCode::StorageCheck,
             VerifyError::Vault(e) => e.code(),
         }
     }

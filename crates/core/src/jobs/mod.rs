@@ -452,7 +452,7 @@ mod tests {
             assert!(err.is_err(), "a succeeded job must not become {next:?}");
         }
         let err = jobs.finish(run, &end(JobState::Running)).await.expect_err("running is not an end state");
-        assert_eq!(err.code(), "invalid_input", "finishing in a non-final state is bad input");
+        assert_eq!(err.code(), crate::ErrorCode::InvalidInput, "finishing in a non-final state is bad input");
         assert_eq!(jobs.get(run).await.expect("get").state, JobState::Succeeded, "refused transitions change nothing");
     }
 
@@ -467,7 +467,7 @@ mod tests {
         jobs.finish(running, &end(JobState::Cancelled)).await.expect("finish");
         let err = jobs.request_cancel(running).await.expect_err("an ended job cannot be cancelled");
         assert!(matches!(err, Error::NotRunning { state: JobState::Cancelled, .. }), "got {err:?}");
-        assert_eq!(err.code(), "not_running");
+        assert_eq!(err.code(), crate::ErrorCode::NotRunning);
     }
 
     #[tokio::test]

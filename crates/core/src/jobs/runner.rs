@@ -382,7 +382,7 @@ mod tests {
             }
             other => panic!("expected busy, got {other:?}"),
         }
-        assert_eq!(err.code(), "busy");
+        assert_eq!(err.code(), crate::ErrorCode::Busy);
         assert!(err.is_retryable(), "busy passes when the other job ends");
         second.begin(&backup("bob")).await.expect("another identity may back up at the same time");
         second

@@ -7,6 +7,7 @@
 
 use std::path::PathBuf;
 
+use crate::error_code::ErrorCode;
 use crate::storage::StorageError;
 
 use super::blob::BlobId;
@@ -86,22 +87,20 @@ impl RepoError {
     }
 
     /// A stable machine code for the UI.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
             RepoError::Storage(e) => e.code(),
-            RepoError::Format(_) => "not_a_repository",
-            RepoError::NotARepository { .. } => "not_a_repository",
-            RepoError::DestinationNotEmpty { .. } => "destination_not_empty",
-            RepoError::LeaseLost(_) => "lock_lost",
-            RepoError::MissingBlob { .. } | RepoError::IncompleteSnapshot { .. } => "missing_data",
-            RepoError::CorruptBlob { .. } | RepoError::CorruptSnapshot { .. } => "corrupt",
-            RepoError::SnapshotNotFound(_) | RepoError::AmbiguousSnapshot { .. } => "not_found",
-            RepoError::Locked(_) => "locked",
-            RepoError::Zip { .. } => "bad_zip",
-            RepoError::Io { source, .. } if is_disk_full(source) => "no_room",
-            RepoError::Io { .. } => "io",
-            RepoError::InvalidInput(_) => "invalid_input",
-            RepoError::Source(_) => "source",
+            RepoError::Format(_) | RepoError::NotARepository { .. } => ErrorCode::NotARepository,
+            RepoError::DestinationNotEmpty { .. } => ErrorCode::DestinationNotEmpty,
+            RepoError::LeaseLost(_) => ErrorCode::LockLost,
+            RepoError::MissingBlob { .. } | RepoError::IncompleteSnapshot { .. } => ErrorCode::MissingData,
+            RepoError::CorruptBlob { .. } | RepoError::CorruptSnapshot { .. } => ErrorCode::Corrupt,
+            RepoError::SnapshotNotFound(_) | RepoError::AmbiguousSnapshot { .. } => ErrorCode::NotFound,
+            RepoError::Locked(_) => ErrorCode::Locked,
+            RepoError::Zip { .. } => ErrorCode::BadZip,
+            RepoError::Io { source, .. } => ErrorCode::of_io(source),
+            RepoError::InvalidInput(_) => ErrorCode::InvalidInput,
+            RepoError::Source(_) => ErrorCode::ContentUnreadable,
         }
     }
 
@@ -114,8 +113,4 @@ impl RepoError {
             _ => false,
         }
     }
-}
-
-fn is_disk_full(e: &std::io::Error) -> bool {
-    e.kind() == std::io::ErrorKind::StorageFull || e.raw_os_error() == Some(28)
 }

@@ -6,6 +6,7 @@
 //! read, the target cannot be listed, the database fails) or when it is cancelled. Messages
 //! never contain a password or token (invited users' passwords are never put in a message).
 
+use crate::error_code::ErrorCode;
 use crate::repo::RepoError;
 
 #[derive(Debug, thiserror::Error)]
@@ -39,15 +40,16 @@ impl From<sqlx::Error> for RestoreError {
 }
 
 impl RestoreError {
-    /// A stable machine code for the UI.
-    pub fn code(&self) -> &'static str {
+    /// A stable machine code for the UI; the target portal's failures get the same codes as
+    /// the source portal's in a scan or backup.
+    pub fn code(&self) -> ErrorCode {
         match self {
             RestoreError::Core(e) => e.code(),
             RestoreError::Repo(e) => e.code(),
-            RestoreError::Portal(_) => "portal",
-            RestoreError::InvalidInput(_) => "invalid_input",
-            RestoreError::NoProfile(_) => "no_profile",
-            RestoreError::Cancelled => "cancelled",
+            RestoreError::Portal(e) => ErrorCode::from(e),
+            RestoreError::InvalidInput(_) => ErrorCode::InvalidInput,
+            RestoreError::NoProfile(_) => ErrorCode::NoProfile,
+            RestoreError::Cancelled => ErrorCode::Cancelled,
         }
     }
 
@@ -59,6 +61,39 @@ impl RestoreError {
             RestoreError::Portal(e) => e.is_retryable(),
             RestoreError::InvalidInput(_) | RestoreError::NoProfile(_) => false,
             RestoreError::Cancelled => true,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backup::BackupError;
+
+    /// What the client makes of a 401 (an HTTP status) and of a 498 (a token rejected even
+    /// after signing in again), and of other failures a restore's target may answer with.
+    fn target_failures() -> Vec<fn() -> arcgis::Error> {
+        vec![
+            || arcgis::Error::Forbidden { message: "https://target.example.com/sharing/rest answered HTTP 401".into() },
+            || arcgis::Error::InvalidToken,
+            || arcgis::Error::TokenRequired,
+            || arcgis::Error::RateLimited { retry_after: None },
+            || arcgis::Error::Connect { host: "target.example.com".into(), detail: "refused".into() },
+            || arcgis::Error::NotFound { what: "folder x".into() },
+        ]
+    }
+
+    #[test]
+    fn a_portal_failure_has_the_same_code_in_a_restore_as_in_a_backup() {
+        for make in target_failures() {
+            let restore = RestoreError::from(make());
+            let backup = BackupError::from(crate::Error::from(make()));
+            assert_eq!(
+                restore.code(),
+                backup.code(),
+                "{} must get one code whichever job met it, so the UI says the same thing",
+                make()
+            );
         }
     }
 }

@@ -199,7 +199,7 @@ pub async fn scan_job(
             &JobEnd { state: JobState::Failed, counts: serde_json::json!({}), error: Some(e.to_string()) },
         )
         .await?;
-        tracing::warn!(job_id, code = e.code(), "scan refused: {e}");
+        tracing::warn!(job_id, code = %e.code(), "scan refused: {e}");
         return Err(e);
     }
 

@@ -11,6 +11,8 @@ use std::sync::OnceLock;
 
 use regex::Regex;
 
+use crate::error_code::ErrorCode;
+
 /// A failure of the storage layer.
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
@@ -81,15 +83,16 @@ impl StorageError {
     }
 
     /// A stable machine code for the UI.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            StorageError::ConnectionString(_) | StorageError::Destination { .. } => "invalid_settings",
-            StorageError::LocalFolder { .. } => "storage_folder",
-            StorageError::NoRoom { .. } => "no_room",
-            StorageError::NotFound { .. } => "not_found",
-            StorageError::AlreadyExists { .. } => "already_exists",
-            StorageError::PermissionDenied { .. } => "storage_denied",
-            StorageError::Backend { .. } => "storage",
+            StorageError::ConnectionString(_) | StorageError::Destination { .. } => ErrorCode::InvalidSettings,
+            StorageError::LocalFolder { .. } => ErrorCode::StorageFolder,
+            StorageError::NoRoom { .. } => ErrorCode::NoRoom,
+            StorageError::NotFound { .. } => ErrorCode::NotFound,
+            StorageError::AlreadyExists { .. } => ErrorCode::AlreadyExists,
+            StorageError::PermissionDenied { .. } => ErrorCode::StorageDenied,
+            StorageError::Backend { retryable: true, .. } => ErrorCode::StorageUnavailable,
+            StorageError::Backend { .. } => ErrorCode::Storage,
         }
     }
 

@@ -141,16 +141,17 @@ pub enum VaultError {
 
 impl VaultError {
     /// A stable, machine-readable code for the UI (`{code, message}`).
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> crate::ErrorCode {
+        use crate::ErrorCode;
         match self {
-            VaultError::WrongKey { .. } => "vault_wrong_key",
-            VaultError::NotAVault { .. } => "vault_corrupt",
-            VaultError::KeyFilePermissions { .. } => "vault_key_permissions",
-            VaultError::BadKeyFile { .. } => "vault_key_invalid",
-            VaultError::KeyMissing { .. } => "vault_key_missing",
-            VaultError::Keyring(_) => "vault_keyring",
-            VaultError::Io { .. } => "io",
-            VaultError::Engine(_) => "vault",
+            VaultError::WrongKey { .. } => ErrorCode::VaultWrongKey,
+            VaultError::NotAVault { .. } => ErrorCode::VaultCorrupt,
+            VaultError::KeyFilePermissions { .. } => ErrorCode::VaultKeyPermissions,
+            VaultError::BadKeyFile { .. } => ErrorCode::VaultKeyInvalid,
+            VaultError::KeyMissing { .. } => ErrorCode::VaultKeyMissing,
+            VaultError::Keyring(_) => ErrorCode::VaultKeyring,
+            VaultError::Io { source, .. } => ErrorCode::of_io(source),
+            VaultError::Engine(_) => ErrorCode::Vault,
         }
     }
 

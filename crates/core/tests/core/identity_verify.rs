@@ -74,7 +74,7 @@ async fn an_admin_is_verified_and_a_non_admin_is_refused_with_the_reason() -> an
     let err = verify(&user, &password(&org.user.password), &options(), Arc::new(ArcgisClock))
         .await
         .expect_err("a non-admin must be refused");
-    assert_eq!(err.code(), "not_admin", "the refusal says why in its code: {err}");
+    assert_eq!(err.code(), orgvault_core::ErrorCode::NotAdmin, "the refusal says why in its code: {err}");
     let msg = err.to_string();
     assert!(msg.contains(&org.user.username), "the message names the account: {msg}");
     assert!(msg.contains("portal:admin:"), "the message names the missing privileges: {msg}");
@@ -83,7 +83,7 @@ async fn an_admin_is_verified_and_a_non_admin_is_refused_with_the_reason() -> an
     let err = verify(&admin, &password("not-the-password"), &options(), Arc::new(ArcgisClock))
         .await
         .expect_err("a wrong password must be refused");
-    assert_eq!(err.code(), "sign_in", "a wrong password is a sign-in failure: {err}");
+    assert_eq!(err.code(), orgvault_core::ErrorCode::SignIn, "a wrong password is a sign-in failure: {err}");
     assert!(!err.to_string().contains("not-the-password"), "the message never contains the password");
     Ok(())
 }
@@ -104,7 +104,7 @@ async fn a_storage_that_fails_its_check_names_the_failing_step() -> anyhow::Resu
     )
     .await
     .expect_err("a folder under a file cannot hold backups");
-    assert_eq!(err.code(), "storage_check", "a storage failure has its own code: {err}");
+    assert_eq!(err.code(), orgvault_core::ErrorCode::StorageCheck, "a storage failure has its own code: {err}");
     assert!(err.to_string().contains("folder"), "the failing step is named: {err}");
 
     let azure = Storage::Azure { container: "backups".into(), cache_dir: dir.path().display().to_string() };

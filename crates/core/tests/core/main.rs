@@ -8,6 +8,7 @@ mod backup_resilience;
 mod backup_retry;
 mod backup_services;
 mod backup_support;
+mod error_codes;
 mod identity_verify;
 mod repo_conformance;
 mod repo_destination;

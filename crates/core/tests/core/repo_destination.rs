@@ -57,13 +57,17 @@ async fn reading_a_folder_that_is_not_a_repository_says_so_and_changes_nothing()
 
     let err = Repository::open(&target).await.expect_err("a folder without config is not a repository");
     assert!(matches!(err, RepoError::NotARepository { .. }), "the refusal is typed: {err:?}");
-    assert_eq!(err.code(), "not_a_repository", "the UI and scripts branch on a stable code");
+    assert_eq!(err.code(), orgvault_core::ErrorCode::NotARepository, "the UI and scripts branch on a stable code");
     assert!(err.to_string().contains(&path.display().to_string()), "the message names the folder: {err}");
     assert_eq!(tree(path), before, "a read on a folder that is not a repository must not create or delete anything");
 
     let missing = dir.path().join("nowhere");
     let err = Repository::open(&StorageTarget::Local { path: missing.clone() }).await.expect_err("missing folder");
-    assert_eq!(err.code(), "not_a_repository", "a missing folder is not a repository either: {err}");
+    assert_eq!(
+        err.code(),
+        orgvault_core::ErrorCode::NotARepository,
+        "a missing folder is not a repository either: {err}"
+    );
     assert!(!missing.exists(), "a read must not create the folder it was pointed at");
     Ok(())
 }
@@ -77,7 +81,7 @@ async fn a_backup_into_a_non_empty_folder_is_refused_unless_init_is_explicit() -
     let before = tree(&path);
 
     let err = Repository::open_for_backup(&target, InitPolicy::IfEmpty).await.expect_err("non-empty folder");
-    assert_eq!(err.code(), "destination_not_empty", "the refusal has its own code: {err}");
+    assert_eq!(err.code(), orgvault_core::ErrorCode::DestinationNotEmpty, "the refusal has its own code: {err}");
     let msg = err.to_string();
     assert!(msg.contains(&path.display().to_string()), "the message names the folder: {msg}");
     assert!(msg.contains("sub-folder") && msg.contains("--init"), "the message suggests a way out: {msg}");
@@ -96,7 +100,11 @@ async fn a_backup_into_a_non_empty_folder_is_refused_unless_init_is_explicit() -
     let err = Repository::open_for_backup(&StorageTarget::Local { path: taken.clone() }, InitPolicy::EvenIfNotEmpty)
         .await
         .expect_err("a folder with data/ or tmp/ of its own");
-    assert_eq!(err.code(), "destination_not_empty", "--init refuses names OrgVault would then own: {err}");
+    assert_eq!(
+        err.code(),
+        orgvault_core::ErrorCode::DestinationNotEmpty,
+        "--init refuses names OrgVault would then own: {err}"
+    );
     assert_eq!(tree(&taken), before, "nothing is written into a refused folder");
     Ok(())
 }

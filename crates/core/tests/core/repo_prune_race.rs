@@ -50,7 +50,7 @@ async fn a_writer_whose_lock_was_not_renewed_does_not_write_its_snapshot() -> an
     clock.advance(LEASE_MS);
     assert!(lock.check().is_err(), "the lease has lapsed");
     let err = repo.write_snapshot(&m).await.expect_err("a writer that lost its lock must stop");
-    assert_eq!(err.code(), "lock_lost", "the refusal says the lock was lost: {err}");
+    assert_eq!(err.code(), orgvault_core::ErrorCode::LockLost, "the refusal says the lock was lost: {err}");
     assert!(repo.snapshots().await?.is_empty(), "no snapshot is written after the lease lapsed");
     drop(lock);
     Ok(())
@@ -88,7 +88,7 @@ async fn a_snapshot_written_while_a_prune_ran_never_points_at_deleted_blobs() ->
         assert!(report.is_ok(), "a snapshot written while a prune ran must not miss blobs: {:?}", report.problems);
     }
     let err = written.expect_err("the writer must not report a snapshot the prune may have gutted");
-    assert_eq!(err.code(), "lock_lost", "the writer says its lock was lost: {err}");
+    assert_eq!(err.code(), orgvault_core::ErrorCode::LockLost, "the writer says its lock was lost: {err}");
     assert!(writer.snapshots().await?.is_empty(), "the withdrawn snapshot is not listed");
     drop(lock);
     Ok(())

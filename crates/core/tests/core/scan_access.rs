@@ -17,7 +17,7 @@ async fn a_non_admin_is_refused_with_a_clear_message() -> anyhow::Result<()> {
     let err = scan(&db, &portal, &identity, &NoProgress, CancellationToken::new(), &SystemClock)
         .await
         .expect_err("a plain user cannot scan");
-    assert_eq!(err.code(), "not_admin", "the UI branches on not_admin, got {err:?}");
+    assert_eq!(err.code(), orgvault_core::ErrorCode::NotAdmin, "the UI branches on not_admin, got {err:?}");
     let message = err.to_string();
     assert!(
         message.contains(&org.user.username) && message.contains("not an administrator"),

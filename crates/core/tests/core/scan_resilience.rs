@@ -148,7 +148,7 @@ async fn a_cancelled_scan_ends_cancelled_and_keeps_its_partial_catalog_marked() 
         .await
         .expect_err("a cancelled scan does not succeed");
     assert!(matches!(err, Error::Cancelled), "cancel is reported as such, got {err:?}");
-    assert_eq!(err.code(), "cancelled", "the UI can tell cancel from failure");
+    assert_eq!(err.code(), orgvault_core::ErrorCode::Cancelled, "the UI can tell cancel from failure");
 
     let phases: Vec<String> = recorder.phases.lock().expect("lock").iter().map(|(p, _)| p.clone()).collect();
     assert_eq!(phases.last().map(String::as_str), Some("memberships"), "no phase starts after the cancel: {phases:?}");

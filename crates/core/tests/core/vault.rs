@@ -67,7 +67,11 @@ fn a_wrong_key_is_refused_with_a_clear_error() {
     vault.put(&SecretKey::password("id1"), b"wrong-key-test-secret").expect("put");
     drop(vault);
     let err = StrongholdVault::open(&path, key(&KEY_B)).expect_err("another key must not open the vault");
-    assert_eq!(err.code(), "vault_wrong_key", "the UI can tell a wrong key from other failures: {err}");
+    assert_eq!(
+        err.code(),
+        orgvault_core::ErrorCode::VaultWrongKey,
+        "the UI can tell a wrong key from other failures: {err}"
+    );
     let msg = err.to_string();
     assert!(msg.contains(&path.display().to_string()), "the message names the vault file: {msg}");
     assert!(!msg.contains("wrong-key-test-secret"), "the message never shows a secret: {msg}");
@@ -203,13 +207,13 @@ fn a_key_file_others_can_read_is_refused_with_the_fix() {
     let key_path = dir.path().join(KEY_FILE_NAME);
     std::fs::set_permissions(&key_path, std::fs::Permissions::from_mode(0o644)).expect("chmod");
     let err = open_default(dir.path()).expect_err("a world-readable key file must be refused");
-    assert_eq!(err.code(), "vault_key_permissions", "the refusal has its own code: {err}");
+    assert_eq!(err.code(), orgvault_core::ErrorCode::VaultKeyPermissions, "the refusal has its own code: {err}");
     let msg = err.to_string();
     assert!(msg.contains("chmod 600") && msg.contains(&key_path.display().to_string()), "it says how to fix it: {msg}");
     std::fs::set_permissions(&key_path, std::fs::Permissions::from_mode(0o640)).expect("chmod");
     assert_eq!(
         open_default(dir.path()).expect_err("group-readable is refused too").code(),
-        "vault_key_permissions",
+        orgvault_core::ErrorCode::VaultKeyPermissions,
         "the group may not read the key either"
     );
     std::fs::set_permissions(&key_path, std::fs::Permissions::from_mode(0o600)).expect("chmod");
@@ -226,7 +230,7 @@ fn a_vault_whose_key_is_lost_is_not_replaced() {
     std::fs::remove_file(dir.path().join(KEY_FILE_NAME)).expect("lose the key");
     let before = std::fs::read(dir.path().join(VAULT_FILE_NAME)).expect("read");
     let err = open_default(dir.path()).expect_err("no key, no vault");
-    assert_eq!(err.code(), "vault_key_missing", "a lost key is named as such: {err}");
+    assert_eq!(err.code(), orgvault_core::ErrorCode::VaultKeyMissing, "a lost key is named as such: {err}");
     assert!(!dir.path().join(KEY_FILE_NAME).exists(), "no new key is made for an existing vault");
     assert_eq!(std::fs::read(dir.path().join(VAULT_FILE_NAME)).expect("read"), before, "the vault is left untouched");
 }
@@ -243,5 +247,5 @@ fn a_damaged_key_file_is_refused() {
         std::fs::set_permissions(&key_path, std::fs::Permissions::from_mode(0o600)).expect("chmod");
     }
     let err = open_default(dir.path()).expect_err("a damaged key file is refused");
-    assert_eq!(err.code(), "vault_key_invalid", "a damaged key file has its own code: {err}");
+    assert_eq!(err.code(), orgvault_core::ErrorCode::VaultKeyInvalid, "a damaged key file has its own code: {err}");
 }
