@@ -6,14 +6,16 @@ use std::path::Path;
 
 use anyhow::Context;
 use clap::Args;
-use orgvault_core::backup::{backup, retry_failed, BackupContext, BackupOptions, BackupSummary};
+use orgvault_core::backup::{BackupOptions, BackupSummary};
+use orgvault_core::repo::InitPolicy;
 use orgvault_core::selection::{Combine, Filter};
+use orgvault_core::service::{scan_and_backup, BackupRequest, BackupRun};
 use orgvault_core::storage::{check_local, StorageTarget};
-use orgvault_core::{Db, Selection, SystemClock};
+use orgvault_core::{Db, Selection};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
-use super::connect::PortalArgs;
+use super::connect::{connect_saved, PortalArgs};
 use super::snapshots::DestArgs;
 use crate::output::{human_bytes, print_json};
 use crate::terminal_progress::TerminalProgress;
@@ -23,8 +25,10 @@ pub struct BackupArgs {
     #[command(flatten)]
     pub portal: PortalArgs,
 
-    #[command(flatten)]
-    pub dest: DestArgs,
+    /// The repository: a folder path, or az://<container>[/prefix] with the connection string in
+    /// AZURE_STORAGE_CONNECTION_STRING. Default with --identity: the identity's own storage.
+    #[arg(long, value_name = "DEST", required_unless_present = "identity")]
+    pub to: Option<String>,
 
     /// Create the repository even though the destination folder (or Azure prefix) is not empty.
     /// OrgVault then uses only the names config, data/, snapshots/, locks/ and tmp/ there, and
@@ -83,15 +87,31 @@ fn selection(args: &BackupArgs) -> anyhow::Result<Selection> {
 
 pub async fn run(db: &Db, data_dir: &Path, args: BackupArgs) -> anyhow::Result<()> {
     let selection = selection(&args)?;
-    let target = args.dest.target(data_dir)?;
-    // A folder is checked first: a backup that cannot write should not scan for minutes.
+    let saved = args.portal.saved_identity(db, data_dir).await?;
     // Checked first: a backup that cannot write should not scan for minutes. The repository
     // check comes before the folder check, so a folder that is refused is not written to.
-    let repo = args.dest.open_for_backup(data_dir, args.init).await?;
-    if let StorageTarget::Local { path } = &target {
-        check_local(path, 0).await?;
-    }
-    let (portal, identity) = args.portal.connect_identity(db, data_dir).await?;
+    let repo = match (&args.to, &saved) {
+        (Some(to), _) => {
+            let dest = DestArgs { to: to.clone() };
+            let repo = dest.open_for_backup(data_dir, args.init).await?;
+            if let StorageTarget::Local { path } = &dest.target(data_dir)? {
+                check_local(path, 0).await?;
+            }
+            repo
+        }
+        (None, Some((service, identity))) => {
+            let init = if args.init { InitPolicy::EvenIfNotEmpty } else { InitPolicy::IfEmpty };
+            service
+                .backup_repository_for(identity, init)
+                .await
+                .with_context(|| format!("cannot open the repository of identity {:?}", identity.spec.name))?
+        }
+        (None, None) => anyhow::bail!("give --to DEST, or --identity NAME to back up into the identity's storage"),
+    };
+    let (portal, identity) = match saved {
+        Some((service, identity)) => (connect_saved(&service, &identity).await?, identity),
+        None => args.portal.connect_identity(db, data_dir).await?,
+    };
     // Before the scan, which reads service URLs too.
     for host in &args.allow_hosts {
         portal.allow_host(host.clone());
@@ -105,16 +125,6 @@ pub async fn run(db: &Db, data_dir: &Path, args: BackupArgs) -> anyhow::Result<(
             on_ctrl_c.cancel();
         }
     });
-    let scan_started = std::time::Instant::now();
-    let scan = orgvault_core::scan(db, &portal, &identity.id, &progress, cancel.clone(), &SystemClock).await;
-    let scan_seconds = scan_started.elapsed().as_secs_f64();
-    let scan = match scan {
-        Ok(s) => s,
-        Err(e) => {
-            progress.finish();
-            return Err(e).context("the scan before the backup failed");
-        }
-    };
     let options = BackupOptions {
         name: args.name.clone(),
         concurrency: args.concurrency.max(1),
@@ -122,26 +132,16 @@ pub async fn run(db: &Db, data_dir: &Path, args: BackupArgs) -> anyhow::Result<(
         allow_hosts: args.allow_hosts.clone(),
         ..BackupOptions::default()
     };
-    let backup_started = std::time::Instant::now();
-    let ctx = BackupContext {
-        db,
-        portal: &portal,
-        repo: &repo,
-        identity_id: &identity.id,
-        scan_id: scan.scan_id,
-        options: &options,
-        progress: &progress,
-        cancel,
-        clock: &SystemClock,
+    let what = match args.retry_failed {
+        Some(job) => BackupRun::RetryFailed(job),
+        None => BackupRun::Selection(selection),
     };
-    let summary = match args.retry_failed {
-        Some(job) => retry_failed(&ctx, job).await,
-        None => backup(&ctx, &selection).await,
-    };
-    let times = Phases { scan_seconds, backup_seconds: backup_started.elapsed().as_secs_f64() };
+    let request = BackupRequest { portal: &portal, identity: &identity, repo: &repo, what, options: &options };
+    let done = scan_and_backup(db, request, &progress, cancel).await;
     progress.finish();
-    let summary = summary?;
-    report(&summary, args.json, scan.requests, times)
+    let done = done.context("the scan before the backup failed")?;
+    let times = Phases { scan_seconds: done.scan_time.as_secs_f64(), backup_seconds: done.backup_time.as_secs_f64() };
+    report(&done.backup?, args.json, done.scan.requests, times)
 }
 
 /// Wall time of the two phases, for `--json` (the benchmark compares the backup phase).
