@@ -1,13 +1,11 @@
 //! Backups, snapshots, verify and cancel.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use orgvault_core::backup::{backup, retry_failed as retry_failed_backup, BackupContext, BackupOptions};
-use orgvault_core::identity::{Identity, IdentitySecrets, Storage};
+use orgvault_core::identity::Identity;
 use orgvault_core::jobs::JobKind;
 use orgvault_core::repo::{InitPolicy, Repository, SnapshotId};
-use orgvault_core::storage::{check_local, AzureConnection, StorageTarget};
 use tauri::{AppHandle, State};
 
 use crate::error::{UiError, UiResult};
@@ -16,43 +14,9 @@ use crate::running::{launch, launch_untracked};
 use crate::state::AppState;
 use crate::views::{JobId, JobStateView, SelectionInput, SnapshotEntry, SnapshotView, SubjectKindView};
 
-/// Where the identity's backups go.
-async fn storage_target(state: &AppState, identity: &Identity) -> UiResult<StorageTarget> {
-    Ok(match &identity.spec.storage {
-        Storage::Local { path } => StorageTarget::Local { path: PathBuf::from(path) },
-        Storage::Azure { container, cache_dir } => {
-            let conn = IdentitySecrets::load(state.secrets.as_ref(), identity)?
-                .and_then(|s| s.azure_connection_string)
-                .ok_or_else(|| {
-                    UiError::new(
-                        "no_secret",
-                        "OrgVault has no Azure connection string for this identity; enter it again",
-                    )
-                })?;
-            StorageTarget::Azure {
-                conn: AzureConnection::parse(conn.expose())?,
-                container: container.clone(),
-                prefix: String::new(),
-                cache_dir: PathBuf::from(cache_dir),
-            }
-        }
-    })
-}
-
 /// The identity's existing backup repository, for reading; nothing is created.
 pub(crate) async fn repository(state: &AppState, identity: &Identity) -> UiResult<Repository> {
-    Ok(Repository::open(&storage_target(state, identity).await?).await?)
-}
-
-/// The identity's backup repository for a backup: created on first use in a missing or empty
-/// folder or container; a folder holding anything else is refused (`destination_not_empty`).
-async fn backup_repository(state: &AppState, identity: &Identity) -> UiResult<Repository> {
-    let target = storage_target(state, identity).await?;
-    let repo = Repository::open_for_backup(&target, InitPolicy::IfEmpty).await?;
-    if let StorageTarget::Local { path } = &target {
-        check_local(path, 0).await?;
-    }
-    Ok(repo)
+    Ok(state.service().repository_for(identity).await?)
 }
 
 /// What a backup job runs: a new selection, or the failures of an earlier job.
@@ -71,7 +35,7 @@ async fn start(
     let identity = state.identity(&identity_id).await?;
     let scan_id = super::catalog::latest_scan(&state, &identity_id).await?;
     let portal = crate::portal::session(&state, &identity).await?;
-    let repo = backup_repository(&state, &identity).await?;
+    let repo = state.service().backup_repository_for(&identity, InitPolicy::IfEmpty).await?;
     let st = state.clone();
     launch(&app, &state, JobKind::Backup, &identity_id, move |progress, cancel| async move {
         let options = BackupOptions { name, ..BackupOptions::default() };

@@ -22,7 +22,7 @@ impl Service {
                 fix: "edit the identity and save it again",
             })?;
         let mut cfg = portal_config(&identity.spec, &secrets, Arc::new(arcgis::SystemClock))?;
-        let settings = self.settings_header_values()?;
+        let settings = super::settings_header_values(self.secrets.as_ref())?;
         cfg.custom_headers.extend(settings.iter().map(|(n, v)| (n.clone(), v.expose().to_owned())));
         if let Credentials::OAuth { on_refresh_token, redirect_uri, .. } = &mut cfg.credentials {
             let (store, identity_id, redirect_uri) = (self.secrets.clone(), identity.id.clone(), redirect_uri.clone());

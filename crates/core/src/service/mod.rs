@@ -69,22 +69,22 @@ impl Service {
     pub async fn find_identity(&self, name_or_id: &str) -> Result<Identity, ServiceError> {
         Ok(self.identities().find(name_or_id).await?)
     }
-
-    /// The values of the request headers Settings adds to every organization, from the vault
-    /// (the names are in the app's `settings.json`; the values are secrets).
-    pub fn settings_header_values(&self) -> Result<Vec<(String, arcgis::Secret)>, VaultError> {
-        settings_header_values(self.secrets.as_ref())
-    }
-
-    /// Stores the values of the Settings headers in the vault (none: removes them).
-    pub fn save_settings_header_values(&self, headers: &[(String, arcgis::Secret)]) -> Result<(), VaultError> {
-        crate::identity::save_header_values(self.secrets.as_ref(), &SecretKey::settings_headers(), headers)
-    }
 }
 
-/// The values of the Settings headers in `store`; empty when none were saved.
+/// The values of the request headers Settings adds to every organization, from the vault
+/// (the app keeps their names in its `settings.json`; the values are secrets). Empty when none
+/// were saved. [`Service::connect`] and [`Service::save_identity`] send them after the
+/// identity's own headers.
 pub fn settings_header_values(store: &dyn SecretStore) -> Result<Vec<(String, arcgis::Secret)>, VaultError> {
     crate::identity::load_header_values(store, &SecretKey::settings_headers())
+}
+
+/// Stores the values of the Settings headers in the vault (none: removes them).
+pub fn save_settings_header_values(
+    store: &dyn SecretStore,
+    headers: &[(String, arcgis::Secret)],
+) -> Result<(), VaultError> {
+    crate::identity::save_header_values(store, &SecretKey::settings_headers(), headers)
 }
 
 /// Why an operation of the application layer failed. The wrapped errors keep their own codes

@@ -63,3 +63,33 @@ pub async fn sign_in_in_browser(
         redirect_uri: grant.redirect_uri,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_browser_that_cannot_open_fails_the_sign_in_at_once() {
+        let open: Browser = Arc::new(|_: &Url| Err("no browser is installed".to_owned()));
+        let browser = BrowserSignIn { open, wait: Duration::from_secs(60) };
+        let started = std::time::Instant::now();
+        let err = sign_in_in_browser(&browser, "http://127.0.0.1:9/arcgis", "orgvault-x", Default::default(), false)
+            .await
+            .expect_err("no browser: no sign-in");
+        assert_eq!(err.code(), "browser", "the UI tells a missing browser from a refused sign-in: {err:?}");
+        assert!(err.to_string().contains("no browser is installed"), "the reason reaches the user: {err}");
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the sign-in must not wait for an approval that cannot come"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_bad_url_is_refused_before_any_browser_opens() {
+        let open: Browser = Arc::new(|_: &Url| panic!("no browser may open for a bad URL"));
+        let browser = BrowserSignIn { open, wait: Duration::from_secs(1) };
+        let err =
+            sign_in_in_browser(&browser, "not a url", "app", Default::default(), false).await.expect_err("bad URL");
+        assert_eq!(err.code(), "invalid_input", "a bad URL is the user's input: {err:?}");
+    }
+}

@@ -93,7 +93,7 @@ impl Service {
             .filter(|c| !c.expose().trim().is_empty())
             .or_else(|| stored.as_ref().and_then(|s| s.azure_connection_string.clone()));
         let mut sent_headers = own_headers.clone();
-        sent_headers.extend(self.settings_header_values()?);
+        sent_headers.extend(super::settings_header_values(self.secrets.as_ref())?);
         let check = |sign_in: SignInSecret| {
             let secrets = IdentitySecrets {
                 sign_in,
