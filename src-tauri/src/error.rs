@@ -74,6 +74,12 @@ impl From<orgvault_core::storage::StorageError> for UiError {
     }
 }
 
+impl From<orgvault_core::ServiceError> for UiError {
+    fn from(e: orgvault_core::ServiceError) -> Self {
+        Self::new(e.code(), e.to_string())
+    }
+}
+
 impl From<orgvault_core::restore::RestoreError> for UiError {
     fn from(e: orgvault_core::restore::RestoreError) -> Self {
         Self::new(e.code(), e.to_string())

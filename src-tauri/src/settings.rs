@@ -12,8 +12,7 @@
 use std::path::{Path, PathBuf};
 
 use arcgis::Secret;
-use orgvault_core::identity::{load_header_values, save_header_values};
-use orgvault_core::vault::{SecretKey, SecretStore, VaultError};
+use orgvault_core::vault::SecretStore;
 use serde::{Deserialize, Deserializer, Serialize};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
@@ -48,15 +47,7 @@ fn header_names<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error
     })
 }
 
-/// The values of the Settings headers, from the vault.
-pub fn header_values(store: &dyn SecretStore) -> Result<Vec<(String, Secret)>, VaultError> {
-    load_header_values(store, &SecretKey::settings_headers())
-}
-
-/// Stores the values of the Settings headers in the vault.
-pub fn save_header_values_in(store: &dyn SecretStore, headers: &[(String, Secret)]) -> Result<(), VaultError> {
-    save_header_values(store, &SecretKey::settings_headers(), headers)
-}
+pub use orgvault_core::service::{save_settings_header_values, settings_header_values as header_values};
 
 /// Moves header values an older version wrote to `settings.json` into the vault and rewrites
 /// the file with the names only. Answers whether anything moved.
@@ -78,7 +69,7 @@ pub fn move_header_values_to_vault(data_dir: &Path, store: &dyn SecretStore) -> 
             values.push((name, Secret::new(value)));
         }
     }
-    save_header_values_in(store, &values)?;
+    save_settings_header_values(store, &values)?;
     save(data_dir, &load(data_dir))?;
     tracing::info!("the Settings header values moved from settings.json to the vault");
     Ok(true)

@@ -79,6 +79,11 @@ impl AppState {
         orgvault_core::identity::Identities::new(&self.db, &self.clock)
     }
 
+    /// The application layer over this state's database and vault.
+    pub fn service(&self) -> orgvault_core::Service {
+        orgvault_core::Service::new(self.db.clone(), self.secrets.clone())
+    }
+
     pub fn jobs(&self) -> orgvault_core::Jobs<'_> {
         orgvault_core::Jobs::new(&self.db, &self.clock)
     }

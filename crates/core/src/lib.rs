@@ -4,7 +4,8 @@
 //! ([`jobs`]). A [`selection`] resolves against a catalog; [`references`] finds what an item's
 //! data points at. Progress goes to a [`progress::Progress`] sink the front end provides; time
 //! comes from a [`clock::Clock`]. No password, token or connection string is ever stored in the
-//! database: they live in the [`vault`].
+//! database: they live in the [`vault`]. The front ends reach all of this through one
+//! application layer, [`service`].
 
 pub mod app;
 pub mod backup;
@@ -22,6 +23,7 @@ pub mod repo;
 pub mod restore;
 pub mod scan;
 pub mod selection;
+pub mod service;
 pub mod storage;
 pub mod vault;
 
@@ -35,3 +37,4 @@ pub use jobs::Jobs;
 pub use progress::{NoProgress, Progress};
 pub use scan::{scan, ScanSummary};
 pub use selection::Selection;
+pub use service::{Service, ServiceError};

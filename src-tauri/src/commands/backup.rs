@@ -1,14 +1,12 @@
 //! Backups, snapshots, verify and cancel.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use orgvault_core::backup::{backup_job, retry_failed_job, BackupContext, BackupOptions};
-use orgvault_core::identity::{Identity, IdentitySecrets, Storage};
+use orgvault_core::identity::Identity;
 use orgvault_core::jobs::JobKind;
 use orgvault_core::maintenance::Upkeep;
 use orgvault_core::repo::{InitPolicy, Repository, SnapshotId};
-use orgvault_core::storage::{check_local, AzureConnection, StorageTarget};
 use orgvault_core::JobSpec;
 use tauri::{AppHandle, State};
 
@@ -17,43 +15,9 @@ use crate::running::launch;
 use crate::state::AppState;
 use crate::views::{JobId, SelectionInput, SnapshotEntry, SnapshotView, SubjectKindView};
 
-/// Where the identity's backups go.
-async fn storage_target(state: &AppState, identity: &Identity) -> UiResult<StorageTarget> {
-    Ok(match &identity.spec.storage {
-        Storage::Local { path } => StorageTarget::Local { path: PathBuf::from(path) },
-        Storage::Azure { container, cache_dir } => {
-            let conn = IdentitySecrets::load(state.secrets.as_ref(), identity)?
-                .and_then(|s| s.azure_connection_string)
-                .ok_or_else(|| {
-                    UiError::new(
-                        ErrorCode::NoSecret,
-                        "OrgVault has no Azure connection string for this identity; enter it again",
-                    )
-                })?;
-            StorageTarget::Azure {
-                conn: AzureConnection::parse(conn.expose())?,
-                container: container.clone(),
-                prefix: String::new(),
-                cache_dir: PathBuf::from(cache_dir),
-            }
-        }
-    })
-}
-
 /// The identity's existing backup repository, for reading; nothing is created.
 pub(crate) async fn repository(state: &AppState, identity: &Identity) -> UiResult<Repository> {
-    Ok(Repository::open(&storage_target(state, identity).await?).await?)
-}
-
-/// The identity's backup repository for a backup: created on first use in a missing or empty
-/// folder or container; a folder holding anything else is refused (`destination_not_empty`).
-async fn backup_repository(state: &AppState, identity: &Identity) -> UiResult<Repository> {
-    let target = storage_target(state, identity).await?;
-    let repo = Repository::open_for_backup(&target, InitPolicy::IfEmpty).await?;
-    if let StorageTarget::Local { path } = &target {
-        check_local(path, 0).await?;
-    }
-    Ok(repo)
+    Ok(state.service().repository_for(identity).await?)
 }
 
 /// What a backup job runs: a new selection, or the failures of an earlier job.
@@ -72,7 +36,7 @@ async fn start(
     let identity = state.identity(&identity_id).await?;
     let scan_id = super::catalog::latest_scan(&state, &identity_id).await?;
     let portal = crate::portal::session(&state, &identity).await?;
-    let repo = backup_repository(&state, &identity).await?;
+    let repo = state.service().backup_repository_for(&identity, InitPolicy::IfEmpty).await?;
     let st = state.clone();
     let spec = JobSpec::new(JobKind::Backup, Some(&identity_id), name.clone().unwrap_or_else(|| "Backup".into()));
     launch(&app, &state, spec, move |job_id, progress, cancel| async move {

@@ -4,15 +4,15 @@ use std::sync::Arc;
 
 use arcgis::Secret;
 use orgvault_core::identity::{
-    check_storage as check_storage_core, credential_state, validate, verify, IdentitySecrets, IdentitySpec,
-    OAuthSecret, PortalKind, SignIn, SignInSecret, Storage, TlsOptions, TokenState as CoreToken, VerifyOptions,
+    check_storage as check_storage_core, credential_state, IdentitySpec, PortalKind, SignIn, Storage, TlsOptions,
+    TokenState as CoreToken,
 };
+use orgvault_core::service::{BrowserSignIn, IdentityDraft};
 use orgvault_core::vault::remove_identity_secrets;
 use orgvault_core::Clock;
 use tauri::State;
 
-use crate::browser;
-use crate::error::{ErrorCode, UiError, UiResult};
+use crate::error::{UiError, UiResult};
 use crate::secrets::VaultSource;
 use crate::state::AppState;
 use crate::views::{AppInfo, IdentityInput, IdentityView, SignInKind, StorageCheck, StorageInput, TokenState};
@@ -100,153 +100,27 @@ fn spec_of(input: &IdentityInput) -> UiResult<IdentitySpec> {
     })
 }
 
-/// Signs in, refuses a non-admin, checks the storage, then stores the identity and its secrets
-/// in the vault. Nothing is stored when any step fails.
-///
-/// An OAuth identity signs in through the browser ([`crate::browser`]) unless it is being
-/// edited with the same App ID and portal and its saved refresh token still works; a saved
-/// token the portal refuses sends the user to the browser again rather than failing.
+/// "Save and verify" ([`orgvault_core::Service::save_identity`]): nothing is stored when
+/// any step fails. An OAuth identity signs in through the browser when it must.
 pub async fn save(state: &AppState, input: IdentityInput) -> UiResult<IdentityView> {
     let mut spec = spec_of(&input)?;
-    let existing = match &input.id {
-        Some(id) => Some(state.identity(id).await?),
-        None => None,
-    };
-    let stored = match &existing {
-        Some(old) => IdentitySecrets::load(state.secrets.as_ref(), old)?,
-        None => None,
-    };
-    // The identity's own headers (set with the CLI) stay with it only while its portal does.
-    let own_headers = match &existing {
-        Some(old) => IdentitySecrets::headers_for_edit(stored.as_ref(), old, &spec),
-        None => Vec::new(),
-    };
-    if let Some(old) = &existing {
-        spec.custom_headers = own_headers.iter().map(|(n, _)| n.clone()).collect();
-        spec.tls = TlsOptions { allow_insecure_http: spec.tls.allow_insecure_http, ..old.spec.tls.clone() };
+    if let Some(id) = &input.id {
+        // The form has no CA or certificate options: an edit keeps those set with the CLI.
+        let old = state.identity(id).await?;
+        spec.tls = TlsOptions { allow_insecure_http: spec.tls.allow_insecure_http, ..old.spec.tls };
     }
-    // Nothing leaves for the portal, and no browser opens on it, before its URL is accepted.
-    validate(&spec).map_err(|e| UiError::new(e.code(), e.to_string()))?;
-    let (_, azure) = storage_of(&input.storage);
-    let azure = azure
-        .filter(|c| !c.expose().trim().is_empty())
-        .or_else(|| stored.as_ref().and_then(|s| s.azure_connection_string.clone()));
-    let mut sent_headers = own_headers.clone();
-    sent_headers.extend(crate::settings::header_values(state.secrets.as_ref())?);
-    let check = |secret: SignInSecret| {
-        let secrets = IdentitySecrets {
-            sign_in: secret,
-            azure_connection_string: azure.clone(),
-            custom_headers: sent_headers.clone(),
-        };
-        let spec = &spec;
-        async move {
-            verify(spec, &secrets, &VerifyOptions::default(), Arc::new(arcgis::SystemClock))
-                .await
-                .map(|v| (secrets.sign_in, v))
-                .map_err(|e| UiError::new(e.code(), e.to_string()))
-        }
+    let draft = IdentityDraft {
+        id: input.id.clone(),
+        spec,
+        password: input.password.clone().map(Secret::new),
+        azure_connection_string: storage_of(&input.storage).1,
+        header_values: None,
     };
-    let (sign_in, verified) = match &spec.sign_in {
-        SignIn::Builtin { .. } => {
-            let kept =
-                existing.as_ref().and_then(|old| IdentitySecrets::password_for_edit(stored.as_ref(), old, &spec));
-            let secret = match (&input.password, kept) {
-                (Some(p), _) if !p.is_empty() => SignInSecret::Password(Secret::new(p.clone())),
-                (_, Some(p)) => SignInSecret::Password(p),
-                (_, None) if existing.is_some() => {
-                    return Err(UiError::invalid(
-                        "the organization URL or account changed: enter the account's password again",
-                    ))
-                }
-                _ => return Err(UiError::invalid("enter the account's password")),
-            };
-            check(secret).await?
-        }
-        SignIn::Oauth { client_id, .. } => {
-            if client_id.is_empty() {
-                return Err(UiError::invalid("enter the App ID registered for OrgVault in the organization"));
-            }
-            let reusable = reusable_oauth(existing.as_ref(), stored.as_ref(), &spec, state.clock.now_ms());
-            let mut signed_in = None;
-            if let Some(secret) = reusable {
-                match check(SignInSecret::OAuth(secret)).await {
-                    Ok(done) => signed_in = Some(done),
-                    Err(e) if matches!(e.code, ErrorCode::SignIn | ErrorCode::AuthExpired) => {
-                        tracing::info!("the saved OAuth sign-in was refused; signing in through the browser")
-                    }
-                    Err(e) => return Err(e),
-                }
-            }
-            match signed_in {
-                Some(done) => done,
-                None => {
-                    // The token exchange trusts what the identity's sign-ins trust (a private CA).
-                    let tls = arcgis::TlsOptions {
-                        extra_ca_pem: match &spec.tls.extra_ca_pem_path {
-                            Some(path) => Some(std::fs::read_to_string(path).map_err(|e| {
-                                UiError::invalid(format!("the CA certificate file {path} cannot be read ({e})"))
-                            })?),
-                            None => None,
-                        },
-                        accept_invalid_certs: spec.tls.allow_invalid_certs,
-                    };
-                    let oauth = browser::sign_in(
-                        &state.browser,
-                        &spec.portal_url,
-                        client_id,
-                        tls,
-                        spec.tls.allow_insecure_http,
-                        state.approval_wait,
-                    )
-                    .await?;
-                    check(SignInSecret::OAuth(oauth)).await?
-                }
-            }
-        }
-    };
-    // Verifying may have exchanged the refresh token; the portal may already refuse the old one.
-    let sign_in = match (sign_in, verified.signed_in.refresh_token.clone()) {
-        (SignInSecret::OAuth(_), Some(renewed)) => SignInSecret::OAuth(renewed),
-        (kept, _) => kept,
-    };
-    spec.kind = verified.signed_in.kind;
-    if let SignIn::Oauth { username, .. } = &mut spec.sign_in {
-        // Learnt from the portal: whoever approved in the browser.
-        *username = Some(verified.signed_in.username.clone()).filter(|u| !u.is_empty());
-    }
-    let saved = match &existing {
-        Some(old) => state.identities().update(&old.id, spec).await?,
-        None => state.identities().create(spec).await?,
-    };
-    IdentitySecrets { sign_in, azure_connection_string: azure, custom_headers: own_headers }
-        .save(state.secrets.as_ref(), &saved.id)?;
+    let browser = BrowserSignIn { open: state.browser.clone(), wait: state.approval_wait };
+    let saved = state.service().save_identity(draft, Some(&browser)).await?;
     // The next job signs in afresh with what was just saved.
-    state.set_session(&saved.id, None);
-    tracing::info!(identity = %saved.id, "identity saved and verified");
-    Ok(view(state, &saved))
-}
-
-/// The saved OAuth sign-in of the identity being edited, when it was issued for the same App ID
-/// and portal and has not expired.
-fn reusable_oauth(
-    existing: Option<&orgvault_core::identity::Identity>,
-    stored: Option<&IdentitySecrets>,
-    spec: &IdentitySpec,
-    now_ms: i64,
-) -> Option<OAuthSecret> {
-    let old = existing?;
-    let same_app = matches!((&old.spec.sign_in, &spec.sign_in),
-        (SignIn::Oauth { client_id: a, .. }, SignIn::Oauth { client_id: b, .. }) if a == b);
-    if !same_app || old.spec.portal_url != spec.portal_url {
-        return None;
-    }
-    match stored.map(|s| &s.sign_in) {
-        Some(SignInSecret::OAuth(o)) if CoreToken::at(o.refresh_token_expires_at, now_ms) != CoreToken::Expired => {
-            Some(o.clone())
-        }
-        _ => None,
-    }
+    state.set_session(&saved.identity.id, None);
+    Ok(view(state, &saved.identity))
 }
 
 #[tauri::command]

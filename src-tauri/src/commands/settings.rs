@@ -8,7 +8,7 @@ use tauri_plugin_dialog::DialogExt;
 use arcgis::Secret;
 
 use crate::error::{UiError, UiResult};
-use crate::settings::{choose_data_dir, header_values, save, save_header_values_in, validate, StoredSettings};
+use crate::settings::{choose_data_dir, header_values, save, save_settings_header_values, validate, StoredSettings};
 use crate::state::AppState;
 use crate::views::{HeaderSetting, Settings};
 
@@ -53,7 +53,7 @@ pub fn save_to(state: &AppState, settings: Settings) -> UiResult<()> {
         };
         values.push((name, value));
     }
-    save_header_values_in(state.secrets.as_ref(), &values)?;
+    save_settings_header_values(state.secrets.as_ref(), &values)?;
     let stored = StoredSettings {
         log_level: settings.log_level.clone(),
         headers: values.iter().map(|(n, _)| n.clone()).collect(),

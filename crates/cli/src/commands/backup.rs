@@ -4,15 +4,17 @@
 
 use std::path::Path;
 
+use anyhow::Context;
 use clap::Args;
 use orgvault_core::backup::{scan_and_backup, BackupOptions, BackupSummary, BackupWhat, ScanThenBackup};
 use orgvault_core::jobs::Trigger;
+use orgvault_core::repo::InitPolicy;
 use orgvault_core::selection::{Combine, Filter};
 use orgvault_core::storage::{check_local, StorageTarget};
 use orgvault_core::{Db, Selection, SystemClock};
 use serde_json::json;
 
-use super::connect::PortalArgs;
+use super::connect::{connect_saved, PortalArgs};
 use super::snapshots::DestArgs;
 use crate::output::{human_bytes, print_json};
 use crate::terminal_progress::TerminalProgress;
@@ -22,8 +24,10 @@ pub struct BackupArgs {
     #[command(flatten)]
     pub portal: PortalArgs,
 
-    #[command(flatten)]
-    pub dest: DestArgs,
+    /// The repository: a folder path, or az://<container>[/prefix] with the connection string in
+    /// AZURE_STORAGE_CONNECTION_STRING. Default with --identity: the identity's own storage.
+    #[arg(long, value_name = "DEST", required_unless_present = "identity")]
+    pub to: Option<String>,
 
     /// Create the repository even though the destination folder (or Azure prefix) is not empty.
     /// OrgVault then uses only the names config, data/, snapshots/, locks/ and tmp/ there, and
@@ -82,15 +86,31 @@ fn selection(args: &BackupArgs) -> anyhow::Result<Selection> {
 
 pub async fn run(db: &Db, data_dir: &Path, args: BackupArgs) -> anyhow::Result<()> {
     let selection = selection(&args)?;
-    let target = args.dest.target(data_dir)?;
-    // A folder is checked first: a backup that cannot write should not scan for minutes.
+    let saved = args.portal.saved_identity(db, data_dir).await?;
     // Checked first: a backup that cannot write should not scan for minutes. The repository
     // check comes before the folder check, so a folder that is refused is not written to.
-    let repo = args.dest.open_for_backup(data_dir, args.init).await?;
-    if let StorageTarget::Local { path } = &target {
-        check_local(path, 0).await?;
-    }
-    let (portal, identity) = args.portal.connect_identity(db, data_dir).await?;
+    let repo = match (&args.to, &saved) {
+        (Some(to), _) => {
+            let dest = DestArgs { to: to.clone() };
+            let repo = dest.open_for_backup(data_dir, args.init).await?;
+            if let StorageTarget::Local { path } = &dest.target(data_dir)? {
+                check_local(path, 0).await?;
+            }
+            repo
+        }
+        (None, Some((service, identity))) => {
+            let init = if args.init { InitPolicy::EvenIfNotEmpty } else { InitPolicy::IfEmpty };
+            service
+                .backup_repository_for(identity, init)
+                .await
+                .with_context(|| format!("cannot open the repository of identity {:?}", identity.spec.name))?
+        }
+        (None, None) => anyhow::bail!("give --to DEST, or --identity NAME to back up into the identity's storage"),
+    };
+    let (portal, identity) = match saved {
+        Some((service, identity)) => (connect_saved(&service, &identity).await?, identity),
+        None => args.portal.connect_identity(db, data_dir).await?,
+    };
     // Before the scan, which reads service URLs too.
     for host in &args.allow_hosts {
         portal.allow_host(host.clone());

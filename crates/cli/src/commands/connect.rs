@@ -2,15 +2,13 @@
 //! vault), or `--portal` and `--username` with the password from `ORGVAULT_PASSWORD` or a prompt,
 //! never from an argument (arguments are visible to other users in the process list).
 
-use std::io::IsTerminal;
-use std::path::Path;
-use std::sync::Arc;
-
 use anyhow::Context;
 use arcgis::{Credentials, Portal, PortalConfig, Secret, TlsOptions, Url};
 use clap::Args;
 use orgvault_core::identity::Identity;
-use orgvault_core::Db;
+use orgvault_core::{Db, Service};
+use std::io::IsTerminal;
+use std::path::Path;
 
 /// How to reach and sign in to one organization.
 #[derive(Debug, Args)]
@@ -185,36 +183,32 @@ impl PortalArgs {
     }
 
     /// Signs in and names the identity the work belongs to: the saved `--identity` with its
-    /// secrets from the vault, or else `--portal`/`--username` and the identity they were used
-    /// under before (created on first use).
+    /// secrets from the vault ([`Service::connect`]), or else `--portal`/`--username` and the
+    /// identity they were used under before (created on first use).
     pub async fn connect_identity(&self, db: &Db, data_dir: &Path) -> anyhow::Result<(Portal, Identity)> {
-        let Some(name_or_id) = &self.identity else {
-            let portal = self.connect().await?;
-            let identity = super::scan::identity_for(db, data_dir, self, &portal).await?;
-            return Ok((portal, identity));
-        };
-        let identity = super::identity::find_identity(db, name_or_id).await?;
-        let (vault, _) = super::identity::open_vault(db, data_dir).await?;
-        let secrets = super::identity::load_secrets(&vault, &identity)?;
-        let mut cfg = orgvault_core::identity::portal_config(&identity.spec, &secrets, Arc::new(arcgis::SystemClock))?;
-        if let Credentials::OAuth { on_refresh_token, redirect_uri, .. } = &mut cfg.credentials {
-            // An exchanged refresh token replaces the old one at once: the old one may stop working.
-            let (vault, id, redirect_uri) = (Arc::new(vault), identity.id.clone(), redirect_uri.clone());
-            *on_refresh_token = Some(Arc::new(move |t: arcgis::NewRefreshToken| {
-                let secret = orgvault_core::identity::OAuthSecret {
-                    refresh_token: t.refresh_token.expose().to_owned(),
-                    refresh_token_expires_at: t.expires_at,
-                    redirect_uri: redirect_uri.clone(),
-                };
-                let saved = orgvault_core::identity::save_refresh_token(vault.as_ref(), &id, &secret);
-                if let Err(e) = saved {
-                    tracing::error!(error = %e, "the new OAuth refresh token could not be saved in the vault");
-                }
-            }));
+        match self.saved_identity(db, data_dir).await? {
+            Some((service, identity)) => Ok((connect_saved(&service, &identity).await?, identity)),
+            None => {
+                let portal = self.connect().await?;
+                let identity = super::scan::identity_for(db, data_dir, self, &portal).await?;
+                Ok((portal, identity))
+            }
         }
-        let portal = Portal::connect(cfg).await.with_context(|| format!("identity {:?}", identity.spec.name))?;
-        Ok((portal, identity))
     }
+
+    /// The saved `--identity`, with the service over the data folder's vault; `None` without
+    /// `--identity`.
+    pub async fn saved_identity(&self, db: &Db, data_dir: &Path) -> anyhow::Result<Option<(Service, Identity)>> {
+        let Some(name_or_id) = &self.identity else { return Ok(None) };
+        let identity = super::identity::find_identity(db, name_or_id).await?;
+        let (service, _) = super::identity::service(db, data_dir).await?;
+        Ok(Some((service, identity)))
+    }
+}
+
+/// Signs in as a saved identity.
+pub async fn connect_saved(service: &Service, identity: &Identity) -> anyhow::Result<Portal> {
+    service.connect(identity).await.with_context(|| format!("identity {:?}", identity.spec.name))
 }
 
 /// The password from `ORGVAULT_PASSWORD`, else asked for on the terminal.

@@ -10,11 +10,12 @@ use anyhow::Context;
 use arcgis::Secret;
 use clap::{Args, Subcommand};
 use orgvault_core::identity::{
-    check_storage, credential_state, move_header_values_to_vault, verify, verify_sign_in, Identities, Identity,
+    check_storage, credential_state, move_header_values_to_vault, verify_sign_in, Identities, Identity,
     IdentitySecrets, IdentitySpec, PortalKind, SignIn, SignInSecret, Storage, TlsOptions, TokenState, VerifyOptions,
 };
+use orgvault_core::service::{IdentityDraft, SavedIdentity};
 use orgvault_core::vault::{self, remove_identity_secrets, StrongholdVault, VaultKeySource};
-use orgvault_core::{Clock, Db, ErrorCode, SystemClock};
+use orgvault_core::{Clock, Db, ErrorCode, Service, ServiceError, SystemClock};
 use serde_json::json;
 
 use super::connect::{password, HeaderArgs};
@@ -126,6 +127,12 @@ pub(crate) async fn open_vault(db: &Db, data_dir: &Path) -> anyhow::Result<(Stro
     Ok(opened)
 }
 
+/// The application layer over this data folder's database and vault.
+pub(crate) async fn service(db: &Db, data_dir: &Path) -> anyhow::Result<(Service, VaultKeySource)> {
+    let (vault, source) = open_vault(db, data_dir).await?;
+    Ok((Service::new(db.clone(), Arc::new(vault)), source))
+}
+
 fn storage_from_dest(data_dir: &Path, dest: Option<&str>) -> anyhow::Result<(Storage, Option<Secret>)> {
     let dest = match dest {
         None => return Ok((Storage::Local { path: data_dir.join("backups").display().to_string() }, None)),
@@ -171,12 +178,8 @@ fn storage_text(storage: &Storage) -> String {
 }
 
 async fn add(db: &Db, data_dir: &Path, args: AddArgs) -> anyhow::Result<()> {
-    let identities = Identities::new(db, &SystemClock);
-    if identities.list().await?.iter().any(|i| i.spec.name.trim().eq_ignore_ascii_case(args.name.trim())) {
-        anyhow::bail!("an identity named {:?} exists already; pick another name or remove it first", args.name);
-    }
     let (storage, azure) = storage_from_dest(data_dir, args.to.as_deref())?;
-    let mut spec = IdentitySpec {
+    let spec = IdentitySpec {
         name: args.name.trim().to_owned(),
         portal_url: args.portal.trim().to_owned(),
         kind: PortalKind::Online,
@@ -189,26 +192,26 @@ async fn add(db: &Db, data_dir: &Path, args: AddArgs) -> anyhow::Result<()> {
             allow_insecure_http: args.allow_insecure_http,
         },
     };
-    orgvault_core::identity::validate(&spec).map_err(|e| {
-        let hint = if args.allow_insecure_http { "" } else { " (--allow-insecure-http accepts a plain http portal)" };
+    let not_saved = |e: ServiceError| {
+        let hint = match e.code() {
+            ErrorCode::InvalidInput if !args.allow_insecure_http && spec.portal_url.starts_with("http:") => {
+                " (--allow-insecure-http accepts a plain http portal)"
+            }
+            _ => "",
+        };
         anyhow::anyhow!("identity {:?} was not saved: {e}{hint}", spec.name)
-    })?;
-    // The vault opens before anyone signs in: a key problem should not cost a sign-in.
-    let (vault, source) = open_vault(db, data_dir).await?;
-    let secret = SignInSecret::Password(read_password(args.password_stdin)?);
-    let secrets =
-        IdentitySecrets { sign_in: secret, azure_connection_string: azure, custom_headers: args.headers.read()? };
-    let verified = verify(&spec, &secrets, &VerifyOptions::default(), Arc::new(arcgis::SystemClock))
-        .await
-        .with_context(|| format!("identity {:?} was not saved", spec.name))?;
-    spec.kind = verified.signed_in.kind;
-    let identity = identities.create(spec).await?;
-    if let Err(e) = secrets.save(&vault, &identity.id) {
-        // An identity whose secrets are not kept could never sign in: do not leave it behind.
-        let _ = remove_identity_secrets(&vault, &identity.id);
-        identities.delete(&identity.id).await?;
-        return Err(anyhow::Error::new(e).context(format!("identity {:?} was not saved", identity.spec.name)));
-    }
+    };
+    // The vault opens, and the name is checked, before anyone is asked for a password.
+    let (service, source) = service(db, data_dir).await?;
+    service.check_draft(None, &spec).await.map_err(not_saved)?;
+    let draft = IdentityDraft {
+        id: None,
+        spec: spec.clone(),
+        password: Some(read_password(args.password_stdin)?),
+        azure_connection_string: azure,
+        header_values: Some(args.headers.read()?),
+    };
+    let SavedIdentity { identity, verified } = service.save_identity(draft, None).await.map_err(not_saved)?;
     tracing::info!(identity = %identity.id, key_source = %source, "identity added");
     let s = &verified.signed_in;
     if args.json {

@@ -12,7 +12,7 @@ use crate::support::{all_files, contains, stderr, stdout};
 
 /// Runs `orgvault` with its own data folder; `stdin` is piped when given, and no password is in
 /// the environment unless `env_password` says so.
-async fn run(data_dir: &Path, args: &[&str], stdin: Option<&str>, env_password: Option<&str>) -> Output {
+pub(crate) async fn run(data_dir: &Path, args: &[&str], stdin: Option<&str>, env_password: Option<&str>) -> Output {
     let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_orgvault"));
     cmd.args(args)
         .env("ORGVAULT_DATA_DIR", data_dir)
@@ -35,7 +35,7 @@ async fn run(data_dir: &Path, args: &[&str], stdin: Option<&str>, env_password: 
     child.wait_with_output().await.expect("orgvault finishes")
 }
 
-fn json_of(o: &Output) -> serde_json::Value {
+pub(crate) fn json_of(o: &Output) -> serde_json::Value {
     let text = stdout(o);
     assert_eq!(text.trim().lines().count(), 1, "--json prints exactly one line: {text}");
     serde_json::from_str(text.trim()).expect("--json output is JSON")

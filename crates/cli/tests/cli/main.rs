@@ -2,6 +2,7 @@
 
 mod backup_azure;
 mod backup_cli;
+mod backup_identity;
 mod backup_leftovers;
 mod destination_cli;
 mod identity;

@@ -26,6 +26,7 @@ mod scan_access;
 mod scan_large;
 mod scan_resilience;
 mod secrets;
+mod service;
 mod store_clock;
 mod support;
 mod vault;
