@@ -136,6 +136,8 @@ where
 {
     let began = s.clock.now_ms();
     let outcome = execute(s, schedule).await;
+    // Refused as busy, the run began no job: the one found would be another run's.
+    let busy = outcome.as_ref().err().is_some_and(|e| e.code() == crate::ErrorCode::Busy);
     let error = outcome.err().map(|e| e.to_string());
     if let Some(e) = &error {
         tracing::warn!(schedule = schedule.id, "scheduled run failed: {e}");
@@ -145,10 +147,12 @@ where
         ScheduleKind::Backup => JobKind::Backup,
         ScheduleKind::Verify => JobKind::Verify,
     };
-    let job = job_of(s, schedule.id, main_kind, began).await?;
-    let retention = match schedule.spec.kind {
-        ScheduleKind::Backup => job_of(s, schedule.id, JobKind::Retention, began).await?,
-        _ => None,
+    let (job, retention) = match (busy, schedule.spec.kind) {
+        (true, _) => (None, None),
+        (false, ScheduleKind::Backup) => {
+            (job_of(s, schedule.id, main_kind, began).await?, job_of(s, schedule.id, JobKind::Retention, began).await?)
+        }
+        (false, _) => (job_of(s, schedule.id, main_kind, began).await?, None),
     };
     s.hook
         .scheduled_job_ended(&ScheduledJobEnded {

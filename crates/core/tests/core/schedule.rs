@@ -119,3 +119,28 @@ async fn two_processes_run_each_due_slot_once_with_retention_and_catch_up() -> a
     assert_eq!(verifies.len(), 1, "one verify for three owed slots");
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slot_claimed_at_once_from_two_databases_has_one_owner() -> anyhow::Result<()> {
+    let folder = tempfile::tempdir()?;
+    let path = folder.path().join("orgvault.sqlite");
+    let (one, two) = (Db::open(&path).await?, Db::open(&path).await?);
+    let identity = crate::support::add_identity(&one, "https://example.invalid/portal", "admin").await?;
+    let clock = ManualClock::new(1_000_000);
+    let schedule = Schedules::new(&one, &clock)
+        .add(&ScheduleSpec::new("Nightly", &identity, ScheduleKind::Backup, "0 3 * * *"))
+        .await?;
+    let claims = (0..16).map(|i| {
+        let db = if i % 2 == 0 { one.clone() } else { two.clone() };
+        let clock = ManualClock::new(1_000_000);
+        tokio::spawn(async move { Schedules::new(&db, &clock).claim(schedule.id, 5_000_000, SlotState::Ran).await })
+    });
+    let mut won = 0;
+    for claim in claims {
+        if claim.await?? {
+            won += 1;
+        }
+    }
+    assert_eq!(won, 1, "sixteen claims of one slot from two processes: exactly one owner");
+    Ok(())
+}
