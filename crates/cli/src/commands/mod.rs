@@ -7,6 +7,8 @@ pub mod jobs;
 pub mod restore;
 pub mod retention;
 pub mod scan;
+pub mod schedule;
+pub mod service;
 pub mod snapshots;
 pub mod verify;
 pub mod zip;

@@ -259,3 +259,13 @@ pub struct ScheduleStatus {
     pub next_run_ms: Option<i64>,
     pub last: Option<SlotRecord>,
 }
+
+/// The machine's time zone, in which schedules are read.
+pub use chrono::Local as LocalZone;
+
+/// An instant (epoch ms) as local time with its offset (RFC 3339), as lists show a next run.
+pub fn local_rfc3339(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| t.with_timezone(&LocalZone).to_rfc3339_opts(chrono::SecondsFormat::Secs, false))
+        .unwrap_or_else(|| ms.to_string())
+}
