@@ -10,4 +10,5 @@ mod job_leases;
 mod jobs;
 mod restore_cli;
 mod scan;
+mod schedule_service;
 mod support;
