@@ -9,6 +9,7 @@ pub mod retention;
 pub mod scan;
 pub mod schedule;
 pub mod service;
+pub mod service_unit;
 pub mod snapshots;
 pub mod verify;
 pub mod zip;

@@ -2,6 +2,8 @@
 //! once, whichever OrgVault processes are up: core::schedule claims slots in the database),
 //! then, without `--once`, wakes every few seconds until Ctrl-C. The vault is opened with its
 //! key file or the OS keyring, as for any unattended job.
+//! `orgvault service install|uninstall|status` manage a systemd user unit on Linux
+//! ([`super::service_unit`]).
 
 use std::path::Path;
 use std::time::Duration;
@@ -29,13 +31,28 @@ pub enum ServiceCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Install `service run` as a systemd user unit (Linux) and start it.
+    Install {
+        /// Write and enable the unit, but do not start it now.
+        #[arg(long)]
+        no_start: bool,
+    },
+    /// Stop and remove the systemd user unit.
+    Uninstall,
+    /// Whether the unit is installed and running.
+    Status,
 }
 
 /// How often the loop looks for due slots (a slot counts as on time for two minutes).
 const TICK: Duration = Duration::from_secs(15);
 
 pub async fn run(db: &Db, data_dir: &Path, args: ServiceArgs) -> anyhow::Result<()> {
-    let ServiceCommand::Run { once, json } = args.command;
+    let (once, json) = match args.command {
+        ServiceCommand::Run { once, json } => (once, json),
+        ServiceCommand::Install { no_start } => return super::service_unit::install(data_dir, !no_start),
+        ServiceCommand::Uninstall => return super::service_unit::uninstall(),
+        ServiceCommand::Status => return super::service_unit::status(),
+    };
     let (service, _) = super::identity::service(db, data_dir).await?;
     let cancel = crate::paths::cancel_on_ctrl_c();
     let scheduler = Scheduler {

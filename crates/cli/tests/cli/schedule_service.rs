@@ -135,3 +135,42 @@ async fn a_minutely_schedule_runs_a_backup_with_retention_once_from_the_service(
     let out = run(data.path(), &["schedule", "list", "--json"], None, None).await;
     assert_eq!(json_of(&out), serde_json::json!([]));
 }
+
+#[tokio::test]
+async fn service_install_writes_a_unit_that_systemd_accepts() {
+    if !cfg!(target_os = "linux") || std::process::Command::new("systemd-analyze").arg("--version").output().is_err() {
+        eprintln!("no systemd-analyze here: skipped");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    // A data folder with a space and a percent sign, which the unit must quote and escape.
+    let data = dir.path().join("data 100%");
+    let config = dir.path().join("config");
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_orgvault"))
+        .args(["service", "install", "--no-start"])
+        .env("ORGVAULT_DATA_DIR", &data)
+        .env("XDG_CONFIG_HOME", &config)
+        .env("ORGVAULT_VAULT_KEY", "file")
+        .output()
+        .await
+        .expect("orgvault runs");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let unit = config.join("systemd/user/orgvault.service");
+    let text = std::fs::read_to_string(&unit).expect("the unit was written");
+    assert!(text.contains("service run"), "{text}");
+    let verify = std::process::Command::new("systemd-analyze").arg("verify").arg(&unit).output().expect("verify runs");
+    assert!(
+        verify.status.success(),
+        "systemd-analyze verify accepts the unit: {}\n{text}",
+        String::from_utf8_lossy(&verify.stderr)
+    );
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_orgvault"))
+        .args(["service", "uninstall"])
+        .env("ORGVAULT_DATA_DIR", &data)
+        .env("XDG_CONFIG_HOME", &config)
+        .output()
+        .await
+        .expect("orgvault runs");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(!unit.exists(), "uninstall removes the unit");
+}
