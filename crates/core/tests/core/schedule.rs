@@ -2,13 +2,14 @@
 //! claimed once and runs one backup job, triggered by the schedule, followed by its retention;
 //! a machine that was off runs the latest slot late and records the older ones as missed.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use arcgis::Secret;
 use orgvault_core::identity::{IdentitySpec, PortalKind, SignIn, Storage, TlsOptions};
 use orgvault_core::jobs::{JobFilter, JobKind, JobState, Trigger};
 use orgvault_core::schedule::{
-    run_due, NoHook, ScheduleKind, ScheduleRetention, ScheduleSpec, Scheduler, Schedules, SlotState,
+    run_due, EmailWhen, JobEndedHook, ScheduleKind, ScheduleRetention, ScheduleSpec, ScheduledJobEnded, Scheduler,
+    Schedules, SlotState,
 };
 use orgvault_core::service::IdentityDraft;
 use orgvault_core::vault::MemoryVault;
@@ -20,15 +21,25 @@ use crate::support::start_sim;
 
 const MINUTE: i64 = 60_000;
 
-fn scheduler<'a>(service: &'a Service, clock: &'a ManualClock) -> Scheduler<'a, chrono::Utc> {
-    Scheduler {
-        service,
-        clock,
-        zone: chrono::Utc,
-        progress: &NoProgress,
-        cancel: CancellationToken::new(),
-        hook: &NoHook,
+/// What the mail module would be told after each scheduled run.
+#[derive(Default)]
+struct Told(Mutex<Vec<(Vec<String>, EmailWhen, Option<i64>, Option<JobState>, Option<String>)>>);
+
+#[async_trait::async_trait]
+impl JobEndedHook for Told {
+    async fn scheduled_job_ended(&self, ended: &ScheduledJobEnded<'_>) {
+        self.0.lock().expect("lock").push((
+            ended.schedule.spec.email_to.clone(),
+            ended.schedule.spec.email_when,
+            ended.job.map(|j| j.id),
+            ended.job.map(|j| j.state),
+            ended.error.map(str::to_owned),
+        ));
     }
+}
+
+fn scheduler<'a>(service: &'a Service, clock: &'a ManualClock, hook: &'a Told) -> Scheduler<'a, chrono::Utc> {
+    Scheduler { service, clock, zone: chrono::Utc, progress: &NoProgress, cancel: CancellationToken::new(), hook }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -68,9 +79,12 @@ async fn two_processes_run_each_due_slot_once_with_retention_and_catch_up() -> a
     let clock = ManualClock::new(t0);
     let mut spec = ScheduleSpec::new("Every minute", &identity, ScheduleKind::Backup, "* * * * *");
     spec.retention = Some(ScheduleRetention { keep_last: Some(1), prune: true, ..Default::default() });
+    spec.email_to = vec!["ops@example.com".into()];
+    spec.email_when = EmailWhen::Always;
     let every_minute = Schedules::new(app.db(), &clock).add(&spec).await?;
 
-    let (a, b) = (scheduler(&app, &clock), scheduler(&service, &clock));
+    let told = Told::default();
+    let (a, b) = (scheduler(&app, &clock, &told), scheduler(&service, &clock, &told));
     assert!(run_due(&a).await?.is_empty(), "nothing is due before the first slot after creation");
 
     for round in 1..=2 {
@@ -97,6 +111,16 @@ async fn two_processes_run_each_due_slot_once_with_retention_and_catch_up() -> a
     assert!(retention
         .iter()
         .all(|j| j.trigger == Trigger::Schedule(every_minute.id) && j.state == JobState::Succeeded));
+    let told_backups: Vec<_> = told.0.lock().expect("lock").drain(..).collect();
+    assert_eq!(told_backups.len(), 2, "the hook heard of each run once");
+    for (i, (to, when, job, state, error)) in told_backups.into_iter().enumerate() {
+        assert_eq!(
+            (to, when),
+            (vec!["ops@example.com".to_owned()], EmailWhen::Always),
+            "with the recipients and policy"
+        );
+        assert_eq!((job, state, error), (Some(backups[1 - i].id), Some(JobState::Succeeded), None), "and the job");
+    }
     let repo = app.repository_for(&saved.identity).await?;
     assert_eq!(repo.snapshots().await?.len(), 1, "keep-last 1 left one snapshot after the second run");
 
