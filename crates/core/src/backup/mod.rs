@@ -53,7 +53,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use error::BackupError;
 pub use facts::Related;
-pub use with_scan::{scan_and_backup, BackupWhat, ScanThenBackup, ScannedBackup};
+pub use with_scan::{scan_and_backup, scan_and_backup_job, BackupWhat, ScanThenBackup, ScannedBackup};
 
 use self::facts::Facts;
 use self::run::{attempts, previous_manifest, Run, Stop};
