@@ -21,8 +21,9 @@ use url::{Origin, Url};
 
 use crate::error::{Error, Result};
 use crate::limiter::{Limiter, Permit};
-use crate::retry::RetryPolicy;
+use crate::retry::{Attempts, RetryPolicy, Sleeper, TokioSleeper};
 use crate::secret::Secret;
+use crate::secret::SystemClock;
 
 /// A streamed download. Each chunk is checked for stalls; a broken or stalled body ends the
 /// stream with a retryable error.
@@ -551,7 +552,7 @@ impl Transport {
         Fut: std::future::Future<Output = Result<T>> + 'a,
     {
         let org = self.is_org(&call.url);
-        let mut attempt = 0u32;
+        let mut attempts = Attempts::new(&self.settings.retry, &SystemClock);
         loop {
             let permit = if org { Some(limiter.acquire().await) } else { None };
             let result = once(call, permit).await;
@@ -574,11 +575,13 @@ impl Transport {
             // A refused or throttled request was not carried out, so even a non-idempotent
             // POST may be sent again.
             let repeatable = call.idempotent || matches!(err, Error::RateLimited { .. } | Error::Connect { .. });
-            match self.settings.retry.delay_after(&err, attempt).filter(|_| repeatable) {
+            if !(repeatable && err.is_retryable()) {
+                return Err(err);
+            }
+            match attempts.after_failure(err.retry_after()) {
                 Some(delay) => {
-                    tracing::warn!(url = %display_url(&call.url), attempt = attempt + 1, delay_ms = delay.as_millis() as u64, error = %err, "request failed; retrying");
-                    tokio::time::sleep(delay).await;
-                    attempt += 1;
+                    tracing::warn!(url = %display_url(&call.url), attempt = attempts.failed(), delay_ms = delay.as_millis() as u64, error = %err, "request failed; retrying");
+                    TokioSleeper.sleep(delay).await;
                 }
                 None => return Err(err),
             }

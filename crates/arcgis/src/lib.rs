@@ -107,6 +107,6 @@ pub use model::{
 };
 pub use oauth::{authorize_loopback, AuthorizeOptions, OAuthGrant};
 pub use portal::{check_portal_url, is_loopback, Portal, PortalConfig, DEFAULT_MAX_JSON_ANSWER};
-pub use retry::RetryPolicy;
+pub use retry::{retry, Attempts, Retry, RetryPolicy, Sleeper, Stop, TokioSleeper};
 pub use secret::{Clock, Secret, SystemClock};
 pub use url::Url;
