@@ -19,6 +19,7 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use serde_json::Value;
 use url::{Origin, Url};
 
+use crate::auth::TokenPick;
 use crate::error::{Error, Result};
 use crate::limiter::{Limiter, Permit};
 use crate::retry::{Attempts, RetryPolicy, Sleeper, TokioSleeper};
@@ -453,9 +454,11 @@ impl Transport {
     }
 
     /// Sends with retries and returns the decoded JSON (checked for an ArcGIS error body).
-    pub async fn json(&self, call: &Call, token: Option<&Secret>) -> Result<Value> {
+    /// `token` is picked after the slot wait, once per attempt (see [`TokenPick`]).
+    pub async fn json(&self, call: &Call, token: Option<&TokenPick<'_>>) -> Result<Value> {
         self.with_retries(call, &self.limiter, |c, permit| async move {
-            let answer = self.json_once(c, token).await;
+            let token = token.map(TokenPick::pick);
+            let answer = self.json_once(c, token.as_ref()).await;
             drop(permit);
             answer
         })
@@ -540,8 +543,12 @@ impl Transport {
     }
 
     /// Sends with retries and returns the body as a stream once the answer has started.
-    pub async fn stream(&self, call: &Call, token: Option<&Secret>) -> Result<ByteStream> {
-        self.with_retries(call, self.download_limiter(), |c, permit| self.stream_once(c, token, permit)).await
+    pub async fn stream(&self, call: &Call, token: Option<&TokenPick<'_>>) -> Result<ByteStream> {
+        self.with_retries(call, self.download_limiter(), |c, permit| async move {
+            let token = token.map(TokenPick::pick);
+            self.stream_once(c, token.as_ref(), permit).await
+        })
+        .await
     }
 
     /// Sends `call` through `once` until it succeeds or fails for good. `once` gets the
