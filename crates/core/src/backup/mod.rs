@@ -500,7 +500,7 @@ async fn write_all(
             swept.deleted.len()
         ));
     }
-    let run = Run::new(ctx.portal, ctx.repo, stop.clone(), ctx.options, ctx.progress, journal);
+    let run = Run::new(ctx.portal, ctx.repo, stop.clone(), ctx.options, ctx.progress, ctx.clock, journal);
     let total = targets.items.len() + targets.users.len() + targets.groups.len();
     ctx.progress.phase("backup", Some(total as u64));
 
@@ -509,7 +509,7 @@ async fn write_all(
         Ok(o) => o,
         Err(Stop::Fatal(e)) => return Err(e.into()),
         Err(Stop::Cancelled) => return Err(BackupError::Cancelled),
-        Err(Stop::Failed(reason) | Stop::Transient(reason)) => {
+        Err(Stop::Failed(reason) | Stop::Transient { reason, .. }) => {
             tracing::warn!("the organization's records could not be saved: {reason}");
             crate::repo::OrgRecord::default()
         }
@@ -599,7 +599,7 @@ async fn write_all(
                 manifest.groups.push(g);
                 (Outcome::Ok, None)
             }
-            Err(Stop::Failed(reason) | Stop::Transient(reason)) => {
+            Err(Stop::Failed(reason) | Stop::Transient { reason, .. }) => {
                 attempted += 1;
                 tracing::warn!(kind = ?d.kind, id = %d.id, "backup of one subject failed: {reason}");
                 manifest.failed.push(FailedEntry {
