@@ -135,7 +135,8 @@ where
     Z: TimeZone + Send + Sync,
 {
     let began = s.clock.now_ms();
-    let outcome = execute(s, schedule).await;
+    // Boxed: a backup's future is large, and the app runs this on a worker thread's stack.
+    let outcome = Box::pin(execute(s, schedule)).await;
     // Refused as busy, the run began no job: the one found would be another run's.
     let busy = outcome.as_ref().err().is_some_and(|e| e.code() == crate::ErrorCode::Busy);
     let error = outcome.err().map(|e| e.to_string());
@@ -244,7 +245,7 @@ where
                 clock: s.clock,
                 trigger,
             };
-            let done = scan_and_backup(&run, &BackupWhat::Selection(schedule.spec.selection.clone())).await?;
+            let done = Box::pin(scan_and_backup(&run, &BackupWhat::Selection(schedule.spec.selection.clone()))).await?;
             if let (JobState::Succeeded, Some(retention)) = (done.backup.state, &schedule.spec.retention) {
                 upkeep(s, &repo, &identity.id)
                     .retention_triggered(Some(&retention.policy()), retention.prune, trigger)
@@ -289,4 +290,13 @@ pub fn snapshot_name<Z: TimeZone>(schedule: &Schedule, identity: &str, now_ms: i
         .replace("{schedule}", &schedule.spec.name)
         .replace("{date}", &date)
         .replace("{time}", &time)
+}
+
+/// The app spawns its jobs on the runtime: a scheduler's futures must be `Send`.
+#[cfg(test)]
+#[allow(dead_code)]
+fn futures_are_send(s: &'static Scheduler<'static, super::LocalZone>) {
+    fn send<T: Send>(_: &T) {}
+    send(&run_due(s));
+    send(&run_now(s, 1));
 }
