@@ -21,9 +21,12 @@ use crate::support::start_sim;
 
 const MINUTE: i64 = 60_000;
 
+/// Recipients, policy, job id, job state and error of one scheduled run.
+type Heard = (Vec<String>, EmailWhen, Option<i64>, Option<JobState>, Option<String>);
+
 /// What the mail module would be told after each scheduled run.
 #[derive(Default)]
-struct Told(Mutex<Vec<(Vec<String>, EmailWhen, Option<i64>, Option<JobState>, Option<String>)>>);
+struct Told(Mutex<Vec<Heard>>);
 
 #[async_trait::async_trait]
 impl JobEndedHook for Told {
