@@ -126,6 +126,17 @@ async fn a_minutely_schedule_runs_a_backup_with_retention_once_from_the_service(
     assert_eq!(listed["enabled"], true);
     assert!(listed["next_run"].is_string(), "the next run is shown: {listed}");
 
+    let out = run(data.path(), &["schedule", "run-now", "Minutely", "--json"], None, None).await;
+    assert!(out.status.success(), "run-now runs the schedule at once: {}", stderr(&out));
+    let now = json_of(&out);
+    assert_eq!(
+        (&now["slot_ms"], &now["job_state"]),
+        (&serde_json::Value::Null, &serde_json::json!("succeeded")),
+        "{now}"
+    );
+    let out = run(data.path(), &["jobs", "--job", &now["job_id"].to_string(), "--json"], None, None).await;
+    assert_eq!(json_of(&out)["job"]["trigger"], by_schedule, "a run-now job is the schedule's too");
+
     let out = run(data.path(), &["schedule", "edit", &id.to_string(), "--disable", "--json"], None, None).await;
     assert!(out.status.success(), "{}", stderr(&out));
     let out = run(data.path(), &["schedule", "list", "--json"], None, None).await;
