@@ -13,6 +13,7 @@ pub mod events;
 pub mod portal;
 pub mod restore_views;
 pub mod running;
+pub mod scheduler;
 pub mod secrets;
 pub mod settings;
 pub mod state;
@@ -107,7 +108,10 @@ pub fn run() {
             tracing::info!(source = ?vault.1, "vault opened");
             let state = tauri::async_runtime::block_on(AppState::open(&data_dir, vault, log))?;
             tracing::info!(data_dir = %data_dir.display(), "OrgVault started");
-            app.manage(Arc::new(state));
+            let state = Arc::new(state);
+            app.manage(state.clone());
+            // Schedules run while the app is open (and in `orgvault service run` when it is not).
+            scheduler::start(app.handle().clone(), state, tokio_util::sync::CancellationToken::new());
             tray::install(app);
             Ok(())
         })

@@ -108,7 +108,7 @@ where
 }
 
 /// Sends `JobFinished` and shows a system notification.
-fn announce(app: &AppHandle, finished: JobFinished) {
+pub(crate) fn announce(app: &AppHandle, finished: JobFinished) {
     let word = match finished.state {
         JobStateView::Succeeded => "finished",
         JobStateView::Partial => "finished with problems",

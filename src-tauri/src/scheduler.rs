@@ -1,0 +1,70 @@
+//! Schedules run in the app while it is open: every 15 s the app asks core's `run_due` for the
+//! slots that are due, exactly as `orgvault service run` does. A slot is claimed in SQLite, so
+//! with the app and the background service both up each run happens once. A scheduled job's end
+//! is announced like any other job's (a `JobFinished` event and a system notification).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use orgvault_core::schedule::{run_due, JobEndedHook, LocalZone, ScheduledJobEnded, Scheduler};
+use orgvault_core::NoProgress;
+use tauri::AppHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::events::JobFinished;
+use crate::state::AppState;
+use crate::views::job_summary;
+
+/// How often the app looks for due slots (a slot counts as on time for two minutes).
+const TICK: Duration = Duration::from_secs(15);
+
+/// Tells the window and the desktop that a scheduled job ended.
+struct Announce {
+    app: AppHandle,
+}
+
+#[async_trait::async_trait]
+impl JobEndedHook for Announce {
+    async fn scheduled_job_ended(&self, ended: &ScheduledJobEnded<'_>) {
+        let finished = match (ended.job, ended.error) {
+            (Some(job), _) => JobFinished { job_id: job.id, state: job.state.into(), summary: job_summary(job) },
+            (None, Some(error)) => JobFinished {
+                job_id: 0,
+                state: crate::views::JobStateView::Failed,
+                summary: format!("schedule {}: {error}", ended.schedule.spec.name),
+            },
+            (None, None) => return,
+        };
+        crate::running::announce(&self.app, finished);
+    }
+}
+
+/// Starts the app's scheduler loop; it stops when `stop` is cancelled (the app quits).
+pub fn start(app: AppHandle, state: Arc<AppState>, stop: CancellationToken) {
+    tauri::async_runtime::spawn(async move {
+        let service = state.service();
+        let hook = Announce { app };
+        let scheduler = Scheduler {
+            service: &service,
+            clock: &state.clock,
+            zone: LocalZone,
+            progress: &NoProgress,
+            cancel: stop.clone(),
+            hook: &hook,
+        };
+        while !stop.is_cancelled() {
+            match run_due(&scheduler).await {
+                Ok(reports) => {
+                    for r in reports {
+                        tracing::info!(schedule = r.schedule_id, job = ?r.job_id, "scheduled run ended");
+                    }
+                }
+                Err(e) => tracing::error!("looking for due schedules failed: {e}"),
+            }
+            tokio::select! {
+                () = tokio::time::sleep(TICK) => {}
+                () = stop.cancelled() => {}
+            }
+        }
+    });
+}
