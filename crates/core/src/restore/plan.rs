@@ -15,6 +15,7 @@ use crate::jobs::SubjectKind;
 
 /// What will happen to one subject.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Action {
     /// Made anew.
@@ -29,6 +30,7 @@ pub enum Action {
 
 /// How an item is re-created.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "snake_case")]
 pub enum ItemMethod {
     /// addItem with its data, resources, thumbnail and metadata.
@@ -41,6 +43,7 @@ pub enum ItemMethod {
 
 /// A name or title the target already uses.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct Conflict {
     /// `title` (same owner, type and title), `service_name`, or `marker` (an item carries a
     /// restore marker of the source item that this restore cannot prove it made).
@@ -52,6 +55,7 @@ pub struct Conflict {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct PlannedItem {
     pub source_id: String,
     pub title: String,
@@ -82,6 +86,7 @@ pub struct PlannedItem {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct PlannedUser {
     pub source_username: String,
     pub target_username: String,
@@ -92,6 +97,7 @@ pub struct PlannedUser {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct PlannedGroup {
     pub source_id: String,
     pub title: String,
@@ -109,6 +115,7 @@ pub struct PlannedGroup {
 
 /// A subject the restore does not offer, with the reason.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct NotOffered {
     pub kind: SubjectKind,
     pub id: String,
@@ -118,6 +125,7 @@ pub struct NotOffered {
 
 /// A user who would end up in more than 512 groups.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct GroupLimit {
     pub username: String,
     pub groups: usize,
@@ -125,6 +133,7 @@ pub struct GroupLimit {
 
 /// Tallies of the plan.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct PlanCounts {
     pub create: usize,
     pub update: usize,
@@ -135,6 +144,7 @@ pub struct PlanCounts {
 
 /// The whole plan.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct RestorePlan {
     pub snapshot_id: String,
     pub snapshot_name: String,
@@ -142,8 +152,8 @@ pub struct RestorePlan {
     pub source_portal_url: String,
     pub target_org_id: String,
     pub target_portal_url: String,
-    /// `in_place`, `copies` or `migrate`.
-    pub mode: String,
+    /// What the requested mode resolved to for this target.
+    pub mode: PlanMode,
     pub conflict_policy: ConflictPolicy,
     /// Whether the journal shows an earlier run of this restore (it resumes).
     pub resuming: bool,
@@ -293,12 +303,42 @@ pub fn service_name(url: &str) -> Option<String> {
     Some(name.rsplit('/').next().unwrap_or(name).to_owned()).filter(|n| !n.is_empty())
 }
 
-/// The resolved mode name.
-pub(crate) fn mode_name(mode: RestoreMode, same_org: bool) -> &'static str {
-    match (mode, same_org) {
-        (RestoreMode::Copies, _) => "copies",
-        (_, true) => "in_place",
-        (_, false) => "migrate",
+/// The mode a plan resolved to: what [`RestoreMode::Auto`] became once the target was known.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "snake_case")]
+pub enum PlanMode {
+    /// Into the snapshot's own organization: existing items are brought back to the snapshot.
+    InPlace,
+    /// Into the snapshot's own organization, every item created anew beside what exists.
+    Copies,
+    /// Into another organization.
+    Migrate,
+}
+
+impl PlanMode {
+    /// The mode a restore with `mode` runs in, into the snapshot's organization or another.
+    pub fn resolve(mode: RestoreMode, same_org: bool) -> PlanMode {
+        match (mode, same_org) {
+            (RestoreMode::Copies, _) => PlanMode::Copies,
+            (_, true) => PlanMode::InPlace,
+            (_, false) => PlanMode::Migrate,
+        }
+    }
+
+    /// Its serialised name (`in_place`, `copies`, `migrate`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PlanMode::InPlace => "in_place",
+            PlanMode::Copies => "copies",
+            PlanMode::Migrate => "migrate",
+        }
+    }
+}
+
+impl std::fmt::Display for PlanMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 

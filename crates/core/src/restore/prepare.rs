@@ -565,7 +565,7 @@ pub(crate) async fn prepare(
         source_portal_url: manifest.portal_url.clone(),
         target_org_id: portal.org_id().to_owned(),
         target_portal_url: portal.portal_url().to_string(),
-        mode: mode_name(mode, same_org).to_owned(),
+        mode: PlanMode::resolve(mode, same_org),
         conflict_policy: m.conflict,
         resuming,
         upload_bytes: items.iter().map(|i| i.upload_bytes).sum(),
