@@ -423,9 +423,32 @@ pub(crate) fn journal_row<'a>(
 
 #[cfg(test)]
 mod tests {
-    use super::*;
     use proptest::prelude::*;
     use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn a_plan_mode_is_written_as_the_string_it_used_to_be() {
+        // The CLI's `restore plan --json` and the app read these words; the enum must not change them.
+        for (mode, same_org, word) in [
+            (RestoreMode::Auto, true, "in_place"),
+            (RestoreMode::InPlace, true, "in_place"),
+            (RestoreMode::Copies, true, "copies"),
+            (RestoreMode::Copies, false, "copies"),
+            (RestoreMode::Auto, false, "migrate"),
+            (RestoreMode::InPlace, false, "migrate"),
+        ] {
+            let resolved = PlanMode::resolve(mode, same_org);
+            assert_eq!(
+                serde_json::to_value(resolved).expect("json"),
+                Value::from(word),
+                "{mode:?}, same org {same_org}"
+            );
+            assert_eq!(resolved.to_string(), word, "the printed plan names the mode as its JSON does");
+            assert_eq!(serde_json::from_value::<PlanMode>(Value::from(word)).expect("parse"), resolved);
+        }
+    }
 
     #[test]
     fn a_dotted_capital_i_before_the_name_does_not_break_slicing() {

@@ -36,12 +36,7 @@ fn text(v: &Value, k: &str) -> Option<String> {
 }
 
 fn is_hosted_service(entry: &ItemEntry, json: &Value) -> bool {
-    entry.item_type == "Feature Service"
-        && entry.service.is_some()
-        && json
-            .get("typeKeywords")
-            .and_then(Value::as_array)
-            .is_some_and(|k| k.iter().any(|k| k.as_str() == Some("Hosted Service")))
+    entry.service.is_some() && crate::item_type::is_hosted_feature_service(&entry.item_type, json)
 }
 
 /// The source service of a hosted view (a `View Service` whose Service2Service link points back).
