@@ -84,16 +84,21 @@ export type AppInfo = {
 
 /**  A name or title the target already uses. */
 export type Conflict = {
-	/**
-	 *  `title` (same owner, type and title), `service_name`, or `marker` (an item carries a
-	 *  restore marker of the source item that this restore cannot prove it made).
-	 */
-	on: string,
+	on: ConflictOn,
 	value: string,
 	/**  The target item holding it, when known. */
 	existing_id: string | null,
 	policy: ConflictPolicy,
 };
+
+/**  What a target item shares with the one the restore would make. */
+export type ConflictOn = 
+/**  The same owner, type and title. */
+"title" | 
+/**  The same hosted service name. */
+"service_name" | 
+/**  A restore marker of the source item that this restore cannot prove it made. */
+"marker";
 
 /**
  *  What happens when the target already holds an item of the same owner, type and title (or a

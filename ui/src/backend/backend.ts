@@ -7,6 +7,7 @@
 import type {
   Action,
   AppInfo,
+  ConflictOn,
   ConflictPolicy,
   EdgeKind,
   ErrorCode,
@@ -52,6 +53,7 @@ import type {
 export type {
   Action,
   AppInfo,
+  ConflictOn,
   ConflictPolicy,
   EdgeKind,
   ErrorCode,

@@ -446,7 +446,7 @@ export class MockBackend implements Backend {
           replaces: null,
           upload_bytes: 0,
           multipart: false,
-          conflict: existing ? { on: "title", value: e.title, existing_id: existing.id, policy: m.conflict } : null,
+          conflict: existing ? { on: "title" as const, value: e.title, existing_id: existing.id, policy: m.conflict } : null,
           rewrites: isMap ? [{ pointer: "/operationalLayers/0/url", from: `${source.portal_url}/x`, to: `${target.portal_url}/x` }] : [],
           notes: [],
         };

@@ -1,5 +1,5 @@
 import { useState } from "preact/hooks";
-import type { Action, PlanMode, PlannedItem, RestorePlan } from "../backend/backend";
+import type { Action, ConflictOn, PlanMode, PlannedItem, RestorePlan } from "../backend/backend";
 import { Notice } from "../components/common";
 import { VirtualList } from "../components/VirtualList";
 import { formatBytes } from "../state/selection";
@@ -10,6 +10,8 @@ const METHOD_WORDS: Record<PlannedItem["method"], string> = {
   publish: "published from the backed-up package",
   create_service: "service created, then layers, features and attachments",
 };
+/** What the target item shares with the restored one: "the target has this …". */
+const CONFLICT_WORDS: Record<ConflictOn, string> = { title: "title", service_name: "service name", marker: "restore mark" };
 const MODE_WORDS: Record<PlanMode, string> = {
   migrate: "a migration into another organization: everything is created, ids and URLs are rewritten",
   in_place: "in place: items that still exist are brought back to the snapshot, deleted ones are created again",
@@ -76,7 +78,7 @@ export function PlanView({ plan, stale }: { plan: RestorePlan; stale: boolean })
           <ul class="small" data-testid="restore-plan-conflicts">
             {conflicts.map((i) => (
               <li key={i.source_id}>
-                “{i.title}”: the target has this {i.conflict?.on === "service_name" ? "service name" : "title"} ({i.conflict?.value}) —{" "}
+                “{i.title}”: the target has this {i.conflict ? CONFLICT_WORDS[i.conflict.on] : "title"} ({i.conflict?.value}) —{" "}
                 {actionText(i.action)}
                 {i.target_title !== i.title ? `, as “${i.target_title}”` : ""}
               </li>

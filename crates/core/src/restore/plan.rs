@@ -41,13 +41,41 @@ pub enum ItemMethod {
     CreateService,
 }
 
+/// What a target item shares with the one the restore would make.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "snake_case")]
+pub enum ConflictOn {
+    /// The same owner, type and title.
+    Title,
+    /// The same hosted service name.
+    ServiceName,
+    /// A restore marker of the source item that this restore cannot prove it made.
+    Marker,
+}
+
+impl ConflictOn {
+    /// Its serialised name (`title`, `service_name`, `marker`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConflictOn::Title => "title",
+            ConflictOn::ServiceName => "service_name",
+            ConflictOn::Marker => "marker",
+        }
+    }
+}
+
+impl std::fmt::Display for ConflictOn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A name or title the target already uses.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct Conflict {
-    /// `title` (same owner, type and title), `service_name`, or `marker` (an item carries a
-    /// restore marker of the source item that this restore cannot prove it made).
-    pub on: String,
+    pub on: ConflictOn,
     pub value: String,
     /// The target item holding it, when known.
     pub existing_id: Option<String>,
@@ -447,6 +475,16 @@ mod tests {
             );
             assert_eq!(resolved.to_string(), word, "the printed plan names the mode as its JSON does");
             assert_eq!(serde_json::from_value::<PlanMode>(Value::from(word)).expect("parse"), resolved);
+        }
+    }
+
+    #[test]
+    fn a_conflict_names_what_it_is_on_as_it_used_to() {
+        for (on, word) in
+            [(ConflictOn::Title, "title"), (ConflictOn::ServiceName, "service_name"), (ConflictOn::Marker, "marker")]
+        {
+            assert_eq!(serde_json::to_value(on).expect("json"), Value::from(word), "the plan's JSON keeps its words");
+            assert_eq!(on.as_str(), word);
         }
     }
 

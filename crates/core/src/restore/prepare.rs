@@ -401,7 +401,7 @@ pub(crate) async fn prepare(
                     } else {
                         let existing = target.service_item(&name).map(|i| i.id.clone());
                         conflict = Some(Conflict {
-                            on: "service_name".into(),
+                            on: ConflictOn::ServiceName,
                             value: name.clone(),
                             existing_id: existing.clone(),
                             policy: m.conflict,
@@ -423,7 +423,7 @@ pub(crate) async fn prepare(
                 } else if mode != RestoreMode::Copies {
                     if let Some(existing) = target.same_title(&target_owner, &it.item_type, &it.title) {
                         conflict = Some(Conflict {
-                            on: "title".into(),
+                            on: ConflictOn::Title,
                             value: it.title.clone(),
                             existing_id: Some(existing.id.clone()),
                             policy: m.conflict,
@@ -445,7 +445,7 @@ pub(crate) async fn prepare(
             if let (Action::Create, None, Some(first)) = (&action, &conflict, unproven.first()) {
                 // Anyone can put a marker on their item: it is not adopted, whatever the policy.
                 conflict = Some(Conflict {
-                    on: "marker".into(),
+                    on: ConflictOn::Marker,
                     value: first.clone(),
                     existing_id: Some(first.clone()),
                     policy: m.conflict,
