@@ -21,8 +21,11 @@ import type {
   IdentityInput as ShellIdentityInput,
   IdentityView,
   ItemMethod,
+  JobItemDone,
+  JobItemView,
   MappingProfile,
   MappingView,
+  OutcomeView,
   PlanMode,
   PlannedGroup,
   PlannedItem,
@@ -47,8 +50,9 @@ import type {
 /*
  * The shell's and the engine's own types, generated into bindings.ts and re-exported here, so the
  * screens, the mock and the shell cannot drift apart: a changed field in Rust fails `npm run check`.
- * Hand-written below are only the shapes the UI really holds differently (the identity form's
- * portal-kind guess, the job history and the live job events).
+ * Hand-written below are only the shapes the UI really holds differently: the identity form's
+ * portal-kind guess, the job list and its filter (free words from the screen), progress (an unknown
+ * rate reads as 0) and a finished job (final states only).
  */
 export type {
   Action,
@@ -66,6 +70,8 @@ export type {
   HeaderSetting,
   IdentityView,
   ItemMethod,
+  JobItemDone,
+  JobItemView,
   MappingProfile,
   PlanMode,
   PlannedGroup,
@@ -122,16 +128,7 @@ export interface JobView {
   summary: string;
 }
 
-export type ItemOutcome = "ok" | "skipped" | "failed";
-
-export interface JobItemView {
-  kind: string;
-  id: string;
-  title: string;
-  outcome: ItemOutcome;
-  reason: string | null;
-  fallback: string | null;
-}
+export type ItemOutcome = OutcomeView;
 
 export interface JobProgress {
   job_id: JobId;
@@ -147,14 +144,6 @@ export interface JobProgress {
   rate_per_s: number;
   /** the job's average bytes per second */
   bytes_per_s: number;
-}
-export interface JobItemDone {
-  job_id: JobId;
-  kind: string;
-  id: string;
-  title: string;
-  outcome: ItemOutcome;
-  reason: string | null;
 }
 export interface JobFinished {
   job_id: JobId;
