@@ -10,14 +10,14 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use orgvault_core::jobs::{ItemOutcome, Outcome};
+use orgvault_core::jobs::{ItemOutcome, Outcome, SubjectKind};
 use orgvault_core::Progress;
 use serde::{Deserialize, Serialize};
 use specta::Type;
 use tauri::AppHandle;
 use tauri_specta::Event;
 
-use crate::views::{outcome_view, JobId, JobStateView, OutcomeView, SubjectKindView};
+use crate::views::{outcome_view, JobId, JobStateView, OutcomeView};
 
 pub const PROGRESS_EVERY: Duration = Duration::from_millis(150);
 
@@ -42,7 +42,7 @@ pub struct JobProgress {
 #[derive(Debug, Clone, Serialize, Deserialize, Type, Event)]
 pub struct JobItemDone {
     pub job_id: JobId,
-    pub kind: SubjectKindView,
+    pub kind: SubjectKind,
     pub id: String,
     pub title: String,
     pub outcome: OutcomeView,
@@ -185,7 +185,7 @@ impl<O: EventOut> Progress for EventProgress<O> {
         let (outcome, _) = outcome_view(o.outcome);
         self.out.item(JobItemDone {
             job_id,
-            kind: o.kind.into(),
+            kind: o.kind,
             id: o.id.clone(),
             title: o.title.clone(),
             outcome,
@@ -210,7 +210,6 @@ impl<O: EventOut> Progress for EventProgress<O> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use orgvault_core::jobs::SubjectKind;
 
     #[derive(Default)]
     struct Recorded {

@@ -22,13 +22,6 @@ pub struct AppInfo {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Type)]
 #[serde(rename_all = "snake_case")]
-pub enum PortalKindView {
-    Online,
-    Enterprise,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Type)]
-#[serde(rename_all = "snake_case")]
 pub enum SignInKind {
     Builtin,
     Oauth,
@@ -58,7 +51,7 @@ pub struct IdentityView {
     pub id: String,
     pub name: String,
     pub portal_url: String,
-    pub kind: PortalKindView,
+    pub kind: PortalKind,
     pub sign_in: SignInKind,
     pub username: String,
     pub storage: StorageView,
@@ -76,10 +69,7 @@ impl IdentityView {
             id: identity.id.clone(),
             name: spec.name.clone(),
             portal_url: spec.portal_url.clone(),
-            kind: match spec.kind {
-                PortalKind::Online => PortalKindView::Online,
-                PortalKind::Enterprise => PortalKindView::Enterprise,
-            },
+            kind: spec.kind,
             sign_in: match spec.sign_in {
                 SignIn::Builtin { .. } => SignInKind::Builtin,
                 SignIn::Oauth { .. } => SignInKind::Oauth,
@@ -153,15 +143,6 @@ impl std::fmt::Debug for IdentityInput {
     }
 }
 
-/// The answer of "Check storage": `failed_step` names what failed ("folder", "write", "list",
-/// "read", "delete", "connection string").
-#[derive(Debug, Clone, Serialize, Deserialize, Type)]
-pub struct StorageCheck {
-    pub ok: bool,
-    pub failed_step: Option<String>,
-    pub message: String,
-}
-
 #[derive(Debug, Clone, Serialize, Deserialize, Type)]
 pub struct SelectionInput {
     pub everything: bool,
@@ -207,29 +188,11 @@ pub struct SnapshotView {
 
 #[derive(Debug, Clone, Serialize, Deserialize, Type)]
 pub struct SnapshotEntry {
-    pub kind: SubjectKindView,
+    pub kind: SubjectKind,
     pub id: String,
     pub title: String,
     #[serde(rename = "type")]
     pub item_type: String,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Type)]
-#[serde(rename_all = "snake_case")]
-pub enum SubjectKindView {
-    Item,
-    User,
-    Group,
-}
-
-impl From<SubjectKind> for SubjectKindView {
-    fn from(k: SubjectKind) -> Self {
-        match k {
-            SubjectKind::Item => Self::Item,
-            SubjectKind::User => Self::User,
-            SubjectKind::Group => Self::Group,
-        }
-    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Type)]
@@ -369,7 +332,7 @@ pub enum OutcomeView {
 
 #[derive(Debug, Clone, Serialize, Deserialize, Type)]
 pub struct JobItemView {
-    pub kind: SubjectKindView,
+    pub kind: SubjectKind,
     pub id: String,
     pub title: String,
     pub outcome: OutcomeView,
@@ -393,7 +356,7 @@ impl From<&JobItem> for JobItemView {
     fn from(i: &JobItem) -> Self {
         let (outcome, fallback) = outcome_view(i.outcome.outcome);
         Self {
-            kind: i.outcome.kind.into(),
+            kind: i.outcome.kind,
             id: i.outcome.id.clone(),
             title: i.outcome.title.clone(),
             outcome,

@@ -29,7 +29,7 @@ export const commands = {
 	exportSnapshotZip: (identityId: string, snapshotId: string, path: string) => typedError<null, UiError>(__TAURI_INVOKE("export_snapshot_zip", { identityId, snapshotId, path })),
 	snapshotContents: (identityId: string, snapshotId: string) => typedError<SnapshotEntry[], UiError>(__TAURI_INVOKE("snapshot_contents", { identityId, snapshotId })),
 	/**  What the restore would do, read from the snapshot and the target as it is now; writes nothing. */
-	planRestore: (input: RestoreInput) => typedError<RestorePlanView, UiError>(__TAURI_INVOKE("plan_restore", { input })),
+	planRestore: (input: RestoreInput) => typedError<RestorePlan, UiError>(__TAURI_INVOKE("plan_restore", { input })),
 	/**
 	 *  Plans again against the target as it is now and carries the plan out, as a `restore` job of
 	 *  the target identity; progress and outcomes arrive as events, `cancel_job` stops it (running
@@ -64,12 +64,14 @@ export const events = {
 
 /* Types */
 /**  What will happen to one subject. */
-export type ActionView = { kind: "create" } | 
+export type Action = 
+/**  Made anew. */
+{ kind: "create" } | 
 /**  An existing target subject is brought to the snapshot's state (or finished, on resume). */
 { kind: "update"; target_id: string } | 
 /**  Left alone; references to it go to `target_id` when there is one. */
 { kind: "skip"; reason: string; target_id: string | null } | 
-/**  An existing target user or group is used as it is. */
+/**  An existing target subject is used as it is (users, groups). */
 { kind: "match"; target_id: string };
 
 export type AppInfo = {
@@ -80,28 +82,45 @@ export type AppInfo = {
 	vault: string,
 };
 
+/**  A name or title the target already uses. */
+export type Conflict = {
+	on: ConflictOn,
+	value: string,
+	/**  The target item holding it, when known. */
+	existing_id: string | null,
+	policy: ConflictPolicy,
+};
+
+/**  What a target item shares with the one the restore would make. */
+export type ConflictOn = 
+/**  The same owner, type and title. */
+"title" | 
+/**  The same hosted service name. */
+"service_name" | 
+/**  A restore marker of the source item that this restore cannot prove it made. */
+"marker";
+
 /**
  *  What happens when the target already holds an item of the same owner, type and title (or a
  *  service of the same name) that the restore did not make.
  */
-export type ConflictPolicyView = 
-/**  Keep the existing item and point restored references at it. */
+export type ConflictPolicy = 
+/**  Leave the existing item alone and point restored references at it. */
 "skip" | 
-/**  Create anyway, titled "... (restored)". */
+/**  Create the item anyway, its title suffixed " (restored)" and its service name `_restored`. */
 "rename" | 
-/**  Bring the existing item back to the snapshot's state. */
+/**
+ *  Overwrite the existing item's fields, data, resources and metadata with the snapshot's
+ *  (a hosted service keeps its features: its data is not replaced).
+ */
 "overwrite";
 
-/**  A title or service name the target already uses, and the policy applied to it. */
-export type ConflictView = {
-	/**  `title`, `service_name`, or `marker` (an item carries a mark this restore cannot prove it made). */
-	on: string,
-	value: string,
-	existing_id: string | null,
-	policy: ConflictPolicyView,
-};
-
-export type EdgeKindView = "owns" | "member" | "shared" | "references" | "related";
+/**
+ *  How two nodes are tied. `Owns`: user to item or group; `Member`: user to group; `Shared`:
+ *  item to group; `References`: item to the item its data names; `Related`: a portal
+ *  relationship, origin to destination.
+ */
+export type EdgeKind = "owns" | "member" | "shared" | "references" | "related";
 
 /**  A stable machine code for a failure; serialised in snake_case (`"auth_expired"`). */
 export type ErrorCode = 
@@ -210,7 +229,7 @@ export type ErrorCode =
 /**  The web browser for an OAuth sign-in could not be opened. */
 "browser";
 
-/**  The newest complete scan as nodes and edges (see `orgvault_core::app` for the invariants). */
+/**  One catalog as nodes and edges. */
 export type Graph = {
 	scan_id: number,
 	items: GraphItem[],
@@ -222,7 +241,7 @@ export type Graph = {
 export type GraphEdge = {
 	from: string,
 	to: string,
-	kind: EdgeKindView,
+	kind: EdgeKind,
 };
 
 export type GraphGroup = {
@@ -234,6 +253,7 @@ export type GraphGroup = {
 export type GraphItem = {
 	id: string,
 	title: string,
+	/**  The portal's item type; `type` in JSON, as the portal and the UI name it. */
 	type: string,
 	owner: string,
 	size: number,
@@ -247,7 +267,7 @@ export type GraphUser = {
 };
 
 /**  A user who would end up in more than 512 groups. */
-export type GroupLimitView = {
+export type GroupLimit = {
 	username: string,
 	groups: number,
 };
@@ -286,7 +306,7 @@ export type IdentityView = {
 	id: string,
 	name: string,
 	portal_url: string,
-	kind: PortalKindView,
+	kind: PortalKind,
 	sign_in: SignInKind,
 	username: string,
 	storage: StorageView,
@@ -297,11 +317,14 @@ export type IdentityView = {
 	header_names: string[],
 };
 
-/**
- *  How an item is re-created: `item` (addItem), `publish` (the backed-up package), or
- *  `create_service` (createService, definitions, features, attachments).
- */
-export type ItemMethodView = "item" | "publish" | "create_service";
+/**  How an item is re-created. */
+export type ItemMethod = 
+/**  addItem with its data, resources, thumbnail and metadata. */
+"item" | 
+/**  Upload the backed-up File Geodatabase / replica and publish it. */
+"publish" | 
+/**  createService, addToDefinition, updateDefinition, applyEdits, addAttachment. */
+"create_service";
 
 export type JobFilterInput = {
 	kind: JobKindView | null,
@@ -319,7 +342,7 @@ export type JobFinished = {
 /**  One subject's outcome, sent as the job records it. */
 export type JobItemDone = {
 	job_id: number,
-	kind: SubjectKindView,
+	kind: SubjectKind,
 	id: string,
 	title: string,
 	outcome: OutcomeView,
@@ -327,7 +350,7 @@ export type JobItemDone = {
 };
 
 export type JobItemView = {
-	kind: SubjectKindView,
+	kind: SubjectKind,
 	id: string,
 	title: string,
 	outcome: OutcomeView,
@@ -392,13 +415,13 @@ export type MappingView = {
 	/**  Tags added to every restored item. */
 	tags: string[],
 	url_replacements: UrlReplacement[],
-	conflict: ConflictPolicyView,
-	mode: RestoreModeView,
+	conflict: ConflictPolicy,
+	mode: RestoreMode,
 };
 
-/**  A subject the restore does not offer (it failed in the backup, or is not in the snapshot). */
-export type NotOfferedView = {
-	kind: SubjectKindView,
+/**  A subject the restore does not offer, with the reason. */
+export type NotOffered = {
+	kind: SubjectKind,
 	id: string,
 	title: string,
 	reason: string,
@@ -406,8 +429,8 @@ export type NotOfferedView = {
 
 export type OutcomeView = "ok" | "skipped" | "failed";
 
-/**  Tallies of items, users and groups together. */
-export type PlanCountsView = {
+/**  Tallies of the plan. */
+export type PlanCounts = {
 	create: number,
 	update: number,
 	skip: number,
@@ -415,51 +438,70 @@ export type PlanCountsView = {
 	conflicts: number,
 };
 
-export type PlannedGroupView = {
+/**  The mode a plan resolved to: what [`RestoreMode::Auto`] became once the target was known. */
+export type PlanMode = 
+/**  Into the snapshot's own organization: existing items are brought back to the snapshot. */
+"in_place" | 
+/**  Into the snapshot's own organization, every item created anew beside what exists. */
+"copies" | 
+/**  Into another organization. */
+"migrate";
+
+export type PlannedGroup = {
 	source_id: string,
 	title: string,
 	target_title: string,
-	action: ActionView,
+	action: Action,
+	/**  Target owner. */
 	owner: string,
-	/**  Target usernames to add (the owner excluded). */
+	/**  Target usernames to add (owner excluded). */
 	members: string[],
-	/**  Those of `members` who manage the group. */
-	managers: string[],
+	/**  Those of `members` who manage the group (its admins in the backup). */
+	managers?: string[],
 	notes: string[],
 };
 
-export type PlannedItemView = {
+export type PlannedItem = {
 	source_id: string,
 	title: string,
+	/**  The title it will have (differs after a rename). */
 	target_title: string,
-	type: string,
+	item_type: string,
 	source_owner: string,
 	target_owner: string,
-	/**  Absent: the owner's root folder. */
+	/**  Target folder title; `None` = the owner's root. */
 	target_folder: string | null,
-	/**  Dependency level, 0 first. */
+	/**  Dependency level (0 first). */
 	level: number,
-	action: ActionView,
-	method: ItemMethodView,
+	action: Action,
+	method: ItemMethod,
+	/**  Target service name (hosted services). */
 	service_name: string | null,
+	/**
+	 *  An unfinished earlier attempt (a half-made service) that is deleted and made again: only
+	 *  one the journal proves this restore made (see `ownership`).
+	 */
 	replaces: string | null,
+	/**  Bytes uploaded for it (data file, resources, package, attachments). */
 	upload_bytes: number,
+	/**  A file above the single-upload limit goes up in parts. */
 	multipart: boolean,
-	conflict: ConflictView | null,
-	rewrites: RewriteView[],
+	conflict: Conflict | null,
+	/**  Every change to its data and URL; `<new id of X>` stands for an id known only once X exists. */
+	rewrites: Rewrite[],
 	notes: string[],
 };
 
-export type PlannedUserView = {
+export type PlannedUser = {
 	source_username: string,
 	target_username: string,
-	action: ActionView,
+	action: Action,
 	role: string,
 	license_type: string | null,
 	notes: string[],
 };
 
-export type PortalKindView = "online" | "enterprise";
+export type PortalKind = "online" | "enterprise";
 
 /**
  *  What "Show the plan" and "Apply plan" send: a snapshot of the source identity's storage,
@@ -472,49 +514,52 @@ export type RestoreInput = {
 	mapping: MappingView,
 };
 
-/**  `auto`: in place into the snapshot's own organization, a migration into another one. */
-export type RestoreModeView = "auto" | "in_place" | "copies";
+/**  Where the restored content goes relative to the snapshot's organization. */
+export type RestoreMode = 
+/**  In place when the target is the snapshot's organization, a migration otherwise. */
+"auto" | 
+/**
+ *  Same organization: an item that still exists is updated back to the snapshot; a deleted
+ *  one is created again (with a new id, which references are remapped to).
+ */
+"in_place" | 
+/**  Every item is created anew beside what exists (titles and service names may conflict). */
+"copies";
 
-/**  The whole plan: nothing has been written when the UI holds one. */
-export type RestorePlanView = {
+/**  The whole plan. */
+export type RestorePlan = {
 	snapshot_id: string,
 	snapshot_name: string,
 	source_org_id: string,
 	source_portal_url: string,
 	target_org_id: string,
 	target_portal_url: string,
-	/**  `in_place`, `copies` or `migrate`. */
-	mode: string,
-	conflict_policy: ConflictPolicyView,
-	/**  An earlier run of this restore is resumed. */
+	/**  What the requested mode resolved to for this target. */
+	mode: PlanMode,
+	conflict_policy: ConflictPolicy,
+	/**  Whether the journal shows an earlier run of this restore (it resumes). */
 	resuming: boolean,
-	items: PlannedItemView[],
-	users: PlannedUserView[],
-	groups: PlannedGroupView[],
-	not_offered: NotOfferedView[],
-	/**  Source owners with no target user: their items go to the signed-in administrator. */
+	items: PlannedItem[],
+	users: PlannedUser[],
+	groups: PlannedGroup[],
+	not_offered: NotOffered[],
+	/**  Source owners with no target user (their items go to the signed-in user). */
 	missing_owners: string[],
-	/**  Group mappings naming no target group: a new group is created instead. */
+	/**  Group mappings that name no target group (a new group is created instead). */
 	missing_groups: string[],
-	group_limit: GroupLimitView[],
+	group_limit: GroupLimit[],
 	upload_bytes: number,
 	largest_upload: number,
 	multipart_uploads: number,
-	/**  URL prefix rules applied everywhere (from, to), besides each item's own rewrites. */
-	url_rewrites: RewriteRule[],
+	/**  The URL prefix rules applied everywhere (from -> to), besides the per-item list. */
+	url_rewrites: ([string, string])[],
 	levels: number,
-	counts: PlanCountsView,
+	counts: PlanCounts,
 };
 
-/**  A URL prefix the restore rewrites everywhere. */
-export type RewriteRule = {
-	from: string,
-	to: string,
-};
-
-/**  One change to an item's data or URL; `<new id of X>` stands for an id known only once X exists. */
-export type RewriteView = {
-	/**  Where in the item's data (an RFC 6901 pointer), or `url`. */
+/**  One change the restore makes in an item's data. */
+export type Rewrite = {
+	/**  RFC 6901 pointer of the string in the item's data; `url` for the item's own URL. */
 	pointer: string,
 	from: string,
 	to: string,
@@ -540,7 +585,7 @@ export type Settings = {
 export type SignInKind = "builtin" | "oauth";
 
 export type SnapshotEntry = {
-	kind: SubjectKindView,
+	kind: SubjectKind,
 	id: string,
 	title: string,
 	type: string,
@@ -557,13 +602,15 @@ export type SnapshotView = {
 	verified: boolean | null,
 };
 
-/**
- *  The answer of "Check storage": `failed_step` names what failed ("folder", "write", "list",
- *  "read", "delete", "connection string").
- */
+/**  The result of the storage check. */
 export type StorageCheck = {
 	ok: boolean,
+	/**
+	 *  The failing step: `folder`, `connection_string`, or for Azure `write`, `list`, `read`,
+	 *  `delete` (the first that failed).
+	 */
 	failed_step: string | null,
+	/**  In words an administrator understands; never a secret. */
 	message: string,
 };
 
@@ -572,7 +619,7 @@ export type StorageInput = { kind: "local"; path: string } | { kind: "azure"; co
 
 export type StorageView = { kind: "local"; path: string } | { kind: "azure"; container: string; cache_dir: string };
 
-export type SubjectKindView = "item" | "user" | "group";
+export type SubjectKind = "item" | "user" | "group";
 
 export type Tally = {
 	items: number,

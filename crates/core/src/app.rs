@@ -17,9 +17,12 @@ use crate::db::Db;
 use crate::error::Result;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct GraphItem {
     pub id: String,
     pub title: String,
+    /// The portal's item type; `type` in JSON, as the portal and the UI name it.
+    #[serde(rename = "type")]
     pub item_type: String,
     pub owner: String,
     pub size: i64,
@@ -27,6 +30,7 @@ pub struct GraphItem {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct GraphUser {
     pub username: String,
     pub full_name: String,
@@ -34,6 +38,7 @@ pub struct GraphUser {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct GraphGroup {
     pub id: String,
     pub title: String,
@@ -44,6 +49,7 @@ pub struct GraphGroup {
 /// item to group; `References`: item to the item its data names; `Related`: a portal
 /// relationship, origin to destination.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "snake_case")]
 pub enum EdgeKind {
     Owns,
@@ -54,6 +60,7 @@ pub enum EdgeKind {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct GraphEdge {
     pub from: String,
     pub to: String,
@@ -62,6 +69,7 @@ pub struct GraphEdge {
 
 /// One catalog as nodes and edges.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct Graph {
     pub scan_id: i64,
     pub items: Vec<GraphItem>,

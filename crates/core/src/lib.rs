@@ -15,6 +15,7 @@ pub mod db;
 pub mod error;
 pub mod error_code;
 pub mod identity;
+pub mod item_type;
 pub mod jobs;
 pub mod maintenance;
 pub mod progress;

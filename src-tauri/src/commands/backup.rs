@@ -4,8 +4,7 @@ use std::sync::Arc;
 
 use orgvault_core::backup::{default_name, scan_and_backup_job, BackupOptions, BackupWhat, ScanThenBackup};
 use orgvault_core::identity::Identity;
-use orgvault_core::jobs::JobKind;
-use orgvault_core::jobs::Trigger;
+use orgvault_core::jobs::{JobKind, SubjectKind, Trigger};
 use orgvault_core::maintenance::Upkeep;
 use orgvault_core::repo::{InitPolicy, Repository, SnapshotId};
 use orgvault_core::Clock;
@@ -15,7 +14,7 @@ use tauri::{AppHandle, State};
 use crate::error::{ErrorCode, UiError, UiResult};
 use crate::running::launch;
 use crate::state::AppState;
-use crate::views::{JobId, SelectionInput, SnapshotEntry, SnapshotView, SubjectKindView};
+use crate::views::{JobId, SelectionInput, SnapshotEntry, SnapshotView};
 
 /// The identity's existing backup repository, for reading; nothing is created.
 pub(crate) async fn repository(state: &AppState, identity: &Identity) -> UiResult<Repository> {
@@ -184,19 +183,19 @@ pub async fn snapshot_contents(
     let (repo, id) = snapshot_of(&state, &identity_id, &snapshot_id).await?;
     let m = repo.manifest(&id).await?;
     let items = m.items.into_iter().map(|i| SnapshotEntry {
-        kind: SubjectKindView::Item,
+        kind: SubjectKind::Item,
         id: i.id,
         title: i.title,
         item_type: i.item_type,
     });
     let users = m.users.into_iter().map(|u| SnapshotEntry {
-        kind: SubjectKindView::User,
+        kind: SubjectKind::User,
         title: if u.full_name.is_empty() { u.username.clone() } else { u.full_name },
         id: u.username,
         item_type: u.role,
     });
     let groups = m.groups.into_iter().map(|g| SnapshotEntry {
-        kind: SubjectKindView::Group,
+        kind: SubjectKind::Group,
         id: g.id,
         title: g.title,
         item_type: "Group".into(),

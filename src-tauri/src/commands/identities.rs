@@ -4,8 +4,8 @@ use std::sync::Arc;
 
 use arcgis::Secret;
 use orgvault_core::identity::{
-    check_storage as check_storage_core, credential_state, IdentitySpec, PortalKind, SignIn, Storage, TlsOptions,
-    TokenState as CoreToken,
+    check_storage as check_storage_core, credential_state, IdentitySpec, PortalKind, SignIn, Storage, StorageCheck,
+    TlsOptions, TokenState as CoreToken,
 };
 use orgvault_core::service::{BrowserSignIn, IdentityDraft};
 use orgvault_core::vault::remove_identity_secrets;
@@ -15,7 +15,7 @@ use tauri::State;
 use crate::error::{UiError, UiResult};
 use crate::secrets::VaultSource;
 use crate::state::AppState;
-use crate::views::{AppInfo, IdentityInput, IdentityView, SignInKind, StorageCheck, StorageInput, TokenState};
+use crate::views::{AppInfo, IdentityInput, IdentityView, SignInKind, StorageInput, TokenState};
 
 #[tauri::command]
 #[specta::specta]
@@ -55,8 +55,7 @@ pub async fn list_identities(state: State<'_, Arc<AppState>>) -> UiResult<Vec<Id
 /// Checks a storage as entered, naming the step that failed.
 pub(crate) async fn check(storage: &StorageInput) -> StorageCheck {
     let (storage, conn) = storage_of(storage);
-    let c = check_storage_core(&storage, conn.as_ref(), 0).await;
-    StorageCheck { ok: c.ok, failed_step: c.failed_step, message: c.message }
+    check_storage_core(&storage, conn.as_ref(), 0).await
 }
 
 /// The engine's storage and, for Azure, the connection string (a secret, kept apart).

@@ -8,13 +8,13 @@ use std::sync::Arc;
 
 use orgvault_core::jobs::JobKind;
 use orgvault_core::repo::{Repository, SnapshotId};
-use orgvault_core::restore::{apply_job, plan, Profiles, RestoreContext, RestoreError, RestoreOptions};
+use orgvault_core::restore::{apply_job, plan, Profiles, RestoreContext, RestoreError, RestoreOptions, RestorePlan};
 use orgvault_core::{JobSpec, NoProgress, Progress};
 use tauri::{AppHandle, State};
 use tokio_util::sync::CancellationToken;
 
 use crate::error::{UiError, UiResult};
-use crate::restore_views::{MappingProfile, MappingView, RestoreInput, RestorePlanView};
+use crate::restore_views::{MappingProfile, MappingView, RestoreInput};
 use crate::running::launch;
 use crate::state::AppState;
 use crate::views::JobId;
@@ -66,10 +66,8 @@ impl Restore {
     }
 
     /// What the restore would do; writes nothing.
-    pub async fn plan(&self, state: &AppState) -> UiResult<RestorePlanView> {
-        let p =
-            plan(&self.context(state, &NoProgress, CancellationToken::new()), &self.snapshot, &self.options).await?;
-        Ok(RestorePlanView::from(&p))
+    pub async fn plan(&self, state: &AppState) -> UiResult<RestorePlan> {
+        Ok(plan(&self.context(state, &NoProgress, CancellationToken::new()), &self.snapshot, &self.options).await?)
     }
 
     /// Plans again and carries the plan out, recording a `restore` job with every outcome. A
@@ -91,7 +89,7 @@ impl Restore {
 /// What the restore would do, read from the snapshot and the target as it is now; writes nothing.
 #[tauri::command]
 #[specta::specta]
-pub async fn plan_restore(state: State<'_, Arc<AppState>>, input: RestoreInput) -> UiResult<RestorePlanView> {
+pub async fn plan_restore(state: State<'_, Arc<AppState>>, input: RestoreInput) -> UiResult<RestorePlan> {
     Restore::open(&state, &input).await?.plan(&state).await
 }
 

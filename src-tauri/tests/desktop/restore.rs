@@ -9,13 +9,13 @@ use orgvault_core::backup::{backup, BackupContext, BackupOptions};
 use orgvault_core::identity::{IdentitySecrets, IdentitySpec, PortalKind, SignIn, SignInSecret, Storage, TlsOptions};
 use orgvault_core::jobs::{JobFilter, JobKind, JobState};
 use orgvault_core::repo::{InitPolicy, Repository};
-use orgvault_core::restore::{GroupTarget, Mapping, Profiles};
+use orgvault_core::restore::{Action, GroupTarget, Mapping, PlanMode, Profiles};
 use orgvault_core::storage::StorageTarget;
 use orgvault_core::vault::MemoryVault;
 use orgvault_core::ErrorCode;
 use orgvault_core::{NoProgress, Selection};
 use orgvault_desktop::commands::restore::{mapping_profiles, Restore};
-use orgvault_desktop::restore_views::{ActionView, GroupTargetView, MappingView, RestoreInput};
+use orgvault_desktop::restore_views::{GroupTargetView, MappingView, RestoreInput};
 use orgvault_desktop::secrets::VaultSource;
 use orgvault_desktop::state::AppState;
 use portal_sim::{RunningSim, SimConfig};
@@ -120,9 +120,9 @@ async fn the_plan_writes_nothing_and_the_apply_fills_the_empty_org_as_a_job_of_t
     let restore = Restore::open(&o.state, &input).await.map_err(|e| anyhow::anyhow!("{e:?}"))?;
     assert_eq!(restore.target_identity_id(), o.b, "the restore writes to the target identity's organization");
     let plan = restore.plan(&o.state).await.map_err(|e| anyhow::anyhow!("{e:?}"))?;
-    assert_eq!(plan.mode, "migrate", "another organization is a migration");
+    assert_eq!(plan.mode, PlanMode::Migrate, "another organization is a migration");
     assert_eq!(plan.items.len(), a_items, "every item of A's snapshot is in the plan");
-    assert!(plan.items.iter().all(|i| i.action == ActionView::Create), "an empty target gets every item created");
+    assert!(plan.items.iter().all(|i| i.action == Action::Create), "an empty target gets every item created");
     assert_eq!(item_count(&o.sim, &b_key), 0, "showing the plan writes nothing to the target");
     assert!(
         plan.counts.create as usize >= plan.items.len() + plan.groups.len(),

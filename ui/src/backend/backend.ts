@@ -5,20 +5,94 @@
  */
 
 import type {
-  ActionView,
-  ConflictPolicyView,
+  Action,
+  AppInfo,
+  ConflictOn,
+  ConflictPolicy,
+  EdgeKind,
   ErrorCode,
+  Graph,
+  GraphEdge,
+  GraphGroup,
+  GraphItem,
+  GraphUser,
   GroupTargetView,
+  HeaderSetting,
+  IdentityInput as ShellIdentityInput,
+  IdentityView,
+  ItemMethod,
+  JobItemDone,
+  JobItemView,
   MappingProfile,
   MappingView,
-  PlannedGroupView,
-  PlannedItemView,
-  PlannedUserView,
+  OutcomeView,
+  PlanMode,
+  PlannedGroup,
+  PlannedItem,
+  PlannedUser,
+  PortalKind,
   RestoreInput,
-  RestorePlanView,
+  RestoreMode,
+  RestorePlan,
+  SelectionInput,
+  Settings,
+  SignInKind,
+  SnapshotEntry,
+  SnapshotView,
+  StorageCheck,
+  StorageInput,
+  StorageView,
+  SubjectKind,
+  Tally,
+  TokenState,
 } from "../bindings";
 
-export type { ErrorCode };
+/*
+ * The shell's and the engine's own types, generated into bindings.ts and re-exported here, so the
+ * screens, the mock and the shell cannot drift apart: a changed field in Rust fails `npm run check`.
+ * Hand-written below are only the shapes the UI really holds differently: the identity form's
+ * portal-kind guess, the job list and its filter (free words from the screen), progress (an unknown
+ * rate reads as 0) and a finished job (final states only).
+ */
+export type {
+  Action,
+  AppInfo,
+  ConflictOn,
+  ConflictPolicy,
+  EdgeKind,
+  ErrorCode,
+  Graph,
+  GraphEdge,
+  GraphGroup,
+  GraphItem,
+  GraphUser,
+  GroupTargetView,
+  HeaderSetting,
+  IdentityView,
+  ItemMethod,
+  JobItemDone,
+  JobItemView,
+  MappingProfile,
+  PlanMode,
+  PlannedGroup,
+  PlannedItem,
+  PlannedUser,
+  PortalKind,
+  RestoreInput,
+  RestoreMode,
+  RestorePlan,
+  SelectionInput,
+  Settings,
+  SnapshotEntry,
+  SnapshotView,
+  StorageCheck,
+  StorageInput,
+  StorageView,
+  SubjectKind,
+  Tally,
+  TokenState,
+};
+export type SignIn = SignInKind;
 
 /** Every failure crossing the seam: `code` is for branching, `message` is for people. */
 export interface UiError {
@@ -28,123 +102,9 @@ export interface UiError {
 
 export type JobId = number;
 
-export interface AppInfo {
-  version: string;
-  data_dir: string;
-  demo_running: boolean;
-}
-
-export type PortalKind = "online" | "enterprise";
-export type SignIn = "builtin" | "oauth";
-export type TokenState = "valid" | "expiring" | "expired" | "none";
-
-export type StorageView =
-  | { kind: "local"; path: string }
-  | { kind: "azure"; container: string; cache_dir: string };
-
-export type StorageInput =
-  | { kind: "local"; path: string }
-  | { kind: "azure"; connection_string: string; container: string; cache_dir: string };
-
-export interface IdentityView {
-  id: string;
-  name: string;
-  portal_url: string;
-  kind: PortalKind;
-  sign_in: SignIn;
-  username: string;
-  storage: StorageView;
-  token: TokenState;
-  /** The user accepted a plain http:// portal that is not on this machine. */
-  allow_insecure_http: boolean;
-  /** Names of the identity's own request headers; their values stay in the vault. */
-  header_names: string[];
-}
-
-export interface IdentityInput {
-  id: string | null;
-  name: string;
-  portal_url: string;
-  kind: PortalKind;
-  sign_in: SignIn;
-  username: string;
-  password: string | null;
-  app_id: string | null;
-  storage: StorageInput;
-  /** Accept a plain http:// portal that is not on this machine (loopback needs no opt-in). */
-  allow_insecure_http: boolean;
-}
-
-export interface StorageCheck {
-  ok: boolean;
-  failed_step: string | null;
-  message: string;
-}
-
-export interface GraphItem {
-  id: string;
-  title: string;
-  type: string;
-  owner: string;
-  size: number;
-  access: string;
-}
-export interface GraphUser {
-  username: string;
-  full_name: string;
-  role: string;
-}
-export interface GraphGroup {
-  id: string;
-  title: string;
-  owner: string;
-}
-export type EdgeKind = "owns" | "member" | "shared" | "references" | "related";
-export interface GraphEdge {
-  from: string;
-  to: string;
-  kind: EdgeKind;
-}
-/** The latest scan of one organization. Edge ends are item ids, usernames or group ids. */
-export interface Graph {
-  scan_id: number;
-  items: GraphItem[];
-  users: GraphUser[];
-  groups: GraphGroup[];
-  edges: GraphEdge[];
-}
-
-export interface SelectionInput {
-  everything: boolean;
-  item_ids: string[];
-  usernames: string[];
-  group_ids: string[];
-}
-
-export interface Tally {
-  items: number;
-  users: number;
-  groups: number;
-  bytes: number;
-}
-
-export interface SnapshotView {
-  id: string;
-  name: string;
-  time_ms: number;
-  items: number;
-  users: number;
-  groups: number;
-  bytes: number;
-  verified: boolean | null;
-}
-
-export interface SnapshotEntry {
-  kind: string;
-  id: string;
-  title: string;
-  type: string;
-}
+/** An identity as the form holds it: the shell's input plus the form's guess of the portal kind
+ * (the shell reads the real kind from the portal's own answer, so the guess is not sent). */
+export type IdentityInput = ShellIdentityInput & { kind: PortalKind };
 
 export type JobKind = "scan" | "backup" | "verify" | "restore" | "retention";
 export type JobState = "running" | "succeeded" | "partial" | "failed" | "cancelled";
@@ -168,29 +128,7 @@ export interface JobView {
   summary: string;
 }
 
-export type ItemOutcome = "ok" | "skipped" | "failed";
-
-export interface JobItemView {
-  kind: string;
-  id: string;
-  title: string;
-  outcome: ItemOutcome;
-  reason: string | null;
-  fallback: string | null;
-}
-
-/** A custom request header. The value is write-only: it is never read back (null), and a null
- * or empty value on save keeps the one saved under that name. */
-export interface HeaderSetting {
-  name: string;
-  value: string | null;
-}
-
-export interface Settings {
-  log_level: string;
-  headers: HeaderSetting[];
-  data_dir: string;
-}
+export type ItemOutcome = OutcomeView;
 
 export interface JobProgress {
   job_id: JobId;
@@ -207,38 +145,14 @@ export interface JobProgress {
   /** the job's average bytes per second */
   bytes_per_s: number;
 }
-export interface JobItemDone {
-  job_id: JobId;
-  kind: string;
-  id: string;
-  title: string;
-  outcome: ItemOutcome;
-  reason: string | null;
-}
 export interface JobFinished {
   job_id: JobId;
   state: FinishedState;
   summary: string;
 }
 
-/*
- * Restore: the shell's own types, re-exported so that the screen, the mock and the shell cannot
- * drift apart (a changed field in src-tauri/src/restore_views.rs fails `npm run check`).
- */
-export type {
-  ActionView,
-  ConflictPolicyView,
-  GroupTargetView,
-  MappingProfile,
-  PlannedGroupView,
-  PlannedItemView,
-  PlannedUserView,
-  RestoreInput,
-};
 /** How owners, groups and folders of a snapshot land in the target organization; what a profile saves. */
 export type RestoreMapping = MappingView;
-/** What a restore would do: nothing is written while the UI holds one. */
-export type RestorePlan = RestorePlanView;
 
 export type Unsubscribe = () => void;
 

@@ -12,11 +12,12 @@ import type {
   JobItemView,
   JobProgress,
   JobView,
-  ActionView,
+  Action,
   MappingProfile,
-  PlannedGroupView,
-  PlannedItemView,
-  PlannedUserView,
+  PlannedGroup,
+  PlannedItem,
+  PlannedUser,
+  SubjectKind,
   RestoreInput,
   RestorePlan,
   SelectionInput,
@@ -45,7 +46,7 @@ export interface MockOptions {
 }
 
 interface WorkUnit {
-  kind: string;
+  kind: SubjectKind;
   id: string;
   title: string;
   /** the item type (items only) */
@@ -99,7 +100,7 @@ export class MockBackend implements Backend {
   }
 
   async appInfo(): Promise<AppInfo> {
-    return { version: "0.1.0-mock", data_dir: this.settings.data_dir, demo_running: this.demoRunning };
+    return { version: "0.1.0-mock", data_dir: this.settings.data_dir, demo_running: this.demoRunning, vault: "in memory (mock)" };
   }
 
   async listIdentities(): Promise<IdentityView[]> {
@@ -210,7 +211,7 @@ export class MockBackend implements Backend {
   async startScan(identityId: string): Promise<JobId> {
     const ident = this.identity(identityId);
     const prev = this.graphs.get(identityId) ?? generateGraph(this.elements, 7);
-    const units = [...prev.users, ...prev.groups].slice(0, 30).map((x) => ({
+    const units = [...prev.users, ...prev.groups].slice(0, 30).map((x): WorkUnit => ({
       kind: "username" in x ? "user" : "group",
       id: "username" in x ? x.username : x.id,
       title: "username" in x ? x.full_name : x.title,
@@ -252,10 +253,10 @@ export class MockBackend implements Backend {
     const groups = selection.everything ? g.groups.map((x) => x.id) : selection.group_ids;
     if (items.length + users.length + groups.length === 0) throw fail("empty_selection", "Nothing is selected.");
     const units: WorkUnit[] = [
-      ...users.map((u) => ({ kind: "user", id: u, title: u, bytes: 2_000, fails: false })),
-      ...groups.map((id) => ({ kind: "group", id, title: g.groups.find((x) => x.id === id)?.title ?? id, bytes: 1_000, fails: false })),
+      ...users.map((u) => ({ kind: "user" as const, id: u, title: u, bytes: 2_000, fails: false })),
+      ...groups.map((id) => ({ kind: "group" as const, id, title: g.groups.find((x) => x.id === id)?.title ?? id, bytes: 1_000, fails: false })),
       // Every 13th scene service fails, so the result screen and "retry failed" have something to show.
-      ...items.map((i, n) => ({ kind: "item", id: i.id, title: i.title, type: i.type, bytes: i.size, fails: i.type === "Scene Service" && n % 13 === 0 })),
+      ...items.map((i, n) => ({ kind: "item" as const, id: i.id, title: i.title, type: i.type, bytes: i.size, fails: i.type === "Scene Service" && n % 13 === 0 })),
     ];
     return this.runJob("backup", name, identityId, units, (job) => this.addSnapshot(identityId, job));
   }
@@ -383,7 +384,7 @@ export class MockBackend implements Backend {
     const sourceGraph = this.graphs.get(source.id);
     const ownerOf = (id: string) => sourceGraph?.items.find((i) => i.id === id)?.owner ?? "admin_demo";
     const toUser = (u: string) => m.owners[u]?.trim() || u;
-    const users: PlannedUserView[] = entries
+    const users: PlannedUser[] = entries
       .filter((e) => e.kind === "user")
       .map((e) => {
         const to = toUser(e.id);
@@ -398,12 +399,12 @@ export class MockBackend implements Backend {
         };
       });
     const missingGroups: string[] = [];
-    const groups: PlannedGroupView[] = entries
+    const groups: PlannedGroup[] = entries
       .filter((e) => e.kind === "group")
       .map((e) => {
         const mapped = m.groups[e.id];
         const sameTitle = tg?.groups.find((g) => g.title.toLowerCase() === e.title.toLowerCase());
-        let action: ActionView = { kind: "create" };
+        let action: Action = { kind: "create" };
         let title = e.title;
         if (mapped?.kind === "create_new") {
           if (sameTitle) title = `${e.title} (restored)`;
@@ -417,11 +418,11 @@ export class MockBackend implements Backend {
         return { source_id: e.id, title: e.title, target_title: title, action, owner: target.username, members: [], managers: [], notes: [] };
       });
     let conflicts = 0;
-    const items: PlannedItemView[] = entries
+    const items: PlannedItem[] = entries
       .filter((e) => e.kind === "item")
       .map((e) => {
         const existing = tg?.items.find((i) => i.title === e.title && i.type === e.type);
-        let action: ActionView = { kind: "create" };
+        let action: Action = { kind: "create" };
         let title = e.title;
         if (existing) {
           conflicts++;
@@ -434,7 +435,7 @@ export class MockBackend implements Backend {
           source_id: e.id,
           title: e.title,
           target_title: title,
-          type: e.type,
+          item_type: e.type,
           source_owner: ownerOf(e.id),
           target_owner: toUser(ownerOf(e.id)),
           target_folder: null,
@@ -445,13 +446,13 @@ export class MockBackend implements Backend {
           replaces: null,
           upload_bytes: 0,
           multipart: false,
-          conflict: existing ? { on: "title", value: e.title, existing_id: existing.id, policy: m.conflict } : null,
+          conflict: existing ? { on: "title" as const, value: e.title, existing_id: existing.id, policy: m.conflict } : null,
           rewrites: isMap ? [{ pointer: "/operationalLayers/0/url", from: `${source.portal_url}/x`, to: `${target.portal_url}/x` }] : [],
           notes: [],
         };
       });
     const all = [...items, ...users, ...groups].map((x) => x.action.kind);
-    const count = (k: ActionView["kind"]) => all.filter((a) => a === k).length;
+    const count = (k: Action["kind"]) => all.filter((a) => a === k).length;
     return {
       snapshot_id: snap.id,
       snapshot_name: snap.name,
@@ -472,7 +473,7 @@ export class MockBackend implements Backend {
       upload_bytes: 0,
       largest_upload: 0,
       multipart_uploads: 0,
-      url_rewrites: source.id === target.id ? [] : [{ from: source.portal_url, to: target.portal_url }],
+      url_rewrites: source.id === target.id ? [] : [[source.portal_url, target.portal_url]],
       levels: items.some((i) => i.level > 0) ? 2 : 1,
       counts: { create: count("create"), update: count("update"), skip: count("skip"), matched: count("match"), conflicts },
     };
@@ -481,11 +482,11 @@ export class MockBackend implements Backend {
   async startRestore(input: RestoreInput): Promise<JobId> {
     const plan = await this.planRestore(input);
     const units: WorkUnit[] = [
-      ...plan.users.filter((u) => u.action.kind === "create").map((u) => ({ kind: "user", id: u.source_username, title: u.target_username, bytes: 0, fails: false })),
-      ...plan.groups.filter((g) => g.action.kind === "create").map((g) => ({ kind: "group", id: g.source_id, title: g.target_title, bytes: 0, fails: false })),
+      ...plan.users.filter((u) => u.action.kind === "create").map((u) => ({ kind: "user" as const, id: u.source_username, title: u.target_username, bytes: 0, fails: false })),
+      ...plan.groups.filter((g) => g.action.kind === "create").map((g) => ({ kind: "group" as const, id: g.source_id, title: g.target_title, bytes: 0, fails: false })),
       ...plan.items
         .filter((i) => i.action.kind !== "skip")
-        .map((i) => ({ kind: "item", id: i.source_id, title: i.target_title, bytes: i.upload_bytes, fails: false })),
+        .map((i) => ({ kind: "item" as const, id: i.source_id, title: i.target_title, bytes: i.upload_bytes, fails: false })),
     ];
     const target = this.identity(input.target_identity_id);
     return this.runJob("restore", `restore ${plan.snapshot_name} into ${target.name}`, target.id, units, () => {
@@ -496,7 +497,7 @@ export class MockBackend implements Backend {
         ...g,
         items: [
           ...g.items,
-          ...made.map((i, n) => ({ id: `restored-${n}-${i.source_id}`, title: i.target_title, type: i.type, owner: i.target_owner, size: 0, access: "private" })),
+          ...made.map((i, n) => ({ id: `restored-${n}-${i.source_id}`, title: i.target_title, type: i.item_type, owner: i.target_owner, size: 0, access: "private" })),
         ],
       });
     });

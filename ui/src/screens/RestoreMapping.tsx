@@ -1,5 +1,5 @@
 import { Plus, Save, Trash2, X } from "lucide-preact";
-import type { ConflictPolicyView, Graph, GroupTargetView, MappingProfile, RestoreMapping, SnapshotEntry } from "../backend/backend";
+import type { ConflictPolicy, Graph, GroupTargetView, MappingProfile, RestoreMapping, SnapshotEntry } from "../backend/backend";
 import { Field } from "../components/common";
 
 /** The group picker's values: the engine's default, "Create New", or an existing target group. */
@@ -26,7 +26,7 @@ export function withEntry<T>(map: Partial<Record<string, T>>, from: string, to: 
   return next;
 }
 
-const POLICIES: [ConflictPolicyView, string][] = [
+const POLICIES: [ConflictPolicy, string][] = [
   ["skip", "Keep the existing item (references point to it)"],
   ["rename", "Create a copy titled “… (restored)”"],
   ["overwrite", "Overwrite the existing item with the snapshot’s"],
@@ -60,7 +60,7 @@ export function MappingEditor({ mapping, onChange, folders, onFolders, urlRows, 
           <select
             data-testid="restore-conflict"
             value={mapping.conflict}
-            onChange={(e) => onChange({ ...mapping, conflict: e.currentTarget.value as ConflictPolicyView })}
+            onChange={(e) => onChange({ ...mapping, conflict: e.currentTarget.value as ConflictPolicy })}
           >
             {POLICIES.map(([v, label]) => (
               <option key={v} value={v}>

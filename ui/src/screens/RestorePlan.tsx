@@ -1,22 +1,24 @@
 import { useState } from "preact/hooks";
-import type { ActionView, PlannedItemView, RestorePlan } from "../backend/backend";
+import type { Action, ConflictOn, PlanMode, PlannedItem, RestorePlan } from "../backend/backend";
 import { Notice } from "../components/common";
 import { VirtualList } from "../components/VirtualList";
 import { formatBytes } from "../state/selection";
 
-const ACTION_WORDS: Record<ActionView["kind"], string> = { create: "Create", update: "Update", skip: "Skip", match: "Use existing" };
-const METHOD_WORDS: Record<PlannedItemView["method"], string> = {
+const ACTION_WORDS: Record<Action["kind"], string> = { create: "Create", update: "Update", skip: "Skip", match: "Use existing" };
+const METHOD_WORDS: Record<PlannedItem["method"], string> = {
   item: "added as an item",
   publish: "published from the backed-up package",
   create_service: "service created, then layers, features and attachments",
 };
-const MODE_WORDS: Record<string, string> = {
+/** What the target item shares with the restored one: "the target has this …". */
+const CONFLICT_WORDS: Record<ConflictOn, string> = { title: "title", service_name: "service name", marker: "restore mark" };
+const MODE_WORDS: Record<PlanMode, string> = {
   migrate: "a migration into another organization: everything is created, ids and URLs are rewritten",
   in_place: "in place: items that still exist are brought back to the snapshot, deleted ones are created again",
   copies: "copies beside the existing items",
 };
 
-export function actionText(a: ActionView): string {
+export function actionText(a: Action): string {
   switch (a.kind) {
     case "skip":
       return `Skip: ${a.reason}`;
@@ -63,7 +65,7 @@ export function PlanView({ plan, stale }: { plan: RestorePlan; stale: boolean })
         <strong>{planSummary(plan)}</strong>
       </p>
       <p class="small">
-        “{plan.snapshot_name}” into {plan.target_portal_url}: {MODE_WORDS[plan.mode] ?? plan.mode}. {plan.levels} dependency level
+        “{plan.snapshot_name}” into {plan.target_portal_url}: {MODE_WORDS[plan.mode]}. {plan.levels} dependency level
         {plan.levels === 1 ? "" : "s"}; uploads {formatBytes(plan.upload_bytes)}
         {plan.multipart_uploads > 0 ? ` (${plan.multipart_uploads} in parts, the largest ${formatBytes(plan.largest_upload)})` : ""}; {rewrites} id and URL
         rewrites in item data.
@@ -76,7 +78,7 @@ export function PlanView({ plan, stale }: { plan: RestorePlan; stale: boolean })
           <ul class="small" data-testid="restore-plan-conflicts">
             {conflicts.map((i) => (
               <li key={i.source_id}>
-                “{i.title}”: the target has this {i.conflict?.on === "service_name" ? "service name" : "title"} ({i.conflict?.value}) —{" "}
+                “{i.title}”: the target has this {i.conflict ? CONFLICT_WORDS[i.conflict.on] : "title"} ({i.conflict?.value}) —{" "}
                 {actionText(i.action)}
                 {i.target_title !== i.title ? `, as “${i.target_title}”` : ""}
               </li>
@@ -125,7 +127,7 @@ export function PlanView({ plan, stale }: { plan: RestorePlan; stale: boolean })
               onClick={() => setChosen(chosen === i.source_id ? null : i.source_id)}
             >
               <span class={`badge action-${i.action.kind}`}>{ACTION_WORDS[i.action.kind]}</span>
-              <span class="w10 ellipsis small muted">{i.type}</span>
+              <span class="w10 ellipsis small muted">{i.item_type}</span>
               <span class="ellipsis grow">
                 {i.title}
                 {i.target_title !== i.title && ` → ${i.target_title}`}
@@ -141,9 +143,9 @@ export function PlanView({ plan, stale }: { plan: RestorePlan; stale: boolean })
         <>
           <h3>URLs rewritten everywhere</h3>
           <ul class="small mono">
-            {plan.url_rewrites.map((r) => (
-              <li key={r.from}>
-                {r.from} → {r.to}
+            {plan.url_rewrites.map(([from, to]) => (
+              <li key={from}>
+                {from} → {to}
               </li>
             ))}
           </ul>
@@ -172,7 +174,7 @@ function Attention({ plan }: { plan: RestorePlan }) {
   );
 }
 
-function ItemDetail({ item }: { item: PlannedItemView }) {
+function ItemDetail({ item }: { item: PlannedItem }) {
   return (
     <section class="panel" aria-label={`Plan for ${item.title}`} data-testid="restore-plan-item">
       <h3>{item.title}</h3>

@@ -10,6 +10,7 @@ use sqlx::Row;
 
 use crate::catalog::{Catalog, ItemSummary, MemberType};
 use crate::error::{Error, Result};
+use crate::item_type::ItemType;
 
 /// One relationship of an item, seen from that item.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -134,9 +135,9 @@ pub(crate) async fn backing_services(
     .await?;
     let mut backing = BTreeMap::new();
     for (origin, origin_type, dest, dest_type) in rows {
-        let (scene, service) = match (origin_type.as_str(), dest_type.as_str()) {
-            ("Scene Service", "Feature Service") => (origin, dest),
-            ("Feature Service", "Scene Service") => (dest, origin),
+        let (scene, service) = match (ItemType::parse(&origin_type), ItemType::parse(&dest_type)) {
+            (Some(ItemType::SceneService), Some(ItemType::FeatureService)) => (origin, dest),
+            (Some(ItemType::FeatureService), Some(ItemType::SceneService)) => (dest, origin),
             _ => continue,
         };
         if items.contains(&scene) && !items.contains(&service) {

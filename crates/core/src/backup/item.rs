@@ -25,13 +25,7 @@ use crate::repo::{
 
 /// Whether the item is a hosted feature service of this org whose data can be exported.
 fn hosted_feature_service(run: &Run<'_>, summary: &ItemSummary, json: &Value) -> Option<Url> {
-    if summary.item_type != "Feature Service" {
-        return None;
-    }
-    let hosted = json
-        .get("typeKeywords")
-        .and_then(Value::as_array)
-        .is_some_and(|ks| ks.iter().any(|k| k.as_str() == Some("Hosted Service")));
+    let hosted = crate::item_type::is_hosted_feature_service(&summary.item_type, json);
     let url = Url::parse(summary.url.as_deref()?.trim_end_matches('/')).ok()?;
     (hosted && run.portal.is_org_url(&url) && url.path().contains("/FeatureServer")).then_some(url)
 }
@@ -141,7 +135,7 @@ pub(crate) async fn capture_item(
         run.tally.data_downloads.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let blob = run.download(|| run.portal.item_data_stream(id)).await?.map_err(|e| failed("reading /data", e))?;
         if blob.size > 0 {
-            let json_data = crate::scan::has_json_data(&summary.item_type);
+            let json_data = crate::item_type::has_json_data(&summary.item_type);
             entry.data = Some(DataEntry {
                 kind: if json_data { DataKind::Json } else { DataKind::File },
                 file_name: if json_data { None } else { json.get("name").and_then(Value::as_str).map(str::to_owned) },
@@ -212,7 +206,7 @@ pub(crate) async fn capture_item(
 }
 
 fn other_service_url(summary: &ItemSummary) -> Option<Url> {
-    crate::scan::service_layers_endpoint(&summary.item_type)?;
+    crate::item_type::service_layers_endpoint(&summary.item_type)?;
     Url::parse(summary.url.as_deref()?.trim_end_matches('/')).ok()
 }
 

@@ -146,7 +146,7 @@ fn poll_delay(n: u32, max: Duration) -> Duration {
 }
 
 /// The type of the item a File Geodatabase export creates.
-const EXPORT_ITEM_TYPE: &str = "File Geodatabase";
+const EXPORT_ITEM_TYPE: &str = arcgis::FILE_GEODATABASE;
 
 async fn export_fgdb(run: &Run<'_>, owner: &str, item_id: &str) -> Result<BlobRef, Stop> {
     // Not interruptible: once the request is out the portal may create the export item, and

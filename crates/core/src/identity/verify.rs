@@ -95,6 +95,7 @@ pub struct SignedIn {
 
 /// The result of the storage check.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct StorageCheck {
     pub ok: bool,
     /// The failing step: `folder`, `connection_string`, or for Azure `write`, `list`, `read`,

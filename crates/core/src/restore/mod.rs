@@ -42,8 +42,8 @@ pub use journal::{EntryKind, Journal, JournalEntry, Profiles};
 pub use options::{parse_group_pair, parse_pair, ConflictPolicy, GroupTarget, Mapping, RestoreMode, RestoreOptions};
 pub use order::levels;
 pub use plan::{
-    service_name, Action, Conflict, GroupLimit, ItemMethod, NotOffered, PlanCounts, PlannedGroup, PlannedItem,
-    PlannedUser, RestorePlan,
+    service_name, Action, Conflict, ConflictOn, GroupLimit, ItemMethod, NotOffered, PlanCounts, PlanMode, PlannedGroup,
+    PlannedItem, PlannedUser, RestorePlan,
 };
 pub use rewrite::{ids_in, Rewrite, Rewriter};
 

@@ -10,6 +10,7 @@ use super::error::RestoreError;
 
 /// Where the restored content goes relative to the snapshot's organization.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "snake_case")]
 pub enum RestoreMode {
     /// In place when the target is the snapshot's organization, a migration otherwise.
@@ -25,6 +26,7 @@ pub enum RestoreMode {
 /// What happens when the target already holds an item of the same owner, type and title (or a
 /// service of the same name) that the restore did not make.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "snake_case")]
 pub enum ConflictPolicy {
     /// Leave the existing item alone and point restored references at it.

@@ -15,6 +15,7 @@ use crate::jobs::SubjectKind;
 
 /// What will happen to one subject.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Action {
     /// Made anew.
@@ -29,6 +30,7 @@ pub enum Action {
 
 /// How an item is re-created.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "snake_case")]
 pub enum ItemMethod {
     /// addItem with its data, resources, thumbnail and metadata.
@@ -39,12 +41,41 @@ pub enum ItemMethod {
     CreateService,
 }
 
+/// What a target item shares with the one the restore would make.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "snake_case")]
+pub enum ConflictOn {
+    /// The same owner, type and title.
+    Title,
+    /// The same hosted service name.
+    ServiceName,
+    /// A restore marker of the source item that this restore cannot prove it made.
+    Marker,
+}
+
+impl ConflictOn {
+    /// Its serialised name (`title`, `service_name`, `marker`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConflictOn::Title => "title",
+            ConflictOn::ServiceName => "service_name",
+            ConflictOn::Marker => "marker",
+        }
+    }
+}
+
+impl std::fmt::Display for ConflictOn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A name or title the target already uses.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct Conflict {
-    /// `title` (same owner, type and title), `service_name`, or `marker` (an item carries a
-    /// restore marker of the source item that this restore cannot prove it made).
-    pub on: String,
+    pub on: ConflictOn,
     pub value: String,
     /// The target item holding it, when known.
     pub existing_id: Option<String>,
@@ -52,6 +83,7 @@ pub struct Conflict {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct PlannedItem {
     pub source_id: String,
     pub title: String,
@@ -82,6 +114,7 @@ pub struct PlannedItem {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct PlannedUser {
     pub source_username: String,
     pub target_username: String,
@@ -92,6 +125,7 @@ pub struct PlannedUser {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct PlannedGroup {
     pub source_id: String,
     pub title: String,
@@ -109,6 +143,7 @@ pub struct PlannedGroup {
 
 /// A subject the restore does not offer, with the reason.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct NotOffered {
     pub kind: SubjectKind,
     pub id: String,
@@ -118,6 +153,7 @@ pub struct NotOffered {
 
 /// A user who would end up in more than 512 groups.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct GroupLimit {
     pub username: String,
     pub groups: usize,
@@ -125,6 +161,7 @@ pub struct GroupLimit {
 
 /// Tallies of the plan.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct PlanCounts {
     pub create: usize,
     pub update: usize,
@@ -135,6 +172,7 @@ pub struct PlanCounts {
 
 /// The whole plan.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct RestorePlan {
     pub snapshot_id: String,
     pub snapshot_name: String,
@@ -142,8 +180,8 @@ pub struct RestorePlan {
     pub source_portal_url: String,
     pub target_org_id: String,
     pub target_portal_url: String,
-    /// `in_place`, `copies` or `migrate`.
-    pub mode: String,
+    /// What the requested mode resolved to for this target.
+    pub mode: PlanMode,
     pub conflict_policy: ConflictPolicy,
     /// Whether the journal shows an earlier run of this restore (it resumes).
     pub resuming: bool,
@@ -293,12 +331,42 @@ pub fn service_name(url: &str) -> Option<String> {
     Some(name.rsplit('/').next().unwrap_or(name).to_owned()).filter(|n| !n.is_empty())
 }
 
-/// The resolved mode name.
-pub(crate) fn mode_name(mode: RestoreMode, same_org: bool) -> &'static str {
-    match (mode, same_org) {
-        (RestoreMode::Copies, _) => "copies",
-        (_, true) => "in_place",
-        (_, false) => "migrate",
+/// The mode a plan resolved to: what [`RestoreMode::Auto`] became once the target was known.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "snake_case")]
+pub enum PlanMode {
+    /// Into the snapshot's own organization: existing items are brought back to the snapshot.
+    InPlace,
+    /// Into the snapshot's own organization, every item created anew beside what exists.
+    Copies,
+    /// Into another organization.
+    Migrate,
+}
+
+impl PlanMode {
+    /// The mode a restore with `mode` runs in, into the snapshot's organization or another.
+    pub fn resolve(mode: RestoreMode, same_org: bool) -> PlanMode {
+        match (mode, same_org) {
+            (RestoreMode::Copies, _) => PlanMode::Copies,
+            (_, true) => PlanMode::InPlace,
+            (_, false) => PlanMode::Migrate,
+        }
+    }
+
+    /// Its serialised name (`in_place`, `copies`, `migrate`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PlanMode::InPlace => "in_place",
+            PlanMode::Copies => "copies",
+            PlanMode::Migrate => "migrate",
+        }
+    }
+}
+
+impl std::fmt::Display for PlanMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -383,9 +451,42 @@ pub(crate) fn journal_row<'a>(
 
 #[cfg(test)]
 mod tests {
-    use super::*;
     use proptest::prelude::*;
     use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn a_plan_mode_is_written_as_the_string_it_used_to_be() {
+        // The CLI's `restore plan --json` and the app read these words; the enum must not change them.
+        for (mode, same_org, word) in [
+            (RestoreMode::Auto, true, "in_place"),
+            (RestoreMode::InPlace, true, "in_place"),
+            (RestoreMode::Copies, true, "copies"),
+            (RestoreMode::Copies, false, "copies"),
+            (RestoreMode::Auto, false, "migrate"),
+            (RestoreMode::InPlace, false, "migrate"),
+        ] {
+            let resolved = PlanMode::resolve(mode, same_org);
+            assert_eq!(
+                serde_json::to_value(resolved).expect("json"),
+                Value::from(word),
+                "{mode:?}, same org {same_org}"
+            );
+            assert_eq!(resolved.to_string(), word, "the printed plan names the mode as its JSON does");
+            assert_eq!(serde_json::from_value::<PlanMode>(Value::from(word)).expect("parse"), resolved);
+        }
+    }
+
+    #[test]
+    fn a_conflict_names_what_it_is_on_as_it_used_to() {
+        for (on, word) in
+            [(ConflictOn::Title, "title"), (ConflictOn::ServiceName, "service_name"), (ConflictOn::Marker, "marker")]
+        {
+            assert_eq!(serde_json::to_value(on).expect("json"), Value::from(word), "the plan's JSON keeps its words");
+            assert_eq!(on.as_str(), word);
+        }
+    }
 
     #[test]
     fn a_dotted_capital_i_before_the_name_does_not_break_slicing() {

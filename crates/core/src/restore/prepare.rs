@@ -36,12 +36,7 @@ fn text(v: &Value, k: &str) -> Option<String> {
 }
 
 fn is_hosted_service(entry: &ItemEntry, json: &Value) -> bool {
-    entry.item_type == "Feature Service"
-        && entry.service.is_some()
-        && json
-            .get("typeKeywords")
-            .and_then(Value::as_array)
-            .is_some_and(|k| k.iter().any(|k| k.as_str() == Some("Hosted Service")))
+    entry.service.is_some() && crate::item_type::is_hosted_feature_service(&entry.item_type, json)
 }
 
 /// The source service of a hosted view (a `View Service` whose Service2Service link points back).
@@ -406,7 +401,7 @@ pub(crate) async fn prepare(
                     } else {
                         let existing = target.service_item(&name).map(|i| i.id.clone());
                         conflict = Some(Conflict {
-                            on: "service_name".into(),
+                            on: ConflictOn::ServiceName,
                             value: name.clone(),
                             existing_id: existing.clone(),
                             policy: m.conflict,
@@ -428,7 +423,7 @@ pub(crate) async fn prepare(
                 } else if mode != RestoreMode::Copies {
                     if let Some(existing) = target.same_title(&target_owner, &it.item_type, &it.title) {
                         conflict = Some(Conflict {
-                            on: "title".into(),
+                            on: ConflictOn::Title,
                             value: it.title.clone(),
                             existing_id: Some(existing.id.clone()),
                             policy: m.conflict,
@@ -450,7 +445,7 @@ pub(crate) async fn prepare(
             if let (Action::Create, None, Some(first)) = (&action, &conflict, unproven.first()) {
                 // Anyone can put a marker on their item: it is not adopted, whatever the policy.
                 conflict = Some(Conflict {
-                    on: "marker".into(),
+                    on: ConflictOn::Marker,
                     value: first.clone(),
                     existing_id: Some(first.clone()),
                     policy: m.conflict,
@@ -565,7 +560,7 @@ pub(crate) async fn prepare(
         source_portal_url: manifest.portal_url.clone(),
         target_org_id: portal.org_id().to_owned(),
         target_portal_url: portal.portal_url().to_string(),
-        mode: mode_name(mode, same_org).to_owned(),
+        mode: PlanMode::resolve(mode, same_org),
         conflict_policy: m.conflict,
         resuming,
         upload_bytes: items.iter().map(|i| i.upload_bytes).sum(),

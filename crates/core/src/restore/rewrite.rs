@@ -12,6 +12,7 @@ use serde_json::Value;
 
 /// One change the restore makes in an item's data.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct Rewrite {
     /// RFC 6901 pointer of the string in the item's data; `url` for the item's own URL.
     pub pointer: String,

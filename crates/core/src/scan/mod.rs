@@ -15,7 +15,6 @@
 //! a problem too, but only a note (its item is cataloged; the backup reads the service itself). Cancellation is checked between requests and interrupts requests
 //! in flight; the catalog is kept, marked `cancelled`, and the job ends `cancelled`.
 
-mod kinds;
 mod steps;
 
 use std::future::Future;
@@ -33,7 +32,7 @@ use crate::jobs::{ItemOutcome, JobEnd, JobKind, JobState, Jobs, Outcome, Subject
 use crate::progress::Progress;
 use crate::selection::Selection;
 
-pub use kinds::{has_json_data, origin_relationships, service_layers_endpoint};
+pub use crate::item_type::{has_json_data, origin_relationships, service_layers_endpoint};
 
 /// Privileges a custom administrator role needs to scan (a full `org_admin` has them all).
 pub const REQUIRED_PRIVILEGES: &[&str] =

@@ -7,10 +7,10 @@ use std::future::Future;
 use futures::StreamExt;
 use serde_json::Value;
 
-use super::kinds::{has_json_data, origin_relationships, service_layers_endpoint};
 use super::{ScanRun, CONCURRENCY};
 use crate::catalog::{FolderRow, GroupRow, ItemRow, MemberType, ServiceInfo, UserRow};
 use crate::error::{Error, Result};
+use crate::item_type::{has_json_data, origin_relationships, service_layers_endpoint};
 use crate::jobs::SubjectKind;
 use crate::references::{self, Reference};
 

@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use arcgis::write::{FilePart, ItemContent, ItemFields, SINGLE_UPLOAD_LIMIT, UPLOAD_PART_SIZE};
-use orgvault_core::restore::{Action, ItemMethod, RestoreMode};
+use orgvault_core::restore::{Action, ItemMethod, PlanMode, RestoreMode};
 use orgvault_core::{NoProgress, Selection};
 use portal_sim::model::ItemData;
 use portal_sim::{RunningSim, SimConfig};
@@ -124,7 +124,7 @@ async fn copies_in_the_same_org_sit_beside_untouched_originals_and_reference_eac
     opts.mapping.mode = RestoreMode::Copies;
     opts.items = Some([x.clone(), y.clone()].into_iter().collect());
     let plan = f.plan(&opts).await?;
-    assert_eq!(plan.mode, "copies", "the same org restored with the copies mode");
+    assert_eq!(plan.mode, PlanMode::Copies, "the same org restored with the copies mode");
     let planned: BTreeMap<&str, &Action> = plan.items.iter().map(|p| (p.source_id.as_str(), &p.action)).collect();
     let want: BTreeMap<&str, &Action> = [(x.as_str(), &Action::Create), (y.as_str(), &Action::Create)].into();
     assert_eq!(planned, want, "copies plan a create for each selected item and nothing else");
@@ -173,7 +173,7 @@ async fn in_place_recreates_a_deleted_item_and_updates_the_others() -> anyhow::R
     opts.mapping.mode = RestoreMode::InPlace;
     opts.items = Some([x.clone(), y.clone(), z.clone()].into_iter().collect());
     let plan = f.plan(&opts).await?;
-    assert_eq!(plan.mode, "in_place", "the same org restored in place");
+    assert_eq!(plan.mode, PlanMode::InPlace, "the same org restored in place");
     let planned: BTreeMap<&str, &Action> = plan.items.iter().map(|p| (p.source_id.as_str(), &p.action)).collect();
     let (ux, uz) = (Action::Update { target_id: x.clone() }, Action::Update { target_id: z.clone() });
     let want: BTreeMap<&str, &Action> = [(x.as_str(), &ux), (y.as_str(), &Action::Create), (z.as_str(), &uz)].into();

@@ -65,7 +65,7 @@ async fn round_trip_into_an_empty_org_keeps_content_and_a_second_run_creates_not
     let manifest = f.repo.manifest(&f.snapshot).await?;
 
     let plan = f.plan(&options()).await?;
-    assert_eq!(plan.mode, "migrate", "another org is a migration");
+    assert_eq!(plan.mode, orgvault_core::restore::PlanMode::Migrate, "another org is a migration");
     assert_eq!(plan.items.len(), manifest.items.len(), "every backed-up item is offered");
     let before = crate::support::sim_tally(&f.sim, &b);
     assert_eq!(before.items, 0, "planning writes nothing");
