@@ -16,6 +16,7 @@ pub mod error;
 pub mod error_code;
 pub mod identity;
 pub mod jobs;
+pub mod mail;
 pub mod maintenance;
 pub mod progress;
 pub mod references;
