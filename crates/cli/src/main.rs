@@ -51,6 +51,8 @@ enum Command {
     Restore(commands::restore::RestoreArgs),
     /// Saved organizations: add (verifies first), list, check, remove. Secrets go to the vault.
     Identity(commands::identity::IdentityArgs),
+    /// E-mail: the SMTP server results are sent through (set, show) and a test message.
+    Mail(commands::mail::MailArgs),
 }
 
 /// jemalloc rather than glibc's malloc: a backup frees many short-lived buffers on many threads
@@ -94,5 +96,6 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Prune(args) => commands::retention::prune(&db, &data_dir, args).await,
         Command::Restore(args) => commands::restore::run(&db, &data_dir, args).await,
         Command::Identity(args) => commands::identity::run(&db, &data_dir, args).await,
+        Command::Mail(args) => commands::mail::run(&db, &data_dir, args).await,
     }
 }
