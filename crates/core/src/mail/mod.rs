@@ -192,13 +192,17 @@ impl<'a> Mailer<'a> {
     /// E-mails the result of job `job_id` to `recipients` and records the outcome in
     /// `job_mail` (returned). A failure to send is that record, not an error: `Err` only when
     /// the job cannot be read or the record cannot be written. The job itself is not changed.
-    /// `next_run_ms`: when the schedule that ran it runs next, shown in the message.
+    /// `next_run_ms`: when the schedule that ran it runs next, shown in the message. No
+    /// recipients: `invalid_input`, nothing recorded (the caller decides whom to tell).
     pub async fn report_job(
         &self,
         job_id: i64,
         recipients: &[String],
         next_run_ms: Option<i64>,
     ) -> Result<JobMail, MailError> {
+        if recipients.is_empty() {
+            return Err(MailError::InvalidInput(format!("job {job_id}: no recipients to e-mail the result to")));
+        }
         let db = self.service.db();
         let jobs = Jobs::new(db, self.clock);
         let job = jobs.get(job_id).await?;
@@ -248,4 +252,21 @@ pub async fn report_job(service: &Service, job_id: i64, recipients: &[String]) -
 /// [`Mailer::send_test`] with the system clock and the default retries.
 pub async fn send_test(service: &Service, to: &str) -> Result<(), MailError> {
     Mailer::new(service, &SystemClock).send_test(to).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn problems_means_anything_but_a_full_success() {
+        assert!(!When::Problems.applies_to(JobState::Succeeded), "a clean run is not a problem");
+        for state in [JobState::Partial, JobState::Failed, JobState::Cancelled] {
+            assert!(When::Problems.applies_to(state), "{state:?} is a problem worth an e-mail");
+            assert!(When::Always.applies_to(state) && !When::Never.applies_to(state));
+        }
+        for w in [When::Always, When::Problems, When::Never] {
+            assert_eq!(When::parse(w.as_str()), Some(w), "the stored word round-trips");
+        }
+    }
 }

@@ -188,6 +188,9 @@ async fn without_settings_a_report_is_recorded_failed_and_nothing_is_tried() -> 
     let record = mail::report_job(&service, job_id, &["ops@example.org".into()]).await?;
     assert_eq!((record.state, record.attempts), (MailState::Failed, 0), "no server, no attempt");
     assert!(record.error.unwrap_or_default().contains("not set up"), "the record says e-mail is not set up");
+    let err = mail::report_job(&service, job_id, &[]).await.expect_err("no recipients");
+    assert_eq!(err.code(), ErrorCode::InvalidInput, "no recipients is the caller's mistake: {err}");
+    assert_eq!(mail::job_mail(service.db(), job_id).await?.len(), 1, "and leaves no record");
     Ok(())
 }
 
@@ -223,5 +226,35 @@ async fn the_test_message_uses_the_vault_password_and_a_wrong_one_is_refused_for
         service.secrets().get(&SecretKey::smtp_password())?.is_none(),
         "settings without a username leave no password behind in the vault"
     );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_token_warning_names_the_identity_and_what_to_do_without_its_secrets() -> anyhow::Result<()> {
+    let sink = SmtpSink::start(None);
+    let clock = ManualClock::new(1_764_921_600_000);
+    let (service, _) = service_with_job(&clock).await?;
+    settings(sink.port, None).save(service.db(), service.secrets().as_ref(), &clock, PasswordChange::Keep).await?;
+    let identity = service.find_identity("Parks & <Recreation>").await?;
+    let warning = mail::TokenWarning {
+        identity: identity.spec.name.clone(),
+        portal_url: identity.spec.portal_url.clone(),
+        problem: format!("the portal refused the password {PORTAL_PASSWORD}"),
+        expires_ms: Some(1_765_008_000_000),
+        action: "sign in again in OrgVault (Identities, Sign in)".into(),
+    };
+    Mailer::new(&service, &clock)
+        .with_retry(fast())
+        .warn_token(&identity, &warning, &["ops@example.org".into()])
+        .await?;
+    let got = sink.wait_for(1);
+    assert_eq!(got.len(), 1, "the warning arrives");
+    let m = &got[0];
+    assert!(m.subject.contains("Parks & <Recreation>") && m.subject.contains("needs attention"), "{}", m.subject);
+    assert!(m.text.contains("sign in again") && m.text.contains("2025-12-06 08:00:00 UTC"), "{}", m.text);
+    assert!(m.html.contains("Parks &amp; &lt;Recreation&gt;"), "escaped in HTML: {}", m.html);
+    for body in [&m.raw, &m.text, &m.html] {
+        assert!(!body.contains(PORTAL_PASSWORD), "a warning must not quote the identity's password");
+    }
     Ok(())
 }
