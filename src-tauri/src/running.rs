@@ -77,14 +77,13 @@ pub async fn cancel(state: &AppState, job_id: JobId) -> UiResult<()> {
 /// with the id at once. A job of the same identity and kind already running, here or in another
 /// process, is refused with `busy`, and nothing is started.
 ///
-/// The work's future runs on a blocking-pool thread that drives it with the runtime's handle:
-/// the engine's backup future is not provably `Send` (a compiler limit with higher-ranked
-/// lifetimes in its streams), so it cannot be `tokio::spawn`ed; it still uses the app's one
-/// runtime for I/O, timers and the tasks it spawns.
+/// The work is a `tokio::spawn`ed task on the app's runtime: every engine's future is `Send`
+/// (the backup boxes the few streams and futures whose `Send` the compiler could not otherwise
+/// prove, see `orgvault_core::backup`).
 pub async fn launch<F, Fut>(app: &AppHandle, state: &Arc<AppState>, spec: JobSpec, work: F) -> UiResult<JobId>
 where
     F: FnOnce(JobId, Arc<EventProgress<AppHandle>>, CancellationToken) -> Fut + Send + 'static,
-    Fut: Future<Output = UiResult<()>> + 'static,
+    Fut: Future<Output = UiResult<()>> + Send + 'static,
 {
     let lease = JobRunner::new(&state.db, &state.clock).begin(&spec).await?;
     let job_id = lease.job_id;
@@ -92,16 +91,13 @@ where
     let cancel = CancellationToken::new();
     state.running.register(job_id, cancel.clone());
     let (app, state) = (app.clone(), state.clone());
-    let handle = tokio::runtime::Handle::current();
-    tokio::task::spawn_blocking(move || {
-        let result = handle.block_on(async {
-            let runner = JobRunner::new(&state.db, &state.clock);
-            runner.drive(&lease, &cancel, work(job_id, progress, cancel.clone()), |_| None).await
-        });
+    tokio::spawn(async move {
+        let runner = JobRunner::new(&state.db, &state.clock);
+        let result = runner.drive(&lease, &cancel, work(job_id, progress, cancel.clone()), |_| None).await;
         if let Err(e) = &result {
             tracing::info!(job_id, code = %e.code, "job ended with an error: {}", e.message);
         }
-        let finished = match handle.block_on(state.jobs().get(job_id)) {
+        let finished = match state.jobs().get(job_id).await {
             Ok(job) => JobFinished { job_id, state: job.state.into(), summary: job_summary(&job) },
             Err(e) => JobFinished { job_id, state: JobStateView::Failed, summary: e.to_string() },
         };

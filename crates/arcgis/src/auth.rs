@@ -358,31 +358,66 @@ pub(crate) struct Session {
 
 impl Session {
     pub async fn json(&self, call: &Call) -> Result<Value> {
-        self.with_token(call, |token| async move { self.transport.json(call, token.as_ref()).await }).await
-    }
-
-    pub async fn stream(&self, call: &Call) -> Result<ByteStream> {
-        self.with_token(call, |token| async move { self.transport.stream(call, token.as_ref()).await }).await
-    }
-
-    async fn with_token<'a, T, F, Fut>(&'a self, call: &'a Call, send: F) -> Result<T>
-    where
-        F: Fn(Option<Secret>) -> Fut,
-        Fut: std::future::Future<Output = Result<T>> + 'a,
-    {
-        let tokens = match &self.tokens {
-            Some(t) if self.transport.is_org(&call.url) => t,
-            _ => return send(None).await,
-        };
-        let (token, generation) = tokens.token(&self.transport).await?;
-        match send(Some(token)).await {
+        let Some(tokens) = self.org_tokens(call) else { return self.transport.json(call, None).await };
+        let pick = TokenPick::new(tokens, &self.transport).await?;
+        match self.transport.json(call, Some(&pick)).await {
             Err(Error::InvalidToken | Error::TokenRequired) => {
-                tracing::debug!("token rejected by the portal; renewing once");
-                let (token, _) = tokens.renew_after_rejection(&self.transport, generation).await?;
-                send(Some(token)).await
+                pick.renew_after_rejection(&self.transport).await?;
+                self.transport.json(call, Some(&pick)).await
             }
             other => other,
         }
+    }
+
+    pub async fn stream(&self, call: &Call) -> Result<ByteStream> {
+        let Some(tokens) = self.org_tokens(call) else { return self.transport.stream(call, None).await };
+        let pick = TokenPick::new(tokens, &self.transport).await?;
+        match self.transport.stream(call, Some(&pick)).await {
+            Err(Error::InvalidToken | Error::TokenRequired) => {
+                pick.renew_after_rejection(&self.transport).await?;
+                self.transport.stream(call, Some(&pick)).await
+            }
+            other => other,
+        }
+    }
+
+    /// The token source when `call` goes to the org (only there does a token travel).
+    fn org_tokens(&self, call: &Call) -> Option<&TokenSource> {
+        self.tokens.as_ref().filter(|_| self.transport.is_org(&call.url))
+    }
+}
+
+/// The token one call carries, chosen each time the request is sent (after its wait for a slot
+/// and any backoff), not when the call was queued: a token another request renewed meanwhile
+/// replaces the one it was renewed for. A 498/499 then renews once, from the token really sent.
+pub(crate) struct TokenPick<'a> {
+    tokens: &'a TokenSource,
+    sent: Mutex<(Secret, u64)>,
+}
+
+impl<'a> TokenPick<'a> {
+    /// Makes sure a valid token exists (renewing if due: before any slot is held, since a
+    /// renewal needs a slot of its own).
+    async fn new(tokens: &'a TokenSource, transport: &Transport) -> Result<Self> {
+        let first = tokens.token(transport).await?;
+        Ok(TokenPick { tokens, sent: Mutex::new(first) })
+    }
+
+    /// The newest token, remembered as the one sent.
+    pub(crate) fn pick(&self) -> Secret {
+        let newest = lock(&self.tokens.state).as_ref().map(|s| (s.token.clone(), s.generation));
+        let mut sent = lock(&self.sent);
+        if let Some(newer) = newest.filter(|n| n.1 > sent.1) {
+            *sent = newer;
+        }
+        sent.0.clone()
+    }
+
+    async fn renew_after_rejection(&self, transport: &Transport) -> Result<()> {
+        let generation = lock(&self.sent).1;
+        let renewed = self.tokens.renew_after_rejection(transport, generation).await?;
+        *lock(&self.sent) = renewed;
+        Ok(())
     }
 }
 

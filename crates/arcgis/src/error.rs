@@ -162,6 +162,14 @@ impl Error {
         }
     }
 
+    /// How long the server asked to wait before the next request (a 429's `Retry-After`).
+    pub fn retry_after(&self) -> Option<std::time::Duration> {
+        match self {
+            Error::RateLimited { retry_after } => *retry_after,
+            _ => None,
+        }
+    }
+
     /// A 400 whose message says that what it names does not exist ("User not found: 'x'", "Group
     /// does not exist or is inaccessible."), as portals answer for a missing user or group, read
     /// as `NotFound`. Only for calls that name one thing (a user, a group): elsewhere such a

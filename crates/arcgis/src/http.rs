@@ -19,10 +19,12 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use serde_json::Value;
 use url::{Origin, Url};
 
+use crate::auth::TokenPick;
 use crate::error::{Error, Result};
 use crate::limiter::{Limiter, Permit};
-use crate::retry::RetryPolicy;
+use crate::retry::{Attempts, RetryPolicy, Sleeper, TokioSleeper};
 use crate::secret::Secret;
+use crate::secret::SystemClock;
 
 /// A streamed download. Each chunk is checked for stalls; a broken or stalled body ends the
 /// stream with a retryable error.
@@ -452,9 +454,11 @@ impl Transport {
     }
 
     /// Sends with retries and returns the decoded JSON (checked for an ArcGIS error body).
-    pub async fn json(&self, call: &Call, token: Option<&Secret>) -> Result<Value> {
+    /// `token` is picked after the slot wait, once per attempt (see [`TokenPick`]).
+    pub async fn json(&self, call: &Call, token: Option<&TokenPick<'_>>) -> Result<Value> {
         self.with_retries(call, &self.limiter, |c, permit| async move {
-            let answer = self.json_once(c, token).await;
+            let token = token.map(TokenPick::pick);
+            let answer = self.json_once(c, token.as_ref()).await;
             drop(permit);
             answer
         })
@@ -539,8 +543,12 @@ impl Transport {
     }
 
     /// Sends with retries and returns the body as a stream once the answer has started.
-    pub async fn stream(&self, call: &Call, token: Option<&Secret>) -> Result<ByteStream> {
-        self.with_retries(call, self.download_limiter(), |c, permit| self.stream_once(c, token, permit)).await
+    pub async fn stream(&self, call: &Call, token: Option<&TokenPick<'_>>) -> Result<ByteStream> {
+        self.with_retries(call, self.download_limiter(), |c, permit| async move {
+            let token = token.map(TokenPick::pick);
+            self.stream_once(c, token.as_ref(), permit).await
+        })
+        .await
     }
 
     /// Sends `call` through `once` until it succeeds or fails for good. `once` gets the
@@ -551,7 +559,7 @@ impl Transport {
         Fut: std::future::Future<Output = Result<T>> + 'a,
     {
         let org = self.is_org(&call.url);
-        let mut attempt = 0u32;
+        let mut attempts = Attempts::new(&self.settings.retry, &SystemClock);
         loop {
             let permit = if org { Some(limiter.acquire().await) } else { None };
             let result = once(call, permit).await;
@@ -574,11 +582,13 @@ impl Transport {
             // A refused or throttled request was not carried out, so even a non-idempotent
             // POST may be sent again.
             let repeatable = call.idempotent || matches!(err, Error::RateLimited { .. } | Error::Connect { .. });
-            match self.settings.retry.delay_after(&err, attempt).filter(|_| repeatable) {
+            if !(repeatable && err.is_retryable()) {
+                return Err(err);
+            }
+            match attempts.after_failure(err.retry_after()) {
                 Some(delay) => {
-                    tracing::warn!(url = %display_url(&call.url), attempt = attempt + 1, delay_ms = delay.as_millis() as u64, error = %err, "request failed; retrying");
-                    tokio::time::sleep(delay).await;
-                    attempt += 1;
+                    tracing::warn!(url = %display_url(&call.url), attempt = attempts.failed(), delay_ms = delay.as_millis() as u64, error = %err, "request failed; retrying");
+                    TokioSleeper.sleep(delay).await;
                 }
                 None => return Err(err),
             }

@@ -74,7 +74,9 @@
 //! - An expired or revoked token is renewed once and the request repeated once, invisibly;
 //!   renewal is single-flight.
 //! - GETs are retried with jittered exponential backoff honouring `Retry-After`; POSTs only when
-//!   marked idempotent. All requests to the org share one AIMD concurrency limiter.
+//!   marked idempotent. All requests to the org share one AIMD concurrency limiter. The backoff
+//!   (`retry`: `RetryPolicy`, `Attempts`, the `retry` loop and its `Stop`) is the one the
+//!   backup's and the restore's own retry loops use too.
 
 pub mod address;
 pub mod allowed_host;
@@ -107,6 +109,6 @@ pub use model::{
 };
 pub use oauth::{authorize_loopback, AuthorizeOptions, OAuthGrant};
 pub use portal::{check_portal_url, is_loopback, Portal, PortalConfig, DEFAULT_MAX_JSON_ANSWER};
-pub use retry::RetryPolicy;
+pub use retry::{retry, Attempts, Retry, RetryPolicy, Sleeper, Stop, TokioSleeper};
 pub use secret::{Clock, Secret, SystemClock};
 pub use url::Url;

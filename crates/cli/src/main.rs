@@ -53,6 +53,10 @@ enum Command {
     Identity(commands::identity::IdentityArgs),
     /// E-mail: the SMTP server results are sent through (set, show) and a test message.
     Mail(commands::mail::MailArgs),
+    /// Unattended scans, backups and verifies: add, list, edit, remove, run-now.
+    Schedule(commands::schedule::ScheduleArgs),
+    /// The background service that runs schedules (`service run [--once]`).
+    Service(commands::service::ServiceArgs),
 }
 
 /// jemalloc rather than glibc's malloc: a backup frees many short-lived buffers on many threads
@@ -97,5 +101,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Restore(args) => commands::restore::run(&db, &data_dir, args).await,
         Command::Identity(args) => commands::identity::run(&db, &data_dir, args).await,
         Command::Mail(args) => commands::mail::run(&db, &data_dir, args).await,
+        Command::Schedule(args) => commands::schedule::run(&db, &data_dir, args).await,
+        Command::Service(args) => commands::service::run(&db, &data_dir, args).await,
     }
 }

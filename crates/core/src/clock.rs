@@ -4,21 +4,9 @@
 
 use std::sync::atomic::{AtomicI64, Ordering};
 
-/// A source of wall-clock time in epoch milliseconds.
-pub trait Clock: Send + Sync {
-    fn now_ms(&self) -> i64;
-}
-
-/// The real clock.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now_ms(&self) -> i64 {
-        let since_epoch = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-        i64::try_from(since_epoch.as_millis()).unwrap_or(i64::MAX)
-    }
-}
+/// A source of wall-clock time in epoch milliseconds, and the real one: the client's, so that
+/// one injected clock serves token expiry, retry time caps, job timestamps and schedules.
+pub use arcgis::{Clock, SystemClock};
 
 /// A clock that only moves when told to; for tests of anything that timestamps.
 #[derive(Debug, Default)]

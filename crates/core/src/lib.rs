@@ -23,6 +23,7 @@ pub mod references;
 pub mod repo;
 pub mod restore;
 pub mod scan;
+pub mod schedule;
 pub mod selection;
 pub mod service;
 pub mod storage;

@@ -10,7 +10,7 @@ use crate::clock::Clock;
 use crate::db::Db;
 use crate::error::Error;
 use crate::jobs::runner::{JobRunner, JobSpec};
-use crate::jobs::{JobEnd, JobKind, JobState, Jobs};
+use crate::jobs::{JobEnd, JobKind, JobState, Jobs, Trigger};
 use crate::progress::Progress;
 use crate::repo::{ForgetPlan, PruneReport, RepoError, Repository, RetentionPolicy, SnapshotId, VerifyReport};
 
@@ -69,6 +69,16 @@ impl Upkeep<'_> {
         snapshots: &[SnapshotId],
         sample: Option<f64>,
     ) -> Result<Vec<VerifyReport>, MaintenanceError> {
+        self.verify_triggered(snapshots, sample, Trigger::Manual).await
+    }
+
+    /// [`Upkeep::verify`], recording what started it (a schedule).
+    pub async fn verify_triggered(
+        &self,
+        snapshots: &[SnapshotId],
+        sample: Option<f64>,
+        trigger: Trigger,
+    ) -> Result<Vec<VerifyReport>, MaintenanceError> {
         let ids = match snapshots {
             [] => self.repo.snapshots().await?.into_iter().map(|s| s.id).collect(),
             some => some.to_vec(),
@@ -77,7 +87,7 @@ impl Upkeep<'_> {
             [one] => format!("Verify of snapshot {}", one.short()),
             many => format!("Verify of {} snapshots", many.len()),
         };
-        let spec = JobSpec::new(JobKind::Verify, self.identity_id, name);
+        let spec = JobSpec::new(JobKind::Verify, self.identity_id, name).triggered_by(trigger);
         let token = self.cancel.clone();
         self.runner().run(&spec, &token, |job_id| self.verify_job(job_id, ids, sample), |_| None).await
     }
@@ -122,12 +132,22 @@ impl Upkeep<'_> {
         policy: Option<&RetentionPolicy>,
         prune: bool,
     ) -> Result<RetentionOutcome, MaintenanceError> {
+        self.retention_triggered(policy, prune, Trigger::Manual).await
+    }
+
+    /// [`Upkeep::retention`], recording what started it (a schedule).
+    pub async fn retention_triggered(
+        &self,
+        policy: Option<&RetentionPolicy>,
+        prune: bool,
+        trigger: Trigger,
+    ) -> Result<RetentionOutcome, MaintenanceError> {
         let name = match (policy, prune) {
             (Some(_), true) => "Forget by policy and prune",
             (Some(_), false) => "Forget by policy",
             (None, _) => "Prune unreferenced data",
         };
-        let spec = JobSpec::new(JobKind::Retention, self.identity_id, name);
+        let spec = JobSpec::new(JobKind::Retention, self.identity_id, name).triggered_by(trigger);
         let token = self.cancel.clone();
         self.runner()
             .run(

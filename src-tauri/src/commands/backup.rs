@@ -2,11 +2,13 @@
 
 use std::sync::Arc;
 
-use orgvault_core::backup::{backup_job, retry_failed_job, BackupContext, BackupOptions};
+use orgvault_core::backup::{default_name, scan_and_backup_job, BackupOptions, BackupWhat, ScanThenBackup};
 use orgvault_core::identity::Identity;
 use orgvault_core::jobs::JobKind;
+use orgvault_core::jobs::Trigger;
 use orgvault_core::maintenance::Upkeep;
 use orgvault_core::repo::{InitPolicy, Repository, SnapshotId};
+use orgvault_core::Clock;
 use orgvault_core::JobSpec;
 use tauri::{AppHandle, State};
 
@@ -20,12 +22,8 @@ pub(crate) async fn repository(state: &AppState, identity: &Identity) -> UiResul
     Ok(state.service().repository_for(identity).await?)
 }
 
-/// What a backup job runs: a new selection, or the failures of an earlier job.
-enum BackupWhat {
-    Selection(orgvault_core::Selection),
-    RetryFailed(JobId),
-}
-
+/// Begins a backup job of the identity and, in it, scans the organization afresh and backs up
+/// `what` against that scan (core's `scan_and_backup_job`, as the CLI and the scheduler do).
 async fn start(
     app: AppHandle,
     state: Arc<AppState>,
@@ -34,30 +32,34 @@ async fn start(
     what: BackupWhat,
 ) -> UiResult<JobId> {
     let identity = state.identity(&identity_id).await?;
-    let scan_id = super::catalog::latest_scan(&state, &identity_id).await?;
     let portal = crate::portal::session(&state, &identity).await?;
     let repo = state.service().backup_repository_for(&identity, InitPolicy::IfEmpty).await?;
+    let options = BackupOptions { name, ..BackupOptions::default() };
+    let job_name = match &options.name {
+        Some(n) => n.clone(),
+        None => default_name(&identity.spec.name, state.clock.now_ms()),
+    };
     let st = state.clone();
-    let spec = JobSpec::new(JobKind::Backup, Some(&identity_id), name.clone().unwrap_or_else(|| "Backup".into()));
-    launch(&app, &state, spec, move |job_id, progress, cancel| async move {
-        let options = BackupOptions { name, ..BackupOptions::default() };
-        let ctx = BackupContext {
-            db: &st.db,
-            portal: &portal,
-            repo: &repo,
-            identity_id: &identity.id,
-            scan_id,
-            options: &options,
-            progress: progress.as_ref(),
-            cancel,
-            clock: &st.clock,
-        };
-        match what {
-            BackupWhat::Selection(s) => backup_job(&ctx, job_id, &s).await?,
-            BackupWhat::RetryFailed(job) => retry_failed_job(&ctx, job_id, job).await?,
-        };
-        Ok(())
-    })
+    launch(
+        &app,
+        &state,
+        JobSpec::new(JobKind::Backup, Some(&identity_id), job_name),
+        move |job_id, progress, cancel| async move {
+            let run = ScanThenBackup {
+                db: &st.db,
+                portal: &portal,
+                repo: &repo,
+                identity_id: &identity.id,
+                options: &options,
+                progress: progress.as_ref(),
+                cancel,
+                clock: &st.clock,
+                trigger: Trigger::Manual,
+            };
+            scan_and_backup_job(&run, job_id, &what).await?;
+            Ok(())
+        },
+    )
     .await
 }
 

@@ -320,6 +320,7 @@ pub(crate) fn fast_retry() -> RetryPolicy {
         max_delay: Duration::from_millis(40),
         max_attempts: 4,
         max_retry_after: Duration::from_secs(2),
+        ..RetryPolicy::default()
     }
 }
 

@@ -30,6 +30,7 @@ pub fn config_for(sim: &RunningSim, org: usize, login: &Login) -> PortalConfig {
         max_delay: Duration::from_millis(200),
         max_attempts: 5,
         max_retry_after: Duration::from_secs(2),
+        ..RetryPolicy::default()
     };
     cfg
 }

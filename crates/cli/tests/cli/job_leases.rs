@@ -7,13 +7,20 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use portal_sim::{OrgLogin, RunningSim, SimConfig};
+use tempfile::TempDir;
 use tokio::process::Child;
 
 use crate::support::{orgvault, stderr, stdout};
 
-/// A sim slow enough that a backup of it takes seconds.
-async fn slow_sim() -> RunningSim {
-    RunningSim::start(SimConfig { orgs: 1, items: 60, latency_ms: 25, ..SimConfig::default() }).await.unwrap()
+/// A sim slow enough that a backup of it takes seconds, a data folder, and a repository folder
+/// (kept alive by the caller) with the destination path in it.
+async fn setup() -> (RunningSim, TempDir, TempDir, String) {
+    let sim =
+        RunningSim::start(SimConfig { orgs: 1, items: 60, latency_ms: 25, ..SimConfig::default() }).await.unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let repo = tempfile::tempdir().unwrap();
+    let to = repo.path().join("vault").display().to_string();
+    (sim, data, repo, to)
 }
 
 fn backup_args<'a>(org: &'a OrgLogin, to: &'a str) -> Vec<&'a str> {
@@ -74,11 +81,8 @@ fn job(list: &[serde_json::Value], id: i64) -> &serde_json::Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_backup_of_a_busy_identity_is_refused_and_the_first_succeeds() {
-    let sim = slow_sim().await;
+    let (sim, data, _repo, to) = setup().await;
     let org = &sim.orgs[0];
-    let data = tempfile::tempdir().unwrap();
-    let repo = tempfile::tempdir().unwrap();
-    let to = repo.path().join("vault").display().to_string();
 
     let first = spawn_backup(data.path(), org, &to);
     let first_id = active_backup(data.path(), Duration::from_secs(1)).await;
@@ -105,11 +109,8 @@ async fn a_second_backup_of_a_busy_identity_is_refused_and_the_first_succeeds() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_backup_is_marked_interrupted_and_a_retry_works() {
-    let sim = slow_sim().await;
+    let (sim, data, _repo, to) = setup().await;
     let org = &sim.orgs[0];
-    let data = tempfile::tempdir().unwrap();
-    let repo = tempfile::tempdir().unwrap();
-    let to = repo.path().join("vault").display().to_string();
 
     let mut first = spawn_backup(data.path(), org, &to);
     let killed = active_backup(data.path(), Duration::from_millis(700)).await;
@@ -131,11 +132,8 @@ async fn a_killed_backup_is_marked_interrupted_and_a_retry_works() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_backup_is_cancelled_from_another_process() {
-    let sim = slow_sim().await;
+    let (sim, data, _repo, to) = setup().await;
     let org = &sim.orgs[0];
-    let data = tempfile::tempdir().unwrap();
-    let repo = tempfile::tempdir().unwrap();
-    let to = repo.path().join("vault").display().to_string();
 
     let first = spawn_backup(data.path(), org, &to);
     let id = active_backup(data.path(), Duration::from_millis(300)).await;

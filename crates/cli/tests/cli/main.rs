@@ -11,6 +11,7 @@ mod jobs;
 mod mail;
 mod restore_cli;
 mod scan;
+mod schedule_service;
 #[path = "../../../core/tests/core/smtp_sink.rs"]
 mod smtp_sink;
 mod support;

@@ -49,7 +49,8 @@ pub(crate) fn selected_items<'a>(
     catalog: &'a Catalog<'a>,
     scan_id: i64,
     items: &'a BTreeSet<String>,
-) -> impl futures::Stream<Item = Result<(ItemSummary, String)>> + Send + 'a {
+) -> futures::stream::BoxStream<'a, Result<(ItemSummary, String)>> {
+    // Boxed, so that `Send` is proven here with `'a` concrete (see `backup::run_begun`).
     // State: the last id read, or None once the catalog has no more rows.
     let pages = futures::stream::try_unfold(Some(String::new()), move |after| async move {
         let Some(after) = after else { return Ok(None) };
@@ -85,7 +86,7 @@ pub(crate) fn selected_items<'a>(
             .collect();
         Ok::<_, Error>(Some((futures::stream::iter(page), next)))
     });
-    pages.try_flatten()
+    futures::StreamExt::boxed(pages.try_flatten())
 }
 
 /// The selected items the catalog of `scan_id` does not hold (changed since the selection was

@@ -53,7 +53,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use error::BackupError;
 pub use facts::Related;
-pub use with_scan::{scan_and_backup, BackupWhat, ScanThenBackup, ScannedBackup};
+pub use with_scan::{scan_and_backup, scan_and_backup_job, BackupWhat, ScanThenBackup, ScannedBackup};
 
 use self::facts::Facts;
 use self::run::{attempts, previous_manifest, Run, Stop};
@@ -365,6 +365,98 @@ async fn work(
     }
 }
 
+/// The items' captures as a stream, pulled by `buffer_unordered` as slots free up; a catalog
+/// read failure ends the stream and is left in `failure`. Boxed here, where its lifetimes are
+/// named, so that the backup future is provably `Send` and front ends can `tokio::spawn` it.
+fn item_jobs<'a>(
+    rows: futures::stream::BoxStream<'a, crate::Result<(crate::catalog::ItemSummary, String)>>,
+    failure: &'a std::sync::Mutex<Option<crate::error::Error>>,
+    run: &'a Run<'a>,
+    facts: &'a Facts,
+    prev_items: &'a BTreeMap<&'a str, &'a crate::repo::ItemEntry>,
+) -> futures::stream::BoxStream<'a, futures::future::BoxFuture<'a, Done>> {
+    rows.scan((), move |_, row| {
+        futures::future::ready(match row {
+            Ok(row) => Some(row),
+            Err(e) => {
+                *failure.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
+                None
+            }
+        })
+    })
+    .map(move |(summary, json)| {
+        let prev = prev_items.get(summary.id.as_str()).copied();
+        item_job(run, facts, prev, summary, json)
+    })
+    .boxed()
+}
+
+/// Every subject's capture, `concurrency` at a time, items first.
+fn all_jobs<'a>(
+    items: futures::stream::BoxStream<'a, futures::future::BoxFuture<'a, Done>>,
+    users: Vec<futures::future::BoxFuture<'a, Done>>,
+    groups: Vec<futures::future::BoxFuture<'a, Done>>,
+    concurrency: usize,
+) -> futures::stream::BoxStream<'a, Done> {
+    items.chain(futures::stream::iter(users)).chain(futures::stream::iter(groups)).buffer_unordered(concurrency).boxed()
+}
+
+/// One item's capture with its retries, boxed where its lifetimes are concrete.
+fn item_job<'a>(
+    run: &'a Run<'a>,
+    facts: &'a Facts,
+    prev: Option<&'a crate::repo::ItemEntry>,
+    summary: crate::catalog::ItemSummary,
+    json: String,
+) -> futures::future::BoxFuture<'a, Done> {
+    async move {
+        let result = attempts(run, || item::capture_item(run, &summary, &json, facts, prev))
+            .await
+            .map(|e| Subject::Item(Box::new(e)));
+        Done { kind: SubjectKind::Item, id: summary.id, title: summary.title, result }
+    }
+    .boxed()
+}
+
+fn user_job<'a>(
+    run: &'a Run<'a>,
+    facts: &'a Facts,
+    prev: Option<&'a crate::repo::UserEntry>,
+    u: &'a String,
+    text: &'a str,
+) -> futures::future::BoxFuture<'a, Done> {
+    async move {
+        let result = match facts::parse_json(text, u) {
+            Ok(json) => attempts(run, || principals::capture_user(run, u, &json, facts, prev)).await.map(Subject::User),
+            Err(reason) => Err(Stop::Failed(reason)),
+        };
+        Done { kind: SubjectKind::User, id: u.clone(), title: u.clone(), result }
+    }
+    .boxed()
+}
+
+fn group_job<'a>(
+    run: &'a Run<'a>,
+    facts: &'a Facts,
+    prev: Option<&'a crate::repo::GroupEntry>,
+    g: &'a String,
+    text: &'a str,
+) -> futures::future::BoxFuture<'a, Done> {
+    async move {
+        let (title, result) = match facts::parse_json(text, g) {
+            Ok(json) => {
+                let title = json.get("title").and_then(serde_json::Value::as_str).unwrap_or(g).to_owned();
+                let result =
+                    attempts(run, || principals::capture_group(run, g, &json, facts, prev)).await.map(Subject::Group);
+                (title, result)
+            }
+            Err(reason) => (g.clone(), Err(Stop::Failed(reason))),
+        };
+        Done { kind: SubjectKind::Group, id: g.clone(), title, result }
+    }
+    .boxed()
+}
+
 #[allow(clippy::too_many_arguments)]
 async fn write_all(
     ctx: &BackupContext<'_>,
@@ -376,8 +468,10 @@ async fn write_all(
     outcomes: &mut Outcomes,
 ) -> Result<BackupSummary, BackupError> {
     let catalog = Catalog::new(ctx.db);
-    let facts = Facts::load(&catalog, ctx.scan_id, &targets.users, &targets.groups).await?;
-    let missing_items = facts::missing_items(&catalog, ctx.scan_id, &targets.items).await?;
+    // Boxed (`.boxed()`): a future borrowing a local, awaited here, is otherwise more than the
+    // compiler can prove `Send` for the whole backup.
+    let facts = Facts::load(&catalog, ctx.scan_id, &targets.users, &targets.groups).boxed().await?;
+    let missing_items = facts::missing_items(&catalog, ctx.scan_id, &targets.items).boxed().await?;
     let previous = if ctx.options.incremental {
         previous_manifest(ctx.repo, ctx.identity_id, ctx.portal.org_id()).await
     } else {
@@ -406,7 +500,7 @@ async fn write_all(
             swept.deleted.len()
         ));
     }
-    let run = Run::new(ctx.portal, ctx.repo, stop.clone(), ctx.options, ctx.progress, journal);
+    let run = Run::new(ctx.portal, ctx.repo, stop.clone(), ctx.options, ctx.progress, ctx.clock, journal);
     let total = targets.items.len() + targets.users.len() + targets.groups.len();
     ctx.progress.phase("backup", Some(total as u64));
 
@@ -415,7 +509,7 @@ async fn write_all(
         Ok(o) => o,
         Err(Stop::Fatal(e)) => return Err(e.into()),
         Err(Stop::Cancelled) => return Err(BackupError::Cancelled),
-        Err(Stop::Failed(reason) | Stop::Transient(reason)) => {
+        Err(Stop::Failed(reason) | Stop::Transient { reason, .. }) => {
             tracing::warn!("the organization's records could not be saved: {reason}");
             crate::repo::OrgRecord::default()
         }
@@ -427,55 +521,27 @@ async fn write_all(
     // one only when a slot frees up, so only the items in progress are in memory.
     let catalog_failure: std::sync::Mutex<Option<crate::error::Error>> = std::sync::Mutex::new(None);
     let failure_ref = &catalog_failure;
-    let item_rows = facts::selected_items(&catalog, ctx.scan_id, &targets.items).scan((), move |_, row| {
-        futures::future::ready(match row {
-            Ok(row) => Some(row),
-            Err(e) => {
-                *failure_ref.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
-                None
-            }
-        })
-    });
-    let item_jobs = item_rows.map(|(summary, json)| {
-        let prev = prev_items.get(summary.id.as_str()).copied();
-        async move {
-            let result = attempts(run_ref, || item::capture_item(run_ref, &summary, &json, facts_ref, prev))
-                .await
-                .map(|e| Subject::Item(Box::new(e)));
-            Done { kind: SubjectKind::Item, id: summary.id, title: summary.title, result }
-        }
-        .boxed()
-    });
-    let user_jobs = targets.users.iter().filter_map(|u| facts.users.get(u).map(|j| (u, j))).map(|(u, text)| {
-        let prev = prev_users.get(u.as_str()).copied();
-        async move {
-            let result = match facts::parse_json(text, u) {
-                Ok(json) => attempts(run_ref, || principals::capture_user(run_ref, u, &json, facts_ref, prev))
-                    .await
-                    .map(Subject::User),
-                Err(reason) => Err(Stop::Failed(reason)),
-            };
-            Done { kind: SubjectKind::User, id: u.clone(), title: u.clone(), result }
-        }
-        .boxed()
-    });
-    let group_jobs = targets.groups.iter().filter_map(|g| facts.groups.get(g).map(|j| (g, j))).map(|(g, text)| {
-        let prev = prev_groups.get(g.as_str()).copied();
-        async move {
-            let (title, result) = match facts::parse_json(text, g) {
-                Ok(json) => {
-                    let title = json.get("title").and_then(serde_json::Value::as_str).unwrap_or(g).to_owned();
-                    let result = attempts(run_ref, || principals::capture_group(run_ref, g, &json, facts_ref, prev))
-                        .await
-                        .map(Subject::Group);
-                    (title, result)
-                }
-                Err(reason) => (g.clone(), Err(Stop::Failed(reason))),
-            };
-            Done { kind: SubjectKind::Group, id: g.clone(), title, result }
-        }
-        .boxed()
-    });
+    let item_jobs = item_jobs(
+        facts::selected_items(&catalog, ctx.scan_id, &targets.items),
+        failure_ref,
+        run_ref,
+        facts_ref,
+        &prev_items,
+    );
+    // Users and groups are boxed one by one (see `item_job`) and collected: a lazy iterator of
+    // closures over borrowed keys, held across awaits, is more than the compiler can prove `Send`.
+    let user_jobs: Vec<_> = targets
+        .users
+        .iter()
+        .filter_map(|u| facts.users.get(u).map(|j| (u, j)))
+        .map(|(u, text)| user_job(run_ref, facts_ref, prev_users.get(u.as_str()).copied(), u, text))
+        .collect();
+    let group_jobs: Vec<_> = targets
+        .groups
+        .iter()
+        .filter_map(|g| facts.groups.get(g).map(|j| (g, j)))
+        .map(|(g, text)| group_job(run_ref, facts_ref, prev_groups.get(g.as_str()).copied(), g, text))
+        .collect();
     // Subjects the catalog lost between resolve and load (a concurrent rescan) are skipped.
     let missing = missing_items.iter().map(|i| (SubjectKind::Item, i));
     let missing = missing
@@ -499,12 +565,7 @@ async fn write_all(
     // Sized once: growing by doubling briefly held two copies of a large vector.
     manifest.items.reserve_exact(targets.items.len());
     outcomes.reserve(total);
-    let mut done = Box::pin(
-        item_jobs
-            .chain(futures::stream::iter(user_jobs))
-            .chain(futures::stream::iter(group_jobs))
-            .buffer_unordered(ctx.options.concurrency.max(1)),
-    );
+    let mut done = all_jobs(item_jobs, user_jobs, group_jobs, ctx.options.concurrency.max(1));
     let mut fallbacks = 0u64;
     let mut attempted = 0usize;
     while let Some(d) = done.next().await {
@@ -538,7 +599,7 @@ async fn write_all(
                 manifest.groups.push(g);
                 (Outcome::Ok, None)
             }
-            Err(Stop::Failed(reason) | Stop::Transient(reason)) => {
+            Err(Stop::Failed(reason) | Stop::Transient { reason, .. }) => {
                 attempted += 1;
                 tracing::warn!(kind = ?d.kind, id = %d.id, "backup of one subject failed: {reason}");
                 manifest.failed.push(FailedEntry {

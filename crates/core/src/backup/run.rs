@@ -4,32 +4,25 @@
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, LazyLock, Mutex};
 use std::time::{Duration, Instant};
 
+use arcgis::{Retry, RetryPolicy, TokioSleeper};
 use bytes::Bytes;
 use futures::StreamExt;
 use tokio_util::sync::CancellationToken;
 
 use super::export_journal::{self, ExportJournal, Scope};
 use super::BackupOptions;
+use crate::clock::Clock;
 use crate::progress::Progress;
 use crate::repo::{BlobRef, Manifest, RepoError, Repository};
 
-/// Why one subject's backup stopped.
-#[derive(Debug)]
-pub(crate) enum Stop {
-    /// This subject failed (the portal refused, a job failed); the backup goes on.
-    Failed(String),
-    /// This subject failed in a way another attempt may not (a download broke off, the portal
-    /// stayed busy through the client's retries); the job tries the subject again.
-    Transient(String),
-    /// The backup was cancelled.
-    Cancelled,
-    /// The repository failed (disk full, read-only, unreachable): the whole backup stops, since
-    /// every later write would fail the same way.
-    Fatal(RepoError),
-}
+/// Why one subject's backup stopped: the one [`arcgis::Stop`] of every retry loop, whose fatal
+/// failure is the repository's (disk full, read-only, unreachable): the whole backup stops then,
+/// since every later write would fail the same way. A `Transient` subject (a download broke off,
+/// the portal stayed busy through the client's retries) is tried again by [`attempts`].
+pub(crate) type Stop = arcgis::Stop<RepoError>;
 
 /// Counters of one run; read by the progress messages and the summary.
 #[derive(Debug, Default)]
@@ -49,6 +42,8 @@ pub(crate) struct Run<'a> {
     pub cancel: CancellationToken,
     pub options: &'a BackupOptions,
     pub progress: &'a dyn Progress,
+    /// Time for the retry loops' total-time caps.
+    pub clock: &'a dyn Clock,
     pub tally: Tally,
     pub started: Instant,
     /// Export items created and not yet deleted: export item id -> (owner, journal title).
@@ -57,8 +52,10 @@ pub(crate) struct Run<'a> {
     pub journal: ExportJournal<'a>,
 }
 
-/// Times one file is downloaded when its body keeps breaking off.
-const BODY_ATTEMPTS: u32 = 3;
+/// How one file is downloaded again when its body keeps breaking off: 3 times, jittered
+/// pauses up to 200 ms, 400 ms.
+static BODY_RETRY: LazyLock<RetryPolicy> =
+    LazyLock::new(|| RetryPolicy::attempts(3, Duration::from_millis(200), Duration::from_secs(2)));
 
 /// Longest wait for deleting one temporary export item.
 const DELETE_DEADLINE: Duration = Duration::from_secs(30);
@@ -70,6 +67,7 @@ impl<'a> Run<'a> {
         cancel: CancellationToken,
         options: &'a BackupOptions,
         progress: &'a dyn Progress,
+        clock: &'a dyn Clock,
         journal: ExportJournal<'a>,
     ) -> Self {
         Run {
@@ -78,6 +76,7 @@ impl<'a> Run<'a> {
             cancel,
             options,
             progress,
+            clock,
             tally: Tally::default(),
             started: Instant::now(),
             exports: Mutex::new(BTreeMap::new()),
@@ -150,7 +149,7 @@ impl<'a> Run<'a> {
 
     /// Opens a download with `open` and streams it into the repository. A body that breaks off
     /// midway (the client retries requests, not bodies already flowing) is opened again, up to
-    /// [`BODY_ATTEMPTS`] times, so one stalled file does not send the whole subject round again.
+    /// as [`BODY_RETRY`] allows, so one stalled file does not send the whole subject round again.
     /// The outer error stops the subject (cancel, repository failure, a body that kept breaking);
     /// the inner one is `open`'s own refusal, which the caller classifies (a missing thumbnail is
     /// no failure).
@@ -159,21 +158,23 @@ impl<'a> Run<'a> {
         F: FnMut() -> Fut,
         Fut: Future<Output = arcgis::Result<arcgis::ByteStream>>,
     {
-        let mut attempt = 1;
-        loop {
-            let stream = match self.cancellable(open()).await? {
-                Ok(s) => s,
-                Err(e) => return Ok(Err(e)),
-            };
-            match self.store_stream(stream).await {
-                Err(Stop::Transient(reason)) if attempt < BODY_ATTEMPTS => {
-                    tracing::info!(attempt, "downloading again after: {reason}");
-                    self.cancellable(tokio::time::sleep(Duration::from_millis(100 << attempt))).await?;
-                    attempt += 1;
-                }
-                other => return other.map(Ok),
+        let retry = self.retry(&BODY_RETRY);
+        arcgis::retry(&retry, "download", |_| {
+            let opening = open();
+            async move {
+                let stream = match self.cancellable(opening).await? {
+                    Ok(s) => s,
+                    Err(e) => return Ok(Err(e)),
+                };
+                self.store_stream(stream).await.map(Ok)
             }
-        }
+        })
+        .await
+    }
+
+    /// The retry loop of this run under `policy`: the job's clock, cancellation interrupts a wait.
+    pub fn retry<'r>(&'r self, policy: &'r RetryPolicy) -> Retry<'r> {
+        Retry { policy, clock: self.clock, sleeper: &TokioSleeper, cancel: Some(&self.cancel) }
     }
 
     /// Streams a download into the repository. A failure of the download fails the subject;
@@ -199,7 +200,7 @@ impl<'a> Run<'a> {
         match stored {
             Ok(blob) => Ok(blob),
             Err(e) => match download_error.lock().unwrap_or_else(|p| p.into_inner()).take() {
-                Some(reason) => Err(Stop::Transient(format!("the download broke off: {reason}"))),
+                Some(reason) => Err(Stop::transient(format!("the download broke off: {reason}"))),
                 None => Err(Stop::Fatal(e)),
             },
         }
@@ -265,40 +266,18 @@ pub(crate) async fn previous_manifest(repo: &Repository, identity_id: &str, org_
 }
 
 /// Attempts per subject when it fails transiently (a download broke off midway: the client
-/// retries requests, not bodies already flowing).
-const SUBJECT_ATTEMPTS: u32 = 4;
+/// retries requests, not bodies already flowing), with jittered pauses up to 250 ms, 500 ms,
+/// 1 s: a portal or link that just dropped bodies or revoked tokens gets time to recover before
+/// the whole subject runs again.
+static SUBJECT_RETRY: LazyLock<RetryPolicy> =
+    LazyLock::new(|| RetryPolicy::attempts(4, Duration::from_millis(250), Duration::from_secs(4)));
 
-/// Runs `f` again while it fails transiently, up to [`SUBJECT_ATTEMPTS`] times.
+/// Runs `f` again while it fails transiently, as [`SUBJECT_RETRY`] allows.
 pub(crate) async fn attempts<T, F, Fut>(run: &Run<'_>, mut f: F) -> Result<T, Stop>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<T, Stop>>,
 {
-    let mut n = 1;
-    loop {
-        match f().await {
-            Err(Stop::Transient(reason)) if n < SUBJECT_ATTEMPTS => {
-                tracing::info!(attempt = n, "retrying a subject after: {reason}");
-                // Doubling pauses (250 ms, 500 ms, 1 s): a portal or link that just dropped bodies
-                // or revoked tokens gets time to recover before the whole subject runs again.
-                run.cancellable(tokio::time::sleep(Duration::from_millis(250 << (n - 1).min(4)))).await?;
-                n += 1;
-            }
-            Err(Stop::Transient(reason)) => return Err(Stop::Failed(reason)),
-            other => return other,
-        }
-    }
-}
-
-impl Stop {
-    /// A portal error about one subject, transient or not as the client says.
-    pub fn portal(what: &str, e: arcgis::Error) -> Stop {
-        // A token refused even after the client's renewal was revoked again meanwhile; a later
-        // attempt signs in afresh.
-        if e.is_retryable() || matches!(e, arcgis::Error::InvalidToken) {
-            Stop::Transient(format!("{what}: {e}"))
-        } else {
-            Stop::Failed(format!("{what}: {e}"))
-        }
-    }
+    let policy = &*SUBJECT_RETRY;
+    arcgis::retry(&run.retry(policy), "subject", |_| f()).await.map_err(|s| s.gave_up(policy.max_attempts))
 }

@@ -91,7 +91,7 @@ pub(crate) async fn export_service(
             })
         }
         Err(Stop::Failed(reason)) => reason,
-        Err(Stop::Transient(reason)) => {
+        Err(Stop::Transient { reason, .. }) => {
             transient = true;
             reason
         }
@@ -109,7 +109,7 @@ pub(crate) async fn export_service(
                 })
             }
             Err(Stop::Failed(reason)) => reason,
-            Err(Stop::Transient(reason)) => {
+            Err(Stop::Transient { reason, .. }) => {
                 transient = true;
                 reason
             }
@@ -131,11 +131,11 @@ pub(crate) async fn export_service(
             })
         }
         Err(Stop::Failed(reason)) => (reason, false),
-        Err(Stop::Transient(reason)) => (reason, true),
+        Err(Stop::Transient { reason, .. }) => (reason, true),
         Err(stop) => return Err(stop),
     };
     let all = format!("export failed ({export_err}); no replica ({replica_err}); paged query failed ({reason})");
-    Err(if transient || last_transient { Stop::Transient(all) } else { Stop::Failed(all) })
+    Err(if transient || last_transient { Stop::transient(all) } else { Stop::Failed(all) })
 }
 
 /// The delay before poll `n` (0-based): quick at first (jobs on a quiet portal take well under

@@ -54,33 +54,43 @@ pub struct ScannedBackup {
 pub async fn scan_and_backup(run: &ScanThenBackup<'_>, what: &BackupWhat) -> Result<ScannedBackup, BackupError> {
     let runner = JobRunner::new(run.db, run.clock);
     // The name is settled before the scan: the backup is named for when it was asked for.
-    let mut ctx = BackupContext {
+    let name = backup_name(&context(run, 0)).await?;
+    let spec = JobSpec::new(JobKind::Backup, Some(run.identity_id), name).triggered_by(run.trigger);
+    let lease = runner.begin(&spec).await?;
+    runner.drive(&lease, &run.cancel, scan_and_backup_job(run, lease.job_id, what), |_| None).await
+}
+
+/// [`scan_and_backup`] into the backup job `job_id` that the caller began and drives (the app,
+/// which answers with the job id at once).
+pub async fn scan_and_backup_job(
+    run: &ScanThenBackup<'_>,
+    job_id: i64,
+    what: &BackupWhat,
+) -> Result<ScannedBackup, BackupError> {
+    let started = Instant::now();
+    let scan = scan_in_its_job(run).await.map_err(|e| BackupError::ScanFailed(Box::new(e)))?;
+    let scan_seconds = started.elapsed().as_secs_f64();
+    let ctx = context(run, scan.scan_id);
+    let started = Instant::now();
+    let backup = match what {
+        BackupWhat::Selection(s) => backup_job(&ctx, job_id, s).await?,
+        BackupWhat::RetryFailed(failed) => retry_failed_job(&ctx, job_id, *failed).await?,
+    };
+    Ok(ScannedBackup { scan, backup, scan_seconds, backup_seconds: started.elapsed().as_secs_f64() })
+}
+
+fn context<'a>(run: &ScanThenBackup<'a>, scan_id: i64) -> BackupContext<'a> {
+    BackupContext {
         db: run.db,
         portal: run.portal,
         repo: run.repo,
         identity_id: run.identity_id,
-        scan_id: 0,
+        scan_id,
         options: run.options,
         progress: run.progress,
         cancel: run.cancel.clone(),
         clock: run.clock,
-    };
-    let name = backup_name(&ctx).await?;
-    let spec = JobSpec::new(JobKind::Backup, Some(run.identity_id), name).triggered_by(run.trigger);
-    let lease = runner.begin(&spec).await?;
-    let work = async {
-        let started = Instant::now();
-        let scan = scan_in_its_job(run).await.map_err(|e| BackupError::ScanFailed(Box::new(e)))?;
-        let scan_seconds = started.elapsed().as_secs_f64();
-        ctx.scan_id = scan.scan_id;
-        let started = Instant::now();
-        let backup = match what {
-            BackupWhat::Selection(s) => backup_job(&ctx, lease.job_id, s).await?,
-            BackupWhat::RetryFailed(failed) => retry_failed_job(&ctx, lease.job_id, *failed).await?,
-        };
-        Ok(ScannedBackup { scan, backup, scan_seconds, backup_seconds: started.elapsed().as_secs_f64() })
-    };
-    runner.drive(&lease, &run.cancel, work, |_| None).await
+    }
 }
 
 /// The scan, as its own job (refused as busy while another scan of the identity runs).

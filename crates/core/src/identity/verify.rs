@@ -67,6 +67,7 @@ impl Default for VerifyOptions {
                 max_delay: Duration::from_secs(2),
                 max_attempts: 3,
                 max_retry_after: Duration::from_secs(5),
+                ..RetryPolicy::default()
             },
             connect_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(30),

@@ -9,7 +9,8 @@
 //!   [`Mailer::warn_token`] sends a [`TokenWarning`]. [`report_job`] and [`send_test`] are the
 //!   same with the real clock and the default [`RetryPolicy`].
 //! - [`job_mail`]: the recorded sends of a job, for the job's details.
-//! - [`When`]: a schedule's or an identity's choice of when to send (always, on problems, never).
+//! - [`wanted`]: whether a job's result is sent under a schedule's [`EmailWhen`] (always, on
+//!   problems, never).
 //!
 //! Invariants:
 //! - A message never holds a secret: what it shows comes from the job history and the
@@ -32,52 +33,21 @@ pub use message::{
 pub use send::{job_mail, JobMail, MailState, RetryPolicy};
 pub use settings::{PasswordChange, Security, SmtpSettings};
 
-use serde::{Deserialize, Serialize};
-
 use crate::clock::{Clock, SystemClock};
 use crate::identity::IdentitySecrets;
 use crate::jobs::{JobState, Jobs};
+use crate::schedule::EmailWhen;
 use crate::service::{settings_header_values, Service};
 use crate::vault::VaultError;
 use crate::ErrorCode;
 
-/// When results are e-mailed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum When {
-    /// After every run.
-    Always,
-    /// Only when the job did not succeed completely (partial, failed, cancelled).
-    #[default]
-    Problems,
-    Never,
-}
-
-impl When {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            When::Always => "always",
-            When::Problems => "problems",
-            When::Never => "never",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<When> {
-        match s {
-            "always" => Some(When::Always),
-            "problems" => Some(When::Problems),
-            "never" => Some(When::Never),
-            _ => None,
-        }
-    }
-
-    /// Whether a job that ended in `state` is e-mailed.
-    pub fn applies_to(self, state: JobState) -> bool {
-        match self {
-            When::Always => true,
-            When::Problems => state != JobState::Succeeded,
-            When::Never => false,
-        }
+/// Whether a job that ended in `state` is e-mailed under the schedule's (or identity's) choice
+/// `when`: `problems` means anything but a full success.
+pub fn wanted(when: EmailWhen, state: JobState) -> bool {
+    match when {
+        EmailWhen::Always => true,
+        EmailWhen::Problems => state != JobState::Succeeded,
+        EmailWhen::Never => false,
     }
 }
 
@@ -260,13 +230,10 @@ mod tests {
 
     #[test]
     fn problems_means_anything_but_a_full_success() {
-        assert!(!When::Problems.applies_to(JobState::Succeeded), "a clean run is not a problem");
+        assert!(!wanted(EmailWhen::Problems, JobState::Succeeded), "a clean run is not a problem");
         for state in [JobState::Partial, JobState::Failed, JobState::Cancelled] {
-            assert!(When::Problems.applies_to(state), "{state:?} is a problem worth an e-mail");
-            assert!(When::Always.applies_to(state) && !When::Never.applies_to(state));
-        }
-        for w in [When::Always, When::Problems, When::Never] {
-            assert_eq!(When::parse(w.as_str()), Some(w), "the stored word round-trips");
+            assert!(wanted(EmailWhen::Problems, state), "{state:?} is a problem worth an e-mail");
+            assert!(wanted(EmailWhen::Always, state) && !wanted(EmailWhen::Never, state));
         }
     }
 }

@@ -157,12 +157,15 @@ impl Repository {
                 bytes += b.size;
             }
         }
-        let missing: Vec<&BlobId> = futures::stream::iter(distinct)
-            .map(|id| async move { self.has_blob(id).await.map(|present| (id, present)) })
-            .buffer_unordered(CHECK_CONCURRENCY)
-            .try_filter_map(|(id, present)| async move { Ok((!present).then_some(id)) })
-            .try_collect()
-            .await?;
+        // Boxed: the backup future that awaits this must be provably `Send` (see `backup::write_all`).
+        let missing: Vec<&BlobId> = futures::FutureExt::boxed(
+            futures::stream::iter(distinct)
+                .map(|id| async move { self.has_blob(id).await.map(|present| (id, present)) })
+                .buffer_unordered(CHECK_CONCURRENCY)
+                .try_filter_map(|(id, present)| async move { Ok((!present).then_some(id)) })
+                .try_collect::<Vec<&BlobId>>(),
+        )
+        .await?;
         if let Some(first) = missing.iter().min() {
             let part = manifest
                 .blob_uses()

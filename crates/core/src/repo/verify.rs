@@ -102,6 +102,8 @@ impl Repository {
                 Ok::<_, RepoError>((b, problem))
             })
             .buffer_unordered(VERIFY_CONCURRENCY)
+            // Boxed, so that a verify future is provably `Send` (front ends spawn it).
+            .boxed()
             .try_collect()
             .await?;
         let mut problems = Vec::new();

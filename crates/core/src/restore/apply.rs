@@ -58,7 +58,9 @@ pub(crate) async fn apply_begun(
         job_id,
         options,
         progress: ctx.progress,
+        clock: ctx.clock,
         cancel: ctx.cancel.clone(),
+        retry: options.retry_policy(),
         rewriter: RwLock::new(rewriter),
         folders: tokio::sync::Mutex::new(HashMap::new()),
         tally: Tally::default(),
@@ -138,7 +140,9 @@ pub(crate) async fn apply_begun(
             }
             (p, failed)
         }))
-        .buffer_unordered(options.concurrency.max(1));
+        .buffer_unordered(options.concurrency.max(1))
+        // Boxed, so that the restore future is provably `Send` (front ends spawn it).
+        .boxed();
         while let Some((p, failed)) = done.next().await {
             if failed {
                 failed_items.insert(p.source_id.clone());
@@ -288,6 +292,7 @@ async fn finish_items(
         };
         run.record(SubjectKind::Item, &p.source_id, &title, result, false).await;
     }))
-    .buffer_unordered(run.options.concurrency.max(1));
+    .buffer_unordered(run.options.concurrency.max(1))
+    .boxed();
     while done.next().await.is_some() {}
 }

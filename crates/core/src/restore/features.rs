@@ -14,7 +14,6 @@ use arcgis::write::{FilePart, MAX_ADDS_PER_CALL};
 use arcgis::Url;
 use serde_json::{json, Value};
 
-use super::retry::pause;
 use super::run::{Run, Stop};
 use crate::repo::ServiceEntry;
 
@@ -134,8 +133,8 @@ where
     L: FnMut() -> LF,
     LF: Future<Output = Result<Option<T>, Stop>>,
 {
-    let attempts = run.options.attempts.max(1);
-    let mut n = 0;
+    let mut attempts = arcgis::Attempts::new(&run.retry, run.clock);
+    let retry = run.retry();
     loop {
         let (mut reason, mut wait) = match send().await {
             Ok(t) => return Ok(t),
@@ -146,15 +145,17 @@ where
         };
         // Did it land? Read until the read itself answers.
         loop {
-            n += 1;
-            if n >= attempts {
+            let Some(pause) = attempts.after_failure(wait) else {
+                let n = attempts.failed();
                 return Err(Stop::Transient { reason: format!("{reason} ({n} attempts)"), wait });
-            }
-            let pause = pause(run.options.retry_base, n - 1, wait, run.options.max_retry_after);
-            tracing::info!(subject = what, attempt = n, "looking whether the write landed in {pause:?}: {reason}");
-            tokio::select! {
-                _ = run.cancel.cancelled() => return Err(Stop::Cancelled),
-                _ = tokio::time::sleep(pause) => {}
+            };
+            tracing::info!(
+                subject = what,
+                attempt = attempts.failed(),
+                "looking whether the write landed in {pause:?}: {reason}"
+            );
+            if retry.pause(pause).await.is_err() {
+                return Err(Stop::Cancelled);
             }
             match landed().await {
                 Ok(Some(t)) => return Ok(t),

@@ -85,7 +85,8 @@ pub struct RestoreOptions {
     /// Attempts at one subject within a run when it fails for a passing reason (throttling, 5xx,
     /// a lost connection, an expired token); 1 means no retry (a later run still resumes it).
     pub attempts: u32,
-    /// Pause after the first failed attempt; doubled after each further one.
+    /// Ceiling of the (jittered) pause after the first failed attempt; doubled after each
+    /// further one.
     pub retry_base: Duration,
     /// Longest server `Retry-After` that is waited out; longer ones are cut to this (as the
     /// client's own retry loop does), so a portal cannot stall a restore for hours.
@@ -105,6 +106,21 @@ impl Default for RestoreOptions {
             attempts: 5,
             retry_base: Duration::from_millis(250),
             max_retry_after: arcgis::RetryPolicy::default().max_retry_after,
+        }
+    }
+}
+
+impl RestoreOptions {
+    /// How a subject (or a write and its read-back) is tried again within a run: `attempts`
+    /// attempts, jittered pauses from `retry_base` doubling, a `Retry-After` honoured up to
+    /// `max_retry_after`, which caps the pauses as well.
+    pub fn retry_policy(&self) -> arcgis::RetryPolicy {
+        arcgis::RetryPolicy {
+            base_delay: self.retry_base,
+            max_delay: self.max_retry_after,
+            max_attempts: self.attempts.max(1),
+            max_retry_after: self.max_retry_after,
+            ..arcgis::RetryPolicy::default()
         }
     }
 }

@@ -1,6 +1,6 @@
 //! Another attempt at a subject whose failure may pass (throttling, 5xx, a lost connection, an
-//! expired token) within the same run, after a pause of `retry_base`, doubled each time, for at
-//! most `attempts` attempts.
+//! expired token) within the same run, under the run's `arcgis::RetryPolicy` (the options'
+//! `attempts`, `retry_base`, `max_retry_after`; see `arcgis::retry`).
 //!
 //! A repeated attempt never sends a create blindly: it first asks the journal and the target
 //! what the earlier attempt made, exactly as a resumed run does (see `prepare`). An item made
@@ -9,7 +9,6 @@
 //! went in cannot be told), one whose create answer was lost is found by its journaled name.
 
 use std::future::Future;
-use std::time::Duration;
 
 use serde_json::Value;
 
@@ -23,39 +22,15 @@ use super::principals::{restore_group, restore_user};
 use super::run::{Done, Run, Stop};
 use crate::repo::{GroupEntry, ItemEntry, UserEntry};
 
-/// The pause before attempt `attempt + 1` (0-based `attempt`): `base * 2^attempt`, at least the
-/// server's `Retry-After`, at most `cap` whatever the server asked for.
-pub(crate) fn pause(base: Duration, attempt: u32, wait: Option<Duration>, cap: Duration) -> Duration {
-    let backoff = base.saturating_mul(1u32 << attempt.min(10));
-    wait.map_or(backoff, |w| w.max(backoff)).min(cap)
-}
-
-/// Runs `attempt` until it succeeds, fails for good, or the attempts are used up. The last
-/// passing failure is reported as a failure naming the number of attempts.
-pub(crate) async fn with_retries<T, F, Fut>(run: &Run<'_>, what: &str, mut attempt: F) -> Result<T, Stop>
+/// Runs `attempt` until it succeeds, fails for good, or the attempts are used up (the run's
+/// [`RetryPolicy`](arcgis::RetryPolicy)). The last passing failure is reported as a failure
+/// naming the number of attempts.
+pub(crate) async fn with_retries<T, F, Fut>(run: &Run<'_>, what: &str, attempt: F) -> Result<T, Stop>
 where
     F: FnMut(u32) -> Fut,
     Fut: Future<Output = Result<T, Stop>>,
 {
-    let attempts = run.options.attempts.max(1);
-    let mut n = 0;
-    loop {
-        match attempt(n).await {
-            Err(Stop::Transient { reason, wait }) if n + 1 < attempts => {
-                let pause = pause(run.options.retry_base, n, wait, run.options.max_retry_after);
-                tracing::info!(subject = what, attempt = n + 1, "trying again in {pause:?}: {reason}");
-                tokio::select! {
-                    _ = run.cancel.cancelled() => return Err(Stop::Cancelled),
-                    _ = tokio::time::sleep(pause) => {}
-                }
-                n += 1;
-            }
-            Err(Stop::Transient { reason, .. }) => {
-                return Err(Stop::Failed(format!("{reason} (gave up after {attempts} attempts)")))
-            }
-            other => return other,
-        }
-    }
+    arcgis::retry(&run.retry(), what, attempt).await.map_err(|s| s.gave_up(run.retry.max_attempts.max(1)))
 }
 
 /// Restores one item (ordinary or hosted service), trying again while it fails for a passing
@@ -240,36 +215,4 @@ async fn replan_group(run: &Run<'_>, plan: &PlannedGroup, entry: &GroupEntry) ->
         next.action = Action::Update { target_id: g.id };
     }
     Ok(next)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn pauses_double_and_honour_retry_after() {
-        let base = Duration::from_millis(250);
-        let cap = Duration::from_secs(120);
-        let got: Vec<u128> = (0..4).map(|n| pause(base, n, None, cap).as_millis()).collect();
-        assert_eq!(got, vec![250, 500, 1000, 2000], "pauses double from the base");
-        assert_eq!(
-            pause(base, 0, Some(Duration::from_secs(3)), cap),
-            Duration::from_secs(3),
-            "a server's Retry-After longer than the backoff is waited out"
-        );
-        assert_eq!(
-            pause(base, 3, Some(Duration::from_millis(10)), cap),
-            Duration::from_secs(2),
-            "a short Retry-After never shortens the backoff"
-        );
-    }
-
-    #[test]
-    fn a_huge_retry_after_is_cut_to_the_clients_cap() {
-        let cap = crate::restore::RestoreOptions::default().max_retry_after;
-        assert_eq!(cap, arcgis::RetryPolicy::default().max_retry_after, "the restore caps as the client does");
-        let day = Some(Duration::from_secs(24 * 3600));
-        assert_eq!(pause(Duration::from_millis(250), 0, day, cap), cap, "a day-long Retry-After waits the cap only");
-        assert_eq!(pause(Duration::from_secs(1), 10, None, cap), cap, "a long backoff is capped as well");
-    }
 }

@@ -4,8 +4,8 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, RwLock};
-use std::time::Duration;
 
+use arcgis::{Retry, RetryPolicy, TokioSleeper};
 use bytes::Bytes;
 use futures::TryStreamExt;
 use serde_json::Value;
@@ -15,37 +15,16 @@ use super::journal::Journal;
 use super::marks::MarkKey;
 use super::options::RestoreOptions;
 use super::rewrite::Rewriter;
+use crate::clock::Clock;
 use crate::jobs::{ItemOutcome, Jobs, Outcome, SubjectKind};
 use crate::progress::Progress;
 use crate::repo::{BlobRef, Repository};
 
-/// Why one subject's restore stopped.
-#[derive(Debug)]
-pub(crate) enum Stop {
-    Failed(String),
-    /// Worth another attempt within this run (the portal was busy, the connection broke, a token
-    /// ran out); `wait` is the server's `Retry-After`, when it sent one.
-    Transient {
-        reason: String,
-        wait: Option<Duration>,
-    },
-    Cancelled,
-}
-
-impl Stop {
-    pub fn portal(what: &str, e: arcgis::Error) -> Stop {
-        let reason = format!("{what}: {e}");
-        if transient(&e) {
-            let wait = match e {
-                arcgis::Error::RateLimited { retry_after } => retry_after,
-                _ => None,
-            };
-            Stop::Transient { reason, wait }
-        } else {
-            Stop::Failed(reason)
-        }
-    }
-}
+/// Why one subject's restore stopped: the one [`arcgis::Stop`] of every retry loop (a restore
+/// has no failure that ends the whole job). Portal errors become stops by [`arcgis::Stop::portal`]:
+/// transient for throttling, 5xx, timeouts, lost connections, and a token that expired again
+/// between its renewal and the repeated request, with the server's `Retry-After`.
+pub(crate) type Stop = arcgis::Stop;
 
 impl From<super::error::RestoreError> for Stop {
     fn from(e: super::error::RestoreError) -> Self {
@@ -54,12 +33,6 @@ impl From<super::error::RestoreError> for Stop {
             e => Stop::Failed(e.to_string()),
         }
     }
-}
-
-/// Whether a portal error may pass by itself: throttling, 5xx, timeouts, lost connections, and
-/// a token that expired again between its renewal and the repeated request.
-pub(crate) fn transient(e: &arcgis::Error) -> bool {
-    e.is_retryable() || matches!(e, arcgis::Error::InvalidToken | arcgis::Error::TokenRequired)
 }
 
 #[derive(Debug, Default)]
@@ -78,7 +51,11 @@ pub(crate) struct Run<'a> {
     pub job_id: i64,
     pub options: &'a RestoreOptions,
     pub progress: &'a dyn Progress,
+    /// Time for the retry loops' total-time caps.
+    pub clock: &'a dyn Clock,
     pub cancel: CancellationToken,
+    /// How a subject is tried again within the run (from the options).
+    pub retry: RetryPolicy,
     pub rewriter: RwLock<Rewriter>,
     /// (owner, folder title) -> folder id.
     pub folders: tokio::sync::Mutex<HashMap<(String, String), String>>,
@@ -102,6 +79,11 @@ pub(crate) struct Run<'a> {
 }
 
 impl Run<'_> {
+    /// The retry loop of this run: the job's clock, cancellation interrupts a wait.
+    pub fn retry(&self) -> Retry<'_> {
+        Retry { policy: &self.retry, clock: self.clock, sleeper: &TokioSleeper, cancel: Some(&self.cancel) }
+    }
+
     pub fn check_cancel(&self) -> Result<(), Stop> {
         if self.cancel.is_cancelled() {
             Err(Stop::Cancelled)

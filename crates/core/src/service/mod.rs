@@ -32,7 +32,7 @@ mod save_identity;
 
 use std::sync::Arc;
 
-pub use crate::backup::{scan_and_backup, BackupWhat, ScanThenBackup, ScannedBackup};
+pub use crate::backup::{scan_and_backup, scan_and_backup_job, BackupWhat, ScanThenBackup, ScannedBackup};
 pub use crate::maintenance::Upkeep;
 pub use oauth::{sign_in_in_browser, Browser, BrowserSignIn};
 pub use save_identity::{IdentityDraft, SavedIdentity};

@@ -23,6 +23,7 @@ fn options() -> VerifyOptions {
             max_delay: Duration::from_millis(50),
             max_attempts: 2,
             max_retry_after: Duration::from_millis(100),
+            ..RetryPolicy::default()
         },
         connect_timeout: Duration::from_secs(5),
         request_timeout: Duration::from_secs(20),

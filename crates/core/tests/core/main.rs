@@ -26,6 +26,7 @@ mod restore_support;
 mod scan_access;
 mod scan_large;
 mod scan_resilience;
+mod schedule;
 mod secrets;
 mod service;
 mod smtp_sink;

@@ -31,9 +31,14 @@ async fn crash_mid_backup_leaves_no_snapshot_and_leftovers_are_cleaned() -> anyh
         });
         let _ = writer.put_blob_stream(endless).await;
     });
-    tokio::time::sleep(Duration::from_millis(300)).await;
     let staging = dir.path().join("repo/tmp");
     let parts = || files_under(&staging).into_iter().filter(|p| p.extension().is_some_and(|e| e == "part")).count();
+    // Waited for, not timed: on a loaded machine the first blobs take a while.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while parts() == 0 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(50)).await;
     assert_eq!(parts(), 1, "the interrupted upload is being staged when the crash comes");
     task.abort();
     let _ = task.await;

@@ -18,6 +18,7 @@ pub fn test_retry() -> RetryPolicy {
         max_delay: Duration::from_millis(200),
         max_attempts: 12,
         max_retry_after: Duration::from_millis(1_500),
+        ..RetryPolicy::default()
     }
 }
 

@@ -1,0 +1,114 @@
+//! `orgvault service run [--once]`: the headless scheduler. It runs what is due (each slot
+//! once, whichever OrgVault processes are up: core::schedule claims slots in the database),
+//! then, without `--once`, wakes every few seconds until Ctrl-C. The vault is opened with its
+//! key file or the OS keyring, as for any unattended job.
+//! `orgvault service install|uninstall|status` manage a systemd user unit on Linux
+//! ([`super::service_unit`]).
+
+use std::path::Path;
+use std::time::Duration;
+
+use clap::{Args, Subcommand};
+use orgvault_core::schedule::{local_rfc3339, run_due, LocalZone, NoHook, ScheduleRunReport, Scheduler};
+use orgvault_core::{Db, JobRunner, NoProgress, SystemClock};
+
+use crate::output::print_json;
+
+#[derive(Debug, Args)]
+pub struct ServiceArgs {
+    #[command(subcommand)]
+    pub command: ServiceCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ServiceCommand {
+    /// Run schedules in the foreground until Ctrl-C.
+    Run {
+        /// Run what is due now, then exit.
+        #[arg(long)]
+        once: bool,
+        /// Print each run as one JSON line (with --once: one array).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Install `service run` as a systemd user unit (Linux) and start it.
+    Install {
+        /// Write and enable the unit, but do not start it now.
+        #[arg(long)]
+        no_start: bool,
+    },
+    /// Stop and remove the systemd user unit.
+    Uninstall,
+    /// Whether the unit is installed and running.
+    Status,
+}
+
+/// How often the loop looks for due slots (a slot counts as on time for two minutes).
+const TICK: Duration = Duration::from_secs(15);
+
+pub async fn run(db: &Db, data_dir: &Path, args: ServiceArgs) -> anyhow::Result<()> {
+    let (once, json) = match args.command {
+        ServiceCommand::Run { once, json } => (once, json),
+        ServiceCommand::Install { no_start } => return super::service_unit::install(data_dir, !no_start),
+        ServiceCommand::Uninstall => return super::service_unit::uninstall(),
+        ServiceCommand::Status => return super::service_unit::status(),
+    };
+    let (service, _) = super::identity::service(db, data_dir).await?;
+    let cancel = crate::paths::cancel_on_ctrl_c();
+    let scheduler = Scheduler {
+        service: &service,
+        clock: &SystemClock,
+        zone: LocalZone,
+        progress: &NoProgress,
+        cancel: cancel.clone(),
+        hook: &NoHook,
+    };
+    JobRunner::new(db, &SystemClock).reconcile().await?;
+    if once {
+        let reports = run_due(&scheduler).await?;
+        if json {
+            return print_json(&serde_json::to_value(&reports)?);
+        }
+        if reports.is_empty() {
+            println!("Nothing is due.");
+        }
+        for r in &reports {
+            print_report(r, false)?;
+        }
+        return Ok(());
+    }
+    tracing::info!("schedule service started");
+    while !cancel.is_cancelled() {
+        match run_due(&scheduler).await {
+            Ok(reports) => {
+                for r in &reports {
+                    print_report(r, json)?;
+                }
+            }
+            Err(e) => tracing::error!("looking for due schedules failed: {e}"),
+        }
+        tokio::select! {
+            () = tokio::time::sleep(TICK) => {}
+            () = cancel.cancelled() => {}
+        }
+    }
+    Ok(())
+}
+
+/// One run as a line of text or JSON.
+pub fn print_report(r: &ScheduleRunReport, json: bool) -> anyhow::Result<()> {
+    if json {
+        return print_json(&serde_json::to_value(r)?);
+    }
+    let when = r.slot_ms.map(local_rfc3339).unwrap_or_else(|| "now".into());
+    let state = r.slot_state.map_or("run now", |s| s.as_str());
+    let job = match (r.job_id, r.job_state) {
+        (Some(id), Some(st)) => format!("job {id} {st:?}").to_lowercase(),
+        _ => "no job".into(),
+    };
+    match &r.error {
+        Some(e) => println!("{} [{when}, {state}]: {job}: {e}", r.schedule),
+        None => println!("{} [{when}, {state}]: {job}", r.schedule),
+    }
+    Ok(())
+}

@@ -1,0 +1,173 @@
+//! Schedules run by two processes at once against the simulated portal: each due slot is
+//! claimed once and runs one backup job, triggered by the schedule, followed by its retention;
+//! a machine that was off runs the latest slot late and records the older ones as missed.
+
+use std::sync::{Arc, Mutex};
+
+use arcgis::Secret;
+use orgvault_core::identity::{IdentitySpec, PortalKind, SignIn, Storage, TlsOptions};
+use orgvault_core::jobs::{JobFilter, JobKind, JobState, Trigger};
+use orgvault_core::schedule::{
+    run_due, EmailWhen, JobEndedHook, ScheduleKind, ScheduleRetention, ScheduleSpec, ScheduledJobEnded, Scheduler,
+    Schedules, SlotState,
+};
+use orgvault_core::service::IdentityDraft;
+use orgvault_core::vault::MemoryVault;
+use orgvault_core::{Db, Jobs, ManualClock, NoProgress, Service};
+use portal_sim::SimConfig;
+use tokio_util::sync::CancellationToken;
+
+use crate::support::start_sim;
+
+const MINUTE: i64 = 60_000;
+
+/// Recipients, policy, job id, job state and error of one scheduled run.
+type Heard = (Vec<String>, EmailWhen, Option<i64>, Option<JobState>, Option<String>);
+
+/// What the mail module would be told after each scheduled run.
+#[derive(Default)]
+struct Told(Mutex<Vec<Heard>>);
+
+#[async_trait::async_trait]
+impl JobEndedHook for Told {
+    async fn scheduled_job_ended(&self, ended: &ScheduledJobEnded<'_>) {
+        self.0.lock().expect("lock").push((
+            ended.schedule.spec.email_to.clone(),
+            ended.schedule.spec.email_when,
+            ended.job.map(|j| j.id),
+            ended.job.map(|j| j.state),
+            ended.error.map(str::to_owned),
+        ));
+    }
+}
+
+fn scheduler<'a>(service: &'a Service, clock: &'a ManualClock, hook: &'a Told) -> Scheduler<'a, chrono::Utc> {
+    Scheduler { service, clock, zone: chrono::Utc, progress: &NoProgress, cancel: CancellationToken::new(), hook }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_processes_run_each_due_slot_once_with_retention_and_catch_up() -> anyhow::Result<()> {
+    let sim = start_sim(SimConfig { orgs: 1, items: 6, users: 3, groups: 1, ..SimConfig::default() }).await?;
+    let org = sim.orgs[0].clone();
+    let folder = tempfile::tempdir()?;
+    let db_path = folder.path().join("orgvault.sqlite");
+    let vault = Arc::new(MemoryVault::default());
+    // Two pools on one file: the app and the service, as far as SQLite can tell.
+    let app = Service::new(Db::open(&db_path).await?, vault.clone());
+    let service = Service::new(Db::open(&db_path).await?, vault.clone());
+    let saved = app
+        .save_identity(
+            IdentityDraft {
+                id: None,
+                spec: IdentitySpec {
+                    name: "Acme".into(),
+                    portal_url: org.portal_url.clone(),
+                    kind: PortalKind::Online,
+                    sign_in: SignIn::Builtin { username: org.admin.username.clone() },
+                    storage: Storage::Local { path: folder.path().join("repo").display().to_string() },
+                    custom_headers: vec![],
+                    tls: TlsOptions::default(),
+                },
+                password: Some(Secret::new(&org.admin.password)),
+                azure_connection_string: None,
+                header_values: None,
+            },
+            None,
+        )
+        .await?;
+    let identity = saved.identity.id.clone();
+
+    // 2026-06-01 10:00:30 UTC.
+    let t0 = 1_780_308_000_000 + 30_000;
+    let clock = ManualClock::new(t0);
+    let mut spec = ScheduleSpec::new("Every minute", &identity, ScheduleKind::Backup, "* * * * *");
+    spec.retention = Some(ScheduleRetention { keep_last: Some(1), prune: true, ..Default::default() });
+    spec.email_to = vec!["ops@example.com".into()];
+    spec.email_when = EmailWhen::Always;
+    let every_minute = Schedules::new(app.db(), &clock).add(&spec).await?;
+
+    let told = Told::default();
+    let (a, b) = (scheduler(&app, &clock, &told), scheduler(&service, &clock, &told));
+    assert!(run_due(&a).await?.is_empty(), "nothing is due before the first slot after creation");
+
+    for round in 1..=2 {
+        clock.set(t0 + round * MINUTE - 20_000); // 10 s past the next minute
+        let (ra, rb) = tokio::join!(run_due(&a), run_due(&b));
+        let reports: Vec<_> = ra?.into_iter().chain(rb?).collect();
+        assert_eq!(reports.len(), 1, "round {round}: exactly one process claimed the slot: {reports:?}");
+        let report = &reports[0];
+        assert_eq!(report.error, None, "the scheduled backup ran");
+        assert_eq!(report.slot_state, Some(SlotState::Ran), "run on time");
+        assert_eq!(report.job_state, Some(JobState::Succeeded));
+        assert!(report.retention_job_id.is_some(), "retention followed the successful backup");
+    }
+
+    let jobs = Jobs::new(app.db(), &clock);
+    let backups = jobs.list(&JobFilter { kind: Some(JobKind::Backup), ..Default::default() }).await?;
+    assert_eq!(backups.len(), 2, "one backup per slot, never two");
+    assert!(
+        backups.iter().all(|j| j.trigger == Trigger::Schedule(every_minute.id)),
+        "each backup records the schedule that started it"
+    );
+    let retention = jobs.list(&JobFilter { kind: Some(JobKind::Retention), ..Default::default() }).await?;
+    assert_eq!(retention.len(), 2);
+    assert!(retention
+        .iter()
+        .all(|j| j.trigger == Trigger::Schedule(every_minute.id) && j.state == JobState::Succeeded));
+    let told_backups: Vec<_> = told.0.lock().expect("lock").drain(..).collect();
+    assert_eq!(told_backups.len(), 2, "the hook heard of each run once");
+    for (i, (to, when, job, state, error)) in told_backups.into_iter().enumerate() {
+        assert_eq!(
+            (to, when),
+            (vec!["ops@example.com".to_owned()], EmailWhen::Always),
+            "with the recipients and policy"
+        );
+        assert_eq!((job, state, error), (Some(backups[1 - i].id), Some(JobState::Succeeded), None), "and the job");
+    }
+    let repo = app.repository_for(&saved.identity).await?;
+    assert_eq!(repo.snapshots().await?.len(), 1, "keep-last 1 left one snapshot after the second run");
+
+    // The machine is off until June 4th 04:00; a daily verify at 03:00 catches up once.
+    Schedules::new(app.db(), &clock).update(every_minute.id, &ScheduleSpec { enabled: false, ..spec.clone() }).await?;
+    let verify = Schedules::new(app.db(), &clock)
+        .add(&ScheduleSpec::new("Nightly verify", &identity, ScheduleKind::Verify, "0 3 * * *"))
+        .await?;
+    let day = 24 * 60 * MINUTE;
+    clock.set(1_780_308_000_000 - 6 * 60 * MINUTE + 3 * day); // June 4th, 04:00, an hour after the slot
+    let reports = run_due(&b).await?;
+    assert_eq!(reports.len(), 1, "only the latest slot runs: {reports:?}");
+    assert_eq!(reports[0].slot_state, Some(SlotState::Late), "an hour after its time, within 24 h: late");
+    assert_eq!(reports[0].job_state, Some(JobState::Succeeded), "{reports:?}");
+    let slots = Schedules::new(app.db(), &clock).slots(verify.id).await?;
+    let states: Vec<SlotState> = slots.iter().map(|s| s.state).collect();
+    assert_eq!(states, [SlotState::Missed, SlotState::Missed, SlotState::Late], "June 2nd and 3rd missed, 4th late");
+    assert!(run_due(&a).await?.is_empty(), "the other process finds nothing left to run");
+    let verifies = jobs.list(&JobFilter { kind: Some(JobKind::Verify), ..Default::default() }).await?;
+    assert_eq!(verifies.len(), 1, "one verify for three owed slots");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slot_claimed_at_once_from_two_databases_has_one_owner() -> anyhow::Result<()> {
+    let folder = tempfile::tempdir()?;
+    let path = folder.path().join("orgvault.sqlite");
+    let (one, two) = (Db::open(&path).await?, Db::open(&path).await?);
+    let identity = crate::support::add_identity(&one, "https://example.invalid/portal", "admin").await?;
+    let clock = ManualClock::new(1_000_000);
+    let schedule = Schedules::new(&one, &clock)
+        .add(&ScheduleSpec::new("Nightly", &identity, ScheduleKind::Backup, "0 3 * * *"))
+        .await?;
+    let claims = (0..16).map(|i| {
+        let db = if i % 2 == 0 { one.clone() } else { two.clone() };
+        let clock = ManualClock::new(1_000_000);
+        tokio::spawn(async move { Schedules::new(&db, &clock).claim(schedule.id, 5_000_000, SlotState::Ran).await })
+    });
+    let mut won = 0;
+    for claim in claims {
+        if claim.await?? {
+            won += 1;
+        }
+    }
+    assert_eq!(won, 1, "sixteen claims of one slot from two processes: exactly one owner");
+    Ok(())
+}
