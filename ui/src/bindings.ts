@@ -227,7 +227,11 @@ export type ErrorCode =
 /**  The vault engine failed otherwise. */
 "vault" | 
 /**  The web browser for an OAuth sign-in could not be opened. */
-"browser";
+"browser" | 
+/**  E-mail is not set up (no SMTP server saved). */
+"mail_not_configured" | 
+/**  The SMTP server refused the message for good (a rejected address, wrong credentials). */
+"mail_refused";
 
 /**  One catalog as nodes and edges. */
 export type Graph = {

@@ -51,6 +51,8 @@ enum Command {
     Restore(commands::restore::RestoreArgs),
     /// Saved organizations: add (verifies first), list, check, remove. Secrets go to the vault.
     Identity(commands::identity::IdentityArgs),
+    /// E-mail: the SMTP server results are sent through (set, show) and a test message.
+    Mail(commands::mail::MailArgs),
     /// Unattended scans, backups and verifies: add, list, edit, remove, run-now.
     Schedule(commands::schedule::ScheduleArgs),
     /// The background service that runs schedules (`service run [--once]`).
@@ -98,6 +100,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Prune(args) => commands::retention::prune(&db, &data_dir, args).await,
         Command::Restore(args) => commands::restore::run(&db, &data_dir, args).await,
         Command::Identity(args) => commands::identity::run(&db, &data_dir, args).await,
+        Command::Mail(args) => commands::mail::run(&db, &data_dir, args).await,
         Command::Schedule(args) => commands::schedule::run(&db, &data_dir, args).await,
         Command::Service(args) => commands::service::run(&db, &data_dir, args).await,
     }

@@ -168,6 +168,12 @@ error_codes! {
     // The desktop shell.
     /// The web browser for an OAuth sign-in could not be opened.
     Browser = "browser", retryable: false;
+
+    // E-mail.
+    /// E-mail is not set up (no SMTP server saved).
+    MailNotConfigured = "mail_not_configured", retryable: false;
+    /// The SMTP server refused the message for good (a rejected address, wrong credentials).
+    MailRefused = "mail_refused", retryable: false;
 }
 
 impl std::fmt::Display for ErrorCode {

@@ -65,6 +65,9 @@ const LEADS: Record<ErrorCode, string> = {
   vault: "The vault of secrets failed.",
   // The desktop shell.
   browser: "OrgVault could not open your web browser.",
+  // E-mail.
+  mail_not_configured: "E-mail is not set up.",
+  mail_refused: "The mail server refused the message.",
 };
 
 /** A headline a GIS administrator understands for an error code; the message carries the detail. */

@@ -157,7 +157,7 @@ fn storage_from_dest(data_dir: &Path, dest: Option<&str>) -> anyhow::Result<(Sto
     Ok((Storage::Local { path: path.display().to_string() }, None))
 }
 
-fn read_password(from_stdin: bool) -> anyhow::Result<Secret> {
+pub(crate) fn read_password(from_stdin: bool) -> anyhow::Result<Secret> {
     if !from_stdin {
         return password();
     }

@@ -1,6 +1,6 @@
 //! `orgvault jobs`: the job history, newest first; `--job ID` shows one job's item outcomes;
 //! `--cancel ID` asks a running job to stop, whichever process (the app, another terminal, the
-//! background service) runs it.
+//! background service) runs it. A job's details include whether its result was e-mailed.
 
 use clap::Args;
 use orgvault_core::jobs::{Job, JobFilter, Trigger};
@@ -37,10 +37,18 @@ pub async fn run(db: &Db, args: JobsArgs) -> anyhow::Result<()> {
     if let Some(id) = args.job {
         let job = jobs.get(id).await?;
         let items = jobs.items(id).await?;
+        let mail = orgvault_core::mail::job_mail(db, id).await?;
         if args.json {
-            return print_json(&serde_json::json!({ "job": job, "items": items }));
+            return print_json(&serde_json::json!({ "job": job, "items": items, "mail": mail }));
         }
         print_job(&job);
+        for m in &mail {
+            let outcome = match &m.error {
+                None => "e-mailed".to_owned(),
+                Some(e) => format!("e-mail FAILED after {} attempt(s): {e}", m.attempts),
+            };
+            println!("  {outcome} to {} at {}", m.recipients.join(", "), orgvault_core::mail::format_time(m.at_ms));
+        }
         for it in items {
             let o = &it.outcome;
             println!(

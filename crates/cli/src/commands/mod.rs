@@ -4,6 +4,7 @@ pub mod backup;
 pub mod connect;
 pub mod identity;
 pub mod jobs;
+pub mod mail;
 pub mod restore;
 pub mod retention;
 pub mod scan;

@@ -8,7 +8,10 @@ mod destination_cli;
 mod identity;
 mod job_leases;
 mod jobs;
+mod mail;
 mod restore_cli;
 mod scan;
 mod schedule_service;
+#[path = "../../../core/tests/core/smtp_sink.rs"]
+mod smtp_sink;
 mod support;

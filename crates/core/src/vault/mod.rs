@@ -70,6 +70,11 @@ impl SecretKey {
         SecretKey("settings/custom_headers".into())
     }
 
+    /// The password OrgVault signs in to the SMTP server with (core::mail).
+    pub fn smtp_password() -> Self {
+        SecretKey("settings/smtp_password".into())
+    }
+
     /// Every secret an identity may have.
     pub fn all_for_identity(identity_id: &str) -> [SecretKey; 4] {
         [
