@@ -1,7 +1,8 @@
 //! Schedules run in the app while it is open: every 15 s the app asks core's `run_due` for the
 //! slots that are due, exactly as `orgvault service run` does. A slot is claimed in SQLite, so
 //! with the app and the background service both up each run happens once. A scheduled job's end
-//! is announced like any other job's (a `JobFinished` event and a system notification).
+//! is announced like any other job's (a `JobFinished` event and a system notification) and
+//! e-mailed as its schedule asks (`orgvault_core::mail::MailHook`).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,11 +22,13 @@ const TICK: Duration = Duration::from_secs(15);
 /// Tells the window and the desktop that a scheduled job ended.
 struct Announce {
     app: AppHandle,
+    mail: orgvault_core::mail::MailHook,
 }
 
 #[async_trait::async_trait]
 impl JobEndedHook for Announce {
     async fn scheduled_job_ended(&self, ended: &ScheduledJobEnded<'_>) {
+        self.mail.scheduled_job_ended(ended).await;
         let finished = match (ended.job, ended.error) {
             (Some(job), _) => JobFinished { job_id: job.id, state: job.state.into(), summary: job_summary(job) },
             (None, Some(error)) => JobFinished {
@@ -43,7 +46,7 @@ impl JobEndedHook for Announce {
 pub fn start(app: AppHandle, state: Arc<AppState>, stop: CancellationToken) {
     tauri::async_runtime::spawn(async move {
         let service = state.service();
-        let hook = Announce { app };
+        let hook = Announce { app, mail: orgvault_core::mail::MailHook { service: service.clone() } };
         let scheduler = Scheduler {
             service: &service,
             clock: &state.clock,

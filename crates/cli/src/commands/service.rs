@@ -9,7 +9,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use clap::{Args, Subcommand};
-use orgvault_core::schedule::{local_rfc3339, run_due, LocalZone, NoHook, ScheduleRunReport, Scheduler};
+use orgvault_core::schedule::{local_rfc3339, run_due, LocalZone, ScheduleRunReport, Scheduler};
 use orgvault_core::{Db, JobRunner, NoProgress, SystemClock};
 
 use crate::output::print_json;
@@ -55,13 +55,15 @@ pub async fn run(db: &Db, data_dir: &Path, args: ServiceArgs) -> anyhow::Result<
     };
     let (service, _) = super::identity::service(db, data_dir).await?;
     let cancel = crate::paths::cancel_on_ctrl_c();
+    // Each scheduled job's result is e-mailed as its schedule asks.
+    let hook = orgvault_core::mail::MailHook { service: service.clone() };
     let scheduler = Scheduler {
         service: &service,
         clock: &SystemClock,
         zone: LocalZone,
         progress: &NoProgress,
         cancel: cancel.clone(),
-        hook: &NoHook,
+        hook: &hook,
     };
     JobRunner::new(db, &SystemClock).reconcile().await?;
     if once {

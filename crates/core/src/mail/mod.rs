@@ -237,3 +237,25 @@ mod tests {
         }
     }
 }
+
+/// The scheduler's job-ended hook that e-mails a scheduled job's result to the schedule's
+/// recipients when its policy asks for it (`always`, or `problems` when the job did not
+/// succeed). A send that fails is recorded in `job_mail` by [`Mailer::report_job`]; it never
+/// changes the job.
+pub struct MailHook {
+    pub service: Service,
+}
+
+#[async_trait::async_trait]
+impl crate::schedule::JobEndedHook for MailHook {
+    async fn scheduled_job_ended(&self, ended: &crate::schedule::ScheduledJobEnded<'_>) {
+        let Some(job) = ended.job else { return };
+        let spec = &ended.schedule.spec;
+        if spec.email_to.is_empty() || !wanted(spec.email_when, job.state) {
+            return;
+        }
+        if let Err(e) = Mailer::new(&self.service, &SystemClock).report_job(job.id, &spec.email_to, None).await {
+            tracing::warn!(job_id = job.id, "the job's result could not be e-mailed: {e}");
+        }
+    }
+}
