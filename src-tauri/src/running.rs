@@ -21,7 +21,7 @@ use tokio_util::sync::CancellationToken;
 use crate::error::UiResult;
 use crate::events::{EventProgress, JobFinished};
 use crate::state::AppState;
-use crate::views::{job_summary, JobId, JobStateView};
+use crate::views::{JobId, JobStateView};
 
 /// The cancellation tokens of the jobs this process runs.
 #[derive(Default)]
@@ -98,7 +98,7 @@ where
             tracing::info!(job_id, code = %e.code, "job ended with an error: {}", e.message);
         }
         let finished = match state.jobs().get(job_id).await {
-            Ok(job) => JobFinished { job_id, state: job.state.into(), summary: job_summary(&job) },
+            Ok(job) => JobFinished { job_id, state: job.state.into(), summary: job.summary() },
             Err(e) => JobFinished { job_id, state: JobStateView::Failed, summary: e.to_string() },
         };
         state.running.unregister(job_id);

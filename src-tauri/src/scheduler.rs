@@ -14,7 +14,6 @@ use tokio_util::sync::CancellationToken;
 
 use crate::events::JobFinished;
 use crate::state::AppState;
-use crate::views::job_summary;
 
 /// How often the app looks for due slots (a slot counts as on time for two minutes).
 const TICK: Duration = Duration::from_secs(15);
@@ -30,7 +29,7 @@ impl JobEndedHook for Announce {
     async fn scheduled_job_ended(&self, ended: &ScheduledJobEnded<'_>) {
         self.mail.scheduled_job_ended(ended).await;
         let finished = match (ended.job, ended.error) {
-            (Some(job), _) => JobFinished { job_id: job.id, state: job.state.into(), summary: job_summary(job) },
+            (Some(job), _) => JobFinished { job_id: job.id, state: job.state.into(), summary: job.summary() },
             (None, Some(error)) => JobFinished {
                 job_id: 0,
                 state: crate::views::JobStateView::Failed,

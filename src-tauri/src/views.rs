@@ -283,43 +283,9 @@ impl From<&Job> for JobView {
             identity_id: j.identity_id.clone(),
             started_ms: j.started_ms.or(Some(j.created_ms)),
             ended_ms: j.finished_ms,
-            summary: job_summary(j),
+            summary: j.summary(),
         }
     }
-}
-
-/// One line saying what a job did, from its tallies and error.
-pub fn job_summary(j: &Job) -> String {
-    let count = |k: &str| j.counts.get(k).and_then(serde_json::Value::as_u64);
-    let mut parts = Vec::new();
-    // Scans and backups count items, users and groups; a restore counts what it did to them;
-    // a verify what it checked; a retention what it forgot and removed.
-    for k in [
-        "items",
-        "users",
-        "groups",
-        "created",
-        "updated",
-        "skipped",
-        "failed",
-        "snapshots",
-        "blobs_checked",
-        "problems",
-        "forgotten",
-        "blobs_removed",
-    ] {
-        if let Some(n) = count(k) {
-            parts.push(format!("{n} {k}"));
-        }
-    }
-    let mut line = parts.join(", ");
-    if let Some(e) = &j.error {
-        if !line.is_empty() {
-            line.push_str("; ");
-        }
-        line.push_str(e);
-    }
-    line
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Type)]

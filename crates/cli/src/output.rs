@@ -1,4 +1,4 @@
-//! Turning results into text: one-line errors, sizes, JSON.
+//! Turning results into text: one-line errors and JSON (sizes: `orgvault_core::units`).
 
 /// The error and its causes on one line, without repeating a cause the message already contains.
 pub fn one_line(e: &anyhow::Error) -> String {
@@ -16,22 +16,6 @@ pub fn one_line(e: &anyhow::Error) -> String {
     out
 }
 
-/// 1536 -> "1.5 KB"; decimal units, as disk sizes are shown to administrators.
-pub fn human_bytes(n: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KB", "MB", "GB", "TB"];
-    let mut v = n as f64;
-    let mut unit = 0;
-    while v >= 1000.0 && unit < UNITS.len() - 1 {
-        v /= 1000.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{n} B")
-    } else {
-        format!("{v:.1} {}", UNITS[unit])
-    }
-}
-
 /// Prints one JSON document on stdout.
 pub fn print_json(v: &serde_json::Value) -> anyhow::Result<()> {
     println!("{}", serde_json::to_string(v)?);
@@ -41,13 +25,6 @@ pub fn print_json(v: &serde_json::Value) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn sizes_use_decimal_units() {
-        assert_eq!(human_bytes(999), "999 B");
-        assert_eq!(human_bytes(1500), "1.5 KB");
-        assert_eq!(human_bytes(2_500_000_000), "2.5 GB");
-    }
 
     #[test]
     fn causes_are_joined_once() {

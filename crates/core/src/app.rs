@@ -204,7 +204,7 @@ mod tests {
         let scan = Catalog::new(&f.db).scan(f.scan_id).await.expect("scan");
         assert_eq!(load_graph(&f.db, &scan.identity_id).await.expect("load"), None, "a running scan is not shown");
         Catalog::new(&f.db)
-            .finish_scan(f.scan_id, ScanState::Complete, &serde_json::json!({}), 1)
+            .finish_scan(f.scan_id, ScanState::Complete, &crate::jobs::ScanCounts::default(), 1)
             .await
             .expect("finish");
         let g = load_graph(&f.db, &scan.identity_id).await.expect("load").expect("complete scan");

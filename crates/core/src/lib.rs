@@ -28,6 +28,7 @@ pub mod schedule;
 pub mod selection;
 pub mod service;
 pub mod storage;
+pub mod units;
 pub mod vault;
 
 pub use catalog::Catalog;

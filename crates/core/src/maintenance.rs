@@ -10,7 +10,7 @@ use crate::clock::Clock;
 use crate::db::Db;
 use crate::error::Error;
 use crate::jobs::runner::{JobRunner, JobSpec};
-use crate::jobs::{JobEnd, JobKind, JobState, Jobs, Trigger};
+use crate::jobs::{JobCounts, JobEnd, JobKind, JobState, Jobs, RetentionCounts, Trigger, VerifyCounts};
 use crate::progress::Progress;
 use crate::repo::{ForgetPlan, PruneReport, RepoError, Repository, RetentionPolicy, SnapshotId, VerifyReport};
 
@@ -110,11 +110,11 @@ impl Upkeep<'_> {
             reports.push(report);
         }
         let damaged: usize = reports.iter().map(|r| r.problems.len()).sum();
-        let counts = serde_json::json!({
-            "snapshots": reports.len(),
-            "blobs_checked": reports.iter().map(|r| r.blobs_checked).sum::<u64>(),
-            "bytes_checked": reports.iter().map(|r| r.bytes_checked).sum::<u64>(),
-            "problems": damaged,
+        let counts = JobCounts::Verify(VerifyCounts {
+            snapshots: reports.len() as u64,
+            blobs_checked: reports.iter().map(|r| r.blobs_checked).sum(),
+            bytes_checked: reports.iter().map(|r| r.bytes_checked).sum(),
+            problems: damaged as u64,
         });
         let end = if damaged == 0 {
             JobEnd { state: JobState::Succeeded, counts, error: None }
@@ -164,11 +164,11 @@ impl Upkeep<'_> {
                         return Err(Error::Cancelled.into());
                     }
                     let prune = if prune { Some(self.repo.prune().await?) } else { None };
-                    let counts = serde_json::json!({
-                        "kept": forget.as_ref().map(|f| f.keep.len()),
-                        "forgotten": forget.as_ref().map(|f| f.remove.len()),
-                        "blobs_removed": prune.as_ref().map(|p| p.blobs_removed),
-                        "bytes_removed": prune.as_ref().map(|p| p.bytes_removed),
+                    let counts = JobCounts::Retention(RetentionCounts {
+                        kept: forget.as_ref().map(|f| f.keep.len() as u64),
+                        forgotten: forget.as_ref().map(|f| f.remove.len() as u64),
+                        blobs_removed: prune.as_ref().map(|p| p.blobs_removed),
+                        bytes_removed: prune.as_ref().map(|p| p.bytes_removed),
                     });
                     jobs.finish(job_id, &JobEnd { state: JobState::Succeeded, counts, error: None }).await?;
                     Ok(RetentionOutcome { forget, prune })

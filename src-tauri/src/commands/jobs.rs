@@ -40,14 +40,7 @@ pub async fn job_items(state: State<'_, Arc<AppState>>, job_id: JobId) -> UiResu
 #[specta::specta]
 pub async fn job_log(state: State<'_, Arc<AppState>>, job_id: JobId) -> UiResult<String> {
     let job = state.jobs().get(job_id).await?;
-    let mut out = format!(
-        "job {} ({:?}) \"{}\": {:?}\n{}\n",
-        job.id,
-        job.kind,
-        job.name,
-        job.state,
-        crate::views::job_summary(&job)
-    );
+    let mut out = format!("job {} ({:?}) \"{}\": {:?}\n{}\n", job.id, job.kind, job.name, job.state, job.summary());
     for it in state.jobs().items(job_id).await? {
         let o = &it.outcome;
         out.push_str(&format!("{} {:?} {:?} {} ({})", it.at_ms, o.outcome, o.kind, o.title, o.id));

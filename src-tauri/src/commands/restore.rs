@@ -6,91 +6,32 @@
 
 use std::sync::Arc;
 
-use orgvault_core::jobs::JobKind;
-use orgvault_core::repo::{Repository, SnapshotId};
-use orgvault_core::restore::{apply_job, plan, Profiles, RestoreContext, RestoreError, RestoreOptions, RestorePlan};
-use orgvault_core::{JobSpec, NoProgress, Progress};
+use orgvault_core::restore::{Profiles, RestoreError, RestoreOptions, RestorePlan};
+use orgvault_core::service::PreparedRestore;
+use orgvault_core::NoProgress;
 use tauri::{AppHandle, State};
 use tokio_util::sync::CancellationToken;
 
-use crate::error::{UiError, UiResult};
+use crate::error::UiResult;
 use crate::restore_views::{MappingProfile, MappingView, RestoreInput};
 use crate::running::launch;
 use crate::state::AppState;
 use crate::views::JobId;
 
-/// A restore request resolved: the snapshot found in the source identity's storage, a signed-in
-/// session of the target, the engine's options. Both the plan and the apply start from one.
-pub struct Restore {
-    repo: Repository,
-    snapshot: SnapshotId,
-    portal: arcgis::Portal,
-    target_identity_id: String,
-    options: RestoreOptions,
-}
-
-impl Restore {
-    pub async fn open(state: &AppState, input: &RestoreInput) -> UiResult<Self> {
-        if input.snapshot_id.trim().is_empty() {
-            return Err(UiError::invalid("choose a snapshot to restore"));
-        }
-        let source = state.identity(&input.source_identity_id).await?;
-        let target = state.identity(&input.target_identity_id).await?;
-        let repo = super::backup::repository(state, &source).await?;
-        let snapshot = repo.find_snapshot(&input.snapshot_id).await?;
-        let portal = crate::portal::session(state, &target).await?;
-        let options = RestoreOptions { mapping: input.mapping.to_core(), ..RestoreOptions::default() };
-        Ok(Self { repo, snapshot, portal, target_identity_id: target.id, options })
-    }
-
-    /// The identity whose organization the restore writes to; its job is recorded for it.
-    pub fn target_identity_id(&self) -> &str {
-        &self.target_identity_id
-    }
-
-    fn context<'a>(
-        &'a self,
-        state: &'a AppState,
-        progress: &'a dyn Progress,
-        cancel: CancellationToken,
-    ) -> RestoreContext<'a> {
-        RestoreContext {
-            db: &state.db,
-            portal: &self.portal,
-            repo: &self.repo,
-            identity_id: Some(&self.target_identity_id),
-            progress,
-            cancel,
-            clock: &state.clock,
-        }
-    }
-
-    /// What the restore would do; writes nothing.
-    pub async fn plan(&self, state: &AppState) -> UiResult<RestorePlan> {
-        Ok(plan(&self.context(state, &NoProgress, CancellationToken::new()), &self.snapshot, &self.options).await?)
-    }
-
-    /// Plans again and carries the plan out, recording a `restore` job with every outcome. A
-    /// cancelled restore is not an error here: the job history says it was cancelled.
-    pub async fn apply(
-        &self,
-        state: &AppState,
-        job_id: i64,
-        progress: &dyn Progress,
-        cancel: CancellationToken,
-    ) -> UiResult<()> {
-        match apply_job(&self.context(state, progress, cancel), job_id, &self.snapshot, &self.options).await {
-            Ok(_) | Err(RestoreError::Cancelled) => Ok(()),
-            Err(e) => Err(e.into()),
-        }
-    }
+/// The restore `input` asks for, resolved in core: the snapshot in the source identity's
+/// storage and a signed-in session of the target.
+pub async fn prepare(state: &AppState, input: &RestoreInput) -> UiResult<PreparedRestore> {
+    let source = state.identity(&input.source_identity_id).await?;
+    let target = state.identity(&input.target_identity_id).await?;
+    let options = RestoreOptions { mapping: input.mapping.to_core(), ..RestoreOptions::default() };
+    Ok(state.service().prepare_restore(&source, &input.snapshot_id, &target, options).await?)
 }
 
 /// What the restore would do, read from the snapshot and the target as it is now; writes nothing.
 #[tauri::command]
 #[specta::specta]
 pub async fn plan_restore(state: State<'_, Arc<AppState>>, input: RestoreInput) -> UiResult<RestorePlan> {
-    Restore::open(&state, &input).await?.plan(&state).await
+    Ok(prepare(&state, &input).await?.plan(&state.db, &state.clock, &NoProgress, CancellationToken::new()).await?)
 }
 
 /// Plans again against the target as it is now and carries the plan out, as a `restore` job of
@@ -99,13 +40,14 @@ pub async fn plan_restore(state: State<'_, Arc<AppState>>, input: RestoreInput) 
 #[tauri::command]
 #[specta::specta]
 pub async fn start_restore(app: AppHandle, state: State<'_, Arc<AppState>>, input: RestoreInput) -> UiResult<JobId> {
-    let restore = Restore::open(&state, &input).await?;
-    let target = restore.target_identity_id.clone();
+    let restore = prepare(&state, &input).await?;
     let st = state.inner().clone();
-    let spec =
-        JobSpec::new(JobKind::Restore, Some(&target), format!("restore of snapshot {}", restore.snapshot.short()));
-    launch(&app, state.inner(), spec, move |job_id, progress, cancel| async move {
-        restore.apply(&st, job_id, progress.as_ref(), cancel).await
+    launch(&app, state.inner(), restore.job_spec(), move |job_id, progress, cancel| async move {
+        // A cancelled restore is not an error here: the job history says it was cancelled.
+        match restore.apply_job(&st.db, &st.clock, job_id, progress.as_ref(), cancel).await {
+            Ok(_) | Err(RestoreError::Cancelled) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
     })
     .await
 }

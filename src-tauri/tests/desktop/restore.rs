@@ -14,7 +14,7 @@ use orgvault_core::storage::StorageTarget;
 use orgvault_core::vault::MemoryVault;
 use orgvault_core::ErrorCode;
 use orgvault_core::{NoProgress, Selection};
-use orgvault_desktop::commands::restore::{mapping_profiles, Restore};
+use orgvault_desktop::commands::restore::{mapping_profiles, prepare};
 use orgvault_desktop::restore_views::{GroupTargetView, MappingView, RestoreInput};
 use orgvault_desktop::secrets::VaultSource;
 use orgvault_desktop::state::AppState;
@@ -117,9 +117,16 @@ async fn the_plan_writes_nothing_and_the_apply_fills_the_empty_org_as_a_job_of_t
         mapping,
     };
 
-    let restore = Restore::open(&o.state, &input).await.map_err(|e| anyhow::anyhow!("{e:?}"))?;
-    assert_eq!(restore.target_identity_id(), o.b, "the restore writes to the target identity's organization");
-    let plan = restore.plan(&o.state).await.map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    let restore = prepare(&o.state, &input).await.map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    assert_eq!(
+        restore.target_identity_id(),
+        Some(o.b.as_str()),
+        "the restore writes to the target identity's organization"
+    );
+    let plan = restore
+        .plan(&o.state.db, &o.state.clock, &NoProgress, CancellationToken::new())
+        .await
+        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
     assert_eq!(plan.mode, PlanMode::Migrate, "another organization is a migration");
     assert_eq!(plan.items.len(), a_items, "every item of A's snapshot is in the plan");
     assert!(plan.items.iter().all(|i| i.action == Action::Create), "an empty target gets every item created");
@@ -136,8 +143,12 @@ async fn the_plan_writes_nothing_and_the_apply_fills_the_empty_org_as_a_job_of_t
     let runner = orgvault_core::JobRunner::new(&o.state.db, &o.state.clock);
     let lease = runner.begin(&orgvault_core::JobSpec::new(JobKind::Restore, Some(&o.b), "restore")).await?;
     let cancel = CancellationToken::new();
-    let applied =
-        runner.drive(&lease, &cancel, restore.apply(&o.state, lease.job_id, &NoProgress, cancel.clone()), |_| None);
+    let applied = runner.drive(
+        &lease,
+        &cancel,
+        restore.apply_job(&o.state.db, &o.state.clock, lease.job_id, &NoProgress, cancel.clone()),
+        |_| None,
+    );
     tokio::time::timeout(APPLY_LIMIT, applied)
         .await
         .map_err(|_| anyhow::anyhow!("the restore of a 16-item org did not end within {APPLY_LIMIT:?}"))?
@@ -151,7 +162,7 @@ async fn the_plan_writes_nothing_and_the_apply_fills_the_empty_org_as_a_job_of_t
         "one restore job, recorded for the target identity (the app's job launcher waits for it)"
     );
     assert_eq!(jobs[0].state, JobState::Succeeded, "a restore into a healthy empty org succeeds: {:?}", jobs[0].error);
-    let summary = orgvault_desktop::views::job_summary(&jobs[0]);
+    let summary = jobs[0].summary();
     assert!(
         summary.contains(&format!("{} created", plan.counts.create)),
         "the job line says what was created: {summary}"
@@ -175,14 +186,14 @@ async fn a_restore_request_naming_a_missing_snapshot_or_identity_is_refused_in_w
         target_identity_id: target.into(),
         mapping: MappingView::default(),
     };
-    let err = Restore::open(&o.state, &input("", &o.b)).await.err().expect("no snapshot chosen");
+    let err = prepare(&o.state, &input("", &o.b)).await.err().expect("no snapshot chosen");
     assert_eq!(err.code, ErrorCode::InvalidInput, "an empty snapshot choice is the user's to fix: {err:?}");
-    let err = Restore::open(&o.state, &input("ffffffffffff", &o.b)).await.err().expect("an unknown snapshot");
+    let err = prepare(&o.state, &input("ffffffffffff", &o.b)).await.err().expect("an unknown snapshot");
     assert!(
         !err.message.is_empty() && err.code != ErrorCode::Internal,
         "an unknown snapshot is a named error: {err:?}"
     );
-    let err = Restore::open(&o.state, &input(&o.snapshot, "no-such-identity")).await.err().expect("an unknown target");
+    let err = prepare(&o.state, &input(&o.snapshot, "no-such-identity")).await.err().expect("an unknown target");
     assert_eq!(err.code, ErrorCode::NotFound, "an unknown target identity is not found: {err:?}");
     assert_eq!(item_count(&o.sim, &o.sim.orgs[1].url_key), 0, "a refused request writes nothing");
     Ok(())

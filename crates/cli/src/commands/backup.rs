@@ -16,8 +16,9 @@ use serde_json::json;
 
 use super::connect::{connect_saved, PortalArgs};
 use super::snapshots::DestArgs;
-use crate::output::{human_bytes, print_json};
+use crate::output::print_json;
 use crate::terminal_progress::TerminalProgress;
+use orgvault_core::units::format_bytes;
 
 #[derive(Debug, Args)]
 pub struct BackupArgs {
@@ -171,8 +172,8 @@ fn report(s: &BackupSummary, json: bool, scan_requests: u64, times: Phases) -> a
     // bytes_new also counts the manifest, which the snapshot's content total does not.
     println!(
         "  stored  {} new (manifest included); the snapshot references {}",
-        human_bytes(s.bytes_new),
-        human_bytes(s.bytes_total)
+        format_bytes(s.bytes_new),
+        format_bytes(s.bytes_total)
     );
     if s.failed > 0 {
         println!(

@@ -100,7 +100,7 @@ fn print_job(job: &Job) {
         format!("{:?}", job.state).to_lowercase(),
         took,
         job.name,
-        job.counts,
+        job.counts.line(),
         job.error.as_deref().map(|e| format!("  error: {e}")).unwrap_or_default()
     );
 }

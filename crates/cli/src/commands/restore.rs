@@ -10,16 +10,17 @@ use anyhow::Context;
 use clap::{Args, ValueEnum};
 use orgvault_core::repo::Repository;
 use orgvault_core::restore::{
-    apply, parse_group_pair, parse_pair, plan, Action, ConflictPolicy, Mapping, Profiles, RestoreContext, RestoreMode,
-    RestoreOptions, RestorePlan,
+    parse_group_pair, parse_pair, Action, ConflictPolicy, Mapping, Profiles, RestoreMode, RestoreOptions, RestorePlan,
 };
+use orgvault_core::service::PreparedRestore;
 use orgvault_core::storage::StorageTarget;
 use orgvault_core::{Db, SystemClock};
 use serde_json::json;
 
 use super::connect::PortalArgs;
-use crate::output::{human_bytes, print_json};
+use crate::output::print_json;
 use crate::terminal_progress::TerminalProgress;
+use orgvault_core::units::format_bytes;
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum Conflict {
@@ -150,8 +151,15 @@ pub async fn run(db: &Db, data_dir: &Path, args: RestoreArgs) -> anyhow::Result<
     let target = StorageTarget::parse_dest(&args.from, conn.as_deref(), &data_dir.join("cache"))?;
     let repo =
         Repository::open(&target).await.with_context(|| format!("cannot open the repository {}", target.describe()))?;
-    let snapshot = repo.find_snapshot(&args.snapshot).await?;
-    let portal = args.portal.connect().await?;
+    // The target: a saved identity (through the application layer, recorded on the job), or
+    // --portal/--username.
+    let (portal, target_identity) = match &args.portal.identity {
+        Some(_) => {
+            let (portal, identity) = args.portal.connect_identity(db, data_dir).await?;
+            (portal, Some(identity.id))
+        }
+        None => (args.portal.connect().await?, None),
+    };
     let options = RestoreOptions {
         mapping,
         items: (!args.select_ids.is_empty()).then(|| args.select_ids.iter().cloned().collect()),
@@ -160,24 +168,16 @@ pub async fn run(db: &Db, data_dir: &Path, args: RestoreArgs) -> anyhow::Result<
         concurrency: args.concurrency.max(1),
         ..RestoreOptions::default()
     };
+    let restore = PreparedRestore::new(repo, &args.snapshot, portal, target_identity, options).await?;
     let progress = TerminalProgress::new(args.json);
     let cancel = crate::paths::cancel_on_ctrl_c();
-    let ctx = RestoreContext {
-        db,
-        portal: &portal,
-        repo: &repo,
-        identity_id: None,
-        progress: &progress,
-        cancel,
-        clock: &SystemClock,
-    };
     if !args.apply {
-        let p = plan(&ctx, &snapshot, &options).await;
+        let p = restore.plan(db, &SystemClock, &progress, cancel).await;
         progress.finish();
         let p = p?;
         return if args.json { print_json(&serde_json::to_value(&p)?) } else { print_plan(&p) };
     }
-    let summary = apply(&ctx, &snapshot, &options).await;
+    let summary = restore.apply(db, &SystemClock, &progress, cancel).await;
     progress.finish();
     let s = summary?;
     eprintln!("restore job {}: {} requests in {} ms", s.job_id, s.requests, s.elapsed_ms);
@@ -218,8 +218,8 @@ fn print_plan(p: &RestorePlan) -> anyhow::Result<()> {
     );
     println!(
         "  uploads {} (largest {}, {} in parts)",
-        human_bytes(p.upload_bytes),
-        human_bytes(p.largest_upload),
+        format_bytes(p.upload_bytes),
+        format_bytes(p.largest_upload),
         p.multipart_uploads
     );
     for u in &p.users {

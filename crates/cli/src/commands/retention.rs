@@ -10,7 +10,8 @@ use orgvault_core::{Db, NoProgress};
 use serde_json::json;
 
 use super::snapshots::DestArgs;
-use crate::output::{human_bytes, print_json};
+use crate::output::print_json;
+use orgvault_core::units::format_bytes;
 
 #[derive(Debug, Args)]
 pub struct ForgetArgs {
@@ -77,9 +78,9 @@ pub async fn prune(db: &Db, data_dir: &Path, args: PruneArgs) -> anyhow::Result<
     println!(
         "removed {} blobs ({}), kept {} ({}); {} temporary files and {} stale locks cleaned",
         report.blobs_removed,
-        human_bytes(report.bytes_removed),
+        format_bytes(report.bytes_removed),
         report.blobs_kept,
-        human_bytes(report.bytes_kept),
+        format_bytes(report.bytes_kept),
         report.temp_files_removed,
         report.stale_locks_removed
     );

@@ -9,8 +9,9 @@ use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 use super::connect::PortalArgs;
-use crate::output::{human_bytes, print_json};
+use crate::output::print_json;
 use crate::terminal_progress::TerminalProgress;
+use orgvault_core::units::format_bytes;
 
 #[derive(Debug, Args)]
 pub struct ScanArgs {
@@ -66,7 +67,7 @@ pub async fn run(db: &Db, data_dir: &Path, args: ScanArgs) -> anyhow::Result<()>
         println!("  groups         {}", summary.groups);
         println!("  relationships  {}", summary.relationships);
         println!("  references     {}", summary.references);
-        println!("  estimated size {}", human_bytes(summary.estimated_bytes));
+        println!("  estimated size {}", format_bytes(summary.estimated_bytes));
         if summary.problems > 0 {
             println!("  problems       {} (see `orgvault jobs --job {}`)", summary.problems, summary.job_id);
         }

@@ -11,7 +11,8 @@ use orgvault_core::storage::StorageTarget;
 use orgvault_core::{Db, Progress, SystemClock};
 use serde_json::json;
 
-use crate::output::{human_bytes, print_json};
+use crate::output::print_json;
+use orgvault_core::units::format_bytes;
 
 /// Where the repository is.
 #[derive(Debug, Args)]
@@ -107,7 +108,7 @@ pub async fn run(data_dir: &Path, args: SnapshotsArgs) -> anyhow::Result<()> {
             s.items,
             s.users,
             s.groups,
-            human_bytes(s.bytes),
+            format_bytes(s.bytes),
             s.name
         );
     }

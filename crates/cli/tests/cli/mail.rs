@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use orgvault_core::jobs::{JobEnd, JobKind, JobState, Jobs};
+use orgvault_core::jobs::{JobCounts, JobEnd, JobKind, JobState, Jobs, ScanCounts};
 use orgvault_core::mail::{Mailer, RetryPolicy};
 use orgvault_core::vault::MemoryVault;
 use orgvault_core::{Db, JobRunner, JobSpec, Service, SystemClock};
@@ -103,7 +103,11 @@ async fn jobs_shows_a_failed_e_mail_and_the_job_state_it_did_not_change() -> any
     jobs.mark_running(lease.job_id).await?;
     jobs.finish(
         lease.job_id,
-        &JobEnd { state: JobState::Succeeded, counts: serde_json::json!({"items": 3}), error: None },
+        &JobEnd {
+            state: JobState::Succeeded,
+            counts: JobCounts::Scan(ScanCounts { items: 3, ..ScanCounts::default() }),
+            error: None,
+        },
     )
     .await?;
     let service = Service::new(db.clone(), std::sync::Arc::new(MemoryVault::default()));

@@ -62,7 +62,7 @@ use crate::clock::Clock;
 use crate::db::Db;
 use crate::identity::Identities;
 use crate::jobs::runner::{JobRunner, JobSpec};
-use crate::jobs::{ItemOutcome, JobEnd, JobKind, JobState, Jobs, Outcome, SubjectKind};
+use crate::jobs::{ItemOutcome, JobCounts, JobEnd, JobKind, JobState, Jobs, Outcome, SubjectKind};
 use crate::progress::Progress;
 use crate::repo::{FailedEntry, LockKind, Manifest, Repository, SnapshotId};
 use crate::selection::Selection;
@@ -131,6 +131,26 @@ pub struct BackupSummary {
     pub bytes_total: u64,
     /// HTTP requests sent, retries included.
     pub requests: u64,
+}
+
+impl BackupSummary {
+    /// The tallies the job history keeps.
+    pub fn counts(&self) -> crate::jobs::BackupCounts {
+        crate::jobs::BackupCounts {
+            snapshot: self.snapshot.as_ref().map(|s| s.to_string()),
+            items: self.items,
+            users: self.users,
+            groups: self.groups,
+            failed: self.failed,
+            fallbacks: self.fallbacks,
+            reused: self.reused,
+            data_downloads: self.data_downloads,
+            bytes_downloaded: self.bytes_downloaded,
+            bytes_new: self.bytes_new,
+            bytes_total: self.bytes_total,
+            requests: self.requests,
+        }
+    }
 }
 
 /// The concrete subjects of one backup.
@@ -306,10 +326,10 @@ async fn run_begun(
 
     let outcome = work(ctx, &targets, &skipped, selection, &name, started_ms, job_id).await;
     let (state, error, counts) = match &outcome {
-        Ok((summary, _)) => (summary.state, None, serde_json::to_value(summary).unwrap_or_default()),
+        Ok((summary, _)) => (summary.state, None, JobCounts::Backup(summary.counts())),
         Err((e, _)) => {
             let state = if matches!(e, BackupError::Cancelled) { JobState::Cancelled } else { JobState::Failed };
-            (state, Some(e.to_string()), serde_json::json!({}))
+            (state, Some(e.to_string()), JobCounts::None)
         }
     };
     let outcomes = match &outcome {

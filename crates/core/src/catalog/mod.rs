@@ -61,7 +61,8 @@ pub struct ScanRecord {
     pub started_ms: i64,
     pub finished_ms: Option<i64>,
     pub state: ScanState,
-    pub counts: serde_json::Value,
+    /// What the scan counted (all zero until it finished).
+    pub counts: crate::jobs::ScanCounts,
 }
 
 /// Access to the catalogs of one database.
@@ -95,13 +96,13 @@ impl<'a> Catalog<'a> {
         &self,
         scan_id: i64,
         state: ScanState,
-        counts: &serde_json::Value,
+        counts: &crate::jobs::ScanCounts,
         now_ms: i64,
     ) -> Result<()> {
         sqlx::query("UPDATE scans SET state = ?, finished_ms = ?, counts = ? WHERE id = ?")
             .bind(state.as_str())
             .bind(now_ms)
-            .bind(counts.to_string())
+            .bind(serde_json::to_string(counts).unwrap_or_else(|_| "{}".to_owned()))
             .bind(scan_id)
             .execute(self.db.pool())
             .await?;
@@ -152,7 +153,7 @@ fn scan_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<ScanRecord> {
         started_ms: r.get("started_ms"),
         finished_ms: r.get("finished_ms"),
         state: ScanState::parse(r.get::<&str, _>("state"))?,
-        counts: serde_json::from_str(&counts).unwrap_or(serde_json::Value::Null),
+        counts: serde_json::from_str(&counts).unwrap_or_default(),
     })
 }
 

@@ -11,8 +11,11 @@
 //! process was killed) is turned into `failed` by [`runner::JobRunner::reconcile`], which the app
 //! and the CLI call when they open the database; a live job of another process is never touched.
 
+pub mod counts;
 pub mod holder;
 pub mod runner;
+
+pub use counts::{BackupCounts, JobCounts, RestoreCounts, RetentionCounts, ScanCounts, VerifyCounts};
 
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
@@ -150,14 +153,28 @@ pub struct Job {
     pub started_ms: Option<i64>,
     pub finished_ms: Option<i64>,
     pub state: JobState,
-    /// Free-form tallies chosen by the job kind (e.g. items, users, groups, problems).
-    pub counts: serde_json::Value,
+    /// What the job counted; the variant matches `kind`.
+    pub counts: JobCounts,
     pub error: Option<String>,
     pub trigger: Trigger,
     /// The process that runs or ran the job ("pid 4242 on host"), when known.
     pub holder: Option<String>,
     /// When someone asked the job to stop (it stops at its next check).
     pub cancel_requested_ms: Option<i64>,
+}
+
+impl Job {
+    /// One line saying what the job did: its tallies, then its error.
+    pub fn summary(&self) -> String {
+        let mut line = self.counts.line();
+        if let Some(e) = &self.error {
+            if !line.is_empty() {
+                line.push_str("; ");
+            }
+            line.push_str(e);
+        }
+        line
+    }
 }
 
 /// A recorded subject with its time.
@@ -171,7 +188,7 @@ pub struct JobItem {
 #[derive(Debug, Clone, PartialEq)]
 pub struct JobEnd {
     pub state: JobState,
-    pub counts: serde_json::Value,
+    pub counts: JobCounts,
     pub error: Option<String>,
 }
 
@@ -250,7 +267,7 @@ impl<'a> Jobs<'a> {
         sqlx::query("UPDATE jobs SET state = ?, finished_ms = ?, counts = ?, error = ? WHERE id = ?")
             .bind(to_text(end.state))
             .bind(self.clock.now_ms())
-            .bind(end.counts.to_string())
+            .bind(end.counts.to_stored())
             .bind(end.error.as_deref())
             .bind(job_id)
             .execute(self.db.pool())
@@ -351,16 +368,17 @@ impl<'a> Jobs<'a> {
 
 fn job_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<Job> {
     let counts: String = r.get("counts");
+    let kind: JobKind = from_text(r.get::<&str, _>("kind"))?;
     Ok(Job {
         id: r.get("id"),
-        kind: from_text(r.get::<&str, _>("kind"))?,
+        kind,
         identity_id: r.get("identity_id"),
         name: r.get("name"),
         created_ms: r.get("created_ms"),
         started_ms: r.get("started_ms"),
         finished_ms: r.get("finished_ms"),
         state: from_text(r.get::<&str, _>("state"))?,
-        counts: serde_json::from_str(&counts).unwrap_or(serde_json::Value::Null),
+        counts: JobCounts::from_stored(kind, &counts),
         error: r.get("error"),
         trigger: Trigger::from_stored(r.get::<&str, _>("triggered_by"))?,
         holder: match (r.get::<Option<i64>, _>("lease_pid"), r.get::<Option<String>, _>("lease_host")) {
@@ -375,10 +393,9 @@ fn job_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<Job> {
 mod tests {
     use super::*;
     use crate::clock::{Clock, ManualClock};
-    use serde_json::json;
 
     fn end(state: JobState) -> JobEnd {
-        JobEnd { state, counts: json!({"items": 3}), error: None }
+        JobEnd { state, counts: JobCounts::Backup(BackupCounts { items: 3, ..BackupCounts::default() }), error: None }
     }
 
     /// A queued job, begun the way every front end begins one.
@@ -422,7 +439,7 @@ mod tests {
             (1_000, Some(1_005), Some(1_015)),
             "times come from the injected clock"
         );
-        assert_eq!(job.counts, json!({"items": 3}), "counts are kept as given");
+        assert_eq!(job.counts, end(JobState::Partial).counts, "counts are kept as given");
         let items = jobs.items(id).await.expect("items");
         assert_eq!(items.len(), 1, "one recorded subject");
         assert_eq!(items[0].outcome.outcome, Outcome::Fallback, "outcome round-trips");

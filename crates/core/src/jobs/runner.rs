@@ -20,7 +20,7 @@ use sqlx::Row;
 use tokio_util::sync::CancellationToken;
 
 use super::holder::{self, Holder};
-use super::{JobEnd, JobKind, JobState, Jobs, Trigger, INTERRUPTED};
+use super::{JobCounts, JobEnd, JobKind, JobState, Jobs, Trigger, INTERRUPTED};
 use crate::clock::Clock;
 use crate::db::Db;
 use crate::error::{Error, Result};
@@ -174,10 +174,10 @@ impl<'a> JobRunner<'a> {
             never = self.keep_alive(lease, cancel) => match never {},
         };
         let end = end_of(&result).unwrap_or_else(|| match &result {
-            Ok(_) => JobEnd { state: JobState::Succeeded, counts: serde_json::json!({}), error: None },
+            Ok(_) => JobEnd { state: JobState::Succeeded, counts: JobCounts::None, error: None },
             Err(e) => JobEnd {
                 state: if cancel.is_cancelled() { JobState::Cancelled } else { JobState::Failed },
-                counts: serde_json::json!({}),
+                counts: JobCounts::None,
                 error: Some(e.to_string()),
             },
         });
@@ -390,7 +390,7 @@ mod tests {
             .await
             .expect("another kind for the same identity may run");
         Jobs::new(&db, &clock)
-            .finish(held.job_id, &JobEnd { state: JobState::Cancelled, counts: serde_json::json!({}), error: None })
+            .finish(held.job_id, &JobEnd { state: JobState::Cancelled, counts: JobCounts::None, error: None })
             .await
             .expect("end the first");
         second.begin(&backup("ann")).await.expect("once the first ended, the identity is free");

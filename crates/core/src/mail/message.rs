@@ -9,7 +9,8 @@ use std::fmt::Write as _;
 use lettre::message::{Mailbox, MultiPart};
 
 use super::MailError;
-use crate::jobs::{Job, JobItem, JobState, Outcome};
+use crate::jobs::{Job, JobCounts, JobItem, JobState, Outcome};
+use crate::units::format_bytes;
 
 /// At most this many failed subjects are listed in a job's result; the rest are counted.
 pub const FAILED_SUBJECTS_SHOWN: usize = 25;
@@ -147,25 +148,6 @@ pub fn format_duration(ms: i64) -> String {
     }
 }
 
-/// `1.5 MB` (decimal units, as storage is sold).
-pub fn format_bytes(n: u64) -> String {
-    const UNITS: [&str; 5] = ["bytes", "kB", "MB", "GB", "TB"];
-    let mut v = n as f64;
-    let mut unit = 0;
-    while v >= 1000.0 && unit < UNITS.len() - 1 {
-        v /= 1000.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{n} bytes")
-    } else {
-        format!("{v:.1} {}", UNITS[unit])
-    }
-}
-
-/// Counts that get their own line (or are internal), not the generic "counts" line.
-const SPECIAL_COUNTS: &[&str] = &["job_id", "state", "name", "snapshot", "bytes_new", "bytes_total"];
-
 impl JobReport {
     /// The message, with every text passed through `redactor`.
     pub fn render(&self, redactor: &Redactor) -> Content {
@@ -188,25 +170,16 @@ impl JobReport {
         if let (Some(start), Some(end)) = (job.started_ms, job.finished_ms) {
             facts.push(("Duration", format_duration(end - start)));
         }
-        let counts = job.counts.as_object();
-        if let Some(snapshot) = counts.and_then(|c| c.get("snapshot")).and_then(|v| v.as_str()) {
+        if let Some(snapshot) = job.counts.snapshot() {
             facts.push(("Snapshot", clean(snapshot)));
         }
-        let bytes = |k: &str| counts.and_then(|c| c.get(k)).and_then(|v| v.as_u64());
-        if let Some(new) = bytes("bytes_new") {
-            facts.push(("New data", format_bytes(new)));
+        if let JobCounts::Backup(c) = &job.counts {
+            facts.push(("New data", format_bytes(c.bytes_new)));
+            facts.push(("Total size", format_bytes(c.bytes_total)));
         }
-        if let Some(total) = bytes("bytes_total") {
-            facts.push(("Total size", format_bytes(total)));
-        }
-        let tallies: Vec<String> = counts
-            .into_iter()
-            .flatten()
-            .filter(|(k, _)| !SPECIAL_COUNTS.contains(&k.as_str()))
-            .filter_map(|(k, v)| v.as_u64().map(|n| format!("{} {n}", k.replace('_', " "))))
-            .collect();
+        let tallies = job.counts.line();
         if !tallies.is_empty() {
-            facts.push(("Counts", tallies.join(", ")));
+            facts.push(("Counts", tallies));
         }
         if let Some(next) = self.next_run_ms {
             facts.push(("Next run", format_time(next)));
@@ -351,8 +324,6 @@ mod tests {
 
     #[test]
     fn sizes_and_durations_read_like_a_person_wrote_them() {
-        assert_eq!(format_bytes(999), "999 bytes");
-        assert_eq!(format_bytes(1_500_000), "1.5 MB");
         assert_eq!(format_duration(62_000), "1 min 2 s");
         assert_eq!(format_duration(3_723_000), "1 h 2 min 3 s");
     }

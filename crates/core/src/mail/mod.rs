@@ -27,8 +27,8 @@ mod send;
 mod settings;
 
 pub use message::{
-    escape_html, format_bytes, format_duration, format_time, parse_mailbox, test_message, Content, JobReport, Redactor,
-    TokenWarning, FAILED_SUBJECTS_SHOWN,
+    escape_html, format_duration, format_time, parse_mailbox, test_message, Content, JobReport, Redactor, TokenWarning,
+    FAILED_SUBJECTS_SHOWN,
 };
 pub use send::{job_mail, JobMail, MailState, RetryPolicy};
 pub use settings::{PasswordChange, Security, SmtpSettings};

@@ -18,7 +18,7 @@ use super::retry::{self, with_retries};
 use super::run::{Run, Stop, Tally};
 use super::{RestoreContext, RestoreSummary};
 use crate::jobs::runner::{JobRunner, JobSpec};
-use crate::jobs::{JobEnd, JobKind, JobState, Jobs, SubjectKind};
+use crate::jobs::{JobCounts, JobEnd, JobKind, JobState, Jobs, SubjectKind};
 use crate::repo::{ItemEntry, RelDirection, SnapshotId};
 
 /// Begins a restore job through the [`JobRunner`] (one restore per identity at a time, in any
@@ -184,7 +184,7 @@ pub(crate) async fn apply_begun(
         _ if failed > 0 => Some(format!("{failed} subject(s) failed")),
         _ => None,
     };
-    jobs.finish(job_id, &JobEnd { state, counts: serde_json::to_value(&summary).unwrap_or_default(), error }).await?;
+    jobs.finish(job_id, &JobEnd { state, counts: JobCounts::Restore(summary.counts()), error }).await?;
     if state == JobState::Cancelled {
         return Err(RestoreError::Cancelled);
     }

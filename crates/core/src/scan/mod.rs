@@ -28,7 +28,7 @@ use crate::db::Db;
 use crate::error::{Error, Result};
 use crate::identity::Identities;
 use crate::jobs::runner::{JobRunner, JobSpec};
-use crate::jobs::{ItemOutcome, JobEnd, JobKind, JobState, Jobs, Outcome, SubjectKind};
+use crate::jobs::{ItemOutcome, JobCounts, JobEnd, JobKind, JobState, Jobs, Outcome, ScanCounts, SubjectKind};
 use crate::progress::Progress;
 use crate::selection::Selection;
 
@@ -193,11 +193,8 @@ pub async fn scan_job(
 
     if let Err(e) = portal.require_admin(REQUIRED_PRIVILEGES) {
         let e = Error::from(e);
-        jobs.finish(
-            job_id,
-            &JobEnd { state: JobState::Failed, counts: serde_json::json!({}), error: Some(e.to_string()) },
-        )
-        .await?;
+        jobs.finish(job_id, &JobEnd { state: JobState::Failed, counts: JobCounts::None, error: Some(e.to_string()) })
+            .await?;
         tracing::warn!(job_id, code = %e.code(), "scan refused: {e}");
         return Err(e);
     }
@@ -230,12 +227,20 @@ pub async fn scan_job(
         Ok(()) => Selection::Everything.resolve(&catalog, scan_id).await?.tally.estimated_bytes,
         Err(_) => 0,
     };
-    let counts_json = serde_json::json!({
-        "items": counts.items, "users": counts.users, "groups": counts.groups,
-        "memberships": counts.memberships, "folders": counts.folders, "sharing": counts.sharing,
-        "relationships": counts.relationships, "references": counts.references,
-        "problems": counts.problems, "requests": requests, "estimated_bytes": estimated_bytes,
-    });
+    let scan_counts = ScanCounts {
+        items: counts.items,
+        users: counts.users,
+        groups: counts.groups,
+        memberships: counts.memberships,
+        folders: counts.folders,
+        sharing: counts.sharing,
+        relationships: counts.relationships,
+        references: counts.references,
+        problems: counts.problems,
+        requests,
+        estimated_bytes,
+    };
+    let counts_json = JobCounts::Scan(scan_counts.clone());
     let (scan_state, job_end) = match &outcome {
         Ok(()) => {
             let failed = run.problems.iter().filter(|p| p.kind == ProblemKind::Incomplete).count();
@@ -251,7 +256,7 @@ pub async fn scan_job(
             JobEnd { state: JobState::Failed, counts: counts_json.clone(), error: Some(e.to_string()) },
         ),
     };
-    catalog.finish_scan(scan_id, scan_state, &counts_json, clock.now_ms()).await?;
+    catalog.finish_scan(scan_id, scan_state, &scan_counts, clock.now_ms()).await?;
     jobs.finish(job_id, &job_end).await?;
     tracing::info!(job_id, scan_id, state = ?job_end.state, items = counts.items, requests, "scan ended");
     outcome?;

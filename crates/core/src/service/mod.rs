@@ -20,6 +20,8 @@
 //! - [`scan_and_backup`] (from [`crate::backup`]): begin the backup job, scan the organization,
 //!   then back up a selection of that fresh scan in the begun job.
 //! - [`Upkeep`] (from [`crate::maintenance`]): verify and retention, as jobs.
+//! - [`Service::prepare_restore`] / [`PreparedRestore`]: a snapshot, its repository and a
+//!   signed-in target, from which the restore is planned and applied.
 //!
 //! Invariants: nothing here stores or logs a secret; a failed `save_identity` leaves the
 //! database and the vault as they were; `connect` never signs in without the admin check.
@@ -28,6 +30,7 @@
 mod connect;
 mod oauth;
 mod repository;
+mod restore;
 mod save_identity;
 
 use std::sync::Arc;
@@ -35,6 +38,7 @@ use std::sync::Arc;
 pub use crate::backup::{scan_and_backup, scan_and_backup_job, BackupWhat, ScanThenBackup, ScannedBackup};
 pub use crate::maintenance::Upkeep;
 pub use oauth::{sign_in_in_browser, Browser, BrowserSignIn};
+pub use restore::PreparedRestore;
 pub use save_identity::{IdentityDraft, SavedIdentity};
 
 use crate::clock::SystemClock;

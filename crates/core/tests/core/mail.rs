@@ -7,11 +7,12 @@ use std::time::Duration;
 
 use arcgis::Secret;
 use orgvault_core::identity::{IdentitySpec, PortalKind, SignIn, Storage, TlsOptions};
-use orgvault_core::jobs::{ItemOutcome, JobEnd, JobKind, JobState, Jobs, Outcome, SubjectKind, Trigger};
+use orgvault_core::jobs::{
+    BackupCounts, ItemOutcome, JobCounts, JobEnd, JobKind, JobState, Jobs, Outcome, SubjectKind, Trigger,
+};
 use orgvault_core::mail::{self, MailState, Mailer, PasswordChange, RetryPolicy, Security, SmtpSettings};
 use orgvault_core::vault::{MemoryVault, SecretKey, SecretStore};
 use orgvault_core::{Db, ErrorCode, JobRunner, JobSpec, ManualClock, Service};
-use serde_json::json;
 
 use crate::smtp_sink::{free_port, SmtpSink};
 
@@ -91,8 +92,15 @@ async fn service_with_job(clock: &ManualClock) -> anyhow::Result<(Service, i64)>
         lease.job_id,
         &JobEnd {
             state: JobState::Partial,
-            counts: json!({"job_id": lease.job_id, "snapshot": SNAPSHOT, "items": 40, "users": 1, "groups": 0,
-                "failed": 31, "bytes_new": 1_500_000, "bytes_total": 12_000_000}),
+            counts: JobCounts::Backup(BackupCounts {
+                snapshot: Some(SNAPSHOT.into()),
+                items: 40,
+                users: 1,
+                failed: 31,
+                bytes_new: 1_500_000,
+                bytes_total: 12_000_000,
+                ..BackupCounts::default()
+            }),
             error: Some(format!("31 failed; storage said {connection}")),
         },
     )
@@ -135,9 +143,9 @@ async fn a_job_result_arrives_with_its_facts_escaped_html_and_no_secret() -> any
         "partial",
         "1.5 MB",
         "12.0 MB",
-        "items 40",
-        "users 1",
-        "failed 31",
+        "40 items",
+        "1 users",
+        "31 failed",
         "1 min 23 s",
         "Next run: 2025-12-05 09:00:00 UTC",
     ] {

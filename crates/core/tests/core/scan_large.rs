@@ -5,7 +5,7 @@ use std::collections::{BTreeSet, HashSet};
 use std::time::Instant;
 
 use orgvault_core::catalog::ScanState;
-use orgvault_core::jobs::{JobState, Jobs};
+use orgvault_core::jobs::{JobCounts, JobState, Jobs};
 use orgvault_core::references;
 use orgvault_core::scan::{has_json_data, origin_relationships, service_layers_endpoint};
 use orgvault_core::{scan, Catalog, NoProgress, SystemClock};
@@ -135,7 +135,8 @@ async fn a_12000_item_org_is_cataloged_exactly_within_its_request_budget() -> an
     assert_eq!(scan_record.state, ScanState::Complete, "the catalog is marked complete");
     let job = Jobs::new(&db, &SystemClock).get(summary.job_id).await?;
     assert_eq!(job.state, JobState::Succeeded, "the scan job succeeded");
-    assert_eq!(job.counts["items"], 12_000, "the job records its counts");
+    let JobCounts::Scan(counts) = &job.counts else { panic!("a scan job keeps scan counts: {:?}", job.counts) };
+    assert_eq!(counts.items, 12_000, "the job records its counts");
     assert!(summary.estimated_bytes > 0, "an org with files has a positive backup estimate");
     eprintln!("12,000-item scan: {} requests in {:.1?}", summary.requests, elapsed);
     Ok(())
