@@ -133,26 +133,6 @@ pub struct BackupSummary {
     pub requests: u64,
 }
 
-impl BackupSummary {
-    /// The tallies the job history keeps.
-    pub fn counts(&self) -> crate::jobs::BackupCounts {
-        crate::jobs::BackupCounts {
-            snapshot: self.snapshot.as_ref().map(|s| s.to_string()),
-            items: self.items,
-            users: self.users,
-            groups: self.groups,
-            failed: self.failed,
-            fallbacks: self.fallbacks,
-            reused: self.reused,
-            data_downloads: self.data_downloads,
-            bytes_downloaded: self.bytes_downloaded,
-            bytes_new: self.bytes_new,
-            bytes_total: self.bytes_total,
-            requests: self.requests,
-        }
-    }
-}
-
 /// The concrete subjects of one backup.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 struct Targets {
@@ -326,7 +306,7 @@ async fn run_begun(
 
     let outcome = work(ctx, &targets, &skipped, selection, &name, started_ms, job_id).await;
     let (state, error, counts) = match &outcome {
-        Ok((summary, _)) => (summary.state, None, JobCounts::Backup(summary.counts())),
+        Ok((summary, _)) => (summary.state, None, JobCounts::Backup(summary.clone())),
         Err((e, _)) => {
             let state = if matches!(e, BackupError::Cancelled) { JobState::Cancelled } else { JobState::Failed };
             (state, Some(e.to_string()), JobCounts::None)

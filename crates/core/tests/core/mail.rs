@@ -6,11 +6,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use arcgis::Secret;
+use orgvault_core::backup::BackupSummary;
 use orgvault_core::identity::{IdentitySpec, PortalKind, SignIn, Storage, TlsOptions};
-use orgvault_core::jobs::{
-    BackupCounts, ItemOutcome, JobCounts, JobEnd, JobKind, JobState, Jobs, Outcome, SubjectKind, Trigger,
-};
+use orgvault_core::jobs::{ItemOutcome, JobCounts, JobEnd, JobKind, JobState, Jobs, Outcome, SubjectKind, Trigger};
 use orgvault_core::mail::{self, MailState, Mailer, PasswordChange, RetryPolicy, Security, SmtpSettings};
+use orgvault_core::repo::SnapshotId;
 use orgvault_core::vault::{MemoryVault, SecretKey, SecretStore};
 use orgvault_core::{Db, ErrorCode, JobRunner, JobSpec, ManualClock, Service};
 
@@ -92,14 +92,22 @@ async fn service_with_job(clock: &ManualClock) -> anyhow::Result<(Service, i64)>
         lease.job_id,
         &JobEnd {
             state: JobState::Partial,
-            counts: JobCounts::Backup(BackupCounts {
-                snapshot: Some(SNAPSHOT.into()),
+            counts: JobCounts::Backup(BackupSummary {
+                job_id: lease.job_id,
+                state: JobState::Partial,
+                snapshot: Some(SNAPSHOT.parse::<SnapshotId>()?),
+                name: "nightly <all>".into(),
                 items: 40,
                 users: 1,
+                groups: 0,
                 failed: 31,
+                fallbacks: 0,
+                reused: 0,
+                data_downloads: 0,
+                bytes_downloaded: 0,
                 bytes_new: 1_500_000,
                 bytes_total: 12_000_000,
-                ..BackupCounts::default()
+                requests: 0,
             }),
             error: Some(format!("31 failed; storage said {connection}")),
         },
