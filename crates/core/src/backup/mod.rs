@@ -145,13 +145,19 @@ struct Targets {
 
 impl Targets {
     /// Adds what the selected items cannot be restored without: the backing feature service
-    /// of each selected Scene Service.
+    /// of each selected Scene Service. Leaves out this tool's own temporary export items that a
+    /// fresh scan found in the organization (an earlier backup's leftovers, swept by this one).
     async fn complete(&mut self, ctx: &BackupContext<'_>) -> Result<(), BackupError> {
         let backing = facts::backing_services(&Catalog::new(ctx.db), ctx.scan_id, &self.items).await?;
         for (service, scene) in backing {
             tracing::info!(service = %service, scene = %scene, "backing up a scene's backing feature service too");
             self.items.insert(service.clone());
             self.included.insert(service, format!("backing service of {scene}"));
+        }
+        for id in export_journal::own_items_in_catalog(ctx.db, ctx.portal, ctx.scan_id).await? {
+            if self.items.remove(&id) {
+                tracing::info!(item = %id, "left out a temporary export item of an earlier backup");
+            }
         }
         Ok(())
     }
