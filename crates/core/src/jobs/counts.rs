@@ -156,10 +156,18 @@ impl JobCounts {
         out
     }
 
-    /// The tallies on one line: "12 items, 3 users, 1 groups".
+    /// The tallies on one line: "12 items, 1 user, 0 groups".
     pub fn line(&self) -> String {
-        self.tallies().iter().map(|(word, n)| format!("{n} {word}")).collect::<Vec<_>>().join(", ")
+        self.tallies().iter().map(|&(word, n)| counted(n, word)).collect::<Vec<_>>().join(", ")
     }
+}
+
+/// "3 items", "1 item", "1 blob checked": the tally's noun in the singular for one.
+fn counted(n: u64, word: &str) -> String {
+    let (noun, rest) = word.split_once(' ').map_or((word, ""), |(noun, rest)| (noun, rest));
+    let noun = if n == 1 { noun.strip_suffix('s').unwrap_or(noun) } else { noun };
+    let sep = if rest.is_empty() { "" } else { " " };
+    format!("{n} {noun}{sep}{rest}")
 }
 
 #[cfg(test)]
@@ -214,5 +222,9 @@ mod tests {
         );
         assert_eq!(restore.tallies(), vec![("created", 4), ("updated", 0), ("skipped", 0), ("failed", 1)]);
         assert!(JobCounts::None.tallies().is_empty());
+        assert_eq!(scan.line(), "5 items, 2 users, 1 group");
+        let verify = JobCounts::Verify(VerifyCounts { snapshots: 1, blobs_checked: 1, ..VerifyCounts::default() });
+        assert_eq!(verify.line(), "1 snapshot, 1 blob checked, 0 problems");
+        assert_eq!(restore.line(), "4 created, 0 updated, 0 skipped, 1 failed");
     }
 }

@@ -152,7 +152,7 @@ async fn a_job_result_arrives_with_its_facts_escaped_html_and_no_secret() -> any
         "1.5 MB",
         "12.0 MB",
         "40 items",
-        "1 users",
+        "1 user",
         "31 failed",
         "1 min 23 s",
         "Next run: 2025-12-05 09:00:00 UTC",
