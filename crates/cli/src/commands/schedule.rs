@@ -239,6 +239,8 @@ async fn status_json(db: &Db, s: &ScheduleStatus) -> anyhow::Result<serde_json::
         "last_slot_ms": s.last.as_ref().map(|l| l.slot_ms),
         "last_job_id": s.last.as_ref().and_then(|l| l.job_id),
         "last_error": s.last.as_ref().and_then(|l| l.error.clone()),
+        // Set when the last slot's process died: run again, or why not.
+        "last_note": s.last.as_ref().and_then(|l| l.note.clone()),
         "enabled": spec.enabled,
         "selection": spec.selection,
         "retention": spec.retention,

@@ -140,9 +140,10 @@ pub fn print_report(r: &ScheduleRunReport, json: bool) -> anyhow::Result<()> {
         (Some(id), Some(st)) => format!("job {id} {st:?}").to_lowercase(),
         _ => "no job".into(),
     };
+    let note = r.note.as_deref().map(|n| format!(" ({n})")).unwrap_or_default();
     match &r.error {
-        Some(e) => println!("{} [{when}, {state}]: {job}: {e}", r.schedule),
-        None => println!("{} [{when}, {state}]: {job}", r.schedule),
+        Some(e) => println!("{} [{when}, {state}]{note}: {job}: {e}", r.schedule),
+        None => println!("{} [{when}, {state}]{note}: {job}", r.schedule),
     }
     Ok(())
 }

@@ -31,7 +31,7 @@ pub struct Abandoned {
     reruns: i64,
     /// Who claimed it ("pid 4242 on host").
     pub claimant: String,
-    /// The job it began, failed "interrupted", if it got that far.
+    /// The first job it began (of the schedule's kind), if it got that far.
     pub job: Option<Job>,
 }
 
@@ -94,21 +94,22 @@ pub(super) async fn find(schedules: &Schedules<'_>, id: i64) -> Result<Vec<Aband
             continue; // this process runs it right now
         }
         let claimed_ms: i64 = r.get("claimed_ms");
-        let job_id: Option<i64> = sqlx::query_scalar(
-            "SELECT id FROM jobs WHERE triggered_by = ? AND created_ms >= ? ORDER BY id DESC LIMIT 1",
-        )
-        .bind(format!("schedule:{id}"))
-        .bind(claimed_ms)
-        .fetch_optional(schedules.db.pool())
-        .await?;
-        let job = match job_id {
-            Some(j) => Some(jobs.get(j).await?),
-            None => None,
-        };
+        // The jobs the run began, first the one of the schedule's kind (a backup begins its
+        // backup job before the scan it runs first).
+        let job_ids: Vec<i64> =
+            sqlx::query_scalar("SELECT id FROM jobs WHERE triggered_by = ? AND created_ms >= ? ORDER BY id")
+                .bind(format!("schedule:{id}"))
+                .bind(claimed_ms)
+                .fetch_all(schedules.db.pool())
+                .await?;
+        let mut begun = Vec::with_capacity(job_ids.len());
+        for j in job_ids {
+            begun.push(jobs.get(j).await?);
+        }
         let gone_here = claimant.host == me.host && holder::is_gone(claimant.pid, claimant.pid_start.as_deref());
-        let interrupted =
-            job.as_ref().is_some_and(|j| j.state == JobState::Failed && j.error.as_deref() == Some(INTERRUPTED));
-        let job_active = job.as_ref().is_some_and(|j| !j.state.is_final());
+        let interrupted = begun.iter().any(|j| j.state == JobState::Failed && j.error.as_deref() == Some(INTERRUPTED));
+        let job_active = begun.iter().any(|j| !j.state.is_final());
+        let job = begun.into_iter().next();
         if job_active || !(gone_here || interrupted) {
             continue;
         }
