@@ -85,13 +85,21 @@ async fn mail_set(data: &Path, port: u16, login: bool) {
 /// `orgvault service run --json` in the foreground, looking every 300 ms, without a desktop
 /// session (no notification is tried, and none may fail loudly).
 fn start_service(data: &Path) -> Child {
-    tokio::process::Command::new(env!("CARGO_BIN_EXE_orgvault"))
-        .args(["service", "run", "--json", "--tick-ms", "300"])
+    start_service_on(data, None)
+}
+
+/// The same with the desktop session bus `bus` (`DBUS_SESSION_BUS_ADDRESS`), if any.
+fn start_service_on(data: &Path, bus: Option<&str>) -> Child {
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_orgvault"));
+    match bus {
+        Some(address) => cmd.env("DBUS_SESSION_BUS_ADDRESS", address),
+        None => cmd.env_remove("DBUS_SESSION_BUS_ADDRESS"),
+    };
+    cmd.args(["service", "run", "--json", "--tick-ms", "300"])
         .env("ORGVAULT_DATA_DIR", data)
         .env("ORGVAULT_VAULT_KEY", "file")
         .env_remove("ORGVAULT_PASSWORD")
         .env_remove("ORGVAULT_LOG")
-        .env_remove("DBUS_SESSION_BUS_ADDRESS")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -110,7 +118,56 @@ async fn stop_service(child: Child) -> Vec<serde_json::Value> {
         .expect("the service stops on SIGINT")
         .expect("wait");
     assert!(out.status.success(), "the service exits cleanly on Ctrl-C: {}", stderr(&out));
+    assert!(!stderr(&out).to_lowercase().contains("notification"), "notifications fail quietly: {}", stderr(&out));
     stdout(&out).lines().map(|l| serde_json::from_str(l).expect("one JSON report per line")).collect()
+}
+
+/// A private D-Bus session bus (dbus-daemon) and a dbus-monitor writing every call to the
+/// desktop's notification service to a file: what a desktop session would receive. `None` where
+/// dbus-daemon or dbus-monitor is not installed.
+struct SessionBus {
+    address: String,
+    calls: std::path::PathBuf,
+    daemon: std::process::Child,
+    monitor: std::process::Child,
+}
+
+impl SessionBus {
+    fn start(dir: &Path) -> Option<SessionBus> {
+        use std::io::BufRead;
+        let mut daemon = std::process::Command::new("dbus-daemon")
+            .args(["--session", "--nofork", "--print-address=1"])
+            .arg(format!("--address=unix:path={}", dir.join("bus").display()))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .ok()?;
+        let mut address = String::new();
+        std::io::BufReader::new(daemon.stdout.take()?).read_line(&mut address).ok()?;
+        let address = address.trim().to_owned();
+        let calls = dir.join("notifications.txt");
+        let monitor = std::process::Command::new("dbus-monitor")
+            .args(["--address", &address, "type='method_call',interface='org.freedesktop.Notifications'"])
+            .stdout(std::fs::File::create(&calls).ok()?)
+            .stderr(Stdio::null())
+            .spawn()
+            .ok()?;
+        std::thread::sleep(Duration::from_millis(500)); // the monitor attaches
+        Some(SessionBus { address, calls, daemon, monitor })
+    }
+
+    fn calls(&self) -> String {
+        std::fs::read_to_string(&self.calls).unwrap_or_default()
+    }
+}
+
+impl Drop for SessionBus {
+    fn drop(&mut self) {
+        for child in [&mut self.monitor, &mut self.daemon] {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
 }
 
 async fn jobs(data: &Path) -> Vec<serde_json::Value> {
@@ -210,7 +267,12 @@ async fn with_the_smtp_server_down_the_scheduled_job_succeeds_and_the_failed_sen
     mail_set(data.path(), down, false).await;
     let id = add_minutely(data.path(), &[]).await;
 
-    let service = start_service(data.path());
+    // This service runs in a desktop session: its job's end is announced there.
+    let bus = SessionBus::start(data.path());
+    if bus.is_none() {
+        eprintln!("no dbus-daemon/dbus-monitor here: the notification is not checked");
+    }
+    let service = start_service_on(data.path(), bus.as_ref().map(|b| b.address.as_str()));
     let list = wait_for_jobs(data.path(), "the scheduled backup and its failed e-mail", |list| {
         list.iter().any(|j| scheduled(j, id, "backup") && j["mail"].as_array().is_some_and(|m| !m.is_empty()))
     })
@@ -230,6 +292,14 @@ async fn with_the_smtp_server_down_the_scheduled_job_succeeds_and_the_failed_sen
     let out = run(data.path(), &["jobs"], None, None).await;
     let text = stdout(&out);
     assert!(text.contains("e-mail FAILED after"), "`orgvault jobs` shows it too:\n{text}");
+
+    if let Some(bus) = bus {
+        let calls = bus.calls();
+        assert!(
+            calls.contains("member=Notify") && calls.contains("OrgVault: Minutely succeeded"),
+            "the service asked the desktop session to show the job's end: {calls}"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

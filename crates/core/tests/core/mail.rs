@@ -269,7 +269,11 @@ async fn a_token_warning_names_the_identity_and_what_to_do_without_its_secrets()
     assert_eq!(got.len(), 1, "the warning arrives");
     let m = &got[0];
     assert!(m.subject.contains("Parks & <Recreation>") && m.subject.contains("needs attention"), "{}", m.subject);
-    assert!(m.text.contains("sign in again") && m.text.contains(&orgvault_core::mail::format_time(1_765_008_000_000)), "{}", m.text);
+    assert!(
+        m.text.contains("sign in again") && m.text.contains(&orgvault_core::mail::format_time(1_765_008_000_000)),
+        "{}",
+        m.text
+    );
     assert!(m.html.contains("Parks &amp; &lt;Recreation&gt;"), "escaped in HTML: {}", m.html);
     for body in [&m.raw, &m.text, &m.html] {
         assert!(!body.contains(PORTAL_PASSWORD), "a warning must not quote the identity's password");
