@@ -65,7 +65,7 @@ mod tests {
     use std::sync::Mutex;
 
     use super::*;
-    use crate::jobs::{BackupCounts, Job, JobCounts, JobKind, JobState, Trigger};
+    use crate::jobs::{Job, JobCounts, JobKind, JobState, Trigger};
     use crate::schedule::{NoHook, Schedule, ScheduleKind, ScheduleSpec};
 
     #[derive(Default)]
@@ -101,7 +101,7 @@ mod tests {
             started_ms: Some(0),
             finished_ms: Some(1),
             state: JobState::Partial,
-            counts: JobCounts::Backup(BackupCounts::default()),
+            counts: JobCounts::None,
             error: Some("2 items failed".into()),
             trigger: Trigger::Schedule(7),
             holder: None,

@@ -157,6 +157,12 @@ pub async fn run(db: &Db, data_dir: &Path, args: ScheduleArgs) -> anyhow::Result
                     s.last.as_ref().map_or("-", |l| l.state.as_str()),
                     if s.schedule.spec.enabled { "" } else { "  (disabled)" }
                 );
+                // Why the last slot has no job, or what became of a slot whose process died.
+                if let Some(last) = &s.last {
+                    for line in [&last.error, &last.note].into_iter().flatten() {
+                        println!("      {line}");
+                    }
+                }
             }
             Ok(())
         }

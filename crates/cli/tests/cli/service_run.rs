@@ -242,8 +242,8 @@ async fn the_service_backs_up_on_schedule_applies_retention_and_e_mails_the_resu
     assert!(m.subject.contains("succeeded"), "{}", m.subject);
     assert!(m.text.contains(&format!("Snapshot: {snapshot}")), "the snapshot id is in the message:\n{}", m.text);
     let items = backup["counts"]["items"].as_u64().expect("an item count");
-    assert!(items > 0);
-    assert!(m.text.contains(&format!("{items} items")), "the counts are in the message:\n{}", m.text);
+    let tally = if items == 1 { "1 item".to_owned() } else { format!("{items} items") };
+    assert!(m.text.contains(&tally), "the counts are in the message:\n{}", m.text);
     assert!(m.html.contains(&snapshot), "the HTML part says the same");
     assert!(m.text.contains("Next run: "), "a scheduled result says when it runs next:\n{}", m.text);
     for secret in [org.admin.password.as_str(), SMTP_PASSWORD] {
@@ -348,6 +348,14 @@ async fn a_slot_whose_service_was_killed_mid_backup_is_run_again_once_by_the_nex
         (&"failed".into(), &"interrupted (the app stopped while it ran)".into()),
         "the killed job is failed as interrupted, not left running"
     );
+    let out = run(data.path(), &["schedule", "list"], None, None).await;
+    let listed = stdout(&out);
+    let out = run(data.path(), &["schedule", "list", "--json"], None, None).await;
+    let last_note = json_of(&out)[0]["last_note"].clone();
+    if json_of(&out)[0]["last_slot_ms"] == killed_slot {
+        assert_eq!(last_note, serde_json::json!(note), "the slot keeps the note");
+        assert!(listed.contains(note), "`schedule list` says it ran again:\n{listed}");
+    }
     let out = run(data.path(), &["service", "run", "--once", "--json"], None, None).await;
     let later = json_of(&out);
     assert!(

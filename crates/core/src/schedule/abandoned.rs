@@ -211,7 +211,7 @@ mod tests {
                 started_ms: None,
                 finished_ms: None,
                 state: JobState::Failed,
-                counts: crate::jobs::JobCounts::Backup(Default::default()),
+                counts: crate::jobs::JobCounts::None,
                 error: Some(INTERRUPTED.into()),
                 trigger: crate::jobs::Trigger::Schedule(1),
                 holder: None,
