@@ -155,10 +155,12 @@ async fn a_job_result_arrives_with_its_facts_escaped_html_and_no_secret() -> any
         "1 user",
         "31 failed",
         "1 min 23 s",
-        "Next run: 2025-12-05 09:00:00 UTC",
     ] {
         assert!(m.text.contains(fact), "the text part must state {fact:?}:\n{}", m.text);
     }
+    // Times are the machine's local time with its offset (and zone name), not bare UTC.
+    let next = orgvault_core::mail::format_time(1_764_925_200_000);
+    assert!(m.text.contains(&format!("Next run: {next}")), "the next run in local time:\n{}", m.text);
     assert!(m.text.contains("Failed (31):"), "the failed subjects are counted:\n{}", m.text);
     assert!(m.text.contains("and 6 more"), "only the first 25 failed subjects are listed:\n{}", m.text);
     assert!(m.html.contains("Roads &lt;script&gt;alert(1)&lt;/script&gt;"), "titles are escaped in HTML:\n{}", m.html);
@@ -267,7 +269,11 @@ async fn a_token_warning_names_the_identity_and_what_to_do_without_its_secrets()
     assert_eq!(got.len(), 1, "the warning arrives");
     let m = &got[0];
     assert!(m.subject.contains("Parks & <Recreation>") && m.subject.contains("needs attention"), "{}", m.subject);
-    assert!(m.text.contains("sign in again") && m.text.contains("2025-12-06 08:00:00 UTC"), "{}", m.text);
+    assert!(
+        m.text.contains("sign in again") && m.text.contains(&orgvault_core::mail::format_time(1_765_008_000_000)),
+        "{}",
+        m.text
+    );
     assert!(m.html.contains("Parks &amp; &lt;Recreation&gt;"), "escaped in HTML: {}", m.html);
     for body in [&m.raw, &m.text, &m.html] {
         assert!(!body.contains(PORTAL_PASSWORD), "a warning must not quote the identity's password");
