@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use portal_sim::{RunningSim, SimConfig};
 
-use crate::support::{json_line, orgvault, stderr, stdout};
+use crate::support::{json_line, orgvault, stderr};
 
 /// (title, type) -> how many items of org `url_key` have them.
 fn titles(sim: &RunningSim, url_key: &str) -> BTreeMap<(String, String), usize> {
