@@ -124,8 +124,6 @@ pub(crate) struct PortalInner {
     pub self_info: PortalSelf,
     pub search_concurrency: usize,
     pub clock: Arc<dyn Clock>,
-    /// Foreign hosts whose item URLs may be read (without the token), see `allowed_host`.
-    pub allowed_hosts: std::sync::RwLock<Vec<crate::AllowedHost>>,
 }
 
 /// A signed-in connection to one organization. Cheap to clone; clones share the token, the
@@ -228,7 +226,6 @@ impl Portal {
             self_info,
             search_concurrency: cfg.search_concurrency.max(1),
             clock: cfg.clock,
-            allowed_hosts: Default::default(),
         };
         let portal = Portal { inner: Arc::new(inner) };
         portal.learn_org_hosts().await;
@@ -390,7 +387,7 @@ impl Portal {
     /// ([`Portal::check_item_url`]): service URLs come from items, which any member can edit.
     pub async fn service_json(&self, url: &Url) -> Result<Value> {
         self.check_item_url(url)?;
-        self.json_at(url.clone(), &[]).await
+        self.inner.session.json(&Call::item_url(url.clone(), with_f_json(&[]))).await
     }
 
     /// GET and decode into `T`.
