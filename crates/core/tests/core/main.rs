@@ -1,6 +1,7 @@
 //! Integration tests of the engine against the simulated portal over real loopback sockets.
 
 mod backup_azure;
+mod backup_caps;
 mod backup_full;
 mod backup_hosts;
 mod backup_leftovers;
