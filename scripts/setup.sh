@@ -14,7 +14,7 @@ APT_PACKAGES=(build-essential pkg-config curl ca-certificates python3 time unzip
   libwebkit2gtk-4.1-dev libgtk-3-dev libsoup-3.0-dev libjavascriptcoregtk-4.1-dev
   libayatana-appindicator3-dev librsvg2-dev libssl-dev libxdo-dev patchelf xdg-utils
   xvfb xauth x11-utils webkit2gtk-driver imagemagick
-  dosfstools fusefat)
+  dosfstools fusefat strace)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

@@ -14,6 +14,7 @@ mod identity_verify;
 mod mail;
 mod repo_conformance;
 mod repo_destination;
+mod repo_durability;
 mod repo_prune_race;
 mod repo_retention;
 mod repo_safety;
