@@ -32,6 +32,30 @@ fn exportable_service(sim: &RunningSim) -> (String, String) {
     (s.item_id.clone(), org.items[&s.item_id].owner.clone())
 }
 
+/// Runs a backup of `selection` until it polls a slow export, then drops it there: none of its
+/// own clean-up runs, and its job row stays "running".
+async fn stop_while_polling_an_export(
+    sim: &RunningSim,
+    s: &Scanned,
+    repo: &orgvault_core::repo::Repository,
+    selection: &Selection,
+) {
+    sim.state.jobs.set_export_work(Duration::from_secs(60));
+    let jobs = sim.state.jobs.clone();
+    tokio::select! {
+        r = run_backup(s, repo, selection, &NoProgress, CancellationToken::new()) => {
+            panic!("the backup must still be polling the export, it ended: {r:?}")
+        }
+        _ = async {
+            while jobs.export_jobs() == 0 {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        } => {}
+    }
+    sim.state.jobs.set_export_work(Duration::ZERO);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_export_whose_answer_was_lost_is_still_deleted() -> anyhow::Result<()> {
     let sim = start_sim(SimConfig { orgs: 1, items: 60, ..SimConfig::default() }).await?;
@@ -68,20 +92,7 @@ async fn an_export_left_by_a_dead_backup_is_swept_by_the_next_and_nothing_else_i
 
     // The backup dies while it polls a slow export: its future is dropped mid-poll, so none of
     // its own clean-up runs, as after kill -9 (the CLI suite kills the real process).
-    sim.state.jobs.set_export_work(Duration::from_secs(60));
-    let jobs = sim.state.jobs.clone();
-    tokio::select! {
-        r = run_backup(&s, &repo, &selection, &NoProgress, CancellationToken::new()) => {
-            panic!("the backup must still be polling the export, it ended: {r:?}")
-        }
-        _ = async {
-            while jobs.export_jobs() == 0 {
-                tokio::time::sleep(Duration::from_millis(5)).await;
-            }
-            tokio::time::sleep(Duration::from_millis(500)).await;
-        } => {}
-    }
-    sim.state.jobs.set_export_work(Duration::ZERO);
+    stop_while_polling_an_export(&sim, &s, &repo, &selection).await;
     let left = leftover_exports(&sim);
     assert_eq!(left.len(), 1, "the dead backup left its export item in the org");
     let leftover = left[0].clone();
@@ -146,21 +157,9 @@ async fn the_sweep_spares_an_export_whose_backup_lease_is_alive_and_takes_it_onc
     let repo = open_repo(dir.path()).await?;
     let selection = Selection::Explicit { items: vec![service.clone()], users: vec![], groups: vec![] };
 
-    // Backup A polls a slow export; it stays "running" with a live lease (this process holds it).
-    sim.state.jobs.set_export_work(Duration::from_secs(60));
-    let jobs = sim.state.jobs.clone();
-    tokio::select! {
-        r = run_backup(&s, &repo, &selection, &NoProgress, CancellationToken::new()) => {
-            panic!("backup A must still be polling the export, it ended: {r:?}")
-        }
-        _ = async {
-            while jobs.export_jobs() == 0 {
-                tokio::time::sleep(Duration::from_millis(5)).await;
-            }
-            tokio::time::sleep(Duration::from_millis(500)).await;
-        } => {}
-    }
-    sim.state.jobs.set_export_work(Duration::ZERO);
+    // Backup A polls a slow export; its row stays "running" with a live lease (this process
+    // holds it), as a backup in another process would.
+    stop_while_polling_an_export(&sim, &s, &repo, &selection).await;
     let left = leftover_exports(&sim);
     assert_eq!(left.len(), 1, "backup A has its export item in the org");
     let export = left[0].id.clone();

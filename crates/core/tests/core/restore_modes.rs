@@ -229,28 +229,39 @@ fn file_bytes(len: usize) -> Vec<u8> {
         .collect()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_file_above_the_single_upload_limit_is_restored_in_parts_byte_for_byte() -> anyhow::Result<()> {
-    let cfg = SimConfig { items: 8, ..sim_config() };
-    let sim = start_sim(cfg).await?;
-    let org_a = sim.orgs[0].clone();
-    let len = SINGLE_UPLOAD_LIMIT + UPLOAD_PART_SIZE / 2 + 12_345;
+/// Adds a PDF item of `len` deterministic bytes to the org as its admin; its id and sha256.
+async fn add_pdf(
+    org: &portal_sim::OrgLogin,
+    title: &str,
+    file_name: &str,
+    len: usize,
+) -> anyhow::Result<(String, String)> {
     let bytes = file_bytes(len);
-    let want = hex::encode(Sha256::digest(&bytes));
-    let source = connect(&org_a.portal_url, &org_a.admin).await?;
+    let sha = hex::encode(Sha256::digest(&bytes));
+    let source = connect(&org.portal_url, &org.admin).await?;
     let fields = ItemFields {
-        title: Some("Survey scans 2019".into()),
+        title: Some(title.into()),
         item_type: Some("PDF".into()),
         tags: Some(vec!["scans".into()]),
         ..Default::default()
     };
     let part = FilePart {
         field: "file".into(),
-        file_name: "survey-scans-2019.pdf".into(),
+        file_name: file_name.into(),
         content_type: "application/pdf".into(),
         bytes: bytes.into(),
     };
-    let id = source.add_item(&org_a.admin.username, None, &fields, ItemContent::File(part), None).await?;
+    let id = source.add_item(&org.admin.username, None, &fields, ItemContent::File(part), None).await?;
+    Ok((id, sha))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_above_the_single_upload_limit_is_restored_in_parts_byte_for_byte() -> anyhow::Result<()> {
+    let cfg = SimConfig { items: 8, ..sim_config() };
+    let sim = start_sim(cfg).await?;
+    let org_a = sim.orgs[0].clone();
+    let len = SINGLE_UPLOAD_LIMIT + UPLOAD_PART_SIZE / 2 + 12_345;
+    let (id, want) = add_pdf(&org_a, "Survey scans 2019", "survey-scans-2019.pdf", len).await?;
     let f = backed_up(sim, &exact(&[&id]), 1).await?;
     let b = f.url_key(1);
 
@@ -293,22 +304,7 @@ async fn a_file_above_the_single_upload_limit_is_updated_in_place_in_parts_from_
     // Far above the single-upload limit: the old update sent it whole, as one part, which the
     // portal refuses; streamed, it goes up part by part and is never held whole.
     let len = SINGLE_UPLOAD_LIMIT + UPLOAD_PART_SIZE + 777;
-    let bytes = file_bytes(len);
-    let want = hex::encode(Sha256::digest(&bytes));
-    let source = connect(&org_a.portal_url, &org_a.admin).await?;
-    let fields = ItemFields {
-        title: Some("Orthophoto tiles".into()),
-        item_type: Some("PDF".into()),
-        tags: Some(vec!["tiles".into()]),
-        ..Default::default()
-    };
-    let part = FilePart {
-        field: "file".into(),
-        file_name: "orthophoto.pdf".into(),
-        content_type: "application/pdf".into(),
-        bytes: bytes.into(),
-    };
-    let id = source.add_item(&org_a.admin.username, None, &fields, ItemContent::File(part), None).await?;
+    let (id, want) = add_pdf(&org_a, "Orthophoto tiles", "orthophoto.pdf", len).await?;
     let f = backed_up(sim, &exact(&[&id]), 0).await?;
     // Someone replaces the file in the org; the restore puts the backed-up one back in place.
     {
