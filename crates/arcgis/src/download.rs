@@ -5,8 +5,41 @@
 //! of stored bytes, the cheapest thing a portal serves, while the API calls beside them keep
 //! their limit. A download then holds its slot until its body has ended, so the limit counts
 //! transfers in progress, as `curl --parallel-max` does. A 429 halves both limits.
+//!
+//! A download's size is capped by its reader ([`capped`]): the client streams bodies and does
+//! not know what a body is for, the caller does (an item file, an export), so the caller says
+//! how much of it is too much.
 
+use futures::StreamExt;
+
+use crate::error::Error;
+use crate::http::ByteStream;
 use crate::portal::Portal;
+
+/// `stream`, ended by [`Error::TooLarge`] (naming `source`, `kind` and `limit`) as soon as more
+/// than `limit` bytes have come; nothing past the limit is handed on. The error is permanent:
+/// the same download would be as large again.
+pub fn capped(stream: ByteStream, limit: u64, kind: &'static str, source: impl Into<String>) -> ByteStream {
+    let source = source.into();
+    let mut seen: u64 = 0;
+    let mut over = false;
+    Box::pin(stream.scan((), move |_, chunk| {
+        let next = if over {
+            None
+        } else {
+            Some(chunk.and_then(|bytes| {
+                seen = seen.saturating_add(bytes.len() as u64);
+                if seen > limit {
+                    over = true;
+                    Err(Error::TooLarge { url: source.clone(), kind, limit })
+                } else {
+                    Ok(bytes)
+                }
+            }))
+        };
+        futures::future::ready(next)
+    }))
+}
 
 impl Portal {
     /// Lets streamed downloads (`item_data_stream`, `item_resource_stream`, `get_stream`) run up
@@ -25,6 +58,23 @@ impl Portal {
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
+
+    #[tokio::test]
+    async fn a_capped_stream_ends_with_too_large_past_its_limit_and_passes_a_smaller_one() {
+        let chunks = || {
+            let parts: Vec<crate::Result<bytes::Bytes>> =
+                (0..4).map(|_| Ok(bytes::Bytes::from(vec![7u8; 100]))).collect();
+            Box::pin(futures::stream::iter(parts)) as crate::http::ByteStream
+        };
+        let got: Vec<_> = super::capped(chunks(), 250, "item file", "item abc").collect().await;
+        assert_eq!(got.len(), 3, "two chunks pass, the third crosses the cap and ends the stream");
+        assert!(got[..2].iter().all(|c| c.is_ok()), "bytes under the cap are handed on");
+        let err = got[2].as_ref().expect_err("the chunk that crosses the cap is an error");
+        assert!(matches!(err, crate::Error::TooLarge { limit: 250, .. }), "too large: {err}");
+        assert!(err.to_string().contains("item abc") && err.to_string().contains("item file"), "names it: {err}");
+        let all: Vec<_> = super::capped(chunks(), 400, "item file", "item abc").collect().await;
+        assert!(all.iter().all(|c| c.is_ok()) && all.len() == 4, "a body of exactly the cap passes");
+    }
 
     use futures::StreamExt;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};

@@ -86,9 +86,10 @@ pub enum Error {
     #[error("unexpected answer from {url}: {detail}")]
     Decode { url: String, detail: String },
 
-    /// An answer larger than the client reads for its kind (JSON answers are read whole into
-    /// memory, so they are capped; see `PortalConfig::max_json_answer_bytes`). Permanent: the
-    /// same request would get the same answer.
+    /// An answer larger than the client reads for its kind: JSON answers are read whole into
+    /// memory (`PortalConfig::max_json_answer_bytes`); downloads are capped by their reader
+    /// (`download::capped`: item files, exports). Permanent: the same request would get the same
+    /// answer. `url` is the URL, or what the download is when its reader names it.
     #[error("the answer from {url} is larger than the limit of {} for {kind} answers", fmt_bytes(*.limit))]
     TooLarge { url: String, kind: &'static str, limit: u64 },
 
@@ -122,7 +123,9 @@ fn fmt_details(details: &[String]) -> String {
 
 /// `64 MiB`, `1 KiB`, or plain bytes when not a whole number of KiB.
 fn fmt_bytes(n: u64) -> String {
-    if n >= 1 << 20 && n % (1 << 20) == 0 {
+    if n >= 1 << 30 && n % (1 << 30) == 0 {
+        format!("{} GiB", n >> 30)
+    } else if n >= 1 << 20 && n % (1 << 20) == 0 {
         format!("{} MiB", n >> 20)
     } else if n >= 1 << 10 && n % (1 << 10) == 0 {
         format!("{} KiB", n >> 10)

@@ -186,3 +186,45 @@ fn portal_futures_are_send(p: &Portal) {
     send(p.post_form("x", &[], false));
     send(Portal::connect(config("http://127.0.0.1:9/", "pw")));
 }
+
+/// `host:port` of a base URL, as `allow_host` takes it.
+fn host_port(base: &str) -> crate::AllowedHost {
+    let u = Url::parse(base).expect("url");
+    format!("{}:{}", u.host_str().expect("host"), u.port_or_known_default().expect("port")).parse().expect("a host")
+}
+
+#[tokio::test]
+async fn a_redirect_from_an_allowed_host_is_checked_against_the_allow_list_at_every_hop() {
+    let (_seen, portal) = mock().await;
+    // A foreign host the user allowed, which answers `/redirect?to=` with a 302.
+    let allowed_seen = Arc::new(Seen::default());
+    let allowed = start_server(allowed_seen.clone(), true).await;
+    portal.allow_host(host_port(&allowed));
+    // A host nobody allowed (an internal address, say) and a second allowed one.
+    let hidden_seen = Arc::new(Seen::default());
+    let hidden = start_server(hidden_seen.clone(), true).await;
+    let second_seen = Arc::new(Seen::default());
+    let second = start_server(second_seen.clone(), true).await;
+    portal.allow_host(host_port(&second));
+
+    let redirect_to = |target: &str| {
+        let mut u = Url::parse(&format!("{allowed}/redirect")).expect("url");
+        u.query_pairs_mut().append_pair("to", target);
+        u
+    };
+    let refused = portal
+        .service_json(&redirect_to(&format!("{hidden}/arcgis/rest/services/Secret/MapServer")))
+        .await
+        .expect_err("an allowed host must not lead the client to a host that is not allowed");
+    assert!(matches!(refused, Error::HostNotAllowed { .. }), "refused as a host not allowed: {refused}");
+    assert!(refused.to_string().contains(&hidden), "the error names the refused hop's origin: {refused}");
+    assert!(hidden_seen.requests.lock().expect("lock").is_empty(), "the host not allowed was never contacted");
+    assert_eq!(allowed_seen.hits("/redirect"), 1, "the allowed host itself was asked");
+
+    let v = portal
+        .service_json(&redirect_to(&format!("{second}/arcgis/rest/services/World/MapServer")))
+        .await
+        .expect("a hop to another allowed host is followed");
+    assert_eq!(v["currentVersion"], 11.1, "the answer comes from the second allowed host");
+    assert_eq!(second_seen.requests.lock().expect("lock").len(), 1, "the second allowed host was reached");
+}

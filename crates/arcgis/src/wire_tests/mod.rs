@@ -303,6 +303,15 @@ pub(crate) async fn start_server(seen: Arc<Seen>, foreign: bool) -> String {
                     headers,
                     uri.query().unwrap_or("").to_string(),
                 ));
+                if uri.path() == "/redirect" {
+                    // A foreign host that sends its callers elsewhere (`/redirect?to=URL`).
+                    let to = form_or_query(uri.query().unwrap_or(""), "to");
+                    return Response::builder()
+                        .status(StatusCode::FOUND)
+                        .header("location", to)
+                        .body(Body::empty())
+                        .expect("resp");
+                }
                 return axum::Json(json!({"currentVersion": 11.1, "layers": []})).into_response();
             }
             portal_handler(s, method, uri, headers, body).await

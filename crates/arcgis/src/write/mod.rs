@@ -9,9 +9,9 @@
 //!   instead of sending it again.
 //! - Writes that are harmless to repeat (an update, a delete, a part of a multipart upload, a
 //!   share) are marked idempotent and retried like reads.
-//! - Files above [`SINGLE_UPLOAD_LIMIT`] go up in parts (`addItem multipart=true`, `addPart`,
-//!   `commit`), as ArcGIS refuses larger single uploads; a file from a stream
-//!   ([`Portal::add_item_streamed`]) is read one part at a time.
+//! - Files above [`SINGLE_UPLOAD_LIMIT`] go up in parts (`addItem` or `update` with
+//!   `multipart=true`, `addPart`, `commit`), as ArcGIS refuses larger single uploads; a file
+//!   from a stream ([`ItemContent::Streamed`]) is read one part at a time (`upload.rs`).
 //! - Nothing here logs or returns a password: invitations carry it as a [`Secret`].
 
 mod principals;
@@ -94,14 +94,17 @@ fn extent_param(v: &Value) -> Option<String> {
 }
 
 /// What an item holds besides its fields.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Default)]
 pub enum ItemContent {
     #[default]
     None,
     /// JSON data (web maps, apps, dashboards), sent as `text`.
     Text(String),
-    /// A file; its `file_name` becomes the item's `name`.
+    /// A file in memory; its `file_name` becomes the item's `name`.
     File(FilePart),
+    /// A file read from a stream as it is sent (a restore's files come from the repository so),
+    /// never held whole when it is larger than [`SINGLE_UPLOAD_LIMIT`].
+    Streamed(StreamedFile),
 }
 
 /// Whether an error says the name or title is already taken (a conflict, not a failure).
@@ -172,21 +175,7 @@ impl Portal {
         let url = self.user_content_url(owner, folder, &["addItem"])?;
         let mut params = fields.params();
         let mut files: Vec<FilePart> = thumbnail.into_iter().collect();
-        let mut large: Option<FilePart> = None;
-        match content {
-            ItemContent::None => {}
-            ItemContent::Text(t) => params.push(("text".into(), t)),
-            ItemContent::File(f) if f.bytes.len() > SINGLE_UPLOAD_LIMIT => {
-                params.push(("multipart".into(), "true".into()));
-                params.push(("filename".into(), f.file_name.clone()));
-                large = Some(f);
-            }
-            ItemContent::File(f) => {
-                let mut f = f;
-                f.field = "file".into();
-                files.push(f);
-            }
-        }
+        let large = content.attach(&mut params, &mut files).await?;
         let v = self.post_multipart(url.clone(), params, files, false).await?;
         let id = v
             .get("id")
@@ -195,27 +184,9 @@ impl Portal {
             .map(str::to_owned)
             .ok_or_else(|| Error::Decode { url: display_url(&url), detail: "addItem answered no id".into() })?;
         if let Some(file) = large {
-            self.upload_parts(owner, &id, &file.bytes).await?;
+            self.upload_parts(owner, &id, file).await?;
         }
         Ok(id)
-    }
-
-    /// Sends a large file in parts and commits it. Each part is idempotent (same number, same bytes).
-    async fn upload_parts(&self, owner: &str, id: &str, bytes: &Bytes) -> Result<()> {
-        for (i, start) in (0..bytes.len()).step_by(UPLOAD_PART_SIZE).enumerate() {
-            let end = (start + UPLOAD_PART_SIZE).min(bytes.len());
-            let part = FilePart {
-                field: "file".into(),
-                file_name: format!("part{}", i + 1),
-                content_type: "application/octet-stream".into(),
-                bytes: bytes.slice(start..end),
-            };
-            let url = self.user_content_url(owner, None, &["items", id, "addPart"])?;
-            self.post_multipart(url, vec![("partNum".into(), (i + 1).to_string())], vec![part], true).await?;
-        }
-        let url = self.user_content_url(owner, None, &["items", id, "commit"])?;
-        self.post_form(url.as_str(), &[], true).await?;
-        Ok(())
     }
 
     /// Updates an item's fields, data and thumbnail. Repeating an update is harmless.
@@ -230,15 +201,11 @@ impl Portal {
         let url = self.user_content_url(owner, None, &["items", id, "update"])?;
         let mut params = fields.params();
         let mut files: Vec<FilePart> = thumbnail.into_iter().collect();
-        match content {
-            ItemContent::None => {}
-            ItemContent::Text(t) => params.push(("text".into(), t)),
-            ItemContent::File(mut f) => {
-                f.field = "file".into();
-                files.push(f);
-            }
-        }
+        let large = content.attach(&mut params, &mut files).await?;
         self.post_multipart(url, params, files, true).await?;
+        if let Some(file) = large {
+            self.upload_parts(owner, id, file).await?;
+        }
         Ok(())
     }
 

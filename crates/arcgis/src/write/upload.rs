@@ -1,17 +1,18 @@
-//! Files sent from a stream (a restore's packages and exports), never held whole: one that fits
-//! a single `addItem` is read up to its announced size; a larger one goes up part by part
-//! (`addPart`), each part read from the stream just before it is sent. At most one part (and
-//! the chunk that overflowed it) is in memory at a time.
+//! How an item's content goes up with `addItem` or `update` ([`ItemContent::attach`]), and files
+//! sent from a stream (a restore's files, packages and exports), never held whole: one that fits
+//! a single request is read up to its announced size; a larger one goes up part by part
+//! (`addPart`, then `commit`), each part read from the stream just before it is sent. At most
+//! one part (and the chunk that overflowed it) is in memory at a time. A large file already in
+//! memory takes the same way, as one chunk.
 
 use std::pin::Pin;
 
 use bytes::{Bytes, BytesMut};
 use futures::{Stream, StreamExt};
-use serde_json::Value;
 
-use super::{ItemContent, ItemFields, SINGLE_UPLOAD_LIMIT, UPLOAD_PART_SIZE};
+use super::{ItemContent, SINGLE_UPLOAD_LIMIT, UPLOAD_PART_SIZE};
 use crate::error::{Error, Result};
-use crate::http::{display_url, FilePart};
+use crate::http::FilePart;
 use crate::portal::Portal;
 
 /// The bytes of a file to send, in chunks of any size.
@@ -100,43 +101,74 @@ fn read_error(file: &str, e: std::io::Error) -> Error {
     Error::Source { what: file.to_owned(), detail: e.to_string() }
 }
 
-impl Portal {
-    /// Adds an item whose file comes from a stream and answers its new id; see the module
-    /// documentation for the memory it takes. Not repeated after a lost answer (the stream is
-    /// spent): the caller looks for what it made, as for [`Portal::add_item`].
-    pub async fn add_item_streamed(
-        &self,
-        owner: &str,
-        folder: Option<&str>,
-        fields: &ItemFields,
-        file: StreamedFile,
-        thumbnail: Option<FilePart>,
-    ) -> Result<String> {
-        let StreamedFile { file_name, content_type, size, body } = file;
-        if size <= SINGLE_UPLOAD_LIMIT as u64 {
-            let mut parts = PartSplitter::new(body, SINGLE_UPLOAD_LIMIT).expecting(size);
-            let bytes = parts.next_part().await.map_err(|e| read_error(&file_name, e))?.unwrap_or_default();
-            let more = parts.next_part().await.map_err(|e| read_error(&file_name, e))?;
-            if bytes.len() as u64 != size || more.is_some() {
-                return Err(Error::Source {
-                    what: file_name,
-                    detail: format!("it holds more or fewer bytes than the {size} announced"),
-                });
-            }
-            let part = FilePart { field: "file".into(), file_name, content_type, bytes };
-            return self.add_item(owner, folder, fields, ItemContent::File(part), thumbnail).await;
+impl StreamedFile {
+    /// A file already in memory, as a stream of one chunk.
+    fn from_part(f: FilePart) -> StreamedFile {
+        let size = f.bytes.len() as u64;
+        let body: FileBody = Box::pin(futures::stream::once(futures::future::ready(Ok(f.bytes))));
+        StreamedFile { file_name: f.file_name, content_type: f.content_type, size, body }
+    }
+
+    /// Reads a file of at most [`SINGLE_UPLOAD_LIMIT`] bytes (its announced size) into one part.
+    async fn read_whole(self) -> Result<FilePart> {
+        let StreamedFile { file_name, content_type, size, body } = self;
+        let mut parts = PartSplitter::new(body, SINGLE_UPLOAD_LIMIT).expecting(size);
+        let bytes = parts.next_part().await.map_err(|e| read_error(&file_name, e))?.unwrap_or_default();
+        let more = parts.next_part().await.map_err(|e| read_error(&file_name, e))?;
+        if bytes.len() as u64 != size || more.is_some() {
+            return Err(Error::Source {
+                what: file_name,
+                detail: format!("it holds more or fewer bytes than the {size} announced"),
+            });
         }
-        let url = self.user_content_url(owner, folder, &["addItem"])?;
-        let mut params = fields.params();
-        params.push(("multipart".into(), "true".into()));
-        params.push(("filename".into(), file_name.clone()));
-        let v = self.post_multipart(url.clone(), params, thumbnail.into_iter().collect(), false).await?;
-        let id = v
-            .get("id")
-            .and_then(Value::as_str)
-            .filter(|s| !s.is_empty())
-            .map(str::to_owned)
-            .ok_or_else(|| Error::Decode { url: display_url(&url), detail: "addItem answered no id".into() })?;
+        Ok(FilePart { field: "file".into(), file_name, content_type, bytes })
+    }
+}
+
+impl ItemContent {
+    /// Puts this content into an `addItem` or `update` request (its form fields and file
+    /// parts). A file larger than [`SINGLE_UPLOAD_LIMIT`] is not sent with it: the request asks
+    /// for a multipart upload and the file is handed back, for [`Portal::upload_parts`] once the
+    /// request has succeeded.
+    pub(super) async fn attach(
+        self,
+        params: &mut Vec<(String, String)>,
+        files: &mut Vec<FilePart>,
+    ) -> Result<Option<StreamedFile>> {
+        let content = match self {
+            ItemContent::File(f) if f.bytes.len() > SINGLE_UPLOAD_LIMIT => {
+                ItemContent::Streamed(StreamedFile::from_part(f))
+            }
+            ItemContent::Streamed(f) if f.size <= SINGLE_UPLOAD_LIMIT as u64 => {
+                ItemContent::File(f.read_whole().await?)
+            }
+            other => other,
+        };
+        Ok(match content {
+            ItemContent::None => None,
+            ItemContent::Text(t) => {
+                params.push(("text".into(), t));
+                None
+            }
+            ItemContent::File(mut f) => {
+                f.field = "file".into();
+                files.push(f);
+                None
+            }
+            ItemContent::Streamed(f) => {
+                params.push(("multipart".into(), "true".into()));
+                params.push(("filename".into(), f.file_name.clone()));
+                Some(f)
+            }
+        })
+    }
+}
+
+impl Portal {
+    /// Sends a file in parts to item `id` (after an `addItem` or `update` with
+    /// `multipart=true`), then commits it. Each part is idempotent (same number, same bytes).
+    pub(super) async fn upload_parts(&self, owner: &str, id: &str, file: StreamedFile) -> Result<()> {
+        let StreamedFile { file_name, size, body, .. } = file;
         let mut parts = PartSplitter::new(body, UPLOAD_PART_SIZE).expecting(size);
         let (mut n, mut sent) = (0usize, 0u64);
         while let Some(bytes) = parts.next_part().await.map_err(|e| read_error(&file_name, e))? {
@@ -148,7 +180,7 @@ impl Portal {
                 content_type: "application/octet-stream".into(),
                 bytes,
             };
-            let url = self.user_content_url(owner, None, &["items", &id, "addPart"])?;
+            let url = self.user_content_url(owner, None, &["items", id, "addPart"])?;
             self.post_multipart(url, vec![("partNum".into(), n.to_string())], vec![part], true).await?;
         }
         if sent != size {
@@ -157,9 +189,9 @@ impl Portal {
                 detail: format!("it held {sent} bytes, not the {size} announced"),
             });
         }
-        let url = self.user_content_url(owner, None, &["items", &id, "commit"])?;
+        let url = self.user_content_url(owner, None, &["items", id, "commit"])?;
         self.post_form(url.as_str(), &[], true).await?;
-        Ok(id)
+        Ok(())
     }
 }
 

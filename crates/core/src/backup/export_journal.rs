@@ -14,8 +14,12 @@
 //!   real portals) and deletes an item only when it is proven to be the one journaled: the exact
 //!   title, the journaled type, and the journaled id when the answer named one (else a creation
 //!   time near the journal's). Never by a title prefix, never when two items qualify.
-//! - The sweep runs at the start of every backup of the same portal and org (rows of jobs still
-//!   running are left to them) and at the end of each backup for its own rows.
+//! - The sweep runs at the start of every backup of the same portal and org and at the end of
+//!   each backup for its own rows. At the start it first settles every job whose lease expired
+//!   (`JobRunner::reconcile`: no heartbeat for the lease time, or a holder process on this host
+//!   that is gone), whatever its identity, so the rows it leaves alone are exactly those of jobs
+//!   whose lease is alive, in this process or another: a live backup's export is never taken
+//!   from under it, and a killed one's is cleaned up by the next backup of the org.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -120,6 +124,8 @@ impl<'a> ExportJournal<'a> {
     async fn entries(&self, scope: Scope) -> Result<Vec<Entry>> {
         let rows: Vec<(String, String, String, Option<String>, i64)> = match scope {
             Scope::Leftovers => {
+                // "Not queued or running" must mean "no live lease": settle the dead ones first.
+                crate::jobs::runner::JobRunner::new(self.db, self.clock).reconcile().await?;
                 sqlx::query_as(
                     "SELECT e.title, e.owner, e.item_type, e.export_item_id, e.created_ms
                      FROM export_journal e LEFT JOIN jobs j ON j.id = e.job_id

@@ -15,7 +15,7 @@ use serde_json::Value;
 use url::Url;
 
 use super::facts::Facts;
-use super::run::{Run, Stop};
+use super::run::{Download, Run, Stop};
 use super::service::{export_service, ServiceLayers};
 use crate::catalog::ItemSummary;
 use crate::repo::{
@@ -133,7 +133,10 @@ pub(crate) async fn capture_item(
     // A hosted service's /data is not its data; the export is.
     if service_url.is_none() {
         run.tally.data_downloads.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let blob = run.download(|| run.portal.item_data_stream(id)).await?.map_err(|e| failed("reading /data", e))?;
+        let blob = run
+            .download(Download::File(&format!("item {id} (its data)")), || run.portal.item_data_stream(id))
+            .await?
+            .map_err(|e| failed("reading /data", e))?;
         if blob.size > 0 {
             let json_data = crate::item_type::has_json_data(&summary.item_type);
             entry.data = Some(DataEntry {
@@ -148,7 +151,9 @@ pub(crate) async fn capture_item(
         run.cancellable(run.portal.item_resources(id)).await?.map_err(|e| failed("listing the resources", e))?;
     for r in resources {
         let blob = run
-            .download(|| run.portal.item_resource_stream(id, &r.resource))
+            .download(Download::File(&format!("item {id} (resource {:?})", r.resource)), || {
+                run.portal.item_resource_stream(id, &r.resource)
+            })
             .await?
             .map_err(|e| failed(&format!("reading the resource {:?}", r.resource), e))?;
         entry.resources.push(ResourceEntry { path: r.resource, blob });
@@ -158,7 +163,10 @@ pub(crate) async fn capture_item(
         let mut segments = vec!["content", "items", id, "info"];
         segments.extend(thumb.split('/').filter(|s| !s.is_empty() && *s != "." && *s != ".."));
         let url = run.portal.rest_url(&segments).map_err(|e| failed("the thumbnail URL", e))?;
-        match run.download(|| run.portal.get_stream(&url, &[])).await? {
+        match run
+            .download(Download::File(&format!("item {id} (its thumbnail)")), || run.portal.get_stream(&url, &[]))
+            .await?
+        {
             Ok(blob) => {
                 let name = thumb.rsplit('/').next().unwrap_or(thumb).to_owned();
                 entry.thumbnail = Some(FileEntry { name, blob });
@@ -173,7 +181,10 @@ pub(crate) async fn capture_item(
         .portal
         .rest_url(&["content", "items", id, "info", "metadata", "metadata.xml"])
         .map_err(|e| failed("the metadata URL", e))?;
-    match run.download(|| run.portal.get_stream(&meta_url, &[])).await? {
+    match run
+        .download(Download::File(&format!("item {id} (its metadata)")), || run.portal.get_stream(&meta_url, &[]))
+        .await?
+    {
         Ok(blob) => {
             entry.metadata = (blob.size > 0).then_some(blob);
         }

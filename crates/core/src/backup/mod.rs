@@ -86,7 +86,20 @@ pub struct BackupOptions {
     /// Hosts outside the organization whose item URLs may be read (without the token); added
     /// to the portal connection's allowed hosts when the backup starts.
     pub allow_hosts: Vec<arcgis::AllowedHost>,
+    /// The largest item file, resource, thumbnail, metadata or attachment downloaded; a larger
+    /// one fails its item alone ([`DEFAULT_MAX_FILE_BYTES`]).
+    pub max_file_bytes: u64,
+    /// The largest export or replica of a hosted service downloaded ([`DEFAULT_MAX_EXPORT_BYTES`]).
+    pub max_export_bytes: u64,
 }
+
+/// Item files are streamed to the repository, never held in memory: the cap only bounds what a
+/// broken or hostile portal can make a backup write. ArcGIS Online takes item files up to a few
+/// GiB; 64 GiB leaves room for any real one.
+pub const DEFAULT_MAX_FILE_BYTES: u64 = 64 << 30;
+
+/// Exports of hosted services (File Geodatabases, replicas) can be larger than any item file.
+pub const DEFAULT_MAX_EXPORT_BYTES: u64 = 256 << 30;
 
 impl Default for BackupOptions {
     fn default() -> Self {
@@ -98,6 +111,8 @@ impl Default for BackupOptions {
             download_concurrency: 16,
             export_timeout: Duration::from_secs(30 * 60),
             poll_max: Duration::from_secs(5),
+            max_file_bytes: DEFAULT_MAX_FILE_BYTES,
+            max_export_bytes: DEFAULT_MAX_EXPORT_BYTES,
             incremental: true,
             allow_hosts: Vec::new(),
         }

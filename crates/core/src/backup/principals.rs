@@ -5,7 +5,7 @@
 use serde_json::Value;
 
 use super::facts::Facts;
-use super::run::{Run, Stop};
+use super::run::{Download, Run, Stop};
 use crate::catalog::MemberType;
 use crate::repo::{FileEntry, FolderRef, GroupEntry, OrgRecord, UserEntry};
 
@@ -87,7 +87,10 @@ async fn fetch_group_thumbnail(
     let mut segments = vec!["community", "groups", group_id, "info"];
     segments.extend(path.split('/').filter(|s| !s.is_empty() && *s != "." && *s != ".."));
     let url = run.portal.rest_url(&segments).map_err(|e| Stop::Failed(format!("the thumbnail URL: {e}")))?;
-    match run.download(|| run.portal.get_stream(&url, &[])).await? {
+    match run
+        .download(Download::File(&format!("group {group_id} (its thumbnail)")), || run.portal.get_stream(&url, &[]))
+        .await?
+    {
         Ok(blob) => Ok(Some(FileEntry { name: file, blob })),
         Err(arcgis::Error::NotFound { .. }) => Ok(None),
         Err(e) => Err(Stop::portal("reading the group thumbnail", e)),

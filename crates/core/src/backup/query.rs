@@ -15,7 +15,7 @@ use arcgis::{sub_url, AttachmentInfo};
 use serde_json::{json, Value};
 use url::Url;
 
-use super::run::{Run, Stop};
+use super::run::{Download, Run, Stop};
 use crate::repo::{AttachmentEntry, BlobRef};
 
 /// Features asked per `query` page; the server may cap it lower (`maxRecordCount`).
@@ -144,9 +144,14 @@ async fn layer_attachments(
         };
         for a in list {
             let url = sub_url(service_url, &format!("{layer}/{}/attachments/{}", a.object_id, a.id));
-            let blob = run.download(|| run.portal.get_stream(&url, &[])).await?.map_err(|e| {
-                Stop::portal(&format!("downloading attachment {} of feature {} in layer {layer}", a.id, a.object_id), e)
-            })?;
+            let source = format!("attachment {} of feature {} in layer {layer}", a.id, a.object_id);
+            let blob =
+                run.download(Download::File(&source), || run.portal.get_stream(&url, &[])).await?.map_err(|e| {
+                    Stop::portal(
+                        &format!("downloading attachment {} of feature {} in layer {layer}", a.id, a.object_id),
+                        e,
+                    )
+                })?;
             out.push(AttachmentEntry {
                 layer_id: layer,
                 object_id: a.object_id,

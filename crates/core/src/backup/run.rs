@@ -36,6 +36,16 @@ pub(crate) struct Tally {
     pub reused: AtomicU64,
 }
 
+/// What a download is, for the size cap it gets, with what names it in an error
+/// (`BackupOptions::max_file_bytes`, `max_export_bytes`).
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Download<'s> {
+    /// An item's file, resource, thumbnail or metadata, a group's thumbnail, or an attachment.
+    File(&'s str),
+    /// A hosted service's export or replica.
+    Export(&'s str),
+}
+
 pub(crate) struct Run<'a> {
     pub portal: &'a arcgis::Portal,
     pub repo: &'a Repository,
@@ -153,20 +163,28 @@ impl<'a> Run<'a> {
     /// The outer error stops the subject (cancel, repository failure, a body that kept breaking);
     /// the inner one is `open`'s own refusal, which the caller classifies (a missing thumbnail is
     /// no failure).
-    pub async fn download<F, Fut>(&self, mut open: F) -> Result<Result<BlobRef, arcgis::Error>, Stop>
+    pub async fn download<F, Fut>(
+        &self,
+        what: Download<'_>,
+        mut open: F,
+    ) -> Result<Result<BlobRef, arcgis::Error>, Stop>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = arcgis::Result<arcgis::ByteStream>>,
     {
+        let (limit, kind, source) = match what {
+            Download::File(source) => (self.options.max_file_bytes, "item file", source),
+            Download::Export(source) => (self.options.max_export_bytes, "export", source),
+        };
         let retry = self.retry(&BODY_RETRY);
         arcgis::retry(&retry, "download", |_| {
             let opening = open();
             async move {
                 let stream = match self.cancellable(opening).await? {
-                    Ok(s) => s,
+                    Ok(s) => arcgis::download::capped(s, limit, kind, source),
                     Err(e) => return Ok(Err(e)),
                 };
-                self.store_stream(stream).await.map(Ok)
+                self.store_stream(stream).await
             }
         })
         .await
@@ -177,16 +195,18 @@ impl<'a> Run<'a> {
         Retry { policy, clock: self.clock, sleeper: &TokioSleeper, cancel: Some(&self.cancel) }
     }
 
-    /// Streams a download into the repository. A failure of the download fails the subject;
-    /// a failure of the repository stops the backup.
-    pub async fn store_stream(&self, stream: arcgis::ByteStream) -> Result<BlobRef, Stop> {
-        let download_error: Arc<Mutex<Option<String>>> = Arc::new(Mutex::new(None));
+    /// Streams a download into the repository. A body that broke off is worth another attempt
+    /// (`Stop::Transient`); a permanent download error (over its size cap) is the inner `Err`,
+    /// which fails the subject alone; a failure of the repository stops the backup.
+    pub async fn store_stream(&self, stream: arcgis::ByteStream) -> Result<Result<BlobRef, arcgis::Error>, Stop> {
+        let download_error: Arc<Mutex<Option<arcgis::Error>>> = Arc::new(Mutex::new(None));
         let seen = download_error.clone();
         let counted = stream.map(move |chunk| match chunk {
             Ok(b) => Ok(b),
             Err(e) => {
-                *seen.lock().unwrap_or_else(|p| p.into_inner()) = Some(e.to_string());
-                Err(std::io::Error::other(e.to_string()))
+                let text = e.to_string();
+                *seen.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
+                Err(std::io::Error::other(text))
             }
         });
         let (tally, progress) = (&self.tally, self.progress);
@@ -198,8 +218,9 @@ impl<'a> Run<'a> {
         });
         let stored = self.cancellable(self.repo.put_blob_stream(Box::pin(counted))).await?;
         match stored {
-            Ok(blob) => Ok(blob),
+            Ok(blob) => Ok(Ok(blob)),
             Err(e) => match download_error.lock().unwrap_or_else(|p| p.into_inner()).take() {
+                Some(e @ arcgis::Error::TooLarge { .. }) => Ok(Err(e)),
                 Some(reason) => Err(Stop::transient(format!("the download broke off: {reason}"))),
                 None => Err(Stop::Fatal(e)),
             },

@@ -14,7 +14,7 @@ use std::time::Duration;
 use url::Url;
 
 use super::query::query_all;
-use super::run::{Run, Stop};
+use super::run::{Download, Run, Stop};
 use crate::repo::{AttachmentEntry, BlobRef};
 
 /// How a service's data came out of the organization.
@@ -189,9 +189,11 @@ async fn export_fgdb(run: &Run<'_>, owner: &str, item_id: &str) -> Result<BlobRe
             tokio::time::sleep(poll_delay(n, run.options.poll_max)).await;
             n += 1;
         }
-        run.download(|| run.portal.item_data_stream(&job.export_item_id))
-            .await?
-            .map_err(|e| Stop::portal("downloading the export", e))
+        run.download(Download::Export(&format!("export item {}", job.export_item_id)), || {
+            run.portal.item_data_stream(&job.export_item_id)
+        })
+        .await?
+        .map_err(|e| Stop::portal("downloading the export", e))
     };
     let result = match run.cancellable(work).await {
         Ok(r) => r,
@@ -230,7 +232,7 @@ async fn replica(run: &Run<'_>, service_url: &Url, layer_ids: &[i64]) -> Result<
             tokio::time::sleep(poll_delay(n, run.options.poll_max)).await;
             n += 1;
         };
-        run.download(|| run.portal.get_stream(&result_url, &[]))
+        run.download(Download::Export("the replica"), || run.portal.get_stream(&result_url, &[]))
             .await?
             .map_err(|e| Stop::portal("downloading the replica", e))
     };

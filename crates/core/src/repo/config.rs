@@ -2,6 +2,12 @@
 //! for creating one: a read never creates anything, and a backup creates a repository only in an
 //! empty (or missing) location, or with an explicit `--init` where none of the names OrgVault
 //! owns is taken.
+//!
+//! Creating `config` is create-only on every file system: of two first backups that start at
+//! once, one writes it and the other opens the winner's repository. Object stores do it with a
+//! conditional put; a local folder claims the name with an exclusive create (`O_EXCL`, which FAT,
+//! exFAT and network shares honour, unlike hard links), so no rename can replace a config that
+//! another process already wrote.
 
 use futures::StreamExt;
 use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
@@ -98,6 +104,18 @@ pub(crate) async fn write_config(
 ) -> RepoResult<RepoConfig> {
     let cfg = RepoConfig::new(now_ms);
     let body = serde_json::to_vec_pretty(&cfg).map_err(|e| RepoError::Format(e.to_string()))?;
+    if let StorageTarget::Local { path } = target {
+        let root = path.join(prefix.trim_matches('/'));
+        let claimed = tokio::task::spawn_blocking(move || create_local_config(&root, &body))
+            .await
+            .map_err(|e| RepoError::Format(format!("writing {CONFIG} stopped: {e}")))?
+            .map_err(|e| RepoError::io(path.join(CONFIG), e))?;
+        if claimed {
+            tracing::info!(target = %target.describe(), id = %cfg.id, "initialised a new repository");
+            return Ok(cfg);
+        }
+        return read_winners_config(store, prefix).await;
+    }
     let opts = PutOptions { mode: PutMode::Create, ..Default::default() };
     match store.put_opts(&object_path(prefix, CONFIG), PutPayload::from(body), opts).await {
         Ok(_) => {
@@ -110,6 +128,47 @@ pub(crate) async fn write_config(
         Err(e) => Err(StorageError::from_store("write", CONFIG, e).into()),
     }
 }
+
+/// Creates `root/config` holding `body` only if no such name exists: `Ok(false)` when another
+/// process has it. The file, then its folder, are synced before this returns.
+fn create_local_config(root: &std::path::Path, body: &[u8]) -> std::io::Result<bool> {
+    use std::io::Write;
+    let path = root.join(CONFIG);
+    let mut file = match std::fs::OpenOptions::new().write(true).create_new(true).open(&path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Ok(false),
+        Err(e) => return Err(e),
+    };
+    file.write_all(body)?;
+    file.sync_all()?;
+    crate::storage::sync_dir(root)?;
+    Ok(true)
+}
+
+/// The config another process is writing: read until it is complete (it is claimed empty, then
+/// filled in one write), for up to [`WINNER_WAIT`].
+async fn read_winners_config(store: &dyn ObjectStore, prefix: &str) -> RepoResult<RepoConfig> {
+    let started = std::time::Instant::now();
+    loop {
+        match read_config(store, prefix).await {
+            Ok(Some(cfg)) => return Ok(cfg),
+            Ok(None) if started.elapsed() > WINNER_WAIT => {
+                return Err(RepoError::Format(format!("{CONFIG} appeared and vanished while initialising")))
+            }
+            Err(RepoError::Format(e)) if started.elapsed() > WINNER_WAIT => {
+                return Err(RepoError::Format(format!(
+                    "{e} (another process began creating the repository here and did not finish; if none is \
+                     running, remove the incomplete {CONFIG})"
+                )))
+            }
+            Ok(None) | Err(RepoError::Format(_)) => tokio::time::sleep(std::time::Duration::from_millis(20)).await,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// How long a backup that lost the race to create `config` waits for the winner to finish it.
+const WINNER_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Whether anything at all is stored under `prefix` (a local folder: any entry in it).
 pub(crate) async fn is_empty(store: &dyn ObjectStore, prefix: &str, target: &StorageTarget) -> RepoResult<bool> {
@@ -152,4 +211,52 @@ pub(crate) async fn taken_name(
         }
     }
     Ok(None)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::storage::LocalStore;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_first_backups_on_a_folder_without_hard_links_share_one_config() {
+        for round in 0..20 {
+            let dir = tempfile::tempdir().expect("temp dir");
+            // As on FAT or exFAT, where a create-only put cannot publish with a hard link.
+            let store: Arc<dyn ObjectStore> = Arc::new(LocalStore::without_hard_links(dir.path()).expect("store"));
+            let target = StorageTarget::Local { path: dir.path().to_owned() };
+            let writers = (0..4).map(|i| {
+                let (store, target) = (store.clone(), target.clone());
+                tokio::spawn(async move { write_config(store.as_ref(), "", &target, 1_000 + i).await })
+            });
+            let ids: Vec<String> = futures::future::join_all(writers)
+                .await
+                .into_iter()
+                .map(|r| r.expect("task").expect("each writer ends with a repository").id)
+                .collect();
+            let on_disk = read_config(store.as_ref(), "").await.expect("read").expect("a config exists").id;
+            for id in &ids {
+                assert_eq!(
+                    id, &on_disk,
+                    "round {round}: every concurrent init must open the one repository whose config is on disk \
+                     (a second config must never replace the first)"
+                );
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn an_incomplete_config_left_by_a_crash_is_reported_not_replaced() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::write(dir.path().join(CONFIG), b"").expect("an empty config, as a crash mid-init leaves");
+        let store: Arc<dyn ObjectStore> = Arc::new(LocalStore::new(dir.path()).expect("store"));
+        let target = StorageTarget::Local { path: dir.path().to_owned() };
+        let started = std::time::Instant::now();
+        let err = write_config(store.as_ref(), "", &target, 1).await.expect_err("an incomplete config is not replaced");
+        assert!(started.elapsed() >= WINNER_WAIT, "the writer waited for a possible live winner first");
+        assert!(err.to_string().contains("remove the incomplete config"), "the error says what to do: {err}");
+        assert_eq!(std::fs::read(dir.path().join(CONFIG)).expect("read"), b"", "the file was left as it was");
+    }
 }

@@ -115,7 +115,7 @@ async fn publish(
         size: export.blob.size,
         body: run.blob_stream(&export.blob).await?,
     };
-    let upload = match run.portal.add_item_streamed(owner, folder, &fields, file, None).await {
+    let upload = match run.portal.add_item(owner, folder, &fields, ItemContent::Streamed(file), None).await {
         Ok(id) => id,
         Err(e) => {
             // The upload may exist (a lost answer, a failed part): remove it now rather than

@@ -2,10 +2,15 @@
 //! later passes (patch, relationships, sharing) are in `apply`.
 //!
 //! A create is sent once. When its answer is lost, the item is looked for by its marker
-//! typeKeyword; only when none exists is the create sent again (once). The journal row is
-//! written right after the create, before the item's other parts.
+//! typeKeyword; only when none exists is the create sent again (once), with its content made
+//! anew (a file's stream is spent by the first try). The journal row is written right after
+//! the create, before the item's other parts.
+//!
+//! A file never passes through memory whole: item data goes up from the repository as a stream
+//! ([`ItemContent::Streamed`]; above the single-upload limit, part by part), on a create as on
+//! an update.
 
-use arcgis::write::{FilePart, ItemContent, ItemFields, StreamedFile, SINGLE_UPLOAD_LIMIT};
+use arcgis::write::{FilePart, ItemContent, ItemFields, StreamedFile};
 use serde_json::{json, Value};
 
 use super::journal::EntryKind;
@@ -119,19 +124,15 @@ pub(crate) async fn content(
             let pending = !ids_in(&v, &|id| run.unplaced_offered(id)).is_empty();
             Ok((ItemContent::Text(v.to_string()), pending))
         }
-        DataKind::File => {
-            let bytes = run.blob(&d.blob).await?;
-            let name = d.file_name.clone().unwrap_or_else(|| format!("{}.bin", entry.id));
-            Ok((
-                ItemContent::File(FilePart {
-                    field: "file".into(),
-                    file_name: name,
-                    content_type: "application/octet-stream".into(),
-                    bytes,
-                }),
-                false,
-            ))
-        }
+        DataKind::File => Ok((
+            ItemContent::Streamed(StreamedFile {
+                file_name: d.file_name.clone().unwrap_or_else(|| format!("{}.bin", entry.id)),
+                content_type: "application/octet-stream".into(),
+                size: d.blob.size,
+                body: run.blob_stream(&d.blob).await?,
+            }),
+            false,
+        )),
     }
 }
 
@@ -200,15 +201,9 @@ pub(crate) async fn restore_item(
     let folder = folder_id(run, owner, plan.target_folder.as_deref()).await?;
     let fields = item_fields(run, plan, json);
     let thumb = thumbnail(run, entry).await?;
-    let large = entry.data.as_ref().filter(|d| d.kind == DataKind::File && d.blob.size > SINGLE_UPLOAD_LIMIT as u64);
-    let (id, pending) = match large {
-        // A file above the single-upload limit goes up part by part from the repository.
-        Some(d) => (create_streamed_once(run, plan, owner, folder.as_deref(), &fields, entry, d, thumb).await?, false),
-        None => {
-            let (body, pending) = content(run, entry, data).await?;
-            (create_once(run, plan, owner, folder.as_deref(), &fields, body, thumb).await?, pending)
-        }
-    };
+    let (body, pending) = content(run, entry, data).await?;
+    let remake = || async { content(run, entry, data).await.map(|(body, _)| body) };
+    let id = create_once(run, plan, owner, folder.as_deref(), &fields, body, remake, thumb).await?;
     run.journal.record(EntryKind::Item, &plan.source_id, &id, false, &json!({})).await?;
     run.place(&plan.source_id, owner, &id);
     // The item's own URL and data may name its own (now known) id.
@@ -223,17 +218,24 @@ pub(crate) async fn restore_item(
     Ok(Done::Created)
 }
 
-/// addItem, sent again only when the marker search shows the first one made nothing.
-async fn create_once(
+/// addItem, sent again only when the marker search shows the first one made nothing; the
+/// content for that second try comes from `remake` (a streamed file is spent by the first).
+#[allow(clippy::too_many_arguments)]
+async fn create_once<F, Fut>(
     run: &Run<'_>,
     plan: &PlannedItem,
     owner: &str,
     folder: Option<&str>,
     fields: &ItemFields,
     body: ItemContent,
+    remake: F,
     thumb: Option<FilePart>,
-) -> Result<String, Stop> {
-    match run.portal.add_item(owner, folder, fields, body.clone(), thumb.clone()).await {
+) -> Result<String, Stop>
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = Result<ItemContent, Stop>>,
+{
+    match run.portal.add_item(owner, folder, fields, body, thumb.clone()).await {
         Ok(id) => Ok(id),
         Err(e) if maybe_applied(&e) => {
             tracing::info!(item = %plan.source_id, "addItem answer lost ({e}); looking for what it made");
@@ -241,44 +243,7 @@ async fn create_once(
                 return Ok(found);
             }
             run.portal
-                .add_item(owner, folder, fields, body, thumb)
-                .await
-                .map_err(|e| Stop::portal("adding the item", e))
-        }
-        Err(e) => Err(Stop::portal("adding the item", e)),
-    }
-}
-
-/// addItem with a file streamed from the repository, sent again (from a new stream) only when
-/// the marker search shows the first one made nothing.
-#[allow(clippy::too_many_arguments)]
-async fn create_streamed_once(
-    run: &Run<'_>,
-    plan: &PlannedItem,
-    owner: &str,
-    folder: Option<&str>,
-    fields: &ItemFields,
-    entry: &ItemEntry,
-    data: &crate::repo::DataEntry,
-    thumb: Option<FilePart>,
-) -> Result<String, Stop> {
-    let file = || async {
-        Ok::<_, Stop>(StreamedFile {
-            file_name: data.file_name.clone().unwrap_or_else(|| format!("{}.bin", entry.id)),
-            content_type: "application/octet-stream".into(),
-            size: data.blob.size,
-            body: run.blob_stream(&data.blob).await?,
-        })
-    };
-    match run.portal.add_item_streamed(owner, folder, fields, file().await?, thumb.clone()).await {
-        Ok(id) => Ok(id),
-        Err(e) if maybe_applied(&e) => {
-            tracing::info!(item = %plan.source_id, "addItem answer lost ({e}); looking for what it made");
-            if let Some(found) = adopt_by_marker(run, &plan.source_id, owner).await? {
-                return Ok(found);
-            }
-            run.portal
-                .add_item_streamed(owner, folder, fields, file().await?, thumb)
+                .add_item(owner, folder, fields, remake().await?, thumb)
                 .await
                 .map_err(|e| Stop::portal("adding the item", e))
         }

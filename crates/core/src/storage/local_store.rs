@@ -11,7 +11,9 @@
 //! supported, a create-only put checks that the name is free and then renames into place. The
 //! check and the rename are not one atomic step there, which is harmless for blobs and snapshot
 //! records (their names are hashes of their content: two writers of one name write the same
-//! bytes).
+//! bytes). The one object whose name does not follow from its content, the repository's
+//! `config`, is not created through this store: `repo::config` claims its name with an
+//! exclusive create, which every file system honours.
 
 use std::fmt;
 use std::ops::Range;
@@ -43,7 +45,7 @@ impl LocalStore {
 
     /// As if the file system had no hard links (tests of the fallback on any file system).
     #[cfg(test)]
-    fn without_hard_links(root: &std::path::Path) -> Result<LocalStore> {
+    pub(crate) fn without_hard_links(root: &std::path::Path) -> Result<LocalStore> {
         let store = LocalStore::new(root)?;
         store.hard_links.store(false, Ordering::Relaxed);
         Ok(store)

@@ -17,6 +17,9 @@ mod error;
 mod local;
 mod local_store;
 
+#[cfg(test)]
+pub(crate) use local_store::LocalStore;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -25,6 +28,15 @@ use object_store::ObjectStore;
 pub use azure::{check_azure, AzureCheck, AzureConnection, CheckStep};
 pub use error::{redact, StorageError};
 pub use local::{check_local, LocalCheck};
+
+/// Makes a folder's entries (a name just created or renamed in it) durable. Unix only: other
+/// systems cannot open a folder to sync it, and NTFS journals its entries.
+pub(crate) fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    if cfg!(unix) {
+        std::fs::File::open(dir)?.sync_all()?;
+    }
+    Ok(())
+}
 
 /// Where a repository lives.
 // One target exists per operation; boxing the Azure variant would buy nothing.

@@ -11,8 +11,8 @@ use portal_sim::routes::hosted::export_items;
 use portal_sim::{RunningSim, SimConfig};
 use tokio_util::sync::CancellationToken;
 
-use crate::backup_support::{open_repo, run_backup, scanned};
-use crate::support::start_sim;
+use crate::backup_support::{open_repo, run_backup, scanned, Scanned};
+use crate::support::{add_identity_named, start_sim};
 
 fn item_ids(sim: &RunningSim) -> BTreeSet<String> {
     let u = sim.state.universe.read().unwrap_or_else(|e| e.into_inner());
@@ -30,6 +30,30 @@ fn exportable_service(sim: &RunningSim) -> (String, String) {
     let org = &u.orgs[0];
     let s = org.services.values().find(|s| s.view_of.is_none() && !s.export_fails).expect("an exportable service");
     (s.item_id.clone(), org.items[&s.item_id].owner.clone())
+}
+
+/// Runs a backup of `selection` until it polls a slow export, then drops it there: none of its
+/// own clean-up runs, and its job row stays "running".
+async fn stop_while_polling_an_export(
+    sim: &RunningSim,
+    s: &Scanned,
+    repo: &orgvault_core::repo::Repository,
+    selection: &Selection,
+) {
+    sim.state.jobs.set_export_work(Duration::from_secs(60));
+    let jobs = sim.state.jobs.clone();
+    tokio::select! {
+        r = run_backup(s, repo, selection, &NoProgress, CancellationToken::new()) => {
+            panic!("the backup must still be polling the export, it ended: {r:?}")
+        }
+        _ = async {
+            while jobs.export_jobs() == 0 {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        } => {}
+    }
+    sim.state.jobs.set_export_work(Duration::ZERO);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -68,20 +92,7 @@ async fn an_export_left_by_a_dead_backup_is_swept_by_the_next_and_nothing_else_i
 
     // The backup dies while it polls a slow export: its future is dropped mid-poll, so none of
     // its own clean-up runs, as after kill -9 (the CLI suite kills the real process).
-    sim.state.jobs.set_export_work(Duration::from_secs(60));
-    let jobs = sim.state.jobs.clone();
-    tokio::select! {
-        r = run_backup(&s, &repo, &selection, &NoProgress, CancellationToken::new()) => {
-            panic!("the backup must still be polling the export, it ended: {r:?}")
-        }
-        _ = async {
-            while jobs.export_jobs() == 0 {
-                tokio::time::sleep(Duration::from_millis(5)).await;
-            }
-            tokio::time::sleep(Duration::from_millis(500)).await;
-        } => {}
-    }
-    sim.state.jobs.set_export_work(Duration::ZERO);
+    stop_while_polling_an_export(&sim, &s, &repo, &selection).await;
     let left = leftover_exports(&sim);
     assert_eq!(left.len(), 1, "the dead backup left its export item in the org");
     let leftover = left[0].clone();
@@ -126,5 +137,65 @@ async fn an_export_left_by_a_dead_backup_is_swept_by_the_next_and_nothing_else_i
     let mut expected = before.clone();
     expected.remove(&leftover.id);
     assert_eq!(after, expected, "nothing but that export item was deleted: not a same-titled item of another type, not a twin, not a prefix match");
+    Ok(())
+}
+
+/// A finished child's pid: a process id that is gone, as after kill -9.
+fn gone_pid() -> i64 {
+    let mut child = std::process::Command::new("true").spawn().expect("spawn true");
+    child.wait().expect("wait");
+    i64::from(child.id())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sweep_spares_an_export_whose_backup_lease_is_alive_and_takes_it_once_the_holder_is_gone(
+) -> anyhow::Result<()> {
+    let sim = start_sim(SimConfig { orgs: 1, items: 60, ..SimConfig::default() }).await?;
+    let (service, _) = exportable_service(&sim);
+    let s = scanned(&sim).await?;
+    let dir = tempfile::tempdir()?;
+    let repo = open_repo(dir.path()).await?;
+    let selection = Selection::Explicit { items: vec![service.clone()], users: vec![], groups: vec![] };
+
+    // Backup A polls a slow export; its row stays "running" with a live lease (this process
+    // holds it), as a backup in another process would.
+    stop_while_polling_an_export(&sim, &s, &repo, &selection).await;
+    let left = leftover_exports(&sim);
+    assert_eq!(left.len(), 1, "backup A has its export item in the org");
+    let export = left[0].id.clone();
+
+    // Backup B of the same org, by a second identity (another admin, another process), starts.
+    let other = Scanned {
+        portal: s.portal.clone(),
+        db: s.db.clone(),
+        identity: add_identity_named(&s.db, &sim.orgs[0].portal_url, &sim.orgs[0].admin.username, "Second admin")
+            .await?,
+        scan_id: s.scan_id,
+    };
+    run_backup(&other, &repo, &selection, &NoProgress, CancellationToken::new()).await?;
+    assert!(
+        item_ids(&sim).contains(&export),
+        "a backup must not delete the export item of a backup whose lease is alive"
+    );
+
+    // A's process dies (kill -9): its row still says running, its holder is gone. Nobody has
+    // reconciled A's identity; the next backup by the second identity must still clean up.
+    let a_job: i64 = sqlx::query_scalar("SELECT id FROM jobs WHERE identity_id = ? AND state = 'running'")
+        .bind(&s.identity)
+        .fetch_one(s.db.pool())
+        .await?;
+    sqlx::query("UPDATE jobs SET lease_pid = ?, lease_pid_start = NULL WHERE id = ?")
+        .bind(gone_pid())
+        .bind(a_job)
+        .execute(s.db.pool())
+        .await?;
+    run_backup(&other, &repo, &selection, &NoProgress, CancellationToken::new()).await?;
+    assert!(
+        !item_ids(&sim).contains(&export),
+        "the export item of a backup whose holder process is gone is swept by the next backup of the org"
+    );
+    let state: String =
+        sqlx::query_scalar("SELECT state FROM jobs WHERE id = ?").bind(a_job).fetch_one(s.db.pool()).await?;
+    assert_eq!(state, "failed", "the dead backup's job is settled as interrupted first");
     Ok(())
 }

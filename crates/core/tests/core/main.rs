@@ -1,6 +1,7 @@
 //! Integration tests of the engine against the simulated portal over real loopback sockets.
 
 mod backup_azure;
+mod backup_caps;
 mod backup_full;
 mod backup_hosts;
 mod backup_leftovers;
@@ -13,6 +14,7 @@ mod identity_verify;
 mod mail;
 mod repo_conformance;
 mod repo_destination;
+mod repo_durability;
 mod repo_prune_race;
 mod repo_retention;
 mod repo_safety;

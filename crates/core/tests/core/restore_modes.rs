@@ -229,28 +229,39 @@ fn file_bytes(len: usize) -> Vec<u8> {
         .collect()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_file_above_the_single_upload_limit_is_restored_in_parts_byte_for_byte() -> anyhow::Result<()> {
-    let cfg = SimConfig { items: 8, ..sim_config() };
-    let sim = start_sim(cfg).await?;
-    let org_a = sim.orgs[0].clone();
-    let len = SINGLE_UPLOAD_LIMIT + UPLOAD_PART_SIZE / 2 + 12_345;
+/// Adds a PDF item of `len` deterministic bytes to the org as its admin; its id and sha256.
+async fn add_pdf(
+    org: &portal_sim::OrgLogin,
+    title: &str,
+    file_name: &str,
+    len: usize,
+) -> anyhow::Result<(String, String)> {
     let bytes = file_bytes(len);
-    let want = hex::encode(Sha256::digest(&bytes));
-    let source = connect(&org_a.portal_url, &org_a.admin).await?;
+    let sha = hex::encode(Sha256::digest(&bytes));
+    let source = connect(&org.portal_url, &org.admin).await?;
     let fields = ItemFields {
-        title: Some("Survey scans 2019".into()),
+        title: Some(title.into()),
         item_type: Some("PDF".into()),
         tags: Some(vec!["scans".into()]),
         ..Default::default()
     };
     let part = FilePart {
         field: "file".into(),
-        file_name: "survey-scans-2019.pdf".into(),
+        file_name: file_name.into(),
         content_type: "application/pdf".into(),
         bytes: bytes.into(),
     };
-    let id = source.add_item(&org_a.admin.username, None, &fields, ItemContent::File(part), None).await?;
+    let id = source.add_item(&org.admin.username, None, &fields, ItemContent::File(part), None).await?;
+    Ok((id, sha))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_above_the_single_upload_limit_is_restored_in_parts_byte_for_byte() -> anyhow::Result<()> {
+    let cfg = SimConfig { items: 8, ..sim_config() };
+    let sim = start_sim(cfg).await?;
+    let org_a = sim.orgs[0].clone();
+    let len = SINGLE_UPLOAD_LIMIT + UPLOAD_PART_SIZE / 2 + 12_345;
+    let (id, want) = add_pdf(&org_a, "Survey scans 2019", "survey-scans-2019.pdf", len).await?;
     let f = backed_up(sim, &exact(&[&id]), 1).await?;
     let b = f.url_key(1);
 
@@ -282,5 +293,54 @@ async fn a_file_above_the_single_upload_limit_is_restored_in_parts_byte_for_byte
     };
     assert_eq!(got.len(), len, "the restored file has every byte");
     assert_eq!(hex::encode(Sha256::digest(&got)), want, "the restored file's sha256 equals the original's");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_above_the_single_upload_limit_is_updated_in_place_in_parts_from_the_repository() -> anyhow::Result<()> {
+    let cfg = SimConfig { items: 8, ..sim_config() };
+    let sim = start_sim(cfg).await?;
+    let org_a = sim.orgs[0].clone();
+    // Far above the single-upload limit: the old update sent it whole, as one part, which the
+    // portal refuses; streamed, it goes up part by part and is never held whole.
+    let len = SINGLE_UPLOAD_LIMIT + UPLOAD_PART_SIZE + 777;
+    let (id, want) = add_pdf(&org_a, "Orthophoto tiles", "orthophoto.pdf", len).await?;
+    let f = backed_up(sim, &exact(&[&id]), 0).await?;
+    // Someone replaces the file in the org; the restore puts the backed-up one back in place.
+    {
+        let mut universe = f.sim.state.universe.write().unwrap_or_else(|e| e.into_inner());
+        let org = universe.org_by_url_key_mut(&org_a.url_key).expect("org A");
+        let item = org.items.get_mut(&id).expect("the item");
+        item.data = ItemData::Bytes {
+            file_name: "orthophoto.pdf".into(),
+            bytes: b"overwritten".to_vec().into(),
+            content_type: "application/pdf".into(),
+        };
+    }
+
+    let mut opts = options();
+    opts.mapping.mode = RestoreMode::InPlace;
+    opts.items = Some([id.clone()].into_iter().collect());
+    let plan = f.plan(&opts).await?;
+    let p = plan.items.iter().find(|p| p.source_id == id).expect("the large file is planned");
+    assert_eq!(p.action, Action::Update { target_id: id.clone() }, "updated in place");
+
+    let (parts_before, commits_before) = (requests_to(&f.sim, "/addPart"), requests_to(&f.sim, "/commit"));
+    let s = f.apply(&opts).await?;
+    assert_eq!(s.failed, 0, "the update of a large file does not fail: {:?}", f.failures(s.job_id).await);
+    let parts = requests_to(&f.sim, "/addPart") - parts_before;
+    let commits = requests_to(&f.sim, "/commit") - commits_before;
+    assert_eq!(parts as usize, len.div_ceil(UPLOAD_PART_SIZE), "the update sent the file in parts (addPart)");
+    assert_eq!(commits, 1, "the update committed the multipart upload once");
+    let got = {
+        let universe = f.sim.state.universe.read().unwrap_or_else(|e| e.into_inner());
+        let org = universe.org_by_url_key(&org_a.url_key).expect("org A");
+        match &org.items[&id].data {
+            ItemData::Bytes { bytes, .. } => bytes.clone(),
+            other => panic!("the updated item holds uploaded bytes, not {other:?}"),
+        }
+    };
+    assert_eq!(got.len(), len, "the updated file has every byte");
+    assert_eq!(hex::encode(Sha256::digest(&got)), want, "the updated file's sha256 equals the backed-up one's");
     Ok(())
 }

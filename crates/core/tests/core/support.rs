@@ -51,9 +51,13 @@ pub async fn db_with_identity(portal_url: &str, username: &str) -> anyhow::Resul
 }
 
 pub async fn add_identity(db: &Db, portal_url: &str, username: &str) -> anyhow::Result<String> {
+    add_identity_named(db, portal_url, username, "Simulated org").await
+}
+
+pub async fn add_identity_named(db: &Db, portal_url: &str, username: &str, name: &str) -> anyhow::Result<String> {
     let identity = Identities::new(db, &SystemClock)
         .create(IdentitySpec {
-            name: "Simulated org".into(),
+            name: name.into(),
             portal_url: portal_url.into(),
             kind: PortalKind::Online,
             sign_in: SignIn::Builtin { username: username.into() },

@@ -1,5 +1,5 @@
 //! Items and their files: `addItem` (text, single file up to 16 MiB, or a multipart upload),
-//! `update`, `updateinfo` (metadata and other `info/` files), `addResources`, and the multipart
+//! `update` (the same three ways), `updateinfo` (metadata and other `info/` files), `addResources`, and the multipart
 //! upload's `addPart` and `commit`.
 
 use axum::extract::{Path, State};
@@ -258,7 +258,17 @@ pub(super) async fn update(
     Path((url_key, username, id)): Path<(String, String, String)>,
     req: Req,
 ) -> ApiResult<Response> {
-    change_item(&state, &url_key, &username, &id, &req, |item| apply_fields(item, &req))?;
+    // `multipart=true` with `filename` starts a multipart upload that `addPart` and `commit`
+    // finish; the commit overwrites the item's file (Esri, "Commit": "the original file is
+    // overwritten during an Update Item operation").
+    let multipart = req.flag("multipart", false);
+    let upload_name = if multipart { Some(req.required("filename")?.to_owned()) } else { None };
+    change_item(&state, &url_key, &username, &id, &req, |item| {
+        if let Some(file_name) = upload_name {
+            item.uploads.multipart = Some(MultipartUpload { file_name, parts: Default::default() });
+        }
+        apply_fields(item, &req)
+    })?;
     Ok(req.json(json!({ "success": true, "id": id })))
 }
 

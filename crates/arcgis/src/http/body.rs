@@ -1,0 +1,172 @@
+//! Reading answers: a whole JSON answer under its size cap, or a stream of a download's body,
+//! each with the request timeout, stall detection and the check for an ArcGIS error body sent
+//! with HTTP 200.
+
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use serde_json::Value;
+use url::Url;
+
+use super::transport::Transport;
+use super::{classify_transport, display_url, interpret_json, parse_retry_after, ByteStream, Call};
+use crate::auth::TokenPick;
+use crate::error::{Error, Result};
+use crate::limiter::Permit;
+use crate::secret::Secret;
+
+impl Transport {
+    /// Reads a whole JSON answer (or error body) of at most `max_json_answer` bytes, failing
+    /// when it stops flowing for the stall timeout. A larger answer fails as `TooLarge` as soon
+    /// as its `Content-Length` or the bytes read so far show it, without reading the rest.
+    async fn read_body(&self, mut resp: reqwest::Response, url: &Url) -> Result<Bytes> {
+        let limit = self.settings.max_json_answer;
+        let too_large = || Error::TooLarge { url: display_url(url), kind: "JSON", limit };
+        if resp.content_length().is_some_and(|n| n > limit) {
+            return Err(too_large());
+        }
+        let mut buf = BytesMut::new();
+        loop {
+            match tokio::time::timeout(self.settings.stall_timeout, resp.chunk()).await {
+                Err(_) => return Err(stalled(url, self.settings.stall_timeout)),
+                Ok(Err(e)) => return Err(classify_transport(e, url)),
+                Ok(Ok(None)) => return Ok(buf.freeze()),
+                Ok(Ok(Some(chunk))) => {
+                    if (buf.len() + chunk.len()) as u64 > limit {
+                        return Err(too_large());
+                    }
+                    buf.extend_from_slice(&chunk)
+                }
+            }
+        }
+    }
+
+    async fn json_once(&self, call: &Call, token: Option<&Secret>) -> Result<Value> {
+        let work = async {
+            let resp = self.send_once(call, token).await?;
+            let status = resp.status().as_u16();
+            let retry_after = parse_retry_after(resp.headers());
+            let body = self.read_body(resp, &call.url).await?;
+            interpret_json(status, retry_after, &body, &call.url)
+        };
+        match tokio::time::timeout(self.settings.request_timeout, work).await {
+            Ok(r) => r,
+            Err(_) => Err(Error::Timeout {
+                url: display_url(&call.url),
+                what: format!("no complete answer within {} s", self.settings.request_timeout.as_secs()),
+            }),
+        }
+    }
+
+    /// Sends with retries and returns the decoded JSON (checked for an ArcGIS error body).
+    /// `token` is picked after the slot wait, once per attempt (see [`TokenPick`]).
+    pub async fn json(&self, call: &Call, token: Option<&TokenPick<'_>>) -> Result<Value> {
+        self.with_retries(call, &self.limiter, |c, permit| async move {
+            let token = token.map(TokenPick::pick);
+            let answer = self.json_once(c, token.as_ref()).await;
+            drop(permit);
+            answer
+        })
+        .await
+    }
+
+    /// `permit` (the download slot) travels with the body and is returned when it ends.
+    async fn stream_once(&self, call: &Call, token: Option<&Secret>, permit: Option<Permit>) -> Result<ByteStream> {
+        let stall = self.settings.stall_timeout;
+        let resp = match tokio::time::timeout(self.settings.request_timeout, self.send_once(call, token)).await {
+            Ok(r) => r?,
+            Err(_) => {
+                return Err(Error::Timeout {
+                    url: display_url(&call.url),
+                    what: format!("no answer within {} s", self.settings.request_timeout.as_secs()),
+                })
+            }
+        };
+        let status = resp.status().as_u16();
+        let retry_after = parse_retry_after(resp.headers());
+        if !(200..300).contains(&status) {
+            // An error page larger than a JSON answer is not read: its status says enough.
+            let body = match self.read_body(resp, &call.url).await {
+                Err(Error::TooLarge { .. }) => Bytes::new(),
+                other => other?,
+            };
+            interpret_json(status, retry_after, &body, &call.url)?;
+            return Err(Error::Http { status, url: display_url(&call.url) });
+        }
+        let mut resp = resp;
+        // An ArcGIS error arrives as HTTP 200 with a small JSON body; look at the start of the
+        // body before handing it out as data.
+        let mut head = BytesMut::new();
+        let mut ended = false;
+        while head.len() < PEEK_LIMIT {
+            match tokio::time::timeout(stall, resp.chunk()).await {
+                Err(_) => return Err(stalled(&call.url, stall)),
+                Ok(Err(e)) => return Err(classify_transport(e, &call.url)),
+                Ok(Ok(None)) => {
+                    ended = true;
+                    break;
+                }
+                Ok(Ok(Some(chunk))) => {
+                    head.extend_from_slice(&chunk);
+                    if !looks_like_error_body(&head) {
+                        break;
+                    }
+                }
+            }
+        }
+        if looks_like_error_body(&head) {
+            if let Ok(v) = serde_json::from_slice::<Value>(&head) {
+                if let Some(err) = v.get("error").filter(|e| e.is_object()) {
+                    return Err(Error::from_error_body(err));
+                }
+            }
+        }
+        let url = call.url.clone();
+        let first = if head.is_empty() { None } else { Some(head.freeze()) };
+        // The permit lives in the stream's state: dropped with the stream, whether it ran to its
+        // end, failed or was abandoned.
+        let state = (Some(resp), first, ended, url, permit);
+        let stream = futures::stream::unfold(state, move |(resp, first, ended, url, permit)| async move {
+            if let Some(chunk) = first {
+                return Some((Ok(chunk), (resp, None, ended, url, permit)));
+            }
+            if ended {
+                return None;
+            }
+            let mut resp = resp?;
+            match tokio::time::timeout(stall, resp.chunk()).await {
+                Err(_) => Some((Err(stalled(&url, stall)), (None, None, true, url, None))),
+                Ok(Err(e)) => {
+                    let err = classify_transport(e, &url);
+                    Some((Err(err), (None, None, true, url, None)))
+                }
+                Ok(Ok(None)) => None,
+                Ok(Ok(Some(chunk))) => Some((Ok(chunk), (Some(resp), None, false, url, permit))),
+            }
+        });
+        Ok(Box::pin(stream))
+    }
+
+    /// Sends with retries and returns the body as a stream once the answer has started.
+    pub async fn stream(&self, call: &Call, token: Option<&TokenPick<'_>>) -> Result<ByteStream> {
+        self.with_retries(call, self.download_limiter(), |c, permit| async move {
+            let token = token.map(TokenPick::pick);
+            self.stream_once(c, token.as_ref(), permit).await
+        })
+        .await
+    }
+}
+
+/// The most of a body's start that is buffered to look for an error body.
+const PEEK_LIMIT: usize = 64 * 1024;
+
+pub(super) fn looks_like_error_body(head: &[u8]) -> bool {
+    let trimmed: Vec<u8> = head.iter().copied().filter(|b| !b.is_ascii_whitespace()).take(9).collect();
+    let probe = b"{\"error\"";
+    let n = trimmed.len().min(probe.len());
+    n > 0 && trimmed[..n] == probe[..n]
+}
+
+fn stalled(url: &Url, after: Duration) -> Error {
+    Error::Timeout { url: display_url(url), what: format!("the answer stopped arriving for {} s", after.as_secs_f32()) }
+}
