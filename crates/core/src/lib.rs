@@ -19,6 +19,7 @@ pub mod item_type;
 pub mod jobs;
 pub mod mail;
 pub mod maintenance;
+pub mod notify;
 pub mod progress;
 pub mod references;
 pub mod repo;
@@ -28,6 +29,7 @@ pub mod schedule;
 pub mod selection;
 pub mod service;
 pub mod storage;
+pub mod token_watch;
 pub mod vault;
 
 pub use catalog::Catalog;

@@ -133,6 +133,20 @@ impl AuthState {
         (token, expires_ms)
     }
 
+    /// Issues a refresh token for `username` of `org_id` and the app `client_id`, living the
+    /// current refresh-token lifetime, as a completed browser sign-in would. Returns the token
+    /// and its expiry (epoch ms). For tests that need an OAuth identity without a browser.
+    pub fn issue_refresh_token(&self, org_id: &str, username: &str, client_id: &str) -> (String, i64) {
+        let expires_ms = now_ms() + (self.refresh_ttl_s() as i64) * 1000;
+        let token = self.insert_refresh(RefreshGrant {
+            org_id: org_id.to_owned(),
+            username: username.to_owned(),
+            client_id: client_id.to_owned(),
+            expires_ms,
+        });
+        (token, expires_ms)
+    }
+
     /// The (org id, username) a live access token belongs to; `None` if unknown, revoked or expired.
     pub fn token_owner(&self, token: &str) -> Option<(String, String)> {
         let mut access = lock(&self.access);

@@ -32,4 +32,5 @@ mod service;
 mod smtp_sink;
 mod store_clock;
 mod support;
+mod token_watch;
 mod vault;

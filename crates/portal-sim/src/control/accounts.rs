@@ -63,6 +63,15 @@ impl Control {
         })
     }
 
+    /// A browser sign-in of `username` to the org's registered app (`orgvault-<url_key>`),
+    /// without the browser: `(client id, refresh token, its expiry in epoch ms)`.
+    pub fn oauth_sign_in(&self, url_key: &str, username: &str) -> Option<(String, String, i64)> {
+        let org_id = self.org_id_of_user(url_key, username)?;
+        let client_id = self.read(|u| u.org_by_url_key(url_key)?.oauth_apps.first().map(|a| a.client_id.clone()))?;
+        let (token, expires_ms) = self.state.auth.issue_refresh_token(&org_id, username, &client_id);
+        Some((client_id, token, expires_ms))
+    }
+
     /// Refresh tokens issued from now on live at most `seconds`.
     pub fn set_refresh_token_ttl_s(&self, seconds: u64) {
         self.state.auth.set_refresh_ttl_s(seconds);

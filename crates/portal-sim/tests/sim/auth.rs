@@ -332,7 +332,8 @@ async fn approve_page_checks_credentials() {
 /// Signs in through OAuth (auto-approve) and answers `(access token, refresh token, the
 /// refresh token's lifetime in seconds)`.
 async fn oauth_sign_in(http: &reqwest::Client, portal_url: &str, client_id: &str) -> (String, String, u64) {
-    let (redirect, verifier) = ("http://127.0.0.1:49152/callback", "a-verifier-of-enough-length-0123456789-abcdefghijklmnop");
+    let (redirect, verifier) =
+        ("http://127.0.0.1:49152/callback", "a-verifier-of-enough-length-0123456789-abcdefghijklmnop");
     let code = authorize(http, portal_url, client_id, redirect, verifier).await;
     let ok = token_call(
         http,
