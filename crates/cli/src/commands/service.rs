@@ -1,15 +1,19 @@
-//! `orgvault service run [--once]`: the headless scheduler. It runs what is due (each slot
-//! once, whichever OrgVault processes are up: core::schedule claims slots in the database),
-//! then, without `--once`, wakes every few seconds until Ctrl-C. The vault is opened with its
+//! `orgvault service run [--once]`: the headless scheduler. It checks every identity's sign-in
+//! (the token watch: at start, before each scheduled run, and every few hours), runs what is
+//! due (each slot once, whichever OrgVault processes are up: core::schedule claims slots in the
+//! database), then, without `--once`, wakes every few seconds until Ctrl-C. Token warnings are
+//! raised as desktop notifications where a desktop session exists. The vault is opened with its
 //! key file or the OS keyring, as for any unattended job.
 //! `orgvault service install|uninstall|status` manage a systemd user unit on Linux
 //! ([`super::service_unit`]).
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Args, Subcommand};
 use orgvault_core::schedule::{local_rfc3339, run_due, LocalZone, ScheduleRunReport, Scheduler};
+use orgvault_core::token_watch::{IdentityCheck, TokenWatch, WatchHook};
 use orgvault_core::{Db, JobRunner, NoProgress, SystemClock};
 
 use crate::output::print_json;
@@ -55,8 +59,15 @@ pub async fn run(db: &Db, data_dir: &Path, args: ServiceArgs) -> anyhow::Result<
     };
     let (service, _) = super::identity::service(db, data_dir).await?;
     let cancel = crate::paths::cancel_on_ctrl_c();
-    // Each scheduled job's result is e-mailed as its schedule asks.
-    let hook = orgvault_core::mail::MailHook { service: service.clone() };
+    // Each schedule's identity is checked before its run; each scheduled job's result is
+    // e-mailed as its schedule asks.
+    let notifier = Arc::new(crate::notify::DesktopNotifier::from_env());
+    let hook = WatchHook {
+        service: service.clone(),
+        notifier: notifier.clone(),
+        then: Arc::new(orgvault_core::mail::MailHook { service: service.clone() }),
+    };
+    let watch = TokenWatch::new(&service, &SystemClock, notifier.as_ref());
     let scheduler = Scheduler {
         service: &service,
         clock: &SystemClock,
@@ -66,6 +77,10 @@ pub async fn run(db: &Db, data_dir: &Path, args: ServiceArgs) -> anyhow::Result<
         hook: &hook,
     };
     JobRunner::new(db, &SystemClock).reconcile().await?;
+    match watch.check_all().await {
+        Ok(checks) => log_checks(&checks),
+        Err(e) => tracing::error!("checking the identities failed: {e}"),
+    }
     if once {
         let reports = run_due(&scheduler).await?;
         if json {
@@ -81,6 +96,10 @@ pub async fn run(db: &Db, data_dir: &Path, args: ServiceArgs) -> anyhow::Result<
     }
     tracing::info!("schedule service started");
     while !cancel.is_cancelled() {
+        match watch.check_due().await {
+            Ok(checks) => log_checks(&checks),
+            Err(e) => tracing::error!("checking the identities failed: {e}"),
+        }
         match run_due(&scheduler).await {
             Ok(reports) => {
                 for r in &reports {
@@ -95,6 +114,13 @@ pub async fn run(db: &Db, data_dir: &Path, args: ServiceArgs) -> anyhow::Result<
         }
     }
     Ok(())
+}
+
+/// Each identity's finding, in the log (the warnings themselves were notified and e-mailed).
+fn log_checks(checks: &[IdentityCheck]) {
+    for c in checks {
+        tracing::info!(identity = %c.identity_id, finding = c.finding.as_str(), "identity checked");
+    }
 }
 
 /// One run as a line of text or JSON.

@@ -15,3 +15,4 @@ mod schedule_service;
 #[path = "../../../core/tests/core/smtp_sink.rs"]
 mod smtp_sink;
 mod support;
+mod token_watch;
