@@ -108,3 +108,52 @@ async fn identity_check_warns_by_email_once_per_finding_and_on_demand_jobs_email
     }
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn service_run_checks_every_identity_at_start_and_emails_a_warning() -> anyhow::Result<()> {
+    let sim = sim().await;
+    let org = &sim.orgs[0];
+    let sink = SmtpSink::start(None);
+    let data = tempfile::tempdir()?;
+    let port = sink.port.to_string();
+    let add = [
+        "identity",
+        "add",
+        "--name",
+        "Acme",
+        "--portal",
+        &org.portal_url,
+        "--username",
+        &org.admin.username,
+        "--password-stdin",
+    ];
+    let out = run(data.path(), &add, Some(&format!("{}\n", org.admin.password)), None).await;
+    assert!(out.status.success(), "identity add: {}", stderr(&out));
+    let set = [
+        "mail",
+        "set",
+        "--smtp-host",
+        "127.0.0.1",
+        "--smtp-port",
+        &port,
+        "--security",
+        "none",
+        "--from",
+        "orgvault@example.org",
+    ];
+    assert!(run(data.path(), &set, None, None).await.status.success());
+    let mail = ["identity", "mail", "Acme", "--email", "ops@example.org"];
+    assert!(run(data.path(), &mail, None, None).await.status.success());
+
+    assert!(sim.control().demote_to_user(&org.url_key, &org.admin.username));
+    // No schedule at all: the service still checks the identities when it starts.
+    let out = run(data.path(), &["service", "run", "--once"], None, None).await;
+    assert!(out.status.success(), "service run --once: {}", stderr(&out));
+    let got = sink.wait_for(1);
+    assert!(got[0].subject.contains("Acme"), "the start's check e-mailed the warning: {}", got[0].subject);
+    let out = run(data.path(), &["service", "run", "--once"], None, None).await;
+    assert!(out.status.success());
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(sink.messages().len(), 1, "a second start does not e-mail the same finding again");
+    Ok(())
+}

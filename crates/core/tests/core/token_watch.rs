@@ -247,3 +247,51 @@ async fn identities_are_checked_again_every_few_hours_by_the_injected_clock() ->
 }
 
 use orgvault_core::Clock as _;
+
+/// A notifier shared with a hook (which owns an `Arc`).
+#[derive(Default, Clone)]
+struct SharedNotifier(Arc<RecordingNotifier>);
+
+impl Notifier for SharedNotifier {
+    fn notify(&self, title: &str, body: &str) {
+        self.0.notify(title, body);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scheduled_run_checks_its_identity_before_it_starts() -> anyhow::Result<()> {
+    use orgvault_core::schedule::{run_now, NoHook, ScheduleKind, ScheduleSpec, Scheduler, Schedules};
+    use orgvault_core::token_watch::WatchHook;
+
+    let sim = start_sim(sim_config(14 * 24 * 3600)).await?;
+    let org = &sim.orgs[0];
+    let (service, _vault) = service().await?;
+    let identity = builtin_identity(&service, &sim).await?;
+    let schedule = Schedules::new(service.db(), &SystemClock)
+        .add(&ScheduleSpec::new("Nightly scan", &identity.id, ScheduleKind::Scan, "0 2 * * *"))
+        .await?;
+    let notifier = SharedNotifier::default();
+    let hook = WatchHook { service: service.clone(), notifier: Arc::new(notifier.clone()), then: Arc::new(NoHook) };
+    let scheduler = Scheduler {
+        service: &service,
+        clock: &SystemClock,
+        zone: chrono::Utc,
+        progress: &orgvault_core::NoProgress,
+        cancel: tokio_util::sync::CancellationToken::new(),
+        hook: &hook,
+    };
+
+    assert!(token_watch::last_check(service.db(), &identity.id).await?.is_none(), "never checked yet");
+    let report = run_now(&scheduler, schedule.id).await?;
+    assert_eq!(report.error, None, "the scan ran: {report:?}");
+    let check = token_watch::last_check(service.db(), &identity.id).await?.expect("checked before the run");
+    assert_eq!(check.finding, Finding::Ok);
+
+    assert!(sim.control().set_password(&org.url_key, &org.admin.username, "a-new-Passw0rd"));
+    let report = run_now(&scheduler, schedule.id).await?;
+    assert!(report.error.is_some(), "the scan cannot sign in: {report:?}");
+    let check = token_watch::last_check(service.db(), &identity.id).await?.expect("checked");
+    assert_eq!(check.finding, Finding::PasswordRejected, "the check before the run found the changed password");
+    assert_eq!(notifier.0.count(), 1, "and raised it as a notification");
+    Ok(())
+}
