@@ -17,10 +17,20 @@ pub(super) async fn sign_in(
 ) -> (Finding, Option<String>, Option<i64>) {
     let oauth = matches!(identity.spec.sign_in, SignIn::Oauth { .. });
     // Read before signing in: a successful sign-in may replace it with an exchanged one.
-    let expiry_before = refresh_token_expiry(service, identity);
-    match service.connect(identity).await {
+    let (token_before, expiry_before) = refresh_token(service, identity).unzip();
+    let mut connected = service.connect(identity).await;
+    if oauth && connected.is_err() {
+        // Another process (the app and the service, a job) may have exchanged the refresh
+        // token while this one used it; the old one is then refused. Sign in once more with
+        // the one now saved before calling it revoked.
+        let (token_now, _) = refresh_token(service, identity).unzip();
+        if token_now.is_some() && token_now != token_before {
+            connected = service.connect(identity).await;
+        }
+    }
+    match connected {
         Ok(_portal) => {
-            let expires = if oauth { refresh_token_expiry(service, identity) } else { None };
+            let expires = if oauth { refresh_token(service, identity).and_then(|(_, at)| at) } else { None };
             let now = clock.now_ms();
             match expires {
                 Some(at) if at <= now + interval_ms => (
@@ -35,8 +45,8 @@ pub(super) async fn sign_in(
             }
         }
         Err(e) => {
-            let finding = classify(&e, oauth, expiry_before, clock.now_ms());
-            let expires = if finding == Finding::NeedsBrowserSignIn { expiry_before } else { None };
+            let finding = classify(&e, oauth, expiry_before.flatten(), clock.now_ms());
+            let expires = if finding == Finding::NeedsBrowserSignIn { expiry_before.flatten() } else { None };
             (finding, Some(e.to_string()), expires)
         }
     }
@@ -64,9 +74,12 @@ pub(super) fn classify(e: &ServiceError, oauth: bool, refresh_expiry: Option<i64
     }
 }
 
-fn refresh_token_expiry(service: &Service, identity: &Identity) -> Option<i64> {
+/// The saved refresh token of an OAuth identity and its expiry (`None` when not known).
+fn refresh_token(service: &Service, identity: &Identity) -> Option<(arcgis::Secret, Option<i64>)> {
     match IdentitySecrets::load(service.secrets().as_ref(), identity) {
-        Ok(Some(IdentitySecrets { sign_in: SignInSecret::OAuth(o), .. })) => o.refresh_token_expires_at,
+        Ok(Some(IdentitySecrets { sign_in: SignInSecret::OAuth(o), .. })) => {
+            Some((arcgis::Secret::new(o.refresh_token), o.refresh_token_expires_at))
+        }
         _ => None,
     }
 }

@@ -295,3 +295,74 @@ async fn a_scheduled_run_checks_its_identity_before_it_starts() -> anyhow::Resul
     assert_eq!(notifier.0.count(), 1, "and raised it as a notification");
     Ok(())
 }
+
+/// A vault shared with another process that exchanges the refresh token while this one is
+/// signing in: the first `reads_before` reads of the refresh token see the old one, later
+/// reads the one the other process saved.
+struct RacingVault {
+    inner: MemoryVault,
+    reads: std::sync::atomic::AtomicUsize,
+    reads_before: usize,
+    saved_by_other: Mutex<Option<Vec<u8>>>,
+}
+
+impl SecretStore for RacingVault {
+    fn put(&self, key: &SecretKey, value: &[u8]) -> Result<(), orgvault_core::vault::VaultError> {
+        self.inner.put(key, value)
+    }
+    fn get(&self, key: &SecretKey) -> Result<Option<zeroize::Zeroizing<Vec<u8>>>, orgvault_core::vault::VaultError> {
+        if key.as_str().contains("refresh") {
+            let n = self.reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+            if n > self.reads_before {
+                if let Some(other) = self.saved_by_other.lock().expect("lock").take() {
+                    self.inner.put(key, &other)?;
+                }
+            }
+        }
+        self.inner.get(key)
+    }
+    fn remove(&self, key: &SecretKey) -> Result<(), orgvault_core::vault::VaultError> {
+        self.inner.remove(key)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refresh_token_exchanged_meanwhile_by_another_process_is_not_a_revoked_one() -> anyhow::Result<()> {
+    // A short lifetime: every sign-in exchanges the refresh token.
+    let sim = start_sim(sim_config(60)).await?;
+    let db = Db::open_in_memory().await?;
+    let vault = Arc::new(RacingVault {
+        inner: MemoryVault::default(),
+        reads: Default::default(),
+        reads_before: usize::MAX,
+        saved_by_other: Mutex::new(None),
+    });
+    let service = Service::new(db.clone(), vault.clone());
+    let identity = oauth_identity(&service, &sim).await?;
+    let old = vault.inner.get(&SecretKey::refresh_token(&identity.id))?.expect("saved").to_vec();
+
+    // The other process (the app beside the service) signs in with the same saved token and
+    // exchanges it: the portal refuses the old one from now on.
+    let other_vault = Arc::new(MemoryVault::default());
+    other_vault.put(&SecretKey::refresh_token(&identity.id), &old)?;
+    let other = Service::new(db.clone(), other_vault.clone());
+    other.connect(&identity).await?;
+    let new = other_vault.get(&SecretKey::refresh_token(&identity.id))?.expect("exchanged").to_vec();
+    assert_ne!(new, old, "the other process exchanged the refresh token");
+
+    // This process read the old token just before the other one saved the new one.
+    let racing = RacingVault {
+        inner: MemoryVault::default(),
+        reads: Default::default(),
+        reads_before: 2,
+        saved_by_other: Mutex::new(Some(new)),
+    };
+    racing.inner.put(&SecretKey::refresh_token(&identity.id), &old)?;
+    let service = Service::new(db, Arc::new(racing));
+    let notifier = RecordingNotifier::default();
+    let watch = TokenWatch::new(&service, &SystemClock, &notifier).with_interval(1_000);
+    let check = watch.check(&identity).await?;
+    assert_eq!(check.finding, Finding::Ok, "signed in with the token the other process saved: {check:?}");
+    assert_eq!(notifier.count(), 0, "no false alarm about a revoked sign-in");
+    Ok(())
+}
