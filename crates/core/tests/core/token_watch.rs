@@ -366,3 +366,20 @@ async fn a_refresh_token_exchanged_meanwhile_by_another_process_is_not_a_revoked
     assert_eq!(notifier.count(), 0, "no false alarm about a revoked sign-in");
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refresh_token_that_lapses_before_the_next_check_is_token_expiring_with_when() -> anyhow::Result<()> {
+    // An org policy of one minute, checks every four hours: no exchange can keep up.
+    let sim = start_sim(sim_config(60)).await?;
+    let (service, _vault) = service().await?;
+    let identity = oauth_identity(&service, &sim).await?;
+    let notifier = RecordingNotifier::default();
+    let watch = TokenWatch::new(&service, &SystemClock, &notifier);
+    let before = SystemClock.now_ms();
+    let check = watch.check(&identity).await?;
+    assert_eq!(check.finding, Finding::TokenExpiring, "{check:?}");
+    let when = check.expires_ms.expect("the finding says when the sign-in stops working");
+    assert!(when > before && when <= SystemClock.now_ms() + 61_000, "about a minute from now: {when}");
+    assert_eq!(notifier.count(), 1, "a person must act before then");
+    Ok(())
+}
