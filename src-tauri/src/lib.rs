@@ -42,6 +42,8 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             identities::save_identity,
             identities::check_storage,
             identities::remove_identity,
+            identities::identity_checks,
+            identities::check_identity,
             demo::start_demo,
             catalog::start_scan,
             catalog::load_graph,

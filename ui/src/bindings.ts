@@ -12,6 +12,13 @@ export const commands = {
 	saveIdentity: (input: IdentityInput) => typedError<IdentityView, UiError>(__TAURI_INVOKE("save_identity", { input })),
 	checkStorage: (storage: StorageInput) => typedError<StorageCheck, UiError>(__TAURI_INVOKE("check_storage", { storage })),
 	removeIdentity: (id: string) => typedError<null, UiError>(__TAURI_INVOKE("remove_identity", { id })),
+	/**  The token watch's last check of every identity that was checked: its finding and time. */
+	identityChecks: () => typedError<IdentityCheck[], UiError>(__TAURI_INVOKE("identity_checks")),
+	/**
+	 *  Checks one identity now (sign-in, renewal of an OAuth sign-in, admin role), as the token
+	 *  watch does every few hours; a warning is notified and e-mailed once.
+	 */
+	checkIdentity: (identityId: string) => typedError<IdentityCheck, UiError>(__TAURI_INVOKE("check_identity", { identityId })),
 	startDemo: () => typedError<IdentityView[], UiError>(__TAURI_INVOKE("start_demo")),
 	startScan: (identityId: string) => typedError<number, UiError>(__TAURI_INVOKE("start_scan", { identityId })),
 	loadGraph: (identityId: string) => typedError<Graph, UiError>(__TAURI_INVOKE("load_graph", { identityId })),
@@ -233,6 +240,9 @@ export type ErrorCode =
 /**  The SMTP server refused the message for good (a rejected address, wrong credentials). */
 "mail_refused";
 
+/**  What a check found. */
+export type Finding = "ok" | "password_rejected" | "token_revoked" | "token_expiring" | "not_admin" | "unreachable" | "needs_browser_sign_in";
+
 /**  One catalog as nodes and edges. */
 export type Graph = {
 	scan_id: number,
@@ -286,6 +296,22 @@ export type GroupTargetView = { kind: "existing"; group: string } | { kind: "cre
 export type HeaderSetting = {
 	name: string,
 	value: string | null,
+};
+
+/**  The outcome of one check of one identity, as stored (no secret in it). */
+export type IdentityCheck = {
+	identity_id: string,
+	/**  The identity's name. */
+	identity: string,
+	finding: Finding,
+	/**  What the portal said, in words for the administrator. */
+	detail: string | null,
+	/**  When the credentials stop working, when known (epoch ms). */
+	expires_ms: number | null,
+	/**  When the check ran (epoch ms). */
+	checked_ms: number,
+	/**  Why the warning e-mail could not be sent, if it could not (tried again next check). */
+	mail_error: string | null,
 };
 
 /**

@@ -3,6 +3,7 @@
 //! one-line message naming what is wrong and a non-zero exit.
 
 mod commands;
+mod notify;
 mod output;
 mod paths;
 mod terminal_progress;

@@ -29,6 +29,7 @@ pub mod schedule;
 pub mod selection;
 pub mod service;
 pub mod storage;
+pub mod token_watch;
 pub mod units;
 pub mod vault;
 

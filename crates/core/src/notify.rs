@@ -19,6 +19,12 @@ pub trait Notifier: Send + Sync {
     fn notify(&self, title: &str, body: &str);
 }
 
+impl<T: Notifier + ?Sized> Notifier for std::sync::Arc<T> {
+    fn notify(&self, title: &str, body: &str) {
+        (**self).notify(title, body)
+    }
+}
+
 /// Shows nothing.
 pub struct NoNotifier;
 

@@ -34,7 +34,7 @@ const DEFAULT_GENERATE_TOKEN_MINUTES: u64 = 60;
 /// OAuth access tokens live about 30 minutes on Online.
 const OAUTH_ACCESS_TTL_S: u64 = 30 * 60;
 /// Refresh tokens default to two weeks.
-const REFRESH_TTL_S: u64 = 14 * 24 * 3600;
+pub(crate) const REFRESH_TTL_S: u64 = 14 * 24 * 3600;
 /// Authorization codes must be redeemed quickly.
 const CODE_TTL_S: u64 = 120;
 
@@ -80,6 +80,8 @@ struct RefreshGrant {
 /// Every credential the sim has handed out. Shared by all orgs; each entry names its org.
 pub struct AuthState {
     token_ttl_s: u64,
+    /// The longest a refresh token lives (seconds); changeable while running.
+    refresh_ttl_s: AtomicU64,
     access: Mutex<HashMap<String, Grant>>,
     codes: Mutex<HashMap<String, CodeGrant>>,
     refresh: Mutex<HashMap<String, RefreshGrant>>,
@@ -109,6 +111,7 @@ impl AuthState {
     pub fn new(cfg: &SimConfig) -> Self {
         Self {
             token_ttl_s: cfg.token_ttl_s.max(1),
+            refresh_ttl_s: AtomicU64::new(cfg.refresh_token_ttl_s.max(1)),
             access: Mutex::default(),
             codes: Mutex::default(),
             refresh: Mutex::default(),
@@ -127,6 +130,20 @@ impl AuthState {
         let grant = Grant { org_id: org_id.to_owned(), username: username.to_owned(), expires_ms };
         lock(&self.access).insert(token.clone(), grant);
         self.tokens_issued.fetch_add(1, Ordering::Relaxed);
+        (token, expires_ms)
+    }
+
+    /// Issues a refresh token for `username` of `org_id` and the app `client_id`, living the
+    /// current refresh-token lifetime, as a completed browser sign-in would. Returns the token
+    /// and its expiry (epoch ms). For tests that need an OAuth identity without a browser.
+    pub fn issue_refresh_token(&self, org_id: &str, username: &str, client_id: &str) -> (String, i64) {
+        let expires_ms = now_ms() + (self.refresh_ttl_s() as i64) * 1000;
+        let token = self.insert_refresh(RefreshGrant {
+            org_id: org_id.to_owned(),
+            username: username.to_owned(),
+            client_id: client_id.to_owned(),
+            expires_ms,
+        });
         (token, expires_ms)
     }
 
@@ -150,6 +167,17 @@ impl AuthState {
     pub fn revoke_user(&self, org_id: &str, username: &str) {
         lock(&self.access).retain(|_, g| !(g.org_id == org_id && g.username == username));
         lock(&self.refresh).retain(|_, g| !(g.org_id == org_id && g.username == username));
+    }
+
+    /// The longest a refresh token issued from now on lives, in seconds.
+    pub fn refresh_ttl_s(&self) -> u64 {
+        self.refresh_ttl_s.load(Ordering::Relaxed)
+    }
+
+    /// Changes the refresh-token lifetime for tokens issued from now on (as an org's security
+    /// policy does); tokens already issued keep their expiry.
+    pub fn set_refresh_ttl_s(&self, seconds: u64) {
+        self.refresh_ttl_s.store(seconds.max(1), Ordering::Relaxed);
     }
 
     /// Makes every access token expire now, keeping refresh tokens: what a long weekend does.

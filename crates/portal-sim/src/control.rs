@@ -11,7 +11,10 @@
 //! - `POST /_sim/jobs` with `{"export_work_ms": n}` -> how long export jobs process from now on
 //! - `GET /_sim/orgs/{url_key}/downloads` -> every byte-carrying GET of a full backup, and
 //!   `GET /_sim/orgs/{url_key}/services/{name}/package` (see `downloads`): the benchmark's ceiling
+//! - account changes (see `accounts`): `POST /_sim/orgs/{url_key}/users/{username}/revoke-tokens`,
+//!   `.../password`, `.../demote`, and `POST /_sim/auth/refresh-token-ttl`
 
+mod accounts;
 mod downloads;
 pub mod stats;
 
@@ -146,6 +149,7 @@ pub fn routes() -> Router<SimState> {
         .route("/_sim/orgs/{url_key}/services/{name}/package", get(downloads::package))
         .route("/_sim/stats", get(stats::stats))
         .route("/_sim/jobs", post(set_jobs))
+        .merge(accounts::routes())
 }
 
 #[derive(serde::Deserialize)]

@@ -41,6 +41,9 @@ struct Args {
     /// Access-token lifetime cap in seconds.
     #[arg(long, default_value_t = 3600)]
     token_ttl_s: u64,
+    /// OAuth refresh-token lifetime cap in seconds (default two weeks).
+    #[arg(long, default_value_t = 14 * 24 * 3600)]
+    refresh_token_ttl_s: u64,
     /// Requests per second per org before 429.
     #[arg(long)]
     rate_limit: Option<u32>,
@@ -73,6 +76,7 @@ impl Args {
             latency_ms: self.latency_ms,
             fault_rate: self.fault_rate,
             token_ttl_s: self.token_ttl_s,
+            refresh_token_ttl_s: self.refresh_token_ttl_s,
             rate_limit_per_s: self.rate_limit.filter(|n| *n > 0),
             tls: self.tls,
             tls_cert_out: self.tls_cert_out,

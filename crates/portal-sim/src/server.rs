@@ -43,6 +43,9 @@ pub struct SimConfig {
     pub fault_rate: f64,
     /// Access-token lifetime in seconds (generateToken and oauth2).
     pub token_ttl_s: u64,
+    /// OAuth refresh-token lifetime in seconds (two weeks, as on Online, unless an org's policy
+    /// or a test says less); changeable while running (`POST /_sim/auth/refresh-token-ttl`).
+    pub refresh_token_ttl_s: u64,
     /// Requests per second per org above which the server answers 429 with Retry-After; None = no limit.
     pub rate_limit_per_s: Option<u32>,
     /// Serve HTTPS with a self-signed certificate for 127.0.0.1 and localhost.
@@ -71,6 +74,7 @@ impl Default for SimConfig {
             latency_ms: 0,
             fault_rate: 0.0,
             token_ttl_s: 3600,
+            refresh_token_ttl_s: crate::auth::REFRESH_TTL_S,
             rate_limit_per_s: None,
             tls: false,
             tls_cert_out: None,

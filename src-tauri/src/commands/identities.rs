@@ -1,4 +1,4 @@
-//! Identities: list, "Save and verify", storage check, removal.
+//! Identities: list, "Save and verify", storage check, removal, and the token watch's checks.
 
 use std::sync::Arc;
 
@@ -8,6 +8,7 @@ use orgvault_core::identity::{
     TlsOptions, TokenState as CoreToken,
 };
 use orgvault_core::service::{BrowserSignIn, IdentityDraft};
+use orgvault_core::token_watch::{self, IdentityCheck, TokenWatch};
 use orgvault_core::vault::remove_identity_secrets;
 use orgvault_core::Clock;
 use tauri::State;
@@ -135,4 +136,26 @@ pub async fn remove_identity(state: State<'_, Arc<AppState>>, id: String) -> UiR
     remove_identity_secrets(state.secrets.as_ref(), &id)?;
     state.set_session(&id, None);
     Ok(())
+}
+
+/// The token watch's last check of every identity that was checked: its finding and time.
+#[tauri::command]
+#[specta::specta]
+pub async fn identity_checks(state: State<'_, Arc<AppState>>) -> UiResult<Vec<IdentityCheck>> {
+    Ok(token_watch::last_checks(&state.db).await?)
+}
+
+/// Checks one identity now (sign-in, renewal of an OAuth sign-in, admin role), as the token
+/// watch does every few hours; a warning is notified and e-mailed once.
+#[tauri::command]
+#[specta::specta]
+pub async fn check_identity(
+    app: tauri::AppHandle,
+    state: State<'_, Arc<AppState>>,
+    identity_id: String,
+) -> UiResult<IdentityCheck> {
+    let service = state.service();
+    let identity = service.identities().get(&identity_id).await?;
+    let notifier = crate::scheduler::AppNotifier(app);
+    Ok(TokenWatch::new(&service, &state.clock, &notifier).check(&identity).await?)
 }

@@ -17,7 +17,9 @@ import type {
   GraphItem,
   GraphUser,
   GroupTargetView,
+  Finding,
   HeaderSetting,
+  IdentityCheck,
   IdentityInput as ShellIdentityInput,
   IdentityView,
   ItemMethod,
@@ -85,6 +87,8 @@ export type {
   Settings,
   SnapshotEntry,
   SnapshotView,
+  Finding,
+  IdentityCheck,
   StorageCheck,
   StorageInput,
   StorageView,
@@ -161,6 +165,10 @@ export interface Backend {
   listIdentities(): Promise<IdentityView[]>;
   saveIdentity(input: IdentityInput): Promise<IdentityView>;
   checkStorage(storage: StorageInput): Promise<StorageCheck>;
+  /** The token watch's last check of each identity (finding and time). */
+  identityChecks(): Promise<IdentityCheck[]>;
+  /** Checks one identity's sign-in now. */
+  checkIdentity(identityId: string): Promise<IdentityCheck>;
   removeIdentity(id: string): Promise<void>;
   startDemo(): Promise<IdentityView[]>;
   startScan(identityId: string): Promise<JobId>;

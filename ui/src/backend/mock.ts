@@ -3,6 +3,7 @@ import type {
   Backend,
   FinishedState,
   Graph,
+  IdentityCheck,
   IdentityInput,
   IdentityView,
   JobFilterInput,
@@ -76,6 +77,7 @@ function fail(code: ErrorCode, message: string): UiError {
  */
 export class MockBackend implements Backend {
   private identities: IdentityView[] = [];
+  private checks = new Map<string, IdentityCheck>();
   private graphs = new Map<string, Graph>();
   private snapshots = new Map<string, SnapshotView[]>();
   private snapshotEntries = new Map<string, SnapshotEntry[]>();
@@ -101,6 +103,27 @@ export class MockBackend implements Backend {
 
   async appInfo(): Promise<AppInfo> {
     return { version: "0.1.0-mock", data_dir: this.settings.data_dir, demo_running: this.demoRunning, vault: "in memory (mock)" };
+  }
+
+  async identityChecks(): Promise<IdentityCheck[]> {
+    return [...this.checks.values()].map((c) => ({ ...c }));
+  }
+
+  /** The mock's identities always sign in: a check finds them ok. */
+  async checkIdentity(identityId: string): Promise<IdentityCheck> {
+    const identity = this.identities.find((i) => i.id === identityId);
+    if (!identity) throw fail("not_found", `No identity ${identityId}.`);
+    const check: IdentityCheck = {
+      identity_id: identity.id,
+      identity: identity.name,
+      finding: "ok",
+      detail: null,
+      expires_ms: null,
+      checked_ms: Date.now(),
+      mail_error: null,
+    };
+    this.checks.set(identity.id, check);
+    return { ...check };
   }
 
   async listIdentities(): Promise<IdentityView[]> {

@@ -5,6 +5,7 @@ import type {
   Backend,
   FinishedState,
   Graph,
+  IdentityCheck,
   IdentityInput,
   IdentityView,
   JobFilterInput,
@@ -91,6 +92,12 @@ export class TauriBackend implements Backend {
   }
   checkStorage(storage: StorageInput): Promise<StorageCheck> {
     return unwrap(commands.checkStorage(storage));
+  }
+  identityChecks(): Promise<IdentityCheck[]> {
+    return unwrap(commands.identityChecks());
+  }
+  checkIdentity(identityId: string): Promise<IdentityCheck> {
+    return unwrap(commands.checkIdentity(identityId));
   }
   async removeIdentity(id: string): Promise<void> {
     await unwrap(commands.removeIdentity(id));

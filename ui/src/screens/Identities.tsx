@@ -1,10 +1,11 @@
 import { Building2, Cloud, Pencil, Plus, Trash2 } from "lucide-preact";
 import { useEffect, useState } from "preact/hooks";
-import type { IdentityInput, IdentityView, PortalKind, StorageCheck, UiError } from "../backend/backend";
+import type { IdentityCheck, IdentityInput, IdentityView, PortalKind, StorageCheck, UiError } from "../backend/backend";
 import { toUiError, withScheme } from "../backend/backend";
 import { useApp } from "../app/context";
 import { ErrorNote, Field, Notice } from "../components/common";
 import { useStore } from "../state/store";
+import { IdentityCheckLine } from "./IdentityCheck";
 
 const TOKEN_WORDS: Record<string, string> = {
   valid: "Signed in",
@@ -82,10 +83,16 @@ export function IdentitiesScreen() {
   const [error, setError] = useState<UiError | null>(null);
   const [busy, setBusy] = useState(false);
   const [demoRunning, setDemoRunning] = useState<boolean | null>(null);
+  const [checks, setChecks] = useState<Record<string, IdentityCheck>>({});
+  const keepCheck = (c: IdentityCheck) => setChecks((all) => ({ ...all, [c.identity_id]: c }));
 
   // The demo organizations live in the app's process: after a restart their identities remain
   // but point at a simulator that is gone until the demo is started again.
   useEffect(() => {
+    app.backend.identityChecks().then(
+      (list) => setChecks(Object.fromEntries(list.map((c) => [c.identity_id, c]))),
+      () => setChecks({}),
+    );
     app.backend.appInfo().then(
       (info) => setDemoRunning(info.demo_running),
       () => setDemoRunning(null),
@@ -174,6 +181,7 @@ export function IdentitiesScreen() {
               {v.sign_in === "oauth" ? "OAuth2 App ID" : "Built-in account"} · {v.username || "—"} ·{" "}
               {v.storage.kind === "local" ? `Folder ${v.storage.path}` : `Azure container ${v.storage.container}`}
             </div>
+            <IdentityCheckLine identityId={v.id} check={checks[v.id]} onChecked={keepCheck} />
             <div class="row">
               <button type="button" onClick={() => app.current.set(v.id)} aria-pressed={v.id === current}>
                 {v.id === current ? "Working on this one" : "Work on this one"}

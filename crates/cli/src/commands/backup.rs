@@ -7,7 +7,7 @@ use std::path::Path;
 use anyhow::Context;
 use clap::Args;
 use orgvault_core::backup::{scan_and_backup, BackupOptions, BackupSummary, BackupWhat, ScanThenBackup};
-use orgvault_core::jobs::Trigger;
+use orgvault_core::jobs::{JobKind, Trigger};
 use orgvault_core::repo::InitPolicy;
 use orgvault_core::selection::{Combine, Filter};
 use orgvault_core::storage::{check_local, StorageTarget};
@@ -71,6 +71,9 @@ pub struct BackupArgs {
     /// Print one JSON object: {snapshot, items, users, groups, failed, bytes_new, bytes_total, ...}.
     #[arg(long)]
     pub json: bool,
+
+    #[command(flatten)]
+    pub mail: super::identity_watch::OnDemandMailArgs,
 }
 
 fn selection(args: &BackupArgs) -> anyhow::Result<Selection> {
@@ -87,6 +90,7 @@ fn selection(args: &BackupArgs) -> anyhow::Result<Selection> {
 
 pub async fn run(db: &Db, data_dir: &Path, args: BackupArgs) -> anyhow::Result<()> {
     let selection = selection(&args)?;
+    let jobs_before = args.mail.before(db).await?;
     let saved = args.portal.saved_identity(db, data_dir).await?;
     // Checked first: a backup that cannot write should not scan for minutes. The repository
     // check comes before the folder check, so a folder that is refused is not written to.
@@ -142,6 +146,7 @@ pub async fn run(db: &Db, data_dir: &Path, args: BackupArgs) -> anyhow::Result<(
     };
     let done = scan_and_backup(&run, &what).await;
     progress.finish();
+    args.mail.after(db, data_dir, jobs_before, JobKind::Backup, Some(&identity.id)).await;
     let done = done?;
     let times = Phases { scan_seconds: done.scan_seconds, backup_seconds: done.backup_seconds };
     report(&done.backup, args.json, done.scan.requests, times)

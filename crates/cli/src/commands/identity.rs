@@ -1,4 +1,4 @@
-//! `orgvault identity add|list|check|remove`: saved organizations. The database keeps each
+//! `orgvault identity add|list|check|mail|remove`: saved organizations. The database keeps each
 //! identity without its secrets; the password and the Azure connection string go to the vault
 //! (`<data>/vault.stronghold`), the same one the desktop app uses.
 
@@ -10,8 +10,8 @@ use anyhow::Context;
 use arcgis::Secret;
 use clap::{Args, Subcommand};
 use orgvault_core::identity::{
-    check_storage, credential_state, move_header_values_to_vault, verify_sign_in, Identities, Identity,
-    IdentitySecrets, IdentitySpec, PortalKind, SignIn, SignInSecret, Storage, TlsOptions, TokenState, VerifyOptions,
+    credential_state, move_header_values_to_vault, Identities, Identity, IdentitySpec, PortalKind, SignIn, Storage,
+    TlsOptions, TokenState,
 };
 use orgvault_core::service::{IdentityDraft, SavedIdentity};
 use orgvault_core::vault::{self, remove_identity_secrets, StrongholdVault, VaultKeySource};
@@ -33,8 +33,11 @@ pub enum IdentityCommand {
     Add(AddArgs),
     /// List the saved identities and whether they can sign in.
     List(ListArgs),
-    /// Sign in again with the saved secrets and check the admin rights and the storage.
-    Check(CheckArgs),
+    /// Sign in again with the saved secrets (the token watch's check: an OAuth sign-in is
+    /// renewed when due) and check the admin rights and the storage.
+    Check(super::identity_watch::CheckArgs),
+    /// Show or set whom to e-mail about the identity (token warnings, on-demand job results).
+    Mail(super::identity_watch::MailArgs),
     /// Remove an identity and its secrets (its backups stay where they are).
     Remove(RemoveArgs),
 }
@@ -91,17 +94,6 @@ pub struct ListArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct CheckArgs {
-    /// The identity's name or id.
-    #[arg(value_name = "NAME|ID")]
-    pub identity: String,
-
-    /// Print one JSON object: {ok, sign_in, admin, storage, token}.
-    #[arg(long)]
-    pub json: bool,
-}
-
-#[derive(Debug, Args)]
 pub struct RemoveArgs {
     /// The identity's name or id.
     #[arg(value_name = "NAME|ID")]
@@ -112,7 +104,8 @@ pub async fn run(db: &Db, data_dir: &Path, args: IdentityArgs) -> anyhow::Result
     match args.command {
         IdentityCommand::Add(a) => add(db, data_dir, a).await,
         IdentityCommand::List(a) => list(db, data_dir, a).await,
-        IdentityCommand::Check(a) => check(db, data_dir, a).await,
+        IdentityCommand::Check(a) => super::identity_watch::check(db, data_dir, a).await,
+        IdentityCommand::Mail(a) => super::identity_watch::mail(db, a).await,
         IdentityCommand::Remove(a) => remove(db, data_dir, a).await,
     }
 }
@@ -290,75 +283,6 @@ pub(crate) async fn find_identity(db: &Db, name_or_id: &str) -> anyhow::Result<I
         .find(name_or_id)
         .await
         .with_context(|| format!("no saved identity {name_or_id:?} (see `orgvault identity list`)"))
-}
-
-/// The saved secrets of an identity, or an error saying to add it again.
-pub(crate) fn load_secrets(vault: &StrongholdVault, identity: &Identity) -> anyhow::Result<IdentitySecrets> {
-    IdentitySecrets::load(vault, identity)?.with_context(|| {
-        format!("the vault holds no sign-in secret for identity {:?}; remove it and add it again", identity.spec.name)
-    })
-}
-
-async fn check(db: &Db, data_dir: &Path, args: CheckArgs) -> anyhow::Result<()> {
-    let identity = find_identity(db, &args.identity).await?;
-    let (vault, _) = open_vault(db, data_dir).await?;
-    let secrets = load_secrets(&vault, &identity)?;
-    let signed_in =
-        verify_sign_in(&identity.spec, &secrets, &VerifyOptions::default(), Arc::new(arcgis::SystemClock)).await;
-    if let Ok(s) = &signed_in {
-        if let Some(new) = &s.refresh_token {
-            IdentitySecrets { sign_in: SignInSecret::OAuth(new.clone()), ..secrets.clone() }
-                .save(&vault, &identity.id)?;
-        }
-    }
-    let storage = check_storage(&identity.spec.storage, secrets.azure_connection_string.as_ref(), 0).await;
-    let token = credential_state(&vault, &identity, SystemClock.now_ms())?;
-    let ok = signed_in.is_ok() && storage.ok;
-    if args.json {
-        let (sign_in, admin) = match &signed_in {
-            Ok(s) => (
-                json!({"ok": true, "username": s.username, "org_id": s.org_id, "org_name": s.org_name,
-                       "token_expires_ms": s.token_expires_ms}),
-                json!({"ok": true}),
-            ),
-            Err(e) if e.code() == ErrorCode::NotAdmin => {
-                (json!({"ok": true}), json!({"ok": false, "message": e.to_string()}))
-            }
-            Err(e) => (json!({"ok": false, "code": e.code(), "message": e.to_string()}), json!({"ok": null})),
-        };
-        print_json(&json!({
-            "id": identity.id, "name": identity.spec.name, "ok": ok, "sign_in": sign_in, "admin": admin,
-            "storage": storage, "token": token.as_str(),
-        }))?;
-    } else {
-        println!("Identity \"{}\" ({})", identity.spec.name, identity.id);
-        match &signed_in {
-            Ok(s) => {
-                println!("  sign-in  ok: {} in {} ({})", s.username, s.org_name, identity.spec.portal_url);
-                println!("  admin    ok: full backup rights");
-            }
-            Err(e) if e.code() == ErrorCode::NotAdmin => {
-                println!("  sign-in  ok");
-                println!("  admin    FAILED: {e}");
-            }
-            Err(e) => println!("  sign-in  FAILED: {e}"),
-        }
-        let shown = if storage.ok {
-            "ok".to_owned()
-        } else {
-            format!("FAILED ({})", storage.failed_step.as_deref().unwrap_or("?"))
-        };
-        println!("  storage  {shown}: {}", storage.message);
-        println!("  token    {}", token.as_str());
-    }
-    if !ok {
-        let why = match &signed_in {
-            Err(e) => e.to_string(),
-            Ok(_) => format!("the storage failed its check: {}", storage.message),
-        };
-        anyhow::bail!("identity {:?} failed its check: {why}", identity.spec.name);
-    }
-    Ok(())
 }
 
 async fn remove(db: &Db, data_dir: &Path, args: RemoveArgs) -> anyhow::Result<()> {

@@ -3,6 +3,7 @@
 pub mod backup;
 pub mod connect;
 pub mod identity;
+pub mod identity_watch;
 pub mod jobs;
 pub mod mail;
 pub mod restore;

@@ -26,9 +26,13 @@ pub struct ScanArgs {
     /// Print one JSON object: items, users, groups, relationships, references, estimated_bytes.
     #[arg(long)]
     pub json: bool,
+
+    #[command(flatten)]
+    pub mail: super::identity_watch::OnDemandMailArgs,
 }
 
 pub async fn run(db: &Db, data_dir: &Path, args: ScanArgs) -> anyhow::Result<()> {
+    let jobs_before = args.mail.before(db).await?;
     let (portal, identity) = args.portal.connect_identity(db, data_dir).await?;
     for host in &args.allow_hosts {
         portal.allow_host(host.clone());
@@ -44,6 +48,7 @@ pub async fn run(db: &Db, data_dir: &Path, args: ScanArgs) -> anyhow::Result<()>
     });
     let summary = orgvault_core::scan(db, &portal, &identity.id, &progress, cancel, &SystemClock).await;
     progress.finish();
+    args.mail.after(db, data_dir, jobs_before, orgvault_core::jobs::JobKind::Scan, Some(&identity.id)).await;
     let summary = summary?;
 
     if args.json {

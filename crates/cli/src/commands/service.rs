@@ -1,6 +1,8 @@
-//! `orgvault service run [--once]`: the headless scheduler. It runs what is due (each slot
-//! once, whichever OrgVault processes are up: core::schedule claims slots in the database),
-//! then, without `--once`, wakes every few seconds until Ctrl-C. The vault is opened with its
+//! `orgvault service run [--once]`: the headless scheduler. It checks every identity's sign-in
+//! (the token watch: at start, before each scheduled run, and every few hours), runs what is
+//! due (each slot once, whichever OrgVault processes are up: core::schedule claims slots in the
+//! database), then, without `--once`, wakes every few seconds until Ctrl-C. Token warnings are
+//! raised as desktop notifications where a desktop session exists. The vault is opened with its
 //! key file or the OS keyring, as for any unattended job.
 //! Each run's end raises a system notification where a desktop session exists
 //! ([`DesktopNotifier`]) and is e-mailed as its schedule asks.
@@ -8,11 +10,13 @@
 //! agent on macOS and a Task Scheduler task on Windows ([`super::service_unit`]).
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Args, Subcommand};
-use orgvault_core::notify::{Notifier, NotifyingHook};
+use orgvault_core::notify::NotifyingHook;
 use orgvault_core::schedule::{local_rfc3339, run_due, serve, LocalZone, ScheduleRunReport, Scheduler, TICK};
+use orgvault_core::token_watch::{IdentityCheck, TokenWatch, WatchHook};
 use orgvault_core::{Db, JobRunner, NoProgress, SystemClock};
 
 use crate::output::print_json;
@@ -58,11 +62,19 @@ pub async fn run(db: &Db, data_dir: &Path, args: ServiceArgs) -> anyhow::Result<
     };
     let (service, _) = super::identity::service(db, data_dir).await?;
     let cancel = crate::paths::cancel_on_ctrl_c();
-    // Each scheduled job's result is e-mailed as its schedule asks, then announced.
-    let hook = NotifyingHook {
-        inner: orgvault_core::mail::MailHook { service: service.clone() },
-        notifier: DesktopNotifier::from_env(),
+    // Before each run its identity is checked (and at every look, the identities not checked
+    // for a few hours); each scheduled job's result is e-mailed as its schedule asks, then
+    // announced on the desktop.
+    let notifier = Arc::new(crate::notify::DesktopNotifier::from_env());
+    let hook = WatchHook {
+        service: service.clone(),
+        notifier: notifier.clone(),
+        then: Arc::new(NotifyingHook {
+            inner: orgvault_core::mail::MailHook { service: service.clone() },
+            notifier: notifier.clone(),
+        }),
     };
+    let watch = TokenWatch::new(&service, &SystemClock, notifier.as_ref());
     let scheduler = Scheduler {
         service: &service,
         clock: &SystemClock,
@@ -72,6 +84,10 @@ pub async fn run(db: &Db, data_dir: &Path, args: ServiceArgs) -> anyhow::Result<
         hook: &hook,
     };
     JobRunner::new(db, &SystemClock).reconcile().await?;
+    match watch.check_all().await {
+        Ok(checks) => log_checks(&checks),
+        Err(e) => tracing::error!("checking the identities failed: {e}"),
+    }
     if once {
         let reports = run_due(&scheduler).await?;
         if json {
@@ -86,6 +102,7 @@ pub async fn run(db: &Db, data_dir: &Path, args: ServiceArgs) -> anyhow::Result<
         return Ok(());
     }
     tracing::info!("schedule service started");
+    // The hook's tick checks the identities not checked for a few hours before each look.
     serve(&scheduler, tick, |r| {
         if let Err(e) = print_report(r, json) {
             tracing::warn!("cannot print a run: {e}");
@@ -95,37 +112,10 @@ pub async fn run(db: &Db, data_dir: &Path, args: ServiceArgs) -> anyhow::Result<
     Ok(())
 }
 
-/// System notifications through notify-rust (D-Bus on Linux, the notification centre on
-/// macOS, toasts on Windows). On Linux and the BSDs only where a desktop session exists
-/// (`DBUS_SESSION_BUS_ADDRESS` set): a server has none, and the service then shows nothing,
-/// quietly. A notification that cannot be shown is logged at debug level, never an error.
-pub struct DesktopNotifier {
-    session: bool,
-}
-
-impl DesktopNotifier {
-    pub fn from_env() -> DesktopNotifier {
-        let needs_dbus = cfg!(all(unix, not(target_os = "macos")));
-        let session = !needs_dbus || std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some_and(|v| !v.is_empty());
-        if !session {
-            tracing::debug!("no desktop session (DBUS_SESSION_BUS_ADDRESS unset): no system notifications");
-        }
-        DesktopNotifier { session }
-    }
-}
-
-impl Notifier for DesktopNotifier {
-    fn notify(&self, title: &str, body: &str) {
-        if !self.session {
-            return;
-        }
-        let (title, body) = (title.to_owned(), body.to_owned());
-        // Showing one talks to the session bus, which may be slow: not on the scheduler's thread.
-        std::thread::spawn(move || {
-            if let Err(e) = notify_rust::Notification::new().appname("OrgVault").summary(&title).body(&body).show() {
-                tracing::debug!("the system notification was not shown: {e}");
-            }
-        });
+/// Each identity's finding, in the log (the warnings themselves were notified and e-mailed).
+fn log_checks(checks: &[IdentityCheck]) {
+    for c in checks {
+        tracing::info!(identity = %c.identity_id, finding = c.finding.as_str(), "identity checked");
     }
 }
 

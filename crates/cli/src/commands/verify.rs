@@ -28,9 +28,13 @@ pub struct VerifyArgs {
     /// Print one JSON object: {ok, snapshots:[{id, blobs_total, blobs_checked, problems:[...]}]}.
     #[arg(long)]
     pub json: bool,
+
+    #[command(flatten)]
+    pub mail: super::identity_watch::OnDemandMailArgs,
 }
 
 pub async fn run(db: &Db, data_dir: &Path, args: VerifyArgs) -> anyhow::Result<()> {
+    let jobs_before = args.mail.before(db).await?;
     let repo = args.dest.open(data_dir).await?;
     let ids = match &args.snapshot {
         Some(text) => vec![repo.find_snapshot(text).await?],
@@ -38,8 +42,10 @@ pub async fn run(db: &Db, data_dir: &Path, args: VerifyArgs) -> anyhow::Result<(
     };
     let progress = TerminalProgress::new(args.json);
     let upkeep = args.dest.upkeep(db, &repo, &progress);
-    let reports = upkeep.verify(&ids, args.sample).await?;
+    let reports = upkeep.verify(&ids, args.sample).await;
     progress.finish();
+    args.mail.after(db, data_dir, jobs_before, orgvault_core::jobs::JobKind::Verify, None).await;
+    let reports = reports?;
     let problems: usize = reports.iter().map(|r| r.problems.len()).sum();
     if args.json {
         print_json(&json!({

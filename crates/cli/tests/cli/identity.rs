@@ -115,7 +115,8 @@ async fn add_list_check_scan_and_remove_an_identity() {
     assert_eq!(checked["sign_in"]["ok"], true, "sign-in passes: {checked}");
     assert_eq!(checked["admin"]["ok"], true, "the admin check passes: {checked}");
     assert_eq!(checked["storage"]["ok"], true, "the storage check passes: {checked}");
-    assert!(checked["sign_in"]["token_expires_ms"].as_i64().is_some(), "the token expiry is shown: {checked}");
+    assert_eq!(checked["finding"], "ok", "the token watch's finding is shown: {checked}");
+    assert!(checked["checked_ms"].as_i64().is_some(), "with the time of the check: {checked}");
 
     // No password anywhere in the environment: it must come from the vault.
     let out = run(data.path(), &["scan", "--identity", "Acme", "--json"], None, None).await;

@@ -16,3 +16,4 @@ mod service_run;
 #[path = "../../../core/tests/core/smtp_sink.rs"]
 mod smtp_sink;
 mod support;
+mod token_watch;

@@ -9,6 +9,8 @@
 //!   [`Mailer::warn_token`] sends a [`TokenWarning`]. [`report_job`] and [`send_test`] are the
 //!   same with the real clock and the default [`RetryPolicy`].
 //! - [`job_mail`]: the recorded sends of a job, for the job's details.
+//! - [`report_own_jobs`] with [`OnDemandMail`]: an on-demand job's result, to its identity's
+//!   recipients under its default (`token_watch::identity_mail`), or as the start chose.
 //! - [`wanted`]: whether a job's result is sent under a schedule's [`EmailWhen`] (always, on
 //!   problems, never).
 //!
@@ -23,6 +25,7 @@
 //! - Sends use rustls (ring) with the web PKI roots; there is no native-tls.
 
 mod message;
+mod on_demand;
 mod send;
 mod settings;
 
@@ -30,6 +33,7 @@ pub use message::{
     escape_html, format_duration, format_time, format_time_in, parse_mailbox, test_message, Content, JobReport,
     Redactor, TokenWarning, FAILED_SUBJECTS_SHOWN,
 };
+pub use on_demand::{last_job_id, report_own_jobs, OnDemandMail};
 pub use send::{job_mail, JobMail, MailState, RetryPolicy};
 pub use settings::{PasswordChange, Security, SmtpSettings};
 

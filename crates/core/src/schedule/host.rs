@@ -12,7 +12,8 @@ use super::{run_due, ScheduleRunReport, Scheduler};
 /// ([`super::ON_TIME_MS`]), so a look every 15 s runs it well within that.
 pub const TICK: Duration = Duration::from_secs(15);
 
-/// Runs what is due every `tick` until `s.cancel` is cancelled; each run's report goes to
+/// Runs what is due every `tick` until `s.cancel` is cancelled, calling the hook's
+/// [`JobEndedHook::tick`](super::JobEndedHook::tick) before each look; each run's report goes to
 /// `ran`. A look that fails (the database busy, say) is logged and tried again at the next
 /// tick: a host keeps running.
 pub async fn serve<Z>(s: &Scheduler<'_, Z>, tick: Duration, mut ran: impl FnMut(&ScheduleRunReport) + Send)
@@ -21,6 +22,7 @@ where
 {
     tracing::info!(tick_ms = tick.as_millis() as u64, "looking for due schedules");
     while !s.cancel.is_cancelled() {
+        s.hook.tick().await;
         match run_due(s).await {
             Ok(reports) => reports.iter().for_each(&mut ran),
             Err(e) => tracing::error!("looking for due schedules failed: {e}"),

@@ -39,9 +39,17 @@ pub struct ScheduledJobEnded<'a> {
     pub error: Option<&'a str>,
 }
 
-/// Called after every scheduled run (the lead wires the mail module here).
+/// Called around every scheduled run: the mail module sends the result after it, the token
+/// watch checks the identity before it.
 #[async_trait::async_trait]
 pub trait JobEndedHook: Send + Sync {
+    /// Before the run of `schedule` begins (its slot is claimed). Does nothing by default.
+    async fn scheduled_run_starting(&self, _schedule: &Schedule) {}
+
+    /// At every look for due slots of a long-running host ([`super::serve`]), before the look:
+    /// periodic work such as the token watch. Does nothing by default.
+    async fn tick(&self) {}
+
     async fn scheduled_job_ended(&self, ended: &ScheduledJobEnded<'_>);
 }
 
@@ -126,6 +134,7 @@ where
             continue; // another process took it
         }
         tracing::info!(schedule = schedule.id, slot_ms = slot, state = state.as_str(), "scheduled run");
+        s.hook.scheduled_run_starting(&schedule).await;
         let mut report = run_one(s, &schedule, Some(slot)).await?;
         report.slot_state = Some(state);
         schedules.record(schedule.id, slot, report.job_id, report.error.as_deref()).await?;
@@ -140,6 +149,7 @@ where
     Z: TimeZone + Send + Sync,
 {
     let schedule = Schedules::new(s.service.db(), s.clock).get(id).await?;
+    s.hook.scheduled_run_starting(&schedule).await;
     run_one(s, &schedule, None).await
 }
 

@@ -34,4 +34,5 @@ mod service;
 mod smtp_sink;
 mod store_clock;
 mod support;
+mod token_watch;
 mod vault;

@@ -11,7 +11,7 @@ use axum::{Form, Json, Router};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
-use super::{check_password, now_ms, CodeGrant, RefreshGrant, CODE_TTL_S, REFRESH_TTL_S};
+use super::{check_password, now_ms, CodeGrant, RefreshGrant, CODE_TTL_S};
 use crate::server::SimState;
 
 const OOB: &str = "urn:ietf:wg:oauth:2.0:oob";
@@ -113,8 +113,8 @@ fn approve(state: &SimState, org_id: &str, username: &str, p: &AuthorizeParams) 
         .as_deref()
         .and_then(|e| e.parse::<i64>().ok())
         .filter(|m| *m > 0)
-        .map(|m| (m as u64 * 60).min(REFRESH_TTL_S))
-        .unwrap_or(REFRESH_TTL_S);
+        .map(|m| (m as u64 * 60).min(state.auth.refresh_ttl_s()))
+        .unwrap_or(state.auth.refresh_ttl_s());
     let code = state.auth.insert_code(CodeGrant {
         org_id: org_id.to_owned(),
         username: username.to_owned(),
@@ -312,9 +312,10 @@ async fn token(State(state): State<SimState>, Path(url_key): Path<String>, Form(
             }
             // The old refresh token stops working the moment the new one exists.
             state.auth.revoke_refresh(&f.refresh_token);
+            let refresh_ttl = state.auth.refresh_ttl_s();
             let refresh = state
                 .auth
-                .insert_refresh(RefreshGrant { expires_ms: now_ms() + (REFRESH_TTL_S as i64) * 1000, ..grant.clone() });
+                .insert_refresh(RefreshGrant { expires_ms: now_ms() + (refresh_ttl as i64) * 1000, ..grant.clone() });
             let (access, _) = state.auth.issue_token(&org_id, &grant.username, access_ttl);
             Json(serde_json::json!({
                 "access_token": access,
@@ -322,7 +323,7 @@ async fn token(State(state): State<SimState>, Path(url_key): Path<String>, Form(
                 "username": grant.username,
                 "ssl": ssl,
                 "refresh_token": refresh,
-                "refresh_token_expires_in": REFRESH_TTL_S,
+                "refresh_token_expires_in": refresh_ttl,
             }))
             .into_response()
         }

@@ -328,3 +328,94 @@ async fn approve_page_checks_credentials() {
     let location = r.headers()["location"].to_str().expect("ascii").to_owned();
     assert!(location.starts_with("http://127.0.0.1:8080/cb?code="), "the code goes to the app: {location}");
 }
+
+/// Signs in through OAuth (auto-approve) and answers `(access token, refresh token, the
+/// refresh token's lifetime in seconds)`.
+async fn oauth_sign_in(http: &reqwest::Client, portal_url: &str, client_id: &str) -> (String, String, u64) {
+    let (redirect, verifier) =
+        ("http://127.0.0.1:49152/callback", "a-verifier-of-enough-length-0123456789-abcdefghijklmnop");
+    let code = authorize(http, portal_url, client_id, redirect, verifier).await;
+    let ok = token_call(
+        http,
+        portal_url,
+        &[
+            ("grant_type", "authorization_code"),
+            ("client_id", client_id),
+            ("code", &code),
+            ("redirect_uri", redirect),
+            ("code_verifier", verifier),
+            ("f", "json"),
+        ],
+    )
+    .await;
+    (
+        ok["access_token"].as_str().expect("access_token").to_owned(),
+        ok["refresh_token"].as_str().expect("refresh_token").to_owned(),
+        ok["refresh_token_expires_in"].as_u64().expect("refresh_token_expires_in"),
+    )
+}
+
+async fn sim_post(http: &reqwest::Client, base_url: &str, path: &str, body: Value) -> Value {
+    http.post(format!("{base_url}{path}")).json(&body).send().await.expect("control").json().await.expect("json")
+}
+
+#[tokio::test]
+async fn account_controls_revoke_tokens_change_passwords_demote_admins_and_shorten_refresh_tokens() {
+    let sim = start(SimConfig::default()).await;
+    let http = no_redirect_client();
+    let org = &sim.orgs[0];
+    let client_id = format!("orgvault-{}", org.url_key);
+    let base = sim.base_url.trim_end_matches('/').to_owned();
+    let admin = &org.admin.username;
+
+    let set = sim_post(&http, &base, "/_sim/auth/refresh-token-ttl", serde_json::json!({"seconds": 7})).await;
+    assert_eq!(set["seconds"], 7, "the control call answers the new lifetime: {set}");
+    let (access, refresh, lifetime) = oauth_sign_in(&http, &org.portal_url, &client_id).await;
+    assert_eq!(lifetime, 7, "a refresh token issued after the switch lives as long as it says");
+
+    let revoked =
+        sim_post(&http, &base, &format!("/_sim/orgs/{}/users/{admin}/revoke-tokens", org.url_key), Value::Null).await;
+    assert_eq!(revoked["revoked"], true, "{revoked}");
+    let me = rest(&http, &org.portal_url, "portals/self", Some(&access), &[]).await;
+    assert_eq!(error_code(&me), Some(498), "a revoked access token answers 498 Invalid token: {me}");
+    assert_eq!(me["error"]["message"], "Invalid token.", "{me}");
+    let refused = token_call(
+        &http,
+        &org.portal_url,
+        &[("grant_type", "refresh_token"), ("client_id", &client_id), ("refresh_token", &refresh), ("f", "json")],
+    )
+    .await;
+    assert_eq!(refused["error"]["code"], 400, "a revoked refresh token is refused: {refused}");
+    assert_eq!(refused["error"]["error_description"], "Invalid refresh_token", "{refused}");
+
+    let token = sign_in(&http, &org.portal_url, &org.admin).await;
+    let path = format!("/_sim/orgs/{}/users/{admin}/password", org.url_key);
+    let changed = sim_post(&http, &base, &path, serde_json::json!({"password": "a-new-Passw0rd"})).await;
+    assert_eq!(changed["changed"], true, "{changed}");
+    let me = rest(&http, &org.portal_url, "portals/self", Some(&token), &[]).await;
+    assert_eq!(error_code(&me), Some(498), "a password change signs the user out everywhere: {me}");
+    let old: Value = http
+        .post(format!("{}/sharing/rest/generateToken", org.portal_url))
+        .form(&[("username", admin.as_str()), ("password", org.admin.password.as_str()), ("f", "json")])
+        .send()
+        .await
+        .expect("generateToken")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(old["error"]["message"], "Unable to generate token.", "the old password is refused: {old}");
+    assert_eq!(old["error"]["details"][0], "Invalid username or password.", "{old}");
+
+    let new_login = portal_sim::Login { username: admin.clone(), password: "a-new-Passw0rd".into() };
+    let token = sign_in(&http, &org.portal_url, &new_login).await;
+    let demoted =
+        sim_post(&http, &base, &format!("/_sim/orgs/{}/users/{admin}/demote", org.url_key), Value::Null).await;
+    assert_eq!(demoted["demoted"], true, "{demoted}");
+    let me = rest(&http, &org.portal_url, "portals/self", Some(&token), &[]).await;
+    assert_eq!(me["user"]["role"], "org_user", "a demoted admin's own token now shows a plain user: {me}");
+    let privileges = me["user"]["privileges"].as_array().expect("privileges");
+    assert!(
+        !privileges.iter().any(|p| p.as_str().is_some_and(|p| p.starts_with("portal:admin:"))),
+        "a plain user holds no admin privilege: {me}"
+    );
+}
