@@ -2,12 +2,16 @@
 //! slots that are due, exactly as `orgvault service run` does. A slot is claimed in SQLite, so
 //! with the app and the background service both up each run happens once. A scheduled job's end
 //! is announced like any other job's (a `JobFinished` event and a system notification) and
-//! e-mailed as its schedule asks (`orgvault_core::mail::MailHook`).
+//! e-mailed as its schedule asks (`orgvault_core::mail::MailHook`). "Run now" on the Schedules
+//! screen runs core's `run_now` the same way, in the background.
+//!
+//! Each look also refreshes whether any schedule is enabled, which decides whether closing the
+//! window keeps the app in the tray (`tray`).
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use orgvault_core::schedule::{run_due, JobEndedHook, LocalZone, ScheduledJobEnded, Scheduler};
+use orgvault_core::schedule::{run_due, run_now, JobEndedHook, LocalZone, ScheduledJobEnded, Scheduler};
 use orgvault_core::NoProgress;
 use tauri::AppHandle;
 use tokio_util::sync::CancellationToken;
@@ -18,7 +22,7 @@ use crate::state::AppState;
 /// How often the app looks for due slots (a slot counts as on time for two minutes).
 const TICK: Duration = Duration::from_secs(15);
 
-/// Tells the window and the desktop that a scheduled job ended.
+/// Tells the window and the desktop that a scheduled job ended, and e-mails its result.
 struct Announce {
     app: AppHandle,
     mail: orgvault_core::mail::MailHook,
@@ -55,6 +59,7 @@ pub fn start(app: AppHandle, state: Arc<AppState>, stop: CancellationToken) {
             hook: &hook,
         };
         while !stop.is_cancelled() {
+            state.refresh_schedules_flag().await;
             match run_due(&scheduler).await {
                 Ok(reports) => {
                     for r in reports {
@@ -67,6 +72,30 @@ pub fn start(app: AppHandle, state: Arc<AppState>, stop: CancellationToken) {
                 () = tokio::time::sleep(TICK) => {}
                 () = stop.cancelled() => {}
             }
+        }
+    });
+}
+
+/// Runs schedule `id` now in the background (core's `run_now`: a job triggered by the
+/// schedule, which the Jobs screen lists and `cancel_job` stops through its row), announced and
+/// e-mailed like a scheduled run. While it runs, closing the window keeps the app in the tray.
+pub fn run_now_in_background(app: AppHandle, state: Arc<AppState>, id: i64) {
+    let busy = state.running.background_run();
+    tauri::async_runtime::spawn(async move {
+        let _busy = busy;
+        let service = state.service();
+        let hook = Announce { app, mail: orgvault_core::mail::MailHook { service: service.clone() } };
+        let scheduler = Scheduler {
+            service: &service,
+            clock: &state.clock,
+            zone: LocalZone,
+            progress: &NoProgress,
+            cancel: CancellationToken::new(),
+            hook: &hook,
+        };
+        match run_now(&scheduler, id).await {
+            Ok(r) => tracing::info!(schedule = id, job = ?r.job_id, error = ?r.error, "schedule run now ended"),
+            Err(e) => tracing::error!(schedule = id, "schedule run now failed: {e}"),
         }
     });
 }

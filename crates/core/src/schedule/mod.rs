@@ -7,7 +7,10 @@
 //! wall clock, and the e-mail recipients and policy the mail module reads.
 //!
 //! Public API:
-//! - [`Schedules`]: add, edit, remove, list (with the next run and the last slot's state).
+//! - [`Schedules`]: add, edit, remove, list (with the next run and the last slot's state);
+//!   [`Schedules::overviews`] adds the identity's name and the last job's state for a screen,
+//!   [`Schedules::set_enabled`] switches one on or off.
+//! - [`preview`]: the next run times of a [`RecurrenceChoice`] (preset or cron) before saving.
 //! - [`Recurrence::next_runs`]: the next run times in a zone, daylight-saving changes handled
 //!   (see [`recurrence`]).
 //! - [`owed`]: which slots since the last one are owed at a time: the latest runs (on time, or
@@ -20,6 +23,7 @@
 //! and kind never overlap; a schedule stores no secret (it names an identity).
 
 mod due;
+mod overview;
 pub mod recurrence;
 mod run;
 mod store;
@@ -27,6 +31,7 @@ mod store;
 use serde::{Deserialize, Serialize};
 
 pub use due::{owed, Owed, ON_TIME_MS};
+pub use overview::{preview, RecurrenceChoice, RecurrencePreview, ScheduleOverview};
 pub use recurrence::{Preset, Recurrence, Weekday};
 pub use run::{run_due, run_now, snapshot_name, JobEndedHook, NoHook, ScheduleRunReport, ScheduledJobEnded, Scheduler};
 pub use store::Schedules;
@@ -40,6 +45,7 @@ use crate::selection::Selection;
 pub const DEFAULT_CATCH_UP_MS: i64 = 24 * 3_600_000;
 
 /// What a schedule runs.
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ScheduleKind {
@@ -68,6 +74,7 @@ impl ScheduleKind {
 }
 
 /// When the result of a scheduled run is e-mailed to the schedule's recipients.
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EmailWhen {
@@ -99,6 +106,7 @@ impl EmailWhen {
 
 /// What to keep after a successful scheduled backup; the rest is forgotten, then (when
 /// `prune`) the data no snapshot references is deleted.
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ScheduleRetention {
     pub keep_last: Option<u32>,
@@ -126,6 +134,7 @@ impl ScheduleRetention {
 }
 
 /// A schedule as entered.
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ScheduleSpec {
     pub name: String,
@@ -199,6 +208,7 @@ fn looks_like_address(a: &str) -> bool {
 }
 
 /// A stored schedule.
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Schedule {
     pub id: i64,
@@ -211,6 +221,7 @@ pub struct Schedule {
 }
 
 /// What became of a slot.
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SlotState {
@@ -242,6 +253,7 @@ impl SlotState {
 }
 
 /// One claimed slot.
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SlotRecord {
     pub slot_ms: i64,
@@ -251,6 +263,7 @@ pub struct SlotRecord {
 }
 
 /// A schedule with what a list shows beside it.
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ScheduleStatus {
     #[serde(flatten)]

@@ -13,8 +13,8 @@ use crate::error::{Error, Result};
 
 /// CRUD on schedules, and their slot records.
 pub struct Schedules<'a> {
-    db: &'a Db,
-    clock: &'a dyn Clock,
+    pub(super) db: &'a Db,
+    pub(super) clock: &'a dyn Clock,
 }
 
 const COLUMNS: &str = "id, name, identity_id, kind, selection, selection_label, name_pattern, cron, retention, \
