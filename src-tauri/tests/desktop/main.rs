@@ -6,3 +6,4 @@ mod identities;
 mod jobs;
 mod oauth;
 mod restore;
+mod schedules;
