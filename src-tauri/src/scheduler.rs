@@ -1,26 +1,23 @@
-//! Schedules run in the app while it is open: every 15 s the app asks core's `run_due` for the
-//! slots that are due, exactly as `orgvault service run` does. A slot is claimed in SQLite, so
+//! Schedules run in the app while it is open: the app runs core's host loop
+//! (`schedule::serve`, a look for due slots every 15 s), exactly as `orgvault service run` does. A slot is claimed in SQLite, so
 //! with the app and the background service both up each run happens once. A scheduled job's end
 //! is announced like any other job's (a `JobFinished` event and a system notification) and
 //! e-mailed as its schedule asks (`orgvault_core::mail::MailHook`). "Run now" on the Schedules
 //! screen runs core's `run_now` the same way, in the background.
 //!
-//! Each look also refreshes whether any schedule is enabled, which decides whether closing the
+//! Beside it, every tick, the app reads again whether any schedule is enabled, which decides whether closing the
 //! window keeps the app in the tray (`tray`).
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use orgvault_core::schedule::{run_due, run_now, JobEndedHook, LocalZone, ScheduledJobEnded, Scheduler};
-use orgvault_core::NoProgress;
+use orgvault_core::schedule::{run_now, serve, JobEndedHook, LocalZone, ScheduledJobEnded, Scheduler, TICK};
+use orgvault_core::{NoProgress, Service};
 use tauri::AppHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::events::JobFinished;
 use crate::state::AppState;
-
-/// How often the app looks for due slots (a slot counts as on time for two minutes).
-const TICK: Duration = Duration::from_secs(15);
 
 /// Tells the window and the desktop that a scheduled job ended, and e-mails its result.
 struct Announce {
@@ -50,30 +47,34 @@ pub fn start(app: AppHandle, state: Arc<AppState>, stop: CancellationToken) {
     tauri::async_runtime::spawn(async move {
         let service = state.service();
         let hook = Announce { app, mail: orgvault_core::mail::MailHook { service: service.clone() } };
-        let scheduler = Scheduler {
-            service: &service,
-            clock: &state.clock,
-            zone: LocalZone,
-            progress: &NoProgress,
-            cancel: stop.clone(),
-            hook: &hook,
-        };
-        while !stop.is_cancelled() {
-            state.refresh_schedules_flag().await;
-            match run_due(&scheduler).await {
-                Ok(reports) => {
-                    for r in reports {
-                        tracing::info!(schedule = r.schedule_id, job = ?r.job_id, "scheduled run ended");
+        // Whether closing the window keeps the app in the tray follows the schedules.
+        let flag = {
+            let (state, stop) = (state.clone(), stop.clone());
+            async move {
+                while !stop.is_cancelled() {
+                    state.refresh_schedules_flag().await;
+                    tokio::select! {
+                        () = tokio::time::sleep(TICK) => {}
+                        () = stop.cancelled() => {}
                     }
                 }
-                Err(e) => tracing::error!("looking for due schedules failed: {e}"),
             }
-            tokio::select! {
-                () = tokio::time::sleep(TICK) => {}
-                () = stop.cancelled() => {}
-            }
-        }
+        };
+        tokio::join!(run_schedules(&service, &state.clock, &hook, TICK, stop.clone()), flag);
     });
+}
+
+/// The app's scheduler loop over `service`, until `stop`: what [`start`] runs, without the
+/// window (a test runs it beside an `orgvault service run` process).
+pub async fn run_schedules(
+    service: &Service,
+    clock: &dyn orgvault_core::Clock,
+    hook: &dyn JobEndedHook,
+    tick: Duration,
+    stop: CancellationToken,
+) {
+    let scheduler = Scheduler { service, clock, zone: LocalZone, progress: &NoProgress, cancel: stop.clone(), hook };
+    serve(&scheduler, tick, |r| tracing::info!(schedule = r.schedule_id, job = ?r.job_id, "scheduled run ended")).await;
 }
 
 /// Runs schedule `id` now in the background (core's `run_now`: a job triggered by the

@@ -736,6 +736,8 @@ export type SlotRecord = {
 	state: SlotState,
 	job_id: number | null,
 	error: string | null,
+	/**  What became of a slot whose process died before its job ended: run again, or why not. */
+	note: string | null,
 };
 
 /**  What became of a slot. */

@@ -19,6 +19,7 @@ pub mod item_type;
 pub mod jobs;
 pub mod mail;
 pub mod maintenance;
+pub mod notify;
 pub mod progress;
 pub mod references;
 pub mod repo;

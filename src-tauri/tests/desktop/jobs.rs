@@ -15,7 +15,7 @@ use orgvault_desktop::state::AppState;
 use portal_sim::{RunningSim, SimConfig};
 
 /// The `orgvault` binary `cargo test --workspace` builds beside this test's executable.
-fn cli_binary() -> PathBuf {
+pub(crate) fn cli_binary() -> PathBuf {
     let exe = std::env::current_exe().expect("test executable");
     let dir = exe.parent().and_then(|deps| deps.parent()).expect("target profile folder");
     let bin = dir.join(format!("orgvault{}", std::env::consts::EXE_SUFFIX));

@@ -16,10 +16,11 @@ function memoryStore() {
 function lastOutcome(s: ScheduleOverview): string {
   const last = s.last;
   if (!last) return "Not run yet";
-  if (last.state === "missed") return "Missed";
+  if (last.state === "missed") return last.note ? `Missed: ${last.note}` : "Missed";
   if (last.error) return `Did not start: ${last.error}`;
   const job = s.last_job_state ? stateWord(s.last_job_state) : "No job";
-  return last.state === "late" ? `${job} (late)` : job;
+  const said = last.state === "late" ? `${job} (late)` : job;
+  return last.note ? `${said}; ${last.note}` : said;
 }
 
 /** What the form is doing: editing, or asking to confirm a backup with its real counts. */

@@ -1,6 +1,7 @@
 //! `orgvault jobs`: the job history, newest first; `--job ID` shows one job's item outcomes;
 //! `--cancel ID` asks a running job to stop, whichever process (the app, another terminal, the
-//! background service) runs it. A job's details include whether its result was e-mailed.
+//! background service) runs it. Each job shows whether its result was e-mailed (the list: the
+//! latest send; `--json`: every send under `mail`).
 
 use clap::Args;
 use orgvault_core::jobs::{Job, JobFilter, Trigger};
@@ -43,11 +44,7 @@ pub async fn run(db: &Db, args: JobsArgs) -> anyhow::Result<()> {
         }
         print_job(&job);
         for m in &mail {
-            let outcome = match &m.error {
-                None => "e-mailed".to_owned(),
-                Some(e) => format!("e-mail FAILED after {} attempt(s): {e}", m.attempts),
-            };
-            println!("  {outcome} to {} at {}", m.recipients.join(", "), orgvault_core::mail::format_time(m.at_ms));
+            println!("  {}", mail_line(m));
         }
         for it in items {
             let o = &it.outcome;
@@ -63,16 +60,42 @@ pub async fn run(db: &Db, args: JobsArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     let list = jobs.list(&JobFilter { limit: Some(args.limit), ..Default::default() }).await?;
+    let mut mails = Vec::with_capacity(list.len());
+    for job in &list {
+        mails.push(orgvault_core::mail::job_mail(db, job.id).await?);
+    }
     if args.json {
-        return print_json(&serde_json::to_value(&list)?);
+        // Each job with its e-mail sends under "mail" (empty when none was asked for).
+        let rows = list
+            .iter()
+            .zip(&mails)
+            .map(|(job, mail)| {
+                let mut row = serde_json::to_value(job)?;
+                row["mail"] = serde_json::to_value(mail)?;
+                Ok(row)
+            })
+            .collect::<serde_json::Result<Vec<_>>>()?;
+        return print_json(&serde_json::Value::Array(rows));
     }
     if list.is_empty() {
         println!("No jobs yet.");
     }
-    for job in &list {
+    for (job, mail) in list.iter().zip(&mails) {
         print_job(job);
+        // The latest send says whether the result reached its recipients.
+        if let Some(m) = mail.last() {
+            println!("        {}", mail_line(m));
+        }
     }
     Ok(())
+}
+
+fn mail_line(m: &orgvault_core::mail::JobMail) -> String {
+    let outcome = match &m.error {
+        None => "e-mailed".to_owned(),
+        Some(e) => format!("e-mail FAILED after {} attempt(s): {e}", m.attempts),
+    };
+    format!("{outcome} to {} at {}", m.recipients.join(", "), orgvault_core::mail::format_time(m.at_ms))
 }
 
 fn print_job(job: &Job) {

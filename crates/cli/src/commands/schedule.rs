@@ -157,6 +157,12 @@ pub async fn run(db: &Db, data_dir: &Path, args: ScheduleArgs) -> anyhow::Result
                     s.last.as_ref().map_or("-", |l| l.state.as_str()),
                     if s.schedule.spec.enabled { "" } else { "  (disabled)" }
                 );
+                // Why the last slot has no job, or what became of a slot whose process died.
+                if let Some(last) = &s.last {
+                    for line in [&last.error, &last.note].into_iter().flatten() {
+                        println!("      {line}");
+                    }
+                }
             }
             Ok(())
         }
@@ -239,6 +245,8 @@ async fn status_json(db: &Db, s: &ScheduleStatus) -> anyhow::Result<serde_json::
         "last_slot_ms": s.last.as_ref().map(|l| l.slot_ms),
         "last_job_id": s.last.as_ref().and_then(|l| l.job_id),
         "last_error": s.last.as_ref().and_then(|l| l.error.clone()),
+        // Set when the last slot's process died: run again, or why not.
+        "last_note": s.last.as_ref().and_then(|l| l.note.clone()),
         "enabled": spec.enabled,
         "selection": spec.selection,
         "retention": spec.retention,

@@ -2,14 +2,17 @@
 //! once, whichever OrgVault processes are up: core::schedule claims slots in the database),
 //! then, without `--once`, wakes every few seconds until Ctrl-C. The vault is opened with its
 //! key file or the OS keyring, as for any unattended job.
-//! `orgvault service install|uninstall|status` manage a systemd user unit on Linux
-//! ([`super::service_unit`]).
+//! Each run's end raises a system notification where a desktop session exists
+//! ([`DesktopNotifier`]) and is e-mailed as its schedule asks.
+//! `orgvault service install|uninstall|status` manage a systemd user unit on Linux, a launchd
+//! agent on macOS and a Task Scheduler task on Windows ([`super::service_unit`]).
 
 use std::path::Path;
 use std::time::Duration;
 
 use clap::{Args, Subcommand};
-use orgvault_core::schedule::{local_rfc3339, run_due, LocalZone, ScheduleRunReport, Scheduler};
+use orgvault_core::notify::{Notifier, NotifyingHook};
+use orgvault_core::schedule::{local_rfc3339, run_due, serve, LocalZone, ScheduleRunReport, Scheduler, TICK};
 use orgvault_core::{Db, JobRunner, NoProgress, SystemClock};
 
 use crate::output::print_json;
@@ -30,6 +33,9 @@ pub enum ServiceCommand {
         /// Print each run as one JSON line (with --once: one array).
         #[arg(long)]
         json: bool,
+        /// How often to look for due runs, in milliseconds (tests look more often).
+        #[arg(long, hide = true, default_value_t = TICK.as_millis() as u64)]
+        tick_ms: u64,
     },
     /// Install `service run` as a systemd user unit (Linux) and start it.
     Install {
@@ -43,20 +49,20 @@ pub enum ServiceCommand {
     Status,
 }
 
-/// How often the loop looks for due slots (a slot counts as on time for two minutes).
-const TICK: Duration = Duration::from_secs(15);
-
 pub async fn run(db: &Db, data_dir: &Path, args: ServiceArgs) -> anyhow::Result<()> {
-    let (once, json) = match args.command {
-        ServiceCommand::Run { once, json } => (once, json),
+    let (once, json, tick) = match args.command {
+        ServiceCommand::Run { once, json, tick_ms } => (once, json, Duration::from_millis(tick_ms.max(100))),
         ServiceCommand::Install { no_start } => return super::service_unit::install(data_dir, !no_start),
         ServiceCommand::Uninstall => return super::service_unit::uninstall(),
         ServiceCommand::Status => return super::service_unit::status(),
     };
     let (service, _) = super::identity::service(db, data_dir).await?;
     let cancel = crate::paths::cancel_on_ctrl_c();
-    // Each scheduled job's result is e-mailed as its schedule asks.
-    let hook = orgvault_core::mail::MailHook { service: service.clone() };
+    // Each scheduled job's result is e-mailed as its schedule asks, then announced.
+    let hook = NotifyingHook {
+        inner: orgvault_core::mail::MailHook { service: service.clone() },
+        notifier: DesktopNotifier::from_env(),
+    };
     let scheduler = Scheduler {
         service: &service,
         clock: &SystemClock,
@@ -80,21 +86,47 @@ pub async fn run(db: &Db, data_dir: &Path, args: ServiceArgs) -> anyhow::Result<
         return Ok(());
     }
     tracing::info!("schedule service started");
-    while !cancel.is_cancelled() {
-        match run_due(&scheduler).await {
-            Ok(reports) => {
-                for r in &reports {
-                    print_report(r, json)?;
-                }
-            }
-            Err(e) => tracing::error!("looking for due schedules failed: {e}"),
+    serve(&scheduler, tick, |r| {
+        if let Err(e) = print_report(r, json) {
+            tracing::warn!("cannot print a run: {e}");
         }
-        tokio::select! {
-            () = tokio::time::sleep(TICK) => {}
-            () = cancel.cancelled() => {}
-        }
-    }
+    })
+    .await;
     Ok(())
+}
+
+/// System notifications through notify-rust (D-Bus on Linux, the notification centre on
+/// macOS, toasts on Windows). On Linux and the BSDs only where a desktop session exists
+/// (`DBUS_SESSION_BUS_ADDRESS` set): a server has none, and the service then shows nothing,
+/// quietly. A notification that cannot be shown is logged at debug level, never an error.
+pub struct DesktopNotifier {
+    session: bool,
+}
+
+impl DesktopNotifier {
+    pub fn from_env() -> DesktopNotifier {
+        let needs_dbus = cfg!(all(unix, not(target_os = "macos")));
+        let session = !needs_dbus || std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some_and(|v| !v.is_empty());
+        if !session {
+            tracing::debug!("no desktop session (DBUS_SESSION_BUS_ADDRESS unset): no system notifications");
+        }
+        DesktopNotifier { session }
+    }
+}
+
+impl Notifier for DesktopNotifier {
+    fn notify(&self, title: &str, body: &str) {
+        if !self.session {
+            return;
+        }
+        let (title, body) = (title.to_owned(), body.to_owned());
+        // Showing one talks to the session bus, which may be slow: not on the scheduler's thread.
+        std::thread::spawn(move || {
+            if let Err(e) = notify_rust::Notification::new().appname("OrgVault").summary(&title).body(&body).show() {
+                tracing::debug!("the system notification was not shown: {e}");
+            }
+        });
+    }
 }
 
 /// One run as a line of text or JSON.
@@ -108,9 +140,10 @@ pub fn print_report(r: &ScheduleRunReport, json: bool) -> anyhow::Result<()> {
         (Some(id), Some(st)) => format!("job {id} {st:?}").to_lowercase(),
         _ => "no job".into(),
     };
+    let note = r.note.as_deref().map(|n| format!(" ({n})")).unwrap_or_default();
     match &r.error {
-        Some(e) => println!("{} [{when}, {state}]: {job}: {e}", r.schedule),
-        None => println!("{} [{when}, {state}]: {job}", r.schedule),
+        Some(e) => println!("{} [{when}, {state}]{note}: {job}: {e}", r.schedule),
+        None => println!("{} [{when}, {state}]{note}: {job}", r.schedule),
     }
     Ok(())
 }

@@ -6,18 +6,12 @@ use std::time::Duration;
 
 use portal_sim::{OrgLogin, RunningSim, SimConfig};
 
-use crate::support::{orgvault, stderr, stdout};
+use crate::support::{json_line, orgvault, stderr, stdout};
 
 fn backup_args<'a>(org: &'a OrgLogin, to: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
     let mut v = vec!["backup", "--portal", &org.portal_url, "--username", &org.admin.username, "--to", to];
     v.extend_from_slice(extra);
     v
-}
-
-fn json_line(out: &std::process::Output) -> serde_json::Value {
-    let text = stdout(out);
-    assert_eq!(text.trim().lines().count(), 1, "--json prints exactly one line: {text}");
-    serde_json::from_str(text.trim()).expect("--json output is JSON")
 }
 
 async fn verify_ok(data: &Path, org: &OrgLogin, to: &str) -> serde_json::Value {
@@ -116,7 +110,10 @@ async fn kill_9_at_random_moments_leaves_a_verifiable_repository() {
     }
     let out = orgvault(data.path(), &org.admin.password, &backup_args(org, &to, &["--json"])).await;
     assert!(out.status.success(), "the backup after the kills succeeds: {}", stderr(&out));
-    assert_eq!(json_line(&out)["failed"], 0, "and is complete");
+    let summary = json_line(&out);
+    let job = summary["job_id"].to_string();
+    let items = orgvault(data.path(), &org.admin.password, &["jobs", "--job", &job]).await;
+    assert_eq!(summary["failed"], 0, "and is complete: {summary}\n{}", stdout(&items));
     verify_ok(data.path(), org, &to).await;
     let out = orgvault(data.path(), &org.admin.password, &["jobs", "--json"]).await;
     assert!(!stdout(&out).contains("\"running\""), "no job stays running after the kills: {}", stdout(&out));

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use orgvault_core::catalog::CatalogCounts;
 use orgvault_core::jobs::{JobCounts, JobEnd, JobKind, JobState, Jobs, ScanCounts};
 use orgvault_core::mail::{Mailer, RetryPolicy};
 use orgvault_core::vault::MemoryVault;
@@ -105,7 +106,10 @@ async fn jobs_shows_a_failed_e_mail_and_the_job_state_it_did_not_change() -> any
         lease.job_id,
         &JobEnd {
             state: JobState::Succeeded,
-            counts: JobCounts::Scan(ScanCounts { items: 3, ..ScanCounts::default() }),
+            counts: JobCounts::Scan(ScanCounts {
+                catalog: CatalogCounts { items: 3, ..CatalogCounts::default() },
+                ..ScanCounts::default()
+            }),
             error: None,
         },
     )

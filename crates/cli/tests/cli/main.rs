@@ -12,6 +12,7 @@ mod mail;
 mod restore_cli;
 mod scan;
 mod schedule_service;
+mod service_run;
 #[path = "../../../core/tests/core/smtp_sink.rs"]
 mod smtp_sink;
 mod support;

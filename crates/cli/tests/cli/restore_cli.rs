@@ -7,13 +7,7 @@ use std::time::Duration;
 
 use portal_sim::{RunningSim, SimConfig};
 
-use crate::support::{orgvault, stderr, stdout};
-
-fn json_line(out: &std::process::Output) -> serde_json::Value {
-    let text = stdout(out);
-    assert_eq!(text.trim().lines().count(), 1, "--json prints exactly one line: {text}");
-    serde_json::from_str(text.trim()).expect("--json output is JSON")
-}
+use crate::support::{json_line, orgvault, stderr};
 
 /// (title, type) -> how many items of org `url_key` have them.
 fn titles(sim: &RunningSim, url_key: &str) -> BTreeMap<(String, String), usize> {

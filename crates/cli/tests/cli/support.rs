@@ -20,6 +20,13 @@ pub fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
+/// The one JSON line a `--json` command prints.
+pub fn json_line(out: &Output) -> serde_json::Value {
+    let text = stdout(out);
+    assert_eq!(text.trim().lines().count(), 1, "--json prints exactly one line: {text}");
+    serde_json::from_str(text.trim()).expect("--json output is JSON")
+}
+
 pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }

@@ -202,6 +202,23 @@ fn judge(entry: &Entry, items: &[arcgis::ItemInfo]) -> Verdict {
     }
 }
 
+/// The items of the catalog `scan_id` that are this tool's temporary export items: an item of
+/// the same owner whose title is journaled for this portal and org, by any backup, finished or
+/// still running. A backup leaves them out: they are not the organization's content, and the
+/// sweep (or the backup that made them) deletes them.
+pub(crate) async fn own_items_in_catalog(db: &Db, portal: &arcgis::Portal, scan_id: i64) -> Result<Vec<String>> {
+    let ids = sqlx::query_scalar(
+        "SELECT i.id FROM items i JOIN export_journal j ON j.title = i.title AND j.owner = i.owner
+         WHERE i.scan_id = ? AND j.portal_url = ? AND j.org_id = ?",
+    )
+    .bind(scan_id)
+    .bind(portal.portal_url().as_str())
+    .bind(portal.org_id())
+    .fetch_all(db.pool())
+    .await?;
+    Ok(ids)
+}
+
 /// Deletes the journaled export items of `scope` that are still in the organization; see the
 /// module documentation for what proves an item is one. Failures are logged and leave the row
 /// for the next sweep; a sweep never fails the backup.

@@ -133,26 +133,6 @@ pub struct BackupSummary {
     pub requests: u64,
 }
 
-impl BackupSummary {
-    /// The tallies the job history keeps.
-    pub fn counts(&self) -> crate::jobs::BackupCounts {
-        crate::jobs::BackupCounts {
-            snapshot: self.snapshot.as_ref().map(|s| s.to_string()),
-            items: self.items,
-            users: self.users,
-            groups: self.groups,
-            failed: self.failed,
-            fallbacks: self.fallbacks,
-            reused: self.reused,
-            data_downloads: self.data_downloads,
-            bytes_downloaded: self.bytes_downloaded,
-            bytes_new: self.bytes_new,
-            bytes_total: self.bytes_total,
-            requests: self.requests,
-        }
-    }
-}
-
 /// The concrete subjects of one backup.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 struct Targets {
@@ -165,13 +145,19 @@ struct Targets {
 
 impl Targets {
     /// Adds what the selected items cannot be restored without: the backing feature service
-    /// of each selected Scene Service.
+    /// of each selected Scene Service. Leaves out this tool's own temporary export items that a
+    /// fresh scan found in the organization (an earlier backup's leftovers, swept by this one).
     async fn complete(&mut self, ctx: &BackupContext<'_>) -> Result<(), BackupError> {
         let backing = facts::backing_services(&Catalog::new(ctx.db), ctx.scan_id, &self.items).await?;
         for (service, scene) in backing {
             tracing::info!(service = %service, scene = %scene, "backing up a scene's backing feature service too");
             self.items.insert(service.clone());
             self.included.insert(service, format!("backing service of {scene}"));
+        }
+        for id in export_journal::own_items_in_catalog(ctx.db, ctx.portal, ctx.scan_id).await? {
+            if self.items.remove(&id) {
+                tracing::info!(item = %id, "left out a temporary export item of an earlier backup");
+            }
         }
         Ok(())
     }
@@ -326,7 +312,7 @@ async fn run_begun(
 
     let outcome = work(ctx, &targets, &skipped, selection, &name, started_ms, job_id).await;
     let (state, error, counts) = match &outcome {
-        Ok((summary, _)) => (summary.state, None, JobCounts::Backup(summary.counts())),
+        Ok((summary, _)) => (summary.state, None, JobCounts::Backup(summary.clone())),
         Err((e, _)) => {
             let state = if matches!(e, BackupError::Cancelled) { JobState::Cancelled } else { JobState::Failed };
             (state, Some(e.to_string()), JobCounts::None)

@@ -1,8 +1,9 @@
 //! What a job counted, typed by the job's kind.
 //!
 //! Each kind of job ends with its own tallies: a scan counts what the catalog holds, a backup
-//! what it saved and how many bytes it added, a restore what it created, updated and skipped, a
-//! verify what it checked, a retention what it forgot and removed. [`JobCounts`] is one variant
+//! what it saved and how many bytes it added (its [`BackupSummary`]), a restore what it created,
+//! updated and skipped (its [`RestoreSummary`]), a verify what it checked, a retention what it
+//! forgot and removed. [`JobCounts`] is one variant
 //! per kind; the history, the CLI, the app's job list and the e-mailed result all read it.
 //!
 //! Stored form: the `jobs.counts` column holds the variant's fields as a JSON object, without a
@@ -14,68 +15,24 @@
 use serde::{Deserialize, Serialize};
 
 use super::JobKind;
+use crate::backup::BackupSummary;
+use crate::catalog::CatalogCounts;
+use crate::restore::RestoreSummary;
 
-/// Tallies of a scan: the rows of the catalog it wrote.
+/// Tallies of a scan: the rows of the catalog it wrote, and what reading them took.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(default)]
 pub struct ScanCounts {
-    pub items: u64,
-    pub users: u64,
-    pub groups: u64,
-    pub memberships: u64,
-    pub folders: u64,
-    pub sharing: u64,
-    pub relationships: u64,
-    pub references: u64,
-    /// Problems recorded while reading (each names its subject in the scan's problem list).
-    pub problems: u64,
+    #[serde(flatten)]
+    pub catalog: CatalogCounts,
     /// HTTP requests sent, retries included.
     pub requests: u64,
     /// What a backup of everything would download, as far as the portal tells sizes.
     pub estimated_bytes: u64,
 }
 
-/// Tallies of a backup (the fields of [`crate::backup::BackupSummary`] without job and state).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "specta", derive(specta::Type))]
-#[serde(default)]
-pub struct BackupCounts {
-    /// The snapshot written; none when the job failed or was cancelled.
-    pub snapshot: Option<String>,
-    pub items: u64,
-    pub users: u64,
-    pub groups: u64,
-    pub failed: u64,
-    /// Items saved another way than planned (e.g. replica after a failed export).
-    pub fallbacks: u64,
-    /// Items whose blobs came from the previous snapshot without downloading.
-    pub reused: u64,
-    pub data_downloads: u64,
-    pub bytes_downloaded: u64,
-    /// Content bytes this backup added to the repository.
-    pub bytes_new: u64,
-    /// Content bytes of every blob the snapshot references.
-    pub bytes_total: u64,
-    pub requests: u64,
-}
-
-/// Tallies of a restore's apply.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "specta", derive(specta::Type))]
-#[serde(default)]
-pub struct RestoreCounts {
-    pub created: u64,
-    pub updated: u64,
-    pub skipped: u64,
-    pub failed: u64,
-    pub requests: u64,
-    pub elapsed_ms: u64,
-}
-
 /// Tallies of a verify of one or more snapshots.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(default)]
 pub struct VerifyCounts {
     pub snapshots: u64,
@@ -87,7 +44,6 @@ pub struct VerifyCounts {
 
 /// Tallies of a retention run: the forget (when a policy was given) and the prune (when asked).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(default)]
 pub struct RetentionCounts {
     pub kept: Option<u64>,
@@ -98,12 +54,11 @@ pub struct RetentionCounts {
 
 /// What a job counted; the variant matches the job's kind.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum JobCounts {
     Scan(ScanCounts),
-    Backup(BackupCounts),
-    Restore(RestoreCounts),
+    Backup(BackupSummary),
+    Restore(RestoreSummary),
     Verify(VerifyCounts),
     Retention(RetentionCounts),
     /// The job ended before it counted anything (refused, failed early, cancelled while queued).
@@ -149,7 +104,7 @@ impl JobCounts {
     /// The snapshot a backup wrote.
     pub fn snapshot(&self) -> Option<&str> {
         match self {
-            JobCounts::Backup(c) => c.snapshot.as_deref(),
+            JobCounts::Backup(c) => c.snapshot.as_ref().map(|s| s.as_str()),
             _ => None,
         }
     }
@@ -161,6 +116,7 @@ impl JobCounts {
         let mut out = Vec::new();
         match self {
             JobCounts::Scan(c) => {
+                let c = &c.catalog;
                 out.extend([("items", c.items), ("users", c.users), ("groups", c.groups)]);
                 if c.problems > 0 {
                     out.push(("problems", c.problems));
@@ -200,10 +156,18 @@ impl JobCounts {
         out
     }
 
-    /// The tallies on one line: "12 items, 3 users, 1 groups".
+    /// The tallies on one line: "12 items, 1 user, 0 groups".
     pub fn line(&self) -> String {
-        self.tallies().iter().map(|(word, n)| format!("{n} {word}")).collect::<Vec<_>>().join(", ")
+        self.tallies().iter().map(|&(word, n)| counted(n, word)).collect::<Vec<_>>().join(", ")
     }
+}
+
+/// "3 items", "1 item", "1 blob checked": the tally's noun in the singular for one.
+fn counted(n: u64, word: &str) -> String {
+    let (noun, rest) = word.split_once(' ').map_or((word, ""), |(noun, rest)| (noun, rest));
+    let noun = if n == 1 { noun.strip_suffix('s').unwrap_or(noun) } else { noun };
+    let sep = if rest.is_empty() { "" } else { " " };
+    format!("{n} {noun}{sep}{rest}")
 }
 
 #[cfg(test)]
@@ -212,15 +176,15 @@ mod tests {
 
     #[test]
     fn stored_form_is_untagged_and_reads_back_by_kind() {
-        let counts = JobCounts::Backup(BackupCounts {
-            snapshot: Some("abc".into()),
-            items: 3,
-            bytes_new: 10,
-            ..BackupCounts::default()
+        let counts = JobCounts::Scan(ScanCounts {
+            catalog: CatalogCounts { items: 3, users: 1, ..CatalogCounts::default() },
+            requests: 9,
+            estimated_bytes: 10,
         });
         let text = counts.to_stored();
         assert!(!text.contains("\"kind\""), "the row's kind column carries the variant: {text}");
-        assert_eq!(JobCounts::from_stored(JobKind::Backup, &text), counts);
+        assert!(text.contains("\"items\":3"), "the catalog's counts are stored flat, as before: {text}");
+        assert_eq!(JobCounts::from_stored(JobKind::Scan, &text), counts);
     }
 
     #[test]
@@ -230,8 +194,11 @@ mod tests {
         let old = r#"{"job_id":7,"state":"succeeded","snapshot":"s1","name":"n","items":2,"users":1,
             "groups":0,"failed":0,"fallbacks":0,"reused":1,"data_downloads":1,"bytes_downloaded":5,
             "bytes_new":5,"bytes_total":9,"requests":12}"#;
-        let JobCounts::Backup(c) = JobCounts::from_stored(JobKind::Backup, old) else { panic!("a backup") };
-        assert_eq!((c.snapshot.as_deref(), c.items, c.bytes_total), (Some("s1"), 2, 9));
+        let snapshot = "5f2b9c0d4e8a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b2c";
+        let old = old.replace("\"s1\"", &format!("{snapshot:?}"));
+        let backup = JobCounts::from_stored(JobKind::Backup, &old);
+        let JobCounts::Backup(c) = &backup else { panic!("a backup: {backup:?}") };
+        assert_eq!((backup.snapshot(), c.items, c.bytes_total), (Some(snapshot), 2, 9));
         // A retention row with nulls, and an empty object.
         let JobCounts::Retention(r) =
             JobCounts::from_stored(JobKind::Retention, r#"{"kept":2,"forgotten":1,"blobs_removed":null}"#)
@@ -246,10 +213,18 @@ mod tests {
 
     #[test]
     fn tallies_name_what_the_kind_did() {
-        let scan = JobCounts::Scan(ScanCounts { items: 5, users: 2, groups: 1, ..ScanCounts::default() });
+        let catalog = CatalogCounts { items: 5, users: 2, groups: 1, ..CatalogCounts::default() };
+        let scan = JobCounts::Scan(ScanCounts { catalog, ..ScanCounts::default() });
         assert_eq!(scan.tallies(), vec![("items", 5), ("users", 2), ("groups", 1)]);
-        let restore = JobCounts::Restore(RestoreCounts { created: 4, failed: 1, ..RestoreCounts::default() });
+        let restore = JobCounts::from_stored(
+            JobKind::Restore,
+            r#"{"job_id":1,"state":"partial","created":4,"updated":0,"skipped":0,"failed":1,"requests":3,"elapsed_ms":5}"#,
+        );
         assert_eq!(restore.tallies(), vec![("created", 4), ("updated", 0), ("skipped", 0), ("failed", 1)]);
         assert!(JobCounts::None.tallies().is_empty());
+        assert_eq!(scan.line(), "5 items, 2 users, 1 group");
+        let verify = JobCounts::Verify(VerifyCounts { snapshots: 1, blobs_checked: 1, ..VerifyCounts::default() });
+        assert_eq!(verify.line(), "1 snapshot, 1 blob checked, 0 problems");
+        assert_eq!(restore.line(), "4 created, 0 updated, 0 skipped, 1 failed");
     }
 }

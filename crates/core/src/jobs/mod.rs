@@ -15,7 +15,7 @@ pub mod counts;
 pub mod holder;
 pub mod runner;
 
-pub use counts::{BackupCounts, JobCounts, RestoreCounts, RetentionCounts, ScanCounts, VerifyCounts};
+pub use counts::{JobCounts, RetentionCounts, ScanCounts, VerifyCounts};
 
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
@@ -397,7 +397,11 @@ mod tests {
     use crate::clock::{Clock, ManualClock};
 
     fn end(state: JobState) -> JobEnd {
-        JobEnd { state, counts: JobCounts::Backup(BackupCounts { items: 3, ..BackupCounts::default() }), error: None }
+        JobEnd {
+            state,
+            counts: JobCounts::Verify(VerifyCounts { snapshots: 3, ..VerifyCounts::default() }),
+            error: None,
+        }
     }
 
     /// A queued job, begun the way every front end begins one.
@@ -417,7 +421,7 @@ mod tests {
         let db = Db::open_in_memory().await.expect("db");
         let clock = ManualClock::new(1_000);
         let jobs = Jobs::new(&db, &clock);
-        let id = enqueue(&db, &clock, JobKind::Backup, "nightly").await;
+        let id = enqueue(&db, &clock, JobKind::Verify, "nightly verify").await;
         assert_eq!(jobs.get(id).await.expect("get").state, JobState::Queued, "a new job waits");
         clock.advance(5);
         jobs.mark_running(id).await.expect("queued -> running");

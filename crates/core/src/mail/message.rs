@@ -131,10 +131,24 @@ fn state_word(state: JobState) -> &'static str {
     }
 }
 
-/// `2026-12-05 08:38 UTC`.
+/// An instant as the machine's local time with its offset and, where the OS names it, its
+/// zone: `2026-12-05 09:38:00 +01:00 (Europe/Berlin)`. A reader of the e-mail sees the time of
+/// the place the job ran, and the offset says how to compare it with their own.
 pub fn format_time(ms: i64) -> String {
+    let zone = iana_time_zone::get_timezone().ok().filter(|z| !z.is_empty());
+    match (format_time_in(ms, &chrono::Local), zone) {
+        (t, Some(zone)) => format!("{t} ({zone})"),
+        (t, None) => t,
+    }
+}
+
+/// An instant in `zone`: `2026-12-05 09:38:00 +01:00`.
+pub fn format_time_in<Z: chrono::TimeZone>(ms: i64, zone: &Z) -> String
+where
+    Z::Offset: std::fmt::Display,
+{
     chrono::DateTime::from_timestamp_millis(ms)
-        .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+        .map(|t| t.with_timezone(zone).format("%Y-%m-%d %H:%M:%S %:z").to_string())
         .unwrap_or_else(|| ms.to_string())
 }
 
@@ -320,6 +334,20 @@ mod tests {
             "key- and token-shaped values must be blanked: {got}"
         );
         assert!(got.contains("abc") && got.contains("f=json"), "short values and ordinary text stay: {got}");
+    }
+
+    #[test]
+    fn times_are_local_with_their_offset() {
+        let winter = 1_796_463_480_000; // 2026-12-05 09:38:00 UTC
+        assert_eq!(format_time_in(winter, &chrono_tz::Europe::Berlin), "2026-12-05 10:38:00 +01:00", "CET in winter");
+        let summer = winter - 160 * 86_400_000;
+        assert!(format_time_in(summer, &chrono_tz::Europe::Berlin).ends_with("+02:00"), "CEST in summer");
+        let local = format_time(winter);
+        let offset = chrono::DateTime::from_timestamp_millis(winter).expect("t").with_timezone(&chrono::Local);
+        assert!(
+            local.starts_with(&offset.format("%Y-%m-%d %H:%M:%S %:z").to_string()),
+            "the machine's local time and offset, not UTC: {local}"
+        );
     }
 
     #[test]

@@ -27,8 +27,8 @@ mod send;
 mod settings;
 
 pub use message::{
-    escape_html, format_duration, format_time, parse_mailbox, test_message, Content, JobReport, Redactor, TokenWarning,
-    FAILED_SUBJECTS_SHOWN,
+    escape_html, format_duration, format_time, format_time_in, parse_mailbox, test_message, Content, JobReport,
+    Redactor, TokenWarning, FAILED_SUBJECTS_SHOWN,
 };
 pub use send::{job_mail, JobMail, MailState, RetryPolicy};
 pub use settings::{PasswordChange, Security, SmtpSettings};
@@ -254,7 +254,12 @@ impl crate::schedule::JobEndedHook for MailHook {
         if spec.email_to.is_empty() || !wanted(spec.email_when, job.state) {
             return;
         }
-        if let Err(e) = Mailer::new(&self.service, &SystemClock).report_job(job.id, &spec.email_to, None).await {
+        // The message says when the schedule runs next (run-now or slot alike).
+        let next_run = crate::schedule::Recurrence::parse(&spec.cron)
+            .ok()
+            .filter(|_| spec.enabled)
+            .and_then(|r| r.next_runs(&crate::schedule::LocalZone, SystemClock.now_ms(), 1).first().copied());
+        if let Err(e) = Mailer::new(&self.service, &SystemClock).report_job(job.id, &spec.email_to, next_run).await {
             tracing::warn!(job_id = job.id, "the job's result could not be e-mailed: {e}");
         }
     }

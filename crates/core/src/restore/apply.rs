@@ -184,7 +184,7 @@ pub(crate) async fn apply_begun(
         _ if failed > 0 => Some(format!("{failed} subject(s) failed")),
         _ => None,
     };
-    jobs.finish(job_id, &JobEnd { state, counts: JobCounts::Restore(summary.counts()), error }).await?;
+    jobs.finish(job_id, &JobEnd { state, counts: JobCounts::Restore(summary.clone()), error }).await?;
     if state == JobState::Cancelled {
         return Err(RestoreError::Cancelled);
     }

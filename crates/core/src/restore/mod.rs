@@ -82,20 +82,6 @@ pub struct RestoreSummary {
     pub elapsed_ms: u64,
 }
 
-impl RestoreSummary {
-    /// The tallies the job history keeps.
-    pub fn counts(&self) -> crate::jobs::RestoreCounts {
-        crate::jobs::RestoreCounts {
-            created: self.created,
-            updated: self.updated,
-            skipped: self.skipped,
-            failed: self.failed,
-            requests: self.requests,
-            elapsed_ms: self.elapsed_ms,
-        }
-    }
-}
-
 /// What the restore would do; nothing is written.
 pub async fn plan(
     ctx: &RestoreContext<'_>,

@@ -227,19 +227,7 @@ pub async fn scan_job(
         Ok(()) => Selection::Everything.resolve(&catalog, scan_id).await?.tally.estimated_bytes,
         Err(_) => 0,
     };
-    let scan_counts = ScanCounts {
-        items: counts.items,
-        users: counts.users,
-        groups: counts.groups,
-        memberships: counts.memberships,
-        folders: counts.folders,
-        sharing: counts.sharing,
-        relationships: counts.relationships,
-        references: counts.references,
-        problems: counts.problems,
-        requests,
-        estimated_bytes,
-    };
+    let scan_counts = ScanCounts { catalog: counts.clone(), requests, estimated_bytes };
     let counts_json = JobCounts::Scan(scan_counts.clone());
     let (scan_state, job_end) = match &outcome {
         Ok(()) => {

@@ -22,7 +22,9 @@
 //! [`JobRunner`](crate::JobRunner) with `Trigger::Schedule(id)`, so two runs of one identity
 //! and kind never overlap; a schedule stores no secret (it names an identity).
 
+mod abandoned;
 mod due;
+mod host;
 mod overview;
 pub mod recurrence;
 mod run;
@@ -30,7 +32,9 @@ mod store;
 
 use serde::{Deserialize, Serialize};
 
+pub use abandoned::{Abandoned, Recovery};
 pub use due::{owed, Owed, ON_TIME_MS};
+pub use host::{serve, TICK};
 pub use overview::{preview, RecurrenceChoice, RecurrencePreview, ScheduleOverview};
 pub use recurrence::{Preset, Recurrence, Weekday};
 pub use run::{run_due, run_now, snapshot_name, JobEndedHook, NoHook, ScheduleRunReport, ScheduledJobEnded, Scheduler};
@@ -260,6 +264,8 @@ pub struct SlotRecord {
     pub state: SlotState,
     pub job_id: Option<i64>,
     pub error: Option<String>,
+    /// What became of a slot whose process died before its job ended: run again, or why not.
+    pub note: Option<String>,
 }
 
 /// A schedule with what a list shows beside it.

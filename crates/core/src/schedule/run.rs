@@ -76,6 +76,8 @@ pub struct ScheduleRunReport {
     pub job_state: Option<JobState>,
     pub retention_job_id: Option<i64>,
     pub error: Option<String>,
+    /// Set when the slot is run again because the process that first ran it died.
+    pub note: Option<String>,
 }
 
 /// Records the missed slots of every enabled schedule, claims each one's due slot and runs
@@ -86,6 +88,8 @@ where
     Z: TimeZone + Send + Sync,
 {
     let schedules = Schedules::new(s.service.db(), s.clock);
+    // Jobs of processes that died are failed "interrupted" first, so their slots can be found.
+    JobRunner::new(s.service.db(), s.clock).reconcile().await?;
     let mut reports = Vec::new();
     for schedule in schedules.list().await? {
         if !schedule.spec.enabled || s.cancel.is_cancelled() {
@@ -98,6 +102,16 @@ where
                 continue;
             }
         };
+        // A slot whose process died before its run ended runs again once (see `abandoned`).
+        if let Some((slot, state, note)) =
+            super::abandoned::recover(&schedules, schedule.id, schedule.spec.catch_up_ms).await?
+        {
+            let mut report = run_one(s, &schedule, Some(slot)).await?;
+            report.slot_state = Some(state);
+            report.note = Some(note);
+            schedules.record(schedule.id, slot, report.job_id, report.error.as_deref()).await?;
+            reports.push(report);
+        }
         let since =
             schedules.last_slot(schedule.id).await?.map_or(schedule.since_ms, |l| l.slot_ms.max(schedule.since_ms));
         let now = s.clock.now_ms();
@@ -173,6 +187,7 @@ where
         job_state: job.as_ref().map(|j| j.state),
         retention_job_id: retention.as_ref().map(|j| j.id),
         error,
+        note: None,
     })
 }
 

@@ -194,7 +194,7 @@ impl<'a> Schedules<'a> {
     /// The latest slot dealt with.
     pub async fn last_slot(&self, id: i64) -> Result<Option<SlotRecord>> {
         let row = sqlx::query(
-            "SELECT slot_ms, state, job_id, error FROM schedule_runs WHERE schedule_id = ? ORDER BY slot_ms DESC LIMIT 1",
+            "SELECT slot_ms, state, job_id, error, note FROM schedule_runs WHERE schedule_id = ? ORDER BY slot_ms DESC LIMIT 1",
         )
         .bind(id)
         .fetch_optional(self.db.pool())
@@ -205,6 +205,7 @@ impl<'a> Schedules<'a> {
                 state: SlotState::parse(r.get("state"))?,
                 job_id: r.get("job_id"),
                 error: r.get("error"),
+                note: r.get("note"),
             })
         })
         .transpose()
@@ -213,7 +214,7 @@ impl<'a> Schedules<'a> {
     /// Every slot record of a schedule, oldest first.
     pub async fn slots(&self, id: i64) -> Result<Vec<SlotRecord>> {
         let rows = sqlx::query(
-            "SELECT slot_ms, state, job_id, error FROM schedule_runs WHERE schedule_id = ? ORDER BY slot_ms",
+            "SELECT slot_ms, state, job_id, error, note FROM schedule_runs WHERE schedule_id = ? ORDER BY slot_ms",
         )
         .bind(id)
         .fetch_all(self.db.pool())
@@ -225,34 +226,48 @@ impl<'a> Schedules<'a> {
                     state: SlotState::parse(r.get("state"))?,
                     job_id: r.get("job_id"),
                     error: r.get("error"),
+                    note: r.get("note"),
                 })
             })
             .collect()
     }
 
-    /// Claims a slot: true in exactly one caller across processes, which then owns it.
+    /// Claims a slot: true in exactly one caller across processes, which then owns it. The
+    /// claim names this process, so a slot whose process died is found later
+    /// ([`super::abandoned`]); a missed slot is ended at once.
     pub async fn claim(&self, id: i64, slot_ms: i64, state: SlotState) -> Result<bool> {
+        let me = crate::jobs::holder::this_process();
+        let now = self.clock.now_ms();
         let done = sqlx::query(
-            "INSERT OR IGNORE INTO schedule_runs (schedule_id, slot_ms, state, claimed_ms) VALUES (?, ?, ?, ?)",
+            "INSERT OR IGNORE INTO schedule_runs (schedule_id, slot_ms, state, claimed_ms, claim_pid, claim_host,
+                 claim_pid_start, ended_ms)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(id)
         .bind(slot_ms)
         .bind(state.as_str())
-        .bind(self.clock.now_ms())
+        .bind(now)
+        .bind(i64::from(me.pid))
+        .bind(&me.host)
+        .bind(me.pid_start.as_deref())
+        .bind((state == SlotState::Missed).then_some(now))
         .execute(self.db.pool())
         .await?;
         Ok(done.rows_affected() == 1)
     }
 
-    /// Records the job (or the error) of a claimed slot.
+    /// Records the job (or the error) of a claimed slot whose run ended.
     pub async fn record(&self, id: i64, slot_ms: i64, job_id: Option<i64>, error: Option<&str>) -> Result<()> {
-        sqlx::query("UPDATE schedule_runs SET job_id = ?, error = ? WHERE schedule_id = ? AND slot_ms = ?")
-            .bind(job_id)
-            .bind(error)
-            .bind(id)
-            .bind(slot_ms)
-            .execute(self.db.pool())
-            .await?;
+        sqlx::query(
+            "UPDATE schedule_runs SET job_id = ?, error = ?, ended_ms = ? WHERE schedule_id = ? AND slot_ms = ?",
+        )
+        .bind(job_id)
+        .bind(error)
+        .bind(self.clock.now_ms())
+        .bind(id)
+        .bind(slot_ms)
+        .execute(self.db.pool())
+        .await?;
         Ok(())
     }
 }

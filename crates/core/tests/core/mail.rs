@@ -6,11 +6,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use arcgis::Secret;
+use orgvault_core::backup::BackupSummary;
 use orgvault_core::identity::{IdentitySpec, PortalKind, SignIn, Storage, TlsOptions};
-use orgvault_core::jobs::{
-    BackupCounts, ItemOutcome, JobCounts, JobEnd, JobKind, JobState, Jobs, Outcome, SubjectKind, Trigger,
-};
+use orgvault_core::jobs::{ItemOutcome, JobCounts, JobEnd, JobKind, JobState, Jobs, Outcome, SubjectKind, Trigger};
 use orgvault_core::mail::{self, MailState, Mailer, PasswordChange, RetryPolicy, Security, SmtpSettings};
+use orgvault_core::repo::SnapshotId;
 use orgvault_core::vault::{MemoryVault, SecretKey, SecretStore};
 use orgvault_core::{Db, ErrorCode, JobRunner, JobSpec, ManualClock, Service};
 
@@ -92,14 +92,22 @@ async fn service_with_job(clock: &ManualClock) -> anyhow::Result<(Service, i64)>
         lease.job_id,
         &JobEnd {
             state: JobState::Partial,
-            counts: JobCounts::Backup(BackupCounts {
-                snapshot: Some(SNAPSHOT.into()),
+            counts: JobCounts::Backup(BackupSummary {
+                job_id: lease.job_id,
+                state: JobState::Partial,
+                snapshot: Some(SNAPSHOT.parse::<SnapshotId>()?),
+                name: "nightly <all>".into(),
                 items: 40,
                 users: 1,
+                groups: 0,
                 failed: 31,
+                fallbacks: 0,
+                reused: 0,
+                data_downloads: 0,
+                bytes_downloaded: 0,
                 bytes_new: 1_500_000,
                 bytes_total: 12_000_000,
-                ..BackupCounts::default()
+                requests: 0,
             }),
             error: Some(format!("31 failed; storage said {connection}")),
         },
@@ -144,13 +152,15 @@ async fn a_job_result_arrives_with_its_facts_escaped_html_and_no_secret() -> any
         "1.5 MB",
         "12.0 MB",
         "40 items",
-        "1 users",
+        "1 user",
         "31 failed",
         "1 min 23 s",
-        "Next run: 2025-12-05 09:00:00 UTC",
     ] {
         assert!(m.text.contains(fact), "the text part must state {fact:?}:\n{}", m.text);
     }
+    // Times are the machine's local time with its offset (and zone name), not bare UTC.
+    let next = orgvault_core::mail::format_time(1_764_925_200_000);
+    assert!(m.text.contains(&format!("Next run: {next}")), "the next run in local time:\n{}", m.text);
     assert!(m.text.contains("Failed (31):"), "the failed subjects are counted:\n{}", m.text);
     assert!(m.text.contains("and 6 more"), "only the first 25 failed subjects are listed:\n{}", m.text);
     assert!(m.html.contains("Roads &lt;script&gt;alert(1)&lt;/script&gt;"), "titles are escaped in HTML:\n{}", m.html);
@@ -259,7 +269,11 @@ async fn a_token_warning_names_the_identity_and_what_to_do_without_its_secrets()
     assert_eq!(got.len(), 1, "the warning arrives");
     let m = &got[0];
     assert!(m.subject.contains("Parks & <Recreation>") && m.subject.contains("needs attention"), "{}", m.subject);
-    assert!(m.text.contains("sign in again") && m.text.contains("2025-12-06 08:00:00 UTC"), "{}", m.text);
+    assert!(
+        m.text.contains("sign in again") && m.text.contains(&orgvault_core::mail::format_time(1_765_008_000_000)),
+        "{}",
+        m.text
+    );
     assert!(m.html.contains("Parks &amp; &lt;Recreation&gt;"), "escaped in HTML: {}", m.html);
     for body in [&m.raw, &m.text, &m.html] {
         assert!(!body.contains(PORTAL_PASSWORD), "a warning must not quote the identity's password");

@@ -136,7 +136,7 @@ async fn a_12000_item_org_is_cataloged_exactly_within_its_request_budget() -> an
     let job = Jobs::new(&db, &SystemClock).get(summary.job_id).await?;
     assert_eq!(job.state, JobState::Succeeded, "the scan job succeeded");
     let JobCounts::Scan(counts) = &job.counts else { panic!("a scan job keeps scan counts: {:?}", job.counts) };
-    assert_eq!(counts.items, 12_000, "the job records its counts");
+    assert_eq!(counts.catalog.items, 12_000, "the job records its counts");
     assert!(summary.estimated_bytes > 0, "an org with files has a positive backup estimate");
     eprintln!("12,000-item scan: {} requests in {:.1?}", summary.requests, elapsed);
     Ok(())

@@ -17,7 +17,7 @@ use orgvault_core::schedule::{
 use orgvault_core::selection::Selection;
 use orgvault_core::service::IdentityDraft;
 use orgvault_core::vault::MemoryVault;
-use orgvault_core::{Db, Jobs, ManualClock, NoProgress, Service};
+use orgvault_core::{Db, JobRunner, JobSpec, Jobs, ManualClock, NoProgress, Service};
 use portal_sim::SimConfig;
 use tokio_util::sync::CancellationToken;
 
@@ -49,6 +49,34 @@ fn scheduler<'a>(service: &'a Service, clock: &'a ManualClock, hook: &'a Told) -
     Scheduler { service, clock, zone: chrono::Utc, progress: &NoProgress, cancel: CancellationToken::new(), hook }
 }
 
+/// Saves the org's admin as the identity "Acme", backing up into `folder`/repo.
+async fn save_acme(
+    service: &Service,
+    org: &portal_sim::OrgLogin,
+    folder: &std::path::Path,
+) -> anyhow::Result<orgvault_core::service::SavedIdentity> {
+    Ok(service
+        .save_identity(
+            IdentityDraft {
+                id: None,
+                spec: IdentitySpec {
+                    name: "Acme".into(),
+                    portal_url: org.portal_url.clone(),
+                    kind: PortalKind::Online,
+                    sign_in: SignIn::Builtin { username: org.admin.username.clone() },
+                    storage: Storage::Local { path: folder.join("repo").display().to_string() },
+                    custom_headers: vec![],
+                    tls: TlsOptions::default(),
+                },
+                password: Some(Secret::new(&org.admin.password)),
+                azure_connection_string: None,
+                header_values: None,
+            },
+            None,
+        )
+        .await?)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_processes_run_each_due_slot_once_with_retention_and_catch_up() -> anyhow::Result<()> {
     let sim = start_sim(SimConfig { orgs: 1, items: 6, users: 3, groups: 1, ..SimConfig::default() }).await?;
@@ -59,26 +87,7 @@ async fn two_processes_run_each_due_slot_once_with_retention_and_catch_up() -> a
     // Two pools on one file: the app and the service, as far as SQLite can tell.
     let app = Service::new(Db::open(&db_path).await?, vault.clone());
     let service = Service::new(Db::open(&db_path).await?, vault.clone());
-    let saved = app
-        .save_identity(
-            IdentityDraft {
-                id: None,
-                spec: IdentitySpec {
-                    name: "Acme".into(),
-                    portal_url: org.portal_url.clone(),
-                    kind: PortalKind::Online,
-                    sign_in: SignIn::Builtin { username: org.admin.username.clone() },
-                    storage: Storage::Local { path: folder.path().join("repo").display().to_string() },
-                    custom_headers: vec![],
-                    tls: TlsOptions::default(),
-                },
-                password: Some(Secret::new(&org.admin.password)),
-                azure_connection_string: None,
-                header_values: None,
-            },
-            None,
-        )
-        .await?;
+    let saved = save_acme(&app, &org, folder.path()).await?;
     let identity = saved.identity.id.clone();
 
     // 2026-06-01 10:00:30 UTC.
@@ -265,6 +274,89 @@ async fn the_schedules_screen_reads_previews_outcomes_and_real_counts() -> anyho
         schedules.overviews(&chrono::Utc).await?[0].status.next_run_ms,
         Some(1_780_308_000_000 + 11 * MINUTE),
         "the next run is the next minute after it was enabled again"
+    );
+    Ok(())
+}
+
+/// At `at`, another machine holds the claim of `slot` and begins its backup, then goes silent
+/// (no heartbeat, no end): returns that job.
+async fn die_elsewhere(
+    db: &Db,
+    clock: &ManualClock,
+    identity: &str,
+    schedule: i64,
+    slot: i64,
+    at: i64,
+) -> anyhow::Result<i64> {
+    clock.set(at);
+    let spec = JobSpec::new(JobKind::Backup, Some(identity), "Backup").triggered_by(Trigger::Schedule(schedule));
+    let lease = JobRunner::new(db, clock).begin(&spec).await?;
+    Jobs::new(db, clock).mark_running(lease.job_id).await?;
+    sqlx::query(
+        "UPDATE schedule_runs SET claim_host = 'elsewhere', claim_pid = 1, claim_pid_start = NULL,
+             claimed_ms = ?, ended_ms = NULL WHERE schedule_id = ? AND slot_ms = ?",
+    )
+    .bind(at - 1)
+    .bind(schedule)
+    .bind(slot)
+    .execute(db.pool())
+    .await?;
+    Ok(lease.job_id)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slot_whose_host_died_mid_job_runs_again_once_then_is_recorded_missed() -> anyhow::Result<()> {
+    let sim = start_sim(SimConfig { orgs: 1, items: 4, users: 2, groups: 1, ..SimConfig::default() }).await?;
+    let folder = tempfile::tempdir()?;
+    let app = Service::new(Db::open(&folder.path().join("orgvault.sqlite")).await?, Arc::new(MemoryVault::default()));
+    let identity = save_acme(&app, &sim.orgs[0], folder.path()).await?.identity.id;
+    let t0 = 1_780_308_000_000 + 30_000; // 2026-06-01 10:00:30 UTC
+    let clock = ManualClock::new(t0);
+    let hourly = Schedules::new(app.db(), &clock)
+        .add(&ScheduleSpec::new("Hourly", &identity, ScheduleKind::Backup, "0 * * * *"))
+        .await?;
+    let slot = t0 - 30_000 + 60 * MINUTE; // 11:00
+
+    clock.set(slot + 5_000);
+    assert!(Schedules::new(app.db(), &clock).claim(hourly.id, slot, SlotState::Ran).await?);
+    let first = die_elsewhere(app.db(), &clock, &identity, hourly.id, slot, slot + 10_000).await?;
+
+    let told = Told::default();
+    let s = scheduler(&app, &clock, &told);
+    clock.set(slot + 30_000);
+    assert!(run_due(&s).await?.is_empty(), "a slot whose job's lease is alive is left to its host");
+
+    clock.set(slot + 3 * MINUTE); // the lease expired: the runner declares the job interrupted
+    let reports = run_due(&s).await?;
+    assert_eq!(reports.len(), 1, "{reports:?}");
+    let again = &reports[0];
+    assert_eq!((again.slot_ms, again.job_state), (Some(slot), Some(JobState::Succeeded)), "11:00 ran again: {again:?}");
+    assert_eq!(
+        again.note.as_deref(),
+        Some(
+            format!("run again: the process that ran it (pid 1 on elsewhere) stopped before job {first} ended")
+                .as_str()
+        )
+    );
+    let jobs = Jobs::new(app.db(), &clock);
+    assert_eq!(jobs.get(first).await?.state, JobState::Failed, "the died job is failed, interrupted");
+    assert!(run_due(&s).await?.is_empty(), "a slot run again is not run a third time while it ended");
+
+    // The run again dies too: the slot is not run a third time, but recorded missed, with why.
+    let second = die_elsewhere(app.db(), &clock, &identity, hourly.id, slot, slot + 4 * MINUTE).await?;
+    clock.set(slot + 6 * MINUTE);
+    assert!(run_due(&s).await?.is_empty(), "a slot is run again once only");
+    let last = Schedules::new(app.db(), &clock).slots(hourly.id).await?.pop().expect("the slot");
+    assert_eq!((last.slot_ms, last.state, last.job_id), (slot, SlotState::Missed, Some(second)));
+    assert_eq!(
+        last.note.as_deref(),
+        Some(
+            format!(
+                "not run again: the process that ran it (pid 1 on elsewhere) stopped before job {second} ended; \
+                 it was already run again once"
+            )
+            .as_str()
+        )
     );
     Ok(())
 }

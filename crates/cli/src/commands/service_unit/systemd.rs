@@ -1,12 +1,10 @@
-//! `orgvault service install|uninstall|status` on Linux: a systemd user unit
-//! (`~/.config/systemd/user/orgvault.service`, or under `$XDG_CONFIG_HOME`) that runs
-//! `orgvault service run` with this data folder, restarted on failure. The unit carries no
-//! secret: the vault key comes from the OS keyring, or from the key file named by
-//! `ORGVAULT_VAULT_KEY=file`, copied into the unit when set at install time.
-//! launchd (macOS) and Task Scheduler (Windows) are not written yet.
+//! Linux: a systemd user unit (`~/.config/systemd/user/orgvault.service`, or under
+//! `$XDG_CONFIG_HOME`) that runs `orgvault service run` with this data folder, restarted on
+//! failure. To keep it running after logout: `loginctl enable-linger`.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+
+use super::{command, write_file, ServiceCommandLine};
 
 const UNIT: &str = "orgvault.service";
 
@@ -51,39 +49,15 @@ fn unit_path() -> anyhow::Result<PathBuf> {
     Ok(config.join("systemd").join("user").join(UNIT))
 }
 
-fn linux_only() -> anyhow::Result<()> {
-    if cfg!(target_os = "linux") {
-        Ok(())
-    } else {
-        anyhow::bail!("service install is only available on Linux (systemd) for now; run `orgvault service run` from your own scheduler")
-    }
-}
-
 fn systemctl(args: &[&str]) -> anyhow::Result<String> {
-    let out = Command::new("systemctl")
-        .arg("--user")
-        .args(args)
-        .output()
-        .map_err(|e| anyhow::anyhow!("cannot run systemctl: {e}"))?;
-    let text = String::from_utf8_lossy(&out.stdout).trim().to_owned();
-    if out.status.success() {
-        Ok(text)
-    } else {
-        anyhow::bail!("systemctl --user {} failed: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim())
-    }
+    let mut all = vec!["--user"];
+    all.extend_from_slice(args);
+    command("systemctl", &all)
 }
 
-pub fn install(data_dir: &Path, start: bool) -> anyhow::Result<()> {
-    linux_only()?;
-    let exe = std::env::current_exe()?;
-    let data_dir = std::path::absolute(data_dir)?;
-    let key = std::env::var("ORGVAULT_VAULT_KEY").ok().filter(|k| !k.is_empty());
+pub fn install(line: &ServiceCommandLine, start: bool) -> anyhow::Result<()> {
     let path = unit_path()?;
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    std::fs::write(&path, unit_text(&exe, &data_dir, key.as_deref()))?;
-    println!("wrote {}", path.display());
+    write_file(&path, unit_text(&line.exe, &line.data_dir, line.vault_key.as_deref()).as_bytes())?;
     if start {
         systemctl(&["daemon-reload"])?;
         systemctl(&["enable", "--now", UNIT])?;
@@ -95,7 +69,6 @@ pub fn install(data_dir: &Path, start: bool) -> anyhow::Result<()> {
 }
 
 pub fn uninstall() -> anyhow::Result<()> {
-    linux_only()?;
     let path = unit_path()?;
     if let Err(e) = systemctl(&["disable", "--now", UNIT]) {
         tracing::info!("disabling the unit: {e}");
@@ -110,7 +83,6 @@ pub fn uninstall() -> anyhow::Result<()> {
 }
 
 pub fn status() -> anyhow::Result<()> {
-    linux_only()?;
     let path = unit_path()?;
     if !path.exists() {
         println!("{UNIT} is not installed");
