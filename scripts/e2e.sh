@@ -4,13 +4,15 @@
 #
 #   scripts/e2e.sh                   # build and test
 #   ORGVAULT_SCREENSHOTS=1 scripts/e2e.sh   # also write docs/screenshots/*.png
-#   E2E_SKIP_BUILD=1 scripts/e2e.sh  # reuse target/e2e/orgvault-desktop from the last run
+#   E2E_SKIP_BUILD=1 scripts/e2e.sh  # reuse target/e2e/orgvault-desktop (under CARGO_TARGET_DIR if set)
 #   E2E_ONLY="smoke.test.mjs identities.test.mjs" scripts/e2e.sh   # only these files, in order
 #   E2E_START_RUNS=0 scripts/e2e.sh  # skip the start-up measurement (default: 5 launches)
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
+# Cargo's target folder: CARGO_TARGET_DIR when set (a worktree's own), else target/.
+target="${CARGO_TARGET_DIR:-$root/target}"
 display="${E2E_DISPLAY:-:99}"
 driver_port="${TAURI_DRIVER_PORT:-4444}"
 tauri_driver="${TAURI_DRIVER:-$(command -v tauri-driver || echo "$HOME/.cargo/bin/tauri-driver")}"
@@ -39,10 +41,10 @@ if [[ -z "${E2E_SKIP_BUILD:-}" ]]; then
     >"$work/build.log" 2>&1 || { tail -50 "$work/build.log"; exit 1; }
   # A later `cargo build`/`cargo test` rewrites target/debug/orgvault-desktop as a dev binary that
   # waits for the Vite dev server; the tests use their own copy of the bundled build.
-  mkdir -p target/e2e
-  cp target/debug/orgvault-desktop target/e2e/orgvault-desktop
+  mkdir -p "$target/e2e"
+  cp "$target/debug/orgvault-desktop" "$target/e2e/orgvault-desktop"
 fi
-app="${ORGVAULT_APP:-$root/target/e2e/orgvault-desktop}"
+app="${ORGVAULT_APP:-$target/e2e/orgvault-desktop}"
 [[ -x "$app" ]] || { echo "e2e: no app at $app" >&2; exit 1; }
 
 echo "e2e: starting Xvfb on $display"

@@ -92,6 +92,12 @@ impl From<orgvault_core::maintenance::MaintenanceError> for UiError {
     }
 }
 
+impl From<orgvault_core::mail::MailError> for UiError {
+    fn from(e: orgvault_core::mail::MailError) -> Self {
+        Self::new(e.code(), e.to_string())
+    }
+}
+
 /// The result type of every command.
 pub type UiResult<T> = Result<T, UiError>;
 

@@ -4,7 +4,8 @@
 //!
 //! Start-up: the data folder is resolved (the CLI's, unless moved in Settings), logging
 //! starts, the database opens and jobs an earlier run left unfinished are marked failed
-//! (`JobRunner::reconcile`: only jobs whose lease expired), then the window opens.
+//! (`JobRunner::reconcile`: only jobs whose lease expired), the scheduler loop starts, then the
+//! window opens (or, started at login with `--hidden`, the app stays in the tray).
 
 pub mod browser;
 pub mod commands;
@@ -34,7 +35,7 @@ pub const BINDINGS_PATH: &str = "../ui/src/bindings.ts";
 
 /// Every command and event, as the UI sees them.
 pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
-    use commands::{backup, catalog, demo, identities, jobs, restore};
+    use commands::{backup, catalog, demo, identities, jobs, mail, restore, schedules};
     tauri_specta::Builder::<tauri::Wry>::new()
         .commands(tauri_specta::collect_commands![
             identities::app_info,
@@ -63,6 +64,16 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             jobs::list_jobs,
             jobs::job_items,
             jobs::job_log,
+            schedules::list_schedules,
+            schedules::preview_recurrence,
+            schedules::save_schedule,
+            schedules::set_schedule_enabled,
+            schedules::remove_schedule,
+            schedules::run_schedule_now,
+            schedules::count_selection,
+            mail::get_smtp_settings,
+            mail::save_smtp_settings,
+            mail::send_test_email,
             commands::settings::get_settings,
             commands::settings::save_settings,
             commands::settings::export_support_bundle,
@@ -100,6 +111,10 @@ pub fn run() {
     let result = tauri::Builder::default()
         .plugin(tauri_plugin_notification::init())
         .plugin(tauri_plugin_dialog::init())
+        .plugin(tauri_plugin_autostart::init(
+            tauri_plugin_autostart::MacosLauncher::LaunchAgent,
+            Some(vec![tray::HIDDEN_ARGS[0]]),
+        ))
         .invoke_handler(builder.invoke_handler())
         .setup(move |app| {
             builder.mount_events(app);
@@ -115,6 +130,12 @@ pub fn run() {
             // Schedules run while the app is open (and in `orgvault service run` when it is not).
             scheduler::start(app.handle().clone(), state, tokio_util::sync::CancellationToken::new());
             tray::install(app);
+            if tray::starts_hidden(std::env::args()) {
+                if let Some(w) = app.get_webview_window("main") {
+                    let _ = w.hide();
+                }
+                tracing::info!("started at login: hidden in the tray");
+            }
             Ok(())
         })
         .on_window_event(tray::on_window_event)

@@ -10,6 +10,7 @@
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use orgvault_core::{JobRunner, JobSpec};
@@ -23,10 +24,21 @@ use crate::events::{EventProgress, JobFinished};
 use crate::state::AppState;
 use crate::views::{JobId, JobStateView};
 
-/// The cancellation tokens of the jobs this process runs.
+/// The cancellation tokens of the jobs this process runs, and how many schedules it runs now
+/// on request (those stop through their job's row).
 #[derive(Default)]
 pub struct RunningJobs {
     tokens: Mutex<HashMap<JobId, CancellationToken>>,
+    background: Arc<AtomicUsize>,
+}
+
+/// Counts a background run while it lives.
+pub struct BackgroundRun(Arc<AtomicUsize>);
+
+impl Drop for BackgroundRun {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl RunningJobs {
@@ -59,8 +71,15 @@ impl RunningJobs {
         }
     }
 
+    /// Jobs of this process, and schedules it runs now on request.
     pub fn count(&self) -> usize {
-        self.tokens.lock().map(|t| t.len()).unwrap_or(0)
+        self.tokens.lock().map(|t| t.len()).unwrap_or(0) + self.background.load(Ordering::SeqCst)
+    }
+
+    /// Counts a run that is not launched here (a schedule's "run now") until the guard drops.
+    pub fn background_run(&self) -> BackgroundRun {
+        self.background.fetch_add(1, Ordering::SeqCst);
+        BackgroundRun(self.background.clone())
     }
 }
 

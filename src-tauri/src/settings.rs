@@ -7,6 +7,8 @@
 //! headers added to every organization; their values are secrets, kept in the vault under
 //! `settings/custom_headers` ([`header_values`]). Values an older version wrote to
 //! `settings.json` move to the vault at start ([`move_header_values_to_vault`]).
+//! `told_about_tray` remembers that the user was told, once, that closing the window keeps the
+//! app in the tray while schedules are enabled.
 //! Logs are daily files in `<data>/logs`; the level changes at once, without a restart.
 
 use std::path::{Path, PathBuf};
@@ -30,6 +32,10 @@ pub struct StoredSettings {
     /// Names of the headers added to every organization (values: [`header_values`]).
     #[serde(default, deserialize_with = "header_names")]
     pub headers: Vec<String>,
+    /// The user was told once that closing the window keeps OrgVault in the tray for its
+    /// schedules.
+    #[serde(default)]
+    pub told_about_tray: bool,
 }
 
 /// The `headers` of `settings.json`: names, or (older versions) name/value pairs.
@@ -77,7 +83,7 @@ pub fn move_header_values_to_vault(data_dir: &Path, store: &dyn SecretStore) -> 
 
 impl Default for StoredSettings {
     fn default() -> Self {
-        Self { log_level: "info".into(), headers: Vec::new() }
+        Self { log_level: "info".into(), headers: Vec::new(), told_about_tray: false }
     }
 }
 

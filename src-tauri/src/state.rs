@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use orgvault_core::identity::Identity;
@@ -32,6 +33,9 @@ pub struct AppState {
     pub browser: crate::browser::Browser,
     /// How long an OAuth sign-in waits for the user's approval in the browser.
     pub approval_wait: std::time::Duration,
+    /// Whether any schedule is enabled: closing the window then keeps the app in the tray.
+    /// Refreshed at each scheduler look and after each change on the Schedules screen.
+    pub schedules_enabled: AtomicBool,
 }
 
 impl AppState {
@@ -72,7 +76,16 @@ impl AppState {
             verified: Mutex::new(verified),
             browser: crate::browser::system(),
             approval_wait: crate::browser::APPROVAL_WAIT,
+            schedules_enabled: AtomicBool::new(false),
         })
+    }
+
+    /// Reads again whether any schedule is enabled (see `schedules_enabled`).
+    pub async fn refresh_schedules_flag(&self) {
+        match orgvault_core::schedule::Schedules::new(&self.db, &self.clock).list().await {
+            Ok(list) => self.schedules_enabled.store(list.iter().any(|s| s.spec.enabled), Ordering::SeqCst),
+            Err(e) => tracing::warn!("cannot read the schedules: {e}"),
+        }
     }
 
     pub fn identities(&self) -> orgvault_core::identity::Identities<'_> {

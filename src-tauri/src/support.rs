@@ -136,7 +136,8 @@ mod tests {
             format!("INFO sign-in failed for ann with {password}\nDEBUG GET /sharing/rest/portals/self?f=json&token=abcDEF123.xyz\nINFO job_id=4 scan started\n"),
         )
         .expect("log");
-        let settings = StoredSettings { log_level: "info".into(), headers: vec!["X-Api-Key".into()] };
+        let settings =
+            StoredSettings { log_level: "info".into(), headers: vec!["X-Api-Key".into()], told_about_tray: false };
         std::fs::write(logs.join("orgvault-desktop.log.2026-01-03"), "DEBUG a request carried key-value-777 (a bug)\n")
             .expect("log");
         let out = dir.path().join("bundle.zip");

@@ -4,7 +4,7 @@
 //! strings only travel inward, in `IdentityInput` and `StorageInput`.
 
 use orgvault_core::identity::{Identity, PortalKind, SignIn, Storage};
-use orgvault_core::jobs::{Job, JobItem, JobKind, JobState, Outcome, SubjectKind};
+use orgvault_core::jobs::{Job, JobItem, JobKind, JobState, Outcome, SubjectKind, Trigger};
 use serde::{Deserialize, Serialize};
 use specta::Type;
 
@@ -271,6 +271,8 @@ pub struct JobView {
     pub started_ms: Option<i64>,
     pub ended_ms: Option<i64>,
     pub summary: String,
+    /// What started it: a person, or a schedule (by id).
+    pub trigger: Trigger,
 }
 
 impl From<&Job> for JobView {
@@ -284,6 +286,7 @@ impl From<&Job> for JobView {
             started_ms: j.started_ms.or(Some(j.created_ms)),
             ended_ms: j.finished_ms,
             summary: j.summary(),
+            trigger: j.trigger,
         }
     }
 }
@@ -343,6 +346,8 @@ pub struct Settings {
     pub log_level: String,
     pub headers: Vec<HeaderSetting>,
     pub data_dir: String,
+    /// OrgVault starts at login, hidden in the tray (tauri-plugin-autostart; the OS keeps it).
+    pub start_at_login: bool,
 }
 
 /// One custom request header in Settings. The value is write-only: `get_settings` answers

@@ -51,8 +51,33 @@ export const commands = {
 	jobItems: (jobId: number) => typedError<JobItemView[], UiError>(__TAURI_INVOKE("job_items", { jobId })),
 	/**  The job's record as text: its row, each recorded subject, and the app log lines naming it. */
 	jobLog: (jobId: number) => typedError<string, UiError>(__TAURI_INVOKE("job_log", { jobId })),
+	listSchedules: () => typedError<ScheduleOverview[], UiError>(__TAURI_INVOKE("list_schedules")),
+	/**  The next five run times of a preset or cron text, before saving. */
+	previewRecurrence: (recurrence: RecurrenceChoice) => typedError<RecurrencePreview, UiError>(__TAURI_INVOKE("preview_recurrence", { recurrence })),
+	/**  Adds a schedule (`id` none) or replaces one's settings. */
+	saveSchedule: (id: number | null, spec: ScheduleSpec) => typedError<Schedule, UiError>(__TAURI_INVOKE("save_schedule", { id, spec })),
+	setScheduleEnabled: (id: number, enabled: boolean) => typedError<Schedule, UiError>(__TAURI_INVOKE("set_schedule_enabled", { id, enabled })),
+	/**  Deletes a schedule; its jobs stay in the history. */
+	removeSchedule: (id: number) => typedError<null, UiError>(__TAURI_INVOKE("remove_schedule", { id })),
+	/**
+	 *  Runs a schedule now, in the background, as the app's scheduler runs it (a job triggered by
+	 *  the schedule, announced and e-mailed like a scheduled run). Answers once the run has begun.
+	 */
+	runScheduleNow: (id: number) => typedError<null, UiError>(__TAURI_INVOKE("run_schedule_now", { id })),
+	/**
+	 *  What a backup of `selection` would take now, in the identity's newest scan: the counts a
+	 *  scheduled backup's confirmation states.
+	 */
+	countSelection: (identityId: string, selection: Selection) => typedError<Tally, UiError>(__TAURI_INVOKE("count_selection", { identityId, selection })),
+	getSmtpSettings: () => typedError<SmtpView | null, UiError>(__TAURI_INVOKE("get_smtp_settings")),
+	saveSmtpSettings: (input: SmtpInput) => typedError<null, UiError>(__TAURI_INVOKE("save_smtp_settings", { input })),
+	/**  Sends a test message with the saved settings; fails with the server's answer. */
+	sendTestEmail: (to: string) => typedError<null, UiError>(__TAURI_INVOKE("send_test_email", { to })),
 	getSettings: () => typedError<Settings, UiError>(__TAURI_INVOKE("get_settings")),
-	/**  Saves and applies at once, except a new data folder, which is used from the next start. */
+	/**
+	 *  Saves and applies at once, except a new data folder, which is used from the next start.
+	 *  "Start at login" registers or removes the OS's login item (started with `--hidden`).
+	 */
 	saveSettings: (settings: Settings) => typedError<null, UiError>(__TAURI_INVOKE("save_settings", { settings })),
 	/**  Writes a zip of recent logs and the configuration with every secret removed; answers its path. */
 	exportSupportBundle: (path: string) => typedError<string, UiError>(__TAURI_INVOKE("export_support_bundle", { path })),
@@ -88,6 +113,8 @@ export type AppInfo = {
 	/**  Where secrets are kept: "OS keyring", "key file <path>", or why only in memory. */
 	vault: string,
 };
+
+export type Combine = "all" | "any";
 
 /**  A name or title the target already uses. */
 export type Conflict = {
@@ -128,6 +155,11 @@ export type ConflictPolicy =
  *  relationship, origin to destination.
  */
 export type EdgeKind = "owns" | "member" | "shared" | "references" | "related";
+
+/**  When the result of a scheduled run is e-mailed to the schedule's recipients. */
+export type EmailWhen = "always" | 
+/**  Only when the job did not succeed (partial, failed, cancelled). */
+"problems" | "never";
 
 /**  A stable machine code for a failure; serialised in snake_case (`"auth_expired"`). */
 export type ErrorCode = 
@@ -239,6 +271,11 @@ export type ErrorCode =
 "mail_not_configured" | 
 /**  The SMTP server refused the message for good (a rejected address, wrong credentials). */
 "mail_refused";
+
+/**  One condition on an item. Text comparisons ignore ASCII case. */
+export type Filter = { kind: "type_equals"; value: string } | { kind: "type_contains"; value: string } | { kind: "owner"; value: string } | { kind: "title_contains"; value: string } | { kind: "tag"; value: string } | 
+/**  The item's owner is a member (any role) of this group. */
+{ kind: "owner_in_group"; value: string };
 
 /**  What a check found. */
 export type Finding = "ok" | "password_rejected" | "token_revoked" | "token_expiring" | "not_admin" | "unreachable" | "needs_browser_sign_in";
@@ -412,6 +449,8 @@ export type JobProgress = {
 	bytes_per_s: number | null,
 };
 
+export type JobState = "queued" | "running" | "succeeded" | "partial" | "failed" | "cancelled";
+
 export type JobStateView = "queued" | "running" | "succeeded" | "partial" | "failed" | "cancelled";
 
 export type JobView = {
@@ -423,6 +462,8 @@ export type JobView = {
 	started_ms: number | null,
 	ended_ms: number | null,
 	summary: string,
+	/**  What started it: a person, or a schedule (by id). */
+	trigger: Trigger,
 };
 
 /**  A saved mapping profile. */
@@ -533,6 +574,28 @@ export type PlannedUser = {
 
 export type PortalKind = "online" | "enterprise";
 
+/**  The common recurrences, each turned into a cron expression. */
+export type Preset = 
+/**  Every hour at `minute`. */
+{ every: "hourly"; minute: number } | 
+/**  Every day at `hour:minute`. */
+{ every: "daily"; hour: number; minute: number } | 
+/**  On the chosen days at `hour:minute`. */
+{ every: "weekly"; days: Weekday[]; hour: number; minute: number } | 
+/**  On day `day` (1-28 keeps every month) of each month at `hour:minute`. */
+{ every: "monthly"; day: number; hour: number; minute: number };
+
+/**  A recurrence as entered: a preset, or a 5-field cron expression typed out. */
+export type RecurrenceChoice = { by: "preset"; preset: Preset } | { by: "cron"; expression: string };
+
+/**  The next run times of a recurrence, shown before a schedule is saved. */
+export type RecurrencePreview = {
+	/**  The expression that will be stored. */
+	cron: string,
+	/**  The next `n` run times after now (epoch ms), in the zone asked for. */
+	next_runs_ms: number[],
+};
+
 /**
  *  What "Show the plan" and "Apply plan" send: a snapshot of the source identity's storage,
  *  restored into the target identity's organization with this mapping.
@@ -595,6 +658,83 @@ export type Rewrite = {
 	to: string,
 };
 
+/**  A stored schedule. */
+export type Schedule = {
+	id: number,
+	/**  Slots at or before this time are not owed. */
+	since_ms: number,
+	created_ms: number,
+	updated_ms: number,
+} & ScheduleSpec;
+
+/**  What a schedule runs. */
+export type ScheduleKind = "scan" | "backup" | "verify";
+
+/**  A schedule as a list shows it. */
+export type ScheduleOverview = {
+	/**  The name of the identity it runs as. */
+	identity_name: string,
+	/**  The state of the job the last slot ran (`None`: no slot yet, or it ran no job). */
+	last_job_state: JobState | null,
+} & ScheduleStatus;
+
+/**
+ *  What to keep after a successful scheduled backup; the rest is forgotten, then (when
+ *  `prune`) the data no snapshot references is deleted.
+ */
+export type ScheduleRetention = {
+	keep_last: number | null,
+	keep_daily: number | null,
+	keep_weekly: number | null,
+	keep_monthly: number | null,
+	prune: boolean,
+};
+
+/**  A schedule as entered. */
+export type ScheduleSpec = {
+	name: string,
+	identity_id: string,
+	kind: ScheduleKind,
+	/**  What a backup takes; `Everything` includes items created after the schedule was made. */
+	selection: Selection,
+	/**  The saved quick filter the selection came from, if any (shown, not interpreted). */
+	selection_label: string | null,
+	/**
+	 *  The snapshot name, with `{identity}`, `{schedule}`, `{date}` and `{time}` (local)
+	 *  replaced; `None`: "<identity> <date> <time>".
+	 */
+	name_pattern: string | null,
+	/**  A standard 5-field cron expression. */
+	cron: string,
+	/**  Applied after a successful backup. */
+	retention: ScheduleRetention | null,
+	email_to: string[],
+	email_when: EmailWhen,
+	catch_up_ms: number,
+	enabled: boolean,
+};
+
+/**  A schedule with what a list shows beside it. */
+export type ScheduleStatus = {
+	/**  The next run time (epoch ms); `None` when disabled. */
+	next_run_ms: number | null,
+	last: SlotRecord | null,
+} & Schedule;
+
+/**  How the connection to the SMTP server is protected. */
+export type Security = 
+/**  Plain text (a relay on the same host or network only). */
+"none" | 
+/**
+ *  Plain text first, then upgraded with STARTTLS (usually port 587); refused if the server
+ *  does not offer it.
+ */
+"starttls" | 
+/**  TLS from the first byte (usually port 465). */
+"tls";
+
+export type Selection = { kind: "everything" } | { kind: "explicit"; items: string[]; users: string[]; groups: string[] } | { kind: "exact"; items: string[]; users: string[]; groups: string[] } | { kind: "filtered"; combine: Combine; filters: Filter[] };
+
 export type SelectionInput = {
 	everything: boolean,
 	item_ids: string[],
@@ -610,9 +750,56 @@ export type Settings = {
 	log_level: string,
 	headers: HeaderSetting[],
 	data_dir: string,
+	/**  OrgVault starts at login, hidden in the tray (tauri-plugin-autostart; the OS keeps it). */
+	start_at_login: boolean,
 };
 
 export type SignInKind = "builtin" | "oauth";
+
+/**  One claimed slot. */
+export type SlotRecord = {
+	slot_ms: number,
+	state: SlotState,
+	job_id: number | null,
+	error: string | null,
+	/**  What became of a slot whose process died before its job ended: run again, or why not. */
+	note: string | null,
+};
+
+/**  What became of a slot. */
+export type SlotState = 
+/**  Run at its time. */
+"ran" | 
+/**  Run after its time, within the catch-up window (the machine was off or asleep). */
+"late" | 
+/**  Not run: older than the catch-up window, or superseded by a later slot. */
+"missed";
+
+/**
+ *  The SMTP server as entered. `password`: a new one replaces the saved one; none (or empty)
+ *  keeps it. Without a username no password is kept.
+ */
+export type SmtpInput = {
+	settings: SmtpSettings,
+	password: string | null,
+};
+
+/**  Where and how OrgVault sends e-mail. Holds no secret: the password is in the vault. */
+export type SmtpSettings = {
+	host: string,
+	port: number,
+	security: Security,
+	/**  `None`: the server takes mail without signing in. */
+	username: string | null,
+	/**  The sender address, e.g. `OrgVault <orgvault@example.org>`. */
+	from: string,
+};
+
+/**  The saved SMTP server as the UI sees it: never the password, only whether one is saved. */
+export type SmtpView = {
+	settings: SmtpSettings,
+	has_password: boolean,
+};
 
 export type SnapshotEntry = {
 	kind: SubjectKind,
@@ -665,6 +852,13 @@ export type Tally = {
  */
 export type TokenState = "valid" | "expiring" | "expired" | "none";
 
+/**  What started a job. */
+export type Trigger = 
+/**  A person, in the app or at the command line. */
+{ by: "manual" } | 
+/**  The schedule with this id. */
+{ by: "schedule"; schedule_id: number };
+
 /**  What the UI receives when a command fails. */
 export type UiError = {
 	code: ErrorCode,
@@ -679,6 +873,9 @@ export type UrlReplacement = {
 	find: string,
 	replace: string,
 };
+
+/**  A day of the week, as the presets name them. */
+export type Weekday = "sun" | "mon" | "tue" | "wed" | "thu" | "fri" | "sat";
 
 /* Tauri Specta runtime */
 async function typedError<T, E>(result: Promise<T>): Promise<{ status: "ok"; data: T } | { status: "error"; error: E }> {

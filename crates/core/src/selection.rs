@@ -28,6 +28,7 @@ use sqlx::{QueryBuilder, Row, Sqlite};
 use crate::catalog::Catalog;
 use crate::error::Result;
 
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Combine {
@@ -36,6 +37,7 @@ pub enum Combine {
 }
 
 /// One condition on an item. Text comparisons ignore ASCII case.
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "kind", content = "value")]
 pub enum Filter {
@@ -48,6 +50,7 @@ pub enum Filter {
     OwnerInGroup(String),
 }
 
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "kind")]
 pub enum Selection {
@@ -116,6 +119,16 @@ fn push_filter(q: &mut QueryBuilder<'_, Sqlite>, f: &Filter) {
 }
 
 impl Selection {
+    /// The tally of this selection in the identity's newest complete scan (what a backup
+    /// started now would take, before its own fresh scan); `None` before any scan.
+    pub async fn tally_in_latest_scan(&self, db: &crate::db::Db, identity_id: &str) -> Result<Option<Tally>> {
+        let catalog = Catalog::new(db);
+        match catalog.latest_complete_scan(identity_id).await? {
+            Some(scan) => Ok(Some(self.resolve(&catalog, scan.id).await?.tally)),
+            None => Ok(None),
+        }
+    }
+
     /// Resolves against the catalog of `scan_id`.
     pub async fn resolve(&self, catalog: &Catalog<'_>, scan_id: i64) -> Result<Resolved> {
         let pool = catalog.db().pool();

@@ -4,7 +4,6 @@
 use std::sync::Arc;
 
 use orgvault_core::app::Graph;
-use orgvault_core::catalog::Catalog;
 use orgvault_core::jobs::JobKind;
 use orgvault_core::scan::scan_job;
 use orgvault_core::JobSpec;
@@ -29,13 +28,6 @@ pub async fn start_scan(app: AppHandle, state: State<'_, Arc<AppState>>, identit
     .await
 }
 
-/// The scan the UI works on: the identity's newest complete one.
-pub(crate) async fn latest_scan(state: &AppState, identity_id: &str) -> UiResult<i64> {
-    Catalog::new(&state.db).latest_complete_scan(identity_id).await?.map(|s| s.id).ok_or_else(|| {
-        UiError::new(ErrorCode::NoScan, "this organization has not been scanned yet; start a scan first")
-    })
-}
-
 #[tauri::command]
 #[specta::specta]
 pub async fn load_graph(state: State<'_, Arc<AppState>>, identity_id: String) -> UiResult<Graph> {
@@ -51,7 +43,8 @@ pub async fn estimate_selection(
     identity_id: String,
     selection: SelectionInput,
 ) -> UiResult<Tally> {
-    let scan_id = latest_scan(&state, &identity_id).await?;
-    let r = selection.to_selection().resolve(&Catalog::new(&state.db), scan_id).await?;
-    Ok(Tally { items: r.tally.items, users: r.tally.users, groups: r.tally.groups, bytes: r.tally.estimated_bytes })
+    let t = selection.to_selection().tally_in_latest_scan(&state.db, &identity_id).await?.ok_or_else(|| {
+        UiError::new(ErrorCode::NoScan, "this organization has not been scanned yet; start a scan first")
+    })?;
+    Ok(Tally { items: t.items, users: t.users, groups: t.groups, bytes: t.estimated_bytes })
 }

@@ -5,5 +5,7 @@ pub mod catalog;
 pub mod demo;
 pub mod identities;
 pub mod jobs;
+pub mod mail;
 pub mod restore;
+pub mod schedules;
 pub mod settings;

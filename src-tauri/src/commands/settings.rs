@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use tauri::{AppHandle, State};
+use tauri_plugin_autostart::ManagerExt;
 use tauri_plugin_dialog::DialogExt;
 
 use arcgis::Secret;
@@ -12,27 +13,37 @@ use crate::settings::{choose_data_dir, header_values, save, save_settings_header
 use crate::state::AppState;
 use crate::views::{HeaderSetting, Settings};
 
-/// The settings as the UI shows them: header names only, never their values.
+/// The settings as the UI shows them: header names only, never their values. Whether the app
+/// starts at login is the OS's to say (`get_settings` asks it); here it reads false.
 pub fn get(state: &AppState) -> Settings {
     let s = state.settings();
     Settings {
         log_level: s.log_level,
         headers: s.headers.into_iter().map(|name| HeaderSetting { name, value: None }).collect(),
         data_dir: state.data_dir.display().to_string(),
+        start_at_login: false,
     }
 }
 
 #[tauri::command]
 #[specta::specta]
-pub async fn get_settings(state: State<'_, Arc<AppState>>) -> UiResult<Settings> {
-    Ok(get(&state))
+pub async fn get_settings(app: AppHandle, state: State<'_, Arc<AppState>>) -> UiResult<Settings> {
+    Ok(Settings { start_at_login: app.autolaunch().is_enabled().unwrap_or(false), ..get(&state) })
 }
 
 /// Saves and applies at once, except a new data folder, which is used from the next start.
+/// "Start at login" registers or removes the OS's login item (started with `--hidden`).
 #[tauri::command]
 #[specta::specta]
-pub async fn save_settings(state: State<'_, Arc<AppState>>, settings: Settings) -> UiResult<()> {
-    save_to(&state, settings)
+pub async fn save_settings(app: AppHandle, state: State<'_, Arc<AppState>>, settings: Settings) -> UiResult<()> {
+    let start_at_login = settings.start_at_login;
+    save_to(&state, settings)?;
+    let autolaunch = app.autolaunch();
+    if autolaunch.is_enabled().unwrap_or(false) != start_at_login {
+        let changed = if start_at_login { autolaunch.enable() } else { autolaunch.disable() };
+        changed.map_err(|e| UiError::io(format!("cannot change whether OrgVault starts at login: {e}")))?;
+    }
+    Ok(())
 }
 
 /// Header names go to `settings.json`, values to the vault; a header given without a value
@@ -57,6 +68,7 @@ pub fn save_to(state: &AppState, settings: Settings) -> UiResult<()> {
     let stored = StoredSettings {
         log_level: settings.log_level.clone(),
         headers: values.iter().map(|(n, _)| n.clone()).collect(),
+        told_about_tray: state.settings().told_about_tray,
     };
     save(&state.data_dir, &stored)?;
     if let Some(log) = &state.log {

@@ -7,3 +7,4 @@ mod jobs;
 mod oauth;
 mod restore;
 mod schedules;
+mod tray;

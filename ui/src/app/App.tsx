@@ -1,9 +1,10 @@
-import { Archive, Briefcase, DatabaseBackup, History, KeyRound, Network, RotateCcw, Settings as Cog, type LucideIcon } from "lucide-preact";
+import { Archive, Briefcase, CalendarClock, DatabaseBackup, History, KeyRound, Network, RotateCcw, Settings as Cog, type LucideIcon } from "lucide-preact";
 import type { ComponentType } from "preact";
 import { BackupScreen } from "../screens/Backup";
 import { IdentitiesScreen } from "../screens/Identities";
 import { JobsScreen } from "../screens/Jobs";
 import { RestoreScreen } from "../screens/Restore";
+import { SchedulesScreen } from "../screens/Schedules";
 import { ScanScreen } from "../screens/Scan";
 import { SettingsScreen } from "../screens/Settings";
 import { SnapshotsScreen } from "../screens/Snapshots";
@@ -16,6 +17,7 @@ const SCREENS: { name: ScreenName; label: string; icon: LucideIcon; view: Compon
   { name: "backup", label: "Backup", icon: DatabaseBackup, view: BackupScreen },
   { name: "snapshots", label: "Snapshots", icon: Archive, view: SnapshotsScreen },
   { name: "restore", label: "Restore", icon: RotateCcw, view: RestoreScreen },
+  { name: "schedules", label: "Schedules", icon: CalendarClock, view: SchedulesScreen },
   { name: "jobs", label: "Jobs", icon: History, view: JobsScreen },
   { name: "settings", label: "Settings", icon: Cog, view: SettingsScreen },
 ];

@@ -5,7 +5,7 @@ import { JobsStore } from "../state/jobs";
 import { Store } from "../state/store";
 import type { Workspace } from "./workspace";
 
-export type ScreenName = "identities" | "scan" | "backup" | "snapshots" | "restore" | "jobs" | "settings";
+export type ScreenName = "identities" | "scan" | "backup" | "snapshots" | "restore" | "schedules" | "jobs" | "settings";
 
 /** Everything the screens share; one instance per window. */
 export interface AppContext {

@@ -47,6 +47,17 @@ import type {
   SubjectKind,
   Tally,
   TokenState,
+  Preset,
+  RecurrenceChoice,
+  RecurrencePreview,
+  Schedule,
+  ScheduleOverview,
+  ScheduleSpec,
+  Selection,
+  SmtpInput,
+  SmtpSettings,
+  SmtpView,
+  Trigger,
 } from "../bindings";
 
 /*
@@ -95,6 +106,17 @@ export type {
   SubjectKind,
   Tally,
   TokenState,
+  Preset,
+  RecurrenceChoice,
+  RecurrencePreview,
+  Schedule,
+  ScheduleOverview,
+  ScheduleSpec,
+  Selection,
+  SmtpInput,
+  SmtpSettings,
+  SmtpView,
+  Trigger,
 };
 export type SignIn = SignInKind;
 
@@ -130,6 +152,8 @@ export interface JobView {
   started_ms: number | null;
   ended_ms: number | null;
   summary: string;
+  /** a person ("manual") or a schedule */
+  trigger: Trigger;
 }
 
 export type ItemOutcome = OutcomeView;
@@ -201,6 +225,22 @@ export interface Backend {
   saveMappingProfile(profile: MappingProfile): Promise<void>;
   deleteMappingProfile(name: string): Promise<void>;
 
+  /** Schedules with their next run, last outcome and identity name. */
+  listSchedules(): Promise<ScheduleOverview[]>;
+  /** The next five runs of a preset or cron text, before saving; refused with the reason. */
+  previewRecurrence(recurrence: RecurrenceChoice): Promise<RecurrencePreview>;
+  /** Adds (`id` null) or replaces a schedule. */
+  saveSchedule(id: number | null, spec: ScheduleSpec): Promise<Schedule>;
+  setScheduleEnabled(id: number, enabled: boolean): Promise<Schedule>;
+  removeSchedule(id: number): Promise<void>;
+  /** Starts a schedule's run now, in the background (the Jobs screen shows its job). */
+  runScheduleNow(id: number): Promise<void>;
+  /** The counts of a selection in the identity's newest scan (a scheduled backup's confirmation). */
+  countSelection(identityId: string, selection: Selection): Promise<Tally>;
+  /** The SMTP server; never its password, only whether one is saved. */
+  getSmtpSettings(): Promise<SmtpView | null>;
+  saveSmtpSettings(input: SmtpInput): Promise<void>;
+  sendTestEmail(to: string): Promise<void>;
   onJobProgress(handler: (e: JobProgress) => void): Promise<Unsubscribe>;
   onJobItemDone(handler: (e: JobItemDone) => void): Promise<Unsubscribe>;
   onJobFinished(handler: (e: JobFinished) => void): Promise<Unsubscribe>;

@@ -29,6 +29,16 @@ import type {
   StorageInput,
   Tally,
   ErrorCode,
+  Preset,
+  RecurrenceChoice,
+  RecurrencePreview,
+  Schedule,
+  ScheduleOverview,
+  ScheduleSpec,
+  Selection,
+  SmtpInput,
+  SmtpView,
+  Trigger,
   UiError,
   Unsubscribe,
 } from "./backend";
@@ -84,7 +94,10 @@ export class MockBackend implements Backend {
   private jobs = new Map<JobId, RunningJob>();
   private nextJob = 1;
   private profiles: MappingProfile[] = [];
-  private settings: Settings = { log_level: "info", headers: [], data_dir: "/home/demo/.local/share/orgvault" };
+  private settings: Settings = { log_level: "info", headers: [], data_dir: "/home/demo/.local/share/orgvault", start_at_login: false };
+  private schedules: Schedule[] = [];
+  private nextSchedule = 1;
+  private smtp: SmtpView | null = null;
   private progressHandlers = new Set<(e: JobProgress) => void>();
   private itemHandlers = new Set<(e: JobItemDone) => void>();
   private finishedHandlers = new Set<(e: JobFinished) => void>();
@@ -540,6 +553,83 @@ export class MockBackend implements Backend {
     this.profiles = this.profiles.filter((p) => p.name !== name);
   }
 
+  async listSchedules(): Promise<ScheduleOverview[]> {
+    return this.schedules.map((sc) => ({
+      ...sc,
+      next_run_ms: sc.enabled ? (mockNextRuns(sc.cron, this.now(), 1)[0] ?? null) : null,
+      last: null,
+      identity_name: this.identities.find((i) => i.id === sc.identity_id)?.name ?? sc.identity_id,
+      last_job_state: null,
+    }));
+  }
+
+  async previewRecurrence(r: RecurrenceChoice): Promise<RecurrencePreview> {
+    const cron = r.by === "cron" ? r.expression.trim() : presetCron(r.preset);
+    const runs = mockNextRuns(cron, this.now(), 5);
+    if (runs.length === 0) throw fail("invalid_input", `the demo reads only "M H * * D" expressions, not ${JSON.stringify(cron)}`);
+    return { cron, next_runs_ms: runs };
+  }
+
+  async saveSchedule(id: number | null, spec: ScheduleSpec): Promise<Schedule> {
+    if (!spec.name.trim()) throw fail("invalid_input", "a schedule needs a name");
+    if (this.schedules.some((s) => s.id !== id && s.name.toLowerCase() === spec.name.trim().toLowerCase()))
+      throw fail("invalid_input", `a schedule named "${spec.name}" already exists`);
+    const now = this.now();
+    if (id === null) {
+      const made: Schedule = { ...spec, id: this.nextSchedule++, since_ms: now, created_ms: now, updated_ms: now };
+      this.schedules.push(made);
+      return made;
+    }
+    const old = this.schedules.find((s) => s.id === id);
+    if (!old) throw fail("not_found", `schedule ${id} not found`);
+    const saved: Schedule = { ...old, ...spec, updated_ms: now };
+    this.schedules = this.schedules.map((s) => (s.id === id ? saved : s));
+    return saved;
+  }
+
+  async setScheduleEnabled(id: number, enabled: boolean): Promise<Schedule> {
+    const s = this.schedules.find((x) => x.id === id);
+    if (!s) throw fail("not_found", `schedule ${id} not found`);
+    const { id: _id, since_ms: _s, created_ms: _c, updated_ms: _u, ...spec } = s;
+    return this.saveSchedule(id, { ...spec, enabled });
+  }
+
+  async removeSchedule(id: number): Promise<void> {
+    this.schedules = this.schedules.filter((s) => s.id !== id);
+  }
+
+  async runScheduleNow(id: number): Promise<void> {
+    const s = this.schedules.find((x) => x.id === id);
+    if (!s) throw fail("not_found", `schedule ${id} not found`);
+    this.runJob(s.kind, `${s.name} (run now)`, s.identity_id, [], () => {}, { by: "schedule", schedule_id: id });
+  }
+
+  async countSelection(identityId: string, selection: Selection): Promise<Tally> {
+    const g = this.graphs.get(identityId);
+    if (!g) throw fail("no_scan", "this organization has not been scanned yet; start a scan first");
+    if (selection.kind === "everything") return { items: g.items.length, users: g.users.length, groups: g.groups.length, bytes: sumBytes(g.items) };
+    if (selection.kind === "explicit" || selection.kind === "exact") {
+      const items = g.items.filter((i) => selection.items.includes(i.id));
+      return { items: items.length, users: selection.users.length, groups: selection.groups.length, bytes: sumBytes(items) };
+    }
+    throw fail("invalid_input", "the demo counts everything and explicit ids only");
+  }
+
+  async getSmtpSettings(): Promise<SmtpView | null> {
+    return this.smtp;
+  }
+
+  async saveSmtpSettings(input: SmtpInput): Promise<void> {
+    if (!input.settings.host.trim()) throw fail("invalid_settings", "an SMTP host is needed");
+    const has_password = input.settings.username !== null && (!!input.password || (this.smtp?.has_password ?? false));
+    this.smtp = { settings: input.settings, has_password };
+  }
+
+  async sendTestEmail(to: string): Promise<void> {
+    if (!this.smtp) throw fail("mail_not_configured", "e-mail is not set up");
+    if (!to.includes("@")) throw fail("invalid_input", `${JSON.stringify(to)} is not an e-mail address`);
+  }
+
   async onJobProgress(handler: (e: JobProgress) => void): Promise<Unsubscribe> {
     this.progressHandlers.add(handler);
     return () => this.progressHandlers.delete(handler);
@@ -553,10 +643,17 @@ export class MockBackend implements Backend {
     return () => this.finishedHandlers.delete(handler);
   }
 
-  private runJob(kind: string, name: string, identityId: string | null, units: WorkUnit[], onSuccess: (j: RunningJob) => void): JobId {
+  private runJob(
+    kind: string,
+    name: string,
+    identityId: string | null,
+    units: WorkUnit[],
+    onSuccess: (j: RunningJob) => void,
+    trigger: Trigger = { by: "manual" },
+  ): JobId {
     const id = this.nextJob++;
     const job: RunningJob = {
-      view: { id, kind, state: "running", name, identity_id: identityId, started_ms: this.now(), ended_ms: null, summary: "" },
+      view: { id, kind, state: "running", name, identity_id: identityId, started_ms: this.now(), ended_ms: null, summary: "", trigger },
       units,
       done: 0,
       bytes: 0,
@@ -615,4 +712,43 @@ function sumBytes(items: { size: number }[]): number {
   let s = 0;
   for (const i of items) s += i.size;
   return s;
+}
+
+/** The cron text of a preset, as the engine writes it (`Preset::to_cron`). */
+function presetCron(p: Preset): string {
+  const days = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"];
+  switch (p.every) {
+    case "hourly":
+      return `${p.minute} * * * *`;
+    case "daily":
+      return `${p.minute} ${p.hour} * * *`;
+    case "weekly":
+      return `${p.minute} ${p.hour} * * ${[...new Set(p.days.map((d) => days.indexOf(d)))].sort((a, b) => a - b).join(",")}`;
+    case "monthly":
+      return `${p.minute} ${p.hour} ${p.day} * *`;
+  }
+}
+
+/**
+ * The demo's run times for "M H * * D" and "M * * * *" expressions in local time (D: "*" or a
+ * list of day numbers); anything else gives none. The shell asks the engine instead.
+ */
+export function mockNextRuns(cron: string, after: number, n: number): number[] {
+  const f = cron.trim().split(/\s+/);
+  if (f.length !== 5 || f[2] !== "*" || f[3] !== "*" || !/^\d+$/.test(f[0])) return [];
+  const minute = Number(f[0]);
+  const hourly = f[1] === "*";
+  if (!hourly && !/^\d+$/.test(f[1])) return [];
+  const days = f[4] === "*" ? null : f[4].split(",").map((d) => Number(d) % 7);
+  if (days?.some((d) => Number.isNaN(d))) return [];
+  const out: number[] = [];
+  const t = new Date(after);
+  t.setSeconds(0, 0);
+  for (let guard = 0; out.length < n && guard < 24 * 60 * 400; guard++) {
+    t.setMinutes(t.getMinutes() + 1);
+    if (t.getMinutes() !== minute || (!hourly && t.getHours() !== Number(f[1]))) continue;
+    if (days && !days.includes(t.getDay())) continue;
+    out.push(t.getTime());
+  }
+  return out;
 }

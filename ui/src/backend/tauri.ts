@@ -16,10 +16,18 @@ import type {
   JobProgress,
   JobView,
   MappingProfile,
+  RecurrenceChoice,
+  RecurrencePreview,
   RestoreInput,
   RestorePlan,
+  Schedule,
+  ScheduleOverview,
+  ScheduleSpec,
+  Selection,
   SelectionInput,
   Settings,
+  SmtpInput,
+  SmtpView,
   SnapshotEntry,
   SnapshotView,
   StorageCheck,
@@ -173,6 +181,36 @@ export class TauriBackend implements Backend {
   }
   async deleteMappingProfile(name: string): Promise<void> {
     await unwrap(commands.deleteMappingProfile(name));
+  }
+  listSchedules(): Promise<ScheduleOverview[]> {
+    return unwrap(commands.listSchedules());
+  }
+  previewRecurrence(recurrence: RecurrenceChoice): Promise<RecurrencePreview> {
+    return unwrap(commands.previewRecurrence(recurrence));
+  }
+  saveSchedule(id: number | null, spec: ScheduleSpec): Promise<Schedule> {
+    return unwrap(commands.saveSchedule(id, spec));
+  }
+  setScheduleEnabled(id: number, enabled: boolean): Promise<Schedule> {
+    return unwrap(commands.setScheduleEnabled(id, enabled));
+  }
+  async removeSchedule(id: number): Promise<void> {
+    await unwrap(commands.removeSchedule(id));
+  }
+  async runScheduleNow(id: number): Promise<void> {
+    await unwrap(commands.runScheduleNow(id));
+  }
+  countSelection(identityId: string, selection: Selection): Promise<Tally> {
+    return unwrap(commands.countSelection(identityId, selection));
+  }
+  getSmtpSettings(): Promise<SmtpView | null> {
+    return unwrap(commands.getSmtpSettings());
+  }
+  async saveSmtpSettings(input: SmtpInput): Promise<void> {
+    await unwrap(commands.saveSmtpSettings(input));
+  }
+  async sendTestEmail(to: string): Promise<void> {
+    await unwrap(commands.sendTestEmail(to));
   }
 
   onJobProgress(handler: (e: JobProgress) => void): Promise<Unsubscribe> {

@@ -7,6 +7,13 @@ import { ErrorNote, Notice, formatTime, stateWord } from "../components/common";
 import { Outcomes } from "../components/Outcomes";
 import { useStore } from "../state/store";
 
+/** Who started a job: a person, or a schedule by its name when it still exists. */
+function triggerWords(j: JobView, schedules: Map<number, string>): string {
+  if (j.trigger.by === "manual") return "You";
+  const name = schedules.get(j.trigger.schedule_id);
+  return name ? `Schedule “${name}”` : `Schedule ${j.trigger.schedule_id} (deleted)`;
+}
+
 export function JobsScreen() {
   const app = useApp();
   const jobsLive = useStore(app.jobs);
@@ -17,13 +24,21 @@ export function JobsScreen() {
   const [list, setList] = useState<JobView[]>([]);
   const [open, setOpen] = useState<{ job: JobView; items: JobItemView[]; log: string } | null>(null);
   const [error, setError] = useState<UiError | null>(null);
+  const [schedules, setSchedules] = useState<Map<number, string>>(new Map());
   const liveKey = Object.values(jobsLive)
     .map((j) => `${j.id}:${j.state}`)
     .join(",");
 
   useEffect(() => {
-    app.backend.listJobs({ kind: kind || null, state: state || null, identity_id: identity || null }).then(setList, (e) => setError(toUiError(e)));
+    const load = () => app.backend.listJobs({ kind: kind || null, state: state || null, identity_id: identity || null }).then(setList, (e) => setError(toUiError(e)));
+    load();
+    // Jobs of schedules, the CLI and the background service are not this window's: look again.
+    const every = setInterval(load, 2000);
+    return () => clearInterval(every);
   }, [kind, state, identity, liveKey]);
+  useEffect(() => {
+    app.backend.listSchedules().then((l) => setSchedules(new Map(l.map((s) => [s.id, s.name]))), (e) => setError(toUiError(e)));
+  }, []);
 
   const show = async (job: JobView) => {
     setError(null);
@@ -94,6 +109,7 @@ export function JobsScreen() {
               <th scope="col">Job</th>
               <th scope="col">Kind</th>
               <th scope="col">State</th>
+              <th scope="col">Started by</th>
               <th scope="col">Started</th>
               <th scope="col">Ended</th>
               <th scope="col">Summary</th>
@@ -110,6 +126,9 @@ export function JobsScreen() {
                 <td>{j.kind}</td>
                 <td>
                   <span class={`badge state-${j.state}`}>{stateWord(j.state)}</span>
+                </td>
+                <td data-testid="job-trigger" data-trigger={j.trigger.by}>
+                  {triggerWords(j, schedules)}
                 </td>
                 <td>{formatTime(j.started_ms)}</td>
                 <td>{formatTime(j.ended_ms)}</td>

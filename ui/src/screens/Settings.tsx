@@ -4,6 +4,7 @@ import type { AppInfo, Settings, UiError } from "../backend/backend";
 import { toUiError } from "../backend/backend";
 import { useApp } from "../app/context";
 import { ErrorNote, Field, Notice } from "../components/common";
+import { SmtpSection } from "./SmtpSettings";
 
 export function SettingsScreen() {
   const app = useApp();
@@ -83,6 +84,10 @@ export function SettingsScreen() {
               <Plus size={16} aria-hidden="true" /> Add header
             </button>
           </fieldset>
+          <label class="inline-field">
+            <input type="checkbox" checked={s.start_at_login} onChange={(e) => setS({ ...s, start_at_login: e.currentTarget.checked })} data-testid="settings-start-at-login" />
+            <span>Start OrgVault at login, in the tray, so schedules run without opening the window</span>
+          </label>
           <Field label="Data folder" hint="Catalog, job history, logs and the vault live here.">
             <input value={s.data_dir} onInput={(e) => setS({ ...s, data_dir: e.currentTarget.value })} />
           </Field>
@@ -91,6 +96,7 @@ export function SettingsScreen() {
           </button>
         </form>
       )}
+      <SmtpSection />
       <section class="panel" aria-label="Support">
         <h2>Support logs</h2>
         <p class="small muted">A zip of the recent logs and the configuration, with every password, token and connection string removed.</p>

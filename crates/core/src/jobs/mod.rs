@@ -57,6 +57,7 @@ impl std::fmt::Display for JobKind {
 }
 
 /// What started a job.
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "by", content = "schedule_id")]
 pub enum Trigger {
@@ -87,6 +88,7 @@ impl Trigger {
     }
 }
 
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum JobState {

@@ -11,6 +11,7 @@ use crate::db::Db;
 use crate::vault::{SecretKey, SecretStore};
 
 /// How the connection to the SMTP server is protected.
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Security {
@@ -45,6 +46,7 @@ impl Security {
 }
 
 /// Where and how OrgVault sends e-mail. Holds no secret: the password is in the vault.
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SmtpSettings {
     pub host: String,

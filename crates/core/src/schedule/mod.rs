@@ -7,7 +7,10 @@
 //! wall clock, and the e-mail recipients and policy the mail module reads.
 //!
 //! Public API:
-//! - [`Schedules`]: add, edit, remove, list (with the next run and the last slot's state).
+//! - [`Schedules`]: add, edit, remove, list (with the next run and the last slot's state);
+//!   [`Schedules::overviews`] adds the identity's name and the last job's state for a screen,
+//!   [`Schedules::set_enabled`] switches one on or off.
+//! - [`preview`]: the next run times of a [`RecurrenceChoice`] (preset or cron) before saving.
 //! - [`Recurrence::next_runs`]: the next run times in a zone, daylight-saving changes handled
 //!   (see [`recurrence`]).
 //! - [`owed`]: which slots since the last one are owed at a time: the latest runs (on time, or
@@ -22,6 +25,7 @@
 mod abandoned;
 mod due;
 mod host;
+mod overview;
 pub mod recurrence;
 mod run;
 mod store;
@@ -31,6 +35,7 @@ use serde::{Deserialize, Serialize};
 pub use abandoned::{Abandoned, Recovery};
 pub use due::{owed, Owed, ON_TIME_MS};
 pub use host::{serve, TICK};
+pub use overview::{preview, RecurrenceChoice, RecurrencePreview, ScheduleOverview};
 pub use recurrence::{Preset, Recurrence, Weekday};
 pub use run::{run_due, run_now, snapshot_name, JobEndedHook, NoHook, ScheduleRunReport, ScheduledJobEnded, Scheduler};
 pub use store::Schedules;
@@ -44,6 +49,7 @@ use crate::selection::Selection;
 pub const DEFAULT_CATCH_UP_MS: i64 = 24 * 3_600_000;
 
 /// What a schedule runs.
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ScheduleKind {
@@ -72,6 +78,7 @@ impl ScheduleKind {
 }
 
 /// When the result of a scheduled run is e-mailed to the schedule's recipients.
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EmailWhen {
@@ -103,6 +110,7 @@ impl EmailWhen {
 
 /// What to keep after a successful scheduled backup; the rest is forgotten, then (when
 /// `prune`) the data no snapshot references is deleted.
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ScheduleRetention {
     pub keep_last: Option<u32>,
@@ -130,6 +138,7 @@ impl ScheduleRetention {
 }
 
 /// A schedule as entered.
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ScheduleSpec {
     pub name: String,
@@ -203,6 +212,7 @@ fn looks_like_address(a: &str) -> bool {
 }
 
 /// A stored schedule.
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Schedule {
     pub id: i64,
@@ -215,6 +225,7 @@ pub struct Schedule {
 }
 
 /// What became of a slot.
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SlotState {
@@ -246,6 +257,7 @@ impl SlotState {
 }
 
 /// One claimed slot.
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SlotRecord {
     pub slot_ms: i64,
@@ -257,6 +269,7 @@ pub struct SlotRecord {
 }
 
 /// A schedule with what a list shows beside it.
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ScheduleStatus {
     #[serde(flatten)]

@@ -22,6 +22,7 @@ use cron::TimeUnitSpec;
 use crate::error::{Error, Result};
 
 /// A day of the week, as the presets name them.
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Weekday {
@@ -42,6 +43,7 @@ impl Weekday {
 }
 
 /// The common recurrences, each turned into a cron expression.
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case", tag = "every")]
 pub enum Preset {

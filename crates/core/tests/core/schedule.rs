@@ -1,16 +1,20 @@
 //! Schedules run by two processes at once against the simulated portal: each due slot is
 //! claimed once and runs one backup job, triggered by the schedule, followed by its retention;
 //! a machine that was off runs the latest slot late and records the older ones as missed.
+//! What the Schedules screen reads: previews before saving, the list with the identity's name
+//! and the last run's outcome, switching off and on, and the real counts of a selection.
 
 use std::sync::{Arc, Mutex};
 
 use arcgis::Secret;
 use orgvault_core::identity::{IdentitySpec, PortalKind, SignIn, Storage, TlsOptions};
+use orgvault_core::jobs::JobCounts;
 use orgvault_core::jobs::{JobFilter, JobKind, JobState, Trigger};
 use orgvault_core::schedule::{
-    run_due, EmailWhen, JobEndedHook, ScheduleKind, ScheduleRetention, ScheduleSpec, ScheduledJobEnded, Scheduler,
-    Schedules, SlotState,
+    preview, run_due, EmailWhen, JobEndedHook, Preset, RecurrenceChoice, ScheduleKind, ScheduleRetention, ScheduleSpec,
+    ScheduledJobEnded, Scheduler, Schedules, SlotState, Weekday,
 };
+use orgvault_core::selection::Selection;
 use orgvault_core::service::IdentityDraft;
 use orgvault_core::vault::MemoryVault;
 use orgvault_core::{Db, JobRunner, JobSpec, Jobs, ManualClock, NoProgress, Service};
@@ -178,6 +182,99 @@ async fn a_slot_claimed_at_once_from_two_databases_has_one_owner() -> anyhow::Re
         }
     }
     assert_eq!(won, 1, "sixteen claims of one slot from two processes: exactly one owner");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_schedules_screen_reads_previews_outcomes_and_real_counts() -> anyhow::Result<()> {
+    let sim = start_sim(SimConfig { orgs: 1, items: 6, users: 3, groups: 1, ..SimConfig::default() }).await?;
+    let org = sim.orgs[0].clone();
+    let folder = tempfile::tempdir()?;
+    let app = Service::new(Db::open(&folder.path().join("orgvault.sqlite")).await?, Arc::new(MemoryVault::default()));
+    let saved = app
+        .save_identity(
+            IdentityDraft {
+                id: None,
+                spec: IdentitySpec {
+                    name: "Acme".into(),
+                    portal_url: org.portal_url.clone(),
+                    kind: PortalKind::Online,
+                    sign_in: SignIn::Builtin { username: org.admin.username.clone() },
+                    storage: Storage::Local { path: folder.path().join("repo").display().to_string() },
+                    custom_headers: vec![],
+                    tls: TlsOptions::default(),
+                },
+                password: Some(Secret::new(&org.admin.password)),
+                azure_connection_string: None,
+                header_values: None,
+            },
+            None,
+        )
+        .await?;
+    let identity = saved.identity.id.clone();
+    // Monday 2026-06-01 10:00:30 UTC.
+    let t0 = 1_780_308_000_000 + 30_000;
+    let clock = ManualClock::new(t0);
+
+    // Before saving: a preset's next five runs, and a typo refused with its reason.
+    let weekly = RecurrenceChoice::Preset {
+        preset: Preset::Weekly { days: vec![Weekday::Wed, Weekday::Mon], hour: 2, minute: 30 },
+    };
+    let shown = preview(&weekly, &chrono::Utc, t0, 5)?;
+    assert_eq!(shown.cron, "30 2 * * 1,3", "the preset is stored as a standard expression");
+    let day = 24 * 60 * MINUTE;
+    let first = 1_780_308_000_000 - 10 * 60 * MINUTE + 2 * day + 150 * MINUTE; // Wednesday 02:30
+    assert_eq!(
+        shown.next_runs_ms,
+        vec![first, first + 5 * day, first + 7 * day, first + 12 * day, first + 14 * day],
+        "Wednesdays and Mondays at 02:30, the next five after Monday 10:00"
+    );
+    let typo = preview(&RecurrenceChoice::Cron { expression: "61 * * * *".into() }, &chrono::Utc, t0, 5)
+        .expect_err("minute 61 does not exist");
+    assert_eq!(typo.code(), orgvault_core::ErrorCode::InvalidInput, "{typo}");
+
+    // No scan yet: no counts to state.
+    assert_eq!(Selection::Everything.tally_in_latest_scan(app.db(), &identity).await?, None);
+
+    let schedules = Schedules::new(app.db(), &clock);
+    let every_minute =
+        schedules.add(&ScheduleSpec::new("Every minute", &identity, ScheduleKind::Backup, "* * * * *")).await?;
+    let listed = schedules.overviews(&chrono::Utc).await?;
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].identity_name, "Acme", "the list names the identity, not its id");
+    assert_eq!((listed[0].status.last.clone(), listed[0].last_job_state), (None, None), "not run yet");
+    assert_eq!(listed[0].status.next_run_ms, Some(1_780_308_060_000), "next run: 10:01");
+
+    let told = Told::default();
+    clock.set(t0 + MINUTE - 20_000);
+    let reports = run_due(&scheduler(&app, &clock, &told)).await?;
+    assert_eq!(reports.len(), 1, "{reports:?}");
+    let listed = schedules.overviews(&chrono::Utc).await?;
+    assert_eq!(listed[0].last_job_state, Some(JobState::Succeeded), "the last outcome is the job's state");
+    assert_eq!(listed[0].status.last.as_ref().map(|l| l.state), Some(SlotState::Ran));
+
+    // The counts a confirmation states are those of the newest scan: what the backup took.
+    let backup = Jobs::new(app.db(), &clock).get(reports[0].job_id.expect("a backup job")).await?;
+    let JobCounts::Backup(took) = &backup.counts else { panic!("a backup's counts: {:?}", backup.counts) };
+    let counts = Selection::Everything.tally_in_latest_scan(app.db(), &identity).await?.expect("scanned by the run");
+    assert_eq!(
+        (counts.items, counts.users, counts.groups),
+        (took.items, took.users, took.groups),
+        "everything, counted in the newest scan, is what the scheduled backup of everything took"
+    );
+    assert!(counts.items >= 6, "the simulated organization's items are counted: {counts:?}");
+
+    // Switched off: no next run; on again: nothing owed from the time it was off.
+    schedules.set_enabled(every_minute.id, false).await?;
+    assert_eq!(schedules.overviews(&chrono::Utc).await?[0].status.next_run_ms, None, "disabled: no next run");
+    clock.set(t0 + 10 * MINUTE);
+    schedules.set_enabled(every_minute.id, true).await?;
+    assert!(run_due(&scheduler(&app, &clock, &told)).await?.is_empty(), "enabled again, it owes nothing from before");
+    assert_eq!(
+        schedules.overviews(&chrono::Utc).await?[0].status.next_run_ms,
+        Some(1_780_308_000_000 + 11 * MINUTE),
+        "the next run is the next minute after it was enabled again"
+    );
     Ok(())
 }
 

@@ -1,0 +1,131 @@
+// Schedules and e-mail in the real window, on demo organization A: create a schedule and read
+// its next five runs before saving it, run it now and find its job on the Jobs screen with the
+// schedule as its trigger; set up the SMTP server in Settings and send a test e-mail that a real
+// SMTP server on loopback (tools/smtp_sink.py) receives.
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { byTestId, click, gotoScreen, openApp, repoRoot, screenshot, startDemo, testId, typeInto, waitForText } from "./app.mjs";
+
+let browser;
+let sink;
+const mailDir = mkdtempSync(join(tmpdir(), "orgvault-e2e-mail-"));
+const stamp = new Date().toISOString().slice(11, 19);
+const SCHEDULE = `E2E nightly scan ${stamp}`;
+
+/** A free loopback port for the SMTP sink. */
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** Starts tools/smtp_sink.py on `port`; resolves once it prints "ready". */
+function startSink(port) {
+  return new Promise((resolve, reject) => {
+    const child = spawn("python3", [join(repoRoot, "tools", "smtp_sink.py"), "--port", String(port), "--dir", mailDir], { stdio: ["ignore", "pipe", "inherit"] });
+    child.once("error", reject);
+    child.once("exit", (code) => reject(new Error(`smtp_sink.py exited with ${code} before it was ready`)));
+    child.stdout.on("data", (d) => {
+      if (String(d).includes("ready")) resolve(child);
+    });
+  });
+}
+
+before(async () => {
+  browser = await openApp();
+  await startDemo(browser);
+  const pick = await testId(browser, "current-identity");
+  await pick.selectByVisibleText("Demo organization A");
+});
+
+after(async () => {
+  sink?.kill("SIGTERM");
+  rmSync(mailDir, { recursive: true, force: true });
+  await browser?.deleteSession();
+});
+
+test("a schedule shows its next five runs, runs now, and its job names the schedule as trigger", async () => {
+  await gotoScreen(browser, "schedules");
+  await click(browser, "schedule-new");
+  await typeInto(browser, "schedule-name", SCHEDULE);
+  await (await testId(browser, "schedule-kind")).selectByAttribute("value", "scan");
+  await (await testId(browser, "schedule-recurrence")).selectByAttribute("value", "cron");
+  await typeInto(browser, "schedule-cron", "61 2 * * *");
+  const refused = await testId(browser, "schedule-preview-error");
+  assert.equal(await refused.getAttribute("data-code"), "invalid_input", "a minute 61 is refused before saving");
+
+  await typeInto(browser, "schedule-cron", "30 2 * * *");
+  await browser.waitUntil(async () => (await browser.$$(byTestId("schedule-preview-run"))).length === 5, {
+    timeout: 10_000,
+    timeoutMsg: "the next five runs were never shown",
+  });
+  const runs = [];
+  for (const li of await browser.$$(byTestId("schedule-preview-run"))) runs.push(Number(await li.getAttribute("data-ms")));
+  const now = Date.now();
+  for (let i = 0; i < runs.length; i++) {
+    const t = new Date(runs[i]);
+    assert.equal([t.getHours(), t.getMinutes()].join(":"), "2:30", `run ${i + 1} is at 02:30 local time`);
+    assert.ok(runs[i] > now, "every shown run is in the future");
+    if (i > 0) assert.ok(Math.abs(runs[i] - runs[i - 1] - 86_400_000) <= 3_600_000, "one run a day (an hour off across a clock change)");
+  }
+  screenshot("schedules-form");
+  await click(browser, "schedule-save");
+  await waitForText(browser, [`Schedule “${SCHEDULE}” saved.`]);
+  const row = await browser.$(`[data-testid="schedule-row"][data-name="${SCHEDULE}"]`);
+  await row.waitForExist({ timeout: 10_000 });
+  const next = await row.$(byTestId("schedule-next"));
+  assert.equal(await next.getText(), new Date(runs[0]).toLocaleString(), "the list shows the first previewed run as the next run");
+  screenshot("schedules");
+
+  await (await row.$(byTestId("schedule-run-now"))).click();
+  await waitForText(browser, [`“${SCHEDULE}” started`]);
+  await gotoScreen(browser, "jobs");
+  let cells = [];
+  await browser.waitUntil(
+    async () => {
+      for (const r of await browser.$$(byTestId("job-row"))) {
+        const trigger = await r.$(byTestId("job-trigger"));
+        if ((await trigger.getText()).includes(SCHEDULE)) {
+          cells = [];
+          for (const td of await r.$$("td")) cells.push((await td.getText()).trim());
+          return cells[2] === "Succeeded";
+        }
+      }
+      return false;
+    },
+    { timeout: 120_000, interval: 500, timeoutMsg: `no succeeded job started by “${SCHEDULE}” on the Jobs screen` },
+  );
+  assert.equal(cells[1], "scan", "the schedule ran a scan");
+  assert.equal(cells[3], `Schedule “${SCHEDULE}”`, "the job names the schedule that started it");
+});
+
+test("Send test e-mail in Settings reaches a real SMTP server on loopback", async () => {
+  const port = await freePort();
+  sink = await startSink(port);
+  await gotoScreen(browser, "settings");
+  await typeInto(browser, "smtp-host", "127.0.0.1");
+  await typeInto(browser, "smtp-port", String(port));
+  await (await testId(browser, "smtp-security")).selectByAttribute("value", "none");
+  await typeInto(browser, "smtp-from", "OrgVault E2E <orgvault@example.org>");
+  await typeInto(browser, "smtp-test-to", "ops@example.org");
+  await click(browser, "smtp-test");
+  await waitForText(browser, ["Test e-mail sent to ops@example.org."], 60_000);
+  const got = readdirSync(mailDir).filter((f) => f.endsWith(".json"));
+  assert.equal(got.length, 1, "the server received one message");
+  const message = JSON.parse(readFileSync(join(mailDir, got[0]), "utf8"));
+  assert.deepEqual(message.rcpt_tos, ["ops@example.org"], "to the address typed");
+  assert.match(message.from, /orgvault@example\.org/, "from the sender set in Settings");
+  const smtp = await testId(browser, "smtp-settings");
+  await smtp.scrollIntoView();
+  screenshot("settings-smtp");
+});
