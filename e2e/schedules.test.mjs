@@ -9,13 +9,14 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { byTestId, click, gotoScreen, openApp, repoRoot, screenshot, startDemo, testId, typeInto, waitForText } from "./app.mjs";
+import { byTestId, click, gotoScreen, openApp, repoRoot, screenshot, startDemo, testId, typeInto, waitForJobEnd, waitForText } from "./app.mjs";
 
 let browser;
 let sink;
 const mailDir = mkdtempSync(join(tmpdir(), "orgvault-e2e-mail-"));
 const stamp = new Date().toISOString().slice(11, 19);
 const SCHEDULE = `E2E nightly scan ${stamp}`;
+const MAILED_BACKUP = `E2E mailed backup ${stamp}`;
 
 /** A free loopback port for the SMTP sink. */
 function freePort() {
@@ -128,4 +129,26 @@ test("Send test e-mail in Settings reaches a real SMTP server on loopback", asyn
   const smtp = await testId(browser, "smtp-settings");
   await smtp.scrollIntoView();
   screenshot("settings-smtp");
+});
+
+test("a backup started by hand e-mails its result to the address given before its start", async () => {
+  assert.ok(sink, "the SMTP server of the test above is up, and Settings point at it");
+  await gotoScreen(browser, "scan");
+  await click(browser, "scan-start");
+  assert.equal(await waitForJobEnd(browser), "succeeded", "a fresh scan to back up from");
+  await gotoScreen(browser, "backup");
+  await typeInto(browser, "backup-name", MAILED_BACKUP);
+  await typeInto(browser, "backup-email-to", "gis@example.org");
+  await (await testId(browser, "backup-email-when")).selectByAttribute("value", "always");
+  await click(browser, "backup-start");
+  assert.equal(await waitForJobEnd(browser, 180_000), "succeeded", "the backup of the demo organization succeeds");
+  const mailed = () =>
+    readdirSync(mailDir)
+      .filter((f) => f.endsWith(".json"))
+      .map((f) => JSON.parse(readFileSync(join(mailDir, f), "utf8")))
+      .filter((m) => m.subject.includes(MAILED_BACKUP));
+  await browser.waitUntil(async () => mailed().length === 1, { timeout: 60_000, timeoutMsg: "the backup's result never arrived" });
+  const [message] = mailed();
+  assert.deepEqual(message.rcpt_tos, ["gis@example.org"], "to the address typed on the Backup screen");
+  assert.match(message.subject, /succeeded/, `the subject says how it ended: ${message.subject}`);
 });

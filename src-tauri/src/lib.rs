@@ -45,6 +45,8 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             identities::remove_identity,
             identities::identity_checks,
             identities::check_identity,
+            identities::identity_mail,
+            identities::set_identity_mail,
             demo::start_demo,
             catalog::start_scan,
             catalog::load_graph,

@@ -13,6 +13,7 @@ use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
+use orgvault_core::mail::{report_on_demand, OnDemandMail};
 use orgvault_core::{JobRunner, JobSpec};
 use tauri::AppHandle;
 use tauri_plugin_notification::NotificationExt;
@@ -93,13 +94,20 @@ pub async fn cancel(state: &AppState, job_id: JobId) -> UiResult<()> {
 }
 
 /// Begins the job `spec` and runs `work` (which gets the job's id) in the background; answers
-/// with the id at once. A job of the same identity and kind already running, here or in another
+/// with the id at once. When it ends its result is e-mailed as `mail` (or else the identity's
+/// on-demand default) asks, then announced. A job of the same identity and kind already running, here or in another
 /// process, is refused with `busy`, and nothing is started.
 ///
 /// The work is a `tokio::spawn`ed task on the app's runtime: every engine's future is `Send`
 /// (the backup boxes the few streams and futures whose `Send` the compiler could not otherwise
 /// prove, see `orgvault_core::backup`).
-pub async fn launch<F, Fut>(app: &AppHandle, state: &Arc<AppState>, spec: JobSpec, work: F) -> UiResult<JobId>
+pub async fn launch<F, Fut>(
+    app: &AppHandle,
+    state: &Arc<AppState>,
+    spec: JobSpec,
+    mail: OnDemandMail,
+    work: F,
+) -> UiResult<JobId>
 where
     F: FnOnce(JobId, Arc<EventProgress<AppHandle>>, CancellationToken) -> Fut + Send + 'static,
     Fut: Future<Output = UiResult<()>> + Send + 'static,
@@ -115,6 +123,11 @@ where
         let result = runner.drive(&lease, &cancel, work(job_id, progress, cancel.clone()), |_| None).await;
         if let Err(e) = &result {
             tracing::info!(job_id, code = %e.code, "job ended with an error: {}", e.message);
+        }
+        // A send that fails is recorded on the job (and shown in the history); it never changes
+        // the job's outcome.
+        if let Err(e) = report_on_demand(&state.service(), &state.clock, job_id, &mail).await {
+            tracing::warn!(job_id, "the job's result could not be e-mailed: {e}");
         }
         let finished = match state.jobs().get(job_id).await {
             Ok(job) => JobFinished { job_id, state: job.state.into(), summary: job.summary() },

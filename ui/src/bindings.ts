@@ -19,11 +19,15 @@ export const commands = {
 	 *  watch does every few hours; a warning is notified and e-mailed once.
 	 */
 	checkIdentity: (identityId: string) => typedError<IdentityCheck, UiError>(__TAURI_INVOKE("check_identity", { identityId })),
+	/**  Whom the identity's token warnings and, by default, its on-demand job results go to. */
+	identityMail: (identityId: string) => typedError<IdentityMail, UiError>(__TAURI_INVOKE("identity_mail", { identityId })),
+	/**  Saves the identity's recipients and on-demand default (each address checked). */
+	setIdentityMail: (identityId: string, mail: IdentityMail) => typedError<null, UiError>(__TAURI_INVOKE("set_identity_mail", { identityId, mail })),
 	startDemo: () => typedError<IdentityView[], UiError>(__TAURI_INVOKE("start_demo")),
 	startScan: (identityId: string) => typedError<number, UiError>(__TAURI_INVOKE("start_scan", { identityId })),
 	loadGraph: (identityId: string) => typedError<Graph, UiError>(__TAURI_INVOKE("load_graph", { identityId })),
 	estimateSelection: (identityId: string, selection: SelectionInput) => typedError<Tally, UiError>(__TAURI_INVOKE("estimate_selection", { identityId, selection })),
-	startBackup: (identityId: string, name: string, selection: SelectionInput) => typedError<number, UiError>(__TAURI_INVOKE("start_backup", { identityId, name, selection })),
+	startBackup: (identityId: string, name: string, selection: SelectionInput, email: OnDemandMail | null) => typedError<number, UiError>(__TAURI_INVOKE("start_backup", { identityId, name, selection, email })),
 	cancelJob: (jobId: number) => typedError<null, UiError>(__TAURI_INVOKE("cancel_job", { jobId })),
 	/**  Backs up again what failed in backup job `job_id`, as a new job. */
 	retryFailed: (jobId: number) => typedError<number, UiError>(__TAURI_INVOKE("retry_failed", { jobId })),
@@ -369,6 +373,15 @@ export type IdentityInput = {
 	allow_insecure_http: boolean,
 };
 
+/**
+ *  Whom to e-mail about an identity: its token warnings, and by default (`email_when`) the
+ *  results of its on-demand jobs (a start may override both).
+ */
+export type IdentityMail = {
+	recipients: string[],
+	email_when: EmailWhen,
+};
+
 export type IdentityView = {
 	id: string,
 	name: string,
@@ -496,6 +509,12 @@ export type NotOffered = {
 	id: string,
 	title: string,
 	reason: string,
+};
+
+/**  What the person starting a job chose about its e-mail; `None` keeps the identity's default. */
+export type OnDemandMail = {
+	recipients: string[] | null,
+	when: EmailWhen | null,
 };
 
 export type OutcomeView = "ok" | "skipped" | "failed";

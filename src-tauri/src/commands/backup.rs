@@ -1,5 +1,6 @@
 //! Backups, snapshots, verify and cancel.
 
+use orgvault_core::mail::OnDemandMail;
 use std::sync::Arc;
 
 use orgvault_core::backup::{default_name, scan_and_backup_job, BackupOptions, BackupWhat, ScanThenBackup};
@@ -29,6 +30,7 @@ async fn start(
     identity_id: String,
     name: Option<String>,
     what: BackupWhat,
+    mail: OnDemandMail,
 ) -> UiResult<JobId> {
     let identity = state.identity(&identity_id).await?;
     let portal = crate::portal::session(&state, &identity).await?;
@@ -43,6 +45,7 @@ async fn start(
         &app,
         &state,
         JobSpec::new(JobKind::Backup, Some(&identity_id), job_name),
+        mail,
         move |job_id, progress, cancel| async move {
             let run = ScanThenBackup {
                 db: &st.db,
@@ -70,9 +73,11 @@ pub async fn start_backup(
     identity_id: String,
     name: String,
     selection: SelectionInput,
+    email: Option<OnDemandMail>,
 ) -> UiResult<JobId> {
     let name = Some(name).filter(|n| !n.trim().is_empty());
-    start(app, state.inner().clone(), identity_id, name, BackupWhat::Selection(selection.to_selection())).await
+    let what = BackupWhat::Selection(selection.to_selection());
+    start(app, state.inner().clone(), identity_id, name, what, email.unwrap_or_default()).await
 }
 
 /// Backs up again what failed in backup job `job_id`, as a new job.
@@ -85,7 +90,7 @@ pub async fn retry_failed(app: AppHandle, state: State<'_, Arc<AppState>>, job_i
         return Err(UiError::invalid("only a backup's failed items can be retried"));
     }
     let name = Some(format!("{} (retry)", job.name));
-    start(app, state.inner().clone(), identity_id, name, BackupWhat::RetryFailed(job_id)).await
+    start(app, state.inner().clone(), identity_id, name, BackupWhat::RetryFailed(job_id), OnDemandMail::default()).await
 }
 
 #[tauri::command]
@@ -144,7 +149,7 @@ pub async fn verify_snapshot(
     let (repo, id) = snapshot_of(&state, &identity_id, &snapshot_id).await?;
     let st = state.inner().clone();
     let spec = JobSpec::new(JobKind::Verify, Some(&identity_id), format!("Verify of snapshot {}", id.short()));
-    launch(&app, &state, spec, move |job_id, progress, cancel| async move {
+    launch(&app, &state, spec, OnDemandMail::default(), move |job_id, progress, cancel| async move {
         let upkeep = Upkeep {
             db: &st.db,
             clock: &st.clock,

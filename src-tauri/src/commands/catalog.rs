@@ -1,6 +1,7 @@
 //! Scan, the visualizer's graph (the engine's own `orgvault_core::app::Graph`) and the
 //! selection estimate.
 
+use orgvault_core::mail::OnDemandMail;
 use std::sync::Arc;
 
 use orgvault_core::app::Graph;
@@ -21,7 +22,7 @@ pub async fn start_scan(app: AppHandle, state: State<'_, Arc<AppState>>, identit
     let portal = crate::portal::session(&state, &identity).await?;
     let st = state.inner().clone();
     let spec = JobSpec::new(JobKind::Scan, Some(&identity_id), format!("Scan of {}", identity.spec.name));
-    launch(&app, state.inner(), spec, move |job_id, progress, cancel| async move {
+    launch(&app, state.inner(), spec, OnDemandMail::default(), move |job_id, progress, cancel| async move {
         scan_job(&st.db, &portal, job_id, &identity.id, progress.as_ref(), cancel, &st.clock).await?;
         Ok(())
     })

@@ -8,7 +8,7 @@ use orgvault_core::identity::{
     TlsOptions, TokenState as CoreToken,
 };
 use orgvault_core::service::{BrowserSignIn, IdentityDraft};
-use orgvault_core::token_watch::{self, IdentityCheck, TokenWatch};
+use orgvault_core::token_watch::{self, IdentityCheck, IdentityMail, TokenWatch};
 use orgvault_core::vault::remove_identity_secrets;
 use orgvault_core::Clock;
 use tauri::State;
@@ -158,4 +158,22 @@ pub async fn check_identity(
     let identity = service.identities().get(&identity_id).await?;
     let notifier = crate::scheduler::AppNotifier(app);
     Ok(TokenWatch::new(&service, &state.clock, &notifier).check(&identity).await?)
+}
+
+/// Whom the identity's token warnings and, by default, its on-demand job results go to.
+#[tauri::command]
+#[specta::specta]
+pub async fn identity_mail(state: State<'_, Arc<AppState>>, identity_id: String) -> UiResult<IdentityMail> {
+    Ok(token_watch::identity_mail(&state.db, &identity_id).await?)
+}
+
+/// Saves the identity's recipients and on-demand default (each address checked).
+#[tauri::command]
+#[specta::specta]
+pub async fn set_identity_mail(
+    state: State<'_, Arc<AppState>>,
+    identity_id: String,
+    mail: IdentityMail,
+) -> UiResult<()> {
+    Ok(token_watch::set_identity_mail(&state.db, &state.clock, &identity_id, &mail).await?)
 }

@@ -4,6 +4,7 @@
 //! organization, signed in as its administrator. The job is recorded for the target identity
 //! (it is that organization that changes), so only one restore runs into an organization at once.
 
+use orgvault_core::mail::OnDemandMail;
 use std::sync::Arc;
 
 use orgvault_core::restore::{Profiles, RestoreError, RestoreOptions, RestorePlan};
@@ -42,13 +43,19 @@ pub async fn plan_restore(state: State<'_, Arc<AppState>>, input: RestoreInput) 
 pub async fn start_restore(app: AppHandle, state: State<'_, Arc<AppState>>, input: RestoreInput) -> UiResult<JobId> {
     let restore = prepare(&state, &input).await?;
     let st = state.inner().clone();
-    launch(&app, state.inner(), restore.job_spec(), move |job_id, progress, cancel| async move {
-        // A cancelled restore is not an error here: the job history says it was cancelled.
-        match restore.apply_job(&st.db, &st.clock, job_id, progress.as_ref(), cancel).await {
-            Ok(_) | Err(RestoreError::Cancelled) => Ok(()),
-            Err(e) => Err(e.into()),
-        }
-    })
+    launch(
+        &app,
+        state.inner(),
+        restore.job_spec(),
+        OnDemandMail::default(),
+        move |job_id, progress, cancel| async move {
+            // A cancelled restore is not an error here: the job history says it was cancelled.
+            match restore.apply_job(&st.db, &st.clock, job_id, progress.as_ref(), cancel).await {
+                Ok(_) | Err(RestoreError::Cancelled) => Ok(()),
+                Err(e) => Err(e.into()),
+            }
+        },
+    )
     .await
 }
 

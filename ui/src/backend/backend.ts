@@ -19,8 +19,11 @@ import type {
   GroupTargetView,
   Finding,
   HeaderSetting,
+  EmailWhen,
   IdentityCheck,
+  IdentityMail,
   IdentityInput as ShellIdentityInput,
+  OnDemandMail,
   IdentityView,
   ItemMethod,
   JobItemDone,
@@ -98,8 +101,11 @@ export type {
   Settings,
   SnapshotEntry,
   SnapshotView,
+  EmailWhen,
   Finding,
   IdentityCheck,
+  IdentityMail,
+  OnDemandMail,
   StorageCheck,
   StorageInput,
   StorageView,
@@ -193,12 +199,16 @@ export interface Backend {
   identityChecks(): Promise<IdentityCheck[]>;
   /** Checks one identity's sign-in now. */
   checkIdentity(identityId: string): Promise<IdentityCheck>;
+  /** Whom the identity's token warnings and (by default) on-demand job results go to. */
+  identityMail(identityId: string): Promise<IdentityMail>;
+  setIdentityMail(identityId: string, mail: IdentityMail): Promise<void>;
   removeIdentity(id: string): Promise<void>;
   startDemo(): Promise<IdentityView[]>;
   startScan(identityId: string): Promise<JobId>;
   loadGraph(identityId: string): Promise<Graph>;
   estimateSelection(identityId: string, selection: SelectionInput): Promise<Tally>;
-  startBackup(identityId: string, name: string, selection: SelectionInput): Promise<JobId>;
+  /** `email` overrides the identity's on-demand e-mail default for this backup. */
+  startBackup(identityId: string, name: string, selection: SelectionInput, email?: OnDemandMail): Promise<JobId>;
   cancelJob(jobId: JobId): Promise<void>;
   retryFailed(jobId: JobId): Promise<JobId>;
   listSnapshots(identityId: string): Promise<SnapshotView[]>;

@@ -5,6 +5,8 @@ import type {
   Graph,
   IdentityCheck,
   IdentityInput,
+  IdentityMail,
+  OnDemandMail,
   IdentityView,
   JobFilterInput,
   JobFinished,
@@ -88,6 +90,9 @@ function fail(code: ErrorCode, message: string): UiError {
 export class MockBackend implements Backend {
   private identities: IdentityView[] = [];
   private checks = new Map<string, IdentityCheck>();
+  private mail = new Map<string, IdentityMail>();
+  /** The e-mail choice of each backup started (the mock sends nothing). */
+  readonly backupMail: (OnDemandMail | undefined)[] = [];
   private graphs = new Map<string, Graph>();
   private snapshots = new Map<string, SnapshotView[]>();
   private snapshotEntries = new Map<string, SnapshotEntry[]>();
@@ -120,6 +125,17 @@ export class MockBackend implements Backend {
 
   async identityChecks(): Promise<IdentityCheck[]> {
     return [...this.checks.values()].map((c) => ({ ...c }));
+  }
+
+  async identityMail(identityId: string): Promise<IdentityMail> {
+    const m = this.mail.get(identityId);
+    return m ? { ...m, recipients: [...m.recipients] } : { recipients: [], email_when: "problems" };
+  }
+
+  async setIdentityMail(identityId: string, mail: IdentityMail): Promise<void> {
+    const bad = mail.recipients.find((r) => !/^[^@\s]+@[^@\s]+$/.test(r));
+    if (bad !== undefined) throw fail("invalid_input", `${bad} is not an e-mail address.`);
+    this.mail.set(identityId, { ...mail, recipients: [...mail.recipients] });
   }
 
   /** The mock's identities always sign in: a check finds them ok. */
@@ -280,7 +296,8 @@ export class MockBackend implements Backend {
     };
   }
 
-  async startBackup(identityId: string, name: string, selection: SelectionInput): Promise<JobId> {
+  async startBackup(identityId: string, name: string, selection: SelectionInput, email?: OnDemandMail): Promise<JobId> {
+    this.backupMail.push(email);
     const g = await this.loadGraph(identityId);
     if (!name.trim()) throw fail("invalid_input", "Give the backup a name.");
     const pick = new Set(selection.item_ids);

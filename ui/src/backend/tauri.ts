@@ -6,6 +6,8 @@ import type {
   FinishedState,
   Graph,
   IdentityCheck,
+  IdentityMail,
+  OnDemandMail,
   IdentityInput,
   IdentityView,
   JobFilterInput,
@@ -107,6 +109,12 @@ export class TauriBackend implements Backend {
   checkIdentity(identityId: string): Promise<IdentityCheck> {
     return unwrap(commands.checkIdentity(identityId));
   }
+  identityMail(identityId: string): Promise<IdentityMail> {
+    return unwrap(commands.identityMail(identityId));
+  }
+  async setIdentityMail(identityId: string, mail: IdentityMail): Promise<void> {
+    await unwrap(commands.setIdentityMail(identityId, mail));
+  }
   async removeIdentity(id: string): Promise<void> {
     await unwrap(commands.removeIdentity(id));
   }
@@ -122,8 +130,8 @@ export class TauriBackend implements Backend {
   estimateSelection(identityId: string, selection: SelectionInput): Promise<Tally> {
     return unwrap(commands.estimateSelection(identityId, selection));
   }
-  startBackup(identityId: string, name: string, selection: SelectionInput): Promise<JobId> {
-    return unwrap(commands.startBackup(identityId, name, selection));
+  startBackup(identityId: string, name: string, selection: SelectionInput, email?: OnDemandMail): Promise<JobId> {
+    return unwrap(commands.startBackup(identityId, name, selection, email ?? null));
   }
   async cancelJob(jobId: JobId): Promise<void> {
     await unwrap(commands.cancelJob(jobId));

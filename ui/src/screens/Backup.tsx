@@ -1,6 +1,6 @@
 import { Play, RotateCcw } from "lucide-preact";
-import { useEffect, useMemo, useState } from "preact/hooks";
-import type { Tally, UiError } from "../backend/backend";
+import { useEffect, useMemo, useRef, useState } from "preact/hooks";
+import type { EmailWhen, Tally, UiError } from "../backend/backend";
 import { toUiError } from "../backend/backend";
 import { useApp } from "../app/context";
 import { ErrorNote, JobProgressView, Notice } from "../components/common";
@@ -19,6 +19,28 @@ export function BackupScreen() {
   const [estimate, setEstimate] = useState<Tally | null>(null);
   const [error, setError] = useState<UiError | null>(null);
   const ready = ws && ws.identityId === current ? ws : null;
+  // E-mail of the result: the identity's default, changeable for this backup.
+  const [recipients, setRecipients] = useState("");
+  const [emailWhen, setEmailWhen] = useState<EmailWhen>("problems");
+  const [makeDefault, setMakeDefault] = useState(false);
+  // The identity's default fills the fields unless the person already typed there.
+  const typed = useRef(false);
+
+  useEffect(() => {
+    if (!ready) return;
+    let stale = false;
+    app.backend.identityMail(ready.identityId).then(
+      (m) => {
+        if (stale || typed.current) return;
+        setRecipients(m.recipients.join(", "));
+        setEmailWhen(m.email_when);
+      },
+      (e) => !stale && setError(toUiError(e)),
+    );
+    return () => {
+      stale = true;
+    };
+  }, [ready?.identityId]);
 
   useEffect(() => {
     if (!ready) return;
@@ -47,7 +69,9 @@ export function BackupScreen() {
     if (!ready) return;
     setError(null);
     try {
-      const id = await app.backend.startBackup(ready.identityId, name, ready.selection.toInput());
+      const list = recipients.split(/[,;\s]+/).filter((r) => r.length > 0);
+      if (makeDefault) await app.backend.setIdentityMail(ready.identityId, { recipients: list, email_when: emailWhen });
+      const id = await app.backend.startBackup(ready.identityId, name, ready.selection.toInput(), { recipients: list, when: emailWhen });
       app.jobs.started(id, "backup", name);
       setJobId(id);
     } catch (e) {
@@ -98,6 +122,33 @@ export function BackupScreen() {
               </ul>
             )}
             {empty && <Notice>Nothing is selected: select elements on the Scan screen.</Notice>}
+            <fieldset class="field" aria-label="E-mail the result">
+              <legend class="field-label">E-mail the result</legend>
+              <label class="field">
+                <span class="field-label">To (comma-separated)</span>
+                <input data-testid="backup-email-to" value={recipients} placeholder="nobody" onInput={(e) => {
+                    typed.current = true;
+                    setRecipients(e.currentTarget.value);
+                  }}
+                />
+              </label>
+              <label class="field">
+                <span class="field-label">When</span>
+                <select data-testid="backup-email-when" value={emailWhen} onChange={(e) => {
+                    typed.current = true;
+                    setEmailWhen(e.currentTarget.value as EmailWhen);
+                  }}
+                >
+                  <option value="always">Always</option>
+                  <option value="problems">Only when something went wrong</option>
+                  <option value="never">Never</option>
+                </select>
+              </label>
+              <label class="check">
+                <input type="checkbox" data-testid="backup-email-default" checked={makeDefault} onChange={(e) => setMakeDefault(e.currentTarget.checked)} />
+                Make this the identity's default
+              </label>
+            </fieldset>
             <button type="button" class="primary" data-testid="backup-start" disabled={empty || live?.state === "running" || !name.trim()} onClick={start}>
               <Play size={16} aria-hidden="true" /> Start backup
             </button>

@@ -33,7 +33,7 @@ pub use message::{
     escape_html, format_duration, format_time, format_time_in, parse_mailbox, test_message, Content, JobReport,
     Redactor, TokenWarning, FAILED_SUBJECTS_SHOWN,
 };
-pub use on_demand::{last_job_id, report_own_jobs, OnDemandMail};
+pub use on_demand::{last_job_id, report_on_demand, report_own_jobs, OnDemandMail};
 pub use send::{job_mail, JobMail, MailState, RetryPolicy};
 pub use settings::{PasswordChange, Security, SmtpSettings};
 

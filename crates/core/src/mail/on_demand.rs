@@ -8,7 +8,8 @@ use crate::schedule::EmailWhen;
 use crate::service::Service;
 
 /// What the person starting a job chose about its e-mail; `None` keeps the identity's default.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct OnDemandMail {
     pub recipients: Option<Vec<String>>,
     pub when: Option<EmailWhen>,
@@ -50,24 +51,34 @@ pub async fn report_own_jobs(
     .fetch_all(service.db().pool())
     .await
     .map_err(crate::Error::from)?;
-    let jobs = crate::jobs::Jobs::new(service.db(), clock);
-    let mailer = Mailer::new(service, clock);
     let mut sent = Vec::new();
     for id in ids {
-        let job = jobs.get(id).await?;
-        if job.trigger != Trigger::Manual || !job.state.is_final() {
-            continue;
-        }
-        let defaults = match &job.identity_id {
-            Some(identity) => crate::token_watch::identity_mail(service.db(), identity).await?,
-            None => Default::default(),
-        };
-        let recipients = choice.recipients.clone().unwrap_or(defaults.recipients);
-        let when = choice.when.unwrap_or(defaults.email_when);
-        if recipients.is_empty() || !wanted(when, job.state) {
-            continue;
-        }
-        sent.push(mailer.report_job(id, &recipients, None).await?);
+        sent.extend(report_on_demand(service, clock, id, choice).await?);
     }
     Ok(sent)
+}
+
+/// E-mails the result of the finished manual job `job_id` to the recipients and under the
+/// policy the start chose, else its identity's defaults; `None` when nobody asked for it (no
+/// recipients, or `when` does not cover how it ended). The send is recorded on the job.
+pub async fn report_on_demand(
+    service: &Service,
+    clock: &dyn Clock,
+    job_id: i64,
+    choice: &OnDemandMail,
+) -> Result<Option<JobMail>, MailError> {
+    let job = crate::jobs::Jobs::new(service.db(), clock).get(job_id).await?;
+    if job.trigger != Trigger::Manual || !job.state.is_final() {
+        return Ok(None);
+    }
+    let defaults = match &job.identity_id {
+        Some(identity) => crate::token_watch::identity_mail(service.db(), identity).await?,
+        None => Default::default(),
+    };
+    let recipients = choice.recipients.clone().unwrap_or(defaults.recipients);
+    let when = choice.when.unwrap_or(defaults.email_when);
+    if recipients.is_empty() || !wanted(when, job.state) {
+        return Ok(None);
+    }
+    Ok(Some(Mailer::new(service, clock).report_job(job_id, &recipients, None).await?))
 }

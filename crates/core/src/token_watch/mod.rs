@@ -142,6 +142,7 @@ pub struct IdentityCheck {
 /// Whom to e-mail about an identity: its token warnings, and by default (`email_when`) the
 /// results of its on-demand jobs (a start may override both).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct IdentityMail {
     pub recipients: Vec<String>,
     pub email_when: EmailWhen,

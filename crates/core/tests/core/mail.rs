@@ -9,8 +9,10 @@ use arcgis::Secret;
 use orgvault_core::backup::BackupSummary;
 use orgvault_core::identity::{IdentitySpec, PortalKind, SignIn, Storage, TlsOptions};
 use orgvault_core::jobs::{ItemOutcome, JobCounts, JobEnd, JobKind, JobState, Jobs, Outcome, SubjectKind, Trigger};
-use orgvault_core::mail::{self, MailState, Mailer, PasswordChange, RetryPolicy, Security, SmtpSettings};
+use orgvault_core::mail::{self, MailState, Mailer, OnDemandMail, PasswordChange, RetryPolicy, Security, SmtpSettings};
 use orgvault_core::repo::SnapshotId;
+use orgvault_core::schedule::EmailWhen;
+use orgvault_core::token_watch::IdentityMail;
 use orgvault_core::vault::{MemoryVault, SecretKey, SecretStore};
 use orgvault_core::{Db, ErrorCode, JobRunner, JobSpec, ManualClock, Service};
 
@@ -278,5 +280,47 @@ async fn a_token_warning_names_the_identity_and_what_to_do_without_its_secrets()
     for body in [&m.raw, &m.text, &m.html] {
         assert!(!body.contains(PORTAL_PASSWORD), "a warning must not quote the identity's password");
     }
+    Ok(())
+}
+
+/// A backup started by a person is e-mailed as its identity's default says, or as the start
+/// chose instead; a scheduled job is left to its schedule.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_on_demand_job_is_mailed_as_its_identity_default_or_as_its_start_chose() -> anyhow::Result<()> {
+    let sink = SmtpSink::start(None);
+    let clock = ManualClock::new(1_764_921_600_000);
+    let (service, scheduled_job) = service_with_job(&clock).await?;
+    settings(sink.port, None).save(service.db(), service.secrets().as_ref(), &clock, PasswordChange::Keep).await?;
+    let identity = Jobs::new(service.db(), &clock).get(scheduled_job).await?.identity_id.expect("the job's identity");
+    let lease =
+        JobRunner::new(service.db(), &clock).begin(&JobSpec::new(JobKind::Backup, Some(&identity), "by hand")).await?;
+    let jobs = Jobs::new(service.db(), &clock);
+    jobs.mark_running(lease.job_id).await?;
+    jobs.finish(
+        lease.job_id,
+        &JobEnd { state: JobState::Partial, counts: JobCounts::None, error: Some("1 failed".into()) },
+    )
+    .await?;
+    let default = OnDemandMail::default();
+
+    let none = mail::report_on_demand(&service, &clock, lease.job_id, &default).await?;
+    assert!(none.is_none(), "no recipients anywhere: nothing is sent");
+    let ops = IdentityMail { recipients: vec!["ops@example.org".into()], email_when: EmailWhen::Problems };
+    orgvault_core::token_watch::set_identity_mail(service.db(), &clock, &identity, &ops).await?;
+    let sent = mail::report_on_demand(&service, &clock, lease.job_id, &default).await?.expect("sent by the default");
+    assert_eq!(sent.state, MailState::Sent, "{:?}", sent.error);
+    let got = sink.wait_for(1);
+    assert_eq!(got[0].rcpt_tos, vec!["ops@example.org"], "the identity's recipients");
+    assert!(got[0].subject.contains("by hand"), "{}", got[0].subject);
+
+    let never = OnDemandMail { recipients: None, when: Some(EmailWhen::Never) };
+    assert!(mail::report_on_demand(&service, &clock, lease.job_id, &never).await?.is_none(), "the start said never");
+    let other = OnDemandMail { recipients: Some(vec!["gis@example.org".into()]), when: Some(EmailWhen::Always) };
+    mail::report_on_demand(&service, &clock, lease.job_id, &other).await?.expect("sent as the start chose");
+    assert_eq!(sink.wait_for(2)[1].rcpt_tos, vec!["gis@example.org"], "the start's recipients instead");
+    assert!(
+        mail::report_on_demand(&service, &clock, scheduled_job, &other).await?.is_none(),
+        "a scheduled job is e-mailed by its schedule, not as an on-demand one"
+    );
     Ok(())
 }
