@@ -244,9 +244,12 @@ mod tests {
                 }
                 1 if self.next < self.features => {
                     let comma = if self.next == 0 { "" } else { "," };
-                    self.pending =
-                        format!(r#"{comma}{{"attributes":{{"OBJECTID":{},"NAME":"feature {}"}}}}"#, self.next + 1, self.next)
-                            .into_bytes();
+                    self.pending = format!(
+                        r#"{comma}{{"attributes":{{"OBJECTID":{},"NAME":"feature {}"}}}}"#,
+                        self.next + 1,
+                        self.next
+                    )
+                    .into_bytes();
                     self.next += 1;
                     self.produced.set(self.next);
                 }
