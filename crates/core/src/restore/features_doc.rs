@@ -380,4 +380,73 @@ mod tests {
         assert!(matches!(got, Err(ReadError::Stopped)), "a refused batch stops the reader: {got:?}");
         assert!(produced.get() < 100, "nothing more is read once the loader is gone ({} features)", produced.get());
     }
+
+    mod any_input {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        /// A valid document of one layer per `(old key order, feature count)`, and its object
+        /// ids per layer.
+        fn document(layers: &[(bool, u8)]) -> (Vec<u8>, Vec<Vec<i64>>) {
+            let mut ids = Vec::new();
+            let mut texts = Vec::new();
+            for (i, &(old_order, n)) in layers.iter().enumerate() {
+                let oids: Vec<i64> = (1..=i64::from(n)).collect();
+                let features =
+                    Value::from(oids.iter().map(|o| json!({"attributes": {"OBJECTID": o}})).collect::<Vec<_>>());
+                texts.push(if old_order {
+                    format!(r#"{{"features":{features},"id":{i},"objectIdFieldName":"OBJECTID"}}"#)
+                } else {
+                    format!(r#"{{"id":{i},"objectIdFieldName":"OBJECTID","features":{features}}}"#)
+                });
+                ids.push(oids);
+            }
+            (format!(r#"{{"layers":[{}]}}"#, texts.join(",")).into_bytes(), ids)
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(128))]
+
+            #[test]
+            fn any_document_comes_out_whole_in_batches(
+                layers in proptest::collection::vec((any::<bool>(), 0u8..40), 0..5),
+                batch in 1usize..12,
+            ) {
+                let (text, want) = document(&layers);
+                let mut got: Vec<Vec<i64>> = Vec::new();
+                read_layers(text.as_slice(), batch, &|_| true, &mut |p| {
+                    match p {
+                        Piece::Layer { .. } => got.push(Vec::new()),
+                        Piece::Features(f) => {
+                            assert!(f.len() <= batch, "no batch above {batch}");
+                            got.last_mut().expect("a layer before its features").extend(oids(&f));
+                        }
+                    }
+                    true
+                }).expect("a valid document reads");
+                let nonempty = |v: Vec<Vec<i64>>| v.into_iter().filter(|l| !l.is_empty()).collect::<Vec<_>>();
+                prop_assert_eq!(nonempty(got), nonempty(want), "every feature once, in order, under its layer");
+            }
+
+            #[test]
+            fn any_damaged_document_reads_or_fails_cleanly(
+                layers in proptest::collection::vec((any::<bool>(), 0u8..10), 1..3),
+                cut in any::<prop::sample::Index>(),
+                flip in any::<prop::sample::Index>(),
+                byte in any::<u8>(),
+            ) {
+                let (mut text, _) = document(&layers);
+                let at = flip.index(text.len());
+                text[at] = byte;
+                let end = cut.index(text.len() + 1);
+                let _ = read_layers(&text[..end], 3, &|_| true, &mut |_| true);
+            }
+
+            #[test]
+            fn any_bytes_read_or_fail_cleanly(bytes in proptest::collection::vec(any::<u8>(), 0..256)) {
+                let _ = read_layers(bytes.as_slice(), 3, &|_| true, &mut |_| true);
+            }
+        }
+    }
 }
