@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use orgvault_core::repo::ExportMethod;
+use orgvault_core::repo::{BlobRef, ExportMethod};
 use orgvault_core::restore::RestoreOptions;
 use orgvault_core::{Db, NoProgress, Selection};
 use portal_sim::RunningSim;
@@ -46,16 +46,24 @@ fn layer_contents(sim: &RunningSim, url_key: &str, name: &str) -> BTreeMap<i64, 
         .collect()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_large_layer_copied_by_query_is_restored_whole_from_a_streamed_document() -> anyhow::Result<()> {
+/// Org A's service with related layers, made to refuse export and replication, its origin
+/// layer grown past several query pages; backed up alone into a fresh repository.
+struct Saved {
+    f: Fixture,
+    item_id: String,
+    name: String,
+    source: String,
+    target: String,
+    features: BlobRef,
+}
+
+async fn saved_large_service() -> anyhow::Result<Saved> {
     let sim = start_sim(sim_config()).await?;
     let url_key = sim.orgs[0].url_key.clone();
-    // A service that refuses to export and cannot replicate; its first layer grown past a page.
     let (item_id, name) = {
         let mut u = sim.state.universe.write().unwrap_or_else(|e| e.into_inner());
         let org = u.orgs.iter_mut().find(|o| o.url_key == url_key).expect("org A");
-        // Relationship origins are loaded in a first reading of the document, the rest after:
-        // a service with related layers, made to refuse export and replication.
+        // Relationship origins are loaded in a first reading of the document, the rest after.
         let s = org
             .services
             .values_mut()
@@ -111,13 +119,87 @@ async fn a_large_layer_copied_by_query_is_restored_whole_from_a_streamed_documen
     let target = connect(&b.portal_url, &b.admin).await?;
     let db = Db::open(&dir.path().join("orgvault.db")).await?;
     let f = Fixture { sim, _dir: dir, repo, snapshot, target, db };
+    let features = saved.export.expect("the features document").blob;
+    Ok(Saved { f, item_id, name, source: url_key, target: b.url_key, features })
+}
+
+/// A snapshot like `saved.f.snapshot` whose features document is `text`.
+async fn with_features_document(saved: &Saved, text: Vec<u8>) -> anyhow::Result<orgvault_core::repo::SnapshotId> {
+    let mut manifest = saved.f.repo.manifest(&saved.f.snapshot).await?;
+    let blob = saved.f.repo.put_blob_bytes(text.into()).await?;
+    let item = manifest.items.iter_mut().find(|i| i.id == saved.item_id).expect("the service's entry");
+    item.service.as_mut().and_then(|s| s.export.as_mut()).expect("a features document").blob = blob;
+    Ok(saved.f.repo.write_snapshot(&manifest).await?)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_layer_copied_by_query_is_restored_whole_from_a_streamed_document() -> anyhow::Result<()> {
+    let Saved { f, item_id, name, source, target, .. } = saved_large_service().await?;
     let restore = RestoreOptions { items: Some([item_id].into()), ..options() };
     let s = f.apply(&restore).await?;
     assert_eq!(s.failed, 0, "the service is restored: {:?}", f.failures(s.job_id).await);
     assert_eq!(
-        layer_contents(&f.sim, &b.url_key, &name),
-        layer_contents(&f.sim, &url_key, &name),
+        layer_contents(&f.sim, &target, &name),
+        layer_contents(&f.sim, &source, &name),
         "every feature (with its global id and attributes) and attachment comes back once"
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_features_document_of_the_old_key_order_is_restored_too() -> anyhow::Result<()> {
+    let mut saved = saved_large_service().await?;
+    // Written as OrgVault 0.1 did: each layer's keys sorted, so "features" before "id".
+    let doc: Value = serde_json::from_slice(&saved.f.repo.get_blob(&saved.features).await?)?;
+    let layers: Vec<String> = doc["layers"]
+        .as_array()
+        .expect("layers")
+        .iter()
+        .map(|l| {
+            format!(
+                r#"{{"features":{},"id":{},"objectIdFieldName":{}}}"#,
+                l["features"], l["id"], l["objectIdFieldName"]
+            )
+        })
+        .collect();
+    let old = format!(r#"{{"layers":[{}]}}"#, layers.join(","));
+    saved.f.snapshot = with_features_document(&saved, old.into_bytes()).await?;
+    let restore = RestoreOptions { items: Some([saved.item_id.clone()].into()), ..options() };
+    let s = saved.f.apply(&restore).await?;
+    assert_eq!(s.failed, 0, "the service is restored: {:?}", saved.f.failures(s.job_id).await);
+    assert_eq!(
+        layer_contents(&saved.f.sim, &saved.target, &saved.name),
+        layer_contents(&saved.f.sim, &saved.source, &saved.name),
+        "an old document brings back every feature and attachment too"
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_malformed_features_document_fails_its_service_with_a_message_naming_it() -> anyhow::Result<()> {
+    let mut saved = saved_large_service().await?;
+    let text = saved.f.repo.get_blob(&saved.features).await?;
+    // Cut off in the middle of the large layer, as a damaged copy would be.
+    let cut = text[..text.len() / 2].to_vec();
+    saved.f.snapshot = with_features_document(&saved, cut).await?;
+    let restore = RestoreOptions { items: Some([saved.item_id.clone()].into()), ..options() };
+    let s = saved.f.apply(&restore).await?;
+    assert_eq!(s.failed, 1, "the service fails, and the restore goes on to its end");
+    let failures = saved.f.failures(s.job_id).await;
+    let url = saved
+        .f
+        .repo
+        .manifest(&saved.f.snapshot)
+        .await?
+        .items
+        .iter()
+        .find(|i| i.id == saved.item_id)
+        .and_then(|i| i.service.as_ref())
+        .map(|s| s.url.clone())
+        .expect("the service URL");
+    assert!(
+        failures.iter().any(|r| r.contains(&saved.item_id) && r.contains("cannot be read") && r.contains(&url)),
+        "the failure says the saved features cannot be read and names the service {url}: {failures:?}"
     );
     Ok(())
 }
