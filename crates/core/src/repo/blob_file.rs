@@ -79,14 +79,7 @@ impl Repository {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::storage::StorageTarget;
-
-    async fn local_repo() -> (tempfile::TempDir, Repository) {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let target = StorageTarget::Local { path: dir.path().join("repo") };
-        let repo = Repository::open_for_backup(&target, super::super::InitPolicy::IfEmpty).await.expect("repository");
-        (dir, repo)
-    }
+    use crate::repo::blobs::tests::local_repo;
 
     /// Writes `content` in pieces of `piece` bytes and stores it.
     async fn written(repo: &Repository, content: &[u8], piece: usize) -> BlobRef {

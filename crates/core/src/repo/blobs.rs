@@ -512,11 +512,12 @@ fn hash_checked(blob: BlobRef, inner: BoxStream<'static, std::io::Result<Bytes>>
 mod bounds_tests;
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::storage::StorageTarget;
 
-    async fn local_repo() -> (tempfile::TempDir, Repository) {
+    /// A new local repository in a temporary folder (kept while the folder lives).
+    pub(in crate::repo) async fn local_repo() -> (tempfile::TempDir, Repository) {
         let dir = tempfile::tempdir().expect("temp dir");
         let target = StorageTarget::Local { path: dir.path().join("repo") };
         let repo = Repository::open_for_backup(&target, super::super::InitPolicy::IfEmpty).await.expect("repository");
