@@ -2,7 +2,9 @@
 //! cannot replicate: features copied by paged `query`, attachments downloaded one by one.
 //!
 //! Nothing is lost on this path either: every layer and table's features go into one JSON
-//! document `{"layers":[{"id", "objectIdFieldName", "features":[...]}]}`, and every attachment
+//! document `{"layers":[{"id", "objectIdFieldName", "features":[...]}]}`, written page by page
+//! to a staging file (each layer's `id` and `objectIdFieldName` before its `features`, which
+//! lets the restore read it as a stream) and stored from there; every attachment
 //! of a layer with `hasAttachments` becomes its own blob, listed in the service entry with the
 //! layer, feature and attachment ids that place it back.
 //!
@@ -16,7 +18,7 @@ use serde_json::{json, Value};
 use url::Url;
 
 use super::run::{Download, Run, Stop};
-use crate::repo::{AttachmentEntry, BlobRef};
+use crate::repo::{AttachmentEntry, BlobFile, BlobRef};
 
 /// Features asked per `query` page; the server may cap it lower (`maxRecordCount`).
 const PAGE: u64 = 1000;
@@ -32,8 +34,9 @@ pub(crate) struct QueryCopy {
 }
 
 /// Copies every layer in `layer_ids`; the attachments of those in `attachment_layers`.
-/// Services small enough to need this fallback fit in memory page by page; the features
-/// document is built per layer and stored once, attachments are streamed.
+/// The features document is written page by page to a staging file and stored from it, so
+/// neither it nor a layer is ever held whole: only one page, and the object ids of a layer
+/// with attachments (to list them). Attachments are streamed.
 pub(crate) async fn query_all(
     run: &Run<'_>,
     service_url: &Url,
@@ -41,56 +44,89 @@ pub(crate) async fn query_all(
     attachment_layers: &[i64],
 ) -> Result<QueryCopy, Stop> {
     let work = async {
-        let mut layers = Vec::new();
+        let mut doc = run.repo.blob_file().await.map_err(Stop::Fatal)?;
         let mut attachments = Vec::new();
-        for &layer in layer_ids {
-            let (oid_field, features) = layer_features(run, service_url, layer).await?;
-            if attachment_layers.contains(&layer) {
-                let oids: Vec<i64> =
-                    features.iter().filter_map(|f| f.get("attributes")?.get(&oid_field)?.as_i64()).collect();
-                if oids.len() != features.len() {
-                    return Err(Stop::Failed(format!(
-                        "layer {layer}: some features have no {oid_field}, so their attachments cannot be found"
-                    )));
-                }
+        write(&mut doc, br#"{"layers":["#).await?;
+        for (i, &layer) in layer_ids.iter().enumerate() {
+            if i > 0 {
+                write(&mut doc, b",").await?;
+            }
+            let with_attachments = attachment_layers.contains(&layer);
+            let oids = copy_layer(run, service_url, layer, &mut doc, with_attachments).await?;
+            if with_attachments {
                 attachments.extend(layer_attachments(run, service_url, layer, &oids).await?);
             }
-            layers.push(json!({ "id": layer, "objectIdFieldName": oid_field, "features": features }));
         }
-        let doc = serde_json::to_vec(&json!({ "layers": layers })).map_err(|e| Stop::Failed(e.to_string()))?;
-        let features = run.store_bytes(doc).await?;
+        write(&mut doc, b"]}").await?;
+        let features = run.repo.put_blob_file(doc).await.map_err(Stop::Fatal)?;
         Ok(QueryCopy { features, attachments })
     };
     run.cancellable(work).await?
 }
 
-/// Every feature of one layer, in object id order, with the layer's object id field name.
-async fn layer_features(run: &Run<'_>, service_url: &Url, layer: i64) -> Result<(String, Vec<Value>), Stop> {
-    let mut features: Vec<Value> = Vec::new();
+async fn write(doc: &mut BlobFile, piece: &[u8]) -> Result<(), Stop> {
+    doc.write(piece).await.map_err(Stop::Fatal)
+}
+
+/// Writes one layer's entry of the features document, `id` and `objectIdFieldName` before
+/// `features` (so a restore can stream them), paging through the layer in object id order.
+/// Answers the object ids of its features when `with_oids` (empty otherwise).
+async fn copy_layer(
+    run: &Run<'_>,
+    service_url: &Url,
+    layer: i64,
+    doc: &mut BlobFile,
+    with_oids: bool,
+) -> Result<Vec<i64>, Stop> {
+    let mut oids = Vec::new();
     let mut oid_field: Option<String> = None;
+    let mut first = true;
     let mut offset = 0u64;
     loop {
-        let page = run
+        let mut page = run
             .portal
             .query_page(service_url, layer, offset, PAGE)
             .await
             .map_err(|e| Stop::portal(&format!("querying layer {layer}"), e))?;
-        if oid_field.is_none() {
-            oid_field = page.get("objectIdFieldName").and_then(Value::as_str).map(str::to_owned);
-        }
-        let got = match page.get("features") {
-            Some(Value::Array(a)) => a.clone(),
+        let field = match &oid_field {
+            Some(f) => f.clone(),
+            None => {
+                let f = page.get("objectIdFieldName").and_then(Value::as_str).unwrap_or("OBJECTID").to_owned();
+                let head = format!(r#"{{"id":{layer},"objectIdFieldName":{},"features":["#, json!(f));
+                write(doc, head.as_bytes()).await?;
+                oid_field = Some(f.clone());
+                f
+            }
+        };
+        let got = match page.get_mut("features").map(Value::take) {
+            Some(Value::Array(a)) => a,
             _ => Vec::new(),
         };
         let n = got.len() as u64;
-        features.extend(got);
+        for feature in &got {
+            if with_oids {
+                let Some(oid) = feature.get("attributes").and_then(|a| a.get(&field)).and_then(Value::as_i64) else {
+                    return Err(Stop::Failed(format!(
+                        "layer {layer}: some features have no {field}, so their attachments cannot be found"
+                    )));
+                };
+                oids.push(oid);
+            }
+            let text = serde_json::to_vec(feature).map_err(|e| Stop::Failed(format!("encoding a feature: {e}")))?;
+            if !first {
+                write(doc, b",").await?;
+            }
+            write(doc, &text).await?;
+            first = false;
+        }
         let more = page.get("exceededTransferLimit").and_then(Value::as_bool).unwrap_or(false);
         if !more || n == 0 {
             break;
         }
         offset += n;
     }
-    Ok((oid_field.unwrap_or_else(|| "OBJECTID".to_owned()), features))
+    write(doc, b"]}").await?;
+    Ok(oids)
 }
 
 /// An attachment as listed by the service, before its bytes are fetched.

@@ -166,7 +166,7 @@ impl Repository {
 
     /// Uploads a staged file holding `blob`'s content, compressed when `sample` (its start)
     /// says compression pays and the whole file confirms it.
-    async fn store_staged(&self, blob: &BlobRef, raw: &StagedFile, sample: &[u8]) -> RepoResult<()> {
+    pub(super) async fn store_staged(&self, blob: &BlobRef, raw: &StagedFile, sample: &[u8]) -> RepoResult<()> {
         let staging = &self.inner.staging;
         let sample = &sample[..sample.len().min(SAMPLE_LEN)];
         let sample_pays = blob::sample_pays(sample);
@@ -326,7 +326,7 @@ impl Repository {
         c.bytes_stored.fetch_add(stored, Ordering::Relaxed);
     }
 
-    fn count_existing(&self, size: u64) {
+    pub(super) fn count_existing(&self, size: u64) {
         let c = &self.inner.counters;
         c.blobs_existing.fetch_add(1, Ordering::Relaxed);
         c.bytes_existing.fetch_add(size, Ordering::Relaxed);
@@ -512,11 +512,12 @@ fn hash_checked(blob: BlobRef, inner: BoxStream<'static, std::io::Result<Bytes>>
 mod bounds_tests;
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::storage::StorageTarget;
 
-    async fn local_repo() -> (tempfile::TempDir, Repository) {
+    /// A new local repository in a temporary folder (kept while the folder lives).
+    pub(in crate::repo) async fn local_repo() -> (tempfile::TempDir, Repository) {
         let dir = tempfile::tempdir().expect("temp dir");
         let target = StorageTarget::Local { path: dir.path().join("repo") };
         let repo = Repository::open_for_backup(&target, super::super::InitPolicy::IfEmpty).await.expect("repository");

@@ -45,6 +45,7 @@
 //!   does not leave a snapshot (see `lock`).
 
 mod blob;
+mod blob_file;
 mod blobs;
 mod config;
 mod error;
@@ -70,6 +71,7 @@ use crate::storage::{StorageError, StorageTarget};
 use config::{read_config, write_config, RepoConfig};
 
 pub use blob::{BlobId, BlobRef, Encoding};
+pub(crate) use blob_file::BlobFile;
 pub use blobs::BlobStream;
 pub use config::{InitPolicy, OWNED_NAMES};
 pub use error::{RepoError, RepoResult};

@@ -10,7 +10,8 @@
 //! of another name. This happens at the next open (best effort: nothing is removed where nothing
 //! can be written), at the first write and in prune. The number of files staged at once is
 //! bounded by [`STAGING_SLOTS`], so a folder never grows past that many blobs (two files each
-//! while compressing).
+//! while compressing), plus one document being composed per subject backed up (`blob_file`:
+//! the query fallback's features, written without a slot while it waits on downloads).
 
 use std::path::{Path, PathBuf};
 

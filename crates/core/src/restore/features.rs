@@ -13,83 +13,31 @@ use std::future::Future;
 use arcgis::write::{FilePart, MAX_ADDS_PER_CALL};
 use arcgis::Url;
 use serde_json::{json, Value};
+use tokio_util::io::{StreamReader, SyncIoBridge};
 
+use super::features_doc::{read_layers, Piece};
 use super::run::{Run, Stop};
-use crate::repo::ServiceEntry;
+use crate::repo::{BlobRef, ServiceEntry};
 
-/// Adds every saved feature and attachment. Layers that are the origin of a relationship go
-/// first; global ids are kept, and any the service changed are rewritten in later rows.
+/// Adds every saved feature and attachment. The features document (`doc`) is read from the
+/// repository as a stream, twice: the layers that are the origin of a relationship first, then
+/// the others, each in document order, a batch of [`MAX_ADDS_PER_CALL`] at a time (see
+/// `features_doc`). Global ids are kept, and any the service changed are rewritten in later rows.
 pub(crate) async fn load_features(
     run: &Run<'_>,
     url: &Url,
-    doc: &Value,
+    doc: &BlobRef,
     rels: &[Value],
     service: &ServiceEntry,
 ) -> Result<(), Stop> {
-    let mut layers: Vec<&Value> = doc.get("layers").and_then(Value::as_array).into_iter().flatten().collect();
     let origins: Vec<i64> = rels.iter().filter_map(|r| r.get("originLayerId")?.as_i64()).collect();
-    layers.sort_by_key(|l| {
-        let id = l.get("id").and_then(Value::as_i64).unwrap_or(0);
-        (!origins.contains(&id), id)
-    });
-    let mut guids: HashMap<String, String> = HashMap::new();
-    let mut oids: HashMap<(i64, i64), i64> = HashMap::new();
-    for layer in layers {
-        let lid = layer.get("id").and_then(Value::as_i64).unwrap_or(0);
-        let oid_field = layer.get("objectIdFieldName").and_then(Value::as_str).unwrap_or("OBJECTID").to_owned();
-        let features: Vec<&Value> = layer.get("features").and_then(Value::as_array).into_iter().flatten().collect();
-        // The layer is new: every feature in it was added by this loop.
-        let mut highest = 0i64;
-        for chunk in features.chunks(MAX_ADDS_PER_CALL) {
-            run.check_cancel()?;
-            let mut old_ids = Vec::new();
-            let mut old_guids = Vec::new();
-            let adds: Vec<Value> = chunk
-                .iter()
-                .map(|f| {
-                    let mut f = (*f).clone();
-                    if let Some(a) = f.get_mut("attributes").and_then(Value::as_object_mut) {
-                        old_ids.push(a.remove(&oid_field).and_then(|v| v.as_i64()));
-                        old_guids.push(a.get("GlobalID").and_then(Value::as_str).map(str::to_owned));
-                        for v in a.values_mut() {
-                            if let Some(new) = v.as_str().and_then(|s| guids.get(s)) {
-                                *v = json!(new);
-                            }
-                        }
-                    } else {
-                        old_ids.push(None);
-                        old_guids.push(None);
-                    }
-                    f
-                })
-                .collect();
-            let sent_guids: Vec<Option<String>> = adds
-                .iter()
-                .map(|f| f.pointer("/attributes/GlobalID").and_then(Value::as_str).map(str::to_owned))
-                .collect();
-            let results = write_until_landed(
-                run,
-                &format!("adding features to layer {lid}"),
-                || run.portal.apply_adds(url, lid, &adds),
-                || landed_features(run, url, lid, &oid_field, highest, &sent_guids),
-            )
-            .await?;
-            for ((res, old), old_guid) in results.iter().zip(old_ids).zip(old_guids) {
-                let Some((new_oid, new_guid)) = res else {
-                    return Err(Stop::Failed(format!("layer {lid} refused a feature")));
-                };
-                highest = highest.max(*new_oid);
-                if let Some(o) = old {
-                    oids.insert((lid, o), *new_oid);
-                }
-                if let (Some(a), Some(b)) = (old_guid, new_guid) {
-                    if a != *b {
-                        guids.insert(a, b.clone());
-                    }
-                }
-            }
-        }
+    let mut ids = IdMaps::default();
+    if !origins.is_empty() {
+        let first = origins.clone();
+        load_pass(run, url, doc, service, move |id| first.contains(&id), &mut ids).await?;
     }
+    load_pass(run, url, doc, service, move |id| !origins.contains(&id), &mut ids).await?;
+    let IdMaps { oids, .. } = ids;
     // Attachment ids this run added, per feature: a lost answer's attachment is the one not here.
     let mut added: HashMap<(i64, i64), Vec<i64>> = HashMap::new();
     for a in &service.attachments {
@@ -117,6 +65,110 @@ pub(crate) async fn load_features(
         )
         .await?;
         known.push(id);
+    }
+    Ok(())
+}
+
+/// The ids the restore changed so far: source GlobalID -> new one, (layer, source object id)
+/// -> new object id.
+#[derive(Default)]
+struct IdMaps {
+    guids: HashMap<String, String>,
+    oids: HashMap<(i64, i64), i64>,
+}
+
+/// One reading of the document: the layers `want` chooses are added. The parser runs on a
+/// blocking thread and hands batches over a channel of one, so at most three batches exist at
+/// once (parsed, waiting, being sent); a failure here drops the channel, which stops the parser.
+async fn load_pass(
+    run: &Run<'_>,
+    url: &Url,
+    doc: &BlobRef,
+    service: &ServiceEntry,
+    want: impl Fn(i64) -> bool + Send + 'static,
+    ids: &mut IdMaps,
+) -> Result<(), Stop> {
+    let stream = run.blob_stream(doc).await?;
+    let reader = std::io::BufReader::new(SyncIoBridge::new(StreamReader::new(stream)));
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Piece>(1);
+    let parser = tokio::task::spawn_blocking(move || {
+        read_layers(reader, MAX_ADDS_PER_CALL, &want, &mut |piece| tx.blocking_send(piece).is_ok())
+    });
+    // (layer id, object id field, highest object id added to it so far)
+    let mut layer: Option<(i64, String, i64)> = None;
+    while let Some(piece) = rx.recv().await {
+        run.check_cancel()?;
+        match piece {
+            Piece::Layer { id, oid_field } => layer = Some((id, oid_field, 0)),
+            Piece::Features(batch) => {
+                let Some((lid, oid_field, highest)) = layer.as_mut() else {
+                    return Err(Stop::Failed(format!("the saved features of {} name no layer", service.url)));
+                };
+                add_batch(run, url, *lid, oid_field, highest, batch, ids).await?;
+            }
+        }
+    }
+    match parser.await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(Stop::Failed(format!("the saved features of {} cannot be read: {e}", service.url))),
+        Err(e) => Err(Stop::Failed(format!("reading the saved features of {} stopped: {e}", service.url))),
+    }
+}
+
+/// Adds one batch of saved features to layer `lid` (new: every feature in it was added by
+/// this run, the highest object id so far is `highest`), recording the ids it changed.
+async fn add_batch(
+    run: &Run<'_>,
+    url: &Url,
+    lid: i64,
+    oid_field: &str,
+    highest: &mut i64,
+    batch: Vec<Value>,
+    ids: &mut IdMaps,
+) -> Result<(), Stop> {
+    let mut old_ids = Vec::with_capacity(batch.len());
+    let mut old_guids = Vec::with_capacity(batch.len());
+    let adds: Vec<Value> = batch
+        .into_iter()
+        .map(|mut f| {
+            if let Some(a) = f.get_mut("attributes").and_then(Value::as_object_mut) {
+                old_ids.push(a.remove(oid_field).and_then(|v| v.as_i64()));
+                old_guids.push(a.get("GlobalID").and_then(Value::as_str).map(str::to_owned));
+                for v in a.values_mut() {
+                    if let Some(new) = v.as_str().and_then(|s| ids.guids.get(s)) {
+                        *v = json!(new);
+                    }
+                }
+            } else {
+                old_ids.push(None);
+                old_guids.push(None);
+            }
+            f
+        })
+        .collect();
+    let sent_guids: Vec<Option<String>> =
+        adds.iter().map(|f| f.pointer("/attributes/GlobalID").and_then(Value::as_str).map(str::to_owned)).collect();
+    let since = *highest;
+    let results = write_until_landed(
+        run,
+        &format!("adding features to layer {lid}"),
+        || run.portal.apply_adds(url, lid, &adds),
+        || landed_features(run, url, lid, oid_field, since, &sent_guids),
+    )
+    .await?;
+    for ((res, old), old_guid) in results.iter().zip(old_ids).zip(old_guids) {
+        let Some((new_oid, new_guid)) = res else {
+            return Err(Stop::Failed(format!("layer {lid} refused a feature")));
+        };
+        *highest = (*highest).max(*new_oid);
+        if let Some(o) = old {
+            ids.oids.insert((lid, o), *new_oid);
+        }
+        if let (Some(a), Some(b)) = (old_guid, new_guid) {
+            if a != *b {
+                ids.guids.insert(a, b.clone());
+            }
+        }
     }
     Ok(())
 }

@@ -344,8 +344,7 @@ async fn create_from_definition(
             .map_err(|e| Stop::portal("adding the relationships", e))?;
     }
     if let (ExportMethod::Query, Some(export)) = (service.export_method, &service.export) {
-        let doc = run.blob_json(&export.blob).await?;
-        super::features::load_features(run, &created.service_url, &doc, &rels, service).await?;
+        super::features::load_features(run, &created.service_url, &export.blob, &rels, service).await?;
     }
     Ok(created)
 }

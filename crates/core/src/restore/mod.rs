@@ -20,6 +20,7 @@
 mod apply;
 mod error;
 mod features;
+mod features_doc;
 mod hosted;
 mod item;
 mod journal;

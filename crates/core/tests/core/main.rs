@@ -22,6 +22,7 @@ mod repo_support;
 mod repo_zip;
 mod restore_conflicts;
 mod restore_modes;
+mod restore_query;
 mod restore_roundtrip;
 mod restore_safety;
 mod restore_support;
