@@ -3,14 +3,13 @@
 
 use portal_sim::{RunningSim, SimConfig};
 
-use crate::identity::{json_of, run};
-use crate::support::stderr;
+use crate::support::{add_identity, json_line, run, stderr};
 
 /// The ids of the snapshots in the repository at `dest`.
 async fn snapshot_ids(data: &std::path::Path, dest: &str) -> Vec<String> {
     let out = run(data, &["snapshots", "--to", dest, "--json"], None, None).await;
     assert!(out.status.success(), "{dest} is a repository: {}", stderr(&out));
-    let list = json_of(&out);
+    let list = json_line(&out);
     list.as_array().expect("an array").iter().map(|s| s["id"].as_str().expect("an id").to_owned()).collect()
 }
 
@@ -22,26 +21,12 @@ async fn backup_identity_without_to_writes_into_the_identitys_own_storage() {
     let org = &sim.orgs[0];
     let data = tempfile::tempdir().unwrap();
     let own = data.path().join("acme-backups").display().to_string();
-    let add = [
-        "identity",
-        "add",
-        "--name",
-        "Acme",
-        "--portal",
-        &org.portal_url,
-        "-u",
-        &org.admin.username,
-        "--password-stdin",
-        "--to",
-        &own,
-    ];
-    let out = run(data.path(), &add, Some(&format!("{}\n", org.admin.password)), None).await;
-    assert!(out.status.success(), "the identity is added: {}", stderr(&out));
+    add_identity(data.path(), org, "Acme", &own).await;
 
     // No --to and no password in the environment: the storage and the password are the identity's.
     let out = run(data.path(), &["backup", "--identity", "Acme", "--json", "--name", "own"], None, None).await;
     assert!(out.status.success(), "backup --identity without --to must use the identity's storage: {}", stderr(&out));
-    let first = json_of(&out);
+    let first = json_line(&out);
     let snapshot = first["snapshot"].as_str().expect("a snapshot id").to_owned();
     assert_eq!(first["failed"], 0, "nothing failed: {first}");
     assert_eq!(snapshot_ids(data.path(), &own).await, vec![snapshot], "the snapshot is in the identity's storage");
@@ -49,7 +34,7 @@ async fn backup_identity_without_to_writes_into_the_identitys_own_storage() {
     let other = data.path().join("elsewhere").display().to_string();
     let out = run(data.path(), &["backup", "--identity", "Acme", "--to", &other, "--json"], None, None).await;
     assert!(out.status.success(), "--to still overrides the identity's storage: {}", stderr(&out));
-    let second = json_of(&out)["snapshot"].as_str().expect("a snapshot id").to_owned();
+    let second = json_line(&out)["snapshot"].as_str().expect("a snapshot id").to_owned();
     assert_eq!(snapshot_ids(data.path(), &other).await, vec![second], "the override got the second snapshot");
     assert_eq!(snapshot_ids(data.path(), &own).await.len(), 1, "and the identity's storage did not");
 

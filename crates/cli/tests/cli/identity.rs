@@ -3,43 +3,11 @@
 //! so the tests never touch the keyring of whoever runs them.
 
 use std::path::Path;
-use std::process::{Output, Stdio};
+use std::process::Stdio;
 
 use portal_sim::{RunningSim, SimConfig};
-use tokio::io::AsyncWriteExt;
 
-use crate::support::{all_files, contains, stderr, stdout};
-
-/// Runs `orgvault` with its own data folder; `stdin` is piped when given, and no password is in
-/// the environment unless `env_password` says so.
-pub(crate) async fn run(data_dir: &Path, args: &[&str], stdin: Option<&str>, env_password: Option<&str>) -> Output {
-    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_orgvault"));
-    cmd.args(args)
-        .env("ORGVAULT_DATA_DIR", data_dir)
-        .env("ORGVAULT_VAULT_KEY", "file")
-        .env_remove("ORGVAULT_PASSWORD")
-        .env_remove("AZURE_STORAGE_CONNECTION_STRING")
-        .env_remove("ORGVAULT_LOG")
-        .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    if let Some(p) = env_password {
-        cmd.env("ORGVAULT_PASSWORD", p);
-    }
-    let mut child = cmd.spawn().expect("the orgvault binary runs");
-    if let Some(text) = stdin {
-        let mut pipe = child.stdin.take().expect("piped stdin");
-        pipe.write_all(text.as_bytes()).await.expect("write stdin");
-        drop(pipe);
-    }
-    child.wait_with_output().await.expect("orgvault finishes")
-}
-
-pub(crate) fn json_of(o: &Output) -> serde_json::Value {
-    let text = stdout(o);
-    assert_eq!(text.trim().lines().count(), 1, "--json prints exactly one line: {text}");
-    serde_json::from_str(text.trim()).expect("--json output is JSON")
-}
+use crate::support::{all_files, contains, json_line, run, stderr, stdout};
 
 async fn sim() -> RunningSim {
     RunningSim::start(SimConfig { items: 40, users: 8, groups: 3, ..SimConfig::default() }).await.expect("sim starts")
@@ -74,7 +42,7 @@ async fn add_list_check_scan_and_remove_an_identity() {
     )
     .await;
     assert!(out.status.success(), "the admin is accepted: {}", stderr(&out));
-    let added = json_of(&out);
+    let added = json_line(&out);
     let id = added["id"].as_str().expect("the new identity's id").to_owned();
     assert_eq!(added["is_admin"], true, "the saved identity was verified as an admin: {added}");
     assert_eq!(added["org_id"], org.id.as_str(), "the identity belongs to the simulated org: {added}");
@@ -99,7 +67,7 @@ async fn add_list_check_scan_and_remove_an_identity() {
 
     let out = run(data.path(), &["identity", "list", "--json"], None, None).await;
     assert!(out.status.success(), "{}", stderr(&out));
-    let list = json_of(&out);
+    let list = json_line(&out);
     let list = list.as_array().expect("an array");
     assert_eq!(list.len(), 1, "one identity is listed: {list:?}");
     assert_eq!(list[0]["id"], id.as_str(), "the listed identity is the added one");
@@ -110,7 +78,7 @@ async fn add_list_check_scan_and_remove_an_identity() {
 
     let out = run(data.path(), &["identity", "check", "Acme", "--json"], None, None).await;
     assert!(out.status.success(), "check signs in with the saved password: {}", stderr(&out));
-    let checked = json_of(&out);
+    let checked = json_line(&out);
     assert_eq!(checked["ok"], true, "everything passes: {checked}");
     assert_eq!(checked["sign_in"]["ok"], true, "sign-in passes: {checked}");
     assert_eq!(checked["admin"]["ok"], true, "the admin check passes: {checked}");
@@ -121,11 +89,11 @@ async fn add_list_check_scan_and_remove_an_identity() {
     // No password anywhere in the environment: it must come from the vault.
     let out = run(data.path(), &["scan", "--identity", "Acme", "--json"], None, None).await;
     assert!(out.status.success(), "scan --identity signs in from the vault: {}", stderr(&out));
-    let scanned = json_of(&out);
+    let scanned = json_line(&out);
     let counts = sim.control().org(&org.url_key).unwrap();
     assert_eq!(scanned["items"].as_u64().unwrap() as usize, counts.items, "the scan read the identity's org");
     let out = run(data.path(), &["identity", "list", "--json"], None, None).await;
-    assert_eq!(json_of(&out).as_array().map(Vec::len), Some(1), "scan --identity adds no second identity");
+    assert_eq!(json_line(&out).as_array().map(Vec::len), Some(1), "scan --identity adds no second identity");
 
     let clash =
         run(data.path(), &["scan", "--identity", "Acme", "--portal", &org.portal_url], None, Some(&org.admin.password))
@@ -135,7 +103,7 @@ async fn add_list_check_scan_and_remove_an_identity() {
     let out = run(data.path(), &["identity", "remove", &id], None, None).await;
     assert!(out.status.success(), "remove by id: {}", stderr(&out));
     let out = run(data.path(), &["identity", "list", "--json"], None, None).await;
-    assert_eq!(json_of(&out), serde_json::json!([]), "the removed identity is gone");
+    assert_eq!(json_line(&out), serde_json::json!([]), "the removed identity is gone");
     let out = run(data.path(), &["scan", "--identity", "Acme"], None, None).await;
     assert!(!out.status.success(), "a removed identity cannot scan");
     assert!(stderr(&out).contains("no saved identity"), "the error says it is unknown: {}", stderr(&out));
@@ -160,7 +128,7 @@ async fn a_non_admin_is_refused_with_the_reason_and_nothing_is_saved() {
     assert!(err.contains("not an administrator"), "the refusal says why: {err}");
     assert!(err.contains("portal:admin:"), "the refusal names the missing privileges: {err}");
     let out = run(data.path(), &["identity", "list", "--json"], None, None).await;
-    assert_eq!(json_of(&out), serde_json::json!([]), "a refused identity is not saved");
+    assert_eq!(json_line(&out), serde_json::json!([]), "a refused identity is not saved");
 
     let out = run(
         data.path(),

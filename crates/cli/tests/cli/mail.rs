@@ -9,9 +9,8 @@ use orgvault_core::mail::{Mailer, RetryPolicy};
 use orgvault_core::vault::MemoryVault;
 use orgvault_core::{Db, JobRunner, JobSpec, Service, SystemClock};
 
-use crate::identity::run;
 use crate::smtp_sink::SmtpSink;
-use crate::support::{all_files, contains, stderr, stdout};
+use crate::support::{all_files, contains, run, set_mail, stderr, stdout};
 
 const SMTP_PASSWORD: &str = "cli-smtp-Pa55word";
 
@@ -19,24 +18,7 @@ const SMTP_PASSWORD: &str = "cli-smtp-Pa55word";
 async fn mail_set_then_mail_test_delivers_through_the_saved_server() -> anyhow::Result<()> {
     let sink = SmtpSink::start(Some(("mailer", SMTP_PASSWORD)));
     let data = tempfile::tempdir()?;
-    let port = sink.port.to_string();
-    let set = [
-        "mail",
-        "set",
-        "--smtp-host",
-        "127.0.0.1",
-        "--smtp-port",
-        &port,
-        "--security",
-        "none",
-        "--username",
-        "mailer",
-        "--password-stdin",
-        "--from",
-        "OrgVault <orgvault@example.org>",
-    ];
-    let out = run(data.path(), &set, Some(&format!("{SMTP_PASSWORD}\n")), None).await;
-    assert!(out.status.success(), "mail set: {}", stderr(&out));
+    set_mail(data.path(), sink.port, "OrgVault <orgvault@example.org>", Some(("mailer", SMTP_PASSWORD))).await;
 
     let out = run(data.path(), &["mail", "test", "--to", "ops@example.org"], None, None).await;
     assert!(out.status.success(), "mail test: {}{}", stdout(&out), stderr(&out));
@@ -58,21 +40,8 @@ async fn mail_set_then_mail_test_delivers_through_the_saved_server() -> anyhow::
 #[tokio::test]
 async fn mail_test_against_a_server_that_is_down_fails_with_the_reason() -> anyhow::Result<()> {
     let data = tempfile::tempdir()?;
-    let port = crate::smtp_sink::free_port().to_string();
-    let set = [
-        "mail",
-        "set",
-        "--smtp-host",
-        "127.0.0.1",
-        "--smtp-port",
-        &port,
-        "--security",
-        "none",
-        "--from",
-        "o@example.org",
-    ];
-    let out = run(data.path(), &set, None, None).await;
-    assert!(out.status.success(), "mail set: {}", stderr(&out));
+    let port = crate::smtp_sink::free_port();
+    set_mail(data.path(), port, "o@example.org", None).await;
     let out = run(data.path(), &["mail", "test", "--to", "ops@example.org"], None, None).await;
     assert!(!out.status.success(), "a test against a closed port must fail");
     assert!(stderr(&out).contains(&format!("127.0.0.1:{port}")), "the error names the server: {}", stderr(&out));

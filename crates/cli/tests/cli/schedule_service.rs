@@ -4,13 +4,12 @@
 
 use portal_sim::{RunningSim, SimConfig};
 
-use crate::identity::{json_of, run};
-use crate::support::stderr;
+use crate::support::{add_identity, json_line, run, stderr};
 
 async fn snapshot_ids(data: &std::path::Path, dest: &str) -> Vec<String> {
     let out = run(data, &["snapshots", "--to", dest, "--json"], None, None).await;
     assert!(out.status.success(), "{dest} is a repository: {}", stderr(&out));
-    json_of(&out).as_array().expect("an array").iter().map(|s| s["id"].as_str().expect("id").to_owned()).collect()
+    json_line(&out).as_array().expect("an array").iter().map(|s| s["id"].as_str().expect("id").to_owned()).collect()
 }
 
 /// Sleeps until 2 s past the next minute of the wall clock.
@@ -28,24 +27,10 @@ async fn a_minutely_schedule_runs_a_backup_with_retention_once_from_the_service(
     let org = &sim.orgs[0];
     let data = tempfile::tempdir().unwrap();
     let own = data.path().join("acme-backups").display().to_string();
-    let add = [
-        "identity",
-        "add",
-        "--name",
-        "Acme",
-        "--portal",
-        &org.portal_url,
-        "-u",
-        &org.admin.username,
-        "--password-stdin",
-        "--to",
-        &own,
-    ];
-    let out = run(data.path(), &add, Some(&format!("{}\n", org.admin.password)), None).await;
-    assert!(out.status.success(), "the identity is added: {}", stderr(&out));
+    add_identity(data.path(), org, "Acme", &own).await;
     let out = run(data.path(), &["backup", "--identity", "Acme", "--json", "--name", "by hand"], None, None).await;
     assert!(out.status.success(), "a manual backup first: {}", stderr(&out));
-    let manual = json_of(&out)["snapshot"].as_str().expect("snapshot").to_owned();
+    let manual = json_line(&out)["snapshot"].as_str().expect("snapshot").to_owned();
 
     let schedule = [
         "schedule",
@@ -68,18 +53,18 @@ async fn a_minutely_schedule_runs_a_backup_with_retention_once_from_the_service(
     ];
     let out = run(data.path(), &schedule, None, None).await;
     assert!(out.status.success(), "the schedule is added: {}", stderr(&out));
-    let added = json_of(&out);
+    let added = json_line(&out);
     let id = added["id"].as_i64().expect("an id");
     assert_eq!(added["next_runs"].as_array().map(Vec::len), Some(5), "the next five runs are shown: {added}");
 
     let out = run(data.path(), &["service", "run", "--once", "--json"], None, None).await;
     assert!(out.status.success(), "{}", stderr(&out));
-    assert_eq!(json_of(&out), serde_json::json!([]), "nothing is due before the first minute after adding");
+    assert_eq!(json_line(&out), serde_json::json!([]), "nothing is due before the first minute after adding");
 
     after_the_next_minute().await;
     let out = run(data.path(), &["service", "run", "--once", "--json"], None, None).await;
     assert!(out.status.success(), "the service runs: {}", stderr(&out));
-    let reports = json_of(&out);
+    let reports = json_line(&out);
     let reports = reports.as_array().expect("an array");
     assert_eq!(reports.len(), 1, "one slot, one run: {reports:?}");
     assert_eq!(reports[0]["error"], serde_json::Value::Null, "the scheduled backup ran: {reports:?}");
@@ -88,14 +73,14 @@ async fn a_minutely_schedule_runs_a_backup_with_retention_once_from_the_service(
     let backup_job = reports[0]["job_id"].as_i64().expect("a job");
 
     let out = run(data.path(), &["service", "run", "--once", "--json"], None, None).await;
-    assert_eq!(json_of(&out), serde_json::json!([]), "the same slot never runs twice");
+    assert_eq!(json_line(&out), serde_json::json!([]), "the same slot never runs twice");
 
     let snapshots = snapshot_ids(data.path(), &own).await;
     assert_eq!(snapshots.len(), 1, "keep-last 1 forgot the manual snapshot: {snapshots:?}");
     assert_ne!(snapshots[0], manual, "the one kept is the scheduled backup's");
 
     let out = run(data.path(), &["jobs", "--json"], None, None).await;
-    let jobs = json_of(&out);
+    let jobs = json_line(&out);
     let jobs = jobs.as_array().expect("jobs");
     let by_schedule = serde_json::json!({ "by": "schedule", "schedule_id": id });
     let job = jobs.iter().find(|j| j["id"] == backup_job).expect("the backup job is listed");
@@ -110,7 +95,7 @@ async fn a_minutely_schedule_runs_a_backup_with_retention_once_from_the_service(
     );
 
     let out = run(data.path(), &["schedule", "list", "--json"], None, None).await;
-    let list = json_of(&out);
+    let list = json_line(&out);
     let listed = &list.as_array().expect("an array")[0];
     assert_eq!(
         (&listed["id"], &listed["name"], &listed["identity"], &listed["kind"], &listed["cron"]),
@@ -128,23 +113,23 @@ async fn a_minutely_schedule_runs_a_backup_with_retention_once_from_the_service(
 
     let out = run(data.path(), &["schedule", "run-now", "Minutely", "--json"], None, None).await;
     assert!(out.status.success(), "run-now runs the schedule at once: {}", stderr(&out));
-    let now = json_of(&out);
+    let now = json_line(&out);
     assert_eq!(
         (&now["slot_ms"], &now["job_state"]),
         (&serde_json::Value::Null, &serde_json::json!("succeeded")),
         "{now}"
     );
     let out = run(data.path(), &["jobs", "--job", &now["job_id"].to_string(), "--json"], None, None).await;
-    assert_eq!(json_of(&out)["job"]["trigger"], by_schedule, "a run-now job is the schedule's too");
+    assert_eq!(json_line(&out)["job"]["trigger"], by_schedule, "a run-now job is the schedule's too");
 
     let out = run(data.path(), &["schedule", "edit", &id.to_string(), "--disable", "--json"], None, None).await;
     assert!(out.status.success(), "{}", stderr(&out));
     let out = run(data.path(), &["schedule", "list", "--json"], None, None).await;
-    assert_eq!(json_of(&out)[0]["next_run"], serde_json::Value::Null, "a disabled schedule has no next run");
+    assert_eq!(json_line(&out)[0]["next_run"], serde_json::Value::Null, "a disabled schedule has no next run");
     let out = run(data.path(), &["schedule", "remove", "Minutely"], None, None).await;
     assert!(out.status.success(), "{}", stderr(&out));
     let out = run(data.path(), &["schedule", "list", "--json"], None, None).await;
-    assert_eq!(json_of(&out), serde_json::json!([]));
+    assert_eq!(json_line(&out), serde_json::json!([]));
 }
 
 #[tokio::test]

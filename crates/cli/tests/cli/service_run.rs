@@ -11,29 +11,14 @@ use std::time::Duration;
 use portal_sim::{OrgLogin, RunningSim, SimConfig};
 use tokio::process::Child;
 
-use crate::identity::{json_of, run};
 use crate::smtp_sink::{free_port, SmtpSink};
-use crate::support::{stderr, stdout};
+use crate::support::{add_identity, json_line, run, set_mail, stderr, stdout};
 
 const SMTP_PASSWORD: &str = "svc-smtp-Pa55word";
 
 /// Adds the identity "Acme" (the org's admin, backing up into `to`).
 async fn add_acme(data: &Path, org: &OrgLogin, to: &str) {
-    let add = [
-        "identity",
-        "add",
-        "--name",
-        "Acme",
-        "--portal",
-        &org.portal_url,
-        "-u",
-        &org.admin.username,
-        "--password-stdin",
-        "--to",
-        to,
-    ];
-    let out = run(data, &add, Some(&format!("{}\n", org.admin.password)), None).await;
-    assert!(out.status.success(), "the identity is added: {}", stderr(&out));
+    add_identity(data, org, "Acme", to).await;
 }
 
 /// Adds the schedule "Minutely": a backup of Acme every minute, e-mailed always.
@@ -58,28 +43,11 @@ async fn add_minutely(data: &Path, extra: &[&str]) -> i64 {
     args.extend_from_slice(extra);
     let out = run(data, &args, None, None).await;
     assert!(out.status.success(), "the schedule is added: {}", stderr(&out));
-    json_of(&out)["id"].as_i64().expect("an id")
+    json_line(&out)["id"].as_i64().expect("an id")
 }
 
 async fn mail_set(data: &Path, port: u16, login: bool) {
-    let port = port.to_string();
-    let mut set = vec![
-        "mail",
-        "set",
-        "--smtp-host",
-        "127.0.0.1",
-        "--smtp-port",
-        &port,
-        "--security",
-        "none",
-        "--from",
-        "o@example.org",
-    ];
-    if login {
-        set.extend_from_slice(&["--username", "mailer", "--password-stdin"]);
-    }
-    let out = run(data, &set, login.then(|| format!("{SMTP_PASSWORD}\n")).as_deref(), None).await;
-    assert!(out.status.success(), "mail set: {}", stderr(&out));
+    set_mail(data, port, "o@example.org", login.then_some(("mailer", SMTP_PASSWORD))).await;
 }
 
 /// `orgvault service run --json` in the foreground, looking every 300 ms, without a desktop
@@ -173,7 +141,7 @@ impl Drop for SessionBus {
 async fn jobs(data: &Path) -> Vec<serde_json::Value> {
     let out = run(data, &["jobs", "--json"], None, None).await;
     assert!(out.status.success(), "orgvault jobs: {}", stderr(&out));
-    json_of(&out).as_array().expect("an array").clone()
+    json_line(&out).as_array().expect("an array").clone()
 }
 
 /// Waits (up to 150 s: the next minute, then the backup) until `done` holds for the job list.
@@ -196,7 +164,7 @@ fn scheduled(j: &serde_json::Value, id: i64, kind: &str) -> bool {
 async fn snapshot_ids(data: &Path, dest: &str) -> Vec<String> {
     let out = run(data, &["snapshots", "--to", dest, "--json"], None, None).await;
     assert!(out.status.success(), "{dest} is a repository: {}", stderr(&out));
-    json_of(&out).as_array().expect("an array").iter().map(|s| s["id"].as_str().expect("id").to_owned()).collect()
+    json_line(&out).as_array().expect("an array").iter().map(|s| s["id"].as_str().expect("id").to_owned()).collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -212,7 +180,7 @@ async fn the_service_backs_up_on_schedule_applies_retention_and_e_mails_the_resu
     mail_set(data.path(), sink.port, true).await;
     let out = run(data.path(), &["backup", "--identity", "Acme", "--json", "--name", "by hand"], None, None).await;
     assert!(out.status.success(), "a manual backup first: {}", stderr(&out));
-    let manual = json_of(&out)["snapshot"].as_str().expect("snapshot").to_owned();
+    let manual = json_line(&out)["snapshot"].as_str().expect("snapshot").to_owned();
     assert_eq!(snapshot_ids(data.path(), &own).await, vec![manual.clone()], "one snapshot before the schedule");
     let id = add_minutely(data.path(), &["--keep-last", "1"]).await;
 
@@ -325,11 +293,11 @@ async fn a_slot_whose_service_was_killed_mid_backup_is_run_again_once_by_the_nex
     first.wait().await.expect("reaped");
 
     let out = run(data.path(), &["schedule", "list", "--json"], None, None).await;
-    let killed_slot = json_of(&out)[0]["last_slot_ms"].as_i64().expect("the claimed slot");
+    let killed_slot = json_line(&out)[0]["last_slot_ms"].as_i64().expect("the claimed slot");
 
     let out = run(data.path(), &["service", "run", "--once", "--json"], None, None).await;
     assert!(out.status.success(), "{}", stderr(&out));
-    let reports = json_of(&out);
+    let reports = json_line(&out);
     let again = reports
         .as_array()
         .expect("an array")
@@ -353,13 +321,13 @@ async fn a_slot_whose_service_was_killed_mid_backup_is_run_again_once_by_the_nex
     let out = run(data.path(), &["schedule", "list"], None, None).await;
     let listed = stdout(&out);
     let out = run(data.path(), &["schedule", "list", "--json"], None, None).await;
-    let last_note = json_of(&out)[0]["last_note"].clone();
-    if json_of(&out)[0]["last_slot_ms"] == killed_slot {
+    let last_note = json_line(&out)[0]["last_note"].clone();
+    if json_line(&out)[0]["last_slot_ms"] == killed_slot {
         assert_eq!(last_note, serde_json::json!(note), "the slot keeps the note");
         assert!(listed.contains(note), "`schedule list` says it ran again:\n{listed}");
     }
     let out = run(data.path(), &["service", "run", "--once", "--json"], None, None).await;
-    let later = json_of(&out);
+    let later = json_line(&out);
     assert!(
         later.as_array().expect("an array").iter().all(|r| r["slot_ms"] != killed_slot),
         "a slot is run again once only: {later}"

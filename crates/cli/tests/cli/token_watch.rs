@@ -6,9 +6,8 @@
 
 use portal_sim::{RunningSim, SimConfig};
 
-use crate::identity::{json_of, run};
 use crate::smtp_sink::SmtpSink;
-use crate::support::stderr;
+use crate::support::{add_identity, json_line, run, set_mail, stderr};
 
 async fn sim() -> RunningSim {
     RunningSim::start(SimConfig { orgs: 1, items: 6, users: 4, groups: 1, ..SimConfig::default() })
@@ -23,41 +22,13 @@ async fn identity_check_warns_by_email_once_per_finding_and_on_demand_jobs_email
     let sink = SmtpSink::start(None);
     let data = tempfile::tempdir()?;
     let dest = data.path().join("backups");
-    let port = sink.port.to_string();
-    let add = [
-        "identity",
-        "add",
-        "--name",
-        "Acme",
-        "--portal",
-        &org.portal_url,
-        "--username",
-        &org.admin.username,
-        "--password-stdin",
-        "--to",
-        dest.to_str().expect("utf-8"),
-    ];
-    let out = run(data.path(), &add, Some(&format!("{}\n", org.admin.password)), None).await;
-    assert!(out.status.success(), "identity add: {}", stderr(&out));
-    let set = [
-        "mail",
-        "set",
-        "--smtp-host",
-        "127.0.0.1",
-        "--smtp-port",
-        &port,
-        "--security",
-        "none",
-        "--from",
-        "orgvault@example.org",
-    ];
-    let out = run(data.path(), &set, None, None).await;
-    assert!(out.status.success(), "mail set: {}", stderr(&out));
+    add_identity(data.path(), org, "Acme", dest.to_str().expect("utf-8")).await;
+    set_mail(data.path(), sink.port, "orgvault@example.org", None).await;
 
     let mail = ["identity", "mail", "Acme", "--email", "ops@example.org", "--email-when", "always", "--json"];
     let out = run(data.path(), &mail, None, None).await;
     assert!(out.status.success(), "identity mail: {}", stderr(&out));
-    let shown = json_of(&out);
+    let shown = json_line(&out);
     assert_eq!(shown["email"], serde_json::json!(["ops@example.org"]), "the recipients are stored: {shown}");
     assert_eq!(shown["email_when"], "always", "{shown}");
 
@@ -65,7 +36,7 @@ async fn identity_check_warns_by_email_once_per_finding_and_on_demand_jobs_email
     // sends one run elsewhere.
     let out = run(data.path(), &["scan", "--identity", "Acme", "--json"], None, None).await;
     assert!(out.status.success(), "scan: {}", stderr(&out));
-    let job_id = json_of(&out)["job_id"].as_i64().expect("job id");
+    let job_id = json_line(&out)["job_id"].as_i64().expect("job id");
     let got = sink.wait_for(1);
     assert_eq!(got[0].rcpt_tos, vec!["ops@example.org".to_owned()], "the identity's recipient gets the result");
     assert!(got[0].text.contains(&job_id.to_string()), "the result names its job: {}", got[0].text);
@@ -79,12 +50,12 @@ async fn identity_check_warns_by_email_once_per_finding_and_on_demand_jobs_email
 
     let out = run(data.path(), &["identity", "check", "Acme", "--json"], None, None).await;
     assert!(out.status.success(), "a healthy identity passes: {}", stderr(&out));
-    assert_eq!(json_of(&out)["finding"], "ok");
+    assert_eq!(json_line(&out)["finding"], "ok");
 
     assert!(sim.control().demote_to_user(&org.url_key, &org.admin.username));
     let out = run(data.path(), &["identity", "check", "--all", "--json"], None, None).await;
     assert!(!out.status.success(), "a demoted admin fails the check");
-    let all = json_of(&out);
+    let all = json_line(&out);
     assert_eq!(all[0]["finding"], "not_admin", "the finding is the lost role: {all}");
     let got = sink.wait_for(3);
     assert!(got[2].subject.contains("Acme"), "the warning names the identity: {}", got[2].subject);
@@ -96,7 +67,7 @@ async fn identity_check_warns_by_email_once_per_finding_and_on_demand_jobs_email
     assert!(sim.control().set_password(&org.url_key, &org.admin.username, "a-new-Passw0rd"));
     let out = run(data.path(), &["identity", "check", "Acme", "--json"], None, None).await;
     assert!(!out.status.success(), "a changed password fails the check");
-    let checked = json_of(&out);
+    let checked = json_line(&out);
     assert_eq!(checked["finding"], "password_rejected", "{checked}");
     assert_eq!(checked["sign_in"]["ok"], false, "{checked}");
     let got = sink.wait_for(4);
