@@ -133,6 +133,9 @@ test("Send test e-mail in Settings reaches a real SMTP server on loopback", asyn
 
 test("a backup started by hand e-mails its result to the address given before its start", async () => {
   assert.ok(sink, "the SMTP server of the test above is up, and Settings point at it");
+  // Organization B (its two accounts only): a backup of A here would make the next file's backup
+  // of A, in the same data folder, an incremental one with nothing to download.
+  await (await testId(browser, "current-identity")).selectByVisibleText("Demo organization B");
   await gotoScreen(browser, "scan");
   await click(browser, "scan-start");
   assert.equal(await waitForJobEnd(browser), "succeeded", "a fresh scan to back up from");
@@ -141,7 +144,7 @@ test("a backup started by hand e-mails its result to the address given before it
   await typeInto(browser, "backup-email-to", "gis@example.org");
   await (await testId(browser, "backup-email-when")).selectByAttribute("value", "always");
   await click(browser, "backup-start");
-  assert.equal(await waitForJobEnd(browser, 180_000), "succeeded", "the backup of the demo organization succeeds");
+  assert.equal(await waitForJobEnd(browser, 180_000), "succeeded", "the backup of organization B succeeds");
   const mailed = () =>
     readdirSync(mailDir)
       .filter((f) => f.endsWith(".json"))
@@ -151,4 +154,14 @@ test("a backup started by hand e-mails its result to the address given before it
   const [message] = mailed();
   assert.deepEqual(message.rcpt_tos, ["gis@example.org"], "to the address typed on the Backup screen");
   assert.match(message.subject, /succeeded/, `the subject says how it ended: ${message.subject}`);
+
+  // The Jobs screen says the result was e-mailed, and to whom.
+  await gotoScreen(browser, "jobs");
+  await browser.waitUntil(
+    async () => {
+      for (const el of await browser.$$(byTestId("job-mail"))) if ((await el.getText()).includes("e-mailed to gis@example.org")) return true;
+      return false;
+    },
+    { timeout: 15_000, timeoutMsg: "the Jobs screen never said the backup's result was e-mailed" },
+  );
 });

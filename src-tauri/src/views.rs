@@ -273,6 +273,8 @@ pub struct JobView {
     pub summary: String,
     /// What started it: a person, or a schedule (by id).
     pub trigger: Trigger,
+    /// Its latest e-mailed result in words ("e-mailed to ...", or why the send failed).
+    pub mail: Option<String>,
 }
 
 impl From<&Job> for JobView {
@@ -287,6 +289,7 @@ impl From<&Job> for JobView {
             ended_ms: j.finished_ms,
             summary: j.summary(),
             trigger: j.trigger,
+            mail: None,
         }
     }
 }

@@ -477,6 +477,8 @@ export type JobView = {
 	summary: string,
 	/**  What started it: a person, or a schedule (by id). */
 	trigger: Trigger,
+	/**  Its latest e-mailed result in words ("e-mailed to ...", or why the send failed). */
+	mail: string | null,
 };
 
 /**  A saved mapping profile. */

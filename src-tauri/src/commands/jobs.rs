@@ -26,7 +26,9 @@ pub async fn list_jobs(state: State<'_, Arc<AppState>>, filter: JobFilterInput) 
         states: filter.state.map(|s| vec![s.to_core()]).unwrap_or_default(),
         limit: Some(500),
     };
-    Ok(state.jobs().list(&core).await?.iter().map(JobView::from).collect())
+    let mut mail = orgvault_core::mail::latest_job_mail(&state.db).await?;
+    let jobs = state.jobs().list(&core).await?;
+    Ok(jobs.iter().map(|j| JobView { mail: mail.remove(&j.id).map(|m| m.line()), ..JobView::from(j) }).collect())
 }
 
 #[tauri::command]

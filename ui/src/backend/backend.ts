@@ -160,6 +160,8 @@ export interface JobView {
   summary: string;
   /** a person ("manual") or a schedule */
   trigger: Trigger;
+  /** its latest e-mailed result in words, when it was e-mailed (or a send failed) */
+  mail: string | null;
 }
 
 export type ItemOutcome = OutcomeView;

@@ -670,7 +670,7 @@ export class MockBackend implements Backend {
   ): JobId {
     const id = this.nextJob++;
     const job: RunningJob = {
-      view: { id, kind, state: "running", name, identity_id: identityId, started_ms: this.now(), ended_ms: null, summary: "", trigger },
+      view: { id, kind, state: "running", name, identity_id: identityId, started_ms: this.now(), ended_ms: null, summary: "", trigger, mail: null },
       units,
       done: 0,
       bytes: 0,

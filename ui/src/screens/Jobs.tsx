@@ -132,7 +132,14 @@ export function JobsScreen() {
                 </td>
                 <td>{formatTime(j.started_ms)}</td>
                 <td>{formatTime(j.ended_ms)}</td>
-                <td class="small">{j.summary}</td>
+                <td class="small">
+                  {j.summary}
+                  {j.mail && (
+                    <div data-testid="job-mail" class="muted">
+                      {j.mail}
+                    </div>
+                  )}
+                </td>
               </tr>
             ))}
           </tbody>

@@ -119,7 +119,7 @@ describe("jobs store fed by the mock backend", () => {
 });
 
 describe("job history reconciliation", () => {
-  const view = (id: number, state: string) => ({ id, kind: "backup", state, name: "N", identity_id: null, started_ms: 1, ended_ms: 2, summary: `${state} from history`, trigger: { by: "manual" as const } });
+  const view = (id: number, state: string) => ({ id, kind: "backup", state, name: "N", identity_id: null, started_ms: 1, ended_ms: 2, summary: `${state} from history`, trigger: { by: "manual" as const }, mail: null });
 
   it("a final state in the history ends a job still shown running", () => {
     const s: JobsState = t.started({}, 7, "backup", "Nightly");

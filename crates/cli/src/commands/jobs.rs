@@ -44,7 +44,7 @@ pub async fn run(db: &Db, args: JobsArgs) -> anyhow::Result<()> {
         }
         print_job(&job);
         for m in &mail {
-            println!("  {}", mail_line(m));
+            println!("  {}", m.line());
         }
         for it in items {
             let o = &it.outcome;
@@ -84,18 +84,10 @@ pub async fn run(db: &Db, args: JobsArgs) -> anyhow::Result<()> {
         print_job(job);
         // The latest send says whether the result reached its recipients.
         if let Some(m) = mail.last() {
-            println!("        {}", mail_line(m));
+            println!("        {}", m.line());
         }
     }
     Ok(())
-}
-
-fn mail_line(m: &orgvault_core::mail::JobMail) -> String {
-    let outcome = match &m.error {
-        None => "e-mailed".to_owned(),
-        Some(e) => format!("e-mail FAILED after {} attempt(s): {e}", m.attempts),
-    };
-    format!("{outcome} to {} at {}", m.recipients.join(", "), orgvault_core::mail::format_time(m.at_ms))
 }
 
 fn print_job(job: &Job) {

@@ -8,7 +8,8 @@
 //!   the outcome in `job_mail`; [`Mailer::send_test`] is "Send test e-mail";
 //!   [`Mailer::warn_token`] sends a [`TokenWarning`]. [`report_job`] and [`send_test`] are the
 //!   same with the real clock and the default [`RetryPolicy`].
-//! - [`job_mail`]: the recorded sends of a job, for the job's details.
+//! - [`job_mail`]: the recorded sends of a job, for the job's details; [`latest_job_mail`]: each
+//!   job's latest send, for a job list ([`JobMail::line`] says it in words).
 //! - [`report_own_jobs`] with [`OnDemandMail`]: an on-demand job's result, to its identity's
 //!   recipients under its default (`token_watch::identity_mail`), or as the start chose.
 //! - [`wanted`]: whether a job's result is sent under a schedule's [`EmailWhen`] (always, on
@@ -34,7 +35,7 @@ pub use message::{
     Redactor, TokenWarning, FAILED_SUBJECTS_SHOWN,
 };
 pub use on_demand::{last_job_id, report_on_demand, report_own_jobs, OnDemandMail};
-pub use send::{job_mail, JobMail, MailState, RetryPolicy};
+pub use send::{job_mail, latest_job_mail, JobMail, MailState, RetryPolicy};
 pub use settings::{PasswordChange, Security, SmtpSettings};
 
 use crate::clock::{Clock, SystemClock};

@@ -166,22 +166,46 @@ pub async fn job_mail(db: &Db, job_id: i64) -> Result<Vec<JobMail>, MailError> {
         .fetch_all(db.pool())
         .await
         .map_err(crate::Error::from)?;
-    rows.iter()
-        .map(|r| {
-            let state = match r.get::<&str, _>("state") {
-                "sent" => MailState::Sent,
-                "failed" => MailState::Failed,
-                other => return Err(crate::Error::Corrupt(format!("unexpected e-mail state {other:?}")).into()),
-            };
-            Ok(JobMail {
-                id: r.get("id"),
-                job_id: r.get("job_id"),
-                recipients: serde_json::from_str(r.get::<&str, _>("recipients")).unwrap_or_default(),
-                state,
-                attempts: u32::try_from(r.get::<i64, _>("attempts")).unwrap_or(0),
-                error: r.get("error"),
-                at_ms: r.get("at_ms"),
-            })
-        })
-        .collect()
+    rows.iter().map(mail_from_row).collect()
+}
+
+/// The latest send of every job that has one, by job id (one query, for a job list).
+pub async fn latest_job_mail(db: &Db) -> Result<std::collections::HashMap<i64, JobMail>, MailError> {
+    let rows = sqlx::query(
+        "SELECT id, job_id, recipients, state, attempts, error, at_ms FROM job_mail
+         WHERE id IN (SELECT MAX(id) FROM job_mail GROUP BY job_id)",
+    )
+    .fetch_all(db.pool())
+    .await
+    .map_err(crate::Error::from)?;
+    rows.iter().map(|r| mail_from_row(r).map(|m| (m.job_id, m))).collect()
+}
+
+fn mail_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<JobMail, MailError> {
+    let state = match r.get::<&str, _>("state") {
+        "sent" => MailState::Sent,
+        "failed" => MailState::Failed,
+        other => return Err(crate::Error::Corrupt(format!("unexpected e-mail state {other:?}")).into()),
+    };
+    Ok(JobMail {
+        id: r.get("id"),
+        job_id: r.get("job_id"),
+        recipients: serde_json::from_str(r.get::<&str, _>("recipients")).unwrap_or_default(),
+        state,
+        attempts: u32::try_from(r.get::<i64, _>("attempts")).unwrap_or(0),
+        error: r.get("error"),
+        at_ms: r.get("at_ms"),
+    })
+}
+
+impl JobMail {
+    /// The send on one line: "e-mailed to a@x at <time>", or "e-mail FAILED after 3 attempt(s):
+    /// <reason> to a@x at <time>".
+    pub fn line(&self) -> String {
+        let outcome = match &self.error {
+            None => "e-mailed".to_owned(),
+            Some(e) => format!("e-mail FAILED after {} attempt(s): {e}", self.attempts),
+        };
+        format!("{outcome} to {} at {}", self.recipients.join(", "), super::format_time(self.at_ms))
+    }
 }
