@@ -51,20 +51,7 @@ async fn mail_test_against_a_server_that_is_down_fails_with_the_reason() -> anyh
 #[tokio::test]
 async fn jobs_shows_a_failed_e_mail_and_the_job_state_it_did_not_change() -> anyhow::Result<()> {
     let data = tempfile::tempdir()?;
-    let port = crate::smtp_sink::free_port().to_string();
-    let set = [
-        "mail",
-        "set",
-        "--smtp-host",
-        "127.0.0.1",
-        "--smtp-port",
-        &port,
-        "--security",
-        "none",
-        "--from",
-        "o@example.org",
-    ];
-    assert!(run(data.path(), &set, None, None).await.status.success());
+    set_mail(data.path(), crate::smtp_sink::free_port(), "o@example.org", None).await;
 
     // A finished job in the CLI's own database, reported the way the scheduler will.
     let db = Db::open(&data.path().join("orgvault.sqlite")).await?;

@@ -4,7 +4,7 @@
 
 use portal_sim::{RunningSim, SimConfig};
 
-use crate::support::{add_identity, json_line, run, stderr};
+use crate::support::{add_identity, add_minutely_backup, json_line, run, stderr};
 
 async fn snapshot_ids(data: &std::path::Path, dest: &str) -> Vec<String> {
     let out = run(data, &["snapshots", "--to", dest, "--json"], None, None).await;
@@ -32,28 +32,7 @@ async fn a_minutely_schedule_runs_a_backup_with_retention_once_from_the_service(
     assert!(out.status.success(), "a manual backup first: {}", stderr(&out));
     let manual = json_line(&out)["snapshot"].as_str().expect("snapshot").to_owned();
 
-    let schedule = [
-        "schedule",
-        "add",
-        "--name",
-        "Minutely",
-        "--identity",
-        "Acme",
-        "--kind",
-        "backup",
-        "--cron",
-        "* * * * *",
-        "--keep-last",
-        "1",
-        "--email",
-        "ops@example.com",
-        "--email-when",
-        "always",
-        "--json",
-    ];
-    let out = run(data.path(), &schedule, None, None).await;
-    assert!(out.status.success(), "the schedule is added: {}", stderr(&out));
-    let added = json_line(&out);
+    let added = add_minutely_backup(data.path(), &["--keep-last", "1"]).await;
     let id = added["id"].as_i64().expect("an id");
     assert_eq!(added["next_runs"].as_array().map(Vec::len), Some(5), "the next five runs are shown: {added}");
 

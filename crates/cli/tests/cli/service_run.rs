@@ -12,7 +12,7 @@ use portal_sim::{OrgLogin, RunningSim, SimConfig};
 use tokio::process::Child;
 
 use crate::smtp_sink::{free_port, SmtpSink};
-use crate::support::{add_identity, json_line, run, set_mail, stderr, stdout};
+use crate::support::{add_identity, add_minutely_backup, json_line, run, set_mail, stderr, stdout};
 
 const SMTP_PASSWORD: &str = "svc-smtp-Pa55word";
 
@@ -23,27 +23,7 @@ async fn add_acme(data: &Path, org: &OrgLogin, to: &str) {
 
 /// Adds the schedule "Minutely": a backup of Acme every minute, e-mailed always.
 async fn add_minutely(data: &Path, extra: &[&str]) -> i64 {
-    let mut args = vec![
-        "schedule",
-        "add",
-        "--name",
-        "Minutely",
-        "--identity",
-        "Acme",
-        "--kind",
-        "backup",
-        "--cron",
-        "* * * * *",
-        "--email",
-        "ops@example.com",
-        "--email-when",
-        "always",
-        "--json",
-    ];
-    args.extend_from_slice(extra);
-    let out = run(data, &args, None, None).await;
-    assert!(out.status.success(), "the schedule is added: {}", stderr(&out));
-    json_line(&out)["id"].as_i64().expect("an id")
+    add_minutely_backup(data, extra).await["id"].as_i64().expect("an id")
 }
 
 async fn mail_set(data: &Path, port: u16, login: bool) {

@@ -112,3 +112,29 @@ pub async fn set_mail(data_dir: &Path, port: u16, from: &str, login: Option<(&st
     let out = run(data_dir, &set, stdin.as_deref(), None).await;
     assert!(out.status.success(), "mail set: {}", stderr(&out));
 }
+
+/// `orgvault schedule add` of "Minutely": a backup of the identity "Acme" every minute, its
+/// result e-mailed always to ops@example.com, with `extra` options; the added schedule's JSON.
+pub async fn add_minutely_backup(data_dir: &Path, extra: &[&str]) -> serde_json::Value {
+    let mut args = vec![
+        "schedule",
+        "add",
+        "--name",
+        "Minutely",
+        "--identity",
+        "Acme",
+        "--kind",
+        "backup",
+        "--cron",
+        "* * * * *",
+        "--email",
+        "ops@example.com",
+        "--email-when",
+        "always",
+        "--json",
+    ];
+    args.extend_from_slice(extra);
+    let out = run(data_dir, &args, None, None).await;
+    assert!(out.status.success(), "the schedule is added: {}", stderr(&out));
+    json_line(&out)
+}

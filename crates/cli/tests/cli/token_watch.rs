@@ -86,7 +86,6 @@ async fn service_run_checks_every_identity_at_start_and_emails_a_warning() -> an
     let org = &sim.orgs[0];
     let sink = SmtpSink::start(None);
     let data = tempfile::tempdir()?;
-    let port = sink.port.to_string();
     let add = [
         "identity",
         "add",
@@ -100,19 +99,7 @@ async fn service_run_checks_every_identity_at_start_and_emails_a_warning() -> an
     ];
     let out = run(data.path(), &add, Some(&format!("{}\n", org.admin.password)), None).await;
     assert!(out.status.success(), "identity add: {}", stderr(&out));
-    let set = [
-        "mail",
-        "set",
-        "--smtp-host",
-        "127.0.0.1",
-        "--smtp-port",
-        &port,
-        "--security",
-        "none",
-        "--from",
-        "orgvault@example.org",
-    ];
-    assert!(run(data.path(), &set, None, None).await.status.success());
+    set_mail(data.path(), sink.port, "orgvault@example.org", None).await;
     let mail = ["identity", "mail", "Acme", "--email", "ops@example.org"];
     assert!(run(data.path(), &mail, None, None).await.status.success());
 
