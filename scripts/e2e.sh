@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # End-to-end tests in the real window: builds the UI and the debug app, starts Xvfb and
-# tauri-driver, and runs e2e/*.test.mjs (WebdriverIO). Exits non-zero when anything fails.
+# tauri-driver, and runs tests/*.test.mjs (WebdriverIO). Exits non-zero when anything fails.
 #
 #   scripts/e2e.sh                   # build and test
 #   ORGVAULT_SCREENSHOTS=1 scripts/e2e.sh   # also write docs/screenshots/*.png
@@ -31,13 +31,13 @@ for tool in node npm Xvfb WebKitWebDriver "$tauri_driver"; do
 done
 
 echo "e2e: installing test packages"
-npm install --prefix e2e --no-audit --no-fund >"$work/npm-e2e.log" 2>&1 || { cat "$work/npm-e2e.log"; exit 1; }
+npm install --prefix tests --no-audit --no-fund >"$work/npm-e2e.log" 2>&1 || { cat "$work/npm-e2e.log"; exit 1; }
 
 if [[ -z "${E2E_SKIP_BUILD:-}" ]]; then
   echo "e2e: installing UI packages"
   npm install --prefix ui --no-audit --no-fund >"$work/npm-ui.log" 2>&1 || { cat "$work/npm-ui.log"; exit 1; }
   echo "e2e: building the UI and the debug app (tauri build --debug --no-bundle)"
-  (cd src-tauri && ../e2e/node_modules/.bin/tauri build --debug --no-bundle --config tauri.app.conf.json) \
+  (cd src-tauri && ../tests/node_modules/.bin/tauri build --debug --no-bundle --config tauri.app.conf.json) \
     >"$work/build.log" 2>&1 || { tail -50 "$work/build.log"; exit 1; }
   # A later `cargo build`/`cargo test` rewrites target/debug/orgvault-desktop as a dev binary that
   # waits for the Vite dev server; the tests use their own copy of the bundled build.
@@ -74,16 +74,16 @@ echo "e2e: running the tests"
 status=0
 # The smoke test runs first: it starts from no identity. The others share its data folder.
 tests=(smoke.test.mjs)
-for f in e2e/*.test.mjs; do [[ "$(basename "$f")" == smoke.test.mjs ]] || tests+=("$(basename "$f")"); done
+for f in tests/*.test.mjs; do [[ "$(basename "$f")" == smoke.test.mjs ]] || tests+=("$(basename "$f")"); done
 [[ -n "${E2E_ONLY:-}" ]] && tests=($E2E_ONLY)
 # One runner per file, in this order (the runner would sort them itself); each opens its own window.
 for t in "${tests[@]}"; do
   echo "e2e: $t"
-  (cd e2e && node --test --test-reporter=spec "$t") || status=$?
+  (cd tests && node --test --test-reporter=spec "$t") || status=$?
 done
 if [[ $status -eq 0 && "${E2E_START_RUNS:-5}" -gt 0 ]]; then
   echo "e2e: measuring app start to first paint"
-  (cd e2e && node measure-start.mjs "${E2E_START_RUNS:-5}") || status=$?
+  (cd tests && node measure-start.mjs "${E2E_START_RUNS:-5}") || status=$?
 fi
 if [[ $status -ne 0 ]]; then
   echo "e2e: FAILED (tauri-driver log follows)" >&2
