@@ -1,7 +1,7 @@
 //! Account changes an administrator makes while OrgVault runs, for the token watch's tests:
 //! revoke a user's tokens, change a password, demote an administrator, shorten the lifetime of
 //! refresh tokens. Each takes effect at once, the way the real portal answers afterwards
-//! (crates/portal-sim/FIDELITY.md, "Accounts and tokens"):
+//! (docs/portal-sim-fidelity.md, "Accounts and tokens"):
 //! - a revoked or password-changed user's access tokens answer 498 "Invalid token." and its
 //!   refresh tokens are refused by `oauth2/token` ("Invalid refresh_token");
 //! - `generateToken` with the old password answers "Unable to generate token." with the detail
