@@ -14,7 +14,10 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 #[derive(Debug, Parser)]
-#[command(name = "orgvault", version, about = "Back up and restore ArcGIS Online and Enterprise organizations")]
+#[command(
+    name = "orgvault",
+    version = orgvault_build_info::VERSION_LINE,
+    about = "Back up and restore ArcGIS Online and Enterprise organizations")]
 struct Cli {
     /// Where OrgVault keeps its database and logs (default: the platform's data folder).
     #[arg(long, global = true, env = "ORGVAULT_DATA_DIR", value_name = "DIR")]

@@ -17,3 +17,4 @@ mod service_run;
 mod smtp_sink;
 mod support;
 mod token_watch;
+mod version;
