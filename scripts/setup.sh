@@ -8,13 +8,14 @@ as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 # Build essentials for the Rust workspace (SQLite is compiled in by sqlx; TLS is rustls, no OpenSSL),
 # the WebKitGTK stack the Tauri desktop shell links against, and Xvfb + WebKitWebDriver, which run and
 # drive the real window in the end-to-end tests. dosfstools and fusefat give the FAT file system
-# (no hard links) that scripts/vfat-check.sh backs up into; strace lets a test read what is fsynced when; xmllint, systemd-analyze and a private D-Bus session check the service's launchd/Task Scheduler files, its systemd unit and its notifications. (`libappindicator3-dev` does not exist on bookworm;
+# (no hard links) that scripts/vfat-check.sh backs up into; rpm and desktop-file-utils let
+# scripts/package-check.sh read the .rpm and validate the packages' menu entry; strace lets a test read what is fsynced when; xmllint, systemd-analyze and a private D-Bus session check the service's launchd/Task Scheduler files, its systemd unit and its notifications. (`libappindicator3-dev` does not exist on bookworm;
 # the Ayatana one is its replacement.)
 APT_PACKAGES=(build-essential pkg-config curl ca-certificates python3 time unzip file
   libwebkit2gtk-4.1-dev libgtk-3-dev libsoup-3.0-dev libjavascriptcoregtk-4.1-dev
   libayatana-appindicator3-dev librsvg2-dev libssl-dev libxdo-dev patchelf xdg-utils
   xvfb xauth x11-utils webkit2gtk-driver imagemagick
-  dosfstools fusefat strace libxml2-utils dbus-daemon dbus-bin systemd)
+  dosfstools fusefat strace libxml2-utils dbus-daemon dbus-bin systemd rpm desktop-file-utils)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
