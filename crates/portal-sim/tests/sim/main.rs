@@ -5,6 +5,7 @@ mod cli;
 mod common;
 mod content;
 mod faults;
+mod fidelity;
 mod generate;
 mod hosted;
 mod search;
