@@ -88,12 +88,17 @@ pub(crate) async fn prepare(
     let portal = ctx.portal;
     let m = &options.mapping;
     ctx.progress.phase("plan", None);
-    let target = TargetState::read(portal).await?;
+    let mut target = TargetState::read(portal).await?;
     let same_org = manifest.org_id == portal.org_id();
     let mode = if same_org { m.mode } else { RestoreMode::Auto };
     let in_place = same_org && mode != RestoreMode::Copies;
     let journal = Journal::new(ctx.db, ctx.clock, portal.org_id(), snapshot.as_str());
     let rows = journal.load().await?;
+    let journaled = rows
+        .iter()
+        .filter(|((kind, _), j)| *kind == EntryKind::Item && !j.target_id.is_empty())
+        .map(|(_, j)| j.target_id.as_str());
+    target.add_unindexed(portal, journaled).await?;
     let marks = MarkKey::for_target(ctx.db, ctx.clock, portal.org_id()).await?;
     let me = portal.self_info().user.as_ref().map(|u| u.username.clone()).unwrap_or_default();
 

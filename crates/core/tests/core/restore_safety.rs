@@ -55,6 +55,7 @@ async fn a_failed_publish_never_leads_to_deleting_another_users_service_of_that_
     assert_ne!(member, planned.target_owner, "the other user is not the restore's owner");
     let params = json!({"name": name, "capabilities": "Query", "spatialReference": {"wkid": 102100}});
     let theirs = f.target.create_service(&member, &params, false).await?;
+    f.scene_is_indexed();
 
     let plan = f.plan(&opts).await?;
     let p = plan.items.iter().find(|p| p.source_id == item.id).expect("planned");
@@ -86,6 +87,7 @@ async fn a_planted_source_marker_is_a_conflict_and_the_item_is_not_adopted() -> 
         ..Default::default()
     };
     let planted = f.target.add_item(&member, None, &fields, ItemContent::Text("{}".into()), None).await?;
+    f.scene_is_indexed();
     let before = item_in(&f, &b, &planted).expect("planted");
 
     let mut opts = only(&victim.id);

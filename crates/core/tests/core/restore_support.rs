@@ -57,6 +57,13 @@ pub fn options() -> RestoreOptions {
 }
 
 impl Fixture {
+    /// Lets the simulator's search index catch up with what the test itself wrote to set the
+    /// scene: that content stands for what existed before the restore, long enough ago to be
+    /// searchable (portal-sim's search lags behind writes as ArcGIS's does).
+    pub fn scene_is_indexed(&self) {
+        self.sim.control().index_now();
+    }
+
     pub fn ctx<'a>(&'a self, progress: &'a dyn Progress, cancel: CancellationToken) -> RestoreContext<'a> {
         RestoreContext {
             db: &self.db,
