@@ -258,10 +258,15 @@ fn org(cfg: &SimConfig, base_url: &str, index: usize, org_seed: u64) -> (Org, Or
         folders: BTreeMap::new(),
         services: BTreeMap::new(),
         relationships: vec![],
-        oauth_apps: vec![OAuthApp {
-            client_id: format!("orgvault-{url_key}"),
-            redirect_uris: vec!["http://127.0.0.1".into(), "urn:ietf:wg:oauth:2.0:oob".into()],
-        }],
+        oauth_apps: vec![
+            OAuthApp {
+                client_id: format!("orgvault-{url_key}"),
+                redirect_uris: vec!["http://127.0.0.1".into(), "urn:ietf:wg:oauth:2.0:oob".into()],
+            },
+            // Esri's built-in apps, which every portal has (Esri's Python client signs in as one).
+            OAuthApp { client_id: "pythonapi".into(), redirect_uris: vec!["urn:ietf:wg:oauth:2.0:oob".into()] },
+            OAuthApp { client_id: "arcgisonline".into(), redirect_uris: vec!["urn:ietf:wg:oauth:2.0:oob".into()] },
+        ],
         index_lag: Default::default(),
     };
     let order = users(&mut rng, &mut org, cfg.users.max(4));

@@ -4,6 +4,7 @@ mod auth;
 mod cli;
 mod common;
 mod content;
+mod esri_client;
 mod faults;
 mod fidelity;
 mod generate;
