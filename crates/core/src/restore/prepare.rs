@@ -79,6 +79,12 @@ pub(crate) async fn free_service_name(
     Err(RestoreError::InvalidInput(format!("no free service name found for {base}")))
 }
 
+/// The accounts ArcGIS Enterprise makes for itself (`esri_livingatlas`, `esri_boundaries`,
+/// `esri_demographics`, `esri_nav`, ...): backed up as listed, never created by a restore.
+pub(crate) fn is_system_account(username: &str) -> bool {
+    username.to_ascii_lowercase().starts_with("esri_")
+}
+
 pub(crate) async fn prepare(
     ctx: &RestoreContext<'_>,
     snapshot: &SnapshotId,
@@ -146,6 +152,12 @@ pub(crate) async fn prepare(
         let mut notes = Vec::new();
         let action = if exists || journal_done {
             Action::Match { target_id: name.clone() }
+        } else if is_system_account(&u.username) {
+            Action::Skip {
+                reason: "a system account of ArcGIS Enterprise (esri_*): the portal makes it, a restore never does"
+                    .into(),
+                target_id: None,
+            }
         } else if options.users {
             Action::Create
         } else {

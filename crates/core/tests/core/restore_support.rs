@@ -32,7 +32,11 @@ pub struct Fixture {
 }
 
 pub async fn fixture(cfg: SimConfig) -> anyhow::Result<Fixture> {
-    let sim = start_sim(cfg).await?;
+    fixture_of(start_sim(cfg).await?).await
+}
+
+/// As [`fixture`], with a simulator the test has prepared.
+pub async fn fixture_of(sim: RunningSim) -> anyhow::Result<Fixture> {
     let dir = tempfile::tempdir()?;
     let repo = open_repo(dir.path()).await?;
     let t = std::time::Instant::now();

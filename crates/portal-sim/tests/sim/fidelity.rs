@@ -269,3 +269,40 @@ async fn a_committed_upload_cannot_be_published_until_processed_and_names_are_re
         rest(&http, &org.portal_url, &format!("content/users/{me}/items/{id}/status"), Some(&token), &[]).await;
     assert_eq!(status["status"], "processing", "{status}");
 }
+
+#[tokio::test]
+async fn relationship_classes_must_have_esris_documented_form() {
+    let sim = start(SimConfig::default()).await;
+    let http = client();
+    let org = &sim.orgs[0];
+    let token = sign_in(&http, &org.portal_url, &org.admin).await;
+    let (name, rel) = {
+        let universe = sim.state.universe.read().expect("lock");
+        let o = universe.org_by_id(&org.id).expect("org");
+        let s =
+            o.services.values().find(|s| s.view_of.is_none() && !s.relationships.is_empty()).expect("related layers");
+        (s.name.clone(), s.relationships[0].clone())
+    };
+    let url = format!("{}/{}/arcgis/rest/admin/services/{name}/FeatureServer/updateDefinition", sim.base_url, org.id);
+    let send = |r: Value| {
+        let (http, url, token) = (&http, &url, &token);
+        async move {
+            let def = serde_json::json!({ "relationships": [r] }).to_string();
+            post_form(http, url, token, &[("updateDefinition", &def)]).await
+        }
+    };
+    let ok = send(rel.clone()).await;
+    assert_eq!(ok["success"], true, "the documented form is taken: {ok}");
+    for (key, bad) in [
+        ("originPrimaryKey", Value::from("NoSuchField")),
+        ("destinationForeignKey", Value::Null),
+        ("cardinality", Value::from("oneToMany")),
+        ("name", Value::from("")),
+    ] {
+        let mut r = rel.clone();
+        r[key] = bad;
+        let refused = send(r).await;
+        assert_eq!(error_code(&refused), Some(400), "a relationship with a bad '{key}' is refused: {refused}");
+        assert!(refused.to_string().contains(key), "the refusal names '{key}': {refused}");
+    }
+}

@@ -289,14 +289,7 @@ pub(super) async fn update_definition(
         if let Some(rels) = def.get("relationships") {
             let rels = rels.as_array().ok_or_else(|| definition_error("'relationships' must be an array"))?;
             for r in rels {
-                for end in ["originLayerId", "destinationLayerId"] {
-                    let id = r.get(end).and_then(Value::as_i64);
-                    if !service.layers.iter().chain(&service.tables).any(|l| Some(l.id) == id) {
-                        return Err(definition_error(format!(
-                            "relationship {end} {id:?} names no layer of the service"
-                        )));
-                    }
-                }
+                super::relationships::check(service, r)?;
             }
             service.relationships = rels.clone();
         }
