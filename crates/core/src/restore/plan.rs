@@ -233,12 +233,7 @@ impl TargetState {
         // signed-in administrator's own content, where restores write most, is read from the
         // content listing, which is current at once.
         if !t.me.is_empty() {
-            let mine = portal.owned_items(&t.me.clone()).await?;
-            for item in mine {
-                if !t.items.contains_key(&item.id) {
-                    t.add_item(item);
-                }
-            }
+            t.add_owned(portal, &t.me.clone()).await?;
         }
         for u in portal.org_users().await? {
             t.users.insert(u.username.clone(), u);
@@ -270,6 +265,17 @@ impl TargetState {
             }
         }
         self.items.insert(item.id.clone(), item);
+    }
+
+    /// Adds `owner`'s content from the content listing (current at once), for the items search
+    /// does not show yet.
+    pub async fn add_owned(&mut self, portal: &arcgis::Portal, owner: &str) -> Result<(), RestoreError> {
+        for item in portal.owned_items(owner).await? {
+            if !self.items.contains_key(&item.id) {
+                self.add_item(item);
+            }
+        }
+        Ok(())
     }
 
     /// Reads the items `ids` names that search did not show (made by an earlier run of this

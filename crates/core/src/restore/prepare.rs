@@ -182,6 +182,24 @@ pub(crate) async fn prepare(
             notes,
         });
     }
+    // The content of every user this restore writes into, from the content listing: an item an
+    // earlier run made a moment ago (and was killed before journaling) is not in search yet, and
+    // only its mark proves it was made.
+    let writes_into: BTreeSet<String> = manifest
+        .items
+        .iter()
+        .filter_map(|i| {
+            let t = user_map
+                .get(&i.owner)
+                .cloned()
+                .unwrap_or_else(|| target_username(&i.owner, &m.owners, source_key.as_deref(), target_key.as_deref()));
+            target.users.contains_key(&t).then_some(t)
+        })
+        .filter(|t| *t != me)
+        .collect();
+    for owner in &writes_into {
+        target.add_owned(portal, owner).await?;
+    }
     let mut missing_owners: BTreeSet<String> = BTreeSet::new();
     let owner_of = |source: &str, missing: &mut BTreeSet<String>| -> String {
         if let Some(t) = user_map.get(source) {
