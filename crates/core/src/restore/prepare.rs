@@ -100,11 +100,14 @@ pub(crate) async fn prepare(
     let in_place = same_org && mode != RestoreMode::Copies;
     let journal = Journal::new(ctx.db, ctx.clock, portal.org_id(), snapshot.as_str());
     let rows = journal.load().await?;
-    let journaled = rows
+    // Collected first: a borrowing iterator held across the awaits would keep this future from
+    // being provably `Send` (the app spawns it).
+    let journaled: Vec<String> = rows
         .iter()
         .filter(|((kind, _), j)| *kind == EntryKind::Item && !j.target_id.is_empty())
-        .map(|(_, j)| j.target_id.as_str());
-    target.add_unindexed(portal, journaled).await?;
+        .map(|(_, j)| j.target_id.clone())
+        .collect();
+    target.add_unindexed(portal, journaled.iter().map(String::as_str)).await?;
     let marks = MarkKey::for_target(ctx.db, ctx.clock, portal.org_id()).await?;
     let me = portal.self_info().user.as_ref().map(|u| u.username.clone()).unwrap_or_default();
 
