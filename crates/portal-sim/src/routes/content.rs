@@ -433,7 +433,7 @@ async fn group_content(
     let query = parse(q).map_err(|e| ApiError::bad_request(e.to_string()))?;
     let mut hits: Vec<(&Org, &Item)> = org
         .searchable_items()
-        .filter(|i| i.shared_groups.iter().any(|g| *g == group_id))
+        .filter(|i| i.shared_groups.contains(&group_id))
         .filter(|i| aud.can_see_item(org, i) && query.matches(&ItemDoc { org, item: i }))
         .map(|i| (org, i))
         .collect();

@@ -24,7 +24,7 @@ fn refused(detail: impl Into<String>) -> ApiError {
 pub(super) fn check(service: &FeatureService, r: &Value) -> ApiResult<()> {
     let name = r.get("name").and_then(Value::as_str).filter(|n| !n.trim().is_empty());
     let Some(name) = name else { return Err(refused("a relationship needs a 'name'")) };
-    if !r.get("id").and_then(Value::as_i64).is_some_and(|id| id >= 0) {
+    if r.get("id").and_then(Value::as_i64).is_none_or(|id| id < 0) {
         return Err(refused(format!("relationship '{name}' needs a non-negative integer 'id'")));
     }
     let layer = |end: &str| {
