@@ -15,7 +15,7 @@ APT_PACKAGES=(build-essential pkg-config curl ca-certificates python3 time unzip
   libwebkit2gtk-4.1-dev libgtk-3-dev libsoup-3.0-dev libjavascriptcoregtk-4.1-dev
   libayatana-appindicator3-dev librsvg2-dev libssl-dev libxdo-dev patchelf xdg-utils
   xvfb xauth x11-utils webkit2gtk-driver imagemagick
-  dosfstools fusefat strace libxml2-utils dbus-daemon dbus-bin systemd rpm desktop-file-utils)
+  dosfstools fusefat strace libxml2-utils dbus-daemon dbus-bin systemd rpm desktop-file-utils python3-venv)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
@@ -48,5 +48,13 @@ if ! python3 -c 'import aiosmtpd' >/dev/null 2>&1; then
   python3 -m pip install --quiet aiosmtpd 2>/dev/null \
     || python3 -m pip install --quiet --break-system-packages aiosmtpd \
     || { as_root apt-get update -qq && DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq python3-aiosmtpd; }
+fi
+# Esri's ArcGIS API for Python, which a portal-sim test drives against the simulator
+# (crates/portal-sim/tests/sim/esri_client.rs): its own venv, pinned; about a minute to install.
+ESRI_VENV="$(dirname "${BASH_SOURCE[0]}")/../tools/pyapi/.venv"
+if ! "$ESRI_VENV/bin/python" -c 'import arcgis' >/dev/null 2>&1; then
+  echo "setup: installing Esri's ArcGIS API for Python (arcgis==2.4.4) into tools/pyapi/.venv"
+  python3 -m venv "$ESRI_VENV"
+  "$ESRI_VENV/bin/pip" install --quiet arcgis==2.4.4
 fi
 echo "setup: $(cargo --version), node $(node --version)"

@@ -41,10 +41,10 @@
 //! portal.start_export(owner, item_id, FILE_GEODATABASE, title) -> ExportJob { job_id, export_item_id, owner }
 //! portal.export_status(&ExportJob) -> JobStatus       // Processing | Completed{result_url} | Failed{message}
 //! portal.delete_item(owner, item_id) -> ()            // already gone counts as deleted
-//! portal.create_replica(&service_url, layers: &[i64]) -> Url (statusUrl)   // async, filegdb, attachments, syncModel none
+//! portal.create_replica(&service_url, layers: &[i64], full_extent) -> Url (statusUrl)   // async, filegdb, attachments, syncModel none, every row
 //! portal.replica_status(&status_url) -> JobStatus      // Completed carries resultUrl
 //! portal.service_layers(&service_url) -> Value         // <url>/layers
-//! portal.query_page(&service_url, layer, offset, count) -> Value   // where=1=1, outFields=*
+//! portal.query_page(&service_url, layer, oid_field, offset, count) -> Value   // where=1=1, outFields=*, orderByFields=<oid> ASC
 //!
 //! // Escape hatches (token only to org hosts; f=json added to JSON calls)
 //! portal.get_json(path_or_url: &str, params: &[(&str, &str)]) -> Value

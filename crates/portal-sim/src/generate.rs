@@ -196,7 +196,8 @@ pub fn universe(cfg: &SimConfig, base_url: &str) -> (Universe, Vec<OrgLogin>) {
             .collect();
         handles.into_iter().map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))).collect()
     });
-    let mut universe = Universe::default();
+    let mut universe =
+        Universe { search_lag: std::time::Duration::from_millis(cfg.search_lag_ms), ..Universe::default() };
     let mut logins = Vec::with_capacity(cfg.orgs);
     for (org, login) in built {
         universe.orgs.push(org);
@@ -257,10 +258,16 @@ fn org(cfg: &SimConfig, base_url: &str, index: usize, org_seed: u64) -> (Org, Or
         folders: BTreeMap::new(),
         services: BTreeMap::new(),
         relationships: vec![],
-        oauth_apps: vec![OAuthApp {
-            client_id: format!("orgvault-{url_key}"),
-            redirect_uris: vec!["http://127.0.0.1".into(), "urn:ietf:wg:oauth:2.0:oob".into()],
-        }],
+        oauth_apps: vec![
+            OAuthApp {
+                client_id: format!("orgvault-{url_key}"),
+                redirect_uris: vec!["http://127.0.0.1".into(), "urn:ietf:wg:oauth:2.0:oob".into()],
+            },
+            // Esri's built-in apps, which every portal has (Esri's Python client signs in as one).
+            OAuthApp { client_id: "pythonapi".into(), redirect_uris: vec!["urn:ietf:wg:oauth:2.0:oob".into()] },
+            OAuthApp { client_id: "arcgisonline".into(), redirect_uris: vec!["urn:ietf:wg:oauth:2.0:oob".into()] },
+        ],
+        index_lag: Default::default(),
     };
     let order = users(&mut rng, &mut org, cfg.users.max(4));
     if empty {

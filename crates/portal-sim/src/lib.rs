@@ -12,7 +12,7 @@
 //!
 //! Module ownership:
 //! - `model`: the state types. `generate`: deterministic content from a seed.
-//! - `search`: the `q` query language. `routes::{portal, community, content}`: read endpoints.
+//! - `search`: the `q` query language. `index`: search lagging behind writes. `routes::{portal, community, content}`: read endpoints.
 //! - `auth`: tokens, generateToken, oauth2. `faults`: latency, faults, rate limit.
 //! - `routes::hosted`: FeatureServer JSON, query, export and replica jobs. `tls`: self-signed HTTPS.
 //! - `control`: a library and HTTP API for tests to change the org while a client runs.
@@ -21,6 +21,7 @@ pub mod auth;
 pub mod control;
 pub mod faults;
 pub mod generate;
+pub mod index;
 pub mod model;
 pub mod routes;
 pub mod search;

@@ -62,6 +62,9 @@ struct Args {
     /// The last N orgs are empty restore targets (only their admin and the non-admin user).
     #[arg(long, default_value_t = 0)]
     empty_orgs: usize,
+    /// How long a client's item write takes to reach search, in ms (0 = at once).
+    #[arg(long, default_value_t = portal_sim::index::DEFAULT_SEARCH_LAG_MS)]
+    search_lag_ms: u64,
 }
 
 impl Args {
@@ -83,6 +86,7 @@ impl Args {
             oauth_auto_approve: !self.no_auto_approve,
             foreign_service_url: self.foreign_service_url,
             empty_orgs: self.empty_orgs,
+            search_lag_ms: self.search_lag_ms,
         }
     }
 }

@@ -60,6 +60,8 @@ pub struct SimConfig {
     /// The last `empty_orgs` orgs are restore targets: only their admin and the non-admin test user,
     /// no items, groups or folders. They are still listed on the ready line.
     pub empty_orgs: usize,
+    /// How long a client's item write takes to reach search (`index`); 0 = at once.
+    pub search_lag_ms: u64,
 }
 
 impl Default for SimConfig {
@@ -81,6 +83,7 @@ impl Default for SimConfig {
             oauth_auto_approve: true,
             foreign_service_url: None,
             empty_orgs: 0,
+            search_lag_ms: crate::index::DEFAULT_SEARCH_LAG_MS,
         }
     }
 }

@@ -82,3 +82,15 @@ async fn download_streams_detect_error_bodies_and_pass_files_through() {
     }
     assert_eq!(total, 200_000, "every byte of the file must come through the stream");
 }
+
+#[tokio::test]
+async fn an_http_401_signs_in_again_instead_of_failing_as_forbidden() {
+    let (seen, portal) = mock().await;
+    let sign_ins = seen.hits("/sharing/rest/generateToken");
+    let v = portal.get_json("t/status/401/1", &[]).await.expect("one 401 then OK must succeed after a new sign-in");
+    assert_eq!(v["attempts"], 2, "the request is sent again after signing in");
+    assert!(
+        seen.hits("/sharing/rest/generateToken") > sign_ins,
+        "HTTP 401 (web-tier auth) made the client sign in again"
+    );
+}

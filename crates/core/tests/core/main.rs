@@ -2,6 +2,7 @@
 
 mod backup_azure;
 mod backup_caps;
+mod backup_fidelity;
 mod backup_full;
 mod backup_hosts;
 mod backup_leftovers;

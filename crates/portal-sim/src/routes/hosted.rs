@@ -207,6 +207,7 @@ pub(crate) fn layer_json(service: &FeatureService, layer: &Layer) -> Value {
         "editingInfo": { "lastEditDate": layer.last_edit_date, "schemaLastEditDate": layer.last_edit_date, "dataLastEditDate": layer.last_edit_date },
         "relationships": layer_relationships(service, layer.id),
         "hasAttachments": layer.has_attachments,
+        "supportsApplyEditsWithGlobalIds": layer.keeps_global_ids,
         "objectIdField": oid_field(layer),
         "uniqueIdField": { "name": oid_field(layer), "isSystemMaintained": true },
         "globalIdField": global_id_field(layer),
