@@ -7,6 +7,7 @@ mod content;
 mod faults;
 mod generate;
 mod hosted;
+mod hosts;
 mod search;
 mod writes_groups;
 mod writes_items;
