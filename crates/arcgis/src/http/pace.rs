@@ -12,13 +12,13 @@
 use std::sync::Mutex;
 use std::time::Duration;
 
-/// The shortest patience for a JSON answer: below it, scheduling noise on a busy machine would
-/// look like a stall.
-pub(crate) const READ_PATIENCE_FLOOR: Duration = Duration::from_secs(2);
+/// The shortest patience for a JSON answer (RFC 6298's minimum RTO): below it, scheduling noise
+/// on a busy machine would look like a stall.
+pub(crate) const READ_PATIENCE_FLOOR: Duration = Duration::from_secs(1);
 /// Patience before any answer was observed.
 const INITIAL_PATIENCE: Duration = Duration::from_secs(10);
 /// How many retransmission timeouts a JSON answer may take before it counts as stalled.
-const PATIENCE_FACTOR: f64 = 4.0;
+const PATIENCE_FACTOR: f64 = 2.0;
 
 #[derive(Debug, Default)]
 struct Estimate {
@@ -88,8 +88,8 @@ mod tests {
         }
         let slow = pace.patience(1);
         assert!(
-            slow >= Duration::from_secs(8) && slow <= Duration::from_secs(30),
-            "a portal answering in 2 s gets several times that: {slow:?}"
+            slow >= Duration::from_secs(4) && slow <= Duration::from_secs(30),
+            "a portal answering in 2 s gets more than that: {slow:?}"
         );
         assert_eq!(pace.patience(2), (slow * 2).min(Duration::from_secs(30)), "a repeat doubles the patience");
         assert_eq!(pace.patience(10), Duration::from_secs(30), "patience never exceeds the stall limit");

@@ -48,7 +48,7 @@ pub struct PortalConfig {
     pub request_timeout: Duration,
     /// A body that delivers nothing for this long fails as a retryable timeout. For a JSON
     /// answer this is only the ceiling: its no-progress limit adapts to the latency observed
-    /// (2 s at least), doubling on each repeat, so a stalled small answer fails fast.
+    /// (1 s at least), doubling on each repeat, so a stalled small answer fails fast.
     pub stall_timeout: Duration,
     /// Longest wait for the answer of a write (`applyEdits`, `addToDefinition`, `createService`,
     /// `publish`, `addItem`, ...): large ones take minutes on a real portal, and a slow answer
