@@ -48,6 +48,8 @@ pub(crate) struct HttpSettings {
     pub connect_timeout: Duration,
     pub request_timeout: Duration,
     pub stall_timeout: Duration,
+    /// Longest wait for the answer of a write (`Call::wait == Wait::Write`).
+    pub write_timeout: Duration,
     /// The largest JSON answer (or error body) read into memory, in bytes.
     pub max_json_answer: u64,
     pub referer: String,
@@ -58,6 +60,18 @@ pub(crate) struct HttpSettings {
 pub(crate) enum Method {
     Get,
     Post,
+}
+
+/// How long a call may wait for its answer, by what it asks of the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Wait {
+    /// A small JSON answer: a short no-progress limit adaptive to the latency observed
+    /// (`pace::Pace`), doubled on each repeat, and `request_timeout` for the whole answer.
+    Read,
+    /// A write the server may take minutes over (a large `applyEdits`, `addToDefinition`,
+    /// `createService`, `publish`): `write_timeout` for the answer, so a slow answer is not
+    /// taken for a lost one.
+    Write,
 }
 
 /// A file sent as one part of a `multipart/form-data` POST (uploads: `addItem`, `addResources`,
@@ -94,17 +108,35 @@ pub(crate) struct Call {
     /// The URL came from an item (any member can edit it): every redirect hop must be on an org
     /// host or an allowed one, like the URL itself (`Portal::check_item_url`).
     pub item_url: bool,
+    pub wait: Wait,
+    /// A sign-in call (`generateToken`, `oauth2/token`): it does not queue for the org's request
+    /// slots, because requests holding slots may be waiting for the token it brings.
+    pub sign_in: bool,
 }
 
 impl Call {
     pub fn get(url: Url, params: Vec<(String, String)>) -> Self {
-        Call { method: Method::Get, url, params, files: Vec::new(), idempotent: true, item_url: false }
+        Call {
+            method: Method::Get,
+            url,
+            params,
+            files: Vec::new(),
+            idempotent: true,
+            item_url: false,
+            wait: Wait::Read,
+            sign_in: false,
+        }
     }
+    /// A form POST, waited for as a write.
     pub fn post(url: Url, params: Vec<(String, String)>, idempotent: bool) -> Self {
-        Call { method: Method::Post, url, params, files: Vec::new(), idempotent, item_url: false }
+        Call { method: Method::Post, files: Vec::new(), idempotent, wait: Wait::Write, ..Call::get(url, params) }
     }
     pub fn multipart(url: Url, params: Vec<(String, String)>, files: Vec<FilePart>, idempotent: bool) -> Self {
-        Call { method: Method::Post, url, params, files, idempotent, item_url: false }
+        Call { files, ..Call::post(url, params, idempotent) }
+    }
+    /// A sign-in POST: a small answer (waited for as a read) that needs no request slot.
+    pub fn sign_in(url: Url, params: Vec<(String, String)>, idempotent: bool) -> Self {
+        Call { wait: Wait::Read, sign_in: true, ..Call::post(url, params, idempotent) }
     }
     /// A GET of a URL found in an item: its redirects are followed only to org or allowed hosts.
     pub fn item_url(url: Url, params: Vec<(String, String)>) -> Self {
@@ -292,6 +324,7 @@ pub(crate) fn interpret_json(status: u16, retry_after: Option<Duration>, body: &
 }
 
 mod body;
+mod pace;
 mod transport;
 
 pub(crate) use transport::Transport;

@@ -114,7 +114,11 @@ pub fn org_marks(sim: &RunningSim, url_key: &str) -> (BTreeSet<String>, Vec<Stri
     let universe = sim.state.universe.read().unwrap_or_else(|e| e.into_inner());
     let org = universe.org_by_url_key(url_key).expect("org");
     let ids = org.items.keys().cloned().collect();
-    let roots = vec![format!("{}/{}/", sim.base_url, org.id), format!("{}/{}/", sim.base_url, org.url_key)];
+    let roots = vec![
+        format!("{}/{}/", sim.base_url, org.id),
+        format!("{}/{}/", sim.base_url, org.url_key),
+        format!("{}/{}/", sim.services_url, org.id),
+    ];
     (ids, roots)
 }
 

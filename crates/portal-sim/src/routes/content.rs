@@ -13,7 +13,7 @@ use std::convert::Infallible;
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::header;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use serde_json::{json, Value};
@@ -181,7 +181,7 @@ fn content_disposition(file_name: &str) -> String {
     format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}")
 }
 
-fn streamed(seed: u64, key: String, len: u64, content_type: &str, file_name: Option<&str>) -> Response {
+pub(crate) fn streamed(seed: u64, key: String, len: u64, content_type: &str, file_name: Option<&str>) -> Response {
     let stream = futures::stream::iter(file_bytes(seed, key, len).map(Ok::<_, Infallible>));
     let mut resp = Response::new(Body::from_stream(stream));
     let h = resp.headers_mut();
@@ -195,7 +195,7 @@ fn streamed(seed: u64, key: String, len: u64, content_type: &str, file_name: Opt
     resp
 }
 
-fn bytes_response(bytes: bytes::Bytes, content_type: &str, file_name: Option<&str>) -> Response {
+pub(crate) fn bytes_response(bytes: bytes::Bytes, content_type: &str, file_name: Option<&str>) -> Response {
     let mut resp = Response::new(Body::from(bytes));
     let h = resp.headers_mut();
     if let Ok(v) = content_type.parse() {
@@ -214,9 +214,9 @@ async fn item_data(
 ) -> ApiResult<Response> {
     let seed = state.config.seed;
     // Copy out what the response needs, so the lock is released before the body streams.
-    let (data, key) = {
+    let (data, key, org_id) = {
         let universe = read(&state);
-        let (_, item, _) = visible_in(&universe, &url_key, &id, &req)?;
+        let (org, item, _) = visible_in(&universe, &url_key, &id, &req)?;
         if item.uploads.multipart.is_some() {
             return Err(ApiError::bad_request("Item upload is not complete: commit the multipart upload first."));
         }
@@ -224,8 +224,14 @@ async fn item_data(
             return Err(ApiError::bad_request("Item is still being processed: poll its status until completed."));
         }
         let key = item.data.file_name().map(|f| data_key(item, f));
-        (item.data.clone(), key)
+        (item.data.clone(), key, org.id.clone())
     };
+    // A file lives on the storage host: Online answers its /data with a redirect to a signed
+    // URL there (see `crate::storage`).
+    if let (Some(storage_url), Some(file_name)) = (state.storage_url.as_deref(), data.file_name()) {
+        let to = state.storage.signed_url(storage_url, &org_id, &id, file_name, crate::auth::now_ms());
+        return Ok(axum::response::Redirect::to(&to).into_response());
+    }
     Ok(match data {
         ItemData::None => bytes_response(bytes::Bytes::new(), "text/plain; charset=utf-8", None),
         ItemData::Json(v) => {

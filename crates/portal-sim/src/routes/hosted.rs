@@ -114,7 +114,7 @@ pub(crate) fn caller_of(state: &SimState, parts: &Parts, form_token: Option<&str
 }
 
 pub(crate) fn service_url(state: &SimState, org_id: &str, name: &str) -> String {
-    format!("{}/{org_id}/arcgis/rest/services/{name}/FeatureServer", state.base_url)
+    format!("{}/{org_id}/arcgis/rest/services/{name}/FeatureServer", state.services_url)
 }
 
 fn spatial_reference(wkid: i64) -> Value {

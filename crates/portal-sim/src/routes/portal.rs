@@ -75,7 +75,7 @@ fn portal_json(state: &SimState, org: &Org) -> Value {
         "helperServices": {
             "geometry": { "url": "https://utility.arcgisonline.com/arcgis/rest/services/Geometry/GeometryServer" },
             "printTask": { "url": "https://utility.arcgisonline.com/arcgis/rest/services/Utilities/PrintingTools/GPServer/Export%20Web%20Map%20Task" },
-            "hosting": { "url": format!("{base}/{}/arcgis/rest/services", org.id) },
+            "hosting": { "url": format!("{}/{}/arcgis/rest/services", state.services_url, org.id) },
         },
     })
 }
@@ -102,7 +102,9 @@ async fn urls(
     if portal_id != "self" && portal_id != org.id {
         return Err(ApiError::bad_request(format!("Invalid portal id '{portal_id}'.")));
     }
-    let host = host_of(&state.base_url);
+    // Online names its services hosts here (`services1.arcgis.com`), not the portal's; a client
+    // that sends its token to hosted services must learn them from this answer.
+    let host = host_of(&state.services_url);
     Ok(req.json(json!({
         "urls": {
             "features": { "http": [host], "https": [host] },

@@ -21,7 +21,7 @@ fn pick_service(sim: &RunningSim, pred: impl Fn(&FeatureService) -> bool) -> Fea
 }
 
 fn service_url(sim: &RunningSim, name: &str) -> String {
-    format!("{}/{}/arcgis/rest/services/{name}/FeatureServer", sim.base_url, sim.orgs[0].id)
+    format!("{}/{}/arcgis/rest/services/{name}/FeatureServer", sim.services_url, sim.orgs[0].id)
 }
 
 async fn get_json(http: &reqwest::Client, url: &str, token: &str, query: &[(&str, &str)]) -> Value {

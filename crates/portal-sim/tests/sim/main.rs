@@ -9,6 +9,7 @@ mod faults;
 mod fidelity;
 mod generate;
 mod hosted;
+mod hosts;
 mod search;
 mod writes_groups;
 mod writes_items;

@@ -12,11 +12,11 @@ use crate::common::{
 };
 
 fn service_url(sim: &RunningSim, org: usize, name: &str) -> String {
-    format!("{}/{}/arcgis/rest/services/{name}/FeatureServer", sim.base_url, sim.orgs[org].id)
+    format!("{}/{}/arcgis/rest/services/{name}/FeatureServer", sim.services_url, sim.orgs[org].id)
 }
 
 fn admin_url(sim: &RunningSim, org: usize, name: &str) -> String {
-    format!("{}/{}/arcgis/rest/admin/services/{name}/FeatureServer", sim.base_url, sim.orgs[org].id)
+    format!("{}/{}/arcgis/rest/admin/services/{name}/FeatureServer", sim.services_url, sim.orgs[org].id)
 }
 
 /// The stored service `name` of org `org`.
