@@ -37,6 +37,12 @@ pub struct BackupArgs {
     #[arg(long)]
     pub init: bool,
 
+    /// Create a new repository unencrypted (format 1). By default a new repository is
+    /// encrypted with the password from ORGVAULT_REPOSITORY_PASSWORD (or asked for), and its
+    /// recovery key is printed once. An existing repository is used as it is.
+    #[arg(long)]
+    pub no_encrypt: bool,
+
     /// The snapshot's name (default: the organization and the date and time).
     #[arg(long)]
     pub name: Option<String>,
@@ -97,7 +103,7 @@ pub async fn run(db: &Db, data_dir: &Path, args: BackupArgs) -> anyhow::Result<(
     let repo = match (&args.to, &saved) {
         (Some(to), _) => {
             let dest = DestArgs { to: to.clone() };
-            let repo = dest.open_for_backup(data_dir, args.init).await?;
+            let repo = dest.open_for_backup(data_dir, args.init, args.no_encrypt).await?;
             if let StorageTarget::Local { path } = &dest.target(data_dir)? {
                 check_local(path, 0).await?;
             }
@@ -105,10 +111,12 @@ pub async fn run(db: &Db, data_dir: &Path, args: BackupArgs) -> anyhow::Result<(
         }
         (None, Some((service, identity))) => {
             let init = if args.init { InitPolicy::EvenIfNotEmpty } else { InitPolicy::IfEmpty };
-            service
+            let repo = service
                 .backup_repository_for(identity, init)
                 .await
-                .with_context(|| format!("cannot open the repository of identity {:?}", identity.spec.name))?
+                .with_context(|| format!("cannot open the repository of identity {:?}", identity.spec.name))?;
+            super::repo_password::show_recovery_key(&repo);
+            repo
         }
         (None, None) => anyhow::bail!("give --to DEST, or --identity NAME to back up into the identity's storage"),
     };
