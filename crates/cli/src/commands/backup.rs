@@ -8,7 +8,7 @@ use anyhow::Context;
 use clap::Args;
 use orgvault_core::backup::{scan_and_backup, BackupOptions, BackupSummary, BackupWhat, ScanThenBackup};
 use orgvault_core::jobs::{JobKind, Trigger};
-use orgvault_core::repo::InitPolicy;
+use orgvault_core::repo::{InitPolicy, RepoKey, RepoState, Repository};
 use orgvault_core::selection::{Combine, Filter};
 use orgvault_core::storage::{check_local, StorageTarget};
 use orgvault_core::{Db, Selection, SystemClock};
@@ -111,6 +111,17 @@ pub async fn run(db: &Db, data_dir: &Path, args: BackupArgs) -> anyhow::Result<(
         }
         (None, Some((service, identity))) => {
             let init = if args.init { InitPolicy::EvenIfNotEmpty } else { InitPolicy::IfEmpty };
+            // A first backup of an identity without a saved repository password creates its
+            // repository encrypted (unless --no-encrypt) and keeps the password in the vault,
+            // so scheduled runs open it.
+            let missing = Repository::state(&service.storage_target(identity)?).await? == RepoState::Missing;
+            if missing && !args.no_encrypt && matches!(service.repository_key(identity)?, RepoKey::None) {
+                let pw = super::repo_password::new_repository_password()?;
+                let setup = service.set_up_repository(identity, Some(pw), init).await?;
+                if let Some(key) = &setup.recovery_key {
+                    super::repo_password::print_recovery_key(&identity.spec.name, key);
+                }
+            }
             let repo = service
                 .backup_repository_for(identity, init)
                 .await

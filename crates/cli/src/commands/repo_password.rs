@@ -36,7 +36,12 @@ pub fn existing() -> anyhow::Result<RepoKey> {
 
 /// The password of a repository about to be created (asked twice at a terminal).
 pub fn for_new_repository() -> anyhow::Result<RepoKey> {
-    Ok(RepoKey::Password(from_env_or_prompt(PASSWORD_ENV, "New repository password: ", true)?))
+    Ok(RepoKey::Password(new_repository_password()?))
+}
+
+/// The password chosen for a repository about to be created.
+pub fn new_repository_password() -> anyhow::Result<Secret> {
+    from_env_or_prompt(PASSWORD_ENV, "New repository password: ", true)
 }
 
 /// A new password for `key add` / `key passwd`.
@@ -47,9 +52,16 @@ pub fn new_key() -> anyhow::Result<Secret> {
 /// Prints the recovery key of a repository this command just created, once, on stderr.
 pub fn show_recovery_key(repo: &Repository) {
     if let Some(key) = repo.recovery_key() {
+        print_recovery_key(&repo.target().describe(), &key);
+    }
+}
+
+/// Prints a new repository's recovery key with what it is for.
+pub fn print_recovery_key(location: &str, key: &Secret) {
+    {
         eprintln!(
-            "\nCreated an encrypted repository at {}.\n\nRecovery key (shown once; keep it somewhere safe, apart from the password):\n\n    {}\n\nIt opens the repository when the password is lost (give it as the password).\nWithout the password or this key the backups cannot be read by anyone, OrgVault included.\n",
-            repo.target().describe(),
+            "\nCreated an encrypted repository for {}.\n\nRecovery key (shown once; keep it somewhere safe, apart from the password):\n\n    {}\n\nIt opens the repository when the password is lost (give it as the password).\nWithout the password or this key the backups cannot be read by anyone, OrgVault included.\n",
+            location,
             key.expose()
         );
     }

@@ -72,7 +72,7 @@ pub(crate) struct RepoConfig {
 }
 
 impl RepoConfig {
-    fn new(now_ms: i64, encrypted: bool) -> RepoConfig {
+    pub(crate) fn new(now_ms: i64, encrypted: bool) -> RepoConfig {
         RepoConfig {
             format: REPO_FORMAT.into(),
             version: if encrypted { ENCRYPTED_VERSION } else { PLAIN_VERSION },
@@ -141,6 +141,7 @@ pub(crate) async fn read_config(store: &dyn ObjectStore, prefix: &str) -> RepoRe
     }
 }
 
+#[cfg(test)]
 /// Writes a new config with create-only semantics; a config written meanwhile by another process
 /// wins and is returned.
 pub(crate) async fn write_config(
@@ -150,7 +151,17 @@ pub(crate) async fn write_config(
     now_ms: i64,
     encrypted: bool,
 ) -> RepoResult<(RepoConfig, bool)> {
-    let cfg = RepoConfig::new(now_ms, encrypted);
+    write_config_of(store, prefix, target, RepoConfig::new(now_ms, encrypted)).await
+}
+
+/// As [`write_config`], for a config made beforehand (an encrypted repository's key objects
+/// are sealed for its id before the config claims the location).
+pub(crate) async fn write_config_of(
+    store: &dyn ObjectStore,
+    prefix: &str,
+    target: &StorageTarget,
+    cfg: RepoConfig,
+) -> RepoResult<(RepoConfig, bool)> {
     let body = serde_json::to_vec_pretty(&cfg).map_err(|e| RepoError::Format(e.to_string()))?;
     if let StorageTarget::Local { path } = target {
         let root = path.join(prefix.trim_matches('/'));

@@ -276,15 +276,15 @@ async fn write_key(store: &dyn ObjectStore, prefix: &str, body: Vec<u8>) -> Repo
     Ok(name)
 }
 
-/// At creation: the first password key and the recovery key.
-pub(crate) async fn create_keys(
-    store: &dyn ObjectStore,
-    prefix: &str,
+/// At creation: the first password key and the recovery key, sealed (the slow part: two
+/// argon2id runs) before anything is written, so the repository's config and its key objects
+/// are written moments apart.
+pub(crate) fn seal_new_keys(
     repo_id: &str,
     master: &MasterKey,
     password: &Secret,
     now_ms: i64,
-) -> RepoResult<(String, Secret)> {
+) -> RepoResult<(Vec<Vec<u8>>, Secret)> {
     if password.is_empty() {
         return Err(RepoError::KeyRefused("the repository password is empty".into()));
     }
@@ -292,9 +292,16 @@ pub(crate) async fn create_keys(
     let rec_input = kdf_input(KeyKind::Recovery, &recovery).expect("a new recovery key is one");
     let rec = seal_key(master, repo_id, KeyKind::Recovery, &rec_input, now_ms)?;
     let pw = seal_key(master, repo_id, KeyKind::Password, password.expose().as_bytes(), now_ms)?;
-    write_key(store, prefix, rec).await?;
-    let name = write_key(store, prefix, pw).await?;
-    Ok((name, recovery))
+    Ok((vec![rec, pw], recovery))
+}
+
+/// Writes sealed key objects; the name of the last (the password's) is returned.
+pub(crate) async fn write_new_keys(store: &dyn ObjectStore, prefix: &str, bodies: Vec<Vec<u8>>) -> RepoResult<String> {
+    let mut name = String::new();
+    for body in bodies {
+        name = write_key(store, prefix, body).await?;
+    }
+    Ok(name)
 }
 
 /// Finds the key object `secret` opens: recovery keys first when the text looks like one.

@@ -72,7 +72,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::clock::{Clock, SystemClock};
 use crate::storage::{StorageError, StorageTarget};
-use config::{read_config, write_config, RepoConfig};
+use config::{read_config, RepoConfig};
 
 pub use blob::{BlobId, BlobRef, Encoding};
 pub(crate) use blob_file::BlobFile;
@@ -348,12 +348,23 @@ impl Repository {
                     RepoKey::Password(p) => Some(p),
                     RepoKey::None => None,
                 };
-                let (config, won) =
-                    write_config(store, &opened.prefix, target, clock.now_ms(), password.is_some()).await?;
-                if let (true, Some(password)) = (won && config.encrypted(), password) {
-                    let master = crypto::MasterKey::generate();
-                    let (name, recovery) =
-                        keys::create_keys(store, &opened.prefix, &config.id, &master, password, clock.now_ms()).await?;
+                let fresh = RepoConfig::new(clock.now_ms(), password.is_some());
+                let sealed = match password {
+                    Some(password) => {
+                        let (id, now, password) = (fresh.id.clone(), clock.now_ms(), password.clone());
+                        let master = crypto::MasterKey::generate();
+                        let m = master.clone();
+                        let (bodies, recovery) =
+                            tokio::task::spawn_blocking(move || keys::seal_new_keys(&id, &m, &password, now))
+                                .await
+                                .map_err(|e| RepoError::InvalidInput(format!("key derivation stopped: {e}")))??;
+                        Some((master, bodies, recovery))
+                    }
+                    None => None,
+                };
+                let (config, won) = config::write_config_of(store, &opened.prefix, target, fresh).await?;
+                if let (true, Some((master, bodies, recovery))) = (won, sealed) {
+                    let name = keys::write_new_keys(store, &opened.prefix, bodies).await?;
                     created = Some((master, name, recovery));
                 }
                 config
