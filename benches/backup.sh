@@ -51,6 +51,8 @@ backup() { # name dest
 }
 
 export ORGVAULT_DATA_DIR="$WORK/data"
+# New repositories are encrypted (format 2); the password is read from here, never an argument.
+export ORGVAULT_REPOSITORY_PASSWORD="${ORGVAULT_REPOSITORY_PASSWORD:-orgvault demo repository password}"
 start_sim "$ITEMS" "$USERS" "$NGROUPS"
 
 # 1. Full backup.

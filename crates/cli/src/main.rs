@@ -47,6 +47,8 @@ enum Command {
     ExportZip(commands::zip::ExportZipArgs),
     /// Read a .zip written by export-zip back into a repository.
     ImportZip(commands::zip::ImportZipArgs),
+    /// The keys of an encrypted repository: list, add, remove, passwd.
+    Key(commands::key::KeyArgs),
     /// Forget snapshots by a retention policy (their blobs stay until prune).
     Forget(commands::retention::ForgetArgs),
     /// Delete blobs no snapshot references.
@@ -99,6 +101,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Snapshots(args) => commands::snapshots::run(&data_dir, args).await,
         Command::Verify(args) => commands::verify::run(&db, &data_dir, args).await,
         Command::ExportZip(args) => commands::zip::export(&data_dir, args).await,
+        Command::Key(args) => commands::key::run(&data_dir, args).await,
         Command::ImportZip(args) => commands::zip::import(&data_dir, args).await,
         Command::Forget(args) => commands::retention::forget(&db, &data_dir, args).await,
         Command::Prune(args) => commands::retention::prune(&db, &data_dir, args).await,

@@ -5,6 +5,7 @@ mod backup_cli;
 mod backup_identity;
 mod backup_leftovers;
 mod destination_cli;
+mod encryption_cli;
 mod identity;
 mod job_leases;
 mod jobs;

@@ -405,6 +405,58 @@ impl Manifest {
         }
     }
 
+    /// Replaces every blob reference by `f`'s answer, in [`Manifest::blob_refs`] order: for
+    /// moving a snapshot between repositories whose blob ids differ (an encrypted repository's
+    /// ids are keyed; a zip's are plain SHA-256).
+    pub fn map_blob_refs(&mut self, f: &mut dyn FnMut(&BlobRef) -> BlobRef) {
+        let mut one = |b: &mut BlobRef| *b = f(b);
+        for b in [&mut self.org.portal_self, &mut self.org.urls].into_iter().flatten() {
+            one(b);
+        }
+        for it in &mut self.items {
+            one(&mut it.item_json);
+            if let Some(d) = &mut it.data {
+                one(&mut d.blob);
+            }
+            for r in &mut it.resources {
+                one(&mut r.blob);
+            }
+            if let Some(t) = &mut it.thumbnail {
+                one(&mut t.blob);
+            }
+            if let Some(m) = &mut it.metadata {
+                one(m);
+            }
+            if let Some(s) = &mut it.service {
+                one(&mut s.service_json);
+                for b in [&mut s.layers_json].into_iter().flatten() {
+                    one(b);
+                }
+                if let Some(e) = &mut s.export {
+                    one(&mut e.blob);
+                }
+                if let Some(d) = &mut s.service_definition {
+                    one(d);
+                }
+                for a in &mut s.attachments {
+                    one(&mut a.blob);
+                }
+            }
+        }
+        for u in &mut self.users {
+            one(&mut u.profile);
+            if let Some(t) = &mut u.thumbnail {
+                one(&mut t.blob);
+            }
+        }
+        for g in &mut self.groups {
+            one(&mut g.settings);
+            if let Some(t) = &mut g.thumbnail {
+                one(&mut t.blob);
+            }
+        }
+    }
+
     /// Parses a stored manifest's JSON text and validates it; the error names the first problem
     /// (`manifest: missing field ...`, `manifest items[3].id: empty`).
     pub fn parse(text: &[u8]) -> Result<Manifest, String> {
@@ -519,5 +571,13 @@ mod tests {
         let refs: Vec<&BlobRef> = m.blob_refs();
         let from_uses: Vec<&BlobRef> = uses.iter().map(|u| u.blob).collect();
         assert_eq!(refs, from_uses, "blob_refs walks the same references as blob_uses, in the same order");
+        let before: Vec<BlobRef> = refs.into_iter().cloned().collect();
+        let mut seen = Vec::new();
+        m.map_blob_refs(&mut |b| {
+            seen.push(b.clone());
+            BlobRef { id: BlobId::of(b.id.as_str().as_bytes()), size: b.size }
+        });
+        assert_eq!(seen, before, "map_blob_refs visits exactly the references blob_refs walks, in order");
+        assert!(m.blob_refs().iter().zip(&before).all(|(now, was)| now.id != was.id), "every reference was replaced");
     }
 }

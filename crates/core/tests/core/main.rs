@@ -16,6 +16,7 @@ mod mail;
 mod repo_conformance;
 mod repo_destination;
 mod repo_durability;
+mod repo_encrypted;
 mod repo_prune_race;
 mod repo_retention;
 mod repo_safety;
