@@ -180,7 +180,11 @@ mod tests {
         assert_eq!(SecretKey::password("abc").as_str(), "identity/abc/password", "the key layout is the contract");
         let all = SecretKey::all_for_identity("abc");
         assert!(all.iter().all(|k| k.as_str().starts_with("identity/abc/")), "every secret of abc is under abc");
-        assert_eq!(all.len(), 5, "password, refresh token, Azure connection string, header values and repository password");
+        assert_eq!(
+            all.len(),
+            5,
+            "password, refresh token, Azure connection string, header values and repository password"
+        );
     }
 
     #[test]
