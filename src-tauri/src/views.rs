@@ -203,6 +203,7 @@ pub enum JobKindView {
     Restore,
     Verify,
     Retention,
+    Copy,
 }
 
 impl From<JobKind> for JobKindView {
@@ -213,6 +214,7 @@ impl From<JobKind> for JobKindView {
             JobKind::Restore => Self::Restore,
             JobKind::Verify => Self::Verify,
             JobKind::Retention => Self::Retention,
+            JobKind::Copy => Self::Copy,
         }
     }
 }

@@ -138,7 +138,7 @@ export type JobId = number;
  * (the shell reads the real kind from the portal's own answer, so the guess is not sent). */
 export type IdentityInput = ShellIdentityInput & { kind: PortalKind };
 
-export type JobKind = "scan" | "backup" | "verify" | "restore" | "retention";
+export type JobKind = "scan" | "backup" | "verify" | "restore" | "retention" | "copy";
 export type JobState = "running" | "succeeded" | "partial" | "failed" | "cancelled";
 export type FinishedState = Exclude<JobState, "running">;
 

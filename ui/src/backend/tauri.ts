@@ -75,7 +75,7 @@ export function progressOf(e: B.JobProgress): JobProgress {
 
 /** The shell's filter takes known kinds and states only; "" and unknown words mean "any". */
 function filterOf(f: JobFilterInput): B.JobFilterInput {
-  const kinds: B.JobKindView[] = ["scan", "backup", "restore", "verify", "retention"];
+  const kinds: B.JobKindView[] = ["scan", "backup", "restore", "verify", "retention", "copy"];
   const states: B.JobStateView[] = ["queued", "running", "succeeded", "partial", "failed", "cancelled"];
   return {
     kind: kinds.find((k) => k === f.kind) ?? null,

@@ -352,6 +352,36 @@ impl Manifest {
         out
     }
 
+    /// Replaces every blob reference by `f`'s answer, in [`Manifest::blob_refs`] order: a copy
+    /// into a repository whose blob ids differ (another id key) rewrites its references so.
+    /// Must visit exactly what `walk` visits (a test checks the two agree).
+    pub fn map_blob_refs(&mut self, f: &mut dyn FnMut(&BlobRef) -> BlobRef) {
+        let mut set = |b: &mut BlobRef| *b = f(b);
+        self.org.portal_self.iter_mut().chain(self.org.urls.iter_mut()).for_each(&mut set);
+        for it in &mut self.items {
+            set(&mut it.item_json);
+            it.data.iter_mut().for_each(|d| set(&mut d.blob));
+            it.resources.iter_mut().for_each(|r| set(&mut r.blob));
+            it.thumbnail.iter_mut().for_each(|t| set(&mut t.blob));
+            it.metadata.iter_mut().for_each(&mut set);
+            if let Some(s) = &mut it.service {
+                set(&mut s.service_json);
+                s.layers_json.iter_mut().for_each(&mut set);
+                s.export.iter_mut().for_each(|e| set(&mut e.blob));
+                s.service_definition.iter_mut().for_each(&mut set);
+                s.attachments.iter_mut().for_each(|a| set(&mut a.blob));
+            }
+        }
+        for u in &mut self.users {
+            set(&mut u.profile);
+            u.thumbnail.iter_mut().for_each(|t| set(&mut t.blob));
+        }
+        for g in &mut self.groups {
+            set(&mut g.settings);
+            g.thumbnail.iter_mut().for_each(|t| set(&mut t.blob));
+        }
+    }
+
     /// Calls `f` for every blob reference with where it sits.
     fn walk<'a>(&'a self, f: &mut dyn FnMut(Site<'a>, &'a BlobRef)) {
         if let Some(b) = &self.org.portal_self {
@@ -519,5 +549,18 @@ mod tests {
         let refs: Vec<&BlobRef> = m.blob_refs();
         let from_uses: Vec<&BlobRef> = uses.iter().map(|u| u.blob).collect();
         assert_eq!(refs, from_uses, "blob_refs walks the same references as blob_uses, in the same order");
+
+        let before: Vec<BlobRef> = m.blob_refs().into_iter().cloned().collect();
+        let mut seen = Vec::new();
+        let mut mapped = m.clone();
+        mapped.map_blob_refs(&mut |b| {
+            seen.push(b.clone());
+            BlobRef { id: BlobId::of(b.id.as_str().as_bytes()), size: b.size + 1 }
+        });
+        assert_eq!(seen, before, "map_blob_refs visits exactly what blob_refs walks, in the same order");
+        let after: Vec<BlobRef> = mapped.blob_refs().into_iter().cloned().collect();
+        let want: Vec<BlobRef> =
+            before.iter().map(|b| BlobRef { id: BlobId::of(b.id.as_str().as_bytes()), size: b.size + 1 }).collect();
+        assert_eq!(after, want, "every reference is replaced by the mapping's answer");
     }
 }
