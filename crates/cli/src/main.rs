@@ -44,6 +44,8 @@ enum Command {
     ExportZip(commands::zip::ExportZipArgs),
     /// Read a .zip written by export-zip back into a repository.
     ImportZip(commands::zip::ImportZipArgs),
+    /// Copy snapshots from one repository to another (only the blobs the destination lacks).
+    Copy(commands::copy::CopyArgs),
     /// Forget snapshots by a retention policy (their blobs stay until prune).
     Forget(commands::retention::ForgetArgs),
     /// Delete blobs no snapshot references.
@@ -97,6 +99,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Verify(args) => commands::verify::run(&db, &data_dir, args).await,
         Command::ExportZip(args) => commands::zip::export(&data_dir, args).await,
         Command::ImportZip(args) => commands::zip::import(&data_dir, args).await,
+        Command::Copy(args) => commands::copy::run(&db, &data_dir, args).await,
         Command::Forget(args) => commands::retention::forget(&db, &data_dir, args).await,
         Command::Prune(args) => commands::retention::prune(&db, &data_dir, args).await,
         Command::Restore(args) => commands::restore::run(&db, &data_dir, args).await,

@@ -17,10 +17,16 @@ use orgvault_core::units::format_bytes;
 /// Where the repository is.
 #[derive(Debug, Args)]
 pub struct DestArgs {
-    /// The repository: a folder path, or az://<container>[/prefix] with the connection string in
-    /// AZURE_STORAGE_CONNECTION_STRING.
+    /// The repository: a folder path; az://<container>[/prefix] with the connection string in
+    /// AZURE_STORAGE_CONNECTION_STRING; or s3://<bucket>[/prefix][?region=R&endpoint=URL&path_style=true&profile=P]
+    /// with credentials from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or ~/.aws/credentials.
     #[arg(long, value_name = "DEST")]
     pub to: String,
+
+    /// Treat the repository as append-only: refuse every delete (forget, prune), whatever the
+    /// credentials may do; locks are released by marking them.
+    #[arg(long, env = "ORGVAULT_APPEND_ONLY")]
+    pub append_only: bool,
 }
 
 impl DestArgs {
@@ -33,12 +39,23 @@ impl DestArgs {
     /// Opens the existing repository; a destination that is not one is refused and left as it is.
     pub async fn open(&self, data_dir: &Path) -> anyhow::Result<Repository> {
         let target = self.target(data_dir)?;
-        Repository::open(&target).await.with_context(|| format!("cannot open the repository {}", target.describe()))
+        let repo = Repository::open(&target)
+            .await
+            .with_context(|| format!("cannot open the repository {}", target.describe()))?;
+        if self.append_only {
+            repo.set_append_only();
+        }
+        Ok(repo)
     }
 
     /// Upkeep jobs (verify, retention) on `repo`, cancelled by Ctrl-C. A bare destination
     /// belongs to no identity.
     pub fn upkeep<'a>(&self, db: &'a Db, repo: &'a Repository, progress: &'a dyn Progress) -> Upkeep<'a> {
+        Self::upkeep_of(db, repo, progress)
+    }
+
+    /// As [`DestArgs::upkeep`], for a repository opened otherwise.
+    pub fn upkeep_of<'a>(db: &'a Db, repo: &'a Repository, progress: &'a dyn Progress) -> Upkeep<'a> {
         Upkeep { db, clock: &SystemClock, repo, identity_id: None, progress, cancel: crate::paths::cancel_on_ctrl_c() }
     }
 
@@ -47,9 +64,13 @@ impl DestArgs {
     pub async fn open_for_backup(&self, data_dir: &Path, init: bool) -> anyhow::Result<Repository> {
         let target = self.target(data_dir)?;
         let policy = if init { InitPolicy::EvenIfNotEmpty } else { InitPolicy::IfEmpty };
-        Repository::open_for_backup(&target, policy)
+        let repo = Repository::open_for_backup(&target, policy)
             .await
-            .with_context(|| format!("cannot open the repository {}", target.describe()))
+            .with_context(|| format!("cannot open the repository {}", target.describe()))?;
+        if self.append_only {
+            repo.set_append_only();
+        }
+        Ok(repo)
     }
 }
 

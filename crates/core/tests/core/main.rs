@@ -13,6 +13,7 @@ mod error_codes;
 mod identity_verify;
 mod mail;
 mod repo_conformance;
+mod repo_copy;
 mod repo_destination;
 mod repo_durability;
 mod repo_prune_race;
