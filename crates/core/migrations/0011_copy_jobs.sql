@@ -29,7 +29,3 @@ CREATE INDEX jobs_by_state ON jobs(state);
 CREATE INDEX jobs_by_identity ON jobs(identity_id, created_ms);
 CREATE UNIQUE INDEX jobs_one_active ON jobs(identity_id, kind)
     WHERE state IN ('queued', 'running') AND identity_id IS NOT NULL;
-
--- A backup schedule may follow each successful backup with a copy of the new snapshot to another
--- repository (a destination as `orgvault copy --to` takes it), NULL for none.
-ALTER TABLE schedules ADD COLUMN copy_to TEXT;
