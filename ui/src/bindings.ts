@@ -255,6 +255,11 @@ export type ErrorCode =
 "storage_unavailable" | 
 /**  The storage failed its check when an identity was saved or verified. */
 "storage_check" | 
+/**
+ *  The repository is append-only (by its setting, or because the credentials may not
+ *  delete): forget and prune need other credentials.
+ */
+"append_only" | 
 /**  The vault key opens nothing: another key, or a damaged file. */
 "vault_wrong_key" | 
 /**  The vault file is not a vault. */
@@ -442,7 +447,7 @@ export type JobItemView = {
 	fallback: string | null,
 };
 
-export type JobKindView = "scan" | "backup" | "restore" | "verify" | "retention";
+export type JobKindView = "scan" | "backup" | "restore" | "verify" | "retention" | "copy";
 
 /**
  *  Where a running job is. `total` is `None` while unknown (e.g. while items are listed);
