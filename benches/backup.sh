@@ -51,6 +51,8 @@ backup() { # name dest
 }
 
 export ORGVAULT_DATA_DIR="$WORK/data"
+# New repositories are encrypted (format 2); the password is read from here, never an argument.
+export ORGVAULT_REPOSITORY_PASSWORD="${ORGVAULT_REPOSITORY_PASSWORD:-orgvault demo repository password}"
 start_sim "$ITEMS" "$USERS" "$NGROUPS"
 
 # 1. Full backup.
@@ -60,14 +62,17 @@ reset_stats; backup full "$WORK/vault"; save_stats full
 TOKEN=$(curl -s "$PORTAL/sharing/rest/generateToken" --data-urlencode "username=$ADMIN" --data-urlencode "password=$PASS" \
   -d "client=referer&referer=$PORTAL&expiration=120&f=json" | python3 -c "import json,sys;print(json.load(sys.stdin)['token'])")
 curl -s "$BASE/_sim/orgs/$KEY/downloads" >"$WORK/downloads.json"
-python3 - "$WORK/downloads.json" "$BASE" >"$WORK/urls.cfg" <<'PY'
+# The token goes in each URL's query, not a header: a file's /data redirects to the storage
+# host (-L follows), and curl would carry a custom header there; a query stays behind.
+python3 - "$WORK/downloads.json" "$BASE" "$TOKEN" >"$WORK/urls.cfg" <<'PY'
 import json, sys
 for p in json.load(open(sys.argv[1]))["paths"]:
-    print(f'url = "{sys.argv[2]}{p}"'); print('output = /dev/null')
+    sep = "&" if "?" in p else "?"
+    print(f'url = "{sys.argv[2]}{p}{sep}token={sys.argv[3]}"'); print('output = /dev/null')
 PY
 reset_stats
 t0=$(date +%s.%N)
-curl -s --parallel --parallel-immediate --parallel-max "$CONCURRENCY" -H "X-Esri-Authorization: Bearer $TOKEN" \
+curl -s -L --parallel --parallel-immediate --parallel-max "$CONCURRENCY" \
   -H "Referer: $PORTAL" -K "$WORK/urls.cfg" -w '%{http_code} %{size_download}\n' >"$WORK/sizes.txt" 2>/dev/null || true
 t1=$(date +%s.%N)
 save_stats ceiling

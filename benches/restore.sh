@@ -32,6 +32,8 @@ org() { python3 -c "import json;r=json.load(open('$WORK/ready.json'));o=r['orgs'
 BASE=$(python3 -c "import json;print(json.load(open('$WORK/ready.json'))['base_url'])")
 read -r A_URL A_KEY A_ADMIN A_PASS < <(org 0)
 export ORGVAULT_DATA_DIR="$WORK/data"
+# New repositories are encrypted (format 2); the password is read from here, never an argument.
+export ORGVAULT_REPOSITORY_PASSWORD="${ORGVAULT_REPOSITORY_PASSWORD:-orgvault demo repository password}"
 
 ORGVAULT_PASSWORD="$A_PASS" "$BIN/orgvault" backup --portal "$A_URL" --username "$A_ADMIN" --to "$WORK/vault" --json >"$WORK/backup.json"
 SNAP=$(python3 -c "import json;print(json.load(open('$WORK/backup.json'))['snapshot'])")

@@ -15,6 +15,8 @@ BIN=target/debug
 DEMO_DIR="${ORGVAULT_DEMO_DIR:-$PWD/.orgvault-demo}"
 mkdir -p "$DEMO_DIR"
 export ORGVAULT_DATA_DIR="$DEMO_DIR/data"
+# New repositories are encrypted (format 2); the password is read from here, never an argument.
+export ORGVAULT_REPOSITORY_PASSWORD="${ORGVAULT_REPOSITORY_PASSWORD:-orgvault demo repository password}"
 
 READY="$DEMO_DIR/ready.json"
 rm -f "$READY"

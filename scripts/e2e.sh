@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
-# End-to-end tests in the real window: builds the UI and the debug app, starts Xvfb and
-# tauri-driver, and runs tests/*.test.mjs (WebdriverIO). Exits non-zero when anything fails.
+# End-to-end tests in the real window: builds the UI and the debug app (and bundles it as .deb
+# and .rpm), starts Xvfb and tauri-driver, and runs tests/*.test.mjs (WebdriverIO). Exits
+# non-zero when anything fails.
 #
 #   scripts/e2e.sh                   # build and test
 #   ORGVAULT_SCREENSHOTS=1 scripts/e2e.sh   # also write docs/screenshots/*.png
 #   E2E_SKIP_BUILD=1 scripts/e2e.sh  # reuse target/e2e/orgvault-desktop (under CARGO_TARGET_DIR if set)
+#   E2E_BUNDLES=none scripts/e2e.sh  # build the app but not the .deb/.rpm (default: deb,rpm, copied
+#                                    # to target/e2e/ for scripts/package-check.sh)
+#   ORGVAULT_APP=/usr/bin/orgvault-desktop E2E_SKIP_BUILD=1 scripts/e2e.sh   # test an installed app
 #   E2E_ONLY="smoke.test.mjs identities.test.mjs" scripts/e2e.sh   # only these files, in order
 #   E2E_START_RUNS=0 scripts/e2e.sh  # skip the start-up measurement (default: 5 launches)
 set -euo pipefail
@@ -36,15 +40,31 @@ npm install --prefix tests --no-audit --no-fund >"$work/npm-e2e.log" 2>&1 || { c
 if [[ -z "${E2E_SKIP_BUILD:-}" ]]; then
   echo "e2e: installing UI packages"
   npm install --prefix ui --no-audit --no-fund >"$work/npm-ui.log" 2>&1 || { cat "$work/npm-ui.log"; exit 1; }
-  echo "e2e: building the UI and the debug app (tauri build --debug --no-bundle)"
-  (cd src-tauri && ../tests/node_modules/.bin/tauri build --debug --no-bundle --config tauri.app.conf.json) \
+  # The packages carry the CLI too: build it (already built by `cargo test` in CI) and stage it.
+  echo "e2e: building the CLI for the packages"
+  cargo build --bin orgvault >"$work/build-cli.log" 2>&1 || { tail -50 "$work/build-cli.log"; exit 1; }
+  scripts/stage-cli.sh debug
+  # The app is compiled once, then bundled as .deb and .rpm (scripts/package-check.sh installs
+  # them); E2E_BUNDLES=none skips the bundling (same compiled app) for a quicker local run.
+  bundles="${E2E_BUNDLES:-deb,rpm}"
+  if [[ "$bundles" == none ]]; then bundle_args=(--no-bundle); else bundle_args=(--bundles "$bundles"); fi
+  echo "e2e: building the UI and the debug app (tauri build --debug ${bundle_args[*]})"
+  (cd src-tauri && ../tests/node_modules/.bin/tauri build --debug "${bundle_args[@]}" \
+    --config tauri.app.conf.json --config tauri.bundle.conf.json) \
     >"$work/build.log" 2>&1 || { tail -50 "$work/build.log"; exit 1; }
   # A later `cargo build`/`cargo test` rewrites target/debug/orgvault-desktop as a dev binary that
-  # waits for the Vite dev server; the tests use their own copy of the bundled build.
+  # waits for the Vite dev server, and a later bundling replaces the packages: the tests use their
+  # own copies of the bundled build and of the packages.
   mkdir -p "$target/e2e"
   cp "$target/debug/orgvault-desktop" "$target/e2e/orgvault-desktop"
+  rm -f "$target"/e2e/*.deb "$target"/e2e/*.rpm
+  if [[ "$bundles" != none ]]; then
+    cp "$target"/debug/bundle/deb/*.deb "$target"/debug/bundle/rpm/*.rpm "$target/e2e/"
+    ls -l "$target"/e2e/*.deb "$target"/e2e/*.rpm
+  fi
 fi
 app="${ORGVAULT_APP:-$target/e2e/orgvault-desktop}"
+echo "e2e: the app under test is $app"
 [[ -x "$app" ]] || { echo "e2e: no app at $app" >&2; exit 1; }
 
 echo "e2e: starting Xvfb on $display"
@@ -54,7 +74,8 @@ export DISPLAY="$display"
 for _ in $(seq 50); do xdpyinfo >/dev/null 2>&1 && break; sleep 0.1; done
 
 # The app keeps its data in a fresh folder: the tests start from no identity.
-export ORGVAULT_DATA_DIR="$work/data"
+# (E2E_DATA_DIR: a folder of the caller's, kept afterwards.)
+export ORGVAULT_DATA_DIR="${E2E_DATA_DIR:-$work/data}"
 export ORGVAULT_APP="$app"
 # The app writes the demo simulator's ready line (base URL, admin and non-admin logins) here.
 export ORGVAULT_DEMO_READY_FILE="$work/demo-ready.json"

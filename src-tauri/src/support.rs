@@ -83,7 +83,7 @@ fn hide_key_values(text: &str) -> String {
 fn config_json(settings: &StoredSettings, identities: &[Identity]) -> serde_json::Value {
     let hide = |h: &[String]| h.iter().map(|n| json!([n, HIDDEN])).collect::<Vec<_>>();
     json!({
-        "app_version": env!("CARGO_PKG_VERSION"),
+        "app_version": orgvault_build_info::VERSION_LINE,
         "os": std::env::consts::OS,
         "settings": { "log_level": settings.log_level, "headers": hide(&settings.headers) },
         "identities": identities.iter().map(|i| json!({

@@ -13,6 +13,8 @@ pub type JobId = i64;
 
 #[derive(Debug, Clone, Serialize, Deserialize, Type)]
 pub struct AppInfo {
+    // The version and the commit built from, as `orgvault --version` prints them:
+    // `0.1.0 (commit 1a2b3c4)` (orgvault_build_info::VERSION_LINE).
     pub version: String,
     pub data_dir: String,
     pub demo_running: bool,

@@ -233,6 +233,14 @@ export type ErrorCode =
 "not_a_repository" | 
 /**  A new repository would go into a location that holds something else. */
 "destination_not_empty" | 
+/**  The repository is encrypted and no password was given for it. */
+"repository_password_required" | 
+/**  No key object of the encrypted repository opens with the password given. */
+"wrong_repository_password" | 
+/**  A password was given (encryption expected) but the repository is not encrypted. */
+"repository_not_encrypted" | 
+/**  A key management request was refused (the last key, a key in use, a foreign object). */
+"key_refused" | 
 /**  Another process holds the repository's lock. */
 "locked" | 
 /**  This process's lock was not renewed in time; the snapshot was not written. */

@@ -217,24 +217,25 @@ impl TokenSource {
             ("expiration".to_string(), self.expiration_minutes.to_string()),
             ("f".to_string(), "json".to_string()),
         ];
-        let answer = transport.json(&Call::post(url.clone(), params, true), None).await.map_err(|e| match e {
-            // A server hiccup that outlived the retries is not a wrong password.
-            e @ Error::Api { .. } if e.is_retryable() => e,
-            Error::Api { message, details, .. } => Error::SignIn {
-                message: format!(
-                    "the portal refused the username or password of {username} ({})",
-                    join_nonempty(&message, &details)
-                ),
-            },
-            Error::Forbidden { message } => {
-                Error::SignIn { message: format!("the account {username} may not sign in ({message})") }
-            }
-            Error::NotFound { .. } | Error::Decode { .. } => Error::NotAPortal {
-                url: crate::http::display_url(&url),
-                detail: "it has no ArcGIS generateToken endpoint".into(),
-            },
-            other => other,
-        })?;
+        let answer =
+            transport.json_without_token(&Call::sign_in(url.clone(), params, true)).await.map_err(|e| match e {
+                // A server hiccup that outlived the retries is not a wrong password.
+                e @ Error::Api { .. } if e.is_retryable() => e,
+                Error::Api { message, details, .. } => Error::SignIn {
+                    message: format!(
+                        "the portal refused the username or password of {username} ({})",
+                        join_nonempty(&message, &details)
+                    ),
+                },
+                Error::Forbidden { message } => {
+                    Error::SignIn { message: format!("the account {username} may not sign in ({message})") }
+                }
+                Error::NotFound { .. } | Error::Decode { .. } => Error::NotAPortal {
+                    url: crate::http::display_url(&url),
+                    detail: "it has no ArcGIS generateToken endpoint".into(),
+                },
+                other => other,
+            })?;
         let token = answer.get("token").and_then(Value::as_str).filter(|t| !t.is_empty()).ok_or_else(|| {
             Error::SignIn { message: format!("the portal answered the sign-in of {username} without a token") }
         })?;
@@ -317,7 +318,7 @@ impl TokenSource {
         let url = self.rest_root.join("oauth2/token").map_err(|e| Error::Config { message: e.to_string() })?;
         let mut p: Vec<(String, String)> = params.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         p.push(("f".into(), "json".into()));
-        transport.json(&Call::post(url, p, true), None).await.map_err(|e| match e {
+        transport.json_without_token(&Call::sign_in(url, p, true)).await.map_err(|e| match e {
             e @ Error::Api { .. } if e.is_retryable() => e,
             Error::Api { message, details, .. } => Error::SignIn {
                 message: format!(
@@ -348,8 +349,13 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// How many times one call may meet a rejected token (498/499) and be sent again with a fresh
+/// one. More than once: under faults a renewed token can itself be out of date by the time a
+/// retried request leaves (short-lived tokens, long backoffs).
+pub(crate) const MAX_TOKEN_RENEWALS: usize = 3;
+
 /// Transport plus token: sends a call with the token when it goes to the org, and on a 498/499
-/// renews the token once and sends the call once more.
+/// renews the token and sends the call again, up to [`MAX_TOKEN_RENEWALS`] times.
 #[derive(Debug)]
 pub(crate) struct Session {
     pub transport: Transport,
@@ -359,25 +365,31 @@ pub(crate) struct Session {
 impl Session {
     pub async fn json(&self, call: &Call) -> Result<Value> {
         let Some(tokens) = self.org_tokens(call) else { return self.transport.json(call, None).await };
-        let pick = TokenPick::new(tokens, &self.transport).await?;
-        match self.transport.json(call, Some(&pick)).await {
-            Err(Error::InvalidToken | Error::TokenRequired) => {
-                pick.renew_after_rejection(&self.transport).await?;
-                self.transport.json(call, Some(&pick)).await
+        let pick = TokenPick::new(tokens);
+        let mut renewals = 0;
+        loop {
+            match self.transport.json(call, Some(&pick)).await {
+                Err(Error::InvalidToken | Error::TokenRequired) if renewals < MAX_TOKEN_RENEWALS => {
+                    renewals += 1;
+                    pick.renew_after_rejection(&self.transport).await?;
+                }
+                other => return other,
             }
-            other => other,
         }
     }
 
     pub async fn stream(&self, call: &Call) -> Result<ByteStream> {
         let Some(tokens) = self.org_tokens(call) else { return self.transport.stream(call, None).await };
-        let pick = TokenPick::new(tokens, &self.transport).await?;
-        match self.transport.stream(call, Some(&pick)).await {
-            Err(Error::InvalidToken | Error::TokenRequired) => {
-                pick.renew_after_rejection(&self.transport).await?;
-                self.transport.stream(call, Some(&pick)).await
+        let pick = TokenPick::new(tokens);
+        let mut renewals = 0;
+        loop {
+            match self.transport.stream(call, Some(&pick)).await {
+                Err(Error::InvalidToken | Error::TokenRequired) if renewals < MAX_TOKEN_RENEWALS => {
+                    renewals += 1;
+                    pick.renew_after_rejection(&self.transport).await?;
+                }
+                other => return other,
             }
-            other => other,
         }
     }
 
@@ -387,36 +399,31 @@ impl Session {
     }
 }
 
-/// The token one call carries, chosen each time the request is sent (after its wait for a slot
-/// and any backoff), not when the call was queued: a token another request renewed meanwhile
-/// replaces the one it was renewed for. A 498/499 then renews once, from the token really sent.
+/// The token one call carries, chosen each time the request leaves: after its wait for a
+/// request slot and any backoff, not when the call was queued, and renewed then if it is due
+/// (a sign-in needs no slot, so this cannot wait on itself). A 498/499 then renews from the
+/// token really sent, unless another request already did.
 pub(crate) struct TokenPick<'a> {
     tokens: &'a TokenSource,
-    sent: Mutex<(Secret, u64)>,
+    sent: Mutex<Option<(Secret, u64)>>,
 }
 
 impl<'a> TokenPick<'a> {
-    /// Makes sure a valid token exists (renewing if due: before any slot is held, since a
-    /// renewal needs a slot of its own).
-    async fn new(tokens: &'a TokenSource, transport: &Transport) -> Result<Self> {
-        let first = tokens.token(transport).await?;
-        Ok(TokenPick { tokens, sent: Mutex::new(first) })
+    fn new(tokens: &'a TokenSource) -> Self {
+        TokenPick { tokens, sent: Mutex::new(None) }
     }
 
-    /// The newest token, remembered as the one sent.
-    pub(crate) fn pick(&self) -> Secret {
-        let newest = lock(&self.tokens.state).as_ref().map(|s| (s.token.clone(), s.generation));
-        let mut sent = lock(&self.sent);
-        if let Some(newer) = newest.filter(|n| n.1 > sent.1) {
-            *sent = newer;
-        }
-        sent.0.clone()
+    /// A token valid now (renewing it first when due), remembered as the one sent.
+    pub(crate) async fn pick(&self, transport: &Transport) -> Result<Secret> {
+        let (token, generation) = self.tokens.token(transport).await?;
+        *lock(&self.sent) = Some((token.clone(), generation));
+        Ok(token)
     }
 
     async fn renew_after_rejection(&self, transport: &Transport) -> Result<()> {
-        let generation = lock(&self.sent).1;
+        let generation = lock(&self.sent).as_ref().map_or(0, |s| s.1);
         let renewed = self.tokens.renew_after_rejection(transport, generation).await?;
-        *lock(&self.sent) = renewed;
+        *lock(&self.sent) = Some(renewed);
         Ok(())
     }
 }

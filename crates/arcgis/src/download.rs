@@ -123,6 +123,7 @@ mod tests {
             connect_timeout: Duration::from_secs(5),
             request_timeout: Duration::from_secs(5),
             stall_timeout: Duration::from_secs(5),
+            write_timeout: Duration::from_secs(5),
             max_json_answer: crate::DEFAULT_MAX_JSON_ANSWER,
             referer: "http://127.0.0.1/".into(),
         };

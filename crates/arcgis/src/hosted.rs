@@ -142,24 +142,35 @@ impl Portal {
     /// Starts an asynchronous replica of every layer in `layers` of the service at
     /// `service_url`, File Geodatabase, with attachments, without sync (`createReplica`).
     /// Returns the status URL to poll with [`Portal::replica_status`].
-    pub async fn create_replica(&self, service_url: &Url, layers: &[i64]) -> Result<Url> {
+    ///
+    /// Every row is asked for, as Esri's Python client does (`SyncManager.create`): the
+    /// service's `full_extent` as the replica's `geometry` (when known) and `layerQueries` with
+    /// `queryOption: all` for each layer; without them the service applies its default filter.
+    pub async fn create_replica(&self, service_url: &Url, layers: &[i64], full_extent: Option<&Value>) -> Result<Url> {
         let url = sub_url(service_url, "createReplica");
         let list = layers.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
-        let v = self
-            .post_form(
-                url.as_str(),
-                &[
-                    ("layers", list.as_str()),
-                    ("returnAttachments", "true"),
-                    ("async", "true"),
-                    ("syncModel", "none"),
-                    ("dataFormat", "filegdb"),
-                    ("transportType", "esriTransportTypeUrl"),
-                    ("replicaName", "orgvault-backup"),
-                ],
-                false,
-            )
-            .await?;
+        let queries: serde_json::Map<String, Value> =
+            layers.iter().map(|l| (l.to_string(), serde_json::json!({ "queryOption": "all" }))).collect();
+        let queries = Value::Object(queries).to_string();
+        let mut params: Vec<(&str, String)> = vec![
+            ("layers", list),
+            ("layerQueries", queries),
+            ("returnAttachments", "true".into()),
+            ("async", "true".into()),
+            ("syncModel", "none".into()),
+            ("dataFormat", "filegdb".into()),
+            ("transportType", "esriTransportTypeUrl".into()),
+            ("replicaName", "orgvault-backup".into()),
+        ];
+        if let Some(extent) = full_extent {
+            params.push(("geometry", extent.to_string()));
+            params.push(("geometryType", "esriGeometryEnvelope".into()));
+            if let Some(sr) = extent.get("spatialReference").filter(|s| s.is_object()) {
+                params.push(("inSR", sr.to_string()));
+            }
+        }
+        let params: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let v = self.post_form(url.as_str(), &params, false).await?;
         let status = str_field(&v, "statusUrl", &url)?;
         Url::parse(&status)
             .map_err(|_| Error::Decode { url: display_url(&url), detail: "its statusUrl is not a URL".into() })
@@ -207,17 +218,28 @@ impl Portal {
     }
 
     /// One page of a layer's features (`<url>/<layer>/query?where=1=1&outFields=*`), ordered by
-    /// object id so pages do not overlap. The answer carries `exceededTransferLimit` while more
-    /// rows remain.
-    pub async fn query_page(&self, service_url: &Url, layer: i64, offset: u64, count: u64) -> Result<Value> {
+    /// its object id field (`orderByFields=<oid_field> ASC`) so pages neither overlap nor skip
+    /// rows: without an order the service may answer each page in another order (Esri, "Query
+    /// (Feature Service/Layer)": use `orderByFields` with `resultOffset` for consistent paging).
+    /// The answer carries `exceededTransferLimit` while more rows remain.
+    pub async fn query_page(
+        &self,
+        service_url: &Url,
+        layer: i64,
+        oid_field: &str,
+        offset: u64,
+        count: u64,
+    ) -> Result<Value> {
         let url = sub_url(service_url, &format!("{layer}/query"));
         let (offset, count) = (offset.to_string(), count.to_string());
+        let order = format!("{oid_field} ASC");
         self.json_at(
             url,
             &[
                 ("where", "1=1"),
                 ("outFields", "*"),
                 ("returnGeometry", "true"),
+                ("orderByFields", order.as_str()),
                 ("resultOffset", offset.as_str()),
                 ("resultRecordCount", count.as_str()),
             ],

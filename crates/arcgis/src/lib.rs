@@ -7,7 +7,7 @@
 //! // Connect
 //! PortalConfig::new(portal_url: Url, credentials: Credentials) -> PortalConfig   // pub fields, defaults
 //!   { portal_url, credentials, custom_headers: Vec<(String,String)>, tls: TlsOptions, retry: RetryPolicy,
-//!     initial_concurrency, max_concurrency, connect_timeout, request_timeout, stall_timeout,
+//!     initial_concurrency, max_concurrency, connect_timeout, request_timeout, stall_timeout, write_timeout,
 //!     max_json_answer_bytes /* DEFAULT_MAX_JSON_ANSWER, 64 MiB */,
 //!     token_expiration_minutes, search_concurrency, clock: Arc<dyn Clock> }
 //! Credentials::BuiltIn { username: String, password: Secret }
@@ -41,10 +41,10 @@
 //! portal.start_export(owner, item_id, FILE_GEODATABASE, title) -> ExportJob { job_id, export_item_id, owner }
 //! portal.export_status(&ExportJob) -> JobStatus       // Processing | Completed{result_url} | Failed{message}
 //! portal.delete_item(owner, item_id) -> ()            // already gone counts as deleted
-//! portal.create_replica(&service_url, layers: &[i64]) -> Url (statusUrl)   // async, filegdb, attachments, syncModel none
+//! portal.create_replica(&service_url, layers: &[i64], full_extent) -> Url (statusUrl)   // async, filegdb, attachments, syncModel none, every row
 //! portal.replica_status(&status_url) -> JobStatus      // Completed carries resultUrl
 //! portal.service_layers(&service_url) -> Value         // <url>/layers
-//! portal.query_page(&service_url, layer, offset, count) -> Value   // where=1=1, outFields=*
+//! portal.query_page(&service_url, layer, oid_field, offset, count) -> Value   // where=1=1, outFields=*, orderByFields=<oid> ASC
 //!
 //! // Escape hatches (token only to org hosts; f=json added to JSON calls)
 //! portal.get_json(path_or_url: &str, params: &[(&str, &str)]) -> Value
@@ -68,11 +68,16 @@
 //!   the portal and of `portals/<id>/urls`); any other URL is fetched bare. Enforced in
 //!   `http::Transport::send_once`, the one place requests are built; redirects are followed
 //!   there too, hop by hop, so a redirect to a storage host never carries the token.
-//! - Tokens travel as `X-Esri-Authorization: Bearer`, never in a query string; no secret appears
-//!   in a log line, `Debug` output or error message.
+//! - Tokens travel as `X-Esri-Authorization: Bearer` on a GET and as the `token` form field of a
+//!   POST (Esri documents the header for GET only), never in a URL's query string; no secret
+//!   appears in a log line, `Debug` output or error message.
 //! - Every answer is checked for an ArcGIS error body (HTTP 200 with `{"error":...}`) first.
-//! - An expired or revoked token is renewed once and the request repeated once, invisibly;
-//!   renewal is single-flight.
+//! - The token is chosen when a request leaves (after its wait for a slot and any backoff),
+//!   renewed then if due; sign-in calls need no slot. An expired or revoked token is renewed and
+//!   the request repeated, up to three times, invisibly; renewal is single-flight.
+//! - A JSON read that stops progressing fails after a patience adaptive to the latency observed
+//!   (RTO-like, 1 s at least, doubled per repeat, capped by `stall_timeout`: `http::pace`); a write
+//!   waits `write_timeout` (15 min) for its answer; a download's body `stall_timeout`.
 //! - GETs are retried with jittered exponential backoff honouring `Retry-After`; POSTs only when
 //!   marked idempotent. All requests to the org share one AIMD concurrency limiter. The backoff
 //!   (`retry`: `RetryPolicy`, `Attempts`, the `retry` loop and its `Stop`) is the one the

@@ -214,6 +214,7 @@ async fn finish(
         connect_timeout: Duration::from_secs(10),
         request_timeout: Duration::from_secs(60),
         stall_timeout: Duration::from_secs(30),
+        write_timeout: Duration::from_secs(60),
         max_json_answer: crate::DEFAULT_MAX_JSON_ANSWER,
         referer: redirect_uri.to_string(),
     };
@@ -228,7 +229,7 @@ async fn finish(
         ("f".to_string(), "json".to_string()),
     ];
     // An authorization code works once: the exchange is not repeated after a lost answer.
-    let answer = transport.json(&Call::post(url, form, false), None).await.map_err(|e| match e {
+    let answer = transport.json_without_token(&Call::sign_in(url, form, false)).await.map_err(|e| match e {
         Error::Api { message, .. } | Error::Forbidden { message } => {
             Error::OAuth { message: format!("the portal refused the authorization code ({message})") }
         }

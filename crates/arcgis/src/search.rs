@@ -315,8 +315,11 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// Bounds zero-padded to 19 digits, as Esri's search reference writes them
+/// (`created: [0000001249084800000 TO 0001249548000000]`): the index compares the terms as
+/// text, so unpadded bounds of different lengths are not safe.
 fn range_query(base: &str, a: i64, b: i64) -> String {
-    format!("{base} AND created:[{a} TO {b}]")
+    format!("{base} AND created:[{a:019} TO {b:019}]")
 }
 
 /// Ids seen more than once in a list; for tests and sanity checks.
@@ -341,6 +344,15 @@ mod tests {
         );
         assert_eq!(next_start(&json!({}), 1, 100), None, "a missing nextStart ends paging");
         assert_eq!(next_start(&json!({"nextStart":101}), 1, 0), None, "an empty page ends paging");
+    }
+
+    #[test]
+    fn created_ranges_are_zero_padded_to_19_digits() {
+        assert_eq!(
+            range_query("orgid:x", 1_249_084_800_000, 1_700_000_000_000),
+            "orgid:x AND created:[0000001249084800000 TO 0000001700000000000]",
+            "Esri's examples pad both bounds to 19 digits"
+        );
     }
 
     #[test]

@@ -14,7 +14,10 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 #[derive(Debug, Parser)]
-#[command(name = "orgvault", version, about = "Back up and restore ArcGIS Online and Enterprise organizations")]
+#[command(
+    name = "orgvault",
+    version = orgvault_build_info::VERSION_LINE,
+    about = "Back up and restore ArcGIS Online and Enterprise organizations")]
 struct Cli {
     /// Where OrgVault keeps its database and logs (default: the platform's data folder).
     #[arg(long, global = true, env = "ORGVAULT_DATA_DIR", value_name = "DIR")]
@@ -46,6 +49,8 @@ enum Command {
     ImportZip(commands::zip::ImportZipArgs),
     /// Copy snapshots from one repository to another (only the blobs the destination lacks).
     Copy(commands::copy::CopyArgs),
+    /// The keys of an encrypted repository: list, add, remove, passwd.
+    Key(commands::key::KeyArgs),
     /// Forget snapshots by a retention policy (their blobs stay until prune).
     Forget(commands::retention::ForgetArgs),
     /// Delete blobs no snapshot references.
@@ -98,6 +103,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Snapshots(args) => commands::snapshots::run(&data_dir, args).await,
         Command::Verify(args) => commands::verify::run(&db, &data_dir, args).await,
         Command::ExportZip(args) => commands::zip::export(&data_dir, args).await,
+        Command::Key(args) => commands::key::run(&data_dir, args).await,
         Command::ImportZip(args) => commands::zip::import(&data_dir, args).await,
         Command::Copy(args) => commands::copy::run(&db, &data_dir, args).await,
         Command::Forget(args) => commands::retention::forget(&db, &data_dir, args).await,

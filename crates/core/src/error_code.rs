@@ -124,6 +124,14 @@ error_codes! {
     NotARepository = "not_a_repository", retryable: false;
     /// A new repository would go into a location that holds something else.
     DestinationNotEmpty = "destination_not_empty", retryable: false;
+    /// The repository is encrypted and no password was given for it.
+    RepositoryPasswordRequired = "repository_password_required", retryable: false;
+    /// No key object of the encrypted repository opens with the password given.
+    WrongRepositoryPassword = "wrong_repository_password", retryable: false;
+    /// A password was given (encryption expected) but the repository is not encrypted.
+    RepositoryNotEncrypted = "repository_not_encrypted", retryable: false;
+    /// A key management request was refused (the last key, a key in use, a foreign object).
+    KeyRefused = "key_refused", retryable: false;
     /// Another process holds the repository's lock.
     Locked = "locked", retryable: true;
     /// This process's lock was not renewed in time; the snapshot was not written.

@@ -13,12 +13,13 @@
 mod oauth;
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::extract::{FromRequestParts, Path, State};
 use axum::http::request::Parts;
+use axum::http::Method;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Form, Json, Router};
@@ -88,6 +89,10 @@ pub struct AuthState {
     /// Who `oauth2/authorize` signs in as when auto-approving, per org id.
     auto_approve_users: Mutex<HashMap<String, String>>,
     tokens_issued: AtomicU64,
+    /// Honour the token header on every method, not only GET (see `caller_for_request`).
+    token_header_everywhere: AtomicBool,
+    /// Requests whose token was in a header the sim ignored (a POST), for tests.
+    header_tokens_ignored: AtomicU64,
 }
 
 // Secrets must not leak through `{:?}`: only counts are shown.
@@ -117,7 +122,26 @@ impl AuthState {
             refresh: Mutex::default(),
             auto_approve_users: Mutex::default(),
             tokens_issued: AtomicU64::new(0),
+            token_header_everywhere: AtomicBool::new(cfg.token_header_everywhere),
+            header_tokens_ignored: AtomicU64::new(0),
         }
+    }
+
+    /// Whether `X-Esri-Authorization`/`Authorization` count on every method (`true`) or on GET
+    /// only (`false`, the default: what Esri documents).
+    pub fn token_header_everywhere(&self) -> bool {
+        self.token_header_everywhere.load(Ordering::Relaxed)
+    }
+
+    /// Switches the header rule while running (`POST /_sim/auth/token-header {"everywhere"}`).
+    pub fn set_token_header_everywhere(&self, on: bool) {
+        self.token_header_everywhere.store(on, Ordering::Relaxed);
+    }
+
+    /// How many requests carried a token header the sim did not honour (a POST with the
+    /// GET-only rule).
+    pub fn header_tokens_ignored(&self) -> u64 {
+        self.header_tokens_ignored.load(Ordering::Relaxed)
     }
 
     /// Issues an access token for `username` of `org_id` valid for `ttl_s` seconds, capped by
@@ -290,6 +314,10 @@ pub fn caller_from_token(state: &SimState, token: &str) -> Result<Caller, ApiErr
 /// The token a request carries: `X-Esri-Authorization: Bearer`, `Authorization: Bearer`, or
 /// `token=` in the query string, in that order. An empty value counts as none.
 pub fn token_from_parts(parts: &Parts) -> Option<String> {
+    token_from_headers(parts).or_else(|| token_from_query(parts))
+}
+
+fn token_from_headers(parts: &Parts) -> Option<String> {
     for header in ["x-esri-authorization", "authorization"] {
         if let Some(v) = parts.headers.get(header).and_then(|v| v.to_str().ok()) {
             let v = v.trim();
@@ -299,6 +327,10 @@ pub fn token_from_parts(parts: &Parts) -> Option<String> {
             }
         }
     }
+    None
+}
+
+fn token_from_query(parts: &Parts) -> Option<String> {
     let query = parts.uri.query()?;
     serde_urlencoded::from_str::<Vec<(String, String)>>(query)
         .ok()?
@@ -319,7 +351,19 @@ pub fn caller_for_request(
     parts: &Parts,
     form_token: Option<&str>,
 ) -> Result<Option<Caller>, ApiError> {
-    let token = token_from_parts(parts).or_else(|| form_token.filter(|t| !t.is_empty()).map(str::to_owned));
+    // Esri documents `X-Esri-Authorization` for GET requests; a POST's token is a form field
+    // (arcgis-rest-js and Esri's Python client put it in the body). Whether a POST's header is
+    // honoured (admin, portaladmin, older Enterprise) is not established, so by default it is
+    // not: a client relying on it meets "Token Required" here rather than in production.
+    let header_counts = matches!(parts.method, Method::GET | Method::HEAD) || state.auth.token_header_everywhere();
+    let header = token_from_headers(parts);
+    if header.is_some() && !header_counts {
+        state.auth.header_tokens_ignored.fetch_add(1, Ordering::Relaxed);
+    }
+    let token = header
+        .filter(|_| header_counts)
+        .or_else(|| token_from_query(parts))
+        .or_else(|| form_token.filter(|t| !t.is_empty()).map(str::to_owned));
     let Some(token) = token else { return Ok(None) };
     let caller = caller_from_token(state, &token)?;
     caller.require_org(state, first_segment(parts))?;
@@ -350,14 +394,35 @@ impl FromRequestParts<SimState> for MaybeCaller {
 /// Token control for out-of-process tests, outside the fault middleware:
 /// `POST /_sim/auth/expire-tokens` makes every access token invalid now (refresh tokens survive),
 /// answering `{"tokens_issued": n}`.
+/// `POST /_sim/auth/token-header {"everywhere": bool}` switches whether the token header counts on
+/// every method or on GET only, answering `{"everywhere", "header_tokens_ignored"}`.
 pub fn control_routes() -> Router<SimState> {
-    Router::new().route(
-        "/_sim/auth/expire-tokens",
-        post(|State(state): State<SimState>| async move {
-            state.auth.expire_all_access_tokens();
-            Json(serde_json::json!({ "tokens_issued": state.auth.tokens_issued() }))
-        }),
-    )
+    Router::new()
+        .route(
+            "/_sim/auth/expire-tokens",
+            post(|State(state): State<SimState>| async move {
+                state.auth.expire_all_access_tokens();
+                Json(serde_json::json!({ "tokens_issued": state.auth.tokens_issued() }))
+            }),
+        )
+        .route(
+            "/_sim/auth/token-header",
+            post(|State(state): State<SimState>, Json(body): Json<TokenHeaderRule>| async move {
+                if let Some(on) = body.everywhere {
+                    state.auth.set_token_header_everywhere(on);
+                }
+                Json(serde_json::json!({
+                    "everywhere": state.auth.token_header_everywhere(),
+                    "header_tokens_ignored": state.auth.header_tokens_ignored(),
+                }))
+            }),
+        )
+}
+
+#[derive(Deserialize)]
+struct TokenHeaderRule {
+    #[serde(default)]
+    everywhere: Option<bool>,
 }
 
 /// The sign-in endpoints, with full paths under `/{url_key}/sharing/rest`.

@@ -8,7 +8,12 @@
 //! - `GET /_sim/orgs/{url_key}/counts` -> `{id, urlKey, items, users, groups, folders, services}`
 //! - `GET /_sim/orgs/{url_key}/items` -> `{"ids": [...]}`
 //! - `GET /_sim/stats` -> requests per route (see `stats`)
-//! - `POST /_sim/jobs` with `{"export_work_ms": n}` -> how long export jobs process from now on
+//! - `POST /_sim/jobs` with `{"export_work_ms": n, "commit_work_ms": m, "admin_exports_anywhere":
+//!   b}` -> how long export jobs and committed uploads process from now on; whether an
+//!   administrator may export into another user's content (Enterprise) or not (Online, default)
+//! - `POST /_sim/search/lag` with `{"ms": n}` -> how long item writes take to reach search;
+//!   `POST /_sim/search/index-now` -> every write so far searchable (see `index`)
+//! - `POST /_sim/items/{id}/lose-thumbnail-file` -> `{"lost": bool}`: its thumbnail answers HTTP 400
 //! - `GET /_sim/orgs/{url_key}/downloads` -> every byte-carrying GET of a full backup, and
 //!   `GET /_sim/orgs/{url_key}/services/{name}/package` (see `downloads`): the benchmark's ceiling
 //! - account changes (see `accounts`): `POST /_sim/orgs/{url_key}/users/{username}/revoke-tokens`,
@@ -106,6 +111,26 @@ impl Control {
         })
     }
 
+    /// How long a client's item writes take to reach search from now on (0 = at once).
+    pub fn set_search_lag(&self, lag: std::time::Duration) {
+        self.write(|u| u.search_lag = lag);
+    }
+
+    /// Makes every write so far searchable: a test's "wait until the index caught up".
+    pub fn index_now(&self) {
+        self.write(|u| u.orgs.iter_mut().for_each(crate::model::Org::index_now));
+    }
+
+    /// Makes the thumbnail file of an item that names one unreadable (HTTP 400), as happens on
+    /// real portals; false if the item does not exist or names no thumbnail.
+    pub fn lose_thumbnail_file(&self, id: &str) -> bool {
+        self.write(|u| {
+            let Some(item) = u.org_of_item_mut(id).and_then(|o| o.items.get_mut(id)) else { return false };
+            item.uploads.thumbnail_file_missing = item.thumbnail.is_some();
+            item.uploads.thumbnail_file_missing
+        })
+    }
+
     /// Replaces an item's data with `value` (and bumps `modified` like a save would).
     pub fn set_item_data_json(&self, id: &str, value: Value) -> bool {
         self.write(|u| {
@@ -149,17 +174,56 @@ pub fn routes() -> Router<SimState> {
         .route("/_sim/orgs/{url_key}/services/{name}/package", get(downloads::package))
         .route("/_sim/stats", get(stats::stats))
         .route("/_sim/jobs", post(set_jobs))
+        .route("/_sim/search/lag", post(set_search_lag))
+        .route("/_sim/search/index-now", post(index_now))
+        .route("/_sim/items/{id}/lose-thumbnail-file", post(lose_thumbnail_file))
         .merge(accounts::routes())
 }
 
 #[derive(serde::Deserialize)]
 struct JobSettings {
+    #[serde(default)]
     export_work_ms: u64,
+    /// How long a committed multipart upload stays "processing".
+    #[serde(default)]
+    commit_work_ms: Option<u64>,
+    /// Enterprise's export habit: an administrator may export into anyone's content.
+    #[serde(default)]
+    admin_exports_anywhere: Option<bool>,
 }
 
 async fn set_jobs(State(state): State<SimState>, Json(settings): Json<JobSettings>) -> Json<Value> {
     state.jobs.set_export_work(std::time::Duration::from_millis(settings.export_work_ms));
-    Json(json!({ "export_work_ms": state.jobs.export_work().as_millis() as u64 }))
+    if let Some(on) = settings.admin_exports_anywhere {
+        state.jobs.set_admin_exports_anywhere(on);
+    }
+    if let Some(ms) = settings.commit_work_ms {
+        state.jobs.set_commit_work(std::time::Duration::from_millis(ms));
+    }
+    Json(json!({
+        "export_work_ms": state.jobs.export_work().as_millis() as u64,
+        "commit_work_ms": state.jobs.commit_work().as_millis() as u64,
+        "admin_exports_anywhere": state.jobs.admin_exports_anywhere(),
+    }))
+}
+
+#[derive(serde::Deserialize)]
+struct SearchLag {
+    ms: u64,
+}
+
+async fn set_search_lag(State(state): State<SimState>, Json(lag): Json<SearchLag>) -> Json<Value> {
+    Control::new(state).set_search_lag(std::time::Duration::from_millis(lag.ms));
+    Json(json!({ "search_lag_ms": lag.ms }))
+}
+
+async fn index_now(State(state): State<SimState>) -> Json<Value> {
+    Control::new(state).index_now();
+    Json(json!({ "indexed": true }))
+}
+
+async fn lose_thumbnail_file(State(state): State<SimState>, Path(id): Path<String>) -> Json<Value> {
+    Json(json!({ "lost": Control::new(state).lose_thumbnail_file(&id) }))
 }
 
 async fn delete(State(state): State<SimState>, Path(id): Path<String>) -> Json<Value> {

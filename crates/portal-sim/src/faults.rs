@@ -37,6 +37,9 @@ pub use control::control_routes;
 /// Longest stall a stalled body may be configured to, so a forgotten test cannot hang forever.
 pub const MAX_STALL_MS: u64 = 120_000;
 const DEFAULT_STALL_MS: u64 = 30_000;
+/// Longest extra time of a slow operation (ten minutes): more than the 60 s a client's
+/// ordinary timeout allows, less than forever.
+pub const MAX_SLOW_OP_MS: u64 = 600_000;
 
 /// One kind of injected failure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -85,6 +88,8 @@ pub struct FaultState {
     rate_limit_per_s: AtomicU32,
     stall_ms: AtomicU64,
     after_handler: std::sync::atomic::AtomicBool,
+    /// Extra answer time of slow operations, by the last path segment (ms).
+    slow_ops: Mutex<HashMap<String, u64>>,
     rng: Mutex<ChaCha8Rng>,
     /// Draws whether a write's fault strikes after it was applied. Apart from `rng`, so that the
     /// faults chosen for every request stay what they were before writes existed.
@@ -126,6 +131,7 @@ impl FaultState {
             rate_limit_per_s: AtomicU32::new(cfg.rate_limit_per_s.unwrap_or(0)),
             stall_ms: AtomicU64::new(DEFAULT_STALL_MS),
             after_handler: std::sync::atomic::AtomicBool::new(false),
+            slow_ops: Mutex::new(cfg.slow_ops.iter().cloned().collect()),
             // Seeded so that a given seed and request order inject the same faults.
             rng: Mutex::new(ChaCha8Rng::seed_from_u64(cfg.seed ^ 0xFA17_FA17)),
             timing_rng: Mutex::new(ChaCha8Rng::seed_from_u64(cfg.seed ^ 0xAF7E_A991)),
@@ -180,6 +186,29 @@ impl FaultState {
     }
     pub fn faults_after_handler(&self) -> bool {
         self.after_handler.load(Ordering::Relaxed)
+    }
+    /// Makes POSTs whose last path segment is `op` (`applyEdits`, `addToDefinition`,
+    /// `createService`, `publish`, ...) answer `ms` later than others, their work done first:
+    /// large writes take minutes on a real portal, and a client that gives up early has lost
+    /// an answer to a write that took effect. `ms = 0` makes `op` ordinary again.
+    pub fn set_slow_op(&self, op: &str, ms: u64) {
+        let mut ops = lock(&self.slow_ops);
+        if ms == 0 {
+            ops.remove(op);
+        } else {
+            ops.insert(op.to_owned(), ms.min(MAX_SLOW_OP_MS));
+        }
+    }
+    /// The slow operations and their extra time (ms), sorted by name.
+    pub fn slow_ops(&self) -> std::collections::BTreeMap<String, u64> {
+        lock(&self.slow_ops).iter().map(|(k, v)| (k.clone(), *v)).collect()
+    }
+    fn slow_op_delay(&self, method: &axum::http::Method, path: &str) -> Option<Duration> {
+        if method != axum::http::Method::POST {
+            return None;
+        }
+        let op = path.trim_end_matches('/').rsplit('/').next()?;
+        lock(&self.slow_ops).get(op).map(|ms| Duration::from_millis(*ms))
     }
     /// Queues an exact fault (see `ForcedFault`); forced faults are used before random ones.
     pub fn force(&self, fault: ForcedFault) {
@@ -347,7 +376,14 @@ pub async fn middleware(State(state): State<SimState>, req: Request, next: Next)
         }
         return fault_response(kind, Duration::from_millis(faults.stall_ms()));
     }
-    next.run(req).await
+    match faults.slow_op_delay(req.method(), &path) {
+        Some(delay) => {
+            let answer = next.run(req).await;
+            tokio::time::sleep(delay).await;
+            answer
+        }
+        None => next.run(req).await,
+    }
 }
 
 fn too_many_requests() -> Response {

@@ -184,6 +184,12 @@ pub fn role_privileges(org: &Org, role: &str) -> Option<(Role, Option<String>, V
 /// `http://127.0.0.1:PORT` (or https): portal URLs are `{base_url}/{url_key}`, hosted services
 /// `{base_url}/{org_id}/arcgis/rest/services/{name}/FeatureServer`.
 pub fn universe(cfg: &SimConfig, base_url: &str) -> (Universe, Vec<OrgLogin>) {
+    universe_on(cfg, base_url, base_url)
+}
+
+/// As [`universe`], with hosted services (and scene and tile services) under `services_url`,
+/// the services host (like `services1.arcgis.com`), apart from the portal's `base_url`.
+pub fn universe_on(cfg: &SimConfig, base_url: &str, services_url: &str) -> (Universe, Vec<OrgLogin>) {
     let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
     let seeds: Vec<u64> = (0..cfg.orgs).map(|_| rng.gen()).collect();
     // Orgs are independent (each has its own generator), so they are built in parallel; the
@@ -192,11 +198,12 @@ pub fn universe(cfg: &SimConfig, base_url: &str) -> (Universe, Vec<OrgLogin>) {
         let handles: Vec<_> = seeds
             .iter()
             .enumerate()
-            .map(|(index, seed)| scope.spawn(move || org(cfg, base_url, index, *seed)))
+            .map(|(index, seed)| scope.spawn(move || org(cfg, base_url, services_url, index, *seed)))
             .collect();
         handles.into_iter().map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))).collect()
     });
-    let mut universe = Universe::default();
+    let mut universe =
+        Universe { search_lag: std::time::Duration::from_millis(cfg.search_lag_ms), ..Universe::default() };
     let mut logins = Vec::with_capacity(cfg.orgs);
     for (org, login) in built {
         universe.orgs.push(org);
@@ -235,7 +242,7 @@ fn mercator((lon, lat): (f64, f64)) -> (f64, f64) {
     (r * lon.to_radians(), r * ((std::f64::consts::FRAC_PI_4 + lat.to_radians() / 2.0).tan()).ln())
 }
 
-fn org(cfg: &SimConfig, base_url: &str, index: usize, org_seed: u64) -> (Org, OrgLogin) {
+fn org(cfg: &SimConfig, base_url: &str, services_url: &str, index: usize, org_seed: u64) -> (Org, OrgLogin) {
     let empty = index + cfg.empty_orgs.min(cfg.orgs) >= cfg.orgs;
     let mut rng = ChaCha8Rng::seed_from_u64(org_seed);
     let url_key = match URL_KEYS.get(index) {
@@ -257,10 +264,16 @@ fn org(cfg: &SimConfig, base_url: &str, index: usize, org_seed: u64) -> (Org, Or
         folders: BTreeMap::new(),
         services: BTreeMap::new(),
         relationships: vec![],
-        oauth_apps: vec![OAuthApp {
-            client_id: format!("orgvault-{url_key}"),
-            redirect_uris: vec!["http://127.0.0.1".into(), "urn:ietf:wg:oauth:2.0:oob".into()],
-        }],
+        oauth_apps: vec![
+            OAuthApp {
+                client_id: format!("orgvault-{url_key}"),
+                redirect_uris: vec!["http://127.0.0.1".into(), "urn:ietf:wg:oauth:2.0:oob".into()],
+            },
+            // Esri's built-in apps, which every portal has (Esri's Python client signs in as one).
+            OAuthApp { client_id: "pythonapi".into(), redirect_uris: vec!["urn:ietf:wg:oauth:2.0:oob".into()] },
+            OAuthApp { client_id: "arcgisonline".into(), redirect_uris: vec!["urn:ietf:wg:oauth:2.0:oob".into()] },
+        ],
+        index_lag: Default::default(),
     };
     let order = users(&mut rng, &mut org, cfg.users.max(4));
     if empty {
@@ -276,6 +289,7 @@ fn org(cfg: &SimConfig, base_url: &str, index: usize, org_seed: u64) -> (Org, Or
                 rng,
                 cfg.seed,
                 base_url,
+                services_url,
                 &mut org,
                 &order,
                 foreign,

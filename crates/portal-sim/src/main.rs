@@ -62,6 +62,26 @@ struct Args {
     /// The last N orgs are empty restore targets (only their admin and the non-admin user).
     #[arg(long, default_value_t = 0)]
     empty_orgs: usize,
+    /// How long a client's item write takes to reach search, in ms (0 = at once).
+    #[arg(long, default_value_t = portal_sim::index::DEFAULT_SEARCH_LAG_MS)]
+    search_lag_ms: u64,
+    /// Honour the X-Esri-Authorization header on POST too (default: on GET only, as documented).
+    #[arg(long)]
+    token_header_everywhere: bool,
+    /// An operation that takes longer, e.g. `applyEdits=70000` (ms; repeatable): its requests
+    /// are answered that much later, as large writes are on a real portal.
+    #[arg(long = "slow-op", value_parser = parse_slow_op)]
+    slow_ops: Vec<(String, u64)>,
+}
+
+fn parse_slow_op(s: &str) -> Result<(String, u64), String> {
+    let (name, ms) = s.split_once('=').ok_or_else(|| format!("{s:?} is not NAME=MS, e.g. applyEdits=70000"))?;
+    let ms = ms.trim().parse::<u64>().map_err(|_| format!("{ms:?} in {s:?} is not a number of milliseconds"))?;
+    let name = name.trim();
+    if name.is_empty() || name.contains('/') {
+        return Err(format!("{name:?} is not an operation name (the last part of its path)"));
+    }
+    Ok((name.to_owned(), ms))
 }
 
 impl Args {
@@ -83,6 +103,9 @@ impl Args {
             oauth_auto_approve: !self.no_auto_approve,
             foreign_service_url: self.foreign_service_url,
             empty_orgs: self.empty_orgs,
+            search_lag_ms: self.search_lag_ms,
+            token_header_everywhere: self.token_header_everywhere,
+            slow_ops: self.slow_ops,
         }
     }
 }

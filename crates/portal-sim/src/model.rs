@@ -17,6 +17,8 @@ use serde_json::Value;
 #[derive(Debug, Default)]
 pub struct Universe {
     pub orgs: Vec<Org>,
+    /// How long a client's write takes to reach search (`index`).
+    pub search_lag: std::time::Duration,
 }
 
 impl Universe {
@@ -53,6 +55,8 @@ pub struct Org {
     pub relationships: Vec<Relationship>,
     /// Registered OAuth2 applications (App IDs) of this org.
     pub oauth_apps: Vec<OAuthApp>,
+    /// Recent writes search does not show yet (`index`).
+    pub index_lag: crate::index::IndexLag,
 }
 
 #[derive(Debug, Clone)]
@@ -188,6 +192,19 @@ pub struct ItemUploads {
     /// An unfinished multipart upload: `Some` from `addItem multipart=true` until `commit`; while
     /// it is, the item reports `status: "partial"` and has no `/data`.
     pub multipart: Option<MultipartUpload>,
+    /// Set by `commit`: the item is "processing" (its `/data` and `publish` refused, its
+    /// `status` answering `processing`) until this instant, as ArcGIS commits asynchronously.
+    pub processing_until: Option<std::time::Instant>,
+    /// The item names a thumbnail whose file is gone (`Control::lose_thumbnail_file`): reading it
+    /// answers HTTP 400, as real portals do for such items.
+    pub thumbnail_file_missing: bool,
+}
+
+impl ItemUploads {
+    /// Whether a committed upload is still being processed.
+    pub fn processing(&self) -> bool {
+        self.processing_until.is_some_and(|t| std::time::Instant::now() < t)
+    }
 }
 
 /// The parts of a multipart upload received so far.
@@ -265,6 +282,9 @@ pub struct Layer {
     pub has_attachments: bool,
     pub last_edit_date: i64,
     pub next_object_id: i64,
+    /// `supportsApplyEditsWithGlobalIds`: whether `applyEdits` keeps sent GlobalIDs when asked
+    /// (`useGlobalIds=true`) or refuses the flag.
+    pub keeps_global_ids: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -8,8 +8,46 @@ use serde::Serialize;
 use crate::faults::{DroppingService, SharedService};
 use crate::model::Universe;
 
-/// Every route, with the fault middleware on all of them except the test-control API.
-fn app(state: SimState) -> axum::Router {
+/// Which listener a request came in on: ArcGIS Online serves the portal (`<org>.maps.arcgis.com`),
+/// hosted services (`services*.arcgis.com`) and item files (a storage host) from different
+/// hosts, and so does the simulator, each on its own loopback port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Host {
+    Portal,
+    Services,
+    Storage,
+}
+
+/// Whether `path` is served by the services host: `/<org id>/arcgis/rest/...` (feature,
+/// scene and admin services) and `/tiles/...` (vector tiles).
+pub fn is_services_path(path: &str) -> bool {
+    let mut segments = path.trim_start_matches('/').split('/');
+    let first = segments.next().unwrap_or("");
+    first == "tiles" || (segments.next() == Some("arcgis") && segments.next() == Some("rest"))
+}
+
+/// Refuses, with the portal's 404, a path that belongs to the other host: a client that builds
+/// a service URL on the portal host (or the reverse) fails here as it would on Online.
+async fn host_scope(
+    axum::extract::State(host): axum::extract::State<Host>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let services = is_services_path(req.uri().path());
+    if services != (host == Host::Services) {
+        use axum::response::IntoResponse;
+        return (axum::http::StatusCode::NOT_FOUND, "Not Found").into_response();
+    }
+    next.run(req).await
+}
+
+/// Every route of one host, with the fault middleware on all of them except the test-control
+/// API (portal host only).
+fn app(state: SimState, host: Host) -> axum::Router {
+    let faults = axum::middleware::from_fn_with_state(state.clone(), crate::faults::middleware);
+    if host == Host::Storage {
+        return crate::storage::routes().layer(faults).with_state(state);
+    }
     let api = axum::Router::new()
         .merge(crate::routes::portal::routes())
         .merge(crate::routes::community::routes())
@@ -21,7 +59,11 @@ fn app(state: SimState) -> axum::Router {
         // Uploads (addItem files, addPart, publish packages) are larger than axum's 2 MB default;
         // the single-part limit itself is checked by the handlers, with Online's message.
         .layer(axum::extract::DefaultBodyLimit::max(crate::routes::write::MAX_BODY))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), crate::faults::middleware));
+        .layer(faults)
+        .layer(axum::middleware::from_fn_with_state(host, host_scope));
+    if host == Host::Services {
+        return api.with_state(state);
+    }
     api.merge(crate::control::routes())
         .merge(crate::faults::control_routes())
         .merge(crate::auth::control_routes())
@@ -60,6 +102,15 @@ pub struct SimConfig {
     /// The last `empty_orgs` orgs are restore targets: only their admin and the non-admin test user,
     /// no items, groups or folders. They are still listed on the ready line.
     pub empty_orgs: usize,
+    /// How long a client's item write takes to reach search (`index`); 0 = at once.
+    pub search_lag_ms: u64,
+    /// Honour the token header (`X-Esri-Authorization`) on POST too, not only on GET as Esri
+    /// documents it (`--token-header-everywhere`, `POST /_sim/auth/token-header`).
+    pub token_header_everywhere: bool,
+    /// Extra time some operations take before answering, by the last path segment
+    /// (`applyEdits`, `addToDefinition`, `createService`, `publish`, ...), in ms: large writes
+    /// take minutes on a real portal (`--slow-op NAME=MS`, `POST /_sim/faults/slow-ops`).
+    pub slow_ops: Vec<(String, u64)>,
 }
 
 impl Default for SimConfig {
@@ -81,6 +132,9 @@ impl Default for SimConfig {
             oauth_auto_approve: true,
             foreign_service_url: None,
             empty_orgs: 0,
+            search_lag_ms: crate::index::DEFAULT_SEARCH_LAG_MS,
+            token_header_everywhere: false,
+            slow_ops: Vec::new(),
         }
     }
 }
@@ -90,8 +144,14 @@ impl Default for SimConfig {
 pub struct SimState {
     pub universe: Arc<RwLock<Universe>>,
     pub config: Arc<SimConfig>,
-    /// `http://127.0.0.1:PORT` or `https://...`: the root every URL the sim hands out starts with.
+    /// `http://127.0.0.1:PORT` or `https://...`: the portal host, the root of portal URLs.
     pub base_url: Arc<str>,
+    /// The services host's root (hosted feature, scene and tile services).
+    pub services_url: Arc<str>,
+    /// The storage host's root, where `/data` of a file item redirects; `None` serves files
+    /// from the portal host directly.
+    pub storage_url: Option<Arc<str>>,
+    pub storage: Arc<crate::storage::Storage>,
     pub auth: Arc<crate::auth::AuthState>,
     pub faults: Arc<crate::faults::FaultState>,
     pub jobs: Arc<crate::routes::hosted::JobState>,
@@ -128,7 +188,12 @@ pub enum SimError {
 
 /// A started simulator. Dropping it stops the server (gracefully, giving open requests a second).
 pub struct RunningSim {
+    /// The portal host (and the test-control API, `<base_url>/_sim/...`).
     pub base_url: String,
+    /// The services host: hosted services' URLs start with it.
+    pub services_url: String,
+    /// The storage host: file downloads are redirected there.
+    pub storage_url: String,
     pub addr: SocketAddr,
     pub orgs: Vec<OrgLogin>,
     pub state: SimState,
@@ -140,14 +205,23 @@ impl RunningSim {
     /// and serves it (HTTPS when `cfg.tls`) in a background task until the `RunningSim` is dropped.
     /// Must be called inside a tokio runtime.
     pub async fn start(cfg: SimConfig) -> Result<RunningSim, SimError> {
-        let listener =
-            std::net::TcpListener::bind(cfg.listen).map_err(|source| SimError::Bind { addr: cfg.listen, source })?;
-        listener.set_nonblocking(true)?;
+        let bind = |addr: std::net::SocketAddr| -> Result<std::net::TcpListener, SimError> {
+            let l = std::net::TcpListener::bind(addr).map_err(|source| SimError::Bind { addr, source })?;
+            l.set_nonblocking(true)?;
+            Ok(l)
+        };
+        let listener = bind(cfg.listen)?;
         let addr = listener.local_addr()?;
+        // The services and storage hosts listen on the same address, on ports of their own.
+        let services_listener = bind(std::net::SocketAddr::new(cfg.listen.ip(), 0))?;
+        let storage_listener = bind(std::net::SocketAddr::new(cfg.listen.ip(), 0))?;
         // A wildcard bind is still reached through loopback by the URLs the sim hands out.
-        let url_addr = if addr.ip().is_unspecified() { SocketAddr::from(([127, 0, 0, 1], addr.port())) } else { addr };
+        let url_addr =
+            |a: SocketAddr| if a.ip().is_unspecified() { SocketAddr::from(([127, 0, 0, 1], a.port())) } else { a };
         let scheme = if cfg.tls { "https" } else { "http" };
-        let base_url = format!("{scheme}://{url_addr}");
+        let base_url = format!("{scheme}://{}", url_addr(addr));
+        let services_url = format!("{scheme}://{}", url_addr(services_listener.local_addr()?));
+        let storage_url = format!("{scheme}://{}", url_addr(storage_listener.local_addr()?));
 
         let tls = if cfg.tls {
             let cert = crate::tls::self_signed()?;
@@ -159,7 +233,7 @@ impl RunningSim {
             None
         };
 
-        let (universe, orgs) = crate::generate::universe(&cfg, &base_url);
+        let (universe, orgs) = crate::generate::universe_on(&cfg, &base_url, &services_url);
         let state = SimState {
             universe: Arc::new(RwLock::new(universe)),
             auth: Arc::new(crate::auth::AuthState::new(&cfg)),
@@ -167,12 +241,14 @@ impl RunningSim {
             jobs: Arc::new(crate::routes::hosted::JobState::new()),
             config: Arc::new(cfg),
             base_url: Arc::from(base_url.as_str()),
+            services_url: Arc::from(services_url.as_str()),
+            storage_url: Some(Arc::from(storage_url.as_str())),
+            storage: Arc::default(),
         };
         for org in &orgs {
             state.auth.set_auto_approve_user(&org.id, &org.admin.username);
         }
 
-        let service = SharedService(DroppingService::new(app(state.clone())));
         let handle = axum_server::Handle::new();
         let (shutdown, shutdown_rx) = tokio::sync::oneshot::channel::<()>();
         let stopper = handle.clone();
@@ -181,26 +257,39 @@ impl RunningSim {
             let _ = shutdown_rx.await;
             stopper.graceful_shutdown(Some(std::time::Duration::from_secs(1)));
         });
-        match tls {
-            Some(tls) => {
-                let server = axum_server::from_tcp_rustls(listener, tls)?.handle(handle);
-                tokio::spawn(async move {
-                    if let Err(e) = server.serve(service).await {
-                        tracing::error!(error = %e, "portal-sim (https) stopped with an error");
-                    }
-                });
-            }
-            None => {
-                let server = axum_server::from_tcp(listener)?.handle(handle);
-                tokio::spawn(async move {
-                    if let Err(e) = server.serve(service).await {
-                        tracing::error!(error = %e, "portal-sim stopped with an error");
-                    }
-                });
+        for (listener, host) in
+            [(listener, Host::Portal), (services_listener, Host::Services), (storage_listener, Host::Storage)]
+        {
+            let service = SharedService(DroppingService::new(app(state.clone(), host)));
+            match &tls {
+                Some(tls) => {
+                    let server = axum_server::from_tcp_rustls(listener, tls.clone())?.handle(handle.clone());
+                    tokio::spawn(async move {
+                        if let Err(e) = server.serve(service).await {
+                            tracing::error!(error = %e, ?host, "portal-sim (https) stopped with an error");
+                        }
+                    });
+                }
+                None => {
+                    let server = axum_server::from_tcp(listener)?.handle(handle.clone());
+                    tokio::spawn(async move {
+                        if let Err(e) = server.serve(service).await {
+                            tracing::error!(error = %e, ?host, "portal-sim stopped with an error");
+                        }
+                    });
+                }
             }
         }
-        tracing::info!(%base_url, orgs = orgs.len(), "portal-sim listening");
-        Ok(RunningSim { base_url, addr: url_addr, orgs, state, shutdown: Some(shutdown) })
+        tracing::info!(%base_url, %services_url, %storage_url, orgs = orgs.len(), "portal-sim listening");
+        Ok(RunningSim {
+            base_url,
+            services_url,
+            storage_url,
+            addr: url_addr(addr),
+            orgs,
+            state,
+            shutdown: Some(shutdown),
+        })
     }
 
     /// Test control: change the orgs while a client runs (see `control`).
@@ -208,11 +297,18 @@ impl RunningSim {
         crate::control::Control::new(self.state.clone())
     }
 
-    /// The ready line: exactly one JSON object `{"base_url":"http://127.0.0.1:PORT","orgs":[...]}`,
-    /// each org `{id, url_key, portal_url, admin:{username,password}, user:{username,password}}`.
-    /// `base_url` is where the test-control API lives (`<base_url>/_sim/...`).
+    /// The ready line: exactly one JSON object `{"base_url":"http://127.0.0.1:PORT",
+    /// "services_url", "storage_url", "orgs":[...]}`, each org `{id, url_key, portal_url,
+    /// admin:{username,password}, user:{username,password}}`. `base_url` is where the
+    /// test-control API lives (`<base_url>/_sim/...`).
     pub fn ready_line(&self) -> String {
-        serde_json::json!({ "base_url": self.base_url, "orgs": self.orgs }).to_string()
+        serde_json::json!({
+            "base_url": self.base_url,
+            "services_url": self.services_url,
+            "storage_url": self.storage_url,
+            "orgs": self.orgs,
+        })
+        .to_string()
     }
 }
 

@@ -22,7 +22,7 @@ use crate::views::{AppInfo, IdentityInput, IdentityView, SignInKind, StorageInpu
 #[specta::specta]
 pub async fn app_info(state: State<'_, Arc<AppState>>) -> UiResult<AppInfo> {
     Ok(AppInfo {
-        version: env!("CARGO_PKG_VERSION").to_owned(),
+        version: orgvault_build_info::VERSION_LINE.to_owned(),
         data_dir: state.data_dir.display().to_string(),
         demo_running: state.demo.lock().await.is_some(),
         vault: match &state.vault_source {

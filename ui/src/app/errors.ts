@@ -43,6 +43,10 @@ const LEADS: Record<ErrorCode, string> = {
   // The backup repository.
   not_a_repository: "That location is not an OrgVault repository; nothing was changed there.",
   destination_not_empty: "That folder already holds other files; choose an empty folder or a new sub-folder.",
+  repository_password_required: "The repository is encrypted; its password is needed.",
+  wrong_repository_password: "The repository password is wrong: no key of the repository opens with it.",
+  repository_not_encrypted: "The repository is not encrypted, but a password was given for it.",
+  key_refused: "That change to the repository's keys was refused.",
   locked: "The repository is in use by another OrgVault job.",
   lock_lost: "The repository lock was lost; the backup stopped before writing its snapshot. Try again.",
   missing_data: "Stored backup data is missing.",

@@ -2,14 +2,14 @@
 //! each with the request timeout, stall detection and the check for an ArcGIS error body sent
 //! with HTTP 200.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use serde_json::Value;
 use url::Url;
 
 use super::transport::Transport;
-use super::{classify_transport, display_url, interpret_json, parse_retry_after, ByteStream, Call};
+use super::{classify_transport, display_url, interpret_json, parse_retry_after, ByteStream, Call, Wait};
 use crate::auth::TokenPick;
 use crate::error::{Error, Result};
 use crate::limiter::Permit;
@@ -17,9 +17,9 @@ use crate::secret::Secret;
 
 impl Transport {
     /// Reads a whole JSON answer (or error body) of at most `max_json_answer` bytes, failing
-    /// when it stops flowing for the stall timeout. A larger answer fails as `TooLarge` as soon
-    /// as its `Content-Length` or the bytes read so far show it, without reading the rest.
-    async fn read_body(&self, mut resp: reqwest::Response, url: &Url) -> Result<Bytes> {
+    /// when it stops flowing for `patience`. A larger answer fails as `TooLarge` as soon as its
+    /// `Content-Length` or the bytes read so far show it, without reading the rest.
+    async fn read_body(&self, mut resp: reqwest::Response, url: &Url, patience: Duration) -> Result<Bytes> {
         let limit = self.settings.max_json_answer;
         let too_large = || Error::TooLarge { url: display_url(url), kind: "JSON", limit };
         if resp.content_length().is_some_and(|n| n > limit) {
@@ -27,8 +27,8 @@ impl Transport {
         }
         let mut buf = BytesMut::new();
         loop {
-            match tokio::time::timeout(self.settings.stall_timeout, resp.chunk()).await {
-                Err(_) => return Err(stalled(url, self.settings.stall_timeout)),
+            match tokio::time::timeout(patience, resp.chunk()).await {
+                Err(_) => return Err(stalled(url, patience)),
                 Ok(Err(e)) => return Err(classify_transport(e, url)),
                 Ok(Ok(None)) => return Ok(buf.freeze()),
                 Ok(Ok(Some(chunk))) => {
@@ -41,19 +41,37 @@ impl Transport {
         }
     }
 
-    async fn json_once(&self, call: &Call, token: Option<&Secret>) -> Result<Value> {
+    /// Sends a JSON call once. A read waits for its answer to start, and for each of its
+    /// chunks, only as long as the latency observed makes reasonable (`Pace`, longer on each
+    /// repeat); a write waits `write_timeout`, a slow write being normal.
+    async fn json_once(&self, call: &Call, token: Option<&Secret>, attempt: u32) -> Result<Value> {
+        let (patience, whole) = match call.wait {
+            Wait::Read => (self.pace.patience(attempt), self.settings.request_timeout),
+            Wait::Write => (self.settings.write_timeout, self.settings.write_timeout),
+        };
         let work = async {
-            let resp = self.send_once(call, token).await?;
+            let sent = Instant::now();
+            let resp = match tokio::time::timeout(patience, self.send_once(call, token)).await {
+                Ok(r) => r?,
+                Err(_) => return Err(no_answer(&call.url, patience)),
+            };
             let status = resp.status().as_u16();
+            if call.wait == Wait::Read && (200..300).contains(&status) {
+                self.pace.observe(sent.elapsed());
+            }
             let retry_after = parse_retry_after(resp.headers());
-            let body = self.read_body(resp, &call.url).await?;
+            let chunk_patience = match call.wait {
+                Wait::Read => patience,
+                Wait::Write => self.settings.stall_timeout,
+            };
+            let body = self.read_body(resp, &call.url, chunk_patience).await?;
             interpret_json(status, retry_after, &body, &call.url)
         };
-        match tokio::time::timeout(self.settings.request_timeout, work).await {
+        match tokio::time::timeout(whole, work).await {
             Ok(r) => r,
             Err(_) => Err(Error::Timeout {
                 url: display_url(&call.url),
-                what: format!("no complete answer within {} s", self.settings.request_timeout.as_secs()),
+                what: format!("no complete answer within {} s", whole.as_secs()),
             }),
         }
     }
@@ -61,9 +79,23 @@ impl Transport {
     /// Sends with retries and returns the decoded JSON (checked for an ArcGIS error body).
     /// `token` is picked after the slot wait, once per attempt (see [`TokenPick`]).
     pub async fn json(&self, call: &Call, token: Option<&TokenPick<'_>>) -> Result<Value> {
-        self.with_retries(call, &self.limiter, |c, permit| async move {
-            let token = token.map(TokenPick::pick);
-            let answer = self.json_once(c, token.as_ref()).await;
+        self.with_retries(call, &self.limiter, |c, permit, attempt| async move {
+            let token = match token {
+                Some(pick) => Some(pick.pick(self).await?),
+                None => None,
+            };
+            let answer = self.json_once(c, token.as_ref(), attempt).await;
+            drop(permit);
+            answer
+        })
+        .await
+    }
+
+    /// As [`Transport::json`] for a call that carries no token: sign-in calls, whose sending
+    /// must not depend on a token (a renewal sends one while calls wait for its token).
+    pub async fn json_without_token(&self, call: &Call) -> Result<Value> {
+        self.with_retries(call, &self.limiter, |c, permit, attempt| async move {
+            let answer = self.json_once(c, None, attempt).await;
             drop(permit);
             answer
         })
@@ -86,7 +118,7 @@ impl Transport {
         let retry_after = parse_retry_after(resp.headers());
         if !(200..300).contains(&status) {
             // An error page larger than a JSON answer is not read: its status says enough.
-            let body = match self.read_body(resp, &call.url).await {
+            let body = match self.read_body(resp, &call.url, stall).await {
                 Err(Error::TooLarge { .. }) => Bytes::new(),
                 other => other?,
             };
@@ -149,8 +181,11 @@ impl Transport {
 
     /// Sends with retries and returns the body as a stream once the answer has started.
     pub async fn stream(&self, call: &Call, token: Option<&TokenPick<'_>>) -> Result<ByteStream> {
-        self.with_retries(call, self.download_limiter(), |c, permit| async move {
-            let token = token.map(TokenPick::pick);
+        self.with_retries(call, self.download_limiter(), |c, permit, _| async move {
+            let token = match token {
+                Some(pick) => Some(pick.pick(self).await?),
+                None => None,
+            };
             self.stream_once(c, token.as_ref(), permit).await
         })
         .await
@@ -165,6 +200,10 @@ pub(super) fn looks_like_error_body(head: &[u8]) -> bool {
     let probe = b"{\"error\"";
     let n = trimmed.len().min(probe.len());
     n > 0 && trimmed[..n] == probe[..n]
+}
+
+fn no_answer(url: &Url, after: Duration) -> Error {
+    Error::Timeout { url: display_url(url), what: format!("no answer began within {} s", after.as_secs_f32()) }
 }
 
 fn stalled(url: &Url, after: Duration) -> Error {

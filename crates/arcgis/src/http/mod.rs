@@ -48,6 +48,8 @@ pub(crate) struct HttpSettings {
     pub connect_timeout: Duration,
     pub request_timeout: Duration,
     pub stall_timeout: Duration,
+    /// Longest wait for the answer of a write (`Call::wait == Wait::Write`).
+    pub write_timeout: Duration,
     /// The largest JSON answer (or error body) read into memory, in bytes.
     pub max_json_answer: u64,
     pub referer: String,
@@ -58,6 +60,18 @@ pub(crate) struct HttpSettings {
 pub(crate) enum Method {
     Get,
     Post,
+}
+
+/// How long a call may wait for its answer, by what it asks of the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Wait {
+    /// A small JSON answer: a short no-progress limit adaptive to the latency observed
+    /// (`pace::Pace`), doubled on each repeat, and `request_timeout` for the whole answer.
+    Read,
+    /// A write the server may take minutes over (a large `applyEdits`, `addToDefinition`,
+    /// `createService`, `publish`): `write_timeout` for the answer, so a slow answer is not
+    /// taken for a lost one.
+    Write,
 }
 
 /// A file sent as one part of a `multipart/form-data` POST (uploads: `addItem`, `addResources`,
@@ -94,17 +108,35 @@ pub(crate) struct Call {
     /// The URL came from an item (any member can edit it): every redirect hop must be on an org
     /// host or an allowed one, like the URL itself (`Portal::check_item_url`).
     pub item_url: bool,
+    pub wait: Wait,
+    /// A sign-in call (`generateToken`, `oauth2/token`): it does not queue for the org's request
+    /// slots, because requests holding slots may be waiting for the token it brings.
+    pub sign_in: bool,
 }
 
 impl Call {
     pub fn get(url: Url, params: Vec<(String, String)>) -> Self {
-        Call { method: Method::Get, url, params, files: Vec::new(), idempotent: true, item_url: false }
+        Call {
+            method: Method::Get,
+            url,
+            params,
+            files: Vec::new(),
+            idempotent: true,
+            item_url: false,
+            wait: Wait::Read,
+            sign_in: false,
+        }
     }
+    /// A form POST, waited for as a write.
     pub fn post(url: Url, params: Vec<(String, String)>, idempotent: bool) -> Self {
-        Call { method: Method::Post, url, params, files: Vec::new(), idempotent, item_url: false }
+        Call { method: Method::Post, files: Vec::new(), idempotent, wait: Wait::Write, ..Call::get(url, params) }
     }
     pub fn multipart(url: Url, params: Vec<(String, String)>, files: Vec<FilePart>, idempotent: bool) -> Self {
-        Call { method: Method::Post, url, params, files, idempotent, item_url: false }
+        Call { files, ..Call::post(url, params, idempotent) }
+    }
+    /// A sign-in POST: a small answer (waited for as a read) that needs no request slot.
+    pub fn sign_in(url: Url, params: Vec<(String, String)>, idempotent: bool) -> Self {
+        Call { wait: Wait::Read, sign_in: true, ..Call::post(url, params, idempotent) }
     }
     /// A GET of a URL found in an item: its redirects are followed only to org or allowed hosts.
     pub fn item_url(url: Url, params: Vec<(String, String)>) -> Self {
@@ -212,7 +244,44 @@ pub(crate) fn classify_transport(e: reqwest::Error, url: &Url) -> Error {
 
 pub(super) fn parse_retry_after(headers: &HeaderMap) -> Option<Duration> {
     let v = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?;
-    v.trim().parse::<u64>().ok().map(Duration::from_secs)
+    retry_after_at(v, std::time::SystemTime::now())
+}
+
+/// `Retry-After` as seconds or as an HTTP date (RFC 9110 §10.2.3: both forms are allowed, and
+/// gateways in front of ArcGIS Enterprise send the date), as a wait from `now`; a date in the
+/// past is no wait.
+fn retry_after_at(value: &str, now: std::time::SystemTime) -> Option<Duration> {
+    let v = value.trim();
+    if let Ok(secs) = v.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let at = http_date(v)?;
+    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
+}
+
+/// An IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`), the form RFC 9110 requires senders to use.
+fn http_date(v: &str) -> Option<std::time::SystemTime> {
+    let (_, rest) = v.split_once(", ")?;
+    let parts: Vec<&str> = rest.split_whitespace().collect();
+    let [day, month, year, time, "GMT"] = parts.as_slice() else { return None };
+    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    let month = MONTHS.iter().position(|m| m == month)? as i64 + 1;
+    let (day, year): (i64, i64) = (day.parse().ok()?, year.parse().ok()?);
+    let hms: Vec<i64> = time.split(':').map(|p| p.parse().ok()).collect::<Option<_>>()?;
+    let [h, m, s] = hms.as_slice() else { return None };
+    if !(1..=31).contains(&day) || *h > 23 || *m > 59 || *s > 60 {
+        return None;
+    }
+    // Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil).
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let secs = days * 86_400 + h * 3600 + m * 60 + s;
+    Some(std::time::UNIX_EPOCH + Duration::from_secs(u64::try_from(secs).ok()?))
 }
 
 /// Interprets a complete answer: HTTP status, ArcGIS error body, then JSON.
@@ -230,7 +299,10 @@ pub(crate) fn interpret_json(status: u16, retry_after: Option<Duration>, body: &
     }
     if !(200..300).contains(&status) {
         return Err(match status {
-            401 | 403 => Error::Forbidden { message: format!("{} answered HTTP {status}", display_url(url)) },
+            // HTTP 401 is an authentication challenge (web-tier authentication on ArcGIS
+            // Enterprise, an expired session): sign in again, not "forbidden".
+            401 => Error::InvalidToken,
+            403 => Error::Forbidden { message: format!("{} answered HTTP {status}", display_url(url)) },
             404 => Error::NotFound { what: display_url(url) },
             _ => Error::Http { status, url: display_url(url) },
         });
@@ -252,6 +324,7 @@ pub(crate) fn interpret_json(status: u16, retry_after: Option<Duration>, body: &
 }
 
 mod body;
+mod pace;
 mod transport;
 
 pub(crate) use transport::Transport;
@@ -289,6 +362,33 @@ mod tests {
         );
         let bad = interpret_json(502, None, b"bad gateway", &url()).expect_err("502");
         assert!(bad.is_retryable(), "502 must be retryable");
+    }
+
+    #[test]
+    fn http_401_asks_for_a_new_sign_in_not_forbidden() {
+        let got = interpret_json(401, None, b"Unauthorized", &url()).expect_err("401");
+        assert!(matches!(got, Error::InvalidToken), "401 renews the token or reports sign-in: {got:?}");
+        let got = interpret_json(403, None, b"no", &url()).expect_err("403");
+        assert!(matches!(got, Error::Forbidden { .. }), "403 stays forbidden: {got:?}");
+    }
+
+    #[test]
+    fn retry_after_is_read_as_seconds_or_as_an_http_date() {
+        let now = std::time::UNIX_EPOCH + Duration::from_secs(784_111_777); // Sun, 06 Nov 1994 08:49:37 GMT
+        assert_eq!(retry_after_at("120", now), Some(Duration::from_secs(120)), "delta-seconds");
+        assert_eq!(
+            retry_after_at("Sun, 06 Nov 1994 08:51:37 GMT", now),
+            Some(Duration::from_secs(120)),
+            "an HTTP date two minutes ahead is a two-minute wait"
+        );
+        assert_eq!(retry_after_at("Sun, 06 Nov 1994 08:00:00 GMT", now), Some(Duration::ZERO), "a past date: no wait");
+        assert_eq!(http_date("Thu, 01 Jan 1970 00:00:00 GMT"), Some(std::time::UNIX_EPOCH), "the epoch is day zero");
+        assert_eq!(
+            http_date("Tue, 29 Feb 2028 23:59:59 GMT").and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok()),
+            Some(Duration::from_secs(1_835_481_599)),
+            "a leap day"
+        );
+        assert_eq!(retry_after_at("soon", now), None, "anything else is no hint");
     }
 
     #[test]

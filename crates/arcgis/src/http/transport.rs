@@ -9,6 +9,7 @@ use std::sync::{Arc, OnceLock, RwLock};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use url::{Origin, Url};
 
+use super::pace::Pace;
 use super::{build_client, classify_transport, display_url, Call, FilePart, HttpSettings, Method};
 use crate::allowed_host::AllowedHost;
 use crate::error::{Error, Result};
@@ -26,6 +27,8 @@ pub(crate) struct Transport {
     /// `limiter`. A download holds its permit until its body has ended, like a curl transfer slot.
     pub(super) downloads: OnceLock<Arc<Limiter>>,
     pub(super) requests: AtomicU64,
+    /// The latency estimate behind a JSON answer's no-progress limit.
+    pub(super) pace: Pace,
     pub(super) org_origins: RwLock<HashSet<Origin>>,
     /// Foreign hosts whose item URLs may be read (without the token), see `allowed_host`.
     allowed_hosts: RwLock<Vec<AllowedHost>>,
@@ -58,6 +61,7 @@ impl Transport {
             custom_headers.append(n, v);
         }
         let limiter = Limiter::new(settings.initial_concurrency, settings.max_concurrency, LIMITER_INCREASE_AFTER);
+        let pace = Pace::new(settings.stall_timeout);
         let mut origins = HashSet::new();
         origins.insert(portal_url.origin());
         Ok(Transport {
@@ -67,6 +71,7 @@ impl Transport {
             limiter,
             downloads: OnceLock::new(),
             requests: AtomicU64::new(0),
+            pace,
             org_origins: RwLock::new(origins),
             allowed_hosts: RwLock::default(),
         })
@@ -185,17 +190,35 @@ impl Transport {
         token: Option<&Secret>,
     ) -> Result<reqwest::Response> {
         let org = self.is_org(url);
+        // The token of a POST travels in its form body, as arcgis-rest-js and Esri's Python
+        // client send it: Esri documents the `X-Esri-Authorization` header for GET, and its
+        // support on POST (admin and portaladmin endpoints, older Enterprise) is not established.
+        // A GET carries it in the header. Never in a URL's query.
+        let token = token.filter(|_| org);
+        let with_token: Vec<(String, String)>;
+        let form = match (method, token) {
+            (Method::Post, Some(t)) => {
+                with_token = params
+                    .iter()
+                    .filter(|(k, _)| k != "token")
+                    .cloned()
+                    .chain(std::iter::once(("token".to_string(), t.expose().to_string())))
+                    .collect();
+                &with_token[..]
+            }
+            _ => params,
+        };
         let mut req = match method {
             Method::Get => self.client.get(url.clone()).query(params),
-            Method::Post if files.is_empty() => self.client.post(url.clone()).form(params),
-            Method::Post => self.client.post(url.clone()).multipart(multipart_form(params, files)?),
+            Method::Post if files.is_empty() => self.client.post(url.clone()).form(form),
+            Method::Post => self.client.post(url.clone()).multipart(multipart_form(form, files)?),
         };
         if org {
             req = req.headers(self.custom_headers.clone());
             if let Ok(v) = HeaderValue::from_str(&self.settings.referer) {
                 req = req.header(reqwest::header::REFERER, v);
             }
-            if let Some(token) = token {
+            if let (Method::Get, Some(token)) = (method, token) {
                 let mut v = HeaderValue::from_str(&format!("Bearer {}", token.expose())).map_err(|_| {
                     Error::SignIn { message: "the portal issued a token that cannot be sent in a header".into() }
                 })?;
@@ -209,7 +232,8 @@ impl Transport {
     }
 
     /// Sends `call` through `once` until it succeeds or fails for good. `once` gets the
-    /// limiter's permit (org hosts only) and decides how long to hold it.
+    /// limiter's permit (org hosts only, sign-ins excepted), decides how long to hold it, and
+    /// is told which sending this is (1 = the first).
     pub(super) async fn with_retries<'a, T, F, Fut>(
         &'a self,
         call: &'a Call,
@@ -217,17 +241,19 @@ impl Transport {
         mut once: F,
     ) -> Result<T>
     where
-        F: FnMut(&'a Call, Option<Permit>) -> Fut,
+        F: FnMut(&'a Call, Option<Permit>, u32) -> Fut,
         Fut: std::future::Future<Output = Result<T>> + 'a,
     {
         let org = self.is_org(&call.url);
+        // A sign-in does not queue for a slot: the requests holding them may wait for its token.
+        let limited = org && !call.sign_in;
         let mut attempts = Attempts::new(&self.settings.retry, &SystemClock);
         loop {
-            let permit = if org { Some(limiter.acquire().await) } else { None };
-            let result = once(call, permit).await;
+            let permit = if limited { Some(limiter.acquire().await) } else { None };
+            let result = once(call, permit, attempts.failed() + 1).await;
             let err = match result {
                 Ok(v) => {
-                    if org {
+                    if limited {
                         limiter.on_success();
                     }
                     return Ok(v);

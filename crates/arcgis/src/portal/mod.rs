@@ -46,8 +46,14 @@ pub struct PortalConfig {
     pub connect_timeout: Duration,
     /// Longest time for one request and its whole JSON answer (downloads: until the answer starts).
     pub request_timeout: Duration,
-    /// A body that delivers nothing for this long fails as a retryable timeout.
+    /// A body that delivers nothing for this long fails as a retryable timeout. For a JSON
+    /// answer this is only the ceiling: its no-progress limit adapts to the latency observed
+    /// (1 s at least), doubling on each repeat, so a stalled small answer fails fast.
     pub stall_timeout: Duration,
+    /// Longest wait for the answer of a write (`applyEdits`, `addToDefinition`, `createService`,
+    /// `publish`, `addItem`, ...): large ones take minutes on a real portal, and a slow answer
+    /// must not be taken for a lost one (a write is not repeated blindly).
+    pub write_timeout: Duration,
     /// The largest JSON answer read, in bytes. JSON answers are read whole before they are
     /// decoded, so a broken or hostile server could otherwise fill the memory; a larger answer
     /// fails as [`Error::TooLarge`] (permanent). Downloads are streamed and not capped here.
@@ -77,7 +83,7 @@ impl std::fmt::Debug for PortalConfig {
 
 impl PortalConfig {
     /// A configuration with production defaults: 8 requests at once growing to 16, six attempts
-    /// with backoff from 200 ms to 10 s, 10 s to connect, 60 s per request, 30 s stall limit,
+    /// with backoff from 200 ms to 10 s, 10 s to connect, 60 s per request, 30 s stall limit, 15 min for a write's answer,
     /// JSON answers up to [`DEFAULT_MAX_JSON_ANSWER`], two-hour tokens.
     pub fn new(portal_url: Url, credentials: Credentials) -> Self {
         PortalConfig {
@@ -92,6 +98,7 @@ impl PortalConfig {
             connect_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(60),
             stall_timeout: Duration::from_secs(30),
+            write_timeout: Duration::from_secs(15 * 60),
             max_json_answer_bytes: DEFAULT_MAX_JSON_ANSWER,
             token_expiration_minutes: 120,
             search_concurrency: 4,
@@ -176,6 +183,7 @@ impl Portal {
             connect_timeout: cfg.connect_timeout,
             request_timeout: cfg.request_timeout,
             stall_timeout: cfg.stall_timeout,
+            write_timeout: cfg.write_timeout,
             max_json_answer: cfg.max_json_answer_bytes,
             referer: referer.clone(),
         };

@@ -137,8 +137,9 @@ async fn portal_handler(seen: Arc<Seen>, method: Method, uri: Uri, headers: Head
         seen.valid_tokens.lock().expect("lock").insert(token.clone());
         return axum::Json(json!({"access_token": token, "expires_in": 1800, "username": "admin"})).into_response();
     }
-    // Everything else needs a valid token.
-    let token = bearer(&headers);
+    // Everything else needs a valid token: in the header of a GET, in the form of a POST (as
+    // Esri documents the header for GET only; see portal-sim's `caller_for_request`).
+    let token = if method == Method::GET { bearer(&headers) } else { form.get("token").cloned() };
     let valid = token.as_ref().map(|t| seen.valid_tokens.lock().expect("lock").contains(t)).unwrap_or(false);
     if !valid {
         return if token.is_some() { error_body(498, "Invalid token.") } else { error_body(499, "Token Required") };
@@ -203,6 +204,21 @@ async fn portal_handler(seen: Arc<Seen>, method: Method, uri: Uri, headers: Head
         }
         ["t", "revoke-once"] => {
             if n == 1 {
+                seen.valid_tokens.lock().expect("lock").clear();
+                error_body(498, "Invalid token.")
+            } else {
+                axum::Json(json!({"ok": true, "token_seen": token})).into_response()
+            }
+        }
+        ["t", "slow", ms] => {
+            // A write the server takes its time over (a large applyEdits, say).
+            tokio::time::sleep(Duration::from_millis(ms.parse().expect("ms"))).await;
+            axum::Json(json!({"ok": true, "attempts": n})).into_response()
+        }
+        ["t", "revoke", times] => {
+            // The first `times` requests meet a token revoked under them (a short-lived token
+            // expiring again while a retried request waited).
+            if n <= times.parse().expect("times") {
                 seen.valid_tokens.lock().expect("lock").clear();
                 error_body(498, "Invalid token.")
             } else {

@@ -82,3 +82,50 @@ async fn download_streams_detect_error_bodies_and_pass_files_through() {
     }
     assert_eq!(total, 200_000, "every byte of the file must come through the stream");
 }
+
+#[tokio::test]
+async fn an_http_401_signs_in_again_instead_of_failing_as_forbidden() {
+    let (seen, portal) = mock().await;
+    let sign_ins = seen.hits("/sharing/rest/generateToken");
+    let v = portal.get_json("t/status/401/1", &[]).await.expect("one 401 then OK must succeed after a new sign-in");
+    assert_eq!(v["attempts"], 2, "the request is sent again after signing in");
+    assert!(
+        seen.hits("/sharing/rest/generateToken") > sign_ins,
+        "HTTP 401 (web-tier auth) made the client sign in again"
+    );
+}
+
+#[tokio::test]
+async fn a_stalled_small_answer_fails_fast_and_is_asked_again() {
+    let seen = Arc::new(Seen::default());
+    let base = start_server(seen.clone(), false).await;
+    let mut cfg = config(&base, PASSWORD);
+    // The production stall limit: a stalled JSON answer must not hold its slot that long.
+    cfg.stall_timeout = Duration::from_secs(30);
+    let portal = Portal::connect(cfg).await.expect("connect");
+    for _ in 0..5 {
+        portal.get_json("t/ok", &[]).await.expect("fast answers teach the client the portal's latency");
+    }
+    let started = std::time::Instant::now();
+    let v = portal.get_json("t/stall/1", &[]).await.expect("a stalled answer is asked for again");
+    let took = started.elapsed();
+    assert_eq!(v["attempts"], 2, "the stalled answer was abandoned and the request sent again");
+    assert!(
+        took < Duration::from_secs(8),
+        "a stalled small answer of a fast portal must fail within seconds, not the 30 s stall limit: {took:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_slow_write_is_waited_for_not_taken_for_a_lost_answer() {
+    let seen = Arc::new(Seen::default());
+    let base = start_server(seen.clone(), false).await;
+    let mut cfg = config(&base, PASSWORD);
+    // Scaled down: a 1 s limit for reads stands for the 60 s one, an answer after 2.5 s for
+    // an applyEdits that takes minutes.
+    cfg.request_timeout = Duration::from_secs(1);
+    let portal = Portal::connect(cfg).await.expect("connect");
+    let v = portal.post_form("t/slow/2500", &[("adds", "[]")], false).await.expect("a slow write is waited for");
+    assert_eq!(v["attempts"], 1, "the write was sent once and its late answer taken");
+    assert_eq!(seen.hits("/sharing/rest/t/slow/2500"), 1, "a slow write is never sent twice");
+}

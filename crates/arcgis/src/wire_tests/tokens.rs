@@ -3,7 +3,7 @@
 use super::*;
 
 #[tokio::test]
-async fn rejected_token_is_renewed_once_and_the_request_repeated_once() {
+async fn rejected_token_is_renewed_and_the_request_repeated() {
     let (seen, portal) = mock().await;
     assert_eq!(seen.tokens_issued.load(Ordering::SeqCst), 1, "connect signs in once");
     let v = portal.get_json("t/revoke-once", &[]).await.expect("a revoked token must be renewed invisibly");
@@ -13,8 +13,42 @@ async fn rejected_token_is_renewed_once_and_the_request_repeated_once() {
 
     let got = portal.get_json("t/always498", &[]).await;
     assert!(matches!(got, Err(Error::InvalidToken)), "a token refused again must surface as InvalidToken, got {got:?}");
-    assert_eq!(seen.hits("/sharing/rest/t/always498"), 2, "a 498 causes one repeat, never a loop");
-    assert_eq!(seen.tokens_issued.load(Ordering::SeqCst), 3, "one renewal per rejected request");
+    assert_eq!(
+        seen.hits("/sharing/rest/t/always498"),
+        1 + crate::auth::MAX_TOKEN_RENEWALS as u32,
+        "a token refused every time causes a bounded number of repeats, never a loop"
+    );
+    assert_eq!(
+        seen.tokens_issued.load(Ordering::SeqCst),
+        2 + crate::auth::MAX_TOKEN_RENEWALS as u32,
+        "one renewal per rejection"
+    );
+}
+
+#[tokio::test]
+async fn a_request_that_meets_a_rejected_token_again_is_sent_with_a_fresh_one_again() {
+    let (seen, portal) = mock().await;
+    let v = portal.get_json("t/revoke/2", &[]).await.expect("a token rejected twice in a row must be renewed twice");
+    assert_eq!(v["token_seen"], "tok-3", "the request that passed carries the second renewed token");
+    assert_eq!(seen.hits("/sharing/rest/t/revoke/2"), 3, "sent three times: two rejections, then success");
+    let posted = portal.post_form("t/revoke/1", &[("title", "x")], false).await;
+    assert!(posted.is_ok(), "a write refused for its token was not carried out and is sent again: {posted:?}");
+}
+
+#[tokio::test]
+async fn a_post_carries_the_token_in_its_form_and_a_get_in_its_header() {
+    let (seen, portal) = mock().await;
+    portal.post_form("t/ok", &[("title", "x")], false).await.expect("a POST with its token in the form is accepted");
+    portal.get_json("t/ok", &[]).await.expect("a GET with its token in the header is accepted");
+    let requests = seen.requests.lock().expect("lock").clone();
+    let bodies: Vec<_> = requests.iter().filter(|(p, _, _)| p == "/sharing/rest/t/ok").collect();
+    assert_eq!(bodies.len(), 2, "both requests reached the mock");
+    let (_, post_headers, post_query) = bodies[0];
+    assert!(bearer(post_headers).is_none(), "a POST does not rely on the token header (documented for GET only)");
+    assert!(!post_query.contains("token"), "nor carries the token in its URL");
+    let (_, get_headers, get_query) = bodies[1];
+    assert!(bearer(get_headers).is_some(), "a GET carries the token in X-Esri-Authorization");
+    assert!(!get_query.contains("token"), "never in its URL");
 }
 
 #[tokio::test]

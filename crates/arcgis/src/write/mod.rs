@@ -5,7 +5,7 @@
 //! - Every create is sent once. The client's retry loop repeats a write only when the server
 //!   refused it unprocessed (429, no connection), because a create whose answer was lost may
 //!   have been applied (the simulator applies half of its injected failures). The caller finds
-//!   what such a create made by a typeKeyword it put on the item ([`Portal::find_by_keyword`])
+//!   what such a create made by a typeKeyword it put on the item ([`Portal::find_owned_by_keyword`])
 //!   instead of sending it again.
 //! - Writes that are harmless to repeat (an update, a delete, a part of a multipart upload, a
 //!   share) are marked idempotent and retried like reads.
@@ -291,19 +291,31 @@ impl Portal {
     /// Moves an item to another owner (and folder title, `None` = root).
     pub async fn reassign_item(&self, owner: &str, id: &str, target: &str, folder: Option<&str>) -> Result<()> {
         let url = self.user_content_url(owner, None, &["items", id, "reassign"])?;
-        let params = [("targetUsername", target), ("targetFolderName", folder.unwrap_or(""))];
+        // The root folder is `/` (Esri, "Reassign Item": `targetFolderName`).
+        let params = [("targetUsername", target), ("targetFolderName", folder.unwrap_or("/"))];
         self.post_form(url.as_str(), &params, true).await?;
         Ok(())
     }
 
-    /// Items of this org carrying the typeKeyword `keyword` (exact match).
-    pub async fn find_by_keyword(&self, keyword: &str) -> Result<Vec<ItemInfo>> {
-        let q = format!("typekeywords:\"{keyword}\" AND orgid:{}", self.org_id());
-        let url = self.rest_url(&["search"])?;
-        let raw = self.paged(url, &[("q", q.as_str())], "results").await?;
-        let items: Vec<ItemInfo> = crate::portal::decode_all(raw, "search results")?;
-        // The search is a text match; keep only exact keyword matches.
+    /// Items of `owner` carrying the typeKeyword `keyword` (exact match), read from the owner's
+    /// content listing (root folder and every folder), not from search: search lags behind
+    /// writes on real portals (Esri documents the delay), so an item created a moment ago, by
+    /// a request whose answer was lost, is found here at once and would not be by a search.
+    pub async fn find_owned_by_keyword(&self, owner: &str, keyword: &str) -> Result<Vec<ItemInfo>> {
+        let items = self.owned_items(owner).await?;
         Ok(items.into_iter().filter(|i| i.type_keywords.iter().any(|k| k == keyword)).collect())
+    }
+
+    /// Every item of `owner`, root folder and every folder, from the content listing (current
+    /// at once, unlike search).
+    pub async fn owned_items(&self, owner: &str) -> Result<Vec<ItemInfo>> {
+        let (mut items, folders) = self.folder_listing(self.user_content_url(owner, None, &[])?).await?;
+        for f in folders {
+            let (in_folder, _) = self.folder_listing(self.user_content_url(owner, Some(&f.id), &[])?).await?;
+            items.extend(in_folder);
+        }
+        items.retain(|i| i.owner == owner);
+        Ok(items)
     }
 }
 

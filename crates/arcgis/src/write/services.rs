@@ -102,12 +102,16 @@ impl Portal {
 
     /// Adds features to a layer (`applyEdits`, at most [`MAX_ADDS_PER_CALL`]); answers, per
     /// sent feature and in order, its new object id and global id, or `None` when the service
-    /// refused that one. Global ids are kept (`useGlobalIds`), so relationships by GlobalID survive.
+    /// refused that one. With `use_global_ids` the sent global ids are kept (`useGlobalIds`),
+    /// which only a layer reporting `supportsApplyEditsWithGlobalIds` honours (Esri, "Apply
+    /// Edits (Feature Service/Layer)"); elsewhere the service assigns new ones, and the caller
+    /// rewrites references to them from the answer.
     pub async fn apply_adds(
         &self,
         service_url: &Url,
         layer: i64,
         adds: &[Value],
+        use_global_ids: bool,
     ) -> Result<Vec<Option<(i64, Option<String>)>>> {
         if adds.len() > MAX_ADDS_PER_CALL {
             return Err(Error::Config {
@@ -119,7 +123,11 @@ impl Portal {
         let v = self
             .post_form(
                 url.as_str(),
-                &[("adds", body.as_str()), ("rollbackOnFailure", "true"), ("useGlobalIds", "true")],
+                &[
+                    ("adds", body.as_str()),
+                    ("rollbackOnFailure", "true"),
+                    ("useGlobalIds", if use_global_ids { "true" } else { "false" }),
+                ],
                 false,
             )
             .await?;
@@ -168,6 +176,7 @@ impl Portal {
     ) -> Result<Vec<(i64, Option<String>)>> {
         let url = sub_url(service_url, &format!("{layer}/query"));
         let clause = format!("{oid_field} > {after}");
+        let order = format!("{oid_field} ASC");
         let mut out = Vec::new();
         loop {
             let offset = out.len().to_string();
@@ -178,6 +187,7 @@ impl Portal {
                         ("where", clause.as_str()),
                         ("outFields", "*"),
                         ("returnGeometry", "false"),
+                        ("orderByFields", order.as_str()),
                         ("resultOffset", offset.as_str()),
                     ],
                 )

@@ -191,8 +191,55 @@ impl Portal {
         }
         let url = self.user_content_url(owner, None, &["items", id, "commit"])?;
         self.post_form(url.as_str(), &[], true).await?;
-        Ok(())
+        self.wait_until_processed(owner, id).await
     }
+
+    /// Polls `items/<id>/status` until the portal has processed a committed upload. `commit`
+    /// is asynchronous on ArcGIS: the item is "processing" for a while, and publishing it or
+    /// reading its data before it is "completed" would use a partial file (Esri, "Commit";
+    /// Esri's Python client polls the same way in `_process_item_status`).
+    async fn wait_until_processed(&self, owner: &str, id: &str) -> Result<()> {
+        let url = self.user_content_url(owner, None, &["items", id, "status"])?;
+        let deadline = tokio::time::Instant::now() + COMMIT_PROCESSING_LIMIT;
+        let mut n = 0u32;
+        loop {
+            let v = self.json_at(url.clone(), &[]).await?;
+            match v.get("status").and_then(serde_json::Value::as_str).unwrap_or("").to_ascii_lowercase().as_str() {
+                "completed" | "" => return Ok(()),
+                "failed" => {
+                    return Err(Error::Api {
+                        code: 500,
+                        message: format!(
+                            "the portal failed to process the uploaded file of item {id}: {}",
+                            crate::hosted::status_message(v.get("statusMessage").unwrap_or(&serde_json::Value::Null))
+                        ),
+                        message_code: None,
+                        details: Vec::new(),
+                    })
+                }
+                _ => {}
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(Error::Timeout {
+                    url: crate::http::display_url(&url),
+                    what: format!(
+                        "the uploaded file was still being processed after {} s",
+                        COMMIT_PROCESSING_LIMIT.as_secs()
+                    ),
+                });
+            }
+            tokio::time::sleep(commit_poll_delay(n)).await;
+            n += 1;
+        }
+    }
+}
+
+/// How long a committed upload may stay "processing" before the upload counts as failed.
+const COMMIT_PROCESSING_LIMIT: std::time::Duration = std::time::Duration::from_secs(30 * 60);
+
+/// The wait before status poll `n`: quick at first, then up to 5 s.
+fn commit_poll_delay(n: u32) -> std::time::Duration {
+    std::time::Duration::from_millis(100u64.saturating_mul(1 << n.min(6))).min(std::time::Duration::from_secs(5))
 }
 
 #[cfg(test)]

@@ -63,3 +63,62 @@ async fn the_rate_limit_lowers_concurrency_and_every_request_succeeds() {
         portal.concurrency_limit()
     );
 }
+
+#[tokio::test]
+async fn under_faults_with_short_tokens_stalls_fail_fast_and_every_read_completes() {
+    let sim = sim(SimConfig { orgs: 1, items: 200, token_ttl_s: 2, ..SimConfig::default() }).await;
+    let mut cfg = config_for(&sim, 0, &sim.orgs[0].admin);
+    cfg.retry.max_attempts = 10;
+    // The production stall limit and the simulator's 30 s stalls: what a real user meets.
+    assert_eq!(cfg.stall_timeout, Duration::from_secs(30), "the default stall limit");
+    let portal = Portal::connect(cfg).await.expect("connect before faults");
+    let items = portal.search_org_items(&|_, _| {}).await.expect("search before faults");
+    let started = std::time::Instant::now();
+    for _ in 0..3 {
+        sim.state.faults.force(ForcedFault {
+            path_contains: Some("/content/items/".into()),
+            kind: FaultKind::StalledBody,
+            count: 1,
+        });
+    }
+    sim.state.faults.set_fault_rate(0.1);
+    let reads = items.iter().take(120).map(|item| {
+        let p = portal.clone();
+        let id = item.id.clone();
+        async move { p.item(&id).await }
+    });
+    let results = futures::future::join_all(reads).await;
+    let took = started.elapsed();
+    // The token the reads used has expired by now: the next calls must renew it when they leave.
+    tokio::time::sleep(Duration::from_millis(2_100)).await;
+    let users = portal.org_users().await;
+    sim.state.faults.set_fault_rate(0.0);
+    for r in results {
+        r.expect("every item read must complete through faults and expiring tokens");
+    }
+    assert!(!users.expect("users").is_empty(), "users are listed through faults");
+    assert!(sim.state.faults.faults_of_kind(FaultKind::StalledBody) >= 3, "stalls were injected");
+    assert!(took < Duration::from_secs(25), "three or more 30 s stalls must not cost 30 s each: reads took {took:?}");
+    assert!(portal.token_renewals() >= 2, "the expired 2 s token was renewed, under faults, for the users listing");
+}
+
+#[tokio::test]
+async fn a_file_download_follows_the_redirect_to_storage_without_the_token() {
+    let sim = sim(SimConfig { orgs: 1, items: 60, ..SimConfig::default() }).await;
+    let portal = Portal::connect(config_for(&sim, 0, &sim.orgs[0].admin)).await.expect("connect");
+    let files: Vec<String> = {
+        let u = sim.state.universe.read().expect("universe");
+        u.orgs[0].items.values().filter(|i| i.data.file_name().is_some()).map(|i| i.id.clone()).take(5).collect()
+    };
+    assert!(!files.is_empty(), "the org holds file items");
+    for id in &files {
+        let mut body = portal.item_data_stream(id).await.expect("the download starts through the redirect");
+        let mut len = 0;
+        while let Some(chunk) = futures::StreamExt::next(&mut body).await {
+            len += chunk.expect("the body arrives").len();
+        }
+        assert!(len > 0, "item {id}: the file's bytes came from the storage host");
+    }
+    assert_eq!(sim.state.storage.served() as usize, files.len(), "every file was served by the storage host");
+    assert_eq!(sim.state.storage.tokens_seen(), 0, "the token never reached the storage host");
+}

@@ -8,7 +8,7 @@ use anyhow::Context;
 use clap::Args;
 use orgvault_core::backup::{scan_and_backup, BackupOptions, BackupSummary, BackupWhat, ScanThenBackup};
 use orgvault_core::jobs::{JobKind, Trigger};
-use orgvault_core::repo::InitPolicy;
+use orgvault_core::repo::{InitPolicy, RepoKey, RepoState, Repository};
 use orgvault_core::selection::{Combine, Filter};
 use orgvault_core::storage::{check_local, StorageTarget};
 use orgvault_core::{Db, Selection, SystemClock};
@@ -41,6 +41,12 @@ pub struct BackupArgs {
     /// Treat the repository as append-only: never delete there (locks are released by marking).
     #[arg(long, env = "ORGVAULT_APPEND_ONLY")]
     pub append_only: bool,
+
+    /// Create a new repository unencrypted (format 1). By default a new repository is
+    /// encrypted with the password from ORGVAULT_REPOSITORY_PASSWORD (or asked for), and its
+    /// recovery key is printed once. An existing repository is used as it is.
+    #[arg(long)]
+    pub no_encrypt: bool,
 
     /// The snapshot's name (default: the organization and the date and time).
     #[arg(long)]
@@ -102,7 +108,7 @@ pub async fn run(db: &Db, data_dir: &Path, args: BackupArgs) -> anyhow::Result<(
     let repo = match (&args.to, &saved) {
         (Some(to), _) => {
             let dest = DestArgs { to: to.clone(), append_only: args.append_only };
-            let repo = dest.open_for_backup(data_dir, args.init).await?;
+            let repo = dest.open_for_backup(data_dir, args.init, args.no_encrypt).await?;
             if let StorageTarget::Local { path } = &dest.target(data_dir)? {
                 check_local(path, 0).await?;
             }
@@ -110,10 +116,23 @@ pub async fn run(db: &Db, data_dir: &Path, args: BackupArgs) -> anyhow::Result<(
         }
         (None, Some((service, identity))) => {
             let init = if args.init { InitPolicy::EvenIfNotEmpty } else { InitPolicy::IfEmpty };
-            service
+            // A first backup of an identity without a saved repository password creates its
+            // repository encrypted (unless --no-encrypt) and keeps the password in the vault,
+            // so scheduled runs open it.
+            let missing = Repository::state(&service.storage_target(identity)?).await? == RepoState::Missing;
+            if missing && !args.no_encrypt && matches!(service.repository_key(identity)?, RepoKey::None) {
+                let pw = super::repo_password::new_repository_password()?;
+                let setup = service.set_up_repository(identity, Some(pw), init).await?;
+                if let Some(key) = &setup.recovery_key {
+                    super::repo_password::print_recovery_key(&identity.spec.name, key);
+                }
+            }
+            let repo = service
                 .backup_repository_for(identity, init)
                 .await
-                .with_context(|| format!("cannot open the repository of identity {:?}", identity.spec.name))?
+                .with_context(|| format!("cannot open the repository of identity {:?}", identity.spec.name))?;
+            super::repo_password::show_recovery_key(&repo);
+            repo
         }
         (None, None) => anyhow::bail!("give --to DEST, or --identity NAME to back up into the identity's storage"),
     };

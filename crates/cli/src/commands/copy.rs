@@ -27,6 +27,12 @@ pub struct CopyArgs {
     #[arg(long)]
     pub init: bool,
 
+    /// Create a missing destination unencrypted (as backup --no-encrypt). An encrypted
+    /// destination's password is ORGVAULT_REPOSITORY_PASSWORD; the source's is
+    /// ORGVAULT_FROM_REPOSITORY_PASSWORD when it differs.
+    #[arg(long)]
+    pub no_encrypt: bool,
+
     /// A snapshot to copy (id, unique prefix or "latest"; repeatable); every snapshot when absent.
     #[arg(long = "snapshot", value_name = "ID")]
     pub snapshots: Vec<String>,
@@ -37,8 +43,9 @@ pub struct CopyArgs {
 }
 
 pub async fn run(db: &Db, data_dir: &Path, args: CopyArgs) -> anyhow::Result<()> {
-    let from = DestArgs { to: args.from.clone(), append_only: false }.open(data_dir).await?;
-    let to = args.dest.open_for_backup(data_dir, args.init).await?;
+    let source = DestArgs { to: args.from.clone(), append_only: false }.target(data_dir)?;
+    let from = super::snapshots::open_target_with(&source, super::repo_password::existing_source).await?;
+    let to = args.dest.open_for_backup(data_dir, args.init, args.no_encrypt).await?;
     let mut ids = Vec::new();
     for text in &args.snapshots {
         ids.push(from.find_snapshot(text).await?);

@@ -6,9 +6,7 @@
 
 use std::path::Path;
 
-use anyhow::Context;
 use clap::{Args, ValueEnum};
-use orgvault_core::repo::Repository;
 use orgvault_core::restore::{
     parse_group_pair, parse_pair, Action, ConflictPolicy, Mapping, Profiles, RestoreMode, RestoreOptions, RestorePlan,
 };
@@ -149,8 +147,7 @@ pub async fn run(db: &Db, data_dir: &Path, args: RestoreArgs) -> anyhow::Result<
     }
     let conn = std::env::var("AZURE_STORAGE_CONNECTION_STRING").ok();
     let target = StorageTarget::parse_dest(&args.from, conn.as_deref(), &data_dir.join("cache"))?;
-    let repo =
-        Repository::open(&target).await.with_context(|| format!("cannot open the repository {}", target.describe()))?;
+    let repo = super::snapshots::open_target(&target).await?;
     // The target: a saved identity (through the application layer, recorded on the job), or
     // --portal/--username.
     let (portal, target_identity) = match &args.portal.identity {

@@ -6,11 +6,12 @@ use std::path::Path;
 use anyhow::Context;
 use clap::Args;
 use orgvault_core::maintenance::Upkeep;
-use orgvault_core::repo::{InitPolicy, Repository};
+use orgvault_core::repo::{InitPolicy, RepoKey, RepoState, Repository};
 use orgvault_core::storage::StorageTarget;
 use orgvault_core::{Db, Progress, SystemClock};
 use serde_json::json;
 
+use super::repo_password;
 use crate::output::print_json;
 use orgvault_core::units::format_bytes;
 
@@ -37,11 +38,9 @@ impl DestArgs {
     }
 
     /// Opens the existing repository; a destination that is not one is refused and left as it is.
+    /// An encrypted repository's password comes from `ORGVAULT_REPOSITORY_PASSWORD` or a prompt.
     pub async fn open(&self, data_dir: &Path) -> anyhow::Result<Repository> {
-        let target = self.target(data_dir)?;
-        let repo = Repository::open(&target)
-            .await
-            .with_context(|| format!("cannot open the repository {}", target.describe()))?;
+        let repo = open_target(&self.target(data_dir)?).await?;
         if self.append_only {
             repo.set_append_only();
         }
@@ -61,17 +60,45 @@ impl DestArgs {
 
     /// Opens the repository to write into, creating it in a missing or empty destination (or,
     /// with `init`, in a non-empty one that has none of the names a repository uses).
-    pub async fn open_for_backup(&self, data_dir: &Path, init: bool) -> anyhow::Result<Repository> {
+    /// A new repository is encrypted (its password from `ORGVAULT_REPOSITORY_PASSWORD` or
+    /// asked twice; its recovery key printed once) unless `no_encrypt`; an existing one is
+    /// opened as it is.
+    pub async fn open_for_backup(&self, data_dir: &Path, init: bool, no_encrypt: bool) -> anyhow::Result<Repository> {
         let target = self.target(data_dir)?;
         let policy = if init { InitPolicy::EvenIfNotEmpty } else { InitPolicy::IfEmpty };
-        let repo = Repository::open_for_backup(&target, policy)
+        let key = match Repository::state(&target).await? {
+            RepoState::Encrypted => repo_password::existing()?,
+            RepoState::Missing if !no_encrypt => repo_password::for_new_repository()?,
+            RepoState::Missing | RepoState::Plain => RepoKey::None,
+        };
+        let repo = Repository::open_for_backup_with_key(&target, policy, &key)
             .await
             .with_context(|| format!("cannot open the repository {}", target.describe()))?;
+        repo_password::show_recovery_key(&repo);
         if self.append_only {
             repo.set_append_only();
         }
         Ok(repo)
     }
+}
+
+/// Opens an existing repository, asking for the password only when it is encrypted.
+pub async fn open_target(target: &StorageTarget) -> anyhow::Result<Repository> {
+    open_target_with(target, repo_password::existing).await
+}
+
+/// [`open_target`] with the password of an encrypted repository from `password`.
+pub async fn open_target_with(
+    target: &StorageTarget,
+    password: fn() -> anyhow::Result<RepoKey>,
+) -> anyhow::Result<Repository> {
+    let key = match Repository::state(target).await? {
+        RepoState::Encrypted => password()?,
+        _ => RepoKey::None,
+    };
+    Repository::open_with_key(target, &key)
+        .await
+        .with_context(|| format!("cannot open the repository {}", target.describe()))
 }
 
 #[derive(Debug, Args)]

@@ -90,6 +90,7 @@ async fn kill_9_at_random_moments_leaves_a_verifiable_repository() {
         let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_orgvault"))
             .args(backup_args(org, &to, &["--json"]))
             .env("ORGVAULT_DATA_DIR", data.path())
+            .env("ORGVAULT_REPOSITORY_PASSWORD", crate::support::REPOSITORY_PASSWORD)
             .env("ORGVAULT_PASSWORD", &org.admin.password)
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::null())

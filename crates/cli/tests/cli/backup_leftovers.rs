@@ -46,6 +46,7 @@ async fn kill_9_while_polling_an_export_then_the_next_backup_deletes_the_export_
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_orgvault"))
         .args(backup_args(org, &to, &service))
         .env("ORGVAULT_DATA_DIR", data.path())
+        .env("ORGVAULT_REPOSITORY_PASSWORD", crate::support::REPOSITORY_PASSWORD)
         .env("ORGVAULT_PASSWORD", &org.admin.password)
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())

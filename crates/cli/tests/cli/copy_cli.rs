@@ -51,6 +51,7 @@ async fn copy_killed_midway_completes_on_rerun_without_duplicates() {
         let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_orgvault"))
             .args(["copy", "--from", &from, "--to", &to, "--json"])
             .env("ORGVAULT_DATA_DIR", data.path())
+            .env("ORGVAULT_REPOSITORY_PASSWORD", crate::support::REPOSITORY_PASSWORD)
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())

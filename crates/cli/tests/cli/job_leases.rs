@@ -31,6 +31,7 @@ fn spawn_backup(data: &Path, org: &OrgLogin, to: &str) -> Child {
     tokio::process::Command::new(env!("CARGO_BIN_EXE_orgvault"))
         .args(backup_args(org, to))
         .env("ORGVAULT_DATA_DIR", data)
+        .env("ORGVAULT_REPOSITORY_PASSWORD", crate::support::REPOSITORY_PASSWORD)
         .env("ORGVAULT_PASSWORD", &org.admin.password)
         .env_remove("ORGVAULT_LOG")
         .stdin(Stdio::null())

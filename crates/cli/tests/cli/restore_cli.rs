@@ -84,6 +84,7 @@ async fn plan_json_then_kill_9_midway_and_resume_without_duplicates() {
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_orgvault"))
         .args(&args)
         .env("ORGVAULT_DATA_DIR", data.path())
+        .env("ORGVAULT_REPOSITORY_PASSWORD", crate::support::REPOSITORY_PASSWORD)
         .env("ORGVAULT_PASSWORD", &b.admin.password)
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())

@@ -6,11 +6,15 @@ use std::process::{Output, Stdio};
 use tokio::io::AsyncWriteExt;
 
 /// Runs `orgvault` with `args`, the data folder `data_dir` and the password `password`.
+/// The repository password every CLI test gives: new repositories are encrypted by default.
+pub const REPOSITORY_PASSWORD: &str = "cli test repository password";
+
 pub async fn orgvault(data_dir: &Path, password: &str, args: &[&str]) -> Output {
     tokio::process::Command::new(env!("CARGO_BIN_EXE_orgvault"))
         .args(args)
         .env("ORGVAULT_DATA_DIR", data_dir)
         .env("ORGVAULT_PASSWORD", password)
+        .env("ORGVAULT_REPOSITORY_PASSWORD", REPOSITORY_PASSWORD)
         .env_remove("ORGVAULT_LOG")
         .stdin(std::process::Stdio::null())
         .output()
@@ -61,6 +65,7 @@ pub async fn run(data_dir: &Path, args: &[&str], stdin: Option<&str>, env_passwo
     cmd.args(args)
         .env("ORGVAULT_DATA_DIR", data_dir)
         .env("ORGVAULT_VAULT_KEY", "file")
+        .env("ORGVAULT_REPOSITORY_PASSWORD", REPOSITORY_PASSWORD)
         .env_remove("ORGVAULT_PASSWORD")
         .env_remove("AZURE_STORAGE_CONNECTION_STRING")
         .env_remove("ORGVAULT_LOG")

@@ -115,6 +115,17 @@ impl<'a> ExportJournal<'a> {
         Ok(())
     }
 
+    /// Records the user whose content holds the export item: the one `export` was finally
+    /// called for, or the owner the item itself names.
+    pub async fn set_owner(&self, title: &str, owner: &str) -> Result<()> {
+        sqlx::query("UPDATE export_journal SET owner = ? WHERE title = ?")
+            .bind(owner)
+            .bind(title)
+            .execute(self.db.pool())
+            .await?;
+        Ok(())
+    }
+
     /// Forgets an export item (deleted, or proven never made).
     pub async fn remove(&self, title: &str) -> Result<()> {
         sqlx::query("DELETE FROM export_journal WHERE title = ?").bind(title).execute(self.db.pool()).await?;

@@ -171,8 +171,11 @@ pub(crate) async fn capture_item(
                 let name = thumb.rsplit('/').next().unwrap_or(thumb).to_owned();
                 entry.thumbnail = Some(FileEntry { name, blob });
             }
-            // A thumbnail named but not served is common on real portals: absent, not a failure.
-            Err(arcgis::Error::NotFound { .. }) => {}
+            // A thumbnail named but not served is common on real portals (they answer it with a
+            // 400-class error): absent, not a failure.
+            Err(e) if is_absent_file(&e, false) => {
+                entry.notes.push(format!("the thumbnail {thumb:?} is named but not served ({e}); none kept"));
+            }
             Err(e) => return Err(failed("reading the thumbnail", e)),
         }
     }
@@ -188,8 +191,9 @@ pub(crate) async fn capture_item(
         Ok(blob) => {
             entry.metadata = (blob.size > 0).then_some(blob);
         }
-        // No metadata answers with an error body (400) or a 404: absent is fine.
-        Err(arcgis::Error::NotFound { .. } | arcgis::Error::Api { .. }) => {}
+        // No metadata answers with HTTP 400 or 500 (Esri's Python client, `Item.metadata`, reads
+        // both as "no metadata"), an error body, or a 404: the item has none, and the backup goes on.
+        Err(e) if is_absent_file(&e, true) => {}
         Err(e) => return Err(failed("reading metadata.xml", e)),
     }
 
@@ -233,10 +237,21 @@ async fn capture_service(
     let layers = run.cancellable(run.portal.service_layers(url)).await?.map_err(|e| failed("reading the layers", e))?;
     let last_edit_date = newest_edit(&layers).or(summary.last_edit_ms);
     let all_layers = ["layers", "tables"].iter().filter_map(|k| layers.get(*k).and_then(Value::as_array)).flatten();
-    let mut service_layers = ServiceLayers::default();
+    let mut service_layers = ServiceLayers {
+        full_extent: service.get("fullExtent").filter(|e| e.is_object()).cloned(),
+        ..Default::default()
+    };
     for l in all_layers {
         let Some(id) = l.get("id").and_then(Value::as_i64) else { continue };
         service_layers.ids.push(id);
+        let oid_field = l.get("objectIdField").and_then(Value::as_str).filter(|f| !f.is_empty()).or_else(|| {
+            l.get("fields")?.as_array()?.iter().find_map(|f| {
+                (f.get("type")?.as_str()? == "esriFieldTypeOID").then(|| f.get("name")?.as_str()).flatten()
+            })
+        });
+        if let Some(f) = oid_field {
+            service_layers.oid_fields.insert(id, f.to_owned());
+        }
         if l.get("hasAttachments").and_then(Value::as_bool).unwrap_or(false) {
             service_layers.with_attachments.push(id);
         }
@@ -286,6 +301,18 @@ pub(crate) fn newest_edit(layers: &Value) -> Option<i64> {
         .flatten()
         .filter_map(|l| l.get("editingInfo")?.get("lastEditDate")?.as_i64())
         .max()
+}
+
+/// Whether reading an item's `info/` file failed because the file is not there: a 404, an
+/// error body of code 400/404, or a bare HTTP 400-class answer; for metadata also HTTP 500,
+/// which ArcGIS answers for an item without metadata (after the client's retries of a 5xx).
+fn is_absent_file(e: &arcgis::Error, metadata: bool) -> bool {
+    match e {
+        arcgis::Error::NotFound { .. } => true,
+        arcgis::Error::Api { code, .. } => matches!(code, 400 | 404) || (metadata && *code == 500),
+        arcgis::Error::Http { status, .. } => (400..500).contains(status) || (metadata && *status == 500),
+        _ => false,
+    }
 }
 
 #[cfg(test)]

@@ -18,6 +18,7 @@ use serde_json::{json, Value};
 use url::Url;
 
 use super::run::{Download, Run, Stop};
+use super::service::ServiceLayers;
 use crate::repo::{AttachmentEntry, BlobFile, BlobRef};
 
 /// Features asked per `query` page; the server may cap it lower (`maxRecordCount`).
@@ -37,12 +38,8 @@ pub(crate) struct QueryCopy {
 /// The features document is written page by page to a staging file and stored from it, so
 /// neither it nor a layer is ever held whole: only one page, and the object ids of a layer
 /// with attachments (to list them). Attachments are streamed.
-pub(crate) async fn query_all(
-    run: &Run<'_>,
-    service_url: &Url,
-    layer_ids: &[i64],
-    attachment_layers: &[i64],
-) -> Result<QueryCopy, Stop> {
+pub(crate) async fn query_all(run: &Run<'_>, service_url: &Url, layers: &ServiceLayers) -> Result<QueryCopy, Stop> {
+    let (layer_ids, attachment_layers) = (&layers.ids, &layers.with_attachments);
     let work = async {
         let mut doc = run.repo.blob_file().await.map_err(Stop::Fatal)?;
         let mut attachments = Vec::new();
@@ -52,7 +49,8 @@ pub(crate) async fn query_all(
                 write(&mut doc, b",").await?;
             }
             let with_attachments = attachment_layers.contains(&layer);
-            let oids = copy_layer(run, service_url, layer, &mut doc, with_attachments).await?;
+            let oid_field = layers.oid_fields.get(&layer).map_or("OBJECTID", String::as_str);
+            let oids = copy_layer(run, service_url, layer, oid_field, &mut doc, with_attachments).await?;
             if with_attachments {
                 attachments.extend(layer_attachments(run, service_url, layer, &oids).await?);
             }
@@ -75,6 +73,7 @@ async fn copy_layer(
     run: &Run<'_>,
     service_url: &Url,
     layer: i64,
+    order_by: &str,
     doc: &mut BlobFile,
     with_oids: bool,
 ) -> Result<Vec<i64>, Stop> {
@@ -85,7 +84,7 @@ async fn copy_layer(
     loop {
         let mut page = run
             .portal
-            .query_page(service_url, layer, offset, PAGE)
+            .query_page(service_url, layer, order_by, offset, PAGE)
             .await
             .map_err(|e| Stop::portal(&format!("querying layer {layer}"), e))?;
         let field = match &oid_field {

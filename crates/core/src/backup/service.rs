@@ -66,6 +66,10 @@ pub(crate) struct ServiceLayers {
     pub ids: Vec<i64>,
     /// Those with `hasAttachments`.
     pub with_attachments: Vec<i64>,
+    /// The service's `fullExtent`, sent with `createReplica` so that no row is filtered out.
+    pub full_extent: Option<serde_json::Value>,
+    /// Each layer's `objectIdField` (the query fallback orders its pages by it).
+    pub oid_fields: std::collections::HashMap<i64, String>,
 }
 
 /// Runs the export, falling back as needed. `Err` holds every reason tried, for the outcome.
@@ -99,7 +103,7 @@ pub(crate) async fn export_service(
     };
     tracing::warn!(item = item_id, "export failed, falling back: {export_err}");
     let replica_err = if can_sync {
-        match replica(run, service_url, layer_ids).await {
+        match replica(run, service_url, layer_ids, layers.full_extent.as_ref()).await {
             Ok(blob) => {
                 return Ok(ServiceData {
                     blob,
@@ -118,7 +122,7 @@ pub(crate) async fn export_service(
     } else {
         "the service has no Sync capability".to_owned()
     };
-    let (reason, last_transient) = match query_all(run, service_url, layer_ids, &layers.with_attachments).await {
+    let (reason, last_transient) = match query_all(run, service_url, layers).await {
         Ok(copy) => {
             return Ok(ServiceData {
                 blob: copy.features,
@@ -145,6 +149,11 @@ fn poll_delay(n: u32, max: Duration) -> Duration {
     Duration::from_millis(ms).min(max)
 }
 
+/// The signed-in user's name.
+fn signed_in(run: &Run<'_>) -> Option<String> {
+    run.portal.self_info().user.as_ref().map(|u| u.username.clone()).filter(|u| !u.is_empty())
+}
+
 /// The type of the item a File Geodatabase export creates.
 const EXPORT_ITEM_TYPE: &str = arcgis::FILE_GEODATABASE;
 
@@ -161,11 +170,36 @@ async fn export_fgdb(run: &Run<'_>, owner: &str, item_id: &str) -> Result<BlobRe
         .map_err(|e| Stop::Failed(format!("journaling the export before starting it: {e}")))?;
     // On an error the row stays: the answer may be lost while the item exists; the job's final
     // sweep looks for it by its title.
-    let job = run
-        .portal
-        .start_export(owner, item_id, arcgis::FILE_GEODATABASE, &title)
-        .await
-        .map_err(|e| Stop::portal("starting the export", e))?;
+    let mut job = match run.portal.start_export(owner, item_id, arcgis::FILE_GEODATABASE, &title).await {
+        // ArcGIS Online refuses an administrator exporting into another user's content; Esri's
+        // Python client (`Item.export`) then exports into the signed-in user's own content. The
+        // refused call made nothing, so the journal row moves to the signed-in user first.
+        Err(arcgis::Error::Forbidden { .. }) if signed_in(run).is_some_and(|me| me != owner) => {
+            let me = signed_in(run).unwrap_or_default();
+            run.journal
+                .set_owner(&title, &me)
+                .await
+                .map_err(|e| Stop::Failed(format!("journaling the export before starting it: {e}")))?;
+            run.portal.start_export(&me, item_id, arcgis::FILE_GEODATABASE, &title).await
+        }
+        other => other,
+    }
+    .map_err(|e| Stop::portal("starting the export", e))?;
+    // The status and delete paths name the export item's owner: read it from the item rather
+    // than assume it (Esri's Python client polls through the export item's own owner).
+    match run.portal.item(&job.export_item_id).await {
+        Ok(info) if !info.owner.is_empty() && info.owner != job.owner => {
+            tracing::info!(item = %job.export_item_id, owner = %info.owner, "the export item belongs to another user than asked");
+            job.owner = info.owner;
+            if let Err(e) = run.journal.set_owner(&title, &job.owner).await {
+                tracing::warn!("cannot record the export item's owner in the journal: {e}");
+            }
+        }
+        Ok(_) => {}
+        Err(e) => {
+            tracing::warn!(item = %job.export_item_id, "cannot read the export item's owner; using {}: {e}", job.owner)
+        }
+    }
     run.register_export(&job.owner, &job.export_item_id, &title);
     if let Err(e) = run.journal.set_item(&title, &job.export_item_id).await {
         tracing::warn!("cannot record the export item in the journal (its title still finds it): {e}");
@@ -204,11 +238,16 @@ async fn export_fgdb(run: &Run<'_>, owner: &str, item_id: &str) -> Result<BlobRe
     result
 }
 
-async fn replica(run: &Run<'_>, service_url: &Url, layer_ids: &[i64]) -> Result<BlobRef, Stop> {
+async fn replica(
+    run: &Run<'_>,
+    service_url: &Url,
+    layer_ids: &[i64],
+    full_extent: Option<&serde_json::Value>,
+) -> Result<BlobRef, Stop> {
     let work = async {
         let status_url = run
             .portal
-            .create_replica(service_url, layer_ids)
+            .create_replica(service_url, layer_ids, full_extent)
             .await
             .map_err(|e| Stop::portal("starting createReplica", e))?;
         let deadline = tokio::time::Instant::now() + run.options.export_timeout;

@@ -10,6 +10,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use super::crypto::Crypto;
 use super::error::RepoError;
 
 pub(crate) const MAGIC: &[u8; 3] = b"OVB";
@@ -98,10 +99,18 @@ pub enum Encoding {
 }
 
 impl Encoding {
-    const fn byte(self) -> u8 {
+    pub(crate) const fn byte(self) -> u8 {
         match self {
             Encoding::Raw => 0,
             Encoding::Zstd => 1,
+        }
+    }
+
+    pub(crate) const fn from_byte(b: u8) -> Option<Encoding> {
+        match b {
+            0 => Some(Encoding::Raw),
+            1 => Some(Encoding::Zstd),
+            _ => None,
         }
     }
 }
@@ -189,8 +198,14 @@ const RESERVE_MAX: u64 = 16 * 1024 * 1024;
 /// Checks the stored object's length against the content size recorded for it, before reading
 /// it: no encoding of `size` bytes takes more than the header plus zstd's worst case (a frame of
 /// incompressible content grows by at most 1/256 and a few bytes; raw content is exactly `size`).
-pub(crate) fn check_stored_len(blob: &BlobRef, stored_len: u64) -> Result<(), RepoError> {
-    let max = blob.size.saturating_add(blob.size / 256).saturating_add(64 + HEADER_LEN as u64);
+pub(crate) fn check_stored_len(blob: &BlobRef, stored_len: u64, encrypted: bool) -> Result<(), RepoError> {
+    let body_max = blob.size.saturating_add(blob.size / 256).saturating_add(64);
+    // Sealed: the encoding byte joins the body, and each segment adds its tag.
+    let max = if encrypted {
+        super::crypto::sealed_len(body_max.saturating_add(1))
+    } else {
+        body_max.saturating_add(HEADER_LEN as u64)
+    };
     if stored_len > max {
         return Err(RepoError::CorruptBlob {
             id: blob.id.clone(),
@@ -214,13 +229,27 @@ pub(crate) fn too_long(blob: &BlobRef) -> RepoError {
 
 /// Decodes a whole stored object and checks it against `blob`: the content is decoded no
 /// further than the size recorded for it (a zstd bomb stops there) and must hash to its id.
+#[cfg(test)]
 pub(crate) fn decode(blob: &BlobRef, stored: &[u8]) -> Result<Vec<u8>, RepoError> {
+    decode_in(None, blob, stored)
+}
+
+/// As [`decode`], in a repository that may be encrypted: a sealed object is opened (and
+/// authenticated) first, and the content must match its keyed id.
+pub(crate) fn decode_in(crypto: Option<&Crypto>, blob: &BlobRef, stored: &[u8]) -> Result<Vec<u8>, RepoError> {
     use std::io::Read;
     let id = &blob.id;
     let corrupt = |reason: String| RepoError::CorruptBlob { id: id.clone(), reason };
-    check_stored_len(blob, stored.len() as u64)?;
-    let encoding = parse_header(stored).map_err(corrupt)?;
-    let body = &stored[HEADER_LEN..];
+    check_stored_len(blob, stored.len() as u64, crypto.is_some())?;
+    let opened;
+    let (encoding, body) = match crypto {
+        None => (parse_header(stored).map_err(corrupt)?, &stored[HEADER_LEN..]),
+        Some(c) => {
+            let (encoding, body) = c.open(super::crypto::blob_aad(id), stored).map_err(corrupt)?;
+            opened = body;
+            (encoding, opened.as_slice())
+        }
+    };
     let content = match encoding {
         Encoding::Raw => body.to_vec(),
         Encoding::Zstd => {
@@ -237,7 +266,10 @@ pub(crate) fn decode(blob: &BlobRef, stored: &[u8]) -> Result<Vec<u8>, RepoError
             out
         }
     };
-    let got = BlobId::of(&content);
+    let got = match crypto {
+        None => BlobId::of(&content),
+        Some(c) => c.id_hasher().id_of(&content),
+    };
     if &got != id {
         return Err(corrupt(format!("content hashes to {got}")));
     }

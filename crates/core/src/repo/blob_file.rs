@@ -12,11 +12,11 @@
 //! such file per subject being backed up, besides the slotted ones.
 
 use bytes::Bytes;
-use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 
-use super::blob::{BlobId, BlobRef, SAMPLE_LEN};
+use super::blob::{BlobRef, SAMPLE_LEN};
 use super::blobs::IN_MEMORY_MAX;
+use super::crypto::IdHasher;
 use super::error::{RepoError, RepoResult};
 use super::staging::StagedFile;
 use super::Repository;
@@ -25,7 +25,7 @@ use super::Repository;
 pub(crate) struct BlobFile {
     staged: StagedFile,
     out: tokio::io::BufWriter<tokio::fs::File>,
-    hasher: Sha256,
+    hasher: IdHasher,
     size: u64,
     sample: Vec<u8>,
 }
@@ -50,7 +50,7 @@ impl Repository {
         Ok(BlobFile {
             staged,
             out: tokio::io::BufWriter::with_capacity(256 * 1024, file),
-            hasher: Sha256::new(),
+            hasher: self.id_hasher(),
             size: 0,
             sample: Vec::new(),
         })
@@ -65,7 +65,7 @@ impl Repository {
             let content = tokio::fs::read(&staged.path).await.map_err(|e| RepoError::io(&staged.path, e))?;
             return self.put_blob_bytes(Bytes::from(content)).await;
         }
-        let blob = BlobRef { id: BlobId::from_digest(&hasher.finalize()), size };
+        let blob = BlobRef { id: hasher.finalize(), size };
         if self.has_blob(&blob.id).await? {
             self.count_existing(size);
             return Ok(blob);
@@ -80,6 +80,7 @@ impl Repository {
 mod tests {
     use super::*;
     use crate::repo::blobs::tests::local_repo;
+    use crate::repo::BlobId;
 
     /// Writes `content` in pieces of `piece` bytes and stores it.
     async fn written(repo: &Repository, content: &[u8], piece: usize) -> BlobRef {

@@ -7,13 +7,13 @@ use futures::stream::BoxStream;
 use futures::{Stream, StreamExt, TryStreamExt};
 use object_store::{ObjectStoreExt, PutMode, PutOptions, PutPayload, WriteMultipart};
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_util::io::{ReaderStream, StreamReader, SyncIoBridge};
 
 use crate::storage::StorageError;
 
 use super::blob::{self, BlobId, BlobRef, Encoding, HEADER_LEN, SAMPLE_LEN, ZSTD_LEVEL};
+use super::crypto::{blob_aad, Crypto, IdHasher};
 use super::error::{RepoError, RepoResult};
 use super::staging::StagedFile;
 use super::Repository;
@@ -56,24 +56,17 @@ impl Repository {
     /// threads from [`ENCODE_OFF_THREAD`] bytes on.
     async fn put_chunks(&self, chunks: Vec<Bytes>) -> RepoResult<BlobRef> {
         let size: usize = chunks.iter().map(Bytes::len).sum();
-        let (id, compressed, chunks) = if size >= ENCODE_OFF_THREAD {
-            tokio::task::spawn_blocking(move || {
-                let (id, compressed) = encode_chunks(&chunks, size);
-                (id, compressed, chunks)
-            })
-            .await
-            .map_err(|e| RepoError::InvalidInput(format!("encoding stopped: {e}")))?
+        let (hasher, crypto) = (self.id_hasher(), self.inner.crypto.clone());
+        let (id, payload) = if size >= ENCODE_OFF_THREAD {
+            tokio::task::spawn_blocking(move || encode_payload(crypto.as_deref(), hasher, chunks, size))
+                .await
+                .map_err(|e| RepoError::InvalidInput(format!("encoding stopped: {e}")))?
         } else {
-            let (id, compressed) = encode_chunks(&chunks, size);
-            (id, compressed, chunks)
+            encode_payload(crypto.as_deref(), hasher, chunks, size)
         };
         let blob = BlobRef { id, size: size as u64 };
         // No existence check first: the create-only write below reports an existing blob itself,
         // and a full backup's blobs are nearly all new (one request per blob, not two, on Azure).
-        let payload: PutPayload = match compressed {
-            Some(z) => [Bytes::from_static(&ZSTD_HEADER), Bytes::from(z)].into_iter().collect(),
-            None => std::iter::once(Bytes::from_static(&RAW_HEADER)).chain(chunks).collect(),
-        };
         self.put_encoded(&blob, payload).await?;
         Ok(blob)
     }
@@ -113,7 +106,7 @@ impl Repository {
         let _slot = staging.slot().await;
         let raw = staging.new_file("part").await?;
         let mut file = tokio::fs::File::create(&raw.path).await.map_err(|e| RepoError::io(&raw.path, e))?;
-        let mut hasher = Sha256::new();
+        let mut hasher = self.id_hasher();
         let mut size = 0u64;
         for chunk in chunks {
             hasher.update(&chunk);
@@ -128,7 +121,7 @@ impl Repository {
         }
         file.flush().await.map_err(|e| RepoError::io(&raw.path, e))?;
         drop(file);
-        let blob = BlobRef { id: BlobId::from_digest(&hasher.finalize()), size };
+        let blob = BlobRef { id: hasher.finalize(), size };
         if self.has_blob(&blob.id).await? {
             self.count_existing(size);
             return Ok(blob);
@@ -144,12 +137,12 @@ impl Repository {
     /// otherwise existed three times at the job's end (value, text, compressed text). The blob
     /// is the same as [`Repository::put_blob_json`] would store.
     pub async fn put_blob_serialized<T: Serialize + ?Sized>(&self, value: &T) -> RepoResult<BlobRef> {
-        let mut probe = HashingWriter { hasher: Sha256::new(), size: 0, sample: Vec::new(), out: std::io::sink() };
+        let mut probe = HashingWriter { hasher: self.id_hasher(), size: 0, sample: Vec::new(), out: std::io::sink() };
         serde_json::to_writer(&mut probe, value).map_err(not_serializable)?;
         if probe.size <= IN_MEMORY_MAX as u64 {
             return self.put_blob_json(value).await;
         }
-        let blob = BlobRef { id: BlobId::from_digest(&probe.hasher.finalize()), size: probe.size };
+        let blob = BlobRef { id: probe.hasher.finalize(), size: probe.size };
         if self.has_blob(&blob.id).await? {
             self.count_existing(blob.size);
             return Ok(blob);
@@ -159,7 +152,7 @@ impl Repository {
         let raw = staging.new_file("part").await?;
         // Written on this thread because the value is only borrowed: a sequential write into the
         // page cache, tens of milliseconds for a 100,000-item manifest, once per backup.
-        let sample = write_json_file(&raw.path, value, &blob)?;
+        let sample = write_json_file(&raw.path, value, &blob, self.id_hasher())?;
         self.store_staged(&blob, &raw, &sample).await?;
         Ok(blob)
     }
@@ -184,15 +177,15 @@ impl Repository {
     /// filling the memory), and the content must hash to its id.
     pub async fn get_blob(&self, blob: &BlobRef) -> RepoResult<Bytes> {
         let got = self.get_stored(&blob.id).await?;
-        blob::check_stored_len(blob, got.meta.size)?;
+        blob::check_stored_len(blob, got.meta.size, self.is_encrypted())?;
         let stored = got.bytes().await.map_err(|e| self.read_error(&blob.id, e))?;
         let content = if stored.len() > 1024 * 1024 {
-            let blob = blob.clone();
-            tokio::task::spawn_blocking(move || blob::decode(&blob, &stored))
+            let (blob, crypto) = (blob.clone(), self.inner.crypto.clone());
+            tokio::task::spawn_blocking(move || blob::decode_in(crypto.as_deref(), &blob, &stored))
                 .await
                 .map_err(|e| RepoError::InvalidInput(format!("decoding stopped: {e}")))??
         } else {
-            blob::decode(blob, &stored)?
+            blob::decode_in(self.crypto(), blob, &stored)?
         };
         Ok(Bytes::from(content))
     }
@@ -203,14 +196,31 @@ impl Repository {
     pub async fn get_blob_stream(&self, blob: &BlobRef) -> RepoResult<BlobStream> {
         let id = &blob.id;
         let got = self.get_stored(id).await?;
-        blob::check_stored_len(blob, got.meta.size)?;
+        let stored_len = got.meta.size;
+        blob::check_stored_len(blob, stored_len, self.is_encrypted())?;
         let rel = blob_path(id);
-        let body = got.into_stream().map_err(move |e| std::io::Error::other(StorageError::from_store("read", &rel, e)));
-        let mut reader = StreamReader::new(body);
-        let mut head = [0u8; HEADER_LEN];
+        let body: BoxStream<'static, std::io::Result<Bytes>> = got
+            .into_stream()
+            .map_err(move |e| std::io::Error::other(StorageError::from_store("read", &rel, e)))
+            .boxed();
         let corrupt = |reason: String| RepoError::CorruptBlob { id: id.clone(), reason };
-        reader.read_exact(&mut head).await.map_err(|e| corrupt(format!("no header: {e}")))?;
-        let encoding = blob::parse_header(&head).map_err(corrupt)?;
+        let (reader, encoding) = match &self.inner.crypto {
+            None => {
+                let mut reader = StreamReader::new(body);
+                let mut head = [0u8; HEADER_LEN];
+                reader.read_exact(&mut head).await.map_err(|e| corrupt(format!("no header: {e}")))?;
+                (reader, blob::parse_header(&head).map_err(corrupt)?)
+            }
+            Some(crypto) => {
+                let opened = opened_stream(crypto.clone(), blob_aad(id), stored_len, body).map_err(corrupt)?;
+                let mut reader = StreamReader::new(opened);
+                let mut first = [0u8; 1];
+                reader.read_exact(&mut first).await.map_err(|e| corrupt(format!("cannot open: {e}")))?;
+                let encoding =
+                    Encoding::from_byte(first[0]).ok_or_else(|| corrupt(format!("unknown encoding {}", first[0])))?;
+                (reader, encoding)
+            }
+        };
         let decoded: BoxStream<'static, std::io::Result<Bytes>> = match encoding {
             Encoding::Raw => ReaderStream::with_capacity(reader, 256 * 1024).boxed(),
             Encoding::Zstd => {
@@ -244,7 +254,7 @@ impl Repository {
                 tokio_stream_from(rx)
             }
         };
-        Ok(hash_checked(blob.clone(), decoded))
+        Ok(hash_checked(blob.clone(), self.id_hasher(), decoded))
     }
 
     async fn get_stored(&self, id: &BlobId) -> RepoResult<object_store::GetResult> {
@@ -293,10 +303,21 @@ impl Repository {
             .await
             .map_err(|e| StorageError::from_store("write", &rel, e))?;
         let mut writer = WriteMultipart::new_with_chunk_size(upload, PART_SIZE);
-        writer.write(&blob::header(encoding));
+        let mut sealer = self.crypto().map(|c| c.sealer(blob_aad(&blob.id)));
+        let mut sealed = Vec::new();
+        let mut stored = match &mut sealer {
+            Some(s) => {
+                s.push(&[encoding.byte()], &mut sealed);
+                writer.write(&sealed);
+                sealed.len() as u64
+            }
+            None => {
+                writer.write(&blob::header(encoding));
+                HEADER_LEN as u64
+            }
+        };
         let mut f = tokio::fs::File::open(&file.path).await.map_err(|e| RepoError::io(&file.path, e))?;
         let mut buf = vec![0u8; READ_CHUNK];
-        let mut stored = HEADER_LEN as u64;
         loop {
             let n = match f.read(&mut buf).await {
                 Ok(n) => n,
@@ -308,11 +329,27 @@ impl Repository {
             if n == 0 {
                 break;
             }
-            stored += n as u64;
             if let Err(e) = writer.wait_for_capacity(1).await {
                 return Err(StorageError::from_store("write", &rel, e).into());
             }
-            writer.write(&buf[..n]);
+            match &mut sealer {
+                Some(s) => {
+                    sealed.clear();
+                    s.push(&buf[..n], &mut sealed);
+                    writer.write(&sealed);
+                    stored += sealed.len() as u64;
+                }
+                None => {
+                    writer.write(&buf[..n]);
+                    stored += n as u64;
+                }
+            }
+        }
+        if let Some(s) = sealer {
+            sealed.clear();
+            s.finish(&mut sealed);
+            writer.write(&sealed);
+            stored += sealed.len() as u64;
         }
         writer.finish().await.map_err(|e| StorageError::from_store("write", &rel, e))?;
         self.count_new(blob.size, stored);
@@ -371,14 +408,29 @@ fn concat(chunks: &[Bytes]) -> Bytes {
     }
 }
 
+/// The id of content given as chunks, and the object to store: header and content,
+/// compressed when it pays, sealed in an encrypted repository.
+fn encode_payload(crypto: Option<&Crypto>, hasher: IdHasher, chunks: Vec<Bytes>, size: usize) -> (BlobId, PutPayload) {
+    let (id, compressed) = encode_chunks(&chunks, size, hasher);
+    let payload = match (crypto, compressed) {
+        (Some(c), Some(z)) => PutPayload::from(c.seal(blob_aad(&id), Encoding::Zstd, &[&z])),
+        (Some(c), None) => {
+            let parts: Vec<&[u8]> = chunks.iter().map(|c| c.as_ref()).collect();
+            PutPayload::from(c.seal(blob_aad(&id), Encoding::Raw, &parts))
+        }
+        (None, Some(z)) => [Bytes::from_static(&ZSTD_HEADER), Bytes::from(z)].into_iter().collect(),
+        (None, None) => std::iter::once(Bytes::from_static(&RAW_HEADER)).chain(chunks).collect(),
+    };
+    (id, payload)
+}
+
 /// The id of content given as chunks of `size` bytes in all, and its compressed form when
 /// compression pays (judged on a sample first, so incompressible content is not copied).
-fn encode_chunks(chunks: &[Bytes], size: usize) -> (BlobId, Option<Vec<u8>>) {
-    let mut hasher = Sha256::new();
+fn encode_chunks(chunks: &[Bytes], size: usize, mut hasher: IdHasher) -> (BlobId, Option<Vec<u8>>) {
     for c in chunks {
         hasher.update(c);
     }
-    let id = BlobId::from_digest(&hasher.finalize());
+    let id = hasher.finalize();
     let worth_trying = if size < blob::MIN_COMPRESS {
         false
     } else if size <= SAMPLE_LEN {
@@ -399,7 +451,7 @@ fn not_serializable(e: serde_json::Error) -> RepoError {
 /// A writer that hashes and counts what passes through to `out` and keeps its first
 /// [`SAMPLE_LEN`] bytes.
 struct HashingWriter<W> {
-    hasher: Sha256,
+    hasher: IdHasher,
     size: u64,
     sample: Vec<u8>,
     out: W,
@@ -426,13 +478,14 @@ fn write_json_file<T: Serialize + ?Sized>(
     path: &std::path::Path,
     value: &T,
     expected: &BlobRef,
+    hasher: IdHasher,
 ) -> RepoResult<Vec<u8>> {
     let file = std::fs::File::create(path).map_err(|e| RepoError::io(path, e))?;
     let out = std::io::BufWriter::with_capacity(256 * 1024, file);
-    let mut w = HashingWriter { hasher: Sha256::new(), size: 0, sample: Vec::new(), out };
+    let mut w = HashingWriter { hasher, size: 0, sample: Vec::new(), out };
     serde_json::to_writer(&mut w, value).map_err(|e| RepoError::io(path, std::io::Error::from(e)))?;
     std::io::Write::flush(&mut w).map_err(|e| RepoError::io(path, e))?;
-    let got = BlobRef { id: BlobId::from_digest(&w.hasher.finalize()), size: w.size };
+    let got = BlobRef { id: w.hasher.finalize(), size: w.size };
     if &got != expected {
         return Err(RepoError::InvalidInput("the value serialized differently on the second pass".into()));
     }
@@ -456,6 +509,38 @@ async fn compress_file(raw: &StagedFile, out: StagedFile) -> RepoResult<StagedFi
     Ok(out)
 }
 
+/// The plaintext of a sealed object streamed from storage: segments are opened as they
+/// arrive (each authenticated before any of it is handed on); a segment that does not
+/// authenticate, or an object cut short, ends the stream with an error.
+fn opened_stream(
+    crypto: std::sync::Arc<Crypto>,
+    aad: Vec<u8>,
+    stored_len: u64,
+    body: BoxStream<'static, std::io::Result<Bytes>>,
+) -> Result<BoxStream<'static, std::io::Result<Bytes>>, String> {
+    let opener = crypto.opener(aad, stored_len)?;
+    let invalid = |e: String| std::io::Error::new(std::io::ErrorKind::InvalidData, e);
+    Ok(futures::stream::unfold((body, Some(opener)), move |(mut body, opener)| async move {
+        let mut opener = opener?;
+        loop {
+            let mut out = Vec::new();
+            match body.next().await {
+                Some(Ok(piece)) => match opener.push(&piece, &mut out) {
+                    Err(e) => return Some((Err(invalid(e)), (body, None))),
+                    Ok(()) if out.is_empty() => continue,
+                    Ok(()) => return Some((Ok(Bytes::from(out)), (body, Some(opener)))),
+                },
+                Some(Err(e)) => return Some((Err(e), (body, None))),
+                None => {
+                    let last = opener.finish(&mut out).map(|()| Bytes::from(out)).map_err(invalid);
+                    return Some((last, (body, None)));
+                }
+            }
+        }
+    })
+    .boxed())
+}
+
 fn tokio_stream_from(
     mut rx: tokio::sync::mpsc::Receiver<std::io::Result<Bytes>>,
 ) -> BoxStream<'static, std::io::Result<Bytes>> {
@@ -464,8 +549,8 @@ fn tokio_stream_from(
 
 /// Passes chunks through, hashing and counting them: content past `blob.size` ends the stream
 /// with an error at once; at the end the hash is compared with the id.
-fn hash_checked(blob: BlobRef, inner: BoxStream<'static, std::io::Result<Bytes>>) -> BlobStream {
-    let state = (inner, Sha256::new(), blob, 0u64, false);
+fn hash_checked(blob: BlobRef, hasher: IdHasher, inner: BoxStream<'static, std::io::Result<Bytes>>) -> BlobStream {
+    let state = (inner, hasher, blob, 0u64, false);
     futures::stream::unfold(state, |(mut inner, mut hasher, blob, seen, done)| async move {
         if done {
             return None;
@@ -495,7 +580,7 @@ fn hash_checked(blob: BlobRef, inner: BoxStream<'static, std::io::Result<Bytes>>
                 Some((Err(err), (inner, hasher, blob, seen, true)))
             }
             None => {
-                let got = BlobId::from_digest(&hasher.clone().finalize());
+                let got = hasher.clone().finalize();
                 if &got == id {
                     None
                 } else {

@@ -20,11 +20,33 @@ use super::object_path;
 
 pub(crate) const CONFIG: &str = "config";
 const REPO_FORMAT: &str = "orgvault-repository";
-const REPO_VERSION: u32 = 1;
+/// Format 1: plain (zstd) objects, SHA-256 blob ids. Format 2: encrypted (see `crypto`).
+const PLAIN_VERSION: u32 = 1;
+pub(crate) const ENCRYPTED_VERSION: u32 = 2;
+const REPO_VERSION: u32 = ENCRYPTED_VERSION;
 
 /// Every top-level name a repository writes; with `--init` in a non-empty folder OrgVault owns
 /// these and nothing else (docs/backup-format.md, "Layout").
-pub const OWNED_NAMES: [&str; 5] = [CONFIG, "data", "snapshots", "locks", "tmp"];
+pub const OWNED_NAMES: [&str; 6] = [CONFIG, "data", "snapshots", "locks", "tmp", super::keys::KEYS];
+
+/// The algorithms of an encrypted repository, recorded in its `config` (format 2 only). Only
+/// these values exist; a reader refuses others.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct EncryptionParams {
+    pub cipher: String,
+    pub blob_id: String,
+    pub segment: u32,
+}
+
+impl EncryptionParams {
+    pub fn current() -> EncryptionParams {
+        EncryptionParams {
+            cipher: "xchacha20poly1305".into(),
+            blob_id: "hmac-sha256".into(),
+            segment: super::crypto::SEGMENT as u32,
+        }
+    }
+}
 
 /// What a backup may do with a destination that is not yet a repository.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -44,16 +66,25 @@ pub(crate) struct RepoConfig {
     version: u32,
     pub id: String,
     created_ms: i64,
+    /// Present exactly in format 2.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encryption: Option<EncryptionParams>,
 }
 
 impl RepoConfig {
-    fn new(now_ms: i64) -> RepoConfig {
+    pub(crate) fn new(now_ms: i64, encrypted: bool) -> RepoConfig {
         RepoConfig {
             format: REPO_FORMAT.into(),
-            version: REPO_VERSION,
+            version: if encrypted { ENCRYPTED_VERSION } else { PLAIN_VERSION },
             id: uuid::Uuid::new_v4().simple().to_string(),
             created_ms: now_ms,
+            encryption: encrypted.then(EncryptionParams::current),
         }
+    }
+
+    /// Whether the repository is encrypted (format 2).
+    pub fn encrypted(&self) -> bool {
+        self.version >= ENCRYPTED_VERSION
     }
 
     fn parse(bytes: &[u8]) -> RepoResult<RepoConfig> {
@@ -67,6 +98,22 @@ impl RepoConfig {
                 "repository version {} is newer than this OrgVault reads ({REPO_VERSION}); upgrade OrgVault",
                 cfg.version
             )));
+        }
+        match (&cfg.encryption, cfg.version) {
+            (None, PLAIN_VERSION) => {}
+            (Some(e), ENCRYPTED_VERSION) if *e == EncryptionParams::current() => {}
+            (Some(e), ENCRYPTED_VERSION) => {
+                return Err(RepoError::Format(format!(
+                    "{CONFIG} names encryption {} / {} / segment {} which this OrgVault does not know",
+                    e.cipher, e.blob_id, e.segment
+                )))
+            }
+            (_, v) => {
+                return Err(RepoError::Format(format!(
+                    "{CONFIG} says version {v} but {} encryption parameters",
+                    if cfg.encryption.is_some() { "has" } else { "lacks" }
+                )))
+            }
         }
         Ok(cfg)
     }
@@ -94,6 +141,7 @@ pub(crate) async fn read_config(store: &dyn ObjectStore, prefix: &str) -> RepoRe
     }
 }
 
+#[cfg(test)]
 /// Writes a new config with create-only semantics; a config written meanwhile by another process
 /// wins and is returned.
 pub(crate) async fn write_config(
@@ -101,8 +149,19 @@ pub(crate) async fn write_config(
     prefix: &str,
     target: &StorageTarget,
     now_ms: i64,
-) -> RepoResult<RepoConfig> {
-    let cfg = RepoConfig::new(now_ms);
+    encrypted: bool,
+) -> RepoResult<(RepoConfig, bool)> {
+    write_config_of(store, prefix, target, RepoConfig::new(now_ms, encrypted)).await
+}
+
+/// As [`write_config`], for a config made beforehand (an encrypted repository's key objects
+/// are sealed for its id before the config claims the location).
+pub(crate) async fn write_config_of(
+    store: &dyn ObjectStore,
+    prefix: &str,
+    target: &StorageTarget,
+    cfg: RepoConfig,
+) -> RepoResult<(RepoConfig, bool)> {
     let body = serde_json::to_vec_pretty(&cfg).map_err(|e| RepoError::Format(e.to_string()))?;
     if let StorageTarget::Local { path } = target {
         let root = path.join(prefix.trim_matches('/'));
@@ -112,18 +171,19 @@ pub(crate) async fn write_config(
             .map_err(|e| RepoError::io(path.join(CONFIG), e))?;
         if claimed {
             tracing::info!(target = %target.describe(), id = %cfg.id, "initialised a new repository");
-            return Ok(cfg);
+            return Ok((cfg, true));
         }
-        return read_winners_config(store, prefix).await;
+        return Ok((read_winners_config(store, prefix).await?, false));
     }
     let opts = PutOptions { mode: PutMode::Create, ..Default::default() };
     match store.put_opts(&object_path(prefix, CONFIG), PutPayload::from(body), opts).await {
         Ok(_) => {
             tracing::info!(target = %target.describe(), id = %cfg.id, "initialised a new repository");
-            Ok(cfg)
+            Ok((cfg, true))
         }
         Err(object_store::Error::AlreadyExists { .. }) => read_config(store, prefix)
             .await?
+            .map(|c| (c, false))
             .ok_or_else(|| RepoError::Format(format!("{CONFIG} appeared and vanished while initialising"))),
         Err(e) => Err(StorageError::from_store("write", CONFIG, e).into()),
     }
@@ -237,12 +297,12 @@ mod tests {
             let target = StorageTarget::Local { path: dir.path().to_owned() };
             let writers = (0..4).map(|i| {
                 let (store, target) = (store.clone(), target.clone());
-                tokio::spawn(async move { write_config(store.as_ref(), "", &target, 1_000 + i).await })
+                tokio::spawn(async move { write_config(store.as_ref(), "", &target, 1_000 + i, false).await })
             });
             let ids: Vec<String> = futures::future::join_all(writers)
                 .await
                 .into_iter()
-                .map(|r| r.expect("task").expect("each writer ends with a repository").id)
+                .map(|r| r.expect("task").expect("each writer ends with a repository").0.id)
                 .collect();
             let on_disk = read_config(store.as_ref(), "").await.expect("read").expect("a config exists").id;
             for id in &ids {
@@ -262,7 +322,9 @@ mod tests {
         let store: Arc<dyn ObjectStore> = Arc::new(LocalStore::new(dir.path()).expect("store"));
         let target = StorageTarget::Local { path: dir.path().to_owned() };
         let started = std::time::Instant::now();
-        let err = write_config(store.as_ref(), "", &target, 1).await.expect_err("an incomplete config is not replaced");
+        let err = write_config(store.as_ref(), "", &target, 1, false)
+            .await
+            .expect_err("an incomplete config is not replaced");
         assert!(started.elapsed() >= WINNER_WAIT, "the writer waited for a possible live winner first");
         assert!(err.to_string().contains("remove the incomplete config"), "the error says what to do: {err}");
         assert_eq!(std::fs::read(dir.path().join(CONFIG)).expect("read"), b"", "the file was left as it was");

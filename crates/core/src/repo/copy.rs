@@ -34,6 +34,9 @@ const COPY_CONCURRENCY: usize = 4;
 pub enum BlobIdScheme {
     /// Format 1: the SHA-256 of the content.
     Sha256,
+    /// Format 2: HMAC-SHA-256 under the repository's id key, named by a fingerprint of that key
+    /// (the keyed hash of a fixed label, which reveals nothing of the key or of any content).
+    Keyed(String),
 }
 
 /// What one snapshot's copy did.
@@ -56,7 +59,12 @@ pub struct CopyOutcome {
 impl Repository {
     /// How this repository names its blobs (see [`BlobIdScheme`]).
     pub fn blob_id_scheme(&self) -> BlobIdScheme {
-        BlobIdScheme::Sha256
+        match &self.inner.crypto {
+            None => BlobIdScheme::Sha256,
+            Some(crypto) => {
+                BlobIdScheme::Keyed(crypto.id_hasher().id_of(b"orgvault blob id scheme").as_str().to_owned())
+            }
+        }
     }
 
     /// Copies snapshot `id` into `to`: the blobs `to` lacks, each read back from `to` and

@@ -31,6 +31,23 @@ pub enum RepoError {
     #[error("will not create a repository in {location}: {reason}")]
     DestinationNotEmpty { location: String, reason: String },
 
+    /// The repository is encrypted (format 2) and no password was given.
+    #[error("{location} is an encrypted repository: give its password (ORGVAULT_REPOSITORY_PASSWORD, the prompt, or the identity's saved password)")]
+    PasswordRequired { location: String },
+
+    /// No key object opened with the password given.
+    #[error("wrong password for the encrypted repository {location}: none of its {keys} key(s) opens with it")]
+    WrongPassword { location: String, keys: usize },
+
+    /// A backup expected an encrypted repository (a password was given) and found a plain one;
+    /// nothing was written, so no unencrypted data lands where encryption was expected.
+    #[error("{location} is not an encrypted repository, but a password was given for it; nothing was written (back up with --no-encrypt to add to it unencrypted)")]
+    NotEncrypted { location: String },
+
+    /// A key management request was refused; the message says why.
+    #[error("{0}")]
+    KeyRefused(String),
+
     /// This process's repository lock was not renewed in time, so a prune may have taken the
     /// repository meanwhile; the snapshot is not (or no longer) written.
     #[error("the repository lock was not renewed in time ({0}); the snapshot was not written, run the backup again")]
@@ -97,6 +114,10 @@ impl RepoError {
             RepoError::Storage(e) => e.code(),
             RepoError::Format(_) | RepoError::NotARepository { .. } => ErrorCode::NotARepository,
             RepoError::DestinationNotEmpty { .. } => ErrorCode::DestinationNotEmpty,
+            RepoError::PasswordRequired { .. } => ErrorCode::RepositoryPasswordRequired,
+            RepoError::WrongPassword { .. } => ErrorCode::WrongRepositoryPassword,
+            RepoError::NotEncrypted { .. } => ErrorCode::RepositoryNotEncrypted,
+            RepoError::KeyRefused(_) => ErrorCode::KeyRefused,
             RepoError::LeaseLost(_) => ErrorCode::LockLost,
             RepoError::MissingBlob { .. } | RepoError::IncompleteSnapshot { .. } => ErrorCode::MissingData,
             RepoError::CorruptBlob { .. } | RepoError::CorruptSnapshot { .. } => ErrorCode::Corrupt,

@@ -29,6 +29,7 @@ use tokio::task::JoinHandle;
 
 use crate::storage::StorageError;
 
+use super::crypto::AAD_LOCK;
 use super::error::{RepoError, RepoResult};
 use super::Repository;
 
@@ -316,6 +317,10 @@ impl Repository {
     async fn write_lock(&self, name: &str, rec: &LockRecord) -> RepoResult<()> {
         let rel = format!("{LOCKS}/{name}");
         let body = serde_json::to_vec(rec).map_err(|e| RepoError::InvalidInput(e.to_string()))?;
+        let body = match self.crypto() {
+            Some(c) => c.seal(AAD_LOCK.to_vec(), super::blob::Encoding::Raw, &[&body]),
+            None => body,
+        };
         self.store()
             .put(&self.path(&rel), PutPayload::from(body))
             .await
@@ -343,7 +348,12 @@ impl Repository {
                     let record = if got.meta.size > LOCK_RECORD_MAX {
                         None
                     } else {
-                        got.bytes().await.ok().and_then(|b| serde_json::from_slice(&b).ok())
+                        got.bytes().await.ok().and_then(|b| match self.crypto() {
+                            Some(c) => {
+                                c.open(AAD_LOCK.to_vec(), &b).ok().and_then(|(_, p)| serde_json::from_slice(&p).ok())
+                            }
+                            None => serde_json::from_slice(&b).ok(),
+                        })
                     };
                     out.push(StoredLock { name, record, modified_ms });
                 }

@@ -54,7 +54,9 @@ mod blob_file;
 mod blobs;
 mod config;
 mod copy;
+mod crypto;
 mod error;
+mod keys;
 mod lock;
 mod manifest;
 mod names;
@@ -66,7 +68,9 @@ mod zip_export;
 mod zip_import;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+
+use arcgis::Secret;
 
 use object_store::path::Path as ObjectPath;
 use object_store::ObjectStore;
@@ -74,7 +78,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::clock::{Clock, SystemClock};
 use crate::storage::{StorageError, StorageTarget};
-use config::{read_config, write_config, RepoConfig};
+use config::{read_config, RepoConfig};
 
 pub use append_only::DeleteRights;
 pub use blob::{BlobId, BlobRef, Encoding};
@@ -83,6 +87,7 @@ pub use blobs::BlobStream;
 pub use config::{InitPolicy, OWNED_NAMES};
 pub use copy::{BlobIdScheme, CopyOutcome};
 pub use error::{RepoError, RepoResult};
+pub use keys::{KeyInfo, KeyKind};
 pub use lock::{LockKind, RepoLock, LEASE_MS, LOCK_REFRESH_MS, LOCK_STALE_MS};
 pub use manifest::{
     attachment_part, AttachmentEntry, BlobUse, DataEntry, DataKind, ExportMethod, FailedEntry, FileEntry, FolderRef,
@@ -138,6 +143,44 @@ struct Inner {
     leases: lock::Leases,
     /// Set by [`Repository::set_append_only`]: every delete is refused (see `append_only`).
     append_only: AtomicBool,
+    /// The ciphers of an encrypted repository (format 2); `None` for a plain one.
+    crypto: Option<Arc<crypto::Crypto>>,
+    /// The key object this handle was opened with (encrypted repositories).
+    key_name: Mutex<Option<String>>,
+    /// The recovery key, when this handle created the repository, until it is taken.
+    recovery: Mutex<Option<Secret>>,
+}
+
+/// The password a repository is opened or created with.
+#[derive(Clone, Default)]
+pub enum RepoKey {
+    /// No password: a plain repository (format 1) is created; an encrypted one cannot be opened.
+    #[default]
+    None,
+    /// A password: a new repository is created encrypted (format 2) with it; an existing
+    /// encrypted one is opened with it; a backup refuses an existing plain one.
+    Password(Secret),
+}
+
+impl std::fmt::Debug for RepoKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RepoKey::None => f.write_str("RepoKey::None"),
+            RepoKey::Password(_) => f.write_str("RepoKey::Password(***)"),
+        }
+    }
+}
+
+/// What a location holds, read from its `config` alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RepoState {
+    /// No repository (yet).
+    Missing,
+    /// A plain repository (format 1).
+    Plain,
+    /// An encrypted repository (format 2).
+    Encrypted,
 }
 
 impl std::fmt::Debug for Repository {
@@ -156,12 +199,27 @@ impl Repository {
     /// removed there. Opening writes nothing; the staging folder is created at the first write.
     /// Staging folders that OrgVault made and whose process is gone are removed where the
     /// destination is writable.
+    /// An encrypted repository needs [`Repository::open_with_key`].
     pub async fn open(target: &StorageTarget) -> RepoResult<Repository> {
-        Self::open_with_clock(target, Arc::new(SystemClock)).await
+        Self::open_with_key(target, &RepoKey::None).await
+    }
+
+    /// As [`Repository::open`], with the password of an encrypted repository (ignored by a
+    /// plain one: reading it writes nothing).
+    pub async fn open_with_key(target: &StorageTarget, key: &RepoKey) -> RepoResult<Repository> {
+        Self::open_keyed_with_clock(target, key, Arc::new(SystemClock)).await
     }
 
     /// As [`Repository::open`], with the clock used for lock leases and snapshot checks.
     pub async fn open_with_clock(target: &StorageTarget, clock: Arc<dyn Clock>) -> RepoResult<Repository> {
+        Self::open_keyed_with_clock(target, &RepoKey::None, clock).await
+    }
+
+    async fn open_keyed_with_clock(
+        target: &StorageTarget,
+        key: &RepoKey,
+        clock: Arc<dyn Clock>,
+    ) -> RepoResult<Repository> {
         let not_a_repository = || RepoError::NotARepository { location: target.describe() };
         if let StorageTarget::Local { path } = target {
             if !path.is_dir() {
@@ -170,7 +228,40 @@ impl Repository {
         }
         let opened = target.open()?;
         let config = read_config(opened.store.as_ref(), &opened.prefix).await?.ok_or_else(not_a_repository)?;
-        Self::assemble(target, opened, config, clock).await
+        let unlocked = Self::unlock(target, &opened, &config, key).await?;
+        Self::assemble(target, opened, config, clock, unlocked).await
+    }
+
+    /// Whether `target` holds a repository and whether it is encrypted; reads `config` only.
+    pub async fn state(target: &StorageTarget) -> RepoResult<RepoState> {
+        if let StorageTarget::Local { path } = target {
+            if !path.is_dir() {
+                return Ok(RepoState::Missing);
+            }
+        }
+        let opened = target.open()?;
+        Ok(match read_config(opened.store.as_ref(), &opened.prefix).await? {
+            None => RepoState::Missing,
+            Some(c) if c.encrypted() => RepoState::Encrypted,
+            Some(_) => RepoState::Plain,
+        })
+    }
+
+    /// The master key of an encrypted repository, from the key object `key` opens.
+    async fn unlock(
+        target: &StorageTarget,
+        opened: &crate::storage::OpenedTarget,
+        config: &RepoConfig,
+        key: &RepoKey,
+    ) -> RepoResult<Option<(crypto::MasterKey, String)>> {
+        if !config.encrypted() {
+            return Ok(None);
+        }
+        let RepoKey::Password(password) = key else {
+            return Err(RepoError::PasswordRequired { location: target.describe() });
+        };
+        let store = opened.store.as_ref();
+        keys::unlock(store, &opened.prefix, &config.id, &target.describe(), password).await.map(Some)
     }
 
     /// Opens the repository a backup writes to, creating it when the location is a missing
@@ -178,8 +269,22 @@ impl Repository {
     /// must exist). A location that holds anything but a repository is refused with
     /// [`RepoError::DestinationNotEmpty`] unless `init` is [`InitPolicy::EvenIfNotEmpty`], and
     /// even then when one of the names a repository uses ([`OWNED_NAMES`]) is taken.
+    /// Creates a plain repository (format 1); see [`Repository::open_for_backup_with_key`].
     pub async fn open_for_backup(target: &StorageTarget, init: InitPolicy) -> RepoResult<Repository> {
         Self::open_for_backup_with_clock(target, init, Arc::new(SystemClock)).await
+    }
+
+    /// As [`Repository::open_for_backup`]; with [`RepoKey::Password`] a new repository is
+    /// encrypted (format 2; its recovery key is then in [`Repository::recovery_key`]), an
+    /// existing encrypted one is opened with the password, and an existing plain one is refused
+    /// ([`RepoError::NotEncrypted`]) so nothing unencrypted is written where encryption was
+    /// expected.
+    pub async fn open_for_backup_with_key(
+        target: &StorageTarget,
+        init: InitPolicy,
+        key: &RepoKey,
+    ) -> RepoResult<Repository> {
+        Self::open_for_backup_keyed(target, init, key, Arc::new(SystemClock), |store| store).await
     }
 
     /// As [`Repository::open_for_backup`], with the clock used for lock leases and snapshot checks.
@@ -200,6 +305,18 @@ impl Repository {
         clock: Arc<dyn Clock>,
         wrap: impl FnOnce(Arc<dyn ObjectStore>) -> Arc<dyn ObjectStore>,
     ) -> RepoResult<Repository> {
+        Self::open_for_backup_keyed(target, init, &RepoKey::None, clock, wrap).await
+    }
+
+    /// For tests: as [`Repository::open_for_backup_with_key`], with a clock and a wrapped store.
+    #[doc(hidden)]
+    pub async fn open_for_backup_keyed(
+        target: &StorageTarget,
+        init: InitPolicy,
+        key: &RepoKey,
+        clock: Arc<dyn Clock>,
+        wrap: impl FnOnce(Arc<dyn ObjectStore>) -> Arc<dyn ObjectStore>,
+    ) -> RepoResult<Repository> {
         if let StorageTarget::Local { path } = target {
             if !path.exists() {
                 tokio::fs::create_dir(path).await.map_err(|e| {
@@ -210,6 +327,7 @@ impl Repository {
         let mut opened = target.open()?;
         opened.store = wrap(opened.store);
         let store = opened.store.as_ref();
+        let mut created = None;
         let config = match read_config(store, &opened.prefix).await? {
             Some(config) => config,
             None => {
@@ -236,10 +354,42 @@ impl Repository {
                         });
                     }
                 }
-                write_config(store, &opened.prefix, target, clock.now_ms()).await?
+                let password = match key {
+                    RepoKey::Password(p) => Some(p),
+                    RepoKey::None => None,
+                };
+                let fresh = RepoConfig::new(clock.now_ms(), password.is_some());
+                let sealed = match password {
+                    Some(password) => {
+                        let (id, now, password) = (fresh.id.clone(), clock.now_ms(), password.clone());
+                        let master = crypto::MasterKey::generate();
+                        let m = master.clone();
+                        let (bodies, recovery) =
+                            tokio::task::spawn_blocking(move || keys::seal_new_keys(&id, &m, &password, now))
+                                .await
+                                .map_err(|e| RepoError::InvalidInput(format!("key derivation stopped: {e}")))??;
+                        Some((master, bodies, recovery))
+                    }
+                    None => None,
+                };
+                let (config, won) = config::write_config_of(store, &opened.prefix, target, fresh).await?;
+                if let (true, Some((master, bodies, recovery))) = (won, sealed) {
+                    let name = keys::write_new_keys(store, &opened.prefix, bodies).await?;
+                    created = Some((master, name, recovery));
+                }
+                config
             }
         };
-        Self::assemble(target, opened, config, clock).await
+        if let (RepoKey::Password(_), false) = (key, config.encrypted()) {
+            return Err(RepoError::NotEncrypted { location: target.describe() });
+        }
+        let (unlocked, recovery) = match created {
+            Some((master, name, recovery)) => (Some((master, name)), Some(recovery)),
+            None => (Self::unlock(target, &opened, &config, key).await?, None),
+        };
+        let repo = Self::assemble(target, opened, config, clock, unlocked).await?;
+        *repo.inner.recovery.lock().unwrap_or_else(|p| p.into_inner()) = recovery;
+        Ok(repo)
     }
 
     async fn assemble(
@@ -247,8 +397,13 @@ impl Repository {
         opened: crate::storage::OpenedTarget,
         config: RepoConfig,
         clock: Arc<dyn Clock>,
+        unlocked: Option<(crypto::MasterKey, String)>,
     ) -> RepoResult<Repository> {
         let staging = staging::Staging::open(&opened.staging_root).await?;
+        let (crypto, key_name) = match unlocked {
+            Some((master, name)) => (Some(Arc::new(crypto::Crypto::new(master))), Some(name)),
+            None => (None, None),
+        };
         let inner = Inner {
             store: opened.store,
             prefix: opened.prefix,
@@ -259,6 +414,9 @@ impl Repository {
             counters: Counters::default(),
             leases: lock::Leases::default(),
             append_only: AtomicBool::new(false),
+            crypto,
+            key_name: Mutex::new(key_name),
+            recovery: Mutex::new(None),
         };
         Ok(Repository { inner: Arc::new(inner) })
     }
@@ -266,6 +424,28 @@ impl Repository {
     /// The repository's id (a UUID chosen at init).
     pub fn id(&self) -> &str {
         &self.inner.config.id
+    }
+
+    /// Whether the repository is encrypted (format 2).
+    pub fn is_encrypted(&self) -> bool {
+        self.inner.crypto.is_some()
+    }
+
+    /// The blob id hasher of this repository: SHA-256, or HMAC-SHA-256 when encrypted.
+    pub(crate) fn id_hasher(&self) -> crypto::IdHasher {
+        match &self.inner.crypto {
+            Some(c) => c.id_hasher(),
+            None => crypto::IdHasher::plain(),
+        }
+    }
+
+    /// The id `content` has in this repository.
+    pub fn blob_id_of(&self, content: &[u8]) -> BlobId {
+        self.id_hasher().id_of(content)
+    }
+
+    pub(crate) fn crypto(&self) -> Option<&crypto::Crypto> {
+        self.inner.crypto.as_deref()
     }
 
     /// Where the repository lives.

@@ -10,7 +10,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::storage::StorageError;
 
-use super::blob::{BlobId, BlobRef};
+use super::blob::{BlobId, BlobRef, Encoding};
+use super::crypto::AAD_SNAPSHOT;
 use super::error::{RepoError, RepoResult};
 use super::lock::{LockKind, RepoLock};
 use super::manifest::Manifest;
@@ -193,7 +194,12 @@ impl Repository {
             bytes,
         };
         let body = serde_json::to_vec_pretty(&record).map_err(|e| RepoError::InvalidInput(e.to_string()))?;
-        let id = SnapshotId(BlobId::of(&body));
+        // Keyed in an encrypted repository, like blob ids; the record itself is sealed there.
+        let id = SnapshotId(self.blob_id_of(&body));
+        let body = match self.crypto() {
+            Some(c) => c.seal(AAD_SNAPSHOT.to_vec(), Encoding::Raw, &[&body]),
+            None => body,
+        };
         let rel = snapshot_path(&id);
         let leases_hold = || lock.check().and_then(|()| self.inner.leases.check(self.now_ms()));
         leases_hold()?;
@@ -295,8 +301,15 @@ impl Repository {
                 ),
             });
         }
-        let body = got.bytes().await.map_err(|e| StorageError::from_store("read", &rel, e))?;
-        if BlobId::of(&body) != id.0 {
+        let stored = got.bytes().await.map_err(|e| StorageError::from_store("read", &rel, e))?;
+        let body = match self.crypto() {
+            Some(c) => match c.open(AAD_SNAPSHOT.to_vec(), &stored) {
+                Ok((_, plain)) => Bytes::from(plain),
+                Err(reason) => return Err(RepoError::CorruptSnapshot { id: id.to_string(), reason }),
+            },
+            None => stored,
+        };
+        if self.blob_id_of(&body) != id.0 {
             return Err(RepoError::CorruptSnapshot {
                 id: id.to_string(),
                 reason: "record does not match its id".into(),

@@ -8,7 +8,10 @@
 //! `.../service/attachments/<layer>/<object id>/<attachment id>-<name>` (query fallback only),
 //! `users/<username>/user.json`, `groups/<title> [<id>]/group.json`. Names are sanitized.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
+
+use arcgis::Secret;
+use sha2::{Digest, Sha256};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -155,31 +158,59 @@ impl Repository {
     /// so a failed export leaves no zip that looks complete). Memory stays bounded: blobs are
     /// streamed into the zip.
     pub async fn export_zip(&self, id: &SnapshotId, out: &Path) -> RepoResult<ExportReport> {
+        self.export_zip_with(id, out, None).await
+    }
+
+    /// As [`Repository::export_zip`]; with a password every entry is AES-256 encrypted (WinZip
+    /// AE-2, which 7-Zip and most archivers open). The zip's blob ids are always the plain
+    /// SHA-256 of each file, whatever the repository's: an encrypted repository's keyed ids
+    /// are translated (its `manifest.json` is then written last, once they are known).
+    pub async fn export_zip_with(
+        &self,
+        id: &SnapshotId,
+        out: &Path,
+        password: Option<&Secret>,
+    ) -> RepoResult<ExportReport> {
         // A file that is already there is not ours to replace, nor is a `.partial` beside it.
         refuse_existing(out)?;
         refuse_existing(&partial_path(out))?;
         let manifest = self.manifest(id).await?;
         let files = export_files(&manifest);
-        let header = ExportHeader {
-            format: EXPORT_FORMAT.into(),
-            version: EXPORT_VERSION,
-            snapshot_id: id.to_string(),
-            manifest,
-            files: files
-                .iter()
-                .map(|(p, b)| ExportFile { path: p.clone(), blob: b.id.clone(), size: b.size })
-                .collect(),
+        let header = |manifest: Manifest, plain: &HashMap<BlobId, BlobId>| -> RepoResult<Vec<u8>> {
+            let plain_id = |b: &BlobId| plain.get(b).cloned().unwrap_or_else(|| b.clone());
+            let mut manifest = manifest;
+            if !plain.is_empty() {
+                manifest.map_blob_refs(&mut |b| BlobRef { id: plain_id(&b.id), size: b.size });
+            }
+            let header = ExportHeader {
+                format: EXPORT_FORMAT.into(),
+                version: EXPORT_VERSION,
+                snapshot_id: id.to_string(),
+                manifest,
+                files: files
+                    .iter()
+                    .map(|(p, b)| ExportFile { path: p.clone(), blob: plain_id(&b.id), size: b.size })
+                    .collect(),
+            };
+            serde_json::to_vec_pretty(&header).map_err(|e| RepoError::InvalidInput(e.to_string()))
         };
-        let header_json = serde_json::to_vec_pretty(&header).map_err(|e| RepoError::InvalidInput(e.to_string()))?;
+        let translate = self.is_encrypted();
+        let first_header = if translate { None } else { Some(header(manifest.clone(), &HashMap::new())?) };
         let partial = partial_path(out);
         let (tx, mut rx) = tokio::sync::mpsc::channel::<ZipCmd>(8);
         let writer_path = partial.clone();
+        let zip_password = password.map(|p| zeroize::Zeroizing::new(p.expose().to_owned()));
         let writer = tokio::task::spawn_blocking(move || -> Result<(), zip::result::ZipError> {
             let file = std::fs::OpenOptions::new().write(true).create_new(true).open(&writer_path)?;
             let mut zw = zip::ZipWriter::new(std::io::BufWriter::new(file));
-            let base = SimpleFileOptions::default().unix_permissions(0o644);
-            zw.start_file(MANIFEST_ENTRY, base.compression_method(CompressionMethod::Deflated))?;
-            zw.write_all(&header_json)?;
+            let mut base = SimpleFileOptions::default().unix_permissions(0o644);
+            if let Some(pw) = &zip_password {
+                base = base.with_aes_encryption(zip::AesMode::Aes256, pw);
+            }
+            if let Some(header_json) = first_header {
+                zw.start_file(MANIFEST_ENTRY, base.compression_method(CompressionMethod::Deflated))?;
+                zw.write_all(&header_json)?;
+            }
             while let Some(cmd) = rx.blocking_recv() {
                 match cmd {
                     ZipCmd::Start { name, size } => {
@@ -196,14 +227,30 @@ impl Repository {
         });
         let mut report = ExportReport { path: out.to_owned(), files: 0, bytes: 0 };
         let feed = async {
+            let mut plain: HashMap<BlobId, BlobId> = HashMap::new();
             for (name, blob) in &files {
                 tx.send(ZipCmd::Start { name: name.clone(), size: blob.size }).await.map_err(|_| closed())?;
                 let mut stream = self.get_blob_stream(blob).await?;
+                let mut sha = translate.then(Sha256::new);
                 while let Some(chunk) = stream.next().await {
-                    tx.send(ZipCmd::Chunk(chunk?)).await.map_err(|_| closed())?;
+                    let chunk = chunk?;
+                    if let Some(h) = &mut sha {
+                        h.update(&chunk);
+                    }
+                    tx.send(ZipCmd::Chunk(chunk)).await.map_err(|_| closed())?;
+                }
+                if let Some(h) = sha {
+                    plain.insert(blob.id.clone(), BlobId::from_digest(&h.finalize()));
                 }
                 report.files += 1;
                 report.bytes += blob.size;
+            }
+            if translate {
+                let header_json = header(manifest, &plain)?;
+                tx.send(ZipCmd::Start { name: MANIFEST_ENTRY.into(), size: header_json.len() as u64 })
+                    .await
+                    .map_err(|_| closed())?;
+                tx.send(ZipCmd::Chunk(Bytes::from(header_json))).await.map_err(|_| closed())?;
             }
             Ok::<(), RepoError>(())
         }

@@ -6,10 +6,13 @@ use std::collections::{HashMap, HashSet};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
+use arcgis::Secret;
 use bytes::Bytes;
 use serde_json::Value;
+use sha2::{Digest, Sha256};
+use zeroize::Zeroizing;
 
-use super::blob::BlobId;
+use super::blob::{BlobId, BlobRef};
 use super::error::{RepoError, RepoResult};
 use super::lock::LockKind;
 use super::manifest::{FailedEntry, GroupEntry, ItemEntry, Manifest, UserEntry};
@@ -36,34 +39,44 @@ impl Repository {
     /// `manifest.json` is read up to its declared size (at most 1 GiB), every other entry up to
     /// the size the manifest records for it, which must be the size the zip declares. Holds a shared lock while writing.
     pub async fn import_zip(&self, zip_path: &Path) -> RepoResult<SnapshotId> {
+        self.import_zip_with(zip_path, None).await
+    }
+
+    /// As [`Repository::import_zip`], for a zip whose entries are AES-encrypted with
+    /// `password`. Files are checked against the zip's plain SHA-256 ids and stored under
+    /// this repository's ids (keyed when it is encrypted); the manifest follows.
+    pub async fn import_zip_with(&self, zip_path: &Path, password: Option<&Secret>) -> RepoResult<SnapshotId> {
+        let password: Pw = password.map(|p| std::sync::Arc::new(Zeroizing::new(p.expose().as_bytes().to_vec())));
         let path = zip_path.to_owned();
         let zerr =
             move |entry: &str, reason: String| RepoError::Zip { path: path.clone(), entry: entry.to_owned(), reason };
         let (header, mut archive) = {
             let zip_path = zip_path.to_owned();
-            let zerr = zerr.clone();
-            tokio::task::spawn_blocking(move || open_checked(&zip_path, &zerr))
+            let (zerr, password) = (zerr.clone(), password.clone());
+            tokio::task::spawn_blocking(move || open_checked(&zip_path, &zerr, &password))
                 .await
                 .map_err(|e| RepoError::InvalidInput(format!("zip reader stopped: {e}")))??
         };
         let lock = self.lock(LockKind::Shared).await?;
         let result = async {
             let mut done: HashSet<BlobId> = HashSet::new();
+            let mut ids: HashMap<BlobId, BlobRef> = HashMap::new();
             for file in &header.files {
                 if !done.insert(file.blob.clone()) {
                     continue;
                 }
                 let staged = self.inner.staging.new_file("zip").await?;
                 let (name, expected) = (file.path.clone(), file.size);
-                let z = zerr.clone();
+                let (z, pw) = (zerr.clone(), password.clone());
                 let (content, back) = tokio::task::spawn_blocking(move || {
-                    let content = read_entry(&mut archive, &name, expected, staged, &z);
+                    let content = read_entry(&mut archive, &name, expected, staged, &z, &pw);
                     (content, archive)
                 })
                 .await
                 .map_err(|e| RepoError::InvalidInput(format!("zip reader stopped: {e}")))?;
                 archive = back;
-                let stored = match content? {
+                let (content, plain) = content?;
+                let stored = match content {
                     Content::Bytes(b) => self.put_blob_bytes(b).await?,
                     Content::File(f) => {
                         let reader = tokio::fs::File::open(&f.path).await.map_err(|e| RepoError::io(&f.path, e))?;
@@ -72,14 +85,17 @@ impl Repository {
                         blob
                     }
                 };
-                if stored.id != file.blob || stored.size != file.size {
+                if plain != file.blob || stored.size != file.size {
                     return Err(zerr(
                         &file.path,
                         format!("content does not match blob {} in {MANIFEST_ENTRY}", file.blob),
                     ));
                 }
+                ids.insert(plain, stored);
             }
-            self.write_snapshot(&header.manifest).await
+            let mut manifest = header.manifest;
+            manifest.map_blob_refs(&mut |b| ids.get(&b.id).cloned().unwrap_or_else(|| b.clone()));
+            self.write_snapshot(&manifest).await
         }
         .await;
         lock.release().await?;
@@ -88,10 +104,33 @@ impl Repository {
 }
 
 type ZipErr = dyn Fn(&str, String) -> RepoError;
+/// The zip's password, shared with the reading threads.
+type Pw = Option<std::sync::Arc<Zeroizing<Vec<u8>>>>;
+
+/// Opens an entry, decrypting it with the password when it is encrypted.
+fn entry<'a>(
+    archive: &'a mut zip::ZipArchive<std::io::BufReader<std::fs::File>>,
+    name: &str,
+    password: &Pw,
+    zerr: &ZipErr,
+) -> RepoResult<zip::read::ZipFile<'a, std::io::BufReader<std::fs::File>>> {
+    let got = match password {
+        Some(pw) => archive.by_name_decrypt(name, pw),
+        None => archive.by_name(name),
+    };
+    got.map_err(|e| match e {
+        zip::result::ZipError::UnsupportedArchive(zip::result::ZipError::PASSWORD_REQUIRED) => {
+            zerr(name, "the zip is encrypted: give its password (--zip-password-env VAR)".into())
+        }
+        zip::result::ZipError::InvalidPassword => zerr(name, "the zip password is wrong".into()),
+        e => zerr(name, format!("unreadable: {e}")),
+    })
+}
 
 fn open_checked(
     zip_path: &Path,
     zerr: &ZipErr,
+    password: &Pw,
 ) -> RepoResult<(ExportHeader, zip::ZipArchive<std::io::BufReader<std::fs::File>>)> {
     let file = std::fs::File::open(zip_path).map_err(|e| RepoError::io(zip_path, e))?;
     let mut archive = zip::ZipArchive::new(std::io::BufReader::new(file))
@@ -113,7 +152,7 @@ fn open_checked(
     if !names.contains_key(MANIFEST_ENTRY) {
         return Err(zerr(MANIFEST_ENTRY, "missing: this is not an OrgVault export".into()));
     }
-    let text = read_manifest_entry(&mut archive, zerr)?;
+    let text = read_manifest_entry(&mut archive, zerr, password)?;
     let header = parse_header(&text).map_err(|reason| zerr(MANIFEST_ENTRY, reason))?;
     drop(text);
     let mut covered: HashMap<&BlobId, &str> = HashMap::new();
@@ -153,8 +192,9 @@ fn open_checked(
 fn read_manifest_entry(
     archive: &mut zip::ZipArchive<std::io::BufReader<std::fs::File>>,
     zerr: &ZipErr,
+    password: &Pw,
 ) -> RepoResult<Vec<u8>> {
-    let entry = archive.by_name(MANIFEST_ENTRY).map_err(|e| zerr(MANIFEST_ENTRY, format!("unreadable: {e}")))?;
+    let entry = entry(archive, MANIFEST_ENTRY, password, zerr)?;
     let declared = entry.size();
     if declared > MANIFEST_ENTRY_MAX {
         return Err(zerr(
@@ -219,9 +259,11 @@ fn read_entry(
     expected: u64,
     staged: super::staging::StagedFile,
     zerr: &ZipErr,
-) -> RepoResult<Content> {
-    let entry = archive.by_name(name).map_err(|e| zerr(name, format!("unreadable: {e}")))?;
-    let mut bounded = entry.take(expected.saturating_add(1));
+    password: &Pw,
+) -> RepoResult<(Content, BlobId)> {
+    let entry = entry(archive, name, password, zerr)?;
+    // The zip's ids are the plain SHA-256 of each file, whatever the repository's ids are.
+    let mut bounded = Hashing { inner: entry.take(expected.saturating_add(1)), sha: Sha256::new() };
     let too_long =
         || zerr(name, format!("it decompresses to more than the {expected} bytes recorded in {MANIFEST_ENTRY}"));
     if expected <= IN_MEMORY_MAX {
@@ -230,7 +272,7 @@ fn read_entry(
         if buf.len() as u64 > expected {
             return Err(too_long());
         }
-        return Ok(Content::Bytes(Bytes::from(buf)));
+        return Ok((Content::Bytes(Bytes::from(buf)), BlobId::from_digest(&bounded.sha.finalize())));
     }
     let out: PathBuf = staged.path.clone();
     let mut file = std::fs::File::create(&out).map_err(|e| RepoError::io(&out, e))?;
@@ -238,7 +280,21 @@ fn read_entry(
     if written > expected {
         return Err(too_long());
     }
-    Ok(Content::File(staged))
+    Ok((Content::File(staged), BlobId::from_digest(&bounded.sha.finalize())))
+}
+
+/// A reader that hashes what passes through.
+struct Hashing<R> {
+    inner: R,
+    sha: Sha256,
+}
+
+impl<R: Read> Read for Hashing<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.sha.update(&buf[..n]);
+        Ok(n)
+    }
 }
 
 #[cfg(test)]

@@ -31,7 +31,9 @@ pub(crate) async fn load_features(
     service: &ServiceEntry,
 ) -> Result<(), Stop> {
     let origins: Vec<i64> = rels.iter().filter_map(|r| r.get("originLayerId")?.as_i64()).collect();
-    let mut ids = IdMaps::default();
+    let layers =
+        run.portal.service_layers(url).await.map_err(|e| Stop::portal("reading the restored service's layers", e))?;
+    let mut ids = IdMaps { keeps_global_ids: layers_keeping_global_ids(&layers), ..IdMaps::default() };
     if !origins.is_empty() {
         let first = origins.clone();
         load_pass(run, url, doc, service, move |id| first.contains(&id), &mut ids).await?;
@@ -75,6 +77,19 @@ pub(crate) async fn load_features(
 struct IdMaps {
     guids: HashMap<String, String>,
     oids: HashMap<(i64, i64), i64>,
+    /// Layers of the target service that keep sent GlobalIDs (`useGlobalIds` is sent to them).
+    keeps_global_ids: Vec<i64>,
+}
+
+/// The layers and tables whose JSON says `supportsApplyEditsWithGlobalIds: true`.
+fn layers_keeping_global_ids(layers: &Value) -> Vec<i64> {
+    ["layers", "tables"]
+        .iter()
+        .filter_map(|k| layers.get(*k).and_then(Value::as_array))
+        .flatten()
+        .filter(|l| l.get("supportsApplyEditsWithGlobalIds").and_then(Value::as_bool) == Some(true))
+        .filter_map(|l| l.get("id").and_then(Value::as_i64))
+        .collect()
 }
 
 /// One reading of the document: the layers `want` chooses are added. The parser runs on a
@@ -149,10 +164,11 @@ async fn add_batch(
     let sent_guids: Vec<Option<String>> =
         adds.iter().map(|f| f.pointer("/attributes/GlobalID").and_then(Value::as_str).map(str::to_owned)).collect();
     let since = *highest;
+    let keep = ids.keeps_global_ids.contains(&lid);
     let results = write_until_landed(
         run,
         &format!("adding features to layer {lid}"),
-        || run.portal.apply_adds(url, lid, &adds),
+        || run.portal.apply_adds(url, lid, &adds, keep),
         || landed_features(run, url, lid, oid_field, since, &sent_guids),
     )
     .await?;

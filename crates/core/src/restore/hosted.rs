@@ -175,7 +175,7 @@ async fn publish(
 /// Deletes the packages marked `keyword` (this restore's own) that `owner` holds; a failure is
 /// logged, and the package is found again by the next run.
 pub(crate) async fn remove_packages(run: &Run<'_>, keyword: &str, owner: &str) {
-    match run.portal.find_by_keyword(keyword).await {
+    match run.portal.find_owned_by_keyword(owner, keyword).await {
         Ok(found) => {
             for i in found.into_iter().filter(|i| i.owner == owner) {
                 if let Err(e) = run.portal.delete_item(&i.owner, &i.id).await {

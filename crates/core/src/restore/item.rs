@@ -256,7 +256,7 @@ where
 pub(crate) async fn adopt_by_marker(run: &Run<'_>, source_id: &str, owner: &str) -> Result<Option<String>, Stop> {
     let found = run
         .portal
-        .find_by_keyword(&run.marks.item_marker(source_id))
+        .find_owned_by_keyword(owner, &run.marks.item_marker(source_id))
         .await
         .map_err(|e| Stop::portal("looking for the restored item", e))?;
     Ok(found.into_iter().filter(|i| i.owner == owner).map(|i| i.id).min())

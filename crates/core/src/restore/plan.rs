@@ -226,15 +226,14 @@ impl TargetState {
         let me = portal.self_info().user.as_ref().map(|u| u.username.clone()).unwrap_or_default();
         let mut t = TargetState { me, ..TargetState::default() };
         for item in portal.search_org_items(&|_, _| {}).await? {
-            for k in &item.type_keywords {
-                if k.starts_with(MARKER_PREFIX) {
-                    t.markers.entry(k.clone()).or_default().push(item.id.clone());
-                }
-                if let Some(src) = k.strip_prefix(LEGACY_MARKER_PREFIX) {
-                    t.legacy_markers.entry(src.to_owned()).or_default().push(item.id.clone());
-                }
-            }
-            t.items.insert(item.id.clone(), item);
+            t.add_item(item);
+        }
+        // Search lags behind writes (Esri documents the delay), so what was written a moment
+        // ago, by an earlier run of this restore or by hand, may be missing from it. The
+        // signed-in administrator's own content, where restores write most, is read from the
+        // content listing, which is current at once.
+        if !t.me.is_empty() {
+            t.add_owned(portal, &t.me.clone()).await?;
         }
         for u in portal.org_users().await? {
             t.users.insert(u.username.clone(), u);
@@ -254,6 +253,50 @@ impl TargetState {
         });
         t.hosting_root = format!("{scheme}://{host}/{}/", portal.org_id());
         Ok(t)
+    }
+
+    fn add_item(&mut self, item: arcgis::ItemInfo) {
+        for k in &item.type_keywords {
+            if k.starts_with(MARKER_PREFIX) {
+                self.markers.entry(k.clone()).or_default().push(item.id.clone());
+            }
+            if let Some(src) = k.strip_prefix(LEGACY_MARKER_PREFIX) {
+                self.legacy_markers.entry(src.to_owned()).or_default().push(item.id.clone());
+            }
+        }
+        self.items.insert(item.id.clone(), item);
+    }
+
+    /// Adds `owner`'s content from the content listing (current at once), for the items search
+    /// does not show yet.
+    pub async fn add_owned(&mut self, portal: &arcgis::Portal, owner: &str) -> Result<(), RestoreError> {
+        for item in portal.owned_items(owner).await? {
+            if !self.items.contains_key(&item.id) {
+                self.add_item(item);
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads the items `ids` names that search did not show (made by an earlier run of this
+    /// restore a moment ago, so not yet in the search index) one by one, from the item itself;
+    /// an id that no longer exists is left out.
+    pub async fn add_unindexed<'i>(
+        &mut self,
+        portal: &arcgis::Portal,
+        ids: impl IntoIterator<Item = &'i str>,
+    ) -> Result<(), RestoreError> {
+        for id in ids {
+            if self.items.contains_key(id) {
+                continue;
+            }
+            match portal.item(id).await {
+                Ok(item) => self.add_item(item),
+                Err(arcgis::Error::NotFound { .. }) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(())
     }
 
     /// The target item of the same owner, type and title, if any.

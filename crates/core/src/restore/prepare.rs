@@ -79,6 +79,12 @@ pub(crate) async fn free_service_name(
     Err(RestoreError::InvalidInput(format!("no free service name found for {base}")))
 }
 
+/// The accounts ArcGIS Enterprise makes for itself (`esri_livingatlas`, `esri_boundaries`,
+/// `esri_demographics`, `esri_nav`, ...): backed up as listed, never created by a restore.
+pub(crate) fn is_system_account(username: &str) -> bool {
+    username.to_ascii_lowercase().starts_with("esri_")
+}
+
 pub(crate) async fn prepare(
     ctx: &RestoreContext<'_>,
     snapshot: &SnapshotId,
@@ -88,12 +94,20 @@ pub(crate) async fn prepare(
     let portal = ctx.portal;
     let m = &options.mapping;
     ctx.progress.phase("plan", None);
-    let target = TargetState::read(portal).await?;
+    let mut target = TargetState::read(portal).await?;
     let same_org = manifest.org_id == portal.org_id();
     let mode = if same_org { m.mode } else { RestoreMode::Auto };
     let in_place = same_org && mode != RestoreMode::Copies;
     let journal = Journal::new(ctx.db, ctx.clock, portal.org_id(), snapshot.as_str());
     let rows = journal.load().await?;
+    // Collected first: a borrowing iterator held across the awaits would keep this future from
+    // being provably `Send` (the app spawns it).
+    let journaled: Vec<String> = rows
+        .iter()
+        .filter(|((kind, _), j)| *kind == EntryKind::Item && !j.target_id.is_empty())
+        .map(|(_, j)| j.target_id.clone())
+        .collect();
+    target.add_unindexed(portal, journaled.iter().map(String::as_str)).await?;
     let marks = MarkKey::for_target(ctx.db, ctx.clock, portal.org_id()).await?;
     let me = portal.self_info().user.as_ref().map(|u| u.username.clone()).unwrap_or_default();
 
@@ -141,6 +155,12 @@ pub(crate) async fn prepare(
         let mut notes = Vec::new();
         let action = if exists || journal_done {
             Action::Match { target_id: name.clone() }
+        } else if is_system_account(&u.username) {
+            Action::Skip {
+                reason: "a system account of ArcGIS Enterprise (esri_*): the portal makes it, a restore never does"
+                    .into(),
+                target_id: None,
+            }
         } else if options.users {
             Action::Create
         } else {
@@ -164,6 +184,24 @@ pub(crate) async fn prepare(
             license_type: u.license_type.clone(),
             notes,
         });
+    }
+    // The content of every user this restore writes into, from the content listing: an item an
+    // earlier run made a moment ago (and was killed before journaling) is not in search yet, and
+    // only its mark proves it was made.
+    let writes_into: BTreeSet<String> = manifest
+        .items
+        .iter()
+        .filter_map(|i| {
+            let t = user_map
+                .get(&i.owner)
+                .cloned()
+                .unwrap_or_else(|| target_username(&i.owner, &m.owners, source_key.as_deref(), target_key.as_deref()));
+            target.users.contains_key(&t).then_some(t)
+        })
+        .filter(|t| *t != me)
+        .collect();
+    for owner in &writes_into {
+        target.add_owned(portal, owner).await?;
     }
     let mut missing_owners: BTreeSet<String> = BTreeSet::new();
     let owner_of = |source: &str, missing: &mut BTreeSet<String>| -> String {

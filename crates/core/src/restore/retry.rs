@@ -115,17 +115,22 @@ async fn replan_item(run: &Run<'_>, plan: &PlannedItem) -> Result<PlannedItem, S
             .await
             .map_err(|e| Stop::portal("checking the service name", e))?;
         if !free {
-            let target = TargetState {
-                items: run
-                    .portal
+            // The owner's content listing first: it is current at once, while search lags
+            // behind the create whose answer was lost. Search still shows another user's service
+            // holding the name (which is never replaced).
+            let mut items = run
+                .portal
+                .owned_items(&plan.target_owner)
+                .await
+                .map_err(|e| Stop::portal("looking for the service", e))?;
+            items.extend(
+                run.portal
                     .search_org_items(&|_, _| {})
                     .await
-                    .map_err(|e| Stop::portal("looking for the service", e))?
-                    .into_iter()
-                    .map(|i| (i.id.clone(), i))
-                    .collect(),
-                ..TargetState::default()
-            };
+                    .map_err(|e| Stop::portal("looking for the service", e))?,
+            );
+            let target =
+                TargetState { items: items.into_iter().map(|i| (i.id.clone(), i)).collect(), ..TargetState::default() };
             match lost_service(&target, &name, &row) {
                 Some(item) => next.replaces = Some(item.id.clone()),
                 // Taken, yet not listed: the search may lag the create; look again next attempt.

@@ -30,6 +30,7 @@
 mod connect;
 mod oauth;
 mod repository;
+pub use repository::RepositorySetup;
 mod restore;
 mod save_identity;
 

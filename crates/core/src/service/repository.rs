@@ -1,11 +1,29 @@
-//! An identity's configured storage as a backup repository.
+//! An identity's configured storage as a backup repository, and the password of an encrypted
+//! one, kept in the vault with the identity so that unattended runs can open it.
 
 use std::path::PathBuf;
 
+use arcgis::Secret;
+use serde::Serialize;
+
 use super::{Service, ServiceError};
 use crate::identity::{Identity, IdentitySecrets, Storage};
-use crate::repo::{InitPolicy, Repository};
+use crate::repo::{InitPolicy, RepoKey, RepoState, Repository};
 use crate::storage::{check_local, AzureConnection, StorageTarget};
+use crate::vault::SecretKey;
+
+/// What [`Service::set_up_repository`] found or made.
+#[derive(Debug, Clone, Serialize)]
+pub struct RepositorySetup {
+    /// Whether the identity's repository is encrypted.
+    pub encrypted: bool,
+    /// Whether the repository was created just now.
+    pub created: bool,
+    /// The recovery key of a repository created encrypted just now: shown once, to be saved
+    /// by the user; OrgVault keeps no copy.
+    #[serde(skip)]
+    pub recovery_key: Option<Secret>,
+}
 
 impl Service {
     /// Where the identity's backups go: its folder, or its Azure container with the connection
@@ -34,7 +52,51 @@ impl Service {
     /// The identity's existing repository, for reading; nothing is created
     /// (`not_a_repository` until a first backup made it).
     pub async fn repository_for(&self, identity: &Identity) -> Result<Repository, ServiceError> {
-        Ok(Repository::open(&self.storage_target(identity)?).await?)
+        let key = self.repository_key(identity)?;
+        Ok(Repository::open_with_key(&self.storage_target(identity)?, &key).await?)
+    }
+
+    /// The identity's repository password from the vault, as the key to open its repository
+    /// with: [`RepoKey::None`] when it has none (a plain repository).
+    pub fn repository_key(&self, identity: &Identity) -> Result<RepoKey, ServiceError> {
+        Ok(match self.secrets.get(&SecretKey::repository_password(&identity.id))? {
+            Some(bytes) => RepoKey::Password(Secret::new(
+                String::from_utf8(bytes.to_vec())
+                    .map_err(|_| crate::vault::VaultError::Engine("a stored secret is not UTF-8 text".into()))?,
+            )),
+            None => RepoKey::None,
+        })
+    }
+
+    /// Prepares the identity's storage as its repository (the app's "Save" with encryption,
+    /// `orgvault identity repository`): with a password, a missing repository is created
+    /// encrypted (the answer carries its recovery key, once) and an existing encrypted one must
+    /// open with it; the password is then kept in the vault for unattended runs. Without one, a
+    /// missing repository is created plain. An existing plain repository stays plain (a
+    /// password given for it is refused, not stored).
+    pub async fn set_up_repository(
+        &self,
+        identity: &Identity,
+        password: Option<Secret>,
+        init: InitPolicy,
+    ) -> Result<RepositorySetup, ServiceError> {
+        let target = self.storage_target(identity)?;
+        let state = Repository::state(&target).await?;
+        let key = match password.filter(|p| !p.is_empty()) {
+            Some(p) => RepoKey::Password(p),
+            None => RepoKey::None,
+        };
+        let repo = Repository::open_for_backup_with_key(&target, init, &key).await?;
+        let vault_key = SecretKey::repository_password(&identity.id);
+        match &key {
+            RepoKey::Password(p) => self.secrets.put(&vault_key, p.expose().as_bytes())?,
+            RepoKey::None => self.secrets.remove(&vault_key)?,
+        }
+        Ok(RepositorySetup {
+            encrypted: repo.is_encrypted(),
+            created: state == RepoState::Missing,
+            recovery_key: repo.recovery_key(),
+        })
     }
 
     /// The identity's repository for a backup: created on first use as `init` allows (by
@@ -47,7 +109,9 @@ impl Service {
     ) -> Result<Repository, ServiceError> {
         let target = self.storage_target(identity)?;
         // The repository check comes first, so a folder that is refused is not written to.
-        let repo = Repository::open_for_backup(&target, init).await?;
+        // With a saved password a plain repository is refused (nothing unencrypted is written
+        // where encryption was set up), and a missing one is created encrypted.
+        let repo = Repository::open_for_backup_with_key(&target, init, &self.repository_key(identity)?).await?;
         if let StorageTarget::Local { path } = &target {
             check_local(path, 0).await?;
         }

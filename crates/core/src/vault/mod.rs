@@ -75,13 +75,19 @@ impl SecretKey {
         SecretKey("settings/smtp_password".into())
     }
 
+    /// The password of the identity's encrypted backup repository, for unattended runs.
+    pub fn repository_password(identity_id: &str) -> Self {
+        SecretKey(format!("identity/{identity_id}/repository_password"))
+    }
+
     /// Every secret an identity may have.
-    pub fn all_for_identity(identity_id: &str) -> [SecretKey; 4] {
+    pub fn all_for_identity(identity_id: &str) -> [SecretKey; 5] {
         [
             Self::password(identity_id),
             Self::refresh_token(identity_id),
             Self::azure_connection_string(identity_id),
             Self::custom_headers(identity_id),
+            Self::repository_password(identity_id),
         ]
     }
 
@@ -174,7 +180,11 @@ mod tests {
         assert_eq!(SecretKey::password("abc").as_str(), "identity/abc/password", "the key layout is the contract");
         let all = SecretKey::all_for_identity("abc");
         assert!(all.iter().all(|k| k.as_str().starts_with("identity/abc/")), "every secret of abc is under abc");
-        assert_eq!(all.len(), 4, "password, refresh token, Azure connection string and header values");
+        assert_eq!(
+            all.len(),
+            5,
+            "password, refresh token, Azure connection string, header values and repository password"
+        );
     }
 
     #[test]

@@ -2,6 +2,7 @@
 
 mod backup_azure;
 mod backup_caps;
+mod backup_fidelity;
 mod backup_full;
 mod backup_hosts;
 mod backup_leftovers;
@@ -16,6 +17,7 @@ mod repo_conformance;
 mod repo_copy;
 mod repo_destination;
 mod repo_durability;
+mod repo_encrypted;
 mod repo_prune_race;
 mod repo_retention;
 mod repo_safety;

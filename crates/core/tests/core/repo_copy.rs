@@ -1,7 +1,8 @@
 //! `copy` between repositories of every kind (folder, Azure Blob through Azurite, S3 through
 //! moto's server), and append-only repositories: no-delete credentials and the explicit setting.
 
-use orgvault_core::repo::{DeleteRights, InitPolicy, Repository, RetentionPolicy, SnapshotId};
+use arcgis::Secret;
+use orgvault_core::repo::{BlobIdScheme, DeleteRights, InitPolicy, RepoKey, Repository, RetentionPolicy, SnapshotId};
 use orgvault_core::storage::{check_azure, check_s3, AzureConnection, StorageTarget};
 use orgvault_core::{ErrorCode, NoProgress, Selection};
 use portal_sim::SimConfig;
@@ -63,6 +64,82 @@ async fn copy_goes_folder_to_azure_to_s3_and_back_sending_only_what_is_missing()
         verified(&back, id).await?;
         assert_eq!(&back.manifest(id).await?, m, "the round trip folder -> Azure -> S3 -> folder keeps the manifest");
     }
+    Ok(())
+}
+
+/// Every file under `dir`, read whole (the test repositories are small).
+fn stored_bytes(dir: &std::path::Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_owned()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if let Ok(bytes) = std::fs::read(&p) {
+                out.push((p, bytes));
+            }
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn copy_re_encrypts_between_repositories_with_different_keys_and_back_to_plain() -> anyhow::Result<()> {
+    let azurite = Azurite::start().await?;
+    let dir = tempfile::tempdir()?;
+    let plain = Repository::open_for_backup(&local_target(dir.path()), InitPolicy::IfEmpty).await?;
+    let m = stored_manifest(&plain, "first", 1_700_000_000_000, 0, 3).await?;
+    let id = plain.write_snapshot(&m).await?;
+
+    let key = |p: &str| RepoKey::Password(Secret::new(p.to_owned()));
+    let sealed_path = dir.path().join("sealed");
+    let sealed = Repository::open_for_backup_with_key(
+        &StorageTarget::Local { path: sealed_path.clone() },
+        InitPolicy::IfEmpty,
+        &key("one"),
+    )
+    .await?;
+    let azure = Repository::open_for_backup_with_key(
+        &azurite.target(&dir.path().join("az-cache")).await?,
+        InitPolicy::IfEmpty,
+        &key("two"),
+    )
+    .await?;
+    assert_eq!(plain.blob_id_scheme(), BlobIdScheme::Sha256);
+    assert_ne!(sealed.blob_id_scheme(), plain.blob_id_scheme(), "an encrypted repository's ids are keyed");
+    assert_ne!(sealed.blob_id_scheme(), azure.blob_id_scheme(), "two repositories have two id keys");
+
+    let into_sealed = plain.copy_snapshot(&id, &sealed, &NoProgress).await?;
+    assert_ne!(into_sealed.copied, id, "the keyed copy is another snapshot id");
+    verified(&sealed, &into_sealed.copied).await?;
+    for (path, bytes) in stored_bytes(&sealed_path) {
+        for needle in ["Map 1", "Field crews", "org_admin"] {
+            assert!(
+                !bytes.windows(needle.len()).any(|w| w == needle.as_bytes()),
+                "{needle:?} is readable in {}",
+                path.display()
+            );
+        }
+    }
+    let into_azure = sealed.copy_snapshot(&into_sealed.copied, &azure, &NoProgress).await?;
+    assert_eq!(into_azure.blobs_present, 0, "different keys: nothing can be matched by id, everything is re-encrypted");
+    verified(&azure, &into_azure.copied).await?;
+
+    let back =
+        Repository::open_for_backup(&StorageTarget::Local { path: dir.path().join("back") }, InitPolicy::IfEmpty)
+            .await?;
+    let home = azure.copy_snapshot(&into_azure.copied, &back, &NoProgress).await?;
+    assert_eq!(home.copied, id, "back in a plain repository the snapshot has its first id again");
+    assert_eq!(
+        back.manifest(&id).await?,
+        m,
+        "plain -> encrypted -> encrypted (another key) -> plain keeps the manifest"
+    );
+    verified(&back, &id).await?;
+
+    let wrong = Repository::open_with_key(&StorageTarget::Local { path: sealed_path }, &key("two")).await;
+    assert!(wrong.is_err(), "the other repository's password does not open this one");
     Ok(())
 }
 

@@ -216,3 +216,31 @@ async fn an_invitation_refused_by_a_passing_fault_is_sent_again() -> anyhow::Res
     );
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_item_whose_add_answer_was_lost_is_found_in_the_owners_listing_not_made_twice() -> anyhow::Result<()> {
+    let f = fixture(sim_config()).await?;
+    let b = f.url_key(1);
+    let manifest = f.repo.manifest(&f.snapshot).await?;
+    let counts = titles(&f.sim, &f.url_key(0));
+    let item = manifest
+        .items
+        .iter()
+        .find(|i| i.service.is_none() && counts[&(i.title.clone(), i.item_type.clone())] == 1)
+        .expect("an ordinary item with a unique title");
+    // The portal makes the item, the answer is lost; search will not show it for a while
+    // (portal-sim's default index lag, like ArcGIS's), so only the owner's content listing can
+    // prove it was made.
+    let fault = ForcedFault { path_contains: Some("/addItem".into()), kind: FaultKind::Http502, count: 1 };
+    f.sim.state.faults.force_timed(fault, true);
+    let only = RestoreOptions { items: Some([item.id.clone()].into()), ..options() };
+    let s = f.apply(&only).await?;
+    assert_eq!(s.failed, 0, "the item is restored: {:?}", f.failures(s.job_id).await);
+    assert_eq!(f.sim.state.faults.faults_after_apply(), 1, "the add took effect and lost its answer");
+    assert_eq!(
+        titles(&f.sim, &b).get(&(item.title.clone(), item.item_type.clone())),
+        Some(&1),
+        "the item exists once in the target: found by its mark in the owner's listing, not added again"
+    );
+    Ok(())
+}

@@ -262,6 +262,8 @@ async fn a_file_above_the_single_upload_limit_is_restored_in_parts_byte_for_byte
     let org_a = sim.orgs[0].clone();
     let len = SINGLE_UPLOAD_LIMIT + UPLOAD_PART_SIZE / 2 + 12_345;
     let (id, want) = add_pdf(&org_a, "Survey scans 2019", "survey-scans-2019.pdf", len).await?;
+    // The file stands for content the org had before the backup's scan: searchable by then.
+    sim.control().index_now();
     let f = backed_up(sim, &exact(&[&id]), 1).await?;
     let b = f.url_key(1);
 
@@ -273,6 +275,8 @@ async fn a_file_above_the_single_upload_limit_is_restored_in_parts_byte_for_byte
     assert!(p.multipart, "the plan says the {len}-byte file needs a multipart upload");
     assert_eq!(plan.multipart_uploads, 1, "one multipart upload planned");
 
+    // ArcGIS processes a committed upload asynchronously; here for a good while.
+    f.sim.state.jobs.set_commit_work(std::time::Duration::from_millis(1_500));
     let (parts_before, commits_before) = (requests_to(&f.sim, "/addPart"), requests_to(&f.sim, "/commit"));
     let s = f.apply(&opts).await?;
     assert_eq!(s.failed, 0, "nothing fails: {:?}", f.failures(s.job_id).await);
@@ -286,6 +290,10 @@ async fn a_file_above_the_single_upload_limit_is_restored_in_parts_byte_for_byte
         let org = universe.org_by_url_key(&b).expect("org B");
         let restored: Vec<_> = org.items.values().filter(|i| i.title == "Survey scans 2019").collect();
         assert_eq!(restored.len(), 1, "the file item exists once in B");
+        assert!(
+            !restored[0].uploads.processing(),
+            "the restore waited (polling the item's status) until the portal had processed the commit"
+        );
         match &restored[0].data {
             ItemData::Bytes { bytes, .. } => bytes.clone(),
             other => panic!("the restored item holds uploaded bytes, not {other:?}"),
@@ -305,6 +313,8 @@ async fn a_file_above_the_single_upload_limit_is_updated_in_place_in_parts_from_
     // portal refuses; streamed, it goes up part by part and is never held whole.
     let len = SINGLE_UPLOAD_LIMIT + UPLOAD_PART_SIZE + 777;
     let (id, want) = add_pdf(&org_a, "Orthophoto tiles", "orthophoto.pdf", len).await?;
+    // The file stands for content the org had before the backup's scan: searchable by then.
+    sim.control().index_now();
     let f = backed_up(sim, &exact(&[&id]), 0).await?;
     // Someone replaces the file in the org; the restore puts the backed-up one back in place.
     {

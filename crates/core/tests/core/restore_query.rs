@@ -58,6 +58,12 @@ struct Saved {
 }
 
 async fn saved_large_service() -> anyhow::Result<Saved> {
+    saved_service(true).await
+}
+
+/// As [`saved_large_service`]; `keeps_global_ids` false makes every layer of the service report
+/// `supportsApplyEditsWithGlobalIds: false`, which the restored layers inherit.
+async fn saved_service(keeps_global_ids: bool) -> anyhow::Result<Saved> {
     let sim = start_sim(sim_config()).await?;
     let url_key = sim.orgs[0].url_key.clone();
     let (item_id, name) = {
@@ -72,6 +78,9 @@ async fn saved_large_service() -> anyhow::Result<Saved> {
             .expect("the simulator has a service with related layers");
         s.export_fails = true;
         s.sync_enabled = false;
+        for l in s.layers.iter_mut().chain(s.tables.iter_mut()) {
+            l.keeps_global_ids = keeps_global_ids;
+        }
         s.capabilities = s.capabilities.split(',').filter(|c| *c != "Sync").collect::<Vec<_>>().join(",");
         let origin = s.relationships[0]["originLayerId"].as_i64().expect("an origin layer");
         let origin_at = s.layers.iter().position(|l| l.id == origin).unwrap_or(0);
@@ -201,5 +210,41 @@ async fn a_malformed_features_document_fails_its_service_with_a_message_naming_i
         failures.iter().any(|r| r.contains(&saved.item_id) && r.contains("cannot be read") && r.contains(&url)),
         "the failure says the saved features cannot be read and names the service {url}: {failures:?}"
     );
+    Ok(())
+}
+
+/// Per layer id of `name` in `url_key`: (every GlobalID, every ParentGUID).
+fn keys_of(sim: &RunningSim, url_key: &str, name: &str) -> BTreeMap<i64, (Vec<String>, Vec<String>)> {
+    let universe = sim.state.universe.read().unwrap_or_else(|e| e.into_inner());
+    let org = universe.org_by_url_key(url_key).expect("org");
+    let s = org.services.values().find(|s| s.name == name).expect("the service");
+    let col = |l: &portal_sim::model::Layer, field: &str| -> Vec<String> {
+        l.features.iter().filter_map(|f| f.attributes.get(field).and_then(Value::as_str).map(str::to_owned)).collect()
+    };
+    s.layers.iter().chain(&s.tables).map(|l| (l.id, (col(l, "GlobalID"), col(l, "ParentGUID")))).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn layers_that_do_not_keep_global_ids_are_loaded_without_use_global_ids_and_keys_follow() -> anyhow::Result<()> {
+    let Saved { f, item_id, name, source, target, .. } = saved_service(false).await?;
+    let restore = RestoreOptions { items: Some([item_id].into()), ..options() };
+    let s = f.apply(&restore).await?;
+    assert_eq!(s.failed, 0, "the service is restored: {:?}", f.failures(s.job_id).await);
+    let (got, want) = (keys_of(&f.sim, &target, &name), keys_of(&f.sim, &source, &name));
+    assert_eq!(got.len(), want.len(), "every layer is there");
+    let all_target_gids: std::collections::BTreeSet<&String> = got.values().flat_map(|(g, _)| g).collect();
+    for (id, (gids, parents)) in &got {
+        let (src_gids, src_parents) = &want[id];
+        assert_eq!(gids.len(), src_gids.len(), "layer {id} holds every row");
+        assert!(
+            src_gids.is_empty() || gids.iter().all(|g| !src_gids.contains(g)),
+            "layer {id}: a layer without supportsApplyEditsWithGlobalIds assigns its own GlobalIDs"
+        );
+        assert_eq!(parents.len(), src_parents.len(), "layer {id}: every child row keeps a parent key");
+        assert!(
+            parents.iter().all(|p| all_target_gids.contains(p)),
+            "layer {id}: every ParentGUID names a GlobalID of the restored service, rewritten from the answers"
+        );
+    }
     Ok(())
 }

@@ -8,7 +8,8 @@ use orgvault_core::restore::RestoreOptions;
 use portal_sim::faults::{FaultKind, ForcedFault};
 use serde_json::{json, Value};
 
-use crate::restore_support::{fixture, options, sim_config, Fixture};
+use crate::restore_support::{fixture, fixture_of, options, sim_config, Fixture};
+use crate::support::start_sim;
 
 /// The target org's item `id` as the simulator holds it: (owner, title, typeKeywords, modified).
 fn item_in(f: &Fixture, url_key: &str, id: &str) -> Option<(String, String, Vec<String>, i64)> {
@@ -55,6 +56,7 @@ async fn a_failed_publish_never_leads_to_deleting_another_users_service_of_that_
     assert_ne!(member, planned.target_owner, "the other user is not the restore's owner");
     let params = json!({"name": name, "capabilities": "Query", "spatialReference": {"wkid": 102100}});
     let theirs = f.target.create_service(&member, &params, false).await?;
+    f.scene_is_indexed();
 
     let plan = f.plan(&opts).await?;
     let p = plan.items.iter().find(|p| p.source_id == item.id).expect("planned");
@@ -86,6 +88,7 @@ async fn a_planted_source_marker_is_a_conflict_and_the_item_is_not_adopted() -> 
         ..Default::default()
     };
     let planted = f.target.add_item(&member, None, &fields, ItemContent::Text("{}".into()), None).await?;
+    f.scene_is_indexed();
     let before = item_in(&f, &b, &planted).expect("planted");
 
     let mut opts = only(&victim.id);
@@ -204,5 +207,36 @@ async fn a_retry_never_deletes_a_journaled_service_that_is_no_longer_provably_ou
     assert_eq!(s.failed, 0, "{:?}", f.failures(s.job_id).await);
     let kept = item_in(&f, &b, &theirs.item_id);
     assert_eq!(kept.map(|k| k.0), Some(member), "a retry must not delete the other user's service");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn enterprise_system_accounts_are_backed_up_as_listed_but_never_created() -> anyhow::Result<()> {
+    let sim = start_sim(sim_config()).await?;
+    let a = sim.orgs[0].url_key.clone();
+    assert!(sim.control().add_system_accounts(&a), "org A gets Enterprise's esri_* accounts");
+    let f = fixture_of(sim).await?;
+    let b = f.url_key(1);
+    let manifest = f.repo.manifest(&f.snapshot).await?;
+    let system: Vec<&str> =
+        manifest.users.iter().map(|u| u.username.as_str()).filter(|u| u.starts_with("esri_")).collect();
+    assert_eq!(system.len(), 4, "the backup lists the system accounts like any user: {system:?}");
+
+    let opts = RestoreOptions { users: true, ..options() };
+    let plan = f.plan(&opts).await?;
+    for u in plan.users.iter().filter(|u| u.source_username.starts_with("esri_")) {
+        assert!(
+            matches!(&u.action, orgvault_core::restore::Action::Skip { reason, .. } if reason.contains("system account")),
+            "{} is never created: {:?}",
+            u.source_username,
+            u.action
+        );
+    }
+    let s = f.apply(&opts).await?;
+    assert_eq!(s.failed, 0, "{:?}", f.failures(s.job_id).await);
+    let universe = f.sim.state.universe.read().unwrap_or_else(|e| e.into_inner());
+    let made: Vec<&String> =
+        universe.org_by_url_key(&b).expect("B").users.keys().filter(|u| u.starts_with("esri_")).collect();
+    assert!(made.is_empty(), "no esri_* account was created in the target: {made:?}");
     Ok(())
 }

@@ -32,7 +32,11 @@ pub struct Fixture {
 }
 
 pub async fn fixture(cfg: SimConfig) -> anyhow::Result<Fixture> {
-    let sim = start_sim(cfg).await?;
+    fixture_of(start_sim(cfg).await?).await
+}
+
+/// As [`fixture`], with a simulator the test has prepared.
+pub async fn fixture_of(sim: RunningSim) -> anyhow::Result<Fixture> {
     let dir = tempfile::tempdir()?;
     let repo = open_repo(dir.path()).await?;
     let t = std::time::Instant::now();
@@ -57,6 +61,13 @@ pub fn options() -> RestoreOptions {
 }
 
 impl Fixture {
+    /// Lets the simulator's search index catch up with what the test itself wrote to set the
+    /// scene: that content stands for what existed before the restore, long enough ago to be
+    /// searchable (portal-sim's search lags behind writes as ArcGIS's does).
+    pub fn scene_is_indexed(&self) {
+        self.sim.control().index_now();
+    }
+
     pub fn ctx<'a>(&'a self, progress: &'a dyn Progress, cancel: CancellationToken) -> RestoreContext<'a> {
         RestoreContext {
             db: &self.db,
@@ -103,7 +114,11 @@ pub fn org_marks(sim: &RunningSim, url_key: &str) -> (BTreeSet<String>, Vec<Stri
     let universe = sim.state.universe.read().unwrap_or_else(|e| e.into_inner());
     let org = universe.org_by_url_key(url_key).expect("org");
     let ids = org.items.keys().cloned().collect();
-    let roots = vec![format!("{}/{}/", sim.base_url, org.id), format!("{}/{}/", sim.base_url, org.url_key)];
+    let roots = vec![
+        format!("{}/{}/", sim.base_url, org.id),
+        format!("{}/{}/", sim.base_url, org.url_key),
+        format!("{}/{}/", sim.services_url, org.id),
+    ];
     (ids, roots)
 }
 

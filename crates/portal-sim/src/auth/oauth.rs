@@ -2,13 +2,20 @@
 //! loopback and out-of-band redirects) and `oauth2/token` (`authorization_code`, `refresh_token`,
 //! `exchange_refresh_token`). Errors on `oauth2/token` use Online's OAuth error body
 //! `{"error":{"code":400,"error":"invalid_request","error_description","message"}}`.
+//!
+//! The sign-in page carries its state in a script, `var oAuthInfo = {"oauth_state": ...}`, and
+//! its form posts to `sharing/oauth2/signin`, as ArcGIS Online's page does; an out-of-band
+//! redirect ends on a page titled `SUCCESS code=<code>`. Esri's Python client signs in with a
+//! password exactly so (`EsriBuiltInAuth`, client id `pythonapi`, one of the apps every portal
+//! has built in), so that page is shown to Esri's built-in apps even when the simulator
+//! approves its own test apps at once.
 
 use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Form, Json, Router};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::{check_password, now_ms, CodeGrant, RefreshGrant, CODE_TTL_S};
@@ -20,10 +27,15 @@ pub(super) fn routes() -> Router<SimState> {
     Router::new()
         .route("/{url_key}/sharing/rest/oauth2/authorize", get(authorize_page).post(authorize_submit))
         .route("/{url_key}/sharing/rest/oauth2/token", post(token))
+        .route("/{url_key}/sharing/oauth2/signin", post(signin))
 }
 
+/// Client ids of the apps Esri builds into every portal (Esri's Python client signs in as
+/// `pythonapi`); they accept the out-of-band redirect and always show the sign-in page.
+pub const BUILT_IN_APPS: [&str; 2] = ["pythonapi", "arcgisonline"];
+
 /// The parameters of an authorization request, carried through the approve page as hidden fields.
-#[derive(Deserialize, Default, Clone)]
+#[derive(Deserialize, Serialize, Default, Clone)]
 struct AuthorizeParams {
     #[serde(default)]
     client_id: String,
@@ -40,10 +52,25 @@ struct AuthorizeParams {
     #[serde(default)]
     state: Option<String>,
     // Only on the approve page's POST.
-    #[serde(default)]
+    #[serde(default, skip_serializing)]
     username: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing)]
     password: String,
+}
+
+impl AuthorizeParams {
+    /// The request as an opaque `oauth_state` (it holds no credential: only what the page was
+    /// asked for), so the sign-in form can be answered without server-side sessions.
+    fn to_state(&self) -> String {
+        use base64::Engine;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(serde_json::to_vec(self).unwrap_or_default())
+    }
+
+    fn from_state(state: &str) -> Option<AuthorizeParams> {
+        use base64::Engine;
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(state).ok()?;
+        serde_json::from_slice(&bytes).ok()
+    }
 }
 
 /// RFC 8252 §7.3: a registered loopback URI without a port accepts any port on the same host.
@@ -126,7 +153,8 @@ fn approve(state: &SimState, org_id: &str, username: &str, p: &AuthorizeParams) 
     });
     if p.redirect_uri == OOB {
         let body = format!(
-            "<!DOCTYPE html><html><head><title>SUCCESS code={code}</title></head><body>\
+            "<!DOCTYPE html><html><head><title>SUCCESS code={code}</title>\
+             <script>var oAuthInfo = {{\"messages\":[]}};</script></head><body>\
              <p>Copy this code into the application:</p><input id=\"code\" readonly value=\"{code}\"></body></html>"
         );
         return Html(body).into_response();
@@ -158,9 +186,16 @@ fn approve_form(p: &AuthorizeParams, message: Option<&str>) -> Response {
             fields.push_str(&hidden(name, v));
         }
     }
+    let info = serde_json::json!({
+        "oauth_state": p.to_state(),
+        "client_id": p.client_id,
+        "messages": message.map(|m| vec![m]).unwrap_or_default(),
+    });
+    // `</` cannot end the script early: JSON escapes it.
+    let script = format!("<script>var oAuthInfo = {};</script>", info.to_string().replace("</", "<\\/"));
     let message = message.map(|m| format!("<p id=\"error\">{}</p>", html_escape(m))).unwrap_or_default();
     let body = format!(
-        "<!DOCTYPE html><html><head><title>Sign in</title></head><body><h1>Sign in to allow access</h1>{message}\
+        "<!DOCTYPE html><html><head><title>Sign in</title>{script}</head><body><h1>Sign in to allow access</h1>{message}\
          <form method=\"post\" action=\"authorize\">{fields}\
          <label>Username <input name=\"username\" autocomplete=\"username\"></label>\
          <label>Password <input name=\"password\" type=\"password\" autocomplete=\"current-password\"></label>\
@@ -178,7 +213,7 @@ async fn authorize_page(
         Ok(id) => id,
         Err(page) => return *page,
     };
-    if !state.config.oauth_auto_approve {
+    if !state.config.oauth_auto_approve || BUILT_IN_APPS.contains(&p.client_id.as_str()) {
         return approve_form(&p, None);
     }
     let admin = state.auth.auto_approve_user(&org_id).or_else(|| {
@@ -197,6 +232,32 @@ async fn authorize_submit(
     Path(url_key): Path<String>,
     Form(p): Form<AuthorizeParams>,
 ) -> Response {
+    let org_id = match validate(&state, &url_key, &p) {
+        Ok(id) => id,
+        Err(page) => return *page,
+    };
+    match check_password(&state, &url_key, &p.username, &p.password) {
+        Some((_, username)) => approve(&state, &org_id, &username, &p),
+        None => approve_form(&p, Some("Invalid username or password.")),
+    }
+}
+
+#[derive(Deserialize)]
+struct SigninForm {
+    #[serde(default)]
+    oauth_state: String,
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    password: String,
+}
+
+/// `sharing/oauth2/signin`: the sign-in page's form, naming the request by its `oauth_state`.
+async fn signin(State(state): State<SimState>, Path(url_key): Path<String>, Form(f): Form<SigninForm>) -> Response {
+    let Some(mut p) = AuthorizeParams::from_state(&f.oauth_state) else {
+        return error_page(StatusCode::BAD_REQUEST, "Invalid oauth_state");
+    };
+    (p.username, p.password) = (f.username, f.password);
     let org_id = match validate(&state, &url_key, &p) {
         Ok(id) => id,
         Err(page) => return *page,

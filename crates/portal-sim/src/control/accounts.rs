@@ -22,6 +22,10 @@ use axum::{Json, Router};
 use serde_json::{json, Value};
 
 use super::Control;
+
+/// The system accounts of ArcGIS Enterprise (Esri, "Portal for ArcGIS: accounts created by the
+/// portal": Living Atlas, boundaries, demographics, navigation).
+pub const SYSTEM_ACCOUNTS: [&str; 4] = ["esri_boundaries", "esri_demographics", "esri_livingatlas", "esri_nav"];
 use crate::server::SimState;
 
 impl Control {
@@ -47,6 +51,39 @@ impl Control {
             true
         });
         changed && self.revoke_user_tokens(url_key, username)
+    }
+
+    /// Adds the system accounts ArcGIS Enterprise makes for itself (`esri_boundaries`,
+    /// `esri_demographics`, `esri_livingatlas`, `esri_nav`): listed with the org's users like any
+    /// other, owned and managed by the portal, never to be created by a client. False for an
+    /// unknown org.
+    pub fn add_system_accounts(&self, url_key: &str) -> bool {
+        self.write(|u| {
+            let Some(org) = u.org_by_url_key_mut(url_key) else { return false };
+            let Some((role, role_id, privileges)) = crate::generate::role_privileges(org, "org_user") else {
+                return false;
+            };
+            for name in SYSTEM_ACCOUNTS {
+                let user = crate::model::User {
+                    username: name.to_owned(),
+                    password: crate::auth::random_secret(),
+                    full_name: name.to_owned(),
+                    email: String::new(),
+                    role: role.clone(),
+                    role_id: role_id.clone(),
+                    privileges: privileges.clone(),
+                    user_license_type_id: "creatorUT".into(),
+                    provider: "arcgis".into(),
+                    idp_username: None,
+                    disabled: false,
+                    created: org.created,
+                    modified: org.created,
+                    last_login: -1,
+                };
+                org.users.insert(user.username.clone(), user);
+            }
+            true
+        })
     }
 
     /// Makes an administrator a plain user (`org_user`, a user's privileges, no custom role).

@@ -17,6 +17,10 @@ struct FaultSettings {
     rate_limit_per_s: Option<Option<u32>>,
     stall_ms: Option<u64>,
     after_handler: Option<bool>,
+    /// Operations answered late, by the last path segment, in ms (0 removes one); see
+    /// `FaultState::set_slow_op`.
+    #[serde(default)]
+    slow_ops: Option<std::collections::BTreeMap<String, u64>>,
 }
 
 fn nullable<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<u32>>, D::Error> {
@@ -59,6 +63,7 @@ fn status_json(f: &FaultState) -> serde_json::Value {
         "rate_limit_per_s": f.rate_limit(),
         "stall_ms": f.stall_ms(),
         "after_handler": f.faults_after_handler(),
+        "slow_ops": f.slow_ops(),
         "total_requests": f.total_requests(),
         "faults_injected": f.faults_injected(),
         "faults_by_kind": by_kind,
@@ -69,7 +74,7 @@ fn status_json(f: &FaultState) -> serde_json::Value {
 
 /// Fault control for out-of-process tests (the CLI end-to-end suite), mounted outside the fault
 /// middleware: `GET /_sim/faults` (settings and counters), `POST /_sim/faults` with a JSON body
-/// `{fault_rate?, latency_ms?, rate_limit_per_s?, stall_ms?, after_handler?}`, `POST /_sim/faults/force` with
+/// `{fault_rate?, latency_ms?, rate_limit_per_s?, stall_ms?, after_handler?, slow_ops?: {op: ms}}`, `POST /_sim/faults/force` with
 /// `{path_contains?, kind, count, after_apply?}`, `POST /_sim/faults/reset` (counters to zero).
 pub fn control_routes() -> axum::Router<SimState> {
     use axum::routing::{get, post};
@@ -102,6 +107,9 @@ async fn set_faults(
     }
     if let Some(on) = s.after_handler {
         f.set_faults_after_handler(on);
+    }
+    for (op, ms) in s.slow_ops.unwrap_or_default() {
+        f.set_slow_op(&op, ms);
     }
     axum::Json(status_json(f))
 }

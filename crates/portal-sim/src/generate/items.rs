@@ -144,6 +144,7 @@ pub(super) struct Context<'a> {
     pub(super) rng: ChaCha8Rng,
     pub(super) seed: u64,
     base_url: &'a str,
+    services_url: &'a str,
     pub(super) org: &'a mut Org,
     order: &'a [String],
     pub(super) creators: Vec<String>,
@@ -170,6 +171,7 @@ impl<'a> Context<'a> {
         rng: ChaCha8Rng,
         seed: u64,
         base_url: &'a str,
+        services_url: &'a str,
         org: &'a mut Org,
         order: &'a [String],
         foreign: String,
@@ -194,6 +196,7 @@ impl<'a> Context<'a> {
             rng,
             seed,
             base_url,
+            services_url,
             org,
             order,
             creators,
@@ -316,7 +319,7 @@ impl<'a> Context<'a> {
     }
 
     pub(super) fn service_url(&self, name: &str) -> String {
-        format!("{}/{}/arcgis/rest/services/{name}/FeatureServer", self.base_url, self.org.id)
+        format!("{}/{}/arcgis/rest/services/{name}/FeatureServer", self.services_url, self.org.id)
     }
 
     pub(super) fn add_service(
@@ -535,9 +538,9 @@ impl<'a> Context<'a> {
         let mut item = self.item(owner, title, kind, kw, access);
         let name = self.service_name(title);
         item.url = Some(if scene {
-            format!("{}/{}/arcgis/rest/services/Hosted/{name}/SceneServer", self.base_url, self.org.id)
+            format!("{}/{}/arcgis/rest/services/Hosted/{name}/SceneServer", self.services_url, self.org.id)
         } else {
-            format!("{}/tiles/{}/arcgis/rest/services/{name}/VectorTileServer", self.base_url, self.org.id)
+            format!("{}/tiles/{}/arcgis/rest/services/{name}/VectorTileServer", self.services_url, self.org.id)
         });
         self.insert(item)
     }

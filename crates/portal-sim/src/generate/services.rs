@@ -170,6 +170,7 @@ fn layer(
         has_attachments: with_attachments,
         last_edit_date: edited,
         next_object_id: n as i64 + 1,
+        keeps_global_ids: true,
     }
 }
 

@@ -9,7 +9,7 @@ use axum::Router;
 use serde_json::{json, Value};
 
 use super::content::params::{org_of, read, Req, SEARCH_CAP};
-use super::content::render::{group_json, user_json, GroupDoc};
+use super::content::render::{group_json, user_json, GroupDoc, UserDoc};
 use crate::generate::{stable_hash_of, thumbnail_png};
 use crate::model::{Audience, Group, Org, Universe};
 use crate::routes::error::{ApiError, ApiResult};
@@ -22,6 +22,7 @@ const ROOT: &str = "/{url_key}/sharing/rest/community";
 pub fn routes() -> Router<SimState> {
     Router::new()
         .route(&format!("{ROOT}/self"), get(community_self).post(community_self))
+        .route(&format!("{ROOT}/users"), get(users_search).post(users_search))
         .route(&format!("{ROOT}/users/{{username}}"), get(user).post(user))
         .route(&format!("{ROOT}/groups"), get(groups_search).post(groups_search))
         .route(&format!("{ROOT}/groups/{{id}}"), get(group).post(group))
@@ -68,6 +69,43 @@ async fn user(
         v["groups"] = json!(groups_of_json(org, &username, &aud));
     }
     Ok(req.json(v))
+}
+
+/// The documented user search (`community/users?q=`), which Esri's Python client uses for
+/// `gis.users.search`: users of the caller's own org matching `q` (`accountid:`, `username:`,
+/// `fullname:`, ...), paged like every search (`results`, `total`, `start`, `num`,
+/// `nextStart`). Private fields (e-mail, privileges) only for an administrator of that org.
+async fn users_search(State(state): State<SimState>, Path(url_key): Path<String>, req: Req) -> ApiResult<Response> {
+    req.require_caller()?;
+    let universe = read(&state);
+    org_of(&universe, &url_key)?;
+    let aud = req.audience(&universe);
+    let page = req.page(10)?;
+    page.check_search_cap()?;
+    let q = req.get("q").unwrap_or("");
+    let query = parse(q).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let mut hits: Vec<(&Org, &crate::model::User)> = universe
+        .orgs
+        .iter()
+        .filter(|o| aud.is_member_of_org(&o.id))
+        .flat_map(|o| o.users.values().map(move |u| (o, u)))
+        .filter(|(o, u)| query.matches(&UserDoc { org: o, user: u }))
+        .collect();
+    let desc = req.get("sortOrder").is_some_and(|o| o.eq_ignore_ascii_case("desc"));
+    match req.get("sortField").map(str::to_lowercase).as_deref() {
+        Some("created") => hits.sort_by_key(|(_, u)| (u.created, u.username.clone())),
+        Some("fullname") => hits.sort_by_key(|(_, u)| (u.full_name.to_lowercase(), u.username.clone())),
+        _ => {} // username order
+    }
+    if desc {
+        hits.reverse();
+    }
+    let total = hits.len();
+    let results: Vec<Value> = hits[page.range(total)].iter().map(|(o, u)| user_json(o, u, aud.org_admin)).collect();
+    Ok(req.json(json!({
+        "query": q, "total": total, "start": page.start, "num": page.num,
+        "nextStart": page.next_start(total, Some(SEARCH_CAP)), "results": results,
+    })))
 }
 
 async fn groups_search(State(state): State<SimState>, Path(url_key): Path<String>, req: Req) -> ApiResult<Response> {

@@ -13,7 +13,7 @@ use std::convert::Infallible;
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::header;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use serde_json::{json, Value};
@@ -181,7 +181,7 @@ fn content_disposition(file_name: &str) -> String {
     format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}")
 }
 
-fn streamed(seed: u64, key: String, len: u64, content_type: &str, file_name: Option<&str>) -> Response {
+pub(crate) fn streamed(seed: u64, key: String, len: u64, content_type: &str, file_name: Option<&str>) -> Response {
     let stream = futures::stream::iter(file_bytes(seed, key, len).map(Ok::<_, Infallible>));
     let mut resp = Response::new(Body::from_stream(stream));
     let h = resp.headers_mut();
@@ -195,7 +195,7 @@ fn streamed(seed: u64, key: String, len: u64, content_type: &str, file_name: Opt
     resp
 }
 
-fn bytes_response(bytes: bytes::Bytes, content_type: &str, file_name: Option<&str>) -> Response {
+pub(crate) fn bytes_response(bytes: bytes::Bytes, content_type: &str, file_name: Option<&str>) -> Response {
     let mut resp = Response::new(Body::from(bytes));
     let h = resp.headers_mut();
     if let Ok(v) = content_type.parse() {
@@ -214,15 +214,24 @@ async fn item_data(
 ) -> ApiResult<Response> {
     let seed = state.config.seed;
     // Copy out what the response needs, so the lock is released before the body streams.
-    let (data, key) = {
+    let (data, key, org_id) = {
         let universe = read(&state);
-        let (_, item, _) = visible_in(&universe, &url_key, &id, &req)?;
+        let (org, item, _) = visible_in(&universe, &url_key, &id, &req)?;
         if item.uploads.multipart.is_some() {
             return Err(ApiError::bad_request("Item upload is not complete: commit the multipart upload first."));
         }
+        if item.uploads.processing() {
+            return Err(ApiError::bad_request("Item is still being processed: poll its status until completed."));
+        }
         let key = item.data.file_name().map(|f| data_key(item, f));
-        (item.data.clone(), key)
+        (item.data.clone(), key, org.id.clone())
     };
+    // A file lives on the storage host: Online answers its /data with a redirect to a signed
+    // URL there (see `crate::storage`).
+    if let (Some(storage_url), Some(file_name)) = (state.storage_url.as_deref(), data.file_name()) {
+        let to = state.storage.signed_url(storage_url, &org_id, &id, file_name, crate::auth::now_ms());
+        return Ok(axum::response::Redirect::to(&to).into_response());
+    }
     Ok(match data {
         ItemData::None => bytes_response(bytes::Bytes::new(), "text/plain; charset=utf-8", None),
         ItemData::Json(v) => {
@@ -289,6 +298,15 @@ async fn resource(
     })
 }
 
+/// An HTTP error status with a short text body (no JSON error document), as the portal's file
+/// endpoints answer.
+fn plain_http_error(status: u16, text: &'static str) -> Response {
+    let mut resp = Response::new(Body::from(text));
+    *resp.status_mut() = axum::http::StatusCode::from_u16(status).unwrap_or(axum::http::StatusCode::BAD_REQUEST);
+    resp.headers_mut().insert(header::CONTENT_TYPE, axum::http::HeaderValue::from_static("text/plain; charset=utf-8"));
+    resp
+}
+
 fn iteminfo_xml(item: &Item) -> String {
     let esc = |s: &str| s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
     format!(
@@ -313,6 +331,9 @@ async fn item_info(
     let universe = read(&state);
     let (_, item, _) = visible_in(&universe, &url_key, &id, &req)?;
     if item.thumbnail.as_deref() == Some(path.as_str()) {
+        if item.uploads.thumbnail_file_missing {
+            return Ok(plain_http_error(400, "Bad Request"));
+        }
         return Ok(match &item.uploads.thumbnail {
             Some(bytes) => bytes_response(bytes.clone(), content_type_of(&path), None),
             None => bytes_response(thumbnail_png(seed, &item.id).into(), "image/png", None),
@@ -325,10 +346,10 @@ async fn item_info(
         "metadata/metadata.xml" => match (&item.uploads.metadata, item.metadata_len) {
             (Some(bytes), _) => Ok(bytes_response(bytes.clone(), "application/xml", None)),
             (None, Some(_)) => Ok(bytes_response(metadata_xml(seed, &item.id).into(), "application/xml", None)),
-            // Online answers an item without metadata with an error body, not an empty file.
-            (None, None) => {
-                Err(ApiError::bad_request("Unable to get item metadata. Metadata does not exist for this item."))
-            }
+            // ArcGIS answers an item without metadata with an HTTP error, not an empty file or
+            // an error body on 200: Esri's Python client (`Item.metadata`) reads HTTP 400 and 500
+            // there as "no metadata".
+            (None, None) => Ok(plain_http_error(400, "Metadata for item not found.")),
         },
         "iteminfo.xml" => Ok(bytes_response(iteminfo_xml(item).into(), "application/xml", None)),
         _ => Err(ApiError::not_found("File not found.")),
@@ -417,7 +438,8 @@ async fn group_content(
     let q = req.get("q").unwrap_or("");
     let query = parse(q).map_err(|e| ApiError::bad_request(e.to_string()))?;
     let mut hits: Vec<(&Org, &Item)> = org
-        .items_in_group(&group_id)
+        .searchable_items()
+        .filter(|i| i.shared_groups.contains(&group_id))
         .filter(|i| aud.can_see_item(org, i) && query.matches(&ItemDoc { org, item: i }))
         .map(|i| (org, i))
         .collect();

@@ -114,7 +114,7 @@ pub(crate) fn caller_of(state: &SimState, parts: &Parts, form_token: Option<&str
 }
 
 pub(crate) fn service_url(state: &SimState, org_id: &str, name: &str) -> String {
-    format!("{}/{org_id}/arcgis/rest/services/{name}/FeatureServer", state.base_url)
+    format!("{}/{org_id}/arcgis/rest/services/{name}/FeatureServer", state.services_url)
 }
 
 fn spatial_reference(wkid: i64) -> Value {
@@ -207,6 +207,7 @@ pub(crate) fn layer_json(service: &FeatureService, layer: &Layer) -> Value {
         "editingInfo": { "lastEditDate": layer.last_edit_date, "schemaLastEditDate": layer.last_edit_date, "dataLastEditDate": layer.last_edit_date },
         "relationships": layer_relationships(service, layer.id),
         "hasAttachments": layer.has_attachments,
+        "supportsApplyEditsWithGlobalIds": layer.keeps_global_ids,
         "objectIdField": oid_field(layer),
         "uniqueIdField": { "name": oid_field(layer), "isSystemMaintained": true },
         "globalIdField": global_id_field(layer),

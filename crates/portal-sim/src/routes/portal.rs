@@ -23,7 +23,7 @@ pub fn routes() -> Router<SimState> {
         .route(&format!("{ROOT}/portals/self"), get(portal_self).post(portal_self))
         .route(&format!("{ROOT}/portals/{{portal_id}}/urls"), get(urls).post(urls))
         .route(&format!("{ROOT}/portals/self/users/search"), get(users_search).post(users_search))
-        .route(&format!("{ROOT}/portals/self/users"), get(users_search).post(users_search))
+        .route(&format!("{ROOT}/portals/self/users"), get(users_list).post(users_list))
         .route(
             &format!("{ROOT}/portals/self/isServiceNameAvailable"),
             get(service_name_available).post(service_name_available),
@@ -75,7 +75,7 @@ fn portal_json(state: &SimState, org: &Org) -> Value {
         "helperServices": {
             "geometry": { "url": "https://utility.arcgisonline.com/arcgis/rest/services/Geometry/GeometryServer" },
             "printTask": { "url": "https://utility.arcgisonline.com/arcgis/rest/services/Utilities/PrintingTools/GPServer/Export%20Web%20Map%20Task" },
-            "hosting": { "url": format!("{base}/{}/arcgis/rest/services", org.id) },
+            "hosting": { "url": format!("{}/{}/arcgis/rest/services", state.services_url, org.id) },
         },
     })
 }
@@ -102,7 +102,9 @@ async fn urls(
     if portal_id != "self" && portal_id != org.id {
         return Err(ApiError::bad_request(format!("Invalid portal id '{portal_id}'.")));
     }
-    let host = host_of(&state.base_url);
+    // Online names its services hosts here (`services1.arcgis.com`), not the portal's; a client
+    // that sends its token to hosted services must learn them from this answer.
+    let host = host_of(&state.services_url);
     Ok(req.json(json!({
         "urls": {
             "features": { "http": [host], "https": [host] },
@@ -112,9 +114,19 @@ async fn urls(
 }
 
 async fn users_search(State(state): State<SimState>, Path(url_key): Path<String>, req: Req) -> ApiResult<Response> {
+    Ok(req.json(org_users(&state, &url_key, &req, "results")?))
+}
+
+/// `portals/self/users` (without `/search`) answers the same list under `users`, as the real
+/// "Users" resource does; `/search` answers under `results`.
+async fn users_list(State(state): State<SimState>, Path(url_key): Path<String>, req: Req) -> ApiResult<Response> {
+    Ok(req.json(org_users(&state, &url_key, &req, "users")?))
+}
+
+fn org_users(state: &SimState, url_key: &str, req: &Req, list_key: &str) -> ApiResult<Value> {
     let caller = req.require_caller()?;
-    let universe = read(&state);
-    let org = org_of(&universe, &url_key)?;
+    let universe = read(state);
+    let org = org_of(&universe, url_key)?;
     let admin = org.users.get(&caller.username).is_some_and(|u| u.is_admin_with(PRIV_VIEW_USERS));
     if !admin {
         return Err(ApiError::forbidden("portals/self/users/search needs portal:admin:viewUsers"));
@@ -137,10 +149,12 @@ async fn users_search(State(state): State<SimState>, Path(url_key): Path<String>
     }
     let total = users.len();
     let results: Vec<Value> = users[page.range(total)].iter().map(|u| user_json(org, u, true)).collect();
-    Ok(req.json(json!({
+    let mut v = json!({
         "total": total, "start": page.start, "num": page.num,
-        "nextStart": page.next_start(total, Some(SEARCH_CAP)), "results": results,
-    })))
+        "nextStart": page.next_start(total, Some(SEARCH_CAP)),
+    });
+    v[list_key] = Value::Array(results);
+    Ok(v)
 }
 
 async fn service_name_available(
@@ -171,7 +185,7 @@ async fn search(State(state): State<SimState>, Path(url_key): Path<String>, req:
     let mut hits: Vec<(&Org, &Item)> = universe
         .orgs
         .iter()
-        .flat_map(|org| org.items.values().map(move |i| (org, i)))
+        .flat_map(|org| org.searchable_items().map(move |i| (org, i)))
         .filter(|(org, i)| aud.can_see_item(org, i) && query.matches(&ItemDoc { org, item: i }))
         .collect();
     sort_items(&mut hits, req.get("sortField"), req.get("sortOrder"));

@@ -131,6 +131,51 @@ async fn missing_foreign_and_header_tokens() {
     assert_eq!(error_code(&v), Some(498), "an unknown token must answer 498, not fall back to anonymous: {v}");
 }
 
+#[tokio::test]
+async fn the_token_header_counts_on_get_only_unless_switched_to_everywhere() {
+    let sim = start(SimConfig::default()).await;
+    let http = client();
+    let org = &sim.orgs[0];
+    let token = sign_in(&http, &org.portal_url, &org.admin).await;
+    let create_folder = format!("{}/sharing/rest/content/users/{}/createFolder", org.portal_url, org.admin.username);
+    let post_with_header = |title: &'static str| {
+        http.post(&create_folder)
+            .header("X-Esri-Authorization", format!("Bearer {token}"))
+            .form(&[("f", "json"), ("title", title)])
+            .send()
+    };
+    let v: Value = post_with_header("Header only").await.expect("reachable").json().await.expect("json");
+    assert_eq!(
+        error_code(&v),
+        Some(499),
+        "a POST whose token is only in the header must answer Token Required by default: {v}"
+    );
+    assert!(sim.state.auth.header_tokens_ignored() >= 1, "the ignored header is counted for tests");
+    let v: Value = http
+        .post(&create_folder)
+        .form(&[("f", "json"), ("title", "In the form"), ("token", token.as_str())])
+        .send()
+        .await
+        .expect("reachable")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(v["success"], true, "a POST with the token in its form body is accepted: {v}");
+
+    let switched: Value = http
+        .post(format!("{}/_sim/auth/token-header", sim.base_url))
+        .json(&serde_json::json!({"everywhere": true}))
+        .send()
+        .await
+        .expect("reachable")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(switched["everywhere"], true, "the control switches the rule: {switched}");
+    let v: Value = post_with_header("Header everywhere").await.expect("reachable").json().await.expect("json");
+    assert_eq!(v["success"], true, "with the switch a POST's header token is honoured: {v}");
+}
+
 /// Runs `authorize` (auto-approve) and answers the code from the redirect.
 async fn authorize(
     http: &reqwest::Client,

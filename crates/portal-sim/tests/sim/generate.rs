@@ -43,7 +43,7 @@ async fn the_default_org_holds_every_promised_kind() {
             assert_eq!(s.item_id, i.id, "a service names its item");
             assert_eq!(
                 i.url.as_deref(),
-                Some(format!("{}/{}/arcgis/rest/services/{}/FeatureServer", sim.base_url, o.id, s.name).as_str()),
+                Some(format!("{}/{}/arcgis/rest/services/{}/FeatureServer", sim.services_url, o.id, s.name).as_str()),
                 "service URLs follow the documented layout"
             );
         }
@@ -188,8 +188,9 @@ async fn portal_and_community_endpoints_describe_the_org() {
     assert_eq!(plain["user"]["role"], "org_user", "the plain user's role");
 
     let urls = rest(&http, &org.portal_url, &format!("portals/{}/urls", org.id), Some(&admin), &[]).await;
-    let host = sim.base_url.split("://").nth(1).unwrap_or_default();
-    assert_eq!(urls["urls"]["features"]["https"][0], host, "the hosting host is this server");
+    let host = sim.services_url.split("://").nth(1).unwrap_or_default();
+    assert_eq!(urls["urls"]["features"]["https"][0], host, "the hosting host is the sim's services host");
+    assert_ne!(sim.services_url, sim.base_url, "hosted services live on a host apart from the portal, as on Online");
 
     let avail = rest(
         &http,

@@ -21,7 +21,7 @@ fn pick_service(sim: &RunningSim, pred: impl Fn(&FeatureService) -> bool) -> Fea
 }
 
 fn service_url(sim: &RunningSim, name: &str) -> String {
-    format!("{}/{}/arcgis/rest/services/{name}/FeatureServer", sim.base_url, sim.orgs[0].id)
+    format!("{}/{}/arcgis/rest/services/{name}/FeatureServer", sim.services_url, sim.orgs[0].id)
 }
 
 async fn get_json(http: &reqwest::Client, url: &str, token: &str, query: &[(&str, &str)]) -> Value {
@@ -161,7 +161,13 @@ async fn query_pages_with_exceeded_transfer_limit() {
             &http,
             &url,
             &token,
-            &[("where", "1=1"), ("outFields", "*"), ("resultOffset", &o), ("resultRecordCount", "7")],
+            &[
+                ("where", "1=1"),
+                ("outFields", "*"),
+                ("orderByFields", "OBJECTID ASC"),
+                ("resultOffset", &o),
+                ("resultRecordCount", "7"),
+            ],
         )
         .await;
         let features = page["features"].as_array().expect("features");
@@ -394,6 +400,82 @@ async fn failing_export_reports_failed_with_a_json_message() {
 }
 
 #[tokio::test]
+async fn paging_without_order_by_fields_gets_rows_in_no_fixed_order() {
+    let sim = start(SimConfig::default()).await;
+    let http = client();
+    let token = sign_in(&http, &sim.orgs[0].portal_url, &sim.orgs[0].admin).await;
+    // The largest first layer: a random order equals object-id order by chance at most 1/n!.
+    let most = {
+        let universe = sim.state.universe.read().expect("lock");
+        let org = universe.org_by_id(&sim.orgs[0].id).expect("org 0");
+        org.services.values().filter(|s| s.view_of.is_none()).map(|s| s.layers[0].features.len()).max().unwrap_or(0)
+    };
+    assert!(most >= 12, "a layer with enough rows to tell orders apart ({most})");
+    let svc = pick_service(&sim, |s| s.layers[0].features.len() == most);
+    let layer = &svc.layers[0];
+    let url = format!("{}/{}/query", service_url(&sim, &svc.name), layer.id);
+    let page = |order: Option<&'static str>| {
+        let (http, url, token) = (&http, &url, &token);
+        async move {
+            let mut params =
+                vec![("where", "1=1"), ("outFields", "*"), ("resultOffset", "0"), ("resultRecordCount", "7")];
+            if let Some(o) = order {
+                params.push(("orderByFields", o));
+            }
+            let v = get_json(http, url, token, &params).await;
+            v["features"]
+                .as_array()
+                .expect("features")
+                .iter()
+                .map(|f| f["attributes"]["OBJECTID"].as_i64().expect("oid"))
+                .collect::<Vec<_>>()
+        }
+    };
+    let mut lowest: Vec<i64> = layer.features.iter().map(|f| f.object_id).collect();
+    lowest.sort();
+    lowest.truncate(7);
+    assert_eq!(page(Some("OBJECTID ASC")).await, lowest, "ordered by object id, the first page holds the lowest ids");
+    assert_ne!(page(None).await, lowest, "unordered, a page's rows come in an order of the moment");
+    let desc = page(Some("OBJECTID DESC")).await;
+    assert!(desc.windows(2).all(|w| w[0] > w[1]), "DESC orders downwards: {desc:?}");
+}
+
+#[tokio::test]
+async fn a_replica_without_layer_queries_leaves_rows_out() {
+    let sim = start(SimConfig::default()).await;
+    let http = client();
+    let token = sign_in(&http, &sim.orgs[0].portal_url, &sim.orgs[0].admin).await;
+    let svc = pick_service(&sim, |s| s.sync_enabled && s.layers.iter().any(|l| l.features.len() > 8));
+    let layer = svc.layers.iter().find(|l| l.features.len() > 8).expect("a layer");
+    let url = service_url(&sim, &svc.name);
+    let id = layer.id.to_string();
+    let rows = |extra: Vec<(&'static str, String)>| {
+        let (http, url, token, id) = (&http, &url, &token, id.clone());
+        async move {
+            let mut params: Vec<(&str, String)> = vec![
+                ("layers", id.clone()),
+                ("async", "false".into()),
+                ("syncModel", "none".into()),
+                ("dataFormat", "json".into()),
+                ("transportType", "esriTransportTypeUrl".into()),
+            ];
+            params.extend(extra);
+            let params: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            let v = post_json(http, &format!("{url}/createReplica"), token, &params).await;
+            let file = v["responseUrl"].as_str().unwrap_or_else(|| panic!("responseUrl: {v}")).to_owned();
+            let body: Value = http.get(&file).send().await.expect("reachable").json().await.expect("json replica");
+            body["layers"][0]["features"].as_array().expect("features").len()
+        }
+    };
+    let all = layer.features.len();
+    let queries = format!(r#"{{"{id}":{{"queryOption":"all"}}}}"#);
+    assert_eq!(rows(vec![("layerQueries", queries)]).await, all, "queryOption all takes every row");
+    let extent = r#"{"xmin":-180,"ymin":-90,"xmax":180,"ymax":90,"spatialReference":{"wkid":4326}}"#;
+    assert_eq!(rows(vec![("geometry", extent.to_owned())]).await, all, "a full-extent geometry takes every row");
+    assert!(rows(vec![]).await < all, "without them the service's default filter leaves rows out");
+}
+
+#[tokio::test]
 async fn replica_async_life_cycle() {
     let sim = start(SimConfig::default()).await;
     let http = client();
@@ -403,12 +485,17 @@ async fn replica_async_life_cycle() {
     let url = service_url(&sim, &svc.name);
     let layer_ids: Vec<String> = svc.layers.iter().chain(&svc.tables).map(|l| l.id.to_string()).collect();
     let layers = format!("[{}]", layer_ids.join(","));
+    let all_rows = format!(
+        "{{{}}}",
+        layer_ids.iter().map(|id| format!(r#""{id}":{{"queryOption":"all"}}"#)).collect::<Vec<_>>().join(",")
+    );
     let v = post_json(
         &http,
         &format!("{url}/createReplica"),
         &token,
         &[
             ("layers", &layers),
+            ("layerQueries", &all_rows),
             ("returnAttachments", "true"),
             ("async", "true"),
             ("syncModel", "none"),

@@ -318,8 +318,10 @@ async fn same_seed_same_answers_other_seed_other() {
             .bytes()
             .await
             .expect("data");
-            // Service URLs in JSON data name the port; everything else must be identical.
-            datas.push(String::from_utf8_lossy(&body).replace(&sim.base_url, "BASE"));
+            // Service URLs in JSON data name the ports; everything else must be identical.
+            datas.push(
+                String::from_utf8_lossy(&body).replace(&sim.base_url, "BASE").replace(&sim.services_url, "SERVICES"),
+            );
         }
         pages.push((results, datas));
     }

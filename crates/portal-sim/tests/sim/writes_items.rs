@@ -85,6 +85,14 @@ async fn an_added_item_reads_back_through_every_read_endpoint() {
 
     let q = format!("typekeywords:\"orgvault-source-aaaabbbbccccdddd\" AND orgid:{}", org.id);
     let found = rest(&http, &org.portal_url, "search", Some(&token), &[("q", &q)]).await;
+    assert_eq!(found["total"], 0, "search lags behind the write: the new item is not found yet: {found}");
+    let listed = rest(&http, &org.portal_url, &format!("content/users/{me}/{folder_id}"), Some(&token), &[]).await;
+    assert!(
+        listed["items"].as_array().expect("items").iter().any(|i| i["id"] == id.as_str()),
+        "the owner's content listing shows the new item at once: {listed}"
+    );
+    sim.control().index_now();
+    let found = rest(&http, &org.portal_url, "search", Some(&token), &[("q", &q)]).await;
     assert_eq!(found["total"], 1, "the idempotency keyword finds exactly the restored item: {found}");
     assert_eq!(found["results"][0]["id"], id.as_str(), "and it is this item");
     let by_owner = rest(
@@ -262,6 +270,34 @@ async fn large_files_go_through_multipart_upload() {
     }
     let done = post_form(&http, &format!("{user_root}/items/{id}/commit"), &token, &[]).await;
     assert_eq!(done["success"], true, "commit succeeds: {done}");
+    // The commit is asynchronous: the item is processed for a while, its data refused meanwhile.
+    let status = rest(
+        &http,
+        &org.portal_url,
+        &format!("content/users/{}/items/{id}/status", org.admin.username),
+        Some(&token),
+        &[],
+    )
+    .await;
+    assert_eq!(status["status"], "processing", "right after commit the item is processing: {status}");
+    let early = rest(&http, &org.portal_url, &format!("content/items/{id}/data"), Some(&token), &[]).await;
+    assert_eq!(error_code(&early), Some(400), "its data is refused while processing: {early}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let s = rest(
+            &http,
+            &org.portal_url,
+            &format!("content/users/{}/items/{id}/status", org.admin.username),
+            Some(&token),
+            &[],
+        )
+        .await;
+        if s["status"] == "completed" {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "processing ends: {s}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     let item = rest(&http, &org.portal_url, &format!("content/items/{id}"), Some(&token), &[]).await;
     assert!(item.get("status").is_none(), "a committed item is no longer partial: {item}");
     let got = raw(&http, &format!("{root}/content/items/{id}/data"), Some(&token)).await;
@@ -319,6 +355,7 @@ async fn a_write_whose_answer_is_lost_was_still_applied() {
     )
     .await;
     assert_eq!(resp.status().as_u16(), 500, "the forced fault answers 500");
+    sim.control().index_now();
     let found = rest(&http, &org.portal_url, "search", Some(&token), &[("q", &marker("after"))]).await;
     assert_eq!(found["total"], 1, "a fault after the write leaves the item created: {found}");
 

@@ -12,11 +12,11 @@ use crate::common::{
 };
 
 fn service_url(sim: &RunningSim, org: usize, name: &str) -> String {
-    format!("{}/{}/arcgis/rest/services/{name}/FeatureServer", sim.base_url, sim.orgs[org].id)
+    format!("{}/{}/arcgis/rest/services/{name}/FeatureServer", sim.services_url, sim.orgs[org].id)
 }
 
 fn admin_url(sim: &RunningSim, org: usize, name: &str) -> String {
-    format!("{}/{}/arcgis/rest/admin/services/{name}/FeatureServer", sim.base_url, sim.orgs[org].id)
+    format!("{}/{}/arcgis/rest/admin/services/{name}/FeatureServer", sim.services_url, sim.orgs[org].id)
 }
 
 /// The stored service `name` of org `org`.
@@ -142,13 +142,43 @@ async fn a_service_built_piece_by_piece_serves_its_data() {
         &http,
         &format!("{url}/0/applyEdits"),
         &token,
-        &[("adds", &adds.to_string()), ("rollbackOnFailure", "true")],
+        &[("adds", &adds.to_string()), ("rollbackOnFailure", "true"), ("useGlobalIds", "true")],
     )
     .await;
     let oids: Vec<i64> =
         edits["addResults"].as_array().expect("addResults").iter().filter_map(|r| r["objectId"].as_i64()).collect();
     assert_eq!(oids, vec![1, 2], "the service assigns object ids, ignoring the sent ones: {edits}");
-    assert_eq!(edits["addResults"][0]["globalId"], gid, "a sent GlobalID is kept, so relationship keys survive");
+    assert_eq!(edits["addResults"][0]["globalId"], gid, "with useGlobalIds a sent GlobalID is kept");
+    // The same GlobalID again fails that add and, with rollbackOnFailure, the whole batch.
+    let again = json!([
+        { "attributes": { "Name": "third" }, "geometry": { "x": 5.0, "y": 6.0 } },
+        { "attributes": { "Name": "dup", "GlobalID": gid }, "geometry": { "x": 5.0, "y": 6.0 } },
+    ]);
+    let dup = post_form(
+        &http,
+        &format!("{url}/0/applyEdits"),
+        &token,
+        &[("adds", &again.to_string()), ("rollbackOnFailure", "true"), ("useGlobalIds", "true")],
+    )
+    .await;
+    assert_eq!(dup["addResults"][1]["success"], false, "a GlobalID already in the layer fails the add: {dup}");
+    let count =
+        get_json(&http, &format!("{url}/0/query"), Some(&token), &[("where", "1=1"), ("returnCountOnly", "true")])
+            .await;
+    assert_eq!(count["count"], 2, "the failed batch was rolled back whole: {count}");
+    // Without useGlobalIds (its default is false) the layer assigns new GlobalIDs.
+    let fresh = json!([{ "attributes": { "Name": "third", "GlobalID": gid }, "geometry": { "x": 5.0, "y": 6.0 } }]);
+    let plain = post_form(&http, &format!("{url}/0/applyEdits"), &token, &[("adds", &fresh.to_string())]).await;
+    assert_eq!(plain["addResults"][0]["success"], true, "{plain}");
+    assert_ne!(plain["addResults"][0]["globalId"], gid, "without useGlobalIds the layer assigns its own GlobalID");
+    let deleted = post_form(
+        &http,
+        &format!("{url}/0/applyEdits"),
+        &token,
+        &[("deletes", &plain["addResults"][0]["objectId"].to_string())],
+    )
+    .await;
+    assert_eq!(deleted["deleteResults"][0]["success"], true, "{deleted}");
     let child = json!([{ "attributes": { "Name": "inspection", "ParentGUID": gid } }]);
     let edits = post_form(&http, &format!("{url}/1/applyEdits"), &token, &[("adds", &child.to_string())]).await;
     assert_eq!(edits["addResults"][0]["success"], true, "a table row is added: {edits}");
@@ -350,6 +380,7 @@ async fn a_published_package_comes_back_whole_in_the_empty_org() {
         &token,
         &[
             ("layers", &format!("[{}]", layer_ids.join(","))),
+            ("geometry", r#"{"xmin":-180,"ymin":-90,"xmax":180,"ymax":90,"spatialReference":{"wkid":4326}}"#),
             ("returnAttachments", "true"),
             ("async", "false"),
             ("syncModel", "none"),

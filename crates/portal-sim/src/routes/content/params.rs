@@ -113,8 +113,15 @@ impl FromRequest<SimState> for Req {
 }
 
 impl Req {
+    /// A parameter by name. ArcGIS reads parameter names without regard to case (Esri's Python
+    /// client sends `fileName` where the REST reference writes `filename`), so an exact match
+    /// comes first and any spelling of the name next.
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.params.get(key).map(String::as_str).filter(|v| !v.is_empty())
+        self.params
+            .get(key)
+            .or_else(|| self.params.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)).map(|(_, v)| v))
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
     }
 
     /// A parameter the operation cannot do without: 400 naming it when absent or empty.

@@ -279,7 +279,9 @@ impl Searchable for UserDoc<'_> {
             "role" => {
                 exact_matches(u.role.as_str(), value) || u.role_id.as_deref().is_some_and(|r| exact_matches(r, value))
             }
-            "orgid" => exact_matches(&self.org.id, value),
+            // `accountid` is the org id under the name the user search documents (Esri's
+            // Python client adds `accountid:<org id>` to every `gis.users.search`).
+            "orgid" | "accountid" => exact_matches(&self.org.id, value),
             "provider" => exact_matches(&u.provider, value),
             "usertypeid" | "userlicensetype" => exact_matches(&u.user_license_type_id, value),
             "disabled" => exact_matches(if u.disabled { "true" } else { "false" }, value),

@@ -66,6 +66,11 @@ pub struct JobState {
     pub publishes: crate::routes::write::PublishJobs,
     /// Processing time of an export job in ms beyond `JOB_WORK`; 0 = `JOB_WORK`.
     export_work_ms: AtomicU64,
+    /// How long a committed multipart upload stays "processing", in ms; `None` = `JOB_WORK`.
+    commit_work_ms: Mutex<Option<u64>>,
+    /// ArcGIS Enterprise's habit: an administrator may export into another user's content.
+    /// Off (ArcGIS Online) by default.
+    admin_exports_anywhere: std::sync::atomic::AtomicBool,
 }
 
 pub(super) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -96,6 +101,26 @@ impl JobState {
     /// An export job's processing time.
     pub fn export_work(&self) -> Duration {
         Duration::from_millis(self.export_work_ms.load(Ordering::Relaxed)).max(JOB_WORK)
+    }
+
+    /// Whether an administrator may export into another user's content (Enterprise) or only
+    /// into their own (Online, the default).
+    pub fn set_admin_exports_anywhere(&self, on: bool) {
+        self.admin_exports_anywhere.store(on, Ordering::Relaxed);
+    }
+
+    pub fn admin_exports_anywhere(&self) -> bool {
+        self.admin_exports_anywhere.load(Ordering::Relaxed)
+    }
+
+    /// How long an item stays "processing" after its multipart upload is committed.
+    pub fn set_commit_work(&self, work: Duration) {
+        *lock(&self.commit_work_ms) = Some(work.as_millis().min(u64::MAX as u128) as u64);
+    }
+
+    /// A commit's processing time.
+    pub fn commit_work(&self) -> Duration {
+        lock(&self.commit_work_ms).map_or(JOB_WORK, Duration::from_millis)
     }
 }
 
@@ -152,10 +177,17 @@ async fn export(
     let format = ExportFormat::parse(&form.export_format).ok_or_else(|| {
         ApiError::bad_request("'exportFormat' parameter is invalid.").with_detail(form.export_format.clone())
     })?;
-    if p.username != caller.username && !caller.is_admin {
+    // The export item is created in the content of the user the path names. ArcGIS Online lets
+    // only that user do so; an administrator exporting another user's item is refused there and
+    // exports into their own content (Esri's Python client, `Item.export`: the owner's path
+    // first, then the signed-in user's on "You do not have permissions"). Enterprise lets an
+    // administrator export into anyone's content (`set_admin_exports_anywhere`).
+    let anywhere = caller.is_admin && state.jobs.admin_exports_anywhere();
+    if p.username != caller.username && !anywhere {
         return Err(ApiError::forbidden(format!("export into the content of {}", p.username)));
     }
     let mut universe = state.universe.write().unwrap_or_else(|e| e.into_inner());
+    let lag = universe.search_lag;
     let audience = caller.audience(&universe);
     let org = universe.org_by_url_key_mut(&p.url_key).ok_or_else(|| ApiError::not_found("Organization not found."))?;
     if !org.users.contains_key(&p.username) {
@@ -197,6 +229,7 @@ async fn export(
         uploads: Default::default(),
         ..source.clone()
     };
+    org.indexing_new(&export_item_id, lag);
     org.items.insert(export_item_id.clone(), item);
     let org_id = org.id.clone();
     drop(universe);
@@ -254,11 +287,13 @@ struct ItemPath {
     id: String,
 }
 
-/// Checks the caller may manage `item_id` of the org at `url_key`: the owner, or an admin.
-fn check_item_access(state: &SimState, caller: &Caller, url_key: &str, item_id: &str) -> ApiResult<()> {
+/// Checks the caller may manage `item_id` of the org at `url_key`: the owner, or an admin; and
+/// that the item belongs to `username`, the user the path names (as on ArcGIS, where
+/// `content/users/<u>/items/<id>/status` of another user's item is "not found").
+fn check_item_access(state: &SimState, caller: &Caller, url_key: &str, username: &str, item_id: &str) -> ApiResult<()> {
     let universe = state.universe.read().unwrap_or_else(|e| e.into_inner());
     let org = universe.org_by_url_key(url_key).ok_or_else(|| ApiError::item_missing(item_id))?;
-    let item = org.items.get(item_id).ok_or_else(|| ApiError::item_missing(item_id))?;
+    let item = org.items.get(item_id).filter(|i| i.owner == username).ok_or_else(|| ApiError::item_missing(item_id))?;
     if item.owner == caller.username || caller.is_admin {
         Ok(())
     } else {
@@ -280,7 +315,7 @@ async fn status(
     if q.job_type.as_deref().is_some_and(|t| t.eq_ignore_ascii_case("publish")) && q.job_id.is_some() {
         return Err(ApiError::bad_request("Job not found.").with_detail(format!("item {}", p.id)));
     }
-    check_item_access(&state, &caller, &p.url_key, &p.id)?;
+    check_item_access(&state, &caller, &p.url_key, &p.username, &p.id)?;
     let work = state.jobs.export_work();
     let finish = {
         let mut exports = lock(&state.jobs.exports);
@@ -291,8 +326,7 @@ async fn status(
             if q.job_id.is_some() {
                 return Err(ApiError::bad_request("Job not found.").with_detail(format!("item {}", p.id)));
             }
-            // An item without a job was created synchronously: nothing to wait for.
-            return Ok(Json(json!({ "itemId": p.id, "status": "completed", "statusMessage": "completed" })));
+            return Ok(Json(upload_status(&state, &p.url_key, &p.id)));
         };
         job.polls += 1;
         if job.outcome == Outcome::Processing && job.polls >= 2 && job.started.elapsed() >= work {
@@ -324,6 +358,21 @@ async fn status(
         Outcome::Failed(m) => ("failed", m.clone()),
     };
     Ok(Json(json!({ "itemId": p.id, "status": status, "statusMessage": message, "jobType": "export" })))
+}
+
+/// The status of an item without a job: `partial` while a multipart upload awaits its commit,
+/// `processing` while a commit is processed, else `completed` (the item was made
+/// synchronously, or its processing ended). Esri, "Item Status" (`status`: partial, processing,
+/// failed, completed).
+fn upload_status(state: &SimState, url_key: &str, id: &str) -> Value {
+    let universe = state.universe.read().unwrap_or_else(|e| e.into_inner());
+    let uploads = universe.org_by_url_key(url_key).and_then(|o| o.items.get(id)).map(|i| &i.uploads);
+    let status = match uploads {
+        Some(u) if u.multipart.is_some() => "partial",
+        Some(u) if u.processing() => "processing",
+        _ => "completed",
+    };
+    json!({ "itemId": id, "status": status, "statusMessage": status })
 }
 
 /// Produces the export file from the service as it is now and stores it as the item's data.
@@ -366,6 +415,7 @@ async fn delete(State(state): State<SimState>, Path(p): Path<ItemPath>, req: Req
     let caller = req.require_caller()?.clone();
     {
         let mut universe = state.universe.write().unwrap_or_else(|e| e.into_inner());
+        let lag = universe.search_lag;
         let org = universe.org_by_url_key_mut(&p.url_key).ok_or_else(|| ApiError::item_missing(&p.id))?;
         let item =
             org.items.get(&p.id).filter(|i| i.owner == p.username).ok_or_else(|| ApiError::item_missing(&p.id))?;
@@ -376,6 +426,7 @@ async fn delete(State(state): State<SimState>, Path(p): Path<ItemPath>, req: Req
         if item.protected {
             return Err(ApiError::bad_request("Unable to delete item. Delete protection is turned on."));
         }
+        org.indexing(&p.id, lag);
         org.remove_item(&p.id);
     }
     lock(&state.jobs.exports).retain(|_, j| j.export_item_id != p.id);

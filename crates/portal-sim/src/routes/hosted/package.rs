@@ -67,6 +67,7 @@ fn layer_json(l: &Layer) -> Value {
         "hasAttachments": l.has_attachments,
         "lastEditDate": l.last_edit_date,
         "nextObjectId": l.next_object_id,
+        "keepsGlobalIds": l.keeps_global_ids,
         "fields": l.fields.iter().map(field_json).collect::<Vec<_>>(),
     })
 }
@@ -240,6 +241,7 @@ fn read_layer(archive: &mut zip::ZipArchive<Cursor<&[u8]>>, id: i64) -> Result<L
         has_attachments: bool_of(&l, "hasAttachments", &what)?,
         last_edit_date: i64_of(&l, "lastEditDate", &what)?,
         next_object_id: i64_of(&l, "nextObjectId", &what)?,
+        keeps_global_ids: l.get("keepsGlobalIds").and_then(Value::as_bool).unwrap_or(true),
     })
 }
 
@@ -333,6 +335,7 @@ mod tests {
                 has_attachments: true,
                 last_edit_date: 1_700_000_000_000,
                 next_object_id: 3,
+                keeps_global_ids: true,
             }],
             tables: vec![Layer {
                 id: 1,
@@ -343,6 +346,7 @@ mod tests {
                 has_attachments: false,
                 last_edit_date: 1_700_000_000_001,
                 next_object_id: 2,
+                keeps_global_ids: true,
             }],
             relationships: vec![json!({"id": 0, "originLayerId": 0, "destinationLayerId": 1})],
             view_of: None,

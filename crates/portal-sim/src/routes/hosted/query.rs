@@ -46,6 +46,8 @@ pub(super) struct QueryParams {
     return_ids_only: Option<String>,
     #[serde(default, rename = "objectIds")]
     object_ids: Option<String>,
+    #[serde(default, rename = "orderByFields")]
+    order_by_fields: Option<String>,
     #[serde(default)]
     token: Option<String>,
 }
@@ -201,6 +203,72 @@ fn select<'a>(layer: &'a Layer, ids: Option<&[i64]>, conditions: &[Condition]) -
     selected
 }
 
+/// The rows in the order `orderByFields` asks (`<field> [ASC|DESC]`, comma-separated). Without
+/// it a paged query (`resultOffset`) gets its rows in an order of the moment, different from one
+/// request to the next, as a real service's database may answer them: Esri's "Query" reference
+/// tells clients to page with `orderByFields`, and a client that does not may see a row twice
+/// and another never.
+fn ordered<'a>(
+    layer: &Layer,
+    mut rows: Vec<&'a Feature>,
+    order_by: Option<&str>,
+    paged: bool,
+) -> ApiResult<Vec<&'a Feature>> {
+    let Some(spec) = order_by.map(str::trim).filter(|s| !s.is_empty()) else {
+        if paged {
+            let nonce: u64 = rand::random();
+            rows.sort_by_key(|f| crate::generate::stable_hash_of(&format!("{nonce}/{}", f.object_id)));
+        }
+        return Ok(rows);
+    };
+    let oid = oid_field(layer);
+    let mut keys: Vec<(String, bool)> = vec![];
+    for part in spec.split(',') {
+        let mut words = part.split_whitespace();
+        let field = words.next().unwrap_or("");
+        let desc = match words.next().map(str::to_ascii_uppercase).as_deref() {
+            None | Some("ASC") => false,
+            Some("DESC") => true,
+            Some(other) => return Err(query_error(format!("Invalid 'orderByFields' direction: {other}"))),
+        };
+        let Some(f) = layer.fields.iter().find(|f| f.name.eq_ignore_ascii_case(field)) else {
+            return Err(query_error(format!("Invalid field in 'orderByFields': {field}")));
+        };
+        keys.push((f.name.clone(), desc));
+    }
+    rows.sort_by(|a, b| {
+        keys.iter()
+            .map(|(field, desc)| {
+                let ord = if *field == oid {
+                    a.object_id.cmp(&b.object_id)
+                } else {
+                    compare_values(a.attributes.get(field), b.attributes.get(field))
+                };
+                if *desc {
+                    ord.reverse()
+                } else {
+                    ord
+                }
+            })
+            .find(|o| o.is_ne())
+            .unwrap_or_else(|| a.object_id.cmp(&b.object_id))
+    });
+    Ok(rows)
+}
+
+/// Attribute values compared as a database would: numbers by value, text by text, nulls first.
+fn compare_values(a: Option<&Value>, b: Option<&Value>) -> Ordering {
+    match (a.and_then(Value::as_f64), b.and_then(Value::as_f64)) {
+        (Some(x), Some(y)) => x.partial_cmp(&y).unwrap_or(Ordering::Equal),
+        _ => {
+            let text = |v: Option<&Value>| {
+                v.filter(|v| !v.is_null()).map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned))
+            };
+            text(a).cmp(&text(b))
+        }
+    }
+}
+
 fn feature_json(layer: &Layer, f: &Feature, out_fields: &[String], with_geometry: bool) -> Value {
     let oid = oid_field(layer);
     let mut attributes = Map::new();
@@ -246,6 +314,8 @@ pub(super) async fn query(
                 "objectIds": selected.iter().map(|f| f.object_id).collect::<Vec<_>>(),
             })));
         }
+        let paged = q.result_offset.as_deref().is_some_and(|o| !o.trim().is_empty());
+        let selected = ordered(layer, selected, q.order_by_fields.as_deref(), paged)?;
         let offset = parse_count(&q.result_offset, "resultOffset")?.unwrap_or(0);
         let count = parse_count(&q.result_record_count, "resultRecordCount")?
             .filter(|n| *n > 0)

@@ -2,6 +2,15 @@
 //! client uses it: async (a `statusUrl` to poll: Pending, ExportingData, Completed with a
 //! `resultUrl`) or sync (a `responseUrl` at once). Requires the service's Sync capability.
 //! `dataFormat` filegdb and sqlite give the service package (see `package`), json a JSON replica.
+//!
+//! Rows: Esri's Python client always sends a full-extent `geometry` and `layerQueries` with
+//! `queryOption: "all"` for every layer (`FeatureLayerCollection.replicas.create`), because
+//! without them the service applies its default filter (`queryOption` `useFilter`, the
+//! replica's geometry defaulting to less than all of the data). portal-sim makes that visible:
+//! a layer with geometry that is neither named `all` in `layerQueries` nor covered by a
+//! request `geometry` keeps only the features in the middle half of its x-range (an
+//! approximation of an initial extent; Esri does not document the exact default, so this is
+//! our stand-in). Tables keep every row.
 
 use std::time::Instant;
 
@@ -34,6 +43,8 @@ pub(super) struct ReplicaJob {
     replica_id: String,
     replica_name: String,
     layers: Vec<i64>,
+    /// Layers whose rows are all included (`queryOption: all` or a request geometry).
+    all_rows: Vec<i64>,
     data_format: String,
     attachments: bool,
     started: Instant,
@@ -55,7 +66,52 @@ pub(super) struct ReplicaForm {
     #[serde(default, rename = "replicaName")]
     replica_name: Option<String>,
     #[serde(default)]
+    geometry: Option<String>,
+    #[serde(default, rename = "layerQueries")]
+    layer_queries: Option<String>,
+    #[serde(default)]
     token: Option<String>,
+}
+
+/// The layers whose rows the replica takes whole: every one when a `geometry` was sent (a
+/// client sends the full extent), else those `layerQueries` names with `queryOption: "all"`.
+fn layers_taken_whole(form: &ReplicaForm, layers: &[i64]) -> ApiResult<Vec<i64>> {
+    if form.geometry.as_deref().is_some_and(|g| !g.trim().is_empty()) {
+        return Ok(layers.to_vec());
+    }
+    let Some(raw) = form.layer_queries.as_deref().filter(|q| !q.trim().is_empty()) else { return Ok(vec![]) };
+    let queries: Value = serde_json::from_str(raw)
+        .map_err(|e| ApiError::bad_request("Invalid 'layerQueries' parameter.").with_detail(e.to_string()))?;
+    Ok(layers
+        .iter()
+        .copied()
+        .filter(|id| {
+            let q = &queries[id.to_string()];
+            q["queryOption"].as_str().is_some_and(|o| o.eq_ignore_ascii_case("all"))
+        })
+        .collect())
+}
+
+/// The x of a geometry's first coordinate (point, multipoint, polyline or polygon).
+fn first_x(g: &Value) -> Option<f64> {
+    if let Some(x) = g.get("x").and_then(Value::as_f64) {
+        return Some(x);
+    }
+    ["points", "paths", "rings"].iter().find_map(|k| {
+        let v = g.get(*k)?;
+        let first = if *k == "points" { v.get(0)? } else { v.get(0)?.get(0)? };
+        first.get(0)?.as_f64()
+    })
+}
+
+/// The service's default row filter: the features in the middle half of the layer's x-range.
+fn default_filter(features: &mut Vec<crate::model::Feature>) {
+    let xs: Vec<f64> = features.iter().filter_map(|f| f.geometry.as_ref().and_then(first_x)).collect();
+    let (Some(lo), Some(hi)) = (xs.iter().copied().reduce(f64::min), xs.iter().copied().reduce(f64::max)) else {
+        return;
+    };
+    let (from, to) = (lo + (hi - lo) / 4.0, hi - (hi - lo) / 4.0);
+    features.retain(|f| f.geometry.as_ref().and_then(first_x).is_some_and(|x| x >= from && x <= to));
 }
 
 #[derive(Deserialize)]
@@ -101,6 +157,7 @@ pub(super) async fn create_replica(
         Ok(layers.iter().chain(tables).map(|l| l.id).collect::<Vec<_>>())
     })?;
     let layers = parse_layer_list(form.layers.as_deref(), &available)?;
+    let all_rows = layers_taken_whole(&form, &layers)?;
     let data_format = form.data_format.as_deref().unwrap_or("json").trim().to_ascii_lowercase();
     if !matches!(data_format.as_str(), "filegdb" | "sqlite" | "json") {
         return Err(ApiError::bad_request("Invalid 'dataFormat' parameter.").with_detail(data_format));
@@ -115,6 +172,7 @@ pub(super) async fn create_replica(
         replica_id: replica_id.clone(),
         replica_name: replica_name.clone(),
         layers,
+        all_rows,
         data_format,
         attachments: is_true(&form.return_attachments),
         started: Instant::now(),
@@ -148,6 +206,9 @@ fn build_replica(state: &SimState, job: &ReplicaJob) -> Option<ReplicaFile> {
     };
     service.layers.retain(|l| job.layers.contains(&l.id));
     service.tables.retain(|l| job.layers.contains(&l.id));
+    for layer in service.layers.iter_mut().filter(|l| !job.all_rows.contains(&l.id)) {
+        default_filter(&mut layer.features);
+    }
     if !job.attachments {
         for f in service.layers.iter_mut().chain(service.tables.iter_mut()).flat_map(|l| l.features.iter_mut()) {
             f.attachments.clear();

@@ -200,6 +200,7 @@ fn add_item_to(state: &SimState, url_key: &str, username: &str, folder: Option<&
         item.uploads.multipart = Some(MultipartUpload { file_name, parts: Default::default() });
     }
     let mut universe = write_lock(state);
+    let lag = universe.search_lag;
     let org = org_mut(&mut universe, url_key)?;
     check_user(org, username)?;
     if !may_write(caller, username, PRIV_UPDATE_ITEMS) {
@@ -207,6 +208,7 @@ fn add_item_to(state: &SimState, url_key: &str, username: &str, folder: Option<&
     }
     item.owner_folder = resolve_folder(org, username, folder)?;
     let (id, folder_id) = (item.id.clone(), item.owner_folder.clone());
+    org.indexing_new(&id, lag);
     org.items.insert(id.clone(), item);
     tracing::info!(item = %id, owner = %username, "item added");
     Ok(json!({ "success": true, "id": id, "folder": folder_id }))
@@ -240,11 +242,14 @@ fn change_item<T>(
 ) -> ApiResult<T> {
     let caller = req.require_caller()?;
     let mut universe = write_lock(state);
+    let lag = universe.search_lag;
     let org = org_mut(&mut universe, url_key)?;
-    let item = org.items.get_mut(id).filter(|i| i.owner == username).ok_or_else(|| ApiError::item_missing(id))?;
+    let item = org.items.get(id).filter(|i| i.owner == username).ok_or_else(|| ApiError::item_missing(id))?;
     if !may_write(caller, &item.owner, PRIV_UPDATE_ITEMS) {
         return Err(ApiError::forbidden(format!("update item {id}")));
     }
+    org.indexing(id, lag);
+    let Some(item) = org.items.get_mut(id) else { return Err(ApiError::item_missing(id)) };
     // Changes are made on a copy, so a refused parameter leaves the item as it was.
     let mut changed = item.clone();
     let out = change(&mut changed)?;
@@ -337,6 +342,9 @@ pub(super) async fn add_part(
         .ok_or_else(|| ApiError::bad_request(format!("'partNum' must be between 1 and {MAX_PART_NUM}.")))?;
     let file = req.files.get("file").ok_or_else(|| ApiError::bad_request("'file' must be specified."))?;
     change_item(&state, &url_key, &username, &id, &req, |item| {
+        if item.uploads.processing() {
+            return Err(ApiError::bad_request("Item is still being processed."));
+        }
         let upload = item
             .uploads
             .multipart
@@ -348,11 +356,16 @@ pub(super) async fn add_part(
     Ok(req.json(json!({ "success": true, "id": id, "partNum": part_num })))
 }
 
+/// `commit` answers at once and the item is then "processing" for `JobState::commit_work`
+/// (Esri, "Commit": the operation is asynchronous; poll `items/<id>/status` until it is
+/// `completed`, as Esri's Python client does in `_process_item_status`). Meanwhile `/data` and
+/// `publish` refuse the item.
 pub(super) async fn commit(
     State(state): State<SimState>,
     Path((url_key, username, id)): Path<(String, String, String)>,
     req: Req,
 ) -> ApiResult<Response> {
+    let until = std::time::Instant::now() + state.jobs.commit_work();
     change_item(&state, &url_key, &username, &id, &req, |item| {
         let upload = item
             .uploads
@@ -368,6 +381,7 @@ pub(super) async fn commit(
         }
         let content_type = content_type_of(&upload.file_name).to_owned();
         item.data = ItemData::Bytes { file_name: upload.file_name, bytes: bytes.into(), content_type };
+        item.uploads.processing_until = Some(until);
         apply_fields(item, &req)
     })?;
     Ok(req.json(json!({ "success": true, "id": id })))

@@ -15,6 +15,7 @@
 mod groups;
 mod items;
 mod publish;
+mod relationships;
 mod services;
 mod sharing;
 mod users;

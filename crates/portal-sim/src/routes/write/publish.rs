@@ -140,14 +140,21 @@ pub(super) async fn publish(
     let (service_item_id, job_id) = (new_item_id(), new_item_id());
     let org_id = {
         let mut universe = write_lock(&state);
+        let lag = universe.search_lag;
         let org = org_mut(&mut universe, &url_key)?;
         check_user(org, &username)?;
-        let source_owner =
-            org.items.get(&source_id).map(|i| i.owner.clone()).ok_or_else(|| ApiError::item_missing(&source_id))?;
+        let source = org.items.get(&source_id).ok_or_else(|| ApiError::item_missing(&source_id))?;
+        if source.uploads.processing() || source.uploads.multipart.is_some() {
+            return Err(ApiError::bad_request(format!(
+                "Item {source_id} is not ready to publish: its upload is still being processed."
+            )));
+        }
+        let source_owner = source.owner.clone();
         if !may_write(caller, &username, PRIV_UPDATE_ITEMS) || !may_write(caller, &source_owner, PRIV_UPDATE_ITEMS) {
             return Err(ApiError::forbidden(format!("publish item {source_id}")));
         }
         let failure = publish_service(org, &state, &username, &source_id, &service_item_id, &params);
+        org.indexing_new(&service_item_id, lag);
         let org_id = org.id.clone();
         let job = PublishJob {
             org_id: org_id.clone(),

@@ -63,6 +63,7 @@ fn create_in(state: &SimState, url_key: &str, username: &str, folder: Option<&st
         .and_then(Value::as_i64)
         .map_or(102100, |w| if w == 3857 { 102100 } else { w });
     let mut universe = write_lock(state);
+    let lag = universe.search_lag;
     let org = super::org_mut(&mut universe, url_key)?;
     check_user(org, username)?;
     if !may_write(caller, username, PRIV_UPDATE_ITEMS) {
@@ -93,6 +94,7 @@ fn create_in(state: &SimState, url_key: &str, username: &str, folder: Option<&st
         spatial_reference_wkid: wkid,
     };
     let id = item.id.clone();
+    org.indexing_new(&id, lag);
     org.items.insert(id.clone(), item);
     org.services.insert(name.clone(), service);
     tracing::info!(item = %id, service = %name, "service created");
@@ -187,6 +189,12 @@ fn layer_from_definition(def: &Value, fallback_id: i64, table: bool) -> ApiResul
     }
     let geometry_type =
         if table { String::new() } else { def.get("geometryType").and_then(Value::as_str).unwrap_or("").to_owned() };
+    // A hosted layer with a GlobalID field keeps sent GlobalIDs unless its definition says
+    // otherwise (as a layer copied from a service that did not may).
+    let keeps_global_ids = def
+        .get("supportsApplyEditsWithGlobalIds")
+        .and_then(Value::as_bool)
+        .unwrap_or_else(|| fields.iter().any(|f| f.field_type == "esriFieldTypeGlobalID"));
     Ok(Layer {
         id: def.get("id").and_then(Value::as_i64).unwrap_or(fallback_id),
         name: name.to_owned(),
@@ -196,6 +204,7 @@ fn layer_from_definition(def: &Value, fallback_id: i64, table: bool) -> ApiResul
         has_attachments: def.get("hasAttachments").and_then(Value::as_bool).unwrap_or(false),
         last_edit_date: now_ms(),
         next_object_id: 1,
+        keeps_global_ids,
     })
 }
 
@@ -280,14 +289,7 @@ pub(super) async fn update_definition(
         if let Some(rels) = def.get("relationships") {
             let rels = rels.as_array().ok_or_else(|| definition_error("'relationships' must be an array"))?;
             for r in rels {
-                for end in ["originLayerId", "destinationLayerId"] {
-                    let id = r.get(end).and_then(Value::as_i64);
-                    if !service.layers.iter().chain(&service.tables).any(|l| Some(l.id) == id) {
-                        return Err(definition_error(format!(
-                            "relationship {end} {id:?} names no layer of the service"
-                        )));
-                    }
-                }
+                super::relationships::check(service, r)?;
             }
             service.relationships = rels.clone();
         }
@@ -341,6 +343,10 @@ fn new_global_id() -> String {
 
 /// Adds one feature; `keep_global_ids` keeps a sent GlobalID that is not in use yet (so that
 /// relationship keys survive a restore), otherwise the service makes a new one.
+/// Adds one feature. With `keep_global_ids` (`useGlobalIds=true` on a layer that supports it) the
+/// sent GlobalID is kept and one already in the layer fails the add (Esri, "Apply Edits":
+/// with `useGlobalIds` the client supplies unique GlobalIDs; a duplicate is an error, and with
+/// `rollbackOnFailure` the whole batch is undone); without it the layer assigns a new one.
 fn add_feature(layer: &mut Layer, add: &Value, keep_global_ids: bool) -> Result<(i64, Option<String>), String> {
     let sent = add.get("attributes").and_then(Value::as_object).ok_or("an add needs 'attributes'")?;
     let oid_field = crate::routes::hosted::oid_field(layer).to_owned();
@@ -362,7 +368,12 @@ fn add_feature(layer: &mut Layer, add: &Value, keep_global_ids: bool) -> Result<
         let in_use =
             |g: &str| layer.features.iter().any(|f| f.attributes.get(&gid_field).and_then(Value::as_str) == Some(g));
         let gid = match sent_gid {
-            Some(g) if keep_global_ids && !g.is_empty() && !in_use(g) => g.to_owned(),
+            Some(g) if keep_global_ids && !g.is_empty() => {
+                if in_use(g) {
+                    return Err(format!("A feature with GlobalID {g} already exists."));
+                }
+                g.to_owned()
+            }
             _ => new_global_id(),
         };
         attributes.insert(gid_field, json!(gid));
@@ -392,10 +403,16 @@ pub(super) async fn apply_edits(
     let deletes: Vec<i64> =
         req.get("deletes").map(super::comma_list).unwrap_or_default().iter().filter_map(|d| d.parse().ok()).collect();
     let rollback = req.flag("rollbackOnFailure", true);
-    let keep_global_ids = req.flag("useGlobalIds", true);
+    // `useGlobalIds` defaults to false (Esri, "Apply Edits").
+    let keep_global_ids = req.flag("useGlobalIds", false);
     let body = with_service_mut(&state, &org_id, &name, caller, |org, key| {
         let service = org.services.get_mut(&key).ok_or_else(crate::routes::hosted::invalid_url)?;
         let layer = layer_mut(service, &layer)?;
+        if keep_global_ids && !layer.keeps_global_ids {
+            return Err(ApiError::bad_request("Unable to complete operation.").with_detail(
+                "'useGlobalIds' is not supported by this layer (supportsApplyEditsWithGlobalIds is false).",
+            ));
+        }
         // Edits run on a copy so that a rollback leaves the layer untouched.
         let mut edited = layer.clone();
         let mut add_results = vec![];

@@ -75,6 +75,7 @@ pub(super) async fn reassign_item(
     let target = req.required("targetUsername")?.to_owned();
     let folder_name = req.get("targetFolderName").map(str::to_owned);
     let mut universe = write_lock(&state);
+    let lag = universe.search_lag;
     let org = org_mut(&mut universe, &url_key)?;
     let item = org.items.get(&id).filter(|i| i.owner == username).ok_or_else(|| ApiError::item_missing(&id))?;
     // Online lets only administrators move items between users.
@@ -83,16 +84,23 @@ pub(super) async fn reassign_item(
     }
     let modified = item.modified;
     check_user(org, &target)?;
+    // `/` (or nothing) is the root folder; a folder the target user does not have is created
+    // (Esri, "Reassign Item": `targetFolderName`, "if the folder does not exist, it will be
+    // created").
     let folder = match folder_name.as_deref().filter(|f| *f != "/") {
         None => None,
-        Some(f) => Some(
-            org.folders
-                .values()
-                .find(|x| x.username == target && (x.title == f || x.id == f))
-                .map(|x| x.id.clone())
-                .ok_or_else(|| ApiError::bad_request(format!("Folder '{f}' not found for user '{target}'.")))?,
-        ),
+        Some(f) => match org.folders.values().find(|x| x.username == target && (x.title == f || x.id == f)) {
+            Some(x) => Some(x.id.clone()),
+            None => {
+                let folder =
+                    Folder { id: new_item_id(), title: f.to_owned(), username: target.clone(), created: now_ms() };
+                let id = folder.id.clone();
+                org.folders.insert(id.clone(), folder);
+                Some(id)
+            }
+        },
     };
+    org.indexing(&id, lag);
     if let Some(item) = org.items.get_mut(&id) {
         item.owner = target;
         item.owner_folder = folder;
@@ -121,6 +129,7 @@ pub(super) async fn share_items(
     let groups = req.get("groups").map(comma_list).unwrap_or_default();
     let (everyone, to_org) = (req.flag("everyone", false), req.flag("org", false));
     let mut universe = write_lock(&state);
+    let lag = universe.search_lag;
     let org = org_mut(&mut universe, &url_key)?;
     let mut results = Vec::with_capacity(items.len());
     for id in items {
@@ -141,6 +150,10 @@ pub(super) async fn share_items(
                 caller.is_admin || matches!(member, "owner" | "admin") || (member == "member" && !g.is_view_only)
             })
         });
+        if !org.items.contains_key(&id) {
+            continue;
+        }
+        org.indexing(&id, lag);
         let Some(item) = org.items.get_mut(&id) else { continue };
         for g in &shared {
             if !item.shared_groups.contains(g) {
