@@ -24,6 +24,7 @@ import type {
   IdentityMail,
   IdentityInput as ShellIdentityInput,
   OnDemandMail,
+  IdentitySaved,
   IdentityView,
   ItemMethod,
   JobItemDone,
@@ -84,6 +85,7 @@ export type {
   GraphUser,
   GroupTargetView,
   HeaderSetting,
+  IdentitySaved,
   IdentityView,
   ItemMethod,
   JobItemDone,
@@ -195,7 +197,8 @@ export type Unsubscribe = () => void;
 export interface Backend {
   appInfo(): Promise<AppInfo>;
   listIdentities(): Promise<IdentityView[]>;
-  saveIdentity(input: IdentityInput): Promise<IdentityView>;
+  /** Save and verify; a new identity's repository is created encrypted when a password is given. */
+  saveIdentity(input: IdentityInput): Promise<IdentitySaved>;
   checkStorage(storage: StorageInput): Promise<StorageCheck>;
   /** The token watch's last check of each identity (finding and time). */
   identityChecks(): Promise<IdentityCheck[]>;

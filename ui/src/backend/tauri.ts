@@ -9,6 +9,7 @@ import type {
   IdentityMail,
   OnDemandMail,
   IdentityInput,
+  IdentitySaved,
   IdentityView,
   JobFilterInput,
   JobFinished,
@@ -97,7 +98,7 @@ export class TauriBackend implements Backend {
   listIdentities(): Promise<IdentityView[]> {
     return unwrap(commands.listIdentities());
   }
-  saveIdentity(input: IdentityInput): Promise<IdentityView> {
+  saveIdentity(input: IdentityInput): Promise<IdentitySaved> {
     return unwrap(commands.saveIdentity(identityInputOf(input)));
   }
   checkStorage(storage: StorageInput): Promise<StorageCheck> {
