@@ -10,6 +10,10 @@
 # service the export/replica package via /_sim/.../package, which pays the same latency). Then an
 # incremental backup of the unchanged organization beside a scan alone, and (SECOND_ITEMS > 0) the
 # peak RSS of a full backup of a second, smaller org, to show memory does not grow with data size.
+# The full backup runs twice, into an encrypted repository (the default) and into a plain one
+# (--no-encrypt), one after the other against the same simulator: the ratio of their throughputs
+# is what encryption costs (target: at most 10%), with each one's peak RSS. At LATENCY_MS 0 the
+# backup is CPU-bound, the worst case for encryption.
 #
 # Usage: benches/backup.sh [ITEMS USERS GROUPS LATENCY_MS]
 #   CONCURRENCY   download concurrency of the backup and of the ceiling (default 32)
@@ -45,9 +49,10 @@ start_sim() { # items users groups -> sets SIM BASE PORTAL KEY ADMIN PASS
 stop_sim() { kill $SIM 2>/dev/null || true; wait $SIM 2>/dev/null || true; SIM=; }
 reset_stats() { curl -s -X POST "$BASE/_sim/faults/reset" >/dev/null; }
 save_stats() { curl -s "$BASE/_sim/stats" >"$WORK/$1.stats.json"; }
-backup() { # name dest
-  /usr/bin/time -f "%e %M" -o "$WORK/$1.time" "$BIN/orgvault" backup --portal "$PORTAL" --username "$ADMIN" \
-    --to "$2" --download-concurrency "$CONCURRENCY" --json >"$WORK/$1.json"
+backup() { # name dest [extra args]
+  local name=$1 dest=$2; shift 2
+  /usr/bin/time -f "%e %M" -o "$WORK/$name.time" "$BIN/orgvault" backup --portal "$PORTAL" --username "$ADMIN" \
+    --to "$dest" --download-concurrency "$CONCURRENCY" --json "$@" >"$WORK/$name.json"
 }
 
 export ORGVAULT_DATA_DIR="$WORK/data"
@@ -55,8 +60,9 @@ export ORGVAULT_DATA_DIR="$WORK/data"
 export ORGVAULT_REPOSITORY_PASSWORD="${ORGVAULT_REPOSITORY_PASSWORD:-orgvault demo repository password}"
 start_sim "$ITEMS" "$USERS" "$NGROUPS"
 
-# 1. Full backup.
+# 1. Full backup (encrypted), and the same into a plain repository.
 reset_stats; backup full "$WORK/vault"; save_stats full
+reset_stats; backup plain "$WORK/vault-plain" --no-encrypt
 
 # 2. Ceiling: the same bytes by plain parallel GETs, same latency, same download concurrency.
 TOKEN=$(curl -s "$PORTAL/sharing/rest/generateToken" --data-urlencode "username=$ADMIN" --data-urlencode "password=$PASS" \
@@ -127,6 +133,13 @@ print(f"bytes            backup downloaded {got/1e6:.1f} MB, ceiling {ceil_bytes
 print("full backup requests by route:")
 for r in fs["routes"][:14]:
     print(f"  {r['requests']:>7}  {r['route']}")
+plain = js("plain")
+plain_wall, plain_rss = timed("plain")
+plain_s = plain.get("backup_seconds") or max(plain_wall - scan_wall, 0.1)
+enc_tp, plain_tp = got / backup_s, plain["bytes_downloaded"] / plain_s
+print(f"encryption       backup phase encrypted {enc_tp/1e6:.1f} MB/s, plain {plain_tp/1e6:.1f} MB/s: encrypted / plain = "
+      f"{enc_tp/plain_tp:.2f} (target >= 0.90); whole run {full_wall:.1f} s vs {plain_wall:.1f} s; "
+      f"peak RSS encrypted {full_rss:.0f} MB, plain {plain_rss:.0f} MB")
 print(f"incremental      {incr_wall:.1f} s (scan included), {incr['bytes_new']/1e6:.2f} MB new of {incr['bytes_total']/1e6:.0f} MB, "
       f"{incr['data_downloads']} /data downloads, {stats('incr')['total_requests']} requests, peak RSS {incr_rss:.0f} MB")
 print(f"scan alone       {scan_wall:.1f} s;  incremental / scan = {incr_wall/scan_wall:.2f} (target <= 1.3)")

@@ -49,6 +49,15 @@ if ! python3 -c 'import aiosmtpd' >/dev/null 2>&1; then
     || python3 -m pip install --quiet --break-system-packages aiosmtpd \
     || { as_root apt-get update -qq && DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq python3-aiosmtpd; }
 fi
+# moto's S3 server (PyPI) is the S3-compatible server on loopback the storage tests start
+# (tools/s3: a venv, like Azurite's node_modules; about a minute to install).
+if [ ! -x tools/s3/.venv/bin/moto_server ] && [ -f tools/s3/requirements.txt ]; then
+  echo "setup: installing moto's S3 server into tools/s3/.venv"
+  python3 -m venv tools/s3/.venv 2>/dev/null \
+    || { as_root apt-get update -qq && DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq python3-venv \
+         && python3 -m venv tools/s3/.venv; }
+  tools/s3/.venv/bin/pip install --quiet -r tools/s3/requirements.txt
+fi
 # Esri's ArcGIS API for Python, which a portal-sim test drives against the simulator
 # (crates/portal-sim/tests/sim/esri_client.rs): its own venv, pinned; about a minute to install.
 ESRI_VENV="$(dirname "${BASH_SOURCE[0]}")/../tools/pyapi/.venv"

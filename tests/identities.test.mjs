@@ -1,13 +1,19 @@
 // Adding an identity through the Identities form, against the in-process demo simulator:
 // "Save and verify" refuses the organization's non-admin user and says why, then accepts its
-// administrator, and the new identity is listed as signed in.
+// administrator with an encrypted repository, shows the recovery key once, and the new identity
+// is listed as signed in; its first backup goes into the encrypted repository, where nothing of
+// the organization can be read.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { byTestId, click, openApp, screenshot, startDemo, testId, typeInto, waitForText } from "./app.mjs";
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { byTestId, click, gotoScreen, openApp, screenshot, startDemo, testId, typeInto, waitForJobEnd, waitForText } from "./app.mjs";
 
 let browser;
 let ready;
 const NAME = "Field office (e2e)";
+const FOLDER = `${process.env.ORGVAULT_DATA_DIR ?? "/tmp"}/e2e-field-office-${Date.now()}`;
+const REPO_PASSWORD = "correct horse battery e2e";
 
 before(async () => {
   browser = await openApp();
@@ -24,7 +30,7 @@ async function fillForm(login) {
   await click(browser, "signin-builtin");
   await typeInto(browser, "identity-username", login.username);
   await typeInto(browser, "identity-password", login.password);
-  await typeInto(browser, "identity-folder", `${process.env.ORGVAULT_DATA_DIR ?? "/tmp"}/e2e-field-office`);
+  await typeInto(browser, "identity-folder", FOLDER);
 }
 
 test("Save and verify refuses the non-admin user with a message saying why", async () => {
@@ -48,7 +54,22 @@ test("Save and verify refuses the non-admin user with a message saying why", asy
 test("Save and verify accepts the administrator and lists the identity as signed in", async () => {
   await typeInto(browser, "identity-username", ready.orgs[0].admin.username);
   await typeInto(browser, "identity-password", ready.orgs[0].admin.password);
+  assert.equal(await (await testId(browser, "identity-encrypt")).isSelected(), true, "a new repository is encrypted unless the admin says otherwise");
+  await typeInto(browser, "identity-repo-password", REPO_PASSWORD);
+  await typeInto(browser, "identity-repo-password-again", REPO_PASSWORD);
   await click(browser, "identity-save");
+
+  const dialog = await testId(browser, "recovery-key-dialog", 60_000);
+  const key = (await (await testId(browser, "recovery-key")).getText()).trim();
+  assert.ok(key.length >= 32, `the recovery key is shown: ${key.length} characters`);
+  assert.match(await dialog.getText(), /cannot restore|OrgVault keeps\s+no copy/i, "the dialog warns that a lost password and key mean lost backups");
+  const config = JSON.parse(readFileSync(join(FOLDER, "config"), "utf8"));
+  assert.equal(config.version, 2, "the repository was created encrypted (format 2)");
+  assert.equal(readdirSync(join(FOLDER, "keys")).length, 2, "two key objects: the password's and the recovery key's");
+  assert.equal(await (await testId(browser, "recovery-key-done")).isEnabled(), false, "Done waits until the admin says the key is stored");
+  screenshot("recovery-key");
+  await click(browser, "recovery-key-kept");
+  await click(browser, "recovery-key-done");
   await browser.waitUntil(async () => !(await (await browser.$(byTestId("identity-save"))).isExisting()), {
     timeout: 60_000,
     timeoutMsg: "the form never closed after saving the administrator",
@@ -62,4 +83,32 @@ test("Save and verify accepts the administrator and lists the identity as signed
   assert.equal(await token.getText(), "Signed in", "a verified identity shows a valid sign-in");
   assert.match(await card.getText(), new RegExp(ready.orgs[0].admin.username), "the card shows the admin's username");
   screenshot("identities-added");
+});
+
+/** Every file under `dir`. */
+function files(dir) {
+  return readdirSync(dir).flatMap((n) => {
+    const p = join(dir, n);
+    return statSync(p).isDirectory() ? files(p) : [p];
+  });
+}
+
+test("the new identity's backup goes into its encrypted repository: no name of the organization is readable there", async () => {
+  await gotoScreen(browser, "scan");
+  await click(browser, "scan-start");
+  assert.equal(await waitForJobEnd(browser), "succeeded", "the scan of the new identity succeeds");
+  await gotoScreen(browser, "backup");
+  await typeInto(browser, "backup-name", "Encrypted first backup");
+  await click(browser, "backup-start");
+  assert.equal(await waitForJobEnd(browser, 180_000), "succeeded", "the backup opens the encrypted repository with the password kept in the vault");
+  assert.ok(existsSync(join(FOLDER, "snapshots")), "the backup wrote its snapshot into the identity's repository");
+  const stored = files(FOLDER);
+  assert.ok(stored.length > 10, `the repository holds the backup's objects (${stored.length} files)`);
+  const needles = [ready.orgs[0].admin.username, ready.orgs[0].user.username, REPO_PASSWORD];
+  for (const path of stored) {
+    const bytes = readFileSync(path);
+    for (const needle of needles) {
+      assert.ok(!bytes.includes(Buffer.from(needle)), `${JSON.stringify(needle)} is readable in ${path}`);
+    }
+  }
 });

@@ -127,6 +127,26 @@ pub struct IdentityInput {
     pub storage: StorageInput,
     /// The user accepts a plain `http://` portal that is not on this machine.
     pub allow_insecure_http: bool,
+    /// A new identity's repository is created encrypted with this password (kept in the
+    /// vault); `None` leaves the repository as it is or, when missing, to be created plain.
+    pub repository_password: Option<String>,
+}
+
+/// What "Save and verify" answers: the identity, and the recovery key of a repository it just
+/// created encrypted (shown once by the form; OrgVault keeps no copy).
+#[derive(Clone, Serialize, Type)]
+pub struct IdentitySaved {
+    pub identity: IdentityView,
+    pub recovery_key: Option<String>,
+}
+
+impl std::fmt::Debug for IdentitySaved {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IdentitySaved")
+            .field("identity", &self.identity)
+            .field("recovery_key", &self.recovery_key.as_ref().map(|_| "***"))
+            .finish()
+    }
 }
 
 impl std::fmt::Debug for IdentityInput {
@@ -141,6 +161,7 @@ impl std::fmt::Debug for IdentityInput {
             .field("app_id", &self.app_id)
             .field("storage", &self.storage)
             .field("allow_insecure_http", &self.allow_insecure_http)
+            .field("repository_password", &self.repository_password.as_ref().map(|_| "***"))
             .finish()
     }
 }
@@ -205,6 +226,7 @@ pub enum JobKindView {
     Restore,
     Verify,
     Retention,
+    Copy,
 }
 
 impl From<JobKind> for JobKindView {
@@ -215,6 +237,7 @@ impl From<JobKind> for JobKindView {
             JobKind::Restore => Self::Restore,
             JobKind::Verify => Self::Verify,
             JobKind::Retention => Self::Retention,
+            JobKind::Copy => Self::Copy,
         }
     }
 }

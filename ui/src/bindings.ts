@@ -9,7 +9,7 @@ import * as __TAURI_EVENT from "@tauri-apps/api/event";
 export const commands = {
 	appInfo: () => typedError<AppInfo, UiError>(__TAURI_INVOKE("app_info")),
 	listIdentities: () => typedError<IdentityView[], UiError>(__TAURI_INVOKE("list_identities")),
-	saveIdentity: (input: IdentityInput) => typedError<IdentityView, UiError>(__TAURI_INVOKE("save_identity", { input })),
+	saveIdentity: (input: IdentityInput) => typedError<IdentitySaved, UiError>(__TAURI_INVOKE("save_identity", { input })),
 	checkStorage: (storage: StorageInput) => typedError<StorageCheck, UiError>(__TAURI_INVOKE("check_storage", { storage })),
 	removeIdentity: (id: string) => typedError<null, UiError>(__TAURI_INVOKE("remove_identity", { id })),
 	/**  The token watch's last check of every identity that was checked: its finding and time. */
@@ -263,6 +263,11 @@ export type ErrorCode =
 "storage_unavailable" | 
 /**  The storage failed its check when an identity was saved or verified. */
 "storage_check" | 
+/**
+ *  The repository is append-only (by its setting, or because the credentials may not
+ *  delete): forget and prune need other credentials.
+ */
+"append_only" | 
 /**  The vault key opens nothing: another key, or a damaged file. */
 "vault_wrong_key" | 
 /**  The vault file is not a vault. */
@@ -379,6 +384,11 @@ export type IdentityInput = {
 	storage: StorageInput,
 	/**  The user accepts a plain `http://` portal that is not on this machine. */
 	allow_insecure_http: boolean,
+	/**
+	 *  A new identity's repository is created encrypted with this password (kept in the
+	 *  vault); `None` leaves the repository as it is or, when missing, to be created plain.
+	 */
+	repository_password: string | null,
 };
 
 /**
@@ -388,6 +398,15 @@ export type IdentityInput = {
 export type IdentityMail = {
 	recipients: string[],
 	email_when: EmailWhen,
+};
+
+/**
+ *  What "Save and verify" answers: the identity, and the recovery key of a repository it just
+ *  created encrypted (shown once by the form; OrgVault keeps no copy).
+ */
+export type IdentitySaved = {
+	identity: IdentityView,
+	recovery_key: string | null,
 };
 
 export type IdentityView = {
@@ -450,7 +469,7 @@ export type JobItemView = {
 	fallback: string | null,
 };
 
-export type JobKindView = "scan" | "backup" | "restore" | "verify" | "retention";
+export type JobKindView = "scan" | "backup" | "restore" | "verify" | "retention" | "copy";
 
 /**
  *  Where a running job is. `total` is `None` while unknown (e.g. while items are listed);

@@ -47,6 +47,8 @@ enum Command {
     ExportZip(commands::zip::ExportZipArgs),
     /// Read a .zip written by export-zip back into a repository.
     ImportZip(commands::zip::ImportZipArgs),
+    /// Copy snapshots from one repository to another (only the blobs the destination lacks).
+    Copy(commands::copy::CopyArgs),
     /// The keys of an encrypted repository: list, add, remove, passwd.
     Key(commands::key::KeyArgs),
     /// Forget snapshots by a retention policy (their blobs stay until prune).
@@ -103,6 +105,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::ExportZip(args) => commands::zip::export(&data_dir, args).await,
         Command::Key(args) => commands::key::run(&data_dir, args).await,
         Command::ImportZip(args) => commands::zip::import(&data_dir, args).await,
+        Command::Copy(args) => commands::copy::run(&db, &data_dir, args).await,
         Command::Forget(args) => commands::retention::forget(&db, &data_dir, args).await,
         Command::Prune(args) => commands::retention::prune(&db, &data_dir, args).await,
         Command::Restore(args) => commands::restore::run(&db, &data_dir, args).await,

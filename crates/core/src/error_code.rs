@@ -156,6 +156,9 @@ error_codes! {
     StorageUnavailable = "storage_unavailable", retryable: true;
     /// The storage failed its check when an identity was saved or verified.
     StorageCheck = "storage_check", retryable: false;
+    /// The repository is append-only (by its setting, or because the credentials may not
+    /// delete): forget and prune need other credentials.
+    AppendOnly = "append_only", retryable: false;
 
     // The vault of secrets.
     /// The vault key opens nothing: another key, or a damaged file.

@@ -1,8 +1,11 @@
-//! Repository upkeep as jobs of the history: verify (re-read and hash a snapshot's blobs) and
-//! retention (forget snapshots by policy, prune unreferenced data). Each run is begun through the
+//! Repository upkeep as jobs of the history: verify (re-read and hash a snapshot's blobs),
+//! retention (forget snapshots by policy, prune unreferenced data) and copy (snapshots into
+//! another repository, `copy`). Each run is begun through the
 //! [`JobRunner`], so it shows in `orgvault jobs` and the app's history, can be cancelled from
 //! another process, and holds the identity's slot of its kind. The app, the CLI and the
 //! scheduler call these functions; none of them drives the repository's verify or prune alone.
+
+mod copy;
 
 use tokio_util::sync::CancellationToken;
 

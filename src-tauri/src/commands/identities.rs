@@ -16,7 +16,7 @@ use tauri::State;
 use crate::error::{UiError, UiResult};
 use crate::secrets::VaultSource;
 use crate::state::AppState;
-use crate::views::{AppInfo, IdentityInput, IdentityView, SignInKind, StorageInput, TokenState};
+use crate::views::{AppInfo, IdentityInput, IdentitySaved, IdentityView, SignInKind, StorageInput, TokenState};
 
 #[tauri::command]
 #[specta::specta]
@@ -100,9 +100,10 @@ fn spec_of(input: &IdentityInput) -> UiResult<IdentitySpec> {
     })
 }
 
-/// "Save and verify" ([`orgvault_core::Service::save_identity`]): nothing is stored when
-/// any step fails. An OAuth identity signs in through the browser when it must.
-pub async fn save(state: &AppState, input: IdentityInput) -> UiResult<IdentityView> {
+/// "Save and verify" ([`orgvault_core::Service::save_identity_with_repository`]): nothing is
+/// stored when any step fails. An OAuth identity signs in through the browser when it must; a
+/// repository password sets up an encrypted repository, whose recovery key is answered once.
+pub async fn save(state: &AppState, input: IdentityInput) -> UiResult<IdentitySaved> {
     let mut spec = spec_of(&input)?;
     if let Some(id) = &input.id {
         // The form has no CA or certificate options: an edit keeps those set with the CLI.
@@ -117,15 +118,17 @@ pub async fn save(state: &AppState, input: IdentityInput) -> UiResult<IdentityVi
         header_values: None,
     };
     let browser = BrowserSignIn { open: state.browser.clone(), wait: state.approval_wait };
-    let saved = state.service().save_identity(draft, Some(&browser)).await?;
+    let password = input.repository_password.clone().map(Secret::new);
+    let (saved, setup) = state.service().save_identity_with_repository(draft, Some(&browser), password).await?;
     // The next job signs in afresh with what was just saved.
     state.set_session(&saved.identity.id, None);
-    Ok(view(state, &saved.identity))
+    let recovery_key = setup.and_then(|s| s.recovery_key).map(|k| k.expose().to_owned());
+    Ok(IdentitySaved { identity: view(state, &saved.identity), recovery_key })
 }
 
 #[tauri::command]
 #[specta::specta]
-pub async fn save_identity(state: State<'_, Arc<AppState>>, input: IdentityInput) -> UiResult<IdentityView> {
+pub async fn save_identity(state: State<'_, Arc<AppState>>, input: IdentityInput) -> UiResult<IdentitySaved> {
     save(&state, input).await
 }
 

@@ -19,6 +19,7 @@ pub async fn list_jobs(state: State<'_, Arc<AppState>>, filter: JobFilterInput) 
         Some(JobKindView::Restore) => Some(JobKind::Restore),
         Some(JobKindView::Verify) => Some(JobKind::Verify),
         Some(JobKindView::Retention) => Some(JobKind::Retention),
+        Some(JobKindView::Copy) => Some(JobKind::Copy),
     };
     let core = JobFilter {
         kind,

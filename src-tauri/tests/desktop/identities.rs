@@ -32,6 +32,7 @@ fn input(portal_url: &str, username: &str, password: &str, folder: &std::path::P
         app_id: None,
         storage: StorageInput::Local { path: folder.display().to_string() },
         allow_insecure_http: false,
+        repository_password: None,
     }
 }
 
@@ -159,7 +160,8 @@ async fn save_and_verify_refuses_a_non_admin_and_stores_nothing() {
 
     let saved = identities::save(&state, input(&url, &admin.username, &admin.password, &folder))
         .await
-        .expect("the admin is accepted");
+        .expect("the admin is accepted")
+        .identity;
     assert_eq!(saved.username, admin.username, "the identity signs in as the admin");
     assert_eq!(
         text(&secrets, &SecretKey::password(&saved.id)).as_deref(),
@@ -167,6 +169,48 @@ async fn save_and_verify_refuses_a_non_admin_and_stores_nothing() {
         "the password went to the secret store"
     );
     assert!(folder.is_dir(), "the storage check creates the backup folder");
+}
+
+#[tokio::test]
+async fn a_repository_password_creates_an_encrypted_repository_and_answers_its_recovery_key_once() {
+    use orgvault_core::repo::{RepoKey, RepoState, Repository};
+    use orgvault_core::storage::StorageTarget;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (state, secrets) = app_state(dir.path()).await;
+    demo::start(&state).await.expect("demo");
+    let (url, admin) = {
+        let sim = state.demo.lock().await;
+        let org = &sim.as_ref().expect("running").orgs[0];
+        (org.portal_url.clone(), org.admin.clone())
+    };
+    let before = state.identities().list().await.expect("list").len();
+
+    // A folder that already holds a plain repository: the password is refused, nothing is kept.
+    let plain = dir.path().join("plain");
+    let target = |p: &std::path::Path| StorageTarget::Local { path: p.to_owned() };
+    Repository::open_for_backup(&target(&plain), orgvault_core::repo::InitPolicy::IfEmpty).await.expect("plain repo");
+    let mut refused = input(&url, &admin.username, &admin.password, &plain);
+    refused.repository_password = Some("pw for a plain one".into());
+    let err = identities::save(&state, refused).await.expect_err("a plain repository is not silently kept plain");
+    assert!(!err.message.contains("pw for a plain one"), "the message never shows the password: {}", err.message);
+    assert_eq!(state.identities().list().await.expect("list").len(), before, "the refused new identity is removed again");
+
+    let folder = dir.path().join("sealed");
+    let mut new = input(&url, &admin.username, &admin.password, &folder);
+    new.name = "Acme sealed".into();
+    new.repository_password = Some("correct horse".into());
+    let saved = identities::save(&state, new).await.expect("saved with an encrypted repository");
+    let key = saved.recovery_key.clone().expect("a new encrypted repository answers its recovery key");
+    assert!(!format!("{saved:?}").contains(&key), "the recovery key never shows in debug output");
+    assert_eq!(Repository::state(&target(&folder)).await.expect("state"), RepoState::Encrypted);
+    assert_eq!(
+        text(&secrets, &SecretKey::repository_password(&saved.identity.id)).as_deref(),
+        Some("correct horse"),
+        "the password is kept in the vault for scheduled runs"
+    );
+    Repository::open_with_key(&target(&folder), &RepoKey::Password(arcgis::Secret::new(key)))
+        .await
+        .expect("the recovery key opens the repository");
 }
 
 #[tokio::test]

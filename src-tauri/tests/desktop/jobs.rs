@@ -39,6 +39,8 @@ async fn the_app_is_refused_while_the_cli_backs_up_and_cancels_the_cli_job() -> 
         .arg(&to)
         .env("ORGVAULT_DATA_DIR", data.path())
         .env("ORGVAULT_PASSWORD", &org.admin.password)
+        // New repositories are encrypted; without a terminal the CLI reads the password here.
+        .env("ORGVAULT_REPOSITORY_PASSWORD", "desktop test repository password")
         .env_remove("ORGVAULT_LOG")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

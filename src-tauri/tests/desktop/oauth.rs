@@ -61,6 +61,7 @@ fn oauth_input(portal_url: &str, app_id: &str, folder: &std::path::Path) -> Iden
         app_id: Some(app_id.into()),
         storage: StorageInput::Local { path: folder.display().to_string() },
         allow_insecure_http: false,
+        repository_password: None,
     }
 }
 
@@ -116,7 +117,8 @@ async fn oauth_sign_in_saves_a_verified_identity_with_its_refresh_token_only_in_
     sim.state.auth.set_auto_approve_user(&org.id, &org.admin.username);
     let saved = identities::save(&state, oauth_input(&org.portal_url, &app_id, &folder))
         .await
-        .expect("the admin's OAuth sign-in is verified and saved");
+        .expect("the admin's OAuth sign-in is verified and saved")
+        .identity;
     assert_eq!(opened.load(Ordering::SeqCst), 2, "each new OAuth sign-in opens the browser once");
     assert_eq!(saved.sign_in, SignInKind::Oauth, "the identity signs in with OAuth");
     assert_eq!(saved.username, org.admin.username, "the username is learnt from whoever approved");
@@ -139,7 +141,7 @@ async fn oauth_sign_in_saves_a_verified_identity_with_its_refresh_token_only_in_
     let mut edit = oauth_input(&org.portal_url, &app_id, &folder);
     edit.id = Some(saved.id.clone());
     edit.name = "Acme renamed".into();
-    let edited = identities::save(&state, edit).await.expect("the edit is verified with the saved token");
+    let edited = identities::save(&state, edit).await.expect("the edit is verified with the saved token").identity;
     assert_eq!(edited.name, "Acme renamed", "the edit is saved");
     assert_eq!(opened.load(Ordering::SeqCst), 2, "a working saved sign-in does not open the browser again");
 

@@ -56,6 +56,7 @@ const LEADS: Record<ErrorCode, string> = {
   storage_folder: "The backup folder cannot be used.",
   already_exists: "It already exists.",
   storage_denied: "The backup storage refused access.",
+  append_only: "The repository is append-only: forgetting and pruning need credentials that may delete.",
   storage: "The backup storage failed.",
   storage_unavailable: "The backup storage is not answering; try again later.",
   storage_check: "The backup storage cannot be used.",

@@ -24,6 +24,7 @@ import type {
   IdentityMail,
   IdentityInput as ShellIdentityInput,
   OnDemandMail,
+  IdentitySaved,
   IdentityView,
   ItemMethod,
   JobItemDone,
@@ -84,6 +85,7 @@ export type {
   GraphUser,
   GroupTargetView,
   HeaderSetting,
+  IdentitySaved,
   IdentityView,
   ItemMethod,
   JobItemDone,
@@ -138,7 +140,7 @@ export type JobId = number;
  * (the shell reads the real kind from the portal's own answer, so the guess is not sent). */
 export type IdentityInput = ShellIdentityInput & { kind: PortalKind };
 
-export type JobKind = "scan" | "backup" | "verify" | "restore" | "retention";
+export type JobKind = "scan" | "backup" | "verify" | "restore" | "retention" | "copy";
 export type JobState = "running" | "succeeded" | "partial" | "failed" | "cancelled";
 export type FinishedState = Exclude<JobState, "running">;
 
@@ -195,7 +197,8 @@ export type Unsubscribe = () => void;
 export interface Backend {
   appInfo(): Promise<AppInfo>;
   listIdentities(): Promise<IdentityView[]>;
-  saveIdentity(input: IdentityInput): Promise<IdentityView>;
+  /** Save and verify; a new identity's repository is created encrypted when a password is given. */
+  saveIdentity(input: IdentityInput): Promise<IdentitySaved>;
   checkStorage(storage: StorageInput): Promise<StorageCheck>;
   /** The token watch's last check of each identity (finding and time). */
   identityChecks(): Promise<IdentityCheck[]>;

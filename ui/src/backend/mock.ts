@@ -7,6 +7,7 @@ import type {
   IdentityInput,
   IdentityMail,
   OnDemandMail,
+  IdentitySaved,
   IdentityView,
   JobFilterInput,
   JobFinished,
@@ -159,7 +160,7 @@ export class MockBackend implements Backend {
     return this.identities.map((i) => ({ ...i }));
   }
 
-  async saveIdentity(input: IdentityInput): Promise<IdentityView> {
+  async saveIdentity(input: IdentityInput): Promise<IdentitySaved> {
     if (!input.name.trim()) throw fail("invalid_input", "Give the organization a name.");
     const loopback = /^http:\/\/(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:\d+)?(\/|$)/.test(input.portal_url);
     const plainHttp = /^http:\/\/[^\s/]+/.test(input.portal_url) && (loopback || input.allow_insecure_http);
@@ -199,7 +200,9 @@ export class MockBackend implements Backend {
     const at = this.identities.findIndex((i) => i.id === id);
     if (at >= 0) this.identities[at] = view;
     else this.identities.push(view);
-    return { ...view };
+    // As the shell: a new identity with a repository password gets an encrypted repository and its recovery key, once.
+    const recovery_key = !input.id && input.repository_password ? "ovrk-mock-3f9a-12c4-7d0e-b5a1" : null;
+    return { identity: { ...view }, recovery_key };
   }
 
   async checkStorage(storage: StorageInput): Promise<StorageCheck> {

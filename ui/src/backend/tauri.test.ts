@@ -29,7 +29,7 @@ describe("the Tauri backend over the generated bindings", () => {
     invoke.mockRejectedValueOnce({ code: "not_admin", message: "ann lacks the administrator privileges" });
     await expect(new TauriBackend().saveIdentity({
       id: null, name: "x", portal_url: "https://x", kind: "online", sign_in: "builtin", username: "ann", password: "pw", app_id: null,
-      storage: { kind: "local", path: "/tmp/x" }, allow_insecure_http: false,
+      storage: { kind: "local", path: "/tmp/x" }, allow_insecure_http: false, repository_password: null,
     }), "the screens receive the shell's code and message").rejects.toEqual({ code: "not_admin", message: "ann lacks the administrator privileges" });
     const sent = invoke.mock.calls[0][1] as { input: Record<string, unknown> };
     expect("kind" in sent.input, "the form's portal kind is not sent: the shell reads it from the portal").toBe(false);

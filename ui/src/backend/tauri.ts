@@ -9,6 +9,7 @@ import type {
   IdentityMail,
   OnDemandMail,
   IdentityInput,
+  IdentitySaved,
   IdentityView,
   JobFilterInput,
   JobFinished,
@@ -75,7 +76,7 @@ export function progressOf(e: B.JobProgress): JobProgress {
 
 /** The shell's filter takes known kinds and states only; "" and unknown words mean "any". */
 function filterOf(f: JobFilterInput): B.JobFilterInput {
-  const kinds: B.JobKindView[] = ["scan", "backup", "restore", "verify", "retention"];
+  const kinds: B.JobKindView[] = ["scan", "backup", "restore", "verify", "retention", "copy"];
   const states: B.JobStateView[] = ["queued", "running", "succeeded", "partial", "failed", "cancelled"];
   return {
     kind: kinds.find((k) => k === f.kind) ?? null,
@@ -97,7 +98,7 @@ export class TauriBackend implements Backend {
   listIdentities(): Promise<IdentityView[]> {
     return unwrap(commands.listIdentities());
   }
-  saveIdentity(input: IdentityInput): Promise<IdentityView> {
+  saveIdentity(input: IdentityInput): Promise<IdentitySaved> {
     return unwrap(commands.saveIdentity(identityInputOf(input)));
   }
   checkStorage(storage: StorageInput): Promise<StorageCheck> {

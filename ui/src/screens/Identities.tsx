@@ -1,6 +1,6 @@
 import { Building2, Cloud, Pencil, Plus, Trash2 } from "lucide-preact";
 import { useEffect, useState } from "preact/hooks";
-import type { IdentityCheck, IdentityInput, IdentityView, PortalKind, StorageCheck, UiError } from "../backend/backend";
+import type { IdentityCheck, IdentityInput, IdentitySaved, IdentityView, PortalKind, StorageCheck, UiError } from "../backend/backend";
 import { toUiError, withScheme } from "../backend/backend";
 import { useApp } from "../app/context";
 import { ErrorNote, Field, Notice } from "../components/common";
@@ -29,6 +29,10 @@ interface Draft {
   connection_string: string;
   container: string;
   cache_dir: string;
+  /** A new identity's repository is created encrypted with this password (kept in the vault). */
+  encrypt: boolean;
+  repo_password: string;
+  repo_password_again: string;
 }
 
 /** The shell names its demo identities so; it finds them again by these names on the next start. */
@@ -50,6 +54,9 @@ function blankDraft(kind: PortalKind): Draft {
     connection_string: "",
     container: "",
     cache_dir: "",
+    encrypt: true,
+    repo_password: "",
+    repo_password_again: "",
   };
 }
 
@@ -217,6 +224,7 @@ function IdentityForm({ draft: initial, onCancel, onSaved }: { draft: Draft; onC
   const [error, setError] = useState<UiError | null>(null);
   const [check, setCheck] = useState<StorageCheck | null>(null);
   const [busy, setBusy] = useState(false);
+  const [saved, setSaved] = useState<IdentitySaved | null>(null);
   const set = <K extends keyof Draft>(k: K, v: Draft[K]) => setD((old) => ({ ...old, [k]: v }));
   const text = (k: keyof Draft) => (e: Event) => set(k, (e.currentTarget as HTMLInputElement).value as never);
 
@@ -229,12 +237,17 @@ function IdentityForm({ draft: initial, onCancel, onSaved }: { draft: Draft; onC
     }
   };
 
+  const encrypting = d.id === null && d.encrypt;
   const save = async (e: Event) => {
     e.preventDefault();
+    if (encrypting && d.repo_password !== d.repo_password_again) {
+      setError({ code: "invalid_input", message: "The two repository passwords differ." });
+      return;
+    }
     setBusy(true);
     setError(null);
     try {
-      const v = await app.backend.saveIdentity({
+      const done = await app.backend.saveIdentity({
         id: d.id,
         name: d.name,
         portal_url: withScheme(d.portal_url),
@@ -245,14 +258,20 @@ function IdentityForm({ draft: initial, onCancel, onSaved }: { draft: Draft; onC
         app_id: d.sign_in === "oauth" ? d.app_id : null,
         storage: storageOf(d),
         allow_insecure_http: d.allow_insecure_http,
+        repository_password: encrypting ? d.repo_password : null,
       });
-      onSaved(v);
+      if (done.recovery_key) setSaved(done);
+      else onSaved(done.identity);
     } catch (err) {
       setError(toUiError(err));
     } finally {
       setBusy(false);
     }
   };
+
+  if (saved?.recovery_key) {
+    return <RecoveryKey saved={saved} onDone={() => onSaved(saved.identity)} />;
+  }
 
   return (
     <form class="panel form" onSubmit={save} aria-label="Organization identity">
@@ -347,6 +366,34 @@ function IdentityForm({ draft: initial, onCancel, onSaved }: { draft: Draft; onC
           </div>
         )}
       </fieldset>
+      {d.id === null && (
+        <fieldset>
+          <legend>Encryption</legend>
+          <label class="radio">
+            <input type="checkbox" checked={d.encrypt} onChange={(e) => set("encrypt", e.currentTarget.checked)} data-testid="identity-encrypt" /> Encrypt
+            the backups (recommended): whoever can read the folder or the container cannot read the organization
+          </label>
+          {d.encrypt ? (
+            <>
+              <div class="grid2">
+                <Field label="Repository password" hint="Kept in the vault so that scheduled backups can open the repository.">
+                  <input type="password" autocomplete="new-password" required value={d.repo_password} onInput={text("repo_password")} data-testid="identity-repo-password" />
+                </Field>
+                <Field label="Repeat it">
+                  <input type="password" autocomplete="new-password" required value={d.repo_password_again} onInput={text("repo_password_again")} data-testid="identity-repo-password-again" />
+                </Field>
+              </div>
+              <p class="muted small">
+                If the password and the recovery key shown after saving are both lost, the backups cannot be read by anyone, OrgVault included.
+              </p>
+            </>
+          ) : (
+            <p class="muted small" data-testid="identity-plain-warning">
+              The repository will be plain: anyone who can read the storage reads every item, user and feature backed up.
+            </p>
+          )}
+        </fieldset>
+      )}
       <ErrorNote error={error} testid="identity-error" />
       {busy && (
         <Notice>
@@ -364,5 +411,38 @@ function IdentityForm({ draft: initial, onCancel, onSaved }: { draft: Draft; onC
         </button>
       </div>
     </form>
+  );
+}
+
+/** The recovery key of a repository created encrypted just now: shown once, never stored by OrgVault. */
+function RecoveryKey({ saved, onDone }: { saved: IdentitySaved; onDone: () => void }) {
+  const [kept, setKept] = useState(false);
+  const key = saved.recovery_key ?? "";
+  return (
+    <section class="panel form" role="dialog" aria-modal="true" aria-labelledby="recovery-title" data-testid="recovery-key-dialog">
+      <h2 id="recovery-title">Save the recovery key of {saved.identity.name}'s backups</h2>
+      <p>
+        The backups of this organization are encrypted. This recovery key opens them when the repository password is lost. It is shown once: OrgVault keeps
+        no copy.
+      </p>
+      <pre class="recovery-key" data-testid="recovery-key">{key}</pre>
+      <div class="row">
+        <button type="button" onClick={() => navigator.clipboard?.writeText(key)}>
+          Copy
+        </button>
+      </div>
+      <p class="error" role="note">
+        Store it apart from the password (a password manager, a printed sheet in a safe). Without the password or this key, nobody can restore these backups.
+      </p>
+      <label class="radio">
+        <input type="checkbox" checked={kept} onChange={(e) => setKept(e.currentTarget.checked)} data-testid="recovery-key-kept" /> I have stored the recovery key
+        somewhere safe
+      </label>
+      <div class="row">
+        <button type="button" class="primary" disabled={!kept} onClick={onDone} data-testid="recovery-key-done">
+          Done
+        </button>
+      </div>
+    </section>
   );
 }

@@ -74,6 +74,7 @@ export function JobsScreen() {
             <option value="verify">Verify</option>
             <option value="restore">Restore</option>
             <option value="retention">Retention</option>
+            <option value="copy">Copy</option>
           </select>
         </label>
         <label class="inline-field">

@@ -25,8 +25,9 @@ pub struct BackupArgs {
     #[command(flatten)]
     pub portal: PortalArgs,
 
-    /// The repository: a folder path, or az://<container>[/prefix] with the connection string in
-    /// AZURE_STORAGE_CONNECTION_STRING. Default with --identity: the identity's own storage.
+    /// The repository: a folder path, az://<container>[/prefix] (connection string in
+    /// AZURE_STORAGE_CONNECTION_STRING) or s3://<bucket>[/prefix][?options] (see `snapshots --help`).
+    /// Default with --identity: the identity's own storage.
     #[arg(long, value_name = "DEST", required_unless_present = "identity")]
     pub to: Option<String>,
 
@@ -36,6 +37,10 @@ pub struct BackupArgs {
     /// or a repository.
     #[arg(long)]
     pub init: bool,
+
+    /// Treat the repository as append-only: never delete there (locks are released by marking).
+    #[arg(long, env = "ORGVAULT_APPEND_ONLY")]
+    pub append_only: bool,
 
     /// Create a new repository unencrypted (format 1). By default a new repository is
     /// encrypted with the password from ORGVAULT_REPOSITORY_PASSWORD (or asked for), and its
@@ -102,7 +107,7 @@ pub async fn run(db: &Db, data_dir: &Path, args: BackupArgs) -> anyhow::Result<(
     // check comes before the folder check, so a folder that is refused is not written to.
     let repo = match (&args.to, &saved) {
         (Some(to), _) => {
-            let dest = DestArgs { to: to.clone() };
+            let dest = DestArgs { to: to.clone(), append_only: args.append_only };
             let repo = dest.open_for_backup(data_dir, args.init, args.no_encrypt).await?;
             if let StorageTarget::Local { path } = &dest.target(data_dir)? {
                 check_local(path, 0).await?;

@@ -2,6 +2,7 @@
 
 pub mod backup;
 pub mod connect;
+pub mod copy;
 pub mod identity;
 pub mod identity_watch;
 pub mod jobs;

@@ -8,6 +8,9 @@ use arcgis::Secret;
 use orgvault_core::repo::{RepoKey, Repository};
 
 pub const PASSWORD_ENV: &str = "ORGVAULT_REPOSITORY_PASSWORD";
+/// The password of the source repository of `copy`, when it differs from the destination's
+/// (`ORGVAULT_REPOSITORY_PASSWORD`, which is also the source's when this is unset).
+pub const FROM_PASSWORD_ENV: &str = "ORGVAULT_FROM_REPOSITORY_PASSWORD";
 /// The new password of `key add` and `key passwd`.
 pub const NEW_PASSWORD_ENV: &str = "ORGVAULT_NEW_REPOSITORY_PASSWORD";
 
@@ -32,6 +35,12 @@ fn from_env_or_prompt(var: &str, prompt: &str, confirm: bool) -> anyhow::Result<
 /// The password of an existing encrypted repository.
 pub fn existing() -> anyhow::Result<RepoKey> {
     Ok(RepoKey::Password(from_env_or_prompt(PASSWORD_ENV, "Repository password: ", false)?))
+}
+
+/// The password of the encrypted repository `copy` reads from.
+pub fn existing_source() -> anyhow::Result<RepoKey> {
+    let var = if std::env::var_os(FROM_PASSWORD_ENV).is_some() { FROM_PASSWORD_ENV } else { PASSWORD_ENV };
+    Ok(RepoKey::Password(from_env_or_prompt(var, "Source repository password: ", false)?))
 }
 
 /// The password of a repository about to be created (asked twice at a terminal).

@@ -18,10 +18,16 @@ use orgvault_core::units::format_bytes;
 /// Where the repository is.
 #[derive(Debug, Args)]
 pub struct DestArgs {
-    /// The repository: a folder path, or az://<container>[/prefix] with the connection string in
-    /// AZURE_STORAGE_CONNECTION_STRING.
+    /// The repository: a folder path; az://<container>[/prefix] with the connection string in
+    /// AZURE_STORAGE_CONNECTION_STRING; or s3://<bucket>[/prefix][?region=R&endpoint=URL&path_style=true&profile=P]
+    /// with credentials from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or ~/.aws/credentials.
     #[arg(long, value_name = "DEST")]
     pub to: String,
+
+    /// Treat the repository as append-only: refuse every delete (forget, prune), whatever the
+    /// credentials may do; locks are released by marking them.
+    #[arg(long, env = "ORGVAULT_APPEND_ONLY")]
+    pub append_only: bool,
 }
 
 impl DestArgs {
@@ -34,12 +40,21 @@ impl DestArgs {
     /// Opens the existing repository; a destination that is not one is refused and left as it is.
     /// An encrypted repository's password comes from `ORGVAULT_REPOSITORY_PASSWORD` or a prompt.
     pub async fn open(&self, data_dir: &Path) -> anyhow::Result<Repository> {
-        open_target(&self.target(data_dir)?).await
+        let repo = open_target(&self.target(data_dir)?).await?;
+        if self.append_only {
+            repo.set_append_only();
+        }
+        Ok(repo)
     }
 
     /// Upkeep jobs (verify, retention) on `repo`, cancelled by Ctrl-C. A bare destination
     /// belongs to no identity.
     pub fn upkeep<'a>(&self, db: &'a Db, repo: &'a Repository, progress: &'a dyn Progress) -> Upkeep<'a> {
+        Self::upkeep_of(db, repo, progress)
+    }
+
+    /// As [`DestArgs::upkeep`], for a repository opened otherwise.
+    pub fn upkeep_of<'a>(db: &'a Db, repo: &'a Repository, progress: &'a dyn Progress) -> Upkeep<'a> {
         Upkeep { db, clock: &SystemClock, repo, identity_id: None, progress, cancel: crate::paths::cancel_on_ctrl_c() }
     }
 
@@ -60,14 +75,25 @@ impl DestArgs {
             .await
             .with_context(|| format!("cannot open the repository {}", target.describe()))?;
         repo_password::show_recovery_key(&repo);
+        if self.append_only {
+            repo.set_append_only();
+        }
         Ok(repo)
     }
 }
 
 /// Opens an existing repository, asking for the password only when it is encrypted.
 pub async fn open_target(target: &StorageTarget) -> anyhow::Result<Repository> {
+    open_target_with(target, repo_password::existing).await
+}
+
+/// [`open_target`] with the password of an encrypted repository from `password`.
+pub async fn open_target_with(
+    target: &StorageTarget,
+    password: fn() -> anyhow::Result<RepoKey>,
+) -> anyhow::Result<Repository> {
     let key = match Repository::state(target).await? {
-        RepoState::Encrypted => repo_password::existing()?,
+        RepoState::Encrypted => password()?,
         _ => RepoKey::None,
     };
     Repository::open_with_key(target, &key)

@@ -4,6 +4,7 @@ mod backup_azure;
 mod backup_cli;
 mod backup_identity;
 mod backup_leftovers;
+mod copy_cli;
 mod destination_cli;
 mod encryption_cli;
 mod identity;

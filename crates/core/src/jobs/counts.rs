@@ -52,6 +52,19 @@ pub struct RetentionCounts {
     pub bytes_removed: Option<u64>,
 }
 
+/// Tallies of a copy: snapshots copied (or found already there) and the blobs sent or skipped.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CopyCounts {
+    pub snapshots: u64,
+    /// Of `snapshots`, those the destination already had.
+    pub already_there: u64,
+    pub blobs_copied: u64,
+    pub bytes_copied: u64,
+    /// Blobs the destination already had, not transferred.
+    pub blobs_present: u64,
+}
+
 /// What a job counted; the variant matches the job's kind.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -61,6 +74,7 @@ pub enum JobCounts {
     Restore(RestoreSummary),
     Verify(VerifyCounts),
     Retention(RetentionCounts),
+    Copy(CopyCounts),
     /// The job ended before it counted anything (refused, failed early, cancelled while queued).
     #[default]
     None,
@@ -75,6 +89,7 @@ impl JobCounts {
             JobCounts::Restore(c) => serde_json::to_value(c),
             JobCounts::Verify(c) => serde_json::to_value(c),
             JobCounts::Retention(c) => serde_json::to_value(c),
+            JobCounts::Copy(c) => serde_json::to_value(c),
             JobCounts::None => return "{}".to_owned(),
         };
         fields.map(|v| v.to_string()).unwrap_or_else(|_| "{}".to_owned())
@@ -97,6 +112,7 @@ impl JobCounts {
             JobKind::Restore => read(value).map(JobCounts::Restore),
             JobKind::Verify => read(value).map(JobCounts::Verify),
             JobKind::Retention => read(value).map(JobCounts::Retention),
+            JobKind::Copy => read(value).map(JobCounts::Copy),
         };
         counts.unwrap_or(JobCounts::None)
     }
@@ -149,6 +165,12 @@ impl JobCounts {
                     if let Some(n) = n {
                         out.push((word, n));
                     }
+                }
+            }
+            JobCounts::Copy(c) => {
+                out.extend([("snapshots", c.snapshots), ("blobs copied", c.blobs_copied)]);
+                if c.blobs_present > 0 {
+                    out.push(("blobs present", c.blobs_present));
                 }
             }
             JobCounts::None => {}

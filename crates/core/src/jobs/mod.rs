@@ -15,7 +15,7 @@ pub mod counts;
 pub mod holder;
 pub mod runner;
 
-pub use counts::{JobCounts, RetentionCounts, ScanCounts, VerifyCounts};
+pub use counts::{CopyCounts, JobCounts, RetentionCounts, ScanCounts, VerifyCounts};
 
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
@@ -35,6 +35,8 @@ pub enum JobKind {
     Restore,
     Verify,
     Retention,
+    /// Snapshots copied from one repository to another (`orgvault copy`).
+    Copy,
 }
 
 impl JobKind {
@@ -46,6 +48,7 @@ impl JobKind {
             JobKind::Restore => "restore",
             JobKind::Verify => "verify",
             JobKind::Retention => "retention",
+            JobKind::Copy => "copy",
         }
     }
 }

@@ -230,7 +230,9 @@ async fn read_winners_config(store: &dyn ObjectStore, prefix: &str) -> RepoResul
 /// How long a backup that lost the race to create `config` waits for the winner to finish it.
 const WINNER_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
-/// Whether anything at all is stored under `prefix` (a local folder: any entry in it).
+/// Whether anything at all is stored under `prefix` (a local folder: any entry in it). In an
+/// object store, the probes a credential check could not delete (`tmp/delete-probe-*`) do not
+/// count: they are OrgVault's own.
 pub(crate) async fn is_empty(store: &dyn ObjectStore, prefix: &str, target: &StorageTarget) -> RepoResult<bool> {
     if let StorageTarget::Local { path } = target {
         // Listing through the store would skip empty folders and follow links; a folder with
@@ -240,11 +242,17 @@ pub(crate) async fn is_empty(store: &dyn ObjectStore, prefix: &str, target: &Sto
     }
     let list_prefix = object_path(prefix, "");
     let scope = (!prefix.is_empty()).then_some(&list_prefix);
-    match store.list(scope).next().await {
-        None => Ok(true),
-        Some(Ok(_)) => Ok(false),
-        Some(Err(e)) => Err(StorageError::from_store("list", prefix, e).into()),
+    let root = prefix.trim_matches('/');
+    let mut listing = store.list(scope);
+    while let Some(found) = listing.next().await {
+        let meta = found.map_err(|e| StorageError::from_store("list", prefix, e))?;
+        let full = meta.location.as_ref();
+        let rel = if root.is_empty() { full } else { full.strip_prefix(root).unwrap_or(full).trim_start_matches('/') };
+        if !crate::storage::is_probe(rel) {
+            return Ok(false);
+        }
     }
+    Ok(true)
 }
 
 /// The first of [`OWNED_NAMES`] that already exists at the location, if any.
@@ -256,7 +264,7 @@ pub(crate) async fn taken_name(
     for name in OWNED_NAMES {
         let taken = match target {
             StorageTarget::Local { path } => path.join(name).symlink_metadata().is_ok(),
-            StorageTarget::Azure { .. } => {
+            StorageTarget::Azure { .. } | StorageTarget::S3 { .. } => {
                 let p = object_path(prefix, name);
                 let as_object = match store.head(&p).await {
                     Ok(_) => true,

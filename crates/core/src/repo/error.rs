@@ -72,6 +72,11 @@ pub enum RepoError {
     #[error("snapshot not written: {count} referenced blob(s) are missing, first {first} ({part})")]
     IncompleteSnapshot { count: usize, first: BlobId, part: String },
 
+    /// A delete (forget, prune) was refused before it began: the handle is set append-only, or
+    /// the credentials may not delete. Nothing was removed.
+    #[error("{op} refused: the repository {location} is append-only ({reason}); {op} needs credentials that may delete, and no append-only setting")]
+    AppendOnly { op: &'static str, location: String, reason: String },
+
     /// Another process holds a conflicting lock.
     #[error("repository is locked: {0}")]
     Locked(String),
@@ -118,6 +123,7 @@ impl RepoError {
             RepoError::CorruptBlob { .. } | RepoError::CorruptSnapshot { .. } => ErrorCode::Corrupt,
             RepoError::SnapshotNotFound(_) | RepoError::AmbiguousSnapshot { .. } => ErrorCode::NotFound,
             RepoError::Locked(_) => ErrorCode::Locked,
+            RepoError::AppendOnly { .. } => ErrorCode::AppendOnly,
             RepoError::Zip { .. } => ErrorCode::BadZip,
             RepoError::Io { source, .. } => ErrorCode::of_io(source),
             RepoError::InvalidInput(_) => ErrorCode::InvalidInput,

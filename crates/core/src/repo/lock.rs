@@ -12,6 +12,12 @@
 //! process sees the lock fresh. [`Repository::write_snapshot`] checks the leases of the handle's
 //! locks before and after it writes the snapshot record, so a writer whose renewals failed for
 //! long enough that a prune may have ignored its lock never leaves a snapshot behind.
+//!
+//! Where the handle may not delete (an append-only repository, see `append_only`), a lock is
+//! released by overwriting its record with `released: true` instead of removing it. A released
+//! lock conflicts with nothing; an exclusive lock removes released locks as it removes stale ones.
+//! So a backup with no-delete credentials leaves at most released lock objects behind, and never
+//! blocks a later prune for the stale period.
 
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
@@ -54,6 +60,9 @@ struct LockRecord {
     pid: u32,
     created_ms: i64,
     refreshed_ms: i64,
+    /// The holder is done and could not delete the lock (append-only); see the module docs.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    released: bool,
 }
 
 /// A holder's view of its own lock, on its own clock; see the module documentation.
@@ -115,6 +124,7 @@ pub struct RepoLock {
     repo: Repository,
     name: String,
     kind: LockKind,
+    created_ms: i64,
     heartbeat: Option<JoinHandle<()>>,
     lease: Arc<Lease>,
     /// Stale locks of other processes this (exclusive) lock removed when it was taken.
@@ -137,19 +147,42 @@ impl RepoLock {
         self.lease.check(self.repo.now_ms())
     }
 
-    /// Removes the lock.
+    /// Removes the lock, or marks it released where this handle may not delete.
     pub async fn release(mut self) -> RepoResult<()> {
         if let Some(h) = self.heartbeat.take() {
             h.abort();
         }
-        let rel = format!("{LOCKS}/{}", self.name);
-        let result = match self.repo.store().delete(&self.repo.path(&rel)).await {
-            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
-            Err(e) => Err(StorageError::from_store("delete", &rel, e).into()),
-        };
+        let result = release_lock(&self.repo, &self.name, self.kind, self.created_ms).await;
         self.name.clear();
         result
     }
+}
+
+/// Deletes the lock `name`; where deleting is refused by the setting or by the credentials,
+/// overwrites it with a released record instead.
+async fn release_lock(repo: &Repository, name: &str, kind: LockKind, created_ms: i64) -> RepoResult<()> {
+    let rel = format!("{LOCKS}/{name}");
+    if !repo.is_append_only() {
+        match repo.store().delete(&repo.path(&rel)).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => return Ok(()),
+            Err(e) => {
+                let e = StorageError::from_store("delete", &rel, e);
+                if !super::append_only::denies_delete(&e) {
+                    return Err(e.into());
+                }
+            }
+        }
+    }
+    let now = repo.now_ms();
+    let record = LockRecord {
+        kind,
+        host: crate::jobs::holder::host_name(),
+        pid: std::process::id(),
+        created_ms,
+        refreshed_ms: now,
+        released: true,
+    };
+    repo.write_lock(name, &record).await
 }
 
 impl Drop for RepoLock {
@@ -162,9 +195,9 @@ impl Drop for RepoLock {
         }
         if let Ok(rt) = tokio::runtime::Handle::try_current() {
             let repo = self.repo.clone();
-            let path = repo.path(&format!("{LOCKS}/{}", self.name));
+            let (name, kind, created_ms) = (std::mem::take(&mut self.name), self.kind, self.created_ms);
             rt.spawn(async move {
-                let _ = repo.store().delete(&path).await;
+                let _ = release_lock(&repo, &name, kind, created_ms).await;
             });
         }
     }
@@ -193,11 +226,19 @@ impl Repository {
             pid: std::process::id(),
             created_ms: written_from,
             refreshed_ms: written_from,
+            released: false,
         };
         self.write_lock(&name, &record).await?;
         let lease = Arc::new(Lease::new(written_from));
-        let mut held =
-            RepoLock { repo: self.clone(), name: name.clone(), kind, heartbeat: None, lease, stale_removed: 0 };
+        let mut held = RepoLock {
+            repo: self.clone(),
+            name: name.clone(),
+            kind,
+            created_ms: written_from,
+            heartbeat: None,
+            lease,
+            stale_removed: 0,
+        };
         let locks = match self.read_locks().await {
             Ok(l) => l,
             Err(e) => {
@@ -221,7 +262,7 @@ impl Repository {
         let mut stale = Vec::new();
         for other in locks.into_iter().filter(|l| l.name != name) {
             let age = storage_now - other.modified_ms;
-            if age >= LOCK_STALE_MS {
+            if age >= LOCK_STALE_MS || other.record.as_ref().is_some_and(|r| r.released) {
                 stale.push(other.name);
                 continue;
             }
@@ -244,7 +285,7 @@ impl Repository {
                 return Err(RepoError::Locked(who));
             }
         }
-        if kind == LockKind::Exclusive {
+        if kind == LockKind::Exclusive && !self.is_append_only() {
             for other in stale {
                 let rel = format!("{LOCKS}/{other}");
                 match self.store().delete(&self.path(&rel)).await {

@@ -352,6 +352,36 @@ impl Manifest {
         out
     }
 
+    /// Replaces every blob reference by `f`'s answer, in [`Manifest::blob_refs`] order: a copy
+    /// into a repository whose blob ids differ (another id key) rewrites its references so.
+    /// Must visit exactly what `walk` visits (a test checks the two agree).
+    pub fn map_blob_refs(&mut self, f: &mut dyn FnMut(&BlobRef) -> BlobRef) {
+        let mut set = |b: &mut BlobRef| *b = f(b);
+        self.org.portal_self.iter_mut().chain(self.org.urls.iter_mut()).for_each(&mut set);
+        for it in &mut self.items {
+            set(&mut it.item_json);
+            it.data.iter_mut().for_each(|d| set(&mut d.blob));
+            it.resources.iter_mut().for_each(|r| set(&mut r.blob));
+            it.thumbnail.iter_mut().for_each(|t| set(&mut t.blob));
+            it.metadata.iter_mut().for_each(&mut set);
+            if let Some(s) = &mut it.service {
+                set(&mut s.service_json);
+                s.layers_json.iter_mut().for_each(&mut set);
+                s.export.iter_mut().for_each(|e| set(&mut e.blob));
+                s.service_definition.iter_mut().for_each(&mut set);
+                s.attachments.iter_mut().for_each(|a| set(&mut a.blob));
+            }
+        }
+        for u in &mut self.users {
+            set(&mut u.profile);
+            u.thumbnail.iter_mut().for_each(|t| set(&mut t.blob));
+        }
+        for g in &mut self.groups {
+            set(&mut g.settings);
+            g.thumbnail.iter_mut().for_each(|t| set(&mut t.blob));
+        }
+    }
+
     /// Calls `f` for every blob reference with where it sits.
     fn walk<'a>(&'a self, f: &mut dyn FnMut(Site<'a>, &'a BlobRef)) {
         if let Some(b) = &self.org.portal_self {
@@ -401,58 +431,6 @@ impl Manifest {
             f(Site::Group(g, "group.json"), &g.settings);
             if let Some(t) = &g.thumbnail {
                 f(Site::Group(g, "thumbnail"), &t.blob);
-            }
-        }
-    }
-
-    /// Replaces every blob reference by `f`'s answer, in [`Manifest::blob_refs`] order: for
-    /// moving a snapshot between repositories whose blob ids differ (an encrypted repository's
-    /// ids are keyed; a zip's are plain SHA-256).
-    pub fn map_blob_refs(&mut self, f: &mut dyn FnMut(&BlobRef) -> BlobRef) {
-        let mut one = |b: &mut BlobRef| *b = f(b);
-        for b in [&mut self.org.portal_self, &mut self.org.urls].into_iter().flatten() {
-            one(b);
-        }
-        for it in &mut self.items {
-            one(&mut it.item_json);
-            if let Some(d) = &mut it.data {
-                one(&mut d.blob);
-            }
-            for r in &mut it.resources {
-                one(&mut r.blob);
-            }
-            if let Some(t) = &mut it.thumbnail {
-                one(&mut t.blob);
-            }
-            if let Some(m) = &mut it.metadata {
-                one(m);
-            }
-            if let Some(s) = &mut it.service {
-                one(&mut s.service_json);
-                for b in [&mut s.layers_json].into_iter().flatten() {
-                    one(b);
-                }
-                if let Some(e) = &mut s.export {
-                    one(&mut e.blob);
-                }
-                if let Some(d) = &mut s.service_definition {
-                    one(d);
-                }
-                for a in &mut s.attachments {
-                    one(&mut a.blob);
-                }
-            }
-        }
-        for u in &mut self.users {
-            one(&mut u.profile);
-            if let Some(t) = &mut u.thumbnail {
-                one(&mut t.blob);
-            }
-        }
-        for g in &mut self.groups {
-            one(&mut g.settings);
-            if let Some(t) = &mut g.thumbnail {
-                one(&mut t.blob);
             }
         }
     }
@@ -571,13 +549,18 @@ mod tests {
         let refs: Vec<&BlobRef> = m.blob_refs();
         let from_uses: Vec<&BlobRef> = uses.iter().map(|u| u.blob).collect();
         assert_eq!(refs, from_uses, "blob_refs walks the same references as blob_uses, in the same order");
-        let before: Vec<BlobRef> = refs.into_iter().cloned().collect();
+
+        let before: Vec<BlobRef> = m.blob_refs().into_iter().cloned().collect();
         let mut seen = Vec::new();
-        m.map_blob_refs(&mut |b| {
+        let mut mapped = m.clone();
+        mapped.map_blob_refs(&mut |b| {
             seen.push(b.clone());
-            BlobRef { id: BlobId::of(b.id.as_str().as_bytes()), size: b.size }
+            BlobRef { id: BlobId::of(b.id.as_str().as_bytes()), size: b.size + 1 }
         });
-        assert_eq!(seen, before, "map_blob_refs visits exactly the references blob_refs walks, in order");
-        assert!(m.blob_refs().iter().zip(&before).all(|(now, was)| now.id != was.id), "every reference was replaced");
+        assert_eq!(seen, before, "map_blob_refs visits exactly what blob_refs walks, in the same order");
+        let after: Vec<BlobRef> = mapped.blob_refs().into_iter().cloned().collect();
+        let want: Vec<BlobRef> =
+            before.iter().map(|b| BlobRef { id: BlobId::of(b.id.as_str().as_bytes()), size: b.size + 1 }).collect();
+        assert_eq!(after, want, "every reference is replaced by the mapping's answer");
     }
 }

@@ -26,6 +26,10 @@
 //! repo.export_zip(&SnapshotId, &Path) -> RepoResult<ExportReport>
 //! repo.import_zip(&Path) -> RepoResult<SnapshotId>
 //! repo.write_stats() -> WriteStats                                            // blobs/bytes new vs already present
+//! repo.set_append_only() / is_append_only()                                   // refuse every delete from now on
+//! repo.delete_rights() -> RepoResult<DeleteRights>                            // probe: may this handle delete?
+//! repo.copy_snapshot(&SnapshotId, to: &Repository, &dyn Progress) -> RepoResult<CopyOutcome>
+//!                                                                             // only blobs `to` lacks; verified; resumable
 //! ```
 //! Types: [`BlobId`] (SHA-256 hex of the content), [`BlobRef`] `{id, size}`, [`Manifest`] with
 //! [`ItemEntry`], [`UserEntry`], [`GroupEntry`], [`OrgRecord`], [`FailedEntry`]; [`SnapshotId`],
@@ -44,10 +48,12 @@
 //!   fresh shared lock exists (staleness on the storage's clock), and a writer whose lease lapsed
 //!   does not leave a snapshot (see `lock`).
 
+mod append_only;
 mod blob;
 mod blob_file;
 mod blobs;
 mod config;
+mod copy;
 mod crypto;
 mod error;
 mod keys;
@@ -61,7 +67,7 @@ mod verify;
 mod zip_export;
 mod zip_import;
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use arcgis::Secret;
@@ -74,10 +80,12 @@ use crate::clock::{Clock, SystemClock};
 use crate::storage::{StorageError, StorageTarget};
 use config::{read_config, RepoConfig};
 
+pub use append_only::DeleteRights;
 pub use blob::{BlobId, BlobRef, Encoding};
 pub(crate) use blob_file::BlobFile;
 pub use blobs::BlobStream;
 pub use config::{InitPolicy, OWNED_NAMES};
+pub use copy::{BlobIdScheme, CopyOutcome};
 pub use error::{RepoError, RepoResult};
 pub use keys::{KeyInfo, KeyKind};
 pub use lock::{LockKind, RepoLock, LEASE_MS, LOCK_REFRESH_MS, LOCK_STALE_MS};
@@ -133,6 +141,8 @@ struct Inner {
     counters: Counters,
     /// The locks this handle holds, whose leases `write_snapshot` checks.
     leases: lock::Leases,
+    /// Set by [`Repository::set_append_only`]: every delete is refused (see `append_only`).
+    append_only: AtomicBool,
     /// The ciphers of an encrypted repository (format 2); `None` for a plain one.
     crypto: Option<Arc<crypto::Crypto>>,
     /// The key object this handle was opened with (encrypted repositories).
@@ -403,6 +413,7 @@ impl Repository {
             config,
             counters: Counters::default(),
             leases: lock::Leases::default(),
+            append_only: AtomicBool::new(false),
             crypto,
             key_name: Mutex::new(key_name),
             recovery: Mutex::new(None),
@@ -493,6 +504,9 @@ fn suggested_subfolder(target: &StorageTarget) -> String {
         StorageTarget::Local { path } => path.join("orgvault-backups").display().to_string(),
         StorageTarget::Azure { container, prefix, .. } => {
             format!("az://{}/orgvault-backups", [container.as_str(), prefix.as_str()].join("/").trim_end_matches('/'))
+        }
+        StorageTarget::S3 { conn, prefix, .. } => {
+            format!("s3://{}/orgvault-backups", [conn.bucket.as_str(), prefix.as_str()].join("/").trim_end_matches('/'))
         }
     }
 }

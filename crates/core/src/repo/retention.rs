@@ -124,9 +124,11 @@ pub struct PruneReport {
 
 impl Repository {
     /// Applies [`plan_forget`] to the repository's snapshots and deletes the records it
-    /// removes. Blobs stay until [`Repository::prune`].
+    /// removes. Blobs stay until [`Repository::prune`]. Refused with [`RepoError::AppendOnly`],
+    /// before anything is removed, where this handle may not delete.
     pub async fn forget(&self, policy: &RetentionPolicy, now_ms: i64) -> RepoResult<ForgetPlan> {
         let plan = plan_forget(&self.snapshots().await?, policy, now_ms)?;
+        self.require_delete("forget").await?;
         for s in &plan.remove {
             self.delete_snapshot(&s.id).await?;
             tracing::info!(snapshot = %s.id.short(), name = %s.name, "forgot snapshot");
@@ -140,8 +142,10 @@ impl Repository {
     /// symbolic link is never followed nor removed, and any other name under `data/` is left
     /// alone. Takes an exclusive lock, so it refuses to run while a backup holds a fresh shared
     /// lock ([`RepoError::Locked`]); it stops when its own lease lapses. A snapshot that cannot
-    /// be read stops the prune: deleting blobs it may reference would be irreversible.
+    /// be read stops the prune: deleting blobs it may reference would be irreversible. Refused
+    /// with [`RepoError::AppendOnly`], before any lock is taken, where this handle may not delete.
     pub async fn prune(&self) -> RepoResult<PruneReport> {
+        self.require_delete("prune").await?;
         let lock = self.lock(LockKind::Exclusive).await?;
         let stale_locks_removed = lock.stale_removed as u64;
         let result = self.prune_locked(&lock).await;
@@ -246,7 +250,7 @@ impl Repository {
         let staging_root = self.inner.staging.root().to_owned();
         let data_dir = match &self.inner.target {
             StorageTarget::Local { path } => Some(path.join("data")),
-            StorageTarget::Azure { .. } => None,
+            StorageTarget::Azure { .. } | StorageTarget::S3 { .. } => None,
         };
         tokio::task::spawn_blocking(move || -> RepoResult<u64> {
             let mut removed = staging::clean_dead(&staging_root)? as u64;

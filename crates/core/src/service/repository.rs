@@ -99,6 +99,32 @@ impl Service {
         })
     }
 
+    /// "Save and verify" of the identity form ([`Service::save_identity`]), then, with a
+    /// `repository_password`, [`Service::set_up_repository`] of its storage (a missing
+    /// repository created encrypted, its recovery key in the answer). A new identity whose
+    /// repository cannot be set up (a plain repository there, a wrong password for an encrypted
+    /// one) is removed again with its secrets: nothing is kept when a step fails.
+    pub async fn save_identity_with_repository(
+        &self,
+        draft: super::IdentityDraft,
+        browser: Option<&super::BrowserSignIn>,
+        repository_password: Option<Secret>,
+    ) -> Result<(super::SavedIdentity, Option<RepositorySetup>), ServiceError> {
+        let is_new = draft.id.is_none();
+        let saved = self.save_identity(draft, browser).await?;
+        let Some(password) = repository_password.filter(|p| !p.is_empty()) else { return Ok((saved, None)) };
+        match self.set_up_repository(&saved.identity, Some(password), InitPolicy::IfEmpty).await {
+            Ok(setup) => Ok((saved, Some(setup))),
+            Err(e) => {
+                if is_new {
+                    self.identities().delete(&saved.identity.id).await?;
+                    crate::vault::remove_identity_secrets(self.secrets.as_ref(), &saved.identity.id)?;
+                }
+                Err(e)
+            }
+        }
+    }
+
     /// The identity's repository for a backup: created on first use as `init` allows (by
     /// default in a missing or empty folder or container only, `destination_not_empty`
     /// otherwise); a folder must then be writable.

@@ -5,13 +5,11 @@ use std::fmt;
 use std::sync::Arc;
 
 use arcgis::Secret;
-use bytes::Bytes;
-use futures::TryStreamExt;
 use object_store::azure::MicrosoftAzureBuilder;
-use object_store::path::Path as ObjectPath;
-use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+use object_store::ObjectStore;
 use url::Url;
 
+use super::check::{check_store, AzureCheck, StoreCheck};
 use super::error::StorageError;
 
 /// Azurite's well-known development account, as in Microsoft's documentation.
@@ -181,86 +179,13 @@ fn is_base64(s: &str) -> bool {
     !s.is_empty() && s.len() & 3 == 0 && s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'='))
 }
 
-/// The outcome of one step of [`check_azure`]: `Ok` or the reason it failed.
-pub type CheckStep = Result<(), String>;
-
-/// What "check credentials" proved for an Azure container. Each step is tried even when an
-/// earlier one failed, where that makes sense (read and delete need the probe to exist).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AzureCheck {
-    pub write: CheckStep,
-    pub list: CheckStep,
-    pub read: CheckStep,
-    pub delete: CheckStep,
-}
-
-impl AzureCheck {
-    /// Whether every step passed.
-    pub fn all_ok(&self) -> bool {
-        self.failed().is_empty()
-    }
-
-    /// The names of the steps that failed ("write", "list", "read", "delete").
-    pub fn failed(&self) -> Vec<&'static str> {
-        [("write", &self.write), ("list", &self.list), ("read", &self.read), ("delete", &self.delete)]
-            .into_iter()
-            .filter(|(_, r)| r.is_err())
-            .map(|(n, _)| n)
-            .collect()
-    }
-}
-
-/// Proves write, list, read and delete in `container` under `prefix` with a small probe object,
-/// reporting which step failed and why. Never fails itself: a refused credential shows up as
-/// failed steps.
+/// Proves write, list, read and delete in `container` under `prefix` with a small probe object
+/// (see [`check_store`]). Never fails itself: a refused credential shows up as failed steps.
 pub async fn check_azure(conn: &AzureConnection, container: &str, prefix: &str) -> AzureCheck {
-    let store = match conn.store(container) {
-        Ok(s) => s,
-        Err(e) => {
-            let msg = e.to_string();
-            return AzureCheck {
-                write: Err(msg.clone()),
-                list: Err(msg.clone()),
-                read: Err(msg.clone()),
-                delete: Err(msg),
-            };
-        }
-    };
-    let dir = join_prefix(prefix, "orgvault-check");
-    let probe = ObjectPath::from(format!("{dir}/{}", uuid::Uuid::new_v4().simple()));
-    let content = Bytes::from_static(b"orgvault credential check");
-    let show = |op: &'static str, e: object_store::Error| StorageError::from_store(op, probe.as_ref(), e).to_string();
-
-    let write =
-        store.put(&probe, PutPayload::from_bytes(content.clone())).await.map(|_| ()).map_err(|e| show("write", e));
-    let list = async {
-        let prefix = ObjectPath::from(dir.as_str());
-        let found: Vec<_> = store.list(Some(&prefix)).try_collect().await.map_err(|e| show("list", e))?;
-        if write.is_ok() && !found.iter().any(|m| m.location == probe) {
-            return Err("the probe just written is not listed".to_owned());
-        }
-        Ok(())
+    match conn.store(container) {
+        Ok(store) => check_store(store.as_ref(), prefix).await,
+        Err(e) => StoreCheck::unusable(e.to_string()),
     }
-    .await;
-    let read = if write.is_err() {
-        // Reading a missing object would report "not found", which says nothing about rights.
-        Err("not tried: the write failed, so there was nothing to read".to_owned())
-    } else {
-        match store.get(&probe).await {
-            Ok(got) => match got.bytes().await {
-                Ok(b) if b == content => Ok(()),
-                Ok(_) => Err("the probe read back differs from what was written".to_owned()),
-                Err(e) => Err(show("read", e)),
-            },
-            Err(e) => Err(show("read", e)),
-        }
-    };
-    let delete = if write.is_err() {
-        Err("not tried: the write failed, so there was nothing to delete".to_owned())
-    } else {
-        store.delete(&probe).await.map_err(|e| show("delete", e))
-    };
-    AzureCheck { write, list, read, delete }
 }
 
 pub(crate) fn join_prefix(prefix: &str, rest: &str) -> String {

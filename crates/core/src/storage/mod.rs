@@ -1,5 +1,5 @@
-//! Where repositories live: a local or network folder, or an Azure Blob container, behind one
-//! async interface, the `object_store` crate's [`ObjectStore`].
+//! Where repositories live: a local or network folder, an Azure Blob container, or an S3 (or
+//! S3-compatible) bucket, behind one async interface, the `object_store` crate's [`ObjectStore`].
 //!
 //! Why object_store: one trait for a folder, Azure Blob and S3 with atomic writes (a folder
 //! stages and renames; Azure commits a block list), and Azure sign-in by account key or SAS,
@@ -13,9 +13,11 @@
 //! which step failed.
 
 mod azure;
+mod check;
 mod error;
 mod local;
 mod local_store;
+mod s3;
 
 #[cfg(test)]
 pub(crate) use local_store::LocalStore;
@@ -25,9 +27,12 @@ use std::sync::Arc;
 
 use object_store::ObjectStore;
 
-pub use azure::{check_azure, AzureCheck, AzureConnection, CheckStep};
+pub use azure::{check_azure, AzureConnection};
+pub use check::{check_store, AzureCheck, CheckStep, StoreCheck};
+pub(crate) use check::{is_probe, PROBE_PREFIX};
 pub use error::{redact, StorageError};
 pub use local::{check_local, LocalCheck};
+pub use s3::{S3Address, S3Connection, S3Credentials, S3Environment, S3Options};
 
 /// Makes a folder's entries (a name just created or renamed in it) durable. Unix only: other
 /// systems cannot open a folder to sync it, and NTFS journals its entries.
@@ -48,6 +53,9 @@ pub enum StorageTarget {
     /// A container (and optional prefix inside it) in an Azure Storage account. Blobs are
     /// staged in `cache_dir` before upload and removed after.
     Azure { conn: AzureConnection, container: String, prefix: String, cache_dir: PathBuf },
+    /// A bucket (and optional prefix inside it) of S3 or an S3-compatible service. Blobs are
+    /// staged in `cache_dir` before upload and removed after.
+    S3 { conn: S3Connection, prefix: String, cache_dir: PathBuf },
 }
 
 /// An opened target: the store rooted at the repository, and the local folder for staging.
@@ -60,10 +68,30 @@ pub(crate) struct OpenedTarget {
 
 impl StorageTarget {
     /// Parses a destination as the CLI takes it: `az://<container>[/prefix]` (the connection
-    /// string then comes from `azure_conn`, usually `AZURE_STORAGE_CONNECTION_STRING`), or else a
-    /// folder path. `cache_dir` is where Azure uploads are staged.
+    /// string then comes from `azure_conn`, usually `AZURE_STORAGE_CONNECTION_STRING`),
+    /// `s3://<bucket>[/prefix][?options]` (credentials from the process environment or a profile,
+    /// see [`S3Connection::discover`]), or else a folder path. `cache_dir` is where uploads are
+    /// staged.
     pub fn parse_dest(dest: &str, azure_conn: Option<&str>, cache_dir: &Path) -> Result<Self, StorageError> {
+        Self::parse_dest_in(dest, azure_conn, &S3Environment::process(), cache_dir)
+    }
+
+    /// As [`StorageTarget::parse_dest`], with S3 credentials looked up in `s3_env`.
+    pub fn parse_dest_in(
+        dest: &str,
+        azure_conn: Option<&str>,
+        s3_env: &S3Environment<'_>,
+        cache_dir: &Path,
+    ) -> Result<Self, StorageError> {
         let bad = |reason: &str| StorageError::Destination { dest: dest.to_owned(), reason: reason.to_owned() };
+        if dest.starts_with("s3://") {
+            let address = S3Address::parse(dest).map_err(|e| bad(&e))?;
+            return Ok(StorageTarget::S3 {
+                conn: S3Connection::discover(&address, s3_env)?,
+                prefix: address.prefix,
+                cache_dir: cache_dir.to_owned(),
+            });
+        }
         if let Some(rest) = dest.strip_prefix("az://") {
             let (container, prefix) = rest.split_once('/').unwrap_or((rest, ""));
             if !valid_container(container) {
@@ -83,7 +111,7 @@ impl StorageTarget {
             });
         }
         if dest.contains("://") {
-            return Err(bad("only folder paths and az://container[/prefix] are supported"));
+            return Err(bad("only folder paths, az://container[/prefix] and s3://bucket[/prefix] are supported"));
         }
         if dest.trim().is_empty() {
             return Err(bad("empty destination"));
@@ -98,6 +126,7 @@ impl StorageTarget {
             StorageTarget::Azure { conn, container, prefix, .. } => {
                 format!("az://{} ({})", azure::join_prefix(container, prefix), conn.account)
             }
+            StorageTarget::S3 { conn, prefix, .. } => conn.describe(prefix),
         }
     }
 
@@ -117,7 +146,21 @@ impl StorageTarget {
                 prefix: prefix.clone(),
                 staging_root: cache_dir.join("staging"),
             }),
+            StorageTarget::S3 { conn, prefix, cache_dir } => Ok(OpenedTarget {
+                store: conn.store()?,
+                prefix: prefix.clone(),
+                staging_root: cache_dir.join("staging"),
+            }),
         }
+    }
+}
+
+/// Proves write, list, read and delete in an S3 bucket under `prefix` (see [`check_store`]).
+/// Never fails itself.
+pub async fn check_s3(conn: &S3Connection, prefix: &str) -> StoreCheck {
+    match conn.store() {
+        Ok(store) => check_store(store.as_ref(), prefix).await,
+        Err(e) => StoreCheck::unusable(e.to_string()),
     }
 }
 
@@ -155,6 +198,6 @@ mod tests {
         let err = StorageTarget::parse_dest("az://Bad_Name", Some("UseDevelopmentStorage=true"), cache)
             .expect_err("invalid container");
         assert!(err.to_string().contains("container name"), "error explains container naming: {err}");
-        assert!(StorageTarget::parse_dest("s3://x", None, cache).is_err(), "unsupported schemes are refused");
+        assert!(StorageTarget::parse_dest("gs://bucket", None, cache).is_err(), "unsupported schemes are refused");
     }
 }

@@ -14,6 +14,7 @@ mod error_codes;
 mod identity_verify;
 mod mail;
 mod repo_conformance;
+mod repo_copy;
 mod repo_destination;
 mod repo_durability;
 mod repo_encrypted;

@@ -1,4 +1,5 @@
-//! One suite, two backends: a local folder and Azure Blob (Azurite). Both must behave the same.
+//! One suite, three backends: a local folder, Azure Blob (Azurite) and S3 (moto's server on
+//! loopback). All must behave the same.
 
 use bytes::Bytes;
 use futures::{stream, TryStreamExt};
@@ -6,7 +7,7 @@ use orgvault_core::repo::{BlobId, BlobRef, InitPolicy, RepoError, Repository, Re
 use orgvault_core::storage::StorageTarget;
 use orgvault_core::NoProgress;
 
-use super::repo_support::{files_under, local_target, noise, stored_manifest, Azurite};
+use super::repo_support::{files_under, local_target, noise, stored_manifest, Azurite, S3Server};
 
 fn chunks(data: Vec<u8>, size: usize) -> impl futures::Stream<Item = Result<Bytes, std::io::Error>> + Send {
     let parts: Vec<Result<Bytes, std::io::Error>> = data.chunks(size).map(|c| Ok(Bytes::copy_from_slice(c))).collect();
@@ -132,5 +133,13 @@ async fn conformance_azure_blob() -> anyhow::Result<()> {
     let azurite = Azurite::start().await?;
     let cache = tempfile::tempdir()?;
     let target = azurite.target(cache.path()).await?;
+    conformance(target, cache.path().join("staging")).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conformance_s3() -> anyhow::Result<()> {
+    let s3 = S3Server::start().await?;
+    let cache = tempfile::tempdir()?;
+    let target = s3.target(cache.path()).await?;
     conformance(target, cache.path().join("staging")).await
 }

@@ -1,17 +1,18 @@
-//! Shared set-up of the repository tests: Azurite started by the test itself, storage targets,
-//! and manifests whose blobs are really stored.
+//! Shared set-up of the repository tests: Azurite and an S3 server (moto) started by the test
+//! itself, storage targets, and manifests whose blobs are really stored.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
+use arcgis::Secret;
 use bytes::Bytes;
 use orgvault_core::repo::{
     BlobRef, DataEntry, DataKind, FileEntry, GroupEntry, ItemEntry, Manifest, Repository, ResourceEntry, Sharing,
     UserEntry,
 };
-use orgvault_core::storage::{AzureConnection, StorageTarget};
+use orgvault_core::storage::{AzureConnection, S3Connection, S3Credentials, StorageTarget};
 
 const DEV_KEY: &str = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
 
@@ -104,6 +105,121 @@ impl Azurite {
 }
 
 impl Drop for Azurite {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn s3_tools_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tools/s3")
+}
+
+/// An S3-compatible server (moto in server mode) on a free loopback port, enforcing IAM: two
+/// users, one allowed everything, one allowed all but `s3:DeleteObject`. Killed when dropped.
+pub struct S3Server {
+    child: Child,
+    pub port: u16,
+    /// (access key id, secret) of the user allowed everything.
+    pub full: (String, String),
+    /// (access key id, secret) of the user whose policy lacks `s3:DeleteObject`.
+    pub no_delete: (String, String),
+}
+
+impl S3Server {
+    /// Starts the server and makes its users. Fails (never skips) when moto is not installed.
+    pub async fn start() -> anyhow::Result<S3Server> {
+        let bin = s3_tools_dir().join(".venv/bin/moto_server");
+        if !bin.exists() {
+            bail!(
+                "moto is not installed ({} is missing): python3 -m venv tools/s3/.venv && \
+                 tools/s3/.venv/bin/pip install -r tools/s3/requirements.txt",
+                bin.display()
+            );
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let child = Command::new(&bin)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            // The users are made by the first six actions; everything after is checked by IAM.
+            .env("INITIAL_NO_AUTH_ACTION_COUNT", "6")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .with_context(|| format!("cannot start {}", bin.display()))?;
+        let mut me = S3Server { child, port, full: Default::default(), no_delete: Default::default() };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+                break;
+            }
+            if let Some(status) = me.child.try_wait()? {
+                bail!("moto_server exited at start-up with {status}");
+            }
+            if Instant::now() > deadline {
+                bail!("moto_server did not listen on 127.0.0.1:{port} within 30 s");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let users: serde_json::Value = serde_json::from_str(&me.admin(&["users", &me.endpoint()]).await?)?;
+        let pair = |name: &str| -> anyhow::Result<(String, String)> {
+            let p = users[name].as_array().context("a key pair")?;
+            Ok((p[0].as_str().unwrap_or_default().to_owned(), p[1].as_str().unwrap_or_default().to_owned()))
+        };
+        me.full = pair("full")?;
+        me.no_delete = pair("no_delete")?;
+        Ok(me)
+    }
+
+    async fn admin(&self, args: &[&str]) -> anyhow::Result<String> {
+        let out = tokio::process::Command::new(s3_tools_dir().join(".venv/bin/python"))
+            .arg(s3_tools_dir().join("s3-admin.py"))
+            .args(args)
+            .output()
+            .await?;
+        if !out.status.success() {
+            bail!("s3-admin.py {} failed: {}", args[0], String::from_utf8_lossy(&out.stderr));
+        }
+        Ok(String::from_utf8(out.stdout)?)
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Creates a bucket with a random name (through AWS's own SDK, not our client).
+    pub async fn bucket(&self) -> anyhow::Result<String> {
+        let name = format!("t{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+        self.admin(&["bucket", &self.endpoint(), &name, &self.full.0, &self.full.1]).await?;
+        Ok(name)
+    }
+
+    /// A connection to `bucket` as the user `keys`, path style on the loopback endpoint.
+    pub fn connection(&self, bucket: &str, keys: &(String, String)) -> S3Connection {
+        S3Connection {
+            bucket: bucket.to_owned(),
+            region: "us-east-1".into(),
+            endpoint: Some(self.endpoint().parse().expect("a URL")),
+            path_style: true,
+            credentials: S3Credentials {
+                access_key_id: keys.0.clone(),
+                secret_access_key: Secret::new(keys.1.clone()),
+                session_token: None,
+            },
+        }
+    }
+
+    /// An S3 target for a new bucket, as the user allowed everything, staging in `cache`.
+    pub async fn target(&self, cache: &Path) -> anyhow::Result<StorageTarget> {
+        let bucket = self.bucket().await?;
+        Ok(StorageTarget::S3 {
+            conn: self.connection(&bucket, &self.full),
+            prefix: "org/prod".into(),
+            cache_dir: cache.to_owned(),
+        })
+    }
+}
+
+impl Drop for S3Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
