@@ -193,7 +193,11 @@ async fn a_repository_password_creates_an_encrypted_repository_and_answers_its_r
     refused.repository_password = Some("pw for a plain one".into());
     let err = identities::save(&state, refused).await.expect_err("a plain repository is not silently kept plain");
     assert!(!err.message.contains("pw for a plain one"), "the message never shows the password: {}", err.message);
-    assert_eq!(state.identities().list().await.expect("list").len(), before, "the refused new identity is removed again");
+    assert_eq!(
+        state.identities().list().await.expect("list").len(),
+        before,
+        "the refused new identity is removed again"
+    );
 
     let folder = dir.path().join("sealed");
     let mut new = input(&url, &admin.username, &admin.password, &folder);
