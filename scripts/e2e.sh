@@ -83,6 +83,25 @@ export TAURI_DRIVER_PORT="$driver_port"
 # No D-Bus session here: notifications fail quietly; keep GTK from looking for accessibility.
 export NO_AT_BRIDGE=1
 
+# An S3-compatible server on loopback (moto, installed by scripts/setup.sh) for the test that
+# backs up into a bucket from the identity form: two users (one may not delete) and a bucket.
+moto="$PWD/tools/s3/.venv/bin/moto_server"
+if [[ -x "$moto" ]]; then
+  s3_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  echo "e2e: starting moto's S3 server on 127.0.0.1:$s3_port"
+  INITIAL_NO_AUTH_ACTION_COUNT=6 "$moto" -H 127.0.0.1 -p "$s3_port" >"$work/moto.log" 2>&1 &
+  pids+=($!)
+  for _ in $(seq 300); do (exec 3<>"/dev/tcp/127.0.0.1/$s3_port") 2>/dev/null && break; sleep 0.1; done
+  s3_endpoint="http://127.0.0.1:$s3_port"
+  users=$(tools/s3/.venv/bin/python tools/s3/s3-admin.py users "$s3_endpoint")
+  read -r full_id full_secret < <(python3 -c 'import json,sys; u=json.loads(sys.argv[1]); print(*u["full"])' "$users")
+  tools/s3/.venv/bin/python tools/s3/s3-admin.py bucket "$s3_endpoint" orgvault-e2e "$full_id" "$full_secret" >/dev/null
+  # The keys are moto's, made just now; the tests read them from this file, not from arguments.
+  python3 -c 'import json,sys; u=json.loads(sys.argv[1]); print(json.dumps({"endpoint": sys.argv[2], "bucket": "orgvault-e2e", **u}))' \
+    "$users" "$s3_endpoint" >"$work/s3.json"
+  export ORGVAULT_E2E_S3="$work/s3.json"
+fi
+
 echo "e2e: starting tauri-driver on 127.0.0.1:$driver_port"
 "$tauri_driver" --port "$driver_port" >"$work/tauri-driver.log" 2>&1 &
 pids+=($!)

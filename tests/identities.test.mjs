@@ -31,6 +31,8 @@ async function fillForm(login) {
   await typeInto(browser, "identity-username", login.username);
   await typeInto(browser, "identity-password", login.password);
   await typeInto(browser, "identity-folder", FOLDER);
+  await typeInto(browser, "identity-repo-password", REPO_PASSWORD);
+  await typeInto(browser, "identity-repo-password-again", REPO_PASSWORD);
 }
 
 test("Save and verify refuses the non-admin user with a message saying why", async () => {
@@ -55,8 +57,6 @@ test("Save and verify accepts the administrator and lists the identity as signed
   await typeInto(browser, "identity-username", ready.orgs[0].admin.username);
   await typeInto(browser, "identity-password", ready.orgs[0].admin.password);
   assert.equal(await (await testId(browser, "identity-encrypt")).isSelected(), true, "a new repository is encrypted unless the admin says otherwise");
-  await typeInto(browser, "identity-repo-password", REPO_PASSWORD);
-  await typeInto(browser, "identity-repo-password-again", REPO_PASSWORD);
   await click(browser, "identity-save");
 
   const dialog = await testId(browser, "recovery-key-dialog", 60_000);

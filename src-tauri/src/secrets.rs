@@ -51,7 +51,7 @@ pub fn values_of(store: &dyn SecretStore, identities: &[Identity]) -> Vec<String
             SignInSecret::Password(p) => out.push(p.expose().to_owned()),
             SignInSecret::OAuth(o) => out.push(o.refresh_token.clone()),
         }
-        if let Some(c) = &s.azure_connection_string {
+        if let Some(c) = s.storage_secret.as_ref().map(|s| s.secret()) {
             out.push(c.expose().to_owned());
         }
         out.extend(s.custom_headers.iter().map(|(_, v)| v.expose().to_owned()));

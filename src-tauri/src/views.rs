@@ -46,6 +46,7 @@ pub enum TokenState {
 pub enum StorageView {
     Local { path: String },
     Azure { container: String, cache_dir: String },
+    S3 { url: String, access_key_id: String, cache_dir: String },
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, Type)]
@@ -82,6 +83,11 @@ impl IdentityView {
                 Storage::Azure { container, cache_dir } => {
                     StorageView::Azure { container: container.clone(), cache_dir: cache_dir.clone() }
                 }
+                Storage::S3 { url, access_key_id, cache_dir } => StorageView::S3 {
+                    url: url.clone(),
+                    access_key_id: access_key_id.clone(),
+                    cache_dir: cache_dir.clone(),
+                },
             },
             token,
             allow_insecure_http: spec.tls.allow_insecure_http,
@@ -94,8 +100,22 @@ impl IdentityView {
 #[derive(Clone, Serialize, Deserialize, Type)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum StorageInput {
-    Local { path: String },
-    Azure { connection_string: String, container: String, cache_dir: String },
+    Local {
+        path: String,
+    },
+    Azure {
+        connection_string: String,
+        container: String,
+        cache_dir: String,
+    },
+    /// `url` is `s3://bucket[/prefix][?region=..&endpoint=..&path_style=..]`; the secret access key
+    /// goes to the vault.
+    S3 {
+        url: String,
+        access_key_id: String,
+        secret_access_key: String,
+        cache_dir: String,
+    },
 }
 
 impl std::fmt::Debug for StorageInput {
@@ -106,6 +126,13 @@ impl std::fmt::Debug for StorageInput {
                 .debug_struct("Azure")
                 .field("connection_string", &"***")
                 .field("container", container)
+                .field("cache_dir", cache_dir)
+                .finish(),
+            StorageInput::S3 { url, access_key_id, cache_dir, .. } => f
+                .debug_struct("S3")
+                .field("url", url)
+                .field("access_key_id", access_key_id)
+                .field("secret_access_key", &"***")
                 .field("cache_dir", cache_dir)
                 .finish(),
         }

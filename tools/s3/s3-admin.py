@@ -4,7 +4,10 @@ first actions): two users and their keys, and buckets. Independent of OrgVault's
 
   s3-admin.py users ENDPOINT           -> {"full": [id, secret], "no_delete": [id, secret]}
   s3-admin.py bucket ENDPOINT NAME ID SECRET
+  s3-admin.py objects ENDPOINT BUCKET PREFIX   -> {"count": n, "bytes": total}
+      (the keys from S3_KEY_ID and S3_SECRET in the environment)
 """
+import os
 import json
 import sys
 
@@ -40,6 +43,15 @@ def main():
         name, key_id, secret = sys.argv[3:6]
         client("s3", endpoint, key_id, secret).create_bucket(Bucket=name)
         print(json.dumps({"bucket": name}))
+    elif cmd == "objects":
+        bucket, prefix = sys.argv[3:5]
+        s3 = client("s3", endpoint, os.environ["S3_KEY_ID"], os.environ["S3_SECRET"])
+        count = size = 0
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+            for obj in page.get("Contents", []):
+                count += 1
+                size += obj["Size"]
+        print(json.dumps({"count": count, "bytes": size}))
     else:
         sys.exit(f"unknown command {cmd!r}")
 

@@ -877,12 +877,22 @@ export type StorageCheck = {
 	failed_step: string | null,
 	/**  In words an administrator understands; never a secret. */
 	message: string,
+	/**
+	 *  The credentials may write, list and read but not delete: backups, verify and copies work,
+	 *  forget and prune need other credentials (docs/storage.md, "Append-only").
+	 */
+	append_only: boolean,
 };
 
 /**  Where backups go, as entered. The connection string is a secret: it goes to the vault. */
-export type StorageInput = { kind: "local"; path: string } | { kind: "azure"; connection_string: string; container: string; cache_dir: string };
+export type StorageInput = { kind: "local"; path: string } | { kind: "azure"; connection_string: string; container: string; cache_dir: string } | 
+/**
+ *  `url` is `s3://bucket[/prefix][?region=..&endpoint=..&path_style=..]`; the secret access key
+ *  goes to the vault.
+ */
+{ kind: "s3"; url: string; access_key_id: string; secret_access_key: string; cache_dir: string };
 
-export type StorageView = { kind: "local"; path: string } | { kind: "azure"; container: string; cache_dir: string };
+export type StorageView = { kind: "local"; path: string } | { kind: "azure"; container: string; cache_dir: string } | { kind: "s3"; url: string; access_key_id: string; cache_dir: string };
 
 export type SubjectKind = "item" | "user" | "group";
 

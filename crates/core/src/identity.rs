@@ -20,7 +20,8 @@ mod headers;
 mod verify;
 
 pub use credentials::{
-    credential_state, save_refresh_token, IdentitySecrets, OAuthSecret, SignInSecret, TokenState, EXPIRING_WITHIN_MS,
+    credential_state, save_refresh_token, IdentitySecrets, OAuthSecret, SignInSecret, StorageSecret, TokenState,
+    EXPIRING_WITHIN_MS,
 };
 pub use headers::{load_header_values, move_header_values_to_vault, parse_header_names, save_header_values};
 pub use verify::{
@@ -72,6 +73,13 @@ pub enum Storage {
     /// The account's connection string is a secret kept in the vault.
     Azure {
         container: String,
+        cache_dir: String,
+    },
+    /// A bucket of S3 or an S3-compatible service: `url` is `s3://bucket[/prefix][?region=..&
+    /// endpoint=..&path_style=..]` (no secret in it); the secret access key is kept in the vault.
+    S3 {
+        url: String,
+        access_key_id: String,
         cache_dir: String,
     },
 }
@@ -138,6 +146,17 @@ pub fn validate(spec: &IdentitySpec) -> Result<()> {
         }
         Storage::Azure { container, .. } if container.trim().is_empty() => {
             Err(Error::InvalidInput("an Azure storage needs a container".into()))
+        }
+        Storage::S3 { url, access_key_id, cache_dir } => {
+            crate::storage::S3Address::parse(url.trim())
+                .map_err(|e| Error::InvalidInput(format!("the S3 address {url:?}: {e}")))?;
+            if access_key_id.trim().is_empty() {
+                return Err(Error::InvalidInput("an S3 storage needs an access key ID".into()));
+            }
+            if cache_dir.trim().is_empty() {
+                return Err(Error::InvalidInput("an S3 storage needs a local cache folder for its uploads".into()));
+            }
+            Ok(())
         }
         _ => Ok(()),
     }

@@ -85,7 +85,7 @@ pub async fn start(state: &AppState) -> UiResult<Vec<IdentityView>> {
         };
         let secrets = IdentitySecrets {
             sign_in: SignInSecret::Password(arcgis::Secret::new(org.admin.password.clone())),
-            azure_connection_string: None,
+            storage_secret: None,
             custom_headers: Vec::new(),
         };
         secrets.save(state.secrets.as_ref(), &identity.id)?;

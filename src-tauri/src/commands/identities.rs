@@ -59,13 +59,22 @@ pub(crate) async fn check(storage: &StorageInput) -> StorageCheck {
     check_storage_core(&storage, conn.as_ref(), 0).await
 }
 
-/// The engine's storage and, for Azure, the connection string (a secret, kept apart).
+/// The engine's storage and its secret (Azure's connection string, S3's secret access key),
+/// kept apart.
 fn storage_of(input: &StorageInput) -> (Storage, Option<Secret>) {
     match input {
         StorageInput::Local { path } => (Storage::Local { path: path.trim().to_owned() }, None),
         StorageInput::Azure { connection_string, container, cache_dir } => (
             Storage::Azure { container: container.trim().to_owned(), cache_dir: cache_dir.trim().to_owned() },
             Some(Secret::new(connection_string.clone())),
+        ),
+        StorageInput::S3 { url, access_key_id, secret_access_key, cache_dir } => (
+            Storage::S3 {
+                url: url.trim().to_owned(),
+                access_key_id: access_key_id.trim().to_owned(),
+                cache_dir: cache_dir.trim().to_owned(),
+            },
+            Some(Secret::new(secret_access_key.clone())),
         ),
     }
 }
@@ -114,7 +123,7 @@ pub async fn save(state: &AppState, input: IdentityInput) -> UiResult<IdentitySa
         id: input.id.clone(),
         spec,
         password: input.password.clone().map(Secret::new),
-        azure_connection_string: storage_of(&input.storage).1,
+        storage_secret: storage_of(&input.storage).1,
         header_values: None,
     };
     let browser = BrowserSignIn { open: state.browser.clone(), wait: state.approval_wait };

@@ -184,6 +184,7 @@ async fn a_repository_password_creates_an_encrypted_repository_and_answers_its_r
         (org.portal_url.clone(), org.admin.clone())
     };
     let before = state.identities().list().await.expect("list").len();
+    let secrets_before = secrets.keys().len();
 
     // A folder that already holds a plain repository: the password is refused, nothing is kept.
     let plain = dir.path().join("plain");
@@ -192,6 +193,8 @@ async fn a_repository_password_creates_an_encrypted_repository_and_answers_its_r
     let mut refused = input(&url, &admin.username, &admin.password, &plain);
     refused.repository_password = Some("pw for a plain one".into());
     let err = identities::save(&state, refused).await.expect_err("a plain repository is not silently kept plain");
+    assert_eq!(err.code, ErrorCode::RepositoryNotEncrypted, "refused by the repository set-up itself: {err:?}");
+    assert_eq!(secrets.keys().len(), secrets_before, "the removed identity leaves no secret behind");
     assert!(!err.message.contains("pw for a plain one"), "the message never shows the password: {}", err.message);
     assert_eq!(
         state.identities().list().await.expect("list").len(),

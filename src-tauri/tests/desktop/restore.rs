@@ -72,7 +72,7 @@ async fn backed_up_org() -> anyhow::Result<Orgs> {
         let identity = state.identities().create(spec).await?;
         IdentitySecrets {
             sign_in: SignInSecret::Password(arcgis::Secret::new(org.admin.password.clone())),
-            azure_connection_string: None,
+            storage_secret: None,
             custom_headers: Vec::new(),
         }
         .save(state.secrets.as_ref(), &identity.id)?;

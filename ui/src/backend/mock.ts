@@ -180,10 +180,13 @@ export class MockBackend implements Backend {
     }
     const check = await this.checkStorage(input.storage);
     if (!check.ok) throw fail("storage_check", check.message);
-    const storage =
-      input.storage.kind === "local"
-        ? ({ kind: "local", path: input.storage.path } as const)
-        : ({ kind: "azure", container: input.storage.container, cache_dir: input.storage.cache_dir } as const);
+    const given = input.storage;
+    const storage: IdentityView["storage"] =
+      given.kind === "local"
+        ? { kind: "local", path: given.path }
+        : given.kind === "azure"
+          ? { kind: "azure", container: given.container, cache_dir: given.cache_dir }
+          : { kind: "s3", url: given.url, access_key_id: given.access_key_id, cache_dir: given.cache_dir };
     const id = input.id ?? `id-${this.identities.length + 1}`;
     const view: IdentityView = {
       id,
@@ -207,21 +210,27 @@ export class MockBackend implements Backend {
 
   async checkStorage(storage: StorageInput): Promise<StorageCheck> {
     if (storage.kind === "local") {
-      if (!storage.path.trim()) return { ok: false, failed_step: "path", message: "Choose a folder for the backups." };
+      if (!storage.path.trim()) return { ok: false, failed_step: "path", message: "Choose a folder for the backups.", append_only: false };
       if (storage.path.startsWith("/readonly")) {
-        return { ok: false, failed_step: "write", message: `OrgVault cannot write to ${storage.path}: permission denied.` };
+        return { ok: false, failed_step: "write", message: `OrgVault cannot write to ${storage.path}: permission denied.`, append_only: false };
       }
-      return { ok: true, failed_step: null, message: "The folder exists and is writable." };
+      return { ok: true, failed_step: null, message: "The folder exists and is writable.", append_only: false };
+    }
+    if (storage.kind === "s3") {
+      if (!storage.url.startsWith("s3://")) return { ok: false, failed_step: "address", message: "An S3 address starts with s3://", append_only: false };
+      if (!storage.secret_access_key) return { ok: false, failed_step: "secret_access_key", message: "Enter the secret access key.", append_only: false };
+      return { ok: true, failed_step: null, message: `${storage.url} accepts write, list, read and delete`, append_only: false };
     }
     if (!/AccountName=/.test(storage.connection_string) || !/AccountKey=/.test(storage.connection_string)) {
       return {
         ok: false,
         failed_step: "sign in",
         message: "The connection string is not valid: it needs AccountName and AccountKey (copy it from Access keys).",
+        append_only: false,
       };
     }
-    if (!storage.container.trim()) return { ok: false, failed_step: "list", message: "Enter the container name." };
-    return { ok: true, failed_step: null, message: "Azure accepted read, write, list and delete in the container." };
+    if (!storage.container.trim()) return { ok: false, failed_step: "list", message: "Enter the container name.", append_only: false };
+    return { ok: true, failed_step: null, message: "Azure accepted read, write, list and delete in the container.", append_only: false };
   }
 
   async removeIdentity(id: string): Promise<void> {

@@ -1,5 +1,5 @@
 import type { ComponentChildren } from "preact";
-import type { UiError } from "../backend/backend";
+import type { IdentityView, UiError } from "../backend/backend";
 import { headline } from "../app/errors";
 import { progressFigures, type LiveJob } from "../state/jobs";
 
@@ -78,4 +78,17 @@ export function JobProgressView({ job, onCancel }: { job: LiveJob; onCancel?: ()
 export function formatTime(ms: number | null): string {
   if (ms === null) return "";
   return new Date(ms).toLocaleString();
+}
+
+/** Where an identity's backups go, in a few words (its card, the Snapshots header). */
+export function storageText(v: IdentityView): string {
+  switch (v.storage.kind) {
+    case "local":
+      return `Folder ${v.storage.path}`;
+    case "azure":
+      return `Azure container ${v.storage.container}`;
+    case "s3":
+      // The address without its options (region, endpoint): bucket and prefix.
+      return `S3 ${v.storage.url.split("?")[0]}`;
+  }
 }

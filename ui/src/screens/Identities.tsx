@@ -3,7 +3,7 @@ import { useEffect, useState } from "preact/hooks";
 import type { IdentityCheck, IdentityInput, IdentitySaved, IdentityView, PortalKind, StorageCheck, UiError } from "../backend/backend";
 import { toUiError, withScheme } from "../backend/backend";
 import { useApp } from "../app/context";
-import { ErrorNote, Field, Notice } from "../components/common";
+import { ErrorNote, Field, Notice, storageText } from "../components/common";
 import { useStore } from "../state/store";
 import { IdentityCheckLine } from "./IdentityCheck";
 
@@ -24,11 +24,14 @@ interface Draft {
   password: string;
   app_id: string;
   allow_insecure_http: boolean;
-  storageKind: "local" | "azure";
+  storageKind: "local" | "azure" | "s3";
   path: string;
   connection_string: string;
   container: string;
   cache_dir: string;
+  s3_url: string;
+  s3_access_key_id: string;
+  s3_secret_access_key: string;
   /** A new identity's repository is created encrypted with this password (kept in the vault). */
   encrypt: boolean;
   repo_password: string;
@@ -54,6 +57,9 @@ function blankDraft(kind: PortalKind): Draft {
     connection_string: "",
     container: "",
     cache_dir: "",
+    s3_url: "",
+    s3_access_key_id: "",
+    s3_secret_access_key: "",
     encrypt: true,
     repo_password: "",
     repo_password_again: "",
@@ -72,15 +78,23 @@ function draftOf(v: IdentityView): Draft {
     storageKind: v.storage.kind,
     path: v.storage.kind === "local" ? v.storage.path : "",
     container: v.storage.kind === "azure" ? v.storage.container : "",
-    cache_dir: v.storage.kind === "azure" ? v.storage.cache_dir : "",
+    cache_dir: v.storage.kind === "local" ? "" : v.storage.cache_dir,
+    s3_url: v.storage.kind === "s3" ? v.storage.url : "",
+    s3_access_key_id: v.storage.kind === "s3" ? v.storage.access_key_id : "",
   };
 }
 
 function storageOf(d: Draft): IdentityInput["storage"] {
-  return d.storageKind === "local"
-    ? { kind: "local", path: d.path }
-    : { kind: "azure", connection_string: d.connection_string, container: d.container, cache_dir: d.cache_dir };
+  switch (d.storageKind) {
+    case "local":
+      return { kind: "local", path: d.path };
+    case "azure":
+      return { kind: "azure", connection_string: d.connection_string, container: d.container, cache_dir: d.cache_dir };
+    case "s3":
+      return { kind: "s3", url: d.s3_url, access_key_id: d.s3_access_key_id, secret_access_key: d.s3_secret_access_key, cache_dir: d.cache_dir };
+  }
 }
+
 
 export function IdentitiesScreen() {
   const app = useApp();
@@ -186,7 +200,7 @@ export function IdentitiesScreen() {
             <div class="muted small">{v.portal_url}</div>
             <div class="muted small">
               {v.sign_in === "oauth" ? "OAuth2 App ID" : "Built-in account"} · {v.username || "—"} ·{" "}
-              {v.storage.kind === "local" ? `Folder ${v.storage.path}` : `Azure container ${v.storage.container}`}
+              {storageText(v)}
             </div>
             <IdentityCheckLine identityId={v.id} check={checks[v.id]} onChecked={keepCheck} />
             <div class="row">
@@ -329,7 +343,28 @@ function IdentityForm({ draft: initial, onCancel, onSaved }: { draft: Draft; onC
         <label class="radio">
           <input type="radio" name="storage" checked={d.storageKind === "azure"} onChange={() => set("storageKind", "azure")} /> Microsoft Azure Blob
         </label>
-        {d.storageKind === "local" ? (
+        <label class="radio">
+          <input type="radio" name="storage" data-testid="storage-s3" checked={d.storageKind === "s3"} onChange={() => set("storageKind", "s3")} /> Amazon S3 or an
+          S3-compatible service (MinIO, Ceph, Wasabi)
+        </label>
+        {d.storageKind === "s3" ? (
+          <>
+            <Field label="Bucket address" hint="s3://bucket/prefix — add ?region=eu-west-1, or ?endpoint= and the https address of an S3-compatible service (path-style addressing is then the default).">
+              <input value={d.s3_url} onInput={text("s3_url")} placeholder="s3://orgvault-backups/myorg?region=eu-west-1" data-testid="identity-s3-url" />
+            </Field>
+            <div class="grid2">
+              <Field label="Access key ID">
+                <input value={d.s3_access_key_id} onInput={text("s3_access_key_id")} data-testid="identity-s3-key-id" />
+              </Field>
+              <Field label="Secret access key" hint={d.id ? "Leave empty to keep the stored one." : "Kept in the encrypted vault."}>
+                <input type="password" value={d.s3_secret_access_key} onInput={text("s3_secret_access_key")} data-testid="identity-s3-secret" />
+              </Field>
+            </div>
+            <Field label="Local cache folder" hint="Files wait here before upload.">
+              <input value={d.cache_dir} onInput={text("cache_dir")} data-testid="identity-s3-cache" />
+            </Field>
+          </>
+        ) : d.storageKind === "local" ? (
           <Field label="Backup folder" hint="Do not change it later: earlier backups are found there.">
             <span class="row">
               <input class="grow" value={d.path} onInput={text("path")} data-testid="identity-folder" />
@@ -357,11 +392,11 @@ function IdentityForm({ draft: initial, onCancel, onSaved }: { draft: Draft; onC
           </>
         )}
         <button type="button" onClick={checkStorage} data-testid="storage-check">
-          {d.storageKind === "azure" ? "Check Azure credentials" : "Check folder"}
+          {d.storageKind === "azure" ? "Check Azure credentials" : d.storageKind === "s3" ? "Check S3 credentials" : "Check folder"}
         </button>
         {check && (
           <div class={check.ok ? "notice" : "error"} role="status" data-testid="storage-result">
-            {check.ok ? "Storage is ready. " : `The ${check.failed_step ?? "check"} step failed. `}
+            {check.ok ? (check.append_only ? "Storage is ready, append-only. " : "Storage is ready. ") : `The ${check.failed_step ?? "check"} step failed. `}
             {check.message}
           </div>
         )}

@@ -3,7 +3,7 @@ import { useEffect, useState } from "preact/hooks";
 import type { SnapshotEntry, SnapshotView, UiError } from "../backend/backend";
 import { toUiError } from "../backend/backend";
 import { useApp } from "../app/context";
-import { ErrorNote, JobProgressView, Notice, formatTime } from "../components/common";
+import { ErrorNote, JobProgressView, Notice, formatTime, storageText } from "../components/common";
 import { VirtualList } from "../components/VirtualList";
 import { formatBytes } from "../state/selection";
 import { useStore } from "../state/store";
@@ -51,7 +51,7 @@ export function SnapshotsScreen() {
       <header class="screen-head">
         <h1 id="snap-title">Snapshots</h1>
         <span class="muted">
-          {ident.name} · {ident.storage.kind === "local" ? ident.storage.path : `Azure ${ident.storage.container}`}
+          {ident.name} · {storageText(ident)}
         </span>
       </header>
       <ErrorNote error={error} />

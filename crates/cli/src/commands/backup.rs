@@ -119,9 +119,15 @@ pub async fn run(db: &Db, data_dir: &Path, args: BackupArgs) -> anyhow::Result<(
             // A first backup of an identity without a saved repository password creates its
             // repository encrypted (unless --no-encrypt) and keeps the password in the vault,
             // so scheduled runs open it.
+            // A repository missing where a password is saved (the storage moved) is created
+            // with that password, and its recovery key printed.
             let missing = Repository::state(&service.storage_target(identity)?).await? == RepoState::Missing;
-            if missing && !args.no_encrypt && matches!(service.repository_key(identity)?, RepoKey::None) {
-                let pw = super::repo_password::new_repository_password()?;
+            let saved_key = service.repository_key(identity)?;
+            if missing && (!args.no_encrypt || matches!(saved_key, RepoKey::Password(_))) {
+                let pw = match saved_key {
+                    RepoKey::Password(p) => p,
+                    RepoKey::None => super::repo_password::new_repository_password()?,
+                };
                 let setup = service.set_up_repository(identity, Some(pw), init).await?;
                 if let Some(key) = &setup.recovery_key {
                     super::repo_password::print_recovery_key(&identity.spec.name, key);
@@ -131,6 +137,9 @@ pub async fn run(db: &Db, data_dir: &Path, args: BackupArgs) -> anyhow::Result<(
                 .backup_repository_for(identity, init)
                 .await
                 .with_context(|| format!("cannot open the repository of identity {:?}", identity.spec.name))?;
+            if args.append_only {
+                repo.set_append_only();
+            }
             super::repo_password::show_recovery_key(&repo);
             repo
         }

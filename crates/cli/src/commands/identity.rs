@@ -14,6 +14,7 @@ use orgvault_core::identity::{
     TlsOptions, TokenState,
 };
 use orgvault_core::service::{IdentityDraft, SavedIdentity};
+use orgvault_core::storage::{S3Address, S3Connection, S3Environment};
 use orgvault_core::vault::{self, remove_identity_secrets, StrongholdVault, VaultKeySource};
 use orgvault_core::{Clock, Db, ErrorCode, Service, ServiceError, SystemClock};
 use serde_json::json;
@@ -60,8 +61,10 @@ pub struct AddArgs {
     #[arg(long)]
     pub password_stdin: bool,
 
-    /// Where its backups go: a folder, or az://container (connection string from
-    /// AZURE_STORAGE_CONNECTION_STRING). Default: the data folder's `backups`.
+    /// Where its backups go: a folder; az://container (connection string from
+    /// AZURE_STORAGE_CONNECTION_STRING); or s3://bucket[/prefix][?region=..&endpoint=..&path_style=..]
+    /// (the access key from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or a profile, kept in the
+    /// vault). Default: the data folder's `backups`.
     #[arg(long = "to", value_name = "DEST")]
     pub to: Option<String>,
 
@@ -143,8 +146,19 @@ fn storage_from_dest(data_dir: &Path, dest: Option<&str>) -> anyhow::Result<(Sto
             Storage::Azure { container: container.to_owned(), cache_dir: data_dir.join("cache").display().to_string() };
         return Ok((storage, Some(Secret::new(conn))));
     }
+    if dest.starts_with("s3://") {
+        let address = S3Address::parse(dest).map_err(|e| anyhow::anyhow!("--to {dest:?}: {e}"))?;
+        // The keys are found as for any s3:// destination, then kept with the identity.
+        let conn = S3Connection::discover(&address, &S3Environment::process())?;
+        let storage = Storage::S3 {
+            url: dest.to_owned(),
+            access_key_id: conn.credentials.access_key_id.clone(),
+            cache_dir: data_dir.join("cache").display().to_string(),
+        };
+        return Ok((storage, Some(conn.credentials.secret_access_key)));
+    }
     if dest.contains("://") {
-        anyhow::bail!("--to {dest:?}: only folder paths and az://container are supported");
+        anyhow::bail!("--to {dest:?}: only folder paths, az://container and s3://bucket[/prefix] are supported");
     }
     let path = std::path::absolute(dest).with_context(|| format!("--to {dest:?} is not a usable path"))?;
     Ok((Storage::Local { path: path.display().to_string() }, None))
@@ -167,11 +181,12 @@ fn storage_text(storage: &Storage) -> String {
     match storage {
         Storage::Local { path } => path.clone(),
         Storage::Azure { container, .. } => format!("az://{container}"),
+        Storage::S3 { url, .. } => url.clone(),
     }
 }
 
 async fn add(db: &Db, data_dir: &Path, args: AddArgs) -> anyhow::Result<()> {
-    let (storage, azure) = storage_from_dest(data_dir, args.to.as_deref())?;
+    let (storage, storage_secret) = storage_from_dest(data_dir, args.to.as_deref())?;
     let spec = IdentitySpec {
         name: args.name.trim().to_owned(),
         portal_url: args.portal.trim().to_owned(),
@@ -201,7 +216,7 @@ async fn add(db: &Db, data_dir: &Path, args: AddArgs) -> anyhow::Result<()> {
         id: None,
         spec: spec.clone(),
         password: Some(read_password(args.password_stdin)?),
-        azure_connection_string: azure,
+        storage_secret,
         header_values: Some(args.headers.read()?),
     };
     let SavedIdentity { identity, verified } = service.save_identity(draft, None).await.map_err(not_saved)?;

@@ -100,8 +100,8 @@ pub async fn check(db: &Db, data_dir: &Path, args: CheckArgs) -> anyhow::Result<
 /// One identity's check with its storage check, as JSON, and whether both passed.
 async fn report(service: &Service, identity: &Identity, check: &IdentityCheck) -> anyhow::Result<(Value, bool)> {
     let secrets = IdentitySecrets::load(service.secrets().as_ref(), identity)?;
-    let connection = secrets.as_ref().and_then(|s| s.azure_connection_string.as_ref());
-    let storage = check_storage(&identity.spec.storage, connection, 0).await;
+    let secret = secrets.as_ref().and_then(|s| s.storage_secret.as_ref()).map(|s| s.secret());
+    let storage = check_storage(&identity.spec.storage, secret, 0).await;
     let token = credential_state(service.secrets().as_ref(), identity, SystemClock.now_ms())?;
     let signed_in = !matches!(
         check.finding,

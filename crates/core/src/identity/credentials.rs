@@ -37,12 +37,47 @@ pub enum SignInSecret {
     OAuth(OAuthSecret),
 }
 
+/// The secret of an identity's storage, matching its [`Storage`].
+#[derive(Debug, Clone)]
+pub enum StorageSecret {
+    /// An Azure storage account's connection string.
+    AzureConnectionString(Secret),
+    /// The secret access key of an S3 storage's access key ID.
+    S3SecretAccessKey(Secret),
+}
+
+impl StorageSecret {
+    /// The secret of `storage`'s kind (`None` for a folder, which has none).
+    pub fn for_storage(storage: &Storage, secret: Secret) -> Option<StorageSecret> {
+        match storage {
+            Storage::Local { .. } => None,
+            Storage::Azure { .. } => Some(StorageSecret::AzureConnectionString(secret)),
+            Storage::S3 { .. } => Some(StorageSecret::S3SecretAccessKey(secret)),
+        }
+    }
+
+    pub fn secret(&self) -> &Secret {
+        match self {
+            StorageSecret::AzureConnectionString(s) | StorageSecret::S3SecretAccessKey(s) => s,
+        }
+    }
+
+    /// Whether this is the kind of secret `storage` needs.
+    pub fn fits(&self, storage: &Storage) -> bool {
+        matches!(
+            (self, storage),
+            (StorageSecret::AzureConnectionString(_), Storage::Azure { .. })
+                | (StorageSecret::S3SecretAccessKey(_), Storage::S3 { .. })
+        )
+    }
+}
+
 /// Everything secret about one identity. `Debug` hides every value.
 #[derive(Debug, Clone)]
 pub struct IdentitySecrets {
     pub sign_in: SignInSecret,
-    /// Required when the storage is Azure.
-    pub azure_connection_string: Option<Secret>,
+    /// Required when the storage is Azure (its connection string) or S3 (its secret key).
+    pub storage_secret: Option<StorageSecret>,
     /// The values of the identity's custom request headers, by name (the catalog keeps only
     /// the names).
     pub custom_headers: Vec<(String, Secret)>,
@@ -62,15 +97,18 @@ impl IdentitySecrets {
                 None => return Ok(None),
             },
         };
-        let azure_connection_string = match &identity.spec.storage {
-            Storage::Azure { .. } => {
-                store.get(&SecretKey::azure_connection_string(&identity.id))?.map(|b| text(&b)).transpose()?
-            }
+        let key = match &identity.spec.storage {
+            Storage::Azure { .. } => Some(SecretKey::azure_connection_string(&identity.id)),
+            Storage::S3 { .. } => Some(SecretKey::s3_secret_access_key(&identity.id)),
             Storage::Local { .. } => None,
+        };
+        let storage_secret = match key {
+            Some(key) => store.get(&key)?.map(|b| text(&b)).transpose()?,
+            None => None,
         }
-        .map(Secret::new);
+        .and_then(|s| StorageSecret::for_storage(&identity.spec.storage, Secret::new(s)));
         let custom_headers = load_header_values(store, &SecretKey::custom_headers(&identity.id))?;
-        Ok(Some(IdentitySecrets { sign_in, azure_connection_string, custom_headers }))
+        Ok(Some(IdentitySecrets { sign_in, storage_secret, custom_headers }))
     }
 
     /// Writes these secrets for `identity_id`, removing the kinds it no longer uses (a switch
@@ -87,10 +125,17 @@ impl IdentitySecrets {
             }
         }
         save_header_values(store, &SecretKey::custom_headers(identity_id), &self.custom_headers)?;
-        match &self.azure_connection_string {
-            Some(c) => store.put(&SecretKey::azure_connection_string(identity_id), c.expose().as_bytes()),
-            None => store.remove(&SecretKey::azure_connection_string(identity_id)),
+        let (azure, s3) =
+            (SecretKey::azure_connection_string(identity_id), SecretKey::s3_secret_access_key(identity_id));
+        let (keep, drop) = match &self.storage_secret {
+            Some(StorageSecret::AzureConnectionString(c)) => (Some((&azure, c)), vec![&s3]),
+            Some(StorageSecret::S3SecretAccessKey(k)) => (Some((&s3, k)), vec![&azure]),
+            None => (None, vec![&azure, &s3]),
+        };
+        if let Some((key, secret)) = keep {
+            store.put(key, secret.expose().as_bytes())?;
         }
+        drop.into_iter().try_for_each(|key| store.remove(key))
     }
 
     /// The saved password that an edit of `old` into `new` may keep using: only while the edit
@@ -261,7 +306,7 @@ mod tests {
         };
         let secrets = IdentitySecrets {
             sign_in: SignInSecret::OAuth(oauth.clone()),
-            azure_connection_string: Some(Secret::new("AccountName=a;AccountKey=k")),
+            storage_secret: Some(StorageSecret::AzureConnectionString(Secret::new("AccountName=a;AccountKey=k"))),
             custom_headers: vec![("X-Gateway-Key".into(), Secret::new("gw-value"))],
         };
         assert!(!format!("{secrets:?}").contains("rt-secret-value"), "Debug hides the refresh token");
@@ -274,7 +319,7 @@ mod tests {
             other => panic!("expected OAuth, got {other:?}"),
         }
         assert_eq!(
-            back.azure_connection_string.as_ref().map(|s| s.expose().to_owned()),
+            back.storage_secret.as_ref().map(|s| s.secret().expose().to_owned()),
             Some("AccountName=a;AccountKey=k".to_owned()),
             "the Azure connection string round-trips"
         );
@@ -294,7 +339,7 @@ mod tests {
         assert!(IdentitySecrets::load(&vault, &id).expect("load").is_none(), "no password saved: no secrets");
         let saved = IdentitySecrets {
             sign_in: SignInSecret::Password(Secret::new("pw")),
-            azure_connection_string: None,
+            storage_secret: None,
             custom_headers: Vec::new(),
         };
         saved.save(&vault, "id1").expect("save");
@@ -310,7 +355,7 @@ mod tests {
         let old = identity(SignIn::Builtin { username: "admin".into() }, Storage::Local { path: "/b".into() });
         let stored = IdentitySecrets {
             sign_in: SignInSecret::Password(Secret::new("pw")),
-            azure_connection_string: None,
+            storage_secret: None,
             custom_headers: vec![("X-Key".into(), Secret::new("k"))],
         };
         let mut same = old.spec.clone();

@@ -10,7 +10,7 @@ use serde::Serialize;
 use super::credentials::{IdentitySecrets, OAuthSecret, SignInSecret};
 use super::{validate, IdentitySpec, PortalKind, SignIn, Storage};
 use crate::error_code::ErrorCode;
-use crate::storage::{check_azure, check_local, AzureConnection};
+use crate::storage::{check_azure, check_local, check_s3, AzureConnection, S3Address, S3Connection, StoreCheck};
 use crate::vault::VaultError;
 
 /// Why an identity could not be verified. [`VerifyError::code`] is what the UI branches on:
@@ -103,6 +103,9 @@ pub struct StorageCheck {
     pub failed_step: Option<String>,
     /// In words an administrator understands; never a secret.
     pub message: String,
+    /// The credentials may write, list and read but not delete: backups, verify and copies work,
+    /// forget and prune need other credentials (docs/storage.md, "Append-only").
+    pub append_only: bool,
 }
 
 /// A verified identity: signed in as an administrator, storage proven.
@@ -209,14 +212,17 @@ pub async fn verify_sign_in(
 }
 
 /// Proves a storage works: a folder exists (or is created), is writable and has
-/// `needed_bytes` free; an Azure container accepts write, list, read and delete with the given
-/// connection string. Never fails itself: a failure is a `StorageCheck` with `ok: false`.
-pub async fn check_storage(
-    storage: &Storage,
-    azure_connection_string: Option<&Secret>,
-    needed_bytes: u64,
-) -> StorageCheck {
-    let failed = |step: &str, message: String| StorageCheck { ok: false, failed_step: Some(step.into()), message };
+/// `needed_bytes` free; an Azure container or an S3 bucket accepts write, list and read with
+/// the given secret (the connection string, the secret access key), and delete, or else is
+/// reported append-only. Never fails itself: a failure is a `StorageCheck` with `ok: false`.
+pub async fn check_storage(storage: &Storage, secret: Option<&Secret>, needed_bytes: u64) -> StorageCheck {
+    let failed = |step: &str, message: String| StorageCheck {
+        ok: false,
+        failed_step: Some(step.into()),
+        message,
+        append_only: false,
+    };
+    let secret = secret.filter(|c| !c.expose().trim().is_empty());
     match storage {
         Storage::Local { path } => match check_local(std::path::Path::new(path), needed_bytes).await {
             Ok(c) => StorageCheck {
@@ -227,11 +233,12 @@ pub async fn check_storage(
                     c.path.display(),
                     c.available_bytes / 1_000_000
                 ),
+                append_only: false,
             },
             Err(e) => failed("folder", e.to_string()),
         },
         Storage::Azure { container, .. } => {
-            let Some(conn) = azure_connection_string.filter(|c| !c.expose().trim().is_empty()) else {
+            let Some(conn) = secret else {
                 return failed("connection_string", "an Azure storage needs its connection string".into());
             };
             let conn = match AzureConnection::parse(conn.expose()) {
@@ -239,27 +246,56 @@ pub async fn check_storage(
                 Err(e) => return failed("connection_string", e.to_string()),
             };
             let check = check_azure(&conn, container, "").await;
-            let steps =
-                [("write", &check.write), ("list", &check.list), ("read", &check.read), ("delete", &check.delete)];
-            match steps.iter().find_map(|(name, r)| r.as_ref().err().map(|e| (*name, e.clone()))) {
-                None => StorageCheck {
-                    ok: true,
-                    failed_step: None,
-                    message: format!(
-                        "the container {container} of account {} accepts write, list, read and delete",
-                        conn.account
-                    ),
-                },
-                Some((step, why)) => failed(
-                    step,
-                    format!(
-                        "{} failed in container {container} of account {}: {why}",
-                        check.failed().join(", "),
-                        conn.account
-                    ),
-                ),
-            }
+            store_check(&check, &format!("the container {container} of account {}", conn.account))
         }
+        Storage::S3 { url, access_key_id, .. } => {
+            let address = match S3Address::parse(url.trim()) {
+                Ok(a) => a,
+                Err(e) => return failed("address", e),
+            };
+            let Some(key) = secret else {
+                return failed("secret_access_key", "an S3 storage needs its secret access key".into());
+            };
+            let conn = match S3Connection::with_keys(url, access_key_id, key) {
+                Ok(c) => c,
+                Err(e) => return failed("address", e.to_string()),
+            };
+            store_check(&check_s3(&conn, &address.prefix).await, &conn.describe(&address.prefix))
+        }
+    }
+}
+
+/// An object store's check in words: every step passed; or all but delete (append-only, usable
+/// for backups); or the first failing step.
+fn store_check(check: &StoreCheck, place: &str) -> StorageCheck {
+    if check.all_ok() {
+        return StorageCheck {
+            ok: true,
+            failed_step: None,
+            message: format!("{place} accepts write, list, read and delete"),
+            append_only: false,
+        };
+    }
+    if check.append_only() {
+        let why = check.delete.as_ref().err().cloned().unwrap_or_default();
+        return StorageCheck {
+            ok: true,
+            failed_step: None,
+            message: format!(
+                "{place} accepts write, list and read but not delete ({why}): the repository is append-only; \
+                 backups, verify and copies work, forget and prune need credentials that may delete"
+            ),
+            append_only: true,
+        };
+    }
+    let failed = check.failed();
+    let step = failed.first().copied().unwrap_or("write");
+    let why = check.steps_failing_reason().unwrap_or_default();
+    StorageCheck {
+        ok: false,
+        failed_step: Some(step.to_owned()),
+        message: format!("{} failed in {place}: {why}", failed.join(", ")),
+        append_only: false,
     }
 }
 
@@ -272,7 +308,8 @@ pub async fn verify(
 ) -> Result<VerifiedIdentity, VerifyError> {
     let signed_in = verify_sign_in(spec, secrets, options, clock).await?;
     let storage =
-        check_storage(&spec.storage, secrets.azure_connection_string.as_ref(), options.needed_storage_bytes).await;
+        check_storage(&spec.storage, secrets.storage_secret.as_ref().map(|s| s.secret()), options.needed_storage_bytes)
+            .await;
     if !storage.ok {
         return Err(VerifyError::Storage {
             step: storage.failed_step.clone().unwrap_or_default(),

@@ -140,7 +140,7 @@ impl<'a> Mailer<'a> {
                 crate::identity::SignInSecret::Password(p) => r.add(p.expose()),
                 crate::identity::SignInSecret::OAuth(o) => r.add(&o.refresh_token),
             }
-            if let Some(c) = &secrets.azure_connection_string {
+            if let Some(c) = secrets.storage_secret.as_ref().map(|s| s.secret()) {
                 r.add(c.expose());
                 // A connection string's parts (the account key above all) may be quoted alone.
                 for part in c.expose().split(';').filter_map(|kv| kv.split_once('=').map(|(_, v)| v)) {

@@ -48,6 +48,11 @@ pub enum RepoError {
     #[error("{0}")]
     KeyRefused(String),
 
+    /// A backup with a saved repository password found no repository at its location (the
+    /// storage was changed): creating one there would make a recovery key nobody sees.
+    #[error("{location} holds no repository yet, and these backups are encrypted: save the identity again (in the app, or `orgvault backup --identity` at a terminal) to create it there and see its recovery key once; nothing was written")]
+    EncryptedRepositoryMissing { location: String },
+
     /// This process's repository lock was not renewed in time, so a prune may have taken the
     /// repository meanwhile; the snapshot is not (or no longer) written.
     #[error("the repository lock was not renewed in time ({0}); the snapshot was not written, run the backup again")]
@@ -112,7 +117,9 @@ impl RepoError {
     pub fn code(&self) -> ErrorCode {
         match self {
             RepoError::Storage(e) => e.code(),
-            RepoError::Format(_) | RepoError::NotARepository { .. } => ErrorCode::NotARepository,
+            RepoError::Format(_) | RepoError::NotARepository { .. } | RepoError::EncryptedRepositoryMissing { .. } => {
+                ErrorCode::NotARepository
+            }
             RepoError::DestinationNotEmpty { .. } => ErrorCode::DestinationNotEmpty,
             RepoError::PasswordRequired { .. } => ErrorCode::RepositoryPasswordRequired,
             RepoError::WrongPassword { .. } => ErrorCode::WrongRepositoryPassword,

@@ -385,6 +385,8 @@ impl Repository {
     /// Refused for the key this handle was opened with (use [`Repository::change_password`]),
     /// for the last key, and for anything that is not a key object OrgVault wrote.
     pub async fn remove_key(&self, id_prefix: &str) -> RepoResult<KeyInfo> {
+        // Removing a key deletes an object: an append-only repository refuses before anything.
+        self.require_delete("key remove").await?;
         let keys = self.keys().await?;
         let want = id_prefix.to_ascii_lowercase();
         if want.len() < 4 {
@@ -420,6 +422,8 @@ impl Repository {
     /// written (and read back) before the old one is deleted, so a crash in between leaves both
     /// usable, never neither.
     pub async fn change_password(&self, new_password: &Secret) -> RepoResult<KeyInfo> {
+        // The old key object is deleted at the end: refuse first, before a new key is added.
+        self.require_delete("key passwd").await?;
         let old = self.inner.key_name.lock().unwrap_or_else(|p| p.into_inner()).clone();
         let added = self.add_key(new_password).await?;
         let present = read_keys(self.store().as_ref(), &self.inner.prefix).await?.iter().any(|(n, _)| n == &added.id);

@@ -9,7 +9,7 @@ use serde::Serialize;
 use super::{Service, ServiceError};
 use crate::identity::{Identity, IdentitySecrets, Storage};
 use crate::repo::{InitPolicy, RepoKey, RepoState, Repository};
-use crate::storage::{check_local, AzureConnection, StorageTarget};
+use crate::storage::{check_local, AzureConnection, S3Address, S3Connection, StorageTarget};
 use crate::vault::SecretKey;
 
 /// What [`Service::set_up_repository`] found or made.
@@ -32,13 +32,7 @@ impl Service {
         Ok(match &identity.spec.storage {
             Storage::Local { path } => StorageTarget::Local { path: PathBuf::from(path) },
             Storage::Azure { container, cache_dir } => {
-                let conn = IdentitySecrets::load(self.secrets.as_ref(), identity)?
-                    .and_then(|s| s.azure_connection_string)
-                    .ok_or_else(|| ServiceError::NoSecret {
-                        identity: identity.spec.name.clone(),
-                        what: "Azure connection string",
-                        fix: "enter it again in the identity",
-                    })?;
+                let conn = self.storage_secret(identity, "Azure connection string")?;
                 StorageTarget::Azure {
                     conn: AzureConnection::parse(conn.expose())?,
                     container: container.clone(),
@@ -46,7 +40,27 @@ impl Service {
                     cache_dir: PathBuf::from(cache_dir),
                 }
             }
+            Storage::S3 { url, access_key_id, cache_dir } => {
+                let key = self.storage_secret(identity, "S3 secret access key")?;
+                let conn = S3Connection::with_keys(url, access_key_id, &key)?;
+                let prefix = S3Address::parse(url.trim())
+                    .map_err(|reason| crate::storage::StorageError::Destination { dest: url.clone(), reason })?
+                    .prefix;
+                StorageTarget::S3 { conn, prefix, cache_dir: PathBuf::from(cache_dir) }
+            }
         })
+    }
+
+    /// The secret of the identity's storage from the vault (`no_secret` when it has none).
+    fn storage_secret(&self, identity: &Identity, what: &'static str) -> Result<Secret, ServiceError> {
+        IdentitySecrets::load(self.secrets.as_ref(), identity)?
+            .and_then(|s| s.storage_secret)
+            .map(|s| s.secret().clone())
+            .ok_or_else(|| ServiceError::NoSecret {
+                identity: identity.spec.name.clone(),
+                what,
+                fix: "enter it again in the identity",
+            })
     }
 
     /// The identity's existing repository, for reading; nothing is created
@@ -86,12 +100,28 @@ impl Service {
             Some(p) => RepoKey::Password(p),
             None => RepoKey::None,
         };
-        let repo = Repository::open_for_backup_with_key(&target, init, &key).await?;
+        // The password is in the vault before a repository is created with it, so a vault
+        // that cannot be written never leaves a repository whose password nothing keeps; a
+        // refused set-up puts the vault back as it was.
         let vault_key = SecretKey::repository_password(&identity.id);
+        let before = self.secrets.get(&vault_key)?;
         match &key {
             RepoKey::Password(p) => self.secrets.put(&vault_key, p.expose().as_bytes())?,
             RepoKey::None => self.secrets.remove(&vault_key)?,
         }
+        let repo = match Repository::open_for_backup_with_key(&target, init, &key).await {
+            Ok(repo) => repo,
+            Err(e) => {
+                let restored = match &before {
+                    Some(old) => self.secrets.put(&vault_key, old),
+                    None => self.secrets.remove(&vault_key),
+                };
+                if let Err(v) = restored {
+                    tracing::error!(identity = %identity.id, "the repository password could not be put back: {v}");
+                }
+                return Err(e.into());
+            }
+        };
         Ok(RepositorySetup {
             encrypted: repo.is_encrypted(),
             created: state == RepoState::Missing,
@@ -112,13 +142,33 @@ impl Service {
     ) -> Result<(super::SavedIdentity, Option<RepositorySetup>), ServiceError> {
         let is_new = draft.id.is_none();
         let saved = self.save_identity(draft, browser).await?;
-        let Some(password) = repository_password.filter(|p| !p.is_empty()) else { return Ok((saved, None)) };
+        let password = match repository_password.filter(|p| !p.is_empty()) {
+            Some(p) => p,
+            None => {
+                // An edit that moved an encrypted identity's storage: its repository is created
+                // at the new place now, with the saved password, so its recovery key is shown.
+                let RepoKey::Password(saved_password) = self.repository_key(&saved.identity)? else {
+                    return Ok((saved, None));
+                };
+                if is_new || Repository::state(&self.storage_target(&saved.identity)?).await? != RepoState::Missing {
+                    return Ok((saved, None));
+                }
+                saved_password
+            }
+        };
         match self.set_up_repository(&saved.identity, Some(password), InitPolicy::IfEmpty).await {
             Ok(setup) => Ok((saved, Some(setup))),
             Err(e) => {
                 if is_new {
-                    self.identities().delete(&saved.identity.id).await?;
-                    crate::vault::remove_identity_secrets(self.secrets.as_ref(), &saved.identity.id)?;
+                    // Only the identity this call created, with its secrets; the set-up's error
+                    // is what the user needs to read, so a failed clean-up is only logged.
+                    let id = &saved.identity.id;
+                    if let Err(d) = self.identities().delete(id).await {
+                        tracing::error!(identity = %id, "the refused new identity could not be removed: {d}");
+                    }
+                    if let Err(v) = crate::vault::remove_identity_secrets(self.secrets.as_ref(), id) {
+                        tracing::error!(identity = %id, "the refused new identity's secrets could not be removed: {v}");
+                    }
                 }
                 Err(e)
             }
@@ -136,8 +186,13 @@ impl Service {
         let target = self.storage_target(identity)?;
         // The repository check comes first, so a folder that is refused is not written to.
         // With a saved password a plain repository is refused (nothing unencrypted is written
-        // where encryption was set up), and a missing one is created encrypted.
-        let repo = Repository::open_for_backup_with_key(&target, init, &self.repository_key(identity)?).await?;
+        // where encryption was set up), and a missing one is not created here: its recovery key
+        // would be shown to nobody ([`Service::set_up_repository`] creates it).
+        let key = self.repository_key(identity)?;
+        if matches!(key, RepoKey::Password(_)) && Repository::state(&target).await? == RepoState::Missing {
+            return Err(crate::repo::RepoError::EncryptedRepositoryMissing { location: target.describe() }.into());
+        }
+        let repo = Repository::open_for_backup_with_key(&target, init, &key).await?;
         if let StorageTarget::Local { path } = &target {
             check_local(path, 0).await?;
         }

@@ -7,8 +7,8 @@ use arcgis::Secret;
 use super::{sign_in_in_browser, BrowserSignIn, Service, ServiceError};
 use crate::clock::{Clock, SystemClock};
 use crate::identity::{
-    validate, verify, Identity, IdentitySecrets, IdentitySpec, OAuthSecret, SignIn, SignInSecret, TokenState,
-    VerifiedIdentity, VerifyOptions,
+    validate, verify, Identity, IdentitySecrets, IdentitySpec, OAuthSecret, SignIn, SignInSecret, StorageSecret,
+    TokenState, VerifiedIdentity, VerifyOptions,
 };
 use crate::vault::remove_identity_secrets;
 use crate::Error;
@@ -24,8 +24,9 @@ pub struct IdentityDraft {
     /// A built-in account's password. Empty or `None` on an edit keeps the saved one, but only
     /// while the portal URL and the account stay the same.
     pub password: Option<Secret>,
-    /// An Azure storage's connection string. Empty or `None` keeps the saved one.
-    pub azure_connection_string: Option<Secret>,
+    /// The storage's secret: an Azure storage's connection string, an S3 storage's secret
+    /// access key. Empty or `None` keeps the saved one (while the storage kind stays the same).
+    pub storage_secret: Option<Secret>,
     /// The identity's own request headers with their values. `None` keeps the saved ones on an
     /// edit, but only while the portal URL stays the same (a gateway key is not sent to a host
     /// it was not entered for).
@@ -69,7 +70,7 @@ impl Service {
         draft: IdentityDraft,
         browser: Option<&BrowserSignIn>,
     ) -> Result<SavedIdentity, ServiceError> {
-        let IdentityDraft { id, mut spec, password, azure_connection_string, header_values } = draft;
+        let IdentityDraft { id, mut spec, password, storage_secret, header_values } = draft;
         spec.name = spec.name.trim().to_owned();
         spec.portal_url = spec.portal_url.trim().to_owned();
         // Nothing leaves for the portal, and no browser opens on it, before its URL is accepted.
@@ -89,15 +90,16 @@ impl Service {
         };
         spec.custom_headers = own_headers.iter().map(|(n, _)| n.clone()).collect();
         validate(&spec)?;
-        let azure = azure_connection_string
-            .filter(|c| !c.expose().trim().is_empty())
-            .or_else(|| stored.as_ref().and_then(|s| s.azure_connection_string.clone()));
+        let storage_secret = match storage_secret.filter(|c| !c.expose().trim().is_empty()) {
+            Some(given) => StorageSecret::for_storage(&spec.storage, given),
+            None => stored.as_ref().and_then(|s| s.storage_secret.clone()).filter(|s| s.fits(&spec.storage)),
+        };
         let mut sent_headers = own_headers.clone();
         sent_headers.extend(super::settings_header_values(self.secrets.as_ref())?);
         let check = |sign_in: SignInSecret| {
             let secrets = IdentitySecrets {
                 sign_in,
-                azure_connection_string: azure.clone(),
+                storage_secret: storage_secret.clone(),
                 custom_headers: sent_headers.clone(),
             };
             let spec = &spec;
@@ -173,7 +175,7 @@ impl Service {
             // Learnt from the portal: whoever approved in the browser.
             *username = Some(verified.signed_in.username.clone()).filter(|u| !u.is_empty());
         }
-        let secrets = IdentitySecrets { sign_in, azure_connection_string: azure, custom_headers: own_headers };
+        let secrets = IdentitySecrets { sign_in, storage_secret, custom_headers: own_headers };
         let identity = self.write(existing.as_ref(), stored.as_ref(), spec, &secrets).await?;
         tracing::info!(identity = %identity.id, "identity saved and verified");
         Ok(SavedIdentity { identity, verified })

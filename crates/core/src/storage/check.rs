@@ -68,6 +68,11 @@ impl StoreCheck {
         self.write.is_ok() && self.list.is_ok() && self.read.is_ok() && self.delete.is_err()
     }
 
+    /// Why the first failing step failed, in the storage's (redacted) words.
+    pub fn steps_failing_reason(&self) -> Option<String> {
+        self.steps().into_iter().find_map(|(_, r)| r.as_ref().err().cloned())
+    }
+
     /// Whether a backup can run here (everything but delete).
     pub fn usable_for_backup(&self) -> bool {
         self.write.is_ok() && self.list.is_ok() && self.read.is_ok()

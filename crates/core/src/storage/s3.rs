@@ -218,6 +218,21 @@ impl S3Connection {
         Ok(S3Connection { bucket: address.bucket.clone(), region, endpoint, path_style, credentials })
     }
 
+    /// The connection of an identity's S3 storage: its address (`s3://...`, whose options give
+    /// region, endpoint and addressing) with the access key kept for it, nothing from the
+    /// process environment or profile files.
+    pub fn with_keys(url: &str, access_key_id: &str, secret_access_key: &Secret) -> Result<S3Connection, StorageError> {
+        let address = S3Address::parse(url.trim())
+            .map_err(|reason| StorageError::Destination { dest: url.to_owned(), reason })?;
+        let (id, secret) = (access_key_id.trim().to_owned(), secret_access_key.expose().to_owned());
+        let var = move |name: &str| match name {
+            "AWS_ACCESS_KEY_ID" => Some(id.clone()),
+            "AWS_SECRET_ACCESS_KEY" => Some(secret.clone()),
+            _ => None,
+        };
+        S3Connection::discover(&address, &S3Environment { var: &var, home: None })
+    }
+
     /// The bucket as shown to users: `s3://bucket/prefix` and the endpoint's host when custom.
     pub fn describe(&self, prefix: &str) -> String {
         let path = super::azure::join_prefix(&self.bucket, prefix);

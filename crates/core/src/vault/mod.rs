@@ -59,6 +59,11 @@ impl SecretKey {
         SecretKey(format!("identity/{identity_id}/azure_connection_string"))
     }
 
+    /// The secret access key of the identity's S3 storage.
+    pub fn s3_secret_access_key(identity_id: &str) -> Self {
+        SecretKey(format!("identity/{identity_id}/s3_secret_access_key"))
+    }
+
     /// The values of the identity's custom request headers (JSON `[[name, value], ...]`).
     pub fn custom_headers(identity_id: &str) -> Self {
         SecretKey(format!("identity/{identity_id}/custom_headers"))
@@ -81,11 +86,12 @@ impl SecretKey {
     }
 
     /// Every secret an identity may have.
-    pub fn all_for_identity(identity_id: &str) -> [SecretKey; 5] {
+    pub fn all_for_identity(identity_id: &str) -> [SecretKey; 6] {
         [
             Self::password(identity_id),
             Self::refresh_token(identity_id),
             Self::azure_connection_string(identity_id),
+            Self::s3_secret_access_key(identity_id),
             Self::custom_headers(identity_id),
             Self::repository_password(identity_id),
         ]
@@ -182,8 +188,8 @@ mod tests {
         assert!(all.iter().all(|k| k.as_str().starts_with("identity/abc/")), "every secret of abc is under abc");
         assert_eq!(
             all.len(),
-            5,
-            "password, refresh token, Azure connection string, header values and repository password"
+            6,
+            "password, refresh token, Azure connection string, S3 secret key, header values and repository password"
         );
     }
 

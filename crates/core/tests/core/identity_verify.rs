@@ -8,7 +8,7 @@ use arcgis::{RetryPolicy, Secret, SystemClock as ArcgisClock};
 use orgvault_core::identity::move_header_values_to_vault;
 use orgvault_core::identity::{
     credential_state, verify, Identities, IdentitySecrets, IdentitySpec, PortalKind, SignIn, SignInSecret, Storage,
-    TlsOptions, TokenState, VerifyOptions,
+    StorageSecret, TlsOptions, TokenState, VerifyOptions,
 };
 use orgvault_core::vault::{SecretKey, SecretStore, StrongholdVault, VaultKey, VAULT_FILE_NAME};
 use orgvault_core::{Clock, Db, SystemClock};
@@ -46,7 +46,7 @@ fn spec(portal_url: &str, username: &str, storage: Storage) -> IdentitySpec {
 fn password(p: &str) -> IdentitySecrets {
     IdentitySecrets {
         sign_in: SignInSecret::Password(Secret::new(p)),
-        azure_connection_string: None,
+        storage_secret: None,
         custom_headers: Vec::new(),
     }
 }
@@ -138,7 +138,8 @@ async fn saving_a_verified_identity_keeps_its_secrets_out_of_sqlite() -> anyhow:
     let db = Db::open(&data.path().join("orgvault.sqlite")).await?;
     let identity = Identities::new(&db, &SystemClock).create(identity_spec).await?;
     let vault = StrongholdVault::open(&data.path().join(VAULT_FILE_NAME), VaultKey::generate())?;
-    IdentitySecrets { azure_connection_string: Some(Secret::new(azure_conn)), ..secret }.save(&vault, &identity.id)?;
+    IdentitySecrets { storage_secret: Some(StorageSecret::AzureConnectionString(Secret::new(azure_conn))), ..secret }
+        .save(&vault, &identity.id)?;
     assert_eq!(
         credential_state(&vault, &identity, SystemClock.now_ms())?,
         TokenState::Valid,

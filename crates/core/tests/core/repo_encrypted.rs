@@ -252,6 +252,25 @@ async fn keys_are_added_changed_and_removed_but_never_the_last() -> anyhow::Resu
 }
 
 #[tokio::test]
+async fn an_append_only_handle_neither_removes_a_key_nor_changes_a_password() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let target = StorageTarget::Local { path: dir.path().join("repo") };
+    let key = RepoKey::Password(Secret::new("first password"));
+    let repo = Repository::open_for_backup_with_key(&target, InitPolicy::IfEmpty, &key).await?;
+    let before = repo.keys().await?;
+    let recovery = before.iter().find(|k| k.kind == KeyKind::Recovery).expect("recovery").id.clone();
+    repo.set_append_only();
+    let err = repo.remove_key(&recovery[..8]).await.expect_err("append-only: no key object is deleted");
+    assert_eq!(err.code(), ErrorCode::AppendOnly, "{err}");
+    let err = repo.change_password(&Secret::new("second")).await.expect_err("append-only: passwd deletes the old key");
+    assert_eq!(err.code(), ErrorCode::AppendOnly, "{err}");
+    let after = repo.keys().await?;
+    assert_eq!(after.len(), before.len(), "the keys are as they were, no new one added either: {after:?}");
+    assert!(Repository::open_with_key(&target, &key).await.is_ok(), "the old password still opens it");
+    Ok(())
+}
+
+#[tokio::test]
 async fn a_plain_repository_keeps_working_and_is_not_written_where_encryption_was_expected() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let target = StorageTarget::Local { path: dir.path().join("repo") };

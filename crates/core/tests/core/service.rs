@@ -35,13 +35,7 @@ fn spec(name: &str, portal_url: &str, username: &str, folder: &std::path::Path) 
 }
 
 fn draft(spec: IdentitySpec, password: &str) -> IdentityDraft {
-    IdentityDraft {
-        id: None,
-        spec,
-        password: Some(Secret::new(password)),
-        azure_connection_string: None,
-        header_values: None,
-    }
+    IdentityDraft { id: None, spec, password: Some(Secret::new(password)), storage_secret: None, header_values: None }
 }
 
 /// A vault whose writes fail while `failing` is set, as a full disk or a lost key would.
@@ -133,7 +127,7 @@ async fn connect_sends_the_identitys_and_the_settings_headers_and_refuses_a_non_
         service.identities().create(spec("Viewer", &org.portal_url, &org.user.username, folder.path())).await?;
     IdentitySecrets {
         sign_in: SignInSecret::Password(Secret::new(org.user.password.clone())),
-        azure_connection_string: None,
+        storage_secret: None,
         custom_headers: vec![],
     }
     .save(vault.as_ref(), &viewer.id)?;
@@ -223,5 +217,93 @@ async fn an_identitys_storage_opens_as_its_repository() -> anyhow::Result<()> {
         .await?;
     let err = service.repository_for(&azure).await.expect_err("no connection string in the vault");
     assert_eq!(err.code().as_str(), "no_secret", "a missing connection string is named: {err}");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_identity_moved_to_new_storage_gets_its_encrypted_repository_and_recovery_key_on_save() -> anyhow::Result<()>
+{
+    use orgvault_core::repo::{RepoState, Repository};
+    let sim = start_sim(sim_config()).await?;
+    let org = sim.orgs[0].clone();
+    let folder = tempfile::tempdir()?;
+    let service = Service::new(Db::open_in_memory().await?, Arc::new(MemoryVault::default()));
+    let first = folder.path().join("first");
+    let (saved, setup) = service
+        .save_identity_with_repository(
+            draft(spec("Acme", &org.portal_url, &org.admin.username, &first), &org.admin.password),
+            None,
+            Some(Secret::new("repo password")),
+        )
+        .await?;
+    assert!(setup.expect("set up").recovery_key.is_some(), "a new encrypted repository answers its recovery key");
+
+    // The storage moves (an edit of the folder). A backup must not create an encrypted repository
+    // there on its own: its recovery key would be shown to nobody.
+    let moved = folder.path().join("moved");
+    let mut edit = draft(spec("Acme", &org.portal_url, &org.admin.username, &moved), &org.admin.password);
+    edit.id = Some(saved.identity.id.clone());
+    let moved_identity = service.save_identity(edit.clone(), None).await?.identity;
+    let err = service
+        .backup_repository_for(&moved_identity, InitPolicy::IfEmpty)
+        .await
+        .expect_err("no silent encrypted repository at the new place");
+    assert_eq!(err.code().as_str(), "not_a_repository", "{err}");
+    assert!(err.to_string().contains("save the identity again"), "the message says what to do: {err}");
+    assert!(!moved.join("config").exists(), "nothing was written at the new place");
+
+    // Saving the identity (the app's form, no password typed) creates it with the saved password.
+    let (_, setup) = service.save_identity_with_repository(edit, None, None).await?;
+    let setup = setup.expect("the moved storage gets its repository on save");
+    assert!(
+        setup.created && setup.encrypted && setup.recovery_key.is_some(),
+        "created, encrypted, key shown: {setup:?}"
+    );
+    let target = orgvault_core::storage::StorageTarget::Local { path: moved.clone() };
+    assert_eq!(Repository::state(&target).await?, RepoState::Encrypted);
+    service.backup_repository_for(&moved_identity, InitPolicy::IfEmpty).await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_s3_identity_keeps_its_secret_key_in_the_vault_and_backs_up_into_its_bucket() -> anyhow::Result<()> {
+    use orgvault_core::identity::check_storage;
+    let s3 = crate::repo_support::S3Server::start().await?;
+    let bucket = s3.bucket().await?;
+    let sim = start_sim(sim_config()).await?;
+    let org = sim.orgs[0].clone();
+    let cache = tempfile::tempdir()?;
+    let vault = Arc::new(MemoryVault::default());
+    let service = Service::new(Db::open_in_memory().await?, vault.clone());
+    let url = format!("s3://{bucket}/acme?endpoint={}&region=us-east-1", s3.endpoint());
+    let storage = |key_id: &str| Storage::S3 {
+        url: url.clone(),
+        access_key_id: key_id.to_owned(),
+        cache_dir: cache.path().display().to_string(),
+    };
+
+    // The credential check says what the keys may do.
+    let full = check_storage(&storage(&s3.full.0), Some(&Secret::new(s3.full.1.clone())), 0).await;
+    assert!(full.ok && !full.append_only, "the full user may do everything: {full:?}");
+    let no_delete = check_storage(&storage(&s3.no_delete.0), Some(&Secret::new(s3.no_delete.1.clone())), 0).await;
+    assert!(no_delete.ok && no_delete.append_only, "a policy without DeleteObject is append-only: {no_delete:?}");
+    assert!(no_delete.message.contains("append-only"), "{}", no_delete.message);
+    let wrong = check_storage(&storage(&s3.full.0), Some(&Secret::new("not the key")), 0).await;
+    assert!(!wrong.ok && wrong.failed_step.is_some(), "a wrong secret key fails a named step: {wrong:?}");
+    assert!(!wrong.message.contains(&s3.full.1), "the message never shows the secret");
+
+    let mut d = draft(spec("Acme S3", &org.portal_url, &org.admin.username, cache.path()), &org.admin.password);
+    d.spec.storage = storage(&s3.full.0);
+    d.storage_secret = Some(Secret::new(s3.full.1.clone()));
+    let (saved, _) = service.save_identity_with_repository(d, None, Some(Secret::new("repo password"))).await?;
+    assert_eq!(
+        vault.get(&SecretKey::s3_secret_access_key(&saved.identity.id))?.map(|v| v.to_vec()),
+        Some(s3.full.1.as_bytes().to_vec()),
+        "the secret key is in the vault"
+    );
+    assert!(vault.get(&SecretKey::azure_connection_string(&saved.identity.id))?.is_none());
+    let repo = service.backup_repository_for(&saved.identity, InitPolicy::IfEmpty).await?;
+    assert!(repo.is_encrypted(), "the bucket holds the identity's encrypted repository");
+    assert!(repo.target().describe().starts_with(&format!("s3://{bucket}/acme")), "{}", repo.target().describe());
     Ok(())
 }

@@ -80,7 +80,7 @@ fn browser_sign_in(service: &Service, sim: &RunningSim, identity: &Identity) -> 
         refresh_token_expires_at: Some(expires),
         redirect_uri: "http://127.0.0.1/callback".into(),
     };
-    IdentitySecrets { sign_in: SignInSecret::OAuth(secret), azure_connection_string: None, custom_headers: vec![] }
+    IdentitySecrets { sign_in: SignInSecret::OAuth(secret), storage_secret: None, custom_headers: vec![] }
         .save(service.secrets().as_ref(), &identity.id)?;
     Ok(())
 }

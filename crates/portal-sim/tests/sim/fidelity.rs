@@ -283,7 +283,8 @@ async fn relationship_classes_must_have_esris_documented_form() {
             o.services.values().find(|s| s.view_of.is_none() && !s.relationships.is_empty()).expect("related layers");
         (s.name.clone(), s.relationships[0].clone())
     };
-    let url = format!("{}/{}/arcgis/rest/admin/services/{name}/FeatureServer/updateDefinition", sim.base_url, org.id);
+    let url =
+        format!("{}/{}/arcgis/rest/admin/services/{name}/FeatureServer/updateDefinition", sim.services_url, org.id);
     let send = |r: Value| {
         let (http, url, token) = (&http, &url, &token);
         async move {
