@@ -48,3 +48,27 @@ async fn backup_identity_without_to_writes_into_the_identitys_own_storage() {
     assert!(!out.status.success(), "without an identity there is no storage to default to");
     assert!(stderr(&out).contains("--to"), "the refusal names --to: {}", stderr(&out));
 }
+
+/// The lock files a folder repository holds (a released lock stays where it may not be deleted).
+fn lock_files(repo: &std::path::Path) -> usize {
+    std::fs::read_dir(repo.join("locks")).map(|d| d.count()).unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backup_identity_with_append_only_releases_its_lock_by_marking_not_deleting() {
+    let sim = RunningSim::start(SimConfig { items: 12, users: 4, groups: 2, ..SimConfig::default() })
+        .await
+        .expect("sim starts");
+    let org = &sim.orgs[0];
+    let data = tempfile::tempdir().unwrap();
+    let own = data.path().join("acme-backups");
+    add_identity(data.path(), org, "Acme", &own.display().to_string()).await;
+
+    let out = run(data.path(), &["backup", "--identity", "Acme", "--json"], None, None).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(lock_files(&own), 0, "without the setting the backup deletes its lock when done");
+
+    let out = run(data.path(), &["backup", "--identity", "Acme", "--append-only", "--json"], None, None).await;
+    assert!(out.status.success(), "an append-only backup works: {}", stderr(&out));
+    assert!(lock_files(&own) > 0, "with --append-only nothing is deleted: its locks stay, marked released");
+}
