@@ -109,11 +109,17 @@ for _ in $(seq 1 100); do [[ -s "$ready" ]] && break; sleep 0.1; done
 [[ -s "$ready" ]] || { cat "$work/portal-sim.log"; fail "portal-sim did not start"; }
 field() { python3 -c "import json; d=json.load(open('$ready')); print($1)"; }
 cli_data="$work/cli-data"
+# New repositories are encrypted: the password comes from the environment (never an argument).
+# The recovery key the CLI prints once goes to stderr, kept out of this log unless it fails.
+export ORGVAULT_REPOSITORY_PASSWORD="package-check repository password"
 ORGVAULT_DATA_DIR="$cli_data" ORGVAULT_PASSWORD="$(field "d['orgs'][0]['admin']['password']")" orgvault backup \
   --portal "$(field "d['orgs'][0]['portal_url']")" --username "$(field "d['orgs'][0]['admin']['username']")" \
-  --to "$work/repo" --name installed >"$work/backup.log" 2>&1 || { cat "$work/backup.log"; fail "the installed CLI's backup"; }
+  --to "$work/repo" --name installed >"$work/backup.log" 2>"$work/backup.err" \
+  || { cat "$work/backup.log" "$work/backup.err"; fail "the installed CLI's backup"; }
 tail -3 "$work/backup.log" | sed 's/^/  /'
-ORGVAULT_DATA_DIR="$cli_data" orgvault verify --to "$work/repo" 2>&1 | tail -2 | sed 's/^/  /'
+ORGVAULT_DATA_DIR="$cli_data" orgvault verify --to "$work/repo" >"$work/verify.log" 2>&1 \
+  || { cat "$work/verify.log"; fail "the installed CLI's verify"; }
+tail -2 "$work/verify.log" | sed 's/^/  /'
 kill "$sim_pid"; wait "$sim_pid" 2>/dev/null || true; sim_pid=""
 
 echo "== 4. the installed app under Xvfb: the end-to-end smoke test"
