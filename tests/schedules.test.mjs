@@ -5,7 +5,7 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -17,6 +17,8 @@ const mailDir = mkdtempSync(join(tmpdir(), "orgvault-e2e-mail-"));
 const stamp = new Date().toISOString().slice(11, 19);
 const SCHEDULE = `E2E nightly scan ${stamp}`;
 const MAILED_BACKUP = `E2E mailed backup ${stamp}`;
+const COPIED = `E2E backup with off-site copy ${stamp}`;
+const offsite = mkdtempSync(join(tmpdir(), "orgvault-e2e-offsite-"));
 
 /** A free loopback port for the SMTP sink. */
 function freePort() {
@@ -52,6 +54,7 @@ before(async () => {
 after(async () => {
   sink?.kill("SIGTERM");
   rmSync(mailDir, { recursive: true, force: true });
+  rmSync(offsite, { recursive: true, force: true });
   await browser?.deleteSession();
 });
 
@@ -164,4 +167,40 @@ test("a backup started by hand e-mails its result to the address given before it
     },
     { timeout: 15_000, timeoutMsg: "the Jobs screen never said the backup's result was e-mailed" },
   );
+});
+
+test("a backup schedule copies its new snapshot off-site: the copy is a job the schedule started", async () => {
+  await (await testId(browser, "current-identity")).selectByVisibleText("Demo organization B");
+  await gotoScreen(browser, "schedules");
+  await click(browser, "schedule-new");
+  await typeInto(browser, "schedule-name", COPIED);
+  await (await testId(browser, "schedule-kind")).selectByAttribute("value", "backup");
+  await (await testId(browser, "schedule-recurrence")).selectByAttribute("value", "cron");
+  await typeInto(browser, "schedule-cron", "15 3 * * *");
+  const dest = join(offsite, "repo");
+  await typeInto(browser, "schedule-copy-to", dest);
+  await click(browser, "schedule-save");
+  await waitForText(browser, [`Schedule “${COPIED}” saved.`]);
+  const row = await browser.$(`[data-testid="schedule-row"][data-name="${COPIED}"]`);
+  await row.waitForExist({ timeout: 10_000 });
+  await (await row.$(byTestId("schedule-run-now"))).click();
+  await waitForText(browser, [`“${COPIED}” started`]);
+  await gotoScreen(browser, "jobs");
+  const kinds = new Map();
+  await browser.waitUntil(
+    async () => {
+      kinds.clear();
+      for (const r of await browser.$$(byTestId("job-row"))) {
+        if (!(await (await r.$(byTestId("job-trigger"))).getText()).includes(COPIED)) continue;
+        const cells = [];
+        for (const td of await r.$$("td")) cells.push((await td.getText()).trim());
+        kinds.set(cells[1], cells[2]);
+      }
+      return kinds.get("copy") === "Succeeded";
+    },
+    { timeout: 180_000, interval: 500, timeoutMsg: `no succeeded copy job started by “${COPIED}”: ${JSON.stringify([...kinds])}` },
+  );
+  assert.equal(kinds.get("backup"), "Succeeded", "the backup ran before its copy");
+  assert.ok(existsSync(join(dest, "config")), "the off-site folder holds a repository");
+  assert.equal(readdirSync(join(dest, "snapshots")).length, 1, "with the new snapshot");
 });

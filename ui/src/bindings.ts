@@ -715,6 +715,18 @@ export type Schedule = {
 	updated_ms: number,
 } & ScheduleSpec;
 
+/**
+ *  Where a scheduled backup's new snapshot is copied after the backup (an off-site copy,
+ *  docs/copy.md): a folder path, `az://container[/prefix]` or `s3://bucket[/prefix][?..]`. No
+ *  secret is stored here: Azure's connection string and S3's keys come from the environment of
+ *  the process that runs the schedule (`AZURE_STORAGE_CONNECTION_STRING`, `AWS_*` or a profile
+ *  in ~/.aws/credentials named by `?profile=`); the destination repository is opened, or
+ *  created, with the identity's repository password.
+ */
+export type ScheduleCopy = {
+	dest: string,
+};
+
 /**  What a schedule runs. */
 export type ScheduleKind = "scan" | "backup" | "verify";
 
@@ -756,6 +768,8 @@ export type ScheduleSpec = {
 	cron: string,
 	/**  Applied after a successful backup. */
 	retention: ScheduleRetention | null,
+	/**  After a successful backup (and its retention), its snapshot is copied there. */
+	copy_to?: ScheduleCopy | null,
 	email_to: string[],
 	email_when: EmailWhen,
 	catch_up_ms: number,

@@ -369,6 +369,17 @@ export function SchedulesScreen() {
               <p class="small muted">Leave all empty to keep every snapshot.</p>
             </fieldset>
           )}
+          {form.kind === "backup" && (
+            <fieldset>
+              <legend>Then copy off-site</legend>
+              <Field
+                label="Copy each new snapshot to"
+                hint="Another repository: a folder (absolute path), az://container/prefix or s3://bucket/prefix?profile=NAME. Azure's connection string and S3's keys come from the environment or ~/.aws/credentials of the app or service that runs the schedule; the copy is encrypted with this identity's repository password. Empty: no copy."
+              >
+                <input value={form.copy_to} onInput={(e) => set({ copy_to: e.currentTarget.value })} data-testid="schedule-copy-to" />
+              </Field>
+            </fieldset>
+          )}
           <fieldset>
             <legend>E-mail the result</legend>
             <Field label="Recipients" hint="Addresses separated by commas. The SMTP server is set in Settings.">

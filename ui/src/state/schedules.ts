@@ -29,6 +29,8 @@ export interface ScheduleForm {
   /** item ids, one per line or separated by commas or spaces */
   ids: string;
   name_pattern: string;
+  /** Where each new snapshot is copied after the backup; empty: no copy. */
+  copy_to: string;
   recurrence: RecurrenceMode;
   /** "HH:MM" for daily, weekly and monthly */
   time: string;
@@ -59,6 +61,7 @@ export function emptyForm(identityId: string): ScheduleForm {
     quick_filter: "",
     ids: "",
     name_pattern: "",
+    copy_to: "",
     recurrence: "daily",
     time: "02:00",
     minute: 0,
@@ -158,6 +161,7 @@ export function specOf(f: ScheduleForm, cron: string, quick: (name: string) => F
     name_pattern: f.name_pattern.trim() || null,
     cron,
     retention,
+    copy_to: f.kind === "backup" && f.copy_to.trim() ? { dest: f.copy_to.trim() } : null,
     email_to: words(f.email_to),
     email_when: f.email_when,
     catch_up_ms: f.catch_up_ms,
@@ -180,6 +184,7 @@ export function formOf(spec: ScheduleSpec): ScheduleForm {
     quick_filter: spec.selection_label ?? "",
     ids,
     name_pattern: spec.name_pattern ?? "",
+    copy_to: spec.copy_to?.dest ?? "",
     recurrence: "cron",
     cron: spec.cron,
     keep_last: n(r?.keep_last),

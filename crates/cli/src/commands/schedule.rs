@@ -5,8 +5,8 @@ use std::path::Path;
 
 use clap::{Args, Subcommand};
 use orgvault_core::schedule::{
-    local_rfc3339, run_now, EmailWhen, LocalZone, NoHook, Recurrence, Schedule, ScheduleKind, ScheduleRetention,
-    ScheduleSpec, ScheduleStatus, Scheduler, Schedules,
+    local_rfc3339, run_now, EmailWhen, LocalZone, NoHook, Recurrence, Schedule, ScheduleCopy, ScheduleKind,
+    ScheduleRetention, ScheduleSpec, ScheduleStatus, Scheduler, Schedules,
 };
 use orgvault_core::{Db, NoProgress, SystemClock};
 
@@ -68,6 +68,12 @@ pub struct ScheduleFields {
     /// The snapshot name, with {identity}, {schedule}, {date} and {time}.
     #[arg(long)]
     pub name_pattern: Option<String>,
+    /// After each backup, copy its snapshot to this repository (an absolute folder path,
+    /// az://container[/prefix] or s3://bucket[/prefix][?profile=..]; credentials from the
+    /// environment of the process running the schedule, the identity's repository password).
+    /// An empty value removes the copy.
+    #[arg(long, value_name = "DEST")]
+    pub copy_to: Option<String>,
     /// Run a slot missed while the machine was off if it is at most this old (default 24).
     #[arg(long)]
     pub catch_up_hours: Option<u32>,
@@ -196,6 +202,9 @@ fn apply(spec: &mut ScheduleSpec, f: &ScheduleFields) -> anyhow::Result<()> {
     }
     if let Some(p) = &f.name_pattern {
         spec.name_pattern = Some(p.clone()).filter(|p| !p.is_empty());
+    }
+    if let Some(dest) = &f.copy_to {
+        spec.copy_to = Some(dest.trim()).filter(|d| !d.is_empty()).map(|dest| ScheduleCopy { dest: dest.to_owned() });
     }
     if let Some(h) = f.catch_up_hours {
         spec.catch_up_ms = i64::from(h) * 3_600_000;

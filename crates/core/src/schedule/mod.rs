@@ -137,6 +137,18 @@ impl ScheduleRetention {
     }
 }
 
+/// Where a scheduled backup's new snapshot is copied after the backup (an off-site copy,
+/// docs/copy.md): a folder path, `az://container[/prefix]` or `s3://bucket[/prefix][?..]`. No
+/// secret is stored here: Azure's connection string and S3's keys come from the environment of
+/// the process that runs the schedule (`AZURE_STORAGE_CONNECTION_STRING`, `AWS_*` or a profile
+/// in ~/.aws/credentials named by `?profile=`); the destination repository is opened, or
+/// created, with the identity's repository password.
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScheduleCopy {
+    pub dest: String,
+}
+
 /// A schedule as entered.
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -155,6 +167,9 @@ pub struct ScheduleSpec {
     pub cron: String,
     /// Applied after a successful backup.
     pub retention: Option<ScheduleRetention>,
+    /// After a successful backup (and its retention), its snapshot is copied there.
+    #[serde(default)]
+    pub copy_to: Option<ScheduleCopy>,
     pub email_to: Vec<String>,
     pub email_when: EmailWhen,
     pub catch_up_ms: i64,
@@ -173,6 +188,7 @@ impl ScheduleSpec {
             name_pattern: None,
             cron: cron.to_owned(),
             retention: None,
+            copy_to: None,
             email_to: Vec::new(),
             email_when: EmailWhen::default(),
             catch_up_ms: DEFAULT_CATCH_UP_MS,
@@ -188,6 +204,23 @@ impl ScheduleSpec {
         let recurrence = Recurrence::parse(&self.cron)?;
         if let Some(bad) = self.email_to.iter().find(|a| !looks_like_address(a)) {
             return Err(Error::InvalidInput(format!("{bad:?} is not an e-mail address")));
+        }
+        if let Some(c) = &self.copy_to {
+            if self.kind != ScheduleKind::Backup {
+                return Err(Error::InvalidInput("a copy follows backup schedules only".into()));
+            }
+            let dest = c.dest.trim();
+            let local = !dest.contains("://");
+            if dest.is_empty() || (local && !std::path::Path::new(dest).is_absolute()) {
+                return Err(Error::InvalidInput(format!(
+                    "copy to {dest:?}: give an absolute folder path, az://container[/prefix] or s3://bucket[/prefix]"
+                )));
+            }
+            if !local && !dest.starts_with("az://") && !dest.starts_with("s3://") {
+                return Err(Error::InvalidInput(format!(
+                    "copy to {dest:?}: only folders, az:// and s3:// destinations are supported"
+                )));
+            }
         }
         if let Some(r) = &self.retention {
             if self.kind != ScheduleKind::Backup {

@@ -277,6 +277,14 @@ where
                     .await
                     .map_err(upkeep_error)?;
             }
+            // A partial backup's snapshot is copied too: it is what the repository now holds.
+            if let (Some(copy), Some(snapshot)) = (&schedule.spec.copy_to, &done.backup.snapshot) {
+                let to = s.service.copy_destination(&identity, &copy.dest).await?;
+                upkeep(s, &repo, &identity.id)
+                    .copy_to(&to, std::slice::from_ref(snapshot), trigger)
+                    .await
+                    .map_err(upkeep_error)?;
+            }
         }
         ScheduleKind::Verify => {
             let repo = s.service.repository_for(&identity).await?;

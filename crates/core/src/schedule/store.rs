@@ -18,7 +18,7 @@ pub struct Schedules<'a> {
 }
 
 const COLUMNS: &str = "id, name, identity_id, kind, selection, selection_label, name_pattern, cron, retention, \
-     email_to, email_when, catch_up_ms, enabled, since_ms, created_ms, updated_ms";
+     copy_to, email_to, email_when, catch_up_ms, enabled, since_ms, created_ms, updated_ms";
 
 fn json<T: serde::Serialize>(v: &T) -> Result<String> {
     serde_json::to_string(v).map_err(|e| Error::InvalidInput(format!("cannot encode the schedule: {e}")))
@@ -30,6 +30,7 @@ fn parse_json<T: serde::de::DeserializeOwned>(s: &str, what: &str) -> Result<T> 
 
 fn from_row(r: &SqliteRow) -> Result<Schedule> {
     let retention: Option<String> = r.get("retention");
+    let copy_to: Option<String> = r.get("copy_to");
     Ok(Schedule {
         id: r.get("id"),
         spec: ScheduleSpec {
@@ -41,6 +42,7 @@ fn from_row(r: &SqliteRow) -> Result<Schedule> {
             name_pattern: r.get("name_pattern"),
             cron: r.get("cron"),
             retention: retention.map(|s| parse_json::<ScheduleRetention>(&s, "retention")).transpose()?,
+            copy_to: copy_to.map(|dest| super::ScheduleCopy { dest }),
             email_to: parse_json(r.get("email_to"), "recipients")?,
             email_when: EmailWhen::parse(r.get("email_when")).map_err(|e| Error::Corrupt(e.to_string()))?,
             catch_up_ms: r.get("catch_up_ms"),
@@ -76,8 +78,8 @@ impl<'a> Schedules<'a> {
         let now = self.clock.now_ms();
         let done = sqlx::query(
             "INSERT INTO schedules (name, identity_id, kind, selection, selection_label, name_pattern, cron, retention,
-                 email_to, email_when, catch_up_ms, enabled, since_ms, created_ms, updated_ms)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                 copy_to, email_to, email_when, catch_up_ms, enabled, since_ms, created_ms, updated_ms)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(spec.name.trim())
         .bind(&spec.identity_id)
@@ -87,6 +89,7 @@ impl<'a> Schedules<'a> {
         .bind(spec.name_pattern.as_deref())
         .bind(super::Recurrence::parse(&spec.cron)?.as_str())
         .bind(spec.retention.as_ref().map(json).transpose()?)
+        .bind(spec.copy_to.as_ref().map(|c| c.dest.trim().to_owned()))
         .bind(json(&spec.email_to)?)
         .bind(spec.email_when.as_str())
         .bind(spec.catch_up_ms)
@@ -141,7 +144,7 @@ impl<'a> Schedules<'a> {
         let restart = old.spec.cron != recurrence.as_str() || (spec.enabled && !old.spec.enabled);
         sqlx::query(
             "UPDATE schedules SET name = ?, identity_id = ?, kind = ?, selection = ?, selection_label = ?,
-                 name_pattern = ?, cron = ?, retention = ?, email_to = ?, email_when = ?, catch_up_ms = ?,
+                 name_pattern = ?, cron = ?, retention = ?, copy_to = ?, email_to = ?, email_when = ?, catch_up_ms = ?,
                  enabled = ?, since_ms = ?, updated_ms = ?
              WHERE id = ?",
         )
@@ -153,6 +156,7 @@ impl<'a> Schedules<'a> {
         .bind(spec.name_pattern.as_deref())
         .bind(recurrence.as_str())
         .bind(spec.retention.as_ref().map(json).transpose()?)
+        .bind(spec.copy_to.as_ref().map(|c| c.dest.trim().to_owned()))
         .bind(json(&spec.email_to)?)
         .bind(spec.email_when.as_str())
         .bind(spec.catch_up_ms)

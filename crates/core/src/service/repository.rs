@@ -175,6 +175,23 @@ impl Service {
         }
     }
 
+    /// The repository a scheduled copy of the identity's snapshots goes to (`dest`: a folder,
+    /// `az://...` or `s3://...` with credentials from this process's environment or a profile):
+    /// opened, or created in a missing or empty place, with the identity's repository password
+    /// (a plain identity's copies are plain). Staging for uploads under the system's temp folder.
+    pub async fn copy_destination(&self, identity: &Identity, dest: &str) -> Result<Repository, ServiceError> {
+        let conn = std::env::var("AZURE_STORAGE_CONNECTION_STRING").ok();
+        let cache = std::env::temp_dir().join("orgvault-copy-cache");
+        let target = StorageTarget::parse_dest(dest.trim(), conn.as_deref(), &cache)?;
+        // As for a backup: the repository check first, so a refused folder is not written to.
+        let repo =
+            Repository::open_for_backup_with_key(&target, InitPolicy::IfEmpty, &self.repository_key(identity)?).await?;
+        if let StorageTarget::Local { path } = &target {
+            check_local(path, 0).await?;
+        }
+        Ok(repo)
+    }
+
     /// The identity's repository for a backup: created on first use as `init` allows (by
     /// default in a missing or empty folder or container only, `destination_not_empty`
     /// otherwise); a folder must then be writable.

@@ -11,8 +11,8 @@ use orgvault_core::identity::{IdentitySpec, PortalKind, SignIn, Storage, TlsOpti
 use orgvault_core::jobs::JobCounts;
 use orgvault_core::jobs::{JobFilter, JobKind, JobState, Trigger};
 use orgvault_core::schedule::{
-    preview, run_due, EmailWhen, JobEndedHook, Preset, RecurrenceChoice, ScheduleKind, ScheduleRetention, ScheduleSpec,
-    ScheduledJobEnded, Scheduler, Schedules, SlotState, Weekday,
+    preview, run_due, EmailWhen, JobEndedHook, Preset, RecurrenceChoice, ScheduleCopy, ScheduleKind, ScheduleRetention,
+    ScheduleSpec, ScheduledJobEnded, Scheduler, Schedules, SlotState, Weekday,
 };
 use orgvault_core::selection::Selection;
 use orgvault_core::service::IdentityDraft;
@@ -358,5 +358,55 @@ async fn a_slot_whose_host_died_mid_job_runs_again_once_then_is_recorded_missed(
             .as_str()
         )
     );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scheduled_backup_is_followed_by_a_copy_of_its_snapshot_off_site() -> anyhow::Result<()> {
+    let sim = start_sim(SimConfig { orgs: 1, items: 6, users: 3, groups: 1, ..SimConfig::default() }).await?;
+    let org = sim.orgs[0].clone();
+    let folder = tempfile::tempdir()?;
+    let service =
+        Service::new(Db::open(&folder.path().join("orgvault.sqlite")).await?, Arc::new(MemoryVault::default()));
+    let saved = save_acme(&service, &org, folder.path()).await?;
+    // The identity's repository is encrypted; its copies are opened with the same password.
+    service
+        .set_up_repository(&saved.identity, Some(Secret::new("sched pw")), orgvault_core::repo::InitPolicy::IfEmpty)
+        .await?;
+    let clock = ManualClock::new(1_780_308_000_000);
+    let offsite = folder.path().join("offsite");
+
+    let mut spec = ScheduleSpec::new("Nightly", &saved.identity.id, ScheduleKind::Backup, "0 2 * * *");
+    spec.copy_to = Some(ScheduleCopy { dest: "relative/path".into() });
+    let err = Schedules::new(service.db(), &clock).add(&spec).await.expect_err("a relative copy folder is refused");
+    assert!(err.to_string().contains("absolute"), "{err}");
+    spec.copy_to = Some(ScheduleCopy { dest: offsite.display().to_string() });
+    let nightly = Schedules::new(service.db(), &clock).add(&spec).await?;
+    assert_eq!(
+        Schedules::new(service.db(), &clock).get(nightly.id).await?.spec.copy_to,
+        spec.copy_to,
+        "the copy destination is stored with the schedule"
+    );
+
+    let told = Told::default();
+    let report = orgvault_core::schedule::run_now(&scheduler(&service, &clock, &told), nightly.id).await?;
+    assert_eq!(report.error, None, "the backup and its copy ran: {report:?}");
+    let jobs = Jobs::new(service.db(), &clock);
+    let copies = jobs.list(&JobFilter { kind: Some(JobKind::Copy), ..Default::default() }).await?;
+    assert_eq!(copies.len(), 1, "one copy job followed the backup");
+    assert_eq!(copies[0].trigger, Trigger::Schedule(nightly.id), "started by the schedule");
+    assert_eq!(copies[0].state, JobState::Succeeded);
+
+    let source = service.repository_for(&saved.identity).await?;
+    let backed_up = source.snapshots().await?;
+    let target = orgvault_core::storage::StorageTarget::Local { path: offsite.clone() };
+    let copy =
+        orgvault_core::repo::Repository::open_with_key(&target, &service.repository_key(&saved.identity)?).await?;
+    assert!(copy.is_encrypted(), "the off-site repository is encrypted with the identity's password");
+    let copied = copy.snapshots().await?;
+    assert_eq!(copied.len(), 1, "the new snapshot is off-site");
+    assert_eq!(copied[0].name, backed_up[0].name, "the same backup");
+    let report = copy.verify(&copied[0].id, None, &NoProgress).await?;
+    assert!(report.is_ok(), "the copy verifies: {:?}", report.problems);
     Ok(())
 }
