@@ -180,6 +180,8 @@ test("a backup schedule copies its new snapshot off-site: the copy is a job the 
   const dest = join(offsite, "repo");
   await typeInto(browser, "schedule-copy-to", dest);
   await click(browser, "schedule-save");
+  // A backup schedule is confirmed with what it takes, as a backup is.
+  await click(browser, "schedule-confirm-yes");
   await waitForText(browser, [`Schedule “${COPIED}” saved.`]);
   const row = await browser.$(`[data-testid="schedule-row"][data-name="${COPIED}"]`);
   await row.waitForExist({ timeout: 10_000 });
