@@ -39,7 +39,12 @@ async function checkWith([keyId, secret]) {
   await typeInto(browser, "identity-s3-key-id", keyId);
   await typeInto(browser, "identity-s3-secret", secret);
   await click(browser, "storage-check");
-  const result = await testId(browser, "storage-result", 60_000);
+  let result;
+  try {
+    result = await testId(browser, "storage-result", 60_000);
+  } catch (e) {
+    throw new Error(`${e.message}; the window showed:\n${(await browser.$("body").getText()).slice(0, 3000)}`);
+  }
   let text = "";
   await browser.waitUntil(async () => (text = await result.getText()).length > 0, { timeout: 60_000 });
   return text;
