@@ -52,7 +52,9 @@ save_stats() { curl -s "$BASE/_sim/stats" >"$WORK/$1.stats.json"; }
 backup() { # name dest [extra args]
   local name=$1 dest=$2; shift 2
   /usr/bin/time -f "%e %M" -o "$WORK/$name.time" "$BIN/orgvault" backup --portal "$PORTAL" --username "$ADMIN" \
-    --to "$dest" --download-concurrency "$CONCURRENCY" --json "$@" >"$WORK/$name.json"
+    --to "$dest" --download-concurrency "$CONCURRENCY" --json "$@" >"$WORK/$name.json" 2>"$WORK/$name.err" \
+    || { cat "$WORK/$name.err" >&2; exit 1; }
+  # stderr holds the recovery key of a repository just created: kept out of the bench's output.
 }
 
 export ORGVAULT_DATA_DIR="$WORK/data"

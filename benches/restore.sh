@@ -35,7 +35,7 @@ export ORGVAULT_DATA_DIR="$WORK/data"
 # New repositories are encrypted (format 2); the password is read from here, never an argument.
 export ORGVAULT_REPOSITORY_PASSWORD="${ORGVAULT_REPOSITORY_PASSWORD:-orgvault demo repository password}"
 
-ORGVAULT_PASSWORD="$A_PASS" "$BIN/orgvault" backup --portal "$A_URL" --username "$A_ADMIN" --to "$WORK/vault" --json >"$WORK/backup.json"
+ORGVAULT_PASSWORD="$A_PASS" "$BIN/orgvault" backup --portal "$A_URL" --username "$A_ADMIN" --to "$WORK/vault" --json >"$WORK/backup.json" 2>"$WORK/backup.err"
 SNAP=$(python3 -c "import json;print(json.load(open('$WORK/backup.json'))['snapshot'])")
 
 restore() { # org-index concurrency name
