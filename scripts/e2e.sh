@@ -113,8 +113,12 @@ done
 echo "e2e: running the tests"
 status=0
 # The smoke test runs first: it starts from no identity. The others share its data folder.
-tests=(smoke.test.mjs)
-for f in tests/*.test.mjs; do [[ "$(basename "$f")" == smoke.test.mjs ]] || tests+=("$(basename "$f")"); done
+# The S3 test runs right after it: in a later place (after identities and schedules) its
+# credential check intermittently got no answer within 60 s (cause not yet found; see the test).
+tests=(smoke.test.mjs storage-s3.test.mjs)
+for f in tests/*.test.mjs; do
+  case "$(basename "$f")" in smoke.test.mjs | storage-s3.test.mjs) ;; *) tests+=("$(basename "$f")") ;; esac
+done
 [[ -n "${E2E_ONLY:-}" ]] && tests=($E2E_ONLY)
 # One runner per file, in this order (the runner would sort them itself); each opens its own window.
 for t in "${tests[@]}"; do
