@@ -145,8 +145,7 @@ pub async fn run(db: &Db, data_dir: &Path, args: RestoreArgs) -> anyhow::Result<
     if let Some(name) = &args.save_profile {
         profiles.save(name, &mapping).await?;
     }
-    let conn = std::env::var("AZURE_STORAGE_CONNECTION_STRING").ok();
-    let target = StorageTarget::parse_dest(&args.from, conn.as_deref(), &data_dir.join("cache"))?;
+    let target = StorageTarget::parse_dest_from_env(&args.from, &data_dir.join("cache"))?;
     let repo = super::snapshots::open_target(&target).await?;
     // The target: a saved identity (through the application layer, recorded on the job), or
     // --portal/--username.

@@ -33,8 +33,7 @@ pub struct DestArgs {
 impl DestArgs {
     /// The storage target; Azure uploads are staged in the data folder's `cache`.
     pub fn target(&self, data_dir: &Path) -> anyhow::Result<StorageTarget> {
-        let conn = std::env::var("AZURE_STORAGE_CONNECTION_STRING").ok();
-        Ok(StorageTarget::parse_dest(&self.to, conn.as_deref(), &data_dir.join("cache"))?)
+        Ok(StorageTarget::parse_dest_from_env(&self.to, &data_dir.join("cache"))?)
     }
 
     /// Opens the existing repository; a destination that is not one is refused and left as it is.

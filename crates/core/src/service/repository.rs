@@ -180,9 +180,8 @@ impl Service {
     /// opened, or created in a missing or empty place, with the identity's repository password
     /// (a plain identity's copies are plain). Staging for uploads under the system's temp folder.
     pub async fn copy_destination(&self, identity: &Identity, dest: &str) -> Result<Repository, ServiceError> {
-        let conn = std::env::var("AZURE_STORAGE_CONNECTION_STRING").ok();
         let cache = std::env::temp_dir().join("orgvault-copy-cache");
-        let target = StorageTarget::parse_dest(dest.trim(), conn.as_deref(), &cache)?;
+        let target = StorageTarget::parse_dest_from_env(dest.trim(), &cache)?;
         // As for a backup: the repository check first, so a refused folder is not written to.
         let repo =
             Repository::open_for_backup_with_key(&target, InitPolicy::IfEmpty, &self.repository_key(identity)?).await?;

@@ -76,6 +76,13 @@ impl StorageTarget {
         Self::parse_dest_in(dest, azure_conn, &S3Environment::process(), cache_dir)
     }
 
+    /// As [`StorageTarget::parse_dest`], the Azure connection string from this process's
+    /// `AZURE_STORAGE_CONNECTION_STRING` (the CLI's destinations, a schedule's copy destination).
+    pub fn parse_dest_from_env(dest: &str, cache_dir: &Path) -> Result<Self, StorageError> {
+        let conn = std::env::var("AZURE_STORAGE_CONNECTION_STRING").ok();
+        Self::parse_dest(dest, conn.as_deref(), cache_dir)
+    }
+
     /// As [`StorageTarget::parse_dest`], with S3 credentials looked up in `s3_env`.
     pub fn parse_dest_in(
         dest: &str,
