@@ -10,10 +10,12 @@
 # service the export/replica package via /_sim/.../package, which pays the same latency). Then an
 # incremental backup of the unchanged organization beside a scan alone, and (SECOND_ITEMS > 0) the
 # peak RSS of a full backup of a second, smaller org, to show memory does not grow with data size.
-# The full backup runs twice, into an encrypted repository (the default) and into a plain one
-# (--no-encrypt), one after the other against the same simulator: the ratio of their throughputs
-# is what encryption costs (target: at most 10%), with each one's peak RSS. At LATENCY_MS 0 the
-# backup is CPU-bound, the worst case for encryption.
+# The full backup runs four times against the same simulator, in the order encrypted (the
+# default), plain (--no-encrypt), plain, encrypted ("ABBA"), so that neither kind profits from
+# going second (a warmed simulator, page cache): the ratio of their mean throughputs is what
+# encryption costs (target: at most 10%), beside the client's CPU seconds (user + system, which
+# the shared machine's load does not inflate) and each one's peak RSS. At LATENCY_MS 0 the backup
+# is CPU-bound, the worst case for encryption.
 #
 # Usage: benches/backup.sh [ITEMS USERS GROUPS LATENCY_MS]
 #   CONCURRENCY   download concurrency of the backup and of the ceiling (default 32)
@@ -51,7 +53,7 @@ reset_stats() { curl -s -X POST "$BASE/_sim/faults/reset" >/dev/null; }
 save_stats() { curl -s "$BASE/_sim/stats" >"$WORK/$1.stats.json"; }
 backup() { # name dest [extra args]
   local name=$1 dest=$2; shift 2
-  /usr/bin/time -f "%e %M" -o "$WORK/$name.time" "$BIN/orgvault" backup --portal "$PORTAL" --username "$ADMIN" \
+  /usr/bin/time -f "%e %M %U %S" -o "$WORK/$name.time" "$BIN/orgvault" backup --portal "$PORTAL" --username "$ADMIN" \
     --to "$dest" --download-concurrency "$CONCURRENCY" --json "$@" >"$WORK/$name.json" 2>"$WORK/$name.err" \
     || { cat "$WORK/$name.err" >&2; exit 1; }
   # stderr holds the recovery key of a repository just created: kept out of the bench's output.
@@ -65,6 +67,9 @@ start_sim "$ITEMS" "$USERS" "$NGROUPS"
 # 1. Full backup (encrypted), and the same into a plain repository.
 reset_stats; backup full "$WORK/vault"; save_stats full
 reset_stats; backup plain "$WORK/vault-plain" --no-encrypt
+reset_stats; backup plain2 "$WORK/vault-plain2" --no-encrypt
+reset_stats; backup enc2 "$WORK/vault-enc2"
+rm -rf "$WORK/vault-plain" "$WORK/vault-plain2" "$WORK/vault-enc2"
 
 # 2. Ceiling: the same bytes by plain parallel GETs, same latency, same download concurrency.
 TOKEN=$(curl -s "$PORTAL/sharing/rest/generateToken" --data-urlencode "username=$ADMIN" --data-urlencode "password=$PASS" \
@@ -135,13 +140,22 @@ print(f"bytes            backup downloaded {got/1e6:.1f} MB, ceiling {ceil_bytes
 print("full backup requests by route:")
 for r in fs["routes"][:14]:
     print(f"  {r['requests']:>7}  {r['route']}")
-plain = js("plain")
-plain_wall, plain_rss = timed("plain")
-plain_s = plain.get("backup_seconds") or max(plain_wall - scan_wall, 0.1)
-enc_tp, plain_tp = got / backup_s, plain["bytes_downloaded"] / plain_s
-print(f"encryption       backup phase encrypted {enc_tp/1e6:.1f} MB/s, plain {plain_tp/1e6:.1f} MB/s: encrypted / plain = "
-      f"{enc_tp/plain_tp:.2f} (target >= 0.90); whole run {full_wall:.1f} s vs {plain_wall:.1f} s; "
-      f"peak RSS encrypted {full_rss:.0f} MB, plain {plain_rss:.0f} MB")
+def run_figures(name):
+    j = js(name)
+    wall, rss = timed(name)
+    user, system = (float(x) for x in open(os.path.join(work, name + ".time")).read().split()[2:4])
+    secs = j.get("backup_seconds") or max(wall - scan_wall, 0.1)
+    return j["bytes_downloaded"] / secs, secs, user + system, rss
+enc = [run_figures(n) for n in ("full", "enc2")]
+plain = [run_figures(n) for n in ("plain", "plain2")]
+mean = lambda runs, i: sum(r[i] for r in runs) / len(runs)
+enc_tp, plain_tp = mean(enc, 0), mean(plain, 0)
+print(f"encryption       ABBA: backup phase encrypted {' / '.join(f'{r[1]:.1f} s' for r in enc)}, plain "
+      f"{' / '.join(f'{r[1]:.1f} s' for r in plain)}; mean {enc_tp/1e6:.1f} vs {plain_tp/1e6:.1f} MB/s: encrypted / plain = "
+      f"{enc_tp/plain_tp:.2f} (target >= 0.90)")
+print(f"                 client CPU (user+sys, whole run) encrypted {mean(enc, 2):.1f} s, plain {mean(plain, 2):.1f} s: "
+      f"plain / encrypted = {mean(plain, 2)/mean(enc, 2):.2f}; peak RSS encrypted {max(r[3] for r in enc):.0f} MB, "
+      f"plain {max(r[3] for r in plain):.0f} MB")
 print(f"incremental      {incr_wall:.1f} s (scan included), {incr['bytes_new']/1e6:.2f} MB new of {incr['bytes_total']/1e6:.0f} MB, "
       f"{incr['data_downloads']} /data downloads, {stats('incr')['total_requests']} requests, peak RSS {incr_rss:.0f} MB")
 print(f"scan alone       {scan_wall:.1f} s;  incremental / scan = {incr_wall/scan_wall:.2f} (target <= 1.3)")

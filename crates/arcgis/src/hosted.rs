@@ -119,7 +119,11 @@ impl Portal {
         job_id: &str,
     ) -> Result<JobStatus> {
         let url = self.rest_url(&["content", "users", owner, "items", item_id, "status"])?;
-        let v = self.json_at(url, &[("jobType", job_type), ("jobId", job_id)]).await?;
+        // Without a job id (an export adopted after its answer was lost) the item's own status
+        // answers, as the REST API documents `jobId` as optional.
+        let params: &[(&str, &str)] =
+            if job_id.is_empty() { &[("jobType", job_type)] } else { &[("jobType", job_type), ("jobId", job_id)] };
+        let v = self.json_at(url, params).await?;
         let status = v.get("status").and_then(Value::as_str).unwrap_or("").to_ascii_lowercase();
         Ok(match status.as_str() {
             "completed" => JobStatus::Completed { result_url: None },

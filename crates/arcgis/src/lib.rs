@@ -76,8 +76,11 @@
 //!   renewed then if due; sign-in calls need no slot. An expired or revoked token is renewed and
 //!   the request repeated, up to three times, invisibly; renewal is single-flight.
 //! - A JSON read that stops progressing fails after a patience adaptive to the latency observed
-//!   (RTO-like, 1 s at least, doubled per repeat, capped by `stall_timeout`: `http::pace`); a write
-//!   waits `write_timeout` (15 min) for its answer; a download's body `stall_timeout`.
+//!   (RTO-like, 1 s at least, doubled per repeat, capped by `stall_timeout`: `http::pace`); a read
+//!   still unanswered after one RTO (250 ms at least) is sent a second time and the first answer
+//!   taken (hedged, at most one read in ten); a write waits `write_timeout` (15 min) for its answer
+//!   to begin, then 5 s at least between its chunks; a download's body 5 s at least between
+//!   chunks, doubled per repeat, capped by `stall_timeout`.
 //! - GETs are retried with jittered exponential backoff honouring `Retry-After`; POSTs only when
 //!   marked idempotent. All requests to the org share one AIMD concurrency limiter. The backoff
 //!   (`retry`: `RetryPolicy`, `Attempts`, the `retry` loop and its `Stop`) is the one the

@@ -9,7 +9,7 @@ use serde_json::Value;
 use url::Url;
 
 use super::transport::Transport;
-use super::{classify_transport, display_url, interpret_json, parse_retry_after, ByteStream, Call, Wait};
+use super::{classify_transport, display_url, interpret_json, parse_retry_after, ByteStream, Call, Method, Wait};
 use crate::auth::TokenPick;
 use crate::error::{Error, Result};
 use crate::limiter::Permit;
@@ -62,7 +62,7 @@ impl Transport {
             let retry_after = parse_retry_after(resp.headers());
             let chunk_patience = match call.wait {
                 Wait::Read => patience,
-                Wait::Write => self.settings.stall_timeout,
+                Wait::Write => self.pace.answer_patience(attempt),
             };
             let body = self.read_body(resp, &call.url, chunk_patience).await?;
             interpret_json(status, retry_after, &body, &call.url)
@@ -84,11 +84,47 @@ impl Transport {
                 Some(pick) => Some(pick.pick(self).await?),
                 None => None,
             };
-            let answer = self.json_once(c, token.as_ref(), attempt).await;
+            let answer = self.json_hedged(c, token.as_ref(), attempt).await;
             drop(permit);
             answer
         })
         .await
+    }
+
+    /// Sends a JSON call once, and for an idempotent read a second copy when the first has not
+    /// answered within the hedge delay (`Pace::hedge_delay`, budgeted): the first success wins,
+    /// the other copy is dropped (its connection closed). A failure of one copy waits for the
+    /// other; only when both fail does the attempt fail (with the first copy's error).
+    async fn json_hedged(&self, call: &Call, token: Option<&Secret>, attempt: u32) -> Result<Value> {
+        let hedgeable = call.wait == Wait::Read && call.idempotent && call.method == Method::Get && !call.sign_in;
+        if !hedgeable {
+            return self.json_once(call, token, attempt).await;
+        }
+        self.pace.earn_hedge();
+        let first = self.json_once(call, token, attempt);
+        let Some(delay) = self.pace.hedge_delay() else { return first.await };
+        tokio::pin!(first);
+        tokio::select! {
+            answer = &mut first => return answer,
+            _ = tokio::time::sleep(delay) => {}
+        }
+        if !self.pace.take_hedge() {
+            return first.await;
+        }
+        self.hedges.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        tracing::debug!(url = %display_url(&call.url), delay_ms = delay.as_millis() as u64, "no answer yet; hedging the read");
+        let second = self.json_once(call, token, attempt);
+        tokio::pin!(second);
+        tokio::select! {
+            answer = &mut first => match answer {
+                Ok(v) => Ok(v),
+                Err(e) => second.await.map_err(|_| e),
+            },
+            answer = &mut second => match answer {
+                Ok(v) => Ok(v),
+                Err(_) => first.await,
+            },
+        }
     }
 
     /// As [`Transport::json`] for a call that carries no token: sign-in calls, whose sending
@@ -103,8 +139,16 @@ impl Transport {
     }
 
     /// `permit` (the download slot) travels with the body and is returned when it ends.
-    async fn stream_once(&self, call: &Call, token: Option<&Secret>, permit: Option<Permit>) -> Result<ByteStream> {
-        let stall = self.settings.stall_timeout;
+    async fn stream_once(
+        &self,
+        call: &Call,
+        token: Option<&Secret>,
+        permit: Option<Permit>,
+        attempt: u32,
+    ) -> Result<ByteStream> {
+        // A download's body may pause between chunks, but a stall must not hold its slot for
+        // the whole stall limit (`Pace::download_patience`: a floor, doubled per repeat).
+        let stall = self.pace.download_patience(attempt);
         let resp = match tokio::time::timeout(self.settings.request_timeout, self.send_once(call, token)).await {
             Ok(r) => r?,
             Err(_) => {
@@ -181,12 +225,12 @@ impl Transport {
 
     /// Sends with retries and returns the body as a stream once the answer has started.
     pub async fn stream(&self, call: &Call, token: Option<&TokenPick<'_>>) -> Result<ByteStream> {
-        self.with_retries(call, self.download_limiter(), |c, permit, _| async move {
+        self.with_retries(call, self.download_limiter(), |c, permit, attempt| async move {
             let token = match token {
                 Some(pick) => Some(pick.pick(self).await?),
                 None => None,
             };
-            self.stream_once(c, token.as_ref(), permit).await
+            self.stream_once(c, token.as_ref(), permit, attempt).await
         })
         .await
     }

@@ -27,6 +27,8 @@ pub(crate) struct Transport {
     /// `limiter`. A download holds its permit until its body has ended, like a curl transfer slot.
     pub(super) downloads: OnceLock<Arc<Limiter>>,
     pub(super) requests: AtomicU64,
+    /// Second copies of reads sent because the first was slow (`body.rs`, `json_hedged`).
+    pub(super) hedges: AtomicU64,
     /// The latency estimate behind a JSON answer's no-progress limit.
     pub(super) pace: Pace,
     pub(super) org_origins: RwLock<HashSet<Origin>>,
@@ -71,6 +73,7 @@ impl Transport {
             limiter,
             downloads: OnceLock::new(),
             requests: AtomicU64::new(0),
+            hedges: AtomicU64::new(0),
             pace,
             org_origins: RwLock::new(origins),
             allowed_hosts: RwLock::default(),
@@ -95,6 +98,11 @@ impl Transport {
 
     pub fn requests_made(&self) -> u64 {
         self.requests.load(Ordering::Relaxed)
+    }
+
+    /// Hedged reads sent so far (each also counts in `requests_made`).
+    pub fn hedges_sent(&self) -> u64 {
+        self.hedges.load(Ordering::Relaxed)
     }
 
     /// Adds an org host (from `portals/<id>/urls`): the token may go there from now on.

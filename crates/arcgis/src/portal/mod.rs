@@ -313,6 +313,11 @@ impl Portal {
         self.inner.session.transport.requests_made()
     }
 
+    /// Second copies of slow reads sent so far (hedged requests; each counts in `requests_made`).
+    pub fn hedges_sent(&self) -> u64 {
+        self.inner.session.transport.hedges_sent()
+    }
+
     /// The limiter's current concurrency limit.
     pub fn concurrency_limit(&self) -> usize {
         self.inner.session.transport.limiter().limit()

@@ -117,6 +117,65 @@ async fn a_stalled_small_answer_fails_fast_and_is_asked_again() {
 }
 
 #[tokio::test]
+async fn a_slow_read_is_hedged_after_one_rto_and_the_first_answer_wins() {
+    let seen = Arc::new(Seen::default());
+    let base = start_server(seen.clone(), false).await;
+    let mut cfg = config(&base, PASSWORD);
+    cfg.stall_timeout = Duration::from_secs(30);
+    let portal = Portal::connect(cfg).await.expect("connect");
+    for _ in 0..30 {
+        portal.get_json("t/ok", &[]).await.expect("fast answers earn hedges and teach the latency");
+    }
+    let started = std::time::Instant::now();
+    let v = portal.get_json("t/stall/1", &[]).await.expect("the hedged copy answers");
+    let took = started.elapsed();
+    assert_eq!(v["attempts"], 2, "the second copy was the one that answered");
+    assert_eq!(portal.hedges_sent(), 1, "one hedge was sent");
+    assert!(
+        took < Duration::from_millis(900),
+        "a stalled read of a fast portal is answered by its hedge after one RTO (250 ms floor), \
+         before the 1 s patience would even give up on it: {took:?}"
+    );
+    // Writes are never hedged: a POST is not sent twice.
+    let before = seen.hits("/sharing/rest/t/slow/300");
+    portal.post_form("t/slow/300", &[("adds", "[]")], false).await.expect("slow write");
+    assert_eq!(seen.hits("/sharing/rest/t/slow/300") - before, 1, "a write goes once, however slow");
+}
+
+#[tokio::test]
+async fn a_stalled_write_answer_and_a_stalled_download_fail_within_seconds() {
+    let seen = Arc::new(Seen::default());
+    let base = start_server(seen.clone(), false).await;
+    let mut cfg = config(&base, PASSWORD);
+    cfg.stall_timeout = Duration::from_secs(30);
+    let portal = Portal::connect(cfg).await.expect("connect");
+    for _ in 0..5 {
+        portal.get_json("t/ok", &[]).await.expect("warm-up");
+    }
+    // The answer of a write began, then stopped: the server did the work; a dead connection
+    // must not hold the caller for the 30 s stall limit.
+    let started = std::time::Instant::now();
+    let got = portal.post_form("t/stall/1", &[("adds", "[]")], false).await;
+    assert!(matches!(got, Err(Error::Timeout { .. })), "a stalled write answer is a timeout: {got:?}");
+    assert!(started.elapsed() < Duration::from_secs(12), "within the answer floor: {:?}", started.elapsed());
+    let started = std::time::Instant::now();
+    let mut stream = portal.get_stream(&portal.resolve("t/stall/2").expect("url"), &[]).await.expect("begins");
+    let mut failed = false;
+    while let Some(chunk) = futures::StreamExt::next(&mut stream).await {
+        if chunk.is_err() {
+            failed = true;
+            break;
+        }
+    }
+    assert!(failed, "a stalled download ends with an error");
+    assert!(
+        started.elapsed() < Duration::from_secs(12),
+        "a stalled download gives up after the download floor, not the stall limit: {:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
 async fn a_slow_write_is_waited_for_not_taken_for_a_lost_answer() {
     let seen = Arc::new(Seen::default());
     let base = start_server(seen.clone(), false).await;

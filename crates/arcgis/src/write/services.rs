@@ -11,6 +11,15 @@ use crate::hosted::{str_field, sub_url, JobStatus};
 use crate::http::display_url;
 use crate::portal::Portal;
 
+/// Longest wait for an asynchronous definition change to finish.
+const DEFINITION_JOB_DEADLINE: std::time::Duration = std::time::Duration::from_secs(30 * 60);
+
+/// The `statusURL` of an answer accepted as an asynchronous job (the key's case varies: Esri's
+/// Python client reads it case-insensitively).
+fn status_url_of(answer: &Value) -> Option<&str> {
+    answer.as_object()?.iter().find(|(k, _)| k.eq_ignore_ascii_case("statusurl")).and_then(|(_, v)| v.as_str())
+}
+
 /// Most features `applyEdits` takes in one call.
 pub const MAX_ADDS_PER_CALL: usize = 2000;
 
@@ -89,7 +98,62 @@ impl Portal {
     pub async fn add_to_definition(&self, service_url: &Url, definition: &Value) -> Result<Value> {
         let url = sub_url(&admin_url(service_url)?, "addToDefinition");
         let body = definition.to_string();
-        self.post_form(url.as_str(), &[("addToDefinition", body.as_str())], false).await
+        // Asked to run asynchronously (ArcGIS Online, Enterprise 11.4+): a large definition takes
+        // minutes, and an answer held that long is easily lost. A server that ignores `async`
+        // answers as before; one that honours it gives a `statusURL` to poll.
+        let answer =
+            self.post_form(url.as_str(), &[("addToDefinition", body.as_str()), ("async", "true")], false).await?;
+        match status_url_of(&answer) {
+            Some(status) => self.definition_job(&url, status).await,
+            None => Ok(answer),
+        }
+    }
+
+    /// Polls an asynchronous definition job until it completes; its final answer (with the
+    /// synchronous answer's fields, `layers` among them) is returned. The status URL must be on
+    /// one of the org's hosts: the token goes nowhere else, and an answer naming a foreign host
+    /// is refused rather than polled without it.
+    async fn definition_job(&self, op: &Url, status: &str) -> Result<Value> {
+        let status_url = op.join(status).map_err(|_| Error::Decode {
+            url: display_url(op),
+            detail: "its statusURL is not a valid address".into(),
+        })?;
+        if !self.is_org_url(&status_url) {
+            return Err(Error::Decode {
+                url: display_url(op),
+                detail: format!("its statusURL points to {}, not to the organization", display_url(&status_url)),
+            });
+        }
+        let deadline = tokio::time::Instant::now() + DEFINITION_JOB_DEADLINE;
+        let mut wait = std::time::Duration::from_millis(100);
+        loop {
+            let v = self.json_at(status_url.clone(), &[]).await?;
+            let state = v.get("status").and_then(Value::as_str).unwrap_or("").to_ascii_lowercase();
+            match state.as_str() {
+                "completed" => return Ok(v),
+                "failed" | "esrijobfailed" | "cancelled" | "esrijobcancelled" | "timedout" | "esrijobtimedout" => {
+                    let detail = v.get("error").map(|e| e.to_string()).unwrap_or_default();
+                    return Err(Error::Api {
+                        code: 500,
+                        message: format!("the definition change ended as {state} {detail}").trim().to_owned(),
+                        message_code: None,
+                        details: vec![],
+                    });
+                }
+                _ => {}
+            }
+            if tokio::time::Instant::now() + wait > deadline {
+                return Err(Error::Timeout {
+                    url: display_url(&status_url),
+                    what: format!(
+                        "the definition change did not finish within {} min",
+                        DEFINITION_JOB_DEADLINE.as_secs() / 60
+                    ),
+                });
+            }
+            tokio::time::sleep(wait).await;
+            wait = (wait * 2).min(std::time::Duration::from_secs(5));
+        }
     }
 
     /// Changes a hosted service's definition (`updateDefinition`), e.g. its relationships.

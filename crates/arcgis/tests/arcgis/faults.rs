@@ -122,3 +122,29 @@ async fn a_file_download_follows_the_redirect_to_storage_without_the_token() {
     assert_eq!(sim.state.storage.served() as usize, files.len(), "every file was served by the storage host");
     assert_eq!(sim.state.storage.tokens_seen(), 0, "the token never reached the storage host");
 }
+
+#[tokio::test]
+async fn a_slow_add_to_definition_runs_as_a_job_and_is_not_taken_for_a_lost_answer() {
+    let sim = sim(SimConfig { orgs: 1, items: 10, ..SimConfig::default() }).await;
+    let admin = sim.orgs[0].admin.clone();
+    let mut cfg = config_for(&sim, 0, &admin);
+    // Scaled down: a 1 s wait for a write's answer stands for the 15 min one, a 2.5 s
+    // addToDefinition for one that takes longer than that.
+    cfg.write_timeout = Duration::from_secs(1);
+    let portal = Portal::connect(cfg).await.expect("connect");
+    let params = serde_json::json!({ "name": "SlowDefinition", "spatialReference": { "wkid": 4326 } });
+    let created = portal.create_service(&admin.username, &params, false).await.expect("createService");
+    sim.state.faults.set_slow_op("addToDefinition", 2_500);
+    let layer = serde_json::json!({ "layers": [{
+        "id": 0, "name": "Points", "type": "Feature Layer", "geometryType": "esriGeometryPoint",
+        "fields": [{ "name": "OBJECTID", "type": "esriFieldTypeOID", "alias": "OBJECTID" }],
+    }]});
+    let started = std::time::Instant::now();
+    let answer = portal.add_to_definition(&created.service_url, &layer).await.expect("the definition change completes");
+    assert!(started.elapsed() >= Duration::from_millis(2_500), "it took the operation's time: {:?}", started.elapsed());
+    assert_eq!(answer["status"], "Completed", "the job's final answer: {answer}");
+    assert_eq!(answer["layers"][0]["name"], "Points", "with the layers it added: {answer}");
+    assert_eq!(sim.state.jobs.definitions.count(), 1, "the change ran as an asynchronous job");
+    let layers = portal.service_layers(&created.service_url).await.expect("layers");
+    assert!(layers.to_string().contains("Points"), "the service has the layer: {layers}");
+}

@@ -170,7 +170,7 @@ async fn export_fgdb(run: &Run<'_>, owner: &str, item_id: &str) -> Result<BlobRe
         .map_err(|e| Stop::Failed(format!("journaling the export before starting it: {e}")))?;
     // On an error the row stays: the answer may be lost while the item exists; the job's final
     // sweep looks for it by its title.
-    let mut job = match run.portal.start_export(owner, item_id, arcgis::FILE_GEODATABASE, &title).await {
+    let mut job = match start_export_recovering(run, owner, item_id, &title).await {
         // ArcGIS Online refuses an administrator exporting into another user's content; Esri's
         // Python client (`Item.export`) then exports into the signed-in user's own content. The
         // refused call made nothing, so the journal row moves to the signed-in user first.
@@ -180,7 +180,7 @@ async fn export_fgdb(run: &Run<'_>, owner: &str, item_id: &str) -> Result<BlobRe
                 .set_owner(&title, &me)
                 .await
                 .map_err(|e| Stop::Failed(format!("journaling the export before starting it: {e}")))?;
-            run.portal.start_export(&me, item_id, arcgis::FILE_GEODATABASE, &title).await
+            start_export_recovering(run, &me, item_id, &title).await
         }
         other => other,
     }
@@ -236,6 +236,66 @@ async fn export_fgdb(run: &Run<'_>, owner: &str, item_id: &str) -> Result<BlobRe
     // Cleanup runs whatever happened above, cancel included.
     run.delete_export(&job.owner, &job.export_item_id).await;
     result
+}
+
+/// Starts an export whose answer may be lost. `export` is not idempotent (each call makes an
+/// item), so a failure that may have happened after the portal acted (a timeout, a broken
+/// connection, a 5xx) is not answered by calling again blindly: the owner's root folder, where
+/// `export` puts its item and which (unlike search) is current at once, is read for an item with
+/// this call's unique title and the export's item type. One such item is adopted (its status is
+/// then polled without a job id); none means the call made nothing and it is sent again under the
+/// same journaled title; more than one is left alone (the journal's sweep refuses too) and the
+/// export fails. At most `EXPORT_STARTS` calls.
+async fn start_export_recovering(
+    run: &Run<'_>,
+    owner: &str,
+    item_id: &str,
+    title: &str,
+) -> Result<arcgis::ExportJob, arcgis::Error> {
+    let mut calls = 0;
+    loop {
+        calls += 1;
+        let err = match run.portal.start_export(owner, item_id, arcgis::FILE_GEODATABASE, title).await {
+            Ok(job) => return Ok(job),
+            Err(e) => e,
+        };
+        // A permanent error is final; a throttled or refused call was not carried out and the
+        // client has already sent it again as often as it would.
+        if !err.is_retryable() || matches!(err, arcgis::Error::RateLimited { .. } | arcgis::Error::Connect { .. }) {
+            return Err(err);
+        }
+        match find_export_item(run, owner, title).await {
+            Ok(Some(export_item_id)) => {
+                tracing::info!(item = %export_item_id, "the export's answer was lost; its item was found by its title and is used");
+                return Ok(arcgis::ExportJob { job_id: String::new(), export_item_id, owner: owner.to_owned() });
+            }
+            Ok(None) if calls < EXPORT_STARTS => {
+                tracing::info!("the export's answer was lost and it made no item; starting it again: {err}");
+            }
+            Ok(None) => return Err(err),
+            Err(e) => {
+                tracing::warn!("the export's answer was lost and its item cannot be looked for: {e}");
+                return Err(err);
+            }
+        }
+    }
+}
+
+/// Calls of `export` for one service before giving up (see `start_export_recovering`).
+const EXPORT_STARTS: u32 = 3;
+
+/// The id of the one export item titled `title` in `owner`'s root folder, if there is exactly one.
+async fn find_export_item(run: &Run<'_>, owner: &str, title: &str) -> Result<Option<String>, arcgis::Error> {
+    let items = run.portal.user_root_items(owner).await?;
+    let mut found = items.into_iter().filter(|i| i.title == title && i.item_type == EXPORT_ITEM_TYPE);
+    match (found.next(), found.next()) {
+        (Some(one), None) => Ok(Some(one.id)),
+        (None, _) => Ok(None),
+        (Some(_), Some(_)) => Err(arcgis::Error::Decode {
+            url: format!("content/users/{owner}"),
+            detail: format!("two items are titled {title:?}; neither is taken for this export"),
+        }),
+    }
 }
 
 async fn replica(

@@ -15,7 +15,7 @@
 //! cannot be passed off as another kind. Blob ids are keyed: HMAC-SHA-256 of the content under
 //! the master key's id key, so equal content still de-duplicates while ids reveal nothing.
 
-use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use chacha20poly1305::aead::{Aead, AeadInPlace, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use hmac::{Hmac, Mac};
 use rand::RngCore;
@@ -180,12 +180,15 @@ impl Sealer<'_> {
 
     fn seal_segment(&mut self, plain: &[u8], last: bool, out: &mut Vec<u8>) {
         let nonce = Crypto::nonce(&self.prefix, self.counter, last);
-        let sealed = self
+        // Sealed in place at the end of `out`: no buffer per segment, one copy of the plaintext.
+        let at = out.len();
+        out.extend_from_slice(plain);
+        let tag = self
             .crypto
             .cipher
-            .encrypt(&nonce, Payload { msg: plain, aad: &self.aad })
+            .encrypt_in_place_detached(&nonce, &self.aad, &mut out[at..])
             .expect("XChaCha20-Poly1305 seals any segment of 64 KiB");
-        out.extend_from_slice(&sealed);
+        out.extend_from_slice(&tag);
         self.counter = self.counter.checked_add(1).expect("fewer than 2^32 segments (256 TiB) per object");
     }
 

@@ -57,27 +57,46 @@ async fn stop_while_polling_an_export(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_export_whose_answer_was_lost_is_still_deleted() -> anyhow::Result<()> {
-    let sim = start_sim(SimConfig { orgs: 1, items: 60, ..SimConfig::default() }).await?;
-    let (service, _) = exportable_service(&sim);
-    let s = scanned(&sim).await?;
-    let before = item_ids(&sim);
-    // The portal makes the export item, then the answer is lost: the client never learns its id.
-    sim.state
-        .faults
-        .force_timed(ForcedFault { path_contains: Some("/export".into()), kind: FaultKind::Http502, count: 1 }, true);
-    let dir = tempfile::tempdir()?;
-    let repo = open_repo(dir.path()).await?;
-    let selection = Selection::Explicit { items: vec![service.clone()], users: vec![], groups: vec![] };
-    let summary = run_backup(&s, &repo, &selection, &NoProgress, CancellationToken::new()).await?;
-    assert_eq!(sim.state.faults.faults_after_apply(), 1, "the export ran and its answer was lost");
-    assert_eq!((summary.items, summary.failed), (1, 0), "the service is saved another way");
-    assert!(
-        leftover_exports(&sim).is_empty(),
-        "the export item whose answer was lost is found by its journaled title and deleted: {:?}",
-        leftover_exports(&sim).iter().map(|i| &i.title).collect::<Vec<_>>()
-    );
-    assert_eq!(item_ids(&sim), before, "no item of the org was deleted, and none left behind");
+async fn an_export_whose_answer_was_lost_is_found_by_its_title_used_and_deleted() -> anyhow::Result<()> {
+    // after_apply: the portal makes the export item, then the answer is lost (the client never
+    // learns its id); before: the call fails before the portal acts, and nothing was made.
+    for after_apply in [true, false] {
+        let sim = start_sim(SimConfig { orgs: 1, items: 60, ..SimConfig::default() }).await?;
+        let (service, _) = exportable_service(&sim);
+        let s = scanned(&sim).await?;
+        let before = item_ids(&sim);
+        // The service's owner is not the administrator: Online refuses the export into the
+        // owner's content and the backup exports into the administrator's, where the fault strikes.
+        let admin_export = format!("/users/{}/export", sim.orgs[0].admin.username);
+        sim.state.faults.force_timed(
+            ForcedFault { path_contains: Some(admin_export.clone()), kind: FaultKind::Http502, count: 1 },
+            after_apply,
+        );
+        let dir = tempfile::tempdir()?;
+        let repo = open_repo(dir.path()).await?;
+        let selection = Selection::Explicit { items: vec![service.clone()], users: vec![], groups: vec![] };
+        let summary = run_backup(&s, &repo, &selection, &NoProgress, CancellationToken::new()).await?;
+        assert_eq!(sim.state.faults.faults_after_apply(), u64::from(after_apply), "the fault struck as forced");
+        assert_eq!((summary.items, summary.failed), (1, 0), "the service is saved");
+        assert_eq!(
+            (summary.fallbacks, sim.state.jobs.replica_jobs()),
+            (0, 0),
+            "saved by its export, not by a replica or a paged query (after_apply {after_apply})"
+        );
+        let export_calls = sim.state.faults.requests_containing(&admin_export);
+        assert_eq!(
+            export_calls,
+            if after_apply { 1 } else { 2 },
+            "a lost answer's item is found by its title and used, not made twice; a call that made \
+             nothing is sent again (after_apply {after_apply})"
+        );
+        assert!(
+            leftover_exports(&sim).is_empty(),
+            "no export item is left: {:?}",
+            leftover_exports(&sim).iter().map(|i| &i.title).collect::<Vec<_>>()
+        );
+        assert_eq!(item_ids(&sim), before, "no item of the org was deleted, and none left behind");
+    }
     Ok(())
 }
 

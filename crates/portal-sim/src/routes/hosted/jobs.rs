@@ -64,6 +64,8 @@ pub struct JobState {
     pub(super) replicas: Mutex<HashMap<String, ReplicaJob>>,
     /// Publish jobs (restore), polled through the same `status` endpoint with `jobType=publish`.
     pub publishes: crate::routes::write::PublishJobs,
+    /// Asynchronous `addToDefinition` jobs, polled at the admin service's `jobs/<id>`.
+    pub definitions: crate::routes::write::DefinitionJobs,
     /// Processing time of an export job in ms beyond `JOB_WORK`; 0 = `JOB_WORK`.
     export_work_ms: AtomicU64,
     /// How long a committed multipart upload stays "processing", in ms; `None` = `JOB_WORK`.

@@ -12,6 +12,7 @@
 //! the injected failures happen after the write was applied (see `faults`), so a client can never
 //! assume a failed create did nothing.
 
+mod definition_jobs;
 mod groups;
 mod items;
 mod publish;
@@ -20,9 +21,10 @@ mod services;
 mod sharing;
 mod users;
 
-use axum::routing::post;
+use axum::routing::{get, post};
 use axum::Router;
 
+pub use definition_jobs::DefinitionJobs;
 pub use publish::PublishJobs;
 
 use crate::auth::{now_ms, Caller};
@@ -107,6 +109,7 @@ pub fn routes() -> Router<SimState> {
         .route(&format!("{USER}/{{folder}}/createService"), post(services::create_service_in_folder))
         .route(&format!("{ADMIN}/addToDefinition"), post(services::add_to_definition))
         .route(&format!("{ADMIN}/updateDefinition"), post(services::update_definition))
+        .route(&format!("{ADMIN}/jobs/{{job}}"), get(definition_jobs::definition_job_status))
         .route(&format!("{FS}/{{layer}}/applyEdits"), post(services::apply_edits))
         .route(&format!("{FS}/{{layer}}/{{oid}}/addAttachment"), post(services::add_attachment))
         .route(&format!("{USER}/publish"), post(publish::publish))

@@ -272,7 +272,18 @@ pub(super) async fn add_to_definition(
         }
         Ok(out)
     })?;
-    Ok(req.json(json!({ "success": true, "layers": added })))
+    let answer = json!({ "success": true, "layers": added });
+    if req.flag("async", false) {
+        // Answered at once with where to poll; the operation's slow-op time is spent by the job,
+        // not by this answer (see `definition_jobs`).
+        let work = state.faults.slow_ops().get("addToDefinition").copied().unwrap_or(0);
+        let job = state.jobs.definitions.accept(&org_id, &name, std::time::Duration::from_millis(work), answer);
+        let admin = format!("{}/{org_id}/arcgis/rest/admin/services/{name}/FeatureServer", state.services_url);
+        let mut resp = req.json(json!({ "statusURL": format!("{admin}/jobs/{job}") }));
+        resp.extensions_mut().insert(crate::faults::AnsweredAsync);
+        return Ok(resp);
+    }
+    Ok(req.json(answer))
 }
 
 pub(super) async fn update_definition(
