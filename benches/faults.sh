@@ -10,7 +10,7 @@
 #
 # Usage: benches/faults.sh [ITEMS USERS GROUPS LATENCY_MS]   (default 12000 2000 500 30)
 #   FAULT_RATE (default 0.1), TOKEN_TTL_S (default 5), SKIP_BACKUP=1 for the scans alone,
-#   PROFILE=debug for a quick smoke run; CARGO_TARGET_DIR is honoured.
+#   PROFILE=debug for a quick smoke run; CARGO_TARGET_DIR is honoured; KEEP_WORK=1 keeps the logs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh >/dev/null
@@ -25,7 +25,7 @@ else
 fi
 WORK=$(mktemp -d)
 SIM=
-trap '[ -n "$SIM" ] && kill $SIM 2>/dev/null; rm -rf "$WORK"' EXIT
+trap '[ -n "$SIM" ] && kill $SIM 2>/dev/null; [ "${KEEP_WORK:-0}" = 1 ] && echo "work kept in $WORK" >&2 || rm -rf "$WORK"' EXIT
 
 start_sim() { # extra portal-sim flags... -> sets SIM BASE PORTAL ADMIN PASS
   rm -f "$WORK/ready.json"
@@ -37,10 +37,14 @@ start_sim() { # extra portal-sim flags... -> sets SIM BASE PORTAL ADMIN PASS
   export ORGVAULT_PASSWORD="$PASS"
 }
 stop_sim() { kill $SIM 2>/dev/null || true; wait $SIM 2>/dev/null || true; SIM=; }
-timed() { # name command... : wall seconds into NAME.time, stdout into NAME.json
+timed() { # name command... : wall seconds into NAME.time, stdout into NAME.json, stderr into NAME.err
+  # (stderr holds the recovery key of a repository just created: kept out of the bench's output)
   local name=$1; shift
-  /usr/bin/time -f "%e %M" -o "$WORK/$name.time" "$@" >"$WORK/$name.json" || echo "exit $?" >"$WORK/$name.exit"
+  /usr/bin/time -f "%e %M" -o "$WORK/$name.time" "$@" >"$WORK/$name.json" 2>"$WORK/$name.err" \
+    || { echo "exit $?" >"$WORK/$name.exit"; tail -5 "$WORK/$name.err" >&2; }
 }
+# New repositories are encrypted (format 2); the password is read from here, never an argument.
+export ORGVAULT_REPOSITORY_PASSWORD="${ORGVAULT_REPOSITORY_PASSWORD:-orgvault bench repository password}"
 run_pair() { # label, then the sim's extra flags
   local label=$1; shift
   start_sim "$@"

@@ -170,6 +170,14 @@ impl Transport {
             return Err(Error::Http { status, url: display_url(&call.url) });
         }
         let mut resp = resp;
+        // A small file (a thumbnail, metadata.xml, most item files) announced by its length
+        // comes in a chunk or two right behind its headers: it is paced like a JSON answer, so a
+        // stalled one is asked again after about a second, not after the download floor.
+        let stall = if resp.content_length().is_some_and(|n| n <= SMALL_DOWNLOAD) {
+            self.pace.patience(attempt).min(stall)
+        } else {
+            stall
+        };
         // An ArcGIS error arrives as HTTP 200 with a small JSON body; look at the start of the
         // body before handing it out as data.
         let mut head = BytesMut::new();
@@ -235,6 +243,9 @@ impl Transport {
         .await
     }
 }
+
+/// The largest download (by its `Content-Length`) paced like a JSON answer.
+const SMALL_DOWNLOAD: u64 = 1024 * 1024;
 
 /// The most of a body's start that is buffered to look for an error body.
 const PEEK_LIMIT: usize = 64 * 1024;

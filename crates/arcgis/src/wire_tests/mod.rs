@@ -202,6 +202,27 @@ async fn portal_handler(seen: Arc<Seen>, method: Method, uri: Uri, headers: Head
                 axum::Json(json!({"ok": true, "attempts": n})).into_response()
             }
         }
+        ["t", "stall-sized", fails] => {
+            // A small file announced by its Content-Length whose body stops after 6 bytes.
+            let fails: u32 = fails.parse().expect("fails");
+            if n <= fails {
+                let s = futures::stream::unfold(0u8, |i| async move {
+                    if i == 0 {
+                        Some((Ok::<_, std::io::Error>(Bytes::from_static(b"<?xml ")), 1))
+                    } else {
+                        tokio::time::sleep(Duration::from_secs(30)).await;
+                        None
+                    }
+                });
+                Response::builder()
+                    .header("content-type", "application/xml")
+                    .header("content-length", "100")
+                    .body(Body::from_stream(s))
+                    .expect("resp")
+            } else {
+                axum::Json(json!({"ok": true, "attempts": n})).into_response()
+            }
+        }
         ["t", "revoke-once"] => {
             if n == 1 {
                 seen.valid_tokens.lock().expect("lock").clear();

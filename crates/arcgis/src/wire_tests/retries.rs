@@ -173,6 +173,22 @@ async fn a_stalled_write_answer_and_a_stalled_download_fail_within_seconds() {
         "a stalled download gives up after the download floor, not the stall limit: {:?}",
         started.elapsed()
     );
+    // A small file announced by its length is paced like a JSON answer (1 s floor here).
+    let started = std::time::Instant::now();
+    let mut stream = portal.get_stream(&portal.resolve("t/stall-sized/1").expect("url"), &[]).await.expect("begins");
+    let mut failed = false;
+    while let Some(chunk) = futures::StreamExt::next(&mut stream).await {
+        if chunk.is_err() {
+            failed = true;
+            break;
+        }
+    }
+    assert!(failed, "a stalled small download ends with an error");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "a stalled small file gives up after about the read patience, not the download floor: {:?}",
+        started.elapsed()
+    );
 }
 
 #[tokio::test]

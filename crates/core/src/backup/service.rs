@@ -271,6 +271,7 @@ async fn start_export_recovering(
             }
             Ok(None) if calls < EXPORT_STARTS => {
                 tracing::info!("the export's answer was lost and it made no item; starting it again: {err}");
+                tokio::time::sleep(poll_delay(calls, run.options.poll_max)).await;
             }
             Ok(None) => return Err(err),
             Err(e) => {
@@ -282,7 +283,7 @@ async fn start_export_recovering(
 }
 
 /// Calls of `export` for one service before giving up (see `start_export_recovering`).
-const EXPORT_STARTS: u32 = 3;
+const EXPORT_STARTS: u32 = 5;
 
 /// The id of the one export item titled `title` in `owner`'s root folder, if there is exactly one.
 async fn find_export_item(run: &Run<'_>, owner: &str, title: &str) -> Result<Option<String>, arcgis::Error> {
