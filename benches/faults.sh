@@ -41,7 +41,7 @@ timed() { # name command... : wall seconds into NAME.time, stdout into NAME.json
   # (stderr holds the recovery key of a repository just created: kept out of the bench's output)
   local name=$1; shift
   /usr/bin/time -f "%e %M" -o "$WORK/$name.time" "$@" >"$WORK/$name.json" 2>"$WORK/$name.err" \
-    || { echo "exit $?" >"$WORK/$name.exit"; tail -5 "$WORK/$name.err" >&2; }
+    || { echo "exit $?" >"$WORK/$name.exit"; grep -v "^    " "$WORK/$name.err" | tail -5 >&2; }
 }
 # New repositories are encrypted (format 2); the password is read from here, never an argument.
 export ORGVAULT_REPOSITORY_PASSWORD="${ORGVAULT_REPOSITORY_PASSWORD:-orgvault bench repository password}"

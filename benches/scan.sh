@@ -10,7 +10,7 @@ ITEMS=${1:-12000}; USERS=${2:-2000}; NGROUPS=${3:-500}; LATENCY=${4:-30}
 CONCURRENCY=16   # the client's maximum (arcgis::PortalConfig::new: max_concurrency)
 
 cargo build --release --quiet --bin portal-sim --bin orgvault
-BIN=target/release
+BIN=${CARGO_TARGET_DIR:-target}/release
 WORK=$(mktemp -d)
 trap 'kill $SIM 2>/dev/null || true; rm -rf "$WORK"' EXIT
 

@@ -5,7 +5,7 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -132,6 +132,47 @@ test("Send test e-mail in Settings reaches a real SMTP server on loopback", asyn
   const smtp = await testId(browser, "smtp-settings");
   await smtp.scrollIntoView();
   screenshot("settings-smtp");
+});
+
+test("Export support logs with the path left empty writes a new zip into the data folder", async () => {
+  await gotoScreen(browser, "settings");
+  const dataFolder = (await (await testId(browser, "settings-data-dir")).getValue()).trim();
+  assert.ok(dataFolder, "Settings show the data folder");
+  await typeInto(browser, "support-path", "");
+  await click(browser, "support-export");
+  await waitForText(browser, ["Support logs written to "], 60_000);
+  const said = await (await browser.$("body")).getText();
+  const path = /Support logs written to (\S+\.zip)\./.exec(said)?.[1];
+  assert.ok(path, `the screen names the zip: ${said.slice(0, 400)}`);
+  assert.match(path, /orgvault-support-\d{8}-\d{6}\.zip$/, "a new, dated file name");
+  assert.ok(existsSync(path), `the zip exists: ${path}`);
+  assert.ok(path.startsWith(dataFolder), `in the data folder ${dataFolder}: ${path}`);
+  const zip = readFileSync(path);
+  assert.equal(zip.subarray(0, 2).toString(), "PK", "it is a zip");
+  // The same path again is refused: OrgVault never overwrites a file.
+  await typeInto(browser, "support-path", path);
+  await click(browser, "support-export");
+  await waitForText(browser, ["already exists"], 30_000);
+});
+
+test("Settings keep log files for a set number of days: older ones of OrgVault's are removed on save", async () => {
+  await gotoScreen(browser, "settings");
+  const dataFolder = (await (await testId(browser, "settings-data-dir")).getValue()).trim();
+  const logs = join(dataFolder, "logs");
+  const old = join(logs, "orgvault-desktop.log.2020-01-01");
+  const oldCli = join(logs, "orgvault.log.2020-01-02");
+  const notOurs = join(logs, "notes-2020-01-01.txt");
+  for (const f of [old, oldCli, notOurs]) writeFileSync(f, "an old line\n");
+  await typeInto(browser, "settings-log-keep-days", "7");
+  await click(browser, "settings-save");
+  await waitForText(browser, ["Settings saved."], 30_000);
+  assert.ok(!existsSync(old) && !existsSync(oldCli), "the app's and the CLI's log files older than 7 days are gone");
+  assert.ok(existsSync(notOurs), "a file OrgVault did not write stays, whatever its age");
+  const kept = readdirSync(logs).filter((f) => f.startsWith("orgvault-desktop.log."));
+  assert.ok(kept.length >= 1, `today's log file stays: ${kept}`);
+  const settings = JSON.parse(readFileSync(join(dataFolder, "settings.json"), "utf8"));
+  assert.equal(settings.log_keep_days, 7, "the setting is saved where the CLI reads it too");
+  rmSync(notOurs);
 });
 
 test("a backup started by hand e-mails its result to the address given before its start", async () => {

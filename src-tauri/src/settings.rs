@@ -9,7 +9,8 @@
 //! `settings.json` move to the vault at start ([`move_header_values_to_vault`]).
 //! `told_about_tray` remembers that the user was told, once, that closing the window keeps the
 //! app in the tray while schedules are enabled.
-//! Logs are daily files in `<data>/logs`; the level changes at once, without a restart.
+//! Logs are daily files in `<data>/logs`; the level changes at once, without a restart; files older
+//! than `log_keep_days` are removed at start and when Settings are saved (`orgvault_core::logs`).
 
 use std::path::{Path, PathBuf};
 
@@ -36,6 +37,13 @@ pub struct StoredSettings {
     /// schedules.
     #[serde(default)]
     pub told_about_tray: bool,
+    /// Days of daily log files kept (`orgvault_core::logs`, which the CLI reads too).
+    #[serde(default = "default_keep_days")]
+    pub log_keep_days: u32,
+}
+
+fn default_keep_days() -> u32 {
+    orgvault_core::logs::DEFAULT_KEEP_DAYS
 }
 
 /// The `headers` of `settings.json`: names, or (older versions) name/value pairs.
@@ -83,7 +91,12 @@ pub fn move_header_values_to_vault(data_dir: &Path, store: &dyn SecretStore) -> 
 
 impl Default for StoredSettings {
     fn default() -> Self {
-        Self { log_level: "info".into(), headers: Vec::new(), told_about_tray: false }
+        Self {
+            log_level: "info".into(),
+            headers: Vec::new(),
+            told_about_tray: false,
+            log_keep_days: default_keep_days(),
+        }
     }
 }
 
@@ -137,6 +150,13 @@ pub fn validate(s: &Settings) -> UiResult<()> {
     if !LOG_LEVELS.contains(&s.log_level.as_str()) {
         return Err(UiError::invalid(format!("log level must be one of {}", LOG_LEVELS.join(", "))));
     }
+    if !(1..=orgvault_core::logs::MAX_KEEP_DAYS).contains(&s.log_keep_days) {
+        return Err(UiError::invalid(format!(
+            "log files are kept for 1 to {} days (got {})",
+            orgvault_core::logs::MAX_KEEP_DAYS,
+            s.log_keep_days
+        )));
+    }
     if let Some(h) = s.headers.iter().find(|h| h.name.trim().is_empty() || h.name.contains(':')) {
         return Err(UiError::invalid(format!("a header needs a name without ':' (got {:?})", h.name)));
     }
@@ -162,12 +182,15 @@ impl LogControl {
     }
 }
 
-/// Starts logging to `<data>/logs/orgvault-desktop.log.<date>`.
+/// Starts logging to `<data>/logs/orgvault-desktop.log.<date>`, and removes log files older than
+/// Settings keep them (`orgvault_core::logs`).
 pub fn init_logging(data_dir: &Path, level: &str) -> Option<LogControl> {
     let appender = tracing_appender::rolling::daily(data_dir.join("logs"), "orgvault-desktop.log");
     let (writer, guard) = tracing_appender::non_blocking(appender);
     let (layer, handle) = reload::Layer::new(filter(level));
     let fmt = tracing_subscriber::fmt::layer().with_writer(writer).with_ansi(false);
-    tracing_subscriber::registry().with(layer).with(fmt).try_init().ok()?;
+    let started = tracing_subscriber::registry().with(layer).with(fmt).try_init().ok();
+    orgvault_core::logs::apply_retention(data_dir);
+    started?;
     Some(LogControl { handle, _guard: guard })
 }

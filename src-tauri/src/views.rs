@@ -401,6 +401,8 @@ pub struct Settings {
     pub log_level: String,
     pub headers: Vec<HeaderSetting>,
     pub data_dir: String,
+    /// Days of log files kept before they are removed.
+    pub log_keep_days: u32,
     /// OrgVault starts at login, hidden in the tray (tauri-plugin-autostart; the OS keeps it).
     pub start_at_login: bool,
 }

@@ -10,7 +10,7 @@ export const commands = {
 	appInfo: () => typedError<AppInfo, UiError>(__TAURI_INVOKE("app_info")),
 	listIdentities: () => typedError<IdentityView[], UiError>(__TAURI_INVOKE("list_identities")),
 	saveIdentity: (input: IdentityInput) => typedError<IdentitySaved, UiError>(__TAURI_INVOKE("save_identity", { input })),
-	checkStorage: (storage: StorageInput) => typedError<StorageCheck, UiError>(__TAURI_INVOKE("check_storage", { storage })),
+	checkStorage: (storage: StorageInput, identityId: string | null) => typedError<StorageCheck, UiError>(__TAURI_INVOKE("check_storage", { storage, identityId })),
 	removeIdentity: (id: string) => typedError<null, UiError>(__TAURI_INVOKE("remove_identity", { id })),
 	/**  The token watch's last check of every identity that was checked: its finding and time. */
 	identityChecks: () => typedError<IdentityCheck[], UiError>(__TAURI_INVOKE("identity_checks")),
@@ -812,6 +812,8 @@ export type Settings = {
 	log_level: string,
 	headers: HeaderSetting[],
 	data_dir: string,
+	/**  Days of log files kept before they are removed. */
+	log_keep_days: number,
 	/**  OrgVault starts at login, hidden in the tray (tauri-plugin-autostart; the OS keeps it). */
 	start_at_login: boolean,
 };

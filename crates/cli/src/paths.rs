@@ -26,6 +26,8 @@ pub fn init_logging(data_dir: &Path, level: &str) -> anyhow::Result<tracing_appe
     let appender = tracing_appender::rolling::daily(data_dir.join("logs"), "orgvault.log");
     let (writer, guard) = tracing_appender::non_blocking(appender);
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(writer).with_ansi(false).init();
+    // Log files older than Settings keep them go (the app's Settings, `settings.json`).
+    orgvault_core::logs::apply_retention(data_dir);
     Ok(guard)
 }
 

@@ -17,6 +17,7 @@ pub mod error_code;
 pub mod identity;
 pub mod item_type;
 pub mod jobs;
+pub mod logs;
 pub mod mail;
 pub mod maintenance;
 pub mod notify;

@@ -4,8 +4,7 @@ use std::sync::Arc;
 
 use arcgis::Secret;
 use orgvault_core::identity::{
-    check_storage as check_storage_core, credential_state, IdentitySpec, PortalKind, SignIn, Storage, StorageCheck,
-    TlsOptions, TokenState as CoreToken,
+    credential_state, IdentitySpec, PortalKind, SignIn, Storage, StorageCheck, TlsOptions, TokenState as CoreToken,
 };
 use orgvault_core::service::{BrowserSignIn, IdentityDraft};
 use orgvault_core::token_watch::{self, IdentityCheck, IdentityMail, TokenWatch};
@@ -53,12 +52,6 @@ pub async fn list_identities(state: State<'_, Arc<AppState>>) -> UiResult<Vec<Id
     Ok(state.identities().list().await?.iter().map(|i| view(&state, i)).collect())
 }
 
-/// Checks a storage as entered, naming the step that failed.
-pub(crate) async fn check(storage: &StorageInput) -> StorageCheck {
-    let (storage, conn) = storage_of(storage);
-    check_storage_core(&storage, conn.as_ref(), 0).await
-}
-
 /// The engine's storage and its secret (Azure's connection string, S3's secret access key),
 /// kept apart.
 fn storage_of(input: &StorageInput) -> (Storage, Option<Secret>) {
@@ -81,8 +74,23 @@ fn storage_of(input: &StorageInput) -> (Storage, Option<Secret>) {
 
 #[tauri::command]
 #[specta::specta]
-pub async fn check_storage(storage: StorageInput) -> UiResult<StorageCheck> {
-    Ok(check(&storage).await)
+pub async fn check_storage(
+    state: State<'_, Arc<AppState>>,
+    storage: StorageInput,
+    identity_id: Option<String>,
+) -> UiResult<StorageCheck> {
+    check_entered(&state, &storage, identity_id.as_deref()).await
+}
+
+/// Checks a storage as entered while `identity_id` (if any) is edited: an empty secret field
+/// means the stored one ([`orgvault_core::Service::check_storage_entered`]).
+pub async fn check_entered(
+    state: &AppState,
+    storage: &StorageInput,
+    identity_id: Option<&str>,
+) -> UiResult<StorageCheck> {
+    let (storage, secret) = storage_of(storage);
+    Ok(state.service().check_storage_entered(&storage, secret, identity_id).await?)
 }
 
 fn spec_of(input: &IdentityInput) -> UiResult<IdentitySpec> {

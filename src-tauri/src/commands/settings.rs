@@ -21,6 +21,7 @@ pub fn get(state: &AppState) -> Settings {
         log_level: s.log_level,
         headers: s.headers.into_iter().map(|name| HeaderSetting { name, value: None }).collect(),
         data_dir: state.data_dir.display().to_string(),
+        log_keep_days: s.log_keep_days,
         start_at_login: false,
     }
 }
@@ -69,8 +70,10 @@ pub fn save_to(state: &AppState, settings: Settings) -> UiResult<()> {
         log_level: settings.log_level.clone(),
         headers: values.iter().map(|(n, _)| n.clone()).collect(),
         told_about_tray: state.settings().told_about_tray,
+        log_keep_days: settings.log_keep_days,
     };
     save(&state.data_dir, &stored)?;
+    orgvault_core::logs::apply_retention(&state.data_dir);
     if let Some(log) = &state.log {
         log.set_level(&settings.log_level)?;
     }
@@ -93,7 +96,8 @@ pub async fn export_support_bundle(state: State<'_, Arc<AppState>>, path: String
     let identities = state.identities().list().await?;
     let secrets = crate::secrets::values_of(state.secrets.as_ref(), &identities);
     let st = state.inner().clone();
-    let out = std::path::PathBuf::from(path);
+    let stamp = chrono::Local::now().format("%Y%m%d-%H%M%S").to_string();
+    let out = crate::support::bundle_path(&path, &st.data_dir, &stamp)?;
     let written = out.clone();
     tokio::task::spawn_blocking(move || {
         crate::support::write_bundle(&out, &st.data_dir, &st.settings(), &identities, &secrets)

@@ -199,7 +199,8 @@ export interface Backend {
   listIdentities(): Promise<IdentityView[]>;
   /** Save and verify; a new identity's repository is created encrypted when a password is given. */
   saveIdentity(input: IdentityInput): Promise<IdentitySaved>;
-  checkStorage(storage: StorageInput): Promise<StorageCheck>;
+  /** Checks a storage as entered; while `identityId` is edited an empty secret field means the stored one. */
+  checkStorage(storage: StorageInput, identityId: string | null): Promise<StorageCheck>;
   /** The token watch's last check of each identity (finding and time). */
   identityChecks(): Promise<IdentityCheck[]>;
   /** Checks one identity's sign-in now. */

@@ -100,7 +100,7 @@ export class MockBackend implements Backend {
   private jobs = new Map<JobId, RunningJob>();
   private nextJob = 1;
   private profiles: MappingProfile[] = [];
-  private settings: Settings = { log_level: "info", headers: [], data_dir: "/home/demo/.local/share/orgvault", start_at_login: false };
+  private settings: Settings = { log_level: "info", headers: [], data_dir: "/home/demo/.local/share/orgvault", log_keep_days: 30, start_at_login: false };
   private schedules: Schedule[] = [];
   private nextSchedule = 1;
   private smtp: SmtpView | null = null;
@@ -178,7 +178,7 @@ export class MockBackend implements Backend {
           "to view and update all content, users and groups. Use an administrator account.",
       );
     }
-    const check = await this.checkStorage(input.storage);
+    const check = await this.checkStorage(input.storage, input.id);
     if (!check.ok) throw fail("storage_check", check.message);
     const given = input.storage;
     const storage: IdentityView["storage"] =
@@ -208,7 +208,18 @@ export class MockBackend implements Backend {
     return { identity: { ...view }, recovery_key };
   }
 
-  async checkStorage(storage: StorageInput): Promise<StorageCheck> {
+  async checkStorage(storage: StorageInput, identityId: string | null): Promise<StorageCheck> {
+    // As the shell: editing, an empty secret field means the one stored for the identity.
+    const stored = identityId ? this.identities.find((i) => i.id === identityId) : undefined;
+    if (stored && storage.kind === "azure" && !storage.connection_string.trim()) {
+      storage = { ...storage, connection_string: "AccountName=stored;AccountKey=stored" };
+    }
+    if (stored && storage.kind === "s3" && !storage.secret_access_key.trim()) {
+      storage = { ...storage, secret_access_key: "stored" };
+    }
+    if ((storage.kind === "azure" || storage.kind === "s3") && storage.cache_dir.startsWith("/readonly")) {
+      return { ok: false, failed_step: "cache_dir", message: `the local cache folder cannot be used: ${storage.cache_dir} is not writable`, append_only: false };
+    }
     if (storage.kind === "local") {
       if (!storage.path.trim()) return { ok: false, failed_step: "path", message: "Choose a folder for the backups.", append_only: false };
       if (storage.path.startsWith("/readonly")) {
@@ -408,6 +419,9 @@ export class MockBackend implements Backend {
   }
 
   async saveSettings(settings: Settings): Promise<void> {
+    if (!Number.isInteger(settings.log_keep_days) || settings.log_keep_days < 1 || settings.log_keep_days > 3650) {
+      throw fail("invalid_input", `log files are kept for 1 to 3650 days (got ${settings.log_keep_days})`);
+    }
     if (!["error", "warn", "info", "debug", "trace"].includes(settings.log_level)) {
       throw fail("invalid_input", `Unknown log level ${settings.log_level}.`);
     }
@@ -421,7 +435,7 @@ export class MockBackend implements Backend {
   }
 
   async exportSupportBundle(path: string): Promise<string> {
-    return path || `${this.settings.data_dir}/support-bundle.zip`;
+    return path || `${this.settings.data_dir}/orgvault-support.zip`;
   }
 
   async pickFolder(): Promise<string | null> {

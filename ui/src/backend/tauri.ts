@@ -101,8 +101,8 @@ export class TauriBackend implements Backend {
   saveIdentity(input: IdentityInput): Promise<IdentitySaved> {
     return unwrap(commands.saveIdentity(identityInputOf(input)));
   }
-  checkStorage(storage: StorageInput): Promise<StorageCheck> {
-    return unwrap(commands.checkStorage(storage));
+  checkStorage(storage: StorageInput, identityId: string | null): Promise<StorageCheck> {
+    return unwrap(commands.checkStorage(storage, identityId));
   }
   identityChecks(): Promise<IdentityCheck[]> {
     return unwrap(commands.identityChecks());

@@ -245,11 +245,27 @@ function IdentityForm({ draft: initial, onCancel, onSaved }: { draft: Draft; onC
   const checkStorage = async () => {
     setCheck(null);
     try {
-      setCheck(await app.backend.checkStorage(storageOf(d)));
+      setCheck(await app.backend.checkStorage(storageOf(d), d.id));
     } catch (e) {
       setError(toUiError(e));
     }
   };
+
+  // The local cache folder of a cloud storage, with a picker; the storage check tests it too.
+  const cacheField = (testid: string) => (
+    <Field label="Local cache folder" hint="Files wait here before upload; the check makes it if it is missing.">
+      <span class="row">
+        <input class="grow" value={d.cache_dir} onInput={text("cache_dir")} data-testid={testid} />
+        <button
+          type="button"
+          data-testid={`${testid}-choose`}
+          onClick={() => app.backend.pickFolder().then((p) => p && set("cache_dir", p), (e) => setError(toUiError(e)))}
+        >
+          Choose…
+        </button>
+      </span>
+    </Field>
+  );
 
   const encrypting = d.id === null && d.encrypt;
   const save = async (e: Event) => {
@@ -356,13 +372,11 @@ function IdentityForm({ draft: initial, onCancel, onSaved }: { draft: Draft; onC
               <Field label="Access key ID">
                 <input value={d.s3_access_key_id} onInput={text("s3_access_key_id")} data-testid="identity-s3-key-id" />
               </Field>
-              <Field label="Secret access key" hint={d.id ? "Leave empty to keep the stored one." : "Kept in the encrypted vault."}>
+              <Field label="Secret access key" hint={d.id ? "Leave empty to keep (and check) the stored one." : "Kept in the encrypted vault."}>
                 <input type="password" value={d.s3_secret_access_key} onInput={text("s3_secret_access_key")} data-testid="identity-s3-secret" />
               </Field>
             </div>
-            <Field label="Local cache folder" hint="Files wait here before upload.">
-              <input value={d.cache_dir} onInput={text("cache_dir")} data-testid="identity-s3-cache" />
-            </Field>
+            {cacheField("identity-s3-cache")}
           </>
         ) : d.storageKind === "local" ? (
           <Field label="Backup folder" hint="Do not change it later: earlier backups are found there.">
@@ -378,16 +392,21 @@ function IdentityForm({ draft: initial, onCancel, onSaved }: { draft: Draft; onC
           </Field>
         ) : (
           <>
-            <Field label="Azure connection string" hint="Storage account › Security + networking › Access keys › Connection string.">
+            <Field
+              label="Azure connection string"
+              hint={
+                d.id
+                  ? "Leave empty to keep (and check) the stored one."
+                  : "Storage account › Security + networking › Access keys › Connection string."
+              }
+            >
               <input type="password" value={d.connection_string} onInput={text("connection_string")} data-testid="identity-azure-cs" />
             </Field>
             <div class="grid2">
               <Field label="Container">
                 <input value={d.container} onInput={text("container")} />
               </Field>
-              <Field label="Local cache folder" hint="Files wait here before upload.">
-                <input value={d.cache_dir} onInput={text("cache_dir")} />
-              </Field>
+              {cacheField("identity-azure-cache")}
             </div>
           </>
         )}

@@ -58,6 +58,16 @@ export function SettingsScreen() {
               ))}
             </select>
           </Field>
+          <Field label="Keep log files for (days)" hint="Older daily log files in the data folder are removed at start and when you save.">
+            <input
+              type="number"
+              min={1}
+              max={3650}
+              value={s.log_keep_days}
+              onInput={(e) => setS({ ...s, log_keep_days: Number(e.currentTarget.value) })}
+              data-testid="settings-log-keep-days"
+            />
+          </Field>
           <fieldset>
             <legend>Custom request headers</legend>
             <p class="small muted">
@@ -89,7 +99,7 @@ export function SettingsScreen() {
             <span>Start OrgVault at login, in the tray, so schedules run without opening the window</span>
           </label>
           <Field label="Data folder" hint="Catalog, job history, logs and the vault live here.">
-            <input value={s.data_dir} onInput={(e) => setS({ ...s, data_dir: e.currentTarget.value })} />
+            <input value={s.data_dir} onInput={(e) => setS({ ...s, data_dir: e.currentTarget.value })} data-testid="settings-data-dir" />
           </Field>
           <button type="submit" class="primary" data-testid="settings-save">
             Save settings
@@ -101,7 +111,20 @@ export function SettingsScreen() {
         <h2>Support logs</h2>
         <p class="small muted">A zip of the recent logs and the configuration, with every password, token and connection string removed.</p>
         <div class="row">
-          <input aria-label="Save the zip as" placeholder="Leave empty for the data folder" value={bundlePath} onInput={(e) => setBundlePath(e.currentTarget.value)} />
+          <input aria-label="Save the zip as" placeholder="Leave empty for the data folder" value={bundlePath} onInput={(e) => setBundlePath(e.currentTarget.value)} data-testid="support-path" />
+          <button
+            type="button"
+            data-testid="support-choose"
+            onClick={() =>
+              run(async () => {
+                const chosen = await app.backend.pickSavePath("orgvault-support.zip");
+                if (chosen) setBundlePath(chosen);
+                return chosen ? `The zip will be saved as ${chosen}.` : "No file chosen.";
+              })
+            }
+          >
+            Choose…
+          </button>
           <button type="button" data-testid="support-export" onClick={() => run(async () => `Support logs written to ${await app.backend.exportSupportBundle(bundlePath)}.`)}>
             Export support logs
           </button>

@@ -19,7 +19,13 @@ impl Transport {
     /// Reads a whole JSON answer (or error body) of at most `max_json_answer` bytes, failing
     /// when it stops flowing for `patience`. A larger answer fails as `TooLarge` as soon as its
     /// `Content-Length` or the bytes read so far show it, without reading the rest.
-    async fn read_body(&self, mut resp: reqwest::Response, url: &Url, patience: Duration) -> Result<Bytes> {
+    async fn read_body(
+        &self,
+        mut resp: reqwest::Response,
+        url: &Url,
+        patience: Duration,
+        progress: Option<&Progress>,
+    ) -> Result<Bytes> {
         let limit = self.settings.max_json_answer;
         let too_large = || Error::TooLarge { url: display_url(url), kind: "JSON", limit };
         if resp.content_length().is_some_and(|n| n > limit) {
@@ -35,6 +41,9 @@ impl Transport {
                     if (buf.len() + chunk.len()) as u64 > limit {
                         return Err(too_large());
                     }
+                    if let Some(p) = progress {
+                        p.mark();
+                    }
                     buf.extend_from_slice(&chunk)
                 }
             }
@@ -44,7 +53,13 @@ impl Transport {
     /// Sends a JSON call once. A read waits for its answer to start, and for each of its
     /// chunks, only as long as the latency observed makes reasonable (`Pace`, longer on each
     /// repeat); a write waits `write_timeout`, a slow write being normal.
-    async fn json_once(&self, call: &Call, token: Option<&Secret>, attempt: u32) -> Result<Value> {
+    async fn json_once(
+        &self,
+        call: &Call,
+        token: Option<&Secret>,
+        attempt: u32,
+        progress: Option<&Progress>,
+    ) -> Result<Value> {
         let (patience, whole) = match call.wait {
             Wait::Read => (self.pace.patience(attempt), self.settings.request_timeout),
             Wait::Write => (self.settings.write_timeout, self.settings.write_timeout),
@@ -56,6 +71,9 @@ impl Transport {
                 Err(_) => return Err(no_answer(&call.url, patience)),
             };
             let status = resp.status().as_u16();
+            if let Some(p) = progress {
+                p.mark();
+            }
             if call.wait == Wait::Read && (200..300).contains(&status) {
                 self.pace.observe(sent.elapsed());
             }
@@ -64,7 +82,7 @@ impl Transport {
                 Wait::Read => patience,
                 Wait::Write => self.pace.answer_patience(attempt),
             };
-            let body = self.read_body(resp, &call.url, chunk_patience).await?;
+            let body = self.read_body(resp, &call.url, chunk_patience, progress).await?;
             interpret_json(status, retry_after, &body, &call.url)
         };
         match tokio::time::timeout(whole, work).await {
@@ -91,29 +109,40 @@ impl Transport {
         .await
     }
 
-    /// Sends a JSON call once, and for an idempotent read a second copy when the first has not
-    /// answered within the hedge delay (`Pace::hedge_delay`, budgeted): the first success wins,
-    /// the other copy is dropped (its connection closed). A failure of one copy waits for the
-    /// other; only when both fail does the attempt fail (with the first copy's error).
+    /// Sends a JSON call once, and for an idempotent read a second copy when the first has made
+    /// no progress (no headers, no chunk) for the hedge delay (`Pace::hedge_delay`, budgeted): a
+    /// large answer still arriving is never sent twice, a stalled or unanswered one is. The first
+    /// success wins and the other copy is dropped (its connection closed). A failure of one copy
+    /// waits for the other; only when both fail does the attempt fail (with the first copy's
+    /// error). The copy rides on the first's request slot: hedges are bounded by their budget
+    /// (one read in ten), not by the limiter.
     async fn json_hedged(&self, call: &Call, token: Option<&Secret>, attempt: u32) -> Result<Value> {
         let hedgeable = call.wait == Wait::Read && call.idempotent && call.method == Method::Get && !call.sign_in;
         if !hedgeable {
-            return self.json_once(call, token, attempt).await;
+            return self.json_once(call, token, attempt, None).await;
         }
         self.pace.earn_hedge();
-        let first = self.json_once(call, token, attempt);
-        let Some(delay) = self.pace.hedge_delay() else { return first.await };
+        let Some(delay) = self.pace.hedge_delay() else { return self.json_once(call, token, attempt, None).await };
+        let progress = Progress::new();
+        let first = self.json_once(call, token, attempt, Some(&progress));
         tokio::pin!(first);
-        tokio::select! {
-            answer = &mut first => return answer,
-            _ = tokio::time::sleep(delay) => {}
+        // Wait until the first copy has been silent for the whole delay.
+        loop {
+            let quiet_until = progress.last() + delay;
+            tokio::select! {
+                answer = &mut first => return answer,
+                _ = tokio::time::sleep_until(quiet_until.into()) => {}
+            }
+            if progress.last() + delay <= Instant::now() {
+                break;
+            }
         }
         if !self.pace.take_hedge() {
             return first.await;
         }
         self.hedges.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        tracing::debug!(url = %display_url(&call.url), delay_ms = delay.as_millis() as u64, "no answer yet; hedging the read");
-        let second = self.json_once(call, token, attempt);
+        tracing::debug!(url = %display_url(&call.url), delay_ms = delay.as_millis() as u64, "no progress; hedging the read");
+        let second = self.json_once(call, token, attempt, None);
         tokio::pin!(second);
         tokio::select! {
             answer = &mut first => match answer {
@@ -131,7 +160,7 @@ impl Transport {
     /// must not depend on a token (a renewal sends one while calls wait for its token).
     pub async fn json_without_token(&self, call: &Call) -> Result<Value> {
         self.with_retries(call, &self.limiter, |c, permit, attempt| async move {
-            let answer = self.json_once(c, None, attempt).await;
+            let answer = self.json_once(c, None, attempt, None).await;
             drop(permit);
             answer
         })
@@ -162,7 +191,7 @@ impl Transport {
         let retry_after = parse_retry_after(resp.headers());
         if !(200..300).contains(&status) {
             // An error page larger than a JSON answer is not read: its status says enough.
-            let body = match self.read_body(resp, &call.url, stall).await {
+            let body = match self.read_body(resp, &call.url, stall, None).await {
                 Err(Error::TooLarge { .. }) => Bytes::new(),
                 other => other?,
             };
@@ -241,6 +270,25 @@ impl Transport {
             self.stream_once(c, token.as_ref(), permit, attempt).await
         })
         .await
+    }
+}
+
+/// When a request last made progress (sent, headers, a chunk), for the hedge of a read.
+struct Progress {
+    start: Instant,
+    since_start_us: std::sync::atomic::AtomicU64,
+}
+
+impl Progress {
+    fn new() -> Self {
+        Progress { start: Instant::now(), since_start_us: std::sync::atomic::AtomicU64::new(0) }
+    }
+    fn mark(&self) {
+        let us = self.start.elapsed().as_micros().min(u128::from(u64::MAX)) as u64;
+        self.since_start_us.fetch_max(us, std::sync::atomic::Ordering::Relaxed);
+    }
+    fn last(&self) -> Instant {
+        self.start + Duration::from_micros(self.since_start_us.load(std::sync::atomic::Ordering::Relaxed))
     }
 }
 

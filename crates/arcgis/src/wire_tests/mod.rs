@@ -202,6 +202,22 @@ async fn portal_handler(seen: Arc<Seen>, method: Method, uri: Uri, headers: Head
                 axum::Json(json!({"ok": true, "attempts": n})).into_response()
             }
         }
+        ["t", "trickle", chunks] => {
+            // A JSON answer that keeps flowing: a piece every 100 ms, `chunks` of them.
+            let chunks: u32 = chunks.parse().expect("chunks");
+            let s = futures::stream::unfold(0u32, move |i| async move {
+                match i {
+                    0 => Some((Ok::<_, std::io::Error>(Bytes::from_static(b"{\"ok\":true,\"pad\":[")), 1)),
+                    i if i <= chunks => {
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        Some((Ok(Bytes::from_static(b"1,")), i + 1))
+                    }
+                    i if i == chunks + 1 => Some((Ok(Bytes::from_static(b"1]}")), i + 1)),
+                    _ => None,
+                }
+            });
+            Response::builder().header("content-type", "application/json").body(Body::from_stream(s)).expect("resp")
+        }
         ["t", "stall-sized", fails] => {
             // A small file announced by its Content-Length whose body stops after 6 bytes.
             let fails: u32 = fails.parse().expect("fails");

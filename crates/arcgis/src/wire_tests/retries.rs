@@ -136,6 +136,12 @@ async fn a_slow_read_is_hedged_after_one_rto_and_the_first_answer_wins() {
         "a stalled read of a fast portal is answered by its hedge after one RTO (250 ms floor), \
          before the 1 s patience would even give up on it: {took:?}"
     );
+    // An answer that keeps arriving, however long it takes, is not sent twice.
+    let before = seen.hits("/sharing/rest/t/trickle/8");
+    let v = portal.get_json("t/trickle/8", &[]).await.expect("a slow but flowing answer");
+    assert_eq!(v["ok"], true);
+    assert_eq!(seen.hits("/sharing/rest/t/trickle/8") - before, 1, "an answer making progress is not hedged");
+    assert_eq!(portal.hedges_sent(), 1, "still the one hedge of the stalled read");
     // Writes are never hedged: a POST is not sent twice.
     let before = seen.hits("/sharing/rest/t/slow/300");
     portal.post_form("t/slow/300", &[("adds", "[]")], false).await.expect("slow write");

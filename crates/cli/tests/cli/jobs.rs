@@ -45,3 +45,24 @@ async fn jobs_lists_succeeded_and_refused_scans() {
     assert!(!out.status.success(), "an unknown job id is an error");
     assert!(stderr(&out).contains("99999"), "the error names the id: {}", stderr(&out));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_removes_its_and_the_apps_log_files_older_than_settings_keep_them() {
+    let data = tempfile::tempdir().unwrap();
+    let logs = data.path().join("logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    std::fs::write(data.path().join("settings.json"), r#"{"log_level":"info","headers":[],"log_keep_days":3}"#)
+        .unwrap();
+    let old = ["orgvault.log.2020-01-01", "orgvault-desktop.log.2020-01-02"];
+    for f in old.iter().chain(&["orgvault.log.2020-01-01.txt", "readme.txt"]) {
+        std::fs::write(logs.join(f), "x\n").unwrap();
+    }
+    let out = orgvault(data.path(), "", &["jobs", "--json"]).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    for f in old {
+        assert!(!logs.join(f).exists(), "{f} is older than the 3 days Settings keep: removed");
+    }
+    for f in ["orgvault.log.2020-01-01.txt", "readme.txt"] {
+        assert!(logs.join(f).exists(), "{f} is not a log file of OrgVault's: kept");
+    }
+}

@@ -191,16 +191,25 @@ enum Verdict {
     Delete(String),
     /// No item carries the title: nothing to delete, the row is done.
     Gone,
+    /// No item carries the title yet, but the answer that would have named it was lost recently:
+    /// the portal may still be making it. The row is kept for a later sweep.
+    NotYet,
     /// Items carry the title, none is proven to be ours: left alone, the row is done.
     NotOurs(Vec<String>),
     /// More than one item qualifies: nothing is deleted, the row is kept.
     Ambiguous(Vec<String>),
 }
 
-fn judge(entry: &Entry, items: &[arcgis::ItemInfo]) -> Verdict {
+fn judge(entry: &Entry, items: &[arcgis::ItemInfo], now_ms: i64) -> Verdict {
     let titled: Vec<&arcgis::ItemInfo> =
         items.iter().filter(|i| i.title == entry.title && i.owner == entry.owner).collect();
     if titled.is_empty() {
+        // An item whose id the answer named and that is not there was deleted. One whose answer
+        // was lost may still be made by the portal (a timed-out `export` may finish later): its
+        // row stays until the creation window has passed.
+        if entry.export_item_id.is_none() && now_ms - entry.created_ms <= CREATED_WINDOW_MS {
+            return Verdict::NotYet;
+        }
         return Verdict::Gone;
     }
     let proven: Vec<&arcgis::ItemInfo> = titled
@@ -264,7 +273,7 @@ pub(crate) async fn sweep(portal: &arcgis::Portal, journal: &ExportJournal<'_>, 
             }
         };
         for entry in entries {
-            let done = match judge(&entry, &items) {
+            let done = match judge(&entry, &items, journal.clock.now_ms()) {
                 Verdict::Delete(id) => {
                     match tokio::time::timeout(DELETE_DEADLINE, portal.delete_item(&owner, &id)).await {
                         Ok(Ok(())) => {
@@ -283,6 +292,7 @@ pub(crate) async fn sweep(portal: &arcgis::Portal, journal: &ExportJournal<'_>, 
                     }
                 }
                 Verdict::Gone => true,
+                Verdict::NotYet => false,
                 Verdict::NotOurs(ids) => {
                     tracing::warn!(title = %entry.title, ?ids, "items carry the title of a journaled export item but are not provably it; left alone");
                     true
@@ -327,6 +337,21 @@ mod tests {
         }
     }
 
+    /// A sweep well after the journal rows were written.
+    const NOW: i64 = 1_000_000_000 + 2 * CREATED_WINDOW_MS;
+
+    #[test]
+    fn a_lost_answers_row_waits_for_its_item_while_the_portal_may_still_make_it() {
+        let young = 1_000_000_000 + 60_000;
+        assert_eq!(judge(&entry(None), &[], young), Verdict::NotYet, "a minute after a lost answer: keep looking");
+        assert_eq!(judge(&entry(None), &[], NOW), Verdict::Gone, "past the creation window: nothing will come");
+        assert_eq!(
+            judge(&entry(Some("e1")), &[], young),
+            Verdict::Gone,
+            "an item named by its answer and gone was deleted"
+        );
+    }
+
     #[test]
     fn only_the_journaled_item_is_judged_ours() {
         let t = "orgvault-export-7-abc-0011223344556677";
@@ -337,25 +362,25 @@ mod tests {
         let late = item("p4", t, "File Geodatabase", 1_000_000_000 + CREATED_WINDOW_MS + 1);
 
         let items = vec![ours.clone(), planted_type.clone(), prefix_only.clone()];
-        assert_eq!(judge(&entry(None), &items), Verdict::Delete("e1".into()), "title, type and time prove it");
+        assert_eq!(judge(&entry(None), &items, NOW), Verdict::Delete("e1".into()), "title, type and time prove it");
         assert_eq!(
-            judge(&entry(Some("e1")), &[ours.clone(), twin.clone()]),
+            judge(&entry(Some("e1")), &[ours.clone(), twin.clone()], NOW),
             Verdict::Delete("e1".into()),
             "a journaled id picks the item among same-titled twins"
         );
         assert_eq!(
-            judge(&entry(None), &[ours, twin]),
+            judge(&entry(None), &[ours, twin], NOW),
             Verdict::Ambiguous(vec!["e1".into(), "p3".into()]),
             "without an id, two candidates mean none is deleted"
         );
         assert_eq!(
-            judge(&entry(None), &[planted_type, late]),
+            judge(&entry(None), &[planted_type, late], NOW),
             Verdict::NotOurs(vec!["p1".into(), "p4".into()]),
             "another type or a creation far from the journal's time is not ours"
         );
-        assert_eq!(judge(&entry(None), &[prefix_only]), Verdict::Gone, "a prefix match is no match");
+        assert_eq!(judge(&entry(None), &[prefix_only], NOW), Verdict::Gone, "a prefix match is no match");
         assert_eq!(
-            judge(&entry(Some("e9")), &[item("e1", t, "File Geodatabase", 1_000_000_500)]),
+            judge(&entry(Some("e9")), &[item("e1", t, "File Geodatabase", 1_000_000_500)], NOW),
             Verdict::NotOurs(vec!["e1".into()]),
             "with an id journaled, only that id is ours"
         );

@@ -170,21 +170,21 @@ async fn export_fgdb(run: &Run<'_>, owner: &str, item_id: &str) -> Result<BlobRe
         .map_err(|e| Stop::Failed(format!("journaling the export before starting it: {e}")))?;
     // On an error the row stays: the answer may be lost while the item exists; the job's final
     // sweep looks for it by its title.
-    let mut job = match start_export_recovering(run, owner, item_id, &title).await {
+    let (mut job, title) = match start_export_recovering(run, owner, item_id, title).await {
         // ArcGIS Online refuses an administrator exporting into another user's content; Esri's
         // Python client (`Item.export`) then exports into the signed-in user's own content. The
         // refused call made nothing, so the journal row moves to the signed-in user first.
-        Err(arcgis::Error::Forbidden { .. }) if signed_in(run).is_some_and(|me| me != owner) => {
+        Err((arcgis::Error::Forbidden { .. }, refused)) if signed_in(run).is_some_and(|me| me != owner) => {
             let me = signed_in(run).unwrap_or_default();
             run.journal
-                .set_owner(&title, &me)
+                .set_owner(&refused, &me)
                 .await
                 .map_err(|e| Stop::Failed(format!("journaling the export before starting it: {e}")))?;
-            start_export_recovering(run, &me, item_id, &title).await
+            start_export_recovering(run, &me, item_id, refused).await
         }
         other => other,
     }
-    .map_err(|e| Stop::portal("starting the export", e))?;
+    .map_err(|(e, _)| Stop::portal("starting the export", e))?;
     // The status and delete paths name the export item's owner: read it from the item rather
     // than assume it (Esri's Python client polls through the export item's own owner).
     match run.portal.item(&job.export_item_id).await {
@@ -242,41 +242,52 @@ async fn export_fgdb(run: &Run<'_>, owner: &str, item_id: &str) -> Result<BlobRe
 /// item), so a failure that may have happened after the portal acted (a timeout, a broken
 /// connection, a 5xx) is not answered by calling again blindly: the owner's root folder, where
 /// `export` puts its item and which (unlike search) is current at once, is read for an item with
-/// this call's unique title and the export's item type. One such item is adopted (its status is
-/// then polled without a job id); none means the call made nothing and it is sent again under the
-/// same journaled title; more than one is left alone (the journal's sweep refuses too) and the
-/// export fails. At most `EXPORT_STARTS` calls.
+/// the call's unique journaled title and the export's item type. One such item is adopted (its
+/// status is then polled without a job id); more than one is left alone (the journal's sweep
+/// refuses too) and the export fails. None means the call made nothing yet: it is sent again, up
+/// to `EXPORT_STARTS` calls, each under a new journaled title, so that the row of a call that
+/// may still make its item (a timed-out export can finish later) stays for the sweeps to find it
+/// (`export_journal`, `Verdict::NotYet`). Answers the job and the title of the call that made it;
+/// a failure carries the title of the last call.
 async fn start_export_recovering(
     run: &Run<'_>,
     owner: &str,
     item_id: &str,
-    title: &str,
-) -> Result<arcgis::ExportJob, arcgis::Error> {
+    first_title: String,
+) -> Result<(arcgis::ExportJob, String), (arcgis::Error, String)> {
+    let mut title = first_title;
     let mut calls = 0;
     loop {
         calls += 1;
-        let err = match run.portal.start_export(owner, item_id, arcgis::FILE_GEODATABASE, title).await {
-            Ok(job) => return Ok(job),
+        let err = match run.portal.start_export(owner, item_id, arcgis::FILE_GEODATABASE, &title).await {
+            Ok(job) => return Ok((job, title)),
             Err(e) => e,
         };
         // A permanent error is final; a throttled or refused call was not carried out and the
         // client has already sent it again as often as it would.
         if !err.is_retryable() || matches!(err, arcgis::Error::RateLimited { .. } | arcgis::Error::Connect { .. }) {
-            return Err(err);
+            return Err((err, title));
         }
-        match find_export_item(run, owner, title).await {
+        match find_export_item(run, owner, &title).await {
             Ok(Some(export_item_id)) => {
                 tracing::info!(item = %export_item_id, "the export's answer was lost; its item was found by its title and is used");
-                return Ok(arcgis::ExportJob { job_id: String::new(), export_item_id, owner: owner.to_owned() });
+                let job = arcgis::ExportJob { job_id: String::new(), export_item_id, owner: owner.to_owned() };
+                return Ok((job, title));
             }
-            Ok(None) if calls < EXPORT_STARTS => {
-                tracing::info!("the export's answer was lost and it made no item; starting it again: {err}");
+            Ok(None) if calls < EXPORT_STARTS && !run.cancel.is_cancelled() => {
+                tracing::info!("the export's answer was lost and it made no item yet; starting it again: {err}");
                 tokio::time::sleep(poll_delay(calls, run.options.poll_max)).await;
+                let next = run.journal.new_title(item_id);
+                if let Err(e) = run.journal.record(&next, owner, item_id, EXPORT_ITEM_TYPE).await {
+                    tracing::warn!("cannot journal another export call; not sending it: {e}");
+                    return Err((err, title));
+                }
+                title = next;
             }
-            Ok(None) => return Err(err),
+            Ok(None) => return Err((err, title)),
             Err(e) => {
                 tracing::warn!("the export's answer was lost and its item cannot be looked for: {e}");
-                return Err(err);
+                return Err((err, title));
             }
         }
     }

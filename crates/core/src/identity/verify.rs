@@ -223,6 +223,14 @@ pub async fn check_storage(storage: &Storage, secret: Option<&Secret>, needed_by
         append_only: false,
     };
     let secret = secret.filter(|c| !c.expose().trim().is_empty());
+    // The local cache folder of a cloud storage must exist or be made, and take files.
+    if let Storage::Azure { cache_dir, .. } | Storage::S3 { cache_dir, .. } = storage {
+        if !cache_dir.trim().is_empty() {
+            if let Err(e) = check_local(std::path::Path::new(cache_dir.trim()), 0).await {
+                return failed("cache_dir", format!("the local cache folder cannot be used: {e}"));
+            }
+        }
+    }
     match storage {
         Storage::Local { path } => match check_local(std::path::Path::new(path), needed_bytes).await {
             Ok(c) => StorageCheck {

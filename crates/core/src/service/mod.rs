@@ -33,6 +33,7 @@ mod repository;
 pub use repository::RepositorySetup;
 mod restore;
 mod save_identity;
+mod storage_check;
 
 use std::sync::Arc;
 
