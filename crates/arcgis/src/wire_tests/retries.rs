@@ -95,17 +95,36 @@ async fn an_http_401_signs_in_again_instead_of_failing_as_forbidden() {
     );
 }
 
-#[tokio::test]
-async fn a_stalled_small_answer_fails_fast_and_is_asked_again() {
+/// A client with the production stall limit (30 s), after `reads` fast answers taught it the
+/// mock's latency (and earned it hedges, one per ten reads).
+async fn warmed_portal(reads: usize) -> (Arc<Seen>, Portal) {
     let seen = Arc::new(Seen::default());
     let base = start_server(seen.clone(), false).await;
     let mut cfg = config(&base, PASSWORD);
-    // The production stall limit: a stalled JSON answer must not hold its slot that long.
     cfg.stall_timeout = Duration::from_secs(30);
     let portal = Portal::connect(cfg).await.expect("connect");
-    for _ in 0..5 {
+    for _ in 0..reads {
         portal.get_json("t/ok", &[]).await.expect("fast answers teach the client the portal's latency");
     }
+    (seen, portal)
+}
+
+/// Reads a download to its end; answers whether it ended with an error, and when.
+async fn download_fails(portal: &Portal, path: &str) -> (bool, Duration) {
+    let started = std::time::Instant::now();
+    let mut stream = portal.get_stream(&portal.resolve(path).expect("url"), &[]).await.expect("begins");
+    while let Some(chunk) = futures::StreamExt::next(&mut stream).await {
+        if chunk.is_err() {
+            return (true, started.elapsed());
+        }
+    }
+    (false, started.elapsed())
+}
+
+#[tokio::test]
+async fn a_stalled_small_answer_fails_fast_and_is_asked_again() {
+    // The production stall limit: a stalled JSON answer must not hold its slot that long.
+    let (_seen, portal) = warmed_portal(5).await;
     let started = std::time::Instant::now();
     let v = portal.get_json("t/stall/1", &[]).await.expect("a stalled answer is asked for again");
     let took = started.elapsed();
@@ -118,14 +137,7 @@ async fn a_stalled_small_answer_fails_fast_and_is_asked_again() {
 
 #[tokio::test]
 async fn a_slow_read_is_hedged_after_one_rto_and_the_first_answer_wins() {
-    let seen = Arc::new(Seen::default());
-    let base = start_server(seen.clone(), false).await;
-    let mut cfg = config(&base, PASSWORD);
-    cfg.stall_timeout = Duration::from_secs(30);
-    let portal = Portal::connect(cfg).await.expect("connect");
-    for _ in 0..30 {
-        portal.get_json("t/ok", &[]).await.expect("fast answers earn hedges and teach the latency");
-    }
+    let (seen, portal) = warmed_portal(30).await;
     let started = std::time::Instant::now();
     let v = portal.get_json("t/stall/1", &[]).await.expect("the hedged copy answers");
     let took = started.elapsed();
@@ -150,50 +162,25 @@ async fn a_slow_read_is_hedged_after_one_rto_and_the_first_answer_wins() {
 
 #[tokio::test]
 async fn a_stalled_write_answer_and_a_stalled_download_fail_within_seconds() {
-    let seen = Arc::new(Seen::default());
-    let base = start_server(seen.clone(), false).await;
-    let mut cfg = config(&base, PASSWORD);
-    cfg.stall_timeout = Duration::from_secs(30);
-    let portal = Portal::connect(cfg).await.expect("connect");
-    for _ in 0..5 {
-        portal.get_json("t/ok", &[]).await.expect("warm-up");
-    }
+    let (_seen, portal) = warmed_portal(5).await;
     // The answer of a write began, then stopped: the server did the work; a dead connection
     // must not hold the caller for the 30 s stall limit.
     let started = std::time::Instant::now();
     let got = portal.post_form("t/stall/1", &[("adds", "[]")], false).await;
     assert!(matches!(got, Err(Error::Timeout { .. })), "a stalled write answer is a timeout: {got:?}");
     assert!(started.elapsed() < Duration::from_secs(12), "within the answer floor: {:?}", started.elapsed());
-    let started = std::time::Instant::now();
-    let mut stream = portal.get_stream(&portal.resolve("t/stall/2").expect("url"), &[]).await.expect("begins");
-    let mut failed = false;
-    while let Some(chunk) = futures::StreamExt::next(&mut stream).await {
-        if chunk.is_err() {
-            failed = true;
-            break;
-        }
-    }
+    let (failed, took) = download_fails(&portal, "t/stall/2").await;
     assert!(failed, "a stalled download ends with an error");
     assert!(
-        started.elapsed() < Duration::from_secs(12),
-        "a stalled download gives up after the download floor, not the stall limit: {:?}",
-        started.elapsed()
+        took < Duration::from_secs(12),
+        "a stalled download gives up after the download floor, not the stall limit: {took:?}"
     );
     // A small file announced by its length is paced like a JSON answer (1 s floor here).
-    let started = std::time::Instant::now();
-    let mut stream = portal.get_stream(&portal.resolve("t/stall-sized/1").expect("url"), &[]).await.expect("begins");
-    let mut failed = false;
-    while let Some(chunk) = futures::StreamExt::next(&mut stream).await {
-        if chunk.is_err() {
-            failed = true;
-            break;
-        }
-    }
+    let (failed, took) = download_fails(&portal, "t/stall-sized/1").await;
     assert!(failed, "a stalled small download ends with an error");
     assert!(
-        started.elapsed() < Duration::from_secs(3),
-        "a stalled small file gives up after about the read patience, not the download floor: {:?}",
-        started.elapsed()
+        took < Duration::from_secs(3),
+        "a stalled small file gives up after about the read patience, not the download floor: {took:?}"
     );
 }
 
