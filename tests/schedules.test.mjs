@@ -138,7 +138,7 @@ test("Export support logs with the path left empty writes a new zip into the dat
   await gotoScreen(browser, "settings");
   const dataFolder = (await (await testId(browser, "settings-data-dir")).getValue()).trim();
   assert.ok(dataFolder, "Settings show the data folder");
-  await typeInto(browser, "support-path", "");
+  await (await testId(browser, "support-path")).clearValue();
   await click(browser, "support-export");
   await waitForText(browser, ["Support logs written to "], 60_000);
   const said = await (await browser.$("body")).getText();
