@@ -8,8 +8,10 @@
 //! Rules:
 //! - A row is written before `export` is called, with a title no one else uses
 //!   (`orgvault-export-<job>-<source item>-<random>`), the owner and the item type the export
-//!   makes; it gets the item's id when the answer names it, and is removed once the item is
-//!   deleted.
+//!   makes; it gets the item's id when the answer names it, and is marked deleted once the item
+//!   is deleted (`mark_deleted`). A marked row stays 30 minutes, because search lags behind
+//!   writes: a scan just after the deletion may still list the item, and the backup leaves it out
+//!   by its journaled title only while the row is there. The next backup's sweep purges older ones.
 //! - The sweep reads the owner's root folder (`content/users/<owner>`, not search, which lags on
 //!   real portals) and deletes an item only when it is proven to be the one journaled: the exact
 //!   title, the journaled type, and the journaled id when the answer named one (else a creation
@@ -36,6 +38,10 @@ pub(crate) const TITLE_PREFIX: &str = "orgvault-export-";
 /// How far an export item's `created` may lie from the journal row's time when its id is not
 /// known: the request's own duration plus clock skew between this machine and the portal.
 const CREATED_WINDOW_MS: i64 = 30 * 60 * 1000;
+
+/// How long the row of an export item this tool deleted stays (see `mark_deleted`): well past
+/// the search lag of a real portal (seconds to a minute).
+const DELETED_GRACE_MS: i64 = 30 * 60 * 1000;
 
 /// Longest wait for deleting one leftover export item.
 const DELETE_DEADLINE: Duration = Duration::from_secs(30);
@@ -126,7 +132,32 @@ impl<'a> ExportJournal<'a> {
         Ok(())
     }
 
-    /// Forgets an export item (deleted, or proven never made).
+    /// Marks an export item deleted by this tool: the row stays for [`DELETED_GRACE_MS`] so that
+    /// a scan whose search still lists the item (search lags behind writes) leaves it out of the
+    /// backup; sweeps no longer look for it.
+    pub async fn mark_deleted(&self, title: &str) -> Result<()> {
+        sqlx::query("UPDATE export_journal SET deleted_ms = ? WHERE title = ?")
+            .bind(self.clock.now_ms())
+            .bind(title)
+            .execute(self.db.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Purges the rows of this portal and org whose item was deleted more than the grace ago.
+    async fn purge_deleted(&self) -> Result<u64> {
+        let done = sqlx::query(
+            "DELETE FROM export_journal WHERE portal_url = ? AND org_id = ? AND deleted_ms IS NOT NULL AND deleted_ms < ?",
+        )
+        .bind(&self.portal_url)
+        .bind(&self.org_id)
+        .bind(self.clock.now_ms() - DELETED_GRACE_MS)
+        .execute(self.db.pool())
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    /// Forgets an export item (proven never made, or not ours to delete).
     pub async fn remove(&self, title: &str) -> Result<()> {
         sqlx::query("DELETE FROM export_journal WHERE title = ?").bind(title).execute(self.db.pool()).await?;
         Ok(())
@@ -140,7 +171,7 @@ impl<'a> ExportJournal<'a> {
                 sqlx::query_as(
                     "SELECT e.title, e.owner, e.item_type, e.export_item_id, e.created_ms
                      FROM export_journal e LEFT JOIN jobs j ON j.id = e.job_id
-                     WHERE e.portal_url = ? AND e.org_id = ? AND e.job_id != ?
+                     WHERE e.portal_url = ? AND e.org_id = ? AND e.job_id != ? AND e.deleted_ms IS NULL
                        AND (j.state IS NULL OR j.state NOT IN ('queued', 'running'))
                      ORDER BY e.created_ms",
                 )
@@ -153,7 +184,7 @@ impl<'a> ExportJournal<'a> {
             Scope::ThisJob => {
                 sqlx::query_as(
                     "SELECT title, owner, item_type, export_item_id, created_ms FROM export_journal
-                     WHERE portal_url = ? AND org_id = ? AND job_id = ? ORDER BY created_ms",
+                     WHERE portal_url = ? AND org_id = ? AND job_id = ? AND deleted_ms IS NULL ORDER BY created_ms",
                 )
                 .bind(&self.portal_url)
                 .bind(&self.org_id)
@@ -250,6 +281,11 @@ pub(crate) async fn own_items_in_catalog(db: &Db, portal: &arcgis::Portal, scan_
 /// for the next sweep; a sweep never fails the backup.
 pub(crate) async fn sweep(portal: &arcgis::Portal, journal: &ExportJournal<'_>, scope: Scope) -> Swept {
     let mut swept = Swept::default();
+    if scope == Scope::Leftovers {
+        if let Err(e) = journal.purge_deleted().await {
+            tracing::warn!("cannot purge the journal of deleted export items: {e}");
+        }
+    }
     let entries = match journal.entries(scope).await {
         Ok(e) => e,
         Err(e) => {
@@ -279,7 +315,11 @@ pub(crate) async fn sweep(portal: &arcgis::Portal, journal: &ExportJournal<'_>, 
                         Ok(Ok(())) => {
                             tracing::info!(item = %id, owner = %owner, "deleted a temporary export item left by an earlier backup");
                             swept.deleted.push(id);
-                            true
+                            if let Err(e) = journal.mark_deleted(&entry.title).await {
+                                tracing::warn!("cannot update the journal of temporary export items: {e}");
+                            }
+                            // The row stays (marked) for scans whose search still lists the item.
+                            continue;
                         }
                         Ok(Err(e)) => {
                             tracing::warn!(item = %id, "deleting a leftover export item failed: {e}");

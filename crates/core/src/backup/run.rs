@@ -126,7 +126,9 @@ impl<'a> Run<'a> {
             Ok(Ok(())) => {
                 let entry = self.exports.lock().unwrap_or_else(|p| p.into_inner()).remove(export_item_id);
                 if let Some((_, title)) = entry {
-                    if let Err(e) = self.journal.remove(&title).await {
+                    // Marked, not removed: a scan right after this backup may still find the
+                    // item in search, and leaves it out by this row (`export_journal`).
+                    if let Err(e) = self.journal.mark_deleted(&title).await {
                         tracing::warn!("cannot update the journal of temporary export items: {e}");
                     }
                 }
