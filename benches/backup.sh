@@ -61,7 +61,7 @@ backup() { # name dest [extra args]
 
 export ORGVAULT_DATA_DIR="$WORK/data"
 # New repositories are encrypted (format 2); the password is read from here, never an argument.
-export ORGVAULT_REPOSITORY_PASSWORD="${ORGVAULT_REPOSITORY_PASSWORD:-orgvault demo repository password}"
+export ORGVAULT_REPOSITORY_PASSWORD="${ORGVAULT_REPOSITORY_PASSWORD:-$(throwaway_repository_password)}"
 start_sim "$ITEMS" "$USERS" "$NGROUPS"
 
 # 1. Full backup (encrypted), and the same into a plain repository.

@@ -44,7 +44,7 @@ timed() { # name command... : wall seconds into NAME.time, stdout into NAME.json
     || { echo "exit $?" >"$WORK/$name.exit"; grep -v "^    " "$WORK/$name.err" | tail -5 >&2; }
 }
 # New repositories are encrypted (format 2); the password is read from here, never an argument.
-export ORGVAULT_REPOSITORY_PASSWORD="${ORGVAULT_REPOSITORY_PASSWORD:-orgvault bench repository password}"
+export ORGVAULT_REPOSITORY_PASSWORD="${ORGVAULT_REPOSITORY_PASSWORD:-$(throwaway_repository_password)}"
 run_pair() { # label, then the sim's extra flags
   local label=$1; shift
   start_sim "$@"

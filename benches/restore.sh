@@ -33,7 +33,7 @@ BASE=$(python3 -c "import json;print(json.load(open('$WORK/ready.json'))['base_u
 read -r A_URL A_KEY A_ADMIN A_PASS < <(org 0)
 export ORGVAULT_DATA_DIR="$WORK/data"
 # New repositories are encrypted (format 2); the password is read from here, never an argument.
-export ORGVAULT_REPOSITORY_PASSWORD="${ORGVAULT_REPOSITORY_PASSWORD:-orgvault demo repository password}"
+export ORGVAULT_REPOSITORY_PASSWORD="${ORGVAULT_REPOSITORY_PASSWORD:-$(throwaway_repository_password)}"
 
 ORGVAULT_PASSWORD="$A_PASS" "$BIN/orgvault" backup --portal "$A_URL" --username "$A_ADMIN" --to "$WORK/vault" --json >"$WORK/backup.json" 2>"$WORK/backup.err"
 SNAP=$(python3 -c "import json;print(json.load(open('$WORK/backup.json'))['snapshot'])")

@@ -15,8 +15,16 @@ BIN=target/debug
 DEMO_DIR="${ORGVAULT_DEMO_DIR:-$PWD/.orgvault-demo}"
 mkdir -p "$DEMO_DIR"
 export ORGVAULT_DATA_DIR="$DEMO_DIR/data"
-# New repositories are encrypted (format 2); the password is read from here, never an argument.
-export ORGVAULT_REPOSITORY_PASSWORD="${ORGVAULT_REPOSITORY_PASSWORD:-orgvault demo repository password}"
+# New repositories are encrypted (format 2); the password is read from the environment, never an
+# argument. The demo's is made at random on its first run and kept beside its data (mode 600), so a
+# second run opens the same repository.
+if [ -z "${ORGVAULT_REPOSITORY_PASSWORD:-}" ]; then
+  if [ ! -s "$DEMO_DIR/repository-password" ]; then
+    (umask 077; throwaway_repository_password >"$DEMO_DIR/repository-password")
+  fi
+  ORGVAULT_REPOSITORY_PASSWORD="$(cat "$DEMO_DIR/repository-password")"
+fi
+export ORGVAULT_REPOSITORY_PASSWORD
 
 READY="$DEMO_DIR/ready.json"
 rm -f "$READY"

@@ -111,7 +111,7 @@ field() { python3 -c "import json; d=json.load(open('$ready')); print($1)"; }
 cli_data="$work/cli-data"
 # New repositories are encrypted: the password comes from the environment (never an argument).
 # The recovery key the CLI prints once goes to stderr, kept out of this log unless it fails.
-export ORGVAULT_REPOSITORY_PASSWORD="package-check repository password"
+export ORGVAULT_REPOSITORY_PASSWORD="$(python3 -c 'import secrets; print(secrets.token_urlsafe(24))')"
 ORGVAULT_DATA_DIR="$cli_data" ORGVAULT_PASSWORD="$(field "d['orgs'][0]['admin']['password']")" orgvault backup \
   --portal "$(field "d['orgs'][0]['portal_url']")" --username "$(field "d['orgs'][0]['admin']['username']")" \
   --to "$work/repo" --name installed >"$work/backup.log" 2>"$work/backup.err" \

@@ -67,3 +67,7 @@ if ! "$ESRI_VENV/bin/python" -c 'import arcgis' >/dev/null 2>&1; then
   "$ESRI_VENV/bin/pip" install --quiet arcgis==2.4.4
 fi
 echo "setup: $(cargo --version), node $(node --version)"
+
+# A fresh random password for a repository a script makes and throws away (benches, checks): no
+# fixed password is written into the scripts. Given ORGVAULT_REPOSITORY_PASSWORD wins.
+throwaway_repository_password() { python3 -c 'import secrets; print(secrets.token_urlsafe(24))'; }

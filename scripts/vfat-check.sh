@@ -47,7 +47,7 @@ rm -f "$MNT/probe"
 
 export ORGVAULT_DATA_DIR="$WORK/data"
 # New repositories are encrypted (format 2); the password is read from here, never an argument.
-export ORGVAULT_REPOSITORY_PASSWORD="${ORGVAULT_REPOSITORY_PASSWORD:-orgvault demo repository password}"
+export ORGVAULT_REPOSITORY_PASSWORD="${ORGVAULT_REPOSITORY_PASSWORD:-$(python3 -c 'import secrets; print(secrets.token_urlsafe(24))')}"
 READY="$WORK/ready.json"
 "$BIN/portal-sim" --listen 127.0.0.1:0 --orgs 1 --items 40 --users 5 --groups 3 >"$READY" 2>"$WORK/portal-sim.log" &
 SIM_PID=$!

@@ -153,6 +153,8 @@ test("Export support logs with the path left empty writes a new zip into the dat
   await typeInto(browser, "support-path", path);
   await click(browser, "support-export");
   await waitForText(browser, ["already exists"], 30_000);
+  await (await testId(browser, "support-export")).scrollIntoView();
+  screenshot("settings-support");
 });
 
 test("Settings keep log files for a set number of days: older ones of OrgVault's are removed on save", async () => {
@@ -166,6 +168,8 @@ test("Settings keep log files for a set number of days: older ones of OrgVault's
   await typeInto(browser, "settings-log-keep-days", "7");
   await click(browser, "settings-save");
   await waitForText(browser, ["Settings saved."], 30_000);
+  await (await testId(browser, "settings-log-keep-days")).scrollIntoView({ block: "center" });
+  screenshot("settings-logs");
   assert.ok(!existsSync(old) && !existsSync(oldCli), "the app's and the CLI's log files older than 7 days are gone");
   assert.ok(existsSync(notOurs), "a file OrgVault did not write stays, whatever its age");
   const kept = readdirSync(logs).filter((f) => f.startsWith("orgvault-desktop.log."));

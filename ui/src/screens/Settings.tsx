@@ -6,28 +6,35 @@ import { useApp } from "../app/context";
 import { ErrorNote, Field, Notice } from "../components/common";
 import { SmtpSection } from "./SmtpSettings";
 
+/** What an action ended with (an error or a message), shown beside the part of the screen it belongs to. */
+function useOutcome() {
+  const [error, setError] = useState<UiError | null>(null);
+  const [done, setDone] = useState<string | null>(null);
+  const run = async (fn: () => Promise<string>) => {
+    setError(null);
+    setDone(null);
+    try {
+      setDone(await fn());
+    } catch (e) {
+      setError(toUiError(e));
+    }
+  };
+  return { error, done, run, setError };
+}
+
 export function SettingsScreen() {
   const app = useApp();
   const [s, setS] = useState<Settings | null>(null);
   const [info, setInfo] = useState<AppInfo | null>(null);
-  const [error, setError] = useState<UiError | null>(null);
-  const [saved, setSaved] = useState<string | null>(null);
+  const { error, done: saved, run, setError } = useOutcome();
+  // The support section's own outcome, shown in the section: the top of the screen is out of view there.
+  const support = useOutcome();
   const [bundlePath, setBundlePath] = useState("");
 
   useEffect(() => {
     app.backend.getSettings().then(setS, (e) => setError(toUiError(e)));
     app.backend.appInfo().then(setInfo, (e) => setError(toUiError(e)));
   }, []);
-
-  const run = async (fn: () => Promise<string>) => {
-    setError(null);
-    setSaved(null);
-    try {
-      setSaved(await fn());
-    } catch (e) {
-      setError(toUiError(e));
-    }
-  };
 
   return (
     <section data-testid="screen-settings" class="screen" aria-labelledby="settings-title">
@@ -111,12 +118,12 @@ export function SettingsScreen() {
         <h2>Support logs</h2>
         <p class="small muted">A zip of the recent logs and the configuration, with every password, token and connection string removed.</p>
         <div class="row">
-          <input aria-label="Save the zip as" placeholder="Leave empty for the data folder" value={bundlePath} onInput={(e) => setBundlePath(e.currentTarget.value)} data-testid="support-path" />
+          <input class="grow" aria-label="Save the zip as" placeholder="Leave empty for the data folder" value={bundlePath} onInput={(e) => setBundlePath(e.currentTarget.value)} data-testid="support-path" />
           <button
             type="button"
             data-testid="support-choose"
             onClick={() =>
-              run(async () => {
+              support.run(async () => {
                 const chosen = await app.backend.pickSavePath("orgvault-support.zip");
                 if (chosen) setBundlePath(chosen);
                 return chosen ? `The zip will be saved as ${chosen}.` : "No file chosen.";
@@ -125,10 +132,12 @@ export function SettingsScreen() {
           >
             Choose…
           </button>
-          <button type="button" data-testid="support-export" onClick={() => run(async () => `Support logs written to ${await app.backend.exportSupportBundle(bundlePath)}.`)}>
+          <button type="button" data-testid="support-export" onClick={() => support.run(async () => `Support logs written to ${await app.backend.exportSupportBundle(bundlePath)}.`)}>
             Export support logs
           </button>
         </div>
+        <ErrorNote error={support.error} />
+        {support.done && <Notice>{support.done}</Notice>}
       </section>
       <section class="panel" aria-label="About">
         <h2>About</h2>
