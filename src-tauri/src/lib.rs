@@ -35,7 +35,7 @@ pub const BINDINGS_PATH: &str = "../ui/src/bindings.ts";
 
 /// Every command and event, as the UI sees them.
 pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
-    use commands::{backup, catalog, demo, identities, jobs, mail, restore, schedules};
+    use commands::{backup, catalog, demo, identities, jobs, mail, restore, schedules, snapshots};
     tauri_specta::Builder::<tauri::Wry>::new()
         .commands(tauri_specta::collect_commands![
             identities::app_info,
@@ -54,10 +54,15 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             backup::start_backup,
             backup::cancel_job,
             backup::retry_failed,
-            backup::list_snapshots,
-            backup::verify_snapshot,
-            backup::export_snapshot_zip,
-            backup::snapshot_contents,
+            snapshots::list_snapshots,
+            snapshots::verify_snapshot,
+            snapshots::export_snapshot_zip,
+            snapshots::snapshot_contents,
+            snapshots::snapshot_graph,
+            snapshots::forget_snapshot,
+            snapshots::prune_preview,
+            snapshots::prune_repository,
+            snapshots::import_snapshot_zip,
             restore::plan_restore,
             restore::start_restore,
             restore::list_mapping_profiles,
@@ -81,6 +86,7 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             commands::settings::export_support_bundle,
             commands::settings::pick_folder,
             commands::settings::pick_save_path,
+            commands::settings::pick_zip_file,
         ])
         .events(tauri_specta::collect_events![JobProgress, JobItemDone, JobFinished])
         // Job ids, byte counts and times stay far below 2^53, where a JS number is exact.

@@ -117,6 +117,8 @@ pub struct RestoreInput {
     pub snapshot_id: String,
     pub target_identity_id: String,
     pub mapping: MappingView,
+    /// What of the snapshot to restore; absent or `everything` restores all of it.
+    pub selection: Option<crate::views::SelectionInput>,
 }
 
 /// A saved mapping profile.

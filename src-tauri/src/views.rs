@@ -234,6 +234,28 @@ pub struct SnapshotView {
     pub groups: u64,
     pub bytes: u64,
     pub verified: Option<bool>,
+    /// Taken by an identity not saved here (imported from a zip, or its identity was removed).
+    pub other_identity: bool,
+}
+
+/// What a prune deletes (or would delete) and keeps.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, Type)]
+pub struct PruneView {
+    pub blobs_removed: u64,
+    pub bytes_removed: u64,
+    pub blobs_kept: u64,
+    pub bytes_kept: u64,
+}
+
+impl From<&orgvault_core::repo::PruneReport> for PruneView {
+    fn from(r: &orgvault_core::repo::PruneReport) -> Self {
+        PruneView {
+            blobs_removed: r.blobs_removed,
+            bytes_removed: r.bytes_removed,
+            blobs_kept: r.blobs_kept,
+            bytes_kept: r.bytes_kept,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, Type)]

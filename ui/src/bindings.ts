@@ -39,6 +39,23 @@ export const commands = {
 	verifySnapshot: (identityId: string, snapshotId: string) => typedError<number, UiError>(__TAURI_INVOKE("verify_snapshot", { identityId, snapshotId })),
 	exportSnapshotZip: (identityId: string, snapshotId: string, path: string) => typedError<null, UiError>(__TAURI_INVOKE("export_snapshot_zip", { identityId, snapshotId, path })),
 	snapshotContents: (identityId: string, snapshotId: string) => typedError<SnapshotEntry[], UiError>(__TAURI_INVOKE("snapshot_contents", { identityId, snapshotId })),
+	/**
+	 *  The snapshot as the visualizer's graph, for choosing what to restore; failed subjects are
+	 *  nodes listed in `failed`.
+	 */
+	snapshotGraph: (identityId: string, snapshotId: string) => typedError<Graph, UiError>(__TAURI_INVOKE("snapshot_graph", { identityId, snapshotId })),
+	/**  Forgets one snapshot (a `retention` job): its record goes now, its data at the next prune. */
+	forgetSnapshot: (identityId: string, snapshotId: string) => typedError<null, UiError>(__TAURI_INVOKE("forget_snapshot", { identityId, snapshotId })),
+	/**  What a prune would delete now; deletes nothing. */
+	prunePreview: (identityId: string) => typedError<PruneView, UiError>(__TAURI_INVOKE("prune_preview", { identityId })),
+	/**  Deletes the data no snapshot references (a `retention` job); refused while a backup runs. */
+	pruneRepository: (identityId: string) => typedError<PruneView, UiError>(__TAURI_INVOKE("prune_repository", { identityId })),
+	/**
+	 *  Imports a zip made by "Export zip" (or `orgvault export-zip`) into the identity's repository,
+	 *  creating the repository where the identity's storage is still empty; answers the snapshot id.
+	 *  `zip_password` opens an AES-encrypted zip.
+	 */
+	importSnapshotZip: (identityId: string, path: string, zipPassword: string | null) => typedError<string, UiError>(__TAURI_INVOKE("import_snapshot_zip", { identityId, path, zipPassword })),
 	/**  What the restore would do, read from the snapshot and the target as it is now; writes nothing. */
 	planRestore: (input: RestoreInput) => typedError<RestorePlan, UiError>(__TAURI_INVOKE("plan_restore", { input })),
 	/**
@@ -89,6 +106,8 @@ export const commands = {
 	pickFolder: () => typedError<string | null, UiError>(__TAURI_INVOKE("pick_folder")),
 	/**  A file path to save to, chosen in the system's dialog, or `None` when cancelled. */
 	pickSavePath: (suggestedName: string) => typedError<string | null, UiError>(__TAURI_INVOKE("pick_save_path", { suggestedName })),
+	/**  An existing zip file chosen in the system's dialog, or `None` when the user cancelled. */
+	pickZipFile: () => typedError<string | null, UiError>(__TAURI_INVOKE("pick_zip_file")),
 };
 
 /** Events */
@@ -221,6 +240,8 @@ export type ErrorCode =
 "internal" | 
 /**  The selection is empty: nothing to back up. */
 "empty_selection" | 
+/**  Every selected element failed to be read by the scan just made; nothing was backed up. */
+"only_failed_selected" | 
 /**  Every selected item, user and group failed; no snapshot was written. */
 "all_failed" | 
 /**  No mapping profile of that name. */
@@ -297,19 +318,33 @@ export type Filter = { kind: "type_equals"; value: string } | { kind: "type_cont
 /**  What a check found. */
 export type Finding = "ok" | "password_rejected" | "token_revoked" | "token_expiring" | "not_admin" | "unreachable" | "needs_browser_sign_in";
 
-/**  One catalog as nodes and edges. */
+/**  One catalog (or one snapshot) as nodes and edges. */
 export type Graph = {
+	/**  The scan the graph was read from; 0 for a snapshot's graph. */
 	scan_id: number,
 	items: GraphItem[],
 	users: GraphUser[],
 	groups: GraphGroup[],
 	edges: GraphEdge[],
+	/**  Nodes not read whole, each also among the nodes above. */
+	failed: GraphFailure[],
 };
 
 export type GraphEdge = {
 	from: string,
 	to: string,
 	kind: EdgeKind,
+};
+
+/**
+ *  A node that could not be read whole: by the scan (the backup may still manage it, since it
+ *  scans again first) or by the backup that made a snapshot (it has nothing to restore).
+ */
+export type GraphFailure = {
+	kind: SubjectKind,
+	/**  The node's id: item id, username or group id. */
+	id: string,
+	reason: string,
 };
 
 export type GraphGroup = {
@@ -633,6 +668,14 @@ export type Preset =
 /**  On day `day` (1-28 keeps every month) of each month at `hour:minute`. */
 { every: "monthly"; day: number; hour: number; minute: number };
 
+/**  What a prune deletes (or would delete) and keeps. */
+export type PruneView = {
+	blobs_removed: number,
+	bytes_removed: number,
+	blobs_kept: number,
+	bytes_kept: number,
+};
+
 /**  A recurrence as entered: a preset, or a 5-field cron expression typed out. */
 export type RecurrenceChoice = { by: "preset"; preset: Preset } | { by: "cron"; expression: string };
 
@@ -653,6 +696,8 @@ export type RestoreInput = {
 	snapshot_id: string,
 	target_identity_id: string,
 	mapping: MappingView,
+	/**  What of the snapshot to restore; absent or `everything` restores all of it. */
+	selection: SelectionInput | null,
 };
 
 /**  Where the restored content goes relative to the snapshot's organization. */
@@ -881,6 +926,8 @@ export type SnapshotView = {
 	groups: number,
 	bytes: number,
 	verified: boolean | null,
+	/**  Taken by an identity not saved here (imported from a zip, or its identity was removed). */
+	other_identity: boolean,
 };
 
 /**  The result of the storage check. */

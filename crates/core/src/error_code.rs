@@ -110,6 +110,8 @@ error_codes! {
     // Backup and restore.
     /// The selection is empty: nothing to back up.
     EmptySelection = "empty_selection", retryable: false;
+    /// Every selected element failed to be read by the scan just made; nothing was backed up.
+    OnlyFailedSelected = "only_failed_selected", retryable: true;
     /// Every selected item, user and group failed; no snapshot was written.
     AllFailed = "all_failed", retryable: true;
     /// No mapping profile of that name.

@@ -60,6 +60,12 @@ pub struct RetentionOutcome {
     pub prune: Option<PruneReport>,
 }
 
+/// What a retention job forgets.
+enum Forget<'a> {
+    ByPolicy(&'a RetentionPolicy),
+    These(&'a [SnapshotId]),
+}
+
 impl Upkeep<'_> {
     fn runner(&self) -> JobRunner<'_> {
         JobRunner::new(self.db, self.clock)
@@ -145,10 +151,27 @@ impl Upkeep<'_> {
         prune: bool,
         trigger: Trigger,
     ) -> Result<RetentionOutcome, MaintenanceError> {
-        let name = match (policy, prune) {
-            (Some(_), true) => "Forget by policy and prune",
-            (Some(_), false) => "Forget by policy",
-            (None, _) => "Prune unreferenced data",
+        self.retention_of(policy.map(Forget::ByPolicy), prune, trigger).await
+    }
+
+    /// Forgets the snapshots `ids` (the app's "Forget" on one snapshot) as a `retention` job; their
+    /// data stays until a prune. The outcome's plan keeps nothing and removes them.
+    pub async fn forget_snapshots(&self, ids: &[SnapshotId]) -> Result<RetentionOutcome, MaintenanceError> {
+        self.retention_of(Some(Forget::These(ids)), false, Trigger::Manual).await
+    }
+
+    async fn retention_of(
+        &self,
+        forget: Option<Forget<'_>>,
+        prune: bool,
+        trigger: Trigger,
+    ) -> Result<RetentionOutcome, MaintenanceError> {
+        let name = match (&forget, prune) {
+            (Some(Forget::ByPolicy(_)), true) => "Forget by policy and prune".to_owned(),
+            (Some(Forget::ByPolicy(_)), false) => "Forget by policy".to_owned(),
+            (Some(Forget::These(ids)), _) if ids.len() == 1 => format!("Forget snapshot {}", ids[0].short()),
+            (Some(Forget::These(ids)), _) => format!("Forget {} snapshots", ids.len()),
+            (None, _) => "Prune unreferenced data".to_owned(),
         };
         let spec = JobSpec::new(JobKind::Retention, self.identity_id, name).triggered_by(trigger);
         let token = self.cancel.clone();
@@ -159,8 +182,11 @@ impl Upkeep<'_> {
                 |job_id| async move {
                     let jobs = Jobs::new(self.db, self.clock);
                     jobs.mark_running(job_id).await?;
-                    let forget = match policy {
-                        Some(p) => Some(self.repo.forget(p, self.clock.now_ms()).await?),
+                    let forget = match forget {
+                        Some(Forget::ByPolicy(p)) => Some(self.repo.forget(p, self.clock.now_ms()).await?),
+                        Some(Forget::These(ids)) => {
+                            Some(ForgetPlan { keep: Vec::new(), remove: self.repo.forget_snapshots(ids).await? })
+                        }
                         None => None,
                     };
                     if self.cancel.is_cancelled() {

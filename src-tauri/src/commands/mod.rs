@@ -9,3 +9,4 @@ pub mod mail;
 pub mod restore;
 pub mod schedules;
 pub mod settings;
+pub mod snapshots;

@@ -118,6 +118,17 @@ pub async fn pick_folder(app: AppHandle) -> UiResult<Option<String>> {
     rx.await.map_err(|_| UiError::internal("the folder dialog closed unexpectedly"))
 }
 
+/// An existing zip file chosen in the system's dialog, or `None` when the user cancelled.
+#[tauri::command]
+#[specta::specta]
+pub async fn pick_zip_file(app: AppHandle) -> UiResult<Option<String>> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    app.dialog().file().add_filter("Zip", &["zip"]).pick_file(move |f| {
+        let _ = tx.send(f.map(|p| p.to_string()));
+    });
+    rx.await.map_err(|_| UiError::internal("the file dialog closed unexpectedly"))
+}
+
 /// A file path to save to, chosen in the system's dialog, or `None` when cancelled.
 #[tauri::command]
 #[specta::specta]

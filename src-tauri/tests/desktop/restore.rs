@@ -18,6 +18,7 @@ use orgvault_desktop::commands::restore::{mapping_profiles, prepare};
 use orgvault_desktop::restore_views::{GroupTargetView, MappingView, RestoreInput};
 use orgvault_desktop::secrets::VaultSource;
 use orgvault_desktop::state::AppState;
+use orgvault_desktop::views::SelectionInput;
 use portal_sim::{RunningSim, SimConfig};
 use tokio_util::sync::CancellationToken;
 
@@ -115,6 +116,7 @@ async fn the_plan_writes_nothing_and_the_apply_fills_the_empty_org_as_a_job_of_t
         snapshot_id: o.snapshot.clone(),
         target_identity_id: o.b.clone(),
         mapping,
+        selection: None,
     };
 
     let restore = prepare(&o.state, &input).await.map_err(|e| anyhow::anyhow!("{e:?}"))?;
@@ -185,6 +187,7 @@ async fn a_restore_request_naming_a_missing_snapshot_or_identity_is_refused_in_w
         snapshot_id: snapshot.into(),
         target_identity_id: target.into(),
         mapping: MappingView::default(),
+        selection: None,
     };
     let err = prepare(&o.state, &input("", &o.b)).await.err().expect("no snapshot chosen");
     assert_eq!(err.code, ErrorCode::InvalidInput, "an empty snapshot choice is the user's to fix: {err:?}");
@@ -230,5 +233,37 @@ async fn mapping_profiles_list_what_was_saved_in_the_screens_shape() -> anyhow::
         1,
         "a deleted profile is gone"
     );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_screens_selection_narrows_the_plan_to_the_chosen_items_users_and_groups() -> anyhow::Result<()> {
+    let o = backed_up_org().await?;
+    let item = {
+        let universe = o.sim.state.universe.read().unwrap_or_else(|e| e.into_inner());
+        let a = universe.org_by_url_key(&o.sim.orgs[0].url_key).expect("org A");
+        a.items.keys().next().cloned().expect("an item")
+    };
+    let input = RestoreInput {
+        source_identity_id: o.a.clone(),
+        snapshot_id: o.snapshot.clone(),
+        target_identity_id: o.b.clone(),
+        mapping: MappingView::default(),
+        selection: Some(SelectionInput {
+            everything: false,
+            item_ids: vec![item.clone()],
+            usernames: vec![],
+            group_ids: vec![],
+        }),
+    };
+    let plan = prepare(&o.state, &input)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e:?}"))?
+        .plan(&o.state.db, &o.state.clock, &NoProgress, CancellationToken::new())
+        .await
+        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    assert_eq!(plan.items.iter().map(|i| i.source_id.clone()).collect::<Vec<_>>(), vec![item], "only the chosen item");
+    assert!(plan.groups.is_empty(), "no group chosen, none planned");
+    assert!(plan.users.iter().all(|u| u.action != Action::Create), "no user chosen, none created");
     Ok(())
 }

@@ -36,6 +36,7 @@ const LEADS: Record<ErrorCode, string> = {
   internal: "Something went wrong in OrgVault itself.",
   // Backup and restore.
   empty_selection: "Nothing to back up.",
+  only_failed_selected: "Everything selected failed in the scan: nothing to back up.",
   all_failed: "Every selected item failed; no snapshot was written.",
   no_profile: "That mapping profile no longer exists.",
   no_scan: "No scan yet.",

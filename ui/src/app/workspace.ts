@@ -14,8 +14,9 @@ export interface Workspace {
   selection: Selection;
 }
 
-export function buildWorkspace(identityId: string, graph: Graph): Workspace {
+/** `lockFailed`: failed elements are never selectable (a snapshot's, for a restore). */
+export function buildWorkspace(identityId: string, graph: Graph, lockFailed = false): Workspace {
   const model = buildModel(graph);
   const layout = computeLayout(model);
-  return { identityId, scanId: graph.scan_id, model, layout, index: new SpatialIndex(layout), selection: new Selection(model) };
+  return { identityId, scanId: graph.scan_id, model, layout, index: new SpatialIndex(layout), selection: new Selection(model, true, lockFailed) };
 }

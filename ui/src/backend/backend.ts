@@ -45,6 +45,8 @@ import type {
   SignInKind,
   SnapshotEntry,
   SnapshotView,
+  PruneView,
+  GraphFailure,
   StorageCheck,
   StorageInput,
   StorageView,
@@ -103,6 +105,8 @@ export type {
   Settings,
   SnapshotEntry,
   SnapshotView,
+  PruneView,
+  GraphFailure,
   EmailWhen,
   Finding,
   IdentityCheck,
@@ -221,6 +225,18 @@ export interface Backend {
   verifySnapshot(identityId: string, snapshotId: string): Promise<JobId>;
   exportSnapshotZip(identityId: string, snapshotId: string, path: string): Promise<void>;
   snapshotContents(identityId: string, snapshotId: string): Promise<SnapshotEntry[]>;
+  /** Forgets one snapshot: its record goes now, its data at the next prune. */
+  forgetSnapshot(identityId: string, snapshotId: string): Promise<void>;
+  /** What a prune would delete now; deletes nothing. */
+  prunePreview(identityId: string): Promise<PruneView>;
+  /** Deletes the data no snapshot uses. */
+  pruneRepository(identityId: string): Promise<PruneView>;
+  /** Imports a zip made by "Export zip"; answers the new snapshot's id. */
+  importSnapshotZip(identityId: string, path: string, zipPassword: string | null): Promise<string>;
+  /** The system's open dialog for a .zip; null when cancelled. */
+  pickZipFile(): Promise<string | null>;
+  /** The snapshot as the visualizer's graph (failed subjects listed), to choose what to restore. */
+  snapshotGraph(identityId: string, snapshotId: string): Promise<Graph>;
   listJobs(filter: JobFilterInput): Promise<JobView[]>;
   jobItems(jobId: JobId): Promise<JobItemView[]>;
   jobLog(jobId: JobId): Promise<string>;

@@ -83,5 +83,5 @@ export function generateGraph(elements: number, seed = 1, scanId = 1): Graph {
     }
   }
   edges.push({ from: items[0].id, to: items[0].id, kind: "related" });
-  return { scan_id: scanId, items, users, groups, edges };
+  return { scan_id: scanId, items, users, groups, edges, failed: [] };
 }

@@ -28,6 +28,7 @@ import type {
   Settings,
   SnapshotEntry,
   SnapshotView,
+  PruneView,
   StorageCheck,
   StorageInput,
   Tally,
@@ -97,6 +98,8 @@ export class MockBackend implements Backend {
   private graphs = new Map<string, Graph>();
   private snapshots = new Map<string, SnapshotView[]>();
   private snapshotEntries = new Map<string, SnapshotEntry[]>();
+  /** Per snapshot: the graph it was backed up from, and what failed in it. */
+  private snapshotSource = new Map<string, { graph: Graph; failed: WorkUnit[] }>();
   private jobs = new Map<JobId, RunningJob>();
   private nextJob = 1;
   private profiles: MappingProfile[] = [];
@@ -348,9 +351,12 @@ export class MockBackend implements Backend {
       groups: ok.filter((u) => u.kind === "group").length,
       bytes: ok.reduce((s, u) => s + u.bytes, 0),
       verified: null,
+      other_identity: false,
     };
     this.snapshots.get(identityId)?.unshift(snap);
     this.snapshotEntries.set(snap.id, ok.map((u) => ({ kind: u.kind, id: u.id, title: u.title, type: u.type ?? u.kind })));
+    const graph = this.graphs.get(identityId);
+    if (graph) this.snapshotSource.set(snap.id, { graph, failed: job.units.filter((u) => u.fails) });
   }
 
   async cancelJob(jobId: JobId): Promise<void> {
@@ -388,6 +394,57 @@ export class MockBackend implements Backend {
       throw fail("not_found", "That snapshot no longer exists.");
     }
     if (!path.endsWith(".zip")) throw fail("invalid_input", "The export file name must end with .zip.");
+  }
+
+  /** Bytes of forgotten snapshots, freed by the next prune. */
+  private forgottenBytes = 0;
+
+  async forgetSnapshot(identityId: string, snapshotId: string): Promise<void> {
+    const list = this.snapshots.get(identityId) ?? [];
+    const at = list.findIndex((s) => s.id === snapshotId);
+    if (at < 0) throw fail("not_found", "That snapshot no longer exists.");
+    this.forgottenBytes += list[at].bytes;
+    list.splice(at, 1);
+  }
+
+  async prunePreview(identityId: string): Promise<PruneView> {
+    const kept = (this.snapshots.get(identityId) ?? []).reduce((n, s) => n + s.bytes, 0);
+    return { blobs_removed: this.forgottenBytes > 0 ? 1 : 0, bytes_removed: this.forgottenBytes, blobs_kept: 1, bytes_kept: kept };
+  }
+
+  async pruneRepository(identityId: string): Promise<PruneView> {
+    const report = await this.prunePreview(identityId);
+    this.forgottenBytes = 0;
+    return report;
+  }
+
+  async importSnapshotZip(identityId: string, path: string, _zipPassword: string | null): Promise<string> {
+    if (!path.endsWith(".zip")) throw fail("invalid_input", `${path} is not a .zip file.`);
+    const snap: SnapshotView = { id: `snap-import-${this.now()}`, name: path.split("/").pop() ?? path, time_ms: this.now(), items: 0, users: 0, groups: 0, bytes: 0, verified: null, other_identity: true };
+    this.snapshots.get(identityId)?.unshift(snap);
+    this.snapshotEntries.set(snap.id, []);
+    return snap.id;
+  }
+
+  async pickZipFile(): Promise<string | null> {
+    return null;
+  }
+
+  async snapshotGraph(_identityId: string, snapshotId: string): Promise<Graph> {
+    const entries = this.snapshotEntries.get(snapshotId);
+    if (!entries) throw fail("not_found", "That snapshot no longer exists.");
+    const src = this.snapshotSource.get(snapshotId);
+    const g = src?.graph ?? { scan_id: 0, items: [], users: [], groups: [], edges: [], failed: [] };
+    const failed = src?.failed ?? [];
+    const keep = new Set([...entries.map((e) => e.id), ...failed.map((u) => u.id)]);
+    return {
+      scan_id: 0,
+      items: g.items.filter((i) => keep.has(i.id)),
+      users: g.users.filter((u) => keep.has(u.username)),
+      groups: g.groups.filter((x) => keep.has(x.id)),
+      edges: g.edges.filter((e) => keep.has(e.from) && keep.has(e.to)),
+      failed: failed.map((u) => ({ kind: u.kind, id: u.id, reason: "export failed: the service answered 500" })),
+    };
   }
 
   async snapshotContents(_identityId: string, snapshotId: string): Promise<SnapshotEntry[]> {
@@ -459,7 +516,9 @@ export class MockBackend implements Backend {
     if (!source || !snap) throw fail("not_found", "That snapshot no longer exists.");
     const m = input.mapping;
     const tg = this.graphs.get(target.id);
-    const entries = this.snapshotEntries.get(snap.id) ?? [];
+    const sel = input.selection && !input.selection.everything ? input.selection : null;
+    const chosen = sel ? new Set([...sel.item_ids, ...sel.usernames, ...sel.group_ids]) : null;
+    const entries = (this.snapshotEntries.get(snap.id) ?? []).filter((e) => !chosen || chosen.has(e.id));
     const sourceGraph = this.graphs.get(source.id);
     const ownerOf = (id: string) => sourceGraph?.items.find((i) => i.id === id)?.owner ?? "admin_demo";
     const toUser = (u: string) => m.owners[u]?.trim() || u;
@@ -570,7 +629,7 @@ export class MockBackend implements Backend {
     const target = this.identity(input.target_identity_id);
     return this.runJob("restore", `restore ${plan.snapshot_name} into ${target.name}`, target.id, units, () => {
       // The restored content is in the target's next scan.
-      const g = this.graphs.get(target.id) ?? { scan_id: 0, items: [], users: [], groups: [], edges: [] };
+      const g = this.graphs.get(target.id) ?? { scan_id: 0, items: [], users: [], groups: [], edges: [], failed: [] };
       const made = plan.items.filter((i) => i.action.kind === "create");
       this.graphs.set(target.id, {
         ...g,

@@ -33,6 +33,7 @@ import type {
   SmtpView,
   SnapshotEntry,
   SnapshotView,
+  PruneView,
   StorageCheck,
   StorageInput,
   Tally,
@@ -151,6 +152,24 @@ export class TauriBackend implements Backend {
   }
   snapshotContents(identityId: string, snapshotId: string): Promise<SnapshotEntry[]> {
     return unwrap(commands.snapshotContents(identityId, snapshotId));
+  }
+  forgetSnapshot(identityId: string, snapshotId: string): Promise<void> {
+    return unwrap(commands.forgetSnapshot(identityId, snapshotId)).then(() => undefined);
+  }
+  prunePreview(identityId: string): Promise<PruneView> {
+    return unwrap(commands.prunePreview(identityId));
+  }
+  pruneRepository(identityId: string): Promise<PruneView> {
+    return unwrap(commands.pruneRepository(identityId));
+  }
+  importSnapshotZip(identityId: string, path: string, zipPassword: string | null): Promise<string> {
+    return unwrap(commands.importSnapshotZip(identityId, path, zipPassword));
+  }
+  pickZipFile(): Promise<string | null> {
+    return unwrap(commands.pickZipFile());
+  }
+  snapshotGraph(identityId: string, snapshotId: string): Promise<Graph> {
+    return unwrap(commands.snapshotGraph(identityId, snapshotId));
   }
   listJobs(filter: JobFilterInput): Promise<JobView[]> {
     return unwrap(commands.listJobs(filterOf(filter)));

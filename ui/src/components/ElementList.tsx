@@ -16,10 +16,12 @@ export function ElementList({ ws, rows, onToggle }: { ws: Workspace; rows: numbe
       testid="element-list"
       row={(r) => {
         const i = rows ? rows[r] : r;
+        const failed = m.failed.get(i);
         return (
-          <label class="elem-row">
-            <input type="checkbox" checked={ws.selection.isSelected(i)} onChange={() => onToggle(i)} />
+          <label class={failed === undefined ? "elem-row" : "elem-row failed"} data-failed={failed !== undefined ? "true" : undefined} title={failed && `Failed: ${failed}`}>
+            <input type="checkbox" checked={ws.selection.isSelected(i)} disabled={!ws.selection.isSelectable(i)} onChange={() => onToggle(i)} />
             <span class={`kind kind-${kindOf(m, i)}`}>{kindOf(m, i)}</span>
+            {failed !== undefined && <span class="badge failed-badge">failed</span>}
             <span class="ellipsis grow">{m.label[i]}</span>
             <span class="muted small ellipsis w12">{m.type[i]}</span>
             <span class="muted small ellipsis w10">{m.owner[i]}</span>

@@ -122,7 +122,10 @@ export function VisualizerPanel({ ws, matches, onToggle }: { ws: Workspace; matc
             {m.owner[hover.i] && ` · ${m.owner[hover.i]}`}
             {m.kind[hover.i] === 0 && ` · ${formatBytes(m.size[hover.i])}`}
           </div>
-          <div class="small">{ws.selection.isSelected(hover.i) ? "Selected: click to leave out" : "Left out: click to select"}</div>
+          {m.failed.has(hover.i) && <div class="small failed-note">Failed: {m.failed.get(hover.i)}</div>}
+          <div class="small">
+            {!ws.selection.isSelectable(hover.i) ? "Cannot be selected" : ws.selection.isSelected(hover.i) ? "Selected: click to leave out" : "Left out: click to select"}
+          </div>
         </div>
       )}
     </div>

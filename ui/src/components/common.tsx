@@ -92,3 +92,40 @@ export function storageText(v: IdentityView): string {
       return `S3 ${v.storage.url.split("?")[0]}`;
   }
 }
+
+/**
+ * An in-page confirmation that says what will be deleted or replaced, with a button naming the
+ * action and one to keep things as they are.
+ */
+export function Confirm({
+  title,
+  children,
+  yes,
+  no = "Cancel",
+  onYes,
+  onNo,
+  testid,
+}: {
+  title: string;
+  children?: ComponentChildren;
+  yes: string;
+  no?: string;
+  onYes: () => void;
+  onNo: () => void;
+  testid: string;
+}) {
+  return (
+    <section class="panel" role="alertdialog" aria-label={title} data-testid={testid}>
+      <h2>{title}</h2>
+      {children}
+      <div class="row">
+        <button type="button" class="danger" data-testid={`${testid}-yes`} onClick={onYes}>
+          {yes}
+        </button>
+        <button type="button" data-testid={`${testid}-no`} onClick={onNo}>
+          {no}
+        </button>
+      </div>
+    </section>
+  );
+}

@@ -92,6 +92,10 @@ export function BackupScreen() {
 
   const t = estimate ?? ready?.selection.tally;
   const empty = !t || t.items + t.users + t.groups === 0;
+  const sel = ready?.selection.tally;
+  const selectedCount = sel ? sel.items + sel.users + sel.groups : 0;
+  const failedSelected = useMemo(() => ready?.selection.selectedFailed() ?? 0, [ready, tick]);
+  const onlyFailed = selectedCount > 0 && failedSelected === selectedCount;
   return (
     <section data-testid="screen-backup" class="screen" aria-labelledby="backup-title">
       <header class="screen-head">
@@ -122,6 +126,13 @@ export function BackupScreen() {
               </ul>
             )}
             {empty && <Notice>Nothing is selected: select elements on the Scan screen.</Notice>}
+            {failedSelected > 0 && (
+              <div class={onlyFailed ? "notice warn" : "notice"} role="status" data-testid="backup-failed-selected">
+                {onlyFailed
+                  ? `Every selected element (${failedSelected}) failed in the scan: a backup of them is refused. Scan again, or select other elements.`
+                  : `${failedSelected} of the selected elements failed in the scan (outlined in red on the Scan screen); the backup scans again and reports them if they still fail.`}
+              </div>
+            )}
             <fieldset class="field" aria-label="E-mail the result">
               <legend class="field-label">E-mail the result</legend>
               <label class="field">
@@ -149,7 +160,7 @@ export function BackupScreen() {
                 Make this the identity's default
               </label>
             </fieldset>
-            <button type="button" class="primary" data-testid="backup-start" disabled={empty || live?.state === "running" || !name.trim()} onClick={start}>
+            <button type="button" class="primary" data-testid="backup-start" disabled={empty || onlyFailed || live?.state === "running" || !name.trim()} onClick={start}>
               <Play size={16} aria-hidden="true" /> Start backup
             </button>
           </section>

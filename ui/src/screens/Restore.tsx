@@ -1,6 +1,8 @@
 import { ListChecks, Play } from "lucide-preact";
 import { useEffect, useState } from "preact/hooks";
-import type { Graph, JobItemView, MappingProfile, RestoreInput, RestoreMapping, RestorePlan, SnapshotEntry, SnapshotView, UiError } from "../backend/backend";
+import type { Graph, JobItemView, MappingProfile, RestoreInput, RestoreMapping, RestorePlan, SelectionInput, SnapshotEntry, SnapshotView, UiError } from "../backend/backend";
+import { buildWorkspace, type Workspace } from "../app/workspace";
+import { RestoreSelection } from "./RestoreSelection";
 import { EMPTY_MAPPING, toUiError } from "../backend/backend";
 import { useApp } from "../app/context";
 import { ErrorNote, Field, JobProgressView, Notice } from "../components/common";
@@ -17,11 +19,13 @@ export function restoreInput(
   mapping: RestoreMapping,
   folders: [string, string][],
   urls: [string, string][],
+  selection: SelectionInput | null = null,
 ): RestoreInput {
   return {
     source_identity_id: source,
     snapshot_id: snapshot,
     target_identity_id: target,
+    selection,
     mapping: {
       ...mapping,
       folders: Object.fromEntries(folders.filter(([a, b]) => a.trim() && b.trim()).map(([a, b]) => [a.trim(), b.trim()])),
@@ -44,6 +48,8 @@ export function RestoreScreen() {
   const [snapId, setSnapId] = useState("");
   const [target, setTarget] = useState("");
   const [entries, setEntries] = useState<SnapshotEntry[]>([]);
+  const [pick, setPick] = useState<Workspace | null>(null);
+  const [, setPickTick] = useState(0);
   const [targetGraph, setTargetGraph] = useState<Graph | null>(null);
   const [mapping, setMapping] = useState<RestoreMapping>(structuredClone(EMPTY_MAPPING));
   const [folders, setFolders] = useState<[string, string][]>([]);
@@ -71,7 +77,10 @@ export function RestoreScreen() {
   }, [current]);
   useEffect(() => {
     setEntries([]);
-    if (current && snapId) app.backend.snapshotContents(current, snapId).then(setEntries, fail);
+    setPick(null);
+    if (!current || !snapId) return;
+    app.backend.snapshotContents(current, snapId).then(setEntries, fail);
+    app.backend.snapshotGraph(current, snapId).then((g) => setPick(buildWorkspace(current, g, true)), fail);
   }, [current, snapId]);
   useEffect(() => {
     setTargetGraph(null);
@@ -95,7 +104,7 @@ export function RestoreScreen() {
     );
   }
 
-  const input = restoreInput(current, snapId, target, mapping, folders, urls);
+  const input = restoreInput(current, snapId, target, mapping, folders, urls, pick ? pick.selection.toInput() : null);
   const key = JSON.stringify(input);
   const stale = plan !== null && planKey !== key;
   const running = live?.state === "running";
@@ -170,6 +179,7 @@ export function RestoreScreen() {
           </select>
         </Field>
       </div>
+      {pick && <RestoreSelection ws={pick} onChange={() => setPickTick((t) => t + 1)} />}
       <section class="panel" aria-label="Mapping">
         <div class="row spread">
           <h2>Mapping</h2>

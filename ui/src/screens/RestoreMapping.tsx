@@ -1,6 +1,7 @@
 import { Plus, Save, Trash2, X } from "lucide-preact";
 import type { ConflictPolicy, Graph, GroupTargetView, MappingProfile, RestoreMapping, SnapshotEntry } from "../backend/backend";
-import { Field } from "../components/common";
+import { Confirm, Field } from "../components/common";
+import { useState } from "preact/hooks";
 
 /** The group picker's values: the engine's default, "Create New", or an existing target group. */
 const DEFAULT = "";
@@ -201,9 +202,33 @@ export function ProfileBar({
   onSave: () => void;
   onDelete: (name: string) => void;
 }) {
-  const exists = profiles.some((p) => p.name === name.trim());
+  const existing = profiles.find((p) => p.name === name.trim());
+  const exists = existing !== undefined;
+  const [asking, setAsking] = useState<"replace" | "delete" | null>(null);
+  const describe = (m: MappingProfile["mapping"]) =>
+    `${Object.keys(m.owners).length} owner, ${Object.keys(m.groups).length} group and ${Object.keys(m.folders).length} folder mappings, ${m.url_replacements.length} URL rules, ${m.tags.length} tags`;
   return (
     <div class="row wrap">
+      {asking && existing && (
+        <Confirm
+          title={asking === "replace" ? `Replace the saved mapping “${existing.name}”?` : `Delete the saved mapping “${existing.name}”?`}
+          yes={asking === "replace" ? `Replace “${existing.name}”` : `Delete “${existing.name}”`}
+          no="Keep it"
+          testid="restore-profile-confirm"
+          onNo={() => setAsking(null)}
+          onYes={() => {
+            const what = asking;
+            setAsking(null);
+            if (what === "replace") onSave();
+            else onDelete(existing.name);
+          }}
+        >
+          <p>
+            It holds {describe(existing.mapping)}.{" "}
+            {asking === "replace" ? "They are replaced by the mapping on screen." : "They are deleted; restores already made are not changed."}
+          </p>
+        </Confirm>
+      )}
       <select
         aria-label="Saved mapping profile"
         data-testid="restore-profile-select"
@@ -224,11 +249,11 @@ export function ProfileBar({
         ))}
       </select>
       <input aria-label="Profile name" data-testid="restore-profile-name" placeholder="Profile name" value={name} onInput={(e) => onName(e.currentTarget.value)} />
-      <button type="button" data-testid="restore-profile-save" disabled={!name.trim()} onClick={onSave}>
+      <button type="button" data-testid="restore-profile-save" disabled={!name.trim()} onClick={() => (exists ? setAsking("replace") : onSave())}>
         <Save size={16} aria-hidden="true" /> {exists ? "Replace mapping" : "Save mapping"}
       </button>
       {exists && (
-        <button type="button" class="danger" aria-label={`Delete the mapping profile ${name.trim()}`} onClick={() => onDelete(name.trim())}>
+        <button type="button" class="danger" aria-label={`Delete the mapping profile ${name.trim()}`} onClick={() => setAsking("delete")}>
           <Trash2 size={16} aria-hidden="true" /> Delete
         </button>
       )}

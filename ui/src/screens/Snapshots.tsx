@@ -1,9 +1,9 @@
-import { Archive, FolderOpen, ShieldCheck } from "lucide-preact";
+import { Archive, FolderOpen, PackageOpen, ShieldCheck, Trash2 } from "lucide-preact";
 import { useEffect, useState } from "preact/hooks";
-import type { SnapshotEntry, SnapshotView, UiError } from "../backend/backend";
+import type { PruneView, SnapshotEntry, SnapshotView, UiError } from "../backend/backend";
 import { toUiError } from "../backend/backend";
 import { useApp } from "../app/context";
-import { ErrorNote, JobProgressView, Notice, formatTime, storageText } from "../components/common";
+import { Confirm, ErrorNote, JobProgressView, Notice, formatTime, storageText } from "../components/common";
 import { VirtualList } from "../components/VirtualList";
 import { formatBytes } from "../state/selection";
 import { useStore } from "../state/store";
@@ -18,21 +18,30 @@ export function SnapshotsScreen() {
   const [done, setDone] = useState<string | null>(null);
   const [browse, setBrowse] = useState<{ snap: SnapshotView; entries: SnapshotEntry[]; q: string } | null>(null);
   const [verifyJob, setVerifyJob] = useState<number | null>(null);
+  const [forgetting, setForgetting] = useState<SnapshotView | null>(null);
+  const [pruning, setPruning] = useState<PruneView | null>(null);
+  const [busy, setBusy] = useState<string | null>(null);
+  const [zipPath, setZipPath] = useState("");
+  const [zipPassword, setZipPassword] = useState("");
+  const [reload, setReload] = useState(0);
   const ident = identities.find((i) => i.id === current);
   const finishedCount = Object.values(jobs).filter((j) => j.state !== "running").length;
 
   useEffect(() => {
     if (!current) return;
     app.backend.listSnapshots(current).then(setSnaps, (e) => setError(toUiError(e)));
-  }, [current, finishedCount]);
+  }, [current, finishedCount, reload]);
 
-  const guard = async (fn: () => Promise<void>) => {
+  const guard = async (fn: () => Promise<void>, working?: string) => {
     setError(null);
     setDone(null);
+    setBusy(working ?? null);
     try {
       await fn();
     } catch (e) {
       setError(toUiError(e));
+    } finally {
+      setBusy(null);
     }
   };
 
@@ -54,8 +63,95 @@ export function SnapshotsScreen() {
           {ident.name} · {storageText(ident)}
         </span>
       </header>
-      <ErrorNote error={error} />
-      {done && <Notice>{done}</Notice>}
+      <ErrorNote error={error} testid="snapshots-error" />
+      {done && <Notice testid="snapshots-done">{done}</Notice>}
+      {busy && <Notice testid="snapshots-busy">{busy}</Notice>}
+      <div class="panel row wrap" aria-label="Repository">
+        <label class="inline-field grow">
+          <span>Import a zip</span>
+          <input data-testid="snapshot-import-path" placeholder="/path/to/snapshot.zip" value={zipPath} onInput={(e) => setZipPath(e.currentTarget.value)} />
+        </label>
+        <button type="button" onClick={() => guard(async () => setZipPath((await app.backend.pickZipFile()) ?? zipPath))}>
+          Choose…
+        </button>
+        <label class="inline-field">
+          <span>Zip password (if encrypted)</span>
+          <input type="password" data-testid="snapshot-import-password" autocomplete="off" value={zipPassword} onInput={(e) => setZipPassword(e.currentTarget.value)} />
+        </label>
+        <button
+          type="button"
+          data-testid="snapshot-import"
+          disabled={!zipPath.trim() || busy !== null}
+          onClick={() =>
+            guard(async () => {
+              const id = await app.backend.importSnapshotZip(current, zipPath.trim(), zipPassword || null);
+              setZipPassword("");
+              setReload((n) => n + 1);
+              setDone(`Imported ${zipPath.trim()} as snapshot ${id.slice(0, 8)}.`);
+            }, `Importing ${zipPath.trim()}…`)
+          }
+        >
+          <PackageOpen size={16} aria-hidden="true" /> Import
+        </button>
+        <button
+          type="button"
+          data-testid="snapshot-prune"
+          disabled={busy !== null}
+          onClick={() =>
+            guard(async () => {
+              const preview = await app.backend.prunePreview(current);
+              if (preview.blobs_removed === 0) setDone("Nothing to prune: every piece of data in the repository belongs to a snapshot.");
+              else setPruning(preview);
+            }, "Reading what the snapshots use…")
+          }
+        >
+          <Trash2 size={16} aria-hidden="true" /> Prune…
+        </button>
+      </div>
+      {forgetting && (
+        <Confirm
+          title={`Forget the snapshot “${forgetting.name}”?`}
+          yes={`Forget “${forgetting.name}”`}
+          no="Keep it"
+          testid="snapshot-forget-confirm"
+          onNo={() => setForgetting(null)}
+          onYes={() => {
+            const s = forgetting;
+            setForgetting(null);
+            guard(async () => {
+              await app.backend.forgetSnapshot(current, s.id);
+              setReload((n) => n + 1);
+              setDone(`Snapshot “${s.name}” forgotten. Prune frees the data only it used.`);
+            }, `Forgetting “${s.name}”…`);
+          }}
+        >
+          <p>
+            The snapshot taken {formatTime(forgetting.time_ms)} ({forgetting.items} items, {forgetting.users} users, {forgetting.groups} groups) is deleted from the
+            repository and can no longer be restored. The data only it uses stays until you prune.
+          </p>
+        </Confirm>
+      )}
+      {pruning && (
+        <Confirm
+          title={`Delete ${formatBytes(pruning.bytes_removed)} of data no snapshot uses?`}
+          yes={`Delete ${pruning.blobs_removed} unused ${pruning.blobs_removed === 1 ? "piece" : "pieces"}`}
+          no="Keep it"
+          testid="snapshot-prune-confirm"
+          onNo={() => setPruning(null)}
+          onYes={() => {
+            setPruning(null);
+            guard(async () => {
+              const r = await app.backend.pruneRepository(current);
+              setDone(`Pruned: ${r.blobs_removed} unused pieces (${formatBytes(r.bytes_removed)}) deleted; ${r.blobs_kept} (${formatBytes(r.bytes_kept)}) kept.`);
+            }, "Pruning…");
+          }}
+        >
+          <p>
+            {pruning.blobs_removed} pieces of data ({formatBytes(pruning.bytes_removed)}) belong to no snapshot (forgotten snapshots, backups that stopped) and are deleted.
+            Every snapshot stays whole: {pruning.blobs_kept} pieces ({formatBytes(pruning.bytes_kept)}) are kept. A running backup makes the prune wait for another time.
+          </p>
+        </Confirm>
+      )}
       {live && <JobProgressView job={live} />}
       {snaps.length === 0 ? (
         <Notice>No backup of this organization yet.</Notice>
@@ -76,7 +172,15 @@ export function SnapshotsScreen() {
           <tbody>
             {snaps.map((s) => (
               <tr key={s.id} data-testid="snapshot-row">
-                <td>{s.name}</td>
+                <td>
+                  {s.name}
+                  {s.other_identity && (
+                    <span class="badge" title="Taken by an identity not saved here: imported from a zip, or its identity was removed">
+                      {" "}
+                      imported
+                    </span>
+                  )}
+                </td>
                 <td>{formatTime(s.time_ms)}</td>
                 <td>{s.items}</td>
                 <td>{s.users}</td>
@@ -117,6 +221,9 @@ export function SnapshotsScreen() {
                     }
                   >
                     <Archive size={16} aria-hidden="true" /> Export zip
+                  </button>
+                  <button type="button" class="danger" aria-label={`Forget ${s.name}`} data-testid="snapshot-forget" onClick={() => setForgetting(s)}>
+                    <Trash2 size={16} aria-hidden="true" /> Forget…
                   </button>
                 </td>
               </tr>

@@ -13,9 +13,22 @@ export class Selection {
   private bytes = 0;
   version = 0;
 
-  constructor(readonly model: GraphModel, everything = true) {
+  /**
+   * `lockFailed`: failed nodes can never be selected (a snapshot's failed subjects have nothing to
+   * restore); without it they are selectable and only marked (the backup scans again first).
+   */
+  constructor(
+    readonly model: GraphModel,
+    everything = true,
+    readonly lockFailed = false,
+  ) {
     this.on = new Uint8Array(model.count);
     if (everything) this.setWhere(() => true, true);
+  }
+
+  /** Whether node `i` can be selected at all. */
+  isSelectable(i: number): boolean {
+    return !(this.lockFailed && this.model.failed.has(i));
   }
 
   isSelected(i: number): boolean {
@@ -23,6 +36,7 @@ export class Selection {
   }
 
   set(i: number, value: boolean): void {
+    if (value && !this.isSelectable(i)) return;
     const v = value ? 1 : 0;
     if (this.on[i] === v) return;
     this.on[i] = v;
@@ -41,7 +55,7 @@ export class Selection {
   setWhere(pred: (i: number) => boolean, value: boolean): number {
     let changed = 0;
     for (let i = 0; i < this.model.count; i++) {
-      if (pred(i) && this.isSelected(i) !== value) {
+      if (pred(i) && this.isSelected(i) !== value && (!value || this.isSelectable(i))) {
         this.set(i, value);
         changed++;
       }
@@ -65,6 +79,13 @@ export class Selection {
   isEverything(): boolean {
     const m = this.model;
     return this.counts[0] + this.counts[1] + this.counts[2] === m.count;
+  }
+
+  /** How many selected nodes are marked failed. */
+  selectedFailed(): number {
+    let n = 0;
+    for (const i of this.model.failed.keys()) if (this.on[i]) n++;
+    return n;
   }
 
   toInput(): SelectionInput {

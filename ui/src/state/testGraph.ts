@@ -32,5 +32,6 @@ export function smallGraph(): Graph {
       { from: "i3", to: "i3", kind: "related" },
       { from: "ghost", to: "i1", kind: "owns" },
     ],
+    failed: [],
   };
 }

@@ -32,6 +32,8 @@ export interface GraphModel {
   /** group node -> member user nodes */
   members: Map<number, Set<number>>;
   itemTypes: string[];
+  /** node -> why it could not be read whole (by the scan, or by the backup of a snapshot) */
+  failed: Map<number, string>;
 }
 
 export function buildModel(g: Graph): GraphModel {
@@ -111,6 +113,11 @@ export function buildModel(g: Graph): GraphModel {
       s.add(a);
     }
   }
+  const failed = new Map<number, string>();
+  for (const f of g.failed ?? []) {
+    const i = lookup(f.id, f.kind === "item" ? [itemIndex] : f.kind === "user" ? [userIndex] : [groupIndex]);
+    if (i >= 0) failed.set(i, f.reason);
+  }
   return {
     count,
     kind,
@@ -127,7 +134,8 @@ export function buildModel(g: Graph): GraphModel {
     userIndex,
     groupIndex,
     members,
-    itemTypes: [...types].sort((a, b) => a.localeCompare(b)),
+    itemTypes: [...types].filter((t) => t !== "").sort((a, b) => a.localeCompare(b)),
+    failed,
   };
 }
 

@@ -222,6 +222,7 @@ export class Visualizer {
     const visible = (i: number) => x[i] + pad >= wx0 && x[i] - pad <= wx1 && y[i] + pad >= wy0 && y[i] - pad <= wy1;
     const paths = this.colours.map(() => new Path2D());
     const matchPath = new Path2D();
+    const failedPath = new Path2D();
     const unselected = this.colours.length - 1;
     let shown = 0;
     const anyFilter = model.count > 0 && this.hooks.isMatch(0) !== null;
@@ -233,6 +234,7 @@ export class Visualizer {
       const py = y[i] * scale + ty - s;
       paths[this.hooks.isSelected(i) ? this.bucket[i] : unselected].rect(px, py, s * 2, s * 2);
       if (anyFilter && this.hooks.isMatch(i)) matchPath.rect(px - 1.5, py - 1.5, s * 2 + 3, s * 2 + 3);
+      if (model.failed.has(i)) failedPath.rect(px - 1, py - 1, s * 2 + 2, s * 2 + 2);
     }
     if (shown <= EDGE_LOD) this.drawEdges(ctx, tx, ty, (e) => visible(model.edgeFrom[e]) || visible(model.edgeTo[e]), 0.35);
     for (let b = 0; b < paths.length; b++) {
@@ -243,6 +245,12 @@ export class Visualizer {
       ctx.strokeStyle = "#f59e0b";
       ctx.lineWidth = 1.5;
       ctx.stroke(matchPath);
+    }
+    if (model.failed.size > 0) {
+      // Failed elements: a red outline, whatever their fill.
+      ctx.strokeStyle = "#dc2626";
+      ctx.lineWidth = 2;
+      ctx.stroke(failedPath);
     }
     if (layout.maxHalf * scale < 10) return;
     ctx.fillStyle = "#111827";

@@ -81,6 +81,14 @@ pub struct RestoreArgs {
     #[arg(long = "select-id", value_name = "ID")]
     pub select_ids: Vec<String>,
 
+    /// Create only this missing user (repeatable; without it every missing user is created).
+    #[arg(long = "select-user", value_name = "USERNAME", conflicts_with = "no_users")]
+    pub select_users: Vec<String>,
+
+    /// Restore only this group, by its source id (repeatable; without it every group).
+    #[arg(long = "select-group", value_name = "GROUP_ID", conflicts_with = "no_groups")]
+    pub select_groups: Vec<String>,
+
     /// Do not create users (items of missing owners go to the signed-in user).
     #[arg(long)]
     pub no_users: bool,
@@ -160,7 +168,9 @@ pub async fn run(db: &Db, data_dir: &Path, args: RestoreArgs) -> anyhow::Result<
         mapping,
         items: (!args.select_ids.is_empty()).then(|| args.select_ids.iter().cloned().collect()),
         users: !args.no_users,
+        user_names: (!args.select_users.is_empty()).then(|| args.select_users.iter().cloned().collect()),
         groups: !args.no_groups,
+        group_ids: (!args.select_groups.is_empty()).then(|| args.select_groups.iter().cloned().collect()),
         concurrency: args.concurrency.max(1),
         ..RestoreOptions::default()
     };

@@ -30,6 +30,12 @@ pub enum BackupError {
     #[error("the selection is empty: nothing to back up")]
     EmptySelection,
 
+    /// Every selected subject failed to be read by the scan just made (first: its reason).
+    #[error(
+        "every one of the {count} selected items, users and groups failed in the scan (first: {first}); nothing was backed up: scan again, or select other elements"
+    )]
+    OnlyFailedSelected { count: usize, first: String },
+
     #[error("the backup was cancelled; no snapshot was written")]
     Cancelled,
 
@@ -47,6 +53,7 @@ impl BackupError {
             BackupError::Repo(e) => e.code(),
             BackupError::AllFailed { .. } => ErrorCode::AllFailed,
             BackupError::EmptySelection => ErrorCode::EmptySelection,
+            BackupError::OnlyFailedSelected { .. } => ErrorCode::OnlyFailedSelected,
             BackupError::Cancelled => ErrorCode::Cancelled,
         }
     }
@@ -58,7 +65,7 @@ impl BackupError {
             BackupError::ScanFailed(e) => e.is_retryable(),
             BackupError::Repo(e) => e.is_retryable(),
             // Per-subject failures are mostly the portal's transient trouble.
-            BackupError::AllFailed { .. } => true,
+            BackupError::AllFailed { .. } | BackupError::OnlyFailedSelected { .. } => true,
             BackupError::EmptySelection | BackupError::Cancelled => false,
         }
     }

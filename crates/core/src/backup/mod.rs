@@ -372,6 +372,32 @@ async fn work(
     if total == 0 {
         return Err((BackupError::EmptySelection, outcomes));
     }
+    // A selection of nothing but subjects the scan could not read is refused before anything is
+    // written: each would fail, and the job would only say so after trying.
+    let incomplete = match Catalog::new(ctx.db).incomplete_subjects(ctx.scan_id).await {
+        Ok(m) => m,
+        Err(e) => return Err((e.into(), outcomes)),
+    };
+    let all_targets = || {
+        [
+            (SubjectKind::Item, &targets.items),
+            (SubjectKind::User, &targets.users),
+            (SubjectKind::Group, &targets.groups),
+        ]
+        .into_iter()
+        .flat_map(|(k, set)| set.iter().map(move |id| (k, id)))
+    };
+    if all_targets().all(|(_, id)| incomplete.contains_key(id)) {
+        let first = all_targets().next().and_then(|(_, id)| incomplete.get(id)).cloned().unwrap_or_default();
+        outcomes.extend(all_targets().map(|(kind, id)| ItemOutcome {
+            kind,
+            id: id.clone(),
+            title: id.clone(),
+            outcome: Outcome::Failed,
+            reason: incomplete.get(id).cloned(),
+        }));
+        return Err((BackupError::OnlyFailedSelected { count: total, first }, outcomes));
+    }
     let lock = match ctx.repo.lock(LockKind::Shared).await {
         Ok(l) => l,
         Err(e) => return Err((e.into(), outcomes)),

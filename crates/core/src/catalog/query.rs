@@ -295,6 +295,18 @@ impl Catalog<'_> {
         Ok(rows)
     }
 
+    /// Subjects (item id, username or group id) the scan could not read whole, with the first
+    /// reason recorded for each.
+    pub async fn incomplete_subjects(&self, scan_id: i64) -> Result<std::collections::HashMap<String, String>> {
+        let rows: Vec<(String, String)> = sqlx::query_as(
+            "SELECT item_id, message FROM scan_problems WHERE scan_id = ? AND incomplete = 1 AND item_id IS NOT NULL ORDER BY id DESC",
+        )
+        .bind(scan_id)
+        .fetch_all(self.db().pool())
+        .await?;
+        Ok(rows.into_iter().collect())
+    }
+
     pub async fn problems(&self, scan_id: i64) -> Result<Vec<Problem>> {
         let rows: Vec<(Option<String>, String)> =
             sqlx::query_as("SELECT item_id, message FROM scan_problems WHERE scan_id = ? ORDER BY id")

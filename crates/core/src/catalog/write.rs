@@ -312,14 +312,15 @@ impl Catalog<'_> {
         Ok(())
     }
 
-    /// Problems as (item id if any, message).
-    pub async fn insert_problems(&self, scan_id: i64, rows: &[(Option<String>, String)]) -> Result<()> {
+    /// Problems as (subject id if any, message, whether the subject was left incompletely read).
+    pub async fn insert_problems(&self, scan_id: i64, rows: &[(Option<String>, String, bool)]) -> Result<()> {
         let mut tx = self.db().pool().begin().await?;
-        for (item, message) in rows {
-            sqlx::query("INSERT INTO scan_problems (scan_id, item_id, message) VALUES (?, ?, ?)")
+        for (item, message, incomplete) in rows {
+            sqlx::query("INSERT INTO scan_problems (scan_id, item_id, message, incomplete) VALUES (?, ?, ?, ?)")
                 .bind(scan_id)
                 .bind(item)
                 .bind(message)
+                .bind(incomplete)
                 .execute(&mut *tx)
                 .await?;
         }

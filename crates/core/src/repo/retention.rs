@@ -136,6 +136,53 @@ impl Repository {
         Ok(plan)
     }
 
+    /// Deletes the records of snapshots `ids` (each must exist; nothing is deleted otherwise) and
+    /// answers them. Blobs stay until [`Repository::prune`]. Refused with
+    /// [`RepoError::AppendOnly`], before anything is removed, where this handle may not delete.
+    pub async fn forget_snapshots(&self, ids: &[SnapshotId]) -> RepoResult<Vec<SnapshotSummary>> {
+        let mut doomed = Vec::with_capacity(ids.len());
+        for id in ids {
+            doomed.push(self.snapshot(id).await?);
+        }
+        self.require_delete("forget").await?;
+        for s in &doomed {
+            self.delete_snapshot(&s.id).await?;
+            tracing::info!(snapshot = %s.id.short(), name = %s.name, "forgot snapshot");
+        }
+        Ok(doomed)
+    }
+
+    /// What [`Repository::prune`] would remove now, without removing anything or taking a lock:
+    /// the counts of the report (temporary files and stale locks are not counted).
+    pub async fn prune_preview(&self) -> RepoResult<PruneReport> {
+        let snapshots = self.snapshot_ids().await?;
+        Ok(self.unreferenced(&snapshots).await?.0)
+    }
+
+    /// The blobs no snapshot of `snapshots` references, with the report's counts.
+    async fn unreferenced(&self, snapshots: &[SnapshotId]) -> RepoResult<(PruneReport, Vec<BlobId>)> {
+        let mut referenced: HashSet<BlobId> = HashSet::new();
+        for id in snapshots {
+            let record = self.record(id).await?;
+            referenced.insert(record.manifest.id.clone());
+            let manifest = self.manifest(id).await?;
+            referenced.extend(manifest.blob_refs().into_iter().map(|b| b.id.clone()));
+        }
+        let mut report = PruneReport::default();
+        let mut doomed = Vec::new();
+        for (id, size) in self.stored_blobs().await? {
+            if referenced.contains(&id) {
+                report.blobs_kept += 1;
+                report.bytes_kept += size;
+            } else {
+                report.blobs_removed += 1;
+                report.bytes_removed += size;
+                doomed.push(id);
+            }
+        }
+        Ok((report, doomed))
+    }
+
     /// Deletes the blobs that no snapshot references, stale locks, and the staging folders and
     /// partial uploads of writers that are gone. Only names of the blob form
     /// (`data/<2 hex>/<64 hex>`, the id starting with the folder's two digits) are candidates; a
@@ -157,25 +204,7 @@ impl Repository {
 
     async fn prune_locked(&self, lock: &RepoLock) -> RepoResult<PruneReport> {
         let snapshots = self.snapshot_ids().await?;
-        let mut referenced: HashSet<BlobId> = HashSet::new();
-        for id in &snapshots {
-            let record = self.record(id).await?;
-            referenced.insert(record.manifest.id.clone());
-            let manifest = self.manifest(id).await?;
-            referenced.extend(manifest.blob_refs().into_iter().map(|b| b.id.clone()));
-        }
-        let mut report = PruneReport::default();
-        let mut doomed = Vec::new();
-        for (id, size) in self.stored_blobs().await? {
-            if referenced.contains(&id) {
-                report.blobs_kept += 1;
-                report.bytes_kept += size;
-            } else {
-                report.blobs_removed += 1;
-                report.bytes_removed += size;
-                doomed.push(id);
-            }
-        }
+        let (mut report, doomed) = self.unreferenced(&snapshots).await?;
         // A lapsed lease means a backup may have started meanwhile, unseen.
         lock.check()?;
         futures::stream::iter(doomed.iter().map(blob_path))

@@ -76,8 +76,12 @@ pub struct RestoreOptions {
     pub items: Option<BTreeSet<String>>,
     /// Create missing users (else items of missing owners go to the signed-in user).
     pub users: bool,
+    /// With `users`, create only these missing source users; `None` creates every one.
+    pub user_names: Option<BTreeSet<String>>,
     /// Create or match groups, members and sharing.
     pub groups: bool,
+    /// With `groups`, restore only these source group ids; `None` restores every group.
+    pub group_ids: Option<BTreeSet<String>>,
     /// Items worked on at once within one dependency level.
     pub concurrency: usize,
     /// Longest wait for one publish job.
@@ -101,7 +105,9 @@ impl Default for RestoreOptions {
             mapping: Mapping::default(),
             items: None,
             users: true,
+            user_names: None,
             groups: true,
+            group_ids: None,
             concurrency: 16,
             publish_timeout: Duration::from_secs(30 * 60),
             poll_max: Duration::from_secs(5),

@@ -161,8 +161,10 @@ pub(crate) async fn prepare(
                     .into(),
                 target_id: None,
             }
-        } else if options.users {
+        } else if options.users && options.user_names.as_ref().is_none_or(|s| s.contains(&u.username)) {
             Action::Create
+        } else if options.users {
+            Action::Skip { reason: "not selected".into(), target_id: None }
         } else {
             Action::Skip { reason: "users are not restored".into(), target_id: None }
         };
@@ -222,7 +224,7 @@ pub(crate) async fn prepare(
     let mut missing_groups = Vec::new();
     let mut new_memberships: BTreeMap<String, usize> = BTreeMap::new();
     if options.groups {
-        for g in &manifest.groups {
+        for g in manifest.groups.iter().filter(|g| options.group_ids.as_ref().is_none_or(|s| s.contains(&g.id))) {
             let mapped = m.groups.get(&g.id).or_else(|| m.groups.get(&g.title));
             let (action, target_title, note) =
                 resolve_group(&g.id, &g.title, mapped, &target, journal_row(&rows, EntryKind::Group, &g.id), same_org);

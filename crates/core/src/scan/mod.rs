@@ -205,8 +205,11 @@ pub async fn scan_job(
     let outcome = steps::run_all(&mut run).await;
 
     // Problems are written whatever the outcome: a cancelled or failed catalog still says why.
-    let problem_rows: Vec<(Option<String>, String)> =
-        run.problems.iter().map(|p| (Some(p.id.clone()), p.message.clone())).collect();
+    let problem_rows: Vec<(Option<String>, String, bool)> = run
+        .problems
+        .iter()
+        .map(|p| (Some(p.id.clone()), p.message.clone(), p.kind == ProblemKind::Incomplete))
+        .collect();
     catalog.insert_problems(scan_id, &problem_rows).await?;
     let problem_outcomes: Vec<ItemOutcome> = run
         .problems

@@ -180,3 +180,47 @@ async fn a_file_whose_body_keeps_breaking_off_is_downloaded_again_not_failed() -
     assert_eq!(verify_all(&repo).await?, 1, "the snapshot verifies");
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backup_of_only_elements_the_scan_could_not_read_is_refused_before_it_starts() -> anyhow::Result<()> {
+    let sim = start_sim(SimConfig { orgs: 1, items: 60, users: 6, groups: 3, ..SimConfig::default() }).await?;
+    let (map, other) = {
+        let universe = sim.state.universe.read().unwrap_or_else(|e| e.into_inner());
+        let o = universe.org_by_url_key(&sim.orgs[0].url_key).expect("org");
+        let map = o.items.values().find(|i| i.item_type == "Web Map").map(|i| i.id.clone()).expect("a web map");
+        let other = o.items.values().find(|i| i.id != map).map(|i| i.id.clone()).expect("another item");
+        (map, other)
+    };
+    // The map's data answers 500 through every retry of the scan: the map is read incompletely.
+    sim.state.faults.force(ForcedFault {
+        path_contains: Some(format!("/items/{map}/data")),
+        kind: FaultKind::Http500,
+        count: 1_000,
+    });
+    let s = scanned(&sim).await?;
+    let graph = orgvault_core::app::graph_of_scan(&s.db, s.scan_id).await?;
+    assert!(
+        graph.failed.iter().any(|f| f.id == map && f.kind == orgvault_core::jobs::SubjectKind::Item),
+        "the scan's graph marks the map as failed: {:?}",
+        graph.failed
+    );
+    let dir = tempfile::tempdir()?;
+    let repo = open_repo(dir.path()).await?;
+    let only_failed = Selection::Exact { items: vec![map.clone()], users: vec![], groups: vec![] };
+    let err = run_backup(&s, &repo, &only_failed, &NoProgress, CancellationToken::new())
+        .await
+        .expect_err("a selection of nothing but failed elements is refused");
+    assert!(matches!(err, BackupError::OnlyFailedSelected { count: 1, .. }), "refused as only-failed: {err}");
+    assert_eq!(err.code(), orgvault_core::ErrorCode::OnlyFailedSelected);
+    assert!(err.to_string().contains("failed in the scan"), "the message says why: {err}");
+    assert!(repo.snapshots().await?.is_empty(), "no snapshot was written");
+    let h =
+        Jobs::new(&s.db, &SystemClock).list(&JobFilter { kind: Some(JobKind::Backup), ..JobFilter::default() }).await?;
+    assert_eq!(h.first().map(|j| j.state), Some(JobState::Failed), "the refused job is in the history as failed");
+
+    // With an element the scan read, the backup goes ahead.
+    let mixed = Selection::Exact { items: vec![map, other], users: vec![], groups: vec![] };
+    let summary = run_backup(&s, &repo, &mixed, &NoProgress, CancellationToken::new()).await?;
+    assert!(summary.snapshot.is_some(), "a selection with a readable element is backed up");
+    Ok(())
+}

@@ -28,6 +28,7 @@ mod restore_modes;
 mod restore_query;
 mod restore_roundtrip;
 mod restore_safety;
+mod restore_selection;
 mod restore_support;
 mod scan_access;
 mod scan_large;

@@ -15,6 +15,10 @@ use sqlx::Row;
 use crate::catalog::Catalog;
 use crate::db::Db;
 use crate::error::Result;
+use crate::jobs::SubjectKind;
+
+mod snapshot;
+pub use snapshot::graph_of_snapshot;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
@@ -67,15 +71,29 @@ pub struct GraphEdge {
     pub kind: EdgeKind,
 }
 
-/// One catalog as nodes and edges.
+/// A node that could not be read whole: by the scan (the backup may still manage it, since it
+/// scans again first) or by the backup that made a snapshot (it has nothing to restore).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct GraphFailure {
+    pub kind: SubjectKind,
+    /// The node's id: item id, username or group id.
+    pub id: String,
+    pub reason: String,
+}
+
+/// One catalog (or one snapshot) as nodes and edges.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct Graph {
+    /// The scan the graph was read from; 0 for a snapshot's graph.
     pub scan_id: i64,
     pub items: Vec<GraphItem>,
     pub users: Vec<GraphUser>,
     pub groups: Vec<GraphGroup>,
     pub edges: Vec<GraphEdge>,
+    /// Nodes not read whole, each also among the nodes above.
+    pub failed: Vec<GraphFailure>,
 }
 
 /// The graph of the identity's newest complete scan, or `None` when it was never scanned.
@@ -158,7 +176,25 @@ pub async fn graph_of_scan(db: &Db, scan_id: i64) -> Result<Graph> {
         let (a, b): (&str, &str) = (r.get("a"), r.get("b"));
         add(a, b, EdgeKind::Related, item_ids.contains(a) && item_ids.contains(b));
     }
-    Ok(Graph { scan_id, items, users, groups, edges: edges.into_iter().collect() })
+    let mut failed: Vec<GraphFailure> = Vec::new();
+    for r in pairs("SELECT item_id AS a, message AS b FROM scan_problems WHERE scan_id = ? AND incomplete = 1 AND item_id IS NOT NULL ORDER BY id")
+        .await?
+    {
+        let (id, reason): (String, String) = (r.get("a"), r.get("b"));
+        let kind = if item_ids.contains(id.as_str()) {
+            SubjectKind::Item
+        } else if usernames.contains(id.as_str()) {
+            SubjectKind::User
+        } else if group_ids.contains(id.as_str()) {
+            SubjectKind::Group
+        } else {
+            continue;
+        };
+        if !failed.iter().any(|f| f.id == id && f.kind == kind) {
+            failed.push(GraphFailure { kind, id, reason });
+        }
+    }
+    Ok(Graph { scan_id, items, users, groups, edges: edges.into_iter().collect(), failed })
 }
 
 #[cfg(test)]

@@ -1,0 +1,88 @@
+//! Choosing part of a snapshot to restore: the snapshot's graph (what the app's selection is made
+//! from) names what a web map needs, and a restore of a chosen few items, users and groups writes
+//! those and nothing else.
+
+use std::collections::BTreeSet;
+
+use orgvault_core::app::{graph_of_snapshot, EdgeKind};
+
+use crate::restore_support::{fixture, options, sim_config};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restore_of_chosen_items_users_and_groups_writes_only_those() -> anyhow::Result<()> {
+    let f = fixture(sim_config()).await?;
+    let graph = graph_of_snapshot(&f.repo, &f.snapshot).await?;
+    let manifest = f.repo.manifest(&f.snapshot).await?;
+    assert_eq!(
+        graph.items.len(),
+        manifest.items.len()
+            + manifest.failed.iter().filter(|x| x.kind == orgvault_core::jobs::SubjectKind::Item).count()
+    );
+    assert_eq!((graph.users.len(), graph.groups.len()), (manifest.users.len(), manifest.groups.len()));
+
+    // A web map and the layer its data names, by the graph's reference edge.
+    let type_of = |id: &str| graph.items.iter().find(|i| i.id == id).map(|i| i.item_type.clone()).unwrap_or_default();
+    let edge = graph
+        .edges
+        .iter()
+        .find(|e| e.kind == EdgeKind::References && type_of(&e.from) == "Web Map" && e.from != e.to)
+        .expect("a web map of the snapshot names another item of it (the graph's references edge)");
+    let (map, layer) = (edge.from.clone(), edge.to.clone());
+    let user = graph.users.iter().find(|u| !u.username.starts_with("esri_")).expect("a user").username.clone();
+    let group = graph.groups[0].id.clone();
+
+    let mut opts = options();
+    opts.items = Some([map.clone(), layer.clone()].into_iter().collect());
+    opts.user_names = Some([user.clone()].into_iter().collect());
+    opts.group_ids = Some([group.clone()].into_iter().collect());
+    let plan = f.plan(&opts).await?;
+    let planned: BTreeSet<&str> = plan.items.iter().map(|i| i.source_id.as_str()).collect();
+    assert_eq!(planned, [map.as_str(), layer.as_str()].into_iter().collect(), "only the chosen items are planned");
+    let created_users: Vec<&str> = plan
+        .users
+        .iter()
+        .filter(|u| matches!(u.action, orgvault_core::restore::Action::Create))
+        .map(|u| u.source_username.as_str())
+        .collect();
+    assert_eq!(created_users, vec![user.as_str()], "only the chosen user is created");
+    assert!(
+        plan.users
+            .iter()
+            .filter(|u| u.source_username != user)
+            .all(|u| !matches!(u.action, orgvault_core::restore::Action::Create)),
+        "a user left out is not created"
+    );
+    assert_eq!(
+        plan.groups.iter().map(|g| g.source_id.as_str()).collect::<Vec<_>>(),
+        vec![group.as_str()],
+        "only the chosen group"
+    );
+
+    let before_items = org_item_titles(&f);
+    let summary = f.apply(&opts).await?;
+    assert_eq!(summary.failed, 0, "failures: {:?}", f.failures(summary.job_id).await);
+    let after_items = org_item_titles(&f);
+    let new: Vec<&String> = after_items.iter().filter(|t| !before_items.contains(*t)).collect();
+    let want: BTreeSet<String> =
+        manifest.items.iter().filter(|i| i.id == map || i.id == layer).map(|i| i.title.clone()).collect();
+    let got: BTreeSet<String> = new.iter().map(|t| (*t).clone()).collect();
+    assert_eq!(got, want, "the target org gained the two chosen items and nothing else");
+    let universe = f.sim.state.universe.read().unwrap_or_else(|e| e.into_inner());
+    let b = universe.org_by_url_key(&f.url_key(1)).expect("org B");
+    let source_group_title = &manifest.groups.iter().find(|g| g.id == group).expect("group").title;
+    assert_eq!(
+        b.groups.values().map(|g| g.title.clone()).collect::<Vec<_>>(),
+        vec![source_group_title.clone()],
+        "org B holds the one chosen group"
+    );
+    Ok(())
+}
+
+/// The titles of org B's items, one per item.
+fn org_item_titles(f: &crate::restore_support::Fixture) -> Vec<String> {
+    let universe = f.sim.state.universe.read().unwrap_or_else(|e| e.into_inner());
+    let org = universe.org_by_url_key(&f.url_key(1)).expect("org B");
+    let mut out: Vec<String> = org.items.values().map(|i| i.title.clone()).collect();
+    out.sort();
+    out
+}
