@@ -171,7 +171,7 @@ export function SnapshotsScreen() {
           </thead>
           <tbody>
             {snaps.map((s) => (
-              <tr key={s.id} data-testid="snapshot-row">
+              <tr key={s.id} data-testid="snapshot-row" data-snapshot-id={s.id}>
                 <td>
                   {s.name}
                   {s.other_identity && (

@@ -17,6 +17,15 @@ describe("what a restore selection needs", () => {
     expect(missingNeeds(s), "nothing is missing any more").toEqual([]);
   });
 
+  it("adding what is needed follows the needs of what it adds", () => {
+    const g: Graph = { ...smallGraph(), edges: [...smallGraph().edges, { from: "i1", to: "i4", kind: "related" }] };
+    const m = buildModel(g);
+    const s = new Selection(m, false);
+    s.set(m.itemIndex.get("i2")!, true);
+    expect(addNeeds(s, missingNeeds(s)), "the layer i1 and, through its relationship, the dashboard i4").toBe(2);
+    expect(missingNeeds(s), "nothing needed is left out").toEqual([]);
+  });
+
   it("an item related to itself needs nothing, and a failed item is never offered", () => {
     const g: Graph = { ...smallGraph(), failed: [{ kind: "item", id: "i1", reason: "export failed: 500" }] };
     const m = buildModel(g);

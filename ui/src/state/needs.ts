@@ -34,8 +34,17 @@ export function missingNeeds(sel: Selection): Need[] {
   return out;
 }
 
-/** Selects every item `needs` names; answers how many were added. */
+/**
+ * Selects every item `needs` names and, in turn, what those need (a layer's own ties), until
+ * nothing needed is left out; answers how many were added.
+ */
 export function addNeeds(sel: Selection, needs: Need[]): number {
-  const targets = new Set(needs.map((n) => n.to));
-  return sel.setWhere((i) => targets.has(i), true);
+  let added = 0;
+  for (let round = needs; round.length > 0; round = missingNeeds(sel)) {
+    const targets = new Set(round.map((n) => n.to));
+    const changed = sel.setWhere((i) => targets.has(i), true);
+    added += changed;
+    if (changed === 0) break;
+  }
+  return added;
 }
