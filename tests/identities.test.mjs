@@ -1,5 +1,6 @@
 // Adding an identity through the Identities form, against the in-process demo simulator:
-// "Save and verify" refuses the organization's non-admin user and says why, then accepts its
+// "Save and verify" refuses the organization's non-admin user and says why, refuses it again as
+// a custom administrator that can only view, naming the privilege it lacks, then accepts its
 // administrator with an encrypted repository, shows the recovery key once, and the new identity
 // is listed as signed in; its first backup goes into the encrypted repository, where nothing of
 // the organization can be read.
@@ -51,6 +52,25 @@ test("Save and verify refuses the non-admin user with a message saying why", asy
   for (const card of cards) {
     assert.ok(!(await card.getText()).includes(NAME), "a refused identity must not be saved");
   }
+});
+
+test("Save and verify refuses a custom administrator role that can only view, naming the privilege a backup needs", async () => {
+  // The same account, given a custom administrator role that may only view (members, content,
+  // groups): it can scan, but a backup's exports are items of its own, which it may not make.
+  const org = ready.orgs[0];
+  const res = await fetch(`${ready.base_url}/_sim/orgs/${org.url_key}/users/${encodeURIComponent(org.user.username)}/view-only-admin`, { method: "POST" });
+  assert.deepEqual(await res.json(), { changed: true }, "the simulator gave the account a view-only admin role");
+  await click(browser, "identity-save");
+  const error = await testId(browser, "identity-error", 60_000);
+  await browser.waitUntil(async () => (await error.getText()).includes("portal:user:createItem"), {
+    timeout: 60_000,
+    timeoutMsg: `the refusal never named the missing privilege: ${await error.getText()}`,
+  });
+  assert.equal(await error.getAttribute("data-code"), "not_admin", "refused as not enough of an administrator");
+  const text = await error.getText();
+  assert.ok(!text.includes("portal:admin:viewItems"), `only what is missing is named: ${text}`);
+  assert.ok(!text.includes(org.user.password), "the refusal never shows the password");
+  screenshot("identity-view-only-refused");
 });
 
 test("Save and verify accepts the administrator and lists the identity as signed in", async () => {

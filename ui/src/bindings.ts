@@ -567,6 +567,12 @@ export type MappingView = {
 	mode: RestoreMode,
 };
 
+/**  A privilege the target account lacks, and what of the plan needs it. */
+export type MissingPrivilege = {
+	privilege: string,
+	needed_for: string,
+};
+
 /**  A subject the restore does not offer, with the reason. */
 export type NotOffered = {
 	kind: SubjectKind,
@@ -733,6 +739,11 @@ export type RestorePlan = {
 	missing_owners: string[],
 	/**  Group mappings that name no target group (a new group is created instead). */
 	missing_groups: string[],
+	/**
+	 *  Privileges the target account lacks for this plan, with what needs each; the apply
+	 *  refuses to start while any is missing.
+	 */
+	missing_privileges: MissingPrivilege[],
 	group_limit: GroupLimit[],
 	upload_bytes: number,
 	largest_upload: number,

@@ -118,6 +118,16 @@ const PUBLISHER_PRIVILEGES: [&str; 5] = [
 ];
 const VIEWER_PRIVILEGES: [&str; 4] =
     ["portal:user:joinGroup", "portal:user:viewOrgGroups", "portal:user:viewOrgItems", "portal:user:viewOrgUsers"];
+/// A custom administrator role that may only view (`Control::make_view_only_admin`).
+pub const VIEW_ONLY_ADMIN_PRIVILEGES: [&str; 7] = [
+    "portal:admin:viewGroups",
+    "portal:admin:viewItems",
+    "portal:admin:viewUsers",
+    "portal:user:joinGroup",
+    "portal:user:viewOrgGroups",
+    "portal:user:viewOrgItems",
+    "portal:user:viewOrgUsers",
+];
 /// Every admin privilege; the custom admin role lacks [`CUSTOM_ADMIN_LACKS`].
 const ADMIN_PRIVILEGES: [&str; 25] = [
     "features:user:fullEdit",

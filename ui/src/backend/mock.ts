@@ -607,6 +607,7 @@ export class MockBackend implements Backend {
       not_offered: [],
       missing_owners: [],
       missing_groups: missingGroups,
+      missing_privileges: [],
       group_limit: [],
       upload_bytes: 0,
       largest_upload: 0,

@@ -201,7 +201,7 @@ export function RestoreScreen() {
         <button type="button" data-testid="restore-plan" disabled={!snapId || !target || planning || running} onClick={showPlan}>
           <ListChecks size={16} aria-hidden="true" /> {planning ? "Reading the snapshot and the target…" : "Show the plan"}
         </button>
-        <button type="button" class="primary" data-testid="restore-start" disabled={!plan || stale || planning || running} onClick={apply}>
+        <button type="button" class="primary" data-testid="restore-start" disabled={!plan || stale || planning || running || plan.missing_privileges.length > 0} onClick={apply}>
           <Play size={16} aria-hidden="true" /> Apply plan
         </button>
         {!plan && <span class="small muted">Nothing is written before you apply a plan you have read.</span>}

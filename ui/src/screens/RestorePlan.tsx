@@ -71,6 +71,19 @@ export function PlanView({ plan, stale }: { plan: RestorePlan; stale: boolean })
         rewrites in item data.
         {plan.resuming && " An earlier run of this restore stopped part-way: it resumes, nothing is made twice."}
       </p>
+      {plan.missing_privileges.length > 0 && (
+        <div class="notice warn" role="alert" data-testid="restore-plan-privileges">
+          <strong>The account signed in to the target lacks what this restore needs; it cannot be applied:</strong>
+          <ul class="small">
+            {plan.missing_privileges.map((m) => (
+              <li key={m.privilege}>
+                <code>{m.privilege}</code>, for {m.needed_for}
+              </li>
+            ))}
+          </ul>
+          Sign the target identity in with a full administrator, or give its custom role these privileges.
+        </div>
+      )}
       <Attention plan={plan} />
       {conflicts.length > 0 && (
         <>

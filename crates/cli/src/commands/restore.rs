@@ -265,5 +265,11 @@ fn print_plan(p: &RestorePlan) -> anyhow::Result<()> {
     for (from, to) in &p.url_rewrites {
         println!("  URL {from} -> {to}");
     }
+    for m in &p.missing_privileges {
+        println!(
+            "  MISSING PRIVILEGE: {} (for {}); --apply is refused until the target account has it",
+            m.privilege, m.needed_for
+        );
+    }
     Ok(())
 }

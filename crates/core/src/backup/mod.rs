@@ -96,6 +96,14 @@ pub struct BackupOptions {
 /// Item files are streamed to the repository, never held in memory: the cap only bounds what a
 /// broken or hostile portal can make a backup write. ArcGIS Online takes item files up to a few
 /// GiB; 64 GiB leaves room for any real one.
+/// What an account needs to back up a whole organization, checked before an identity is saved:
+/// the scan's three view privileges, and `portal:user:createItem`, since a hosted layer's export
+/// is an item made in the signed-in account's own content and deleted after its download (Esri,
+/// "Export Item": the result is a new item; "Privileges": createItem "create, edit, and delete
+/// their own content"). A custom administrator role that can only view lacks it.
+pub const REQUIRED_PRIVILEGES: &[&str] =
+    &["portal:admin:viewUsers", "portal:admin:viewItems", "portal:admin:viewGroups", "portal:user:createItem"];
+
 pub const DEFAULT_MAX_FILE_BYTES: u64 = 64 << 30;
 
 /// Exports of hosted services (File Geodatabases, replicas) can be larger than any item file.

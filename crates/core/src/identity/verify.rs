@@ -161,7 +161,8 @@ pub fn portal_config(
 }
 
 /// Signs in and checks that the account may back up the whole organization (a full
-/// administrator, or a custom role with every privilege the scan needs). Fails with code
+/// administrator, or a custom role with every privilege a backup needs:
+/// [`crate::backup::REQUIRED_PRIVILEGES`]). Fails with code
 /// `not_admin`, naming the missing privileges, for anyone else.
 pub async fn verify_sign_in(
     spec: &IdentitySpec,
@@ -182,7 +183,7 @@ pub async fn verify_sign_in(
             Some(Arc::new(move |t: NewRefreshToken| *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(t)));
     }
     let portal = Portal::connect(cfg).await?;
-    portal.require_admin(crate::scan::REQUIRED_PRIVILEGES)?;
+    portal.require_admin(crate::backup::REQUIRED_PRIVILEGES)?;
     let info = portal.self_info();
     let username = info.user.as_ref().map(|u| u.username.clone()).unwrap_or_default();
     if let SignIn::Builtin { username: wanted } = &spec.sign_in {

@@ -47,6 +47,9 @@ pub(crate) async fn apply_begun(
     let jobs = Jobs::new(ctx.db, ctx.clock);
     jobs.mark_running(job_id).await?;
     let prepared = prepare(ctx, snapshot, options).await?;
+    if !prepared.plan.missing_privileges.is_empty() {
+        return Err(RestoreError::MissingPrivileges(prepared.plan.missing_privileges.clone()));
+    }
     let name = format!("restore {} into {}", prepared.plan.snapshot_name, prepared.plan.target_org_id);
     jobs.rename(job_id, &name).await?;
     let Prepared { plan, manifest, target, rewriter, data, item_json, marks } = prepared;

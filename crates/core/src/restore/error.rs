@@ -29,6 +29,10 @@ pub enum RestoreError {
     #[error("no mapping profile named {0:?}")]
     NoProfile(String),
 
+    /// The target's signed-in account lacks privileges the plan needs (each with what needs it).
+    #[error("the account signed in to the target organization lacks what this restore needs: {}", .0.iter().map(|m| format!("{} (for {})", m.privilege, m.needed_for)).collect::<Vec<_>>().join("; "))]
+    MissingPrivileges(Vec<super::MissingPrivilege>),
+
     #[error("the restore was cancelled; run it again to resume where it stopped")]
     Cancelled,
 }
@@ -49,6 +53,7 @@ impl RestoreError {
             RestoreError::Portal(e) => ErrorCode::from(e),
             RestoreError::InvalidInput(_) => ErrorCode::InvalidInput,
             RestoreError::NoProfile(_) => ErrorCode::NoProfile,
+            RestoreError::MissingPrivileges(_) => ErrorCode::NotAdmin,
             RestoreError::Cancelled => ErrorCode::Cancelled,
         }
     }
@@ -59,7 +64,7 @@ impl RestoreError {
             RestoreError::Core(e) => e.is_retryable(),
             RestoreError::Repo(e) => e.is_retryable(),
             RestoreError::Portal(e) => e.is_retryable(),
-            RestoreError::InvalidInput(_) | RestoreError::NoProfile(_) => false,
+            RestoreError::InvalidInput(_) | RestoreError::NoProfile(_) | RestoreError::MissingPrivileges(_) => false,
             RestoreError::Cancelled => true,
         }
     }

@@ -31,6 +31,7 @@ mod ownership;
 mod plan;
 mod prepare;
 mod principals;
+mod privileges;
 mod retry;
 mod rewrite;
 mod run;
@@ -46,6 +47,7 @@ pub use plan::{
     service_name, Action, Conflict, ConflictOn, GroupLimit, ItemMethod, NotOffered, PlanCounts, PlanMode, PlannedGroup,
     PlannedItem, PlannedUser, RestorePlan,
 };
+pub use privileges::{is_full_admin, MissingPrivilege, ADMINISTRATOR_ROLE};
 pub use rewrite::{ids_in, Rewrite, Rewriter};
 
 use crate::clock::Clock;

@@ -193,6 +193,9 @@ pub struct RestorePlan {
     pub missing_owners: Vec<String>,
     /// Group mappings that name no target group (a new group is created instead).
     pub missing_groups: Vec<String>,
+    /// Privileges the target account lacks for this plan, with what needs each; the apply
+    /// refuses to start while any is missing.
+    pub missing_privileges: Vec<super::MissingPrivilege>,
     pub group_limit: Vec<GroupLimit>,
     pub upload_bytes: u64,
     pub largest_upload: u64,

@@ -593,6 +593,9 @@ pub(crate) async fn prepare(
     }
     counts.conflicts = items.iter().filter(|i| i.conflict.is_some()).count();
     let resuming = !rows.is_empty();
+    let entries: BTreeMap<&str, &ItemEntry> = offered.iter().map(|i| (i.id.as_str(), *i)).collect();
+    let missing_privileges =
+        super::privileges::missing(portal.self_info().user.as_ref(), &items, &users, &groups, &entries);
     let plan = RestorePlan {
         snapshot_id: snapshot.as_str().to_owned(),
         snapshot_name: manifest.name.clone(),
@@ -622,6 +625,7 @@ pub(crate) async fn prepare(
         not_offered,
         missing_owners: missing_owners.into_iter().collect(),
         missing_groups,
+        missing_privileges,
         group_limit,
         url_rewrites: rewriter.url_rules(),
         levels: level_list.len(),

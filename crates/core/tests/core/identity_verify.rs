@@ -90,6 +90,27 @@ async fn an_admin_is_verified_and_a_non_admin_is_refused_with_the_reason() -> an
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_custom_administrator_role_that_can_only_view_is_refused_naming_what_a_backup_needs() -> anyhow::Result<()> {
+    let sim = start_sim(SimConfig { orgs: 1, items: 20, users: 6, groups: 2, ..SimConfig::default() }).await?;
+    let org = sim.orgs[0].clone();
+    assert!(
+        sim.control().make_view_only_admin(&org.url_key, &org.user.username),
+        "the account becomes a view-only admin"
+    );
+    let folder = tempfile::tempdir()?;
+    let local = Storage::Local { path: folder.path().display().to_string() };
+    let viewer = spec(&org.portal_url, &org.user.username, local);
+    let err = verify(&viewer, &password(&org.user.password), &options(), Arc::new(ArcgisClock))
+        .await
+        .expect_err("an administrator who can only view cannot back up (exports are items of their own)");
+    assert_eq!(err.code(), orgvault_core::ErrorCode::NotAdmin, "refused as not enough of an administrator: {err}");
+    let msg = err.to_string();
+    assert!(msg.contains("portal:user:createItem"), "the message names the missing privilege: {msg}");
+    assert!(!msg.contains("portal:admin:viewItems"), "and not the view privileges the role holds: {msg}");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_storage_that_fails_its_check_names_the_failing_step() -> anyhow::Result<()> {
     let sim = start_sim(SimConfig { orgs: 1, items: 10, users: 4, groups: 1, ..SimConfig::default() }).await?;
     let org = sim.orgs[0].clone();

@@ -86,3 +86,44 @@ fn org_item_titles(f: &crate::restore_support::Fixture) -> Vec<String> {
     out.sort();
     out
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_target_account_without_the_privileges_the_plan_needs_is_named_at_plan_time_and_the_apply_refused(
+) -> anyhow::Result<()> {
+    let f = fixture(sim_config()).await?;
+    let b = f.sim.orgs.last().expect("org B").clone();
+    assert!(f.sim.control().make_view_only_admin(&b.url_key, &b.user.username));
+    let viewer = crate::support::connect(&b.portal_url, &b.user).await?;
+    let ctx = orgvault_core::restore::RestoreContext {
+        db: &f.db,
+        portal: &viewer,
+        repo: &f.repo,
+        identity_id: None,
+        progress: &orgvault_core::NoProgress,
+        cancel: tokio_util::sync::CancellationToken::new(),
+        clock: &orgvault_core::SystemClock,
+    };
+    let plan = orgvault_core::restore::plan(&ctx, &f.snapshot, &options()).await?;
+    let missing: BTreeSet<&str> = plan.missing_privileges.iter().map(|m| m.privilege.as_str()).collect();
+    for p in [
+        "portal:admin:inviteUsers",
+        "portal:admin:updateItems",
+        "portal:user:createGroup",
+        "portal:publisher:publishFeatures",
+    ] {
+        assert!(missing.contains(p), "the plan names {p} as missing: {:?}", plan.missing_privileges);
+    }
+    assert!(!missing.contains("portal:admin:viewItems"), "nothing the role holds is named");
+    assert!(plan.missing_privileges.iter().all(|m| !m.needed_for.is_empty()), "each says what needs it");
+
+    let before = org_item_titles(&f).len();
+    let err = orgvault_core::restore::apply(&ctx, &f.snapshot, &options()).await.expect_err("the apply is refused");
+    assert_eq!(err.code(), orgvault_core::ErrorCode::NotAdmin, "refused as lacking privileges: {err}");
+    assert!(err.to_string().contains("portal:admin:inviteUsers"), "the refusal names what is missing: {err}");
+    assert_eq!(org_item_titles(&f).len(), before, "nothing was written to B");
+
+    // B's full administrator lacks nothing.
+    let plan = f.plan(&options()).await?;
+    assert!(plan.missing_privileges.is_empty(), "a full administrator: {:?}", plan.missing_privileges);
+    Ok(())
+}

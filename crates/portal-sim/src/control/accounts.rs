@@ -14,6 +14,9 @@
 //! - `POST /_sim/orgs/{url_key}/users/{username}/password` with `{"password": "..."}` ->
 //!   `{"changed": bool}` (the user's tokens are revoked too)
 //! - `POST /_sim/orgs/{url_key}/users/{username}/demote` -> `{"demoted": bool}`
+//! - `POST /_sim/orgs/{url_key}/users/{username}/view-only-admin` -> `{"changed": bool}`: the user
+//!   gets a custom administrator role that may only view (members, content, groups), as an
+//!   organization can define one (Esri, "Set Role Privileges": any subset of the privileges)
 //! - `POST /_sim/auth/refresh-token-ttl` with `{"seconds": n}` -> `{"seconds": n}`
 
 use axum::extract::{Path, State};
@@ -22,6 +25,9 @@ use axum::{Json, Router};
 use serde_json::{json, Value};
 
 use super::Control;
+
+/// The custom role id of [`Control::make_view_only_admin`]'s role.
+pub const VIEW_ONLY_ROLE_ID: &str = "vwOnlyAdmnRole01";
 
 /// The system accounts of ArcGIS Enterprise (Esri, "Portal for ArcGIS: accounts created by the
 /// portal": Living Atlas, boundaries, demographics, navigation).
@@ -100,6 +106,19 @@ impl Control {
         })
     }
 
+    /// Gives the user a custom administrator role that may only view: `portal:admin:viewUsers`,
+    /// `viewItems`, `viewGroups` and a viewer's own privileges, nothing to create or change.
+    pub fn make_view_only_admin(&self, url_key: &str, username: &str) -> bool {
+        self.write(|u| {
+            let Some(org) = u.org_by_url_key_mut(url_key) else { return false };
+            let Some(user) = org.users.get_mut(username) else { return false };
+            user.role = crate::model::Role::OrgAdmin;
+            user.role_id = Some(VIEW_ONLY_ROLE_ID.into());
+            user.privileges = crate::generate::VIEW_ONLY_ADMIN_PRIVILEGES.iter().map(|p| (*p).to_owned()).collect();
+            true
+        })
+    }
+
     /// A browser sign-in of `username` to the org's registered app (`orgvault-<url_key>`),
     /// without the browser: `(client id, refresh token, its expiry in epoch ms)`.
     pub fn oauth_sign_in(&self, url_key: &str, username: &str) -> Option<(String, String, i64)> {
@@ -120,6 +139,7 @@ pub(super) fn routes() -> Router<SimState> {
         .route("/_sim/orgs/{url_key}/users/{username}/revoke-tokens", post(revoke))
         .route("/_sim/orgs/{url_key}/users/{username}/password", post(password))
         .route("/_sim/orgs/{url_key}/users/{username}/demote", post(demote))
+        .route("/_sim/orgs/{url_key}/users/{username}/view-only-admin", post(view_only_admin))
         .route("/_sim/auth/refresh-token-ttl", post(refresh_ttl))
 }
 
@@ -142,6 +162,13 @@ async fn password(
 
 async fn demote(State(state): State<SimState>, Path((url_key, username)): Path<(String, String)>) -> Json<Value> {
     Json(json!({ "demoted": Control::new(state).demote_to_user(&url_key, &username) }))
+}
+
+async fn view_only_admin(
+    State(state): State<SimState>,
+    Path((url_key, username)): Path<(String, String)>,
+) -> Json<Value> {
+    Json(json!({ "changed": Control::new(state).make_view_only_admin(&url_key, &username) }))
 }
 
 #[derive(serde::Deserialize)]
