@@ -3,7 +3,8 @@
 // they need when offered, restore that into the empty organization B and find exactly those
 // items in a scan of B. Then, on the Snapshots screen: a snapshot exported as a zip, forgotten
 // after a confirmation naming it, the repository pruned after a confirmation saying how much,
-// and the zip imported back.
+// and the zip imported back. Between the two, post-processing changes the registered service
+// URL of a restored web map, and saving its rules over a profile's asks first.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync, statSync } from "node:fs";
@@ -118,6 +119,59 @@ test("only the web maps chosen on the Restore screen, and the layers they need, 
   }
   assert.equal(b, chosen, "B holds exactly the chosen items");
   await (await testId(browser, "current-identity")).selectByVisibleText("Demo organization A");
+});
+
+test("post-processing changes the registered service URL of the restored web map, and saving its rules over a profile's asks first", async () => {
+  await gotoScreen(browser, "restore");
+  const pick = await testId(browser, "restore-snapshot");
+  await browser.waitUntil(async () => (await pick.$$("option")).length > 0, { timeout: 15_000, timeoutMsg: "no snapshot offered" });
+  let value = null;
+  for (const o of await pick.$$("option")) if ((await o.getText()).startsWith(NAME)) value = await o.getAttribute("value");
+  await pick.selectByAttribute("value", value);
+  await (await testId(browser, "restore-target")).selectByVisibleText("Demo organization B");
+
+  await click(browser, "postprocess-find");
+  await testId(browser, "postprocess-uses", 60_000);
+  const urls = async () => {
+    const out = [];
+    for (const r of await browser.$$(byTestId("postprocess-use"))) out.push(await r.getText());
+    return out;
+  };
+  const before = await urls();
+  assert.ok(before.length >= 1 && before.every((t) => t.includes("gis.foreign.invalid")), `the restored map names the registered service: ${before.join(" | ")}`);
+
+  await typeInto(browser, "postprocess-rule-find", "https://gis.foreign.invalid/");
+  await typeInto(browser, "postprocess-rule-replace", "https://gis.partner.example/");
+  await click(browser, "postprocess-preview");
+  const list = await testId(browser, "postprocess-preview-list", 30_000);
+  assert.equal(Number(await list.getAttribute("data-changes")), before.length, "one change per registered use");
+  if (process.env.ORGVAULT_SCREENSHOTS) {
+    await browser.execute((el) => el.scrollIntoView({ block: "start", behavior: "instant" }), await testId(browser, "postprocess"));
+    await browser.pause(700);
+  }
+  screenshot("postprocess");
+  await click(browser, "postprocess-apply");
+  assert.equal(await waitForJobEnd(browser, 120_000), "succeeded", "the post-processing job succeeds");
+
+  await click(browser, "postprocess-find");
+  let after = [];
+  await browser.waitUntil(async () => (after = await urls()).length > 0 && after.every((t) => t.includes("gis.partner.example")), {
+    timeout: 30_000,
+    timeoutMsg: `the restored items still name the old host: ${after.join(" | ")}`,
+  });
+
+  // Saving the rules into a mapping profile; saving over its rules asks first, naming them.
+  const profile = `E2E post rules ${stamp}`;
+  await typeInto(browser, "postprocess-profile-name", profile);
+  await click(browser, "postprocess-profile-save");
+  await browser.waitUntil(async () => /Saved 1 URL rules/.test(await (await testId(browser, "postprocess-done", 30_000)).getText()), { timeout: 30_000 });
+  await typeInto(browser, "postprocess-rule-replace", "https://gis.partner2.example/");
+  await click(browser, "postprocess-profile-save");
+  const confirm = await testId(browser, "postprocess-profile-confirm", 10_000);
+  const text = await confirm.getText();
+  assert.ok(text.includes(profile) && text.includes("https://gis.partner.example/"), `the confirmation names the profile and the rules it replaces: ${text}`);
+  await click(browser, "postprocess-profile-confirm-yes");
+  await browser.waitUntil(async () => /earlier ones replaced/.test(await (await testId(browser, "postprocess-done", 30_000)).getText()), { timeout: 30_000 });
 });
 
 test("Snapshots: a snapshot forgotten after a confirmation, the repository pruned after one, a zip imported back", async () => {

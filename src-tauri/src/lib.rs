@@ -35,7 +35,7 @@ pub const BINDINGS_PATH: &str = "../ui/src/bindings.ts";
 
 /// Every command and event, as the UI sees them.
 pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
-    use commands::{backup, catalog, demo, identities, jobs, mail, restore, schedules, snapshots};
+    use commands::{backup, catalog, demo, identities, jobs, mail, postprocess, restore, schedules, snapshots};
     tauri_specta::Builder::<tauri::Wry>::new()
         .commands(tauri_specta::collect_commands![
             identities::app_info,
@@ -59,6 +59,10 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             snapshots::export_snapshot_zip,
             snapshots::snapshot_contents,
             snapshots::snapshot_graph,
+            postprocess::restored_urls,
+            postprocess::preview_url_changes,
+            postprocess::apply_url_changes,
+            postprocess::save_url_rules,
             snapshots::forget_snapshot,
             snapshots::prune_preview,
             snapshots::prune_repository,

@@ -276,6 +276,7 @@ pub enum JobKindView {
     Verify,
     Retention,
     Copy,
+    Postprocess,
 }
 
 impl From<JobKind> for JobKindView {
@@ -287,6 +288,7 @@ impl From<JobKind> for JobKindView {
             JobKind::Verify => Self::Verify,
             JobKind::Retention => Self::Retention,
             JobKind::Copy => Self::Copy,
+            JobKind::Postprocess => Self::Postprocess,
         }
     }
 }

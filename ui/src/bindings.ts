@@ -44,6 +44,20 @@ export const commands = {
 	 *  nodes listed in `failed`.
 	 */
 	snapshotGraph: (identityId: string, snapshotId: string) => typedError<Graph, UiError>(__TAURI_INVOKE("snapshot_graph", { identityId, snapshotId })),
+	/**
+	 *  Every URL the items of the restore of `snapshot_id` into the target identity's organization
+	 *  name; registered services are marked.
+	 */
+	restoredUrls: (targetIdentityId: string, snapshotId: string) => typedError<UrlUse[], UiError>(__TAURI_INVOKE("restored_urls", { targetIdentityId, snapshotId })),
+	/**  What the rules and edits would change; writes nothing. */
+	previewUrlChanges: (uses: UrlUse[], rules: UrlReplacement[], edits: UrlEdit[]) => __TAURI_INVOKE<UrlChange[]>("preview_url_changes", { uses, rules, edits }),
+	/**  Writes the previewed changes as a `postprocess` job of the target identity. */
+	applyUrlChanges: (targetIdentityId: string, snapshotId: string, changes: UrlChange[]) => typedError<number, UiError>(__TAURI_INVOKE("apply_url_changes", { targetIdentityId, snapshotId, changes })),
+	/**
+	 *  Puts `rules` as the URL rules of the mapping profile `name` (made when missing), keeping the
+	 *  rest of it; answers how many rules it held before (the screen asked before replacing them).
+	 */
+	saveUrlRules: (name: string, rules: UrlReplacement[]) => typedError<number, UiError>(__TAURI_INVOKE("save_url_rules", { name, rules })),
 	/**  Forgets one snapshot (a `retention` job): its record goes now, its data at the next prune. */
 	forgetSnapshot: (identityId: string, snapshotId: string) => typedError<null, UiError>(__TAURI_INVOKE("forget_snapshot", { identityId, snapshotId })),
 	/**  What a prune would delete now; deletes nothing. */
@@ -504,7 +518,7 @@ export type JobItemView = {
 	fallback: string | null,
 };
 
-export type JobKindView = "scan" | "backup" | "restore" | "verify" | "retention" | "copy";
+export type JobKindView = "scan" | "backup" | "restore" | "verify" | "retention" | "copy" | "postprocess";
 
 /**
  *  Where a running job is. `total` is `None` while unknown (e.g. while items are listed);
@@ -997,6 +1011,23 @@ export type UiError = {
 	message: string,
 };
 
+/**  One change to write. */
+export type UrlChange = {
+	item_id: string,
+	title: string,
+	owner: string,
+	place: string,
+	from: string,
+	to: string,
+};
+
+/**  One URL given by hand for one use. */
+export type UrlEdit = {
+	item_id: string,
+	place: string,
+	to: string,
+};
+
 /**
  *  One literal find/replace pair, applied to every URL and string of item data before the
  *  automatic id and URL remapping.
@@ -1004,6 +1035,20 @@ export type UiError = {
 export type UrlReplacement = {
 	find: string,
 	replace: string,
+};
+
+/**  One URL a restored item names. */
+export type UrlUse = {
+	/**  The item in the target organization. */
+	item_id: string,
+	title: string,
+	item_type: string,
+	owner: string,
+	/**  Where: [`ITEM_URL`] for the item's `url`, else a JSON pointer into its data. */
+	place: string,
+	url: string,
+	/**  A service on a host that is neither the organization's nor Esri's. */
+	registered: boolean,
 };
 
 /**  A day of the week, as the presets name them. */

@@ -57,6 +57,8 @@ enum Command {
     Prune(commands::retention::PruneArgs),
     /// Plan (default) or apply a restore of a snapshot into an organization.
     Restore(commands::restore::RestoreArgs),
+    /// After a restore: list the URLs its items name and change them (registered services).
+    Postprocess(commands::postprocess::PostprocessArgs),
     /// Saved organizations: add (verifies first), list, check, remove. Secrets go to the vault.
     Identity(commands::identity::IdentityArgs),
     /// E-mail: the SMTP server results are sent through (set, show) and a test message.
@@ -109,6 +111,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Forget(args) => commands::retention::forget(&db, &data_dir, args).await,
         Command::Prune(args) => commands::retention::prune(&db, &data_dir, args).await,
         Command::Restore(args) => commands::restore::run(&db, &data_dir, args).await,
+        Command::Postprocess(args) => commands::postprocess::run(&db, &data_dir, args).await,
         Command::Identity(args) => commands::identity::run(&db, &data_dir, args).await,
         Command::Mail(args) => commands::mail::run(&db, &data_dir, args).await,
         Command::Schedule(args) => commands::schedule::run(&db, &data_dir, args).await,

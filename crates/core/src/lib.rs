@@ -21,6 +21,7 @@ pub mod logs;
 pub mod mail;
 pub mod maintenance;
 pub mod notify;
+pub mod postprocess;
 pub mod progress;
 pub mod references;
 pub mod repo;

@@ -20,6 +20,7 @@ pub async fn list_jobs(state: State<'_, Arc<AppState>>, filter: JobFilterInput) 
         Some(JobKindView::Verify) => Some(JobKind::Verify),
         Some(JobKindView::Retention) => Some(JobKind::Retention),
         Some(JobKindView::Copy) => Some(JobKind::Copy),
+        Some(JobKindView::Postprocess) => Some(JobKind::Postprocess),
     };
     let core = JobFilter {
         kind,

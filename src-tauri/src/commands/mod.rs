@@ -6,6 +6,7 @@ pub mod demo;
 pub mod identities;
 pub mod jobs;
 pub mod mail;
+pub mod postprocess;
 pub mod restore;
 pub mod schedules;
 pub mod settings;

@@ -47,6 +47,10 @@ import type {
   SnapshotView,
   PruneView,
   GraphFailure,
+  UrlUse,
+  UrlChange,
+  UrlEdit,
+  UrlReplacement,
   StorageCheck,
   StorageInput,
   StorageView,
@@ -107,6 +111,10 @@ export type {
   SnapshotView,
   PruneView,
   GraphFailure,
+  UrlUse,
+  UrlChange,
+  UrlEdit,
+  UrlReplacement,
   EmailWhen,
   Finding,
   IdentityCheck,
@@ -144,7 +152,7 @@ export type JobId = number;
  * (the shell reads the real kind from the portal's own answer, so the guess is not sent). */
 export type IdentityInput = ShellIdentityInput & { kind: PortalKind };
 
-export type JobKind = "scan" | "backup" | "verify" | "restore" | "retention" | "copy";
+export type JobKind = "scan" | "backup" | "verify" | "restore" | "retention" | "copy" | "postprocess";
 export type JobState = "running" | "succeeded" | "partial" | "failed" | "cancelled";
 export type FinishedState = Exclude<JobState, "running">;
 
@@ -251,6 +259,14 @@ export interface Backend {
   planRestore(input: RestoreInput): Promise<RestorePlan>;
   /** Plans again against the target as it is now and carries the plan out, as a job. */
   startRestore(input: RestoreInput): Promise<JobId>;
+  /** The URLs the items of the restore of `snapshotId` into the target name (registered services marked). */
+  restoredUrls(targetIdentityId: string, snapshotId: string): Promise<UrlUse[]>;
+  /** What rules and edits would change; writes nothing. */
+  previewUrlChanges(uses: UrlUse[], rules: UrlReplacement[], edits: UrlEdit[]): Promise<UrlChange[]>;
+  /** Writes the changes as a post-processing job of the target identity. */
+  applyUrlChanges(targetIdentityId: string, snapshotId: string, changes: UrlChange[]): Promise<JobId>;
+  /** Puts `rules` as the URL rules of a mapping profile; answers how many it held before. */
+  saveUrlRules(name: string, rules: UrlReplacement[]): Promise<number>;
   /** Saved mapping profiles, by name. */
   listMappingProfiles(): Promise<MappingProfile[]>;
   /** Saves or replaces the profile of that name. */

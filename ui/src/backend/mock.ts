@@ -29,6 +29,10 @@ import type {
   SnapshotEntry,
   SnapshotView,
   PruneView,
+  UrlUse,
+  UrlChange,
+  UrlEdit,
+  UrlReplacement,
   StorageCheck,
   StorageInput,
   Tally,
@@ -46,7 +50,7 @@ import type {
   UiError,
   Unsubscribe,
 } from "./backend";
-import { withScheme } from "./backend";
+import { EMPTY_MAPPING, withScheme } from "./backend";
 import { generateGraph } from "./demoOrg";
 
 export interface MockOptions {
@@ -394,6 +398,37 @@ export class MockBackend implements Backend {
       throw fail("not_found", "That snapshot no longer exists.");
     }
     if (!path.endsWith(".zip")) throw fail("invalid_input", "The export file name must end with .zip.");
+  }
+
+  async restoredUrls(targetIdentityId: string, snapshotId: string): Promise<UrlUse[]> {
+    this.identity(targetIdentityId);
+    if (!this.snapshotEntries.has(snapshotId)) throw fail("invalid_input", "No restore of that snapshot into this organization is recorded here.");
+    const url = "https://gis.city.example/arcgis/rest/services/Parcels/MapServer";
+    return [{ item_id: "restored-0", title: "Parcels map", item_type: "Web Map", owner: "admin_demo", place: "/operationalLayers/0/url", url, registered: true }];
+  }
+
+  async previewUrlChanges(uses: UrlUse[], rules: UrlReplacement[], edits: UrlEdit[]): Promise<UrlChange[]> {
+    // The shell computes this in core (postprocess::changes); the demo applies the same rules.
+    return uses
+      .map((u) => {
+        const edit = edits.find((e) => e.item_id === u.item_id && e.place === u.place && e.to.trim());
+        const to = edit ? edit.to.trim() : rules.filter((r) => r.find).reduce((s, r) => s.split(r.find).join(r.replace), u.url);
+        return { item_id: u.item_id, title: u.title, owner: u.owner, place: u.place, from: u.url, to };
+      })
+      .filter((c) => c.to !== c.from);
+  }
+
+  async applyUrlChanges(targetIdentityId: string, _snapshotId: string, changes: UrlChange[]): Promise<JobId> {
+    const units: WorkUnit[] = changes.map((c) => ({ kind: "item" as const, id: c.item_id, title: c.title, bytes: 0, fails: false }));
+    return this.runJob("postprocess", `Post-processing: ${changes.length} URLs`, targetIdentityId, units, () => undefined);
+  }
+
+  async saveUrlRules(name: string, rules: UrlReplacement[]): Promise<number> {
+    const p = this.profiles.find((x) => x.name === name);
+    const before = p?.mapping.url_replacements.length ?? 0;
+    const mapping = { ...(p?.mapping ?? structuredClone(EMPTY_MAPPING)), url_replacements: rules.filter((r) => r.find) };
+    this.profiles = [...this.profiles.filter((x) => x.name !== name), { name, mapping }];
+    return before;
   }
 
   /** Bytes of forgotten snapshots, freed by the next prune. */

@@ -34,6 +34,10 @@ import type {
   SnapshotEntry,
   SnapshotView,
   PruneView,
+  UrlUse,
+  UrlChange,
+  UrlEdit,
+  UrlReplacement,
   StorageCheck,
   StorageInput,
   Tally,
@@ -77,7 +81,7 @@ export function progressOf(e: B.JobProgress): JobProgress {
 
 /** The shell's filter takes known kinds and states only; "" and unknown words mean "any". */
 function filterOf(f: JobFilterInput): B.JobFilterInput {
-  const kinds: B.JobKindView[] = ["scan", "backup", "restore", "verify", "retention", "copy"];
+  const kinds: B.JobKindView[] = ["scan", "backup", "restore", "verify", "retention", "copy", "postprocess"];
   const states: B.JobStateView[] = ["queued", "running", "succeeded", "partial", "failed", "cancelled"];
   return {
     kind: kinds.find((k) => k === f.kind) ?? null,
@@ -152,6 +156,18 @@ export class TauriBackend implements Backend {
   }
   snapshotContents(identityId: string, snapshotId: string): Promise<SnapshotEntry[]> {
     return unwrap(commands.snapshotContents(identityId, snapshotId));
+  }
+  restoredUrls(targetIdentityId: string, snapshotId: string): Promise<UrlUse[]> {
+    return unwrap(commands.restoredUrls(targetIdentityId, snapshotId));
+  }
+  previewUrlChanges(uses: UrlUse[], rules: UrlReplacement[], edits: UrlEdit[]): Promise<UrlChange[]> {
+    return commands.previewUrlChanges(uses, rules, edits);
+  }
+  applyUrlChanges(targetIdentityId: string, snapshotId: string, changes: UrlChange[]): Promise<JobId> {
+    return unwrap(commands.applyUrlChanges(targetIdentityId, snapshotId, changes));
+  }
+  saveUrlRules(name: string, rules: UrlReplacement[]): Promise<number> {
+    return unwrap(commands.saveUrlRules(name, rules));
   }
   forgetSnapshot(identityId: string, snapshotId: string): Promise<void> {
     return unwrap(commands.forgetSnapshot(identityId, snapshotId)).then(() => undefined);

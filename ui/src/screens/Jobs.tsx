@@ -75,6 +75,7 @@ export function JobsScreen() {
             <option value="restore">Restore</option>
             <option value="retention">Retention</option>
             <option value="copy">Copy</option>
+            <option value="postprocess">Post-processing</option>
           </select>
         </label>
         <label class="inline-field">

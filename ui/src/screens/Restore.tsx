@@ -3,6 +3,7 @@ import { useEffect, useState } from "preact/hooks";
 import type { Graph, JobItemView, MappingProfile, RestoreInput, RestoreMapping, RestorePlan, SelectionInput, SnapshotEntry, SnapshotView, UiError } from "../backend/backend";
 import { buildWorkspace, type Workspace } from "../app/workspace";
 import { RestoreSelection } from "./RestoreSelection";
+import { PostProcess } from "./PostProcess";
 import { EMPTY_MAPPING, toUiError } from "../backend/backend";
 import { useApp } from "../app/context";
 import { ErrorNote, Field, JobProgressView, Notice } from "../components/common";
@@ -210,6 +211,7 @@ export function RestoreScreen() {
       {live && <JobProgressView job={live} onCancel={() => app.backend.cancelJob(live.id).catch(fail)} />}
       {live && live.state === "cancelled" && <Notice>The restore stopped. Apply the same plan again to resume where it stopped: nothing is made twice.</Notice>}
       {outcomes ? <Outcomes rows={outcomes} /> : live && live.items.length > 0 && <Outcomes rows={live.items} />}
+      <PostProcess targetId={target} snapshotId={snapId} profiles={profiles} onProfilesChanged={() => app.backend.listMappingProfiles().then(setProfiles, fail)} />
     </section>
   );
 }

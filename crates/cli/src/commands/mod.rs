@@ -8,6 +8,7 @@ pub mod identity_watch;
 pub mod jobs;
 pub mod key;
 pub mod mail;
+pub mod postprocess;
 pub mod repo_password;
 pub mod restore;
 pub mod retention;

@@ -179,3 +179,88 @@ async fn a_saved_profile_is_applied_to_a_later_restore() {
     assert!(!out.status.success(), "an unknown profile is an error");
     assert!(stderr(&out).contains("nope"), "the error names the profile: {}", stderr(&out));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postprocess_lists_the_registered_service_previews_a_rule_and_applies_it_as_a_job() {
+    let cfg = SimConfig { orgs: 2, empty_orgs: 1, items: 30, users: 5, groups: 2, seed: 5, ..SimConfig::default() };
+    let sim = RunningSim::start(cfg).await.expect("sim starts");
+    let (a, b) = (sim.orgs[0].clone(), sim.orgs[1].clone());
+    let data = tempfile::tempdir().expect("tmp");
+    let repo = tempfile::tempdir().expect("tmp");
+    let from = repo.path().join("vault").display().to_string();
+    let out = orgvault(
+        data.path(),
+        &a.admin.password,
+        &["backup", "--portal", &a.portal_url, "--username", &a.admin.username, "--to", &from, "--json"],
+    )
+    .await;
+    assert!(out.status.success(), "the backup of A succeeds: {}", stderr(&out));
+    let snapshot = json_line(&out)["snapshot"].as_str().expect("snapshot id").to_owned();
+    let restore = [
+        "restore",
+        "--from",
+        &from,
+        "--snapshot",
+        &snapshot,
+        "--portal",
+        &b.portal_url,
+        "--username",
+        &b.admin.username,
+        "--apply",
+        "--json",
+    ];
+    let out = orgvault(data.path(), &b.admin.password, &restore).await;
+    assert!(out.status.success(), "the restore into B succeeds: {}", stderr(&out));
+
+    let post = |extra: &[&str]| {
+        let mut v = vec![
+            "postprocess",
+            "--portal",
+            &b.portal_url,
+            "--username",
+            &b.admin.username,
+            "--snapshot",
+            &snapshot[..12],
+        ];
+        v.extend_from_slice(extra);
+        v.iter().map(|s| s.to_string()).collect::<Vec<_>>()
+    };
+    let args = post(&["--replace", "https://gis.foreign.invalid/=https://gis.partner.example/", "--json"]);
+    let out = orgvault(data.path(), &b.admin.password, &args.iter().map(String::as_str).collect::<Vec<_>>()).await;
+    assert!(out.status.success(), "the preview succeeds: {}", stderr(&out));
+    let preview = json_line(&out);
+    let uses = preview["uses"].as_array().expect("uses");
+    assert!(
+        !uses.is_empty() && uses.iter().all(|u| u["registered"] == true),
+        "registered services only by default: {preview}"
+    );
+    let n = preview["changes"].as_array().expect("changes").len();
+    assert!(n >= 1, "the rule changes the partner layer's URL: {preview}");
+    assert!(preview["summary"].is_null(), "nothing written without --apply");
+
+    let args = post(&["--replace", "https://gis.foreign.invalid/=https://gis.partner.example/", "--apply", "--json"]);
+    let out = orgvault(data.path(), &b.admin.password, &args.iter().map(String::as_str).collect::<Vec<_>>()).await;
+    assert!(out.status.success(), "the apply succeeds: {}", stderr(&out));
+    let done = json_line(&out);
+    assert_eq!(done["summary"]["counts"]["urls"].as_u64(), Some(n as u64), "every previewed URL changed: {done}");
+    let texts: String = {
+        let universe = sim.state.universe.read().unwrap_or_else(|e| e.into_inner());
+        let org = universe.org_by_url_key(&b.url_key).expect("org B");
+        org.items
+            .values()
+            .filter_map(|i| match &i.data {
+                portal_sim::model::ItemData::Json(v) => Some(v.to_string()),
+                _ => None,
+            })
+            .collect()
+    };
+    assert!(
+        texts.contains("gis.partner.example") && !texts.contains("gis.foreign.invalid"),
+        "B's maps name the new host only"
+    );
+    let out = orgvault(data.path(), &b.admin.password, &["jobs", "--json"]).await;
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("postprocess"),
+        "the job history has the post-processing job"
+    );
+}

@@ -65,6 +65,18 @@ pub struct CopyCounts {
     pub blobs_present: u64,
 }
 
+/// Tallies of a post-processing run: the items it looked at, changed, left alone and failed on.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PostprocessCounts {
+    pub items: u64,
+    pub changed: u64,
+    /// URLs changed, over all items.
+    pub urls: u64,
+    pub skipped: u64,
+    pub failed: u64,
+}
+
 /// What a job counted; the variant matches the job's kind.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -75,6 +87,7 @@ pub enum JobCounts {
     Verify(VerifyCounts),
     Retention(RetentionCounts),
     Copy(CopyCounts),
+    Postprocess(PostprocessCounts),
     /// The job ended before it counted anything (refused, failed early, cancelled while queued).
     #[default]
     None,
@@ -90,6 +103,7 @@ impl JobCounts {
             JobCounts::Verify(c) => serde_json::to_value(c),
             JobCounts::Retention(c) => serde_json::to_value(c),
             JobCounts::Copy(c) => serde_json::to_value(c),
+            JobCounts::Postprocess(c) => serde_json::to_value(c),
             JobCounts::None => return "{}".to_owned(),
         };
         fields.map(|v| v.to_string()).unwrap_or_else(|_| "{}".to_owned())
@@ -113,6 +127,7 @@ impl JobCounts {
             JobKind::Verify => read(value).map(JobCounts::Verify),
             JobKind::Retention => read(value).map(JobCounts::Retention),
             JobKind::Copy => read(value).map(JobCounts::Copy),
+            JobKind::Postprocess => read(value).map(JobCounts::Postprocess),
         };
         counts.unwrap_or(JobCounts::None)
     }
@@ -171,6 +186,15 @@ impl JobCounts {
                 out.extend([("snapshots", c.snapshots), ("blobs copied", c.blobs_copied)]);
                 if c.blobs_present > 0 {
                     out.push(("blobs present", c.blobs_present));
+                }
+            }
+            JobCounts::Postprocess(c) => {
+                out.extend([("items changed", c.changed), ("URLs changed", c.urls)]);
+                if c.skipped > 0 {
+                    out.push(("skipped", c.skipped));
+                }
+                if c.failed > 0 {
+                    out.push(("failed", c.failed));
                 }
             }
             JobCounts::None => {}

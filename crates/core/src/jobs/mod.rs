@@ -37,6 +37,8 @@ pub enum JobKind {
     Retention,
     /// Snapshots copied from one repository to another (`orgvault copy`).
     Copy,
+    /// URLs changed in a restore's items after it (`core::postprocess`).
+    Postprocess,
 }
 
 impl JobKind {
@@ -49,6 +51,7 @@ impl JobKind {
             JobKind::Verify => "verify",
             JobKind::Retention => "retention",
             JobKind::Copy => "copy",
+            JobKind::Postprocess => "postprocess",
         }
     }
 }

@@ -13,6 +13,7 @@ mod backup_support;
 mod error_codes;
 mod identity_verify;
 mod mail;
+mod postprocess;
 mod repo_conformance;
 mod repo_copy;
 mod repo_destination;
