@@ -134,7 +134,7 @@ test("post-processing changes the registered service URL of the restored web map
   await testId(browser, "postprocess-uses", 60_000);
   const urls = async () => {
     const out = [];
-    for (const r of await browser.$$(byTestId("postprocess-use"))) out.push(await r.getText());
+    for (const r of await browser.$$(byTestId("postprocess-use"))) out.push(await r.getAttribute("data-url"));
     return out;
   };
   const before = await urls();

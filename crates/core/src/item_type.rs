@@ -129,6 +129,26 @@ pub fn service_layers_endpoint(item_type: &str) -> Option<bool> {
     ItemType::parse(item_type).and_then(ItemType::layers_endpoint)
 }
 
+/// Package item types a hosted tile, vector tile or scene layer can be published from (Esri,
+/// "Publish hosted tile layers": from a tile package; vector tiles from a vector tile package;
+/// scene layers from a scene layer package).
+pub const LAYER_PACKAGE_TYPES: [&str; 5] =
+    ["Tile Package", "Compact Tile Package", "Vector Tile Package", "Scene Package", "Scene Layer Package"];
+
+/// Whether an item is a hosted tile, vector tile, scene or imagery layer: a `Map Service`,
+/// `Vector Tile Service`, `Scene Service` or `Image Service` with the `Hosted Service` keyword.
+/// Its service lives in the organization's hosting server; a restore can make the item, not the
+/// service behind it.
+pub fn is_hosted_layer_service(item_type: &str, item_json: &Value) -> bool {
+    matches!(
+        ItemType::parse(item_type),
+        Some(ItemType::MapService | ItemType::VectorTileService | ItemType::SceneService | ItemType::ImageService)
+    ) && item_json
+        .get("typeKeywords")
+        .and_then(Value::as_array)
+        .is_some_and(|ks| ks.iter().any(|k| k.as_str() == Some("Hosted Service")))
+}
+
 /// Whether an item (its type and its item JSON) is a hosted feature service: a feature service
 /// carrying the `Hosted Service` type keyword, whose data the backup exports and the restore
 /// publishes or re-creates.

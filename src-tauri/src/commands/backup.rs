@@ -28,13 +28,14 @@ async fn start(
     state: Arc<AppState>,
     identity_id: String,
     name: Option<String>,
+    service_definitions: bool,
     what: BackupWhat,
     mail: OnDemandMail,
 ) -> UiResult<JobId> {
     let identity = state.identity(&identity_id).await?;
     let portal = crate::portal::session(&state, &identity).await?;
     let repo = state.service().backup_repository_for(&identity, InitPolicy::IfEmpty).await?;
-    let options = BackupOptions { name, ..BackupOptions::default() };
+    let options = BackupOptions { name, service_definitions, ..BackupOptions::default() };
     let job_name = match &options.name {
         Some(n) => n.clone(),
         None => default_name(&identity.spec.name, state.clock.now_ms()),
@@ -73,10 +74,12 @@ pub async fn start_backup(
     name: String,
     selection: SelectionInput,
     email: Option<OnDemandMail>,
+    service_definitions: Option<bool>,
 ) -> UiResult<JobId> {
     let name = Some(name).filter(|n| !n.trim().is_empty());
     let what = BackupWhat::Selection(selection.to_selection());
-    start(app, state.inner().clone(), identity_id, name, what, email.unwrap_or_default()).await
+    let sd = service_definitions.unwrap_or(true);
+    start(app, state.inner().clone(), identity_id, name, sd, what, email.unwrap_or_default()).await
 }
 
 /// Backs up again what failed in backup job `job_id`, as a new job.
@@ -89,7 +92,8 @@ pub async fn retry_failed(app: AppHandle, state: State<'_, Arc<AppState>>, job_i
         return Err(UiError::invalid("only a backup's failed items can be retried"));
     }
     let name = Some(format!("{} (retry)", job.name));
-    start(app, state.inner().clone(), identity_id, name, BackupWhat::RetryFailed(job_id), OnDemandMail::default()).await
+    let what = BackupWhat::RetryFailed(job_id);
+    start(app, state.inner().clone(), identity_id, name, true, what, OnDemandMail::default()).await
 }
 
 #[tauri::command]

@@ -115,12 +115,12 @@ export function PostProcess({
           </thead>
           <tbody>
             {shown.map((u) => (
-              <tr key={key(u.item_id, u.place)} data-testid="postprocess-use" data-registered={u.registered ? "true" : "false"}>
+              <tr key={key(u.item_id, u.place)} data-testid="postprocess-use" data-url={u.url} data-registered={u.registered ? "true" : "false"}>
                 <td>
                   {u.title} <span class="muted">({u.item_type})</span>
                 </td>
                 <td class="mono">{u.place}</td>
-                <td class="mono ellipsis">{u.url}</td>
+                <td class="mono wrap-any">{u.url}</td>
                 <td>
                   <input
                     aria-label={`New URL for ${u.title} ${u.place}`}

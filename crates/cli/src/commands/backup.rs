@@ -73,6 +73,11 @@ pub struct BackupArgs {
     #[arg(long, default_value_t = 32)]
     pub download_concurrency: usize,
 
+    /// Do not add the service definition (.sd) a selected hosted feature service was published
+    /// from (kept by default, so a restore can publish the service again from it).
+    #[arg(long)]
+    pub no_service_definitions: bool,
+
     /// Read service URLs of items on this host too (repeatable; `host`, `host:port` or
     /// `https://host[:port]`), without the token. By default only the org's own hosts are read;
     /// an item whose service is elsewhere is saved without its service JSON, and says so.
@@ -160,6 +165,7 @@ pub async fn run(db: &Db, data_dir: &Path, args: BackupArgs) -> anyhow::Result<(
         concurrency: args.concurrency.max(1),
         download_concurrency: args.download_concurrency.max(1),
         allow_hosts: args.allow_hosts.clone(),
+        service_definitions: !args.no_service_definitions,
         ..BackupOptions::default()
     };
     let run = ScanThenBackup {

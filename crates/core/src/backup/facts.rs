@@ -147,6 +147,32 @@ pub(crate) async fn backing_services(
     Ok(backing)
 }
 
+/// The `Service Definition` items the selected hosted feature services were published from
+/// (`Service2Data`, origin the service) that the selection leaves out: definition -> service.
+pub(crate) async fn service_definitions(
+    catalog: &Catalog<'_>,
+    scan_id: i64,
+    items: &BTreeSet<String>,
+) -> Result<BTreeMap<String, String>> {
+    let rows = sqlx::query_as::<_, (String, String)>(
+        "SELECT r.origin, r.destination FROM relationships r
+         JOIN items o ON o.scan_id = r.scan_id AND o.id = r.origin
+         JOIN items d ON d.scan_id = r.scan_id AND d.id = r.destination
+         WHERE r.scan_id = ? AND r.type = 'Service2Data' AND o.type = 'Feature Service' AND d.type = 'Service Definition'
+         ORDER BY r.origin, r.destination",
+    )
+    .bind(scan_id)
+    .fetch_all(catalog.db().pool())
+    .await?;
+    let mut out = BTreeMap::new();
+    for (service, definition) in rows {
+        if items.contains(&service) && !items.contains(&definition) {
+            out.entry(definition).or_insert(service);
+        }
+    }
+    Ok(out)
+}
+
 impl Facts {
     /// Loads the facts of `scan_id` for the given users and groups (all items' sharing,
     /// relationships and folders; items themselves stream through [`selected_items`]).

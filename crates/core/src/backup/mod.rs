@@ -91,11 +91,12 @@ pub struct BackupOptions {
     pub max_file_bytes: u64,
     /// The largest export or replica of a hosted service downloaded ([`DEFAULT_MAX_EXPORT_BYTES`]).
     pub max_export_bytes: u64,
+    /// Keep each selected hosted feature service's service definition: the `Service Definition`
+    /// item it was published from (its `Service2Data` relationship) is backed up with it, so a
+    /// restore can publish the service again from it.
+    pub service_definitions: bool,
 }
 
-/// Item files are streamed to the repository, never held in memory: the cap only bounds what a
-/// broken or hostile portal can make a backup write. ArcGIS Online takes item files up to a few
-/// GiB; 64 GiB leaves room for any real one.
 /// What an account needs to back up a whole organization, checked before an identity is saved:
 /// the scan's three view privileges, and `portal:user:createItem`, since a hosted layer's export
 /// is an item made in the signed-in account's own content and deleted after its download (Esri,
@@ -104,6 +105,9 @@ pub struct BackupOptions {
 pub const REQUIRED_PRIVILEGES: &[&str] =
     &["portal:admin:viewUsers", "portal:admin:viewItems", "portal:admin:viewGroups", "portal:user:createItem"];
 
+/// Item files are streamed to the repository, never held in memory: the cap only bounds what a
+/// broken or hostile portal can make a backup write. ArcGIS Online takes item files up to a few
+/// GiB; 64 GiB leaves room for any real one.
 pub const DEFAULT_MAX_FILE_BYTES: u64 = 64 << 30;
 
 /// Exports of hosted services (File Geodatabases, replicas) can be larger than any item file.
@@ -122,6 +126,7 @@ impl Default for BackupOptions {
             max_file_bytes: DEFAULT_MAX_FILE_BYTES,
             max_export_bytes: DEFAULT_MAX_EXPORT_BYTES,
             incremental: true,
+            service_definitions: true,
             allow_hosts: Vec::new(),
         }
     }
@@ -176,6 +181,14 @@ impl Targets {
             tracing::info!(service = %service, scene = %scene, "backing up a scene's backing feature service too");
             self.items.insert(service.clone());
             self.included.insert(service, format!("backing service of {scene}"));
+        }
+        if ctx.options.service_definitions {
+            let definitions = facts::service_definitions(&Catalog::new(ctx.db), ctx.scan_id, &self.items).await?;
+            for (definition, service) in definitions {
+                tracing::info!(definition = %definition, service = %service, "backing up a service's service definition too");
+                self.items.insert(definition.clone());
+                self.included.insert(definition, format!("service definition of {service}"));
+            }
         }
         for id in export_journal::own_items_in_catalog(ctx.db, ctx.portal, ctx.scan_id).await? {
             if self.items.remove(&id) {

@@ -75,6 +75,16 @@ pub(crate) async fn apply_begun(
             .iter()
             .filter_map(|i| i.service.as_ref().map(|s| (i.id.clone(), s.url.trim_end_matches('/').to_owned())))
             .collect(),
+        service_definitions: plan
+            .items
+            .iter()
+            .filter_map(|p| {
+                let sd = manifest.items.iter().find(|i| Some(&i.id) == p.service_definition.as_ref())?;
+                let data = sd.data.as_ref()?;
+                let name = data.file_name.clone().unwrap_or_else(|| "service.sd".into());
+                Some((p.source_id.clone(), crate::repo::FileEntry { name, blob: data.blob.clone() }))
+            })
+            .collect(),
         target_owners: target.items.values().map(|i| (i.id.clone(), i.owner.clone())).collect(),
         marks,
         held: Mutex::new(HashMap::new()),

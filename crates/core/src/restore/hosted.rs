@@ -17,7 +17,7 @@ use serde_json::{json, Value};
 
 use super::item::{item_fields, parts, thumbnail};
 use super::journal::EntryKind;
-use super::plan::PlannedItem;
+use super::plan::{ItemMethod, PlannedItem};
 use super::run::{Done, Run, Stop};
 use crate::repo::{ExportMethod, ItemEntry, ServiceEntry};
 
@@ -44,16 +44,21 @@ pub(crate) async fn restore_service(
         run.journal.forget(EntryKind::Item, &plan.source_id).await?;
     }
     let folder = super::item::folder_id(run, owner, plan.target_folder.as_deref()).await?;
-    let view_of = super::prepare::view_source_of(entry, json).and_then(|src| run.service_urls.get(&src).cloned());
-    let created = match (service.export_method, &service.export) {
+    let view_of = super::service_kinds::view_source_of(entry, json).and_then(|src| run.service_urls.get(&src).cloned());
+    let definition = run.service_definitions.get(&plan.source_id);
+    let created = match (plan.method, service.export_method, &service.export) {
         _ if view_of.is_some()
-            && run.placed(&super::prepare::view_source_of(entry, json).unwrap_or_default()).is_some() =>
+            && run.placed(&super::service_kinds::view_source_of(entry, json).unwrap_or_default()).is_some() =>
         {
             let source_url = run.rewriter().rewrite_str(view_of.as_deref().unwrap_or_default());
             create_view(run, plan, owner, &name, service, &source_url).await?
         }
-        (ExportMethod::Fgdb | ExportMethod::Replica, Some(export)) => {
-            publish(run, plan, owner, folder.as_deref(), &name, export).await?
+        (ItemMethod::PublishDefinition, _, _) => {
+            let sd = definition.ok_or_else(|| Stop::Failed("the snapshot holds no service definition of it".into()))?;
+            publish(run, plan, owner, folder.as_deref(), &name, sd, Package::ServiceDefinition).await?
+        }
+        (ItemMethod::Publish, ExportMethod::Fgdb | ExportMethod::Replica, Some(export)) => {
+            publish(run, plan, owner, folder.as_deref(), &name, export, Package::FileGeodatabase).await?
         }
         _ => create_from_definition(run, plan, owner, &name, service).await?,
     };
@@ -87,6 +92,25 @@ pub(crate) async fn restore_service(
     Ok(Done::Created)
 }
 
+/// What is uploaded and published.
+#[derive(Clone, Copy)]
+enum Package {
+    /// The backup's export (a File Geodatabase or a replica, zipped).
+    FileGeodatabase,
+    /// The `.sd` the service was published from.
+    ServiceDefinition,
+}
+
+impl Package {
+    /// (item type of the upload, `fileType` of `publish`, content type).
+    fn kinds(self) -> (&'static str, &'static str, &'static str) {
+        match self {
+            Package::FileGeodatabase => ("File Geodatabase", "fileGeodatabase", "application/zip"),
+            Package::ServiceDefinition => ("Service Definition", "serviceDefinition", "application/octet-stream"),
+        }
+    }
+}
+
 async fn publish(
     run: &Run<'_>,
     plan: &PlannedItem,
@@ -94,11 +118,13 @@ async fn publish(
     folder: Option<&str>,
     name: &str,
     export: &crate::repo::FileEntry,
+    package: Package,
 ) -> Result<arcgis::write::CreatedService, Stop> {
+    let (item_type, file_type, content_type) = package.kinds();
     let keyword = run.upload_keyword(&plan.source_id);
     let fields = ItemFields {
         title: Some(format!("orgvault upload {}", plan.target_title)),
-        item_type: Some("File Geodatabase".into()),
+        item_type: Some(item_type.into()),
         type_keywords: Some(vec![keyword.clone()]),
         ..Default::default()
     };
@@ -111,7 +137,7 @@ async fn publish(
     run.journal.record(EntryKind::Upload, &plan.source_id, "", false, &intent).await?;
     let file = StreamedFile {
         file_name: export.name.clone(),
-        content_type: "application/zip".into(),
+        content_type: content_type.into(),
         size: export.blob.size,
         body: run.blob_stream(&export.blob).await?,
     };
@@ -129,7 +155,7 @@ async fn publish(
         let mut made = run.intent(owner);
         let job = run
             .portal
-            .publish(owner, &upload, "fileGeodatabase", name)
+            .publish(owner, &upload, file_type, name)
             .await
             .map_err(|e| Stop::portal("publishing the package", e))?;
         made.insert("service_url".into(), json!(job.service_url.as_str()));

@@ -35,6 +35,7 @@ mod privileges;
 mod retry;
 mod rewrite;
 mod run;
+mod service_kinds;
 
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;

@@ -80,6 +80,9 @@ pub struct RestoreOptions {
     pub user_names: Option<BTreeSet<String>>,
     /// Create or match groups, members and sharing.
     pub groups: bool,
+    /// How to re-create a hosted feature service, by source item id, where the plan offers
+    /// more than one way (`PlannedItem::methods`); the plan's default otherwise.
+    pub methods: BTreeMap<String, super::ItemMethod>,
     /// With `groups`, restore only these source group ids; `None` restores every group.
     pub group_ids: Option<BTreeSet<String>>,
     /// Items worked on at once within one dependency level.
@@ -108,6 +111,7 @@ impl Default for RestoreOptions {
             user_names: None,
             groups: true,
             group_ids: None,
+            methods: BTreeMap::new(),
             concurrency: 16,
             publish_timeout: Duration::from_secs(30 * 60),
             poll_max: Duration::from_secs(5),

@@ -39,6 +39,10 @@ pub enum ItemMethod {
     Publish,
     /// createService, addToDefinition, updateDefinition, applyEdits, addAttachment.
     CreateService,
+    /// Upload the service definition (`.sd`) the service was published from, kept in the
+    /// snapshot, and publish it: the service as it was published then (its schema, and the
+    /// features it had then), not as backed up.
+    PublishDefinition,
 }
 
 /// What a target item shares with the one the restore would make.
@@ -98,6 +102,12 @@ pub struct PlannedItem {
     pub level: usize,
     pub action: Action,
     pub method: ItemMethod,
+    /// The methods this item can be restored by (a hosted feature service may have several:
+    /// its exported data, its definition and features, its service definition); `options.methods`
+    /// picks one of them.
+    pub methods: Vec<ItemMethod>,
+    /// The snapshot's service definition item of this service, if it holds one.
+    pub service_definition: Option<String>,
     /// Target service name (hosted services).
     pub service_name: Option<String>,
     /// An unfinished earlier attempt (a half-made service) that is deleted and made again: only

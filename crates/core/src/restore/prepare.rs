@@ -12,6 +12,7 @@ use super::order::levels;
 use super::ownership::{lost_service, made_as_journaled, SKEW_MS};
 use super::plan::*;
 use super::rewrite::{ids_in, Rewriter};
+use super::service_kinds::{hosted_layer_note, is_hosted_service, service_definition_of, view_source_of};
 use super::RestoreContext;
 use crate::jobs::SubjectKind;
 use crate::repo::{DataKind, ExportMethod, ItemEntry, Manifest, RelDirection, SnapshotId};
@@ -33,26 +34,6 @@ pub(crate) struct Prepared {
 
 fn text(v: &Value, k: &str) -> Option<String> {
     v.get(k).and_then(Value::as_str).filter(|s| !s.is_empty()).map(str::to_owned)
-}
-
-fn is_hosted_service(entry: &ItemEntry, json: &Value) -> bool {
-    entry.service.is_some() && crate::item_type::is_hosted_feature_service(&entry.item_type, json)
-}
-
-/// The source service of a hosted view (a `View Service` whose Service2Service link points back).
-pub(crate) fn view_source_of(entry: &ItemEntry, json: &Value) -> Option<String> {
-    let is_view = json
-        .get("typeKeywords")
-        .and_then(Value::as_array)
-        .is_some_and(|k| k.iter().any(|k| k.as_str() == Some("View Service")));
-    if !is_view {
-        return None;
-    }
-    entry
-        .related
-        .iter()
-        .find(|r| r.rel_type == "Service2Service" && r.direction == RelDirection::Reverse)
-        .map(|r| r.item_id.clone())
 }
 
 async fn blob_json(ctx: &RestoreContext<'_>, blob: &crate::repo::BlobRef) -> Result<Value, RestoreError> {
@@ -347,6 +328,14 @@ pub(crate) async fn prepare(
             (Some(_), true) => ItemMethod::CreateService,
             _ => ItemMethod::Item,
         };
+        let mut methods = vec![method];
+        let definition = if hosted { service_definition_of(it, &manifest.items) } else { None };
+        if hosted && method == ItemMethod::Publish {
+            methods.push(ItemMethod::CreateService);
+        }
+        if definition.is_some() {
+            methods.push(ItemMethod::PublishDefinition);
+        }
         let target_owner = owner_of(&it.owner, &mut missing_owners);
         let target_folder =
             it.folder.as_ref().map(|f| m.folders.get(&f.title).cloned().unwrap_or_else(|| f.title.clone()));
@@ -355,18 +344,38 @@ pub(crate) async fn prepare(
         let mut replaces = None;
         let mut target_title = it.title.clone();
         let mut service = if hosted { it.service.as_ref().and_then(|s| service_name(&s.url)) } else { None };
+        let method = match options.methods.get(&it.id) {
+            Some(m) if methods.contains(m) => *m,
+            Some(m) => {
+                notes.push(format!("{m:?} is not a way this item can be restored: {method:?} is used"));
+                method
+            }
+            None => method,
+        };
+        if method == ItemMethod::PublishDefinition {
+            let sd = definition.and_then(|d| manifest.items.iter().find(|i| i.id == d));
+            notes.push(format!(
+                "published from its service definition “{}”: the service as it was published then (its schema and the features it had), not as backed up",
+                sd.map(|i| i.title.as_str()).unwrap_or("?")
+            ));
+        }
         if method == ItemMethod::CreateService
             && it.service.as_ref().is_some_and(|s| s.export_method == ExportMethod::None)
         {
             notes.push("the backup holds no features of this service: only its definition is restored".into());
         }
+        if method == ItemMethod::Item && crate::item_type::is_hosted_layer_service(&it.item_type, json) {
+            notes.push(hosted_layer_note(it, json, &manifest.items, &offered_ids));
+        }
         let view_source = view_source_of(it, json).filter(|s| offered_ids.contains(s));
         let method = match (&view_source, method) {
-            (Some(src), ItemMethod::Publish | ItemMethod::CreateService) => {
+            (Some(src), ItemMethod::Publish | ItemMethod::CreateService | ItemMethod::PublishDefinition) => {
                 notes.push(format!("re-created as a view of the restored {src}"));
                 ItemMethod::CreateService
             }
-            (None, m @ (ItemMethod::Publish | ItemMethod::CreateService)) if view_source_of(it, json).is_some() => {
+            (None, m @ (ItemMethod::Publish | ItemMethod::CreateService | ItemMethod::PublishDefinition))
+                if view_source_of(it, json).is_some() =>
+            {
                 notes.push(
                     "its source service is not restored: the view becomes a standalone service holding the view's data"
                         .into(),
@@ -533,6 +542,8 @@ pub(crate) async fn prepare(
             level: level_of.get(it.id.as_str()).copied().unwrap_or(0),
             action,
             method,
+            methods,
+            service_definition: definition.map(str::to_owned),
             service_name: service,
             replaces,
             upload_bytes,

@@ -57,7 +57,7 @@ pub(crate) fn missing(
         } else {
             need("portal:admin:updateItems", what.clone());
         }
-        if matches!(i.method, ItemMethod::Publish | ItemMethod::CreateService) {
+        if matches!(i.method, ItemMethod::Publish | ItemMethod::CreateService | ItemMethod::PublishDefinition) {
             need("portal:publisher:publishFeatures", format!("publishing the hosted layer “{}”", i.target_title));
         }
         let Some(entry) = entries.get(i.source_id.as_str()) else { continue };

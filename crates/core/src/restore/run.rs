@@ -70,6 +70,8 @@ pub(crate) struct Run<'a> {
     pub service_urls: HashMap<String, String>,
     /// The key of this database's marks in the target.
     pub marks: MarkKey,
+    /// Source service item id -> the file of its service definition in the snapshot.
+    pub service_definitions: HashMap<String, crate::repo::FileEntry>,
     /// Owners of the target's items as the plan saw them.
     pub target_owners: HashMap<String, String>,
     /// Outcomes of items made (or updated, skipped) whose later passes have not run yet: an

@@ -25,6 +25,7 @@ mod repo_safety;
 mod repo_support;
 mod repo_zip;
 mod restore_conflicts;
+mod restore_layers;
 mod restore_modes;
 mod restore_query;
 mod restore_roundtrip;

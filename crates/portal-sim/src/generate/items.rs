@@ -218,6 +218,18 @@ impl<'a> Context<'a> {
         &from[self.rng.gen_range(0..from.len())]
     }
 
+    /// Makes the file item `sd_item` the service definition of the service of `service_item`:
+    /// its bytes are that service packaged (what `publish` with `fileType=serviceDefinition`
+    /// reads back), as ArcGIS keeps the `.sd` a hosted layer was published from.
+    pub(super) fn hold_service_definition(&mut self, sd_item: &str, service_item: &str) {
+        let Some(service) = self.org.services.values().find(|s| s.item_id == service_item) else { return };
+        let bytes = bytes::Bytes::from(crate::routes::hosted::package_service(service));
+        if let Some(item) = self.org.items.get_mut(sd_item) {
+            let file_name = format!("{}.sd", service.name);
+            item.data = ItemData::Bytes { file_name, bytes, content_type: "application/octet-stream".into() };
+        }
+    }
+
     pub(super) fn relate(&mut self, origin: &str, destination: &str, kind: &str) {
         self.org.relationships.push(Relationship {
             origin: origin.into(),

@@ -71,6 +71,9 @@ fn core_step(cx: &mut Context<'_>, step: usize, budget: usize) {
             let id = cx.add_file(&publisher, &SD, Some("Hydrant Inventory"), None, Some("private"));
             if let Some(s) = cx.services.get(1).cloned() {
                 cx.relate(&s.item_id, &id, "Service2Data");
+                // The service definition the service was published from: publishing it again
+                // makes the service as it was then (its schema and the features it had).
+                cx.hold_service_definition(&id, &s.item_id);
             }
         }
         6 => {
