@@ -119,6 +119,9 @@ pub struct RestoreInput {
     pub mapping: MappingView,
     /// What of the snapshot to restore; absent or `everything` restores all of it.
     pub selection: Option<crate::views::SelectionInput>,
+    /// How to re-create hosted feature services, by source item id (the plan's `methods`).
+    #[serde(default)]
+    pub methods: std::collections::BTreeMap<String, orgvault_core::restore::ItemMethod>,
 }
 
 /// A saved mapping profile.

@@ -27,7 +27,7 @@ export const commands = {
 	startScan: (identityId: string) => typedError<number, UiError>(__TAURI_INVOKE("start_scan", { identityId })),
 	loadGraph: (identityId: string) => typedError<Graph, UiError>(__TAURI_INVOKE("load_graph", { identityId })),
 	estimateSelection: (identityId: string, selection: SelectionInput) => typedError<Tally, UiError>(__TAURI_INVOKE("estimate_selection", { identityId, selection })),
-	startBackup: (identityId: string, name: string, selection: SelectionInput, email: OnDemandMail | null) => typedError<number, UiError>(__TAURI_INVOKE("start_backup", { identityId, name, selection, email })),
+	startBackup: (identityId: string, name: string, selection: SelectionInput, email: OnDemandMail | null, serviceDefinitions: boolean | null) => typedError<number, UiError>(__TAURI_INVOKE("start_backup", { identityId, name, selection, email, serviceDefinitions })),
 	cancelJob: (jobId: number) => typedError<null, UiError>(__TAURI_INVOKE("cancel_job", { jobId })),
 	/**  Backs up again what failed in backup job `job_id`, as a new job. */
 	retryFailed: (jobId: number) => typedError<number, UiError>(__TAURI_INVOKE("retry_failed", { jobId })),
@@ -480,7 +480,13 @@ export type ItemMethod =
 /**  Upload the backed-up File Geodatabase / replica and publish it. */
 "publish" | 
 /**  createService, addToDefinition, updateDefinition, applyEdits, addAttachment. */
-"create_service";
+"create_service" | 
+/**
+ *  Upload the service definition (`.sd`) the service was published from, kept in the
+ *  snapshot, and publish it: the service as it was published then (its schema, and the
+ *  features it had then), not as backed up.
+ */
+"publish_definition";
 
 export type JobFilterInput = {
 	kind: JobKindView | null,
@@ -649,6 +655,14 @@ export type PlannedItem = {
 	level: number,
 	action: Action,
 	method: ItemMethod,
+	/**
+	 *  The methods this item can be restored by (a hosted feature service may have several:
+	 *  its exported data, its definition and features, its service definition); `options.methods`
+	 *  picks one of them.
+	 */
+	methods: ItemMethod[],
+	/**  The snapshot's service definition item of this service, if it holds one. */
+	service_definition: string | null,
 	/**  Target service name (hosted services). */
 	service_name: string | null,
 	/**
@@ -718,6 +732,8 @@ export type RestoreInput = {
 	mapping: MappingView,
 	/**  What of the snapshot to restore; absent or `everything` restores all of it. */
 	selection: SelectionInput | null,
+	/**  How to re-create hosted feature services, by source item id (the plan's `methods`). */
+	methods?: { [key in string]: ItemMethod },
 };
 
 /**  Where the restored content goes relative to the snapshot's organization. */

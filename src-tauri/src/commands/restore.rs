@@ -24,7 +24,11 @@ use crate::views::JobId;
 pub async fn prepare(state: &AppState, input: &RestoreInput) -> UiResult<PreparedRestore> {
     let source = state.identity(&input.source_identity_id).await?;
     let target = state.identity(&input.target_identity_id).await?;
-    let mut options = RestoreOptions { mapping: input.mapping.to_core(), ..RestoreOptions::default() };
+    let mut options = RestoreOptions {
+        mapping: input.mapping.to_core(),
+        methods: input.methods.clone(),
+        ..RestoreOptions::default()
+    };
     if let Some(sel) = input.selection.as_ref().filter(|s| !s.everything) {
         options.items = Some(sel.item_ids.iter().cloned().collect());
         options.user_names = Some(sel.usernames.iter().cloned().collect());

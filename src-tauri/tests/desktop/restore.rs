@@ -117,6 +117,7 @@ async fn the_plan_writes_nothing_and_the_apply_fills_the_empty_org_as_a_job_of_t
         target_identity_id: o.b.clone(),
         mapping,
         selection: None,
+        methods: Default::default(),
     };
 
     let restore = prepare(&o.state, &input).await.map_err(|e| anyhow::anyhow!("{e:?}"))?;
@@ -188,6 +189,7 @@ async fn a_restore_request_naming_a_missing_snapshot_or_identity_is_refused_in_w
         target_identity_id: target.into(),
         mapping: MappingView::default(),
         selection: None,
+        methods: Default::default(),
     };
     let err = prepare(&o.state, &input("", &o.b)).await.err().expect("no snapshot chosen");
     assert_eq!(err.code, ErrorCode::InvalidInput, "an empty snapshot choice is the user's to fix: {err:?}");
@@ -249,6 +251,7 @@ async fn the_screens_selection_narrows_the_plan_to_the_chosen_items_users_and_gr
         snapshot_id: o.snapshot.clone(),
         target_identity_id: o.b.clone(),
         mapping: MappingView::default(),
+        methods: Default::default(),
         selection: Some(SelectionInput {
             everything: false,
             item_ids: vec![item.clone()],

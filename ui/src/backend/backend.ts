@@ -226,7 +226,7 @@ export interface Backend {
   loadGraph(identityId: string): Promise<Graph>;
   estimateSelection(identityId: string, selection: SelectionInput): Promise<Tally>;
   /** `email` overrides the identity's on-demand e-mail default for this backup. */
-  startBackup(identityId: string, name: string, selection: SelectionInput, email?: OnDemandMail): Promise<JobId>;
+  startBackup(identityId: string, name: string, selection: SelectionInput, email?: OnDemandMail, serviceDefinitions?: boolean): Promise<JobId>;
   cancelJob(jobId: JobId): Promise<void>;
   retryFailed(jobId: JobId): Promise<JobId>;
   listSnapshots(identityId: string): Promise<SnapshotView[]>;

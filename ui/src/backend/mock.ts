@@ -29,6 +29,7 @@ import type {
   SnapshotEntry,
   SnapshotView,
   PruneView,
+  ItemMethod,
   UrlUse,
   UrlChange,
   UrlEdit,
@@ -326,7 +327,7 @@ export class MockBackend implements Backend {
     };
   }
 
-  async startBackup(identityId: string, name: string, selection: SelectionInput, email?: OnDemandMail): Promise<JobId> {
+  async startBackup(identityId: string, name: string, selection: SelectionInput, email?: OnDemandMail, _serviceDefinitions?: boolean): Promise<JobId> {
     this.backupMail.push(email);
     const g = await this.loadGraph(identityId);
     if (!name.trim()) throw fail("invalid_input", "Give the backup a name.");
@@ -614,7 +615,9 @@ export class MockBackend implements Backend {
           target_folder: null,
           level: isMap ? 1 : 0,
           action,
-          method: e.type === "Feature Service" ? ("publish" as const) : ("item" as const),
+          method: e.type === "Feature Service" ? (input.methods?.[e.id] ?? ("publish" as const)) : ("item" as const),
+          methods: e.type === "Feature Service" ? (["publish", "create_service"] as ItemMethod[]) : (["item"] as ItemMethod[]),
+          service_definition: null,
           service_name: null,
           replaces: null,
           upload_bytes: 0,

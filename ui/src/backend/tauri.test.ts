@@ -44,7 +44,7 @@ describe("the Tauri backend over the generated bindings", () => {
   it("plans and starts a restore with the whole request, and saves a profile as name and mapping", async () => {
     const mapping = { owners: { ann_a: "ann_b" }, groups: { g1: { kind: "create_new" as const } }, folders: {}, tags: ["x"], url_replacements: [], conflict: "rename" as const, mode: "auto" as const };
     const selection = { everything: false, item_ids: ["i1"], usernames: [], group_ids: [] };
-    const input = { source_identity_id: "a", snapshot_id: "s1", target_identity_id: "b", mapping, selection };
+    const input = { source_identity_id: "a", snapshot_id: "s1", target_identity_id: "b", mapping, selection, methods: {} };
     invoke.mockResolvedValueOnce({ counts: { create: 3 } });
     const plan = await new TauriBackend().planRestore(input);
     expect(invoke, "plan_restore receives the request as `input`").toHaveBeenCalledWith("plan_restore", { input });

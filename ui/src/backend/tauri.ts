@@ -136,8 +136,8 @@ export class TauriBackend implements Backend {
   estimateSelection(identityId: string, selection: SelectionInput): Promise<Tally> {
     return unwrap(commands.estimateSelection(identityId, selection));
   }
-  startBackup(identityId: string, name: string, selection: SelectionInput, email?: OnDemandMail): Promise<JobId> {
-    return unwrap(commands.startBackup(identityId, name, selection, email ?? null));
+  startBackup(identityId: string, name: string, selection: SelectionInput, email?: OnDemandMail, serviceDefinitions?: boolean): Promise<JobId> {
+    return unwrap(commands.startBackup(identityId, name, selection, email ?? null, serviceDefinitions ?? null));
   }
   async cancelJob(jobId: JobId): Promise<void> {
     await unwrap(commands.cancelJob(jobId));

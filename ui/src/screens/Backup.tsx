@@ -23,6 +23,7 @@ export function BackupScreen() {
   const [recipients, setRecipients] = useState("");
   const [emailWhen, setEmailWhen] = useState<EmailWhen>("problems");
   const [makeDefault, setMakeDefault] = useState(false);
+  const [keepDefinitions, setKeepDefinitions] = useState(true);
   // The identity's default fills the fields unless the person already typed there.
   const typed = useRef(false);
 
@@ -71,7 +72,7 @@ export function BackupScreen() {
     try {
       const list = recipients.split(/[,;\s]+/).filter((r) => r.length > 0);
       if (makeDefault) await app.backend.setIdentityMail(ready.identityId, { recipients: list, email_when: emailWhen });
-      const id = await app.backend.startBackup(ready.identityId, name, ready.selection.toInput(), { recipients: list, when: emailWhen });
+      const id = await app.backend.startBackup(ready.identityId, name, ready.selection.toInput(), { recipients: list, when: emailWhen }, keepDefinitions);
       app.jobs.started(id, "backup", name);
       setJobId(id);
     } catch (e) {
@@ -133,6 +134,10 @@ export function BackupScreen() {
                   : `${failedSelected} of the selected elements failed in the scan (outlined in red on the Scan screen); the backup scans again and reports them if they still fail.`}
               </div>
             )}
+            <label class="check">
+              <input type="checkbox" data-testid="backup-service-definitions" checked={keepDefinitions} onChange={(e) => setKeepDefinitions(e.currentTarget.checked)} />
+              Keep each hosted feature service's service definition (.sd) too, so that a restore can publish it again as it was published
+            </label>
             <fieldset class="field" aria-label="E-mail the result">
               <legend class="field-label">E-mail the result</legend>
               <label class="field">

@@ -1,6 +1,6 @@
 import { ListChecks, Play } from "lucide-preact";
 import { useEffect, useState } from "preact/hooks";
-import type { Graph, JobItemView, MappingProfile, RestoreInput, RestoreMapping, RestorePlan, SelectionInput, SnapshotEntry, SnapshotView, UiError } from "../backend/backend";
+import type { Graph, ItemMethod, JobItemView, MappingProfile, RestoreInput, RestoreMapping, RestorePlan, SelectionInput, SnapshotEntry, SnapshotView, UiError } from "../backend/backend";
 import { buildWorkspace, type Workspace } from "../app/workspace";
 import { RestoreSelection } from "./RestoreSelection";
 import { PostProcess } from "./PostProcess";
@@ -21,12 +21,14 @@ export function restoreInput(
   folders: [string, string][],
   urls: [string, string][],
   selection: SelectionInput | null = null,
+  methods: Record<string, ItemMethod> = {},
 ): RestoreInput {
   return {
     source_identity_id: source,
     snapshot_id: snapshot,
     target_identity_id: target,
     selection,
+    methods,
     mapping: {
       ...mapping,
       folders: Object.fromEntries(folders.filter(([a, b]) => a.trim() && b.trim()).map(([a, b]) => [a.trim(), b.trim()])),
@@ -50,6 +52,7 @@ export function RestoreScreen() {
   const [target, setTarget] = useState("");
   const [entries, setEntries] = useState<SnapshotEntry[]>([]);
   const [pick, setPick] = useState<Workspace | null>(null);
+  const [methods, setMethods] = useState<Record<string, ItemMethod>>({});
   const [, setPickTick] = useState(0);
   const [targetGraph, setTargetGraph] = useState<Graph | null>(null);
   const [mapping, setMapping] = useState<RestoreMapping>(structuredClone(EMPTY_MAPPING));
@@ -105,7 +108,7 @@ export function RestoreScreen() {
     );
   }
 
-  const input = restoreInput(current, snapId, target, mapping, folders, urls, pick ? pick.selection.toInput() : null);
+  const input = restoreInput(current, snapId, target, mapping, folders, urls, pick ? pick.selection.toInput() : null, methods);
   const key = JSON.stringify(input);
   const stale = plan !== null && planKey !== key;
   const running = live?.state === "running";
@@ -207,7 +210,7 @@ export function RestoreScreen() {
         </button>
         {!plan && <span class="small muted">Nothing is written before you apply a plan you have read.</span>}
       </div>
-      {plan && <PlanView plan={plan} stale={stale} />}
+      {plan && <PlanView plan={plan} stale={stale} onMethod={(id, m) => setMethods({ ...methods, [id]: m })} />}
       {live && <JobProgressView job={live} onCancel={() => app.backend.cancelJob(live.id).catch(fail)} />}
       {live && live.state === "cancelled" && <Notice>The restore stopped. Apply the same plan again to resume where it stopped: nothing is made twice.</Notice>}
       {outcomes ? <Outcomes rows={outcomes} /> : live && live.items.length > 0 && <Outcomes rows={live.items} />}

@@ -9,6 +9,14 @@ const METHOD_WORDS: Record<PlannedItem["method"], string> = {
   item: "added as an item",
   publish: "published from the backed-up package",
   create_service: "service created, then layers, features and attachments",
+  publish_definition: "published from its service definition (.sd): the service as it was published then",
+};
+/** The choice of a hosted feature service's method, in the plan's words. */
+const METHOD_CHOICE: Record<PlannedItem["method"], string> = {
+  item: "As an item",
+  publish: "Publish the backed-up data (File Geodatabase or replica)",
+  create_service: "Create the service from its definition, then its features",
+  publish_definition: "Publish its service definition (.sd), as published then",
 };
 /** What the target item shares with the restored one: "the target has this …". */
 const CONFLICT_WORDS: Record<ConflictOn, string> = { title: "title", service_name: "service name", marker: "restore mark" };
@@ -45,7 +53,16 @@ export function planSummary(p: RestorePlan): string {
  * 512-group limit, what is not offered, conflicts), users and groups, every item with its action,
  * and a chosen item's id and URL rewrites. Read-only: nothing has been written yet.
  */
-export function PlanView({ plan, stale }: { plan: RestorePlan; stale: boolean }) {
+export function PlanView({
+  plan,
+  stale,
+  onMethod,
+}: {
+  plan: RestorePlan;
+  stale: boolean;
+  /** The admin chose how a hosted feature service is re-created (the plan is then made again). */
+  onMethod?: (sourceId: string, method: PlannedItem["method"]) => void;
+}) {
   const [chosen, setChosen] = useState<string | null>(null);
   const conflicts = plan.items.filter((i) => i.conflict);
   const rewrites = plan.items.reduce((n, i) => n + i.rewrites.length, 0);
@@ -85,6 +102,7 @@ export function PlanView({ plan, stale }: { plan: RestorePlan; stale: boolean })
         </div>
       )}
       <Attention plan={plan} />
+      <ServiceMethods plan={plan} onMethod={onMethod} />
       {conflicts.length > 0 && (
         <>
           <h3>Conflicts ({conflicts.length})</h3>
@@ -165,6 +183,39 @@ export function PlanView({ plan, stale }: { plan: RestorePlan; stale: boolean })
         </>
       )}
     </section>
+  );
+}
+
+/** Each hosted feature service that can be re-created more than one way, with its way chosen. */
+function ServiceMethods({ plan, onMethod }: { plan: RestorePlan; onMethod?: (sourceId: string, method: PlannedItem["method"]) => void }) {
+  const services = plan.items.filter((i) => i.methods.length > 1);
+  if (services.length === 0) return null;
+  return (
+    <>
+      <h3>Hosted feature services ({services.length})</h3>
+      <ul class="small" data-testid="restore-plan-methods">
+        {services.map((i) => (
+          <li key={i.source_id} class="row">
+            <span class="grow">{i.title}</span>
+            <select
+              aria-label={`How to re-create ${i.title}`}
+              data-testid="restore-method"
+              data-source={i.source_id}
+              data-method={i.method}
+              value={i.method}
+              disabled={!onMethod}
+              onChange={(e) => onMethod?.(i.source_id, e.currentTarget.value as PlannedItem["method"])}
+            >
+              {i.methods.map((m) => (
+                <option key={m} value={m}>
+                  {METHOD_CHOICE[m]}
+                </option>
+              ))}
+            </select>
+          </li>
+        ))}
+      </ul>
+    </>
   );
 }
 

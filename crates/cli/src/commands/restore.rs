@@ -8,7 +8,8 @@ use std::path::Path;
 
 use clap::{Args, ValueEnum};
 use orgvault_core::restore::{
-    parse_group_pair, parse_pair, Action, ConflictPolicy, Mapping, Profiles, RestoreMode, RestoreOptions, RestorePlan,
+    parse_group_pair, parse_pair, Action, ConflictPolicy, ItemMethod, Mapping, Profiles, RestoreMode, RestoreOptions,
+    RestorePlan,
 };
 use orgvault_core::service::PreparedRestore;
 use orgvault_core::storage::StorageTarget;
@@ -105,6 +106,12 @@ pub struct RestoreArgs {
     #[arg(long, value_name = "NAME")]
     pub save_profile: Option<String>,
 
+    /// How to re-create a hosted feature service: ITEM_ID=publish (its backed-up data),
+    /// create_service (its definition, then its features) or service_definition (its .sd, as
+    /// published then); the plan lists which each service offers (repeatable).
+    #[arg(long = "method", value_name = "ITEM_ID=METHOD")]
+    pub methods: Vec<String>,
+
     /// Items restored at once within a dependency level.
     #[arg(long, default_value_t = 16)]
     pub concurrency: usize,
@@ -143,6 +150,18 @@ fn flags_mapping(args: &RestoreArgs) -> anyhow::Result<Mapping> {
     Ok(m)
 }
 
+/// `ITEM_ID=publish|create_service|service_definition`.
+fn method_pair(text: &str) -> anyhow::Result<(String, ItemMethod)> {
+    let (id, m) = text.split_once('=').ok_or_else(|| anyhow::anyhow!("--method takes ITEM_ID=METHOD, not {text:?}"))?;
+    let method = match m.trim() {
+        "publish" => ItemMethod::Publish,
+        "create_service" => ItemMethod::CreateService,
+        "service_definition" => ItemMethod::PublishDefinition,
+        other => anyhow::bail!("--method {id}={other}: the method is publish, create_service or service_definition"),
+    };
+    Ok((id.trim().to_owned(), method))
+}
+
 pub async fn run(db: &Db, data_dir: &Path, args: RestoreArgs) -> anyhow::Result<()> {
     let profiles = Profiles::new(db, &SystemClock);
     let flags = flags_mapping(&args)?;
@@ -171,6 +190,7 @@ pub async fn run(db: &Db, data_dir: &Path, args: RestoreArgs) -> anyhow::Result<
         user_names: (!args.select_users.is_empty()).then(|| args.select_users.iter().cloned().collect()),
         groups: !args.no_groups,
         group_ids: (!args.select_groups.is_empty()).then(|| args.select_groups.iter().cloned().collect()),
+        methods: args.methods.iter().map(|m| method_pair(m)).collect::<anyhow::Result<_>>()?,
         concurrency: args.concurrency.max(1),
         ..RestoreOptions::default()
     };
@@ -245,6 +265,16 @@ fn print_plan(p: &RestorePlan) -> anyhow::Result<()> {
         println!("  [{}] {} {:?} -> {}: {}", i.level, i.item_type, i.title, i.target_owner, action(&i.action));
         if let Some(c) = &i.conflict {
             println!("        conflict on {} {:?} ({:?})", c.on, c.value, c.policy);
+        }
+        if i.methods.len() > 1 {
+            let word = |m: &ItemMethod| match m {
+                ItemMethod::Publish => "publish",
+                ItemMethod::CreateService => "create_service",
+                ItemMethod::PublishDefinition => "service_definition",
+                ItemMethod::Item => "item",
+            };
+            let others: Vec<&str> = i.methods.iter().map(word).collect();
+            println!("        method {} (--method {}=... one of {})", word(&i.method), i.source_id, others.join(", "));
         }
         for r in &i.rewrites {
             println!("        {}: {} -> {}", r.pointer, r.from, r.to);

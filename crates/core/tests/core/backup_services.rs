@@ -47,7 +47,8 @@ async fn the_query_fallback_keeps_every_feature_and_every_attachment() -> anyhow
     let recorder = Recorder::default();
     let selection = Selection::Explicit { items: vec![item_id.clone()], users: vec![], groups: vec![] };
     let summary = run_backup(&s, &repo, &selection, &recorder, CancellationToken::new()).await?;
-    assert_eq!((summary.items, summary.failed), (1, 0), "the service is saved by the fallback");
+    // The service, and the service definition it was published from (kept with it by default).
+    assert_eq!((summary.items, summary.failed), (2, 0), "the service is saved by the fallback");
     let reason =
         recorder.outcomes.lock().expect("lock").iter().find(|o| o.id == item_id).and_then(|o| o.reason.clone());
     assert!(
@@ -57,6 +58,10 @@ async fn the_query_fallback_keeps_every_feature_and_every_attachment() -> anyhow
 
     let manifest = repo.manifest(summary.snapshot.as_ref().expect("snapshot")).await?;
     let entry = manifest.items.iter().find(|i| i.id == item_id).expect("the service's entry");
+    assert!(
+        manifest.items.iter().any(|i| i.item_type == "Service Definition" && i.included_as.is_some()),
+        "the other item is the service's .sd, included for it"
+    );
     let saved = entry.service.as_ref().expect("a service entry");
     assert_eq!(saved.export_method, ExportMethod::Query, "the manifest records the query fallback as such");
 
