@@ -127,3 +127,53 @@ async fn a_target_account_without_the_privileges_the_plan_needs_is_named_at_plan
     assert!(plan.missing_privileges.is_empty(), "a full administrator: {:?}", plan.missing_privileges);
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_mapped_to_create_new_is_made_beside_the_same_titled_one_with_its_members_and_items(
+) -> anyhow::Result<()> {
+    let f = fixture(sim_config()).await?;
+    let manifest = f.repo.manifest(&f.snapshot).await?;
+    // A group with members and content.
+    let g = manifest
+        .groups
+        .iter()
+        .filter(|g| !g.content.is_empty() && !g.members.is_empty())
+        .max_by_key(|g| g.members.len())
+        .expect("a group with members and shared items")
+        .clone();
+    // B already has a group of that title, made by someone else.
+    let mine = f
+        .target
+        .create_group(
+            &arcgis::write::NewGroup { title: g.title.clone(), access: "private".into(), ..Default::default() },
+            None,
+        )
+        .await?;
+    f.scene_is_indexed();
+
+    let mut opts = options();
+    opts.mapping.groups.insert(g.id.clone(), orgvault_core::restore::GroupTarget::CreateNew);
+    opts.group_ids = Some([g.id.clone()].into_iter().collect());
+    opts.items = Some(g.content.iter().cloned().collect());
+    let plan = f.plan(&opts).await?;
+    let planned = plan.groups.iter().find(|p| p.source_id == g.id).expect("the group is planned");
+    assert_eq!(planned.action, orgvault_core::restore::Action::Create, "Create New makes a group");
+    assert_ne!(planned.target_title, g.title, "beside the same-titled one, under another title");
+    let summary = f.apply(&opts).await?;
+    assert_eq!(summary.failed, 0, "failures: {:?}", f.failures(summary.job_id).await);
+
+    let universe = f.sim.state.universe.read().unwrap_or_else(|e| e.into_inner());
+    let b = universe.org_by_url_key(&f.url_key(1)).expect("org B");
+    let made = b.groups.values().find(|x| x.title == planned.target_title).expect("the new group, read back from B");
+    let existing = b.groups.get(&mine.id).expect("the group B had");
+    assert_eq!(existing.title, g.title, "the group B had keeps its title");
+    assert!(existing.users.is_empty() && existing.admins.is_empty(), "and gets no members");
+    let members: BTreeSet<&str> = made.users.iter().chain(&made.admins).map(String::as_str).collect();
+    let want: BTreeSet<&str> =
+        g.members.iter().chain(&g.admins).filter(|u| **u != g.owner).map(String::as_str).collect();
+    assert_eq!(members.len(), want.len(), "the new group has the source group's members: {members:?} vs {want:?}");
+    let shared = b.items.values().filter(|i| i.shared_groups.contains(&made.id)).count();
+    assert_eq!(shared, g.content.len(), "the group's items are shared with the new group");
+    assert!(!b.items.values().any(|i| i.shared_groups.contains(&mine.id)), "and none with the group B had");
+    Ok(())
+}
