@@ -486,7 +486,12 @@ export type ItemMethod =
  *  snapshot, and publish it: the service as it was published then (its schema, and the
  *  features it had then), not as backed up.
  */
-"publish_definition";
+"publish_definition" | 
+/**
+ *  A hosted tile, vector tile or scene layer: upload the tile or scene layer package it was
+ *  published from, kept in the snapshot, and publish it; its item then describes the new layer.
+ */
+"publish_package";
 
 export type JobFilterInput = {
 	kind: JobKindView | null,
@@ -663,6 +668,8 @@ export type PlannedItem = {
 	methods: ItemMethod[],
 	/**  The snapshot's service definition item of this service, if it holds one. */
 	service_definition: string | null,
+	/**  The snapshot's tile or scene layer package of this hosted layer, if it holds one. */
+	package: string | null,
 	/**  Target service name (hosted services). */
 	service_name: string | null,
 	/**

@@ -72,7 +72,9 @@ impl ItemType {
         match self {
             WebMap => &["Map2Service", "Map2FeatureCollection"],
             FeatureService => &["Service2Data", "Service2Service"],
-            MapService | ImageService | VectorTileService | SceneService => &["Service2Service"],
+            // Service2Data: a hosted tile, vector tile, scene or imagery layer and the package it
+            // was published from (Esri, "Relationship types": any service item as the origin).
+            MapService | ImageService | VectorTileService | SceneService => &["Service2Data", "Service2Service"],
             Form => &["Survey2Service", "Survey2Data"],
             WebMappingApplication => &["WMA2Code"],
             VectorTileStyle => &["Style2Style"],
@@ -134,6 +136,16 @@ pub fn service_layers_endpoint(item_type: &str) -> Option<bool> {
 /// scene layers from a scene layer package).
 pub const LAYER_PACKAGE_TYPES: [&str; 5] =
     ["Tile Package", "Compact Tile Package", "Vector Tile Package", "Scene Package", "Scene Layer Package"];
+
+/// The `publish` file type of a layer package item type (Esri, "Publish Item": `fileType`).
+pub fn layer_package_file_type(item_type: &str) -> Option<&'static str> {
+    match item_type {
+        "Tile Package" | "Compact Tile Package" => Some("tilePackage"),
+        "Vector Tile Package" => Some("vectorTilePackage"),
+        "Scene Package" | "Scene Layer Package" => Some("scenePackage"),
+        _ => None,
+    }
+}
 
 /// Whether an item is a hosted tile, vector tile, scene or imagery layer: a `Map Service`,
 /// `Vector Tile Service`, `Scene Service` or `Image Service` with the `Hosted Service` keyword.

@@ -10,6 +10,7 @@ const METHOD_WORDS: Record<PlannedItem["method"], string> = {
   publish: "published from the backed-up package",
   create_service: "service created, then layers, features and attachments",
   publish_definition: "published from its service definition (.sd): the service as it was published then",
+  publish_package: "published again from its tile or scene layer package",
 };
 /** The choice of a hosted feature service's method, in the plan's words. */
 const METHOD_CHOICE: Record<PlannedItem["method"], string> = {
@@ -17,6 +18,7 @@ const METHOD_CHOICE: Record<PlannedItem["method"], string> = {
   publish: "Publish the backed-up data (File Geodatabase or replica)",
   create_service: "Create the service from its definition, then its features",
   publish_definition: "Publish its service definition (.sd), as published then",
+  publish_package: "Publish the layer again from its package",
 };
 /** What the target item shares with the restored one: "the target has this …". */
 const CONFLICT_WORDS: Record<ConflictOn, string> = { title: "title", service_name: "service name", marker: "restore mark" };
@@ -192,7 +194,7 @@ function ServiceMethods({ plan, onMethod }: { plan: RestorePlan; onMethod?: (sou
   if (services.length === 0) return null;
   return (
     <>
-      <h3>Hosted feature services ({services.length})</h3>
+      <h3>Hosted services and layers ({services.length})</h3>
       <ul class="small" data-testid="restore-plan-methods">
         {services.map((i) => (
           <li key={i.source_id} class="row">

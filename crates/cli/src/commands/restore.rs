@@ -106,9 +106,10 @@ pub struct RestoreArgs {
     #[arg(long, value_name = "NAME")]
     pub save_profile: Option<String>,
 
-    /// How to re-create a hosted feature service: ITEM_ID=publish (its backed-up data),
-    /// create_service (its definition, then its features) or service_definition (its .sd, as
-    /// published then); the plan lists which each service offers (repeatable).
+    /// How to re-create a hosted service: ITEM_ID=publish (its backed-up data), create_service
+    /// (its definition, then its features), service_definition (its .sd, as published then),
+    /// package (a tile or scene layer's package) or item (the item only); the plan lists which
+    /// each offers (repeatable).
     #[arg(long = "method", value_name = "ITEM_ID=METHOD")]
     pub methods: Vec<String>,
 
@@ -157,7 +158,11 @@ fn method_pair(text: &str) -> anyhow::Result<(String, ItemMethod)> {
         "publish" => ItemMethod::Publish,
         "create_service" => ItemMethod::CreateService,
         "service_definition" => ItemMethod::PublishDefinition,
-        other => anyhow::bail!("--method {id}={other}: the method is publish, create_service or service_definition"),
+        "package" => ItemMethod::PublishPackage,
+        "item" => ItemMethod::Item,
+        other => anyhow::bail!(
+            "--method {id}={other}: the method is publish, create_service, service_definition, package or item"
+        ),
     };
     Ok((id.trim().to_owned(), method))
 }
@@ -271,6 +276,7 @@ fn print_plan(p: &RestorePlan) -> anyhow::Result<()> {
                 ItemMethod::Publish => "publish",
                 ItemMethod::CreateService => "create_service",
                 ItemMethod::PublishDefinition => "service_definition",
+                ItemMethod::PublishPackage => "package",
                 ItemMethod::Item => "item",
             };
             let others: Vec<&str> = i.methods.iter().map(word).collect();

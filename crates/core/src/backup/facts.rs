@@ -147,8 +147,9 @@ pub(crate) async fn backing_services(
     Ok(backing)
 }
 
-/// The `Service Definition` items the selected hosted feature services were published from
-/// (`Service2Data`, origin the service) that the selection leaves out: definition -> service.
+/// What the selected hosted services were published from (`Service2Data`, origin the service)
+/// and the selection leaves out: a feature service's `Service Definition`, a tile, vector tile or
+/// scene layer's package. Answers source item -> service.
 pub(crate) async fn service_definitions(
     catalog: &Catalog<'_>,
     scan_id: i64,
@@ -158,7 +159,10 @@ pub(crate) async fn service_definitions(
         "SELECT r.origin, r.destination FROM relationships r
          JOIN items o ON o.scan_id = r.scan_id AND o.id = r.origin
          JOIN items d ON d.scan_id = r.scan_id AND d.id = r.destination
-         WHERE r.scan_id = ? AND r.type = 'Service2Data' AND o.type = 'Feature Service' AND d.type = 'Service Definition'
+         WHERE r.scan_id = ? AND r.type = 'Service2Data'
+           AND ((o.type = 'Feature Service' AND d.type = 'Service Definition')
+             OR (o.type IN ('Map Service', 'Vector Tile Service', 'Scene Service', 'Image Service')
+                 AND d.type IN ('Tile Package', 'Compact Tile Package', 'Vector Tile Package', 'Scene Package', 'Scene Layer Package')))
          ORDER BY r.origin, r.destination",
     )
     .bind(scan_id)

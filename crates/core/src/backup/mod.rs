@@ -91,9 +91,9 @@ pub struct BackupOptions {
     pub max_file_bytes: u64,
     /// The largest export or replica of a hosted service downloaded ([`DEFAULT_MAX_EXPORT_BYTES`]).
     pub max_export_bytes: u64,
-    /// Keep each selected hosted feature service's service definition: the `Service Definition`
-    /// item it was published from (its `Service2Data` relationship) is backed up with it, so a
-    /// restore can publish the service again from it.
+    /// Keep what each selected hosted service was published from: a feature service's
+    /// `Service Definition` item, a tile, vector tile or scene layer's package (their
+    /// `Service2Data` relationship), so a restore can publish the service again from it.
     pub service_definitions: bool,
 }
 
@@ -185,7 +185,7 @@ impl Targets {
         if ctx.options.service_definitions {
             let definitions = facts::service_definitions(&Catalog::new(ctx.db), ctx.scan_id, &self.items).await?;
             for (definition, service) in definitions {
-                tracing::info!(definition = %definition, service = %service, "backing up a service's service definition too");
+                tracing::info!(source = %definition, service = %service, "backing up what a service was published from too");
                 self.items.insert(definition.clone());
                 self.included.insert(definition, format!("service definition of {service}"));
             }

@@ -85,6 +85,18 @@ pub(crate) async fn apply_begun(
                 Some((p.source_id.clone(), crate::repo::FileEntry { name, blob: data.blob.clone() }))
             })
             .collect(),
+        layer_packages: plan
+            .items
+            .iter()
+            .filter_map(|p| {
+                let pkg = manifest.items.iter().find(|i| Some(&i.id) == p.package.as_ref())?;
+                let data = pkg.data.as_ref()?;
+                let file_type = crate::item_type::layer_package_file_type(&pkg.item_type)?;
+                let name = data.file_name.clone().unwrap_or_else(|| "layer.package".into());
+                let file = crate::repo::FileEntry { name, blob: data.blob.clone() };
+                Some((p.source_id.clone(), (file, pkg.item_type.clone(), file_type)))
+            })
+            .collect(),
         target_owners: target.items.values().map(|i| (i.id.clone(), i.owner.clone())).collect(),
         marks,
         held: Mutex::new(HashMap::new()),

@@ -33,7 +33,12 @@ pub(crate) async fn restore_service(
     json: &Value,
 ) -> Result<Done, Stop> {
     let owner = plan.target_owner.as_str();
-    let service = entry.service.as_ref().ok_or_else(|| Stop::Failed("the snapshot holds no service".into()))?;
+    let no_service = || Stop::Failed("the snapshot holds no service".into());
+    // A hosted layer's service JSON may be missing; its URL is on its item.
+    let old_url = match &entry.service {
+        Some(s) => s.url.clone(),
+        None => json.get("url").and_then(Value::as_str).map(str::to_owned).ok_or_else(no_service)?,
+    };
     let name = plan.service_name.clone().ok_or_else(|| Stop::Failed("no service name".into()))?;
     if let Some(old) = &plan.replaces {
         let old_owner = run.owner_of_target(old, owner);
@@ -46,24 +51,35 @@ pub(crate) async fn restore_service(
     let folder = super::item::folder_id(run, owner, plan.target_folder.as_deref()).await?;
     let view_of = super::service_kinds::view_source_of(entry, json).and_then(|src| run.service_urls.get(&src).cloned());
     let definition = run.service_definitions.get(&plan.source_id);
-    let created = match (plan.method, service.export_method, &service.export) {
-        _ if view_of.is_some()
-            && run.placed(&super::service_kinds::view_source_of(entry, json).unwrap_or_default()).is_some() =>
-        {
-            let source_url = run.rewriter().rewrite_str(view_of.as_deref().unwrap_or_default());
-            create_view(run, plan, owner, &name, service, &source_url).await?
+    let created = if plan.method == ItemMethod::PublishPackage {
+        let (file, item_type, file_type) = run
+            .layer_packages
+            .get(&plan.source_id)
+            .ok_or_else(|| Stop::Failed("the snapshot holds no package of this layer".into()))?;
+        let package = Package::Layer { item_type, file_type };
+        publish(run, plan, owner, folder.as_deref(), &name, file, package).await?
+    } else {
+        let service = entry.service.as_ref().ok_or_else(no_service)?;
+        match (plan.method, service.export_method, &service.export) {
+            _ if view_of.is_some()
+                && run.placed(&super::service_kinds::view_source_of(entry, json).unwrap_or_default()).is_some() =>
+            {
+                let source_url = run.rewriter().rewrite_str(view_of.as_deref().unwrap_or_default());
+                create_view(run, plan, owner, &name, service, &source_url).await?
+            }
+            (ItemMethod::PublishDefinition, _, _) => {
+                let sd =
+                    definition.ok_or_else(|| Stop::Failed("the snapshot holds no service definition of it".into()))?;
+                publish(run, plan, owner, folder.as_deref(), &name, sd, Package::ServiceDefinition).await?
+            }
+            (ItemMethod::Publish, ExportMethod::Fgdb | ExportMethod::Replica, Some(export)) => {
+                publish(run, plan, owner, folder.as_deref(), &name, export, Package::FileGeodatabase).await?
+            }
+            _ => create_from_definition(run, plan, owner, &name, service).await?,
         }
-        (ItemMethod::PublishDefinition, _, _) => {
-            let sd = definition.ok_or_else(|| Stop::Failed("the snapshot holds no service definition of it".into()))?;
-            publish(run, plan, owner, folder.as_deref(), &name, sd, Package::ServiceDefinition).await?
-        }
-        (ItemMethod::Publish, ExportMethod::Fgdb | ExportMethod::Replica, Some(export)) => {
-            publish(run, plan, owner, folder.as_deref(), &name, export, Package::FileGeodatabase).await?
-        }
-        _ => create_from_definition(run, plan, owner, &name, service).await?,
     };
     run.place(&plan.source_id, owner, &created.item_id);
-    run.map_url(service.url.trim_end_matches('/'), created.service_url.as_str().trim_end_matches('/'));
+    run.map_url(old_url.trim_end_matches('/'), created.service_url.as_str().trim_end_matches('/'));
     // The service and its features are complete: from here on a failed step is finished by
     // updating the item (another attempt, or a later run), never by making the service again.
     run.journal
@@ -94,19 +110,22 @@ pub(crate) async fn restore_service(
 
 /// What is uploaded and published.
 #[derive(Clone, Copy)]
-enum Package {
+enum Package<'a> {
     /// The backup's export (a File Geodatabase or a replica, zipped).
     FileGeodatabase,
     /// The `.sd` the service was published from.
     ServiceDefinition,
+    /// The tile, vector tile or scene layer package a hosted layer was published from.
+    Layer { item_type: &'a str, file_type: &'static str },
 }
 
-impl Package {
+impl<'a> Package<'a> {
     /// (item type of the upload, `fileType` of `publish`, content type).
-    fn kinds(self) -> (&'static str, &'static str, &'static str) {
+    fn kinds(self) -> (&'a str, &'static str, &'static str) {
         match self {
             Package::FileGeodatabase => ("File Geodatabase", "fileGeodatabase", "application/zip"),
             Package::ServiceDefinition => ("Service Definition", "serviceDefinition", "application/octet-stream"),
+            Package::Layer { item_type, file_type } => (item_type, file_type, "application/octet-stream"),
         }
     }
 }
@@ -118,7 +137,7 @@ async fn publish(
     folder: Option<&str>,
     name: &str,
     export: &crate::repo::FileEntry,
-    package: Package,
+    package: Package<'_>,
 ) -> Result<arcgis::write::CreatedService, Stop> {
     let (item_type, file_type, content_type) = package.kinds();
     let keyword = run.upload_keyword(&plan.source_id);

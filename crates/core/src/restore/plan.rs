@@ -43,6 +43,9 @@ pub enum ItemMethod {
     /// snapshot, and publish it: the service as it was published then (its schema, and the
     /// features it had then), not as backed up.
     PublishDefinition,
+    /// A hosted tile, vector tile or scene layer: upload the tile or scene layer package it was
+    /// published from, kept in the snapshot, and publish it; its item then describes the new layer.
+    PublishPackage,
 }
 
 /// What a target item shares with the one the restore would make.
@@ -108,6 +111,8 @@ pub struct PlannedItem {
     pub methods: Vec<ItemMethod>,
     /// The snapshot's service definition item of this service, if it holds one.
     pub service_definition: Option<String>,
+    /// The snapshot's tile or scene layer package of this hosted layer, if it holds one.
+    pub package: Option<String>,
     /// Target service name (hosted services).
     pub service_name: Option<String>,
     /// An unfinished earlier attempt (a half-made service) that is deleted and made again: only
@@ -383,6 +388,16 @@ pub fn service_name(url: &str) -> Option<String> {
     let lower = url.to_ascii_lowercase();
     let at = lower.find("/rest/services/")? + "/rest/services/".len();
     let end = lower[at..].find("/featureserver")? + at;
+    let name = &url[at..end];
+    Some(name.rsplit('/').next().unwrap_or(name).to_owned()).filter(|n| !n.is_empty())
+}
+
+/// The service name of a hosted tile, vector tile or scene layer URL
+/// (`.../rest/services/[Hosted/]<name>/(MapServer|VectorTileServer|SceneServer)`).
+pub fn layer_service_name(url: &str) -> Option<String> {
+    let lower = url.to_ascii_lowercase();
+    let at = lower.find("/rest/services/")? + "/rest/services/".len();
+    let end = ["/vectortileserver", "/sceneserver", "/mapserver"].iter().find_map(|s| lower[at..].find(s))? + at;
     let name = &url[at..end];
     Some(name.rsplit('/').next().unwrap_or(name).to_owned()).filter(|n| !n.is_empty())
 }

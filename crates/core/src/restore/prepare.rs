@@ -12,7 +12,9 @@ use super::order::levels;
 use super::ownership::{lost_service, made_as_journaled, SKEW_MS};
 use super::plan::*;
 use super::rewrite::{ids_in, Rewriter};
-use super::service_kinds::{hosted_layer_note, is_hosted_service, service_definition_of, view_source_of};
+use super::service_kinds::{
+    hosted_layer_note, is_hosted_service, layer_package_of, service_definition_of, view_source_of,
+};
 use super::RestoreContext;
 use crate::jobs::SubjectKind;
 use crate::repo::{DataKind, ExportMethod, ItemEntry, Manifest, RelDirection, SnapshotId};
@@ -336,6 +338,19 @@ pub(crate) async fn prepare(
         if definition.is_some() {
             methods.push(ItemMethod::PublishDefinition);
         }
+        // A hosted tile, vector tile or scene layer whose package the snapshot holds is published
+        // again from it; without one only its item can be made.
+        let package = if method == ItemMethod::Item && crate::item_type::is_hosted_layer_service(&it.item_type, json) {
+            layer_package_of(it, &manifest.items)
+        } else {
+            None
+        };
+        let method = if package.is_some() {
+            methods = vec![ItemMethod::PublishPackage, ItemMethod::Item];
+            ItemMethod::PublishPackage
+        } else {
+            method
+        };
         let target_owner = owner_of(&it.owner, &mut missing_owners);
         let target_folder =
             it.folder.as_ref().map(|f| m.folders.get(&f.title).cloned().unwrap_or_else(|| f.title.clone()));
@@ -343,7 +358,13 @@ pub(crate) async fn prepare(
         let mut conflict = None;
         let mut replaces = None;
         let mut target_title = it.title.clone();
-        let mut service = if hosted { it.service.as_ref().and_then(|s| service_name(&s.url)) } else { None };
+        let mut service = if hosted {
+            it.service.as_ref().and_then(|s| service_name(&s.url))
+        } else if package.is_some() && method == ItemMethod::PublishPackage {
+            text(json, "url").and_then(|u| super::plan::layer_service_name(&u))
+        } else {
+            None
+        };
         let method = match options.methods.get(&it.id) {
             Some(m) if methods.contains(m) => *m,
             Some(m) => {
@@ -352,6 +373,17 @@ pub(crate) async fn prepare(
             }
             None => method,
         };
+        if method != ItemMethod::PublishPackage {
+            // Made as an item after all (chosen so): no service name to claim.
+            if package.is_some() {
+                service = None;
+            }
+        } else if let Some(p) = package {
+            notes.push(format!(
+                "published again from its package “{}” ({}): the layer as it was packaged; this item then describes the new layer",
+                p.title, p.item_type
+            ));
+        }
         if method == ItemMethod::PublishDefinition {
             let sd = definition.and_then(|d| manifest.items.iter().find(|i| i.id == d));
             notes.push(format!(
@@ -544,6 +576,7 @@ pub(crate) async fn prepare(
             method,
             methods,
             service_definition: definition.map(str::to_owned),
+            package: package.map(|p| p.id.clone()),
             service_name: service,
             replaces,
             upload_bytes,

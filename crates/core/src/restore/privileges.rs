@@ -60,6 +60,14 @@ pub(crate) fn missing(
         if matches!(i.method, ItemMethod::Publish | ItemMethod::CreateService | ItemMethod::PublishDefinition) {
             need("portal:publisher:publishFeatures", format!("publishing the hosted layer “{}”", i.target_title));
         }
+        if i.method == ItemMethod::PublishPackage {
+            let p = if i.item_type == "Scene Service" {
+                "portal:publisher:publishScenes"
+            } else {
+                "portal:publisher:publishTiles"
+            };
+            need(p, format!("publishing the hosted layer “{}” from its package", i.target_title));
+        }
         let Some(entry) = entries.get(i.source_id.as_str()) else { continue };
         let share = |admin: &'static str, own: &'static str| if i.target_owner == me { own } else { admin };
         match entry.sharing.access.as_str() {

@@ -20,6 +20,16 @@ pub(crate) fn service_definition_of<'m>(entry: &ItemEntry, all: &'m [ItemEntry])
         .map(|i| i.id.as_str())
 }
 
+/// The snapshot's tile or scene layer package a hosted layer was published from (a related
+/// item of a package type, with its file), when it holds one.
+pub(crate) fn layer_package_of<'m>(entry: &ItemEntry, all: &'m [ItemEntry]) -> Option<&'m ItemEntry> {
+    entry.related.iter().find_map(|r| {
+        all.iter().find(|p| {
+            p.id == r.item_id && crate::item_type::layer_package_file_type(&p.item_type).is_some() && p.data.is_some()
+        })
+    })
+}
+
 pub(crate) fn is_hosted_service(entry: &ItemEntry, json: &Value) -> bool {
     entry.service.is_some() && crate::item_type::is_hosted_feature_service(&entry.item_type, json)
 }

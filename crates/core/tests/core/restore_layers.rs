@@ -47,7 +47,10 @@ async fn map_services_and_tile_packages_restore_and_hosted_layers_are_named_in_t
     let layers: Vec<_> =
         plan.items.iter().filter(|i| i.item_type == "Vector Tile Service" || i.item_type == "Scene Service").collect();
     assert!(!layers.is_empty(), "the fixture holds hosted layers");
-    for l in &layers {
+    let without_package: Vec<_> = layers.iter().filter(|l| l.package.is_none()).collect();
+    assert!(!without_package.is_empty(), "the fixture holds hosted layers without a package");
+    for l in &without_package {
+        assert_eq!(l.method, ItemMethod::Item, "without a package only the item can be made");
         assert!(
             l.notes.iter().any(|n| n.contains("a hosted layer") && n.contains("By hand")),
             "{} ({}) is planned with what to do by hand: {:?}",
@@ -133,6 +136,57 @@ async fn a_hosted_feature_service_is_backed_up_with_its_service_definition_and_r
     assert!(
         !b.items.values().any(|i| i.title.starts_with("orgvault upload")),
         "the uploaded service definition was removed after the publish"
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hosted_vector_tile_layer_is_published_again_from_its_package() -> anyhow::Result<()> {
+    let sim = start_sim(sim_config()).await?;
+    let (layer, title, old_url) = {
+        let universe = sim.state.universe.read().unwrap_or_else(|e| e.into_inner());
+        let a = universe.org_by_url_key(&sim.orgs[0].url_key).expect("org A");
+        let rel = a
+            .relationships
+            .iter()
+            .find(|r| a.items.get(&r.destination).is_some_and(|d| d.item_type == "Vector Tile Package"))
+            .expect("a vector tile layer related to its package");
+        let item = &a.items[&rel.origin];
+        (item.id.clone(), item.title.clone(), item.url.clone().expect("its URL"))
+    };
+    // A backup of the layer alone keeps the package it was published from.
+    let s = crate::backup_support::scanned(&sim).await?;
+    let dir = tempfile::tempdir()?;
+    let repo = crate::backup_support::open_repo(dir.path()).await?;
+    let only = orgvault_core::Selection::Exact { items: vec![layer.clone()], users: vec![], groups: vec![] };
+    let summary =
+        crate::backup_support::run_backup(&s, &repo, &only, &orgvault_core::NoProgress, Default::default()).await?;
+    let manifest = repo.manifest(&summary.snapshot.expect("a snapshot")).await?;
+    assert!(
+        manifest.items.iter().any(|i| i.item_type == "Vector Tile Package" && i.included_as.is_some()),
+        "the layer's package is backed up with it"
+    );
+    let f = fixture_of(sim).await?;
+    let mut opts = options();
+    opts.items = Some([layer.clone()].into_iter().collect());
+    let plan = f.plan(&opts).await?;
+    let p = plan.items.iter().find(|i| i.source_id == layer).expect("planned");
+    assert_eq!(p.method, ItemMethod::PublishPackage, "published again from its package: {:?}", p.notes);
+    assert_eq!(p.methods, vec![ItemMethod::PublishPackage, ItemMethod::Item], "or made as an item only");
+    assert!(p.package.is_some() && p.notes.iter().any(|n| n.contains("package")), "the plan names the package");
+
+    let summary = f.apply(&opts).await?;
+    assert_eq!(summary.failed, 0, "failures: {:?}", f.failures(summary.job_id).await);
+    let universe = f.sim.state.universe.read().unwrap_or_else(|e| e.into_inner());
+    let b = universe.org_by_url_key(&f.url_key(1)).expect("org B");
+    let made =
+        b.items.values().find(|i| i.title == title && i.item_type == "Vector Tile Service").expect("the layer in B");
+    let url = made.url.clone().unwrap_or_default();
+    assert!(url.contains(&b.id) && url.ends_with("/VectorTileServer"), "it is B's own tile layer: {url}");
+    assert_ne!(url, old_url, "not the source's service any more");
+    assert!(
+        !b.items.values().any(|i| i.title.starts_with("orgvault upload")),
+        "the uploaded package was removed after the publish"
     );
     Ok(())
 }

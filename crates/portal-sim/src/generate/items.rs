@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use rand::Rng;
+use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde_json::{json, Value};
 
@@ -216,6 +216,27 @@ impl<'a> Context<'a> {
 
     pub(super) fn pick<'s>(&mut self, from: &'s [String]) -> &'s str {
         &from[self.rng.gen_range(0..from.len())]
+    }
+
+    /// A vector tile package the tile layer `service_item` was published from (`Service2Data`,
+    /// as ArcGIS relates a hosted tile layer to its package). Drawn from its own random stream,
+    /// so the rest of the organization is generated as before.
+    pub(super) fn add_tile_package(&mut self, service_item: &str, title: &str) -> String {
+        let derived = ChaCha8Rng::seed_from_u64(self.seed ^ 0x7670_6b5f_7061_636b);
+        let saved = std::mem::replace(&mut self.rng, derived);
+        let owner = self.org.items.get(service_item).map(|i| i.owner.clone()).unwrap_or_default();
+        let mut item =
+            self.item(&owner, title, "Vector Tile Package", &["Vector Tile Package", "vtpk"], Some("private"));
+        self.rng = saved;
+        let stem: String = title.chars().map(|c| if c.is_alphanumeric() { c } else { '_' }).collect();
+        item.data = ItemData::Generated {
+            file_name: format!("{stem}.vtpk"),
+            len: 64_000,
+            content_type: "application/octet-stream".into(),
+        };
+        let id = self.insert(item);
+        self.relate(service_item, &id, "Service2Data");
+        id
     }
 
     /// Makes the file item `sd_item` the service definition of the service of `service_item`:

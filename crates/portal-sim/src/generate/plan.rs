@@ -115,7 +115,8 @@ fn core_step(cx: &mut Context<'_>, step: usize, budget: usize) {
             cx.add_tiles(&publisher, false, Some("public"));
         }
         14 => {
-            cx.add_tiles(&publisher, false, Some("org"));
+            let tiles = cx.add_tiles(&publisher, false, Some("org"));
+            cx.add_tile_package(&tiles, "Basemap Vector Tiles package");
         }
         15 => {
             cx.add_file(&user, &PDF, Some(AWKWARD_TITLES[0]), None, Some("shared"));

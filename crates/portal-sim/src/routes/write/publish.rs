@@ -71,6 +71,96 @@ fn failure(code: u16, message: &str) -> String {
     json!({ "type": "error", "code": code, "message": message, "messages": [message] }).to_string()
 }
 
+/// A hosted tile, vector tile or scene layer published from its package (Esri, "Publish Item":
+/// `fileType` tilePackage, vectorTilePackage, scenePackage). The simulator keeps no tiles: the
+/// layer is its item, at the URL the tile and scene routes answer for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LayerPackage {
+    Tiles,
+    VectorTiles,
+    Scene,
+}
+
+impl LayerPackage {
+    fn of(file_type: &str) -> Option<LayerPackage> {
+        match file_type.to_ascii_lowercase().as_str() {
+            "tilepackage" | "compacttilepackage" => Some(LayerPackage::Tiles),
+            "vectortilepackage" => Some(LayerPackage::VectorTiles),
+            "scenepackage" => Some(LayerPackage::Scene),
+            _ => None,
+        }
+    }
+
+    /// The package item types this publishes from.
+    fn sources(self) -> &'static [&'static str] {
+        match self {
+            LayerPackage::Tiles => &["Tile Package", "Compact Tile Package"],
+            LayerPackage::VectorTiles => &["Vector Tile Package"],
+            LayerPackage::Scene => &["Scene Package", "Scene Layer Package"],
+        }
+    }
+
+    fn service_type(self) -> &'static str {
+        match self {
+            LayerPackage::Tiles => "Map Service",
+            LayerPackage::VectorTiles => "Vector Tile Service",
+            LayerPackage::Scene => "Scene Service",
+        }
+    }
+
+    fn url(self, state: &SimState, org_id: &str, name: &str) -> String {
+        let services = state.services_url.trim_end_matches('/');
+        match self {
+            LayerPackage::Tiles => format!("{services}/tiles/{org_id}/arcgis/rest/services/{name}/MapServer"),
+            LayerPackage::VectorTiles => {
+                format!("{services}/tiles/{org_id}/arcgis/rest/services/{name}/VectorTileServer")
+            }
+            LayerPackage::Scene => format!("{services}/{org_id}/arcgis/rest/services/Hosted/{name}/SceneServer"),
+        }
+    }
+}
+
+/// Makes the layer item from a package item of the right type: answers the job failure message
+/// when it cannot.
+fn publish_layer(
+    org: &mut Org,
+    state: &SimState,
+    owner: &str,
+    source_id: &str,
+    item_id: &str,
+    params: &Value,
+    kind: LayerPackage,
+) -> Option<String> {
+    let name = params.get("name").and_then(Value::as_str).unwrap_or("").trim().to_owned();
+    let url = kind.url(state, &org.id, &name);
+    if org.items.values().any(|i| i.url.as_deref() == Some(url.as_str())) {
+        return Some(failure(400, &format!("Service name '{name}' already exists for '{}'.", org.id)));
+    }
+    let source = org.items.get(source_id)?;
+    if !kind.sources().contains(&source.item_type.as_str()) {
+        return Some(failure(
+            500,
+            &format!("Unable to publish: the item is a {}, not a {}.", source.item_type, kind.sources()[0]),
+        ));
+    }
+    if matches!(source.data, ItemData::None) {
+        return Some(failure(500, "Unable to publish: the item has no uploaded file to publish."));
+    }
+    let folder = source.owner_folder.clone();
+    let title = params.get("title").and_then(Value::as_str).unwrap_or(&name).to_owned();
+    let mut item = blank_item(item_id.to_owned(), owner, folder, &title, kind.service_type());
+    item.type_keywords =
+        ["Hosted Service", kind.service_type(), "Data", "Service"].iter().map(|k| (*k).to_owned()).collect();
+    item.url = Some(url);
+    org.items.insert(item_id.to_owned(), item);
+    org.relationships.push(Relationship {
+        origin: item_id.to_owned(),
+        destination: source_id.to_owned(),
+        kind: "Service2Data".into(),
+    });
+    None
+}
+
 /// Creates the service from the package bytes: answers the job failure message when it cannot.
 fn publish_service(
     org: &mut Org,
@@ -125,9 +215,12 @@ pub(super) async fn publish(
     let caller = req.require_caller()?;
     let source_id = req.required("itemid").or_else(|_| req.required("itemId"))?.to_owned();
     let file_type = req.required("filetype")?;
-    if !["fileGeodatabase", "sqlite", "serviceDefinition"].iter().any(|t| t.eq_ignore_ascii_case(file_type)) {
+    let layer = LayerPackage::of(file_type);
+    if layer.is_none()
+        && !["fileGeodatabase", "sqlite", "serviceDefinition"].iter().any(|t| t.eq_ignore_ascii_case(file_type))
+    {
         return Err(ApiError::bad_request(format!(
-            "Invalid 'filetype' '{file_type}': expected fileGeodatabase, sqlite or serviceDefinition."
+            "Invalid 'filetype' '{file_type}': expected fileGeodatabase, sqlite, serviceDefinition, tilePackage, vectorTilePackage or scenePackage."
         )));
     }
     let params = req
@@ -153,7 +246,10 @@ pub(super) async fn publish(
         if !may_write(caller, &username, PRIV_UPDATE_ITEMS) || !may_write(caller, &source_owner, PRIV_UPDATE_ITEMS) {
             return Err(ApiError::forbidden(format!("publish item {source_id}")));
         }
-        let failure = publish_service(org, &state, &username, &source_id, &service_item_id, &params);
+        let failure = match layer {
+            Some(kind) => publish_layer(org, &state, &username, &source_id, &service_item_id, &params, kind),
+            None => publish_service(org, &state, &username, &source_id, &service_item_id, &params),
+        };
         org.indexing_new(&service_item_id, lag);
         let org_id = org.id.clone();
         let job = PublishJob {
@@ -166,10 +262,13 @@ pub(super) async fn publish(
         state.jobs.publishes.jobs.lock().unwrap_or_else(|e| e.into_inner()).insert(job_id.clone(), job);
         org_id
     };
-    let url = service_url(&state, &org_id, &name);
+    let (url, kind) = match layer {
+        Some(kind) => (kind.url(&state, &org_id, &name), kind.service_type()),
+        None => (service_url(&state, &org_id, &name), "Feature Service"),
+    };
     tracing::info!(item = %source_id, service_item = %service_item_id, "publish job started");
     Ok(req.json(json!({ "services": [{
-        "type": "Feature Service", "serviceurl": url, "encodedServiceURL": url, "serviceItemId": service_item_id,
+        "type": kind, "serviceurl": url, "encodedServiceURL": url, "serviceItemId": service_item_id,
         "jobId": job_id, "size": -1, "serviceName": name,
     }] })))
 }
