@@ -618,6 +618,7 @@ export class MockBackend implements Backend {
           method: e.type === "Feature Service" ? (input.methods?.[e.id] ?? ("publish" as const)) : ("item" as const),
           methods: e.type === "Feature Service" ? (["publish", "create_service"] as ItemMethod[]) : (["item"] as ItemMethod[]),
           service_definition: null,
+          package: null,
           service_name: null,
           replaces: null,
           upload_bytes: 0,
