@@ -30,12 +30,12 @@ pub async fn list_snapshots(state: State<'_, Arc<AppState>>, identity_id: String
     // This identity's snapshots, and those of no identity saved here (imported from a zip made
     // elsewhere, or of an identity since removed): a repository shared by several identities
     // shows each its own.
-    let known: std::collections::HashSet<String> = state.identities().list().await?.into_iter().map(|i| i.id).collect();
+    let known = known_identities(&state).await?;
     let mut list: Vec<SnapshotView> = repo
         .snapshots()
         .await?
         .into_iter()
-        .filter(|s| s.identity_id == identity_id || !known.contains(&s.identity_id))
+        .filter(|s| shown_for(s, &identity_id, &known))
         .map(|s| SnapshotView {
             other_identity: s.identity_id != identity_id,
             verified: state.verified(s.id.as_str()),
@@ -52,10 +52,28 @@ pub async fn list_snapshots(state: State<'_, Arc<AppState>>, identity_id: String
     Ok(list)
 }
 
+async fn known_identities(state: &AppState) -> UiResult<std::collections::HashSet<String>> {
+    Ok(state.identities().list().await?.into_iter().map(|i| i.id).collect())
+}
+
+/// Whether the identity's Snapshots screen shows (and may act on) snapshot `s`: its own, or one
+/// of no identity saved here (imported, or its identity removed); never another saved
+/// identity's, in a repository several identities share.
+fn shown_for(s: &orgvault_core::repo::SnapshotSummary, identity_id: &str, known: &std::collections::HashSet<String>) -> bool {
+    s.identity_id == identity_id || !known.contains(&s.identity_id)
+}
+
+/// A snapshot the identity's screen shows, in the identity's repository.
 async fn snapshot_of(state: &AppState, identity_id: &str, snapshot_id: &str) -> UiResult<(Repository, SnapshotId)> {
     let identity = state.identity(identity_id).await?;
     let repo = repository(state, &identity).await?;
     let id = repo.find_snapshot(snapshot_id).await?;
+    let summary = repo.snapshot(&id).await?;
+    if !shown_for(&summary, identity_id, &known_identities(state).await?) {
+        return Err(crate::error::UiError::invalid(
+            "that snapshot belongs to another identity sharing this storage: open it from that identity",
+        ));
+    }
     Ok((repo, id))
 }
 

@@ -404,7 +404,9 @@ export class MockBackend implements Backend {
   async restoredUrls(targetIdentityId: string, snapshotId: string): Promise<UrlUse[]> {
     this.identity(targetIdentityId);
     if (!this.snapshotEntries.has(snapshotId)) throw fail("invalid_input", "No restore of that snapshot into this organization is recorded here.");
-    const url = "https://gis.city.example/arcgis/rest/services/Parcels/MapServer";
+    // A registered server of the demo organization's own (a template: nothing is fetched).
+    const host = "gis.city.example";
+    const url = `https://${host}/arcgis/rest/services/Parcels/MapServer`;
     return [{ item_id: "restored-0", title: "Parcels map", item_type: "Web Map", owner: "admin_demo", place: "/operationalLayers/0/url", url, registered: true }];
   }
 

@@ -136,7 +136,7 @@ export function BackupScreen() {
             )}
             <label class="check">
               <input type="checkbox" data-testid="backup-service-definitions" checked={keepDefinitions} onChange={(e) => setKeepDefinitions(e.currentTarget.checked)} />
-              Keep each hosted feature service's service definition (.sd) too, so that a restore can publish it again as it was published
+              Keep what each hosted service was published from too (a feature service's service definition, a tile or scene layer's package), so that a restore can publish it again
             </label>
             <fieldset class="field" aria-label="E-mail the result">
               <legend class="field-label">E-mail the result</legend>

@@ -98,7 +98,16 @@ export function PostProcess({
         </button>
         {uses && (
           <label class="check">
-            <input type="checkbox" data-testid="postprocess-all" checked={all} onChange={(e) => setAll(e.currentTarget.checked)} /> Every URL, not only registered services
+            <input
+              type="checkbox"
+              data-testid="postprocess-all"
+              checked={all}
+              onChange={(e) => {
+                setAll(e.currentTarget.checked);
+                stale();
+              }}
+            />{" "}
+            Every URL, not only registered services
           </label>
         )}
       </div>
@@ -139,20 +148,27 @@ export function PostProcess({
       )}
       {uses && (
         <fieldset class="field" aria-label="Find and replace in URLs">
-          <legend class="field-label">Find and replace in every URL of the restored items</legend>
+          <legend class="field-label">Find and replace in the URLs listed above</legend>
           {rules.map(([find, replace], n) => (
             <div class="row" key={n}>
-              <input aria-label="Find" data-testid="postprocess-rule-find" placeholder="https://old-server.example/" value={find} onInput={(e) => {
+              <input aria-label="Find" data-testid="postprocess-rule-find" placeholder="old address, e.g. gis.old.example" value={find} onInput={(e) => {
                   setRules(rules.map((r, k) => (k === n ? [e.currentTarget.value, r[1]] : r)));
                   stale();
                 }}
               />
-              <input aria-label="Replace with" data-testid="postprocess-rule-replace" placeholder="https://new-server.example/" value={replace} onInput={(e) => {
+              <input aria-label="Replace with" data-testid="postprocess-rule-replace" placeholder="new address, e.g. gis.new.example" value={replace} onInput={(e) => {
                   setRules(rules.map((r, k) => (k === n ? [r[0], e.currentTarget.value] : r)));
                   stale();
                 }}
               />
-              <button type="button" aria-label="Remove rule" onClick={() => setRules(rules.filter((_, k) => k !== n))}>
+              <button
+                type="button"
+                aria-label="Remove rule"
+                onClick={() => {
+                  setRules(rules.filter((_, k) => k !== n));
+                  stale();
+                }}
+              >
                 <X size={16} aria-hidden="true" />
               </button>
             </div>

@@ -82,6 +82,7 @@ export function RestoreScreen() {
   useEffect(() => {
     setEntries([]);
     setPick(null);
+    setMethods({});
     if (!current || !snapId) return;
     app.backend.snapshotContents(current, snapId).then(setEntries, fail);
     app.backend.snapshotGraph(current, snapId).then((g) => setPick(buildWorkspace(current, g, true)), fail);
@@ -89,6 +90,7 @@ export function RestoreScreen() {
   useEffect(() => {
     setTargetGraph(null);
     // A target never scanned is fine: its users and groups are then typed, not picked.
+    setMethods({});
     if (target) app.backend.loadGraph(target).then(setTargetGraph, () => setTargetGraph(null));
   }, [target]);
 
@@ -210,7 +212,7 @@ export function RestoreScreen() {
         </button>
         {!plan && <span class="small muted">Nothing is written before you apply a plan you have read.</span>}
       </div>
-      {plan && <PlanView plan={plan} stale={stale} onMethod={(id, m) => setMethods({ ...methods, [id]: m })} />}
+      {plan && <PlanView plan={plan} stale={stale} chosen={methods} onMethod={(id, m) => setMethods({ ...methods, [id]: m })} />}
       {live && <JobProgressView job={live} onCancel={() => app.backend.cancelJob(live.id).catch(fail)} />}
       {live && live.state === "cancelled" && <Notice>The restore stopped. Apply the same plan again to resume where it stopped: nothing is made twice.</Notice>}
       {outcomes ? <Outcomes rows={outcomes} /> : live && live.items.length > 0 && <Outcomes rows={live.items} />}

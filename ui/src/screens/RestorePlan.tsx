@@ -58,11 +58,14 @@ export function planSummary(p: RestorePlan): string {
 export function PlanView({
   plan,
   stale,
+  chosen: chosenMethods = {},
   onMethod,
 }: {
   plan: RestorePlan;
   stale: boolean;
-  /** The admin chose how a hosted feature service is re-created (the plan is then made again). */
+  /** Ways chosen on screen since this plan was made (the plan shows as stale until made again). */
+  chosen?: Record<string, PlannedItem["method"]>;
+  /** The admin chose how a hosted service is re-created; "Show the plan" makes the plan again. */
   onMethod?: (sourceId: string, method: PlannedItem["method"]) => void;
 }) {
   const [chosen, setChosen] = useState<string | null>(null);
@@ -104,7 +107,7 @@ export function PlanView({
         </div>
       )}
       <Attention plan={plan} />
-      <ServiceMethods plan={plan} onMethod={onMethod} />
+      <ServiceMethods plan={plan} chosen={chosenMethods} onMethod={onMethod} />
       {conflicts.length > 0 && (
         <>
           <h3>Conflicts ({conflicts.length})</h3>
@@ -189,7 +192,15 @@ export function PlanView({
 }
 
 /** Each hosted feature service that can be re-created more than one way, with its way chosen. */
-function ServiceMethods({ plan, onMethod }: { plan: RestorePlan; onMethod?: (sourceId: string, method: PlannedItem["method"]) => void }) {
+function ServiceMethods({
+  plan,
+  chosen,
+  onMethod,
+}: {
+  plan: RestorePlan;
+  chosen: Record<string, PlannedItem["method"]>;
+  onMethod?: (sourceId: string, method: PlannedItem["method"]) => void;
+}) {
   const services = plan.items.filter((i) => i.methods.length > 1);
   if (services.length === 0) return null;
   return (
@@ -204,7 +215,7 @@ function ServiceMethods({ plan, onMethod }: { plan: RestorePlan; onMethod?: (sou
               data-testid="restore-method"
               data-source={i.source_id}
               data-method={i.method}
-              value={i.method}
+              value={chosen[i.source_id] ?? i.method}
               disabled={!onMethod}
               onChange={(e) => onMethod?.(i.source_id, e.currentTarget.value as PlannedItem["method"])}
             >

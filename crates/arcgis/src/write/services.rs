@@ -63,8 +63,14 @@ pub fn admin_url(service_url: &Url) -> Result<Url> {
 impl Portal {
     /// Whether a Feature Service name is free in the org (case-insensitive).
     pub async fn is_service_name_available(&self, name: &str) -> Result<bool> {
+        self.is_service_name_available_as(name, "Feature Service").await
+    }
+
+    /// As [`Portal::is_service_name_available`], for a service of `service_type` (`Feature
+    /// Service`, `Map Service`, `Vector Tile Service`, `Scene Service`): names are unique per type.
+    pub async fn is_service_name_available_as(&self, name: &str, service_type: &str) -> Result<bool> {
         let url = self.rest_url(&["portals", "self", "isServiceNameAvailable"])?;
-        let v = self.json_at(url, &[("name", name), ("type", "Feature Service")]).await?;
+        let v = self.json_at(url, &[("name", name), ("type", service_type)]).await?;
         Ok(v.get("available").and_then(Value::as_bool).unwrap_or(false))
     }
 

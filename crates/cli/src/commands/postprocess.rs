@@ -25,7 +25,8 @@ pub struct PostprocessArgs {
     #[arg(long, value_name = "ID")]
     pub snapshot: String,
 
-    /// Replace FIND with REPLACE in every URL of the restored items (repeatable, in order).
+    /// Replace FIND with REPLACE in the URLs listed (registered services, or every URL with
+    /// --all) (repeatable, applied in order).
     #[arg(long = "replace", value_name = "FIND=REPLACE")]
     pub replace: Vec<String>,
 

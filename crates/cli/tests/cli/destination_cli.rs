@@ -96,3 +96,50 @@ async fn a_backup_into_a_non_empty_folder_is_refused_and_init_creates_the_reposi
     let out = orgvault(data.path(), "unused", &["verify", "--to", &to]).await;
     assert!(out.status.success(), "the backup verifies: {}", stderr(&out));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forget_one_snapshot_by_id_then_prune_after_a_dry_run_that_deletes_nothing() {
+    let sim = RunningSim::start(SimConfig { orgs: 1, items: 15, users: 3, groups: 2, ..SimConfig::default() })
+        .await
+        .expect("sim starts");
+    let a = sim.orgs[0].clone();
+    let data = tempfile::tempdir().expect("tmp");
+    let repo = tempfile::tempdir().expect("tmp");
+    let to = repo.path().join("vault").display().to_string();
+    let backup = |name: &'static str| {
+        let (to, a) = (to.clone(), a.clone());
+        let data = data.path().to_owned();
+        async move {
+            let out = orgvault(
+                &data,
+                &a.admin.password,
+                &["backup", "--portal", &a.portal_url, "--username", &a.admin.username, "--to", &to, "--name", name, "--json"],
+            )
+            .await;
+            assert!(out.status.success(), "the backup succeeds: {}", stderr(&out));
+            crate::support::json_line(&out)["snapshot"].as_str().expect("snapshot").to_owned()
+        }
+    };
+    let first = backup("first").await;
+    sim.control().touch_item(&sim.control().item_ids(&a.url_key)[0]);
+    let _second = backup("second").await;
+
+    let out = orgvault(data.path(), "unused", &["forget", "--to", &to, "--snapshot", &first[..10], "--json"]).await;
+    assert!(out.status.success(), "forget by id succeeds: {}", stderr(&out));
+    let forgot = crate::support::json_line(&out);
+    assert_eq!(forgot["removed"], serde_json::json!([first]), "exactly that snapshot is forgotten: {forgot}");
+
+    let before = everything(repo.path());
+    let out = orgvault(data.path(), "unused", &["prune", "--to", &to, "--dry-run"]).await;
+    assert!(out.status.success(), "the dry run succeeds: {}", stderr(&out));
+    let said = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(said.contains("would remove") && said.contains("nothing was deleted"), "it says what it would do: {said}");
+    assert_eq!(everything(repo.path()), before, "a dry run deletes nothing");
+
+    let out = orgvault(data.path(), "unused", &["prune", "--to", &to, "--json"]).await;
+    assert!(out.status.success(), "the prune succeeds: {}", stderr(&out));
+    assert!(crate::support::json_line(&out)["blobs_removed"].as_u64().unwrap_or(0) >= 1, "the forgotten snapshot's own data goes");
+    let out = orgvault(data.path(), "unused", &["snapshots", "--to", &to]).await;
+    let listed = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(listed.contains("second") && !listed.contains("first"), "only the second snapshot is left: {listed}");
+}

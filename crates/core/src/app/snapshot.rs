@@ -3,17 +3,26 @@
 //! snapshot records (owners, memberships, sharing, portal relationships) and the references an
 //! item's JSON data makes to other items of the snapshot (what a web map needs to draw).
 //!
+//! `references` and `related` edges run from the item that needs to the item it needs, which is
+//! what the Restore screen offers to add: a map to the layers it names, a map or a form to its
+//! service, a view (the destination of `Service2Service`) to its source service. `Service2Data`
+//! ties (a service and the .sd or package it was published from) are left out: the restore reads
+//! those from the snapshot itself.
+//!
 //! Subjects the backup could not save are nodes too, listed in `failed` with the backup's reason:
 //! they are shown, never offered.
 
 use std::collections::{BTreeSet, HashSet};
 use std::sync::Arc;
 
-use futures::{StreamExt, TryStreamExt};
+use futures::StreamExt;
 
 use super::{EdgeKind, Graph, GraphEdge, GraphFailure, GraphGroup, GraphItem, GraphUser};
 use crate::jobs::SubjectKind;
 use crate::repo::{BlobRef, DataKind, RelDirection, RepoResult, Repository, SnapshotId};
+// Portal relationships whose derived item is the origin point the other way in the graph: the
+// graph's `related` edge runs from what needs to what is needed (a view to its source service).
+const DERIVED_IS_DESTINATION: [&str; 1] = ["Service2Service"];
 use crate::restore::ids_in;
 
 /// Data documents larger than this are not read for references (no portal item's JSON data comes
@@ -87,9 +96,19 @@ pub async fn graph_of_snapshot(repo: &Repository, id: &SnapshotId) -> RepoResult
             add(&i.id, g, EdgeKind::Shared, group_ids.contains(g.as_str()));
         }
         for r in &i.related {
-            let (from, to) = match r.direction {
+            // What a service was published from (its .sd or package) is used from the snapshot
+            // by the restore itself: not something the service needs restored beside it.
+            if r.rel_type == "Service2Data" {
+                continue;
+            }
+            let (origin, destination) = match r.direction {
                 RelDirection::Forward => (i.id.as_str(), r.item_id.as_str()),
                 RelDirection::Reverse => (r.item_id.as_str(), i.id.as_str()),
+            };
+            let (from, to) = if DERIVED_IS_DESTINATION.contains(&r.rel_type.as_str()) {
+                (destination, origin)
+            } else {
+                (origin, destination)
             };
             add(from, to, EdgeKind::Related, item_ids.contains(from) && item_ids.contains(to));
         }
@@ -122,17 +141,23 @@ pub async fn graph_of_snapshot(repo: &Repository, id: &SnapshotId) -> RepoResult
         .map(|(id, blob)| {
             let known = known.clone();
             async move {
-                let bytes = repo.get_blob(&blob).await?;
-                let names = match serde_json::from_slice::<serde_json::Value>(&bytes) {
-                    Ok(v) => ids_in(&v, &|x: &str| known.contains(x)),
-                    Err(_) => Vec::new(),
+                // One unreadable document costs its item's reference edges, not the graph.
+                let names = match repo.get_blob(&blob).await {
+                    Ok(bytes) => match serde_json::from_slice::<serde_json::Value>(&bytes) {
+                        Ok(v) => ids_in(&v, &|x: &str| known.contains(x)),
+                        Err(_) => Vec::new(),
+                    },
+                    Err(e) => {
+                        tracing::warn!(item = %id, "reading an item's data for the snapshot's graph failed: {e}");
+                        Vec::new()
+                    }
                 };
-                RepoResult::Ok((id, names))
+                (id, names)
             }
         })
         .buffer_unordered(READS_AT_ONCE)
-        .try_collect()
-        .await?;
+        .collect()
+        .await;
     for (from, names) in &references {
         for to in names {
             add(from, to, EdgeKind::References, true);

@@ -152,6 +152,14 @@ async fn publish(
     let mut intent = run.intent(owner);
     intent.insert("service_name".into(), json!(name));
     intent.insert("package".into(), json!(true));
+    // What the publish makes, so that a lost answer's service is looked for by the right kind.
+    let server = match file_type {
+        "tilePackage" => "mapserver",
+        "vectorTilePackage" => "vectortileserver",
+        "scenePackage" => "sceneserver",
+        _ => super::plan::FEATURE_SERVER,
+    };
+    intent.insert("server".into(), json!(server));
     let intent = Value::Object(intent);
     run.journal.record(EntryKind::Upload, &plan.source_id, "", false, &intent).await?;
     let file = StreamedFile {

@@ -6,7 +6,7 @@
 use serde_json::Value;
 
 use super::journal::JournalEntry;
-use super::plan::{serves, TargetState};
+use super::plan::{serves_as, TargetState, FEATURE_SERVER};
 
 /// How far the portal's clock may be from ours when a creation time is compared with a
 /// journaled one.
@@ -34,13 +34,20 @@ pub(crate) fn lost_service<'t>(
 ) -> Option<&'t arcgis::ItemInfo> {
     let owner = row.detail.get("owner").and_then(Value::as_str)?;
     let at = row.detail.get("at").and_then(Value::as_i64)?;
+    let kind = row_server_kind(row);
     let mut found: Vec<&arcgis::ItemInfo> = target
         .items
         .values()
-        .filter(|i| serves(i, name) && i.owner == owner && i.created.is_some_and(|c| c >= at - SKEW_MS))
+        .filter(|i| serves_as(i, name, kind) && i.owner == owner && i.created.is_some_and(|c| c >= at - SKEW_MS))
         .collect();
     found.sort_by(|a, b| a.id.cmp(&b.id));
     (found.len() == 1).then(|| found[0])
+}
+
+/// The server kind an upload row's publish makes (`server` in its detail; rows of feature
+/// services, and of older versions, hold none: a feature service).
+pub(crate) fn row_server_kind(row: &JournalEntry) -> &str {
+    row.detail.get("server").and_then(Value::as_str).unwrap_or(FEATURE_SERVER)
 }
 
 #[cfg(test)]

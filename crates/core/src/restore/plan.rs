@@ -327,7 +327,12 @@ impl TargetState {
 
     /// The target item serving the hosted service `name`, if any.
     pub fn service_item(&self, name: &str) -> Option<&arcgis::ItemInfo> {
-        self.items.values().find(|i| serves(i, name))
+        self.service_item_as(name, FEATURE_SERVER)
+    }
+
+    /// The target item serving `name` as a service of the server kind `kind` (see [`serves_as`]).
+    pub fn service_item_as(&self, name: &str, kind: &str) -> Option<&arcgis::ItemInfo> {
+        self.items.values().find(|i| serves_as(i, name, kind))
     }
 
     /// The item carrying this restore's `mark` that a restore may have made: owned by `owner`
@@ -362,9 +367,24 @@ impl TargetState {
 
 /// Whether `item` serves the hosted feature service `name` (its URL ends in
 /// `/services/<name>/FeatureServer`, case aside).
-pub(crate) fn serves(item: &arcgis::ItemInfo, name: &str) -> bool {
-    let needle = format!("/services/{}/featureserver", name.to_ascii_lowercase());
-    item.url.as_deref().is_some_and(|u| u.to_ascii_lowercase().trim_end_matches('/').ends_with(&needle))
+/// The server kind of a hosted feature service's URL.
+pub(crate) const FEATURE_SERVER: &str = "featureserver";
+
+/// Whether `item`'s URL is the service `name` of the server kind `kind` (`featureserver`,
+/// `mapserver`, `vectortileserver`, `sceneserver`): `.../services/[Hosted/]<name>/<kind>`.
+/// Names are unique per kind: a hosted tile layer made from a feature layer shares its name.
+pub(crate) fn serves_as(item: &arcgis::ItemInfo, name: &str, kind: &str) -> bool {
+    let u = item.url.as_deref().unwrap_or_default().to_ascii_lowercase();
+    let u = u.trim_end_matches('/');
+    let name = name.to_ascii_lowercase();
+    u.ends_with(&format!("/services/{name}/{kind}")) || u.ends_with(&format!("/services/hosted/{name}/{kind}"))
+}
+
+/// The server kind a service URL ends with, lowercase.
+pub(crate) fn server_kind(url: &str) -> Option<&'static str> {
+    let u = url.to_ascii_lowercase();
+    let u = u.trim_end_matches('/');
+    ["featureserver", "mapserver", "vectortileserver", "sceneserver", "imageserver"].into_iter().find(|k| u.ends_with(&format!("/{k}")))
 }
 
 /// The features hosts of a `portals/<id>/urls` answer (`host[:port]`), for `scheme` first.

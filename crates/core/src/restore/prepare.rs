@@ -43,10 +43,12 @@ async fn blob_json(ctx: &RestoreContext<'_>, blob: &crate::repo::BlobRef) -> Res
     Ok(serde_json::from_slice(&bytes).unwrap_or(Value::Null))
 }
 
-/// A free service name starting from `base`: `base`, then `base_restored`, `base_restored_2`...
+/// A free service name of the type `service_type` starting from `base`: `base`, then
+/// `base_restored`, `base_restored_2`...
 pub(crate) async fn free_service_name(
     portal: &arcgis::Portal,
     base: &str,
+    service_type: &str,
     taken: &mut BTreeSet<String>,
 ) -> Result<String, RestoreError> {
     for n in 1..=50 {
@@ -54,7 +56,7 @@ pub(crate) async fn free_service_name(
         if taken.contains(&candidate.to_lowercase()) {
             continue;
         }
-        if portal.is_service_name_available(&candidate).await? {
+        if portal.is_service_name_available_as(&candidate, service_type).await? {
             taken.insert(candidate.to_lowercase());
             return Ok(candidate);
         }
@@ -365,6 +367,13 @@ pub(crate) async fn prepare(
         } else {
             None
         };
+        // A hosted layer's name is claimed among services of its own type (and server kind).
+        let (service_type, server) = if package.is_some() {
+            let kind = text(json, "url").and_then(|u| super::plan::server_kind(&u)).unwrap_or("mapserver");
+            (it.item_type.as_str(), kind)
+        } else {
+            ("Feature Service", super::plan::FEATURE_SERVER)
+        };
         let method = match options.methods.get(&it.id) {
             Some(m) if methods.contains(m) => *m,
             Some(m) => {
@@ -469,18 +478,18 @@ pub(crate) async fn prepare(
             let mut action = Action::Create;
             if replaces.is_none() {
                 if let Some(name) = service.clone() {
-                    let free =
-                        !taken_names.contains(&name.to_lowercase()) && portal.is_service_name_available(&name).await?;
+                    let free = !taken_names.contains(&name.to_lowercase())
+                        && portal.is_service_name_available_as(&name, service_type).await?;
                     if free {
                         taken_names.insert(name.to_lowercase());
                     } else if mode == RestoreMode::Copies {
-                        service = Some(free_service_name(portal, &name, &mut taken_names).await?);
+                        service = Some(free_service_name(portal, &name, service_type, &mut taken_names).await?);
                         notes.push(format!(
                             "service name {name} is taken: published as {}",
                             service.clone().unwrap_or_default()
                         ));
                     } else {
-                        let existing = target.service_item(&name).map(|i| i.id.clone());
+                        let existing = target.service_item_as(&name, server).map(|i| i.id.clone());
                         conflict = Some(Conflict {
                             on: ConflictOn::ServiceName,
                             value: name.clone(),
@@ -489,7 +498,7 @@ pub(crate) async fn prepare(
                         });
                         match (m.conflict, existing) {
                             (ConflictPolicy::Rename, _) | (ConflictPolicy::Overwrite, None) => {
-                                service = Some(free_service_name(portal, &name, &mut taken_names).await?);
+                                service = Some(free_service_name(portal, &name, service_type, &mut taken_names).await?);
                                 target_title = format!("{} (restored)", it.title);
                             }
                             (ConflictPolicy::Overwrite, Some(e)) => action = Action::Update { target_id: e },
@@ -557,11 +566,22 @@ pub(crate) async fn prepare(
             add(d.blob.size);
         }
         it.resources.iter().for_each(|r| add(r.blob.size));
+        // The file the chosen way uploads: the export, the .sd, or the layer's package.
+        let uploaded = match method {
+            ItemMethod::PublishDefinition => definition.and_then(|d| manifest.items.iter().find(|i| i.id == d)),
+            ItemMethod::PublishPackage => package,
+            _ => None,
+        };
+        if let Some(d) = uploaded.and_then(|u| u.data.as_ref()) {
+            add(d.blob.size);
+        }
         if let Some(s) = &it.service {
-            if let Some(e) = &s.export {
+            if let Some(e) = s.export.as_ref().filter(|_| method == ItemMethod::Publish) {
                 add(e.blob.size);
             }
-            s.attachments.iter().for_each(|a| add(a.blob.size));
+            if !matches!(method, ItemMethod::PublishDefinition | ItemMethod::PublishPackage) {
+                s.attachments.iter().for_each(|a| add(a.blob.size));
+            }
         }
         items.push(PlannedItem {
             source_id: it.id.clone(),

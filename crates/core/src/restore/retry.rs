@@ -16,8 +16,8 @@ use super::hosted::remove_packages;
 use super::hosted::restore_service;
 use super::item::{adopt_by_marker, restore_item};
 use super::journal::EntryKind;
-use super::ownership::{lost_service, made_as_journaled, SKEW_MS};
-use super::plan::{serves, Action, ItemMethod, PlannedGroup, PlannedItem, PlannedUser, TargetState};
+use super::ownership::{lost_service, made_as_journaled, row_server_kind, SKEW_MS};
+use super::plan::{serves_as, Action, ItemMethod, PlannedGroup, PlannedItem, PlannedUser, TargetState};
 use super::principals::{restore_group, restore_user};
 use super::run::{Done, Run, Stop};
 use crate::repo::{GroupEntry, ItemEntry, UserEntry};
@@ -134,7 +134,7 @@ async fn replan_item(run: &Run<'_>, plan: &PlannedItem) -> Result<PlannedItem, S
             match lost_service(&target, &name, &row) {
                 Some(item) => next.replaces = Some(item.id.clone()),
                 // Taken, yet not listed: the search may lag the create; look again next attempt.
-                None if !target.items.values().any(|i| serves(i, &name)) => {
+                None if !target.items.values().any(|i| serves_as(i, &name, row_server_kind(&row))) => {
                     return Err(Stop::Transient {
                         reason: format!("service name {name} is taken but its item is not found yet"),
                         wait: None,

@@ -190,3 +190,46 @@ async fn a_hosted_vector_tile_layer_is_published_again_from_its_package() -> any
     );
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hosted_scene_layer_is_published_again_from_its_scene_layer_package() -> anyhow::Result<()> {
+    let sim = start_sim(sim_config()).await?;
+    let a = sim.orgs[0].clone();
+    let (scene, title, owner) = {
+        let universe = sim.state.universe.read().unwrap_or_else(|e| e.into_inner());
+        let org = universe.org_by_url_key(&a.url_key).expect("org A");
+        let s = org.items.values().find(|i| i.item_type == "Scene Service").expect("a hosted scene layer");
+        (s.id.clone(), s.title.clone(), s.owner.clone())
+    };
+    // Its scene layer package, related to it as ArcGIS relates a published layer to its source.
+    let portal = connect(&a.portal_url, &a.admin).await?;
+    let fields = arcgis::write::ItemFields {
+        title: Some(format!("{title} package")),
+        item_type: Some("Scene Package".into()),
+        ..Default::default()
+    };
+    let file = arcgis::write::FilePart {
+        field: "file".into(),
+        file_name: "buildings.spk".into(),
+        content_type: "application/octet-stream".into(),
+        bytes: bytes::Bytes::from(vec![3u8; 30_000]),
+    };
+    let package = portal.add_item(&owner, None, &fields, arcgis::write::ItemContent::File(file), None).await?;
+    portal.add_relationship(&owner, &scene, &package, "Service2Data").await?;
+    sim.control().index_now();
+
+    let f = fixture_of(sim).await?;
+    let mut opts = options();
+    opts.items = Some([scene.clone()].into_iter().collect());
+    let plan = f.plan(&opts).await?;
+    let p = plan.items.iter().find(|i| i.source_id == scene).expect("planned");
+    assert_eq!(p.method, ItemMethod::PublishPackage, "published again from its package: {:?}", p.notes);
+    let summary = f.apply(&opts).await?;
+    assert_eq!(summary.failed, 0, "failures: {:?}", f.failures(summary.job_id).await);
+    let universe = f.sim.state.universe.read().unwrap_or_else(|e| e.into_inner());
+    let b = universe.org_by_url_key(&f.url_key(1)).expect("org B");
+    let made = b.items.values().find(|i| i.title == title && i.item_type == "Scene Service").expect("the scene layer in B");
+    let url = made.url.clone().unwrap_or_default();
+    assert!(url.contains(&b.id) && url.ends_with("/SceneServer"), "B's own scene layer: {url}");
+    Ok(())
+}
