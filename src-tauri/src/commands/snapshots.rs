@@ -59,7 +59,11 @@ async fn known_identities(state: &AppState) -> UiResult<std::collections::HashSe
 /// Whether the identity's Snapshots screen shows (and may act on) snapshot `s`: its own, or one
 /// of no identity saved here (imported, or its identity removed); never another saved
 /// identity's, in a repository several identities share.
-fn shown_for(s: &orgvault_core::repo::SnapshotSummary, identity_id: &str, known: &std::collections::HashSet<String>) -> bool {
+fn shown_for(
+    s: &orgvault_core::repo::SnapshotSummary,
+    identity_id: &str,
+    known: &std::collections::HashSet<String>,
+) -> bool {
     s.identity_id == identity_id || !known.contains(&s.identity_id)
 }
 

@@ -113,7 +113,18 @@ async fn forget_one_snapshot_by_id_then_prune_after_a_dry_run_that_deletes_nothi
             let out = orgvault(
                 &data,
                 &a.admin.password,
-                &["backup", "--portal", &a.portal_url, "--username", &a.admin.username, "--to", &to, "--name", name, "--json"],
+                &[
+                    "backup",
+                    "--portal",
+                    &a.portal_url,
+                    "--username",
+                    &a.admin.username,
+                    "--to",
+                    &to,
+                    "--name",
+                    name,
+                    "--json",
+                ],
             )
             .await;
             assert!(out.status.success(), "the backup succeeds: {}", stderr(&out));
@@ -138,7 +149,10 @@ async fn forget_one_snapshot_by_id_then_prune_after_a_dry_run_that_deletes_nothi
 
     let out = orgvault(data.path(), "unused", &["prune", "--to", &to, "--json"]).await;
     assert!(out.status.success(), "the prune succeeds: {}", stderr(&out));
-    assert!(crate::support::json_line(&out)["blobs_removed"].as_u64().unwrap_or(0) >= 1, "the forgotten snapshot's own data goes");
+    assert!(
+        crate::support::json_line(&out)["blobs_removed"].as_u64().unwrap_or(0) >= 1,
+        "the forgotten snapshot's own data goes"
+    );
     let out = orgvault(data.path(), "unused", &["snapshots", "--to", &to]).await;
     let listed = String::from_utf8_lossy(&out.stdout).to_string();
     assert!(listed.contains("second") && !listed.contains("first"), "only the second snapshot is left: {listed}");

@@ -325,11 +325,6 @@ impl TargetState {
         found.into_iter().next()
     }
 
-    /// The target item serving the hosted service `name`, if any.
-    pub fn service_item(&self, name: &str) -> Option<&arcgis::ItemInfo> {
-        self.service_item_as(name, FEATURE_SERVER)
-    }
-
     /// The target item serving `name` as a service of the server kind `kind` (see [`serves_as`]).
     pub fn service_item_as(&self, name: &str, kind: &str) -> Option<&arcgis::ItemInfo> {
         self.items.values().find(|i| serves_as(i, name, kind))
@@ -384,7 +379,9 @@ pub(crate) fn serves_as(item: &arcgis::ItemInfo, name: &str, kind: &str) -> bool
 pub(crate) fn server_kind(url: &str) -> Option<&'static str> {
     let u = url.to_ascii_lowercase();
     let u = u.trim_end_matches('/');
-    ["featureserver", "mapserver", "vectortileserver", "sceneserver", "imageserver"].into_iter().find(|k| u.ends_with(&format!("/{k}")))
+    ["featureserver", "mapserver", "vectortileserver", "sceneserver", "imageserver"]
+        .into_iter()
+        .find(|k| u.ends_with(&format!("/{k}")))
 }
 
 /// The features hosts of a `portals/<id>/urls` answer (`host[:port]`), for `scheme` first.

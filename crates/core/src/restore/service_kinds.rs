@@ -23,11 +23,15 @@ pub(crate) fn service_definition_of<'m>(entry: &ItemEntry, all: &'m [ItemEntry])
 /// The snapshot's tile or scene layer package a hosted layer was published from (a related
 /// item of a package type, with its file), when it holds one.
 pub(crate) fn layer_package_of<'m>(entry: &ItemEntry, all: &'m [ItemEntry]) -> Option<&'m ItemEntry> {
-    entry.related.iter().filter(|r| r.rel_type == "Service2Data" && r.direction == RelDirection::Forward).find_map(|r| {
-        all.iter().find(|p| {
-            p.id == r.item_id && crate::item_type::layer_package_file_type(&p.item_type).is_some() && p.data.is_some()
-        })
-    })
+    entry.related.iter().filter(|r| r.rel_type == "Service2Data" && r.direction == RelDirection::Forward).find_map(
+        |r| {
+            all.iter().find(|p| {
+                p.id == r.item_id
+                    && crate::item_type::layer_package_file_type(&p.item_type).is_some()
+                    && p.data.is_some()
+            })
+        },
+    )
 }
 
 pub(crate) fn is_hosted_service(entry: &ItemEntry, json: &Value) -> bool {
@@ -55,9 +59,14 @@ pub(crate) fn view_source_of(entry: &ItemEntry, json: &Value) -> Option<String> 
 /// the target, from its package when the snapshot holds one.
 pub(crate) fn hosted_layer_note(it: &ItemEntry, json: &Value, all: &[ItemEntry], offered: &BTreeSet<String>) -> String {
     let url = json.get("url").and_then(Value::as_str).unwrap_or("its service URL");
-    let package = it.related.iter().filter(|r| r.rel_type == "Service2Data" && r.direction == RelDirection::Forward).find_map(|r| {
-        all.iter().find(|p| p.id == r.item_id && crate::item_type::LAYER_PACKAGE_TYPES.contains(&p.item_type.as_str()))
-    });
+    let package = it
+        .related
+        .iter()
+        .filter(|r| r.rel_type == "Service2Data" && r.direction == RelDirection::Forward)
+        .find_map(|r| {
+            all.iter()
+                .find(|p| p.id == r.item_id && crate::item_type::LAYER_PACKAGE_TYPES.contains(&p.item_type.as_str()))
+        });
     let by_hand = match package {
         Some(p) if offered.contains(&p.id) => format!(
             "publish the layer again from its package “{}” ({}), restored with this plan, then point this item at the new layer or use the new layer's item instead",

@@ -228,7 +228,8 @@ async fn a_hosted_scene_layer_is_published_again_from_its_scene_layer_package() 
     assert_eq!(summary.failed, 0, "failures: {:?}", f.failures(summary.job_id).await);
     let universe = f.sim.state.universe.read().unwrap_or_else(|e| e.into_inner());
     let b = universe.org_by_url_key(&f.url_key(1)).expect("org B");
-    let made = b.items.values().find(|i| i.title == title && i.item_type == "Scene Service").expect("the scene layer in B");
+    let made =
+        b.items.values().find(|i| i.title == title && i.item_type == "Scene Service").expect("the scene layer in B");
     let url = made.url.clone().unwrap_or_default();
     assert!(url.contains(&b.id) && url.ends_with("/SceneServer"), "B's own scene layer: {url}");
     Ok(())
