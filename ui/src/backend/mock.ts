@@ -402,10 +402,10 @@ export class MockBackend implements Backend {
   }
 
   async restoredUrls(targetIdentityId: string, snapshotId: string): Promise<UrlUse[]> {
-    this.identity(targetIdentityId);
+    const target = this.identity(targetIdentityId);
     if (!this.snapshotEntries.has(snapshotId)) throw fail("invalid_input", "No restore of that snapshot into this organization is recorded here.");
-    // A registered server of the demo organization's own (a template: nothing is fetched).
-    const host = "gis.city.example";
+    // A registered server of the organization's own, named after it (nothing is fetched).
+    const host = `gis.${target.name.toLowerCase().replace(/[^a-z0-9]+/g, "")}.example`;
     const url = `https://${host}/arcgis/rest/services/Parcels/MapServer`;
     return [{ item_id: "restored-0", title: "Parcels map", item_type: "Web Map", owner: "admin_demo", place: "/operationalLayers/0/url", url, registered: true }];
   }
