@@ -152,3 +152,53 @@ export async function waitForChange(browser, read, before, what, timeout = 10_00
   );
   return now;
 }
+
+/** Scans the current organization, then backs it up whole under `name`; asserts both succeed. */
+export async function scanAndBackUp(browser, name) {
+  await gotoScreen(browser, "scan");
+  await click(browser, "scan-start");
+  if ((await waitForJobEnd(browser)) !== "succeeded") throw new Error("the scan before the backup did not succeed");
+  await gotoScreen(browser, "backup");
+  await typeInto(browser, "backup-name", name);
+  await click(browser, "backup-start");
+  const state = await waitForJobEnd(browser, 180_000);
+  if (state !== "succeeded") throw new Error(`the backup "${name}" ended ${state}`);
+}
+
+/** On the Restore screen: the snapshot whose name starts with `name`, restored into `target`. */
+export async function chooseRestore(browser, name, target) {
+  await gotoScreen(browser, "restore");
+  const pick = await testId(browser, "restore-snapshot");
+  await browser.waitUntil(async () => (await pick.$$("option")).length > 0, { timeout: 15_000, timeoutMsg: "no snapshot offered" });
+  let value = null;
+  for (const o of await pick.$$("option")) if ((await o.getText()).startsWith(name)) value = await o.getAttribute("value");
+  if (!value) throw new Error(`the Restore screen does not offer "${name}"`);
+  await pick.selectByAttribute("value", value);
+  await (await testId(browser, "restore-target")).selectByVisibleText(target);
+}
+
+/**
+ * Scans organization `org` (choosing it) until the Backup screen counts `items` items, at most
+ * five times: search lags behind writes, as ArcGIS's does. Answers the last count.
+ */
+export async function scanUntilItems(browser, org, items) {
+  await (await testId(browser, "current-identity")).selectByVisibleText(org);
+  let n = -1;
+  for (let attempt = 0; attempt < 5 && n !== items; attempt++) {
+    if (attempt > 0) await browser.pause(2_000);
+    await gotoScreen(browser, "scan");
+    await click(browser, "scan-start");
+    if ((await waitForJobEnd(browser)) !== "succeeded") throw new Error(`a scan of ${org} did not succeed`);
+    await gotoScreen(browser, "backup");
+    await browser
+      .waitUntil(
+        async () => {
+          const m = /(\d+) items/.exec(await (await testId(browser, "backup-summary")).getText());
+          return (n = Number(m?.[1] ?? -1)) === items;
+        },
+        { timeout: 5_000 },
+      )
+      .catch(() => undefined);
+  }
+  return n;
+}

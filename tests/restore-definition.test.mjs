@@ -5,7 +5,7 @@
 // apply a scan of the empty organization B finds the restored services.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { byTestId, click, gotoScreen, openApp, screenshot, startDemo, tally, testId, typeInto, waitForJobEnd } from "./app.mjs";
+import { byTestId, chooseRestore, click, openApp, scanAndBackUp, scanUntilItems, screenshot, startDemo, tally, testId, typeInto, waitForJobEnd } from "./app.mjs";
 
 let browser;
 const stamp = new Date().toISOString().slice(11, 19);
@@ -22,23 +22,9 @@ after(async () => {
 });
 
 test("a hosted feature service is restored from the service definition kept with it", async () => {
-  await gotoScreen(browser, "scan");
-  await click(browser, "scan-start");
-  assert.equal(await waitForJobEnd(browser), "succeeded", "the scan of A succeeds");
-  await gotoScreen(browser, "backup");
-  assert.equal(await (await testId(browser, "backup-service-definitions")).isSelected(), true, "service definitions are kept by default");
-  await typeInto(browser, "backup-name", NAME);
-  await click(browser, "backup-start");
-  assert.equal(await waitForJobEnd(browser, 180_000), "succeeded", "the backup of A succeeds");
-
-  await gotoScreen(browser, "restore");
-  const pick = await testId(browser, "restore-snapshot");
-  await browser.waitUntil(async () => (await pick.$$("option")).length > 0, { timeout: 15_000, timeoutMsg: "no snapshot offered" });
-  let value = null;
-  for (const o of await pick.$$("option")) if ((await o.getText()).startsWith(NAME)) value = await o.getAttribute("value");
-  assert.ok(value, `the Restore screen offers "${NAME}"`);
-  await pick.selectByAttribute("value", value);
-  await (await testId(browser, "restore-target")).selectByVisibleText("Demo organization B");
+  await scanAndBackUp(browser, NAME);
+  assert.equal(await (await testId(browser, "backup-service-definitions")).isSelected(), true, "what services were published from is kept by default");
+  await chooseRestore(browser, NAME, "Demo organization B");
   await browser.waitUntil(async () => (await tally(browser, "restore-tally-items")) > 0, { timeout: 30_000, timeoutMsg: "no selection" });
   for (const kind of ["user", "group"]) await click(browser, `restore-disable-${kind}`);
   await click(browser, "filter-add");
@@ -80,22 +66,8 @@ test("a hosted feature service is restored from the service definition kept with
   await click(browser, "restore-start");
   assert.equal(await waitForJobEnd(browser, 360_000), "succeeded", "the restore succeeds");
 
-  // The services are in B (search lags behind writes: scan again until it has caught up).
-  await (await testId(browser, "current-identity")).selectByVisibleText("Demo organization B");
-  let b = -1;
-  for (let attempt = 0; attempt < 5 && b !== chosen; attempt++) {
-    if (attempt > 0) await browser.pause(2_000);
-    await gotoScreen(browser, "scan");
-    await click(browser, "scan-start");
-    assert.equal(await waitForJobEnd(browser), "succeeded", "a scan of B succeeds");
-    await gotoScreen(browser, "backup");
-    await browser
-      .waitUntil(async () => {
-        const m = /(\d+) items/.exec(await (await testId(browser, "backup-summary")).getText());
-        return (b = Number(m?.[1] ?? -1)) === chosen;
-      }, { timeout: 5_000 })
-      .catch(() => undefined);
-  }
+  // The services are in B (search lags behind writes: scanned again until it has caught up).
+  const b = await scanUntilItems(browser, "Demo organization B", chosen);
   assert.equal(b, chosen, "B holds the chosen services (the uploaded .sd was removed after publishing)");
   await (await testId(browser, "current-identity")).selectByVisibleText("Demo organization A");
 });

@@ -10,7 +10,21 @@ import assert from "node:assert/strict";
 import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { byTestId, click, gotoScreen, openApp, screenshot, startDemo, tally, testId, typeInto, waitForJobEnd } from "./app.mjs";
+import {
+  byTestId,
+  chooseRestore,
+  click,
+  gotoScreen,
+  openApp,
+  scanAndBackUp,
+  scanUntilItems,
+  screenshot,
+  startDemo,
+  tally,
+  testId,
+  typeInto,
+  waitForJobEnd,
+} from "./app.mjs";
 
 let browser;
 const stamp = new Date().toISOString().slice(11, 19);
@@ -39,31 +53,9 @@ async function snapshotRows() {
   return out;
 }
 
-/** The Backup screen's item count once the shell's estimate is in. */
-async function backupItems() {
-  const text = await (await testId(browser, "backup-summary")).getText();
-  const m = /(\d+) items, (\d+) users and (\d+) groups/.exec(text);
-  assert.ok(m, `the Backup screen says what it counts: "${text}"`);
-  return Number(m[1]);
-}
-
 test("only the web maps chosen on the Restore screen, and the layers they need, are restored into B", async () => {
-  await gotoScreen(browser, "scan");
-  await click(browser, "scan-start");
-  assert.equal(await waitForJobEnd(browser), "succeeded", "the scan of A succeeds");
-  await gotoScreen(browser, "backup");
-  await typeInto(browser, "backup-name", NAME);
-  await click(browser, "backup-start");
-  assert.equal(await waitForJobEnd(browser, 180_000), "succeeded", "the backup of A succeeds");
-
-  await gotoScreen(browser, "restore");
-  const pick = await testId(browser, "restore-snapshot");
-  await browser.waitUntil(async () => (await pick.$$("option")).length > 0, { timeout: 15_000, timeoutMsg: "no snapshot offered" });
-  let value = null;
-  for (const o of await pick.$$("option")) if ((await o.getText()).startsWith(NAME)) value = await o.getAttribute("value");
-  assert.ok(value, `the Restore screen offers "${NAME}"`);
-  await pick.selectByAttribute("value", value);
-  await (await testId(browser, "restore-target")).selectByVisibleText("Demo organization B");
+  await scanAndBackUp(browser, NAME);
+  await chooseRestore(browser, NAME, "Demo organization B");
   await browser.waitUntil(async () => (await tally(browser, "restore-tally-items")) > 0, {
     timeout: 30_000,
     timeoutMsg: "the snapshot's elements never appeared in the restore selection",
@@ -105,31 +97,13 @@ test("only the web maps chosen on the Restore screen, and the layers they need, 
   await click(browser, "restore-start");
   assert.equal(await waitForJobEnd(browser, 360_000), "succeeded", "the restore of the chosen items succeeds");
 
-  // Search lags behind writes (as ArcGIS's does, a second or so): a scan just after the restore
-  // may not list every new item yet, so B is scanned again until it has caught up.
-  await (await testId(browser, "current-identity")).selectByVisibleText("Demo organization B");
-  let b = -1;
-  for (let attempt = 0; attempt < 5 && b !== chosen; attempt++) {
-    if (attempt > 0) await browser.pause(2_000);
-    await gotoScreen(browser, "scan");
-    await click(browser, "scan-start");
-    assert.equal(await waitForJobEnd(browser), "succeeded", "a scan of B succeeds");
-    await gotoScreen(browser, "backup");
-    await browser.waitUntil(async () => (b = await backupItems()) === chosen, { timeout: 5_000 }).catch(() => undefined);
-  }
-  assert.equal(b, chosen, "B holds exactly the chosen items");
+  // Search lags behind writes (as ArcGIS's does): B is scanned again until it has caught up.
+  assert.equal(await scanUntilItems(browser, "Demo organization B", chosen), chosen, "B holds exactly the chosen items");
   await (await testId(browser, "current-identity")).selectByVisibleText("Demo organization A");
 });
 
 test("post-processing changes the registered service URL of the restored web map, and saving its rules over a profile's asks first", async () => {
-  await gotoScreen(browser, "restore");
-  const pick = await testId(browser, "restore-snapshot");
-  await browser.waitUntil(async () => (await pick.$$("option")).length > 0, { timeout: 15_000, timeoutMsg: "no snapshot offered" });
-  let value = null;
-  for (const o of await pick.$$("option")) if ((await o.getText()).startsWith(NAME)) value = await o.getAttribute("value");
-  await pick.selectByAttribute("value", value);
-  await (await testId(browser, "restore-target")).selectByVisibleText("Demo organization B");
-
+  await chooseRestore(browser, NAME, "Demo organization B");
   await click(browser, "postprocess-find");
   await testId(browser, "postprocess-uses", 60_000);
   const urls = async () => {

@@ -6,9 +6,10 @@
 use std::sync::Arc;
 
 use orgvault_core::mail::OnDemandMail;
-use orgvault_core::postprocess::{changes, Postprocess, UrlChange, UrlEdit, UrlUse};
+use orgvault_core::jobs::JobKind;
+use orgvault_core::postprocess::{changes, job_name, Postprocess, UrlChange, UrlEdit, UrlUse};
 use orgvault_core::restore::{Mapping, Profiles};
-use orgvault_core::{JobSpec, NoProgress};
+use orgvault_core::{JobSpec, NoProgress, Progress};
 use tauri::{AppHandle, State};
 use tokio_util::sync::CancellationToken;
 
@@ -17,6 +18,27 @@ use crate::restore_views::UrlReplacement;
 use crate::running::launch;
 use crate::state::AppState;
 use crate::views::JobId;
+
+/// The post-processing of the restore of `snapshot` into the organization `portal` is signed
+/// in to, recorded for the target identity.
+fn post<'a>(
+    state: &'a AppState,
+    portal: &'a arcgis::Portal,
+    snapshot: &'a str,
+    identity_id: &'a str,
+    progress: &'a dyn Progress,
+    cancel: CancellationToken,
+) -> Postprocess<'a> {
+    Postprocess {
+        db: &state.db,
+        clock: &state.clock,
+        portal,
+        snapshot,
+        identity_id: Some(identity_id),
+        progress,
+        cancel,
+    }
+}
 
 /// Every URL the items of the restore of `snapshot_id` into the target identity's organization
 /// name; registered services are marked.
@@ -29,16 +51,8 @@ pub async fn restored_urls(
 ) -> UiResult<Vec<UrlUse>> {
     let identity = state.identity(&target_identity_id).await?;
     let portal = crate::portal::session(&state, &identity).await?;
-    let post = Postprocess {
-        db: &state.db,
-        clock: &state.clock,
-        portal: &portal,
-        snapshot: &snapshot_id,
-        identity_id: Some(&target_identity_id),
-        progress: &NoProgress,
-        cancel: CancellationToken::new(),
-    };
-    Ok(post.url_uses().await?)
+    let p = post(&state, &portal, &snapshot_id, &target_identity_id, &NoProgress, CancellationToken::new());
+    Ok(p.url_uses().await?)
 }
 
 /// What the rules and edits would change; writes nothing.
@@ -62,28 +76,10 @@ pub async fn apply_url_changes(
     let identity = state.identity(&target_identity_id).await?;
     let portal = crate::portal::session(&state, &identity).await?;
     let st = state.inner().clone();
-    let probe = Postprocess {
-        db: &state.db,
-        clock: &state.clock,
-        portal: &portal,
-        snapshot: &snapshot_id,
-        identity_id: Some(&target_identity_id),
-        progress: &NoProgress,
-        cancel: CancellationToken::new(),
-    };
-    let spec =
-        JobSpec::new(orgvault_core::jobs::JobKind::Postprocess, Some(&target_identity_id), probe.job_name(&changes));
+    let spec = JobSpec::new(JobKind::Postprocess, Some(&target_identity_id), job_name(&changes));
     launch(&app, &state, spec, OnDemandMail::default(), move |job_id, progress, cancel| async move {
-        let post = Postprocess {
-            db: &st.db,
-            clock: &st.clock,
-            portal: &portal,
-            snapshot: &snapshot_id,
-            identity_id: Some(&target_identity_id),
-            progress: progress.as_ref(),
-            cancel,
-        };
-        post.apply_job(job_id, &changes).await?;
+        let p = post(&st, &portal, &snapshot_id, &target_identity_id, progress.as_ref(), cancel);
+        p.apply_job(job_id, &changes).await?;
         Ok(())
     })
     .await

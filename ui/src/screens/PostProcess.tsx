@@ -1,7 +1,8 @@
 import { ListChecks, Play, Plus, Save, Search, X } from "lucide-preact";
 import { useEffect, useState } from "preact/hooks";
-import type { JobItemView, MappingProfile, UiError, UrlChange, UrlEdit, UrlUse } from "../backend/backend";
+import type { JobItemView, MappingProfile, UrlChange, UrlEdit, UrlUse } from "../backend/backend";
 import { toUiError } from "../backend/backend";
+import { useAction } from "../app/action";
 import { useApp } from "../app/context";
 import { Confirm, ErrorNote, JobProgressView, Notice } from "../components/common";
 import { Outcomes } from "../components/Outcomes";
@@ -33,13 +34,12 @@ export function PostProcess({
   const [rules, setRules] = useState<[string, string][]>([["", ""]]);
   const [edits, setEdits] = useState<Record<string, string>>({});
   const [preview, setPreview] = useState<UrlChange[] | null>(null);
-  const [busy, setBusy] = useState<string | null>(null);
   const [jobId, setJobId] = useState<number | null>(null);
   const [outcomes, setOutcomes] = useState<JobItemView[] | null>(null);
   const [profileName, setProfileName] = useState("");
   const [replacing, setReplacing] = useState<MappingProfile | null>(null);
-  const [done, setDone] = useState<string | null>(null);
-  const [error, setError] = useState<UiError | null>(null);
+  const { error, setError, done, setDone, busy, act: run } = useAction();
+  const act = (what: string, fn: () => Promise<void>) => run(fn, what);
 
   useEffect(() => {
     setUses(null);
@@ -54,18 +54,6 @@ export function PostProcess({
     app.backend.jobItems(live.id).then(setOutcomes, (e) => setError(toUiError(e)));
   }, [live?.id, live?.state]);
 
-  const act = async (what: string, fn: () => Promise<void>) => {
-    setError(null);
-    setDone(null);
-    setBusy(what);
-    try {
-      await fn();
-    } catch (e) {
-      setError(toUiError(e));
-    } finally {
-      setBusy(null);
-    }
-  };
   const shown = (uses ?? []).filter((u) => all || u.registered);
   const ruleList = rules.filter(([find]) => find !== "").map(([find, replace]) => ({ find, replace }));
   const editList: UrlEdit[] = Object.entries(edits)

@@ -1,7 +1,8 @@
 import { Archive, FolderOpen, PackageOpen, ShieldCheck, Trash2 } from "lucide-preact";
 import { useEffect, useState } from "preact/hooks";
-import type { PruneView, SnapshotEntry, SnapshotView, UiError } from "../backend/backend";
+import type { PruneView, SnapshotEntry, SnapshotView } from "../backend/backend";
 import { toUiError } from "../backend/backend";
+import { useAction } from "../app/action";
 import { useApp } from "../app/context";
 import { Confirm, ErrorNote, JobProgressView, Notice, formatTime, storageText } from "../components/common";
 import { VirtualList } from "../components/VirtualList";
@@ -14,13 +15,11 @@ export function SnapshotsScreen() {
   const identities = useStore(app.identities);
   const jobs = useStore(app.jobs);
   const [snaps, setSnaps] = useState<SnapshotView[]>([]);
-  const [error, setError] = useState<UiError | null>(null);
-  const [done, setDone] = useState<string | null>(null);
+  const { error, setError, done, setDone, busy, act: guard } = useAction();
   const [browse, setBrowse] = useState<{ snap: SnapshotView; entries: SnapshotEntry[]; q: string } | null>(null);
   const [verifyJob, setVerifyJob] = useState<number | null>(null);
   const [forgetting, setForgetting] = useState<SnapshotView | null>(null);
   const [pruning, setPruning] = useState<PruneView | null>(null);
-  const [busy, setBusy] = useState<string | null>(null);
   const [zipPath, setZipPath] = useState("");
   const [zipPassword, setZipPassword] = useState("");
   const [reload, setReload] = useState(0);
@@ -32,18 +31,6 @@ export function SnapshotsScreen() {
     app.backend.listSnapshots(current).then(setSnaps, (e) => setError(toUiError(e)));
   }, [current, finishedCount, reload]);
 
-  const guard = async (fn: () => Promise<void>, working?: string) => {
-    setError(null);
-    setDone(null);
-    setBusy(working ?? null);
-    try {
-      await fn();
-    } catch (e) {
-      setError(toUiError(e));
-    } finally {
-      setBusy(null);
-    }
-  };
 
   if (!current || !ident) {
     return (

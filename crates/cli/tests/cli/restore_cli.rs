@@ -20,6 +20,21 @@ fn titles(sim: &RunningSim, url_key: &str) -> BTreeMap<(String, String), usize> 
     out
 }
 
+/// Backs up org `a` into a new repository under `repo` with the CLI; answers the repository's
+/// path and the snapshot id.
+async fn back_up(data: &tempfile::TempDir, repo: &tempfile::TempDir, a: &portal_sim::OrgLogin) -> (String, String) {
+    let from = repo.path().join("vault").display().to_string();
+    let out = orgvault(
+        data.path(),
+        &a.admin.password,
+        &["backup", "--portal", &a.portal_url, "--username", &a.admin.username, "--to", &from, "--json"],
+    )
+    .await;
+    assert!(out.status.success(), "the backup of A succeeds: {}", stderr(&out));
+    let snapshot = json_line(&out)["snapshot"].as_str().expect("snapshot id").to_owned();
+    (from, snapshot)
+}
+
 fn item_count(sim: &RunningSim, url_key: &str) -> usize {
     titles(sim, url_key).values().sum()
 }
@@ -128,17 +143,8 @@ async fn a_saved_profile_is_applied_to_a_later_restore() {
     let cfg = SimConfig { orgs: 2, empty_orgs: 1, items: 12, users: 4, groups: 2, seed: 5, ..SimConfig::default() };
     let sim = RunningSim::start(cfg).await.expect("sim starts");
     let (a, b) = (sim.orgs[0].clone(), sim.orgs[1].clone());
-    let data = tempfile::tempdir().expect("tmp");
-    let repo = tempfile::tempdir().expect("tmp");
-    let from = repo.path().join("vault").display().to_string();
-    let out = orgvault(
-        data.path(),
-        &a.admin.password,
-        &["backup", "--portal", &a.portal_url, "--username", &a.admin.username, "--to", &from, "--json"],
-    )
-    .await;
-    assert!(out.status.success(), "backup: {}", stderr(&out));
-    let snapshot = json_line(&out)["snapshot"].as_str().expect("id").to_owned();
+    let (data, repo) = (tempfile::tempdir().expect("tmp"), tempfile::tempdir().expect("tmp"));
+    let (from, snapshot) = back_up(&data, &repo, &a).await;
 
     let base = [
         "restore",
@@ -185,17 +191,8 @@ async fn postprocess_lists_the_registered_service_previews_a_rule_and_applies_it
     let cfg = SimConfig { orgs: 2, empty_orgs: 1, items: 30, users: 5, groups: 2, seed: 5, ..SimConfig::default() };
     let sim = RunningSim::start(cfg).await.expect("sim starts");
     let (a, b) = (sim.orgs[0].clone(), sim.orgs[1].clone());
-    let data = tempfile::tempdir().expect("tmp");
-    let repo = tempfile::tempdir().expect("tmp");
-    let from = repo.path().join("vault").display().to_string();
-    let out = orgvault(
-        data.path(),
-        &a.admin.password,
-        &["backup", "--portal", &a.portal_url, "--username", &a.admin.username, "--to", &from, "--json"],
-    )
-    .await;
-    assert!(out.status.success(), "the backup of A succeeds: {}", stderr(&out));
-    let snapshot = json_line(&out)["snapshot"].as_str().expect("snapshot id").to_owned();
+    let (data, repo) = (tempfile::tempdir().expect("tmp"), tempfile::tempdir().expect("tmp"));
+    let (from, snapshot) = back_up(&data, &repo, &a).await;
     let restore = [
         "restore",
         "--from",

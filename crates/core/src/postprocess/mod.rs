@@ -131,6 +131,12 @@ pub async fn restored_snapshot(db: &Db, target_org: &str, text: &str) -> Result<
     }
 }
 
+/// A post-processing job's name: how many URLs of how many items.
+pub fn job_name(changes: &[UrlChange]) -> String {
+    let items: BTreeSet<&str> = changes.iter().map(|c| c.item_id.as_str()).collect();
+    format!("Post-processing: {} URLs in {} restored items", changes.len(), items.len())
+}
+
 /// Whether `url` is a service URL of a registered (federated or stand-alone) ArcGIS Server: a
 /// `/rest/services/` URL whose host is not one of the organization's (`is_org`) nor Esri's.
 fn is_registered_service(url: &str, is_org: &dyn Fn(&url::Url) -> bool) -> bool {
@@ -221,15 +227,9 @@ impl Postprocess<'_> {
 
     /// Writes `changes` as a `postprocess` job (begun here).
     pub async fn apply(&self, changes: &[UrlChange]) -> Result<PostprocessSummary> {
-        let spec = JobSpec::new(JobKind::Postprocess, self.identity_id, self.job_name(changes));
+        let spec = JobSpec::new(JobKind::Postprocess, self.identity_id, job_name(changes));
         let token = self.cancel.clone();
         JobRunner::new(self.db, self.clock).run(&spec, &token, |job_id| self.apply_job(job_id, changes), |_| None).await
-    }
-
-    /// The job's name: how many URLs of how many items.
-    pub fn job_name(&self, changes: &[UrlChange]) -> String {
-        let items: BTreeSet<&str> = changes.iter().map(|c| c.item_id.as_str()).collect();
-        format!("Post-processing: {} URLs in {} restored items", changes.len(), items.len())
     }
 
     /// Writes `changes` in the begun job `job_id`: per item, the URLs are checked to be still as
