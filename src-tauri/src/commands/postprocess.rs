@@ -5,8 +5,8 @@
 
 use std::sync::Arc;
 
-use orgvault_core::mail::OnDemandMail;
 use orgvault_core::jobs::JobKind;
+use orgvault_core::mail::OnDemandMail;
 use orgvault_core::postprocess::{changes, job_name, Postprocess, UrlChange, UrlEdit, UrlUse};
 use orgvault_core::restore::{Mapping, Profiles};
 use orgvault_core::{JobSpec, NoProgress, Progress};
