@@ -177,3 +177,58 @@ async fn a_group_mapped_to_create_new_is_made_beside_the_same_titled_one_with_it
     assert!(!b.items.values().any(|i| i.shared_groups.contains(&mine.id)), "and none with the group B had");
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_snapshot_graph_ties_a_view_to_its_source_and_survives_an_unreadable_data_document() -> anyhow::Result<()> {
+    let f = fixture(sim_config()).await?;
+    let manifest = f.repo.manifest(&f.snapshot).await?;
+    // The view (the destination of Service2Service) needs its source: the edge runs that way.
+    let view = manifest
+        .items
+        .iter()
+        .find(|i| {
+            i.related.iter().any(|r| {
+                r.rel_type == "Service2Service"
+                    && r.direction == orgvault_core::repo::RelDirection::Reverse
+                    && r.item_id != i.id
+            })
+        })
+        .expect("a hosted view in the snapshot (not the item related to itself)");
+    let source = &view
+        .related
+        .iter()
+        .find(|r| r.rel_type == "Service2Service" && r.item_id != view.id)
+        .expect("its source")
+        .item_id;
+    let graph = graph_of_snapshot(&f.repo, &f.snapshot).await?;
+    let related =
+        |a: &str, b: &str| graph.edges.iter().any(|e| e.kind == EdgeKind::Related && e.from == a && e.to == b);
+    assert!(related(&view.id, source), "the view's edge runs to its source");
+    assert!(!related(source, &view.id), "the source does not need its view");
+
+    // A web map whose data document cannot be read loses its references, not the graph.
+    let map = manifest
+        .items
+        .iter()
+        .find(|i| graph.edges.iter().any(|e| e.kind == EdgeKind::References && e.from == i.id && e.to != i.id))
+        .expect("a map naming another item");
+    let blob = map.data.as_ref().expect("its data").blob.id.as_str().to_owned();
+    let file = walk(f._dir.path()).into_iter().find(|p| p.file_name().is_some_and(|n| n.to_string_lossy() == blob));
+    std::fs::remove_file(file.expect("the data document's blob file"))?;
+    let graph = graph_of_snapshot(&f.repo, &f.snapshot).await?;
+    assert!(
+        !graph.edges.iter().any(|e| e.kind == EdgeKind::References && e.from == map.id),
+        "the unreadable map has no reference edges"
+    );
+    assert_eq!(graph.items.len(), manifest.items.len(), "every other node is there");
+    Ok(())
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .flat_map(|e| if e.path().is_dir() { walk(&e.path()) } else { vec![e.path()] })
+        .collect()
+}
