@@ -545,6 +545,26 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_service_is_found_by_its_name_and_its_kind_of_server() {
+        let item =
+            |id: &str, url: &str| arcgis::ItemInfo { id: id.into(), url: Some(url.into()), ..Default::default() };
+        let mut t = TargetState::default();
+        for i in [
+            item("fs", "https://s.example/org/arcgis/rest/services/Roads/FeatureServer"),
+            item("vt", "https://s.example/tiles/org/arcgis/rest/services/Roads/VectorTileServer/"),
+            item("sc", "https://s.example/org/arcgis/rest/services/Hosted/Town/SceneServer"),
+        ] {
+            t.items.insert(i.id.clone(), i);
+        }
+        let found = |name: &str, kind: &str| t.service_item_as(name, kind).map(|i| i.id.as_str());
+        assert_eq!(found("Roads", "vectortileserver"), Some("vt"), "a tile layer sharing a feature service's name");
+        assert_eq!(found("roads", FEATURE_SERVER), Some("fs"), "names compare without case");
+        assert_eq!(found("Town", "sceneserver"), Some("sc"), "a scene layer under Hosted/");
+        assert_eq!(found("Town", FEATURE_SERVER), None, "not another kind");
+        assert_eq!(server_kind("https://s.example/a/rest/services/X/VectorTileServer/"), Some("vectortileserver"));
+    }
+
+    #[test]
     fn a_plan_mode_is_written_as_the_string_it_used_to_be() {
         // The CLI's `restore plan --json` and the app read these words; the enum must not change them.
         for (mode, same_org, word) in [
