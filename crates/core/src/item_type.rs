@@ -131,20 +131,29 @@ pub fn service_layers_endpoint(item_type: &str) -> Option<bool> {
     ItemType::parse(item_type).and_then(ItemType::layers_endpoint)
 }
 
-/// Package item types a hosted tile, vector tile or scene layer can be published from (Esri,
-/// "Publish hosted tile layers": from a tile package; vector tiles from a vector tile package;
-/// scene layers from a scene layer package).
-pub const LAYER_PACKAGE_TYPES: [&str; 5] =
-    ["Tile Package", "Compact Tile Package", "Vector Tile Package", "Scene Package", "Scene Layer Package"];
+/// A package a hosted tile, vector tile or scene layer can be published from: its item type,
+/// the `fileType` `publish` takes for it (Esri, "Publish Item") and the kind of server the
+/// layer then is (the last segment of its URL, lowercase).
+#[derive(Debug, PartialEq, Eq)]
+pub struct LayerPackage {
+    pub item_type: &'static str,
+    pub file_type: &'static str,
+    pub server: &'static str,
+}
 
-/// The `publish` file type of a layer package item type (Esri, "Publish Item": `fileType`).
-pub fn layer_package_file_type(item_type: &str) -> Option<&'static str> {
-    match item_type {
-        "Tile Package" | "Compact Tile Package" => Some("tilePackage"),
-        "Vector Tile Package" => Some("vectorTilePackage"),
-        "Scene Package" | "Scene Layer Package" => Some("scenePackage"),
-        _ => None,
-    }
+/// Every layer package type (Esri, "Publish hosted tile layers": from a tile package; vector
+/// tiles from a vector tile package; scene layers from a scene layer package).
+pub const LAYER_PACKAGES: [LayerPackage; 5] = [
+    LayerPackage { item_type: "Tile Package", file_type: "tilePackage", server: "mapserver" },
+    LayerPackage { item_type: "Compact Tile Package", file_type: "tilePackage", server: "mapserver" },
+    LayerPackage { item_type: "Vector Tile Package", file_type: "vectorTilePackage", server: "vectortileserver" },
+    LayerPackage { item_type: "Scene Package", file_type: "scenePackage", server: "sceneserver" },
+    LayerPackage { item_type: "Scene Layer Package", file_type: "scenePackage", server: "sceneserver" },
+];
+
+/// The layer package of the item type `item_type`, if it is one.
+pub fn layer_package(item_type: &str) -> Option<&'static LayerPackage> {
+    LAYER_PACKAGES.iter().find(|p| p.item_type == item_type)
 }
 
 /// Whether an item is a hosted tile, vector tile, scene or imagery layer: a `Map Service`,

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use orgvault_core::jobs::JobKind;
 use orgvault_core::mail::OnDemandMail;
 use orgvault_core::postprocess::{changes, job_name, Postprocess, UrlChange, UrlEdit, UrlUse};
-use orgvault_core::restore::{Mapping, Profiles};
+use orgvault_core::restore::Profiles;
 use orgvault_core::{JobSpec, NoProgress, Progress};
 use tauri::{AppHandle, State};
 use tokio_util::sync::CancellationToken;
@@ -94,14 +94,6 @@ pub async fn save_url_rules(
     name: String,
     rules: Vec<UrlReplacement>,
 ) -> UiResult<u32> {
-    let profiles = Profiles::new(&state.db, &state.clock);
-    let mut mapping = match profiles.get(&name).await {
-        Ok(m) => m,
-        Err(orgvault_core::restore::RestoreError::NoProfile(_)) => Mapping::default(),
-        Err(e) => return Err(e.into()),
-    };
-    let before = mapping.url_replace.len() as u32;
-    mapping.url_replace = rules.into_iter().filter(|r| !r.find.is_empty()).map(|r| (r.find, r.replace)).collect();
-    profiles.save(&name, &mapping).await?;
-    Ok(before)
+    let rules = rules.into_iter().map(|r| (r.find, r.replace)).collect();
+    Ok(Profiles::new(&state.db, &state.clock).set_url_rules(&name, rules).await? as u32)
 }

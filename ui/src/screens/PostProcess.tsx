@@ -210,7 +210,7 @@ export function PostProcess({
             type="button"
             data-testid="postprocess-preview"
             disabled={busy !== null}
-            onClick={() => act("Working out the changes…", async () => setPreview(await app.backend.previewUrlChanges(all ? uses : uses.filter((u) => u.registered), ruleList, editList)))}
+            onClick={() => act("Working out the changes…", async () => setPreview(await app.backend.previewUrlChanges(shown, ruleList, editList)))}
           >
             <ListChecks size={16} aria-hidden="true" /> Preview the changes
           </button>

@@ -91,10 +91,10 @@ pub(crate) async fn apply_begun(
             .filter_map(|p| {
                 let pkg = manifest.items.iter().find(|i| Some(&i.id) == p.package.as_ref())?;
                 let data = pkg.data.as_ref()?;
-                let file_type = crate::item_type::layer_package_file_type(&pkg.item_type)?;
+                let kind = crate::item_type::layer_package(&pkg.item_type)?;
                 let name = data.file_name.clone().unwrap_or_else(|| "layer.package".into());
                 let file = crate::repo::FileEntry { name, blob: data.blob.clone() };
-                Some((p.source_id.clone(), (file, pkg.item_type.clone(), file_type)))
+                Some((p.source_id.clone(), (file, kind)))
             })
             .collect(),
         target_owners: target.items.values().map(|i| (i.id.clone(), i.owner.clone())).collect(),

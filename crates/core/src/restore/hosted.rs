@@ -52,12 +52,11 @@ pub(crate) async fn restore_service(
     let view_of = super::service_kinds::view_source_of(entry, json).and_then(|src| run.service_urls.get(&src).cloned());
     let definition = run.service_definitions.get(&plan.source_id);
     let created = if plan.method == ItemMethod::PublishPackage {
-        let (file, item_type, file_type) = run
+        let (file, kind) = run
             .layer_packages
             .get(&plan.source_id)
             .ok_or_else(|| Stop::Failed("the snapshot holds no package of this layer".into()))?;
-        let package = Package::Layer { item_type, file_type };
-        publish(run, plan, owner, folder.as_deref(), &name, file, package).await?
+        publish(run, plan, owner, folder.as_deref(), &name, file, Package::Layer(kind)).await?
     } else {
         let service = entry.service.as_ref().ok_or_else(no_service)?;
         match (plan.method, service.export_method, &service.export) {
@@ -110,22 +109,25 @@ pub(crate) async fn restore_service(
 
 /// What is uploaded and published.
 #[derive(Clone, Copy)]
-enum Package<'a> {
+enum Package {
     /// The backup's export (a File Geodatabase or a replica, zipped).
     FileGeodatabase,
     /// The `.sd` the service was published from.
     ServiceDefinition,
     /// The tile, vector tile or scene layer package a hosted layer was published from.
-    Layer { item_type: &'a str, file_type: &'static str },
+    Layer(&'static crate::item_type::LayerPackage),
 }
 
-impl<'a> Package<'a> {
-    /// (item type of the upload, `fileType` of `publish`, content type).
-    fn kinds(self) -> (&'a str, &'static str, &'static str) {
+impl Package {
+    /// (item type of the upload, `fileType` of `publish`, content type, server kind made).
+    fn kinds(self) -> (&'static str, &'static str, &'static str, &'static str) {
+        let feature = super::plan::FEATURE_SERVER;
         match self {
-            Package::FileGeodatabase => ("File Geodatabase", "fileGeodatabase", "application/zip"),
-            Package::ServiceDefinition => ("Service Definition", "serviceDefinition", "application/octet-stream"),
-            Package::Layer { item_type, file_type } => (item_type, file_type, "application/octet-stream"),
+            Package::FileGeodatabase => ("File Geodatabase", "fileGeodatabase", "application/zip", feature),
+            Package::ServiceDefinition => {
+                ("Service Definition", "serviceDefinition", "application/octet-stream", feature)
+            }
+            Package::Layer(p) => (p.item_type, p.file_type, "application/octet-stream", p.server),
         }
     }
 }
@@ -137,9 +139,9 @@ async fn publish(
     folder: Option<&str>,
     name: &str,
     export: &crate::repo::FileEntry,
-    package: Package<'_>,
+    package: Package,
 ) -> Result<arcgis::write::CreatedService, Stop> {
-    let (item_type, file_type, content_type) = package.kinds();
+    let (item_type, file_type, content_type, server) = package.kinds();
     let keyword = run.upload_keyword(&plan.source_id);
     let fields = ItemFields {
         title: Some(format!("orgvault upload {}", plan.target_title)),
@@ -153,12 +155,6 @@ async fn publish(
     intent.insert("service_name".into(), json!(name));
     intent.insert("package".into(), json!(true));
     // What the publish makes, so that a lost answer's service is looked for by the right kind.
-    let server = match file_type {
-        "tilePackage" => "mapserver",
-        "vectorTilePackage" => "vectortileserver",
-        "scenePackage" => "sceneserver",
-        _ => super::plan::FEATURE_SERVER,
-    };
     intent.insert("server".into(), json!(server));
     let intent = Value::Object(intent);
     run.journal.record(EntryKind::Upload, &plan.source_id, "", false, &intent).await?;

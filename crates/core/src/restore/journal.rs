@@ -209,6 +209,20 @@ impl<'a> Profiles<'a> {
         Ok(())
     }
 
+    /// Puts `rules` (find -> replace; empty finds dropped) as the URL rules of the profile `name`,
+    /// made when missing, keeping the rest of it; answers how many rules it held before.
+    pub async fn set_url_rules(&self, name: &str, rules: Vec<(String, String)>) -> Result<usize, RestoreError> {
+        let mut mapping = match self.get(name).await {
+            Ok(m) => m,
+            Err(RestoreError::NoProfile(_)) => Mapping::default(),
+            Err(e) => return Err(e),
+        };
+        let before = mapping.url_replace.len();
+        mapping.url_replace = rules.into_iter().filter(|(find, _)| !find.is_empty()).collect();
+        self.save(name, &mapping).await?;
+        Ok(before)
+    }
+
     /// The profile named `name`.
     pub async fn get(&self, name: &str) -> Result<Mapping, RestoreError> {
         let row: Option<(String,)> = sqlx::query_as("SELECT mapping FROM restore_profiles WHERE name = ?")

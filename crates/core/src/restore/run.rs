@@ -72,8 +72,8 @@ pub(crate) struct Run<'a> {
     pub marks: MarkKey,
     /// Source service item id -> the file of its service definition in the snapshot.
     pub service_definitions: HashMap<String, crate::repo::FileEntry>,
-    /// Source hosted layer item id -> its package's file, item type and `publish` file type.
-    pub layer_packages: HashMap<String, (crate::repo::FileEntry, String, &'static str)>,
+    /// Source hosted layer item id -> its package's file and kind.
+    pub layer_packages: HashMap<String, (crate::repo::FileEntry, &'static crate::item_type::LayerPackage)>,
     /// Owners of the target's items as the plan saw them.
     pub target_owners: HashMap<String, String>,
     /// Outcomes of items made (or updated, skipped) whose later passes have not run yet: an

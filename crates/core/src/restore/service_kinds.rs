@@ -26,9 +26,7 @@ pub(crate) fn layer_package_of<'m>(entry: &ItemEntry, all: &'m [ItemEntry]) -> O
     entry.related.iter().filter(|r| r.rel_type == "Service2Data" && r.direction == RelDirection::Forward).find_map(
         |r| {
             all.iter().find(|p| {
-                p.id == r.item_id
-                    && crate::item_type::layer_package_file_type(&p.item_type).is_some()
-                    && p.data.is_some()
+                p.id == r.item_id && crate::item_type::layer_package(&p.item_type).is_some() && p.data.is_some()
             })
         },
     )
@@ -59,14 +57,10 @@ pub(crate) fn view_source_of(entry: &ItemEntry, json: &Value) -> Option<String> 
 /// the target, from its package when the snapshot holds one.
 pub(crate) fn hosted_layer_note(it: &ItemEntry, json: &Value, all: &[ItemEntry], offered: &BTreeSet<String>) -> String {
     let url = json.get("url").and_then(Value::as_str).unwrap_or("its service URL");
-    let package = it
-        .related
-        .iter()
-        .filter(|r| r.rel_type == "Service2Data" && r.direction == RelDirection::Forward)
-        .find_map(|r| {
-            all.iter()
-                .find(|p| p.id == r.item_id && crate::item_type::LAYER_PACKAGE_TYPES.contains(&p.item_type.as_str()))
-        });
+    let package =
+        it.related.iter().filter(|r| r.rel_type == "Service2Data" && r.direction == RelDirection::Forward).find_map(
+            |r| all.iter().find(|p| p.id == r.item_id && crate::item_type::layer_package(&p.item_type).is_some()),
+        );
     let by_hand = match package {
         Some(p) if offered.contains(&p.id) => format!(
             "publish the layer again from its package “{}” ({}), restored with this plan, then point this item at the new layer or use the new layer's item instead",
